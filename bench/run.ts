@@ -1,0 +1,27 @@
+/**
+ * `npm run bench`: measures the machine's own limits, then Samsa's figures, and prints them side by side.
+ * `--quick` shortens every measurement. Results are also written as JSON under bench/results/.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type BenchRow, formatTable, memcpyMBps } from './lib.js';
+
+const quick = process.argv.includes('--quick');
+const minMs = quick ? 200 : 1000;
+
+async function main(): Promise<void> {
+  const memcpy = memcpyMBps(minMs);
+  const rows: BenchRow[] = [{ workload: 'memcpy (1 MiB blocks)', figure: memcpy, unit: 'MB/s' }];
+  // Each suite gets the limits measured above and returns its rows.
+  const suites: Array<(ctx: { memcpyMBps: number; minMs: number }) => Promise<BenchRow[]> | BenchRow[]> = [];
+  for (const suite of suites) rows.push(...(await suite({ memcpyMBps: memcpy, minMs })));
+
+  console.log(formatTable(rows));
+  const dir = join(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify({ quick, node: process.version, rows }, null, 2)}\n`);
+  console.log(`\nwritten to ${file}`);
+}
+
+await main();
