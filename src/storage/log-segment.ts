@@ -1,0 +1,479 @@
+import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32c } from '../protocol/records/crc32c.js';
+import { CorruptIndexError, OffsetIndex } from './offset-index.js';
+import { TimeIndex } from './time-index.js';
+
+// Record batch v2 header fields the log needs (the layout is Kafka's, see protocol/records).
+const BATCH_OFFSET_OFFSET = 0;
+const BATCH_LENGTH_OFFSET = 8;
+/** Bytes before the batchLength field's coverage begins: baseOffset (8) + batchLength (4). */
+export const LOG_OVERHEAD = 12;
+const MAGIC_OFFSET = 16;
+const CRC_OFFSET = 17;
+const ATTRIBUTES_OFFSET = 21;
+const LAST_OFFSET_DELTA_OFFSET = 23;
+const MAX_TIMESTAMP_OFFSET = 35;
+/** The smallest valid v2 batch: its header with no records. */
+export const BATCH_HEADER_BYTES = 61;
+const CURRENT_MAGIC = 2;
+
+/** Bytes read at a time when scanning a segment (recovery, offset search). */
+const SCAN_CHUNK_BYTES = 1 << 20;
+/** Bytes read at first when looking for an offset: enough for an index interval and a typical batch. */
+const SEARCH_WINDOW_BYTES = 64 * 1024;
+
+/** Kafka's file names: the base offset as 20 zero-padded digits. */
+export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
+  return `${String(baseOffset).padStart(20, '0')}${suffix}`;
+}
+
+/** Summary of one batch in a segment: where it is and what it covers. */
+export interface BatchPosition {
+  position: number;
+  size: number;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+}
+
+export interface SegmentReadResult {
+  /** Whole batches, starting with the batch that holds the requested offset. */
+  records: Buffer;
+  /** File position of the first byte of `records`. */
+  position: number;
+}
+
+export interface SegmentConfig {
+  /** log.index.interval.bytes: log bytes between two index entries. */
+  indexIntervalBytes: number;
+}
+
+/**
+ * One segment of a partition's log: the `.log` file of record batches and its `.index` and `.timeindex`.
+ *
+ * Appends are split in two steps so that they can be group-committed: `append` assigns the file position and
+ * updates the indexes synchronously, `writePending` writes everything appended so far with one writev, and
+ * `sync` makes it durable. Reads see only bytes already written to the file.
+ */
+export class LogSegment {
+  private pending: Buffer[] = [];
+  private bytesSinceLastIndexEntry = 0;
+  /** Timestamp that time-based rolling counts from: the first batch's max timestamp, else creation time. */
+  private rollingBaseTimestamp: number;
+  private hasTimestampedBatch = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly baseOffset: number,
+    private log: FileHandle,
+    private index: FileHandle,
+    private timeIndexFile: FileHandle,
+    readonly offsetIndex: OffsetIndex,
+    readonly timeIndex: TimeIndex,
+    /** Bytes appended, including those not yet written. */
+    public size: number,
+    /** Bytes written to the file. */
+    public writtenSize: number,
+    /** Offset after the last batch in the segment. */
+    public nextOffset: number,
+    /** Largest timestamp of any batch, and the offset of the batch that holds it. */
+    public maxTimestamp: number,
+    public offsetOfMaxTimestamp: number,
+    createdMs: number,
+    private readonly config: SegmentConfig,
+  ) {
+    this.rollingBaseTimestamp = createdMs;
+  }
+
+  get logPath(): string {
+    return join(this.dir, segmentFileName(this.baseOffset, '.log'));
+  }
+
+  static async create(dir: string, baseOffset: number, config: SegmentConfig, nowMs: number): Promise<LogSegment> {
+    const log = await open(join(dir, segmentFileName(baseOffset, '.log')), 'w+');
+    const index = await open(join(dir, segmentFileName(baseOffset, '.index')), 'w+');
+    const timeIndex = await open(join(dir, segmentFileName(baseOffset, '.timeindex')), 'w+');
+    return new LogSegment(
+      dir,
+      baseOffset,
+      log,
+      index,
+      timeIndex,
+      new OffsetIndex(baseOffset),
+      new TimeIndex(baseOffset),
+      0,
+      0,
+      baseOffset,
+      -1,
+      baseOffset,
+      nowMs,
+      config,
+    );
+  }
+
+  /**
+   * Opens an existing segment. With `recover`, every batch is read and checked (size, magic, CRC, offsets
+   * growing), a torn or corrupt tail is truncated, and the indexes are rebuilt. Without it, the indexes on
+   * disk are trusted and only the part after the last index entry is read to find the end of the log.
+   */
+  static async load(dir: string, baseOffset: number, config: SegmentConfig, recover: boolean): Promise<LogSegment> {
+    const logPath = join(dir, segmentFileName(baseOffset, '.log'));
+    const log = await open(logPath, 'r+');
+    const index = await open(join(dir, segmentFileName(baseOffset, '.index')), 'a+');
+    const timeIndexFile = await open(join(dir, segmentFileName(baseOffset, '.timeindex')), 'a+');
+    const { size, mtimeMs } = await log.stat();
+    let offsetIndex: OffsetIndex;
+    let timeIndex: TimeIndex;
+    let rebuild = recover;
+    try {
+      offsetIndex = OffsetIndex.fromBuffer(baseOffset, await index.readFile());
+      timeIndex = TimeIndex.fromBuffer(baseOffset, await timeIndexFile.readFile());
+    } catch (e) {
+      if (!(e instanceof CorruptIndexError)) throw e;
+      rebuild = true;
+      offsetIndex = new OffsetIndex(baseOffset);
+      timeIndex = new TimeIndex(baseOffset);
+    }
+    if (rebuild) {
+      offsetIndex = new OffsetIndex(baseOffset);
+      timeIndex = new TimeIndex(baseOffset);
+    }
+    const segment = new LogSegment(
+      dir,
+      baseOffset,
+      log,
+      index,
+      timeIndexFile,
+      offsetIndex,
+      timeIndex,
+      size,
+      size,
+      baseOffset,
+      -1,
+      baseOffset,
+      mtimeMs,
+      config,
+    );
+    if (rebuild) {
+      await segment.recover();
+    } else {
+      const [, position] = offsetIndex.lookup(Number.MAX_SAFE_INTEGER);
+      const { validBytes } = await segment.scan(position, false, (b) => segment.noteBatch(b));
+      if (position + validBytes !== size) await segment.recover();
+      // The max timestamp of batches before the last index entry is known from the time index.
+      if (timeIndex.lastTimestamp > segment.maxTimestamp) {
+        const [ts, offset] = timeIndex.lookup(Number.MAX_SAFE_INTEGER);
+        segment.maxTimestamp = ts;
+        segment.offsetOfMaxTimestamp = offset;
+      }
+    }
+    return segment;
+  }
+
+  /** Rebuilds the indexes by reading every batch; truncates the file after the last valid batch. */
+  async recover(): Promise<{ truncatedBytes: number }> {
+    this.offsetIndex.truncateTo(this.baseOffset);
+    this.timeIndex.truncateTo(this.baseOffset);
+    this.bytesSinceLastIndexEntry = 0;
+    this.nextOffset = this.baseOffset;
+    this.maxTimestamp = -1;
+    this.offsetOfMaxTimestamp = this.baseOffset;
+    const { validBytes } = await this.scan(0, true, (b) => {
+      this.noteBatch(b);
+      this.indexBatch(b.position, b.size, b.baseOffset);
+    });
+    const truncatedBytes = this.writtenSize - validBytes;
+    if (truncatedBytes > 0) await this.log.truncate(validBytes);
+    this.size = validBytes;
+    this.writtenSize = validBytes;
+    await this.offsetIndex.rewrite(this.index);
+    await this.timeIndex.rewrite(this.timeIndexFile);
+    return { truncatedBytes };
+  }
+
+  /**
+   * Adds batches at the end of the segment. `records` holds whole v2 batches whose offsets are already
+   * assigned; nothing is written until `writePending`.
+   */
+  append(
+    records: Buffer,
+    baseOffset: number,
+    lastOffset: number,
+    maxTimestamp: number,
+    offsetOfMaxTimestamp: number,
+  ): void {
+    if (baseOffset < this.nextOffset) {
+      throw new Error(`append at offset ${baseOffset} below the segment's next offset ${this.nextOffset}`);
+    }
+    if (this.size === 0 && maxTimestamp >= 0) {
+      this.rollingBaseTimestamp = maxTimestamp;
+      this.hasTimestampedBatch = true;
+    }
+    if (maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = maxTimestamp;
+      this.offsetOfMaxTimestamp = offsetOfMaxTimestamp;
+    }
+    this.indexBatch(this.size, records.length, baseOffset);
+    this.pending.push(records);
+    this.size += records.length;
+    this.nextOffset = lastOffset + 1;
+  }
+
+  /** Writes everything appended so far. Callers must not run two at once on one segment. */
+  async writePending(): Promise<void> {
+    if (this.pending.length > 0) {
+      const buffers = this.pending;
+      this.pending = [];
+      let written = 0;
+      let expected = 0;
+      for (const b of buffers) expected += b.length;
+      while (written < expected) {
+        // writev may write less than asked; continue from where it stopped.
+        const rest = written === 0 ? buffers : sliceBuffers(buffers, written);
+        const { bytesWritten } = await this.log.writev(rest, this.writtenSize + written);
+        written += bytesWritten;
+      }
+      this.writtenSize += written;
+    }
+    const indexBytes = this.offsetIndex.takePendingBytes();
+    if (indexBytes) await this.index.write(indexBytes, 0, indexBytes.length, null);
+    const timeBytes = this.timeIndex.takePendingBytes();
+    if (timeBytes) await this.timeIndexFile.write(timeBytes, 0, timeBytes.length, null);
+  }
+
+  /** Makes written log bytes durable (fdatasync). Indexes are rebuilt by recovery, so they are not synced. */
+  async sync(): Promise<void> {
+    await this.log.datasync();
+  }
+
+  /**
+   * How long this segment has been open, compared with segment.ms to roll. As in Kafka, measured by record
+   * time (the incoming batch's timestamp minus the first batch's) when the segment has a timestamped batch,
+   * else by wall-clock time since the segment was created.
+   */
+  msSinceRollingBase(nowMs: number, incomingMaxTimestamp: number): number {
+    if (this.hasTimestampedBatch) return incomingMaxTimestamp - this.rollingBaseTimestamp;
+    return Math.max(nowMs - this.rollingBaseTimestamp, 0);
+  }
+
+  /**
+   * Reads whole batches starting with the batch that holds `offset`, up to `maxBytes` (but at least one
+   * whole batch when `minOneBatch`), not past file position `maxPosition`. Null when no batch at or after
+   * `offset` is in the written part of the segment.
+   */
+  async read(
+    offset: number,
+    maxBytes: number,
+    minOneBatch: boolean,
+    maxPosition = this.writtenSize,
+  ): Promise<SegmentReadResult | null> {
+    const start = await this.findBatch(offset, maxPosition);
+    if (!start) return null;
+    const limit = Math.min(maxPosition - start.position, Math.max(maxBytes, minOneBatch ? start.size : 0));
+    if (limit < start.size) return null;
+    const data = await this.readAt(start.position, limit);
+    // Keep whole batches only.
+    let end = 0;
+    while (end + LOG_OVERHEAD <= data.length) {
+      const size = LOG_OVERHEAD + data.readInt32BE(end + BATCH_LENGTH_OFFSET);
+      if (end + size > data.length) break;
+      end += size;
+    }
+    return { records: data.subarray(0, end), position: start.position };
+  }
+
+  /** The first batch whose last offset is >= `offset`, searched from the offset index's floor entry. */
+  async findBatch(offset: number, maxPosition = this.writtenSize): Promise<BatchPosition | null> {
+    const [, startPosition] = this.offsetIndex.lookup(offset);
+    let found: BatchPosition | null = null;
+    await this.scan(
+      startPosition,
+      false,
+      (b) => {
+        if (b.lastOffset >= offset) {
+          found = b;
+          return false;
+        }
+        return true;
+      },
+      maxPosition,
+      SEARCH_WINDOW_BYTES,
+    );
+    return found;
+  }
+
+  /** The first batch whose max timestamp is >= `timestamp` (ListOffsets by time), or null. */
+  async findBatchByTimestamp(timestamp: number): Promise<BatchPosition | null> {
+    if (timestamp > this.maxTimestamp) return null;
+    const [, fromOffset] = this.timeIndex.lookup(timestamp);
+    const [, startPosition] = this.offsetIndex.lookup(fromOffset);
+    let found: BatchPosition | null = null;
+    await this.scan(startPosition, false, (b) => {
+      if (b.maxTimestamp >= timestamp) {
+        found = b;
+        return false;
+      }
+      return true;
+    });
+    return found;
+  }
+
+  /** Removes batches from `offset` on (log truncation). Returns the bytes removed. */
+  async truncateTo(offset: number): Promise<number> {
+    if (offset >= this.nextOffset) return 0;
+    await this.writePending();
+    const at = await this.findBatch(offset);
+    const newSize = at ? at.position : this.writtenSize;
+    const removed = this.writtenSize - newSize;
+    await this.log.truncate(newSize);
+    this.size = newSize;
+    this.writtenSize = newSize;
+    this.offsetIndex.truncateTo(offset);
+    this.timeIndex.truncateTo(offset);
+    await this.offsetIndex.rewrite(this.index);
+    await this.timeIndex.rewrite(this.timeIndexFile);
+    // Recompute what truncation may have removed.
+    this.nextOffset = this.baseOffset;
+    this.maxTimestamp = -1;
+    this.offsetOfMaxTimestamp = this.baseOffset;
+    await this.scan(0, false, (b) => this.noteBatch(b));
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    await this.writePending();
+    await Promise.all([this.log.close(), this.index.close(), this.timeIndexFile.close()]);
+  }
+
+  /** Closes the files and deletes them; renamed first with Kafka's `.deleted` suffix so a crash leaves no half state. */
+  async delete(): Promise<void> {
+    await Promise.all([this.log.close(), this.index.close(), this.timeIndexFile.close()]);
+    for (const suffix of ['.log', '.index', '.timeindex'] as const) {
+      const path = join(this.dir, segmentFileName(this.baseOffset, suffix));
+      try {
+        await rename(path, `${path}.deleted`);
+        await rm(`${path}.deleted`, { force: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+  }
+
+  /**
+   * Adds index entries once more than log.index.interval.bytes were appended since the last ones. As in Kafka,
+   * the time index entry holds the segment's largest timestamp so far and the offset where it was reached.
+   */
+  private indexBatch(position: number, size: number, baseOffset: number): void {
+    if (this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes) {
+      this.offsetIndex.append(baseOffset, position);
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += size;
+  }
+
+  /** Tracks the end and the largest timestamp while batches are read back (Kafka takes the batch's last offset). */
+  private noteBatch(b: BatchPosition): void {
+    if (b.position === 0 && b.maxTimestamp >= 0) {
+      this.rollingBaseTimestamp = b.maxTimestamp;
+      this.hasTimestampedBatch = true;
+    }
+    this.nextOffset = b.lastOffset + 1;
+    if (b.maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = b.maxTimestamp;
+      this.offsetOfMaxTimestamp = b.lastOffset;
+    }
+  }
+
+  private async readAt(position: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await this.log.read(buf, got, length - got, position + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got === length ? buf : buf.subarray(0, got);
+  }
+
+  /**
+   * Walks the batches from `position`, calling `visit` for each valid one until it returns false.
+   * With `verify`, also checks magic and CRC and that offsets grow. Returns the bytes of valid batches seen.
+   */
+  private async scan(
+    position: number,
+    verify: boolean,
+    visit: (b: BatchPosition) => boolean | undefined | void,
+    end = this.writtenSize,
+    firstChunkBytes = SCAN_CHUNK_BYTES,
+  ): Promise<{ validBytes: number }> {
+    let at = position;
+    let chunkBytes = firstChunkBytes;
+    let lastOffset = -1;
+    while (at + BATCH_HEADER_BYTES <= end) {
+      const chunk = await this.readAt(at, Math.min(chunkBytes, end - at));
+      chunkBytes = SCAN_CHUNK_BYTES;
+      let p = 0;
+      while (p + BATCH_HEADER_BYTES <= chunk.length) {
+        const size = LOG_OVERHEAD + chunk.readInt32BE(p + BATCH_LENGTH_OFFSET);
+        if (size < BATCH_HEADER_BYTES || at + p + size > end) return { validBytes: at + p - position };
+        if (p + size > chunk.length) {
+          if (p === 0) chunkBytes = size; // a batch larger than the chunk: read it whole next time
+          break;
+        }
+        const baseOffset = Number(chunk.readBigInt64BE(p + BATCH_OFFSET_OFFSET));
+        const batch: BatchPosition = {
+          position: at + p,
+          size,
+          baseOffset,
+          lastOffset: baseOffset + chunk.readInt32BE(p + LAST_OFFSET_DELTA_OFFSET),
+          maxTimestamp: Number(chunk.readBigInt64BE(p + MAX_TIMESTAMP_OFFSET)),
+        };
+        if (verify) {
+          const valid =
+            chunk[p + MAGIC_OFFSET] === CURRENT_MAGIC &&
+            baseOffset > lastOffset &&
+            batch.lastOffset >= baseOffset &&
+            crc32c(chunk, p + ATTRIBUTES_OFFSET, p + size) === chunk.readUInt32BE(p + CRC_OFFSET);
+          if (!valid) return { validBytes: at + p - position };
+          lastOffset = batch.lastOffset;
+        }
+        if (visit(batch) === false) return { validBytes: at + p + size - position };
+        p += size;
+      }
+      // A short read (the file shrank under us) must not loop forever.
+      if (p === 0 && chunk.length < BATCH_HEADER_BYTES) break;
+      at += p;
+    }
+    return { validBytes: at - position };
+  }
+}
+
+/** The buffers of `buffers` after skipping `skip` bytes. */
+function sliceBuffers(buffers: Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  let left = skip;
+  for (const b of buffers) {
+    if (left >= b.length) {
+      left -= b.length;
+      continue;
+    }
+    out.push(left > 0 ? b.subarray(left) : b);
+    left = 0;
+  }
+  return out;
+}
+
+/** Base offsets of the segments in a partition directory, sorted. */
+export async function listSegmentBaseOffsets(dir: string, names: string[]): Promise<number[]> {
+  const offsets: number[] = [];
+  for (const name of names) {
+    const m = /^(\d{20})\.log$/.exec(name);
+    if (m) {
+      const s = await stat(join(dir, name));
+      if (s.isFile()) offsets.push(Number(m[1]));
+    }
+  }
+  return offsets.sort((a, b) => a - b);
+}

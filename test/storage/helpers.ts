@@ -1,0 +1,46 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32c } from '../../src/protocol/records/crc32c.js';
+
+/**
+ * A valid v2 record batch of `count` records of `valueBytes` each (record bodies are opaque filler: the
+ * log never looks inside them), with base offset 0 as a producer sends it.
+ */
+export function makeBatch(count: number, maxTimestamp: number, valueBytes = 10): Buffer {
+  const body = Buffer.alloc(count * valueBytes, 0x61);
+  const batch = Buffer.alloc(61 + body.length);
+  batch.writeBigInt64BE(0n, 0);
+  batch.writeInt32BE(batch.length - 12, 8);
+  batch.writeInt32BE(-1, 12); // partition leader epoch
+  batch.writeInt8(2, 16); // magic
+  batch.writeInt16BE(0, 21); // attributes
+  batch.writeInt32BE(count - 1, 23); // last offset delta
+  batch.writeBigInt64BE(BigInt(maxTimestamp), 27);
+  batch.writeBigInt64BE(BigInt(maxTimestamp), 35);
+  batch.writeBigInt64BE(-1n, 43); // producer id
+  batch.writeInt16BE(-1, 51);
+  batch.writeInt32BE(-1, 53);
+  batch.writeInt32BE(count, 57);
+  body.copy(batch, 61);
+  batch.writeUInt32BE(crc32c(batch, 21), 17);
+  return batch;
+}
+
+/** Base offsets of the batches in a buffer of whole batches. */
+export function batchOffsets(records: Buffer): number[] {
+  const offsets: number[] = [];
+  for (let at = 0; at < records.length; at += 12 + records.readInt32BE(at + 8)) {
+    offsets.push(Number(records.readBigInt64BE(at)));
+  }
+  return offsets;
+}
+
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'samsa-test-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
