@@ -109,7 +109,7 @@ test('a clean restart keeps every offset; nothing is rescanned', () =>
     // Flip a byte inside the first batch: only a rescan (CRC check) would notice it.
     const file = join(dir, 'events-0', '00000000000000000000.log');
     const bytes = await readFile(file);
-    bytes[70]! ^= 0xff;
+    bytes[70] = bytes[70]! ^ 0xff;
     await writeFile(file, bytes);
 
     const again = new LogManager({ logDirs: [dir], configFor: () => config });
@@ -140,7 +140,7 @@ test('after an unclean stop a torn tail is truncated to the last valid batch', (
 
     // Garbage with a plausible length, and a flipped byte in the last batch (CRC mismatch).
     const bad = makeBatch(2, 300);
-    bad[70] ^= 0xff;
+    bad[70] = bad[70]! ^ 0xff;
     await appendFile(file, bad);
     reopened = await openLog(dir, {}, false);
     assert.equal(reopened.logEndOffset, 8, 'the corrupt batch is dropped');
