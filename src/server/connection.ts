@@ -1,0 +1,178 @@
+import type { Socket } from 'node:net';
+
+/** Bytes of the size prefix of every Kafka request and response. */
+export const FRAME_SIZE_BYTES = 4;
+/** Requests of one connection being processed at once; past this the connection stops being read. */
+export const MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION = 32;
+/** Response bytes queued on a socket past which the connection stops being read until they drain. */
+export const MAX_UNSENT_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+export interface ConnectionLimits {
+  /** socket.request.max.bytes: a larger frame closes the connection before anything is allocated. */
+  maxRequestBytes: number;
+  /** connections.max.idle.ms: a connection with no traffic for this long is closed. */
+  idleTimeoutMs: number;
+}
+
+/**
+ * What the connection asks of the layer above for each request frame (without its size prefix).
+ * Returns the response as chunks (without size prefix), or null when no response is sent (acks=0 produce).
+ * Throwing closes the connection: it is how unparseable requests end, as in Kafka.
+ *
+ * Handlers are started in arrival order and may complete out of order; responses still leave in request
+ * order. Work whose order matters (appends to a log) must therefore be started before the handler's first
+ * await, which keeps a pipelining producer's batches in order while letting them share a group commit.
+ */
+export type FrameHandler = (frame: Buffer, connection: Connection) => Promise<Buffer[] | null>;
+
+interface Pending {
+  done: boolean;
+  chunks: Buffer[] | null;
+}
+
+/**
+ * One client connection: Kafka's framing (int32 size, then the request), in-order responses, backpressure
+ * and the idle timeout. Knows nothing of the protocol beyond the frame size.
+ */
+export class Connection {
+  private readonly queue: Pending[] = [];
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+  private closed = false;
+  private paused = false;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly limits: ConnectionLimits,
+    private readonly handleFrame: FrameHandler,
+    private readonly onError: (error: unknown, connection: Connection) => void,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    socket.setNoDelay(true);
+    if (limits.idleTimeoutMs > 0) {
+      socket.setTimeout(limits.idleTimeoutMs, () => this.close());
+    }
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.maybeResume());
+    socket.on('error', () => this.close());
+    socket.on('close', () => {
+      this.closed = true;
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered.push(chunk);
+    this.bufferedBytes += chunk.length;
+    this.parseFrames();
+  }
+
+  /** Cuts complete frames out of the received bytes and starts their handlers. */
+  private parseFrames(): void {
+    while (!this.closed && !this.paused && this.bufferedBytes >= FRAME_SIZE_BYTES) {
+      const size = this.peekSize();
+      if (size < 0 || size > this.limits.maxRequestBytes) {
+        this.onError(new Error(`request frame of ${size} bytes (limit ${this.limits.maxRequestBytes})`), this);
+        this.close();
+        return;
+      }
+      if (this.bufferedBytes < FRAME_SIZE_BYTES + size) return;
+      const frame = this.take(FRAME_SIZE_BYTES + size).subarray(FRAME_SIZE_BYTES);
+      this.dispatch(frame);
+      if (this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION) this.pause();
+    }
+  }
+
+  private peekSize(): number {
+    const first = this.buffered[0]!;
+    if (first.length >= FRAME_SIZE_BYTES) return first.readInt32BE(0);
+    return this.take(FRAME_SIZE_BYTES, true).readInt32BE(0);
+  }
+
+  /** The next `n` bytes of the input, sliced when they sit in one chunk, else joined. */
+  private take(n: number, peek = false): Buffer {
+    const first = this.buffered[0]!;
+    if (first.length >= n) {
+      if (peek) return first;
+      if (first.length === n) this.buffered.shift();
+      else this.buffered[0] = first.subarray(n);
+      this.bufferedBytes -= n;
+      return first.subarray(0, n);
+    }
+    const joined = Buffer.concat(this.buffered, this.bufferedBytes);
+    this.buffered = joined.length > n ? [joined.subarray(n)] : [];
+    if (peek) {
+      this.buffered = [joined];
+      return joined;
+    }
+    this.bufferedBytes -= n;
+    return joined.subarray(0, n);
+  }
+
+  private dispatch(frame: Buffer): void {
+    const pending: Pending = { done: false, chunks: null };
+    this.queue.push(pending);
+    this.handleFrame(frame, this).then(
+      (chunks) => {
+        pending.done = true;
+        pending.chunks = chunks;
+        this.flushResponses();
+      },
+      (error: unknown) => {
+        this.onError(error, this);
+        this.close();
+      },
+    );
+  }
+
+  /** Writes finished responses at the head of the queue, in request order, in one corked batch. */
+  private flushResponses(): void {
+    if (this.closed) return;
+    let corked = false;
+    while (this.queue.length > 0 && this.queue[0]!.done) {
+      const { chunks } = this.queue.shift()!;
+      if (!chunks) continue;
+      if (!corked) {
+        this.socket.cork();
+        corked = true;
+      }
+      let size = 0;
+      for (const c of chunks) size += c.length;
+      const prefix = Buffer.allocUnsafe(FRAME_SIZE_BYTES);
+      prefix.writeInt32BE(size, 0);
+      this.socket.write(prefix);
+      for (const c of chunks) this.socket.write(c);
+    }
+    if (corked) this.socket.uncork();
+    // Stop reading while the client is not taking its responses; 'drain' resumes.
+    if (this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) this.pause();
+    else this.maybeResume();
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private maybeResume(): void {
+    if (!this.paused || this.closed) return;
+    if (this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION) return;
+    if (this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) return;
+    this.paused = false;
+    this.socket.resume();
+    this.parseFrames();
+  }
+}
