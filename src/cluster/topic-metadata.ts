@@ -1,0 +1,159 @@
+import { randomBytes } from 'node:crypto';
+import type { MetadataStore, WatchEvent } from './metadata-store.js';
+import { collisionKey } from './topic-name.js';
+
+/** Keys of the metadata store. */
+export const TOPICS_PREFIX = '/topics/';
+export const CLUSTER_ID_KEY = '/cluster/id';
+
+export interface PartitionAssignment {
+  partition: number;
+  leader: number;
+  leaderEpoch: number;
+  replicas: number[];
+  isr: number[];
+}
+
+/** A topic as the metadata store holds it. */
+export interface TopicRecord {
+  name: string;
+  /** Kafka's 22-character base64url UUID. */
+  id: string;
+  partitions: PartitionAssignment[];
+  /** Topic config overrides (DYNAMIC_TOPIC_CONFIG). */
+  configs: Record<string, string>;
+}
+
+/** A new random UUID in Kafka's printed form; never the zero UUID or one starting with '-' (Kafka avoids both). */
+export function newUuid(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-') && id !== 'AAAAAAAAAAAAAAAAAAAAAA') return id;
+  }
+}
+
+/**
+ * The topics of the cluster, cached in memory and kept current by watching the store. Writes go through
+ * compare-and-set transactions, so two brokers creating the same topic cannot both succeed.
+ */
+export class TopicMetadata {
+  private readonly byName = new Map<string, TopicRecord>();
+  private readonly byId = new Map<string, TopicRecord>();
+  private readonly revisions = new Map<string, number>();
+  private stopWatch: (() => void) | null = null;
+  private readonly listeners = new Set<(changed: string[]) => void>();
+
+  private constructor(private readonly store: MetadataStore) {}
+
+  static async load(store: MetadataStore): Promise<TopicMetadata> {
+    const tm = new TopicMetadata(store);
+    const revision = await store.revision();
+    for (const kv of await store.list(TOPICS_PREFIX)) tm.set(JSON.parse(kv.value) as TopicRecord, kv.modRevision);
+    tm.stopWatch = store.watch(TOPICS_PREFIX, revision, (events) => tm.onEvents(events));
+    return tm;
+  }
+
+  /** Called with the names of topics created, changed or deleted, by this view or any other. */
+  onChange(listener: (changed: string[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get(name: string): TopicRecord | undefined {
+    return this.byName.get(name);
+  }
+
+  getById(id: string): TopicRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  all(): IterableIterator<TopicRecord> {
+    return this.byName.values();
+  }
+
+  /** An existing topic whose name collides with `name` by '.' versus '_', if any. */
+  collidingTopic(name: string): string | undefined {
+    const key = collisionKey(name);
+    for (const t of this.byName.keys()) if (t !== name && collisionKey(t) === key) return t;
+    return undefined;
+  }
+
+  /** Creates a topic unless one of that name exists; returns the record, or null when it existed. */
+  async create(topic: TopicRecord): Promise<TopicRecord | null> {
+    const key = TOPICS_PREFIX + topic.name;
+    const r = await this.store.txn([{ key, modRevision: 0 }], [{ type: 'put', key, value: JSON.stringify(topic) }]);
+    if (!r.succeeded) return null;
+    this.set(topic, r.revision);
+    return topic;
+  }
+
+  /** Replaces a topic's record if it has not changed since it was read. Returns false on a concurrent change. */
+  async update(topic: TopicRecord): Promise<boolean> {
+    const key = TOPICS_PREFIX + topic.name;
+    const current = this.revisions.get(topic.name) ?? 0;
+    const r = await this.store.txn(
+      [{ key, modRevision: current }],
+      [{ type: 'put', key, value: JSON.stringify(topic) }],
+    );
+    if (r.succeeded) this.set(topic, r.revision);
+    return r.succeeded;
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const key = TOPICS_PREFIX + name;
+    const current = this.revisions.get(name);
+    if (current === undefined) return false;
+    const r = await this.store.txn([{ key, modRevision: current }], [{ type: 'delete', key }]);
+    if (r.succeeded) this.remove(name);
+    return r.succeeded;
+  }
+
+  close(): void {
+    this.stopWatch?.();
+  }
+
+  private onEvents(events: WatchEvent[]): void {
+    const changed: string[] = [];
+    for (const e of events) {
+      if (e.type === 'put') {
+        const topic = JSON.parse(e.kv.value) as TopicRecord;
+        if ((this.revisions.get(topic.name) ?? -1) >= e.kv.modRevision) continue;
+        this.set(topic, e.kv.modRevision);
+        changed.push(topic.name);
+      } else {
+        const name = e.key.slice(TOPICS_PREFIX.length);
+        if (this.remove(name)) changed.push(name);
+      }
+    }
+    if (changed.length > 0) for (const l of this.listeners) l(changed);
+  }
+
+  private set(topic: TopicRecord, revision: number): void {
+    const previous = this.byName.get(topic.name);
+    if (previous) this.byId.delete(previous.id);
+    this.byName.set(topic.name, topic);
+    this.byId.set(topic.id, topic);
+    this.revisions.set(topic.name, revision);
+  }
+
+  private remove(name: string): boolean {
+    const previous = this.byName.get(name);
+    if (!previous) return false;
+    this.byName.delete(name);
+    this.byId.delete(previous.id);
+    this.revisions.delete(name);
+    return true;
+  }
+}
+
+/** The cluster id: read from the store, or created once (first broker to start wins). */
+export async function ensureClusterId(store: MetadataStore, proposed: string = newUuid()): Promise<string> {
+  const existing = await store.get(CLUSTER_ID_KEY);
+  if (existing) return existing.value;
+  const r = await store.txn(
+    [{ key: CLUSTER_ID_KEY, modRevision: 0 }],
+    [{ type: 'put', key: CLUSTER_ID_KEY, value: proposed }],
+  );
+  if (r.succeeded) return proposed;
+  return (await store.get(CLUSTER_ID_KEY))!.value;
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EmbeddedMetadataStore } from '../../src/cluster/embedded-metadata-store.js';
+import { ensureClusterId, newUuid, TopicMetadata, type TopicRecord } from '../../src/cluster/topic-metadata.js';
+import { topicNameError } from '../../src/cluster/topic-name.js';
+import { withTempDir } from '../storage/helpers.js';
+
+function topic(name: string, partitions = 1): TopicRecord {
+  return {
+    name,
+    id: newUuid(),
+    partitions: Array.from({ length: partitions }, (_, partition) => ({
+      partition,
+      leader: 0,
+      leaderEpoch: 0,
+      replicas: [0],
+      isr: [0],
+    })),
+    configs: {},
+  };
+}
+
+test('topic names follow Kafka rules', () => {
+  for (const good of ['a', 'orders.v1', 'my_topic-2', 'x'.repeat(249)]) assert.equal(topicNameError(good), null, good);
+  for (const bad of ['', '.', '..', 'x'.repeat(250), 'has space', 'slash/no', 'ünï']) {
+    assert.notEqual(topicNameError(bad), null, bad);
+  }
+});
+
+test('topics are created once, found by name and id, survive a restart, and collide on . versus _', () =>
+  withTempDir(async (dir) => {
+    const store = await EmbeddedMetadataStore.open(dir);
+    const clusterId = await ensureClusterId(store);
+    assert.equal(await ensureClusterId(store), clusterId, 'the cluster id is stable');
+    const topics = await TopicMetadata.load(store);
+    const orders = topic('orders.v1', 3);
+    assert.ok(await topics.create(orders));
+    assert.equal(await topics.create(topic('orders.v1')), null);
+    assert.equal(topics.getById(orders.id)!.name, 'orders.v1');
+    assert.equal(topics.collidingTopic('orders_v1'), 'orders.v1');
+    assert.equal(topics.collidingTopic('orders.v1'), undefined);
+
+    const changed = { ...orders, configs: { 'retention.ms': '1000' } };
+    assert.equal(await topics.update(changed), true);
+    topics.close();
+    await store.close();
+
+    const store2 = await EmbeddedMetadataStore.open(dir);
+    assert.equal(await ensureClusterId(store2), clusterId);
+    const again = await TopicMetadata.load(store2);
+    assert.deepEqual(again.get('orders.v1'), changed);
+    assert.equal(await again.delete('orders.v1'), true);
+    assert.equal(again.get('orders.v1'), undefined);
+    again.close();
+    await store2.close();
+  }));
+
+test('a second view of the same store sees changes through the watch', () =>
+  withTempDir(async (dir) => {
+    const store = await EmbeddedMetadataStore.open(dir);
+    const a = await TopicMetadata.load(store);
+    const b = await TopicMetadata.load(store);
+    const seen: string[] = [];
+    b.onChange((names) => seen.push(...names));
+    await a.create(topic('t1'));
+    assert.ok(b.get('t1'));
+    const stale = { ...b.get('t1')!, configs: { x: '1' } };
+    await a.update({ ...a.get('t1')!, configs: { y: '2' } });
+    assert.equal(await b.update(stale), true, 'b saw the change, so its revision is current');
+    await a.delete('t1');
+    assert.deepEqual(seen, ['t1', 't1', 't1', 't1'], 'create, a\'s update, b\'s own update, delete');
+    a.close();
+    b.close();
+    await store.close();
+  }));
