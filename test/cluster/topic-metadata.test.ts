@@ -68,7 +68,7 @@ test('a second view of the same store sees changes through the watch', () =>
     await a.update({ ...a.get('t1')!, configs: { y: '2' } });
     assert.equal(await b.update(stale), true, 'b saw the change, so its revision is current');
     await a.delete('t1');
-    assert.deepEqual(seen, ['t1', 't1', 't1', 't1'], 'create, a\'s update, b\'s own update, delete');
+    assert.deepEqual(seen, ['t1', 't1', 't1', 't1'], "create, a's update, b's own update, delete");
     a.close();
     b.close();
     await store.close();
