@@ -168,6 +168,11 @@ function kebab(name: string): string {
     .toLowerCase();
 }
 
+/** Exported name of a struct: prefixed with its message's name, unless Kafka's name already starts with it. */
+function structTypeName(messageName: string, structName: string): string {
+  return structName.startsWith(messageName) ? structName : messageName + structName;
+}
+
 function resolveMessage(spec: MessageSpec): Message {
   const valid = parseRange(spec.validVersions);
   if (!valid) throw new Error(`${spec.name}: no valid versions`);
@@ -187,7 +192,7 @@ function resolveMessage(spec: MessageSpec): Message {
     if (!s) {
       const c = commonSpecs.get(name)!;
       // Placeholder first, so that self-references cannot loop.
-      s = { typeName: spec.name + name, versions: intersect(parseRange(c.versions), valid), fields: [] };
+      s = { typeName: structTypeName(spec.name, name), versions: intersect(parseRange(c.versions), valid), fields: [] };
       common.set(name, s);
       structs.push(s);
       s.fields = c.fields.map((f) => resolveField(f, s!.versions));
@@ -198,7 +203,8 @@ function resolveMessage(spec: MessageSpec): Message {
   const resolveType = (f: FieldSpec, typeText: string, versions: Range | null): FieldType => {
     if (typeText.startsWith('[]')) return { kind: 'array', element: resolveType(f, typeText.slice(2), versions) };
     if (PRIMITIVES.has(typeText)) return { kind: 'primitive', name: typeText as Primitive };
-    if (f.fields) return { kind: 'struct', struct: makeStruct(spec.name + typeText, versions, f.fields) };
+    if (f.fields)
+      return { kind: 'struct', struct: makeStruct(structTypeName(spec.name, typeText), versions, f.fields) };
     if (commonSpecs.has(typeText)) return { kind: 'struct', struct: commonStruct(typeText) };
     throw new Error(`${spec.name}.${f.name}: unknown type ${typeText}`);
   };

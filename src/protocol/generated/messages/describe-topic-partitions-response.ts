@@ -4,7 +4,7 @@ import { checkVersion, isDefault, readTaggedFields, readTaggedValue, type Tagged
 
 export interface DescribeTopicPartitionsResponse {
   throttleTimeMs: number;
-  topics: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[];
+  topics: DescribeTopicPartitionsResponseTopic[];
   nextCursor: DescribeTopicPartitionsResponseCursor | null;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
@@ -24,9 +24,9 @@ export function decodeDescribeTopicPartitionsResponse(r: Reader, version: number
   v.throttleTimeMs = r.readInt32();
   const n0 = r.readCompactArrayLength();
   if (n0 === null) throw new DecodeError('null array DescribeTopicPartitionsResponse.topics', r.pos);
-  const a1: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic[] = [];
+  const a1: DescribeTopicPartitionsResponseTopic[] = [];
   for (let i2 = 0; i2 < n0; i2++) {
-    a1.push(decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(r, version));
+    a1.push(decodeDescribeTopicPartitionsResponseTopic(r, version));
   }
   v.topics = a1;
   v.nextCursor = (r.readInt8() < 0 ? null : decodeDescribeTopicPartitionsResponseCursor(r, version));
@@ -40,7 +40,7 @@ export function encodeDescribeTopicPartitionsResponse(w: Writer, version: number
   w.writeInt32(v.throttleTimeMs);
   w.writeCompactArrayLength(v.topics.length);
   for (const e3 of v.topics) {
-    encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(w, version, e3);
+    encodeDescribeTopicPartitionsResponseTopic(w, version, e3);
   }
   if (v.nextCursor === null) {
     w.writeInt8(-1);
@@ -51,18 +51,18 @@ export function encodeDescribeTopicPartitionsResponse(w: Writer, version: number
   writeTaggedFields(w, [], v.unknownTaggedFields);
 }
 
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+export interface DescribeTopicPartitionsResponseTopic {
   errorCode: number;
   name: string | null;
   topicId: string;
   isInternal: boolean;
-  partitions: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition[];
+  partitions: DescribeTopicPartitionsResponsePartition[];
   topicAuthorizedOperations: number;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
+export function defaultDescribeTopicPartitionsResponseTopic(): DescribeTopicPartitionsResponseTopic {
   return {
     errorCode: 0,
     name: "",
@@ -73,17 +73,17 @@ export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsRes
   };
 }
 
-function decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(r: Reader, version: number): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic {
-  const v = defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic();
+function decodeDescribeTopicPartitionsResponseTopic(r: Reader, version: number): DescribeTopicPartitionsResponseTopic {
+  const v = defaultDescribeTopicPartitionsResponseTopic();
   v.errorCode = r.readInt16();
   v.name = r.readCompactNullableString();
   v.topicId = r.readUuid();
   v.isInternal = r.readBoolean();
   const n4 = r.readCompactArrayLength();
-  if (n4 === null) throw new DecodeError('null array DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic.partitions', r.pos);
-  const a5: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition[] = [];
+  if (n4 === null) throw new DecodeError('null array DescribeTopicPartitionsResponseTopic.partitions', r.pos);
+  const a5: DescribeTopicPartitionsResponsePartition[] = [];
   for (let i6 = 0; i6 < n4; i6++) {
-    a5.push(decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(r, version));
+    a5.push(decodeDescribeTopicPartitionsResponsePartition(r, version));
   }
   v.partitions = a5;
   v.topicAuthorizedOperations = r.readInt32();
@@ -92,20 +92,20 @@ function decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTop
   return v;
 }
 
-function encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic(w: Writer, version: number, v: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic): void {
+function encodeDescribeTopicPartitionsResponseTopic(w: Writer, version: number, v: DescribeTopicPartitionsResponseTopic): void {
   w.writeInt16(v.errorCode);
   w.writeCompactNullableString(v.name);
   w.writeUuid(v.topicId);
   w.writeBoolean(v.isInternal);
   w.writeCompactArrayLength(v.partitions.length);
   for (const e7 of v.partitions) {
-    encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(w, version, e7);
+    encodeDescribeTopicPartitionsResponsePartition(w, version, e7);
   }
   w.writeInt32(v.topicAuthorizedOperations);
   writeTaggedFields(w, [], v.unknownTaggedFields);
 }
 
-export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+export interface DescribeTopicPartitionsResponsePartition {
   errorCode: number;
   partitionIndex: number;
   leaderId: number;
@@ -119,7 +119,7 @@ export interface DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseP
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
+export function defaultDescribeTopicPartitionsResponsePartition(): DescribeTopicPartitionsResponsePartition {
   return {
     errorCode: 0,
     partitionIndex: 0,
@@ -133,21 +133,21 @@ export function defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsRes
   };
 }
 
-function decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(r: Reader, version: number): DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition {
-  const v = defaultDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition();
+function decodeDescribeTopicPartitionsResponsePartition(r: Reader, version: number): DescribeTopicPartitionsResponsePartition {
+  const v = defaultDescribeTopicPartitionsResponsePartition();
   v.errorCode = r.readInt16();
   v.partitionIndex = r.readInt32();
   v.leaderId = r.readInt32();
   v.leaderEpoch = r.readInt32();
   const n8 = r.readCompactArrayLength();
-  if (n8 === null) throw new DecodeError('null array DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition.replicaNodes', r.pos);
+  if (n8 === null) throw new DecodeError('null array DescribeTopicPartitionsResponsePartition.replicaNodes', r.pos);
   const a9: number[] = [];
   for (let i10 = 0; i10 < n8; i10++) {
     a9.push(r.readInt32());
   }
   v.replicaNodes = a9;
   const n11 = r.readCompactArrayLength();
-  if (n11 === null) throw new DecodeError('null array DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition.isrNodes', r.pos);
+  if (n11 === null) throw new DecodeError('null array DescribeTopicPartitionsResponsePartition.isrNodes', r.pos);
   const a12: number[] = [];
   for (let i13 = 0; i13 < n11; i13++) {
     a12.push(r.readInt32());
@@ -174,7 +174,7 @@ function decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePar
     v.lastKnownElr = a18;
   }
   const n20 = r.readCompactArrayLength();
-  if (n20 === null) throw new DecodeError('null array DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition.offlineReplicas', r.pos);
+  if (n20 === null) throw new DecodeError('null array DescribeTopicPartitionsResponsePartition.offlineReplicas', r.pos);
   const a21: number[] = [];
   for (let i22 = 0; i22 < n20; i22++) {
     a21.push(r.readInt32());
@@ -185,7 +185,7 @@ function decodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePar
   return v;
 }
 
-function encodeDescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition(w: Writer, version: number, v: DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition): void {
+function encodeDescribeTopicPartitionsResponsePartition(w: Writer, version: number, v: DescribeTopicPartitionsResponsePartition): void {
   w.writeInt16(v.errorCode);
   w.writeInt32(v.partitionIndex);
   w.writeInt32(v.leaderId);

@@ -9,7 +9,7 @@ export interface JoinGroupRequest {
   memberId: string;
   groupInstanceId: string | null;
   protocolType: string;
-  protocols: JoinGroupRequestJoinGroupRequestProtocol[];
+  protocols: JoinGroupRequestProtocol[];
   reason: string | null;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
@@ -44,9 +44,9 @@ export function decodeJoinGroupRequest(r: Reader, version: number): JoinGroupReq
   v.protocolType = (flexible ? r.readCompactString() : r.readString());
   const n0 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
   if (n0 === null) throw new DecodeError('null array JoinGroupRequest.protocols', r.pos);
-  const a1: JoinGroupRequestJoinGroupRequestProtocol[] = [];
+  const a1: JoinGroupRequestProtocol[] = [];
   for (let i2 = 0; i2 < n0; i2++) {
-    a1.push(decodeJoinGroupRequestJoinGroupRequestProtocol(r, version));
+    a1.push(decodeJoinGroupRequestProtocol(r, version));
   }
   v.protocols = a1;
   if (version >= 8) {
@@ -74,7 +74,7 @@ export function encodeJoinGroupRequest(w: Writer, version: number, v: JoinGroupR
   if (flexible) w.writeCompactString(v.protocolType); else w.writeString(v.protocolType);
   if (flexible) w.writeCompactArrayLength(v.protocols.length); else w.writeArrayLength(v.protocols.length);
   for (const e3 of v.protocols) {
-    encodeJoinGroupRequestJoinGroupRequestProtocol(w, version, e3);
+    encodeJoinGroupRequestProtocol(w, version, e3);
   }
   if (version >= 8) {
     if (flexible) w.writeCompactNullableString(v.reason); else w.writeNullableString(v.reason);
@@ -84,23 +84,23 @@ export function encodeJoinGroupRequest(w: Writer, version: number, v: JoinGroupR
   }
 }
 
-export interface JoinGroupRequestJoinGroupRequestProtocol {
+export interface JoinGroupRequestProtocol {
   name: string;
   metadata: Buffer;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultJoinGroupRequestJoinGroupRequestProtocol(): JoinGroupRequestJoinGroupRequestProtocol {
+export function defaultJoinGroupRequestProtocol(): JoinGroupRequestProtocol {
   return {
     name: "",
     metadata: Buffer.alloc(0),
   };
 }
 
-function decodeJoinGroupRequestJoinGroupRequestProtocol(r: Reader, version: number): JoinGroupRequestJoinGroupRequestProtocol {
+function decodeJoinGroupRequestProtocol(r: Reader, version: number): JoinGroupRequestProtocol {
   const flexible = version >= 6;
-  const v = defaultJoinGroupRequestJoinGroupRequestProtocol();
+  const v = defaultJoinGroupRequestProtocol();
   v.name = (flexible ? r.readCompactString() : r.readString());
   v.metadata = (flexible ? r.readCompactBytes() : r.readBytes());
   const tags = flexible ? readTaggedFields(r) : null;
@@ -108,7 +108,7 @@ function decodeJoinGroupRequestJoinGroupRequestProtocol(r: Reader, version: numb
   return v;
 }
 
-function encodeJoinGroupRequestJoinGroupRequestProtocol(w: Writer, version: number, v: JoinGroupRequestJoinGroupRequestProtocol): void {
+function encodeJoinGroupRequestProtocol(w: Writer, version: number, v: JoinGroupRequestProtocol): void {
   const flexible = version >= 6;
   if (flexible) w.writeCompactString(v.name); else w.writeString(v.name);
   if (flexible) w.writeCompactBytes(v.metadata); else w.writeBytes(v.metadata);

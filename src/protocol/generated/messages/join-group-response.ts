@@ -11,7 +11,7 @@ export interface JoinGroupResponse {
   leader: string;
   skipAssignment: boolean;
   memberId: string;
-  members: JoinGroupResponseJoinGroupResponseMember[];
+  members: JoinGroupResponseMember[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -50,9 +50,9 @@ export function decodeJoinGroupResponse(r: Reader, version: number): JoinGroupRe
   v.memberId = (flexible ? r.readCompactString() : r.readString());
   const n0 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
   if (n0 === null) throw new DecodeError('null array JoinGroupResponse.members', r.pos);
-  const a1: JoinGroupResponseJoinGroupResponseMember[] = [];
+  const a1: JoinGroupResponseMember[] = [];
   for (let i2 = 0; i2 < n0; i2++) {
-    a1.push(decodeJoinGroupResponseJoinGroupResponseMember(r, version));
+    a1.push(decodeJoinGroupResponseMember(r, version));
   }
   v.members = a1;
   const tags = flexible ? readTaggedFields(r) : null;
@@ -82,14 +82,14 @@ export function encodeJoinGroupResponse(w: Writer, version: number, v: JoinGroup
   if (flexible) w.writeCompactString(v.memberId); else w.writeString(v.memberId);
   if (flexible) w.writeCompactArrayLength(v.members.length); else w.writeArrayLength(v.members.length);
   for (const e3 of v.members) {
-    encodeJoinGroupResponseJoinGroupResponseMember(w, version, e3);
+    encodeJoinGroupResponseMember(w, version, e3);
   }
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);
   }
 }
 
-export interface JoinGroupResponseJoinGroupResponseMember {
+export interface JoinGroupResponseMember {
   memberId: string;
   groupInstanceId: string | null;
   metadata: Buffer;
@@ -97,7 +97,7 @@ export interface JoinGroupResponseJoinGroupResponseMember {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultJoinGroupResponseJoinGroupResponseMember(): JoinGroupResponseJoinGroupResponseMember {
+export function defaultJoinGroupResponseMember(): JoinGroupResponseMember {
   return {
     memberId: "",
     groupInstanceId: null,
@@ -105,9 +105,9 @@ export function defaultJoinGroupResponseJoinGroupResponseMember(): JoinGroupResp
   };
 }
 
-function decodeJoinGroupResponseJoinGroupResponseMember(r: Reader, version: number): JoinGroupResponseJoinGroupResponseMember {
+function decodeJoinGroupResponseMember(r: Reader, version: number): JoinGroupResponseMember {
   const flexible = version >= 6;
-  const v = defaultJoinGroupResponseJoinGroupResponseMember();
+  const v = defaultJoinGroupResponseMember();
   v.memberId = (flexible ? r.readCompactString() : r.readString());
   if (version >= 5) {
     v.groupInstanceId = (flexible ? r.readCompactNullableString() : r.readNullableString());
@@ -118,7 +118,7 @@ function decodeJoinGroupResponseJoinGroupResponseMember(r: Reader, version: numb
   return v;
 }
 
-function encodeJoinGroupResponseJoinGroupResponseMember(w: Writer, version: number, v: JoinGroupResponseJoinGroupResponseMember): void {
+function encodeJoinGroupResponseMember(w: Writer, version: number, v: JoinGroupResponseMember): void {
   const flexible = version >= 6;
   if (flexible) w.writeCompactString(v.memberId); else w.writeString(v.memberId);
   if (version >= 5) {

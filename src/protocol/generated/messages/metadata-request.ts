@@ -3,7 +3,7 @@ import { DecodeError, Reader, Writer } from '../../primitives/index.js';
 import { checkVersion, isDefault, readTaggedFields, readTaggedValue, type TaggedField, UnsupportedVersionError, writeTaggedFields } from '../runtime.js';
 
 export interface MetadataRequest {
-  topics: MetadataRequestMetadataRequestTopic[] | null;
+  topics: MetadataRequestTopic[] | null;
   allowAutoTopicCreation: boolean;
   includeClusterAuthorizedOperations: boolean;
   includeTopicAuthorizedOperations: boolean;
@@ -29,9 +29,9 @@ export function decodeMetadataRequest(r: Reader, version: number): MetadataReque
   if (n0 === null) {
     v.topics = null;
   } else {
-    const a1: MetadataRequestMetadataRequestTopic[] = [];
+    const a1: MetadataRequestTopic[] = [];
     for (let i2 = 0; i2 < n0; i2++) {
-      a1.push(decodeMetadataRequestMetadataRequestTopic(r, version));
+      a1.push(decodeMetadataRequestTopic(r, version));
     }
     v.topics = a1;
   }
@@ -58,7 +58,7 @@ export function encodeMetadataRequest(w: Writer, version: number, v: MetadataReq
   } else {
     if (flexible) w.writeCompactArrayLength(v.topics.length); else w.writeArrayLength(v.topics.length);
     for (const e3 of v.topics) {
-      encodeMetadataRequestMetadataRequestTopic(w, version, e3);
+      encodeMetadataRequestTopic(w, version, e3);
     }
   }
   if (version >= 4) {
@@ -81,23 +81,23 @@ export function encodeMetadataRequest(w: Writer, version: number, v: MetadataReq
   }
 }
 
-export interface MetadataRequestMetadataRequestTopic {
+export interface MetadataRequestTopic {
   topicId: string;
   name: string | null;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultMetadataRequestMetadataRequestTopic(): MetadataRequestMetadataRequestTopic {
+export function defaultMetadataRequestTopic(): MetadataRequestTopic {
   return {
     topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
     name: "",
   };
 }
 
-function decodeMetadataRequestMetadataRequestTopic(r: Reader, version: number): MetadataRequestMetadataRequestTopic {
+function decodeMetadataRequestTopic(r: Reader, version: number): MetadataRequestTopic {
   const flexible = version >= 9;
-  const v = defaultMetadataRequestMetadataRequestTopic();
+  const v = defaultMetadataRequestTopic();
   if (version >= 10) {
     v.topicId = r.readUuid();
   }
@@ -107,12 +107,12 @@ function decodeMetadataRequestMetadataRequestTopic(r: Reader, version: number): 
   return v;
 }
 
-function encodeMetadataRequestMetadataRequestTopic(w: Writer, version: number, v: MetadataRequestMetadataRequestTopic): void {
+function encodeMetadataRequestTopic(w: Writer, version: number, v: MetadataRequestTopic): void {
   const flexible = version >= 9;
   if (version >= 10) {
     w.writeUuid(v.topicId);
   }
-  if (v.name === null && !(version >= 10)) throw new TypeError(`MetadataRequestMetadataRequestTopic.name cannot be null in version ${version}`);
+  if (v.name === null && !(version >= 10)) throw new TypeError(`MetadataRequestTopic.name cannot be null in version ${version}`);
   if (flexible) w.writeCompactNullableString(v.name); else w.writeNullableString(v.name);
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);

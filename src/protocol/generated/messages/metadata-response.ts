@@ -4,10 +4,10 @@ import { checkVersion, isDefault, readTaggedFields, readTaggedValue, type Tagged
 
 export interface MetadataResponse {
   throttleTimeMs: number;
-  brokers: MetadataResponseMetadataResponseBroker[];
+  brokers: MetadataResponseBroker[];
   clusterId: string | null;
   controllerId: number;
-  topics: MetadataResponseMetadataResponseTopic[];
+  topics: MetadataResponseTopic[];
   clusterAuthorizedOperations: number;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
@@ -33,9 +33,9 @@ export function decodeMetadataResponse(r: Reader, version: number): MetadataResp
   }
   const n0 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
   if (n0 === null) throw new DecodeError('null array MetadataResponse.brokers', r.pos);
-  const a1: MetadataResponseMetadataResponseBroker[] = [];
+  const a1: MetadataResponseBroker[] = [];
   for (let i2 = 0; i2 < n0; i2++) {
-    a1.push(decodeMetadataResponseMetadataResponseBroker(r, version));
+    a1.push(decodeMetadataResponseBroker(r, version));
   }
   v.brokers = a1;
   if (version >= 2) {
@@ -46,9 +46,9 @@ export function decodeMetadataResponse(r: Reader, version: number): MetadataResp
   }
   const n3 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
   if (n3 === null) throw new DecodeError('null array MetadataResponse.topics', r.pos);
-  const a4: MetadataResponseMetadataResponseTopic[] = [];
+  const a4: MetadataResponseTopic[] = [];
   for (let i5 = 0; i5 < n3; i5++) {
-    a4.push(decodeMetadataResponseMetadataResponseTopic(r, version));
+    a4.push(decodeMetadataResponseTopic(r, version));
   }
   v.topics = a4;
   if (version >= 8 && version <= 10) {
@@ -67,7 +67,7 @@ export function encodeMetadataResponse(w: Writer, version: number, v: MetadataRe
   }
   if (flexible) w.writeCompactArrayLength(v.brokers.length); else w.writeArrayLength(v.brokers.length);
   for (const e6 of v.brokers) {
-    encodeMetadataResponseMetadataResponseBroker(w, version, e6);
+    encodeMetadataResponseBroker(w, version, e6);
   }
   if (version >= 2) {
     if (flexible) w.writeCompactNullableString(v.clusterId); else w.writeNullableString(v.clusterId);
@@ -77,7 +77,7 @@ export function encodeMetadataResponse(w: Writer, version: number, v: MetadataRe
   }
   if (flexible) w.writeCompactArrayLength(v.topics.length); else w.writeArrayLength(v.topics.length);
   for (const e7 of v.topics) {
-    encodeMetadataResponseMetadataResponseTopic(w, version, e7);
+    encodeMetadataResponseTopic(w, version, e7);
   }
   if (version >= 8 && version <= 10) {
     w.writeInt32(v.clusterAuthorizedOperations);
@@ -89,7 +89,7 @@ export function encodeMetadataResponse(w: Writer, version: number, v: MetadataRe
   }
 }
 
-export interface MetadataResponseMetadataResponseBroker {
+export interface MetadataResponseBroker {
   nodeId: number;
   host: string;
   port: number;
@@ -98,7 +98,7 @@ export interface MetadataResponseMetadataResponseBroker {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultMetadataResponseMetadataResponseBroker(): MetadataResponseMetadataResponseBroker {
+export function defaultMetadataResponseBroker(): MetadataResponseBroker {
   return {
     nodeId: 0,
     host: "",
@@ -107,9 +107,9 @@ export function defaultMetadataResponseMetadataResponseBroker(): MetadataRespons
   };
 }
 
-function decodeMetadataResponseMetadataResponseBroker(r: Reader, version: number): MetadataResponseMetadataResponseBroker {
+function decodeMetadataResponseBroker(r: Reader, version: number): MetadataResponseBroker {
   const flexible = version >= 9;
-  const v = defaultMetadataResponseMetadataResponseBroker();
+  const v = defaultMetadataResponseBroker();
   v.nodeId = r.readInt32();
   v.host = (flexible ? r.readCompactString() : r.readString());
   v.port = r.readInt32();
@@ -121,7 +121,7 @@ function decodeMetadataResponseMetadataResponseBroker(r: Reader, version: number
   return v;
 }
 
-function encodeMetadataResponseMetadataResponseBroker(w: Writer, version: number, v: MetadataResponseMetadataResponseBroker): void {
+function encodeMetadataResponseBroker(w: Writer, version: number, v: MetadataResponseBroker): void {
   const flexible = version >= 9;
   w.writeInt32(v.nodeId);
   if (flexible) w.writeCompactString(v.host); else w.writeString(v.host);
@@ -134,18 +134,18 @@ function encodeMetadataResponseMetadataResponseBroker(w: Writer, version: number
   }
 }
 
-export interface MetadataResponseMetadataResponseTopic {
+export interface MetadataResponseTopic {
   errorCode: number;
   name: string | null;
   topicId: string;
   isInternal: boolean;
-  partitions: MetadataResponseMetadataResponsePartition[];
+  partitions: MetadataResponsePartition[];
   topicAuthorizedOperations: number;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultMetadataResponseMetadataResponseTopic(): MetadataResponseMetadataResponseTopic {
+export function defaultMetadataResponseTopic(): MetadataResponseTopic {
   return {
     errorCode: 0,
     name: "",
@@ -156,9 +156,9 @@ export function defaultMetadataResponseMetadataResponseTopic(): MetadataResponse
   };
 }
 
-function decodeMetadataResponseMetadataResponseTopic(r: Reader, version: number): MetadataResponseMetadataResponseTopic {
+function decodeMetadataResponseTopic(r: Reader, version: number): MetadataResponseTopic {
   const flexible = version >= 9;
-  const v = defaultMetadataResponseMetadataResponseTopic();
+  const v = defaultMetadataResponseTopic();
   v.errorCode = r.readInt16();
   v.name = (version >= 12 ? (flexible ? r.readCompactNullableString() : r.readNullableString()) : (flexible ? r.readCompactString() : r.readString()));
   if (version >= 10) {
@@ -168,10 +168,10 @@ function decodeMetadataResponseMetadataResponseTopic(r: Reader, version: number)
     v.isInternal = r.readBoolean();
   }
   const n8 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
-  if (n8 === null) throw new DecodeError('null array MetadataResponseMetadataResponseTopic.partitions', r.pos);
-  const a9: MetadataResponseMetadataResponsePartition[] = [];
+  if (n8 === null) throw new DecodeError('null array MetadataResponseTopic.partitions', r.pos);
+  const a9: MetadataResponsePartition[] = [];
   for (let i10 = 0; i10 < n8; i10++) {
-    a9.push(decodeMetadataResponseMetadataResponsePartition(r, version));
+    a9.push(decodeMetadataResponsePartition(r, version));
   }
   v.partitions = a9;
   if (version >= 8) {
@@ -182,10 +182,10 @@ function decodeMetadataResponseMetadataResponseTopic(r: Reader, version: number)
   return v;
 }
 
-function encodeMetadataResponseMetadataResponseTopic(w: Writer, version: number, v: MetadataResponseMetadataResponseTopic): void {
+function encodeMetadataResponseTopic(w: Writer, version: number, v: MetadataResponseTopic): void {
   const flexible = version >= 9;
   w.writeInt16(v.errorCode);
-  if (v.name === null && !(version >= 12)) throw new TypeError(`MetadataResponseMetadataResponseTopic.name cannot be null in version ${version}`);
+  if (v.name === null && !(version >= 12)) throw new TypeError(`MetadataResponseTopic.name cannot be null in version ${version}`);
   if (flexible) w.writeCompactNullableString(v.name); else w.writeNullableString(v.name);
   if (version >= 10) {
     w.writeUuid(v.topicId);
@@ -195,19 +195,19 @@ function encodeMetadataResponseMetadataResponseTopic(w: Writer, version: number,
   }
   if (flexible) w.writeCompactArrayLength(v.partitions.length); else w.writeArrayLength(v.partitions.length);
   for (const e11 of v.partitions) {
-    encodeMetadataResponseMetadataResponsePartition(w, version, e11);
+    encodeMetadataResponsePartition(w, version, e11);
   }
   if (version >= 8) {
     w.writeInt32(v.topicAuthorizedOperations);
   } else {
-    if (!isDefault(v.topicAuthorizedOperations, -2147483648)) throw new UnsupportedVersionError('MetadataResponseMetadataResponseTopic.topicAuthorizedOperations', version);
+    if (!isDefault(v.topicAuthorizedOperations, -2147483648)) throw new UnsupportedVersionError('MetadataResponseTopic.topicAuthorizedOperations', version);
   }
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);
   }
 }
 
-export interface MetadataResponseMetadataResponsePartition {
+export interface MetadataResponsePartition {
   errorCode: number;
   partitionIndex: number;
   leaderId: number;
@@ -219,7 +219,7 @@ export interface MetadataResponseMetadataResponsePartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultMetadataResponseMetadataResponsePartition(): MetadataResponseMetadataResponsePartition {
+export function defaultMetadataResponsePartition(): MetadataResponsePartition {
   return {
     errorCode: 0,
     partitionIndex: 0,
@@ -231,9 +231,9 @@ export function defaultMetadataResponseMetadataResponsePartition(): MetadataResp
   };
 }
 
-function decodeMetadataResponseMetadataResponsePartition(r: Reader, version: number): MetadataResponseMetadataResponsePartition {
+function decodeMetadataResponsePartition(r: Reader, version: number): MetadataResponsePartition {
   const flexible = version >= 9;
-  const v = defaultMetadataResponseMetadataResponsePartition();
+  const v = defaultMetadataResponsePartition();
   v.errorCode = r.readInt16();
   v.partitionIndex = r.readInt32();
   v.leaderId = r.readInt32();
@@ -241,14 +241,14 @@ function decodeMetadataResponseMetadataResponsePartition(r: Reader, version: num
     v.leaderEpoch = r.readInt32();
   }
   const n12 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
-  if (n12 === null) throw new DecodeError('null array MetadataResponseMetadataResponsePartition.replicaNodes', r.pos);
+  if (n12 === null) throw new DecodeError('null array MetadataResponsePartition.replicaNodes', r.pos);
   const a13: number[] = [];
   for (let i14 = 0; i14 < n12; i14++) {
     a13.push(r.readInt32());
   }
   v.replicaNodes = a13;
   const n15 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
-  if (n15 === null) throw new DecodeError('null array MetadataResponseMetadataResponsePartition.isrNodes', r.pos);
+  if (n15 === null) throw new DecodeError('null array MetadataResponsePartition.isrNodes', r.pos);
   const a16: number[] = [];
   for (let i17 = 0; i17 < n15; i17++) {
     a16.push(r.readInt32());
@@ -256,7 +256,7 @@ function decodeMetadataResponseMetadataResponsePartition(r: Reader, version: num
   v.isrNodes = a16;
   if (version >= 5) {
     const n18 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
-    if (n18 === null) throw new DecodeError('null array MetadataResponseMetadataResponsePartition.offlineReplicas', r.pos);
+    if (n18 === null) throw new DecodeError('null array MetadataResponsePartition.offlineReplicas', r.pos);
     const a19: number[] = [];
     for (let i20 = 0; i20 < n18; i20++) {
       a19.push(r.readInt32());
@@ -268,7 +268,7 @@ function decodeMetadataResponseMetadataResponsePartition(r: Reader, version: num
   return v;
 }
 
-function encodeMetadataResponseMetadataResponsePartition(w: Writer, version: number, v: MetadataResponseMetadataResponsePartition): void {
+function encodeMetadataResponsePartition(w: Writer, version: number, v: MetadataResponsePartition): void {
   const flexible = version >= 9;
   w.writeInt16(v.errorCode);
   w.writeInt32(v.partitionIndex);

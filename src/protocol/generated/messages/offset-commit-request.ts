@@ -8,7 +8,7 @@ export interface OffsetCommitRequest {
   memberId: string;
   groupInstanceId: string | null;
   retentionTimeMs: bigint;
-  topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  topics: OffsetCommitRequestTopic[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -43,9 +43,9 @@ export function decodeOffsetCommitRequest(r: Reader, version: number): OffsetCom
   }
   const n0 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
   if (n0 === null) throw new DecodeError('null array OffsetCommitRequest.topics', r.pos);
-  const a1: OffsetCommitRequestOffsetCommitRequestTopic[] = [];
+  const a1: OffsetCommitRequestTopic[] = [];
   for (let i2 = 0; i2 < n0; i2++) {
-    a1.push(decodeOffsetCommitRequestOffsetCommitRequestTopic(r, version));
+    a1.push(decodeOffsetCommitRequestTopic(r, version));
   }
   v.topics = a1;
   const tags = flexible ? readTaggedFields(r) : null;
@@ -73,36 +73,36 @@ export function encodeOffsetCommitRequest(w: Writer, version: number, v: OffsetC
   }
   if (flexible) w.writeCompactArrayLength(v.topics.length); else w.writeArrayLength(v.topics.length);
   for (const e3 of v.topics) {
-    encodeOffsetCommitRequestOffsetCommitRequestTopic(w, version, e3);
+    encodeOffsetCommitRequestTopic(w, version, e3);
   }
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);
   }
 }
 
-export interface OffsetCommitRequestOffsetCommitRequestTopic {
+export interface OffsetCommitRequestTopic {
   name: string;
-  partitions: OffsetCommitRequestOffsetCommitRequestPartition[];
+  partitions: OffsetCommitRequestPartition[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetCommitRequestOffsetCommitRequestTopic(): OffsetCommitRequestOffsetCommitRequestTopic {
+export function defaultOffsetCommitRequestTopic(): OffsetCommitRequestTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-function decodeOffsetCommitRequestOffsetCommitRequestTopic(r: Reader, version: number): OffsetCommitRequestOffsetCommitRequestTopic {
+function decodeOffsetCommitRequestTopic(r: Reader, version: number): OffsetCommitRequestTopic {
   const flexible = version >= 8;
-  const v = defaultOffsetCommitRequestOffsetCommitRequestTopic();
+  const v = defaultOffsetCommitRequestTopic();
   v.name = (flexible ? r.readCompactString() : r.readString());
   const n4 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
-  if (n4 === null) throw new DecodeError('null array OffsetCommitRequestOffsetCommitRequestTopic.partitions', r.pos);
-  const a5: OffsetCommitRequestOffsetCommitRequestPartition[] = [];
+  if (n4 === null) throw new DecodeError('null array OffsetCommitRequestTopic.partitions', r.pos);
+  const a5: OffsetCommitRequestPartition[] = [];
   for (let i6 = 0; i6 < n4; i6++) {
-    a5.push(decodeOffsetCommitRequestOffsetCommitRequestPartition(r, version));
+    a5.push(decodeOffsetCommitRequestPartition(r, version));
   }
   v.partitions = a5;
   const tags = flexible ? readTaggedFields(r) : null;
@@ -110,19 +110,19 @@ function decodeOffsetCommitRequestOffsetCommitRequestTopic(r: Reader, version: n
   return v;
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestTopic(w: Writer, version: number, v: OffsetCommitRequestOffsetCommitRequestTopic): void {
+function encodeOffsetCommitRequestTopic(w: Writer, version: number, v: OffsetCommitRequestTopic): void {
   const flexible = version >= 8;
   if (flexible) w.writeCompactString(v.name); else w.writeString(v.name);
   if (flexible) w.writeCompactArrayLength(v.partitions.length); else w.writeArrayLength(v.partitions.length);
   for (const e7 of v.partitions) {
-    encodeOffsetCommitRequestOffsetCommitRequestPartition(w, version, e7);
+    encodeOffsetCommitRequestPartition(w, version, e7);
   }
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);
   }
 }
 
-export interface OffsetCommitRequestOffsetCommitRequestPartition {
+export interface OffsetCommitRequestPartition {
   partitionIndex: number;
   committedOffset: bigint;
   committedLeaderEpoch: number;
@@ -132,7 +132,7 @@ export interface OffsetCommitRequestOffsetCommitRequestPartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetCommitRequestOffsetCommitRequestPartition(): OffsetCommitRequestOffsetCommitRequestPartition {
+export function defaultOffsetCommitRequestPartition(): OffsetCommitRequestPartition {
   return {
     partitionIndex: 0,
     committedOffset: 0n,
@@ -142,9 +142,9 @@ export function defaultOffsetCommitRequestOffsetCommitRequestPartition(): Offset
   };
 }
 
-function decodeOffsetCommitRequestOffsetCommitRequestPartition(r: Reader, version: number): OffsetCommitRequestOffsetCommitRequestPartition {
+function decodeOffsetCommitRequestPartition(r: Reader, version: number): OffsetCommitRequestPartition {
   const flexible = version >= 8;
-  const v = defaultOffsetCommitRequestOffsetCommitRequestPartition();
+  const v = defaultOffsetCommitRequestPartition();
   v.partitionIndex = r.readInt32();
   v.committedOffset = r.readInt64();
   if (version >= 6) {
@@ -159,7 +159,7 @@ function decodeOffsetCommitRequestOffsetCommitRequestPartition(r: Reader, versio
   return v;
 }
 
-function encodeOffsetCommitRequestOffsetCommitRequestPartition(w: Writer, version: number, v: OffsetCommitRequestOffsetCommitRequestPartition): void {
+function encodeOffsetCommitRequestPartition(w: Writer, version: number, v: OffsetCommitRequestPartition): void {
   const flexible = version >= 8;
   w.writeInt32(v.partitionIndex);
   w.writeInt64(v.committedOffset);
@@ -169,7 +169,7 @@ function encodeOffsetCommitRequestOffsetCommitRequestPartition(w: Writer, versio
   if (version >= 1 && version <= 1) {
     w.writeInt64(v.commitTimestamp);
   } else {
-    if (!isDefault(v.commitTimestamp, -1n)) throw new UnsupportedVersionError('OffsetCommitRequestOffsetCommitRequestPartition.commitTimestamp', version);
+    if (!isDefault(v.commitTimestamp, -1n)) throw new UnsupportedVersionError('OffsetCommitRequestPartition.commitTimestamp', version);
   }
   if (flexible) w.writeCompactNullableString(v.committedMetadata); else w.writeNullableString(v.committedMetadata);
   if (flexible) {

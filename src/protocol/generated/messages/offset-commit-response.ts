@@ -4,7 +4,7 @@ import { checkVersion, isDefault, readTaggedFields, readTaggedValue, type Tagged
 
 export interface OffsetCommitResponse {
   throttleTimeMs: number;
-  topics: OffsetCommitResponseOffsetCommitResponseTopic[];
+  topics: OffsetCommitResponseTopic[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -25,9 +25,9 @@ export function decodeOffsetCommitResponse(r: Reader, version: number): OffsetCo
   }
   const n0 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
   if (n0 === null) throw new DecodeError('null array OffsetCommitResponse.topics', r.pos);
-  const a1: OffsetCommitResponseOffsetCommitResponseTopic[] = [];
+  const a1: OffsetCommitResponseTopic[] = [];
   for (let i2 = 0; i2 < n0; i2++) {
-    a1.push(decodeOffsetCommitResponseOffsetCommitResponseTopic(r, version));
+    a1.push(decodeOffsetCommitResponseTopic(r, version));
   }
   v.topics = a1;
   const tags = flexible ? readTaggedFields(r) : null;
@@ -43,36 +43,36 @@ export function encodeOffsetCommitResponse(w: Writer, version: number, v: Offset
   }
   if (flexible) w.writeCompactArrayLength(v.topics.length); else w.writeArrayLength(v.topics.length);
   for (const e3 of v.topics) {
-    encodeOffsetCommitResponseOffsetCommitResponseTopic(w, version, e3);
+    encodeOffsetCommitResponseTopic(w, version, e3);
   }
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);
   }
 }
 
-export interface OffsetCommitResponseOffsetCommitResponseTopic {
+export interface OffsetCommitResponseTopic {
   name: string;
-  partitions: OffsetCommitResponseOffsetCommitResponsePartition[];
+  partitions: OffsetCommitResponsePartition[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetCommitResponseOffsetCommitResponseTopic(): OffsetCommitResponseOffsetCommitResponseTopic {
+export function defaultOffsetCommitResponseTopic(): OffsetCommitResponseTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-function decodeOffsetCommitResponseOffsetCommitResponseTopic(r: Reader, version: number): OffsetCommitResponseOffsetCommitResponseTopic {
+function decodeOffsetCommitResponseTopic(r: Reader, version: number): OffsetCommitResponseTopic {
   const flexible = version >= 8;
-  const v = defaultOffsetCommitResponseOffsetCommitResponseTopic();
+  const v = defaultOffsetCommitResponseTopic();
   v.name = (flexible ? r.readCompactString() : r.readString());
   const n4 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
-  if (n4 === null) throw new DecodeError('null array OffsetCommitResponseOffsetCommitResponseTopic.partitions', r.pos);
-  const a5: OffsetCommitResponseOffsetCommitResponsePartition[] = [];
+  if (n4 === null) throw new DecodeError('null array OffsetCommitResponseTopic.partitions', r.pos);
+  const a5: OffsetCommitResponsePartition[] = [];
   for (let i6 = 0; i6 < n4; i6++) {
-    a5.push(decodeOffsetCommitResponseOffsetCommitResponsePartition(r, version));
+    a5.push(decodeOffsetCommitResponsePartition(r, version));
   }
   v.partitions = a5;
   const tags = flexible ? readTaggedFields(r) : null;
@@ -80,35 +80,35 @@ function decodeOffsetCommitResponseOffsetCommitResponseTopic(r: Reader, version:
   return v;
 }
 
-function encodeOffsetCommitResponseOffsetCommitResponseTopic(w: Writer, version: number, v: OffsetCommitResponseOffsetCommitResponseTopic): void {
+function encodeOffsetCommitResponseTopic(w: Writer, version: number, v: OffsetCommitResponseTopic): void {
   const flexible = version >= 8;
   if (flexible) w.writeCompactString(v.name); else w.writeString(v.name);
   if (flexible) w.writeCompactArrayLength(v.partitions.length); else w.writeArrayLength(v.partitions.length);
   for (const e7 of v.partitions) {
-    encodeOffsetCommitResponseOffsetCommitResponsePartition(w, version, e7);
+    encodeOffsetCommitResponsePartition(w, version, e7);
   }
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);
   }
 }
 
-export interface OffsetCommitResponseOffsetCommitResponsePartition {
+export interface OffsetCommitResponsePartition {
   partitionIndex: number;
   errorCode: number;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetCommitResponseOffsetCommitResponsePartition(): OffsetCommitResponseOffsetCommitResponsePartition {
+export function defaultOffsetCommitResponsePartition(): OffsetCommitResponsePartition {
   return {
     partitionIndex: 0,
     errorCode: 0,
   };
 }
 
-function decodeOffsetCommitResponseOffsetCommitResponsePartition(r: Reader, version: number): OffsetCommitResponseOffsetCommitResponsePartition {
+function decodeOffsetCommitResponsePartition(r: Reader, version: number): OffsetCommitResponsePartition {
   const flexible = version >= 8;
-  const v = defaultOffsetCommitResponseOffsetCommitResponsePartition();
+  const v = defaultOffsetCommitResponsePartition();
   v.partitionIndex = r.readInt32();
   v.errorCode = r.readInt16();
   const tags = flexible ? readTaggedFields(r) : null;
@@ -116,7 +116,7 @@ function decodeOffsetCommitResponseOffsetCommitResponsePartition(r: Reader, vers
   return v;
 }
 
-function encodeOffsetCommitResponseOffsetCommitResponsePartition(w: Writer, version: number, v: OffsetCommitResponseOffsetCommitResponsePartition): void {
+function encodeOffsetCommitResponsePartition(w: Writer, version: number, v: OffsetCommitResponsePartition): void {
   const flexible = version >= 8;
   w.writeInt32(v.partitionIndex);
   w.writeInt16(v.errorCode);

@@ -4,7 +4,7 @@ import { checkVersion, isDefault, readTaggedFields, readTaggedValue, type Tagged
 
 export interface OffsetDeleteRequest {
   groupId: string;
-  topics: OffsetDeleteRequestOffsetDeleteRequestTopic[];
+  topics: OffsetDeleteRequestTopic[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -22,9 +22,9 @@ export function decodeOffsetDeleteRequest(r: Reader, version: number): OffsetDel
   v.groupId = r.readString();
   const n0 = r.readArrayLength();
   if (n0 === null) throw new DecodeError('null array OffsetDeleteRequest.topics', r.pos);
-  const a1: OffsetDeleteRequestOffsetDeleteRequestTopic[] = [];
+  const a1: OffsetDeleteRequestTopic[] = [];
   for (let i2 = 0; i2 < n0; i2++) {
-    a1.push(decodeOffsetDeleteRequestOffsetDeleteRequestTopic(r, version));
+    a1.push(decodeOffsetDeleteRequestTopic(r, version));
   }
   v.topics = a1;
   return v;
@@ -35,64 +35,64 @@ export function encodeOffsetDeleteRequest(w: Writer, version: number, v: OffsetD
   w.writeString(v.groupId);
   w.writeArrayLength(v.topics.length);
   for (const e3 of v.topics) {
-    encodeOffsetDeleteRequestOffsetDeleteRequestTopic(w, version, e3);
+    encodeOffsetDeleteRequestTopic(w, version, e3);
   }
 }
 
-export interface OffsetDeleteRequestOffsetDeleteRequestTopic {
+export interface OffsetDeleteRequestTopic {
   name: string;
-  partitions: OffsetDeleteRequestOffsetDeleteRequestPartition[];
+  partitions: OffsetDeleteRequestPartition[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetDeleteRequestOffsetDeleteRequestTopic(): OffsetDeleteRequestOffsetDeleteRequestTopic {
+export function defaultOffsetDeleteRequestTopic(): OffsetDeleteRequestTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-function decodeOffsetDeleteRequestOffsetDeleteRequestTopic(r: Reader, version: number): OffsetDeleteRequestOffsetDeleteRequestTopic {
-  const v = defaultOffsetDeleteRequestOffsetDeleteRequestTopic();
+function decodeOffsetDeleteRequestTopic(r: Reader, version: number): OffsetDeleteRequestTopic {
+  const v = defaultOffsetDeleteRequestTopic();
   v.name = r.readString();
   const n4 = r.readArrayLength();
-  if (n4 === null) throw new DecodeError('null array OffsetDeleteRequestOffsetDeleteRequestTopic.partitions', r.pos);
-  const a5: OffsetDeleteRequestOffsetDeleteRequestPartition[] = [];
+  if (n4 === null) throw new DecodeError('null array OffsetDeleteRequestTopic.partitions', r.pos);
+  const a5: OffsetDeleteRequestPartition[] = [];
   for (let i6 = 0; i6 < n4; i6++) {
-    a5.push(decodeOffsetDeleteRequestOffsetDeleteRequestPartition(r, version));
+    a5.push(decodeOffsetDeleteRequestPartition(r, version));
   }
   v.partitions = a5;
   return v;
 }
 
-function encodeOffsetDeleteRequestOffsetDeleteRequestTopic(w: Writer, version: number, v: OffsetDeleteRequestOffsetDeleteRequestTopic): void {
+function encodeOffsetDeleteRequestTopic(w: Writer, version: number, v: OffsetDeleteRequestTopic): void {
   w.writeString(v.name);
   w.writeArrayLength(v.partitions.length);
   for (const e7 of v.partitions) {
-    encodeOffsetDeleteRequestOffsetDeleteRequestPartition(w, version, e7);
+    encodeOffsetDeleteRequestPartition(w, version, e7);
   }
 }
 
-export interface OffsetDeleteRequestOffsetDeleteRequestPartition {
+export interface OffsetDeleteRequestPartition {
   partitionIndex: number;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetDeleteRequestOffsetDeleteRequestPartition(): OffsetDeleteRequestOffsetDeleteRequestPartition {
+export function defaultOffsetDeleteRequestPartition(): OffsetDeleteRequestPartition {
   return {
     partitionIndex: 0,
   };
 }
 
-function decodeOffsetDeleteRequestOffsetDeleteRequestPartition(r: Reader, version: number): OffsetDeleteRequestOffsetDeleteRequestPartition {
-  const v = defaultOffsetDeleteRequestOffsetDeleteRequestPartition();
+function decodeOffsetDeleteRequestPartition(r: Reader, version: number): OffsetDeleteRequestPartition {
+  const v = defaultOffsetDeleteRequestPartition();
   v.partitionIndex = r.readInt32();
   return v;
 }
 
-function encodeOffsetDeleteRequestOffsetDeleteRequestPartition(w: Writer, version: number, v: OffsetDeleteRequestOffsetDeleteRequestPartition): void {
+function encodeOffsetDeleteRequestPartition(w: Writer, version: number, v: OffsetDeleteRequestPartition): void {
   w.writeInt32(v.partitionIndex);
 }
 

@@ -5,7 +5,7 @@ import { checkVersion, isDefault, readTaggedFields, readTaggedValue, type Tagged
 export interface OffsetDeleteResponse {
   errorCode: number;
   throttleTimeMs: number;
-  topics: OffsetDeleteResponseOffsetDeleteResponseTopic[];
+  topics: OffsetDeleteResponseTopic[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -25,9 +25,9 @@ export function decodeOffsetDeleteResponse(r: Reader, version: number): OffsetDe
   v.throttleTimeMs = r.readInt32();
   const n0 = r.readArrayLength();
   if (n0 === null) throw new DecodeError('null array OffsetDeleteResponse.topics', r.pos);
-  const a1: OffsetDeleteResponseOffsetDeleteResponseTopic[] = [];
+  const a1: OffsetDeleteResponseTopic[] = [];
   for (let i2 = 0; i2 < n0; i2++) {
-    a1.push(decodeOffsetDeleteResponseOffsetDeleteResponseTopic(r, version));
+    a1.push(decodeOffsetDeleteResponseTopic(r, version));
   }
   v.topics = a1;
   return v;
@@ -39,67 +39,67 @@ export function encodeOffsetDeleteResponse(w: Writer, version: number, v: Offset
   w.writeInt32(v.throttleTimeMs);
   w.writeArrayLength(v.topics.length);
   for (const e3 of v.topics) {
-    encodeOffsetDeleteResponseOffsetDeleteResponseTopic(w, version, e3);
+    encodeOffsetDeleteResponseTopic(w, version, e3);
   }
 }
 
-export interface OffsetDeleteResponseOffsetDeleteResponseTopic {
+export interface OffsetDeleteResponseTopic {
   name: string;
-  partitions: OffsetDeleteResponseOffsetDeleteResponsePartition[];
+  partitions: OffsetDeleteResponsePartition[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetDeleteResponseOffsetDeleteResponseTopic(): OffsetDeleteResponseOffsetDeleteResponseTopic {
+export function defaultOffsetDeleteResponseTopic(): OffsetDeleteResponseTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-function decodeOffsetDeleteResponseOffsetDeleteResponseTopic(r: Reader, version: number): OffsetDeleteResponseOffsetDeleteResponseTopic {
-  const v = defaultOffsetDeleteResponseOffsetDeleteResponseTopic();
+function decodeOffsetDeleteResponseTopic(r: Reader, version: number): OffsetDeleteResponseTopic {
+  const v = defaultOffsetDeleteResponseTopic();
   v.name = r.readString();
   const n4 = r.readArrayLength();
-  if (n4 === null) throw new DecodeError('null array OffsetDeleteResponseOffsetDeleteResponseTopic.partitions', r.pos);
-  const a5: OffsetDeleteResponseOffsetDeleteResponsePartition[] = [];
+  if (n4 === null) throw new DecodeError('null array OffsetDeleteResponseTopic.partitions', r.pos);
+  const a5: OffsetDeleteResponsePartition[] = [];
   for (let i6 = 0; i6 < n4; i6++) {
-    a5.push(decodeOffsetDeleteResponseOffsetDeleteResponsePartition(r, version));
+    a5.push(decodeOffsetDeleteResponsePartition(r, version));
   }
   v.partitions = a5;
   return v;
 }
 
-function encodeOffsetDeleteResponseOffsetDeleteResponseTopic(w: Writer, version: number, v: OffsetDeleteResponseOffsetDeleteResponseTopic): void {
+function encodeOffsetDeleteResponseTopic(w: Writer, version: number, v: OffsetDeleteResponseTopic): void {
   w.writeString(v.name);
   w.writeArrayLength(v.partitions.length);
   for (const e7 of v.partitions) {
-    encodeOffsetDeleteResponseOffsetDeleteResponsePartition(w, version, e7);
+    encodeOffsetDeleteResponsePartition(w, version, e7);
   }
 }
 
-export interface OffsetDeleteResponseOffsetDeleteResponsePartition {
+export interface OffsetDeleteResponsePartition {
   partitionIndex: number;
   errorCode: number;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetDeleteResponseOffsetDeleteResponsePartition(): OffsetDeleteResponseOffsetDeleteResponsePartition {
+export function defaultOffsetDeleteResponsePartition(): OffsetDeleteResponsePartition {
   return {
     partitionIndex: 0,
     errorCode: 0,
   };
 }
 
-function decodeOffsetDeleteResponseOffsetDeleteResponsePartition(r: Reader, version: number): OffsetDeleteResponseOffsetDeleteResponsePartition {
-  const v = defaultOffsetDeleteResponseOffsetDeleteResponsePartition();
+function decodeOffsetDeleteResponsePartition(r: Reader, version: number): OffsetDeleteResponsePartition {
+  const v = defaultOffsetDeleteResponsePartition();
   v.partitionIndex = r.readInt32();
   v.errorCode = r.readInt16();
   return v;
 }
 
-function encodeOffsetDeleteResponseOffsetDeleteResponsePartition(w: Writer, version: number, v: OffsetDeleteResponseOffsetDeleteResponsePartition): void {
+function encodeOffsetDeleteResponsePartition(w: Writer, version: number, v: OffsetDeleteResponsePartition): void {
   w.writeInt32(v.partitionIndex);
   w.writeInt16(v.errorCode);
 }

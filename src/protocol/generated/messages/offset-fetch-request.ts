@@ -4,8 +4,8 @@ import { checkVersion, isDefault, readTaggedFields, readTaggedValue, type Tagged
 
 export interface OffsetFetchRequest {
   groupId: string;
-  topics: OffsetFetchRequestOffsetFetchRequestTopic[] | null;
-  groups: OffsetFetchRequestOffsetFetchRequestGroup[];
+  topics: OffsetFetchRequestTopic[] | null;
+  groups: OffsetFetchRequestGroup[];
   requireStable: boolean;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
@@ -33,9 +33,9 @@ export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetc
     if (n0 === null) {
       v.topics = null;
     } else {
-      const a1: OffsetFetchRequestOffsetFetchRequestTopic[] = [];
+      const a1: OffsetFetchRequestTopic[] = [];
       for (let i2 = 0; i2 < n0; i2++) {
-        a1.push(decodeOffsetFetchRequestOffsetFetchRequestTopic(r, version));
+        a1.push(decodeOffsetFetchRequestTopic(r, version));
       }
       v.topics = a1;
     }
@@ -43,9 +43,9 @@ export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetc
   if (version >= 8) {
     const n3 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
     if (n3 === null) throw new DecodeError('null array OffsetFetchRequest.groups', r.pos);
-    const a4: OffsetFetchRequestOffsetFetchRequestGroup[] = [];
+    const a4: OffsetFetchRequestGroup[] = [];
     for (let i5 = 0; i5 < n3; i5++) {
-      a4.push(decodeOffsetFetchRequestOffsetFetchRequestGroup(r, version));
+      a4.push(decodeOffsetFetchRequestGroup(r, version));
     }
     v.groups = a4;
   }
@@ -72,7 +72,7 @@ export function encodeOffsetFetchRequest(w: Writer, version: number, v: OffsetFe
     } else {
       if (flexible) w.writeCompactArrayLength(v.topics.length); else w.writeArrayLength(v.topics.length);
       for (const e6 of v.topics) {
-        encodeOffsetFetchRequestOffsetFetchRequestTopic(w, version, e6);
+        encodeOffsetFetchRequestTopic(w, version, e6);
       }
     }
   } else {
@@ -81,7 +81,7 @@ export function encodeOffsetFetchRequest(w: Writer, version: number, v: OffsetFe
   if (version >= 8) {
     if (flexible) w.writeCompactArrayLength(v.groups.length); else w.writeArrayLength(v.groups.length);
     for (const e7 of v.groups) {
-      encodeOffsetFetchRequestOffsetFetchRequestGroup(w, version, e7);
+      encodeOffsetFetchRequestGroup(w, version, e7);
     }
   } else {
     if (!isDefault(v.groups, [])) throw new UnsupportedVersionError('OffsetFetchRequest.groups', version);
@@ -96,26 +96,26 @@ export function encodeOffsetFetchRequest(w: Writer, version: number, v: OffsetFe
   }
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestTopic {
+export interface OffsetFetchRequestTopic {
   name: string;
   partitionIndexes: number[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchRequestOffsetFetchRequestTopic(): OffsetFetchRequestOffsetFetchRequestTopic {
+export function defaultOffsetFetchRequestTopic(): OffsetFetchRequestTopic {
   return {
     name: "",
     partitionIndexes: [],
   };
 }
 
-function decodeOffsetFetchRequestOffsetFetchRequestTopic(r: Reader, version: number): OffsetFetchRequestOffsetFetchRequestTopic {
+function decodeOffsetFetchRequestTopic(r: Reader, version: number): OffsetFetchRequestTopic {
   const flexible = version >= 6;
-  const v = defaultOffsetFetchRequestOffsetFetchRequestTopic();
+  const v = defaultOffsetFetchRequestTopic();
   v.name = (flexible ? r.readCompactString() : r.readString());
   const n8 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
-  if (n8 === null) throw new DecodeError('null array OffsetFetchRequestOffsetFetchRequestTopic.partitionIndexes', r.pos);
+  if (n8 === null) throw new DecodeError('null array OffsetFetchRequestTopic.partitionIndexes', r.pos);
   const a9: number[] = [];
   for (let i10 = 0; i10 < n8; i10++) {
     a9.push(r.readInt32());
@@ -126,7 +126,7 @@ function decodeOffsetFetchRequestOffsetFetchRequestTopic(r: Reader, version: num
   return v;
 }
 
-function encodeOffsetFetchRequestOffsetFetchRequestTopic(w: Writer, version: number, v: OffsetFetchRequestOffsetFetchRequestTopic): void {
+function encodeOffsetFetchRequestTopic(w: Writer, version: number, v: OffsetFetchRequestTopic): void {
   const flexible = version >= 6;
   if (flexible) w.writeCompactString(v.name); else w.writeString(v.name);
   if (flexible) w.writeCompactArrayLength(v.partitionIndexes.length); else w.writeArrayLength(v.partitionIndexes.length);
@@ -138,16 +138,16 @@ function encodeOffsetFetchRequestOffsetFetchRequestTopic(w: Writer, version: num
   }
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestGroup {
+export interface OffsetFetchRequestGroup {
   groupId: string;
   memberId: string | null;
   memberEpoch: number;
-  topics: OffsetFetchRequestOffsetFetchRequestTopics[] | null;
+  topics: OffsetFetchRequestTopics[] | null;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchRequestOffsetFetchRequestGroup(): OffsetFetchRequestOffsetFetchRequestGroup {
+export function defaultOffsetFetchRequestGroup(): OffsetFetchRequestGroup {
   return {
     groupId: "",
     memberId: null,
@@ -156,8 +156,8 @@ export function defaultOffsetFetchRequestOffsetFetchRequestGroup(): OffsetFetchR
   };
 }
 
-function decodeOffsetFetchRequestOffsetFetchRequestGroup(r: Reader, version: number): OffsetFetchRequestOffsetFetchRequestGroup {
-  const v = defaultOffsetFetchRequestOffsetFetchRequestGroup();
+function decodeOffsetFetchRequestGroup(r: Reader, version: number): OffsetFetchRequestGroup {
+  const v = defaultOffsetFetchRequestGroup();
   v.groupId = r.readCompactString();
   if (version >= 9) {
     v.memberId = r.readCompactNullableString();
@@ -169,9 +169,9 @@ function decodeOffsetFetchRequestOffsetFetchRequestGroup(r: Reader, version: num
   if (n12 === null) {
     v.topics = null;
   } else {
-    const a13: OffsetFetchRequestOffsetFetchRequestTopics[] = [];
+    const a13: OffsetFetchRequestTopics[] = [];
     for (let i14 = 0; i14 < n12; i14++) {
-      a13.push(decodeOffsetFetchRequestOffsetFetchRequestTopics(r, version));
+      a13.push(decodeOffsetFetchRequestTopics(r, version));
     }
     v.topics = a13;
   }
@@ -180,7 +180,7 @@ function decodeOffsetFetchRequestOffsetFetchRequestGroup(r: Reader, version: num
   return v;
 }
 
-function encodeOffsetFetchRequestOffsetFetchRequestGroup(w: Writer, version: number, v: OffsetFetchRequestOffsetFetchRequestGroup): void {
+function encodeOffsetFetchRequestGroup(w: Writer, version: number, v: OffsetFetchRequestGroup): void {
   w.writeCompactString(v.groupId);
   if (version >= 9) {
     w.writeCompactNullableString(v.memberId);
@@ -193,31 +193,31 @@ function encodeOffsetFetchRequestOffsetFetchRequestGroup(w: Writer, version: num
   } else {
     w.writeCompactArrayLength(v.topics.length);
     for (const e15 of v.topics) {
-      encodeOffsetFetchRequestOffsetFetchRequestTopics(w, version, e15);
+      encodeOffsetFetchRequestTopics(w, version, e15);
     }
   }
   writeTaggedFields(w, [], v.unknownTaggedFields);
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestTopics {
+export interface OffsetFetchRequestTopics {
   name: string;
   partitionIndexes: number[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchRequestOffsetFetchRequestTopics(): OffsetFetchRequestOffsetFetchRequestTopics {
+export function defaultOffsetFetchRequestTopics(): OffsetFetchRequestTopics {
   return {
     name: "",
     partitionIndexes: [],
   };
 }
 
-function decodeOffsetFetchRequestOffsetFetchRequestTopics(r: Reader, version: number): OffsetFetchRequestOffsetFetchRequestTopics {
-  const v = defaultOffsetFetchRequestOffsetFetchRequestTopics();
+function decodeOffsetFetchRequestTopics(r: Reader, version: number): OffsetFetchRequestTopics {
+  const v = defaultOffsetFetchRequestTopics();
   v.name = r.readCompactString();
   const n16 = r.readCompactArrayLength();
-  if (n16 === null) throw new DecodeError('null array OffsetFetchRequestOffsetFetchRequestTopics.partitionIndexes', r.pos);
+  if (n16 === null) throw new DecodeError('null array OffsetFetchRequestTopics.partitionIndexes', r.pos);
   const a17: number[] = [];
   for (let i18 = 0; i18 < n16; i18++) {
     a17.push(r.readInt32());
@@ -228,7 +228,7 @@ function decodeOffsetFetchRequestOffsetFetchRequestTopics(r: Reader, version: nu
   return v;
 }
 
-function encodeOffsetFetchRequestOffsetFetchRequestTopics(w: Writer, version: number, v: OffsetFetchRequestOffsetFetchRequestTopics): void {
+function encodeOffsetFetchRequestTopics(w: Writer, version: number, v: OffsetFetchRequestTopics): void {
   w.writeCompactString(v.name);
   w.writeCompactArrayLength(v.partitionIndexes.length);
   for (const e19 of v.partitionIndexes) {

@@ -4,9 +4,9 @@ import { checkVersion, isDefault, readTaggedFields, readTaggedValue, type Tagged
 
 export interface OffsetFetchResponse {
   throttleTimeMs: number;
-  topics: OffsetFetchResponseOffsetFetchResponseTopic[];
+  topics: OffsetFetchResponseTopic[];
   errorCode: number;
-  groups: OffsetFetchResponseOffsetFetchResponseGroup[];
+  groups: OffsetFetchResponseGroup[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -30,9 +30,9 @@ export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFet
   if (version <= 7) {
     const n0 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
     if (n0 === null) throw new DecodeError('null array OffsetFetchResponse.topics', r.pos);
-    const a1: OffsetFetchResponseOffsetFetchResponseTopic[] = [];
+    const a1: OffsetFetchResponseTopic[] = [];
     for (let i2 = 0; i2 < n0; i2++) {
-      a1.push(decodeOffsetFetchResponseOffsetFetchResponseTopic(r, version));
+      a1.push(decodeOffsetFetchResponseTopic(r, version));
     }
     v.topics = a1;
   }
@@ -42,9 +42,9 @@ export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFet
   if (version >= 8) {
     const n3 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
     if (n3 === null) throw new DecodeError('null array OffsetFetchResponse.groups', r.pos);
-    const a4: OffsetFetchResponseOffsetFetchResponseGroup[] = [];
+    const a4: OffsetFetchResponseGroup[] = [];
     for (let i5 = 0; i5 < n3; i5++) {
-      a4.push(decodeOffsetFetchResponseOffsetFetchResponseGroup(r, version));
+      a4.push(decodeOffsetFetchResponseGroup(r, version));
     }
     v.groups = a4;
   }
@@ -62,7 +62,7 @@ export function encodeOffsetFetchResponse(w: Writer, version: number, v: OffsetF
   if (version <= 7) {
     if (flexible) w.writeCompactArrayLength(v.topics.length); else w.writeArrayLength(v.topics.length);
     for (const e6 of v.topics) {
-      encodeOffsetFetchResponseOffsetFetchResponseTopic(w, version, e6);
+      encodeOffsetFetchResponseTopic(w, version, e6);
     }
   } else {
     if (!isDefault(v.topics, [])) throw new UnsupportedVersionError('OffsetFetchResponse.topics', version);
@@ -73,7 +73,7 @@ export function encodeOffsetFetchResponse(w: Writer, version: number, v: OffsetF
   if (version >= 8) {
     if (flexible) w.writeCompactArrayLength(v.groups.length); else w.writeArrayLength(v.groups.length);
     for (const e7 of v.groups) {
-      encodeOffsetFetchResponseOffsetFetchResponseGroup(w, version, e7);
+      encodeOffsetFetchResponseGroup(w, version, e7);
     }
   } else {
     if (!isDefault(v.groups, [])) throw new UnsupportedVersionError('OffsetFetchResponse.groups', version);
@@ -83,29 +83,29 @@ export function encodeOffsetFetchResponse(w: Writer, version: number, v: OffsetF
   }
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseTopic {
+export interface OffsetFetchResponseTopic {
   name: string;
-  partitions: OffsetFetchResponseOffsetFetchResponsePartition[];
+  partitions: OffsetFetchResponsePartition[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponseTopic(): OffsetFetchResponseOffsetFetchResponseTopic {
+export function defaultOffsetFetchResponseTopic(): OffsetFetchResponseTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponseTopic(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponseTopic {
+function decodeOffsetFetchResponseTopic(r: Reader, version: number): OffsetFetchResponseTopic {
   const flexible = version >= 6;
-  const v = defaultOffsetFetchResponseOffsetFetchResponseTopic();
+  const v = defaultOffsetFetchResponseTopic();
   v.name = (flexible ? r.readCompactString() : r.readString());
   const n8 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
-  if (n8 === null) throw new DecodeError('null array OffsetFetchResponseOffsetFetchResponseTopic.partitions', r.pos);
-  const a9: OffsetFetchResponseOffsetFetchResponsePartition[] = [];
+  if (n8 === null) throw new DecodeError('null array OffsetFetchResponseTopic.partitions', r.pos);
+  const a9: OffsetFetchResponsePartition[] = [];
   for (let i10 = 0; i10 < n8; i10++) {
-    a9.push(decodeOffsetFetchResponseOffsetFetchResponsePartition(r, version));
+    a9.push(decodeOffsetFetchResponsePartition(r, version));
   }
   v.partitions = a9;
   const tags = flexible ? readTaggedFields(r) : null;
@@ -113,19 +113,19 @@ function decodeOffsetFetchResponseOffsetFetchResponseTopic(r: Reader, version: n
   return v;
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponseTopic(w: Writer, version: number, v: OffsetFetchResponseOffsetFetchResponseTopic): void {
+function encodeOffsetFetchResponseTopic(w: Writer, version: number, v: OffsetFetchResponseTopic): void {
   const flexible = version >= 6;
   if (flexible) w.writeCompactString(v.name); else w.writeString(v.name);
   if (flexible) w.writeCompactArrayLength(v.partitions.length); else w.writeArrayLength(v.partitions.length);
   for (const e11 of v.partitions) {
-    encodeOffsetFetchResponseOffsetFetchResponsePartition(w, version, e11);
+    encodeOffsetFetchResponsePartition(w, version, e11);
   }
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);
   }
 }
 
-export interface OffsetFetchResponseOffsetFetchResponsePartition {
+export interface OffsetFetchResponsePartition {
   partitionIndex: number;
   committedOffset: bigint;
   committedLeaderEpoch: number;
@@ -135,7 +135,7 @@ export interface OffsetFetchResponseOffsetFetchResponsePartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponsePartition(): OffsetFetchResponseOffsetFetchResponsePartition {
+export function defaultOffsetFetchResponsePartition(): OffsetFetchResponsePartition {
   return {
     partitionIndex: 0,
     committedOffset: 0n,
@@ -145,9 +145,9 @@ export function defaultOffsetFetchResponseOffsetFetchResponsePartition(): Offset
   };
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponsePartition(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponsePartition {
+function decodeOffsetFetchResponsePartition(r: Reader, version: number): OffsetFetchResponsePartition {
   const flexible = version >= 6;
-  const v = defaultOffsetFetchResponseOffsetFetchResponsePartition();
+  const v = defaultOffsetFetchResponsePartition();
   v.partitionIndex = r.readInt32();
   v.committedOffset = r.readInt64();
   if (version >= 5) {
@@ -160,7 +160,7 @@ function decodeOffsetFetchResponseOffsetFetchResponsePartition(r: Reader, versio
   return v;
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponsePartition(w: Writer, version: number, v: OffsetFetchResponseOffsetFetchResponsePartition): void {
+function encodeOffsetFetchResponsePartition(w: Writer, version: number, v: OffsetFetchResponsePartition): void {
   const flexible = version >= 6;
   w.writeInt32(v.partitionIndex);
   w.writeInt64(v.committedOffset);
@@ -174,15 +174,15 @@ function encodeOffsetFetchResponseOffsetFetchResponsePartition(w: Writer, versio
   }
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseGroup {
+export interface OffsetFetchResponseGroup {
   groupId: string;
-  topics: OffsetFetchResponseOffsetFetchResponseTopics[];
+  topics: OffsetFetchResponseTopics[];
   errorCode: number;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponseGroup(): OffsetFetchResponseOffsetFetchResponseGroup {
+export function defaultOffsetFetchResponseGroup(): OffsetFetchResponseGroup {
   return {
     groupId: "",
     topics: [],
@@ -190,14 +190,14 @@ export function defaultOffsetFetchResponseOffsetFetchResponseGroup(): OffsetFetc
   };
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponseGroup(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponseGroup {
-  const v = defaultOffsetFetchResponseOffsetFetchResponseGroup();
+function decodeOffsetFetchResponseGroup(r: Reader, version: number): OffsetFetchResponseGroup {
+  const v = defaultOffsetFetchResponseGroup();
   v.groupId = r.readCompactString();
   const n12 = r.readCompactArrayLength();
-  if (n12 === null) throw new DecodeError('null array OffsetFetchResponseOffsetFetchResponseGroup.topics', r.pos);
-  const a13: OffsetFetchResponseOffsetFetchResponseTopics[] = [];
+  if (n12 === null) throw new DecodeError('null array OffsetFetchResponseGroup.topics', r.pos);
+  const a13: OffsetFetchResponseTopics[] = [];
   for (let i14 = 0; i14 < n12; i14++) {
-    a13.push(decodeOffsetFetchResponseOffsetFetchResponseTopics(r, version));
+    a13.push(decodeOffsetFetchResponseTopics(r, version));
   }
   v.topics = a13;
   v.errorCode = r.readInt16();
@@ -206,38 +206,38 @@ function decodeOffsetFetchResponseOffsetFetchResponseGroup(r: Reader, version: n
   return v;
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponseGroup(w: Writer, version: number, v: OffsetFetchResponseOffsetFetchResponseGroup): void {
+function encodeOffsetFetchResponseGroup(w: Writer, version: number, v: OffsetFetchResponseGroup): void {
   w.writeCompactString(v.groupId);
   w.writeCompactArrayLength(v.topics.length);
   for (const e15 of v.topics) {
-    encodeOffsetFetchResponseOffsetFetchResponseTopics(w, version, e15);
+    encodeOffsetFetchResponseTopics(w, version, e15);
   }
   w.writeInt16(v.errorCode);
   writeTaggedFields(w, [], v.unknownTaggedFields);
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseTopics {
+export interface OffsetFetchResponseTopics {
   name: string;
-  partitions: OffsetFetchResponseOffsetFetchResponsePartitions[];
+  partitions: OffsetFetchResponsePartitions[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponseTopics(): OffsetFetchResponseOffsetFetchResponseTopics {
+export function defaultOffsetFetchResponseTopics(): OffsetFetchResponseTopics {
   return {
     name: "",
     partitions: [],
   };
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponseTopics(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponseTopics {
-  const v = defaultOffsetFetchResponseOffsetFetchResponseTopics();
+function decodeOffsetFetchResponseTopics(r: Reader, version: number): OffsetFetchResponseTopics {
+  const v = defaultOffsetFetchResponseTopics();
   v.name = r.readCompactString();
   const n16 = r.readCompactArrayLength();
-  if (n16 === null) throw new DecodeError('null array OffsetFetchResponseOffsetFetchResponseTopics.partitions', r.pos);
-  const a17: OffsetFetchResponseOffsetFetchResponsePartitions[] = [];
+  if (n16 === null) throw new DecodeError('null array OffsetFetchResponseTopics.partitions', r.pos);
+  const a17: OffsetFetchResponsePartitions[] = [];
   for (let i18 = 0; i18 < n16; i18++) {
-    a17.push(decodeOffsetFetchResponseOffsetFetchResponsePartitions(r, version));
+    a17.push(decodeOffsetFetchResponsePartitions(r, version));
   }
   v.partitions = a17;
   const tags = readTaggedFields(r);
@@ -245,16 +245,16 @@ function decodeOffsetFetchResponseOffsetFetchResponseTopics(r: Reader, version: 
   return v;
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponseTopics(w: Writer, version: number, v: OffsetFetchResponseOffsetFetchResponseTopics): void {
+function encodeOffsetFetchResponseTopics(w: Writer, version: number, v: OffsetFetchResponseTopics): void {
   w.writeCompactString(v.name);
   w.writeCompactArrayLength(v.partitions.length);
   for (const e19 of v.partitions) {
-    encodeOffsetFetchResponseOffsetFetchResponsePartitions(w, version, e19);
+    encodeOffsetFetchResponsePartitions(w, version, e19);
   }
   writeTaggedFields(w, [], v.unknownTaggedFields);
 }
 
-export interface OffsetFetchResponseOffsetFetchResponsePartitions {
+export interface OffsetFetchResponsePartitions {
   partitionIndex: number;
   committedOffset: bigint;
   committedLeaderEpoch: number;
@@ -264,7 +264,7 @@ export interface OffsetFetchResponseOffsetFetchResponsePartitions {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultOffsetFetchResponseOffsetFetchResponsePartitions(): OffsetFetchResponseOffsetFetchResponsePartitions {
+export function defaultOffsetFetchResponsePartitions(): OffsetFetchResponsePartitions {
   return {
     partitionIndex: 0,
     committedOffset: 0n,
@@ -274,8 +274,8 @@ export function defaultOffsetFetchResponseOffsetFetchResponsePartitions(): Offse
   };
 }
 
-function decodeOffsetFetchResponseOffsetFetchResponsePartitions(r: Reader, version: number): OffsetFetchResponseOffsetFetchResponsePartitions {
-  const v = defaultOffsetFetchResponseOffsetFetchResponsePartitions();
+function decodeOffsetFetchResponsePartitions(r: Reader, version: number): OffsetFetchResponsePartitions {
+  const v = defaultOffsetFetchResponsePartitions();
   v.partitionIndex = r.readInt32();
   v.committedOffset = r.readInt64();
   v.committedLeaderEpoch = r.readInt32();
@@ -286,7 +286,7 @@ function decodeOffsetFetchResponseOffsetFetchResponsePartitions(r: Reader, versi
   return v;
 }
 
-function encodeOffsetFetchResponseOffsetFetchResponsePartitions(w: Writer, version: number, v: OffsetFetchResponseOffsetFetchResponsePartitions): void {
+function encodeOffsetFetchResponsePartitions(w: Writer, version: number, v: OffsetFetchResponsePartitions): void {
   w.writeInt32(v.partitionIndex);
   w.writeInt64(v.committedOffset);
   w.writeInt32(v.committedLeaderEpoch);

@@ -9,7 +9,7 @@ export interface SyncGroupRequest {
   groupInstanceId: string | null;
   protocolType: string | null;
   protocolName: string | null;
-  assignments: SyncGroupRequestSyncGroupRequestAssignment[];
+  assignments: SyncGroupRequestAssignment[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -44,9 +44,9 @@ export function decodeSyncGroupRequest(r: Reader, version: number): SyncGroupReq
   }
   const n0 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
   if (n0 === null) throw new DecodeError('null array SyncGroupRequest.assignments', r.pos);
-  const a1: SyncGroupRequestSyncGroupRequestAssignment[] = [];
+  const a1: SyncGroupRequestAssignment[] = [];
   for (let i2 = 0; i2 < n0; i2++) {
-    a1.push(decodeSyncGroupRequestSyncGroupRequestAssignment(r, version));
+    a1.push(decodeSyncGroupRequestAssignment(r, version));
   }
   v.assignments = a1;
   const tags = flexible ? readTaggedFields(r) : null;
@@ -73,30 +73,30 @@ export function encodeSyncGroupRequest(w: Writer, version: number, v: SyncGroupR
   }
   if (flexible) w.writeCompactArrayLength(v.assignments.length); else w.writeArrayLength(v.assignments.length);
   for (const e3 of v.assignments) {
-    encodeSyncGroupRequestSyncGroupRequestAssignment(w, version, e3);
+    encodeSyncGroupRequestAssignment(w, version, e3);
   }
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);
   }
 }
 
-export interface SyncGroupRequestSyncGroupRequestAssignment {
+export interface SyncGroupRequestAssignment {
   memberId: string;
   assignment: Buffer;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultSyncGroupRequestSyncGroupRequestAssignment(): SyncGroupRequestSyncGroupRequestAssignment {
+export function defaultSyncGroupRequestAssignment(): SyncGroupRequestAssignment {
   return {
     memberId: "",
     assignment: Buffer.alloc(0),
   };
 }
 
-function decodeSyncGroupRequestSyncGroupRequestAssignment(r: Reader, version: number): SyncGroupRequestSyncGroupRequestAssignment {
+function decodeSyncGroupRequestAssignment(r: Reader, version: number): SyncGroupRequestAssignment {
   const flexible = version >= 4;
-  const v = defaultSyncGroupRequestSyncGroupRequestAssignment();
+  const v = defaultSyncGroupRequestAssignment();
   v.memberId = (flexible ? r.readCompactString() : r.readString());
   v.assignment = (flexible ? r.readCompactBytes() : r.readBytes());
   const tags = flexible ? readTaggedFields(r) : null;
@@ -104,7 +104,7 @@ function decodeSyncGroupRequestSyncGroupRequestAssignment(r: Reader, version: nu
   return v;
 }
 
-function encodeSyncGroupRequestSyncGroupRequestAssignment(w: Writer, version: number, v: SyncGroupRequestSyncGroupRequestAssignment): void {
+function encodeSyncGroupRequestAssignment(w: Writer, version: number, v: SyncGroupRequestAssignment): void {
   const flexible = version >= 4;
   if (flexible) w.writeCompactString(v.memberId); else w.writeString(v.memberId);
   if (flexible) w.writeCompactBytes(v.assignment); else w.writeBytes(v.assignment);

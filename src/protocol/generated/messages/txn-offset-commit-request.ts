@@ -10,7 +10,7 @@ export interface TxnOffsetCommitRequest {
   generationId: number;
   memberId: string;
   groupInstanceId: string | null;
-  topics: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[];
+  topics: TxnOffsetCommitRequestTopic[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -47,9 +47,9 @@ export function decodeTxnOffsetCommitRequest(r: Reader, version: number): TxnOff
   }
   const n0 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
   if (n0 === null) throw new DecodeError('null array TxnOffsetCommitRequest.topics', r.pos);
-  const a1: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic[] = [];
+  const a1: TxnOffsetCommitRequestTopic[] = [];
   for (let i2 = 0; i2 < n0; i2++) {
-    a1.push(decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(r, version));
+    a1.push(decodeTxnOffsetCommitRequestTopic(r, version));
   }
   v.topics = a1;
   const tags = flexible ? readTaggedFields(r) : null;
@@ -81,36 +81,36 @@ export function encodeTxnOffsetCommitRequest(w: Writer, version: number, v: TxnO
   }
   if (flexible) w.writeCompactArrayLength(v.topics.length); else w.writeArrayLength(v.topics.length);
   for (const e3 of v.topics) {
-    encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(w, version, e3);
+    encodeTxnOffsetCommitRequestTopic(w, version, e3);
   }
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);
   }
 }
 
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+export interface TxnOffsetCommitRequestTopic {
   name: string;
-  partitions: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[];
+  partitions: TxnOffsetCommitRequestPartition[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+export function defaultTxnOffsetCommitRequestTopic(): TxnOffsetCommitRequestTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(r: Reader, version: number): TxnOffsetCommitRequestTxnOffsetCommitRequestTopic {
+function decodeTxnOffsetCommitRequestTopic(r: Reader, version: number): TxnOffsetCommitRequestTopic {
   const flexible = version >= 3;
-  const v = defaultTxnOffsetCommitRequestTxnOffsetCommitRequestTopic();
+  const v = defaultTxnOffsetCommitRequestTopic();
   v.name = (flexible ? r.readCompactString() : r.readString());
   const n4 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
-  if (n4 === null) throw new DecodeError('null array TxnOffsetCommitRequestTxnOffsetCommitRequestTopic.partitions', r.pos);
-  const a5: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition[] = [];
+  if (n4 === null) throw new DecodeError('null array TxnOffsetCommitRequestTopic.partitions', r.pos);
+  const a5: TxnOffsetCommitRequestPartition[] = [];
   for (let i6 = 0; i6 < n4; i6++) {
-    a5.push(decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(r, version));
+    a5.push(decodeTxnOffsetCommitRequestPartition(r, version));
   }
   v.partitions = a5;
   const tags = flexible ? readTaggedFields(r) : null;
@@ -118,19 +118,19 @@ function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(r: Reader, vers
   return v;
 }
 
-function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestTopic(w: Writer, version: number, v: TxnOffsetCommitRequestTxnOffsetCommitRequestTopic): void {
+function encodeTxnOffsetCommitRequestTopic(w: Writer, version: number, v: TxnOffsetCommitRequestTopic): void {
   const flexible = version >= 3;
   if (flexible) w.writeCompactString(v.name); else w.writeString(v.name);
   if (flexible) w.writeCompactArrayLength(v.partitions.length); else w.writeArrayLength(v.partitions.length);
   for (const e7 of v.partitions) {
-    encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(w, version, e7);
+    encodeTxnOffsetCommitRequestPartition(w, version, e7);
   }
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);
   }
 }
 
-export interface TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+export interface TxnOffsetCommitRequestPartition {
   partitionIndex: number;
   committedOffset: bigint;
   committedLeaderEpoch: number;
@@ -139,7 +139,7 @@ export interface TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+export function defaultTxnOffsetCommitRequestPartition(): TxnOffsetCommitRequestPartition {
   return {
     partitionIndex: 0,
     committedOffset: 0n,
@@ -148,9 +148,9 @@ export function defaultTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(): 
   };
 }
 
-function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(r: Reader, version: number): TxnOffsetCommitRequestTxnOffsetCommitRequestPartition {
+function decodeTxnOffsetCommitRequestPartition(r: Reader, version: number): TxnOffsetCommitRequestPartition {
   const flexible = version >= 3;
-  const v = defaultTxnOffsetCommitRequestTxnOffsetCommitRequestPartition();
+  const v = defaultTxnOffsetCommitRequestPartition();
   v.partitionIndex = r.readInt32();
   v.committedOffset = r.readInt64();
   if (version >= 2) {
@@ -162,7 +162,7 @@ function decodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(r: Reader, 
   return v;
 }
 
-function encodeTxnOffsetCommitRequestTxnOffsetCommitRequestPartition(w: Writer, version: number, v: TxnOffsetCommitRequestTxnOffsetCommitRequestPartition): void {
+function encodeTxnOffsetCommitRequestPartition(w: Writer, version: number, v: TxnOffsetCommitRequestPartition): void {
   const flexible = version >= 3;
   w.writeInt32(v.partitionIndex);
   w.writeInt64(v.committedOffset);

@@ -4,7 +4,7 @@ import { checkVersion, isDefault, readTaggedFields, readTaggedValue, type Tagged
 
 export interface TxnOffsetCommitResponse {
   throttleTimeMs: number;
-  topics: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[];
+  topics: TxnOffsetCommitResponseTopic[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -23,9 +23,9 @@ export function decodeTxnOffsetCommitResponse(r: Reader, version: number): TxnOf
   v.throttleTimeMs = r.readInt32();
   const n0 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
   if (n0 === null) throw new DecodeError('null array TxnOffsetCommitResponse.topics', r.pos);
-  const a1: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic[] = [];
+  const a1: TxnOffsetCommitResponseTopic[] = [];
   for (let i2 = 0; i2 < n0; i2++) {
-    a1.push(decodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(r, version));
+    a1.push(decodeTxnOffsetCommitResponseTopic(r, version));
   }
   v.topics = a1;
   const tags = flexible ? readTaggedFields(r) : null;
@@ -39,36 +39,36 @@ export function encodeTxnOffsetCommitResponse(w: Writer, version: number, v: Txn
   w.writeInt32(v.throttleTimeMs);
   if (flexible) w.writeCompactArrayLength(v.topics.length); else w.writeArrayLength(v.topics.length);
   for (const e3 of v.topics) {
-    encodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(w, version, e3);
+    encodeTxnOffsetCommitResponseTopic(w, version, e3);
   }
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);
   }
 }
 
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+export interface TxnOffsetCommitResponseTopic {
   name: string;
-  partitions: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[];
+  partitions: TxnOffsetCommitResponsePartition[];
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+export function defaultTxnOffsetCommitResponseTopic(): TxnOffsetCommitResponseTopic {
   return {
     name: "",
     partitions: [],
   };
 }
 
-function decodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(r: Reader, version: number): TxnOffsetCommitResponseTxnOffsetCommitResponseTopic {
+function decodeTxnOffsetCommitResponseTopic(r: Reader, version: number): TxnOffsetCommitResponseTopic {
   const flexible = version >= 3;
-  const v = defaultTxnOffsetCommitResponseTxnOffsetCommitResponseTopic();
+  const v = defaultTxnOffsetCommitResponseTopic();
   v.name = (flexible ? r.readCompactString() : r.readString());
   const n4 = (flexible ? r.readCompactArrayLength() : r.readArrayLength());
-  if (n4 === null) throw new DecodeError('null array TxnOffsetCommitResponseTxnOffsetCommitResponseTopic.partitions', r.pos);
-  const a5: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition[] = [];
+  if (n4 === null) throw new DecodeError('null array TxnOffsetCommitResponseTopic.partitions', r.pos);
+  const a5: TxnOffsetCommitResponsePartition[] = [];
   for (let i6 = 0; i6 < n4; i6++) {
-    a5.push(decodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(r, version));
+    a5.push(decodeTxnOffsetCommitResponsePartition(r, version));
   }
   v.partitions = a5;
   const tags = flexible ? readTaggedFields(r) : null;
@@ -76,35 +76,35 @@ function decodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(r: Reader, ve
   return v;
 }
 
-function encodeTxnOffsetCommitResponseTxnOffsetCommitResponseTopic(w: Writer, version: number, v: TxnOffsetCommitResponseTxnOffsetCommitResponseTopic): void {
+function encodeTxnOffsetCommitResponseTopic(w: Writer, version: number, v: TxnOffsetCommitResponseTopic): void {
   const flexible = version >= 3;
   if (flexible) w.writeCompactString(v.name); else w.writeString(v.name);
   if (flexible) w.writeCompactArrayLength(v.partitions.length); else w.writeArrayLength(v.partitions.length);
   for (const e7 of v.partitions) {
-    encodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(w, version, e7);
+    encodeTxnOffsetCommitResponsePartition(w, version, e7);
   }
   if (flexible) {
     writeTaggedFields(w, [], v.unknownTaggedFields);
   }
 }
 
-export interface TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+export interface TxnOffsetCommitResponsePartition {
   partitionIndex: number;
   errorCode: number;
   /** Tagged fields this version of Samsa does not know, kept to be written back. */
   unknownTaggedFields?: TaggedField[];
 }
 
-export function defaultTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+export function defaultTxnOffsetCommitResponsePartition(): TxnOffsetCommitResponsePartition {
   return {
     partitionIndex: 0,
     errorCode: 0,
   };
 }
 
-function decodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(r: Reader, version: number): TxnOffsetCommitResponseTxnOffsetCommitResponsePartition {
+function decodeTxnOffsetCommitResponsePartition(r: Reader, version: number): TxnOffsetCommitResponsePartition {
   const flexible = version >= 3;
-  const v = defaultTxnOffsetCommitResponseTxnOffsetCommitResponsePartition();
+  const v = defaultTxnOffsetCommitResponsePartition();
   v.partitionIndex = r.readInt32();
   v.errorCode = r.readInt16();
   const tags = flexible ? readTaggedFields(r) : null;
@@ -112,7 +112,7 @@ function decodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(r: Reader
   return v;
 }
 
-function encodeTxnOffsetCommitResponseTxnOffsetCommitResponsePartition(w: Writer, version: number, v: TxnOffsetCommitResponseTxnOffsetCommitResponsePartition): void {
+function encodeTxnOffsetCommitResponsePartition(w: Writer, version: number, v: TxnOffsetCommitResponsePartition): void {
   const flexible = version >= 3;
   w.writeInt32(v.partitionIndex);
   w.writeInt16(v.errorCode);
