@@ -1,22 +1,20 @@
 import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  ATTRIBUTES_OFFSET,
+  RECORD_BATCH_OVERHEAD as BATCH_HEADER_BYTES,
+  BATCH_LENGTH_OFFSET,
+  BASE_OFFSET_OFFSET as BATCH_OFFSET_OFFSET,
+  CRC_OFFSET,
+  CURRENT_MAGIC,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD,
+  MAGIC_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+} from '../protocol/records/batch-header.js';
 import { crc32c } from '../protocol/records/crc32c.js';
 import { CorruptIndexError, OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
-
-// Record batch v2 header fields the log needs (the layout is Kafka's, see protocol/records).
-const BATCH_OFFSET_OFFSET = 0;
-const BATCH_LENGTH_OFFSET = 8;
-/** Bytes before the batchLength field's coverage begins: baseOffset (8) + batchLength (4). */
-export const LOG_OVERHEAD = 12;
-const MAGIC_OFFSET = 16;
-const CRC_OFFSET = 17;
-const ATTRIBUTES_OFFSET = 21;
-const LAST_OFFSET_DELTA_OFFSET = 23;
-const MAX_TIMESTAMP_OFFSET = 35;
-/** The smallest valid v2 batch: its header with no records. */
-export const BATCH_HEADER_BYTES = 61;
-const CURRENT_MAGIC = 2;
 
 /** Bytes read at a time when scanning a segment (recovery, offset search). */
 const SCAN_CHUNK_BYTES = 1 << 20;

@@ -1,16 +1,13 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  BATCH_HEADER_BYTES,
+  RECORD_BATCH_OVERHEAD as BATCH_HEADER_BYTES,
+  BATCH_LENGTH_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
   LOG_OVERHEAD,
-  LogSegment,
-  listSegmentBaseOffsets,
-  type SegmentReadResult,
-} from './log-segment.js';
-
-const BATCH_LENGTH_OFFSET = 8;
-const LAST_OFFSET_DELTA_OFFSET = 23;
-const MAX_TIMESTAMP_OFFSET = 35;
+  MAX_TIMESTAMP_OFFSET,
+} from '../protocol/records/batch-header.js';
+import { LogSegment, listSegmentBaseOffsets, type SegmentReadResult } from './log-segment.js';
 
 /** The topic configs the log itself acts on (resolved from topic overrides and broker defaults). */
 export interface LogConfig {

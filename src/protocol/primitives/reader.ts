@@ -142,6 +142,16 @@ export class Reader {
     throw new DecodeError('varlong longer than 10 bytes', start);
   }
 
+  /** Skips a varint or varlong without decoding it (validation walks that only need the next field). */
+  skipVarlong(): void {
+    const start = this.pos;
+    for (let i = 0; i < MAX_VARLONG_BYTES; i++) {
+      if (this.pos >= this.end) throw new DecodeError('truncated varlong', start);
+      if ((this.buf[this.pos++]! & 0x80) === 0) return;
+    }
+    throw new DecodeError('varlong longer than 10 bytes', start);
+  }
+
   /**
    * Zigzag varlong read as a JavaScript number, for record fields (timestamp and offset deltas)
    * that are small in practice. Values beyond 2^53 raise a DecodeError instead of losing precision.

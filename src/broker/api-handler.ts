@@ -1,0 +1,49 @@
+import type { TopicMetadata } from '../cluster/topic-metadata.js';
+import type { Logger } from '../observability/logger.js';
+import type { ApiCodecs, RequestHeader } from '../protocol/generated/index.js';
+import type { Connection } from '../server/connection.js';
+import type { LogManager } from '../storage/log-manager.js';
+import type { BrokerSettings } from './broker-settings.js';
+import type { FetchSessionCache } from './fetch-session.js';
+import type { ReplicaManager } from './replica-manager.js';
+
+/** What handlers may use of the broker. Handlers never touch files or sockets directly. */
+export interface BrokerServices {
+  settings: BrokerSettings;
+  clusterId: string;
+  topics: TopicMetadata;
+  replicas: ReplicaManager;
+  logs: LogManager;
+  fetchSessions: FetchSessionCache;
+  logger: Logger;
+  /** Creates a topic with the broker's defaults (auto-creation); resolves when its logs exist here. */
+  createTopic(
+    name: string,
+    numPartitions: number,
+    replicationFactor: number,
+    configs: Record<string, string>,
+  ): Promise<number>;
+}
+
+export interface RequestContext {
+  header: RequestHeader;
+  apiVersion: number;
+  connection: Connection;
+  broker: BrokerServices;
+}
+
+/**
+ * One handler per API. The version range is what Samsa implements, advertised in ApiVersions as is.
+ * Returning null sends no response (Produce with acks=0).
+ */
+export interface ApiHandler<Req = unknown, Res = unknown> {
+  api: ApiCodecs<Req, Res>;
+  minVersion: number;
+  maxVersion: number;
+  handle(ctx: RequestContext, request: Req): Promise<Res | null> | Res | null;
+}
+
+/** Builds a handler with its types checked against the API's codecs. */
+export function defineHandler<Req, Res>(handler: ApiHandler<Req, Res>): ApiHandler {
+  return handler as unknown as ApiHandler;
+}

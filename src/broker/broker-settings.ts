@@ -1,0 +1,33 @@
+import type { LogConfig } from '../storage/partition-log.js';
+
+/**
+ * The broker's settings as the layers below need them, resolved from server.properties (config/) or from
+ * the options of an embedded broker.
+ */
+export interface BrokerSettings {
+  nodeId: number;
+  /** Address the listener binds. */
+  host: string;
+  port: number;
+  /** Address given to clients in Metadata (advertised.listeners). */
+  advertisedHost: string;
+  advertisedPort: number;
+  logDirs: string[];
+  numPartitions: number;
+  defaultReplicationFactor: number;
+  autoCreateTopicsEnable: boolean;
+  deleteTopicEnable: boolean;
+  /** message.max.bytes: the largest record batch accepted. */
+  messageMaxBytes: number;
+  socketRequestMaxBytes: number;
+  connectionsMaxIdleMs: number;
+  maxConnections: number;
+  /** Broker-wide defaults of the log configs. */
+  logDefaults: LogConfig;
+  logRetentionCheckIntervalMs: number;
+  /** log.flush.interval.ms: fsync every log at least this often (Infinity: never for that reason). */
+  logFlushIntervalMs: number;
+  /** Whether acks=all waits for fsync (Samsa's durable default; see docs/ARCHITECTURE.md). */
+  flushOnAcksAll: boolean;
+  logMessageTimestampType: 'CreateTime' | 'LogAppendTime';
+}

@@ -1,0 +1,277 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
+import type { MetadataStore } from '../cluster/metadata-store.js';
+import { ensureClusterId, newUuid, TopicMetadata, type TopicRecord } from '../cluster/topic-metadata.js';
+import { Logger } from '../observability/logger.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { Listener } from '../server/listener.js';
+import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/log-manager.js';
+import type { ApiHandler, BrokerServices } from './api-handler.js';
+import type { BrokerSettings } from './broker-settings.js';
+import { FetchSessionCache } from './fetch-session.js';
+import { apiVersionsHandler } from './handlers/api-versions.js';
+import { createTopicsHandler } from './handlers/create-topics.js';
+import { deleteTopicsHandler } from './handlers/delete-topics.js';
+import { fetchHandler } from './handlers/fetch.js';
+import { listOffsetsHandler } from './handlers/list-offsets.js';
+import { metadataHandler } from './handlers/metadata.js';
+import { produceHandler } from './handlers/produce.js';
+import { ReplicaManager } from './replica-manager.js';
+import { RequestDispatcher } from './request-dispatcher.js';
+import { logConfigFor } from './topic-settings.js';
+
+/** How often the recovery point and log start offset checkpoints are written (Kafka's default). */
+const CHECKPOINT_INTERVAL_MS = 60_000;
+/** Kafka's max.connections default is unbounded; a broker in Node keeps a bound. */
+const DEFAULT_MAX_CONNECTIONS = 10_000;
+
+/** Kafka's defaults, with the exceptions Samsa makes on purpose (see docs/ARCHITECTURE.md). */
+export function defaultBrokerSettings(): BrokerSettings {
+  return {
+    nodeId: 0,
+    host: '127.0.0.1',
+    port: 9092,
+    advertisedHost: 'localhost',
+    advertisedPort: 9092,
+    logDirs: ['/tmp/kafka-logs'],
+    numPartitions: 1,
+    defaultReplicationFactor: 1,
+    autoCreateTopicsEnable: true,
+    deleteTopicEnable: true,
+    messageMaxBytes: 1048588,
+    socketRequestMaxBytes: 104857600,
+    connectionsMaxIdleMs: 600_000,
+    maxConnections: DEFAULT_MAX_CONNECTIONS,
+    logDefaults: {
+      segmentBytes: 1073741824,
+      segmentMs: 7 * 24 * 3600_000,
+      retentionMs: 7 * 24 * 3600_000,
+      retentionBytes: -1,
+      indexIntervalBytes: 4096,
+      flushMessages: Number.POSITIVE_INFINITY,
+    },
+    logRetentionCheckIntervalMs: 300_000,
+    logFlushIntervalMs: Number.POSITIVE_INFINITY,
+    flushOnAcksAll: true,
+    logMessageTimestampType: 'CreateTime',
+  };
+}
+
+/**
+ * One Samsa broker: the metadata store, the logs, the topic metadata, the request handlers and the
+ * listener, started in that order and stopped in reverse.
+ */
+export class Broker {
+  private listener: Listener | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private services: BrokerServices | null = null;
+  private stopping: Promise<void> | null = null;
+  private stores: { store: MetadataStore; topics: TopicMetadata; logs: LogManager; replicas: ReplicaManager } | null =
+    null;
+  /** The port the listener is bound to (useful with port 0). */
+  port = 0;
+
+  constructor(
+    readonly settings: BrokerSettings,
+    readonly logger: Logger = new Logger('broker'),
+    private readonly onStopped?: () => Promise<void>,
+  ) {}
+
+  /** `host:port` for clients' bootstrap.servers. */
+  get bootstrap(): string {
+    return `${this.settings.advertisedHost}:${this.settings.advertisedPort || this.port}`;
+  }
+
+  get clusterId(): string {
+    return this.services?.clusterId ?? '';
+  }
+
+  async start(): Promise<void> {
+    const { settings, logger } = this;
+    const started = Date.now();
+    const store: MetadataStore = await EmbeddedMetadataStore.open(settings.logDirs[0]!);
+    const clusterId = await this.checkMetaProperties(store);
+    const topics = await TopicMetadata.load(store);
+    const logs = new LogManager({
+      logDirs: settings.logDirs,
+      configFor: (topic) => logConfigFor(topics.get(topic), settings),
+    });
+    await logs.startup();
+    const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'));
+    await replicas.start();
+
+    const services: BrokerServices = {
+      settings,
+      clusterId,
+      topics,
+      replicas,
+      logs,
+      fetchSessions: new FetchSessionCache(),
+      logger,
+      createTopic: (name, numPartitions, replicationFactor, configs) =>
+        this.createTopic(topics, replicas, name, numPartitions, replicationFactor, configs),
+    };
+    this.services = services;
+    const handlers: ApiHandler[] = [
+      produceHandler,
+      fetchHandler,
+      listOffsetsHandler,
+      metadataHandler,
+      createTopicsHandler,
+      deleteTopicsHandler,
+    ];
+    const dispatcher: RequestDispatcher = new RequestDispatcher(
+      [...handlers, apiVersionsHandler(() => dispatcher.implemented)],
+      services,
+      logger.child('requests'),
+    );
+    this.listener = new Listener(
+      {
+        host: settings.host,
+        port: settings.port,
+        maxRequestBytes: settings.socketRequestMaxBytes,
+        idleTimeoutMs: settings.connectionsMaxIdleMs,
+        maxConnections: settings.maxConnections,
+      },
+      dispatcher.handleFrame,
+      dispatcher.onConnectionError,
+    );
+    this.port = await this.listener.listen();
+    // Port 0 binds any free port; clients must be told the real one.
+    if (settings.advertisedPort === 0) settings.advertisedPort = this.port;
+    this.every(settings.logRetentionCheckIntervalMs, () => logs.runRetention());
+    this.every(CHECKPOINT_INTERVAL_MS, () => logs.checkpoint());
+    if (Number.isFinite(settings.logFlushIntervalMs)) {
+      this.every(settings.logFlushIntervalMs, async () => {
+        for (const log of logs.allLogs()) await log.flush();
+      });
+    }
+    logger.info('started', {
+      nodeId: settings.nodeId,
+      clusterId,
+      listener: `${settings.host}:${this.port}`,
+      advertised: this.bootstrap,
+      logDirs: settings.logDirs.join(','),
+      ms: Date.now() - started,
+    });
+    this.stores = { store, topics, logs, replicas };
+  }
+
+  /** meta.properties ties each log dir to one cluster and node; a mismatch stops start-up, as in Kafka. */
+  private async checkMetaProperties(store: MetadataStore): Promise<string> {
+    const existing = (await Promise.all(this.settings.logDirs.map(readMetaProperties))).find((m) => m !== null) ?? null;
+    const clusterId = await ensureClusterId(store, existing?.clusterId);
+    for (const dir of this.settings.logDirs) {
+      const meta = await readMetaProperties(dir);
+      if (meta && (meta.clusterId !== clusterId || meta.nodeId !== this.settings.nodeId)) {
+        throw new Error(
+          `${dir} belongs to cluster ${meta.clusterId} node ${meta.nodeId}, not cluster ${clusterId} node ${this.settings.nodeId}`,
+        );
+      }
+      if (!meta) await writeMetaProperties(dir, { clusterId, nodeId: this.settings.nodeId });
+    }
+    return clusterId;
+  }
+
+  private async createTopic(
+    topics: TopicMetadata,
+    replicas: ReplicaManager,
+    name: string,
+    numPartitions: number,
+    replicationFactor: number,
+    configs: Record<string, string>,
+  ): Promise<number> {
+    if (replicationFactor !== 1) return ErrorCode.INVALID_REPLICATION_FACTOR;
+    const nodeId = this.settings.nodeId;
+    const record: TopicRecord = {
+      name,
+      id: newUuid(),
+      partitions: Array.from({ length: numPartitions }, (_, partition) => ({
+        partition,
+        leader: nodeId,
+        leaderEpoch: 0,
+        replicas: [nodeId],
+        isr: [nodeId],
+      })),
+      configs,
+    };
+    const created = await topics.create(record);
+    await replicas.settled();
+    if (!created) return ErrorCode.TOPIC_ALREADY_EXISTS;
+    this.logger.info('topic created', { topic: name, partitions: numPartitions, id: record.id });
+    return ErrorCode.NONE;
+  }
+
+  private every(intervalMs: number, task: () => Promise<unknown>): void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      task()
+        .catch((error: unknown) => this.logger.error('background task failed', { error: error as Error }))
+        .finally(() => {
+          running = false;
+        });
+    }, intervalMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** Stops taking connections, lets in-flight writes finish, flushes the logs and marks a clean shutdown. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const t of this.timers) clearInterval(t);
+      await this.listener?.close();
+      if (this.stores) {
+        const { store, topics, logs, replicas } = this.stores;
+        replicas.stop();
+        await logs.shutdown();
+        topics.close();
+        await store.close();
+      }
+      this.logger.info('stopped');
+      await this.onStopped?.();
+    })();
+    return this.stopping;
+  }
+}
+
+export interface StartBrokerOptions extends Partial<Omit<BrokerSettings, 'logDefaults'>> {
+  logDefaults?: Partial<BrokerSettings['logDefaults']>;
+  /** Log output; silent by default for embedded brokers. */
+  logger?: Logger;
+}
+
+/**
+ * Starts a broker in this process, for tests and embedding: port 0 (any free port) on 127.0.0.1 and a
+ * temporary log directory by default, removed again by `stop()`.
+ */
+export async function startBroker(options: StartBrokerOptions = {}): Promise<Broker> {
+  const defaults = defaultBrokerSettings();
+  const { logger, logDefaults, ...rest } = options;
+  let temporary: string | null = null;
+  if (!options.logDirs) temporary = await mkdtemp(join(tmpdir(), 'samsa-'));
+  const settings: BrokerSettings = {
+    ...defaults,
+    port: 0,
+    advertisedHost: options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1',
+    advertisedPort: 0,
+    ...rest,
+    logDirs: options.logDirs ?? [temporary!],
+    logDefaults: { ...defaults.logDefaults, ...logDefaults },
+  };
+  const broker = new Broker(
+    settings,
+    logger ?? new Logger('broker', { level: 'error', sink: { write: () => {} } }),
+    temporary ? () => rm(temporary!, { recursive: true, force: true }) : undefined,
+  );
+  try {
+    await broker.start();
+  } catch (e) {
+    await broker.stop().catch(() => {});
+    throw e;
+  }
+  return broker;
+}

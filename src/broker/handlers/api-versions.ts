@@ -1,0 +1,28 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import { type ApiVersionsResponseApiVersion, apis } from '../../protocol/generated/index.js';
+import { type ApiHandler, defineHandler } from '../api-handler.js';
+
+/** The version ranges advertised: exactly the implemented handlers', in key order. */
+export function advertisedApiVersions(handlers: ReadonlyMap<number, ApiHandler>): ApiVersionsResponseApiVersion[] {
+  return [...handlers.values()]
+    .sort((a, b) => a.api.key - b.api.key)
+    .map((h) => ({ apiKey: h.api.key, minVersion: h.minVersion, maxVersion: h.maxVersion }));
+}
+
+/** ApiVersions: tells the client which APIs and versions this broker implements. */
+export function apiVersionsHandler(handlers: () => ReadonlyMap<number, ApiHandler>): ApiHandler {
+  return defineHandler({
+    api: apis.ApiVersions,
+    minVersion: 0,
+    maxVersion: 4,
+    handle: () => ({
+      errorCode: ErrorCode.NONE,
+      apiKeys: advertisedApiVersions(handlers()),
+      throttleTimeMs: 0,
+      supportedFeatures: [],
+      finalizedFeaturesEpoch: -1n,
+      finalizedFeatures: [],
+      zkMigrationReady: false,
+    }),
+  });
+}

@@ -1,0 +1,114 @@
+import { isInternalTopic, topicNameError } from '../../cluster/topic-name.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  apis,
+  type CreateTopicsRequest,
+  type CreateTopicsResponse,
+  type CreateTopicsResponseCreatableTopicResult,
+} from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+
+/** Kafka's limit on a partition count (and a guard against absurd requests). */
+const MAX_PARTITIONS_PER_TOPIC = 1_000_000;
+
+/**
+ * CreateTopics: validates each topic (name, partitions, replication factor, configs), then creates it
+ * unless validate_only. Each topic gets its own result; one bad topic does not fail the others.
+ */
+export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopicsResponse>({
+  api: apis.CreateTopics,
+  minVersion: 0,
+  maxVersion: 7,
+  async handle({ broker }, request) {
+    const results: CreateTopicsResponseCreatableTopicResult[] = [];
+    // A name given twice gets one INVALID_REQUEST result and is not created.
+    const counts = new Map<string, number>();
+    for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+    const reported = new Set<string>();
+    for (const t of request.topics) {
+      if ((counts.get(t.name) ?? 0) > 1 && reported.has(t.name)) continue;
+      const result: CreateTopicsResponseCreatableTopicResult = {
+        name: t.name,
+        topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+        topicConfigErrorCode: ErrorCode.NONE,
+        numPartitions: -1,
+        replicationFactor: -1,
+        configs: [],
+      };
+      results.push(result);
+      const fail = (errorCode: number, errorMessage: string) => {
+        result.errorCode = errorCode;
+        result.errorMessage = errorMessage;
+      };
+      if ((counts.get(t.name) ?? 0) > 1) {
+        reported.add(t.name);
+        fail(ErrorCode.INVALID_REQUEST, `Create topics request from client contains duplicate topic ${t.name}`);
+        continue;
+      }
+      const nameError = topicNameError(t.name);
+      if (nameError) {
+        fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameError);
+        continue;
+      }
+      if (broker.topics.get(t.name)) {
+        fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${t.name}' already exists.`);
+        continue;
+      }
+      const colliding = broker.topics.collidingTopic(t.name);
+      if (colliding) {
+        fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${t.name}' collides with existing topic: ${colliding}`);
+        continue;
+      }
+      if (isInternalTopic(t.name)) {
+        fail(ErrorCode.INVALID_REQUEST, `Creation of internal topic ${t.name} is prohibited.`);
+        continue;
+      }
+      if (t.assignments.length > 0) {
+        fail(ErrorCode.INVALID_REQUEST, 'Manual partition assignment is not supported yet.');
+        continue;
+      }
+      const numPartitions = t.numPartitions === -1 ? broker.settings.numPartitions : t.numPartitions;
+      if (numPartitions < 1 || numPartitions > MAX_PARTITIONS_PER_TOPIC) {
+        fail(ErrorCode.INVALID_PARTITIONS, 'Number of partitions must be larger than 0.');
+        continue;
+      }
+      const replicationFactor =
+        t.replicationFactor === -1 ? broker.settings.defaultReplicationFactor : t.replicationFactor;
+      if (replicationFactor < 1) {
+        fail(ErrorCode.INVALID_REPLICATION_FACTOR, 'Replication factor must be larger than 0.');
+        continue;
+      }
+      if (replicationFactor > 1) {
+        fail(
+          ErrorCode.INVALID_REPLICATION_FACTOR,
+          `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only 1 broker(s) are registered.`,
+        );
+        continue;
+      }
+      const configs: Record<string, string> = {};
+      for (const c of t.configs) if (c.value !== null) configs[c.name] = c.value;
+      result.numPartitions = numPartitions;
+      result.replicationFactor = replicationFactor;
+      result.configs = Object.entries(configs).map(([name, value]) => ({
+        name,
+        value,
+        readOnly: false,
+        configSource: 1, // DYNAMIC_TOPIC_CONFIG
+        isSensitive: false,
+      }));
+      if (request.validateOnly) continue;
+      const errorCode = await broker.createTopic(t.name, numPartitions, replicationFactor, configs);
+      if (errorCode !== ErrorCode.NONE) {
+        fail(
+          errorCode,
+          errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? `Topic '${t.name}' already exists.` : 'Topic creation failed.',
+        );
+        continue;
+      }
+      result.topicId = broker.topics.get(t.name)?.id ?? result.topicId;
+    }
+    return { throttleTimeMs: 0, topics: results };
+  },
+});

@@ -1,0 +1,47 @@
+import { isInternalTopic } from '../../cluster/topic-name.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  apis,
+  type DeleteTopicsRequest,
+  type DeleteTopicsResponse,
+  type DeleteTopicsResponseDeletableTopicResult,
+} from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+
+const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
+
+/** DeleteTopics: by name (all versions) or by topic id (v6+). The logs go when the metadata change is applied. */
+export const deleteTopicsHandler = defineHandler<DeleteTopicsRequest, DeleteTopicsResponse>({
+  api: apis.DeleteTopics,
+  minVersion: 0,
+  maxVersion: 6,
+  async handle({ apiVersion, broker }, request) {
+    const wanted: Array<{ name: string | null; topicId: string }> =
+      apiVersion >= 6
+        ? request.topics.map((t) => ({ name: t.name, topicId: t.topicId }))
+        : request.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
+    const responses: DeleteTopicsResponseDeletableTopicResult[] = [];
+    for (const w of wanted) {
+      const topic = w.name ? broker.topics.get(w.name) : broker.topics.getById(w.topicId);
+      const result: DeleteTopicsResponseDeletableTopicResult = {
+        name: topic?.name ?? w.name,
+        topicId: topic?.id ?? w.topicId,
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+      };
+      responses.push(result);
+      if (!broker.settings.deleteTopicEnable) {
+        result.errorCode = ErrorCode.TOPIC_DELETION_DISABLED;
+      } else if (!topic) {
+        result.errorCode = w.name ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID;
+      } else if (isInternalTopic(topic.name)) {
+        result.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+        result.errorMessage = `Deletion of internal topic ${topic.name} is not allowed`;
+      } else if (!(await broker.topics.delete(topic.name))) {
+        result.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      }
+    }
+    await broker.replicas.settled();
+    return { throttleTimeMs: 0, responses };
+  },
+});

@@ -1,0 +1,179 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  apis,
+  type FetchRequest,
+  type FetchResponse,
+  type FetchResponseFetchableTopicResponse,
+  type FetchResponsePartitionData,
+} from '../../protocol/generated/index.js';
+import { OffsetOutOfRangeError } from '../../storage/partition-log.js';
+import type { BrokerServices } from '../api-handler.js';
+import { defineHandler } from '../api-handler.js';
+import type { FetchPartitionOutcome, FetchPartitionRequest } from '../fetch-session.js';
+import { partitionWaitKey } from '../replica-manager.js';
+
+const READ_COMMITTED = 1;
+/** Kafka answers an empty read with an empty record set, never null (librdkafka rejects null). */
+const NO_RECORDS = Buffer.alloc(0);
+
+interface PartitionRead {
+  data: FetchResponsePartitionData;
+  outcome: FetchPartitionOutcome;
+}
+
+function emptyPartition(partitionIndex: number, errorCode: number): FetchResponsePartitionData {
+  return {
+    partitionIndex,
+    errorCode,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+    divergingEpoch: { epoch: -1, endOffset: -1n },
+    currentLeader: { leaderId: -1, leaderEpoch: -1 },
+    snapshotId: { endOffset: -1n, epoch: -1 },
+    abortedTransactions: null,
+    preferredReadReplica: -1,
+    records: NO_RECORDS,
+  };
+}
+
+/** Reads every partition once, within the request's byte limits. */
+async function readPartitions(
+  broker: BrokerServices,
+  partitions: FetchPartitionRequest[],
+  maxBytes: number,
+  readCommitted: boolean,
+  usesTopicIds: boolean,
+): Promise<PartitionRead[]> {
+  let bytes = 0;
+  const reads: PartitionRead[] = [];
+  for (const p of partitions) {
+    const found = p.topic
+      ? broker.replicas.lookup(p.topic, p.partition)
+      : { errorCode: usesTopicIds ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    if ('errorCode' in found) {
+      const data = emptyPartition(p.partition, found.errorCode);
+      reads.push({
+        data,
+        outcome: { errorCode: found.errorCode, highWatermark: -1n, logStartOffset: -1n, recordsBytes: 0 },
+      });
+      continue;
+    }
+    const { log } = found;
+    const data = emptyPartition(p.partition, ErrorCode.NONE);
+    data.abortedTransactions = readCommitted ? [] : null;
+    try {
+      // KIP-74: the first partition with data returns at least one whole batch, even past the limits.
+      const limit = Math.min(p.maxBytes, maxBytes - bytes);
+      const result =
+        limit > 0 || bytes === 0 ? await log.read(Number(p.fetchOffset), Math.max(limit, 0), bytes === 0) : null;
+      if (result && result.records.length > 0) {
+        data.records = result.records;
+        bytes += result.records.length;
+      }
+    } catch (e) {
+      if (!(e instanceof OffsetOutOfRangeError)) throw e;
+      data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+    }
+    data.highWatermark = BigInt(log.highWatermark);
+    data.lastStableOffset = data.highWatermark;
+    data.logStartOffset = BigInt(log.logStartOffset);
+    reads.push({
+      data,
+      outcome: {
+        errorCode: data.errorCode,
+        highWatermark: data.highWatermark,
+        logStartOffset: data.logStartOffset,
+        recordsBytes: data.records?.length ?? 0,
+      },
+    });
+  }
+  return reads;
+}
+
+/**
+ * Fetch: returns byte ranges of the logs, as stored, from each partition's fetch offset. Waits up to
+ * max_wait_ms for min_bytes, woken by appends to the partitions asked for. Incremental fetch sessions
+ * (KIP-227) let the response carry only the partitions with news.
+ *
+ * Versions 0-3 need down-conversion to message format v0/v1 and are not implemented yet.
+ */
+export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
+  api: apis.Fetch,
+  minVersion: 4,
+  maxVersion: 16,
+  async handle({ apiVersion, broker }, request) {
+    const usesTopicIds = apiVersion >= 13;
+    const requested: FetchPartitionRequest[] = [];
+    for (const t of request.topics) {
+      const topic = usesTopicIds ? (broker.topics.getById(t.topicId)?.name ?? '') : t.topic;
+      for (const p of t.partitions) {
+        requested.push({
+          topic,
+          topicId: t.topicId,
+          partition: p.partition,
+          fetchOffset: p.fetchOffset,
+          logStartOffset: p.logStartOffset,
+          maxBytes: p.partitionMaxBytes,
+          currentLeaderEpoch: p.currentLeaderEpoch,
+          lastFetchedEpoch: p.lastFetchedEpoch,
+        });
+      }
+    }
+    const forgotten = request.forgottenTopicsData.flatMap((t) => {
+      const topic = usesTopicIds ? (broker.topics.getById(t.topicId)?.name ?? '') : t.topic;
+      return t.partitions.map((partition) => ({ topic, topicId: t.topicId, partition }));
+    });
+    const context = broker.fetchSessions.newContext(
+      apiVersion,
+      request.sessionId,
+      request.sessionEpoch,
+      requested,
+      forgotten,
+    );
+    if (context.kind === 'error') {
+      return { throttleTimeMs: 0, errorCode: context.errorCode, sessionId: 0, responses: [], nodeEndpoints: [] };
+    }
+    const partitions = context.partitions;
+    const readCommitted = request.isolationLevel === READ_COMMITTED;
+    const maxBytes = apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER;
+    const deadline = Date.now() + request.maxWaitMs;
+
+    let reads = await readPartitions(broker, partitions, maxBytes, readCommitted, usesTopicIds);
+    const enough = (rs: PartitionRead[]) => {
+      let bytes = 0;
+      for (const r of rs) {
+        if (r.outcome.errorCode !== ErrorCode.NONE) return true;
+        bytes += r.outcome.recordsBytes;
+      }
+      return bytes >= request.minBytes;
+    };
+    // Long poll: wait for appends to one of these partitions, re-read, until min_bytes or the deadline.
+    const keys = partitions.map((p) => partitionWaitKey(p.topic, p.partition));
+    while (!enough(reads) && Date.now() < deadline) {
+      const before = partitions.map((p) => broker.replicas.lookup(p.topic, p.partition));
+      const watermarks = before.map((f) => ('log' in f ? f.log.highWatermark : -1));
+      const woken = await broker.replicas.delayedFetches.wait(keys, deadline - Date.now(), () =>
+        before.some((f, i) => 'log' in f && f.log.highWatermark !== watermarks[i]),
+      );
+      if (!woken) break;
+      reads = await readPartitions(broker, partitions, maxBytes, readCommitted, usesTopicIds);
+    }
+
+    const { sessionId, send } = broker.fetchSessions.complete(
+      context,
+      reads.map((r) => r.outcome),
+    );
+    const responses: FetchResponseFetchableTopicResponse[] = [];
+    let current: FetchResponseFetchableTopicResponse | null = null;
+    for (const i of send) {
+      const p = partitions[i]!;
+      if (!current || current.topic !== p.topic || current.topicId !== p.topicId) {
+        current = { topic: p.topic, topicId: p.topicId, partitions: [] };
+        responses.push(current);
+      }
+      current.partitions.push(reads[i]!.data);
+    }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses, nodeEndpoints: [] };
+  },
+});

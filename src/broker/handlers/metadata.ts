@@ -1,0 +1,104 @@
+import type { TopicRecord } from '../../cluster/topic-metadata.js';
+import { isInternalTopic, topicNameError } from '../../cluster/topic-name.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  apis,
+  type MetadataRequest,
+  type MetadataResponse,
+  type MetadataResponseTopic,
+} from '../../protocol/generated/index.js';
+import { type BrokerServices, defineHandler } from '../api-handler.js';
+
+const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
+/** Kafka's value for "authorized operations not computed". */
+const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
+
+export function topicMetadata(topic: TopicRecord): MetadataResponseTopic {
+  return {
+    errorCode: ErrorCode.NONE,
+    name: topic.name,
+    topicId: topic.id,
+    isInternal: isInternalTopic(topic.name),
+    partitions: topic.partitions.map((p) => ({
+      errorCode: ErrorCode.NONE,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicaNodes: p.replicas,
+      isrNodes: p.isr,
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+  };
+}
+
+function topicError(name: string | null, topicId: string, errorCode: number): MetadataResponseTopic {
+  return {
+    errorCode,
+    name,
+    topicId,
+    isInternal: false,
+    partitions: [],
+    topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+  };
+}
+
+async function describeTopic(
+  broker: BrokerServices,
+  name: string,
+  autoCreate: boolean,
+): Promise<MetadataResponseTopic> {
+  const existing = broker.topics.get(name);
+  if (existing) return topicMetadata(existing);
+  if (topicNameError(name)) return topicError(name, ZERO_UUID, ErrorCode.INVALID_TOPIC_EXCEPTION);
+  if (!autoCreate || !broker.settings.autoCreateTopicsEnable || isInternalTopic(name)) {
+    return topicError(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  }
+  const errorCode = await broker.createTopic(
+    name,
+    broker.settings.numPartitions,
+    broker.settings.defaultReplicationFactor,
+    {},
+  );
+  const created = broker.topics.get(name);
+  // A concurrent creation of the same name is fine: the topic exists either way.
+  if (created) return topicMetadata(created);
+  return topicError(name, ZERO_UUID, errorCode === ErrorCode.NONE ? ErrorCode.LEADER_NOT_AVAILABLE : errorCode);
+}
+
+/**
+ * Metadata: the brokers, the cluster id and controller, and the topics asked for (all of them when the
+ * list is null, or empty in v0). Unknown topics are created when the request allows it (always before v4)
+ * and auto.create.topics.enable is on; the answer waits until the new topic can take writes.
+ */
+export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>({
+  api: apis.Metadata,
+  minVersion: 0,
+  maxVersion: 12,
+  async handle({ apiVersion, broker }, request) {
+    const all = request.topics === null || (apiVersion === 0 && request.topics.length === 0);
+    const autoCreate = apiVersion < 4 || request.allowAutoTopicCreation;
+    const topics: MetadataResponseTopic[] = [];
+    if (all) {
+      for (const topic of broker.topics.all()) topics.push(topicMetadata(topic));
+    } else {
+      for (const t of request.topics ?? []) {
+        if (t.name === null || t.name === '') {
+          const byId = broker.topics.getById(t.topicId);
+          topics.push(byId ? topicMetadata(byId) : topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
+        } else {
+          topics.push(await describeTopic(broker, t.name, autoCreate));
+        }
+      }
+    }
+    const { settings } = broker;
+    return {
+      throttleTimeMs: 0,
+      brokers: [{ nodeId: settings.nodeId, host: settings.advertisedHost, port: settings.advertisedPort, rack: null }],
+      clusterId: broker.clusterId,
+      controllerId: settings.nodeId,
+      topics,
+      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+});

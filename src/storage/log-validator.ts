@@ -1,0 +1,123 @@
+import { ErrorCode } from '../protocol/errors.js';
+import { DecodeError, Reader } from '../protocol/primitives/index.js';
+import {
+  ATTRIBUTES_OFFSET,
+  BATCH_LENGTH_OFFSET,
+  COMPRESSION_CODEC_MASK,
+  CONTROL_FLAG_MASK,
+  CRC_OFFSET,
+  CURRENT_MAGIC,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD,
+  MAGIC_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+  RECORDS_COUNT_OFFSET,
+  TIMESTAMP_TYPE_MASK,
+} from '../protocol/records/batch-header.js';
+import { crc32c } from '../protocol/records/crc32c.js';
+
+export interface ValidationOptions {
+  /** max.message.bytes of the topic: the largest batch accepted. */
+  maxMessageBytes: number;
+  /** message.timestamp.type of the topic. */
+  timestampType: 'CreateTime' | 'LogAppendTime';
+  nowMs: number;
+}
+
+export type ValidationResult =
+  | { errorCode: typeof ErrorCode.NONE; recordCount: number; batchCount: number; logAppendTimeMs: number }
+  | { errorCode: number; message: string };
+
+/**
+ * Checks the record batches of a produce request before they are appended, as Kafka's LogValidator does,
+ * without decoding records where it can be avoided: magic 2, sizes, CRC32C, record count against the offset
+ * deltas (walked record by record for uncompressed batches, from the header for compressed ones), no
+ * control batches from clients. With LogAppendTime the batches are stamped in place with `nowMs` and their
+ * CRC recomputed. Base offsets are assigned later, by the log.
+ */
+export function validateProducedBatches(records: Buffer, options: ValidationOptions): ValidationResult {
+  let recordCount = 0;
+  let batchCount = 0;
+  for (let at = 0; at < records.length; ) {
+    if (records.length - at < RECORD_BATCH_OVERHEAD) {
+      return corrupt(`trailing ${records.length - at} bytes are not a record batch`);
+    }
+    const size = LOG_OVERHEAD + records.readInt32BE(at + BATCH_LENGTH_OFFSET);
+    if (size < RECORD_BATCH_OVERHEAD || at + size > records.length)
+      return corrupt(`record batch size ${size} is invalid`);
+    if (records[at + MAGIC_OFFSET] !== CURRENT_MAGIC) {
+      return {
+        errorCode: ErrorCode.INVALID_RECORD,
+        message: `record batch magic ${records[at + MAGIC_OFFSET]} is not ${CURRENT_MAGIC}`,
+      };
+    }
+    if (size > options.maxMessageBytes) {
+      return {
+        errorCode: ErrorCode.MESSAGE_TOO_LARGE,
+        message: `record batch of ${size} bytes exceeds max.message.bytes ${options.maxMessageBytes}`,
+      };
+    }
+    if (crc32c(records, at + ATTRIBUTES_OFFSET, at + size) !== records.readUInt32BE(at + CRC_OFFSET)) {
+      return corrupt('record batch CRC does not match its contents');
+    }
+    const attributes = records.readInt16BE(at + ATTRIBUTES_OFFSET);
+    if (attributes & CONTROL_FLAG_MASK)
+      return { errorCode: ErrorCode.INVALID_RECORD, message: 'clients may not produce control batches' };
+    const count = records.readInt32BE(at + RECORDS_COUNT_OFFSET);
+    const lastOffsetDelta = records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+    if (count < 1 || lastOffsetDelta !== count - 1) {
+      return {
+        errorCode: ErrorCode.INVALID_RECORD,
+        message: `record count ${count} does not match last offset delta ${lastOffsetDelta}`,
+      };
+    }
+    if ((attributes & COMPRESSION_CODEC_MASK) === 0) {
+      const problem = checkUncompressedRecords(records, at + RECORD_BATCH_OVERHEAD, at + size, count);
+      if (problem) return { errorCode: ErrorCode.INVALID_RECORD, message: problem };
+    }
+    if (options.timestampType === 'LogAppendTime') stampLogAppendTime(records, at, size, options.nowMs);
+    recordCount += count;
+    batchCount++;
+    at += size;
+  }
+  if (batchCount === 0) return corrupt('no record batch in the request');
+  return {
+    errorCode: ErrorCode.NONE,
+    recordCount,
+    batchCount,
+    logAppendTimeMs: options.timestampType === 'LogAppendTime' ? options.nowMs : -1,
+  };
+}
+
+function corrupt(message: string): ValidationResult {
+  return { errorCode: ErrorCode.CORRUPT_MESSAGE, message };
+}
+
+/** Walks the records by their length prefixes: `count` records, offset deltas 0, 1, 2..., ending at `end`. */
+function checkUncompressedRecords(buf: Buffer, start: number, end: number, count: number): string | null {
+  const r = new Reader(buf, start, end);
+  try {
+    for (let i = 0; i < count; i++) {
+      const length = r.readVarint();
+      if (length < 0 || length > r.remaining) return `record ${i} has an invalid length ${length}`;
+      const recordEnd = r.pos + length;
+      r.skip(1); // attributes
+      r.skipVarlong(); // timestamp delta
+      const offsetDelta = r.readVarint();
+      if (offsetDelta !== i) return `record ${i} has offset delta ${offsetDelta}`;
+      r.pos = recordEnd;
+    }
+  } catch (e) {
+    if (e instanceof DecodeError) return `malformed record: ${e.message}`;
+    throw e;
+  }
+  return r.remaining === 0 ? null : `${r.remaining} bytes after the last record`;
+}
+
+/** Sets the timestamp type to LogAppendTime and the max timestamp to `nowMs`, then recomputes the CRC. */
+function stampLogAppendTime(buf: Buffer, at: number, size: number, nowMs: number): void {
+  buf.writeInt16BE(buf.readInt16BE(at + ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_MASK, at + ATTRIBUTES_OFFSET);
+  buf.writeBigInt64BE(BigInt(nowMs), at + MAX_TIMESTAMP_OFFSET);
+  buf.writeUInt32BE(crc32c(buf, at + ATTRIBUTES_OFFSET, at + size), at + CRC_OFFSET);
+}

@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Debian's Python, where python3-kafka and python3-confluent-kafka are installed. */
+export const PYTHON = '/usr/bin/python3';
+
+export interface ConsumedRecord {
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: string | null;
+  headers: Array<[string, string]>;
+  timestamp: number;
+}
+
+/**
+ * Reads every record of the given partitions from the beginning with kafka-python, assigning the partitions
+ * directly (no consumer group), until the end offsets seen at the start.
+ */
+export async function consumeWithKafkaPython(
+  bootstrap: string,
+  topic: string,
+  partitions: number[],
+): Promise<ConsumedRecord[]> {
+  const script = `
+import json, sys
+from kafka import KafkaConsumer, TopicPartition
+c = KafkaConsumer(bootstrap_servers=sys.argv[1], group_id=None, enable_auto_commit=False, consumer_timeout_ms=10000)
+tps = [TopicPartition(sys.argv[2], int(p)) for p in sys.argv[3].split(',')]
+c.assign(tps)
+c.seek_to_beginning(*tps)
+end = c.end_offsets(tps)
+out = []
+remaining = {tp for tp in tps if end[tp] > 0}
+for m in c:
+    out.append({"partition": m.partition, "offset": m.offset,
+                "key": m.key.decode() if m.key is not None else None,
+                "value": m.value.decode() if m.value is not None else None,
+                "headers": [[k, v.decode()] for k, v in (m.headers or [])],
+                "timestamp": m.timestamp})
+    tp = TopicPartition(m.topic, m.partition)
+    if m.offset + 1 >= end[tp]:
+        remaining.discard(tp)
+    if not remaining:
+        break
+c.close()
+print(json.dumps(out))
+`;
+  const { stdout } = await run(PYTHON, ['-c', script, bootstrap, topic, partitions.join(',')], { timeout: 60_000 });
+  return JSON.parse(stdout) as ConsumedRecord[];
+}
+
+/** Reads a partition from the beginning to its end with kcat (librdkafka), no consumer group. */
+export async function consumeWithKcat(bootstrap: string, topic: string, partition: number): Promise<ConsumedRecord[]> {
+  const { stdout } = await run(
+    'kcat',
+    ['-b', bootstrap, '-C', '-t', topic, '-p', String(partition), '-o', 'beginning', '-e', '-J', '-q'],
+    {
+      timeout: 60_000,
+    },
+  );
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .map((l) => {
+      const m = JSON.parse(l) as {
+        partition: number;
+        offset: number;
+        key: string | null;
+        payload: string | null;
+        headers?: string[];
+        ts: number;
+      };
+      const headers: Array<[string, string]> = [];
+      for (let i = 0; m.headers && i + 1 < m.headers.length; i += 2) headers.push([m.headers[i]!, m.headers[i + 1]!]);
+      return { partition: m.partition, offset: m.offset, key: m.key, value: m.payload, headers, timestamp: m.ts };
+    });
+}
