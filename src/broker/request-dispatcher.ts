@@ -2,7 +2,6 @@ import type { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import {
   ApiKey,
-  apiByKey,
   decodeRequestHeader,
   encodeApiVersionsResponse,
   encodeResponseHeader,

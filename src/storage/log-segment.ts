@@ -398,11 +398,12 @@ export class LogSegment {
   /**
    * Walks the batches from `position`, calling `visit` for each valid one until it returns false.
    * With `verify`, also checks magic and CRC and that offsets grow. Returns the bytes of valid batches seen.
+   * The walk stops early when `visit` returns false.
    */
   private async scan(
     position: number,
     verify: boolean,
-    visit: (b: BatchPosition) => boolean | undefined | void,
+    visit: (b: BatchPosition) => unknown,
     end = this.writtenSize,
     firstChunkBytes = SCAN_CHUNK_BYTES,
   ): Promise<{ validBytes: number }> {
