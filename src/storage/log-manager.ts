@@ -142,7 +142,7 @@ export class LogManager {
     if (!log) return;
     this.logs.delete(key);
     this.dirOf.delete(key);
-    await log.drain();
+    await log.close();
     const doomed = `${log.dir}.${randomUUID().replaceAll('-', '')}${DELETE_DIR_SUFFIX}`;
     await rename(log.dir, doomed);
     await rm(doomed, { recursive: true, force: true });
