@@ -17,11 +17,16 @@ import { startBroker } from '../src/broker/broker.js';
 import {
   ApiKey,
   apiByKey,
+  decodeApiVersionsResponse,
   decodeProduceRequest,
   decodeRequestHeader,
+  decodeResponseHeader,
+  encodeApiVersionsResponse,
+  encodeResponseHeader,
   requestHeaderVersion,
 } from '../src/protocol/generated/index.js';
-import { Reader } from '../src/protocol/primitives/index.js';
+import { Reader, Writer } from '../src/protocol/primitives/index.js';
+import { KCAT_RECORDS, kcatValue } from '../test/protocol/kcat-payload.js';
 
 const run = promisify(execFile);
 const OUT = join(import.meta.dirname, '..', 'test', 'fixtures', 'requests');
@@ -31,8 +36,14 @@ type ClientRun = (bootstrap: string) => Promise<void>;
 
 const clients: Record<string, ClientRun> = {
   kcat: async (b) => {
+    const lines = Array.from({ length: KCAT_RECORDS }, (_, i) => `k${i}:${kcatValue(i)}`).join('\n');
     for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
-      await run('sh', ['-c', `printf 'k1:v1\\nk2:v2\\n' | kcat -b ${b} -P -t kcat-${codec} -K : -z ${codec} -H h=x`]);
+      const out = await run('sh', [
+        '-c',
+        `printf '%s\\n' "$0" | kcat -b ${b} -P -t kcat-${codec} -K : -z ${codec} -H h=x ${process.env['KCAT_DEBUG'] ?? ''}`,
+        lines,
+      ]);
+      if (process.env['KCAT_DEBUG']) console.error(out.stderr);
     }
     await run('kcat', ['-b', b, '-C', '-t', 'kcat-none', '-o', 'beginning', '-e', '-q']);
     await run('kcat', ['-b', b, '-L']);
@@ -85,6 +96,49 @@ c.close()
   },
 };
 
+/** Splits a byte stream into Kafka frames (without their size prefix). */
+function framer(onFrame: (frame: Buffer) => void): (chunk: Buffer) => void {
+  let pending = Buffer.alloc(0);
+  return (chunk) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
+      const size = pending.readInt32BE(0);
+      onFrame(Buffer.from(pending.subarray(4, 4 + size)));
+      pending = pending.subarray(4 + size);
+    }
+  };
+}
+
+function withSize(frame: Buffer): Buffer {
+  const prefix = Buffer.alloc(4);
+  prefix.writeInt32BE(frame.length);
+  return Buffer.concat([prefix, frame]);
+}
+
+/**
+ * librdkafka compresses with gzip and snappy only when the broker advertises Produce and Fetch v2 (its
+ * "MsgVer1" feature), and with lz4 only when it advertises FindCoordinator: Samsa implements neither yet.
+ * For the recording only, ApiVersions answers are widened so that kcat compresses; it still picks
+ * Produce v7, which the broker handles, and the requests recorded are the client's own bytes.
+ */
+function widenApiVersions(frame: Buffer, version: number): Buffer {
+  const r = new Reader(frame);
+  const header = decodeResponseHeader(r, 0);
+  const body = decodeApiVersionsResponse(r, version);
+  for (const key of [ApiKey.Produce, ApiKey.Fetch]) {
+    const entry = body.apiKeys.find((k) => k.apiKey === key);
+    if (entry) entry.minVersion = 0;
+  }
+  if (!body.apiKeys.some((k) => k.apiKey === ApiKey.FindCoordinator)) {
+    body.apiKeys.push({ apiKey: ApiKey.FindCoordinator, minVersion: 0, maxVersion: 0 });
+    body.apiKeys.sort((a, b) => a.apiKey - b.apiKey);
+  }
+  const w = new Writer();
+  encodeResponseHeader(w, 0, header);
+  encodeApiVersionsResponse(w, version, body);
+  return w.toBuffer();
+}
+
 /** A proxy that forwards to `target` and hands every client-to-broker frame to `record`. */
 async function recordingProxy(
   targetPort: () => number,
@@ -94,17 +148,24 @@ async function recordingProxy(
   const server = createServer((client) => {
     const upstream = connect(targetPort(), '127.0.0.1');
     sockets.add(client).add(upstream);
-    let pending = Buffer.alloc(0);
-    client.on('data', (chunk) => {
-      upstream.write(chunk);
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
-        const size = pending.readInt32BE(0);
-        record(Buffer.from(pending.subarray(4, 4 + size)));
-        pending = pending.subarray(4 + size);
-      }
-    });
-    upstream.pipe(client);
+    /** Versions of the ApiVersions requests in flight, by correlation id. */
+    const apiVersionsRequests = new Map<number, number>();
+    client.on(
+      'data',
+      framer((frame) => {
+        if (frame.readInt16BE(0) === ApiKey.ApiVersions)
+          apiVersionsRequests.set(frame.readInt32BE(4), frame.readInt16BE(2));
+        record(frame);
+        upstream.write(withSize(frame));
+      }),
+    );
+    upstream.on(
+      'data',
+      framer((frame) => {
+        const version = apiVersionsRequests.get(frame.readInt32BE(0));
+        client.write(withSize(version === undefined ? frame : widenApiVersions(frame, version)));
+      }),
+    );
     const end = () => {
       client.destroy();
       upstream.destroy();

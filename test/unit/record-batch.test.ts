@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DecodeError } from '../../src/protocol/primitives/index.js';
+import type { CompressionType } from '../../src/protocol/records/compression/index.js';
+import {
+  buildTransactionMarkerBatch,
+  ControlType,
+  readTransactionMarker,
+} from '../../src/protocol/records/control-record.js';
+import { RecordBatch, readBatches } from '../../src/protocol/records/record-batch.js';
+import { buildRecordBatch, type RecordInput } from '../../src/protocol/records/record-batch-builder.js';
+
+const inputs: RecordInput[] = [
+  {
+    key: Buffer.from('k1'),
+    value: Buffer.from('v1'),
+    timestamp: 1000n,
+    headers: [{ key: 'h', value: Buffer.from('x') }],
+  },
+  { key: null, value: Buffer.from('no key'), timestamp: 999n },
+  { key: Buffer.from('tombstone'), value: null, timestamp: 1500n, headers: [{ key: 'n', value: null }] },
+];
+
+test('a built batch reads back field by field, for every codec', () => {
+  for (const compression of [0, 1, 2, 3, 4] as CompressionType[]) {
+    const batch = new RecordBatch(
+      buildRecordBatch(inputs, { baseOffset: 40n, compression, producerId: 7n, producerEpoch: 2, baseSequence: 5 }),
+    );
+    assert.equal(batch.verifyCrc(), true);
+    assert.equal(batch.compression, compression);
+    assert.equal(batch.baseOffset, 40n);
+    assert.equal(batch.lastOffset, 42n);
+    assert.equal(batch.recordCount, 3);
+    assert.equal(batch.baseTimestamp, 999n);
+    assert.equal(batch.maxTimestamp, 1500n);
+    assert.deepEqual([batch.producerId, batch.producerEpoch, batch.baseSequence], [7n, 2, 5]);
+    const records = [...batch.records()];
+    assert.deepEqual(
+      records.map((r) => [
+        r.offset,
+        r.timestamp,
+        r.key?.toString() ?? null,
+        r.value?.toString() ?? null,
+        r.headers.map((h) => [h.key, h.value?.toString() ?? null]),
+      ]),
+      [
+        [40n, 1000n, 'k1', 'v1', [['h', 'x']]],
+        [41n, 999n, null, 'no key', []],
+        [42n, 1500n, 'tombstone', null, [['n', null]]],
+      ],
+    );
+  }
+});
+
+test('base offset and leader epoch are patched in place without touching the CRC; a flipped byte fails it', () => {
+  const buf = buildRecordBatch(inputs);
+  const batch = new RecordBatch(buf);
+  batch.baseOffset = 123456789n;
+  batch.partitionLeaderEpoch = 9;
+  assert.equal(batch.verifyCrc(), true);
+  assert.equal([...batch.records()][2]!.offset, 123456791n);
+  buf[buf.length - 3]! ^= 1;
+  assert.equal(batch.verifyCrc(), false);
+});
+
+test('LogAppendTime rewrites the max timestamp, which every record then carries', () => {
+  const batch = new RecordBatch(buildRecordBatch(inputs));
+  batch.setLogAppendTime(5555n);
+  assert.equal(batch.verifyCrc(), true);
+  assert.equal(batch.timestampType, 'LogAppendTime');
+  assert.deepEqual(
+    [...batch.records()].map((r) => r.timestamp),
+    [5555n, 5555n, 5555n],
+  );
+});
+
+test('transaction markers: COMMIT and ABORT control batches', () => {
+  for (const type of [ControlType.Commit, ControlType.Abort]) {
+    const batch = new RecordBatch(
+      buildTransactionMarkerBatch({ producerId: 11n, producerEpoch: 3, coordinatorEpoch: 4, type, timestamp: 1n }),
+    );
+    assert.equal(batch.isControl, true);
+    assert.equal(batch.isTransactional, true);
+    assert.deepEqual(readTransactionMarker(batch), { type, coordinatorEpoch: 4 });
+  }
+});
+
+test('readBatches walks whole batches and reports a partial trailing one', () => {
+  const a = buildRecordBatch(inputs);
+  const b = buildRecordBatch(inputs.slice(0, 1));
+  const walk = readBatches(Buffer.concat([a, b, b.subarray(0, 20)]));
+  assert.equal(walk.batches.length, 2);
+  assert.equal(walk.partialBytes, 20);
+});
+
+test('hostile batches raise DecodeError, never RangeError', () => {
+  const good = buildRecordBatch(inputs);
+  const cases: Buffer[] = [good.subarray(0, 30), good.subarray(0, good.length - 1)];
+  const lyingCount = Buffer.from(good);
+  lyingCount.writeInt32BE(1_000_000, 57);
+  cases.push(lyingCount);
+  const badLength = Buffer.from(good);
+  badLength[61] = 0x7f; // first record's length varint now claims far more than there is
+  cases.push(badLength);
+  const longVarint = Buffer.from(good);
+  longVarint.fill(0xff, 61, 72);
+  cases.push(longVarint);
+  for (const c of cases) {
+    assert.throws(() => [...new RecordBatch(c).records()], DecodeError);
+  }
+});
