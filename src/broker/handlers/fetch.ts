@@ -6,6 +6,7 @@ import {
   type FetchResponseFetchableTopicResponse,
   type FetchResponsePartitionData,
 } from '../../protocol/generated/index.js';
+import { downConvertFromV2 } from '../../protocol/records/conversion.js';
 import { OffsetOutOfRangeError } from '../../storage/partition-log.js';
 import type { BrokerServices } from '../api-handler.js';
 import { defineHandler } from '../api-handler.js';
@@ -40,11 +41,12 @@ function emptyPartition(partitionIndex: number, errorCode: number): FetchRespons
 /** Reads every partition once, within the request's byte limits. */
 async function readPartitions(
   broker: BrokerServices,
+  apiVersion: number,
   partitions: FetchPartitionRequest[],
   maxBytes: number,
   readCommitted: boolean,
-  usesTopicIds: boolean,
 ): Promise<PartitionRead[]> {
+  const usesTopicIds = apiVersion >= 13;
   let bytes = 0;
   const reads: PartitionRead[] = [];
   for (const p of partitions) {
@@ -61,14 +63,15 @@ async function readPartitions(
     }
     const { log } = found;
     const data = emptyPartition(p.partition, ErrorCode.NONE);
-    data.abortedTransactions = readCommitted ? [] : null;
+    if (apiVersion >= 4) data.abortedTransactions = readCommitted ? [] : null;
     try {
       // KIP-74: the first partition with data returns at least one whole batch, even past the limits.
       const limit = Math.min(p.maxBytes, maxBytes - bytes);
       const result =
         limit > 0 || bytes === 0 ? await log.read(Number(p.fetchOffset), Math.max(limit, 0), bytes === 0) : null;
       if (result && result.records.length > 0) {
-        data.records = result.records;
+        // Fetch v0-3 consumers read message format v0 (v0-1) or v1 (v2-3).
+        data.records = apiVersion >= 4 ? result.records : downConvertFromV2(result.records, apiVersion >= 2 ? 1 : 0);
         bytes += result.records.length;
       }
     } catch (e) {
@@ -76,8 +79,8 @@ async function readPartitions(
       data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
     }
     data.highWatermark = BigInt(log.highWatermark);
-    data.lastStableOffset = data.highWatermark;
-    data.logStartOffset = BigInt(log.logStartOffset);
+    if (apiVersion >= 4) data.lastStableOffset = data.highWatermark;
+    if (apiVersion >= 5) data.logStartOffset = BigInt(log.logStartOffset);
     reads.push({
       data,
       outcome: {
@@ -96,11 +99,11 @@ async function readPartitions(
  * max_wait_ms for min_bytes, woken by appends to the partitions asked for. Incremental fetch sessions
  * (KIP-227) let the response carry only the partitions with news.
  *
- * Versions 0-3 need down-conversion to message format v0/v1 and are not implemented yet.
+ * Versions 0-3 are answered in the legacy message formats their consumers read (down-converted).
  */
 export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
   api: apis.Fetch,
-  minVersion: 4,
+  minVersion: 0,
   maxVersion: 16,
   async handle({ apiVersion, broker }, request) {
     const usesTopicIds = apiVersion >= 13;
@@ -139,7 +142,7 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
     const maxBytes = apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER;
     const deadline = Date.now() + request.maxWaitMs;
 
-    let reads = await readPartitions(broker, partitions, maxBytes, readCommitted, usesTopicIds);
+    let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted);
     const enough = (rs: PartitionRead[]) => {
       let bytes = 0;
       for (const r of rs) {
@@ -157,7 +160,7 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
         before.some((f, i) => 'log' in f && f.log.highWatermark !== watermarks[i]),
       );
       if (!woken) break;
-      reads = await readPartitions(broker, partitions, maxBytes, readCommitted, usesTopicIds);
+      reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted);
     }
 
     const { sessionId, send } = broker.fetchSessions.complete(

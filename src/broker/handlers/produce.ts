@@ -5,6 +5,9 @@ import {
   type ProduceResponse,
   type ProduceResponsePartitionProduceResponse,
 } from '../../protocol/generated/index.js';
+import { DecodeError } from '../../protocol/primitives/index.js';
+import { CompressionError } from '../../protocol/records/compression/index.js';
+import { upConvertToV2 } from '../../protocol/records/conversion.js';
 import { validateProducedBatches } from '../../storage/log-validator.js';
 import { LogOfflineError } from '../../storage/partition-log.js';
 import { defineHandler } from '../api-handler.js';
@@ -18,13 +21,14 @@ const VALID_ACKS = new Set([-1, 0, 1]);
  * pipelined requests reach each log in order and share its group commit. With acks=all and the durable
  * policy, the answer waits for fsync; with acks=0 no answer is sent.
  *
- * Versions 0-2 carry legacy message sets (magic 0/1) and are not implemented yet.
+ * Versions 0-2 carry legacy message sets (magic 0 and 1, the 0.10.x clients): their CRCs are checked and
+ * they are converted to record batches v2 before the same validation and append.
  */
 export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
   api: apis.Produce,
-  minVersion: 3,
+  minVersion: 0,
   maxVersion: 11,
-  async handle({ broker }, request) {
+  async handle({ apiVersion, broker }, request) {
     const nowMs = Date.now();
     const acksValid = VALID_ACKS.has(request.acks);
     const sync = request.acks === -1 && broker.settings.flushOnAcksAll;
@@ -56,10 +60,23 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
           response.errorMessage = 'no records';
           return response;
         }
-        const validation = validateProducedBatches(p.records, {
-          ...produceSettings(found.topic, broker.settings),
-          nowMs,
-        });
+        const settings = produceSettings(found.topic, broker.settings);
+        let records = p.records;
+        if (apiVersion < 3) {
+          if (records.length > settings.maxMessageBytes) {
+            response.errorCode = ErrorCode.MESSAGE_TOO_LARGE;
+            return response;
+          }
+          try {
+            records = upConvertToV2(records).records;
+          } catch (e) {
+            if (!(e instanceof DecodeError || e instanceof CompressionError)) throw e;
+            response.errorCode = ErrorCode.CORRUPT_MESSAGE;
+            response.errorMessage = e.message;
+            return response;
+          }
+        }
+        const validation = validateProducedBatches(records, { ...settings, nowMs });
         if (validation.errorCode !== ErrorCode.NONE) {
           response.errorCode = validation.errorCode;
           response.errorMessage = 'message' in validation ? validation.message : null;
@@ -67,11 +84,11 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
         }
         const { recordCount, logAppendTimeMs } = validation as { recordCount: number; logAppendTimeMs: number };
         pending.push(
-          found.log.append(p.records, { sync, recordCount }).then(
+          found.log.append(records, { sync, recordCount }).then(
             (result) => {
               response.baseOffset = BigInt(result.baseOffset);
-              response.logStartOffset = BigInt(result.logStartOffset);
-              response.logAppendTimeMs = BigInt(logAppendTimeMs);
+              if (apiVersion >= 5) response.logStartOffset = BigInt(result.logStartOffset);
+              if (apiVersion >= 2) response.logAppendTimeMs = BigInt(logAppendTimeMs);
             },
             (error: unknown) => {
               response.errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
