@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BenchRow, formatTable, memcpyMBps } from './lib.js';
+import { codecSuite, compressionSuite, crcSuite } from './protocol.js';
 
 const quick = process.argv.includes('--quick');
 const minMs = quick ? 200 : 1000;
@@ -13,7 +14,11 @@ async function main(): Promise<void> {
   const memcpy = memcpyMBps(minMs);
   const rows: BenchRow[] = [{ workload: 'memcpy (1 MiB blocks)', figure: memcpy, unit: 'MB/s' }];
   // Each suite gets the limits measured above and returns its rows.
-  const suites: Array<(ctx: { memcpyMBps: number; minMs: number }) => Promise<BenchRow[]> | BenchRow[]> = [];
+  const suites: Array<(ctx: { memcpyMBps: number; minMs: number }) => Promise<BenchRow[]> | BenchRow[]> = [
+    crcSuite,
+    compressionSuite,
+    codecSuite,
+  ];
   for (const suite of suites) rows.push(...(await suite({ memcpyMBps: memcpy, minMs })));
 
   console.log(formatTable(rows));
