@@ -1,21 +1,25 @@
 import { readFileSync } from 'node:fs';
+import { runServer, SERVER_USAGE } from './server.js';
 
 const USAGE = `usage: samsa <command> [options]
 
 commands:
+  server      start a broker (${SERVER_USAGE.replace('usage: samsa server ', '')})
   version     print the version of Samsa
   help        print this help
 
-The broker and the Kafka-style tools are being built; see README.md for what works today.`;
+See README.md for what works today.`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-function main(argv: string[]): number {
-  const [command] = argv;
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
   switch (command) {
+    case 'server':
+      return runServer(rest);
     case 'version':
     case '--version':
       console.log(version());
@@ -32,4 +36,4 @@ function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,227 @@
+import { hostname } from 'node:os';
+import { defaultBrokerSettings } from '../broker/broker.js';
+import type { BrokerSettings } from '../broker/broker-settings.js';
+
+/** Raised for an invalid configuration value: start-up stops with a message naming the key. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Type = 'int' | 'long' | 'boolean' | 'string' | 'list';
+
+interface Definition {
+  type: Type;
+  /** Kafka's default, as text; undefined when Kafka has none (the key is optional). */
+  default?: string;
+  /** Smallest allowed value for numbers. */
+  atLeast?: number;
+  /** Allowed values for strings. */
+  oneOf?: readonly string[];
+}
+
+/** Long.MAX_VALUE in Kafka's configs means "never"; inside Samsa it is Infinity. */
+const LONG_MAX = '9223372036854775807';
+
+/**
+ * The broker configs Samsa acts on, with Kafka's names, types and defaults. Those with no default are optional;
+ * their fallbacks (listeners for advertised.listeners, log.retention.hours under .minutes and .ms, ...) are
+ * applied in `toBrokerSettings` as Kafka applies them.
+ */
+export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
+  'node.id': { type: 'int', atLeast: -1 },
+  'broker.id': { type: 'int', default: '-1', atLeast: -1 },
+  listeners: { type: 'list', default: 'PLAINTEXT://:9092' },
+  'advertised.listeners': { type: 'list' },
+  'advertised.host.name': { type: 'string' },
+  'advertised.port': { type: 'int', atLeast: 0 },
+  'host.name': { type: 'string' },
+  port: { type: 'int', atLeast: 0 },
+  'log.dirs': { type: 'list' },
+  'log.dir': { type: 'string', default: '/tmp/kafka-logs' },
+  'num.partitions': { type: 'int', default: '1', atLeast: 1 },
+  'default.replication.factor': { type: 'int', default: '1', atLeast: 1 },
+  'auto.create.topics.enable': { type: 'boolean', default: 'true' },
+  'delete.topic.enable': { type: 'boolean', default: 'true' },
+  'message.max.bytes': { type: 'int', default: '1048588', atLeast: 0 },
+  'socket.request.max.bytes': { type: 'int', default: '104857600', atLeast: 1 },
+  'connections.max.idle.ms': { type: 'long', default: '600000' },
+  'max.connections': { type: 'int', default: '2147483647', atLeast: 0 },
+  'log.segment.bytes': { type: 'int', default: '1073741824', atLeast: 14 },
+  'log.roll.ms': { type: 'long', atLeast: 1 },
+  'log.roll.hours': { type: 'int', default: '168', atLeast: 1 },
+  'log.retention.ms': { type: 'long', atLeast: -1 },
+  'log.retention.minutes': { type: 'int' },
+  'log.retention.hours': { type: 'int', default: '168' },
+  'log.retention.bytes': { type: 'long', default: '-1' },
+  'log.retention.check.interval.ms': { type: 'long', default: '300000', atLeast: 1 },
+  'log.index.interval.bytes': { type: 'int', default: '4096', atLeast: 0 },
+  'log.index.size.max.bytes': { type: 'int', default: '10485760', atLeast: 4 },
+  'log.flush.interval.messages': { type: 'long', default: LONG_MAX, atLeast: 1 },
+  'log.flush.interval.ms': { type: 'long' },
+  'log.flush.scheduler.interval.ms': { type: 'long', default: LONG_MAX },
+  'log.message.timestamp.type': { type: 'string', default: 'CreateTime', oneOf: ['CreateTime', 'LogAppendTime'] },
+  'log.cleanup.policy': { type: 'list', default: 'delete' },
+  'compression.type': {
+    type: 'string',
+    default: 'producer',
+    oneOf: ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'],
+  },
+  'min.insync.replicas': { type: 'int', default: '1', atLeast: 1 },
+  'offsets.topic.num.partitions': { type: 'int', default: '50', atLeast: 1 },
+  'offsets.topic.replication.factor': { type: 'int', default: '3', atLeast: 1 },
+  'transaction.state.log.replication.factor': { type: 'int', default: '3', atLeast: 1 },
+  'transaction.state.log.min.isr': { type: 'int', default: '2', atLeast: 1 },
+  'group.initial.rebalance.delay.ms': { type: 'int', default: '3000', atLeast: 0 },
+  /** Samsa's own: whether acks=all waits for fsync (see docs/ARCHITECTURE.md, fsync policy). */
+  'samsa.log.flush.on.acks.all': { type: 'boolean', default: 'true' },
+};
+
+/** Kafka keys accepted without effect here (threads, ZooKeeper/KRaft plumbing); start-up notes them once. */
+export const IGNORED_KAFKA_CONFIGS: ReadonlySet<string> = new Set([
+  'num.network.threads',
+  'num.io.threads',
+  'num.recovery.threads.per.data.dir',
+  'socket.send.buffer.bytes',
+  'socket.receive.buffer.bytes',
+  'zookeeper.connect',
+  'zookeeper.connection.timeout.ms',
+  'process.roles',
+  'controller.quorum.voters',
+  'controller.quorum.bootstrap.servers',
+  'controller.listener.names',
+  'inter.broker.listener.name',
+  'listener.security.protocol.map',
+  'transaction.state.log.num.partitions',
+  'log.cleaner.enable',
+  'log.cleaner.threads',
+  'group.max.session.timeout.ms',
+  'group.min.session.timeout.ms',
+]);
+
+export type ConfigValue = number | boolean | string | string[];
+
+export interface ParsedConfig {
+  values: Map<string, ConfigValue>;
+  warnings: string[];
+}
+
+function parseValue(key: string, def: Definition, raw: string): ConfigValue {
+  const text = raw.trim();
+  const bad = (why: string) => new ConfigError(`Invalid value ${JSON.stringify(raw)} for configuration ${key}: ${why}`);
+  switch (def.type) {
+    case 'boolean':
+      if (!/^(true|false)$/i.test(text)) throw bad('expected true or false');
+      return text.toLowerCase() === 'true';
+    case 'int':
+    case 'long': {
+      if (!/^-?\d+$/.test(text)) throw bad('not a number');
+      if (def.type === 'long' && text === LONG_MAX) return Number.POSITIVE_INFINITY;
+      const n = Number(text);
+      if (def.type === 'int' && (n < -(2 ** 31) || n > 2 ** 31 - 1)) throw bad('out of the int range');
+      if (!Number.isSafeInteger(n)) throw bad('out of range');
+      if (def.atLeast !== undefined && n < def.atLeast) throw bad(`must be at least ${def.atLeast}`);
+      return n;
+    }
+    case 'list':
+      return text === '' ? [] : text.split(',').map((x) => x.trim());
+    case 'string':
+      if (def.oneOf && !def.oneOf.includes(text)) throw bad(`must be one of ${def.oneOf.join(', ')}`);
+      return text;
+  }
+}
+
+/** Types and checks every key; an invalid value throws ConfigError, an unknown key is a warning. */
+export function parseBrokerConfig(raw: Map<string, string>): ParsedConfig {
+  const values = new Map<string, ConfigValue>();
+  const warnings: string[] = [];
+  for (const [key, def] of Object.entries(BROKER_CONFIGS)) {
+    if (def.default !== undefined) values.set(key, parseValue(key, def, def.default));
+  }
+  for (const [key, text] of raw) {
+    const def = BROKER_CONFIGS[key];
+    if (def) values.set(key, parseValue(key, def, text));
+    else if (IGNORED_KAFKA_CONFIGS.has(key)) warnings.push(`${key} is accepted but has no effect in Samsa`);
+    else warnings.push(`unknown configuration ${key} ignored`);
+  }
+  return { values, warnings };
+}
+
+interface Endpoint {
+  name: string;
+  host: string;
+  port: number;
+}
+
+/** `NAME://host:port`, with an empty host meaning every interface. */
+export function parseListener(text: string, key: string): Endpoint {
+  const m = /^([A-Za-z0-9_]+):\/\/(\[[^\]]*\]|[^:]*):(\d+)$/.exec(text);
+  if (!m)
+    throw new ConfigError(`Invalid value ${JSON.stringify(text)} for configuration ${key}: expected NAME://host:port`);
+  return { name: m[1]!, host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) };
+}
+
+/** Resolves Kafka's configs into the broker's settings, applying Kafka's fallbacks and precedence. */
+export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettings {
+  const get = <T extends ConfigValue>(key: string) => values.get(key) as T | undefined;
+  const defaults = defaultBrokerSettings();
+
+  const nodeId = get<number>('node.id');
+  const brokerId = get<number>('broker.id') ?? -1;
+  if (nodeId !== undefined && brokerId !== -1 && nodeId !== brokerId) {
+    throw new ConfigError(`node.id (${nodeId}) and broker.id (${brokerId}) must be equal when both are set`);
+  }
+  const id = nodeId ?? (brokerId === -1 ? 0 : brokerId);
+
+  // The older host.name/port pair applies only when listeners is not set explicitly.
+  const listeners = (get<string[]>('listeners') ?? []).map((l) => parseListener(l, 'listeners'));
+  const plaintext = listeners.find((l) => l.name === 'PLAINTEXT') ?? listeners[0];
+  if (!plaintext) throw new ConfigError('listeners must name at least one listener');
+  if (plaintext.name !== 'PLAINTEXT')
+    throw new ConfigError(`listener ${plaintext.name}: only PLAINTEXT listeners are supported yet`);
+  const advertisedList = get<string[]>('advertised.listeners');
+  const advertised = advertisedList?.length ? parseListener(advertisedList[0]!, 'advertised.listeners') : null;
+  const bindHost = plaintext.host;
+  const advertisedHost =
+    advertised?.host ||
+    get<string>('advertised.host.name') ||
+    (bindHost && bindHost !== '0.0.0.0' ? bindHost : hostname());
+  const advertisedPort = advertised?.port ?? get<number>('advertised.port') ?? plaintext.port;
+
+  const retentionMs =
+    get<number>('log.retention.ms') ??
+    (get<number>('log.retention.minutes') !== undefined
+      ? get<number>('log.retention.minutes')! * 60_000
+      : get<number>('log.retention.hours')! * 3_600_000);
+  const rollMs = get<number>('log.roll.ms') ?? get<number>('log.roll.hours')! * 3_600_000;
+  const logDirs = get<string[]>('log.dirs') ?? [get<string>('log.dir')!];
+
+  return {
+    ...defaults,
+    nodeId: id,
+    host: bindHost,
+    port: plaintext.port,
+    advertisedHost,
+    advertisedPort,
+    logDirs,
+    numPartitions: get<number>('num.partitions')!,
+    defaultReplicationFactor: get<number>('default.replication.factor')!,
+    autoCreateTopicsEnable: get<boolean>('auto.create.topics.enable')!,
+    deleteTopicEnable: get<boolean>('delete.topic.enable')!,
+    messageMaxBytes: get<number>('message.max.bytes')!,
+    socketRequestMaxBytes: get<number>('socket.request.max.bytes')!,
+    connectionsMaxIdleMs: get<number>('connections.max.idle.ms')!,
+    maxConnections: Math.min(get<number>('max.connections')!, defaults.maxConnections),
+    logDefaults: {
+      segmentBytes: get<number>('log.segment.bytes')!,
+      segmentMs: rollMs,
+      retentionMs: retentionMs < 0 ? -1 : retentionMs,
+      retentionBytes: get<number>('log.retention.bytes')!,
+      indexIntervalBytes: get<number>('log.index.interval.bytes')!,
+      flushMessages: get<number>('log.flush.interval.messages')!,
+    },
+    logRetentionCheckIntervalMs: get<number>('log.retention.check.interval.ms')!,
+    logFlushIntervalMs: get<number>('log.flush.interval.ms') ?? get<number>('log.flush.scheduler.interval.ms')!,
+    flushOnAcksAll: get<boolean>('samsa.log.flush.on.acks.all')!,
+    logMessageTimestampType: get<string>('log.message.timestamp.type') as BrokerSettings['logMessageTimestampType'],
+  };
+}
