@@ -8,7 +8,7 @@ export interface PropertyValue {
   line: number;
 }
 
-function unescape(text: string): string {
+function unescapeProperty(text: string): string {
   return text.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, e: string) => {
     if (e.length === 5) return String.fromCharCode(Number.parseInt(e.slice(1), 16));
     return { t: '\t', n: '\n', r: '\r', f: '\f' }[e] ?? e;
@@ -35,10 +35,10 @@ export function parseProperties(text: string): Map<string, PropertyValue> {
     // The key ends at the first unescaped '=', ':' or whitespace.
     let k = 0;
     while (k < line.length && !/[=:\s]/.test(line[k]!)) k += line[k] === '\\' ? 2 : 1;
-    const key = unescape(line.slice(0, k));
+    const key = unescapeProperty(line.slice(0, k));
     let rest = line.slice(k).replace(/^[ \t\f]+/, '');
     if (rest.startsWith('=') || rest.startsWith(':')) rest = rest.slice(1).replace(/^[ \t\f]+/, '');
-    out.set(key, { value: unescape(rest), line: lineNo });
+    out.set(key, { value: unescapeProperty(rest), line: lineNo });
   }
   return out;
 }
