@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import { type Broker, startBroker } from '../../src/index.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { apis, defaultFetchRequest, defaultProduceRequest } from '../../src/protocol/generated/index.js';
+import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
+import { consumeWithKafkaPython } from './clients.js';
+import { RawClient } from './raw-client.js';
+
+const MAX_MESSAGE_BYTES = 2000;
+const MAX_REQUEST_BYTES = 100_000;
+let broker: Broker;
+
+before(async () => {
+  broker = await startBroker({ messageMaxBytes: MAX_MESSAGE_BYTES, socketRequestMaxBytes: MAX_REQUEST_BYTES });
+});
+after(async () => {
+  await broker.stop();
+});
+
+function frame(payload: Buffer): Buffer {
+  const prefix = Buffer.alloc(4);
+  prefix.writeInt32BE(payload.length);
+  return Buffer.concat([prefix, payload]);
+}
+
+/** A request header v1 for `apiKey`/`version`, then `body`. */
+function request(apiKey: number, version: number, body: Buffer = Buffer.alloc(0)): Buffer {
+  const h = Buffer.alloc(10);
+  h.writeInt16BE(apiKey, 0);
+  h.writeInt16BE(version, 2);
+  h.writeInt32BE(1, 4);
+  h.writeInt16BE(-1, 8); // null client id
+  return frame(Buffer.concat([h, body]));
+}
+
+function produce(topic: string, records: Buffer) {
+  return {
+    ...defaultProduceRequest(),
+    acks: -1,
+    timeoutMs: 5000,
+    topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+  };
+}
+
+test('bad input gets an error code or a closed connection while another client keeps producing', async () => {
+  const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [
+      { topic: 'steady', numPartitions: 1 },
+      { topic: 'target', numPartitions: 1 },
+    ],
+  });
+  const producer = kafka.producer();
+  await producer.connect();
+  let acknowledged = 0;
+  let producing = true;
+  const background = (async () => {
+    while (producing) {
+      await producer.send({
+        topic: 'steady',
+        acks: -1,
+        messages: [{ key: String(acknowledged), value: `m${acknowledged}` }],
+      });
+      acknowledged++;
+    }
+  })();
+
+  // Framing and header problems close the connection.
+  const closes: Array<[string, Buffer]> = [
+    [
+      'oversize frame',
+      (() => {
+        const b = Buffer.alloc(4);
+        b.writeInt32BE(MAX_REQUEST_BYTES + 1);
+        return b;
+      })(),
+    ],
+    ['negative frame size', Buffer.from([0xff, 0xff, 0xff, 0xfe])],
+    ['truncated request', frame(Buffer.from([0, 3, 0]))],
+    ['unknown API key', request(9999, 0)],
+    ['unsupported Produce version', request(0, 99)],
+    ['Metadata body cut short', request(3, 1, Buffer.from([0, 0, 0, 5, 0, 1]))],
+  ];
+  for (const [name, bytes] of closes) {
+    const c = await RawClient.connect(broker.port);
+    c.sendRaw(bytes);
+    await c.closed;
+    assert.ok(true, name);
+  }
+
+  const c = await RawClient.connect(broker.port);
+  // KIP-511: an ApiVersions version the broker does not know gets UNSUPPORTED_VERSION in v0, with the ranges.
+  // Versions past 3 are flexible, so the header is v2: a tagged-field section follows the client id.
+  c.sendRaw(request(18, 99, Buffer.from([0])));
+  const raw = await c.nextFrame();
+  assert.equal(raw.readInt16BE(4), ErrorCode.UNSUPPORTED_VERSION);
+
+  const good = buildRecordBatch([{ key: Buffer.from('k'), value: Buffer.from('v'), timestamp: BigInt(Date.now()) }]);
+  const corrupt = Buffer.from(good);
+  corrupt[corrupt.length - 1] = corrupt[corrupt.length - 1]! ^ 0xff;
+  const big = buildRecordBatch([{ key: null, value: Buffer.alloc(MAX_MESSAGE_BYTES), timestamp: 1n }]);
+  const cases: Array<[string, Buffer, number]> = [
+    ['corrupted CRC', corrupt, ErrorCode.CORRUPT_MESSAGE],
+    ['batch over max.message.bytes', big, ErrorCode.MESSAGE_TOO_LARGE],
+    [
+      'bytes that are no batch',
+      Buffer.from('not a record batch at all, not at all, not at all, not at all'),
+      ErrorCode.CORRUPT_MESSAGE,
+    ],
+  ];
+  for (const [name, records, code] of cases) {
+    const res = await c.request(apis.Produce, 9, produce('target', records));
+    assert.equal(res.responses[0]!.partitionResponses[0]!.errorCode, code, name);
+  }
+  const unknown = await c.request(apis.Produce, 9, produce('no-such-topic', good));
+  assert.equal(unknown.responses[0]!.partitionResponses[0]!.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+
+  const created = await c.request(apis.CreateTopics, 7, {
+    topics: [{ name: 'bad name!', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+    timeoutMs: 5000,
+    validateOnly: false,
+  });
+  assert.equal(created.topics[0]!.errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION);
+  const meta = await c.request(apis.Metadata, 12, {
+    topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'bad/name' }],
+    allowAutoTopicCreation: true,
+    includeClusterAuthorizedOperations: false,
+    includeTopicAuthorizedOperations: false,
+  });
+  assert.equal(meta.topics[0]!.errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION);
+
+  const fetch = await c.request(apis.Fetch, 12, {
+    ...defaultFetchRequest(),
+    maxWaitMs: 0,
+    maxBytes: 1 << 20,
+    topics: [
+      {
+        topic: 'target',
+        topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+        partitions: [
+          {
+            partition: 0,
+            currentLeaderEpoch: -1,
+            fetchOffset: -5n,
+            lastFetchedEpoch: -1,
+            logStartOffset: -1n,
+            partitionMaxBytes: 1 << 20,
+            replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA',
+          },
+        ],
+      },
+    ],
+  });
+  assert.equal(fetch.responses[0]!.partitions[0]!.errorCode, ErrorCode.OFFSET_OUT_OF_RANGE);
+
+  // The good batch is still accepted on the same connection.
+  const ok = await c.request(apis.Produce, 9, produce('target', good));
+  assert.equal(ok.responses[0]!.partitionResponses[0]!.errorCode, ErrorCode.NONE);
+  c.close();
+
+  producing = false;
+  await background;
+  await producer.disconnect();
+  await admin.disconnect();
+  assert.ok(acknowledged > 0);
+  // Everything acknowledged to the steady producer is there, once, in order.
+  const steady = await consumeWithKafkaPython(broker.bootstrap, 'steady', [0]);
+  assert.deepEqual(
+    steady.map((r) => r.value),
+    Array.from({ length: acknowledged }, (_, i) => `m${i}`),
+  );
+});

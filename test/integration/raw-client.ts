@@ -1,0 +1,78 @@
+import { connect, type Socket } from 'node:net';
+import {
+  type ApiCodecs,
+  decodeResponseHeader,
+  encodeRequestHeader,
+  requestHeaderVersion,
+  responseHeaderVersion,
+} from '../../src/protocol/generated/index.js';
+import { Reader, Writer } from '../../src/protocol/primitives/index.js';
+
+/** A minimal client over one socket, built on the generated codecs: for tests that send exact bytes. */
+export class RawClient {
+  private buffered = Buffer.alloc(0);
+  private waiters: Array<(frame: Buffer) => void> = [];
+  private correlationId = 0;
+  readonly closed: Promise<void>;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, chunk]);
+      while (this.buffered.length >= 4 && this.buffered.length >= 4 + this.buffered.readInt32BE(0)) {
+        const size = this.buffered.readInt32BE(0);
+        const frame = this.buffered.subarray(4, 4 + size);
+        this.buffered = this.buffered.subarray(4 + size);
+        this.waiters.shift()?.(frame);
+      }
+    });
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+  }
+
+  static async connect(port: number): Promise<RawClient> {
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    return new RawClient(socket);
+  }
+
+  /** Sends bytes as they are (with no size prefix added). */
+  sendRaw(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** The next response frame; rejects if the broker closes the connection first. */
+  nextFrame(): Promise<Buffer> {
+    return Promise.race([
+      new Promise<Buffer>((resolve) => this.waiters.push(resolve)),
+      this.closed.then(() => {
+        throw new Error('connection closed by the broker');
+      }),
+    ]);
+  }
+
+  /** Sends a request and decodes its response. */
+  async request<Req, Res>(api: ApiCodecs<Req, Res>, version: number, body: Req): Promise<Res> {
+    const w = new Writer();
+    const correlationId = ++this.correlationId;
+    encodeRequestHeader(w, requestHeaderVersion(api.key, version), {
+      requestApiKey: api.key,
+      requestApiVersion: version,
+      correlationId,
+      clientId: 'raw-test',
+    });
+    api.encodeRequest(w, version, body);
+    const payload = w.toBuffer();
+    const prefix = Buffer.alloc(4);
+    prefix.writeInt32BE(payload.length);
+    const response = this.nextFrame();
+    this.socket.write(Buffer.concat([prefix, payload]));
+    const r = new Reader(await response);
+    const header = decodeResponseHeader(r, responseHeaderVersion(api.key, version));
+    if (header.correlationId !== correlationId) throw new Error('correlation id mismatch');
+    return api.decodeResponse(r, version);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
