@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
+import { startBroker } from '../../src/index.js';
+
+test('retention: with small segment.bytes and retention.ms, old segments go and the earliest offset moves', async () => {
+  const broker = await startBroker({ logRetentionCheckIntervalMs: 100 });
+  try {
+    const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [
+        {
+          topic: 'short-lived',
+          numPartitions: 1,
+          configEntries: [
+            { name: 'segment.bytes', value: '2000' },
+            { name: 'retention.ms', value: '1000' },
+          ],
+        },
+      ],
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    for (let i = 0; i < 30; i++) {
+      await producer.send({ topic: 'short-lived', messages: [{ value: `record ${i} `.repeat(20) }] });
+    }
+    await producer.disconnect();
+    const before = await admin.fetchTopicOffsets('short-lived');
+    assert.deepEqual([before[0]!.low, before[0]!.high], ['0', '30']);
+
+    let low = '0';
+    for (let waited = 0; waited < 10_000 && low === '0'; waited += 200) {
+      await sleep(200);
+      low = (await admin.fetchTopicOffsets('short-lived'))[0]!.low;
+    }
+    assert.ok(Number(low) > 0, `the earliest offset moved (now ${low})`);
+    const after = await admin.fetchTopicOffsets('short-lived');
+    assert.equal(after[0]!.high, '30', 'the active segment and the end of the log stay');
+    await admin.disconnect();
+  } finally {
+    await broker.stop();
+  }
+});
