@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { brokerSuite } from './broker.js';
 import { type BenchRow, formatTable, memcpyMBps } from './lib.js';
 import { codecSuite, compressionSuite, crcSuite } from './protocol.js';
 
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
     codecSuite,
   ];
   for (const suite of suites) rows.push(...(await suite({ memcpyMBps: memcpy, minMs })));
+  rows.push(...(await brokerSuite({ quick })));
 
   console.log(formatTable(rows));
   const dir = join(import.meta.dirname, 'results');
