@@ -7,6 +7,9 @@ import type { BrokerSettings } from './broker-settings.js';
 import type { FetchSessionCache } from './fetch-session.js';
 import type { ReplicaManager } from './replica-manager.js';
 
+/** Kafka's value for "authorized operations not computed" (the client did not ask for them). */
+export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
+
 /** What handlers may use of the broker. Handlers never touch files or sockets directly. */
 export interface BrokerServices {
   settings: BrokerSettings;

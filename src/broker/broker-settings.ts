@@ -30,4 +30,6 @@ export interface BrokerSettings {
   /** Whether acks=all waits for fsync (Samsa's durable default; see docs/ARCHITECTURE.md). */
   flushOnAcksAll: boolean;
   logMessageTimestampType: 'CreateTime' | 'LogAppendTime';
+  /** The keys set in server.properties (or --override), as written; DescribeConfigs reports them as static. */
+  staticConfigs?: Record<string, string>;
 }

@@ -11,10 +11,18 @@ import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import type { BrokerSettings } from './broker-settings.js';
 import { FetchSessionCache } from './fetch-session.js';
+import { alterConfigsHandler } from './handlers/alter-configs.js';
 import { apiVersionsHandler } from './handlers/api-versions.js';
+import { createPartitionsHandler } from './handlers/create-partitions.js';
 import { createTopicsHandler } from './handlers/create-topics.js';
+import { deleteRecordsHandler } from './handlers/delete-records.js';
 import { deleteTopicsHandler } from './handlers/delete-topics.js';
+import { describeClusterHandler } from './handlers/describe-cluster.js';
+import { describeConfigsHandler } from './handlers/describe-configs.js';
+import { describeLogDirsHandler } from './handlers/describe-log-dirs.js';
+import { describeTopicPartitionsHandler } from './handlers/describe-topic-partitions.js';
 import { fetchHandler } from './handlers/fetch.js';
+import { incrementalAlterConfigsHandler } from './handlers/incremental-alter-configs.js';
 import { listOffsetsHandler } from './handlers/list-offsets.js';
 import { metadataHandler } from './handlers/metadata.js';
 import { produceHandler } from './handlers/produce.js';
@@ -121,6 +129,14 @@ export class Broker {
       metadataHandler,
       createTopicsHandler,
       deleteTopicsHandler,
+      createPartitionsHandler,
+      describeConfigsHandler,
+      alterConfigsHandler,
+      incrementalAlterConfigsHandler,
+      describeClusterHandler,
+      describeTopicPartitionsHandler,
+      deleteRecordsHandler,
+      describeLogDirsHandler,
     ];
     const dispatcher: RequestDispatcher = new RequestDispatcher(
       [...handlers, apiVersionsHandler(() => dispatcher.implemented)],

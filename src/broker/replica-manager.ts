@@ -72,6 +72,7 @@ export class ReplicaManager {
         }
       }
       if (!topic) return;
+      this.logManager.refreshConfig(name);
       for (const p of topic.partitions) {
         if (!p.replicas.includes(this.nodeId)) continue;
         const log =

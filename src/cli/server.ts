@@ -34,7 +34,9 @@ export async function runServer(args: string[]): Promise<number> {
     }
     const { values, warnings } = parseBrokerConfig(raw);
     for (const w of warnings) logger.warn(w);
-    const broker = new Broker(toBrokerSettings(values), logger);
+    const settings = toBrokerSettings(values);
+    settings.staticConfigs = Object.fromEntries(raw);
+    const broker = new Broker(settings, logger);
     await broker.start();
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {

@@ -24,11 +24,14 @@ export interface TopicRecord {
   configs: Record<string, string>;
 }
 
+/** Kafka's zero UUID ("no topic id"), in its printed form. */
+export const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
+
 /** A new random UUID in Kafka's printed form; never the zero UUID or one starting with '-' (Kafka avoids both). */
 export function newUuid(): string {
   for (;;) {
     const id = randomBytes(16).toString('base64url');
-    if (!id.startsWith('-') && id !== 'AAAAAAAAAAAAAAAAAAAAAA') return id;
+    if (!id.startsWith('-') && id !== ZERO_UUID) return id;
   }
 }
 

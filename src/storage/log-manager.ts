@@ -94,6 +94,12 @@ export class LogManager {
     }
   }
 
+  /** Re-reads the config of every log of a topic, after its overrides changed. */
+  refreshConfig(topic: string): void {
+    const config = this.options.configFor(topic);
+    for (const log of this.logs.values()) if (log.topic === topic) log.config = config;
+  }
+
   getLog(topic: string, partition: number): PartitionLog | undefined {
     return this.logs.get(partitionKey(topic, partition));
   }
@@ -163,11 +169,28 @@ export class LogManager {
     await this.checkpointFile(REPLICATION_OFFSET_CHECKPOINT_FILE, (log) => log.highWatermark);
   }
 
-  private checkpointLogStartOffsets(): Promise<void> {
+  /** The logs of each log dir, every configured dir present (DescribeLogDirs). */
+  logsByDir(): Map<string, PartitionLog[]> {
+    const byDir = new Map<string, PartitionLog[]>(this.options.logDirs.map((d) => [d, []]));
+    for (const [key, log] of this.logs) byDir.get(this.dirOf.get(key)!)?.push(log);
+    return byDir;
+  }
+
+  /** Writes the log start offsets now (after DeleteRecords moved one), rather than at the next interval. */
+  checkpointLogStartOffsets(): Promise<void> {
     return this.checkpointFile(LOG_START_OFFSET_CHECKPOINT_FILE, (log) => log.logStartOffset);
   }
 
-  private async checkpointFile(name: string, value: (log: PartitionLog) => number): Promise<void> {
+  /** Checkpoint writes share one temporary file per checkpoint, so they run one at a time. */
+  private checkpointWrites: Promise<void> = Promise.resolve();
+
+  private checkpointFile(name: string, value: (log: PartitionLog) => number): Promise<void> {
+    const write = this.checkpointWrites.then(() => this.writeCheckpointFile(name, value));
+    this.checkpointWrites = write.catch(() => {});
+    return write;
+  }
+
+  private async writeCheckpointFile(name: string, value: (log: PartitionLog) => number): Promise<void> {
     for (const dir of this.options.logDirs) {
       const entries: Array<{ topic: string; partition: number; offset: number }> = [];
       for (const [key, log] of this.logs) {

@@ -1,4 +1,6 @@
+import { ZERO_UUID } from '../../cluster/topic-metadata.js';
 import { isInternalTopic, topicNameError } from '../../cluster/topic-name.js';
+import { topicConfigsError } from '../../config/topic-config.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import {
   apis,
@@ -29,7 +31,7 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
       if ((counts.get(t.name) ?? 0) > 1 && reported.has(t.name)) continue;
       const result: CreateTopicsResponseCreatableTopicResult = {
         name: t.name,
-        topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+        topicId: ZERO_UUID,
         errorCode: ErrorCode.NONE,
         errorMessage: null,
         topicConfigErrorCode: ErrorCode.NONE,
@@ -89,6 +91,11 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
       }
       const configs: Record<string, string> = {};
       for (const c of t.configs) if (c.value !== null) configs[c.name] = c.value;
+      const configError = topicConfigsError(configs);
+      if (configError) {
+        fail(ErrorCode.INVALID_CONFIG, configError);
+        continue;
+      }
       result.numPartitions = numPartitions;
       result.replicationFactor = replicationFactor;
       result.configs = Object.entries(configs).map(([name, value]) => ({

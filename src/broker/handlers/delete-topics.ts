@@ -1,3 +1,4 @@
+import { ZERO_UUID } from '../../cluster/topic-metadata.js';
 import { isInternalTopic } from '../../cluster/topic-name.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import {
@@ -7,8 +8,6 @@ import {
   type DeleteTopicsResponseDeletableTopicResult,
 } from '../../protocol/generated/index.js';
 import { defineHandler } from '../api-handler.js';
-
-const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 
 /** DeleteTopics: by name (all versions) or by topic id (v6+). The logs go when the metadata change is applied. */
 export const deleteTopicsHandler = defineHandler<DeleteTopicsRequest, DeleteTopicsResponse>({

@@ -1,4 +1,4 @@
-import type { TopicRecord } from '../../cluster/topic-metadata.js';
+import { type TopicRecord, ZERO_UUID } from '../../cluster/topic-metadata.js';
 import { isInternalTopic, topicNameError } from '../../cluster/topic-name.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import {
@@ -7,11 +7,7 @@ import {
   type MetadataResponse,
   type MetadataResponseTopic,
 } from '../../protocol/generated/index.js';
-import { type BrokerServices, defineHandler } from '../api-handler.js';
-
-const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
-/** Kafka's value for "authorized operations not computed". */
-const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
+import { AUTHORIZED_OPERATIONS_OMITTED, type BrokerServices, defineHandler } from '../api-handler.js';
 
 export function topicMetadata(topic: TopicRecord): MetadataResponseTopic {
   return {

@@ -1,0 +1,80 @@
+import { topicNameError } from '../cluster/topic-name.js';
+import { topicConfigsError } from '../config/topic-config.js';
+import { ErrorCode } from '../protocol/errors.js';
+import type { BrokerServices } from './api-handler.js';
+import { ConfigResourceType } from './config-describer.js';
+import { updateTopicConfigs } from './topic-settings.js';
+
+export interface ConfigChangeResult {
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+const OK: ConfigChangeResult = { errorCode: ErrorCode.NONE, errorMessage: null };
+
+function fail(errorCode: number, errorMessage: string): ConfigChangeResult {
+  return { errorCode, errorMessage };
+}
+
+/** Thrown by a change function to reject an operation with Kafka's error code. */
+export class ConfigChangeRejected extends Error {
+  constructor(
+    readonly errorCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The key that makes two resources of a request the same one. */
+export function resourceKey(resourceType: number, resourceName: string): string {
+  return `${resourceType}:${resourceName}`;
+}
+
+/**
+ * Applies a change to the config overrides of one resource, as AlterConfigs and IncrementalAlterConfigs do:
+ * topics get their overrides validated then stored (unless validateOnly); broker configs come from
+ * server.properties and cannot change at run time; other resource types are not supported.
+ */
+export async function changeResourceConfigs(
+  broker: BrokerServices,
+  resourceType: number,
+  resourceName: string,
+  validateOnly: boolean,
+  change: (current: Record<string, string>) => Record<string, string>,
+): Promise<ConfigChangeResult> {
+  try {
+    if (resourceType === ConfigResourceType.BROKER) {
+      if (resourceName !== '' && resourceName !== String(broker.settings.nodeId))
+        return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${broker.settings.nodeId}`);
+      const attempted = Object.keys(change({}));
+      return fail(
+        ErrorCode.INVALID_CONFIG,
+        `Cannot update these configs dynamically: ${attempted.join(', ')} (broker configs come from server.properties)`,
+      );
+    }
+    if (resourceType !== ConfigResourceType.TOPIC)
+      return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
+    const nameError = topicNameError(resourceName);
+    if (nameError) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameError);
+    const topic = broker.topics.get(resourceName);
+    if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${resourceName} does not exist`);
+    const error = topicConfigsError(change(topic.configs));
+    if (error) return fail(ErrorCode.INVALID_CONFIG, error);
+    if (validateOnly) return OK;
+    let invalid: string | null = null;
+    const updated = await updateTopicConfigs(broker.topics, resourceName, (current) => {
+      const next = change(current);
+      invalid = topicConfigsError(next);
+      return invalid ? current : next;
+    });
+    if (invalid) return fail(ErrorCode.INVALID_CONFIG, invalid);
+    if (!updated) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${resourceName} does not exist`);
+    await broker.replicas.settled();
+    broker.logger.info('topic configs changed', { topic: resourceName });
+    return OK;
+  } catch (e) {
+    if (e instanceof ConfigChangeRejected) return fail(e.errorCode, e.message);
+    throw e;
+  }
+}

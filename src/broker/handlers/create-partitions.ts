@@ -1,0 +1,95 @@
+import type { PartitionAssignment } from '../../cluster/topic-metadata.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  apis,
+  type CreatePartitionsRequest,
+  type CreatePartitionsResponse,
+  type CreatePartitionsResponseCreatePartitionsTopicResult,
+} from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+
+/** How many times adding partitions is retried when the topic record changes under it. */
+const UPDATE_ATTEMPTS = 5;
+/** The same bound CreateTopics applies. */
+const MAX_PARTITIONS_PER_TOPIC = 1_000_000;
+
+/**
+ * CreatePartitions: raises a topic's partition count (it never shrinks). New partitions start empty; keyed
+ * producers will map some keys to them, as in Kafka.
+ */
+export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, CreatePartitionsResponse>({
+  api: apis.CreatePartitions,
+  minVersion: 0,
+  maxVersion: 3,
+  async handle({ broker }, request) {
+    const counts = new Map<string, number>();
+    for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+    const results: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
+    const reported = new Set<string>();
+    const nodeId = broker.settings.nodeId;
+    for (const t of request.topics) {
+      const result: CreatePartitionsResponseCreatePartitionsTopicResult = {
+        name: t.name,
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+      };
+      const fail = (errorCode: number, errorMessage: string) => {
+        result.errorCode = errorCode;
+        result.errorMessage = errorMessage;
+      };
+      if ((counts.get(t.name) ?? 0) > 1) {
+        if (reported.has(t.name)) continue;
+        reported.add(t.name);
+        results.push(result);
+        fail(ErrorCode.INVALID_REQUEST, 'Duplicate topic in request.');
+        continue;
+      }
+      results.push(result);
+      let error: [number, string] | null = null;
+      let done = false;
+      for (let attempt = 0; attempt < UPDATE_ATTEMPTS && !done && !error; attempt++) {
+        const topic = broker.topics.get(t.name);
+        if (!topic) {
+          error = [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`];
+          break;
+        }
+        const current = topic.partitions.length;
+        if (t.count === current) {
+          error = [ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partitions.`];
+        } else if (t.count < current) {
+          error = [
+            ErrorCode.INVALID_PARTITIONS,
+            `Topic currently has ${current} partitions, which is higher than the requested ${t.count}.`,
+          ];
+        } else if (t.count > MAX_PARTITIONS_PER_TOPIC) {
+          error = [ErrorCode.INVALID_PARTITIONS, `Topic cannot have more than ${MAX_PARTITIONS_PER_TOPIC} partitions.`];
+        } else if (t.assignments !== null && t.assignments.length !== t.count - current) {
+          error = [
+            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+            `Increasing the number of partitions by ${t.count - current} but ${t.assignments.length} assignments provided.`,
+          ];
+        } else if (t.assignments?.some((a) => a.brokerIds.length !== 1 || a.brokerIds[0] !== nodeId)) {
+          error = [
+            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+            `Every new partition must be assigned to broker ${nodeId}, the only broker of this cluster.`,
+          ];
+        }
+        if (error || request.validateOnly) break;
+        const added: PartitionAssignment[] = Array.from({ length: t.count - current }, (_, i) => ({
+          partition: current + i,
+          leader: nodeId,
+          leaderEpoch: 0,
+          replicas: [nodeId],
+          isr: [nodeId],
+        }));
+        done = await broker.topics.update({ ...topic, partitions: [...topic.partitions, ...added] });
+      }
+      if (error) fail(...error);
+      else if (!done && !request.validateOnly)
+        fail(ErrorCode.REASSIGNMENT_IN_PROGRESS, 'The topic kept changing; try again.');
+      else if (done) broker.logger.info('partitions added', { topic: t.name, count: t.count });
+    }
+    await broker.replicas.settled();
+    return { throttleTimeMs: 0, results };
+  },
+});

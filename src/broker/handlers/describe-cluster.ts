@@ -1,0 +1,38 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import { apis, type DescribeClusterRequest, type DescribeClusterResponse } from '../../protocol/generated/index.js';
+import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
+
+/** DescribeClusterRequest.EndpointType (v1+): brokers, or controllers (asked of controllers only). */
+const ENDPOINT_TYPE_BROKERS = 1;
+
+/**
+ * DescribeCluster (KIP-700): the cluster id and its brokers. With the embedded metadata store the broker is
+ * its own controller.
+ */
+export const describeClusterHandler = defineHandler<DescribeClusterRequest, DescribeClusterResponse>({
+  api: apis.DescribeCluster,
+  minVersion: 0,
+  maxVersion: 1,
+  handle({ apiVersion, broker }, request) {
+    const { settings } = broker;
+    const response: DescribeClusterResponse = {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      endpointType: ENDPOINT_TYPE_BROKERS,
+      clusterId: broker.clusterId,
+      controllerId: settings.nodeId,
+      brokers: [
+        { brokerId: settings.nodeId, host: settings.advertisedHost, port: settings.advertisedPort, rack: null },
+      ],
+      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+    };
+    if (apiVersion >= 1 && request.endpointType !== ENDPOINT_TYPE_BROKERS) {
+      response.errorCode = ErrorCode.UNSUPPORTED_ENDPOINT_TYPE;
+      response.errorMessage = `The endpoint type ${request.endpointType} is not supported by a broker`;
+      response.endpointType = request.endpointType;
+      response.brokers = [];
+    }
+    return response;
+  },
+});

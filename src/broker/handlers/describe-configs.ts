@@ -1,0 +1,70 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  apis,
+  type DescribeConfigsRequest,
+  type DescribeConfigsResponse,
+  type DescribeConfigsResponseDescribeConfigsResult,
+} from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+import {
+  ConfigResourceType,
+  ConfigSource,
+  type DescribedConfig,
+  describeBrokerConfigs,
+  describeTopicConfigs,
+} from '../config-describer.js';
+
+/**
+ * DescribeConfigs: every config of a topic (override or default, with its source and synonyms) or of this
+ * broker. Each resource gets its own result and error.
+ */
+export const describeConfigsHandler = defineHandler<DescribeConfigsRequest, DescribeConfigsResponse>({
+  api: apis.DescribeConfigs,
+  minVersion: 0,
+  maxVersion: 4,
+  handle({ apiVersion, broker }, request) {
+    const results = request.resources.map((resource): DescribeConfigsResponseDescribeConfigsResult => {
+      const result: DescribeConfigsResponseDescribeConfigsResult = {
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+        resourceType: resource.resourceType,
+        resourceName: resource.resourceName,
+        configs: [],
+      };
+      let described: DescribedConfig[];
+      if (resource.resourceType === ConfigResourceType.TOPIC) {
+        const topic = broker.topics.get(resource.resourceName);
+        if (!topic) {
+          result.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+          result.errorMessage = `Topic ${resource.resourceName} does not exist`;
+          return result;
+        }
+        described = describeTopicConfigs(topic, broker.settings, resource.configurationKeys);
+      } else if (resource.resourceType === ConfigResourceType.BROKER) {
+        if (resource.resourceName !== '' && resource.resourceName !== String(broker.settings.nodeId)) {
+          result.errorCode = ErrorCode.INVALID_REQUEST;
+          result.errorMessage = `Unexpected broker id, expected ${broker.settings.nodeId}`;
+          return result;
+        }
+        described = describeBrokerConfigs(broker.settings, resource.configurationKeys);
+      } else {
+        result.errorCode = ErrorCode.INVALID_REQUEST;
+        result.errorMessage = `Unsupported resource type ${resource.resourceType}`;
+        return result;
+      }
+      result.configs = described.map((c) => ({
+        name: c.name,
+        value: c.value,
+        readOnly: c.readOnly,
+        isDefault: apiVersion === 0 && c.source === ConfigSource.DEFAULT_CONFIG,
+        configSource: apiVersion >= 1 ? c.source : -1,
+        isSensitive: false,
+        synonyms: apiVersion >= 1 && request.includeSynonyms ? c.synonyms : [],
+        configType: apiVersion >= 3 ? c.configType : 0,
+        documentation: null,
+      }));
+      return result;
+    });
+    return { throttleTimeMs: 0, results };
+  },
+});

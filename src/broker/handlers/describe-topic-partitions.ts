@@ -1,0 +1,89 @@
+import { type TopicRecord, ZERO_UUID } from '../../cluster/topic-metadata.js';
+import { isInternalTopic } from '../../cluster/topic-name.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  apis,
+  type DescribeTopicPartitionsRequest,
+  type DescribeTopicPartitionsResponse,
+  type DescribeTopicPartitionsResponseCursor,
+  type DescribeTopicPartitionsResponseTopic,
+} from '../../protocol/generated/index.js';
+import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
+
+/** Kafka's max.request.partition.size.limit default: the most partitions one response describes. */
+const MAX_PARTITIONS_PER_RESPONSE = 2000;
+
+function unknownTopic(name: string): DescribeTopicPartitionsResponseTopic {
+  return {
+    errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+    name,
+    topicId: ZERO_UUID,
+    isInternal: false,
+    partitions: [],
+    topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+  };
+}
+
+/**
+ * DescribeTopicPartitions (KIP-966): topics in name order, paginated by partition count with a cursor, so that
+ * tools can describe topics with very many partitions. An empty topic list means every topic.
+ */
+export const describeTopicPartitionsHandler = defineHandler<
+  DescribeTopicPartitionsRequest,
+  DescribeTopicPartitionsResponse
+>({
+  api: apis.DescribeTopicPartitions,
+  minVersion: 0,
+  maxVersion: 0,
+  handle({ broker }, request) {
+    const names =
+      request.topics.length > 0
+        ? [...new Set(request.topics.map((t) => t.name))].sort()
+        : [...broker.topics.all()].map((t) => t.name).sort();
+    const limit = Math.max(1, Math.min(request.responsePartitionLimit, MAX_PARTITIONS_PER_RESPONSE));
+    const cursor = request.cursor;
+    const topics: DescribeTopicPartitionsResponseTopic[] = [];
+    let nextCursor: DescribeTopicPartitionsResponseCursor | null = null;
+    let budget = limit;
+    for (const name of names) {
+      if (cursor && name < cursor.topicName) continue;
+      const topic: TopicRecord | undefined = broker.topics.get(name);
+      if (!topic) {
+        topics.push(unknownTopic(name));
+        continue;
+      }
+      if (budget === 0) {
+        nextCursor = { topicName: name, partitionIndex: 0 };
+        break;
+      }
+      const first = cursor && name === cursor.topicName ? cursor.partitionIndex : 0;
+      const partitions = topic.partitions.filter((p) => p.partition >= first).slice(0, budget);
+      budget -= partitions.length;
+      topics.push({
+        errorCode: ErrorCode.NONE,
+        name,
+        topicId: topic.id,
+        isInternal: isInternalTopic(name),
+        partitions: partitions.map((p) => ({
+          errorCode: ErrorCode.NONE,
+          partitionIndex: p.partition,
+          leaderId: p.leader,
+          leaderEpoch: p.leaderEpoch,
+          replicaNodes: p.replicas,
+          isrNodes: p.isr,
+          eligibleLeaderReplicas: [],
+          lastKnownElr: [],
+          offlineReplicas: [],
+        })),
+        topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+      });
+      const last = partitions.at(-1);
+      const remaining = topic.partitions.some((p) => p.partition > (last?.partition ?? first - 1));
+      if (budget === 0 && remaining) {
+        nextCursor = { topicName: name, partitionIndex: (last?.partition ?? first - 1) + 1 };
+        break;
+      }
+    }
+    return { throttleTimeMs: 0, topics, nextCursor };
+  },
+});

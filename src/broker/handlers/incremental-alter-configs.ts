@@ -1,0 +1,100 @@
+import { TOPIC_CONFIGS } from '../../config/topic-config.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  apis,
+  type IncrementalAlterConfigsRequest,
+  type IncrementalAlterConfigsRequestAlterableConfig,
+  type IncrementalAlterConfigsResponse,
+  type IncrementalAlterConfigsResponseAlterConfigsResourceResponse,
+} from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+import { ConfigChangeRejected, changeResourceConfigs, resourceKey } from '../config-changes.js';
+
+/** Kafka's AlterConfigOp.OpType codes. */
+const OpType = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
+
+function listItems(text: string | undefined): string[] {
+  return text === undefined || text.trim() === '' ? [] : text.split(',').map((s) => s.trim());
+}
+
+/** Applies the operations to a copy of the overrides; APPEND and SUBTRACT work on list configs only. */
+function applyOperations(
+  current: Record<string, string>,
+  ops: IncrementalAlterConfigsRequestAlterableConfig[],
+): Record<string, string> {
+  const next = { ...current };
+  for (const op of ops) {
+    const isList = TOPIC_CONFIGS[op.name]?.kind === 'list';
+    switch (op.configOperation) {
+      case OpType.SET:
+        if (op.value === null) throw new ConfigChangeRejected(ErrorCode.INVALID_REQUEST, `Null value for ${op.name}`);
+        next[op.name] = op.value;
+        break;
+      case OpType.DELETE:
+        delete next[op.name];
+        break;
+      case OpType.APPEND:
+      case OpType.SUBTRACT: {
+        if (!isList)
+          throw new ConfigChangeRejected(
+            ErrorCode.INVALID_CONFIG,
+            `Config value append is not allowed for config key: ${op.name}`,
+          );
+        const items = listItems(next[op.name] ?? TOPIC_CONFIGS[op.name]?.default);
+        const given = listItems(op.value ?? '');
+        const result =
+          op.configOperation === OpType.APPEND
+            ? [...items, ...given.filter((g) => !items.includes(g))]
+            : items.filter((i) => !given.includes(i));
+        next[op.name] = result.join(',');
+        break;
+      }
+      default:
+        throw new ConfigChangeRejected(ErrorCode.INVALID_REQUEST, `Unknown config operation ${op.configOperation}`);
+    }
+  }
+  return next;
+}
+
+/** IncrementalAlterConfigs (KIP-339): SET, DELETE, APPEND and SUBTRACT on individual config overrides. */
+export const incrementalAlterConfigsHandler = defineHandler<
+  IncrementalAlterConfigsRequest,
+  IncrementalAlterConfigsResponse
+>({
+  api: apis.IncrementalAlterConfigs,
+  minVersion: 0,
+  maxVersion: 1,
+  async handle({ broker }, request) {
+    const seen = new Map<string, number>();
+    for (const r of request.resources) {
+      const key = resourceKey(r.resourceType, r.resourceName);
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    const responses: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[] = [];
+    for (const r of request.resources) {
+      const base = { resourceType: r.resourceType, resourceName: r.resourceName };
+      if ((seen.get(resourceKey(r.resourceType, r.resourceName)) ?? 0) > 1) {
+        responses.push({
+          ...base,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: 'Duplicate resource in request',
+        });
+        continue;
+      }
+      const names = r.configs.map((c) => c.name);
+      if (new Set(names).size !== names.length) {
+        responses.push({
+          ...base,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: 'A config name appears more than once',
+        });
+        continue;
+      }
+      const result = await changeResourceConfigs(broker, r.resourceType, r.resourceName, request.validateOnly, (c) =>
+        applyOperations(c, r.configs),
+      );
+      responses.push({ ...base, ...result });
+    }
+    return { throttleTimeMs: 0, responses };
+  },
+});
