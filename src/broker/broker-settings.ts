@@ -30,6 +30,8 @@ export interface BrokerSettings {
   /** Whether acks=all waits for fsync (Samsa's durable default; see docs/ARCHITECTURE.md). */
   flushOnAcksAll: boolean;
   logMessageTimestampType: 'CreateTime' | 'LogAppendTime';
+  /** min.insync.replicas: acks=all writes fail with NOT_ENOUGH_REPLICAS when fewer replicas are in sync. */
+  minInsyncReplicas: number;
   /** The keys set in server.properties (or --override), as written; DescribeConfigs reports them as static. */
   staticConfigs?: Record<string, string>;
 }

@@ -64,6 +64,7 @@ export function defaultBrokerSettings(): BrokerSettings {
     logFlushIntervalMs: Number.POSITIVE_INFINITY,
     flushOnAcksAll: true,
     logMessageTimestampType: 'CreateTime',
+    minInsyncReplicas: 1,
   };
 }
 

@@ -71,6 +71,7 @@ function settingsValues(s: BrokerSettings): Record<string, string> {
     'log.retention.check.interval.ms': String(s.logRetentionCheckIntervalMs),
     'log.message.timestamp.type': s.logMessageTimestampType,
     'samsa.log.flush.on.acks.all': String(s.flushOnAcksAll),
+    'min.insync.replicas': String(s.minInsyncReplicas),
   };
 }
 

@@ -15,6 +15,7 @@ export function produceSettings(topic: TopicRecord | undefined, settings: Broker
   const type = topic?.configs['message.timestamp.type'];
   return {
     maxMessageBytes: numberOverride(topic, 'max.message.bytes', settings.messageMaxBytes),
+    minInsyncReplicas: numberOverride(topic, 'min.insync.replicas', settings.minInsyncReplicas),
     timestampType: type === 'LogAppendTime' || type === 'CreateTime' ? type : settings.logMessageTimestampType,
   } as const;
 }

@@ -223,5 +223,6 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     logFlushIntervalMs: get<number>('log.flush.interval.ms') ?? get<number>('log.flush.scheduler.interval.ms')!,
     flushOnAcksAll: get<boolean>('samsa.log.flush.on.acks.all')!,
     logMessageTimestampType: get<string>('log.message.timestamp.type') as BrokerSettings['logMessageTimestampType'],
+    minInsyncReplicas: get<number>('min.insync.replicas')!,
   };
 }

@@ -174,3 +174,38 @@ test('bad input gets an error code or a closed connection while another client k
     Array.from({ length: acknowledged }, (_, i) => `m${i}`),
   );
 });
+
+test('acks=0 produce that fails closes the connection, so the client notices', async () => {
+  const c = await RawClient.connect(broker.port);
+  const good = buildRecordBatch([{ key: null, value: Buffer.from('v'), timestamp: BigInt(Date.now()) }]);
+  c.send(apis.Produce, 9, { ...produce('no-such-topic-for-acks-0', good), acks: 0 });
+  await c.closed;
+});
+
+test('acks=all to a partition with fewer in-sync replicas than min.insync.replicas gets NOT_ENOUGH_REPLICAS', async () => {
+  const c = await RawClient.connect(broker.port);
+  try {
+    const created = await c.request(apis.CreateTopics, 7, {
+      topics: [
+        {
+          name: 'guarded',
+          numPartitions: 1,
+          replicationFactor: 1,
+          assignments: [],
+          configs: [{ name: 'min.insync.replicas', value: '2' }],
+        },
+      ],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+    const batch = buildRecordBatch([{ key: null, value: Buffer.from('v'), timestamp: BigInt(Date.now()) }]);
+    const all = await c.request(apis.Produce, 9, produce('guarded', batch));
+    assert.equal(all.responses[0]!.partitionResponses[0]!.errorCode, ErrorCode.NOT_ENOUGH_REPLICAS);
+    const one = await c.request(apis.Produce, 9, { ...produce('guarded', batch), acks: 1 });
+    assert.equal(one.responses[0]!.partitionResponses[0]!.errorCode, ErrorCode.NONE);
+    assert.equal(one.responses[0]!.partitionResponses[0]!.baseOffset, 0n, 'the refused write left nothing behind');
+  } finally {
+    c.close();
+  }
+});

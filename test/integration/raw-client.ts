@@ -50,10 +50,13 @@ export class RawClient {
     ]);
   }
 
-  /** Sends a request and decodes its response. */
-  async request<Req, Res>(api: ApiCodecs<Req, Res>, version: number, body: Req): Promise<Res> {
+  /** Sends a request that gets no response (Produce with acks=0). */
+  send<Req, Res>(api: ApiCodecs<Req, Res>, version: number, body: Req): void {
+    this.socket.write(this.encode(api, version, body, ++this.correlationId));
+  }
+
+  private encode<Req, Res>(api: ApiCodecs<Req, Res>, version: number, body: Req, correlationId: number): Buffer {
     const w = new Writer();
-    const correlationId = ++this.correlationId;
     encodeRequestHeader(w, requestHeaderVersion(api.key, version), {
       requestApiKey: api.key,
       requestApiVersion: version,
@@ -64,8 +67,14 @@ export class RawClient {
     const payload = w.toBuffer();
     const prefix = Buffer.alloc(4);
     prefix.writeInt32BE(payload.length);
+    return Buffer.concat([prefix, payload]);
+  }
+
+  /** Sends a request and decodes its response. */
+  async request<Req, Res>(api: ApiCodecs<Req, Res>, version: number, body: Req): Promise<Res> {
+    const correlationId = ++this.correlationId;
     const response = this.nextFrame();
-    this.socket.write(Buffer.concat([prefix, payload]));
+    this.socket.write(this.encode(api, version, body, correlationId));
     const r = new Reader(await response);
     const header = decodeResponseHeader(r, responseHeaderVersion(api.key, version));
     if (header.correlationId !== correlationId) throw new Error('correlation id mismatch');

@@ -28,7 +28,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
   api: apis.Produce,
   minVersion: 0,
   maxVersion: 11,
-  async handle({ apiVersion, broker }, request) {
+  async handle({ apiVersion, broker, connection }, request) {
     const nowMs = Date.now();
     const acksValid = VALID_ACKS.has(request.acks);
     const sync = request.acks === -1 && broker.settings.flushOnAcksAll;
@@ -61,6 +61,12 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
           return response;
         }
         const settings = produceSettings(found.topic, broker.settings);
+        const isr = found.topic.partitions.find((a) => a.partition === p.index)?.isr.length ?? 0;
+        if (request.acks === -1 && isr < settings.minInsyncReplicas) {
+          response.errorCode = ErrorCode.NOT_ENOUGH_REPLICAS;
+          response.errorMessage = `${isr} in-sync replica(s), fewer than min.insync.replicas ${settings.minInsyncReplicas}`;
+          return response;
+        }
         let records = p.records;
         if (apiVersion < 3) {
           if (records.length > settings.maxMessageBytes) {
@@ -101,7 +107,12 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
       }),
     }));
     await Promise.all(pending);
-    if (request.acks === 0) return null;
+    if (request.acks === 0) {
+      // With acks=0 the client reads no answer; Kafka closes the connection on an error so that the client
+      // notices, refreshes its metadata and reconnects.
+      if (responses.some((t) => t.partitionResponses.some((p) => p.errorCode !== ErrorCode.NONE))) connection.close();
+      return null;
+    }
     return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
   },
 });
