@@ -1,4 +1,5 @@
 import type { TopicMetadata } from '../cluster/topic-metadata.js';
+import type { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import type { Logger } from '../observability/logger.js';
 import type { ApiCodecs, RequestHeader } from '../protocol/generated/index.js';
 import type { Connection } from '../server/connection.js';
@@ -18,6 +19,7 @@ export interface BrokerServices {
   replicas: ReplicaManager;
   logs: LogManager;
   fetchSessions: FetchSessionCache;
+  groups: GroupCoordinator;
   logger: Logger;
   /** Creates a topic with the broker's defaults (auto-creation); resolves when its logs exist here. */
   createTopic(

@@ -1,3 +1,4 @@
+import type { GroupSettings } from '../coordinator/group/group-coordinator.js';
 import type { LogConfig } from '../storage/partition-log.js';
 
 /**
@@ -32,6 +33,8 @@ export interface BrokerSettings {
   logMessageTimestampType: 'CreateTime' | 'LogAppendTime';
   /** min.insync.replicas: acks=all writes fail with NOT_ENOUGH_REPLICAS when fewer replicas are in sync. */
   minInsyncReplicas: number;
+  /** The group coordinator's settings (group.* and offsets.* configs). */
+  groups: GroupSettings;
   /** The keys set in server.properties (or --override), as written; DescribeConfigs reports them as static. */
   staticConfigs?: Record<string, string>;
 }

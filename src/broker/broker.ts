@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
 import { ensureClusterId, newUuid, TopicMetadata, type TopicRecord } from '../cluster/topic-metadata.js';
+import { defaultGroupSettings, GroupCoordinator } from '../coordinator/group/group-coordinator.js';
+import { CONSUMER_OFFSETS_TOPIC } from '../coordinator/group/offsets-records.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Listener } from '../server/listener.js';
@@ -15,20 +17,38 @@ import { alterConfigsHandler } from './handlers/alter-configs.js';
 import { apiVersionsHandler } from './handlers/api-versions.js';
 import { createPartitionsHandler } from './handlers/create-partitions.js';
 import { createTopicsHandler } from './handlers/create-topics.js';
+import { deleteGroupsHandler } from './handlers/delete-groups.js';
 import { deleteRecordsHandler } from './handlers/delete-records.js';
 import { deleteTopicsHandler } from './handlers/delete-topics.js';
 import { describeClusterHandler } from './handlers/describe-cluster.js';
 import { describeConfigsHandler } from './handlers/describe-configs.js';
+import { describeGroupsHandler } from './handlers/describe-groups.js';
 import { describeLogDirsHandler } from './handlers/describe-log-dirs.js';
 import { describeTopicPartitionsHandler } from './handlers/describe-topic-partitions.js';
 import { fetchHandler } from './handlers/fetch.js';
+import { findCoordinatorHandler } from './handlers/find-coordinator.js';
+import { heartbeatHandler } from './handlers/heartbeat.js';
 import { incrementalAlterConfigsHandler } from './handlers/incremental-alter-configs.js';
+import { joinGroupHandler } from './handlers/join-group.js';
+import { leaveGroupHandler } from './handlers/leave-group.js';
+import { listGroupsHandler } from './handlers/list-groups.js';
 import { listOffsetsHandler } from './handlers/list-offsets.js';
 import { metadataHandler } from './handlers/metadata.js';
+import { offsetCommitHandler } from './handlers/offset-commit.js';
+import { offsetDeleteHandler } from './handlers/offset-delete.js';
+import { offsetFetchHandler } from './handlers/offset-fetch.js';
 import { produceHandler } from './handlers/produce.js';
+import { syncGroupHandler } from './handlers/sync-group.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RequestDispatcher } from './request-dispatcher.js';
 import { logConfigFor } from './topic-settings.js';
+
+/** Kafka's configs for `__consumer_offsets`: compacted, with 100 MiB segments. */
+const OFFSETS_TOPIC_CONFIGS = {
+  'cleanup.policy': 'compact',
+  'compression.type': 'producer',
+  'segment.bytes': '104857600',
+};
 
 /** How often the recovery point and log start offset checkpoints are written (Kafka's default). */
 const CHECKPOINT_INTERVAL_MS = 60_000;
@@ -65,6 +85,7 @@ export function defaultBrokerSettings(): BrokerSettings {
     flushOnAcksAll: true,
     logMessageTimestampType: 'CreateTime',
     minInsyncReplicas: 1,
+    groups: defaultGroupSettings(),
   };
 }
 
@@ -77,8 +98,13 @@ export class Broker {
   private timers: NodeJS.Timeout[] = [];
   private services: BrokerServices | null = null;
   private stopping: Promise<void> | null = null;
-  private stores: { store: MetadataStore; topics: TopicMetadata; logs: LogManager; replicas: ReplicaManager } | null =
-    null;
+  private stores: {
+    store: MetadataStore;
+    topics: TopicMetadata;
+    logs: LogManager;
+    replicas: ReplicaManager;
+    groups: GroupCoordinator;
+  } | null = null;
   /** The port the listener is bound to (useful with port 0). */
   port = 0;
 
@@ -111,6 +137,33 @@ export class Broker {
     const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'));
     await replicas.start();
 
+    const createTopic = (
+      name: string,
+      numPartitions: number,
+      replicationFactor: number,
+      configs: Record<string, string>,
+    ) => this.createTopic(topics, replicas, name, numPartitions, replicationFactor, configs);
+    const groups = new GroupCoordinator({
+      settings: settings.groups,
+      syncWrites: settings.flushOnAcksAll,
+      offsetsLog: (partition) => {
+        const found = replicas.lookup(CONSUMER_OFFSETS_TOPIC, partition);
+        return 'errorCode' in found ? found : found.log;
+      },
+      offsetsPartitionCount: () => topics.get(CONSUMER_OFFSETS_TOPIC)?.partitions.length ?? null,
+      createOffsetsTopic: (numPartitions) => {
+        // Kafka refuses to create the topic until offsets.topic.replication.factor brokers exist; a single
+        // broker uses what it has, so that groups work out of the box.
+        const brokers = 1;
+        const replication = Math.min(settings.groups.offsetsTopicReplicationFactor, brokers);
+        return createTopic(CONSUMER_OFFSETS_TOPIC, numPartitions, replication, OFFSETS_TOPIC_CONFIGS);
+      },
+      partitionExists: (topic, partition) =>
+        topics.get(topic)?.partitions.some((p) => p.partition === partition) ?? false,
+      logger: logger.child('groups'),
+    });
+    await groups.start();
+
     const services: BrokerServices = {
       settings,
       clusterId,
@@ -118,9 +171,9 @@ export class Broker {
       replicas,
       logs,
       fetchSessions: new FetchSessionCache(),
+      groups,
       logger,
-      createTopic: (name, numPartitions, replicationFactor, configs) =>
-        this.createTopic(topics, replicas, name, numPartitions, replicationFactor, configs),
+      createTopic,
     };
     this.services = services;
     const handlers: ApiHandler[] = [
@@ -138,6 +191,17 @@ export class Broker {
       describeTopicPartitionsHandler,
       deleteRecordsHandler,
       describeLogDirsHandler,
+      findCoordinatorHandler,
+      joinGroupHandler,
+      syncGroupHandler,
+      heartbeatHandler,
+      leaveGroupHandler,
+      offsetCommitHandler,
+      offsetFetchHandler,
+      offsetDeleteHandler,
+      describeGroupsHandler,
+      listGroupsHandler,
+      deleteGroupsHandler,
     ];
     const dispatcher: RequestDispatcher = new RequestDispatcher(
       [...handlers, apiVersionsHandler(() => dispatcher.implemented)],
@@ -173,7 +237,7 @@ export class Broker {
       logDirs: settings.logDirs.join(','),
       ms: Date.now() - started,
     });
-    this.stores = { store, topics, logs, replicas };
+    this.stores = { store, topics, logs, replicas, groups };
   }
 
   /** meta.properties ties each log dir to one cluster and node; a mismatch stops start-up, as in Kafka. */
@@ -242,7 +306,8 @@ export class Broker {
       for (const t of this.timers) clearInterval(t);
       await this.listener?.close();
       if (this.stores) {
-        const { store, topics, logs, replicas } = this.stores;
+        const { store, topics, logs, replicas, groups } = this.stores;
+        groups.stop();
         replicas.stop();
         await logs.shutdown();
         topics.close();
@@ -255,8 +320,9 @@ export class Broker {
   }
 }
 
-export interface StartBrokerOptions extends Partial<Omit<BrokerSettings, 'logDefaults'>> {
+export interface StartBrokerOptions extends Partial<Omit<BrokerSettings, 'logDefaults' | 'groups'>> {
   logDefaults?: Partial<BrokerSettings['logDefaults']>;
+  groups?: Partial<BrokerSettings['groups']>;
   /** Log output; silent by default for embedded brokers. */
   logger?: Logger;
 }
@@ -267,7 +333,7 @@ export interface StartBrokerOptions extends Partial<Omit<BrokerSettings, 'logDef
  */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<Broker> {
   const defaults = defaultBrokerSettings();
-  const { logger, logDefaults, ...rest } = options;
+  const { logger, logDefaults, groups, ...rest } = options;
   let temporary: string | null = null;
   if (!options.logDirs) temporary = await mkdtemp(join(tmpdir(), 'samsa-'));
   const settings: BrokerSettings = {
@@ -278,6 +344,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     ...rest,
     logDirs: options.logDirs ?? [temporary!],
     logDefaults: { ...defaults.logDefaults, ...logDefaults },
+    // Tests start groups at once rather than waiting for more members (Kafka's shipped server.properties
+    // does the same for development).
+    groups: { ...defaults.groups, initialRebalanceDelayMs: 0, ...groups },
   };
   const broker = new Broker(
     settings,

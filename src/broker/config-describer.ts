@@ -72,6 +72,15 @@ function settingsValues(s: BrokerSettings): Record<string, string> {
     'log.message.timestamp.type': s.logMessageTimestampType,
     'samsa.log.flush.on.acks.all': String(s.flushOnAcksAll),
     'min.insync.replicas': String(s.minInsyncReplicas),
+    'offsets.topic.num.partitions': String(s.groups.offsetsTopicNumPartitions),
+    'offsets.topic.replication.factor': String(s.groups.offsetsTopicReplicationFactor),
+    'group.initial.rebalance.delay.ms': String(s.groups.initialRebalanceDelayMs),
+    'group.min.session.timeout.ms': String(s.groups.minSessionTimeoutMs),
+    'group.max.session.timeout.ms': String(s.groups.maxSessionTimeoutMs),
+    'group.max.size': String(s.groups.maxSize),
+    'offsets.retention.minutes': String(Math.round(s.groups.offsetsRetentionMs / 60_000)),
+    'offsets.retention.check.interval.ms': String(s.groups.offsetsRetentionCheckIntervalMs),
+    'offset.metadata.max.bytes': String(s.groups.offsetMetadataMaxBytes),
   };
 }
 

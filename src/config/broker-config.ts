@@ -72,6 +72,12 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'transaction.state.log.replication.factor': { type: 'int', default: '3', atLeast: 1 },
   'transaction.state.log.min.isr': { type: 'int', default: '2', atLeast: 1 },
   'group.initial.rebalance.delay.ms': { type: 'int', default: '3000', atLeast: 0 },
+  'group.min.session.timeout.ms': { type: 'int', default: '6000', atLeast: 0 },
+  'group.max.session.timeout.ms': { type: 'int', default: '1800000', atLeast: 0 },
+  'group.max.size': { type: 'int', default: '2147483647', atLeast: 1 },
+  'offsets.retention.minutes': { type: 'int', default: '10080', atLeast: 1 },
+  'offsets.retention.check.interval.ms': { type: 'long', default: '600000', atLeast: 1 },
+  'offset.metadata.max.bytes': { type: 'int', default: '4096', atLeast: 0 },
   /** Samsa's own: whether acks=all waits for fsync (see docs/ARCHITECTURE.md, fsync policy). */
   'samsa.log.flush.on.acks.all': { type: 'boolean', default: 'true' },
 };
@@ -94,8 +100,6 @@ export const IGNORED_KAFKA_CONFIGS: ReadonlySet<string> = new Set([
   'transaction.state.log.num.partitions',
   'log.cleaner.enable',
   'log.cleaner.threads',
-  'group.max.session.timeout.ms',
-  'group.min.session.timeout.ms',
 ]);
 
 export type ConfigValue = number | boolean | string | string[];
@@ -224,5 +228,16 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     flushOnAcksAll: get<boolean>('samsa.log.flush.on.acks.all')!,
     logMessageTimestampType: get<string>('log.message.timestamp.type') as BrokerSettings['logMessageTimestampType'],
     minInsyncReplicas: get<number>('min.insync.replicas')!,
+    groups: {
+      offsetsTopicNumPartitions: get<number>('offsets.topic.num.partitions')!,
+      offsetsTopicReplicationFactor: get<number>('offsets.topic.replication.factor')!,
+      initialRebalanceDelayMs: get<number>('group.initial.rebalance.delay.ms')!,
+      minSessionTimeoutMs: get<number>('group.min.session.timeout.ms')!,
+      maxSessionTimeoutMs: get<number>('group.max.session.timeout.ms')!,
+      maxSize: get<number>('group.max.size')!,
+      offsetsRetentionMs: get<number>('offsets.retention.minutes')! * 60_000,
+      offsetsRetentionCheckIntervalMs: get<number>('offsets.retention.check.interval.ms')!,
+      offsetMetadataMaxBytes: get<number>('offset.metadata.max.bytes')!,
+    },
   };
 }

@@ -23,13 +23,11 @@ const RECORDS = 20;
 const value = (i: number) => `value-${i}-${'abc'.repeat(40)}`;
 
 test('kcat produces under each codec; the log holds its compressed batches as sent; readers get the records', async () => {
-  // librdkafka compresses lz4 only once FindCoordinator is advertised (consumer groups); until then it
-  // sends lz4 batches uncompressed.
   const codecs: Array<[string, CompressionType]> = [
     ['none', CompressionType.None],
     ['gzip', CompressionType.Gzip],
     ['snappy', CompressionType.Snappy],
-    ['lz4', CompressionType.None],
+    ['lz4', CompressionType.Lz4],
     ['zstd', CompressionType.Zstd],
   ];
   const lines = Array.from({ length: RECORDS }, (_, i) => `k${i}:${value(i)}`).join('\n');

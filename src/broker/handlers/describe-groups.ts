@@ -1,0 +1,34 @@
+import { apis, type DescribeGroupsRequest, type DescribeGroupsResponse } from '../../protocol/generated/index.js';
+import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
+
+/** DescribeGroups: state, protocol and members of each group; a group that does not exist is "Dead". */
+export const describeGroupsHandler = defineHandler<DescribeGroupsRequest, DescribeGroupsResponse>({
+  api: apis.DescribeGroups,
+  minVersion: 0,
+  maxVersion: 5,
+  handle({ apiVersion, broker }, request) {
+    return {
+      throttleTimeMs: 0,
+      groups: request.groups.map((groupId) => {
+        const d = broker.groups.describeGroup(groupId);
+        // v6+ would say GROUP_ID_NOT_FOUND; up to v5 an unknown group is described as Dead without error.
+        return {
+          errorCode: d.errorCode,
+          groupId,
+          groupState: d.state,
+          protocolType: d.protocolType,
+          protocolData: d.protocolName,
+          members: d.members.map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: apiVersion >= 4 ? m.groupInstanceId : null,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            memberMetadata: m.metadata,
+            memberAssignment: m.assignment,
+          })),
+          authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+        };
+      }),
+    };
+  },
+});

@@ -1,0 +1,79 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  apis,
+  type FindCoordinatorRequest,
+  type FindCoordinatorResponse,
+  type FindCoordinatorResponseCoordinator,
+} from '../../protocol/generated/index.js';
+import { type BrokerServices, defineHandler } from '../api-handler.js';
+
+/** FindCoordinatorRequest.KeyType codes. */
+const KeyType = { GROUP: 0, TRANSACTION: 1, SHARE: 2 } as const;
+
+async function findOne(
+  broker: BrokerServices,
+  key: string,
+  keyType: number,
+): Promise<FindCoordinatorResponseCoordinator> {
+  const { settings } = broker;
+  const found: FindCoordinatorResponseCoordinator = {
+    key,
+    nodeId: -1,
+    host: '',
+    port: -1,
+    errorCode: ErrorCode.NONE,
+    errorMessage: null,
+  };
+  if (keyType === KeyType.GROUP) {
+    found.errorCode = key === '' ? ErrorCode.INVALID_GROUP_ID : await broker.groups.findCoordinator(key);
+  } else if (keyType === KeyType.TRANSACTION) {
+    // Transactions are not implemented yet: clients are told there is no coordinator rather than misled.
+    found.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    found.errorMessage = 'Samsa has no transaction coordinator yet';
+  } else {
+    found.errorCode = ErrorCode.INVALID_REQUEST;
+    found.errorMessage = `Unsupported key type ${keyType}`;
+  }
+  if (found.errorCode === ErrorCode.NONE) {
+    found.nodeId = settings.nodeId;
+    found.host = settings.advertisedHost;
+    found.port = settings.advertisedPort;
+  }
+  return found;
+}
+
+/**
+ * FindCoordinator: the broker that leads the group's partition of `__consumer_offsets` (created on first use).
+ * v4+ answers a batch of keys (KIP-699).
+ */
+export const findCoordinatorHandler = defineHandler<FindCoordinatorRequest, FindCoordinatorResponse>({
+  api: apis.FindCoordinator,
+  minVersion: 0,
+  maxVersion: 6,
+  async handle({ apiVersion, broker }, request) {
+    const keyType = apiVersion >= 1 ? request.keyType : KeyType.GROUP;
+    if (apiVersion >= 4) {
+      const coordinators = [];
+      for (const key of request.coordinatorKeys) coordinators.push(await findOne(broker, key, keyType));
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+        nodeId: 0,
+        host: '',
+        port: 0,
+        coordinators,
+      };
+    }
+    const one = await findOne(broker, request.key, keyType);
+    return {
+      throttleTimeMs: 0,
+      errorCode: one.errorCode,
+      errorMessage: apiVersion >= 1 ? one.errorMessage : null,
+      nodeId: one.nodeId,
+      host: one.host,
+      port: one.port,
+      coordinators: [],
+    };
+  },
+});

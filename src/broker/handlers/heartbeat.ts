@@ -1,0 +1,18 @@
+import { apis, type HeartbeatRequest, type HeartbeatResponse } from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+
+/** Heartbeat: keeps a member's session alive and tells it when a rebalance has begun. */
+export const heartbeatHandler = defineHandler<HeartbeatRequest, HeartbeatResponse>({
+  api: apis.Heartbeat,
+  minVersion: 0,
+  maxVersion: 4,
+  handle({ apiVersion, broker }, request) {
+    const errorCode = broker.groups.heartbeat(
+      request.groupId,
+      request.generationId,
+      request.memberId,
+      apiVersion >= 3 ? request.groupInstanceId : null,
+    );
+    return { throttleTimeMs: 0, errorCode };
+  },
+});

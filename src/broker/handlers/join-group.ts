@@ -1,0 +1,43 @@
+import { apis, type JoinGroupRequest, type JoinGroupResponse } from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+
+/**
+ * JoinGroup: parks the request until the group's rebalance completes (or answers at once when the member can
+ * keep its place). The leader gets every member's metadata to compute the assignment.
+ */
+export const joinGroupHandler = defineHandler<JoinGroupRequest, JoinGroupResponse>({
+  api: apis.JoinGroup,
+  minVersion: 0,
+  maxVersion: 9,
+  async handle({ apiVersion, broker, header, connection }, request) {
+    const outcome = await broker.groups.joinGroup({
+      groupId: request.groupId,
+      sessionTimeoutMs: request.sessionTimeoutMs,
+      // v0 has no rebalance timeout: the session timeout served for both.
+      rebalanceTimeoutMs: apiVersion >= 1 ? request.rebalanceTimeoutMs : request.sessionTimeoutMs,
+      memberId: request.memberId,
+      groupInstanceId: apiVersion >= 5 ? request.groupInstanceId : null,
+      protocolType: request.protocolType,
+      protocols: request.protocols.map((p) => ({ name: p.name, metadata: p.metadata })),
+      clientId: header.clientId ?? '',
+      clientHost: `/${connection.remoteAddress}`,
+      requireKnownMemberId: apiVersion >= 4,
+      supportsSkipAssignment: apiVersion >= 9,
+    });
+    return {
+      throttleTimeMs: 0,
+      errorCode: outcome.errorCode,
+      generationId: outcome.generationId,
+      protocolType: apiVersion >= 7 ? outcome.protocolType : null,
+      protocolName: outcome.protocolName ?? (apiVersion >= 7 ? null : ''),
+      leader: outcome.leader,
+      skipAssignment: apiVersion >= 9 ? outcome.skipAssignment : false,
+      memberId: outcome.memberId,
+      members: outcome.members.map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: apiVersion >= 5 ? m.groupInstanceId : null,
+        metadata: m.metadata,
+      })),
+    };
+  },
+});

@@ -1,0 +1,32 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import { apis, type LeaveGroupRequest, type LeaveGroupResponse } from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+
+/** LeaveGroup: one member (v0-2) or a batch by member or instance id (v3+, KIP-345); the group rebalances. */
+export const leaveGroupHandler = defineHandler<LeaveGroupRequest, LeaveGroupResponse>({
+  api: apis.LeaveGroup,
+  minVersion: 0,
+  maxVersion: 5,
+  handle({ apiVersion, broker }, request) {
+    const leaving =
+      apiVersion >= 3
+        ? request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
+        : [{ memberId: request.memberId, groupInstanceId: null }];
+    const result = broker.groups.leaveGroup(request.groupId, leaving);
+    if (apiVersion < 3) {
+      return { throttleTimeMs: 0, errorCode: result.members[0] ?? result.errorCode, members: [] };
+    }
+    return {
+      throttleTimeMs: 0,
+      errorCode: result.errorCode,
+      members:
+        result.errorCode === ErrorCode.NONE
+          ? leaving.map((m, i) => ({
+              memberId: m.memberId,
+              groupInstanceId: m.groupInstanceId,
+              errorCode: result.members[i]!,
+            }))
+          : [],
+    };
+  },
+});

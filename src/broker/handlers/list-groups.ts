@@ -1,0 +1,28 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import { apis, type ListGroupsRequest, type ListGroupsResponse } from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+
+/** Every group here is a classic group (KIP-848 groups are not implemented yet). */
+const CLASSIC = 'classic';
+
+/** ListGroups: the groups this broker coordinates, filtered by state (v4+) and type (v5+), case-insensitively. */
+export const listGroupsHandler = defineHandler<ListGroupsRequest, ListGroupsResponse>({
+  api: apis.ListGroups,
+  minVersion: 0,
+  maxVersion: 5,
+  handle({ apiVersion, broker }, request) {
+    const states = apiVersion >= 4 ? new Set(request.statesFilter.map((s) => s.toLowerCase())) : new Set<string>();
+    const types = apiVersion >= 5 ? new Set(request.typesFilter.map((s) => s.toLowerCase())) : new Set<string>();
+    const groups = broker.groups
+      .listGroups()
+      .filter((g) => states.size === 0 || states.has(g.state.toLowerCase()))
+      .filter(() => types.size === 0 || types.has(CLASSIC))
+      .map((g) => ({
+        groupId: g.groupId,
+        protocolType: g.protocolType,
+        groupState: apiVersion >= 4 ? g.state : '',
+        groupType: apiVersion >= 5 ? CLASSIC : '',
+      }));
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups };
+  },
+});

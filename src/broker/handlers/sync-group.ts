@@ -1,0 +1,27 @@
+import { apis, type SyncGroupRequest, type SyncGroupResponse } from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+
+/** SyncGroup: the leader hands in the assignment; every member waits here for its share. */
+export const syncGroupHandler = defineHandler<SyncGroupRequest, SyncGroupResponse>({
+  api: apis.SyncGroup,
+  minVersion: 0,
+  maxVersion: 5,
+  async handle({ apiVersion, broker }, request) {
+    const outcome = await broker.groups.syncGroup({
+      groupId: request.groupId,
+      generationId: request.generationId,
+      memberId: request.memberId,
+      groupInstanceId: apiVersion >= 3 ? request.groupInstanceId : null,
+      protocolType: apiVersion >= 5 ? request.protocolType : null,
+      protocolName: apiVersion >= 5 ? request.protocolName : null,
+      assignments: request.assignments,
+    });
+    return {
+      throttleTimeMs: 0,
+      errorCode: outcome.errorCode,
+      protocolType: apiVersion >= 5 ? outcome.protocolType : null,
+      protocolName: apiVersion >= 5 ? outcome.protocolName : null,
+      assignment: outcome.assignment,
+    };
+  },
+});

@@ -1,0 +1,1103 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../observability/logger.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { decodeConsumerProtocolSubscription, type GroupMetadataValue } from '../../protocol/generated/index.js';
+import { DecodeError, Reader } from '../../protocol/primitives/index.js';
+import { readBatches } from '../../protocol/records/record-batch.js';
+import { buildRecordBatch, type RecordInput } from '../../protocol/records/record-batch-builder.js';
+import type { PartitionLog } from '../../storage/partition-log.js';
+import {
+  ClassicGroup,
+  ClassicMember,
+  type CommittedOffset,
+  EMPTY_BYTES,
+  type GroupState,
+  type JoinOutcome,
+  type MemberProtocol,
+  offsetKey,
+  type SyncOutcome,
+} from './classic-group.js';
+import {
+  CONSUMER_OFFSETS_TOPIC,
+  groupMetadataKey,
+  groupMetadataValue,
+  offsetCommitKey,
+  offsetCommitValue,
+  partitionForGroup,
+  readOffsetsRecord,
+} from './offsets-records.js';
+
+/** The group settings of the broker (Kafka's group.* and offsets.* configs). */
+export interface GroupSettings {
+  offsetsTopicNumPartitions: number;
+  offsetsTopicReplicationFactor: number;
+  initialRebalanceDelayMs: number;
+  minSessionTimeoutMs: number;
+  maxSessionTimeoutMs: number;
+  maxSize: number;
+  offsetsRetentionMs: number;
+  offsetsRetentionCheckIntervalMs: number;
+  offsetMetadataMaxBytes: number;
+}
+
+export function defaultGroupSettings(): GroupSettings {
+  return {
+    offsetsTopicNumPartitions: 50,
+    offsetsTopicReplicationFactor: 3,
+    initialRebalanceDelayMs: 3000,
+    minSessionTimeoutMs: 6000,
+    maxSessionTimeoutMs: 1_800_000,
+    maxSize: 2_147_483_647,
+    offsetsRetentionMs: 7 * 24 * 3600_000,
+    offsetsRetentionCheckIntervalMs: 600_000,
+    offsetMetadataMaxBytes: 4096,
+  };
+}
+
+/** What the coordinator needs of the broker: the offsets topic's logs and a way to create the topic. */
+export interface GroupCoordinatorDeps {
+  settings: GroupSettings;
+  /** Appends must wait for fsync (the broker's acks=all policy). */
+  syncWrites: boolean;
+  /** The log of a partition of `__consumer_offsets` led here, or Kafka's error for it. */
+  offsetsLog(partition: number): PartitionLog | { errorCode: number };
+  /** The partition count of `__consumer_offsets`, or null when the topic does not exist yet. */
+  offsetsPartitionCount(): number | null;
+  /** Creates `__consumer_offsets`; resolves with Kafka's error code. */
+  createOffsetsTopic(numPartitions: number): Promise<number>;
+  /** Whether a topic partition exists (offset commits for unknown partitions are refused). */
+  partitionExists(topic: string, partition: number): boolean;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Newly joined members must complete their join within this long (Kafka's newMemberJoinTimeoutMs). */
+const NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60_000;
+/** How much of `__consumer_offsets` is read per step while loading. */
+const LOAD_READ_BYTES = 1 << 20;
+/** DescribeGroups state of a group that does not exist. */
+const DEAD: GroupState = 'Dead';
+
+export interface JoinRequest {
+  groupId: string;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  protocolType: string;
+  protocols: MemberProtocol[];
+  clientId: string;
+  clientHost: string;
+  /** KIP-394 (JoinGroup v4+): a first join gets a member id and MEMBER_ID_REQUIRED. */
+  requireKnownMemberId: boolean;
+  /** KIP-814 (JoinGroup v9+): a static leader rejoining a stable group skips the assignment. */
+  supportsSkipAssignment: boolean;
+}
+
+export interface SyncRequest {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  protocolType: string | null;
+  protocolName: string | null;
+  assignments: Array<{ memberId: string; assignment: Buffer }>;
+}
+
+export interface OffsetCommitPartition {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  leaderEpoch: number;
+  metadata: string | null;
+}
+
+export interface GroupDescription {
+  errorCode: number;
+  groupId: string;
+  state: GroupState;
+  protocolType: string;
+  protocolName: string;
+  members: Array<{
+    memberId: string;
+    groupInstanceId: string | null;
+    clientId: string;
+    clientHost: string;
+    metadata: Buffer;
+    assignment: Buffer;
+  }>;
+}
+
+function joinError(memberId: string, errorCode: number): JoinOutcome {
+  return {
+    errorCode,
+    generationId: -1,
+    protocolType: null,
+    protocolName: null,
+    leader: '',
+    memberId,
+    skipAssignment: false,
+    members: [],
+  };
+}
+
+function syncError(errorCode: number): SyncOutcome {
+  return { errorCode, protocolType: null, protocolName: null, assignment: EMPTY_BYTES };
+}
+
+/** Thrown when a write to `__consumer_offsets` fails; carries the code the client gets. */
+class CoordinatorWriteError extends Error {
+  constructor(readonly errorCode: number) {
+    super(`write to ${CONSUMER_OFFSETS_TOPIC} failed with error ${errorCode}`);
+  }
+}
+
+/**
+ * Kafka's group coordinator for classic groups: membership and rebalances (JoinGroup, SyncGroup, Heartbeat,
+ * LeaveGroup), committed offsets, and the admin views. Groups live in memory; every change that must survive
+ * a restart (offsets, and the group's generation, members and assignment after each rebalance) is appended to
+ * the group's partition of `__consumer_offsets` in Kafka's record format and replayed from it at start-up.
+ *
+ * A group belongs to partition hash(groupId) mod N of `__consumer_offsets`; this broker coordinates the groups
+ * of the partitions it leads, so the same logic serves a cluster.
+ */
+export class GroupCoordinator {
+  private readonly groups = new Map<string, ClassicGroup>();
+  /** Partitions of `__consumer_offsets` whose groups are in memory. */
+  private readonly loaded = new Set<number>();
+  private readonly loading = new Map<number, Promise<void>>();
+  private creatingTopic: Promise<number> | null = null;
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
+  private stopped = false;
+
+  constructor(private readonly deps: GroupCoordinatorDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  get settings(): GroupSettings {
+    return this.deps.settings;
+  }
+
+  /** Loads the groups of every partition of `__consumer_offsets` led here and starts offset expiry. */
+  async start(): Promise<void> {
+    const count = this.deps.offsetsPartitionCount();
+    if (count !== null) for (let p = 0; p < count; p++) await this.load(p);
+    this.retentionTimer = setInterval(() => {
+      this.expireOffsets().catch((error: unknown) =>
+        this.deps.logger.error('offset expiry failed', { error: error as Error }),
+      );
+    }, this.settings.offsetsRetentionCheckIntervalMs);
+    this.retentionTimer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    for (const group of this.groups.values()) this.unload(group);
+    this.groups.clear();
+  }
+
+  private unload(group: ClassicGroup): void {
+    if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
+    for (const t of group.pendingMembers.values()) clearTimeout(t);
+    for (const m of group.members.values()) {
+      if (m.sessionTimer) clearTimeout(m.sessionTimer);
+      m.awaitingJoin?.(joinError(m.memberId, ErrorCode.NOT_COORDINATOR));
+      m.awaitingSync?.(syncError(ErrorCode.NOT_COORDINATOR));
+    }
+  }
+
+  // ---- Routing ----
+
+  partitionFor(groupId: string): number {
+    return partitionForGroup(groupId, this.deps.offsetsPartitionCount() ?? this.settings.offsetsTopicNumPartitions);
+  }
+
+  /**
+   * FindCoordinator: creates `__consumer_offsets` on first use (as Kafka does) and answers whether this broker
+   * coordinates the group. Returns Kafka's error code; NONE means this broker.
+   */
+  async findCoordinator(groupId: string): Promise<number> {
+    if (this.deps.offsetsPartitionCount() === null) {
+      this.creatingTopic ??= this.deps.createOffsetsTopic(this.settings.offsetsTopicNumPartitions).finally(() => {
+        this.creatingTopic = null;
+      });
+      const errorCode = await this.creatingTopic;
+      if (errorCode !== ErrorCode.NONE && errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS)
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+    const partition = this.partitionFor(groupId);
+    const log = this.deps.offsetsLog(partition);
+    if ('errorCode' in log) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (!this.loaded.has(partition)) await this.load(partition);
+    return ErrorCode.NONE;
+  }
+
+  /** NONE when this broker coordinates the group and has it loaded, else the error a group request gets. */
+  coordinatorError(groupId: string): number {
+    if (this.deps.offsetsPartitionCount() === null) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const partition = this.partitionFor(groupId);
+    const log = this.deps.offsetsLog(partition);
+    if ('errorCode' in log)
+      return log.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER
+        ? ErrorCode.NOT_COORDINATOR
+        : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (!this.loaded.has(partition)) {
+      void this.load(partition);
+      return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    }
+    return ErrorCode.NONE;
+  }
+
+  // ---- Loading ----
+
+  /** Replays a partition of `__consumer_offsets` into memory: the last record of each key wins. */
+  private load(partition: number): Promise<void> {
+    const existing = this.loading.get(partition);
+    if (existing) return existing;
+    const task = this.replay(partition)
+      .then(() => {
+        this.loaded.add(partition);
+      })
+      .catch((error: unknown) => {
+        this.deps.logger.error('could not load groups', { partition, error: error as Error });
+      })
+      .finally(() => this.loading.delete(partition));
+    this.loading.set(partition, task);
+    return task;
+  }
+
+  private async replay(partition: number): Promise<void> {
+    const log = this.deps.offsetsLog(partition);
+    if ('errorCode' in log) return;
+    const started = this.now();
+    const groupValues = new Map<string, GroupMetadataValue | null>();
+    const offsets = new Map<string, Map<string, CommittedOffset | null>>();
+    let position = log.logStartOffset;
+    while (position < log.highWatermark) {
+      const read = await log.read(position, LOAD_READ_BYTES, true);
+      if (!read || read.records.length === 0) break;
+      const { batches } = readBatches(read.records);
+      if (batches.length === 0) break;
+      for (const batch of batches) {
+        position = Number(batch.lastOffset) + 1;
+        if (batch.isControl) continue;
+        for (const record of batch.records()) {
+          if (record.offset < BigInt(log.logStartOffset) || record.key === null) continue;
+          let parsed: ReturnType<typeof readOffsetsRecord>;
+          try {
+            parsed = readOffsetsRecord(record.key, record.value);
+          } catch (e) {
+            if (!(e instanceof DecodeError)) throw e;
+            this.deps.logger.warn('skipping an unreadable record', { partition, offset: record.offset.toString() });
+            continue;
+          }
+          if (!parsed) continue;
+          if (parsed.type === 'group') {
+            groupValues.set(parsed.group, parsed.value);
+          } else {
+            let groupOffsets = offsets.get(parsed.key.group);
+            if (!groupOffsets) {
+              groupOffsets = new Map();
+              offsets.set(parsed.key.group, groupOffsets);
+            }
+            groupOffsets.set(
+              offsetKey(parsed.key.topic, parsed.key.partition),
+              parsed.value && {
+                offset: parsed.value.offset,
+                leaderEpoch: parsed.value.leaderEpoch,
+                metadata: parsed.value.metadata,
+                commitTimestamp: parsed.value.commitTimestamp,
+              },
+            );
+          }
+        }
+      }
+    }
+    const now = this.now();
+    const ids = new Set([...groupValues.keys(), ...offsets.keys()]);
+    let count = 0;
+    for (const id of ids) {
+      const value = groupValues.get(id);
+      const groupOffsets = offsets.get(id);
+      const live = [...(groupOffsets?.entries() ?? [])].filter(([, o]) => o !== null) as Array<
+        [string, CommittedOffset]
+      >;
+      if (!value && live.length === 0) continue;
+      const group = new ClassicGroup(
+        id,
+        value && value.currentStateTimestamp >= 0n ? Number(value.currentStateTimestamp) : now,
+      );
+      for (const [k, o] of live) group.offsets.set(k, o);
+      if (value) {
+        group.generationId = value.generation;
+        group.protocolType = value.protocolType;
+        group.protocolName = value.protocol;
+        for (const m of value.members) {
+          const member = new ClassicMember(
+            m.memberId,
+            m.groupInstanceId,
+            m.clientId,
+            m.clientHost,
+            m.rebalanceTimeout,
+            m.sessionTimeout,
+            value.protocolType,
+            value.protocol ? [{ name: value.protocol, metadata: m.subscription }] : [],
+          );
+          member.assignment = m.assignment;
+          member.isNew = false;
+          group.addMember(member);
+        }
+        group.leaderId = value.leader;
+        if (group.members.size > 0) {
+          group.state = 'Stable';
+          // Members come back by heartbeat; those that do not are expired as usual, which rebalances.
+          for (const m of group.members.values()) this.scheduleSessionExpiry(group, m);
+        }
+      }
+      this.groups.set(id, group);
+      count++;
+    }
+    if (count > 0) this.deps.logger.info('groups loaded', { partition, groups: count, ms: this.now() - started });
+  }
+
+  // ---- Writes ----
+
+  private async append(groupId: string, records: Array<{ key: Buffer; value: Buffer | null }>): Promise<void> {
+    const log = this.deps.offsetsLog(this.partitionFor(groupId));
+    if ('errorCode' in log) {
+      throw new CoordinatorWriteError(
+        log.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER
+          ? ErrorCode.NOT_COORDINATOR
+          : ErrorCode.COORDINATOR_NOT_AVAILABLE,
+      );
+    }
+    const timestamp = BigInt(this.now());
+    const inputs: RecordInput[] = records.map((r) => ({ key: r.key, value: r.value, timestamp }));
+    try {
+      await log.append(buildRecordBatch(inputs), { sync: this.deps.syncWrites, recordCount: inputs.length });
+    } catch (error) {
+      this.deps.logger.error('write to the offsets topic failed', { group: groupId, error: error as Error });
+      throw new CoordinatorWriteError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    }
+  }
+
+  private groupRecord(group: ClassicGroup): { key: Buffer; value: Buffer } {
+    const protocol = group.protocolName;
+    return {
+      key: groupMetadataKey(group.groupId),
+      value: groupMetadataValue({
+        protocolType: group.protocolType ?? '',
+        generation: group.generationId,
+        protocol,
+        leader: group.leaderId,
+        currentStateTimestamp: BigInt(group.stateTimestamp),
+        members: [...group.members.values()].map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          rebalanceTimeout: m.rebalanceTimeoutMs,
+          sessionTimeout: m.sessionTimeoutMs,
+          subscription: protocol ? m.metadataFor(protocol) : EMPTY_BYTES,
+          assignment: m.assignment,
+        })),
+      }),
+    };
+  }
+
+  private storeGroup(group: ClassicGroup): Promise<void> {
+    return this.append(group.groupId, [this.groupRecord(group)]);
+  }
+
+  // ---- JoinGroup ----
+
+  joinGroup(req: JoinRequest): Promise<JoinOutcome> {
+    const error = this.coordinatorError(req.groupId);
+    if (req.groupId === '') return Promise.resolve(joinError(req.memberId, ErrorCode.INVALID_GROUP_ID));
+    if (error !== ErrorCode.NONE) return Promise.resolve(joinError(req.memberId, error));
+    const { minSessionTimeoutMs, maxSessionTimeoutMs } = this.settings;
+    if (req.sessionTimeoutMs < minSessionTimeoutMs || req.sessionTimeoutMs > maxSessionTimeoutMs)
+      return Promise.resolve(joinError(req.memberId, ErrorCode.INVALID_SESSION_TIMEOUT));
+    let group = this.groups.get(req.groupId);
+    if (!group) {
+      if (req.memberId !== '') return Promise.resolve(joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
+      group = new ClassicGroup(req.groupId, this.now());
+      this.groups.set(req.groupId, group);
+    }
+    if (!group.supportsProtocols(req.protocolType, req.protocols))
+      return Promise.resolve(joinError(req.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+    return req.memberId === '' ? this.joinUnknownMember(group, req) : this.joinKnownMember(group, req);
+  }
+
+  private joinUnknownMember(group: ClassicGroup, req: JoinRequest): Promise<JoinOutcome> {
+    const memberId = `${req.clientId}-${randomUUID()}`;
+    if (req.groupInstanceId !== null) {
+      const existing = group.staticMembers.get(req.groupInstanceId);
+      if (existing !== undefined) return this.replaceStaticMember(group, existing, memberId, req);
+    }
+    if (group.members.size + group.pendingMembers.size >= this.settings.maxSize)
+      return Promise.resolve(joinError('', ErrorCode.GROUP_MAX_SIZE_REACHED));
+    if (req.groupInstanceId === null && req.requireKnownMemberId) {
+      // KIP-394: the member id is handed out first, so a client that times out and retries is not counted twice.
+      const timer = setTimeout(() => this.expirePendingMember(group, memberId), req.sessionTimeoutMs);
+      timer.unref();
+      group.pendingMembers.set(memberId, timer);
+      return Promise.resolve(joinError(memberId, ErrorCode.MEMBER_ID_REQUIRED));
+    }
+    return this.addMemberAndRebalance(group, memberId, req);
+  }
+
+  private joinKnownMember(group: ClassicGroup, req: JoinRequest): Promise<JoinOutcome> {
+    const pending = group.pendingMembers.get(req.memberId);
+    if (pending !== undefined) {
+      clearTimeout(pending);
+      group.pendingMembers.delete(req.memberId);
+      return this.addMemberAndRebalance(group, req.memberId, req);
+    }
+    const fenced = this.staticMemberError(group, req.memberId, req.groupInstanceId);
+    if (fenced !== ErrorCode.NONE) return Promise.resolve(joinError(req.memberId, fenced));
+    const member = group.members.get(req.memberId);
+    if (!member) return Promise.resolve(joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
+    switch (group.state) {
+      case 'PreparingRebalance':
+        return this.updateMemberAndRebalance(group, member, req);
+      case 'CompletingRebalance':
+        if (member.sameProtocols(req.protocols)) return Promise.resolve(this.currentJoinOutcome(group, member, false));
+        return this.updateMemberAndRebalance(group, member, req);
+      case 'Stable':
+        if (member.memberId !== group.leaderId && member.sameProtocols(req.protocols)) {
+          this.scheduleSessionExpiry(group, member);
+          return Promise.resolve(this.currentJoinOutcome(group, member, false));
+        }
+        return this.updateMemberAndRebalance(group, member, req);
+      default:
+        return Promise.resolve(joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
+    }
+  }
+
+  /** FENCED_INSTANCE_ID when a static member's instance id now belongs to another member id. */
+  private staticMemberError(group: ClassicGroup, memberId: string, groupInstanceId: string | null): number {
+    if (groupInstanceId === null) return ErrorCode.NONE;
+    const owner = group.staticMembers.get(groupInstanceId);
+    if (owner !== undefined && owner !== memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    if (owner === undefined && group.members.has(memberId)) return ErrorCode.FENCED_INSTANCE_ID;
+    return ErrorCode.NONE;
+  }
+
+  private currentJoinOutcome(group: ClassicGroup, member: ClassicMember, skipAssignment: boolean): JoinOutcome {
+    const isLeader = member.memberId === group.leaderId;
+    const protocol = group.protocolName ?? '';
+    return {
+      errorCode: ErrorCode.NONE,
+      generationId: group.generationId,
+      protocolType: group.protocolType,
+      protocolName: group.protocolName,
+      leader: group.leaderId ?? '',
+      memberId: member.memberId,
+      skipAssignment,
+      members: isLeader
+        ? [...group.members.values()].map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            metadata: m.metadataFor(protocol),
+          }))
+        : [],
+    };
+  }
+
+  private addMemberAndRebalance(group: ClassicGroup, memberId: string, req: JoinRequest): Promise<JoinOutcome> {
+    const member = new ClassicMember(
+      memberId,
+      req.groupInstanceId,
+      req.clientId,
+      req.clientHost,
+      req.rebalanceTimeoutMs,
+      req.sessionTimeoutMs,
+      req.protocolType,
+      req.protocols,
+    );
+    const outcome = new Promise<JoinOutcome>((resolve) => {
+      member.awaitingJoin = resolve;
+    });
+    group.addMember(member);
+    // A member that never completes its first join is dropped (Kafka's new member join timeout).
+    this.scheduleSessionExpiry(group, member, NEW_MEMBER_JOIN_TIMEOUT_MS);
+    this.deps.logger.info('member joined', { group: group.groupId, member: memberId, instance: req.groupInstanceId });
+    this.maybePrepareRebalance(group, `member ${memberId} joined`);
+    return outcome;
+  }
+
+  private updateMemberAndRebalance(group: ClassicGroup, member: ClassicMember, req: JoinRequest): Promise<JoinOutcome> {
+    member.protocols = req.protocols;
+    member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+    member.sessionTimeoutMs = req.sessionTimeoutMs;
+    const outcome = new Promise<JoinOutcome>((resolve) => {
+      // A second JoinGroup while one is pending replaces it; the first gets nothing new to say.
+      member.awaitingJoin?.(joinError(member.memberId, ErrorCode.REBALANCE_IN_PROGRESS));
+      member.awaitingJoin = resolve;
+    });
+    this.maybePrepareRebalance(group, `member ${member.memberId} rejoined`);
+    return outcome;
+  }
+
+  /**
+   * KIP-345: a static member restarting (same group.instance.id, new member id) takes its old member's place.
+   * In a stable group with unchanged protocols it gets the current generation and its old assignment back,
+   * without a rebalance of the others.
+   */
+  private async replaceStaticMember(
+    group: ClassicGroup,
+    oldMemberId: string,
+    newMemberId: string,
+    req: JoinRequest,
+  ): Promise<JoinOutcome> {
+    const old = group.members.get(oldMemberId)!;
+    old.awaitingJoin?.(joinError(oldMemberId, ErrorCode.FENCED_INSTANCE_ID));
+    old.awaitingSync?.(syncError(ErrorCode.FENCED_INSTANCE_ID));
+    old.awaitingJoin = null;
+    old.awaitingSync = null;
+    const wasLeader = group.leaderId === oldMemberId;
+    group.removeMember(oldMemberId);
+    const member = new ClassicMember(
+      newMemberId,
+      req.groupInstanceId,
+      req.clientId,
+      req.clientHost,
+      req.rebalanceTimeoutMs,
+      req.sessionTimeoutMs,
+      req.protocolType,
+      old.protocols,
+    );
+    member.assignment = old.assignment;
+    member.isNew = false;
+    group.addMember(member);
+    if (wasLeader) group.leaderId = newMemberId;
+    this.deps.logger.info('static member replaced', {
+      group: group.groupId,
+      instance: req.groupInstanceId,
+      member: newMemberId,
+    });
+    if (group.state === 'Stable' && old.sameProtocols(req.protocols)) {
+      try {
+        await this.storeGroup(group);
+      } catch (e) {
+        if (!(e instanceof CoordinatorWriteError)) throw e;
+        // Put the old member back: the new one was never acknowledged.
+        group.removeMember(newMemberId);
+        group.addMember(old);
+        if (wasLeader) group.leaderId = oldMemberId;
+        return joinError('', e.errorCode);
+      }
+      this.scheduleSessionExpiry(group, member);
+      return this.currentJoinOutcome(group, member, wasLeader && req.supportsSkipAssignment);
+    }
+    return this.updateMemberAndRebalance(group, member, req);
+  }
+
+  private maybePrepareRebalance(group: ClassicGroup, reason: string): void {
+    if (group.state === 'PreparingRebalance') {
+      this.maybeCompleteJoin(group);
+      return;
+    }
+    if (group.state === 'Dead') return;
+    this.prepareRebalance(group, reason);
+  }
+
+  private prepareRebalance(group: ClassicGroup, reason: string): void {
+    if (group.state === 'CompletingRebalance') {
+      for (const m of group.members.values()) {
+        m.assignment = EMPTY_BYTES;
+        m.awaitingSync?.(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+        m.awaitingSync = null;
+      }
+    }
+    const wasEmpty = group.state === 'Empty';
+    group.transition('PreparingRebalance', this.now());
+    this.deps.logger.info('preparing rebalance', { group: group.groupId, generation: group.generationId, reason });
+    if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
+    const delay = this.settings.initialRebalanceDelayMs;
+    if (wasEmpty && delay > 0) {
+      // A new group waits a little so that members starting together share its first rebalance.
+      group.inInitialDelay = true;
+      const deadline = this.now() + group.rebalanceTimeoutMs();
+      const arm = (wait: number, membersBefore: number) => {
+        group.rebalanceTimer = setTimeout(() => {
+          const remaining = deadline - this.now();
+          if (group.members.size > membersBefore && remaining > 0) {
+            arm(Math.min(delay, remaining), group.members.size);
+          } else {
+            group.inInitialDelay = false;
+            this.completeJoin(group);
+          }
+        }, wait);
+        group.rebalanceTimer.unref();
+      };
+      arm(Math.min(delay, Math.max(0, deadline - this.now())), group.members.size);
+      return;
+    }
+    group.rebalanceTimer = setTimeout(() => this.completeJoin(group), group.rebalanceTimeoutMs());
+    group.rebalanceTimer.unref();
+    this.maybeCompleteJoin(group);
+  }
+
+  private maybeCompleteJoin(group: ClassicGroup): void {
+    if (group.state === 'PreparingRebalance' && !group.inInitialDelay && group.allMembersJoined())
+      this.completeJoin(group);
+  }
+
+  /** Ends the join phase: members that did not rejoin are removed, a new generation starts. */
+  private completeJoin(group: ClassicGroup): void {
+    if (group.state !== 'PreparingRebalance') return;
+    if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
+    group.rebalanceTimer = null;
+    group.inInitialDelay = false;
+    for (const m of [...group.members.values()]) {
+      if (!m.awaitingJoin) {
+        this.deps.logger.info('member removed: did not rejoin in time', { group: group.groupId, member: m.memberId });
+        group.removeMember(m.memberId);
+      }
+    }
+    group.generationId++;
+    if (group.isEmpty()) {
+      group.protocolName = null;
+      group.transition('Empty', this.now());
+      this.deps.logger.info('group is empty', { group: group.groupId, generation: group.generationId });
+      this.storeGroup(group).catch(() => {});
+      return;
+    }
+    group.protocolName = group.selectProtocol();
+    group.transition('CompletingRebalance', this.now());
+    this.deps.logger.info('rebalance: join complete', {
+      group: group.groupId,
+      generation: group.generationId,
+      protocol: group.protocolName,
+      members: group.members.size,
+    });
+    for (const m of group.members.values()) {
+      const resolve = m.awaitingJoin!;
+      m.awaitingJoin = null;
+      m.isNew = false;
+      this.scheduleSessionExpiry(group, m);
+      resolve(this.currentJoinOutcome(group, m, false));
+    }
+  }
+
+  // ---- SyncGroup ----
+
+  async syncGroup(req: SyncRequest): Promise<SyncOutcome> {
+    const error = this.coordinatorError(req.groupId);
+    if (error !== ErrorCode.NONE) return syncError(error);
+    const group = this.groups.get(req.groupId);
+    if (!group) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+    const fenced = this.staticMemberError(group, req.memberId, req.groupInstanceId);
+    if (fenced !== ErrorCode.NONE) return syncError(fenced);
+    const member = group.members.get(req.memberId);
+    if (!member) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (req.generationId !== group.generationId) return syncError(ErrorCode.ILLEGAL_GENERATION);
+    if (
+      (req.protocolType !== null && req.protocolType !== group.protocolType) ||
+      (req.protocolName !== null && req.protocolName !== group.protocolName)
+    )
+      return syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    switch (group.state) {
+      case 'PreparingRebalance':
+        return syncError(ErrorCode.REBALANCE_IN_PROGRESS);
+      case 'Stable':
+        this.scheduleSessionExpiry(group, member);
+        return this.syncOutcome(group, member);
+      case 'CompletingRebalance': {
+        const outcome = new Promise<SyncOutcome>((resolve) => {
+          member.awaitingSync?.(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+          member.awaitingSync = resolve;
+        });
+        if (req.memberId === group.leaderId) await this.applyLeaderAssignment(group, req.assignments);
+        return outcome;
+      }
+      default:
+        return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+    }
+  }
+
+  private syncOutcome(group: ClassicGroup, member: ClassicMember): SyncOutcome {
+    return {
+      errorCode: ErrorCode.NONE,
+      protocolType: group.protocolType,
+      protocolName: group.protocolName,
+      assignment: member.assignment,
+    };
+  }
+
+  /** The leader's assignment is stored with the group, then every waiting member gets its share. */
+  private async applyLeaderAssignment(
+    group: ClassicGroup,
+    assignments: Array<{ memberId: string; assignment: Buffer }>,
+  ): Promise<void> {
+    const generation = group.generationId;
+    const given = new Map(assignments.map((a) => [a.memberId, a.assignment]));
+    for (const m of group.members.values()) m.assignment = given.get(m.memberId) ?? EMPTY_BYTES;
+    let errorCode: number = ErrorCode.NONE;
+    try {
+      await this.storeGroup(group);
+    } catch (e) {
+      if (!(e instanceof CoordinatorWriteError)) throw e;
+      errorCode = e.errorCode;
+    }
+    // The group may have moved on (a member left or joined) while the write was in flight.
+    if (group.state !== 'CompletingRebalance' || group.generationId !== generation) return;
+    if (errorCode !== ErrorCode.NONE) {
+      for (const m of group.members.values()) {
+        m.awaitingSync?.(syncError(errorCode));
+        m.awaitingSync = null;
+      }
+      this.prepareRebalance(group, 'storing the assignment failed');
+      return;
+    }
+    group.transition('Stable', this.now());
+    this.deps.logger.info('group stable', { group: group.groupId, generation, members: group.members.size });
+    for (const m of group.members.values()) {
+      const resolve = m.awaitingSync;
+      m.awaitingSync = null;
+      resolve?.(this.syncOutcome(group, m));
+    }
+  }
+
+  // ---- Heartbeat and session expiry ----
+
+  heartbeat(groupId: string, generationId: number, memberId: string, groupInstanceId: string | null): number {
+    const error = this.coordinatorError(groupId);
+    if (error !== ErrorCode.NONE) return error;
+    const group = this.groups.get(groupId);
+    if (!group) return ErrorCode.UNKNOWN_MEMBER_ID;
+    const fenced = this.staticMemberError(group, memberId, groupInstanceId);
+    if (fenced !== ErrorCode.NONE) return fenced;
+    const member = group.members.get(memberId);
+    if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
+    switch (group.state) {
+      case 'Empty':
+      case 'Dead':
+        return ErrorCode.UNKNOWN_MEMBER_ID;
+      case 'PreparingRebalance':
+        this.scheduleSessionExpiry(group, member);
+        return ErrorCode.REBALANCE_IN_PROGRESS;
+      default:
+        this.scheduleSessionExpiry(group, member);
+        return ErrorCode.NONE;
+    }
+  }
+
+  private scheduleSessionExpiry(group: ClassicGroup, member: ClassicMember, timeoutMs = member.sessionTimeoutMs): void {
+    if (member.sessionTimer) clearTimeout(member.sessionTimer);
+    member.sessionTimer = setTimeout(() => this.onSessionExpired(group, member), timeoutMs);
+    member.sessionTimer.unref();
+  }
+
+  private onSessionExpired(group: ClassicGroup, member: ClassicMember): void {
+    if (this.stopped || group.members.get(member.memberId) !== member) return;
+    // A member with a request parked here (a join or sync in progress) is alive, unless new and never done.
+    if ((member.awaitingJoin && !member.isNew) || member.awaitingSync) {
+      this.scheduleSessionExpiry(group, member);
+      return;
+    }
+    this.deps.logger.info('member session expired', { group: group.groupId, member: member.memberId });
+    this.removeMemberAndRebalance(group, member, 'session timeout');
+  }
+
+  private expirePendingMember(group: ClassicGroup, memberId: string): void {
+    if (!group.pendingMembers.delete(memberId)) return;
+    this.maybeCompleteJoin(group);
+  }
+
+  private removeMemberAndRebalance(group: ClassicGroup, member: ClassicMember, reason: string): void {
+    member.awaitingJoin?.(joinError(member.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
+    member.awaitingSync?.(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
+    member.awaitingJoin = null;
+    member.awaitingSync = null;
+    group.removeMember(member.memberId);
+    switch (group.state) {
+      case 'Stable':
+      case 'CompletingRebalance':
+        this.prepareRebalance(group, `member ${member.memberId} left (${reason})`);
+        break;
+      case 'PreparingRebalance':
+        this.maybeCompleteJoin(group);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- LeaveGroup ----
+
+  /** Removes members (by member id, or by instance id for static members); returns an error per member. */
+  leaveGroup(
+    groupId: string,
+    leaving: Array<{ memberId: string; groupInstanceId: string | null }>,
+  ): {
+    errorCode: number;
+    members: number[];
+  } {
+    const error = this.coordinatorError(groupId);
+    if (error !== ErrorCode.NONE) return { errorCode: error, members: leaving.map(() => error) };
+    const group = this.groups.get(groupId);
+    if (!group) return { errorCode: ErrorCode.NONE, members: leaving.map(() => ErrorCode.UNKNOWN_MEMBER_ID) };
+    const results = leaving.map(({ memberId, groupInstanceId }) => {
+      if (groupInstanceId !== null) {
+        const owner = group.staticMembers.get(groupInstanceId);
+        if (owner === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+        if (memberId !== '' && owner !== memberId) return ErrorCode.FENCED_INSTANCE_ID;
+        this.removeMemberAndRebalance(group, group.members.get(owner)!, 'left the group');
+        return ErrorCode.NONE;
+      }
+      const pending = group.pendingMembers.get(memberId);
+      if (pending !== undefined) {
+        clearTimeout(pending);
+        group.pendingMembers.delete(memberId);
+        this.maybeCompleteJoin(group);
+        return ErrorCode.NONE;
+      }
+      const member = group.members.get(memberId);
+      if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
+      this.deps.logger.info('member left', { group: groupId, member: memberId });
+      this.removeMemberAndRebalance(group, member, 'left the group');
+      return ErrorCode.NONE;
+    });
+    return { errorCode: ErrorCode.NONE, members: results };
+  }
+
+  // ---- Offsets ----
+
+  /**
+   * OffsetCommit. A commit with generation -1 and no member id is a "simple" commit, allowed only while the
+   * group has no members (tools resetting offsets, consumers with manual assignment). Others must come from
+   * a member of the current generation. Returns a group-level error, or the error of each partition.
+   */
+  async commitOffsets(
+    groupId: string,
+    generationId: number,
+    memberId: string,
+    groupInstanceId: string | null,
+    partitions: OffsetCommitPartition[],
+    groupIdNotFoundError: number,
+  ): Promise<{ errorCode: number } | { partitionErrors: number[] }> {
+    const error = this.coordinatorError(groupId);
+    if (error !== ErrorCode.NONE) return { errorCode: error };
+    if (groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID };
+    let group = this.groups.get(groupId);
+    if (!group) {
+      if (generationId >= 0 || memberId !== '') return { errorCode: groupIdNotFoundError };
+      group = new ClassicGroup(groupId, this.now());
+      this.groups.set(groupId, group);
+    } else if (generationId >= 0 || memberId !== '' || !group.isEmpty()) {
+      const fenced = this.staticMemberError(group, memberId, groupInstanceId);
+      if (fenced !== ErrorCode.NONE) return { errorCode: fenced };
+      const member = group.members.get(memberId);
+      if (!member) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
+      if (generationId !== group.generationId) return { errorCode: ErrorCode.ILLEGAL_GENERATION };
+      if (group.state === 'CompletingRebalance') return { errorCode: ErrorCode.REBALANCE_IN_PROGRESS };
+      this.scheduleSessionExpiry(group, member);
+    }
+    const now = BigInt(this.now());
+    const partitionErrors: number[] = [];
+    const records: Array<{ key: Buffer; value: Buffer }> = [];
+    const accepted: Array<[string, CommittedOffset]> = [];
+    for (const p of partitions) {
+      const metadata = p.metadata ?? '';
+      if (!this.deps.partitionExists(p.topic, p.partition)) {
+        partitionErrors.push(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      } else if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes) {
+        partitionErrors.push(ErrorCode.OFFSET_METADATA_TOO_LARGE);
+      } else {
+        partitionErrors.push(ErrorCode.NONE);
+        const committed = { offset: p.offset, leaderEpoch: p.leaderEpoch, metadata, commitTimestamp: now };
+        records.push({
+          key: offsetCommitKey({ group: groupId, topic: p.topic, partition: p.partition }),
+          value: offsetCommitValue({ ...committed, expireTimestamp: -1n }),
+        });
+        accepted.push([offsetKey(p.topic, p.partition), committed]);
+      }
+    }
+    if (records.length > 0) {
+      try {
+        await this.append(groupId, records);
+      } catch (e) {
+        if (!(e instanceof CoordinatorWriteError)) throw e;
+        return { partitionErrors: partitionErrors.map((c) => (c === ErrorCode.NONE ? e.errorCode : c)) };
+      }
+      for (const [k, o] of accepted) group.offsets.set(k, o);
+    }
+    return { partitionErrors };
+  }
+
+  /** Committed offsets of a group: all of them (topics null) or those asked for (-1 where none). */
+  fetchOffsets(
+    groupId: string,
+    topics: Array<{ name: string; partitions: number[] }> | null,
+  ): {
+    errorCode: number;
+    topics: Array<{ name: string; partitions: Array<{ partition: number; offset: CommittedOffset | null }> }>;
+  } {
+    const error = this.coordinatorError(groupId);
+    if (error !== ErrorCode.NONE) return { errorCode: error, topics: [] };
+    const group = this.groups.get(groupId);
+    if (topics === null) {
+      const byTopic = new Map<string, Array<{ partition: number; offset: CommittedOffset | null }>>();
+      for (const [k, offset] of group?.offsets ?? []) {
+        const [name, partition] = k.split('\u0000') as [string, string];
+        if (!byTopic.has(name)) byTopic.set(name, []);
+        byTopic.get(name)!.push({ partition: Number(partition), offset });
+      }
+      return {
+        errorCode: ErrorCode.NONE,
+        topics: [...byTopic].map(([name, partitions]) => ({
+          name,
+          partitions: partitions.sort((a, b) => a.partition - b.partition),
+        })),
+      };
+    }
+    return {
+      errorCode: ErrorCode.NONE,
+      topics: topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((partition) => ({
+          partition,
+          offset: group?.offsets.get(offsetKey(t.name, partition)) ?? null,
+        })),
+      })),
+    };
+  }
+
+  /** OffsetDelete: removes committed offsets of topics the group is not consuming. */
+  async deleteOffsets(
+    groupId: string,
+    topics: Array<{ name: string; partitions: number[] }>,
+  ): Promise<{ errorCode: number; partitionErrors: number[][] }> {
+    const error = this.coordinatorError(groupId);
+    const none = { partitionErrors: [] as number[][] };
+    if (error !== ErrorCode.NONE) return { errorCode: error, ...none };
+    const group = this.groups.get(groupId);
+    if (!group) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, ...none };
+    if (!group.isEmpty() && group.protocolType !== 'consumer') return { errorCode: ErrorCode.NON_EMPTY_GROUP, ...none };
+    const subscribed = this.subscribedTopics(group);
+    const records: Array<{ key: Buffer; value: null }> = [];
+    const partitionErrors = topics.map((t) =>
+      t.partitions.map((partition) => {
+        if (subscribed.has(t.name)) return ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC;
+        if (group.offsets.has(offsetKey(t.name, partition)))
+          records.push({ key: offsetCommitKey({ group: groupId, topic: t.name, partition }), value: null });
+        return ErrorCode.NONE;
+      }),
+    );
+    if (records.length > 0) {
+      try {
+        await this.append(groupId, records);
+      } catch (e) {
+        if (!(e instanceof CoordinatorWriteError)) throw e;
+        return { errorCode: e.errorCode, ...none };
+      }
+      for (const t of topics)
+        if (!subscribed.has(t.name)) for (const p of t.partitions) group.offsets.delete(offsetKey(t.name, p));
+    }
+    return { errorCode: ErrorCode.NONE, partitionErrors };
+  }
+
+  /** The topics the members of a consumer group subscribe to, read from their subscriptions. */
+  private subscribedTopics(group: ClassicGroup): Set<string> {
+    const topics = new Set<string>();
+    if (group.protocolType !== 'consumer' || !group.protocolName) return topics;
+    for (const m of group.members.values()) {
+      const metadata = m.metadataFor(group.protocolName);
+      try {
+        const r = new Reader(metadata);
+        const version = Math.min(r.readInt16(), 3);
+        for (const t of decodeConsumerProtocolSubscription(r, version).topics) topics.add(t);
+      } catch {
+        // A subscription this broker cannot read protects nothing.
+      }
+    }
+    return topics;
+  }
+
+  /**
+   * Offsets retention (offsets.retention.minutes): the offsets of a group that has had no members for that
+   * long are deleted, then the group itself.
+   */
+  async expireOffsets(): Promise<void> {
+    const now = this.now();
+    for (const group of [...this.groups.values()]) {
+      if (!group.isEmpty() || group.state !== 'Empty') continue;
+      if (now - group.stateTimestamp < this.settings.offsetsRetentionMs) continue;
+      if (this.coordinatorError(group.groupId) !== ErrorCode.NONE) continue;
+      await this.deleteGroupState(group).catch(() => {});
+      this.deps.logger.info('group expired', { group: group.groupId });
+    }
+  }
+
+  private async deleteGroupState(group: ClassicGroup): Promise<void> {
+    const records: Array<{ key: Buffer; value: null }> = [];
+    for (const k of group.offsets.keys()) {
+      const [topic, partition] = k.split('\u0000') as [string, string];
+      records.push({
+        key: offsetCommitKey({ group: group.groupId, topic, partition: Number(partition) }),
+        value: null,
+      });
+    }
+    records.push({ key: groupMetadataKey(group.groupId), value: null });
+    await this.append(group.groupId, records);
+    group.transition('Dead', this.now());
+    this.groups.delete(group.groupId);
+  }
+
+  // ---- Admin ----
+
+  describeGroup(groupId: string): GroupDescription {
+    const base = { groupId, protocolType: '', protocolName: '', members: [] };
+    const error = this.coordinatorError(groupId);
+    if (error !== ErrorCode.NONE) return { ...base, errorCode: error, state: DEAD };
+    const group = this.groups.get(groupId);
+    if (!group) return { ...base, errorCode: ErrorCode.NONE, state: DEAD };
+    const stable = group.state === 'Stable';
+    return {
+      errorCode: ErrorCode.NONE,
+      groupId,
+      state: group.state,
+      protocolType: group.protocolType ?? '',
+      protocolName: stable ? (group.protocolName ?? '') : '',
+      members: [...group.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        metadata: stable && group.protocolName ? m.metadataFor(group.protocolName) : EMPTY_BYTES,
+        assignment: stable ? m.assignment : EMPTY_BYTES,
+      })),
+    };
+  }
+
+  listGroups(): Array<{ groupId: string; protocolType: string; state: GroupState }> {
+    return [...this.groups.values()].map((g) => ({
+      groupId: g.groupId,
+      protocolType: g.protocolType ?? '',
+      state: g.state,
+    }));
+  }
+
+  /** DeleteGroups: only a group without members can go; its offsets go with it. */
+  async deleteGroup(groupId: string): Promise<number> {
+    const error = this.coordinatorError(groupId);
+    if (error !== ErrorCode.NONE) return error;
+    const group = this.groups.get(groupId);
+    if (!group) return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (!group.isEmpty() || group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP;
+    try {
+      await this.deleteGroupState(group);
+    } catch (e) {
+      if (!(e instanceof CoordinatorWriteError)) throw e;
+      return e.errorCode;
+    }
+    this.deps.logger.info('group deleted', { group: groupId });
+    return ErrorCode.NONE;
+  }
+}
