@@ -33,6 +33,8 @@ export interface BrokerSettings {
   logMessageTimestampType: 'CreateTime' | 'LogAppendTime';
   /** min.insync.replicas: acks=all writes fail with NOT_ENOUGH_REPLICAS when fewer replicas are in sync. */
   minInsyncReplicas: number;
+  /** Memory for recent batches of all partitions, served to consumers at the end of the log. */
+  tailCacheBytes: number;
   /** The group coordinator's settings (group.* and offsets.* configs). */
   groups: GroupSettings;
   /** The keys set in server.properties (or --override), as written; DescribeConfigs reports them as static. */

@@ -43,6 +43,12 @@ import { ReplicaManager } from './replica-manager.js';
 import { RequestDispatcher } from './request-dispatcher.js';
 import { logConfigFor } from './topic-settings.js';
 
+/**
+ * Memory for the tails of all partitions. Enough for a few seconds of a fast producer, so that consumers
+ * keeping up are served from memory, and small beside the footprint goals (RSS under load below 150 MB).
+ */
+const DEFAULT_TAIL_CACHE_BYTES = 32 * 1024 * 1024;
+
 /** Kafka's configs for `__consumer_offsets`: compacted, with 100 MiB segments. */
 const OFFSETS_TOPIC_CONFIGS = {
   'cleanup.policy': 'compact',
@@ -86,6 +92,7 @@ export function defaultBrokerSettings(): BrokerSettings {
     logMessageTimestampType: 'CreateTime',
     minInsyncReplicas: 1,
     groups: defaultGroupSettings(),
+    tailCacheBytes: DEFAULT_TAIL_CACHE_BYTES,
   };
 }
 
@@ -132,6 +139,7 @@ export class Broker {
     const logs = new LogManager({
       logDirs: settings.logDirs,
       configFor: (topic) => logConfigFor(topics.get(topic), settings),
+      tailCacheBytes: settings.tailCacheBytes,
     });
     await logs.startup();
     const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'));

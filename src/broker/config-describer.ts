@@ -72,6 +72,7 @@ function settingsValues(s: BrokerSettings): Record<string, string> {
     'log.message.timestamp.type': s.logMessageTimestampType,
     'samsa.log.flush.on.acks.all': String(s.flushOnAcksAll),
     'min.insync.replicas': String(s.minInsyncReplicas),
+    'samsa.log.tail.cache.bytes': String(s.tailCacheBytes),
     'offsets.topic.num.partitions': String(s.groups.offsetsTopicNumPartitions),
     'offsets.topic.replication.factor': String(s.groups.offsetsTopicReplicationFactor),
     'group.initial.rebalance.delay.ms': String(s.groups.initialRebalanceDelayMs),

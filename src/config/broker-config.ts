@@ -80,6 +80,8 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'offset.metadata.max.bytes': { type: 'int', default: '4096', atLeast: 0 },
   /** Samsa's own: whether acks=all waits for fsync (see docs/ARCHITECTURE.md, fsync policy). */
   'samsa.log.flush.on.acks.all': { type: 'boolean', default: 'true' },
+  /** Samsa's own: memory for the recent batches of all partitions, served to tailing consumers. */
+  'samsa.log.tail.cache.bytes': { type: 'long', default: '33554432', atLeast: 0 },
 };
 
 /** Kafka keys accepted without effect here (threads, ZooKeeper/KRaft plumbing); start-up notes them once. */
@@ -228,6 +230,7 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     flushOnAcksAll: get<boolean>('samsa.log.flush.on.acks.all')!,
     logMessageTimestampType: get<string>('log.message.timestamp.type') as BrokerSettings['logMessageTimestampType'],
     minInsyncReplicas: get<number>('min.insync.replicas')!,
+    tailCacheBytes: get<number>('samsa.log.tail.cache.bytes')!,
     groups: {
       offsetsTopicNumPartitions: get<number>('offsets.topic.num.partitions')!,
       offsetsTopicReplicationFactor: get<number>('offsets.topic.replication.factor')!,

@@ -9,6 +9,7 @@ import {
   writeOffsetCheckpoint,
 } from './checkpoint-file.js';
 import { type LogConfig, PartitionLog } from './partition-log.js';
+import { TailCacheBudget } from './tail-cache.js';
 
 /** Kafka's file names in a log directory. */
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
@@ -24,6 +25,8 @@ export interface LogManagerOptions {
   logDirs: string[];
   /** The effective log config of a topic (its overrides over the broker defaults). */
   configFor: (topic: string) => LogConfig;
+  /** Memory shared by all logs for their recent batches (samsa.log.tail.cache.bytes); 0 keeps none. */
+  tailCacheBytes?: number;
   now?: () => number;
 }
 
@@ -54,8 +57,11 @@ export class LogManager {
   /** Whether the previous run of each log dir ended with a clean shutdown. */
   readonly hadCleanShutdown = new Map<string, boolean>();
 
+  private readonly tailCache: TailCacheBudget | undefined;
+
   constructor(private readonly options: LogManagerOptions) {
     this.now = options.now ?? Date.now;
+    if (options.tailCacheBytes) this.tailCache = new TailCacheBudget(options.tailCacheBytes);
   }
 
   /** Opens every log. Recovery runs where the previous run did not shut down cleanly. */
@@ -85,6 +91,7 @@ export class LogManager {
           logStartOffset: logStartOffsets.get(key) ?? 0,
           cleanShutdown: clean,
           now: this.now,
+          tailCache: this.tailCache,
         });
         this.logs.set(key, log);
         this.dirOf.set(key, dir);
@@ -124,6 +131,7 @@ export class LogManager {
       config: this.options.configFor(topic),
       cleanShutdown: true,
       now: this.now,
+      tailCache: this.tailCache,
     });
     this.logs.set(key, log);
     this.dirOf.set(key, dir);

@@ -7,7 +7,8 @@ import {
   LOG_OVERHEAD,
   MAX_TIMESTAMP_OFFSET,
 } from '../protocol/records/batch-header.js';
-import { LogSegment, listSegmentBaseOffsets, type SegmentReadResult } from './log-segment.js';
+import { LogSegment, listSegmentBaseOffsets } from './log-segment.js';
+import { TailCache, type TailCacheBudget } from './tail-cache.js';
 
 /** The topic configs the log itself acts on (resolved from topic overrides and broker defaults). */
 export interface LogConfig {
@@ -45,7 +46,9 @@ interface QueuedAppend {
   reject: (e: unknown) => void;
 }
 
-export interface LogReadResult extends SegmentReadResult {
+export interface LogReadResult {
+  /** Whole batches, starting with the batch that holds the requested offset. */
+  records: Buffer;
   highWatermark: number;
   logStartOffset: number;
 }
@@ -72,6 +75,8 @@ export class PartitionLog {
   private writtenEndOffset = 0;
   private unflushedMessages = 0;
   private appendListeners = new Set<() => void>();
+  /** Recent batches in memory for consumers at the end of the log; null when the broker keeps none. */
+  private tail: TailCache | null = null;
 
   private constructor(
     readonly dir: string,
@@ -97,6 +102,8 @@ export class PartitionLog {
     recoveryPoint?: number;
     cleanShutdown: boolean;
     now?: () => number;
+    /** Shared memory budget for the in-memory tails of all logs (none when absent). */
+    tailCache?: TailCacheBudget;
   }): Promise<PartitionLog> {
     const now = params.now ?? Date.now;
     await mkdir(params.dir, { recursive: true });
@@ -129,6 +136,7 @@ export class PartitionLog {
     log.logStartOffset = Math.max(log.logStartOffset, log.segments[0]!.baseOffset);
     if (log.logStartOffset > log.nextOffset) log.logStartOffset = log.nextOffset;
     log.recoveryPoint = log.nextOffset;
+    if (params.tailCache) log.tail = new TailCache(params.tailCache);
     return log;
   }
 
@@ -204,6 +212,7 @@ export class PartitionLog {
           this.unflushedMessages = 0;
         }
         this.writtenEndOffset = this.nextOffset;
+        if (this.tail) for (const item of round) this.tail.add(item.records);
       } catch (e) {
         // Offsets were assigned to data that may not be on disk: stop taking writes rather than guess.
         failed = new LogOfflineError(this.topic, this.partition, e);
@@ -286,10 +295,13 @@ export class PartitionLog {
       throw new OffsetOutOfRangeError(offset, this.logStartOffset, highWatermark);
     }
     if (offset === highWatermark) return null;
+    const cached = this.tail?.read(offset, maxBytes, minOneBatch, highWatermark);
+    if (cached)
+      return cached.length > 0 ? { records: cached, highWatermark, logStartOffset: this.logStartOffset } : null;
     for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
       const segment = this.segments[i]!;
       const result = await segment.read(offset, maxBytes, minOneBatch);
-      if (result) return { ...result, highWatermark, logStartOffset: this.logStartOffset };
+      if (result) return { records: result.records, highWatermark, logStartOffset: this.logStartOffset };
     }
     return null;
   }
@@ -365,6 +377,7 @@ export class PartitionLog {
   /** Removes everything from `offset` on (used by replication). */
   async truncateTo(offset: number): Promise<void> {
     await this.drain();
+    this.tail?.clear();
     while (this.segments.length > 1 && this.activeSegment.baseOffset >= offset) {
       const s = this.segments.pop()!;
       await s.delete();
@@ -385,6 +398,7 @@ export class PartitionLog {
   async close(): Promise<void> {
     this.closed = true;
     await this.drain();
+    this.tail?.clear();
     await this.activeSegment.sync();
     this.recoveryPoint = this.nextOffset;
     for (const s of this.segments) await s.close();
@@ -403,6 +417,7 @@ export class PartitionLog {
   async delete(): Promise<void> {
     this.closed = true;
     await this.drain();
+    this.tail?.clear();
     for (const s of this.segments) await s.delete();
     await rm(this.dir, { recursive: true, force: true });
   }
