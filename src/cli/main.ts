@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { runServer, SERVER_USAGE } from './server.js';
+import { runConsumerGroups } from './tools/consumer-groups.js';
 
 const USAGE = `usage: samsa <command> [options]
 
 commands:
-  server      start a broker (${SERVER_USAGE.replace('usage: samsa server ', '')})
-  version     print the version of Samsa
-  help        print this help
+  server           start a broker (${SERVER_USAGE.replace('usage: samsa server ', '')})
+  consumer-groups  list, describe, reset and delete consumer groups (as kafka-consumer-groups.sh)
+  version          print the version of Samsa
+  help             print this help
 
 See README.md for what works today.`;
 
@@ -20,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'server':
       return runServer(rest);
+    case 'consumer-groups':
+      return runConsumerGroups(rest);
     case 'version':
     case '--version':
       console.log(version());

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import kafkajs from 'kafkajs';
+import { type Broker, startBroker } from '../../src/index.js';
+import { produceSpread } from './group-helpers.js';
+
+const { Kafka, logLevel } = kafkajs;
+const run = promisify(execFile);
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+let broker: Broker;
+let kafka: InstanceType<typeof Kafka>;
+
+before(async () => {
+  broker = await startBroker({ groups: { offsetsTopicNumPartitions: 5 } });
+  kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+});
+
+after(async () => {
+  await broker.stop();
+});
+
+async function tool(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', MAIN, 'consumer-groups', ...args], {
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** The rows of a --describe or --reset-offsets table, by column name. */
+function rows(table: string): Array<Record<string, string>> {
+  const lines = table
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('Consumer group'));
+  const header = lines[0]!.split(/\s+/);
+  return lines.slice(1).map((l) => Object.fromEntries(l.split(/\s+/).map((v, i) => [header[i]!, v])));
+}
+
+/** Consumes with a KafkaJS group member until `count` records were read and committed, then leaves. */
+async function consume(group: string, topic: string, count: number): Promise<string[]> {
+  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 200 });
+  const seen: string[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary }) => {
+      for (const m of batch.messages) {
+        if (seen.length >= count) break;
+        seen.push(m.value!.toString());
+        resolveOffset(m.offset);
+        await consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(Number(m.offset) + 1) }]);
+      }
+      await commitOffsetsIfNecessary();
+    },
+  });
+  const deadline = Date.now() + 30_000;
+  while (seen.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await consumer.disconnect();
+  return seen;
+}
+
+test('consumer-groups: --list, --describe shows lag after N produced and M consumed, --reset-offsets moves the next read', async () => {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'lagging', numPartitions: 1 }] });
+  await admin.disconnect();
+  await produceSpread(broker.bootstrap, 'lagging', 10, 1);
+  const read = await consume('g-tool', 'lagging', 4);
+  assert.deepEqual(read, ['v0', 'v1', 'v2', 'v3']);
+
+  const list = await tool('--bootstrap-server', broker.bootstrap, '--list');
+  assert.equal(list.code, 0, list.stderr);
+  assert.ok(list.stdout.split('\n').includes('g-tool'));
+
+  const described = await tool('--bootstrap-server', broker.bootstrap, '--describe', '--group', 'g-tool');
+  assert.equal(described.code, 0, described.stderr);
+  assert.match(described.stdout, /has no active members/);
+  assert.deepEqual(rows(described.stdout), [
+    {
+      GROUP: 'g-tool',
+      TOPIC: 'lagging',
+      PARTITION: '0',
+      'CURRENT-OFFSET': '4',
+      'LOG-END-OFFSET': '10',
+      LAG: '6',
+      'CONSUMER-ID': '-',
+      HOST: '-',
+      'CLIENT-ID': '-',
+    },
+  ]);
+
+  const dry = await tool(
+    '--bootstrap-server',
+    broker.bootstrap,
+    '--reset-offsets',
+    '--group',
+    'g-tool',
+    '--topic',
+    'lagging',
+    '--shift-by',
+    '-2',
+  );
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.equal(rows(dry.stdout)[0]!['NEW-OFFSET'], '2');
+  const unchanged = await tool('--bootstrap-server', broker.bootstrap, '--describe', '--group', 'g-tool');
+  assert.equal(rows(unchanged.stdout)[0]!['CURRENT-OFFSET'], '4', 'a dry run changes nothing');
+
+  const executed = await tool(
+    '--bootstrap-server',
+    broker.bootstrap,
+    '--reset-offsets',
+    '--group',
+    'g-tool',
+    '--topic',
+    'lagging',
+    '--to-offset',
+    '7',
+    '--execute',
+  );
+  assert.equal(executed.code, 0, executed.stderr);
+  assert.deepEqual(
+    await consume('g-tool', 'lagging', 3),
+    ['v7', 'v8', 'v9'],
+    'the consumer resumes where the reset put it',
+  );
+
+  const earliest = await tool(
+    '--bootstrap-server',
+    broker.bootstrap,
+    '--reset-offsets',
+    '--group',
+    'g-tool',
+    '--all-topics',
+    '--to-earliest',
+    '--execute',
+  );
+  assert.equal(rows(earliest.stdout)[0]!['NEW-OFFSET'], '0');
+  assert.deepEqual(await consume('g-tool', 'lagging', 1), ['v0']);
+
+  const deleted = await tool('--bootstrap-server', broker.bootstrap, '--delete', '--group', 'g-tool');
+  assert.equal(deleted.code, 0, deleted.stderr);
+  assert.match(deleted.stdout, /'g-tool'.*successful/);
+  const gone = await tool('--bootstrap-server', broker.bootstrap, '--list');
+  assert.ok(!gone.stdout.split('\n').includes('g-tool'));
+});
+
+test('consumer-groups: a reset of an active group is refused; bad usage and an unreachable broker say so in one line', async () => {
+  const consumer = kafka.consumer({ groupId: 'g-active', maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'lagging', fromBeginning: true });
+  await consumer.run({ eachMessage: async () => {} });
+  try {
+    const deadline = Date.now() + 30_000;
+    let described = await tool('--bootstrap-server', broker.bootstrap, '--describe', '--group', 'g-active');
+    while (!/kafkajs/.test(described.stdout) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      described = await tool('--bootstrap-server', broker.bootstrap, '--describe', '--group', 'g-active');
+    }
+    assert.equal(rows(described.stdout)[0]!['CLIENT-ID'], 'kafkajs', 'the owner is shown');
+    const refused = await tool(
+      '--bootstrap-server',
+      broker.bootstrap,
+      '--reset-offsets',
+      '--group',
+      'g-active',
+      '--topic',
+      'lagging',
+      '--to-earliest',
+      '--execute',
+    );
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /can only be reset if the group 'g-active' is inactive/);
+  } finally {
+    await consumer.disconnect();
+  }
+  const usage = await tool('--bootstrap-server', broker.bootstrap, '--describe');
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--group is required/);
+  const unreachable = await tool('--bootstrap-server', '127.0.0.1:1', '--list');
+  assert.equal(unreachable.code, 1);
+  assert.match(
+    unreachable.stderr,
+    /^samsa consumer-groups: cannot reach a broker at 127\.0\.0\.1:1 \(ECONNREFUSED\)\n$/,
+  );
+});
