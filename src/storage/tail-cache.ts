@@ -62,12 +62,19 @@ export class TailCache {
    * which must not stay alive for the sake of a few of its bytes.
    */
   add(records: Buffer): void {
-    if (this.budget.maxBytes <= 0 || records.length > this.budget.maxBytes) return;
+    if (this.budget.maxBytes <= 0) return;
+    if (records.length > this.budget.maxBytes) {
+      // The cache must stay one contiguous run of offsets: what it holds now is older than this append.
+      this.clear();
+      return;
+    }
     const copy = Buffer.from(records);
     for (let at = 0; at + LOG_OVERHEAD <= copy.length; ) {
       const size = LOG_OVERHEAD + copy.readInt32BE(at + BATCH_LENGTH_OFFSET);
       const baseOffset = Number(copy.readBigInt64BE(at));
       const lastOffset = baseOffset + copy.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+      const previous = this.batches[this.batches.length - 1];
+      if (previous && this.batches.length > this.head && previous.lastOffset + 1 !== baseOffset) this.clear();
       this.batches.push({ baseOffset, lastOffset, buf: copy.subarray(at, at + size) });
       this.budget.charge(this, size);
       at += size;

@@ -97,5 +97,16 @@ test('reads served from the tail are the bytes the file holds, whatever the appe
           await plain.close();
         }),
     ),
-    { numRuns: 40 },
+    { numRuns: 100 },
   ));
+
+test('an append too large for the budget empties the tail, so that it never holds a gap', () => {
+  const small = placed(1, 0, 1);
+  const tail = new TailCache(new TailCacheBudget(small.length * 2));
+  tail.add(small);
+  tail.add(placed(2, 1, 200));
+  tail.add(placed(1, 3, 1));
+  assert.equal(tail.read(1, 1 << 20, true, 10), null, 'offsets 1-2 are not in memory: read the file');
+  assert.equal(tail.read(0, 1 << 20, true, 10), null);
+  assert.deepEqual(batchOffsets(tail.read(3, 1 << 20, true, 10)!), [3]);
+});
