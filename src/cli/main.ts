@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { runServer, SERVER_USAGE } from './server.js';
 import { runConsumerGroups } from './tools/consumer-groups.js';
+import { runTopics } from './tools/topics.js';
 
 const USAGE = `usage: samsa <command> [options]
 
 commands:
   server           start a broker (${SERVER_USAGE.replace('usage: samsa server ', '')})
+  topics           create, list, describe, alter and delete topics (as kafka-topics.sh)
   consumer-groups  list, describe, reset and delete consumer groups (as kafka-consumer-groups.sh)
   version          print the version of Samsa
   help             print this help
@@ -22,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'server':
       return runServer(rest);
+    case 'topics':
+      return runTopics(rest);
     case 'consumer-groups':
       return runConsumerGroups(rest);
     case 'version':

@@ -42,11 +42,17 @@ function networkCause(error: unknown, depth = 0): NodeJS.ErrnoException | null {
   return null;
 }
 
+/** The innermost messages of a client error: Kafka's error name and the broker's message where given. */
+function leafMessages(error: unknown, depth = 0): string[] {
+  const e = error as Error & { errors?: unknown[]; apiId?: string; serverErrorMessage?: string | null };
+  if (e.errors?.length && depth < 5) return e.errors.flatMap((inner) => leafMessages(inner, depth + 1));
+  if (e.apiId) return [e.serverErrorMessage ? `${e.apiId}: ${e.serverErrorMessage}` : e.apiId];
+  return [e.message];
+}
+
 /** One line for a failed tool run: whether the broker could not be reached, or what it said. */
 export function describeFailure(tool: string, bootstrap: string[], error: unknown): string {
   const network = networkCause(error);
   if (network) return `samsa ${tool}: cannot reach a broker at ${bootstrap.join(',')} (${network.code})`;
-  const e = error as Error & { errors?: Error[] };
-  const detail = e.errors?.length ? e.errors.map((x) => x.message).join('; ') : e.message;
-  return `samsa ${tool}: ${detail}`;
+  return `samsa ${tool}: ${[...new Set(leafMessages(error))].join('; ')}`;
 }

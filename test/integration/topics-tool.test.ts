@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type Broker, startBroker } from '../../src/index.js';
+
+const run = promisify(execFile);
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+let broker: Broker;
+
+before(async () => {
+  broker = await startBroker();
+});
+
+after(async () => {
+  await broker.stop();
+});
+
+async function topics(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', MAIN, 'topics', ...args], {
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+test('samsa topics: create with configs, list, describe like Kafka, alter partitions, delete', async () => {
+  const b = ['--bootstrap-server', broker.bootstrap];
+  const created = await topics(
+    ...b,
+    '--create',
+    '--topic',
+    'tooled',
+    '--partitions',
+    '3',
+    '--config',
+    'retention.ms=60000',
+  );
+  assert.equal(created.code, 0, created.stderr);
+  assert.equal(created.stdout, 'Created topic tooled.\n');
+
+  const again = await topics(...b, '--create', '--topic', 'tooled');
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /^samsa topics: TOPIC_ALREADY_EXISTS/);
+  assert.equal((await topics(...b, '--create', '--topic', 'tooled', '--if-not-exists')).code, 0);
+  const badConfig = await topics(...b, '--create', '--topic', 'other', '--config', 'no.such=1');
+  assert.equal(badConfig.code, 1);
+  assert.match(badConfig.stderr, /INVALID_CONFIG: Unknown topic config name: no\.such/);
+
+  assert.deepEqual((await topics(...b, '--list')).stdout.trim().split('\n'), ['tooled']);
+
+  const described = await topics(...b, '--describe', '--topic', 'tooled');
+  const lines = described.stdout.trim().split('\n');
+  assert.match(
+    lines[0]!,
+    /^Topic: tooled\tTopicId: \S{22}\tPartitionCount: 3\tReplicationFactor: 1\tConfigs: retention\.ms=60000$/,
+  );
+  assert.deepEqual(
+    lines.slice(1),
+    [0, 1, 2].map((p) => `\tTopic: tooled\tPartition: ${p}\tLeader: 0\tReplicas: 0\tIsr: 0`),
+  );
+
+  assert.equal((await topics(...b, '--alter', '--topic', 'tooled', '--partitions', '5')).code, 0);
+  assert.match((await topics(...b, '--describe', '--topic', 'tooled')).stdout, /PartitionCount: 5/);
+  const shrink = await topics(...b, '--alter', '--topic', 'tooled', '--partitions', '2');
+  assert.equal(shrink.code, 1);
+  assert.match(shrink.stderr, /INVALID_PARTITIONS/);
+
+  assert.equal((await topics(...b, '--delete', '--topic', 'tooled')).code, 0);
+  assert.equal((await topics(...b, '--list')).stdout.trim(), '');
+  assert.equal((await topics(...b, '--delete', '--topic', 'tooled', '--if-exists')).code, 0);
+});
+
+test('samsa topics: usage errors exit 2; an unreachable broker is one line', async () => {
+  const usage = await topics('--bootstrap-server', broker.bootstrap, '--create');
+  assert.equal(usage.code, 1);
+  assert.match(usage.stderr, /--topic is required/);
+  const none = await topics('--list');
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /--bootstrap-server is required/);
+  const unreachable = await topics('--bootstrap-server', '127.0.0.1:1', '--list');
+  assert.equal(unreachable.code, 1);
+  assert.equal(unreachable.stderr, 'samsa topics: cannot reach a broker at 127.0.0.1:1 (ECONNREFUSED)\n');
+});
