@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { runServer, SERVER_USAGE } from './server.js';
+import { runConsoleConsumer } from './tools/console-consumer.js';
+import { runConsoleProducer } from './tools/console-producer.js';
 import { runConsumerGroups } from './tools/consumer-groups.js';
 import { runTopics } from './tools/topics.js';
 
@@ -8,6 +10,8 @@ const USAGE = `usage: samsa <command> [options]
 commands:
   server           start a broker (${SERVER_USAGE.replace('usage: samsa server ', '')})
   topics           create, list, describe, alter and delete topics (as kafka-topics.sh)
+  console-producer send lines from standard input as records (as kafka-console-producer.sh)
+  console-consumer print records (as kafka-console-consumer.sh)
   consumer-groups  list, describe, reset and delete consumer groups (as kafka-consumer-groups.sh)
   version          print the version of Samsa
   help             print this help
@@ -26,6 +30,10 @@ async function main(argv: string[]): Promise<number> {
       return runServer(rest);
     case 'topics':
       return runTopics(rest);
+    case 'console-producer':
+      return runConsoleProducer(rest);
+    case 'console-consumer':
+      return runConsoleConsumer(rest);
     case 'consumer-groups':
       return runConsumerGroups(rest);
     case 'version':
