@@ -1,5 +1,6 @@
 import type { TopicMetadata, TopicRecord } from '../cluster/topic-metadata.js';
 import type { LogConfig } from '../storage/partition-log.js';
+import { topicCodec } from '../storage/recompress.js';
 import type { BrokerSettings } from './broker-settings.js';
 
 /** A topic config override as a number, or the broker default when absent or not a number. */
@@ -16,6 +17,8 @@ export function produceSettings(topic: TopicRecord | undefined, settings: Broker
   return {
     maxMessageBytes: numberOverride(topic, 'max.message.bytes', settings.messageMaxBytes),
     minInsyncReplicas: numberOverride(topic, 'min.insync.replicas', settings.minInsyncReplicas),
+    // The topic's compression.type, else the broker's (server.properties), else `producer`.
+    codec: topicCodec(topic?.configs['compression.type'] ?? settings.staticConfigs?.['compression.type']),
     timestampType: type === 'LogAppendTime' || type === 'CreateTime' ? type : settings.logMessageTimestampType,
   } as const;
 }

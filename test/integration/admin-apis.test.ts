@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -10,6 +10,8 @@ const { ConfigResourceTypes, Kafka, logLevel } = kafkajs;
 
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
 import { apis, type DescribeTopicPartitionsResponse, defaultFetchRequest } from '../../src/protocol/generated/index.js';
+import { CompressionType } from '../../src/protocol/records/compression/index.js';
+import { readBatches } from '../../src/protocol/records/record-batch.js';
 import { PYTHON } from './clients.js';
 import { RawClient } from './raw-client.js';
 
@@ -363,4 +365,38 @@ print(json.dumps(out))
     ck_broker_read_only: true,
     partitions: 5,
   });
+});
+
+test('a topic with compression.type stores batches in that codec, whatever the producer sent; readers get the same records', async () => {
+  await withAdmin((admin) =>
+    admin.createTopics({
+      topics: [{ topic: 'recompressed', configEntries: [{ name: 'compression.type', value: 'gzip' }] }],
+    }),
+  );
+  const producer = kafka.producer();
+  await producer.connect();
+  const messages = Array.from({ length: 20 }, (_, i) => ({
+    key: `k${i}`,
+    value: `value ${i}`,
+    headers: { h: `x${i}` },
+  }));
+  await producer.send({ topic: 'recompressed', acks: -1, messages });
+  await producer.disconnect();
+  const log = await readFile(join(broker.settings.logDirs[0]!, 'recompressed-0', '00000000000000000000.log'));
+  const { batches } = readBatches(log);
+  assert.ok(batches.length > 0);
+  for (const b of batches) {
+    assert.equal(b.compression, CompressionType.Gzip, 'stored in the topic codec');
+    assert.equal(b.verifyCrc(), true);
+  }
+  const read = [...batches.flatMap((b) => [...b.records()])];
+  assert.deepEqual(
+    read.map((r) => [
+      Number(r.offset),
+      r.key?.toString(),
+      r.value?.toString(),
+      r.headers.map((h) => `${h.key}=${h.value?.toString()}`).join(),
+    ]),
+    messages.map((m, i) => [i, m.key, m.value, `h=${m.headers.h}`]),
+  );
 });

@@ -10,6 +10,7 @@ import { CompressionError } from '../../protocol/records/compression/index.js';
 import { upConvertToV2 } from '../../protocol/records/conversion.js';
 import { validateProducedBatches } from '../../storage/log-validator.js';
 import { LogOfflineError } from '../../storage/partition-log.js';
+import { recompressBatches } from '../../storage/recompress.js';
 import { defineHandler } from '../api-handler.js';
 import { produceSettings } from '../topic-settings.js';
 
@@ -89,6 +90,16 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
           return response;
         }
         const { recordCount, logAppendTimeMs } = validation as { recordCount: number; logAppendTimeMs: number };
+        if (settings.codec !== null) {
+          try {
+            records = recompressBatches(records, settings.codec);
+          } catch (e) {
+            if (!(e instanceof DecodeError || e instanceof CompressionError)) throw e;
+            response.errorCode = ErrorCode.CORRUPT_MESSAGE;
+            response.errorMessage = e.message;
+            return response;
+          }
+        }
         pending.push(
           found.log.append(records, { sync, recordCount }).then(
             (result) => {
