@@ -349,3 +349,37 @@ test('broker restart: groups and committed offsets come back from __consumer_off
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('offsets retention: a group without members loses its offsets, then itself, after offsets.retention.minutes', async () => {
+  const b = await startBroker({
+    groups: { offsetsTopicNumPartitions: 1, offsetsRetentionMs: 300, offsetsRetentionCheckIntervalMs: 50 },
+  });
+  const c = await RawClient.connect(b.port);
+  try {
+    await c.request(apis.CreateTopics, 7, {
+      topics: [{ name: 'events', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    await findCoordinator(c, 'g-expiring');
+    assert.equal((await commit(c, 'g-expiring', -1, '', 9n)).topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
+    const offset = async () =>
+      (
+        await c.request(apis.OffsetFetch, 7, {
+          groupId: 'g-expiring',
+          topics: [{ name: 'events', partitionIndexes: [0] }],
+          groups: [],
+          requireStable: false,
+        })
+      ).topics[0]!.partitions[0]!.committedOffset;
+    assert.equal(await offset(), 9n);
+    const deadline = Date.now() + 20_000;
+    while ((await offset()) !== -1n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await offset(), -1n, 'the offsets expired');
+    const listed = await c.request(apis.ListGroups, 5, { statesFilter: [], typesFilter: [] });
+    assert.ok(!listed.groups.some((g) => g.groupId === 'g-expiring'), 'the group went with them');
+  } finally {
+    c.close();
+    await b.stop();
+  }
+});
