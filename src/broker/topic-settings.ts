@@ -16,6 +16,14 @@ export function produceSettings(topic: TopicRecord | undefined, settings: Broker
   const type = topic?.configs['message.timestamp.type'];
   return {
     maxMessageBytes: numberOverride(topic, 'max.message.bytes', settings.messageMaxBytes),
+    timestampBeforeMaxMs: Math.min(
+      numberOverride(topic, 'message.timestamp.before.max.ms', Number.POSITIVE_INFINITY),
+      numberOverride(topic, 'message.timestamp.difference.max.ms', Number.POSITIVE_INFINITY),
+    ),
+    timestampAfterMaxMs: Math.min(
+      numberOverride(topic, 'message.timestamp.after.max.ms', Number.POSITIVE_INFINITY),
+      numberOverride(topic, 'message.timestamp.difference.max.ms', Number.POSITIVE_INFINITY),
+    ),
     minInsyncReplicas: numberOverride(topic, 'min.insync.replicas', settings.minInsyncReplicas),
     // The topic's compression.type, else the broker's (server.properties), else `producer`.
     codec: topicCodec(topic?.configs['compression.type'] ?? settings.staticConfigs?.['compression.type']),

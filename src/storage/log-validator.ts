@@ -2,6 +2,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { DecodeError, Reader } from '../protocol/primitives/index.js';
 import {
   ATTRIBUTES_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
   BATCH_LENGTH_OFFSET,
   COMPRESSION_CODEC_MASK,
   CONTROL_FLAG_MASK,
@@ -22,6 +23,9 @@ export interface ValidationOptions {
   maxMessageBytes: number;
   /** message.timestamp.type of the topic. */
   timestampType: 'CreateTime' | 'LogAppendTime';
+  /** message.timestamp.before.max.ms / after.max.ms: how far a CreateTime timestamp may lie from now. */
+  timestampBeforeMaxMs?: number;
+  timestampAfterMaxMs?: number;
   nowMs: number;
 }
 
@@ -72,8 +76,21 @@ export function validateProducedBatches(records: Buffer, options: ValidationOpti
         message: `record count ${count} does not match last offset delta ${lastOffsetDelta}`,
       };
     }
+    const bounds = timestampBounds(options);
+    const baseTimestamp = Number(records.readBigInt64BE(at + BASE_TIMESTAMP_OFFSET));
+    if (bounds) {
+      const outside = [baseTimestamp, Number(records.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET))].find(
+        (ts) => ts < bounds.min || ts > bounds.max,
+      );
+      if (outside !== undefined) return invalidTimestamp(outside, options);
+    }
     if ((attributes & COMPRESSION_CODEC_MASK) === 0) {
-      const problem = checkUncompressedRecords(records, at + RECORD_BATCH_OVERHEAD, at + size, count);
+      const problem = checkUncompressedRecords(records, at + RECORD_BATCH_OVERHEAD, at + size, count, (delta) =>
+        bounds && (baseTimestamp + delta < bounds.min || baseTimestamp + delta > bounds.max)
+          ? baseTimestamp + delta
+          : null,
+      );
+      if (typeof problem === 'number') return invalidTimestamp(problem, options);
       if (problem) return { errorCode: ErrorCode.INVALID_RECORD, message: problem };
     }
     if (options.timestampType === 'LogAppendTime') stampLogAppendTime(records, at, size, options.nowMs);
@@ -90,12 +107,37 @@ export function validateProducedBatches(records: Buffer, options: ValidationOpti
   };
 }
 
+/**
+ * The window CreateTime timestamps must fall in, or null when unbounded (Kafka's defaults) or when the broker
+ * sets the time itself (LogAppendTime). Compressed batches are checked by their first and max timestamps only.
+ */
+function timestampBounds(options: ValidationOptions): { min: number; max: number } | null {
+  if (options.timestampType === 'LogAppendTime') return null;
+  const before = options.timestampBeforeMaxMs ?? Number.POSITIVE_INFINITY;
+  const after = options.timestampAfterMaxMs ?? Number.POSITIVE_INFINITY;
+  if (!Number.isFinite(before) && !Number.isFinite(after)) return null;
+  return { min: options.nowMs - before, max: options.nowMs + after };
+}
+
+function invalidTimestamp(ts: number, options: ValidationOptions): ValidationResult {
+  return {
+    errorCode: ErrorCode.INVALID_TIMESTAMP,
+    message: `timestamp ${ts} is out of range of the broker's time ${options.nowMs}`,
+  };
+}
+
 function corrupt(message: string): ValidationResult {
   return { errorCode: ErrorCode.CORRUPT_MESSAGE, message };
 }
 
 /** Walks the records by their length prefixes: `count` records, offset deltas 0, 1, 2..., ending at `end`. */
-function checkUncompressedRecords(buf: Buffer, start: number, end: number, count: number): string | null {
+function checkUncompressedRecords(
+  buf: Buffer,
+  start: number,
+  end: number,
+  count: number,
+  badTimestamp: (delta: number) => number | null,
+): string | number | null {
   const r = new Reader(buf, start, end);
   try {
     for (let i = 0; i < count; i++) {
@@ -103,7 +145,8 @@ function checkUncompressedRecords(buf: Buffer, start: number, end: number, count
       if (length < 0 || length > r.remaining) return `record ${i} has an invalid length ${length}`;
       const recordEnd = r.pos + length;
       r.skip(1); // attributes
-      r.skipVarlong(); // timestamp delta
+      const bad = badTimestamp(r.readVarlongNumber());
+      if (bad !== null) return bad;
       const offsetDelta = r.readVarint();
       if (offsetDelta !== i) return `record ${i} has offset delta ${offsetDelta}`;
       r.pos = recordEnd;

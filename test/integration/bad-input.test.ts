@@ -4,6 +4,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { apis, defaultFetchRequest, defaultProduceRequest } from '../../src/protocol/generated/index.js';
+import { CompressionType } from '../../src/protocol/records/compression/index.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
 import { consumeWithKafkaPython } from './clients.js';
 import { RawClient } from './raw-client.js';
@@ -205,6 +206,48 @@ test('acks=all to a partition with fewer in-sync replicas than min.insync.replic
     const one = await c.request(apis.Produce, 9, { ...produce('guarded', batch), acks: 1 });
     assert.equal(one.responses[0]!.partitionResponses[0]!.errorCode, ErrorCode.NONE);
     assert.equal(one.responses[0]!.partitionResponses[0]!.baseOffset, 0n, 'the refused write left nothing behind');
+  } finally {
+    c.close();
+  }
+});
+
+test('CreateTime timestamps outside message.timestamp.before/after.max.ms get INVALID_TIMESTAMP', async () => {
+  const c = await RawClient.connect(broker.port);
+  try {
+    const created = await c.request(apis.CreateTopics, 7, {
+      topics: [
+        {
+          name: 'timely',
+          numPartitions: 1,
+          replicationFactor: 1,
+          assignments: [],
+          configs: [
+            { name: 'message.timestamp.before.max.ms', value: '60000' },
+            { name: 'message.timestamp.after.max.ms', value: '60000' },
+          ],
+        },
+      ],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+    const now = BigInt(Date.now());
+    const batch = (timestamps: bigint[], compression = CompressionType.None) =>
+      buildRecordBatch(
+        timestamps.map((timestamp) => ({ key: null, value: Buffer.from('v'), timestamp })),
+        { compression },
+      );
+    const cases: Array<[string, Buffer, number]> = [
+      ['now', batch([now, now]), ErrorCode.NONE],
+      ['an hour ago', batch([now - 3_600_000n]), ErrorCode.INVALID_TIMESTAMP],
+      ['an hour ahead', batch([now + 3_600_000n]), ErrorCode.INVALID_TIMESTAMP],
+      ['one stale record among fresh ones', batch([now, now - 3_600_000n, now]), ErrorCode.INVALID_TIMESTAMP],
+      ['compressed, stale', batch([now - 3_600_000n], CompressionType.Gzip), ErrorCode.INVALID_TIMESTAMP],
+    ];
+    for (const [name, records, code] of cases) {
+      const res = await c.request(apis.Produce, 9, produce('timely', records));
+      assert.equal(res.responses[0]!.partitionResponses[0]!.errorCode, code, name);
+    }
   } finally {
     c.close();
   }
