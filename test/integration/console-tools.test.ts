@@ -1,26 +1,36 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
-import { consumeWithKafkaPython } from './clients.js';
+import { consumeWithKafkaPython, consumeWithKcat } from './clients.js';
 
-const run = promisify(execFile);
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 let broker: Broker;
+let b: string[];
 
 before(async () => {
   broker = await startBroker({ numPartitions: 2, groups: { offsetsTopicNumPartitions: 3 } });
+  b = ['--bootstrap-server', broker.bootstrap];
 });
 
 after(async () => {
   await broker.stop();
 });
 
-/** Runs a tool with `input` on its standard input. */
-function tool(args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `samsa <args>` with `input` on its standard input. */
+function samsa(args: string[], input = ''): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -32,22 +42,19 @@ function tool(args: string[], input = ''): Promise<{ code: number; stdout: strin
   });
 }
 
+/** Runs a tool that must succeed, and returns its standard output. */
+async function ok(args: string[], input = ''): Promise<string> {
+  const r = await samsa(args, input);
+  assert.equal(r.code, 0, `samsa ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const lines = (text: string) => text.split('\n').filter((l) => l !== '');
+
 test('console-producer sends keyed lines under a codec; console-consumer prints them back with keys, partitions, offsets', async () => {
-  const b = ['--bootstrap-server', broker.bootstrap];
-  await run(process.execPath, [
-    '--import',
-    'tsx',
-    MAIN,
-    'topics',
-    ...b,
-    '--create',
-    '--topic',
-    'console',
-    '--partitions',
-    '1',
-  ]);
-  const lines = Array.from({ length: 30 }, (_, i) => `key${i}:value ${i}`).join('\n');
-  const produced = await tool(
+  await ok(['topics', ...b, '--create', '--topic', 'console', '--partitions', '1']);
+  const input = Array.from({ length: 30 }, (_, i) => `key${i}:value ${i}`).join('\n');
+  const produced = await samsa(
     [
       'console-producer',
       ...b,
@@ -60,7 +67,7 @@ test('console-producer sends keyed lines under a codec; console-consumer prints 
       // Without a value, Kafka's default codec: gzip.
       '--compression-codec',
     ],
-    `${lines}\n`,
+    `${input}\n`,
   );
   assert.equal(produced.code, 0, produced.stderr);
 
@@ -71,7 +78,7 @@ test('console-producer sends keyed lines under a codec; console-consumer prints 
     Array.from({ length: 30 }, (_, i) => [i, `key${i}`, `value ${i}`]),
   );
 
-  const consumed = await tool([
+  const consumed = await samsa([
     'console-consumer',
     ...b,
     '--topic',
@@ -88,12 +95,12 @@ test('console-producer sends keyed lines under a codec; console-consumer prints 
   ]);
   assert.equal(consumed.code, 0, consumed.stderr);
   assert.deepEqual(
-    consumed.stdout.trim().split('\n'),
+    lines(consumed.stdout),
     Array.from({ length: 30 }, (_, i) => `Partition:0\tOffset:${i}\tkey${i}\tvalue ${i}`),
   );
-  assert.match(consumed.stderr, /Processed a total of 30 messages/);
+  assert.equal(consumed.stderr, 'Processed a total of 30 messages\n');
 
-  const fromOffset = await tool([
+  const fromOffset = await ok([
     'console-consumer',
     ...b,
     '--topic',
@@ -105,33 +112,262 @@ test('console-producer sends keyed lines under a codec; console-consumer prints 
     '--max-messages',
     '3',
   ]);
-  assert.equal(fromOffset.code, 0, fromOffset.stderr);
-  assert.deepEqual(fromOffset.stdout.trim().split('\n'), ['value 27', 'value 28', 'value 29']);
+  assert.deepEqual(lines(fromOffset), ['value 27', 'value 28', 'value 29']);
+
+  // Without --group the partitions are read directly: no group is left behind in the coordinator.
+  assert.equal(await ok(['consumer-groups', ...b, '--list']), '');
 });
 
-test('console tools: usage errors exit 2; an unreachable broker is one line', async () => {
-  const offsetWithoutPartition = await tool([
+test('console-producer and console-consumer: snappy, lz4 and zstd batches, read back by kcat too', async () => {
+  for (const codec of ['snappy', 'lz4', 'zstd']) {
+    const topic = `codec-${codec}`;
+    await ok(['topics', ...b, '--create', '--topic', topic, '--partitions', '1']);
+    const values = Array.from({ length: 50 }, (_, i) => `${codec} record ${i} ${'x'.repeat(40)}`);
+    await ok(['console-producer', ...b, '--topic', topic, '--compression-codec', codec], `${values.join('\n')}\n`);
+    assert.deepEqual(
+      (await consumeWithKcat(broker.bootstrap, topic, 0)).map((r) => r.value),
+      values,
+      `kcat reads the ${codec} batches`,
+    );
+    const consumed = await ok(['console-consumer', ...b, '--topic', topic, '--from-beginning', '--max-messages', '50']);
+    assert.deepEqual(lines(consumed), values, `console-consumer reads the ${codec} batches`);
+  }
+});
+
+test("console-consumer prints like Kafka's DefaultMessageFormatter", async () => {
+  await ok(['topics', ...b, '--create', '--topic', 'formatted', '--partitions', '1']);
+  const kafka = new Kafka({ clientId: 'formatter-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({
+    topic: 'formatted',
+    messages: [
+      { key: 'k1', value: 'v1', headers: { h1: 'a', h2: 'b' }, timestamp: '1700000000000' },
+      { key: null, value: null, timestamp: '1700000000001' },
+      { key: 'k3', value: 'v3', timestamp: '1700000000002' },
+    ],
+  });
+  await producer.disconnect();
+
+  const everything = await ok([
     'console-consumer',
-    '--bootstrap-server',
-    broker.bootstrap,
+    ...b,
     '--topic',
-    'x',
-    '--offset',
+    'formatted',
+    '--from-beginning',
+    '--max-messages',
+    '3',
+    '--property',
+    'print.timestamp=true',
+    '--property',
+    'print.partition=true',
+    '--property',
+    'print.offset=true',
+    '--property',
+    'print.headers=true',
+    '--property',
+    'print.key=true',
+    '--property',
+    'key.separator=|',
+    // Kafka 4's name for --property.
+    '--formatter-property',
+    'null.literal=NIL',
+  ]);
+  assert.deepEqual(lines(everything), [
+    'CreateTime:1700000000000|Partition:0|Offset:0|h1:a,h2:b|k1|v1',
+    'CreateTime:1700000000001|Partition:0|Offset:1|NO_HEADERS|NIL|NIL',
+    'CreateTime:1700000000002|Partition:0|Offset:2|NO_HEADERS|k3|v3',
+  ]);
+
+  const keysOnly = await ok([
+    'console-consumer',
+    ...b,
+    '--topic',
+    'formatted',
+    '--from-beginning',
+    '--max-messages',
+    '3',
+    '--property',
+    'print.key=true',
+    '--property',
+    'print.value=false',
+    '--property',
+    'line.separator=;',
+  ]);
+  assert.equal(keysOnly, 'k1;null;k3;');
+
+  await ok([
+    'topics',
+    ...b,
+    '--create',
+    '--topic',
+    'appended',
+    '--partitions',
+    '1',
+    '--config',
+    'message.timestamp.type=LogAppendTime',
+  ]);
+  const before = Date.now();
+  await ok(['console-producer', ...b, '--topic', 'appended'], 'stamped\n');
+  const stamped = await ok([
+    'console-consumer',
+    ...b,
+    '--topic',
+    'appended',
+    '--from-beginning',
+    '--max-messages',
+    '1',
+    '--property',
+    'print.timestamp=true',
+  ]);
+  const m = /^LogAppendTime:(\d+)\tstamped\n$/.exec(stamped);
+  assert.ok(m, stamped);
+  assert.ok(Number(m[1]) >= before, 'the broker stamped its own time');
+});
+
+test('console-producer: producer properties and a config file, --sync, null.marker, and a line without a key', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'samsa-producer-'));
+  try {
+    const config = join(dir, 'producer.properties');
+    await writeFile(
+      config,
+      'acks=1\nlinger.ms=5\nkey.serializer=org.apache.kafka.common.serialization.StringSerializer\n',
+    );
+    const produced = await samsa(
+      [
+        'console-producer',
+        ...b,
+        '--topic',
+        'configured',
+        '--producer.config',
+        config,
+        '--producer-property',
+        'client.id=console-test',
+        '--producer-property',
+        'no.such.property=1',
+        '--sync',
+        '--property',
+        'parse.key=true',
+        '--property',
+        'null.marker=-',
+      ],
+      'a\t1\n-\t2\nc\t-\n',
+    );
+    assert.equal(produced.code, 0, produced.stderr);
+    assert.deepEqual(lines(produced.stderr), [
+      'samsa console-producer: producer property key.serializer has no effect here and is ignored',
+      'samsa console-producer: producer property no.such.property has no effect here and is ignored',
+    ]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  // The topic did not exist: producing created it, with the broker's default of two partitions.
+  assert.match(await ok(['topics', ...b, '--describe', '--topic', 'configured']), /PartitionCount: 2/);
+  const viaPython = await consumeWithKafkaPython(broker.bootstrap, 'configured', [0, 1]);
+  assert.deepEqual(
+    viaPython.map((r) => [r.key, r.value]).sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+    [
+      ['a', '1'],
+      ['c', null],
+      [null, '2'],
+    ],
+  );
+
+  // A line without the separator stops the tool, after the lines before it are sent.
+  await ok(['topics', ...b, '--create', '--topic', 'badline', '--partitions', '1']);
+  const bad = await samsa(
+    ['console-producer', ...b, '--topic', 'badline', '--property', 'parse.key=true', '--property', 'key.separator=:'],
+    'a:1\nb:2\nno separator\nc:3\n',
+  );
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stderr, "samsa console-producer: No key separator found on line number 3: 'no separator'\n");
+  assert.deepEqual(
+    (await consumeWithKcat(broker.bootstrap, 'badline', 0)).map((r) => [r.key, r.value]),
+    [
+      ['a', '1'],
+      ['b', '2'],
+    ],
+  );
+  // ignore.error=true sends such a line whole, as a value without a key.
+  await ok(
+    ['console-producer', ...b, '--topic', 'badline', '--property', 'parse.key=true', '--property', 'ignore.error=true'],
+    'no separator\n',
+  );
+  assert.deepEqual((await consumeWithKcat(broker.bootstrap, 'badline', 0)).map((r) => [r.key, r.value]).at(-1), [
+    null,
+    'no separator',
+  ]);
+});
+
+test('console-consumer --group commits what it read: the next run of the group starts after it', async () => {
+  await ok(['topics', ...b, '--create', '--topic', 'grouped', '--partitions', '1']);
+  await ok(['console-producer', ...b, '--topic', 'grouped'], 'one\ntwo\nthree\n');
+  const first = await ok([
+    'console-consumer',
+    ...b,
+    '--topic',
+    'grouped',
+    '--group',
+    'console-group',
+    '--from-beginning',
+    '--max-messages',
     '3',
   ]);
-  assert.equal(offsetWithoutPartition.code, 2);
-  assert.match(offsetWithoutPartition.stderr, /partition is required when offset is specified/);
-  const badCodec = await tool([
-    'console-producer',
-    '--bootstrap-server',
-    broker.bootstrap,
+  assert.deepEqual(lines(first), ['one', 'two', 'three']);
+  await ok(['console-producer', ...b, '--topic', 'grouped'], 'four\nfive\n');
+  const second = await ok([
+    'console-consumer',
+    ...b,
     '--topic',
-    'x',
-    '--compression-codec',
-    'brotli',
+    'grouped',
+    '--group',
+    'console-group',
+    '--from-beginning',
+    '--max-messages',
+    '2',
   ]);
-  assert.equal(badCodec.code, 2);
-  const unreachable = await tool(['console-producer', '--broker-list', '127.0.0.1:1', '--topic', 'x'], 'hello\n');
-  assert.equal(unreachable.code, 1);
-  assert.equal(unreachable.stderr, 'samsa console-producer: cannot reach a broker at 127.0.0.1:1 (ECONNREFUSED)\n');
+  assert.deepEqual(lines(second), ['four', 'five']);
+});
+
+test('console tools: bad usage exits 2 with the usage; an unreachable broker is one line and exit 1', async () => {
+  const usage = async (args: string[], message: RegExp) => {
+    const r = await samsa(args);
+    assert.equal(r.code, 2, `samsa ${args.join(' ')}`);
+    assert.match(r.stderr, message);
+    assert.match(r.stderr, /\nusage: samsa /);
+  };
+  const x = [...b, '--topic', 'x'];
+  await usage(['console-consumer', ...x, '--offset', '3'], /The partition is required when offset is specified/);
+  await usage(['console-consumer', ...x, '--partition', '0', '--offset', 'soon'], /offset value 'soon' is incorrect/);
+  await usage(
+    ['console-consumer', ...x, '--partition', '0', '--offset', '3', '--from-beginning'],
+    /from-beginning and offset cannot be specified together/,
+  );
+  await usage(['console-consumer', ...x, '--partition', '0', '--group', 'g'], /group and partition cannot be/);
+  await usage(['console-consumer', ...b], /--topic is required/);
+  await usage(['console-producer', ...x, '--compression-codec', 'brotli'], /unknown compression codec 'brotli'/);
+  await usage(['console-producer', ...x, '--producer-property', 'acks=2'], /acks must be all, -1, 0 or 1/);
+  await usage(['console-producer', '--topic', 'x'], /--bootstrap-server is required/);
+  await usage(['console-producer', ...x, '--no-such-flag'], /unknown option --no-such-flag/);
+
+  const help = await samsa(['console-consumer', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^usage: samsa console-consumer/);
+
+  const noPartition = await samsa(['console-consumer', ...b, '--topic', 'console', '--partition', '5']);
+  assert.equal(noPartition.code, 1);
+  assert.equal(noPartition.stderr, 'samsa console-consumer: partition 5 of topic console does not exist\n');
+
+  const producer = await samsa(['console-producer', '--broker-list', '127.0.0.1:1', '--topic', 'x'], 'hello\n');
+  assert.equal(producer.code, 1);
+  assert.equal(
+    producer.stderr,
+    'samsa console-producer: cannot reach a broker at 127.0.0.1:1 (connect ECONNREFUSED 127.0.0.1:1)\n',
+  );
+  const consumer = await samsa(['console-consumer', '--bootstrap-server', '127.0.0.1:1', '--topic', 'x']);
+  assert.equal(consumer.code, 1);
+  assert.equal(
+    consumer.stderr,
+    'samsa console-consumer: cannot reach a broker at 127.0.0.1:1 (connect ECONNREFUSED 127.0.0.1:1)\n',
+  );
 });

@@ -191,6 +191,6 @@ test('consumer-groups: a reset of an active group is refused; bad usage and an u
   assert.equal(unreachable.code, 1);
   assert.match(
     unreachable.stderr,
-    /^samsa consumer-groups: cannot reach a broker at 127\.0\.0\.1:1 \(ECONNREFUSED\)\n$/,
+    /^samsa consumer-groups: cannot reach a broker at 127\.0\.0\.1:1 \(connect ECONNREFUSED 127\.0\.0\.1:1\)\n$/,
   );
 });

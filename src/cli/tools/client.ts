@@ -1,10 +1,39 @@
-import { Admin } from '@platformatic/kafka';
+import zlib from 'node:zlib';
+import type { Admin } from '@platformatic/kafka';
 
 /** Connection attempts before a tool gives up on the broker (Kafka's tools wait longer; a tool should not hang). */
 const TOOL_RETRIES = 2;
 const TOOL_RETRY_DELAY_MS = 250;
 const TOOL_TIMEOUT_MS = 10_000;
 const CLIENT_ID = 'samsa-tools';
+
+/** A failure at run time that is already one line for the user (exit code 1). */
+export class ToolError extends Error {
+  override readonly name = 'ToolError';
+}
+
+type ClientLibrary = typeof import('@platformatic/kafka');
+let library: Promise<ClientLibrary> | null = null;
+
+/**
+ * @platformatic/kafka compresses and decompresses zstd with node:zlib, which has zstd from Node 22.15 on. On
+ * older Node (Samsa supports 20) the tools lend node:zlib Samsa's own zstd codec, so that they can write zstd
+ * and read topics holding zstd batches. The library looks the functions up once, when it loads; hence it is
+ * loaded here, with a dynamic import, after the codec is in place, and never imported statically for its values.
+ */
+async function provideZstd(): Promise<void> {
+  const codecs = zlib as unknown as Record<string, unknown>;
+  if (typeof codecs['zstdCompressSync'] === 'function') return;
+  const { compress, decompress, CompressionType } = await import('../../protocol/records/compression/index.js');
+  codecs['zstdCompressSync'] = (data: Buffer) => compress(CompressionType.Zstd, data);
+  codecs['zstdDecompressSync'] = (data: Buffer) => decompress(CompressionType.Zstd, data);
+}
+
+/** The client library, loaded once. */
+export function clientLibrary(): Promise<ClientLibrary> {
+  library ??= provideZstd().then(() => import('@platformatic/kafka'));
+  return library;
+}
 
 /** The client options every tool uses. */
 export function clientOptions(bootstrap: string[]) {
@@ -17,42 +46,64 @@ export function clientOptions(bootstrap: string[]) {
   };
 }
 
-export function adminClient(bootstrap: string[]): Admin {
+export async function adminClient(bootstrap: string[]): Promise<Admin> {
+  const { Admin } = await clientLibrary();
   return new Admin(clientOptions(bootstrap));
 }
 
+/** Socket errors that mean no broker answered at that address. */
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
   'EHOSTUNREACH',
+  'ENETUNREACH',
   'ETIMEDOUT',
   'ECONNRESET',
   'EAI_AGAIN',
 ]);
+/** The client library's code for a connection that failed or timed out without a socket error underneath. */
+const CLIENT_NETWORK_ERROR = 'PLT_KFK_NETWORK';
 
-/** The socket error behind a client error, looking through the client's wrapped and aggregated errors. */
-function networkCause(error: unknown, depth = 0): NodeJS.ErrnoException | null {
-  if (!error || typeof error !== 'object' || depth > 5) return null;
-  const e = error as NodeJS.ErrnoException & { errors?: unknown[]; cause?: unknown };
+interface ClientError {
+  code?: string;
+  message?: string;
+  errors?: unknown[];
+  cause?: unknown;
+  apiId?: string;
+  serverErrorMessage?: string | null;
+}
+
+/** Nesting the tools look through: the client wraps errors in errors, in lists of errors. */
+const MAX_ERROR_DEPTH = 5;
+
+/** The network failure behind a client error, looking through the client's wrapped and aggregated errors. */
+function networkCause(error: unknown, depth = 0): ClientError | null {
+  if (!error || typeof error !== 'object' || depth > MAX_ERROR_DEPTH) return null;
+  const e = error as ClientError;
   if (e.code && UNREACHABLE_CODES.has(e.code)) return e;
   for (const inner of [e.cause, ...(e.errors ?? [])]) {
     const found = networkCause(inner, depth + 1);
     if (found) return found;
   }
-  return null;
+  return e.code === CLIENT_NETWORK_ERROR ? e : null;
 }
 
 /** The innermost messages of a client error: Kafka's error name and the broker's message where given. */
 function leafMessages(error: unknown, depth = 0): string[] {
-  const e = error as Error & { errors?: unknown[]; apiId?: string; serverErrorMessage?: string | null };
-  if (e.errors?.length && depth < 5) return e.errors.flatMap((inner) => leafMessages(inner, depth + 1));
+  const e = error as ClientError;
+  if (e.errors?.length && depth < MAX_ERROR_DEPTH) return e.errors.flatMap((inner) => leafMessages(inner, depth + 1));
   if (e.apiId) return [e.serverErrorMessage ? `${e.apiId}: ${e.serverErrorMessage}` : e.apiId];
-  return [e.message];
+  return [e.message ?? String(error)];
 }
 
-/** One line for a failed tool run: whether the broker could not be reached, or what it said. */
+/** One line for a failed tool run: what went wrong, whether the broker could not be reached, or what it said. */
 export function describeFailure(tool: string, bootstrap: string[], error: unknown): string {
+  if (error instanceof ToolError) return `samsa ${tool}: ${error.message}`;
   const network = networkCause(error);
-  if (network) return `samsa ${tool}: cannot reach a broker at ${bootstrap.join(',')} (${network.code})`;
+  if (network) {
+    // "connect ECONNREFUSED 127.0.0.1:9092" says more than the code alone; an AggregateError has no message.
+    const reason = network.message || network.code;
+    return `samsa ${tool}: cannot reach a broker at ${bootstrap.join(',')} (${reason})`;
+  }
   return `samsa ${tool}: ${[...new Set(leafMessages(error))].join('; ')}`;
 }

@@ -1,19 +1,33 @@
-import { randomInt } from 'node:crypto';
-import { Consumer, stringDeserializers } from '@platformatic/kafka';
-import { adminClient, clientOptions, describeFailure } from './client.js';
-import { bootstrapServers, integerFlag, type ParsedFlags, parseFlags, UsageError } from './flags.js';
+import type { Consumer, Message } from '@platformatic/kafka';
+import {
+  bootstrapServers,
+  FAILURE_EXIT_CODE,
+  integerFlag,
+  keyValueFlags,
+  type ParsedFlags,
+  parseFlags,
+  requiredFlag,
+  UsageError,
+  usageExit,
+} from './args.js';
+import { clientLibrary, clientOptions, describeFailure } from './client.js';
+import { type ConsumedRecord, MessageFormatter } from './message-formatter.js';
+import { PartitionReader, type StartAt } from './partition-reader.js';
 
 export const CONSOLE_CONSUMER_USAGE = `usage: samsa console-consumer --bootstrap-server HOST:PORT --topic T [options]
 
 Prints records to standard output (as Kafka's kafka-console-consumer.sh).
-  --from-beginning              start at the earliest offset when there is no committed one
+  --from-beginning              start at the earliest offset (with --group: when the group has no committed one)
   --partition P                 read only this partition
   --offset earliest|latest|N    where to start in --partition (default: latest, or earliest with --from-beginning)
-  --group G                     consume as a member of group G, committing offsets
+  --group G                     consume as a member of group G, committing offsets; without it the partitions
+                                are read directly, and no group is created
   --max-messages N              exit after N records
   --timeout-ms MS               exit when no record arrives for this long
-  --property print.key=true print.timestamp=true print.partition=true print.offset=true
-             print.value=false key.separator=SEP`;
+  --property print.timestamp=true print.partition=true print.offset=true print.headers=true print.key=true
+             print.value=false key.separator=SEP line.separator=SEP headers.separator=SEP null.literal=TEXT
+                                what to print for each record, as Kafka's DefaultMessageFormatter
+                                (also accepted as --formatter-property)`;
 
 const FLAGS = {
   'bootstrap-server': 'value',
@@ -25,152 +39,190 @@ const FLAGS = {
   'max-messages': 'value',
   'timeout-ms': 'value',
   property: 'repeated',
+  'formatter-property': 'repeated',
 } as const;
 
-interface Format {
-  key: boolean;
-  value: boolean;
-  timestamp: boolean;
-  partition: boolean;
-  offset: boolean;
-  separator: string;
+/** The client library needs a group id even for a consumer that never joins one. */
+const UNUSED_GROUP_ID = 'samsa-console-consumer';
+
+interface ConsumerCommand {
+  bootstrap: string[];
+  topic: string;
+  group: string | undefined;
+  partition: number | undefined;
+  startAt: StartAt;
+  /** Kafka's auto.offset.reset, set by --from-beginning. */
+  resetTo: 'earliest' | 'latest';
+  maxMessages: number | undefined;
+  timeoutMs: number | undefined;
+  formatter: MessageFormatter;
 }
 
-function format(flags: ParsedFlags): Format {
-  const props = new Map<string, string>();
-  for (const pair of flags.repeated.get('property') ?? []) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--property needs key=value, not '${pair}'`);
-    props.set(pair.slice(0, eq), pair.slice(eq + 1));
-  }
+/** Kafka's --offset: earliest, latest or a non-negative offset. */
+function parseOffset(text: string): StartAt {
+  const lower = text.toLowerCase();
+  if (lower === 'earliest' || lower === 'latest') return lower;
+  if (/^\d+$/.test(text)) return BigInt(text);
+  throw new UsageError(
+    `The provided offset value '${text}' is incorrect. Valid values are 'earliest', 'latest', or a non-negative long.`,
+  );
+}
+
+function parseCommand(argv: string[]): ConsumerCommand {
+  const flags: ParsedFlags = parseFlags(argv, FLAGS);
+  const bootstrap = bootstrapServers(flags);
+  const topic = requiredFlag(flags, 'topic');
+  const partition = integerFlag(flags, 'partition', 0);
+  const group = flags.values.get('group');
+  const fromBeginning = flags.switches.has('from-beginning');
+  const offset = flags.values.get('offset');
+  // Kafka's rules, with its messages.
+  if (partition === undefined && offset !== undefined)
+    throw new UsageError('The partition is required when offset is specified.');
+  if (partition !== undefined && fromBeginning && offset !== undefined)
+    throw new UsageError('Options from-beginning and offset cannot be specified together.');
+  if (partition !== undefined && group !== undefined)
+    throw new UsageError('Options group and partition cannot be specified together.');
+  const resetTo = fromBeginning ? 'earliest' : 'latest';
+  const properties = new Map([...keyValueFlags(flags, 'property'), ...keyValueFlags(flags, 'formatter-property')]);
   return {
-    key: props.get('print.key') === 'true',
-    value: props.get('print.value') !== 'false',
-    timestamp: props.get('print.timestamp') === 'true',
-    partition: props.get('print.partition') === 'true',
-    offset: props.get('print.offset') === 'true',
-    separator: props.get('key.separator') ?? '\t',
+    bootstrap,
+    topic,
+    group,
+    partition,
+    startAt: offset !== undefined ? parseOffset(offset) : resetTo,
+    resetTo,
+    maxMessages: integerFlag(flags, 'max-messages', 0),
+    timeoutMs: integerFlag(flags, 'timeout-ms', 0),
+    formatter: new MessageFormatter(properties),
   };
 }
 
-/** Kafka's DefaultMessageFormatter: timestamp, partition, offset, then key and value. */
-function render(
-  f: Format,
-  m: { key: string | null; value: string | null; partition: number; offset: bigint; timestamp: bigint },
-): string {
-  const fields: string[] = [];
-  if (f.timestamp) fields.push(`CreateTime:${m.timestamp}`);
-  if (f.partition) fields.push(`Partition:${m.partition}`);
-  if (f.offset) fields.push(`Offset:${m.offset}`);
-  const body: string[] = [];
-  if (f.key) body.push(m.key ?? 'null');
-  if (f.value) body.push(m.value ?? 'null');
-  if (body.length > 0) fields.push(body.join(f.separator));
-  return fields.join('\t');
+/** Where records come from: partitions read directly, or a group member's share of them. */
+interface RecordSource {
+  /** Delivers records until stop(); rejects when consuming fails. */
+  run(onRecord: (record: ConsumedRecord) => void): Promise<void>;
+  stop(): void;
+}
+
+/** A member of the consumer group, through the client library's group consumer; offsets are committed as read. */
+function groupSource(consumer: Consumer, command: ConsumerCommand): RecordSource {
+  let stopped = false;
+  let close: () => void = () => {};
+  return {
+    run: async (onRecord) => {
+      const stream = await consumer.consume({
+        topics: [command.topic],
+        mode: 'committed',
+        fallbackMode: command.resetTo,
+        autocommit: true,
+      });
+      close = () => {
+        stream.close().catch(() => {});
+      };
+      if (stopped) close();
+      await new Promise<void>((resolve, reject) => {
+        stream.on('data', (m: Message) => {
+          if (!stopped) onRecord(fromMessage(m));
+        });
+        stream.once('error', reject);
+        stream.once('close', resolve);
+      });
+    },
+    stop: () => {
+      stopped = true;
+      close();
+    },
+  };
+}
+
+function fromMessage(m: Message): ConsumedRecord {
+  return {
+    partition: m.partition,
+    offset: m.offset,
+    timestamp: m.timestamp,
+    // The library does not pass on the batch's timestamp type.
+    timestampType: 'CreateTime',
+    key: m.key ?? null,
+    value: m.value ?? null,
+    headers: [...m.headers].map(([k, v]) => [k.toString('utf8'), v ?? null]),
+  };
 }
 
 /** `samsa console-consumer`: Kafka's kafka-console-consumer.sh. Returns the exit code. */
 export async function runConsoleConsumer(argv: string[]): Promise<number> {
-  let flags: ParsedFlags;
-  let bootstrap: string[];
-  let topic: string;
-  let fmt: Format;
-  let partition: number | undefined;
-  let maxMessages: number | undefined;
-  let timeoutMs: number | undefined;
+  let command: ConsumerCommand;
   try {
-    flags = parseFlags(argv, FLAGS);
-    bootstrap = bootstrapServers(flags);
-    const t = flags.values.get('topic');
-    if (!t) throw new UsageError('--topic is required');
-    topic = t;
-    fmt = format(flags);
-    partition = integerFlag(flags, 'partition');
-    maxMessages = integerFlag(flags, 'max-messages');
-    timeoutMs = integerFlag(flags, 'timeout-ms');
-    if (flags.values.has('offset') && partition === undefined)
-      throw new UsageError('The partition is required when offset is specified.');
-    if (partition !== undefined && flags.values.has('group'))
-      throw new UsageError('Options group and partition cannot be specified together.');
+    command = parseCommand(argv);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`samsa console-consumer: ${e.message}\n\n${CONSOLE_CONSUMER_USAGE}`);
-    return 2;
+    return usageExit('console-consumer', CONSOLE_CONSUMER_USAGE, e);
   }
-  const fromBeginning = flags.switches.has('from-beginning');
-  const group = flags.values.get('group');
-  const consumer = new Consumer({
+  const { bootstrap, maxMessages, timeoutMs, formatter } = command;
+  for (const name of formatter.ignored)
+    console.error(`samsa console-consumer: formatter property ${name} has no effect here and is ignored`);
+
+  const { Consumer } = await clientLibrary();
+  const consumer: Consumer = new Consumer({
     ...clientOptions(bootstrap),
-    // Kafka's console consumer also joins a throwaway group when none is given.
-    groupId: group ?? `console-consumer-${randomInt(100_000)}`,
-    deserializers: stringDeserializers,
+    groupId: command.group ?? UNUSED_GROUP_ID,
   });
+  const source =
+    command.group !== undefined
+      ? groupSource(consumer, command)
+      : new PartitionReader(consumer, command.topic, command.partition, command.startAt, command.resetTo);
+
   let count = 0;
+  let idle: NodeJS.Timeout | undefined;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const armIdle = () => {
+    if (timeoutMs === undefined) return;
+    clearTimeout(idle);
+    idle = setTimeout(finish, timeoutMs);
+  };
+  // A reader that went away (`| head`): stop quietly, as Kafka's tool stops when its output fails.
+  const outputFailed = () => {
+    console.error('Unable to write to standard out, closing consumer.');
+    finish();
+  };
+  process.once('SIGINT', finish);
+  process.once('SIGTERM', finish);
+  process.stdout.once('error', outputFailed);
+
+  let failure: unknown = null;
   try {
-    let stream: Awaited<ReturnType<typeof consumer.consume>>;
-    if (partition !== undefined) {
-      // One partition: start it where asked, and every other partition at its end (their records are skipped).
-      const admin = adminClient(bootstrap);
-      const offsets: Array<{ topic: string; partition: number; offset: bigint }> = [];
-      try {
-        const metadata = await admin.metadata({ topics: [topic] });
-        const count = metadata.topics.get(topic)?.partitionsCount;
-        if (count === undefined || partition >= count)
-          throw new UsageError(`partition ${partition} of ${topic} does not exist`);
-        const position = async (timestamp: bigint, p: number) =>
-          (await admin.listOffsets({ topics: [{ name: topic, partitions: [{ partitionIndex: p, timestamp }] }] }))[0]!
-            .partitions[0]!.offset;
-        for (let p = 0; p < count; p++) {
-          const asked =
-            p === partition ? (flags.values.get('offset') ?? (fromBeginning ? 'earliest' : 'latest')) : 'latest';
-          const offset =
-            asked === 'earliest' ? await position(-2n, p) : asked === 'latest' ? await position(-1n, p) : BigInt(asked);
-          offsets.push({ topic, partition: p, offset });
-        }
-      } finally {
-        await admin.close().catch(() => {});
-      }
-      stream = await consumer.consume({ topics: [topic], mode: 'manual', offsets, autocommit: false });
-    } else {
-      stream = await consumer.consume({
-        topics: [topic],
-        mode: group ? 'committed' : fromBeginning ? 'earliest' : 'latest',
-        fallbackMode: fromBeginning ? 'earliest' : 'latest',
-        autocommit: group !== undefined,
-      });
-    }
-    await new Promise<void>((resolve, reject) => {
-      let idle: NodeJS.Timeout | null = null;
-      const armIdle = () => {
-        if (timeoutMs === undefined) return;
-        if (idle) clearTimeout(idle);
-        idle = setTimeout(resolve, timeoutMs);
-      };
+    if (maxMessages === 0) finish();
+    armIdle();
+    const running = source.run((record) => {
+      if (maxMessages !== undefined && count >= maxMessages) return;
+      process.stdout.write(formatter.format(record));
+      count++;
       armIdle();
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      stream.on('error', reject);
-      stream.on('data', (m) => {
-        if (partition !== undefined && m.partition !== partition) return;
-        if (maxMessages !== undefined && count >= maxMessages) return;
-        process.stdout.write(`${render(fmt, m)}\n`);
-        count++;
-        armIdle();
-        if (maxMessages !== undefined && count >= maxMessages) resolve();
-      });
+      if (count === maxMessages) finish();
     });
-    await stream.close().catch(() => {});
-    console.error(`Processed a total of ${count} messages`);
-    return 0;
+    // Consuming ends when it fails, or when it is finished: enough records, idle too long, or interrupted.
+    await Promise.race([running, finished]);
+    source.stop();
+    await running;
   } catch (e) {
-    console.error(
-      e instanceof UsageError
-        ? `samsa console-consumer: ${e.message}`
-        : describeFailure('console-consumer', bootstrap, e),
-    );
-    return 1;
+    source.stop();
+    failure = e;
   } finally {
-    await (consumer.close(true) as unknown as Promise<void>).catch(() => {});
+    clearTimeout(idle);
+    process.off('SIGINT', finish);
+    process.off('SIGTERM', finish);
+    process.stdout.off('error', outputFailed);
+    // Forced: the group's stream may still be open after a failure; a member leaves its group on close.
+    await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
   }
+  if (failure !== null) {
+    console.error(describeFailure('console-consumer', bootstrap, failure));
+    // What was printed before the failure is still counted, as Kafka's tool does.
+    if (count > 0) console.error(`Processed a total of ${count} messages`);
+    return FAILURE_EXIT_CODE;
+  }
+  console.error(`Processed a total of ${count} messages`);
+  return 0;
 }

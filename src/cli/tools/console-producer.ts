@@ -1,137 +1,330 @@
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { Producer, stringSerializers } from '@platformatic/kafka';
-import { clientOptions, describeFailure } from './client.js';
-import { bootstrapServers, type ParsedFlags, parseFlags, UsageError } from './flags.js';
+import { parseProperties } from '../../config/properties.js';
+import {
+  bootstrapServers,
+  FAILURE_EXIT_CODE,
+  keyValueFlags,
+  type ParsedFlags,
+  parseFlags,
+  requiredFlag,
+  UsageError,
+  usageExit,
+} from './args.js';
+import { clientLibrary, clientOptions, describeFailure, ToolError } from './client.js';
 
 export const CONSOLE_PRODUCER_USAGE = `usage: samsa console-producer --bootstrap-server HOST:PORT --topic T [options]
 
-Reads lines from standard input and sends each as a record (as Kafka's kafka-console-producer.sh).
-  --property parse.key=true           split each line into key and value at key.separator
-  --property key.separator=SEP        default: a tab
-  --compression-codec [CODEC]         none, gzip (the default when the flag has no value), snappy, lz4,
-                                      zstd (zstd needs Node.js 22 or newer in the client library)
-  --request-required-acks ACKS        -1 (all, the default), 0 or 1
-  --producer-property acks=ACKS       the same; other producer properties are reported and ignored`;
+Reads lines from standard input and sends each as a record (as Kafka's kafka-console-producer.sh); exits at the
+end of the input once every record is acknowledged.
+  --property parse.key=true             split each line into key and value at key.separator
+  --property key.separator=SEP          default: a tab
+  --property ignore.error=true          a line without the separator becomes a value without a key
+  --property null.marker=M              a key or value equal to M is sent as null
+  --compression-codec [CODEC]           none, gzip (the default when the flag has no value), snappy, lz4, zstd
+  --sync                                send each line on its own, once the previous one is acknowledged
+  --request-required-acks ACKS          -1 or all (the default), 0 or 1
+  --producer-property k=v               a producer property; acks, compression.type, linger.ms, batch.size,
+                                        client.id, request.timeout.ms, retries, retry.backoff.ms,
+                                        metadata.max.age.ms and enable.idempotence apply, others are ignored
+  --producer.config FILE                producer properties from a file (--producer-property wins)
+  --timeout MS, --batch-size BYTES, --request-timeout-ms MS, --message-send-max-retries N,
+  --retry-backoff-ms MS, --metadata-expiry-ms MS
+                                        Kafka's shorthands for linger.ms, batch.size, request.timeout.ms,
+                                        retries, retry.backoff.ms and metadata.max.age.ms`;
+
+/** Kafka's shorthand flags and the producer property each sets; given, they win over --producer-property. */
+const SHORTHANDS = {
+  'compression-codec': 'compression.type',
+  'request-required-acks': 'acks',
+  timeout: 'linger.ms',
+  'batch-size': 'batch.size',
+  'request-timeout-ms': 'request.timeout.ms',
+  'message-send-max-retries': 'retries',
+  'retry-backoff-ms': 'retry.backoff.ms',
+  'metadata-expiry-ms': 'metadata.max.age.ms',
+} as const;
 
 const FLAGS = {
   'bootstrap-server': 'value',
   'broker-list': 'value',
   topic: 'value',
   property: 'repeated',
-  'compression-codec': 'value',
-  'request-required-acks': 'value',
   'producer-property': 'repeated',
+  'producer.config': 'value',
+  sync: 'switch',
+  'compression-codec': 'optional',
+  'request-required-acks': 'value',
+  timeout: 'value',
+  'batch-size': 'value',
+  'request-timeout-ms': 'value',
+  'message-send-max-retries': 'value',
+  'retry-backoff-ms': 'value',
+  'metadata-expiry-ms': 'value',
 } as const;
 
 const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 type Codec = (typeof CODECS)[number];
-/** Lines sent per produce request while input keeps coming. */
-const LINES_PER_SEND = 500;
+/** Kafka's --compression-codec without a value. */
+const DEFAULT_CODEC_FLAG: Codec = 'gzip';
 
-function properties(flags: ParsedFlags, name: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const pair of flags.repeated.get(name) ?? []) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--${name} needs key=value, not '${pair}'`);
-    out.set(pair.slice(0, eq), pair.slice(eq + 1));
-  }
-  return out;
+/** How the producer sends: the library's options, and how lines are grouped into requests. */
+interface ProducerSettings {
+  acks: number;
+  compression: Codec;
+  idempotent: boolean;
+  /** How long a request waits for more lines; 0 sends as soon as the input pauses. */
+  lingerMs: number;
+  /** A request leaves once its lines reach this many bytes. */
+  batchBytes: number;
+  clientId?: string;
+  timeout?: number;
+  retries?: number;
+  retryDelay?: number;
+  metadataMaxAge?: number;
 }
 
-/** Kafka's --compression-codec may be given without a value, meaning gzip. */
-function normaliseArgs(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    out.push(argv[i]!);
-    if (argv[i] === '--compression-codec' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--')))
-      out.push('gzip');
+/**
+ * Kafka's batch.size default. Kafka applies it per partition; here it bounds a whole request, which keeps every
+ * batch well under the broker's default message.max.bytes whatever the number of partitions.
+ */
+const DEFAULT_BATCH_BYTES = 16_384;
+/** Requests waiting to be sent before the input is paused, so that a large file is not read into memory whole. */
+const MAX_QUEUED_REQUESTS = 4;
+
+/** Kafka's acks values: all (the same as -1) waits for every in-sync replica, 1 for the leader, 0 for nothing. */
+const ACKS: Readonly<Record<string, number>> = { all: -1, '-1': -1, '1': 1, '0': 0 };
+
+function nonNegative(name: string, text: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${name} must be a non-negative integer, not '${text}'`);
+  return Number(text);
+}
+
+/** Producer properties with a counterpart in the client library (or in this tool's batching), and how each applies. */
+const PRODUCER_PROPERTIES: Record<string, (value: string, s: ProducerSettings) => void> = {
+  acks: (v, s) => {
+    const acks = ACKS[v.trim()];
+    if (acks === undefined) throw new UsageError(`acks must be all, -1, 0 or 1, not '${v}'`);
+    s.acks = acks;
+  },
+  'compression.type': (v, s) => {
+    const codec = (v === '' ? DEFAULT_CODEC_FLAG : v) as Codec;
+    if (!CODECS.includes(codec)) throw new UsageError(`unknown compression codec '${v}' (${CODECS.join(', ')})`);
+    s.compression = codec;
+  },
+  'linger.ms': (v, s) => {
+    s.lingerMs = nonNegative('linger.ms', v);
+  },
+  'batch.size': (v, s) => {
+    s.batchBytes = nonNegative('batch.size', v);
+  },
+  'client.id': (v, s) => {
+    s.clientId = v;
+  },
+  'request.timeout.ms': (v, s) => {
+    s.timeout = nonNegative('request.timeout.ms', v);
+  },
+  retries: (v, s) => {
+    s.retries = nonNegative('retries', v);
+  },
+  'retry.backoff.ms': (v, s) => {
+    s.retryDelay = nonNegative('retry.backoff.ms', v);
+  },
+  'metadata.max.age.ms': (v, s) => {
+    s.metadataMaxAge = nonNegative('metadata.max.age.ms', v);
+  },
+  'enable.idempotence': (v, s) => {
+    s.idempotent = v.trim().toLowerCase() === 'true';
+  },
+  // --bootstrap-server is required and wins, as in Kafka's tool.
+  'bootstrap.servers': () => {},
+};
+
+/** How lines become records: Kafka's LineMessageReader properties. */
+interface LineFormat {
+  parseKey: boolean;
+  keySeparator: string;
+  ignoreError: boolean;
+  nullMarker: string | undefined;
+}
+
+interface ProducerCommand {
+  bootstrap: string[];
+  topic: string;
+  format: LineFormat;
+  settings: ProducerSettings;
+  sync: boolean;
+  /** Properties given but without effect here, reported before sending. */
+  ignored: string[];
+}
+
+async function parseCommand(argv: string[]): Promise<ProducerCommand> {
+  const flags: ParsedFlags = parseFlags(argv, FLAGS);
+  const bootstrap = bootstrapServers(flags);
+  const topic = requiredFlag(flags, 'topic');
+  const reader = keyValueFlags(flags, 'property');
+  const format: LineFormat = {
+    parseKey: reader.get('parse.key')?.trim().toLowerCase() === 'true',
+    keySeparator: reader.get('key.separator') ?? '\t',
+    ignoreError: reader.get('ignore.error')?.trim().toLowerCase() === 'true',
+    nullMarker: reader.get('null.marker'),
+  };
+  if (format.keySeparator === '') throw new UsageError('key.separator must not be empty');
+
+  // Kafka's precedence: the config file, then --producer-property, then the shorthand flags.
+  const properties = new Map<string, string>();
+  const file = flags.values.get('producer.config');
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read --producer.config ${file}: ${(e as Error).message}`);
+    }
+    for (const [key, { value }] of parseProperties(text)) properties.set(key, value);
   }
-  return out;
+  for (const [key, value] of keyValueFlags(flags, 'producer-property')) properties.set(key, value);
+  for (const [flag, key] of Object.entries(SHORTHANDS)) {
+    const value = flags.values.get(flag);
+    if (value !== undefined) properties.set(key, value);
+  }
+
+  const settings: ProducerSettings = {
+    acks: -1,
+    compression: 'none',
+    idempotent: false,
+    lingerMs: 0,
+    batchBytes: DEFAULT_BATCH_BYTES,
+  };
+  const ignored: string[] = [];
+  for (const [key, value] of properties) {
+    const apply = PRODUCER_PROPERTIES[key];
+    if (apply) apply(value, settings);
+    else ignored.push(key);
+  }
+  return { bootstrap, topic, format, settings, sync: flags.switches.has('sync'), ignored };
+}
+
+interface LineRecord {
+  topic: string;
+  key?: string;
+  value?: string;
+}
+
+/** One line as a record, as Kafka's LineMessageReader reads it. */
+function toRecord(topic: string, format: LineFormat, line: string, lineNumber: number): LineRecord {
+  const nullable = (text: string) => (text === format.nullMarker ? undefined : text);
+  if (!format.parseKey) return { topic, value: nullable(line) };
+  const at = line.indexOf(format.keySeparator);
+  if (at < 0) {
+    if (format.ignoreError) return { topic, value: nullable(line) };
+    throw new ToolError(`No key separator found on line number ${lineNumber}: '${line}'`);
+  }
+  return {
+    topic,
+    key: nullable(line.slice(0, at)),
+    value: nullable(line.slice(at + format.keySeparator.length)),
+  };
 }
 
 /** `samsa console-producer`: Kafka's kafka-console-producer.sh. Returns the exit code. */
 export async function runConsoleProducer(argv: string[]): Promise<number> {
-  let bootstrap: string[];
-  let topic: string;
-  let parseKey: boolean;
-  let separator: string;
-  let codec: Codec;
-  let acks: number;
+  let command: ProducerCommand;
   try {
-    const flags = parseFlags(normaliseArgs(argv), FLAGS);
-    bootstrap = bootstrapServers(flags);
-    const t = flags.values.get('topic');
-    if (!t) throw new UsageError('--topic is required');
-    topic = t;
-    const props = properties(flags, 'property');
-    parseKey = props.get('parse.key') === 'true';
-    separator = props.get('key.separator') ?? '\t';
-    const c = (flags.values.get('compression-codec') ?? 'none') as Codec;
-    if (!CODECS.includes(c)) throw new UsageError(`unknown compression codec '${c}'`);
-    codec = c;
-    const producerProps = properties(flags, 'producer-property');
-    const ackText = flags.values.get('request-required-acks') ?? producerProps.get('acks') ?? '-1';
-    acks = ackText === 'all' ? -1 : Number(ackText);
-    if (![-1, 0, 1].includes(acks)) throw new UsageError(`acks must be -1 (all), 0 or 1, not '${ackText}'`);
-    for (const key of producerProps.keys())
-      if (key !== 'acks') console.error(`samsa console-producer: producer property ${key} is ignored`);
+    command = await parseCommand(argv);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`samsa console-producer: ${e.message}\n\n${CONSOLE_PRODUCER_USAGE}`);
-    return 2;
+    return usageExit('console-producer', CONSOLE_PRODUCER_USAGE, e);
   }
+  const { bootstrap, topic, format, settings, sync } = command;
+  for (const key of command.ignored)
+    console.error(`samsa console-producer: producer property ${key} has no effect here and is ignored`);
+
+  const { Producer, stringSerializers } = await clientLibrary();
   const producer = new Producer({
     ...clientOptions(bootstrap),
+    ...(settings.clientId !== undefined && { clientId: settings.clientId }),
+    ...(settings.timeout !== undefined && { timeout: settings.timeout }),
+    ...(settings.retries !== undefined && { retries: settings.retries }),
+    ...(settings.retryDelay !== undefined && { retryDelay: settings.retryDelay }),
+    ...(settings.metadataMaxAge !== undefined && { metadataMaxAge: settings.metadataMaxAge }),
     serializers: stringSerializers,
-    compression: codec,
-    acks,
+    compression: settings.compression,
+    acks: settings.acks,
+    idempotent: settings.idempotent,
+    // Kafka's producer asks for missing topics to be created (the broker decides, by auto.create.topics.enable).
+    autocreateTopics: true,
   });
-  let pending: string[] = [];
-  let sending: Promise<void> = Promise.resolve();
-  let failure: unknown = null;
-  const toMessage = (line: string) => {
-    if (!parseKey) return { topic, value: line };
-    const at = line.indexOf(separator);
-    if (at < 0) throw new UsageError(`No key separator found on line: ${line}`);
-    return { topic, key: line.slice(0, at), value: line.slice(at + separator.length) };
+
+  const input = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  let closed = false;
+  // A line that cannot be read stops the input, but the lines before it are still sent, as in Kafka's tool; a
+  // failed send stops everything.
+  let inputFailure: unknown = null;
+  let sendFailure: unknown = null;
+  const stop = () => {
+    if (!closed) input.close();
   };
-  // Lines are sent in order, a batch at a time; a batch leaves once input pauses or it is full.
+  input.once('close', () => {
+    closed = true;
+  });
+  // Ctrl-C ends the input: what was read is still sent, as Kafka's tool flushes on shutdown.
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+
+  // Lines are sent in order, one request at a time; a request leaves when it is full, after linger.ms, or (with
+  // the default linger of 0) as soon as the input pauses, so that lines typed by hand go out at once.
+  let pending: LineRecord[] = [];
+  let pendingBytes = 0;
+  let queued = 0;
+  let sending: Promise<void> = Promise.resolve();
+  let linger: NodeJS.Timeout | null = null;
   const flush = () => {
-    if (pending.length === 0) return;
-    const lines = pending;
+    if (linger) clearTimeout(linger);
+    linger = null;
+    if (pending.length === 0 || sendFailure !== null) return;
+    const messages = pending;
     pending = [];
+    pendingBytes = 0;
+    if (++queued >= MAX_QUEUED_REQUESTS && !closed) input.pause();
     sending = sending.then(async () => {
-      if (failure) return;
       try {
-        await producer.send({ messages: lines.map(toMessage) });
+        if (sendFailure === null) await producer.send({ messages });
       } catch (e) {
-        failure = e;
+        sendFailure ??= e;
+        stop();
+      } finally {
+        if (--queued < MAX_QUEUED_REQUESTS && !closed) input.resume();
       }
     });
   };
-  let timer: NodeJS.Timeout | null = null;
-  const input = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+
+  let lineNumber = 0;
   input.on('line', (line) => {
-    pending.push(line);
-    if (pending.length >= LINES_PER_SEND) flush();
-    else
-      timer ??= setTimeout(() => {
-        timer = null;
-        flush();
-      }, 0);
+    if (inputFailure !== null || sendFailure !== null) return;
+    lineNumber++;
+    try {
+      pending.push(toRecord(topic, format, line, lineNumber));
+    } catch (e) {
+      inputFailure = e;
+      stop();
+      return;
+    }
+    pendingBytes += Buffer.byteLength(line);
+    if (sync || pendingBytes >= settings.batchBytes) flush();
+    else linger ??= setTimeout(flush, settings.lingerMs);
   });
-  await new Promise<void>((resolve) => input.once('close', resolve));
-  if (timer) clearTimeout(timer);
+
+  if (!closed) await once(input, 'close');
   flush();
   await sending;
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
   await producer.close().catch(() => {});
-  if (failure) {
-    console.error(
-      failure instanceof UsageError
-        ? `samsa console-producer: ${failure.message}`
-        : describeFailure('console-producer', bootstrap, failure),
-    );
-    return 1;
+  const failure = sendFailure ?? inputFailure;
+  if (failure !== null) {
+    console.error(describeFailure('console-producer', bootstrap, failure));
+    return FAILURE_EXIT_CODE;
   }
   return 0;
 }

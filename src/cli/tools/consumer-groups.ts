@@ -1,6 +1,6 @@
 import type { Admin } from '@platformatic/kafka';
+import { bootstrapServers, formatTable, parseFlags, UsageError, usageExit } from './args.js';
 import { adminClient, describeFailure } from './client.js';
-import { bootstrapServers, formatTable, parseFlags, UsageError } from './flags.js';
 
 export const CONSUMER_GROUPS_USAGE = `usage: samsa consumer-groups --bootstrap-server HOST:PORT <action> [options]
 
@@ -219,11 +219,9 @@ export async function runConsumerGroups(argv: string[]): Promise<number> {
     if (!flags.switches.has('list') && !flags.repeated.get('group')?.length)
       throw new UsageError('--group is required');
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`samsa consumer-groups: ${e.message}\n\n${CONSUMER_GROUPS_USAGE}`);
-    return 2;
+    return usageExit('consumer-groups', CONSUMER_GROUPS_USAGE, e);
   }
-  const admin = adminClient(bootstrap);
+  const admin = await adminClient(bootstrap);
   try {
     const groups = flags.repeated.get('group') ?? [];
     if (flags.switches.has('list')) {

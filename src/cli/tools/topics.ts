@@ -1,15 +1,28 @@
 import type { Admin } from '@platformatic/kafka';
-import { adminClient, describeFailure } from './client.js';
-import { bootstrapServers, integerFlag, type ParsedFlags, parseFlags, UsageError } from './flags.js';
+import {
+  bootstrapServers,
+  FAILURE_EXIT_CODE,
+  integerFlag,
+  keyValueFlags,
+  type ParsedFlags,
+  parseFlags,
+  requiredFlag,
+  UsageError,
+  usageExit,
+} from './args.js';
+import { adminClient, describeFailure, ToolError } from './client.js';
 
 export const TOPICS_USAGE = `usage: samsa topics --bootstrap-server HOST:PORT <action> [options]
 
 actions (as Kafka's kafka-topics.sh):
   --create --topic T [--partitions N] [--replication-factor R] [--config k=v ...] [--if-not-exists]
-  --list [--exclude-internal]
-  --describe [--topic T] [--exclude-internal]
-  --alter --topic T --partitions N     add partitions (never fewer)
-  --delete --topic T [--if-exists]`;
+  --list [--topic PATTERN] [--exclude-internal]
+  --describe [--topic PATTERN] [--exclude-internal] [--if-exists]
+  --alter --topic T --partitions N [--if-exists]     add partitions (never fewer)
+  --delete --topic T [--if-exists]
+
+With --list and --describe, --topic is Kafka's include list: a regular expression matching whole names, in which
+a comma means "or" (orders,payments or 'orders-.*').`;
 
 const FLAGS = {
   'bootstrap-server': 'value',
@@ -27,9 +40,73 @@ const FLAGS = {
   'exclude-internal': 'switch',
 } as const;
 
-/** Kafka's ConfigSource code for a topic's own override. */
+type Action = 'create' | 'list' | 'describe' | 'alter' | 'delete';
+const ACTIONS: readonly Action[] = ['create', 'list', 'describe', 'alter', 'delete'];
+
+/** The options each action takes besides --bootstrap-server; Kafka refuses the others, and so do we. */
+const ACTION_OPTIONS: Record<Action, readonly string[]> = {
+  create: ['topic', 'partitions', 'replication-factor', 'config', 'if-not-exists'],
+  list: ['topic', 'exclude-internal'],
+  describe: ['topic', 'exclude-internal', 'if-exists'],
+  alter: ['topic', 'partitions', 'if-exists'],
+  delete: ['topic', 'if-exists'],
+};
+
+/** A command line checked in full before any connection is made. */
+interface TopicsCommand {
+  action: Action;
+  topic: string | undefined;
+  /** --topic for --list and --describe: which names to show. */
+  include: RegExp | undefined;
+  partitions: number | undefined;
+  replicationFactor: number | undefined;
+  configs: Array<{ name: string; value: string }>;
+  ifExists: boolean;
+  ifNotExists: boolean;
+  includeInternal: boolean;
+}
+
+/** CreateTopics' "use the broker's default" for the partition count and replication factor. */
+const BROKER_DEFAULT = -1;
+/** Kafka's ConfigSource code for a topic's own override, the only configs --describe prints. */
 const DYNAMIC_TOPIC_CONFIG = 1;
+/** Kafka's ConfigResource type for topics. */
 const TOPIC_RESOURCE = 2;
+
+function parseCommand(flags: ParsedFlags): TopicsCommand {
+  const chosen = ACTIONS.filter((a) => flags.switches.has(a));
+  if (chosen.length !== 1) throw new UsageError('give exactly one of --create, --list, --describe, --alter, --delete');
+  const action = chosen[0]!;
+  const given = [...flags.switches, ...flags.values.keys(), ...flags.repeated.keys()];
+  for (const name of given) {
+    if (name === action || name === 'bootstrap-server' || ACTION_OPTIONS[action].includes(name)) continue;
+    throw new UsageError(`--${name} is not valid with --${action}`);
+  }
+  const command: TopicsCommand = {
+    action,
+    topic: flags.values.get('topic'),
+    include: undefined,
+    partitions: integerFlag(flags, 'partitions', 1),
+    replicationFactor: integerFlag(flags, 'replication-factor', 1),
+    configs: [...keyValueFlags(flags, 'config')].map(([name, value]) => ({ name, value })),
+    ifExists: flags.switches.has('if-exists'),
+    ifNotExists: flags.switches.has('if-not-exists'),
+    includeInternal: !flags.switches.has('exclude-internal'),
+  };
+  if (action === 'create' || action === 'alter' || action === 'delete') requiredFlag(flags, 'topic');
+  else if (command.topic !== undefined) command.include = includeList(command.topic);
+  if (action === 'alter' && command.partitions === undefined) throw new UsageError('--alter needs --partitions');
+  return command;
+}
+
+/** Kafka's IncludeList: a Java regular expression over whole topic names, with ',' for '|'. */
+function includeList(pattern: string): RegExp {
+  try {
+    return new RegExp(`^(?:${pattern.replaceAll(',', '|')})$`);
+  } catch {
+    throw new UsageError(`--topic '${pattern}' is not a valid regular expression`);
+  }
+}
 
 /** Kafka prints topic ids in base64url; the client hands them over as hex UUIDs. */
 function kafkaTopicId(uuid: string): string {
@@ -37,51 +114,46 @@ function kafkaTopicId(uuid: string): string {
   return /^[0-9a-f]{32}$/i.test(hex) ? Buffer.from(hex, 'hex').toString('base64url') : uuid;
 }
 
-function requireTopic(flags: ParsedFlags): string {
-  const topic = flags.values.get('topic');
-  if (!topic) throw new UsageError('--topic is required');
-  return topic;
-}
-
-/** Error codes from the client's wrapped protocol errors, to tell "already exists" from real failures. */
+/** Whether the client's error, or one it wraps, is this Kafka error (TOPIC_ALREADY_EXISTS, ...). */
 function hasApiError(error: unknown, id: string): boolean {
-  const e = error as { apiId?: string; errors?: unknown[]; response?: unknown };
+  const e = error as { apiId?: string; errors?: unknown[] };
   if (e?.apiId === id) return true;
   return (e?.errors ?? []).some((inner) => hasApiError(inner, id));
 }
 
-async function create(admin: Admin, flags: ParsedFlags): Promise<string> {
-  const topic = requireTopic(flags);
-  const configs = (flags.repeated.get('config') ?? []).map((pair) => {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--config needs key=value, not '${pair}'`);
-    return { name: pair.slice(0, eq), value: pair.slice(eq + 1) };
-  });
+async function create(admin: Admin, c: TopicsCommand): Promise<string> {
   try {
     await admin.createTopics({
-      topics: [topic],
-      partitions: integerFlag(flags, 'partitions') ?? -1,
-      replicas: integerFlag(flags, 'replication-factor') ?? -1,
-      configs,
+      topics: [c.topic!],
+      partitions: c.partitions ?? BROKER_DEFAULT,
+      replicas: c.replicationFactor ?? BROKER_DEFAULT,
+      configs: c.configs,
     });
   } catch (e) {
-    if (flags.switches.has('if-not-exists') && hasApiError(e, 'TOPIC_ALREADY_EXISTS')) return '';
+    if (c.ifNotExists && hasApiError(e, 'TOPIC_ALREADY_EXISTS')) return '';
     throw e;
   }
-  return `Created topic ${topic}.`;
+  return `Created topic ${c.topic}.`;
 }
 
-async function list(admin: Admin, flags: ParsedFlags): Promise<string> {
-  const topics = await admin.listTopics({ includeInternals: !flags.switches.has('exclude-internal') });
-  return topics.sort().join('\n');
+/** The topics the command is about, sorted: all of them, or those --topic matches. */
+async function topicNames(admin: Admin, c: TopicsCommand): Promise<string[]> {
+  const all = await admin.listTopics({ includeInternals: c.includeInternal });
+  return all.filter((name) => c.include?.test(name) ?? true).sort();
 }
 
-async function describe(admin: Admin, flags: ParsedFlags): Promise<string> {
-  const named = flags.values.get('topic');
-  const names = named
-    ? [named]
-    : (await admin.listTopics({ includeInternals: !flags.switches.has('exclude-internal') })).sort();
-  if (names.length === 0) return '';
+async function list(admin: Admin, c: TopicsCommand): Promise<string> {
+  return (await topicNames(admin, c)).join('\n');
+}
+
+async function describe(admin: Admin, c: TopicsCommand): Promise<string> {
+  // Names come from the topic list, never straight from --topic: a Metadata request for a missing topic could
+  // create it.
+  const names = await topicNames(admin, c);
+  if (names.length === 0) {
+    if (c.topic === undefined || c.ifExists) return '';
+    throw new ToolError(`Topic '${c.topic}' does not exist as expected`);
+  }
   const metadata = await admin.metadata({ topics: names, forceUpdate: true });
   const configs = await admin.describeConfigs({
     resources: names.map((resourceName) => ({ resourceType: TOPIC_RESOURCE, resourceName })),
@@ -89,10 +161,10 @@ async function describe(admin: Admin, flags: ParsedFlags): Promise<string> {
   const lines: string[] = [];
   for (const name of names) {
     const topic = metadata.topics.get(name);
-    if (!topic) throw new UsageError(`Topic '${name}' does not exist as expected`);
-    const overrides = (configs.find((c) => c.resourceName === name)?.configs ?? [])
-      .filter((c) => c.configSource === DYNAMIC_TOPIC_CONFIG)
-      .map((c) => `${c.name}=${c.value}`)
+    if (!topic) continue; // deleted between the two requests
+    const overrides = (configs.find((r) => r.resourceName === name)?.configs ?? [])
+      .filter((r) => r.configSource === DYNAMIC_TOPIC_CONFIG)
+      .map((r) => `${r.name}=${r.value}`)
       .join(',');
     const replicationFactor = topic.partitions[0]?.replicas.length ?? 0;
     lines.push(
@@ -107,52 +179,53 @@ async function describe(admin: Admin, flags: ParsedFlags): Promise<string> {
   return lines.join('\n');
 }
 
-async function alter(admin: Admin, flags: ParsedFlags): Promise<string> {
-  const topic = requireTopic(flags);
-  const count = integerFlag(flags, 'partitions');
-  if (count === undefined) throw new UsageError('--alter needs --partitions');
-  await admin.createPartitions({ topics: [{ name: topic, count }] });
-  return '';
-}
-
-async function remove(admin: Admin, flags: ParsedFlags): Promise<string> {
-  const topic = requireTopic(flags);
+async function alter(admin: Admin, c: TopicsCommand): Promise<string> {
   try {
-    await admin.deleteTopics({ topics: [topic] });
+    await admin.createPartitions({ topics: [{ name: c.topic!, count: c.partitions! }] });
   } catch (e) {
-    if (flags.switches.has('if-exists') && hasApiError(e, 'UNKNOWN_TOPIC_OR_PARTITION')) return '';
+    if (c.ifExists && hasApiError(e, 'UNKNOWN_TOPIC_OR_PARTITION')) return '';
     throw e;
   }
   return '';
 }
 
-const ACTIONS = { create, list, describe, alter, delete: remove } as const;
+async function remove(admin: Admin, c: TopicsCommand): Promise<string> {
+  try {
+    await admin.deleteTopics({ topics: [c.topic!] });
+  } catch (e) {
+    if (c.ifExists && hasApiError(e, 'UNKNOWN_TOPIC_OR_PARTITION')) return '';
+    throw e;
+  }
+  return '';
+}
+
+const RUN: Record<Action, (admin: Admin, c: TopicsCommand) => Promise<string>> = {
+  create,
+  list,
+  describe,
+  alter,
+  delete: remove,
+};
 
 /** `samsa topics`: Kafka's kafka-topics.sh. Returns the exit code. */
 export async function runTopics(argv: string[]): Promise<number> {
-  let flags: ParsedFlags;
   let bootstrap: string[];
-  let action: keyof typeof ACTIONS;
+  let command: TopicsCommand;
   try {
-    flags = parseFlags(argv, FLAGS);
+    const flags = parseFlags(argv, FLAGS);
     bootstrap = bootstrapServers(flags);
-    const chosen = (Object.keys(ACTIONS) as Array<keyof typeof ACTIONS>).filter((a) => flags.switches.has(a));
-    if (chosen.length !== 1)
-      throw new UsageError('give exactly one of --create, --list, --describe, --alter, --delete');
-    action = chosen[0]!;
+    command = parseCommand(flags);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    console.error(`samsa topics: ${e.message}\n\n${TOPICS_USAGE}`);
-    return 2;
+    return usageExit('topics', TOPICS_USAGE, e);
   }
-  const admin = adminClient(bootstrap);
+  const admin = await adminClient(bootstrap);
   try {
-    const out = await ACTIONS[action](admin, flags);
+    const out = await RUN[command.action](admin, command);
     if (out) console.log(out);
     return 0;
   } catch (e) {
-    console.error(e instanceof UsageError ? `samsa topics: ${e.message}` : describeFailure('topics', bootstrap, e));
-    return 1;
+    console.error(describeFailure('topics', bootstrap, e));
+    return FAILURE_EXIT_CODE;
   } finally {
     await admin.close().catch(() => {});
   }
