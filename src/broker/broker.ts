@@ -103,6 +103,8 @@ export function defaultBrokerSettings(): BrokerSettings {
 export class Broker {
   private listener: Listener | null = null;
   private timers: NodeJS.Timeout[] = [];
+  /** Background tasks (retention, checkpoints, flushes) in progress. */
+  private readonly backgroundTasks = new Set<Promise<void>>();
   private services: BrokerServices | null = null;
   private stopping: Promise<void> | null = null;
   private stores: {
@@ -294,15 +296,19 @@ export class Broker {
   }
 
   private every(intervalMs: number, task: () => Promise<unknown>): void {
-    let running = false;
+    let running: Promise<void> | null = null;
     const timer = setInterval(() => {
       if (running) return;
-      running = true;
-      task()
-        .catch((error: unknown) => this.logger.error('background task failed', { error: error as Error }))
+      running = task()
+        .then(
+          () => {},
+          (error: unknown) => this.logger.error('background task failed', { error: error as Error }),
+        )
         .finally(() => {
-          running = false;
+          this.backgroundTasks.delete(running!);
+          running = null;
         });
+      this.backgroundTasks.add(running);
     }, intervalMs);
     timer.unref();
     this.timers.push(timer);
@@ -312,6 +318,9 @@ export class Broker {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t);
+      // A retention pass or checkpoint still running must finish before the logs close (and a temporary
+      // directory is removed).
+      await Promise.all(this.backgroundTasks);
       await this.listener?.close();
       if (this.stores) {
         const { store, topics, logs, replicas, groups } = this.stores;
