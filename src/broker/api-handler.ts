@@ -48,6 +48,24 @@ export interface ApiHandler<Req = unknown, Res = unknown> {
   handle(ctx: RequestContext, request: Req): Promise<Res | null> | Res | null;
 }
 
+/**
+ * The items of a request, each marked whether its name occurs more than once. Kafka answers such a name with one
+ * INVALID_REQUEST result, so the later occurrences are left out.
+ */
+export function markRepeats<T>(items: readonly T[], name: (item: T) => string): Array<{ item: T; repeated: boolean }> {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(name(item), (counts.get(name(item)) ?? 0) + 1);
+  const seen = new Set<string>();
+  const out: Array<{ item: T; repeated: boolean }> = [];
+  for (const item of items) {
+    const key = name(item);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ item, repeated: counts.get(key)! > 1 });
+  }
+  return out;
+}
+
 /** Builds a handler with its types checked against the API's codecs. */
 export function defineHandler<Req, Res>(handler: ApiHandler<Req, Res>): ApiHandler {
   return handler as unknown as ApiHandler;

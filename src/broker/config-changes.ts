@@ -26,9 +26,40 @@ export class ConfigChangeRejected extends Error {
   }
 }
 
-/** The key that makes two resources of a request the same one. */
-export function resourceKey(resourceType: number, resourceName: string): string {
-  return `${resourceType}:${resourceName}`;
+interface ConfigResource {
+  resourceType: number;
+  resourceName: string;
+}
+
+/**
+ * The loop AlterConfigs and IncrementalAlterConfigs share: a resource named twice in the request gets
+ * INVALID_REQUEST (every occurrence); each other resource gets the outcome of its change, applied in order.
+ * `changeFor` gives the change of a resource, or a result to answer with instead (a request-level problem).
+ */
+export async function alterResources<R extends ConfigResource>(
+  broker: BrokerServices,
+  resources: readonly R[],
+  validateOnly: boolean,
+  changeFor: (resource: R) => ((current: Record<string, string>) => Record<string, string>) | ConfigChangeResult,
+): Promise<Array<ConfigResource & ConfigChangeResult>> {
+  const key = (r: R) => `${r.resourceType}:${r.resourceName}`;
+  const counts = new Map<string, number>();
+  for (const r of resources) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
+  const responses: Array<ConfigResource & ConfigChangeResult> = [];
+  for (const r of resources) {
+    const base = { resourceType: r.resourceType, resourceName: r.resourceName };
+    if (counts.get(key(r))! > 1) {
+      responses.push({ ...base, ...fail(ErrorCode.INVALID_REQUEST, 'Duplicate resource in request') });
+      continue;
+    }
+    const change = changeFor(r);
+    const result =
+      typeof change === 'function'
+        ? await changeResourceConfigs(broker, r.resourceType, r.resourceName, validateOnly, change)
+        : change;
+    responses.push({ ...base, ...result });
+  }
+  return responses;
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   type CreatePartitionsResponse,
   type CreatePartitionsResponseCreatePartitionsTopicResult,
 } from '../../protocol/generated/index.js';
-import { defineHandler } from '../api-handler.js';
+import { defineHandler, markRepeats } from '../api-handler.js';
 
 /** How many times adding partitions is retried when the topic record changes under it. */
 const UPDATE_ATTEMPTS = 5;
@@ -22,12 +22,9 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
   minVersion: 0,
   maxVersion: 3,
   async handle({ broker }, request) {
-    const counts = new Map<string, number>();
-    for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
     const results: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
-    const reported = new Set<string>();
     const nodeId = broker.settings.nodeId;
-    for (const t of request.topics) {
+    for (const { item: t, repeated } of markRepeats(request.topics, (t) => t.name)) {
       const result: CreatePartitionsResponseCreatePartitionsTopicResult = {
         name: t.name,
         errorCode: ErrorCode.NONE,
@@ -37,14 +34,11 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
         result.errorCode = errorCode;
         result.errorMessage = errorMessage;
       };
-      if ((counts.get(t.name) ?? 0) > 1) {
-        if (reported.has(t.name)) continue;
-        reported.add(t.name);
-        results.push(result);
+      results.push(result);
+      if (repeated) {
         fail(ErrorCode.INVALID_REQUEST, 'Duplicate topic in request.');
         continue;
       }
-      results.push(result);
       let error: [number, string] | null = null;
       let done = false;
       for (let attempt = 0; attempt < UPDATE_ATTEMPTS && !done && !error; attempt++) {

@@ -8,7 +8,7 @@ import {
   type CreateTopicsResponse,
   type CreateTopicsResponseCreatableTopicResult,
 } from '../../protocol/generated/index.js';
-import { defineHandler } from '../api-handler.js';
+import { defineHandler, markRepeats } from '../api-handler.js';
 
 /** Kafka's limit on a partition count (and a guard against absurd requests). */
 const MAX_PARTITIONS_PER_TOPIC = 1_000_000;
@@ -24,11 +24,7 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
   async handle({ broker }, request) {
     const results: CreateTopicsResponseCreatableTopicResult[] = [];
     // A name given twice gets one INVALID_REQUEST result and is not created.
-    const counts = new Map<string, number>();
-    for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-    const reported = new Set<string>();
-    for (const t of request.topics) {
-      if ((counts.get(t.name) ?? 0) > 1 && reported.has(t.name)) continue;
+    for (const { item: t, repeated } of markRepeats(request.topics, (t) => t.name)) {
       const result: CreateTopicsResponseCreatableTopicResult = {
         name: t.name,
         topicId: ZERO_UUID,
@@ -44,8 +40,7 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
         result.errorCode = errorCode;
         result.errorMessage = errorMessage;
       };
-      if ((counts.get(t.name) ?? 0) > 1) {
-        reported.add(t.name);
+      if (repeated) {
         fail(ErrorCode.INVALID_REQUEST, `Create topics request from client contains duplicate topic ${t.name}`);
         continue;
       }

@@ -5,10 +5,9 @@ import {
   type IncrementalAlterConfigsRequest,
   type IncrementalAlterConfigsRequestAlterableConfig,
   type IncrementalAlterConfigsResponse,
-  type IncrementalAlterConfigsResponseAlterConfigsResourceResponse,
 } from '../../protocol/generated/index.js';
 import { defineHandler } from '../api-handler.js';
-import { ConfigChangeRejected, changeResourceConfigs, resourceKey } from '../config-changes.js';
+import { alterResources, ConfigChangeRejected } from '../config-changes.js';
 
 /** Kafka's AlterConfigOp.OpType codes. */
 const OpType = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
@@ -65,36 +64,12 @@ export const incrementalAlterConfigsHandler = defineHandler<
   minVersion: 0,
   maxVersion: 1,
   async handle({ broker }, request) {
-    const seen = new Map<string, number>();
-    for (const r of request.resources) {
-      const key = resourceKey(r.resourceType, r.resourceName);
-      seen.set(key, (seen.get(key) ?? 0) + 1);
-    }
-    const responses: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[] = [];
-    for (const r of request.resources) {
-      const base = { resourceType: r.resourceType, resourceName: r.resourceName };
-      if ((seen.get(resourceKey(r.resourceType, r.resourceName)) ?? 0) > 1) {
-        responses.push({
-          ...base,
-          errorCode: ErrorCode.INVALID_REQUEST,
-          errorMessage: 'Duplicate resource in request',
-        });
-        continue;
-      }
+    const responses = await alterResources(broker, request.resources, request.validateOnly, (r) => {
       const names = r.configs.map((c) => c.name);
-      if (new Set(names).size !== names.length) {
-        responses.push({
-          ...base,
-          errorCode: ErrorCode.INVALID_REQUEST,
-          errorMessage: 'A config name appears more than once',
-        });
-        continue;
-      }
-      const result = await changeResourceConfigs(broker, r.resourceType, r.resourceName, request.validateOnly, (c) =>
-        applyOperations(c, r.configs),
-      );
-      responses.push({ ...base, ...result });
-    }
+      if (new Set(names).size !== names.length)
+        return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'A config name appears more than once' };
+      return (current) => applyOperations(current, r.configs);
+    });
     return { throttleTimeMs: 0, responses };
   },
 });
