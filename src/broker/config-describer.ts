@@ -85,17 +85,24 @@ function settingsValues(s: BrokerSettings): Record<string, string> {
   };
 }
 
+/** The topic configs by the broker config each falls back to. */
+const TOPIC_CONFIG_BY_BROKER_KEY = new Map(Object.values(TOPIC_CONFIGS).map((def) => [def.brokerKey, def]));
+
 /** Kafka's default for a broker config, from the broker table or, for a topic config's synonym, the topic table. */
 function kafkaDefault(key: string): string | null {
-  const broker = BROKER_CONFIGS[key]?.default;
-  if (broker !== undefined) return broker;
-  for (const def of Object.values(TOPIC_CONFIGS)) if (def.brokerKey === key) return def.default;
-  return null;
+  return BROKER_CONFIGS[key]?.default ?? TOPIC_CONFIG_BY_BROKER_KEY.get(key)?.default ?? null;
 }
 
-/** A broker config's value and where it comes from: server.properties or options, else Kafka's default. */
-export function brokerConfigValue(settings: BrokerSettings, key: string): { value: string | null; source: number } {
-  const derived = settingsValues(settings)[key];
+/**
+ * A broker config's value and where it comes from: server.properties or options, else Kafka's default.
+ * `fromSettings` is `settingsValues(settings)`, computed once per request.
+ */
+function brokerConfigValue(
+  settings: BrokerSettings,
+  key: string,
+  fromSettings: Record<string, string>,
+): { value: string | null; source: number } {
+  const derived = fromSettings[key];
   const configured = settings.staticConfigs?.[key];
   const fallback = kafkaDefault(key);
   const value = derived ?? configured ?? fallback;
@@ -104,10 +111,7 @@ export function brokerConfigValue(settings: BrokerSettings, key: string): { valu
 }
 
 function brokerConfigKind(key: string): ConfigKind {
-  const t = BROKER_CONFIGS[key]?.type;
-  if (t) return t;
-  for (const def of Object.values(TOPIC_CONFIGS)) if (def.brokerKey === key) return def.kind;
-  return 'string';
+  return BROKER_CONFIGS[key]?.type ?? TOPIC_CONFIG_BY_BROKER_KEY.get(key)?.kind ?? 'string';
 }
 
 /** Every config of a topic, the override where one is set, in Kafka's synonym order (most specific first). */
@@ -117,6 +121,7 @@ export function describeTopicConfigs(
   keys: readonly string[] | null,
 ): DescribedConfig[] {
   const names = keys ?? Object.keys(TOPIC_CONFIGS);
+  const fromSettings = settingsValues(settings);
   const out: DescribedConfig[] = [];
   for (const name of names) {
     const def = TOPIC_CONFIGS[name];
@@ -124,7 +129,7 @@ export function describeTopicConfigs(
     const synonyms: ConfigSynonym[] = [];
     const override = topic.configs[name];
     if (override !== undefined) synonyms.push({ name, value: override, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
-    const broker = brokerConfigValue(settings, def.brokerKey);
+    const broker = brokerConfigValue(settings, def.brokerKey, fromSettings);
     if (broker.source === ConfigSource.STATIC_BROKER_CONFIG) synonyms.push({ name: def.brokerKey, ...broker });
     synonyms.push({ name: def.brokerKey, value: def.default, source: ConfigSource.DEFAULT_CONFIG });
     const effective = synonyms[0]!;
@@ -143,10 +148,11 @@ export function describeTopicConfigs(
 /** The broker's own configs: readable, not alterable at run time (they come from server.properties). */
 export function describeBrokerConfigs(settings: BrokerSettings, keys: readonly string[] | null): DescribedConfig[] {
   const names = keys ?? [...new Set([...Object.keys(BROKER_CONFIGS), ...Object.keys(settings.staticConfigs ?? {})])];
+  const fromSettings = settingsValues(settings);
   const out: DescribedConfig[] = [];
   for (const name of names) {
     if (!BROKER_CONFIGS[name] && settings.staticConfigs?.[name] === undefined) continue;
-    const { value, source } = brokerConfigValue(settings, name);
+    const { value, source } = brokerConfigValue(settings, name, fromSettings);
     const synonyms: ConfigSynonym[] = [{ name, value, source }];
     const fallback = kafkaDefault(name);
     if (source !== ConfigSource.DEFAULT_CONFIG && fallback !== null)
