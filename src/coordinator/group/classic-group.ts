@@ -77,6 +77,12 @@ export function offsetKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
+/** The topic and partition of an `offsetKey`. */
+export function parseOffsetKey(key: string): { topic: string; partition: number } {
+  const at = key.indexOf('\u0000');
+  return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)) };
+}
+
 export class ClassicGroup {
   state: GroupState = 'Empty';
   generationId = 0;

@@ -15,6 +15,7 @@ import {
   type JoinOutcome,
   type MemberProtocol,
   offsetKey,
+  parseOffsetKey,
   type SyncOutcome,
 } from './classic-group.js';
 import {
@@ -945,9 +946,9 @@ export class GroupCoordinator {
     if (topics === null) {
       const byTopic = new Map<string, Array<{ partition: number; offset: CommittedOffset | null }>>();
       for (const [k, offset] of group?.offsets ?? []) {
-        const [name, partition] = k.split('\u0000') as [string, string];
-        if (!byTopic.has(name)) byTopic.set(name, []);
-        byTopic.get(name)!.push({ partition: Number(partition), offset });
+        const { topic, partition } = parseOffsetKey(k);
+        if (!byTopic.has(topic)) byTopic.set(topic, []);
+        byTopic.get(topic)!.push({ partition, offset });
       }
       return {
         errorCode: ErrorCode.NONE,
@@ -1038,11 +1039,7 @@ export class GroupCoordinator {
   private async deleteGroupState(group: ClassicGroup): Promise<void> {
     const records: Array<{ key: Buffer; value: null }> = [];
     for (const k of group.offsets.keys()) {
-      const [topic, partition] = k.split('\u0000') as [string, string];
-      records.push({
-        key: offsetCommitKey({ group: group.groupId, topic, partition: Number(partition) }),
-        value: null,
-      });
+      records.push({ key: offsetCommitKey({ group: group.groupId, ...parseOffsetKey(k) }), value: null });
     }
     records.push({ key: groupMetadataKey(group.groupId), value: null });
     await this.append(group.groupId, records);
