@@ -1,5 +1,4 @@
 import { type TopicRecord, ZERO_UUID } from '../../cluster/topic-metadata.js';
-import { isInternalTopic } from '../../cluster/topic-name.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import {
   apis,
@@ -9,6 +8,7 @@ import {
   type DescribeTopicPartitionsResponseTopic,
 } from '../../protocol/generated/index.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
+import { topicMetadata } from './metadata.js';
 
 /** Kafka's max.request.partition.size.limit default: the most partitions one response describes. */
 const MAX_PARTITIONS_PER_RESPONSE = 2000;
@@ -59,23 +59,12 @@ export const describeTopicPartitionsHandler = defineHandler<
       const first = cursor && name === cursor.topicName ? cursor.partitionIndex : 0;
       const partitions = topic.partitions.filter((p) => p.partition >= first).slice(0, budget);
       budget -= partitions.length;
+      // The Metadata answer of these partitions, plus the ELR fields of KIP-966 (no ELR without replication).
+      const described = topicMetadata({ ...topic, partitions });
       topics.push({
-        errorCode: ErrorCode.NONE,
+        ...described,
         name,
-        topicId: topic.id,
-        isInternal: isInternalTopic(name),
-        partitions: partitions.map((p) => ({
-          errorCode: ErrorCode.NONE,
-          partitionIndex: p.partition,
-          leaderId: p.leader,
-          leaderEpoch: p.leaderEpoch,
-          replicaNodes: p.replicas,
-          isrNodes: p.isr,
-          eligibleLeaderReplicas: [],
-          lastKnownElr: [],
-          offlineReplicas: [],
-        })),
-        topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+        partitions: described.partitions.map((p) => ({ ...p, eligibleLeaderReplicas: [], lastKnownElr: [] })),
       });
       const last = partitions.at(-1);
       const remaining = topic.partitions.some((p) => p.partition > (last?.partition ?? first - 1));
