@@ -1,4 +1,4 @@
-import type { TopicMetadata, TopicRecord } from '../cluster/topic-metadata.js';
+import type { PartitionAssignment, TopicMetadata, TopicRecord } from '../cluster/topic-metadata.js';
 import type { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { LogManager } from '../storage/log-manager.js';
@@ -6,7 +6,9 @@ import type { PartitionLog } from '../storage/partition-log.js';
 import { DelayedOperations } from './delayed-operations.js';
 
 /** A partition's log, or the error a request for it gets. */
-export type PartitionLookup = { log: PartitionLog; topic: TopicRecord } | { errorCode: number };
+export type PartitionLookup =
+  | { log: PartitionLog; topic: TopicRecord; assignment: PartitionAssignment }
+  | { errorCode: number };
 
 export function partitionWaitKey(topic: string, partition: number): string {
   return `${topic}-${partition}`;
@@ -100,7 +102,7 @@ export class ReplicaManager {
     const log = this.logManager.getLog(topicName, partition);
     // The topic exists but its log is still being created by reconciliation.
     if (!log) return { errorCode: ErrorCode.LEADER_NOT_AVAILABLE };
-    return { log, topic };
+    return { log, topic, assignment };
   }
 
   stop(): void {

@@ -62,7 +62,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
           return response;
         }
         const settings = produceSettings(found.topic, broker.settings);
-        const isr = found.topic.partitions.find((a) => a.partition === p.index)?.isr.length ?? 0;
+        const isr = found.assignment.isr.length;
         if (request.acks === -1 && isr < settings.minInsyncReplicas) {
           response.errorCode = ErrorCode.NOT_ENOUGH_REPLICAS;
           response.errorMessage = `${isr} in-sync replica(s), fewer than min.insync.replicas ${settings.minInsyncReplicas}`;
