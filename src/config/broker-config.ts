@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { defaultBrokerSettings } from '../broker/broker.js';
 import type { BrokerSettings } from '../broker/broker-settings.js';
+import { configValueError, LONG_MAX_TEXT, TOPIC_CONFIGS } from './topic-config.js';
 
 /** Raised for an invalid configuration value: start-up stops with a message naming the key. */
 export class ConfigError extends Error {
@@ -19,9 +20,6 @@ interface Definition {
   oneOf?: readonly string[];
 }
 
-/** Long.MAX_VALUE in Kafka's configs means "never"; inside Samsa it is Infinity. */
-const LONG_MAX = '9223372036854775807';
-
 /**
  * The broker configs Samsa acts on, with Kafka's names, types and defaults. Those with no default are optional;
  * their fallbacks (listeners for advertised.listeners, log.retention.hours under .minutes and .ms, ...) are
@@ -34,8 +32,6 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'advertised.listeners': { type: 'list' },
   'advertised.host.name': { type: 'string' },
   'advertised.port': { type: 'int', atLeast: 0 },
-  'host.name': { type: 'string' },
-  port: { type: 'int', atLeast: 0 },
   'log.dirs': { type: 'list' },
   'log.dir': { type: 'string', default: '/tmp/kafka-logs' },
   'num.partitions': { type: 'int', default: '1', atLeast: 1 },
@@ -56,19 +52,16 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'log.retention.check.interval.ms': { type: 'long', default: '300000', atLeast: 1 },
   'log.index.interval.bytes': { type: 'int', default: '4096', atLeast: 0 },
   'log.index.size.max.bytes': { type: 'int', default: '10485760', atLeast: 4 },
-  'log.flush.interval.messages': { type: 'long', default: LONG_MAX, atLeast: 1 },
+  'log.flush.interval.messages': { type: 'long', default: LONG_MAX_TEXT, atLeast: 1 },
   'log.flush.interval.ms': { type: 'long' },
-  'log.flush.scheduler.interval.ms': { type: 'long', default: LONG_MAX },
+  'log.flush.scheduler.interval.ms': { type: 'long', default: LONG_MAX_TEXT },
   'log.message.timestamp.type': { type: 'string', default: 'CreateTime', oneOf: ['CreateTime', 'LogAppendTime'] },
-  'log.cleanup.policy': { type: 'list', default: 'delete' },
-  'compression.type': {
-    type: 'string',
-    default: 'producer',
-    oneOf: ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'],
-  },
+  'log.cleanup.policy': { type: 'list', default: 'delete', oneOf: TOPIC_CONFIGS['cleanup.policy']!.oneOf },
+  'compression.type': { type: 'string', default: 'producer', oneOf: TOPIC_CONFIGS['compression.type']!.oneOf },
   'min.insync.replicas': { type: 'int', default: '1', atLeast: 1 },
   'offsets.topic.num.partitions': { type: 'int', default: '50', atLeast: 1 },
   'offsets.topic.replication.factor': { type: 'int', default: '3', atLeast: 1 },
+  /** Read by the transaction coordinator (not built yet); Kafka's shipped server.properties sets them. */
   'transaction.state.log.replication.factor': { type: 'int', default: '3', atLeast: 1 },
   'transaction.state.log.min.isr': { type: 'int', default: '2', atLeast: 1 },
   'group.initial.rebalance.delay.ms': { type: 'int', default: '3000', atLeast: 0 },
@@ -100,6 +93,9 @@ export const IGNORED_KAFKA_CONFIGS: ReadonlySet<string> = new Set([
   'inter.broker.listener.name',
   'listener.security.protocol.map',
   'transaction.state.log.num.partitions',
+  // Removed in Kafka 3.0 in favour of listeners, which always has a value.
+  'host.name',
+  'port',
   'log.cleaner.enable',
   'log.cleaner.threads',
 ]);
@@ -111,27 +107,26 @@ export interface ParsedConfig {
   warnings: string[];
 }
 
+/** Checks a value with the rules topic configs use (`configValueError`), then gives it its type. */
 function parseValue(key: string, def: Definition, raw: string): ConfigValue {
+  const error = configValueError(key, { kind: def.type, atLeast: def.atLeast, oneOf: def.oneOf }, raw);
+  if (error) throw new ConfigError(error);
   const text = raw.trim();
-  const bad = (why: string) => new ConfigError(`Invalid value ${JSON.stringify(raw)} for configuration ${key}: ${why}`);
   switch (def.type) {
     case 'boolean':
-      if (!/^(true|false)$/i.test(text)) throw bad('expected true or false');
       return text.toLowerCase() === 'true';
     case 'int':
     case 'long': {
-      if (!/^-?\d+$/.test(text)) throw bad('not a number');
-      if (def.type === 'long' && text === LONG_MAX) return Number.POSITIVE_INFINITY;
+      if (text === LONG_MAX_TEXT) return Number.POSITIVE_INFINITY;
       const n = Number(text);
-      if (def.type === 'int' && (n < -(2 ** 31) || n > 2 ** 31 - 1)) throw bad('out of the int range');
-      if (!Number.isSafeInteger(n)) throw bad('out of range');
-      if (def.atLeast !== undefined && n < def.atLeast) throw bad(`must be at least ${def.atLeast}`);
+      // Inside the broker numbers are doubles: a long beyond 2^53 (other than "never") cannot be honoured.
+      if (!Number.isSafeInteger(n))
+        throw new ConfigError(`Invalid value ${raw} for configuration ${key}: out of the supported range`);
       return n;
     }
     case 'list':
       return text === '' ? [] : text.split(',').map((x) => x.trim());
     case 'string':
-      if (def.oneOf && !def.oneOf.includes(text)) throw bad(`must be one of ${def.oneOf.join(', ')}`);
       return text;
   }
 }
@@ -178,7 +173,6 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
   }
   const id = nodeId ?? (brokerId === -1 ? 0 : brokerId);
 
-  // The older host.name/port pair applies only when listeners is not set explicitly.
   const listeners = (get<string[]>('listeners') ?? []).map((l) => parseListener(l, 'listeners'));
   const plaintext = listeners.find((l) => l.name === 'PLAINTEXT') ?? listeners[0];
   if (!plaintext) throw new ConfigError('listeners must name at least one listener');

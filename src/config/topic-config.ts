@@ -143,7 +143,7 @@ const LONG_MAX_BIG = 2n ** 63n - 1n;
  */
 export function configValueError(
   name: string,
-  def: Omit<TopicConfigDefinition, 'brokerKey'>,
+  def: Pick<TopicConfigDefinition, 'kind' | 'atLeast' | 'oneOf'>,
   value: string,
 ): string | null {
   const text = value.trim();
