@@ -373,6 +373,12 @@ test('offsets retention: a group without members loses its offsets, then itself,
         })
       ).topics[0]!.partitions[0]!.committedOffset;
     assert.equal(await offset(), 9n);
+    // A standalone group ages by commit time: committing more often than the retention keeps its offsets.
+    for (let i = 10n; i < 18n; i++) {
+      assert.equal((await commit(c, 'g-expiring', -1, '', i)).topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(await offset(), 17n, 'offsets committed within the retention stay');
     const deadline = Date.now() + 20_000;
     while ((await offset()) !== -1n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.equal(await offset(), -1n, 'the offsets expired');

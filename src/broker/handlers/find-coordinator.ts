@@ -25,7 +25,7 @@ async function findOne(
     errorMessage: null,
   };
   if (keyType === KeyType.GROUP) {
-    found.errorCode = key === '' ? ErrorCode.INVALID_GROUP_ID : await broker.groups.findCoordinator(key);
+    found.errorCode = await broker.groups.findCoordinator(key);
   } else if (keyType === KeyType.TRANSACTION) {
     // Transactions are not implemented yet: clients are told there is no coordinator rather than misled.
     found.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;

@@ -220,6 +220,7 @@ export class GroupCoordinator {
    * coordinates the group. Returns Kafka's error code; NONE means this broker.
    */
   async findCoordinator(groupId: string): Promise<number> {
+    if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
     if (this.deps.offsetsPartitionCount() === null) {
       this.creatingTopic ??= this.deps.createOffsetsTopic(this.settings.offsetsTopicNumPartitions).finally(() => {
         this.creatingTopic = null;
@@ -228,22 +229,28 @@ export class GroupCoordinator {
       if (errorCode !== ErrorCode.NONE && errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS)
         return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
+    if (typeof this.offsetsLogFor(groupId) === 'number') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const partition = this.partitionFor(groupId);
-    const log = this.deps.offsetsLog(partition);
-    if ('errorCode' in log) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     if (!this.loaded.has(partition)) await this.load(partition);
     return ErrorCode.NONE;
   }
 
+  /** The log of the group's partition of `__consumer_offsets`, or the error a group request gets instead. */
+  private offsetsLogFor(groupId: string): PartitionLog | number {
+    const log = this.deps.offsetsLog(this.partitionFor(groupId));
+    if (!('errorCode' in log)) return log;
+    return log.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER
+      ? ErrorCode.NOT_COORDINATOR
+      : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+  }
+
   /** NONE when this broker coordinates the group and has it loaded, else the error a group request gets. */
   coordinatorError(groupId: string): number {
+    if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
     if (this.deps.offsetsPartitionCount() === null) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const log = this.offsetsLogFor(groupId);
+    if (typeof log === 'number') return log;
     const partition = this.partitionFor(groupId);
-    const log = this.deps.offsetsLog(partition);
-    if ('errorCode' in log)
-      return log.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER
-        ? ErrorCode.NOT_COORDINATOR
-        : ErrorCode.COORDINATOR_NOT_AVAILABLE;
     if (!this.loaded.has(partition)) {
       void this.load(partition);
       return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
@@ -366,14 +373,8 @@ export class GroupCoordinator {
   // ---- Writes ----
 
   private async append(groupId: string, records: Array<{ key: Buffer; value: Buffer | null }>): Promise<void> {
-    const log = this.deps.offsetsLog(this.partitionFor(groupId));
-    if ('errorCode' in log) {
-      throw new CoordinatorWriteError(
-        log.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER
-          ? ErrorCode.NOT_COORDINATOR
-          : ErrorCode.COORDINATOR_NOT_AVAILABLE,
-      );
-    }
+    const log = this.offsetsLogFor(groupId);
+    if (typeof log === 'number') throw new CoordinatorWriteError(log);
     const timestamp = BigInt(this.now());
     const inputs: RecordInput[] = records.map((r) => ({ key: r.key, value: r.value, timestamp }));
     try {
@@ -416,7 +417,6 @@ export class GroupCoordinator {
 
   joinGroup(req: JoinRequest): Promise<JoinOutcome> {
     const error = this.coordinatorError(req.groupId);
-    if (req.groupId === '') return Promise.resolve(joinError(req.memberId, ErrorCode.INVALID_GROUP_ID));
     if (error !== ErrorCode.NONE) return Promise.resolve(joinError(req.memberId, error));
     const { minSessionTimeoutMs, maxSessionTimeoutMs } = this.settings;
     if (req.sessionTimeoutMs < minSessionTimeoutMs || req.sessionTimeoutMs > maxSessionTimeoutMs)
@@ -589,6 +589,8 @@ export class GroupCoordinator {
         group.removeMember(newMemberId);
         group.addMember(old);
         if (wasLeader) group.leaderId = oldMemberId;
+        // removeMember stopped its session timer: a member that never comes back must still expire.
+        this.scheduleSessionExpiry(group, old);
         return joinError('', e.errorCode);
       }
       this.scheduleSessionExpiry(group, member);
@@ -885,7 +887,6 @@ export class GroupCoordinator {
   ): Promise<{ errorCode: number } | { partitionErrors: number[] }> {
     const error = this.coordinatorError(groupId);
     if (error !== ErrorCode.NONE) return { errorCode: error };
-    if (groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID };
     let group = this.groups.get(groupId);
     if (!group) {
       if (generationId >= 0 || memberId !== '') return { errorCode: groupIdNotFoundError };
@@ -1027,20 +1028,43 @@ export class GroupCoordinator {
    */
   async expireOffsets(): Promise<void> {
     const now = this.now();
+    const retention = this.settings.offsetsRetentionMs;
     for (const group of [...this.groups.values()]) {
-      if (!group.isEmpty() || group.state !== 'Empty') continue;
-      if (now - group.stateTimestamp < this.settings.offsetsRetentionMs) continue;
+      if (!group.isEmpty() || group.state !== 'Empty' || group.pendingMembers.size > 0) continue;
       if (this.coordinatorError(group.groupId) !== ErrorCode.NONE) continue;
-      await this.deleteGroupState(group).catch(() => {});
-      this.deps.logger.info('group expired', { group: group.groupId });
+      // As in Kafka: a group that had members ages from when it became empty; a standalone one (simple
+      // commits only, no protocol) by each offset's own commit time, so one that keeps committing keeps them.
+      const byCommitTime = !group.protocolType && group.offsets.size > 0;
+      const expired = byCommitTime
+        ? [...group.offsets].filter(([, o]) => Number(o.commitTimestamp) + retention <= now).map(([k]) => k)
+        : now - group.stateTimestamp >= retention
+          ? [...group.offsets.keys()]
+          : [];
+      if (expired.length === 0 && (byCommitTime || now - group.stateTimestamp < retention)) continue;
+      try {
+        if (expired.length === group.offsets.size) {
+          await this.deleteGroupState(group);
+          this.deps.logger.info('group expired', { group: group.groupId });
+        } else {
+          await this.append(
+            group.groupId,
+            expired.map((k) => this.offsetTombstone(group.groupId, k)),
+          );
+          for (const k of expired) group.offsets.delete(k);
+        }
+      } catch (e) {
+        if (!(e instanceof CoordinatorWriteError)) throw e;
+      }
     }
+  }
+
+  private offsetTombstone(groupId: string, key: string): { key: Buffer; value: null } {
+    return { key: offsetCommitKey({ group: groupId, ...parseOffsetKey(key) }), value: null };
   }
 
   private async deleteGroupState(group: ClassicGroup): Promise<void> {
     const records: Array<{ key: Buffer; value: null }> = [];
-    for (const k of group.offsets.keys()) {
-      records.push({ key: offsetCommitKey({ group: group.groupId, ...parseOffsetKey(k) }), value: null });
-    }
+    for (const k of group.offsets.keys()) records.push(this.offsetTombstone(group.groupId, k));
     records.push({ key: groupMetadataKey(group.groupId), value: null });
     await this.append(group.groupId, records);
     group.transition('Dead', this.now());
