@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Broker } from '../broker/broker.js';
 import { ConfigError, parseBrokerConfig, toBrokerSettings } from '../config/broker-config.js';
 import { parseOverride, parseProperties } from '../config/properties.js';
-import { Logger } from '../observability/logger.js';
+import { isLogLevel, Logger } from '../observability/logger.js';
 
 export const SERVER_USAGE = 'usage: samsa server [server.properties] [--override key=value ...]';
 
@@ -12,8 +12,13 @@ export const SERVER_USAGE = 'usage: samsa server [server.properties] [--override
  * flushed and the clean shutdown marker is written.
  */
 export async function runServer(args: string[]): Promise<number> {
+  const level = process.env['SAMSA_LOG_LEVEL'] ?? 'info';
+  if (!isLogLevel(level)) {
+    console.error(`samsa: SAMSA_LOG_LEVEL must be debug, info, warn or error, not '${level}'`);
+    return 1;
+  }
   const logger = new Logger('broker', {
-    level: (process.env['SAMSA_LOG_LEVEL'] as 'debug' | 'info' | 'warn' | 'error' | undefined) ?? 'info',
+    level,
     format: process.env['SAMSA_LOG_FORMAT'] === 'json' ? 'json' : 'text',
   });
   const raw = new Map<string, string>();

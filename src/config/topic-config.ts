@@ -3,7 +3,8 @@
  * CreateTopics, AlterConfigs and IncrementalAlterConfigs validate against this table; DescribeConfigs lists it.
  *
  * Every Kafka topic config is accepted, so that clients and tools that set them (Kafka Streams, Connect) work.
- * Those Samsa does not act on yet are stored and described but have no effect; `ACTED_ON` names the others.
+ * Those Samsa does not act on yet are stored and described but have no effect; broker/topic-settings.ts reads the
+ * ones that do.
  */
 
 export type ConfigKind = 'boolean' | 'string' | 'int' | 'long' | 'double' | 'list';
@@ -113,24 +114,6 @@ export const TOPIC_CONFIGS: Readonly<Record<string, TopicConfigDefinition>> = {
     default: 'false',
   },
 };
-
-/** The topic configs that change Samsa's behaviour today; the rest are stored and described only. */
-export const ACTED_ON: ReadonlySet<string> = new Set([
-  'cleanup.policy',
-  'compression.type',
-  'flush.messages',
-  'index.interval.bytes',
-  'max.message.bytes',
-  'message.timestamp.after.max.ms',
-  'message.timestamp.before.max.ms',
-  'message.timestamp.difference.max.ms',
-  'message.timestamp.type',
-  'min.insync.replicas',
-  'retention.bytes',
-  'retention.ms',
-  'segment.bytes',
-  'segment.ms',
-]);
 
 const INT_MIN = -(2 ** 31);
 const INT_MAX = 2 ** 31 - 1;

@@ -9,6 +9,10 @@ export type LogFields = Record<string, string | number | bigint | boolean | null
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+export function isLogLevel(text: string): text is LogLevel {
+  return Object.hasOwn(LEVELS, text);
+}
+
 export interface LogSink {
   write(line: string): void;
 }
@@ -36,10 +40,6 @@ export class Logger {
   /** A logger for a sub-component sharing this one's settings. */
   child(component: string): Logger {
     return new Logger(component, this.options);
-  }
-
-  isEnabled(level: LogLevel): boolean {
-    return LEVELS[level] >= this.minLevel;
   }
 
   debug(message: string, fields?: LogFields): void {

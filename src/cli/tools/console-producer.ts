@@ -27,7 +27,8 @@ end of the input once every record is acknowledged.
   --request-required-acks ACKS          -1 or all (the default), 0 or 1
   --producer-property k=v               a producer property; acks, compression.type, linger.ms, batch.size,
                                         client.id, request.timeout.ms, retries, retry.backoff.ms,
-                                        metadata.max.age.ms and enable.idempotence apply, others are ignored
+                                        metadata.max.age.ms apply, others (enable.idempotence among them,
+                                        until the broker has idempotent producers) are ignored
   --producer.config FILE                producer properties from a file (--producer-property wins)
   --timeout MS, --batch-size BYTES, --request-timeout-ms MS, --message-send-max-retries N,
   --retry-backoff-ms MS, --metadata-expiry-ms MS
@@ -73,7 +74,6 @@ const DEFAULT_CODEC_FLAG: Codec = 'gzip';
 interface ProducerSettings {
   acks: number;
   compression: Codec;
-  idempotent: boolean;
   /** How long a request waits for more lines; 0 sends as soon as the input pauses. */
   lingerMs: number;
   /** A request leaves once its lines reach this many bytes. */
@@ -134,9 +134,6 @@ const PRODUCER_PROPERTIES: Record<string, (value: string, s: ProducerSettings) =
   'metadata.max.age.ms': (v, s) => {
     s.metadataMaxAge = nonNegative('metadata.max.age.ms', v);
   },
-  'enable.idempotence': (v, s) => {
-    s.idempotent = v.trim().toLowerCase() === 'true';
-  },
   // --bootstrap-server is required and wins, as in Kafka's tool.
   'bootstrap.servers': () => {},
 };
@@ -193,7 +190,6 @@ async function parseCommand(argv: string[]): Promise<ProducerCommand> {
   const settings: ProducerSettings = {
     acks: -1,
     compression: 'none',
-    idempotent: false,
     lingerMs: 0,
     batchBytes: DEFAULT_BATCH_BYTES,
   };
@@ -251,7 +247,6 @@ export async function runConsoleProducer(argv: string[]): Promise<number> {
     serializers: stringSerializers,
     compression: settings.compression,
     acks: settings.acks,
-    idempotent: settings.idempotent,
     // Kafka's producer asks for missing topics to be created (the broker decides, by auto.create.topics.enable).
     autocreateTopics: true,
   });
