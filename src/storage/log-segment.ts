@@ -257,32 +257,32 @@ export class LogSegment {
 
   /**
    * Reads whole batches starting with the batch that holds `offset`, up to `maxBytes` (but at least one
-   * whole batch when `minOneBatch`), not past file position `maxPosition`. Null when no batch at or after
-   * `offset` is in the written part of the segment.
+   * whole batch when `minOneBatch`), none starting at or past `endOffset` (the high watermark: bytes written
+   * to the file may not be acknowledged yet). Null when no such batch is in the written part of the segment.
    */
   async read(
     offset: number,
     maxBytes: number,
     minOneBatch: boolean,
-    maxPosition = this.writtenSize,
+    endOffset = Number.POSITIVE_INFINITY,
   ): Promise<SegmentReadResult | null> {
-    const start = await this.findBatch(offset, maxPosition);
-    if (!start) return null;
-    const limit = Math.min(maxPosition - start.position, Math.max(maxBytes, minOneBatch ? start.size : 0));
+    const start = await this.findBatch(offset);
+    if (!start || start.baseOffset >= endOffset) return null;
+    const limit = Math.min(this.writtenSize - start.position, Math.max(maxBytes, minOneBatch ? start.size : 0));
     if (limit < start.size) return null;
     const data = await this.readAt(start.position, limit);
-    // Keep whole batches only.
+    // Keep whole batches only, and only those below the end offset.
     let end = 0;
     while (end + LOG_OVERHEAD <= data.length) {
       const size = LOG_OVERHEAD + data.readInt32BE(end + BATCH_LENGTH_OFFSET);
-      if (end + size > data.length) break;
+      if (end + size > data.length || Number(data.readBigInt64BE(end + BATCH_OFFSET_OFFSET)) >= endOffset) break;
       end += size;
     }
     return { records: data.subarray(0, end), position: start.position };
   }
 
   /** The first batch whose last offset is >= `offset`, searched from the offset index's floor entry. */
-  async findBatch(offset: number, maxPosition = this.writtenSize): Promise<BatchPosition | null> {
+  async findBatch(offset: number): Promise<BatchPosition | null> {
     const [, startPosition] = this.offsetIndex.lookup(offset);
     let found: BatchPosition | null = null;
     await this.scan(
@@ -295,7 +295,7 @@ export class LogSegment {
         }
         return true;
       },
-      maxPosition,
+      this.writtenSize,
       SEARCH_WINDOW_BYTES,
     );
     return found;

@@ -285,8 +285,9 @@ export class PartitionLog {
   }
 
   /**
-   * Reads whole batches from `offset`, up to `maxBytes` (at least one batch if `minOneBatch`), never past
-   * `maxOffset` (the high watermark unless given). Returns null when there is nothing at or after `offset`.
+   * Reads whole batches from `offset`, up to `maxBytes` (at least one batch if `minOneBatch`), never at or past
+   * the high watermark (bytes already in the file may await their fsync and acknowledgement). Returns null when
+   * there is nothing at or after `offset`.
    * Throws OffsetOutOfRangeError for an offset outside [logStartOffset, logEndOffset].
    */
   async read(offset: number, maxBytes: number, minOneBatch: boolean): Promise<LogReadResult | null> {
@@ -300,7 +301,7 @@ export class PartitionLog {
       return cached.length > 0 ? { records: cached, highWatermark, logStartOffset: this.logStartOffset } : null;
     for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
       const segment = this.segments[i]!;
-      const result = await segment.read(offset, maxBytes, minOneBatch);
+      const result = await segment.read(offset, maxBytes, minOneBatch, highWatermark);
       if (result) return { records: result.records, highWatermark, logStartOffset: this.logStartOffset };
     }
     return null;

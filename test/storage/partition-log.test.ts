@@ -189,3 +189,25 @@ test('timestamps: offsetForTimestamp finds the first batch at or after a time', 
     assert.deepEqual(log.maxTimestampAndOffset(), { timestamp: 1900, offset: 19 });
     await log.close();
   }));
+
+test('reads never return batches at or past the high watermark, even while an append waits for its fsync', () =>
+  withTempDir(async (dir) => {
+    const log = await openLog(dir);
+    let appending = true;
+    const writes = (async () => {
+      for (let i = 0; i < 200; i++) await log.append(makeBatch(2, 1000 + i), { sync: true, recordCount: 2 });
+      appending = false;
+    })();
+    let reads = 0;
+    while (appending) {
+      const result = await log.read(0, 1 << 20, true);
+      if (result) {
+        for (const offset of batchOffsets(result.records)) assert.ok(offset < result.highWatermark, `${offset}`);
+        reads++;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await writes;
+    assert.ok(reads > 0);
+    await log.close();
+  }));
