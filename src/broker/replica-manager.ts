@@ -69,7 +69,10 @@ export class ReplicaManager {
           !this.hostsPartition(topic, log.partition) ||
           (await this.logManager.topicIdOf(name, log.partition)) !== topic.id
         ) {
-          this.unsubscribes.get(partitionWaitKey(name, log.partition))?.();
+          const key = partitionWaitKey(name, log.partition);
+          this.unsubscribes.get(key)?.();
+          // Forgotten too, so that a log re-created under this name gets its own subscription.
+          this.unsubscribes.delete(key);
           await this.logManager.deleteLog(name, log.partition);
         }
       }

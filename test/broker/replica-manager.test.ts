@@ -70,6 +70,10 @@ test('logs follow the topic metadata: created, found, deleted, replaced when a t
     assert.ok('log' in fresh);
     assert.equal(fresh.log.logEndOffset, 0);
     assert.deepEqual(replicas.lookup('orders', 1), { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+    // Appends to the new log wake fetches as the old one's did.
+    const waitingOnFresh = replicas.delayedFetches.wait(['orders-0'], 10_000, () => fresh.log.highWatermark > 0);
+    await fresh.log.append(makeBatch(1, 1), { sync: false, recordCount: 1 });
+    assert.equal(await waitingOnFresh, true);
 
     replicas.stop();
     await logs.shutdown();
