@@ -1,50 +1,77 @@
 import type { TopicMetadata, TopicRecord } from '../cluster/topic-metadata.js';
+import { TOPIC_CONFIGS } from '../config/topic-config.js';
 import type { LogConfig } from '../storage/partition-log.js';
 import { topicCodec } from '../storage/recompress.js';
 import type { BrokerSettings } from './broker-settings.js';
 
-/** A topic config override as a number, or the broker default when absent or not a number. */
-function numberOverride(topic: TopicRecord | undefined, key: string, fallback: number): number {
-  const raw = topic?.configs[key];
+/**
+ * A topic config as it applies to a topic: its override, else the broker config it falls back to when that is
+ * set in server.properties. Configs whose broker default the settings carry resolved (retention, segments)
+ * take that default through `numberOverride` instead.
+ */
+function topicConfig(topic: TopicRecord | undefined, settings: BrokerSettings, name: string): string | undefined {
+  const brokerKey = TOPIC_CONFIGS[name]?.brokerKey;
+  return topic?.configs[name] ?? (brokerKey === undefined ? undefined : settings.staticConfigs?.[brokerKey]);
+}
+
+/** A topic config as a number (see `topicConfig`), or `fallback` when unset or not a number. */
+function numberOverride(
+  topic: TopicRecord | undefined,
+  settings: BrokerSettings,
+  name: string,
+  fallback: number,
+): number {
+  const raw = topicConfig(topic, settings, name);
   if (raw === undefined) return fallback;
   const n = Number(raw);
   return Number.isFinite(n) ? n : fallback;
 }
 
-/** The settings the produce path applies to a topic: its overrides over the broker's defaults. */
-export function produceSettings(topic: TopicRecord | undefined, settings: BrokerSettings) {
-  const type = topic?.configs['message.timestamp.type'];
+export type ProduceSettings = ReturnType<typeof resolveProduceSettings>;
+
+function resolveProduceSettings(topic: TopicRecord | undefined, settings: BrokerSettings) {
+  const type = topicConfig(topic, settings, 'message.timestamp.type');
+  const number = (name: string, fallback: number) => numberOverride(topic, settings, name, fallback);
+  const difference = number('message.timestamp.difference.max.ms', Number.POSITIVE_INFINITY);
   return {
-    maxMessageBytes: numberOverride(topic, 'max.message.bytes', settings.messageMaxBytes),
-    timestampBeforeMaxMs: Math.min(
-      numberOverride(topic, 'message.timestamp.before.max.ms', Number.POSITIVE_INFINITY),
-      numberOverride(topic, 'message.timestamp.difference.max.ms', Number.POSITIVE_INFINITY),
-    ),
-    timestampAfterMaxMs: Math.min(
-      numberOverride(topic, 'message.timestamp.after.max.ms', Number.POSITIVE_INFINITY),
-      numberOverride(topic, 'message.timestamp.difference.max.ms', Number.POSITIVE_INFINITY),
-    ),
-    minInsyncReplicas: numberOverride(topic, 'min.insync.replicas', settings.minInsyncReplicas),
-    // The topic's compression.type, else the broker's (server.properties), else `producer`.
-    codec: topicCodec(topic?.configs['compression.type'] ?? settings.staticConfigs?.['compression.type']),
+    maxMessageBytes: number('max.message.bytes', settings.messageMaxBytes),
+    timestampBeforeMaxMs: Math.min(number('message.timestamp.before.max.ms', Number.POSITIVE_INFINITY), difference),
+    timestampAfterMaxMs: Math.min(number('message.timestamp.after.max.ms', Number.POSITIVE_INFINITY), difference),
+    minInsyncReplicas: number('min.insync.replicas', settings.minInsyncReplicas),
+    // The topic's compression.type, else the broker's, else `producer` (batches stored as sent).
+    codec: topicCodec(topicConfig(topic, settings, 'compression.type')),
     timestampType: type === 'LogAppendTime' || type === 'CreateTime' ? type : settings.logMessageTimestampType,
   } as const;
+}
+
+/** Produce settings by topic record: records are replaced, never changed, on every update, so this never goes stale. */
+const produceSettingsCache = new WeakMap<TopicRecord, ProduceSettings>();
+
+/** The settings the produce path applies to a topic: its overrides over the broker's configs. */
+export function produceSettings(topic: TopicRecord, settings: BrokerSettings): ProduceSettings {
+  let resolved = produceSettingsCache.get(topic);
+  if (!resolved) {
+    resolved = resolveProduceSettings(topic, settings);
+    produceSettingsCache.set(topic, resolved);
+  }
+  return resolved;
 }
 
 /** The log config of a topic: its overrides (segment.bytes, retention.ms, ...) over the broker's defaults. */
 export function logConfigFor(topic: TopicRecord | undefined, settings: BrokerSettings): LogConfig {
   const d = settings.logDefaults;
+  const number = (name: string, fallback: number) => numberOverride(topic, settings, name, fallback);
   // A compacted-only topic keeps its records until the cleaner removes superseded keys; it is never trimmed by
   // time or size. Samsa has no cleaner yet, so such a topic keeps everything.
-  const policy = (topic?.configs['cleanup.policy'] ?? 'delete').split(',').map((p) => p.trim());
+  const policy = (topicConfig(topic, settings, 'cleanup.policy') ?? 'delete').split(',').map((p) => p.trim());
   const deletes = policy.includes('delete');
   return {
-    segmentBytes: numberOverride(topic, 'segment.bytes', d.segmentBytes),
-    segmentMs: numberOverride(topic, 'segment.ms', d.segmentMs),
-    retentionMs: deletes ? numberOverride(topic, 'retention.ms', d.retentionMs) : -1,
-    retentionBytes: deletes ? numberOverride(topic, 'retention.bytes', d.retentionBytes) : -1,
-    indexIntervalBytes: numberOverride(topic, 'index.interval.bytes', d.indexIntervalBytes),
-    flushMessages: numberOverride(topic, 'flush.messages', d.flushMessages),
+    segmentBytes: number('segment.bytes', d.segmentBytes),
+    segmentMs: number('segment.ms', d.segmentMs),
+    retentionMs: deletes ? number('retention.ms', d.retentionMs) : -1,
+    retentionBytes: deletes ? number('retention.bytes', d.retentionBytes) : -1,
+    indexIntervalBytes: number('index.interval.bytes', d.indexIntervalBytes),
+    flushMessages: number('flush.messages', d.flushMessages),
   };
 }
 
