@@ -99,8 +99,9 @@ export class ReplicaManager {
   lookup(topicName: string, partition: number): PartitionLookup {
     const topic = this.topics.get(topicName);
     if (!topic) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
-    const assignment = topic.partitions.find((p) => p.partition === partition);
-    if (!assignment) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    // Partitions are numbered from 0 without gaps, so the assignment of partition p is at index p.
+    const assignment = topic.partitions[partition];
+    if (assignment?.partition !== partition) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if (assignment.leader !== this.nodeId) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     const log = this.logManager.getLog(topicName, partition);
     // The topic exists but its log is still being created by reconciliation.

@@ -43,6 +43,7 @@ export type ValidationResult =
 export function validateProducedBatches(records: Buffer, options: ValidationOptions): ValidationResult {
   let recordCount = 0;
   let batchCount = 0;
+  const bounds = timestampBounds(options);
   for (let at = 0; at < records.length; ) {
     if (records.length - at < RECORD_BATCH_OVERHEAD) {
       return corrupt(`trailing ${records.length - at} bytes are not a record batch`);
@@ -76,13 +77,11 @@ export function validateProducedBatches(records: Buffer, options: ValidationOpti
         message: `record count ${count} does not match last offset delta ${lastOffsetDelta}`,
       };
     }
-    const bounds = timestampBounds(options);
     const baseTimestamp = Number(records.readBigInt64BE(at + BASE_TIMESTAMP_OFFSET));
     if (bounds) {
-      const outside = [baseTimestamp, Number(records.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET))].find(
-        (ts) => ts < bounds.min || ts > bounds.max,
-      );
-      if (outside !== undefined) return invalidTimestamp(outside, options);
+      const maxTimestamp = Number(records.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET));
+      if (baseTimestamp < bounds.min || baseTimestamp > bounds.max) return invalidTimestamp(baseTimestamp, options);
+      if (maxTimestamp < bounds.min || maxTimestamp > bounds.max) return invalidTimestamp(maxTimestamp, options);
     }
     if ((attributes & COMPRESSION_CODEC_MASK) === 0) {
       const problem = checkUncompressedRecords(records, at + RECORD_BATCH_OVERHEAD, at + size, count, (delta) =>

@@ -43,10 +43,7 @@ export const listOffsetsHandler = defineHandler<ListOffsetsRequest, ListOffsetsR
           continue;
         }
         const { log } = found;
-        if (apiVersion >= 4) {
-          response.leaderEpoch =
-            found.topic.partitions.find((x) => x.partition === p.partitionIndex)?.leaderEpoch ?? -1;
-        }
+        if (apiVersion >= 4) response.leaderEpoch = found.assignment.leaderEpoch;
         switch (p.timestamp) {
           case LATEST_TIMESTAMP:
             response.offset = BigInt(log.highWatermark);
