@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
-import { ensureClusterId, newUuid, TopicMetadata, type TopicRecord } from '../cluster/topic-metadata.js';
+import { ensureClusterId, newAssignment, newUuid, TopicMetadata, type TopicRecord } from '../cluster/topic-metadata.js';
+import { CONSUMER_OFFSETS_TOPIC } from '../cluster/topic-name.js';
 import { defaultGroupSettings, GroupCoordinator } from '../coordinator/group/group-coordinator.js';
-import { CONSUMER_OFFSETS_TOPIC } from '../coordinator/group/offsets-records.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Listener } from '../server/listener.js';
@@ -279,13 +279,7 @@ export class Broker {
     const record: TopicRecord = {
       name,
       id: newUuid(),
-      partitions: Array.from({ length: numPartitions }, (_, partition) => ({
-        partition,
-        leader: nodeId,
-        leaderEpoch: 0,
-        replicas: [nodeId],
-        isr: [nodeId],
-      })),
+      partitions: Array.from({ length: numPartitions }, (_, partition) => newAssignment(partition, nodeId)),
       configs,
     };
     const created = await topics.create(record);

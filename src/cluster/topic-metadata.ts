@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { MetadataStore, WatchEvent } from './metadata-store.js';
+import { createIfAbsent, type MetadataStore, type WatchEvent } from './metadata-store.js';
 import { collisionKey } from './topic-name.js';
 
 /** Keys of the metadata store. */
@@ -12,6 +12,14 @@ export interface PartitionAssignment {
   leaderEpoch: number;
   replicas: number[];
   isr: number[];
+}
+
+/** Kafka's limit on a topic's partition count (and a guard against absurd requests). */
+export const MAX_PARTITIONS_PER_TOPIC = 1_000_000;
+
+/** A new partition led by `nodeId`, its only replica (one broker, replication factor 1). */
+export function newAssignment(partition: number, nodeId: number): PartitionAssignment {
+  return { partition, leader: nodeId, leaderEpoch: 0, replicas: [nodeId], isr: [nodeId] };
 }
 
 /** A topic as the metadata store holds it. */
@@ -153,10 +161,6 @@ export class TopicMetadata {
 export async function ensureClusterId(store: MetadataStore, proposed: string = newUuid()): Promise<string> {
   const existing = await store.get(CLUSTER_ID_KEY);
   if (existing) return existing.value;
-  const r = await store.txn(
-    [{ key: CLUSTER_ID_KEY, modRevision: 0 }],
-    [{ type: 'put', key: CLUSTER_ID_KEY, value: proposed }],
-  );
-  if (r.succeeded) return proposed;
+  if (await createIfAbsent(store, CLUSTER_ID_KEY, proposed)) return proposed;
   return (await store.get(CLUSTER_ID_KEY))!.value;
 }

@@ -1,4 +1,4 @@
-import type { PartitionAssignment } from '../../cluster/topic-metadata.js';
+import { MAX_PARTITIONS_PER_TOPIC, newAssignment } from '../../cluster/topic-metadata.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import {
   apis,
@@ -10,8 +10,6 @@ import { defineHandler, markRepeats } from '../api-handler.js';
 
 /** How many times adding partitions is retried when the topic record changes under it. */
 const UPDATE_ATTEMPTS = 5;
-/** The same bound CreateTopics applies. */
-const MAX_PARTITIONS_PER_TOPIC = 1_000_000;
 
 /**
  * CreatePartitions: raises a topic's partition count (it never shrinks). New partitions start empty; keyed
@@ -69,13 +67,7 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
           ];
         }
         if (error || request.validateOnly) break;
-        const added: PartitionAssignment[] = Array.from({ length: t.count - current }, (_, i) => ({
-          partition: current + i,
-          leader: nodeId,
-          leaderEpoch: 0,
-          replicas: [nodeId],
-          isr: [nodeId],
-        }));
+        const added = Array.from({ length: t.count - current }, (_, i) => newAssignment(current + i, nodeId));
         done = await broker.topics.update({ ...topic, partitions: [...topic.partitions, ...added] });
       }
       if (error) fail(...error);

@@ -1,4 +1,4 @@
-import { ZERO_UUID } from '../../cluster/topic-metadata.js';
+import { MAX_PARTITIONS_PER_TOPIC, ZERO_UUID } from '../../cluster/topic-metadata.js';
 import { isInternalTopic, topicNameError } from '../../cluster/topic-name.js';
 import { topicConfigsError } from '../../config/topic-config.js';
 import { ErrorCode } from '../../protocol/errors.js';
@@ -9,9 +9,6 @@ import {
   type CreateTopicsResponseCreatableTopicResult,
 } from '../../protocol/generated/index.js';
 import { defineHandler, markRepeats } from '../api-handler.js';
-
-/** Kafka's limit on a partition count (and a guard against absurd requests). */
-const MAX_PARTITIONS_PER_TOPIC = 1_000_000;
 
 /**
  * CreateTopics: validates each topic (name, partitions, replication factor, configs), then creates it

@@ -7,21 +7,14 @@ import {
   type DescribeTopicPartitionsResponseCursor,
   type DescribeTopicPartitionsResponseTopic,
 } from '../../protocol/generated/index.js';
-import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
-import { topicMetadata } from './metadata.js';
+import { defineHandler } from '../api-handler.js';
+import { topicError, topicMetadata } from './metadata.js';
 
 /** Kafka's max.request.partition.size.limit default: the most partitions one response describes. */
 const MAX_PARTITIONS_PER_RESPONSE = 2000;
 
 function unknownTopic(name: string): DescribeTopicPartitionsResponseTopic {
-  return {
-    errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-    name,
-    topicId: ZERO_UUID,
-    isInternal: false,
-    partitions: [],
-    topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
-  };
+  return { ...topicError(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION), partitions: [] };
 }
 
 /**

@@ -28,7 +28,7 @@ export function topicMetadata(topic: TopicRecord): MetadataResponseTopic {
   };
 }
 
-function topicError(name: string | null, topicId: string, errorCode: number): MetadataResponseTopic {
+export function topicError(name: string | null, topicId: string, errorCode: number): MetadataResponseTopic {
   return {
     errorCode,
     name,

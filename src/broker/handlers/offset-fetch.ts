@@ -16,7 +16,7 @@ function fetchGroup(
 ): { errorCode: number; topics: Array<{ name: string; partitions: OffsetFetchResponsePartition[] }> } {
   const result = broker.groups.fetchOffsets(
     groupId,
-    topics && topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
+    topics === null ? null : topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
   );
   if (result.errorCode !== ErrorCode.NONE && topics !== null && apiVersion < 2) {
     // v0-1 have no group-level error: it goes on every partition.

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { CONSUMER_OFFSETS_TOPIC } from '../../cluster/topic-name.js';
 import type { Logger } from '../../observability/logger.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { decodeConsumerProtocolSubscription, type GroupMetadataValue } from '../../protocol/generated/index.js';
@@ -19,7 +20,6 @@ import {
   type SyncOutcome,
 } from './classic-group.js';
 import {
-  CONSUMER_OFFSETS_TOPIC,
   groupMetadataKey,
   groupMetadataValue,
   offsetCommitKey,

@@ -17,8 +17,6 @@ import {
 } from '../../protocol/generated/index.js';
 import { DecodeError, Reader, Writer } from '../../protocol/primitives/index.js';
 
-export const CONSUMER_OFFSETS_TOPIC = '__consumer_offsets';
-
 /** The record versions Kafka writes today (the flexible versions 4 only when tagged fields are needed). */
 const OFFSET_COMMIT_KEY_VERSION = 1;
 const OFFSET_COMMIT_VALUE_VERSION = 3;
