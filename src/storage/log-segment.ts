@@ -35,13 +35,6 @@ export interface BatchPosition {
   maxTimestamp: number;
 }
 
-export interface SegmentReadResult {
-  /** Whole batches, starting with the batch that holds the requested offset. */
-  records: Buffer;
-  /** File position of the first byte of `records`. */
-  position: number;
-}
-
 export interface SegmentConfig {
   /** log.index.interval.bytes: log bytes between two index entries. */
   indexIntervalBytes: number;
@@ -84,10 +77,6 @@ export class LogSegment {
     this.rollingBaseTimestamp = createdMs;
   }
 
-  get logPath(): string {
-    return join(this.dir, segmentFileName(this.baseOffset, '.log'));
-  }
-
   static async create(dir: string, baseOffset: number, config: SegmentConfig, nowMs: number): Promise<LogSegment> {
     const log = await open(join(dir, segmentFileName(baseOffset, '.log')), 'w+');
     const index = await open(join(dir, segmentFileName(baseOffset, '.index')), 'w+');
@@ -121,21 +110,20 @@ export class LogSegment {
     const index = await open(join(dir, segmentFileName(baseOffset, '.index')), 'a+');
     const timeIndexFile = await open(join(dir, segmentFileName(baseOffset, '.timeindex')), 'a+');
     const { size, mtimeMs } = await log.stat();
-    let offsetIndex: OffsetIndex;
-    let timeIndex: TimeIndex;
+    // Recovery rebuilds the indexes, so the files are read only when they are to be trusted.
+    let offsetIndex = new OffsetIndex(baseOffset);
+    let timeIndex = new TimeIndex(baseOffset);
     let rebuild = recover;
-    try {
-      offsetIndex = OffsetIndex.fromBuffer(baseOffset, await index.readFile());
-      timeIndex = TimeIndex.fromBuffer(baseOffset, await timeIndexFile.readFile());
-    } catch (e) {
-      if (!(e instanceof CorruptIndexError)) throw e;
-      rebuild = true;
-      offsetIndex = new OffsetIndex(baseOffset);
-      timeIndex = new TimeIndex(baseOffset);
-    }
-    if (rebuild) {
-      offsetIndex = new OffsetIndex(baseOffset);
-      timeIndex = new TimeIndex(baseOffset);
+    if (!recover) {
+      try {
+        offsetIndex = OffsetIndex.fromBuffer(baseOffset, await index.readFile());
+        timeIndex = TimeIndex.fromBuffer(baseOffset, await timeIndexFile.readFile());
+      } catch (e) {
+        if (!(e instanceof CorruptIndexError)) throw e;
+        rebuild = true;
+        offsetIndex = new OffsetIndex(baseOffset);
+        timeIndex = new TimeIndex(baseOffset);
+      }
     }
     const segment = new LogSegment(
       dir,
@@ -170,7 +158,7 @@ export class LogSegment {
   }
 
   /** Rebuilds the indexes by reading every batch; truncates the file after the last valid batch. */
-  async recover(): Promise<{ truncatedBytes: number }> {
+  async recover(): Promise<void> {
     this.offsetIndex.truncateTo(this.baseOffset);
     this.timeIndex.truncateTo(this.baseOffset);
     this.bytesSinceLastIndexEntry = 0;
@@ -187,7 +175,6 @@ export class LogSegment {
     this.writtenSize = validBytes;
     await this.offsetIndex.rewrite(this.index);
     await this.timeIndex.rewrite(this.timeIndexFile);
-    return { truncatedBytes };
   }
 
   /**
@@ -265,7 +252,7 @@ export class LogSegment {
     maxBytes: number,
     minOneBatch: boolean,
     endOffset = Number.POSITIVE_INFINITY,
-  ): Promise<SegmentReadResult | null> {
+  ): Promise<Buffer | null> {
     const start = await this.findBatch(offset);
     if (!start || start.baseOffset >= endOffset) return null;
     const limit = Math.min(this.writtenSize - start.position, Math.max(maxBytes, minOneBatch ? start.size : 0));
@@ -278,7 +265,7 @@ export class LogSegment {
       if (end + size > data.length || Number(data.readBigInt64BE(end + BATCH_OFFSET_OFFSET)) >= endOffset) break;
       end += size;
     }
-    return { records: data.subarray(0, end), position: start.position };
+    return data.subarray(0, end);
   }
 
   /** The first batch whose last offset is >= `offset`, searched from the offset index's floor entry. */
@@ -315,28 +302,6 @@ export class LogSegment {
       return true;
     });
     return found;
-  }
-
-  /** Removes batches from `offset` on (log truncation). Returns the bytes removed. */
-  async truncateTo(offset: number): Promise<number> {
-    if (offset >= this.nextOffset) return 0;
-    await this.writePending();
-    const at = await this.findBatch(offset);
-    const newSize = at ? at.position : this.writtenSize;
-    const removed = this.writtenSize - newSize;
-    await this.log.truncate(newSize);
-    this.size = newSize;
-    this.writtenSize = newSize;
-    this.offsetIndex.truncateTo(offset);
-    this.timeIndex.truncateTo(offset);
-    await this.offsetIndex.rewrite(this.index);
-    await this.timeIndex.rewrite(this.timeIndexFile);
-    // Recompute what truncation may have removed.
-    this.nextOffset = this.baseOffset;
-    this.maxTimestamp = -1;
-    this.offsetOfMaxTimestamp = this.baseOffset;
-    await this.scan(0, false, (b) => this.noteBatch(b));
-    return removed;
   }
 
   async close(): Promise<void> {

@@ -15,11 +15,6 @@ export class OffsetIndex extends SparseIndex {
     super(baseOffset, OFFSET_INDEX_ENTRY_BYTES);
   }
 
-  /** The offset of the last entry, or the base offset when empty. */
-  get lastOffset(): number {
-    return this.count === 0 ? this.baseOffset : this.baseOffset + this.keys[this.count - 1]!;
-  }
-
   /** Reads an index file; entries must be strictly increasing in both offset and position. */
   static fromBuffer(baseOffset: number, data: Buffer): OffsetIndex {
     const index = new OffsetIndex(baseOffset);

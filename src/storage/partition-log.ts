@@ -302,7 +302,7 @@ export class PartitionLog {
     for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
       const segment = this.segments[i]!;
       const result = await segment.read(offset, maxBytes, minOneBatch, highWatermark);
-      if (result) return { records: result.records, highWatermark, logStartOffset: this.logStartOffset };
+      if (result) return { records: result, highWatermark, logStartOffset: this.logStartOffset };
     }
     return null;
   }
@@ -373,21 +373,6 @@ export class PartitionLog {
       deleted++;
     }
     return deleted;
-  }
-
-  /** Removes everything from `offset` on (used by replication). */
-  async truncateTo(offset: number): Promise<void> {
-    await this.drain();
-    this.tail?.clear();
-    while (this.segments.length > 1 && this.activeSegment.baseOffset >= offset) {
-      const s = this.segments.pop()!;
-      await s.delete();
-    }
-    await this.activeSegment.truncateTo(offset);
-    this.nextOffset = this.activeSegment.nextOffset;
-    this.writtenEndOffset = this.nextOffset;
-    this.recoveryPoint = Math.min(this.recoveryPoint, this.nextOffset);
-    this.logStartOffset = Math.min(this.logStartOffset, this.nextOffset);
   }
 
   /** Waits for queued appends to be written. */

@@ -31,11 +31,6 @@ export abstract class SparseIndex {
     return this.count;
   }
 
-  /** Size the file has once every pending entry is written. */
-  get sizeInBytes(): number {
-    return this.count * this.entryBytes;
-  }
-
   /** Bytes of the file as it should be after `truncateTo` or a rebuild. */
   toBuffer(): Buffer {
     return this.encode(0, this.count);
