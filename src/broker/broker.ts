@@ -252,10 +252,10 @@ export class Broker {
 
   /** meta.properties ties each log dir to one cluster and node; a mismatch stops start-up, as in Kafka. */
   private async checkMetaProperties(store: MetadataStore): Promise<string> {
-    const existing = (await Promise.all(this.settings.logDirs.map(readMetaProperties))).find((m) => m !== null) ?? null;
-    const clusterId = await ensureClusterId(store, existing?.clusterId);
-    for (const dir of this.settings.logDirs) {
-      const meta = await readMetaProperties(dir);
+    const metas = await Promise.all(this.settings.logDirs.map(readMetaProperties));
+    const clusterId = await ensureClusterId(store, metas.find((m) => m !== null)?.clusterId);
+    for (const [i, dir] of this.settings.logDirs.entries()) {
+      const meta = metas[i];
       if (meta && (meta.clusterId !== clusterId || meta.nodeId !== this.settings.nodeId)) {
         throw new Error(
           `${dir} belongs to cluster ${meta.clusterId} node ${meta.nodeId}, not cluster ${clusterId} node ${this.settings.nodeId}`,

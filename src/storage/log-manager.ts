@@ -199,12 +199,8 @@ export class LogManager {
   }
 
   private async writeCheckpointFile(name: string, value: (log: PartitionLog) => number): Promise<void> {
-    for (const dir of this.options.logDirs) {
-      const entries: Array<{ topic: string; partition: number; offset: number }> = [];
-      for (const [key, log] of this.logs) {
-        if (this.dirOf.get(key) === dir)
-          entries.push({ topic: log.topic, partition: log.partition, offset: value(log) });
-      }
+    for (const [dir, logs] of this.logsByDir()) {
+      const entries = logs.map((log) => ({ topic: log.topic, partition: log.partition, offset: value(log) }));
       await writeOffsetCheckpoint(join(dir, name), entries);
     }
   }
