@@ -53,17 +53,28 @@ export interface ApiHandler<Req = unknown, Res = unknown> {
  * INVALID_REQUEST result, so the later occurrences are left out.
  */
 export function markRepeats<T>(items: readonly T[], name: (item: T) => string): Array<{ item: T; repeated: boolean }> {
-  const counts = new Map<string, number>();
-  for (const item of items) counts.set(name(item), (counts.get(name(item)) ?? 0) + 1);
+  const repeated = repeatedNames(items, name);
   const seen = new Set<string>();
   const out: Array<{ item: T; repeated: boolean }> = [];
   for (const item of items) {
     const key = name(item);
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ item, repeated: counts.get(key)! > 1 });
+    out.push({ item, repeated: repeated.has(key) });
   }
   return out;
+}
+
+/** The names that occur more than once among `items`. */
+export function repeatedNames<T>(items: readonly T[], name: (item: T) => string): Set<string> {
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const item of items) {
+    const key = name(item);
+    if (seen.has(key)) repeated.add(key);
+    seen.add(key);
+  }
+  return repeated;
 }
 
 /** Builds a handler with its types checked against the API's codecs. */

@@ -1,7 +1,7 @@
 import { topicNameError } from '../cluster/topic-name.js';
 import { topicConfigsError } from '../config/topic-config.js';
 import { ErrorCode } from '../protocol/errors.js';
-import type { BrokerServices } from './api-handler.js';
+import { type BrokerServices, repeatedNames } from './api-handler.js';
 import { ConfigResourceType } from './config-describer.js';
 import { updateTopicConfigs } from './topic-settings.js';
 
@@ -43,12 +43,11 @@ export async function alterResources<R extends ConfigResource>(
   changeFor: (resource: R) => ((current: Record<string, string>) => Record<string, string>) | ConfigChangeResult,
 ): Promise<Array<ConfigResource & ConfigChangeResult>> {
   const key = (r: R) => `${r.resourceType}:${r.resourceName}`;
-  const counts = new Map<string, number>();
-  for (const r of resources) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
+  const repeated = repeatedNames(resources, key);
   const responses: Array<ConfigResource & ConfigChangeResult> = [];
   for (const r of resources) {
     const base = { resourceType: r.resourceType, resourceName: r.resourceName };
-    if (counts.get(key(r))! > 1) {
+    if (repeated.has(key(r))) {
       responses.push({ ...base, ...fail(ErrorCode.INVALID_REQUEST, 'Duplicate resource in request') });
       continue;
     }
