@@ -3,7 +3,6 @@ import { topicConfigsError } from '../config/topic-config.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { type BrokerServices, repeatedNames } from './api-handler.js';
 import { ConfigResourceType } from './config-describer.js';
-import { updateTopicConfigs } from './topic-settings.js';
 
 export interface ConfigChangeResult {
   errorCode: number;
@@ -87,19 +86,16 @@ export async function changeResourceConfigs(
       return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
     const nameError = topicNameError(resourceName);
     if (nameError) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameError);
-    const topic = broker.topics.get(resourceName);
-    if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${resourceName} does not exist`);
-    const error = topicConfigsError(change(topic.configs));
-    if (error) return fail(ErrorCode.INVALID_CONFIG, error);
-    if (validateOnly) return OK;
     let invalid: string | null = null;
-    const updated = await updateTopicConfigs(broker.topics, resourceName, (current) => {
-      const next = change(current);
+    const outcome = await broker.topics.modify(resourceName, (topic) => {
+      const next = change(topic.configs);
       invalid = topicConfigsError(next);
-      return invalid ? current : next;
+      return invalid || validateOnly ? null : { ...topic, configs: next };
     });
+    if (outcome === 'missing' || outcome === 'busy')
+      return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${resourceName} does not exist`);
     if (invalid) return fail(ErrorCode.INVALID_CONFIG, invalid);
-    if (!updated) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${resourceName} does not exist`);
+    if (outcome === 'skipped') return OK;
     await broker.replicas.settled();
     broker.logger.info('topic configs changed', { topic: resourceName });
     return OK;

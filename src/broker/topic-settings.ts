@@ -1,4 +1,4 @@
-import type { TopicMetadata, TopicRecord } from '../cluster/topic-metadata.js';
+import type { TopicRecord } from '../cluster/topic-metadata.js';
 import { TOPIC_CONFIGS } from '../config/topic-config.js';
 import type { LogConfig } from '../storage/partition-log.js';
 import { topicCodec } from '../storage/recompress.js';
@@ -73,24 +73,4 @@ export function logConfigFor(topic: TopicRecord | undefined, settings: BrokerSet
     indexIntervalBytes: number('index.interval.bytes', d.indexIntervalBytes),
     flushMessages: number('flush.messages', d.flushMessages),
   };
-}
-
-/** How many times a config change is retried when the topic record changes under it (another writer). */
-const CONFIG_UPDATE_ATTEMPTS = 5;
-
-/**
- * Replaces a topic's config overrides with `change(current)`, compare-and-set against concurrent writers.
- * Returns false when the topic disappeared or kept changing.
- */
-export async function updateTopicConfigs(
-  topics: TopicMetadata,
-  name: string,
-  change: (current: Record<string, string>) => Record<string, string>,
-): Promise<boolean> {
-  for (let attempt = 0; attempt < CONFIG_UPDATE_ATTEMPTS; attempt++) {
-    const topic = topics.get(name);
-    if (!topic) return false;
-    if (await topics.update({ ...topic, configs: change(topic.configs) })) return true;
-  }
-  return false;
 }

@@ -14,6 +14,9 @@ export interface PartitionAssignment {
   isr: number[];
 }
 
+/** How many times `modify` retries when the topic record changes under it (another writer). */
+const MODIFY_ATTEMPTS = 5;
+
 /** Kafka's limit on a topic's partition count (and a guard against absurd requests). */
 export const MAX_PARTITIONS_PER_TOPIC = 1_000_000;
 
@@ -108,6 +111,24 @@ export class TopicMetadata {
     );
     if (r.succeeded) this.set(topic, r.revision);
     return r.succeeded;
+  }
+
+  /**
+   * Writes `change(current)` compare-and-set, re-reading and retrying while other writers change the topic in
+   * between. `change` returning null leaves the topic as it is ('skipped'); 'busy' means it kept changing.
+   */
+  async modify(
+    name: string,
+    change: (current: TopicRecord) => TopicRecord | null,
+  ): Promise<'updated' | 'skipped' | 'missing' | 'busy'> {
+    for (let attempt = 0; attempt < MODIFY_ATTEMPTS; attempt++) {
+      const current = this.byName.get(name);
+      if (!current) return 'missing';
+      const next = change(current);
+      if (!next) return 'skipped';
+      if (await this.update(next)) return 'updated';
+    }
+    return 'busy';
   }
 
   async delete(name: string): Promise<boolean> {

@@ -8,9 +8,6 @@ import {
 } from '../../protocol/generated/index.js';
 import { defineHandler, markRepeats } from '../api-handler.js';
 
-/** How many times adding partitions is retried when the topic record changes under it. */
-const UPDATE_ATTEMPTS = 5;
-
 /**
  * CreatePartitions: raises a topic's partition count (it never shrinks). New partitions start empty; keyed
  * producers will map some keys to them, as in Kafka.
@@ -38,13 +35,7 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
         continue;
       }
       let error: [number, string] | null = null;
-      let done = false;
-      for (let attempt = 0; attempt < UPDATE_ATTEMPTS && !done && !error; attempt++) {
-        const topic = broker.topics.get(t.name);
-        if (!topic) {
-          error = [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`];
-          break;
-        }
+      const outcome = await broker.topics.modify(t.name, (topic) => {
         const current = topic.partitions.length;
         if (t.count === current) {
           error = [ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partitions.`];
@@ -65,15 +56,17 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
             ErrorCode.INVALID_REPLICA_ASSIGNMENT,
             `Every new partition must be assigned to broker ${nodeId}, the only broker of this cluster.`,
           ];
+        } else {
+          error = null;
         }
-        if (error || request.validateOnly) break;
+        if (error || request.validateOnly) return null;
         const added = Array.from({ length: t.count - current }, (_, i) => newAssignment(current + i, nodeId));
-        done = await broker.topics.update({ ...topic, partitions: [...topic.partitions, ...added] });
-      }
-      if (error) fail(...error);
-      else if (!done && !request.validateOnly)
-        fail(ErrorCode.REASSIGNMENT_IN_PROGRESS, 'The topic kept changing; try again.');
-      else if (done) broker.logger.info('partitions added', { topic: t.name, count: t.count });
+        return { ...topic, partitions: [...topic.partitions, ...added] };
+      });
+      if (outcome === 'missing') fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`);
+      else if (error) fail(...(error as [number, string]));
+      else if (outcome === 'busy') fail(ErrorCode.REASSIGNMENT_IN_PROGRESS, 'The topic kept changing; try again.');
+      else if (outcome === 'updated') broker.logger.info('partitions added', { topic: t.name, count: t.count });
     }
     await broker.replicas.settled();
     return { throttleTimeMs: 0, results };
