@@ -1,3 +1,4 @@
+import type { ProducerIdManager } from '../cluster/producer-ids.js';
 import type { TopicMetadata } from '../cluster/topic-metadata.js';
 import type { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import type { Logger } from '../observability/logger.js';
@@ -20,6 +21,8 @@ export interface BrokerServices {
   logs: LogManager;
   fetchSessions: FetchSessionCache;
   groups: GroupCoordinator;
+  /** Producer ids for idempotent and transactional producers, never reused. */
+  producerIds: ProducerIdManager;
   logger: Logger;
   /** Creates a topic with the broker's defaults (auto-creation); resolves when its logs exist here. */
   createTopic(

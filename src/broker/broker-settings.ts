@@ -35,6 +35,10 @@ export interface BrokerSettings {
   minInsyncReplicas: number;
   /** Memory for recent batches of all partitions, served to consumers at the end of the log. */
   tailCacheBytes: number;
+  /** producer.id.expiration.ms: a partition forgets a producer that has not written for this long. */
+  producerIdExpirationMs: number;
+  /** producer.id.expiration.check.interval.ms: how often expired producers are looked for. */
+  producerIdExpirationCheckIntervalMs: number;
   /** The group coordinator's settings (group.* and offsets.* configs). */
   groups: GroupSettings;
   /** The keys set in server.properties (or --override), as written; DescribeConfigs reports them as static. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
+import { ProducerIdManager } from '../cluster/producer-ids.js';
 import { ensureClusterId, newAssignment, newUuid, TopicMetadata, type TopicRecord } from '../cluster/topic-metadata.js';
 import { CONSUMER_OFFSETS_TOPIC } from '../cluster/topic-name.js';
 import { defaultGroupSettings, GroupCoordinator } from '../coordinator/group/group-coordinator.js';
@@ -10,6 +11,7 @@ import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Listener } from '../server/listener.js';
 import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/log-manager.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/partition-log.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import type { BrokerSettings } from './broker-settings.js';
 import { FetchSessionCache } from './fetch-session.js';
@@ -29,6 +31,7 @@ import { fetchHandler } from './handlers/fetch.js';
 import { findCoordinatorHandler } from './handlers/find-coordinator.js';
 import { heartbeatHandler } from './handlers/heartbeat.js';
 import { incrementalAlterConfigsHandler } from './handlers/incremental-alter-configs.js';
+import { initProducerIdHandler } from './handlers/init-producer-id.js';
 import { joinGroupHandler } from './handlers/join-group.js';
 import { leaveGroupHandler } from './handlers/leave-group.js';
 import { listGroupsHandler } from './handlers/list-groups.js';
@@ -93,6 +96,8 @@ export function defaultBrokerSettings(): BrokerSettings {
     minInsyncReplicas: 1,
     groups: defaultGroupSettings(),
     tailCacheBytes: DEFAULT_TAIL_CACHE_BYTES,
+    producerIdExpirationMs: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+    producerIdExpirationCheckIntervalMs: 600_000,
   };
 }
 
@@ -142,6 +147,7 @@ export class Broker {
       logDirs: settings.logDirs,
       configFor: (topic) => logConfigFor(topics.get(topic), settings),
       tailCacheBytes: settings.tailCacheBytes,
+      producerIdExpirationMs: settings.producerIdExpirationMs,
     });
     await logs.startup();
     const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'));
@@ -182,6 +188,7 @@ export class Broker {
       logs,
       fetchSessions: new FetchSessionCache(),
       groups,
+      producerIds: new ProducerIdManager(store),
       logger,
       createTopic,
     };
@@ -212,6 +219,7 @@ export class Broker {
       describeGroupsHandler,
       listGroupsHandler,
       deleteGroupsHandler,
+      initProducerIdHandler,
     ];
     const dispatcher: RequestDispatcher = new RequestDispatcher(
       [...handlers, apiVersionsHandler(() => dispatcher.implemented)],
@@ -234,6 +242,7 @@ export class Broker {
     if (settings.advertisedPort === 0) settings.advertisedPort = this.port;
     this.every(settings.logRetentionCheckIntervalMs, () => logs.runRetention());
     this.every(CHECKPOINT_INTERVAL_MS, () => logs.checkpoint());
+    this.every(settings.producerIdExpirationCheckIntervalMs, async () => logs.removeExpiredProducers());
     if (Number.isFinite(settings.logFlushIntervalMs)) {
       this.every(settings.logFlushIntervalMs, async () => {
         for (const log of logs.allLogs()) await log.flush();

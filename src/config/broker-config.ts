@@ -71,6 +71,8 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'offsets.retention.minutes': { type: 'int', default: '10080', atLeast: 1 },
   'offsets.retention.check.interval.ms': { type: 'long', default: '600000', atLeast: 1 },
   'offset.metadata.max.bytes': { type: 'int', default: '4096', atLeast: 0 },
+  'producer.id.expiration.ms': { type: 'int', default: '86400000', atLeast: 1 },
+  'producer.id.expiration.check.interval.ms': { type: 'int', default: '600000', atLeast: 1 },
   /** Samsa's own: whether acks=all waits for fsync (see docs/ARCHITECTURE.md, fsync policy). */
   'samsa.log.flush.on.acks.all': { type: 'boolean', default: 'true' },
   /** Samsa's own: memory for the recent batches of all partitions, served to tailing consumers. */
@@ -225,6 +227,8 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     logMessageTimestampType: get<string>('log.message.timestamp.type') as BrokerSettings['logMessageTimestampType'],
     minInsyncReplicas: get<number>('min.insync.replicas')!,
     tailCacheBytes: get<number>('samsa.log.tail.cache.bytes')!,
+    producerIdExpirationMs: get<number>('producer.id.expiration.ms')!,
+    producerIdExpirationCheckIntervalMs: get<number>('producer.id.expiration.check.interval.ms')!,
     groups: {
       offsetsTopicNumPartitions: get<number>('offsets.topic.num.partitions')!,
       offsetsTopicReplicationFactor: get<number>('offsets.topic.replication.factor')!,

@@ -8,7 +8,7 @@ import {
   writeFileAtomic,
   writeOffsetCheckpoint,
 } from './checkpoint-file.js';
-import { type LogConfig, PartitionLog } from './partition-log.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, type LogConfig, PartitionLog } from './partition-log.js';
 import { TailCacheBudget } from './tail-cache.js';
 
 /** Kafka's file names in a log directory. */
@@ -27,6 +27,8 @@ export interface LogManagerOptions {
   configFor: (topic: string) => LogConfig;
   /** Memory shared by all logs for their recent batches (samsa.log.tail.cache.bytes); 0 keeps none. */
   tailCacheBytes?: number;
+  /** producer.id.expiration.ms. */
+  producerIdExpirationMs?: number;
   now?: () => number;
 }
 
@@ -92,6 +94,7 @@ export class LogManager {
           cleanShutdown: clean,
           now: this.now,
           tailCache: this.tailCache,
+          producerIdExpirationMs: this.options.producerIdExpirationMs,
         });
         this.logs.set(key, log);
         this.dirOf.set(key, dir);
@@ -132,6 +135,7 @@ export class LogManager {
       cleanShutdown: true,
       now: this.now,
       tailCache: this.tailCache,
+      producerIdExpirationMs: this.options.producerIdExpirationMs,
     });
     this.logs.set(key, log);
     this.dirOf.set(key, dir);
@@ -168,6 +172,13 @@ export class LogManager {
     for (const log of this.logs.values()) deleted += await log.deleteOldSegments();
     if (deleted > 0) await this.checkpointLogStartOffsets();
     return deleted;
+  }
+
+  /** Forgets, in every log, the producers idle for longer than producer.id.expiration.ms. */
+  removeExpiredProducers(): void {
+    const expirationMs = this.options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
+    const nowMs = this.now();
+    for (const log of this.logs.values()) log.producerState.removeExpired(nowMs, expirationMs);
   }
 
   /** Writes the recovery point and log start offset checkpoints of every log dir. */

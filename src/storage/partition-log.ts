@@ -1,13 +1,17 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ErrorCode } from '../protocol/errors.js';
 import {
+  ATTRIBUTES_OFFSET,
   RECORD_BATCH_OVERHEAD as BATCH_HEADER_BYTES,
   BATCH_LENGTH_OFFSET,
+  CONTROL_FLAG_MASK,
   LAST_OFFSET_DELTA_OFFSET,
   LOG_OVERHEAD,
   MAX_TIMESTAMP_OFFSET,
 } from '../protocol/records/batch-header.js';
 import { LogSegment, listSegmentBaseOffsets } from './log-segment.js';
+import { ProducerStateError, ProducerStateManager, producerBatchAt } from './producer-state.js';
 import { TailCache, type TailCacheBudget } from './tail-cache.js';
 
 /** The topic configs the log itself acts on (resolved from topic overrides and broker defaults). */
@@ -30,7 +34,14 @@ export interface AppendResult {
   maxTimestamp: number;
   /** The log start offset after the append, reported back to producers. */
   logStartOffset: number;
+  /** The batch was a producer's retry of one already in the log: nothing was written, these are its offsets. */
+  duplicate?: boolean;
 }
+
+/** Kafka's producer.id.expiration.ms default: a producer idle this long is forgotten by the partition. */
+export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000;
+/** How much of the log is read at a time when the producer state is rebuilt from it. */
+const REPLAY_CHUNK_BYTES = 1024 * 1024;
 
 export interface AppendOptions {
   /** Wait for the data to be on disk (fdatasync) before resolving: acks=all under the durable policy. */
@@ -77,6 +88,8 @@ export class PartitionLog {
   private appendListeners = new Set<() => void>();
   /** Recent batches in memory for consumers at the end of the log; null when the broker keeps none. */
   private tail: TailCache | null = null;
+  /** The idempotent producers writing to this partition: sequence checks and retried-batch detection. */
+  readonly producerState: ProducerStateManager;
 
   private constructor(
     readonly dir: string,
@@ -87,7 +100,9 @@ export class PartitionLog {
     /** Offset below which the log is known to be on disk. */
     public recoveryPoint: number,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.producerState = new ProducerStateManager(dir);
+  }
 
   /**
    * Opens (or creates) the log in `dir`. Segments from the one holding `recoveryPoint` on are recovered
@@ -104,6 +119,8 @@ export class PartitionLog {
     now?: () => number;
     /** Shared memory budget for the in-memory tails of all logs (none when absent). */
     tailCache?: TailCacheBudget;
+    /** producer.id.expiration.ms: producers idle longer are not reloaded. */
+    producerIdExpirationMs?: number;
   }): Promise<PartitionLog> {
     const now = params.now ?? Date.now;
     await mkdir(params.dir, { recursive: true });
@@ -136,8 +153,47 @@ export class PartitionLog {
     log.logStartOffset = Math.max(log.logStartOffset, log.segments[0]!.baseOffset);
     if (log.logStartOffset > log.nextOffset) log.logStartOffset = log.nextOffset;
     log.recoveryPoint = log.nextOffset;
+    await log.loadProducerState(
+      params.cleanShutdown,
+      params.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+    );
     if (params.tailCache) log.tail = new TailCache(params.tailCache);
     return log;
+  }
+
+  /**
+   * Rebuilds the producer state: the newest snapshot, then the batches written after it. Without any
+   * snapshot, a log that was shut down cleanly starts with an empty state (as Kafka does for logs written
+   * before snapshots existed, rather than scan them whole); after a crash the whole log is replayed.
+   */
+  private async loadProducerState(cleanShutdown: boolean, expirationMs: number): Promise<void> {
+    const end = this.nextOffset;
+    let from = await this.producerState.load(end, this.now(), expirationMs);
+    if (from === null) {
+      if (cleanShutdown) {
+        this.producerState.advanceTo(end);
+        return;
+      }
+      from = this.logStartOffset;
+    }
+    for (let offset = Math.max(from, this.logStartOffset); offset < end; ) {
+      const chunk = await this.read(offset, REPLAY_CHUNK_BYTES, true);
+      if (!chunk) break;
+      const records = chunk.records;
+      for (let at = 0; at + BATCH_HEADER_BYTES <= records.length; ) {
+        const size = LOG_OVERHEAD + records.readInt32BE(at + BATCH_LENGTH_OFFSET);
+        const base = Number(records.readBigInt64BE(at));
+        const last = base + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+        if (last >= offset) {
+          const batch = producerBatchAt(records, at);
+          const control = (records.readInt16BE(at + ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) !== 0;
+          if (batch && !control) this.producerState.update(batch, last);
+          offset = last + 1;
+        }
+        at += size;
+      }
+    }
+    this.producerState.advanceTo(end);
   }
 
   private get activeSegment(): LogSegment {
@@ -195,13 +251,15 @@ export class PartitionLog {
     while (this.queue.length > 0) {
       const round = this.queue;
       this.queue = [];
-      const results: AppendResult[] = [];
+      const results: Array<AppendResult | ProducerStateError> = [];
       let sync = false;
       let failed: unknown = null;
       try {
         for (const item of round) {
-          results.push(await this.assignAndAppend(item.records));
-          this.unflushedMessages += item.options.recordCount;
+          const result = await this.assignAndAppend(item.records);
+          results.push(result);
+          if (result instanceof ProducerStateError) continue;
+          if (!result.duplicate) this.unflushedMessages += item.options.recordCount;
           if (item.options.sync) sync = true;
         }
         const segment = this.activeSegment;
@@ -212,7 +270,12 @@ export class PartitionLog {
           this.unflushedMessages = 0;
         }
         this.writtenEndOffset = this.nextOffset;
-        if (this.tail) for (const item of round) this.tail.add(item.records);
+        if (this.tail) {
+          for (let i = 0; i < round.length; i++) {
+            const r = results[i]!;
+            if (!(r instanceof ProducerStateError) && !r.duplicate) this.tail.add(round[i]!.records);
+          }
+        }
       } catch (e) {
         // Offsets were assigned to data that may not be on disk: stop taking writes rather than guess.
         failed = new LogOfflineError(this.topic, this.partition, e);
@@ -221,15 +284,50 @@ export class PartitionLog {
         this.queue = [];
       }
       for (let i = 0; i < round.length; i++) {
+        const result = results[i];
         if (failed) round[i]!.reject(failed);
-        else round[i]!.resolve({ ...results[i]!, logStartOffset: this.logStartOffset });
+        else if (result instanceof ProducerStateError) round[i]!.reject(result);
+        else round[i]!.resolve({ ...result!, logStartOffset: this.logStartOffset });
       }
       if (!failed) for (const listener of this.appendListeners) listener();
     }
   }
 
-  /** Patches base offsets into each batch, rolls the segment if needed, and appends (not yet written). */
-  private async assignAndAppend(records: Buffer): Promise<AppendResult> {
+  /**
+   * Checks the producer state first: a retried batch is answered with the offsets it got the first time, and
+   * a batch out of sequence or from a fenced epoch is refused (returned, not thrown: the round goes on). Then
+   * patches base offsets into each batch, rolls the segment if needed, and appends (not yet written).
+   */
+  private async assignAndAppend(records: Buffer): Promise<AppendResult | ProducerStateError> {
+    const producerBatch = producerBatchAt(records, 0);
+    if (producerBatch) {
+      if (LOG_OVERHEAD + records.readInt32BE(BATCH_LENGTH_OFFSET) !== records.length) {
+        // As in Kafka: retries are matched batch by batch, so a produce request carries one batch per partition.
+        return new ProducerStateError(ErrorCode.INVALID_RECORD, 'an idempotent produce carries exactly one batch');
+      }
+      try {
+        const { duplicate } = this.producerState.check(producerBatch);
+        if (duplicate) {
+          return {
+            baseOffset: duplicate.lastOffset - duplicate.offsetDelta,
+            lastOffset: duplicate.lastOffset,
+            maxTimestamp: duplicate.timestamp,
+            logStartOffset: this.logStartOffset,
+            duplicate: true,
+          };
+        }
+      } catch (e) {
+        if (e instanceof ProducerStateError) return e;
+        throw e;
+      }
+    }
+    const result = await this.assignOffsetsAndAppend(records);
+    if (producerBatch) this.producerState.update(producerBatch, result.lastOffset);
+    this.producerState.advanceTo(this.nextOffset);
+    return result;
+  }
+
+  private async assignOffsetsAndAppend(records: Buffer): Promise<AppendResult> {
     const baseOffset = this.nextOffset;
     let offset = baseOffset;
     let maxTimestamp = -1;
@@ -282,6 +380,8 @@ export class PartitionLog {
         this.now(),
       ),
     );
+    // As in Kafka, each segment starts with a snapshot of the producers, so that recovery replays one segment.
+    await this.producerState.takeSnapshot();
   }
 
   /**
@@ -372,6 +472,7 @@ export class PartitionLog {
       await oldest.delete();
       deleted++;
     }
+    if (deleted > 0) await this.producerState.deleteSnapshotsBefore(this.segments[0]!.baseOffset);
     return deleted;
   }
 
@@ -387,6 +488,8 @@ export class PartitionLog {
     this.tail?.clear();
     await this.activeSegment.sync();
     this.recoveryPoint = this.nextOffset;
+    // The next start loads this snapshot instead of replaying the log.
+    if (this.producerState.needsSnapshot) await this.producerState.takeSnapshot();
     for (const s of this.segments) await s.close();
   }
 

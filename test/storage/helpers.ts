@@ -44,3 +44,13 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** `batch` re-stamped as an idempotent producer's batch (producer id, epoch, base sequence), CRC recomputed. */
+export function withProducer(batch: Buffer, producerId: bigint, epoch: number, baseSequence: number): Buffer {
+  const b = Buffer.from(batch);
+  b.writeBigInt64BE(producerId, 43);
+  b.writeInt16BE(epoch, 51);
+  b.writeInt32BE(baseSequence, 53);
+  b.writeUInt32BE(crc32c(b, 21), 17);
+  return b;
+}

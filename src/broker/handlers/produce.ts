@@ -10,6 +10,7 @@ import { CompressionError } from '../../protocol/records/compression/index.js';
 import { upConvertToV2 } from '../../protocol/records/conversion.js';
 import { validateProducedBatches } from '../../storage/log-validator.js';
 import { LogOfflineError } from '../../storage/partition-log.js';
+import { ProducerStateError } from '../../storage/producer-state.js';
 import { recompressBatches } from '../../storage/recompress.js';
 import { defineHandler } from '../api-handler.js';
 import { produceSettings } from '../topic-settings.js';
@@ -105,9 +106,14 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
             (result) => {
               response.baseOffset = BigInt(result.baseOffset);
               if (apiVersion >= 5) response.logStartOffset = BigInt(result.logStartOffset);
-              if (apiVersion >= 2) response.logAppendTimeMs = BigInt(logAppendTimeMs);
+              if (apiVersion >= 2 && !result.duplicate) response.logAppendTimeMs = BigInt(logAppendTimeMs);
             },
             (error: unknown) => {
+              if (error instanceof ProducerStateError) {
+                response.errorCode = error.errorCode;
+                response.errorMessage = error.message;
+                return;
+              }
               response.errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
               if (!(error instanceof LogOfflineError))
                 broker.logger.error('append failed', { topic: t.name, partition: p.index, error: error as Error });
