@@ -1,15 +1,28 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { readBatches } from '../../src/protocol/records/record-batch.js';
 import { withTempDir } from '../storage/helpers.js';
-import { consumeWithKafkaPython } from './clients.js';
+import { consumeWithKafkaPython, consumeWithKcat, PYTHON } from './clients.js';
+import { DroppingProxy } from './dropping-proxy.js';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const ACKED_BEFORE_KILL = 300;
+const run = promisify(execFile);
+
+/** A port free right now, so that a restarted broker can listen where its clients expect it. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 function startServer(props: string): { child: ChildProcess; port: Promise<number> } {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'server', props], {
@@ -102,4 +115,61 @@ test('kill -9 during acks=all writes: after restart every acknowledged record is
       }
     }
     assert.equal(expected, values.length);
+  }));
+
+test('kill -9 right after an idempotent batch was written but before its answer arrived: the retry after the restart is not written twice', () =>
+  withTempDir(async (dir) => {
+    const port = await freePort();
+    let server: ReturnType<typeof startServer> | null = null;
+    let restarted: Promise<number> | null = null;
+    const props = join(dir, 'server.properties');
+    // The broker is killed at the moment the proxy swallows the answer to the 40th Produce request.
+    const proxy = new DroppingProxy(
+      () => ({ host: '127.0.0.1', port }),
+      (n) => n === 40,
+      () => {
+        const killed = server!.child;
+        killed.once('exit', () => {
+          server = startServer(props);
+          restarted = server.port;
+        });
+        killed.kill('SIGKILL');
+      },
+    );
+    const proxyPort = await proxy.listen();
+    await writeFile(
+      props,
+      `listeners=PLAINTEXT://127.0.0.1:${port}\nadvertised.listeners=PLAINTEXT://127.0.0.1:${proxyPort}\nlog.dirs=${join(dir, 'data')}\nlog.segment.bytes=50000\n`,
+    );
+    server = startServer(props);
+    await server.port;
+    try {
+      const kafka = new Kafka({ brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING });
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: 'idem-crash', numPartitions: 1 }] });
+      await admin.disconnect();
+
+      const count = 1000;
+      const script = join(import.meta.dirname, 'python', 'idempotent_producer.py');
+      const { stdout } = await run(PYTHON, [script, `127.0.0.1:${proxyPort}`, 'idem-crash', String(count), '1'], {
+        timeout: 120_000,
+      });
+      assert.ok(restarted, 'the broker was killed part-way');
+      const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { delivered: number; errors: string[] };
+      assert.deepEqual(result.errors, []);
+      assert.equal(result.delivered, count);
+      const stored = await consumeWithKcat(`127.0.0.1:${await restarted!}`, 'idem-crash', 0);
+      assert.deepEqual(
+        stored.map((r) => r.value),
+        Array.from({ length: count }, (_, i) => `v${i}`),
+      );
+    } finally {
+      await proxy.close();
+      const last = server!.child;
+      if (last.exitCode === null) {
+        last.kill('SIGTERM');
+        await new Promise((resolve) => last.once('exit', resolve));
+      }
+    }
   }));

@@ -4,9 +4,10 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 const PRODUCE = 0;
 
 /**
- * A TCP proxy in front of a broker that loses Produce responses: every `dropEvery`-th one is swallowed and
- * both connections are cut, as when a network fails after the broker wrote the batch. The client sees no
- * answer and must retry; an idempotent producer's retry must not write the batch twice.
+ * A TCP proxy in front of a broker that loses Produce responses: the n-th one (counting from 1) is swallowed
+ * when `drop(n)` says so, and both connections are cut, as when a network fails after the broker wrote the
+ * batch. The client sees no answer and must retry; an idempotent producer's retry must not write the batch
+ * twice. `onDrop` lets a test do more at that moment (kill the broker).
  */
 export class DroppingProxy {
   private server: Server | null = null;
@@ -18,7 +19,8 @@ export class DroppingProxy {
 
   constructor(
     private readonly target: () => { host: string; port: number },
-    private readonly dropEvery: number,
+    private readonly drop: (n: number) => boolean,
+    private readonly onDrop: () => void = () => {},
   ) {}
 
   async listen(): Promise<number> {
@@ -50,9 +52,10 @@ export class DroppingProxy {
       'data',
       frames((frame) => {
         const correlationId = frame.readInt32BE(4);
-        if (apiKeyOf.get(correlationId) === PRODUCE && ++this.produceResponses % this.dropEvery === 0) {
+        if (apiKeyOf.get(correlationId) === PRODUCE && this.drop(++this.produceResponses)) {
           this.dropped++;
           cut();
+          this.onDrop();
           return;
         }
         apiKeyOf.delete(correlationId);

@@ -16,7 +16,10 @@ const DROP_EVERY = 5;
 /** A broker reachable only through a proxy that loses Produce responses; Metadata points clients at the proxy. */
 async function brokerBehindProxy(): Promise<{ broker: Broker; proxy: DroppingProxy; bootstrap: string }> {
   let brokerPort = 0;
-  const proxy = new DroppingProxy(() => ({ host: '127.0.0.1', port: brokerPort }), DROP_EVERY);
+  const proxy = new DroppingProxy(
+    () => ({ host: '127.0.0.1', port: brokerPort }),
+    (n) => n % DROP_EVERY === 0,
+  );
   const proxyPort = await proxy.listen();
   const broker = await startBroker({ advertisedPort: proxyPort });
   brokerPort = broker.port;

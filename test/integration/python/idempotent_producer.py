@@ -2,14 +2,19 @@
 
 Prints one JSON line: how many deliveries succeeded and the errors reported.
 
-usage: idempotent_producer.py <bootstrap> <topic> <count>
+With a pace (ms between records), also prints "progress <delivered>" every 100 deliveries, so that a test
+can act (kill the broker) part-way.
+
+usage: idempotent_producer.py <bootstrap> <topic> <count> [pace_ms]
 """
 import json
 import sys
+import time
 
 from confluent_kafka import Producer
 
 bootstrap, topic, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+pace_s = int(sys.argv[4]) / 1000 if len(sys.argv) > 4 else 0
 delivered = []
 errors = []
 
@@ -19,6 +24,8 @@ def report(err, msg):
         errors.append(str(err))
     else:
         delivered.append(msg.value().decode())
+        if pace_s and len(delivered) % 100 == 0:
+            print(f'progress {len(delivered)}', flush=True)
 
 
 p = Producer({
@@ -39,5 +46,7 @@ for i in range(count):
         except BufferError:
             p.poll(0.05)
     p.poll(0)
+    if pace_s:
+        time.sleep(pace_s)
 p.flush(90)
 print(json.dumps({'delivered': len(delivered), 'errors': errors}))
