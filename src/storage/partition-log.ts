@@ -10,9 +10,12 @@ import {
   LOG_OVERHEAD,
   MAX_TIMESTAMP_OFFSET,
 } from '../protocol/records/batch-header.js';
+import { buildTransactionMarkerBatch, ControlType, readTransactionMarker } from '../protocol/records/control-record.js';
+import { RecordBatch } from '../protocol/records/record-batch.js';
 import { LogSegment, listSegmentBaseOffsets } from './log-segment.js';
 import { ProducerStateError, ProducerStateManager, producerBatchAt } from './producer-state.js';
 import { TailCache, type TailCacheBudget } from './tail-cache.js';
+import { type AbortedTxn, TransactionIndex } from './transaction-index.js';
 
 /** The topic configs the log itself acts on (resolved from topic overrides and broker defaults). */
 export interface LogConfig {
@@ -50,9 +53,19 @@ export interface AppendOptions {
   recordCount: number;
 }
 
+/** A COMMIT or ABORT marker from a transaction coordinator. */
+export interface TransactionMarkerAppend {
+  producerId: bigint;
+  producerEpoch: number;
+  coordinatorEpoch: number;
+  aborted: boolean;
+}
+
 interface QueuedAppend {
   records: Buffer;
   options: AppendOptions;
+  /** Set when `records` is a coordinator's marker batch rather than a client's data. */
+  marker?: TransactionMarkerAppend;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
@@ -62,6 +75,8 @@ export interface LogReadResult {
   records: Buffer;
   highWatermark: number;
   logStartOffset: number;
+  /** Under read_committed: the aborted transactions whose records the read may hold. */
+  abortedTransactions?: AbortedTxn[];
 }
 
 /**
@@ -90,6 +105,8 @@ export class PartitionLog {
   private tail: TailCache | null = null;
   /** The idempotent producers writing to this partition: sequence checks and retried-batch detection. */
   readonly producerState: ProducerStateManager;
+  /** Aborted transactions, for read_committed fetches. */
+  private readonly abortedTxns: TransactionIndex;
 
   private constructor(
     readonly dir: string,
@@ -102,6 +119,7 @@ export class PartitionLog {
     private readonly now: () => number,
   ) {
     this.producerState = new ProducerStateManager(dir);
+    this.abortedTxns = new TransactionIndex(dir);
   }
 
   /**
@@ -168,6 +186,10 @@ export class PartitionLog {
    */
   private async loadProducerState(cleanShutdown: boolean, expirationMs: number): Promise<void> {
     const end = this.nextOffset;
+    await this.abortedTxns.load(
+      this.segments.map((s) => s.baseOffset),
+      end,
+    );
     let from = await this.producerState.load(end, this.now(), expirationMs);
     if (from === null) {
       if (cleanShutdown) {
@@ -187,7 +209,19 @@ export class PartitionLog {
         if (last >= offset) {
           const batch = producerBatchAt(records, at);
           const control = (records.readInt16BE(at + ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) !== 0;
-          if (batch && !control) this.producerState.update(batch, last);
+          if (batch && control) {
+            const marker = readTransactionMarker(new RecordBatch(records.subarray(at, at + size)));
+            await this.completeTransaction(
+              {
+                producerId: batch.producerId,
+                producerEpoch: batch.producerEpoch,
+                coordinatorEpoch: marker.coordinatorEpoch,
+                aborted: marker.type === ControlType.Abort,
+              },
+              last,
+              batch.maxTimestamp,
+            );
+          } else if (batch) this.producerState.update(batch, last);
           offset = last + 1;
         }
         at += size;
@@ -206,6 +240,15 @@ export class PartitionLog {
 
   get highWatermark(): number {
     return this.writtenEndOffset;
+  }
+
+  /**
+   * The last stable offset: read_committed consumers read up to here. Below the first offset of the oldest
+   * transaction still open in this partition, else the high watermark.
+   */
+  get lastStableOffset(): number {
+    const firstUnstable = this.producerState.firstUnstableOffset();
+    return firstUnstable === null ? this.highWatermark : Math.min(firstUnstable, this.highWatermark);
   }
 
   get segmentCount(): number {
@@ -230,10 +273,30 @@ export class PartitionLog {
    * The buffer is patched in place and kept until written; the caller must not reuse it.
    */
   append(records: Buffer, options: AppendOptions): Promise<AppendResult> {
+    return this.enqueue({ records, options });
+  }
+
+  /**
+   * Writes a transaction coordinator's COMMIT or ABORT marker for a producer, ending its transaction in this
+   * partition (an abort is recorded in the transaction index). Refused with ProducerStateError for a fenced
+   * producer or coordinator epoch.
+   */
+  appendMarker(marker: TransactionMarkerAppend, options: { sync: boolean }): Promise<AppendResult> {
+    const records = buildTransactionMarkerBatch({
+      producerId: marker.producerId,
+      producerEpoch: marker.producerEpoch,
+      coordinatorEpoch: marker.coordinatorEpoch,
+      type: marker.aborted ? ControlType.Abort : ControlType.Commit,
+      timestamp: BigInt(this.now()),
+    });
+    return this.enqueue({ records, options: { sync: options.sync, recordCount: 1 }, marker });
+  }
+
+  private enqueue(item: Omit<QueuedAppend, 'resolve' | 'reject'>): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new Error(`log ${this.topic}-${this.partition} is closed`));
     if (this.failure) return Promise.reject(new LogOfflineError(this.topic, this.partition, this.failure));
     return new Promise((resolve, reject) => {
-      this.queue.push({ records, options, resolve, reject });
+      this.queue.push({ ...item, resolve, reject });
       this.startAppending();
     });
   }
@@ -256,7 +319,9 @@ export class PartitionLog {
       let failed: unknown = null;
       try {
         for (const item of round) {
-          const result = await this.assignAndAppend(item.records);
+          const result = item.marker
+            ? await this.assignAndAppendMarker(item.records, item.marker)
+            : await this.assignAndAppend(item.records);
           results.push(result);
           if (result instanceof ProducerStateError) continue;
           if (!result.duplicate) this.unflushedMessages += item.options.recordCount;
@@ -327,6 +392,44 @@ export class PartitionLog {
     return result;
   }
 
+  private async assignAndAppendMarker(
+    records: Buffer,
+    marker: TransactionMarkerAppend,
+  ): Promise<AppendResult | ProducerStateError> {
+    try {
+      this.producerState.checkMarker(marker.producerId, marker.producerEpoch, marker.coordinatorEpoch);
+    } catch (e) {
+      if (e instanceof ProducerStateError) return e;
+      throw e;
+    }
+    const result = await this.assignOffsetsAndAppend(records);
+    await this.completeTransaction(marker, result.lastOffset, result.maxTimestamp);
+    return result;
+  }
+
+  /** Ends a producer's transaction at its marker; an abort goes to the transaction index of the marker's segment. */
+  private async completeTransaction(marker: TransactionMarkerAppend, offset: number, timestamp: number): Promise<void> {
+    const done = this.producerState.completeTxn(
+      marker.producerId,
+      marker.producerEpoch,
+      marker.coordinatorEpoch,
+      marker.aborted,
+      offset,
+      timestamp,
+    );
+    if (!done.aborted || done.firstOffset < 0) return;
+    const segment = this.segments[this.segmentIndexFor(offset)]!;
+    await this.abortedTxns.add(
+      {
+        producerId: done.producerId,
+        firstOffset: done.firstOffset,
+        lastOffset: offset,
+        lastStableOffset: this.producerState.firstUnstableOffset() ?? offset + 1,
+      },
+      segment.baseOffset,
+    );
+  }
+
   private async assignOffsetsAndAppend(records: Buffer): Promise<AppendResult> {
     const baseOffset = this.nextOffset;
     let offset = baseOffset;
@@ -390,21 +493,29 @@ export class PartitionLog {
    * there is nothing at or after `offset`.
    * Throws OffsetOutOfRangeError for an offset outside [logStartOffset, logEndOffset].
    */
-  async read(offset: number, maxBytes: number, minOneBatch: boolean): Promise<LogReadResult | null> {
+  async read(
+    offset: number,
+    maxBytes: number,
+    minOneBatch: boolean,
+    readCommitted = false,
+  ): Promise<LogReadResult | null> {
     const highWatermark = this.highWatermark;
     if (offset < this.logStartOffset || offset > highWatermark) {
       throw new OffsetOutOfRangeError(offset, this.logStartOffset, highWatermark);
     }
-    if (offset === highWatermark) return null;
-    const cached = this.tail?.read(offset, maxBytes, minOneBatch, highWatermark);
-    if (cached)
-      return cached.length > 0 ? { records: cached, highWatermark, logStartOffset: this.logStartOffset } : null;
-    for (let i = this.segmentIndexFor(offset); i < this.segments.length; i++) {
-      const segment = this.segments[i]!;
-      const result = await segment.read(offset, maxBytes, minOneBatch, highWatermark);
-      if (result) return { records: result, highWatermark, logStartOffset: this.logStartOffset };
+    // read_committed stops at the last stable offset: nothing of an undecided transaction is handed out.
+    const end = readCommitted ? this.lastStableOffset : highWatermark;
+    if (offset >= end) return null;
+    let records = this.tail?.read(offset, maxBytes, minOneBatch, end) ?? null;
+    if (records === null) {
+      for (let i = this.segmentIndexFor(offset); i < this.segments.length && records === null; i++) {
+        records = await this.segments[i]!.read(offset, maxBytes, minOneBatch, end);
+      }
     }
-    return null;
+    if (!records || records.length === 0) return null;
+    const result: LogReadResult = { records, highWatermark, logStartOffset: this.logStartOffset };
+    if (readCommitted) result.abortedTransactions = this.abortedTxns.collect(offset, lastOffsetIn(records) + 1);
+    return result;
   }
 
   /** Index in `segments` of the segment that would hold `offset`. */
@@ -456,6 +567,7 @@ export class PartitionLog {
     const nowMs = this.now();
     let total = this.sizeInBytes;
     let deleted = 0;
+    const deletedBases: number[] = [];
     while (this.segments.length > 1) {
       const oldest = this.segments[0]!;
       const next = this.segments[1]!;
@@ -467,12 +579,16 @@ export class PartitionLog {
       const belowStart = next.baseOffset <= this.logStartOffset;
       if (!expired && !oversize && !belowStart) break;
       this.segments.shift();
+      deletedBases.push(oldest.baseOffset);
       total -= oldest.size;
       this.logStartOffset = Math.max(this.logStartOffset, next.baseOffset);
       await oldest.delete();
       deleted++;
     }
-    if (deleted > 0) await this.producerState.deleteSnapshotsBefore(this.segments[0]!.baseOffset);
+    if (deleted > 0) {
+      await this.producerState.deleteSnapshotsBefore(this.segments[0]!.baseOffset);
+      await this.abortedTxns.deleteSegments(deletedBases, this.logStartOffset);
+    }
     return deleted;
   }
 
@@ -510,6 +626,16 @@ export class PartitionLog {
     for (const s of this.segments) await s.delete();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The last offset of the last batch in a buffer of whole batches. */
+function lastOffsetIn(records: Buffer): number {
+  let last = -1;
+  for (let at = 0; at + BATCH_HEADER_BYTES <= records.length; ) {
+    last = Number(records.readBigInt64BE(at)) + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+    at += LOG_OVERHEAD + records.readInt32BE(at + BATCH_LENGTH_OFFSET);
+  }
+  return last;
 }
 
 export class LogOfflineError extends Error {

@@ -2,11 +2,13 @@ import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode } from '../protocol/errors.js';
 import {
+  ATTRIBUTES_OFFSET,
   BASE_SEQUENCE_OFFSET,
   LAST_OFFSET_DELTA_OFFSET,
   MAX_TIMESTAMP_OFFSET,
   PRODUCER_EPOCH_OFFSET,
   PRODUCER_ID_OFFSET,
+  TRANSACTIONAL_FLAG_MASK,
 } from '../protocol/records/batch-header.js';
 import { crc32c } from '../protocol/records/crc32c.js';
 
@@ -30,6 +32,17 @@ export interface ProducerBatch {
   /** Offset delta of the batch's last record (its record count - 1). */
   offsetDelta: number;
   maxTimestamp: number;
+  /** Part of a transaction: invisible to read_committed consumers until its COMMIT marker. */
+  isTransactional: boolean;
+}
+
+/** A transaction ended by a marker at `lastOffset` (Kafka's CompletedTxn). */
+export interface CompletedTxn {
+  producerId: bigint;
+  /** First offset of the transaction's data in this partition; -1 when it wrote none here. */
+  firstOffset: number;
+  lastOffset: number;
+  aborted: boolean;
 }
 
 /** Where a producer's batch went: enough to answer a retry of it with its original offsets. */
@@ -75,6 +88,7 @@ export function producerBatchAt(buf: Buffer, at: number): ProducerBatch | null {
   const firstSeq = buf.readInt32BE(at + BASE_SEQUENCE_OFFSET);
   const offsetDelta = buf.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
   return {
+    isTransactional: (buf.readInt16BE(at + ATTRIBUTES_OFFSET) & TRANSACTIONAL_FLAG_MASK) !== 0,
     producerId,
     producerEpoch: buf.readInt16BE(at + PRODUCER_EPOCH_OFFSET),
     firstSeq,
@@ -107,6 +121,8 @@ function inSequence(lastSeq: number, nextSeq: number): boolean {
  */
 export class ProducerStateManager {
   private readonly producers = new Map<bigint, ProducerStateEntry>();
+  /** Producers with a transaction open in this partition (their entries' currentTxnFirstOffset >= 0). */
+  private readonly openTxns = new Set<ProducerStateEntry>();
   /** Offsets of the snapshot files in the directory, ascending. */
   private snapshots: number[] = [];
   /** The log offset up to which the state reflects the log. */
@@ -154,6 +170,12 @@ export class ProducerStateManager {
         `Epoch ${batch.producerEpoch} of producer ${batch.producerId} is older than the current epoch ${entry.producerEpoch}`,
       );
     }
+    if (entry.currentTxnFirstOffset >= 0 && !batch.isTransactional) {
+      throw new ProducerStateError(
+        ErrorCode.INVALID_TXN_STATE,
+        `Producer ${batch.producerId} wrote a non-transactional batch while its transaction is open`,
+      );
+    }
     if (batch.producerEpoch !== entry.producerEpoch) {
       if (batch.firstSeq !== 0 && entry.producerEpoch !== -1) {
         throw new ProducerStateError(
@@ -176,23 +198,35 @@ export class ProducerStateManager {
     return { duplicate: null };
   }
 
-  /** Records a batch written at `lastOffset` (also used when replaying the log, where nothing is checked). */
-  update(batch: ProducerBatch, lastOffset: number): void {
-    let entry = this.producers.get(batch.producerId);
+  private entryFor(producerId: bigint, producerEpoch: number): ProducerStateEntry {
+    let entry = this.producers.get(producerId);
     if (!entry) {
       entry = {
-        producerId: batch.producerId,
-        producerEpoch: batch.producerEpoch,
+        producerId,
+        producerEpoch,
         batches: [],
         lastTimestamp: -1,
         coordinatorEpoch: -1,
         currentTxnFirstOffset: -1,
       };
-      this.producers.set(batch.producerId, entry);
+      this.producers.set(producerId, entry);
     }
-    if (batch.producerEpoch !== entry.producerEpoch) {
-      entry.producerEpoch = batch.producerEpoch;
+    if (producerEpoch !== entry.producerEpoch) {
+      entry.producerEpoch = producerEpoch;
       entry.batches = [];
+    }
+    return entry;
+  }
+
+  /**
+   * Records a batch written at `lastOffset` (also used when replaying the log, where nothing is checked).
+   * The first transactional batch of a producer opens its transaction in this partition at its first offset.
+   */
+  update(batch: ProducerBatch, lastOffset: number): void {
+    const entry = this.entryFor(batch.producerId, batch.producerEpoch);
+    if (batch.isTransactional && entry.currentTxnFirstOffset < 0) {
+      entry.currentTxnFirstOffset = lastOffset - batch.offsetDelta;
+      this.openTxns.add(entry);
     }
     entry.batches.push({
       firstSeq: batch.firstSeq,
@@ -206,6 +240,59 @@ export class ProducerStateManager {
     this.mapEndOffset = lastOffset + 1;
   }
 
+  /**
+   * Checks a COMMIT/ABORT marker from a transaction coordinator before it is written: an older producer epoch
+   * or an older coordinator epoch than the partition has seen is refused, as in Kafka.
+   */
+  checkMarker(producerId: bigint, producerEpoch: number, coordinatorEpoch: number): void {
+    const entry = this.producers.get(producerId);
+    if (!entry) return;
+    if (producerEpoch < entry.producerEpoch) {
+      throw new ProducerStateError(
+        ErrorCode.INVALID_PRODUCER_EPOCH,
+        `Marker of epoch ${producerEpoch} for producer ${producerId}, whose epoch is ${entry.producerEpoch}`,
+      );
+    }
+    if (coordinatorEpoch < entry.coordinatorEpoch) {
+      throw new ProducerStateError(
+        ErrorCode.TRANSACTION_COORDINATOR_FENCED,
+        `Marker from coordinator epoch ${coordinatorEpoch}, older than ${entry.coordinatorEpoch}`,
+      );
+    }
+  }
+
+  /** Ends the producer's transaction in this partition with the marker written at `markerOffset`. */
+  completeTxn(
+    producerId: bigint,
+    producerEpoch: number,
+    coordinatorEpoch: number,
+    aborted: boolean,
+    markerOffset: number,
+    timestamp: number,
+  ): CompletedTxn {
+    const entry = this.entryFor(producerId, producerEpoch);
+    const completed = { producerId, firstOffset: entry.currentTxnFirstOffset, lastOffset: markerOffset, aborted };
+    entry.currentTxnFirstOffset = -1;
+    entry.coordinatorEpoch = coordinatorEpoch;
+    entry.lastTimestamp = timestamp;
+    this.openTxns.delete(entry);
+    this.mapEndOffset = markerOffset + 1;
+    return completed;
+  }
+
+  /** The first offset of the oldest transaction still open here, or null: the last stable offset's bound. */
+  firstUnstableOffset(): number | null {
+    let first: number | null = null;
+    for (const e of this.openTxns)
+      if (first === null || e.currentTxnFirstOffset < first) first = e.currentTxnFirstOffset;
+    return first;
+  }
+
+  /** Open transactions here (DescribeProducers, the coordinator's hanging-transaction checks). */
+  openTransactions(): ProducerStateEntry[] {
+    return [...this.openTxns];
+  }
+
   /** The state now reflects the log up to `offset` (batches without producer ids were appended too). */
   advanceTo(offset: number): void {
     if (offset > this.mapEndOffset) this.mapEndOffset = offset;
@@ -215,7 +302,7 @@ export class ProducerStateManager {
   removeExpired(nowMs: number, expirationMs: number): number {
     let removed = 0;
     for (const [id, entry] of this.producers) {
-      if (entry.currentTxnFirstOffset < 0 && nowMs - entry.lastTimestamp >= expirationMs) {
+      if (!this.openTxns.has(entry) && nowMs - entry.lastTimestamp >= expirationMs) {
         this.producers.delete(id);
         removed++;
       }
@@ -230,6 +317,7 @@ export class ProducerStateManager {
    */
   async load(logEndOffset: number, nowMs: number, expirationMs: number): Promise<number | null> {
     this.producers.clear();
+    this.openTxns.clear();
     this.snapshots = await listSnapshotOffsets(this.dir);
     for (const offset of this.snapshots.filter((o) => o > logEndOffset)) await this.deleteSnapshot(offset);
     while (this.snapshots.length > 0) {
@@ -237,8 +325,10 @@ export class ProducerStateManager {
       const entries = decodeSnapshot(await readFile(join(this.dir, snapshotFileName(offset))));
       if (entries) {
         for (const e of entries) {
-          if (e.currentTxnFirstOffset >= 0 || nowMs - e.lastTimestamp < expirationMs)
+          if (e.currentTxnFirstOffset >= 0 || nowMs - e.lastTimestamp < expirationMs) {
             this.producers.set(e.producerId, e);
+            if (e.currentTxnFirstOffset >= 0) this.openTxns.add(e);
+          }
         }
         this.mapEndOffset = offset;
         return offset;
@@ -276,6 +366,7 @@ export class ProducerStateManager {
   /** Forgets everything and deletes every snapshot (the partition's log is deleted). */
   async clear(): Promise<void> {
     this.producers.clear();
+    this.openTxns.clear();
     for (const o of [...this.snapshots]) await this.deleteSnapshot(o);
   }
 

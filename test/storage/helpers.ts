@@ -46,8 +46,15 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
 }
 
 /** `batch` re-stamped as an idempotent producer's batch (producer id, epoch, base sequence), CRC recomputed. */
-export function withProducer(batch: Buffer, producerId: bigint, epoch: number, baseSequence: number): Buffer {
+export function withProducer(
+  batch: Buffer,
+  producerId: bigint,
+  epoch: number,
+  baseSequence: number,
+  transactional = false,
+): Buffer {
   const b = Buffer.from(batch);
+  if (transactional) b.writeInt16BE(b.readInt16BE(21) | 0x10, 21);
   b.writeBigInt64BE(producerId, 43);
   b.writeInt16BE(epoch, 51);
   b.writeInt32BE(baseSequence, 53);

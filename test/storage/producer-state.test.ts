@@ -41,6 +41,7 @@ function batch(producerId: bigint, epoch: number, firstSeq: number, count: numbe
     lastSeq: firstSeq + count - 1,
     offsetDelta: count - 1,
     maxTimestamp: Date.now(),
+    isTransactional: false,
   };
 }
 
@@ -251,4 +252,60 @@ test('producers idle past producer.id.expiration.ms are forgotten', () =>
     assert.equal(state.removeExpired(6000, 2000), 1);
     assert.equal(state.entry(1n), undefined);
     assert.ok(state.entry(2n));
+  }));
+
+test('transactions: the last stable offset holds read_committed back; aborts are indexed and survive a crash', () =>
+  withTempDir(async (dir) => {
+    const log = await openLog(dir, true);
+    const opts = { sync: true, recordCount: 2 };
+    await log.append(withProducer(makeBatch(2, Date.now()), 1n, 0, 0, true), opts); // 0-1, txn of producer 1
+    await log.append(makeBatch(2, Date.now()), opts); // 2-3, plain
+    await log.append(withProducer(makeBatch(2, Date.now()), 2n, 0, 0, true), opts); // 4-5, txn of producer 2
+    assert.equal(log.highWatermark, 6);
+    assert.equal(log.lastStableOffset, 0);
+    assert.equal(await log.read(0, 1 << 20, true, true), null, 'nothing is stable yet');
+    await assert.rejects(
+      log.append(withProducer(makeBatch(1, Date.now()), 1n, 0, 2), opts),
+      (e: unknown) => e instanceof ProducerStateError && e.errorCode === ErrorCode.INVALID_TXN_STATE,
+    );
+
+    const abort = await log.appendMarker(
+      { producerId: 1n, producerEpoch: 0, coordinatorEpoch: 0, aborted: true },
+      opts,
+    );
+    assert.equal(abort.baseOffset, 6);
+    assert.equal(log.lastStableOffset, 4, 'producer 2 is still open');
+    const committed = await log.read(0, 1 << 20, true, true);
+    assert.deepEqual(batchOffsets(committed!.records), [0, 2], 'up to the last stable offset only');
+    assert.deepEqual(
+      committed!.abortedTransactions?.map((t) => [t.producerId, t.firstOffset]),
+      [[1n, 0]],
+    );
+    await log.appendMarker({ producerId: 2n, producerEpoch: 0, coordinatorEpoch: 0, aborted: false }, opts);
+    assert.equal(log.lastStableOffset, 8);
+    const all = await log.read(0, 1 << 20, true, true);
+    assert.deepEqual(batchOffsets(all!.records), [0, 2, 4, 6, 7]);
+    assert.deepEqual(
+      (await log.read(7, 1 << 20, true, true))!.abortedTransactions,
+      [],
+      'the abort lies before offset 7',
+    );
+    await assert.rejects(
+      log.appendMarker({ producerId: 2n, producerEpoch: 0, coordinatorEpoch: -5, aborted: false }, opts),
+      (e: unknown) => e instanceof ProducerStateError && e.errorCode === ErrorCode.TRANSACTION_COORDINATOR_FENCED,
+    );
+    // A third transaction left open at the crash keeps the last stable offset after recovery.
+    await log.append(withProducer(makeBatch(1, Date.now()), 3n, 0, 0, true), opts);
+    await log.drain();
+    assert.ok((await readdir(join(dir, 'events-0'))).includes('00000000000000000000.txnindex'));
+
+    const recovered = await openLog(dir, false);
+    assert.equal(recovered.lastStableOffset, 8);
+    const again = await recovered.read(0, 1 << 20, true, true);
+    assert.deepEqual(
+      again!.abortedTransactions?.map((t) => [t.producerId, t.firstOffset, t.lastOffset]),
+      [[1n, 0, 6]],
+    );
+    await recovered.close();
+    await log.close().catch(() => {});
   }));

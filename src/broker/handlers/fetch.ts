@@ -68,8 +68,16 @@ async function readPartitions(
       // KIP-74: the first partition with data returns at least one whole batch, even past the limits.
       const limit = Math.min(p.maxBytes, maxBytes - bytes);
       const result =
-        limit > 0 || bytes === 0 ? await log.read(Number(p.fetchOffset), Math.max(limit, 0), bytes === 0) : null;
+        limit > 0 || bytes === 0
+          ? await log.read(Number(p.fetchOffset), Math.max(limit, 0), bytes === 0, readCommitted)
+          : null;
       if (result && result.records.length > 0) {
+        if (apiVersion >= 4 && result.abortedTransactions) {
+          data.abortedTransactions = result.abortedTransactions.map((t) => ({
+            producerId: t.producerId,
+            firstOffset: BigInt(t.firstOffset),
+          }));
+        }
         // Fetch v0-3 consumers read message format v0 (v0-1) or v1 (v2-3).
         data.records = apiVersion >= 4 ? result.records : downConvertFromV2(result.records, apiVersion >= 2 ? 1 : 0);
         bytes += result.records.length;
@@ -79,7 +87,7 @@ async function readPartitions(
       data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
     }
     data.highWatermark = BigInt(log.highWatermark);
-    if (apiVersion >= 4) data.lastStableOffset = data.highWatermark;
+    if (apiVersion >= 4) data.lastStableOffset = BigInt(log.lastStableOffset);
     if (apiVersion >= 5) data.logStartOffset = BigInt(log.logStartOffset);
     reads.push({
       data,

@@ -13,6 +13,8 @@ const EARLIEST_TIMESTAMP = -2n;
 const MAX_TIMESTAMP = -3n;
 const EARLIEST_LOCAL_TIMESTAMP = -4n;
 const LATEST_TIERED_TIMESTAMP = -5n;
+/** ListOffsets isolation_level of read_committed consumers. */
+const READ_COMMITTED = 1;
 
 /**
  * ListOffsets: the earliest offset, the latest (the high watermark, or the last stable offset under
@@ -46,7 +48,10 @@ export const listOffsetsHandler = defineHandler<ListOffsetsRequest, ListOffsetsR
         if (apiVersion >= 4) response.leaderEpoch = found.assignment.leaderEpoch;
         switch (p.timestamp) {
           case LATEST_TIMESTAMP:
-            response.offset = BigInt(log.highWatermark);
+            // Under read_committed the end is the last stable offset (v2+ carry the isolation level).
+            response.offset = BigInt(
+              apiVersion >= 2 && request.isolationLevel === READ_COMMITTED ? log.lastStableOffset : log.highWatermark,
+            );
             break;
           case EARLIEST_TIMESTAMP:
           case EARLIEST_LOCAL_TIMESTAMP:
