@@ -1,6 +1,7 @@
 import type { ProducerIdManager } from '../cluster/producer-ids.js';
 import type { TopicMetadata } from '../cluster/topic-metadata.js';
 import type { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
+import type { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
 import type { Logger } from '../observability/logger.js';
 import type { ApiCodecs, RequestHeader } from '../protocol/generated/index.js';
 import type { Connection } from '../server/connection.js';
@@ -23,6 +24,7 @@ export interface BrokerServices {
   groups: GroupCoordinator;
   /** Producer ids for idempotent and transactional producers, never reused. */
   producerIds: ProducerIdManager;
+  transactions: TransactionCoordinator;
   logger: Logger;
   /** Creates a topic with the broker's defaults (auto-creation); resolves when its logs exist here. */
   createTopic(

@@ -1,4 +1,5 @@
 import type { GroupSettings } from '../coordinator/group/group-coordinator.js';
+import type { TransactionSettings } from '../coordinator/transaction/transaction-coordinator.js';
 import type { LogConfig } from '../storage/partition-log.js';
 
 /**
@@ -39,6 +40,8 @@ export interface BrokerSettings {
   producerIdExpirationMs: number;
   /** producer.id.expiration.check.interval.ms: how often expired producers are looked for. */
   producerIdExpirationCheckIntervalMs: number;
+  /** The transaction coordinator's settings (transaction.* configs). */
+  transactions: TransactionSettings;
   /** The group coordinator's settings (group.* and offsets.* configs). */
   groups: GroupSettings;
   /** The keys set in server.properties (or --override), as written; DescribeConfigs reports them as static. */

@@ -5,8 +5,12 @@ import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
 import { ensureClusterId, newAssignment, newUuid, TopicMetadata, type TopicRecord } from '../cluster/topic-metadata.js';
-import { CONSUMER_OFFSETS_TOPIC } from '../cluster/topic-name.js';
+import { CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../cluster/topic-name.js';
 import { defaultGroupSettings, GroupCoordinator } from '../coordinator/group/group-coordinator.js';
+import {
+  defaultTransactionSettings,
+  TransactionCoordinator,
+} from '../coordinator/transaction/transaction-coordinator.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Listener } from '../server/listener.js';
@@ -15,6 +19,8 @@ import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/partition-log.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import type { BrokerSettings } from './broker-settings.js';
 import { FetchSessionCache } from './fetch-session.js';
+import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
+import { addPartitionsToTxnHandler } from './handlers/add-partitions-to-txn.js';
 import { alterConfigsHandler } from './handlers/alter-configs.js';
 import { apiVersionsHandler } from './handlers/api-versions.js';
 import { createPartitionsHandler } from './handlers/create-partitions.js';
@@ -27,6 +33,7 @@ import { describeConfigsHandler } from './handlers/describe-configs.js';
 import { describeGroupsHandler } from './handlers/describe-groups.js';
 import { describeLogDirsHandler } from './handlers/describe-log-dirs.js';
 import { describeTopicPartitionsHandler } from './handlers/describe-topic-partitions.js';
+import { endTxnHandler } from './handlers/end-txn.js';
 import { fetchHandler } from './handlers/fetch.js';
 import { findCoordinatorHandler } from './handlers/find-coordinator.js';
 import { heartbeatHandler } from './handlers/heartbeat.js';
@@ -52,8 +59,8 @@ import { logConfigFor } from './topic-settings.js';
  */
 const DEFAULT_TAIL_CACHE_BYTES = 32 * 1024 * 1024;
 
-/** Kafka's configs for `__consumer_offsets`: compacted, with 100 MiB segments. */
-const OFFSETS_TOPIC_CONFIGS = {
+/** Kafka's configs for `__consumer_offsets` and `__transaction_state`: compacted, with 100 MiB segments. */
+const INTERNAL_TOPIC_CONFIGS = {
   'cleanup.policy': 'compact',
   'compression.type': 'producer',
   'segment.bytes': '104857600',
@@ -95,6 +102,7 @@ export function defaultBrokerSettings(): BrokerSettings {
     logMessageTimestampType: 'CreateTime',
     minInsyncReplicas: 1,
     groups: defaultGroupSettings(),
+    transactions: defaultTransactionSettings(),
     tailCacheBytes: DEFAULT_TAIL_CACHE_BYTES,
     producerIdExpirationMs: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
     producerIdExpirationCheckIntervalMs: 600_000,
@@ -118,6 +126,7 @@ export class Broker {
     logs: LogManager;
     replicas: ReplicaManager;
     groups: GroupCoordinator;
+    transactions: TransactionCoordinator;
   } | null = null;
   /** The port the listener is bound to (useful with port 0). */
   port = 0;
@@ -172,13 +181,37 @@ export class Broker {
         // broker uses what it has, so that groups work out of the box.
         const brokers = 1;
         const replication = Math.min(settings.groups.offsetsTopicReplicationFactor, brokers);
-        return createTopic(CONSUMER_OFFSETS_TOPIC, numPartitions, replication, OFFSETS_TOPIC_CONFIGS);
+        return createTopic(CONSUMER_OFFSETS_TOPIC, numPartitions, replication, INTERNAL_TOPIC_CONFIGS);
       },
       partitionExists: (topic, partition) =>
         topics.get(topic)?.partitions.some((p) => p.partition === partition) ?? false,
       logger: logger.child('groups'),
     });
     await groups.start();
+    const producerIds = new ProducerIdManager(store);
+    const transactions = new TransactionCoordinator({
+      settings: settings.transactions,
+      syncWrites: settings.flushOnAcksAll,
+      stateLog: (partition) => {
+        const found = replicas.lookup(TRANSACTION_STATE_TOPIC, partition);
+        return 'errorCode' in found ? found : found.log;
+      },
+      stateLogPartitionCount: () => topics.get(TRANSACTION_STATE_TOPIC)?.partitions.length ?? null,
+      createStateTopic: (numPartitions) => {
+        // As for __consumer_offsets: a single broker uses the replicas it has.
+        const replication = Math.min(settings.transactions.stateLogReplicationFactor, 1);
+        return createTopic(TRANSACTION_STATE_TOPIC, numPartitions, replication, INTERNAL_TOPIC_CONFIGS);
+      },
+      partitionLog: (topic, partition) => {
+        const found = replicas.lookup(topic, partition);
+        return 'errorCode' in found ? null : found.log;
+      },
+      coordinatorEpoch: (partition) => topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition]?.leaderEpoch ?? 0,
+      producerIds,
+      onMarkerWritten: () => {},
+      logger: logger.child('transactions'),
+    });
+    await transactions.start();
 
     const services: BrokerServices = {
       settings,
@@ -188,7 +221,8 @@ export class Broker {
       logs,
       fetchSessions: new FetchSessionCache(),
       groups,
-      producerIds: new ProducerIdManager(store),
+      producerIds,
+      transactions,
       logger,
       createTopic,
     };
@@ -220,6 +254,9 @@ export class Broker {
       listGroupsHandler,
       deleteGroupsHandler,
       initProducerIdHandler,
+      addPartitionsToTxnHandler,
+      addOffsetsToTxnHandler,
+      endTxnHandler,
     ];
     const dispatcher: RequestDispatcher = new RequestDispatcher(
       [...handlers, apiVersionsHandler(() => dispatcher.implemented)],
@@ -256,7 +293,7 @@ export class Broker {
       logDirs: settings.logDirs.join(','),
       ms: Date.now() - started,
     });
-    this.stores = { store, topics, logs, replicas, groups };
+    this.stores = { store, topics, logs, replicas, groups, transactions };
   }
 
   /** meta.properties ties each log dir to one cluster and node; a mismatch stops start-up, as in Kafka. */
@@ -326,7 +363,8 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await this.listener?.close();
       if (this.stores) {
-        const { store, topics, logs, replicas, groups } = this.stores;
+        const { store, topics, logs, replicas, groups, transactions } = this.stores;
+        transactions.stop();
         groups.stop();
         replicas.stop();
         await logs.shutdown();
@@ -340,9 +378,10 @@ export class Broker {
   }
 }
 
-export interface StartBrokerOptions extends Partial<Omit<BrokerSettings, 'logDefaults' | 'groups'>> {
+export interface StartBrokerOptions extends Partial<Omit<BrokerSettings, 'logDefaults' | 'groups' | 'transactions'>> {
   logDefaults?: Partial<BrokerSettings['logDefaults']>;
   groups?: Partial<BrokerSettings['groups']>;
+  transactions?: Partial<BrokerSettings['transactions']>;
   /** Log output; silent by default for embedded brokers. */
   logger?: Logger;
 }
@@ -353,7 +392,7 @@ export interface StartBrokerOptions extends Partial<Omit<BrokerSettings, 'logDef
  */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<Broker> {
   const defaults = defaultBrokerSettings();
-  const { logger, logDefaults, groups, ...rest } = options;
+  const { logger, logDefaults, groups, transactions, ...rest } = options;
   let temporary: string | null = null;
   if (!options.logDirs) temporary = await mkdtemp(join(tmpdir(), 'samsa-'));
   const settings: BrokerSettings = {
@@ -367,6 +406,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     // Tests start groups at once rather than waiting for more members (Kafka's shipped server.properties
     // does the same for development).
     groups: { ...defaults.groups, initialRebalanceDelayMs: 0, ...groups },
+    transactions: { ...defaults.transactions, ...transactions },
   };
   const broker = new Broker(
     settings,

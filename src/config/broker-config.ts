@@ -61,9 +61,14 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'min.insync.replicas': { type: 'int', default: '1', atLeast: 1 },
   'offsets.topic.num.partitions': { type: 'int', default: '50', atLeast: 1 },
   'offsets.topic.replication.factor': { type: 'int', default: '3', atLeast: 1 },
-  /** Read by the transaction coordinator (not built yet); Kafka's shipped server.properties sets them. */
+  'transaction.state.log.num.partitions': { type: 'int', default: '50', atLeast: 1 },
   'transaction.state.log.replication.factor': { type: 'int', default: '3', atLeast: 1 },
+  /** A cluster setting for `__transaction_state`; one broker has one replica (see docs/ARCHITECTURE.md). */
   'transaction.state.log.min.isr': { type: 'int', default: '2', atLeast: 1 },
+  'transaction.max.timeout.ms': { type: 'int', default: '900000', atLeast: 1 },
+  'transactional.id.expiration.ms': { type: 'int', default: '604800000', atLeast: 1 },
+  'transaction.abort.timed.out.transaction.cleanup.interval.ms': { type: 'int', default: '10000', atLeast: 1 },
+  'transaction.remove.expired.transaction.cleanup.interval.ms': { type: 'int', default: '3600000', atLeast: 1 },
   'group.initial.rebalance.delay.ms': { type: 'int', default: '3000', atLeast: 0 },
   'group.min.session.timeout.ms': { type: 'int', default: '6000', atLeast: 0 },
   'group.max.session.timeout.ms': { type: 'int', default: '1800000', atLeast: 0 },
@@ -94,7 +99,6 @@ export const IGNORED_KAFKA_CONFIGS: ReadonlySet<string> = new Set([
   'controller.listener.names',
   'inter.broker.listener.name',
   'listener.security.protocol.map',
-  'transaction.state.log.num.partitions',
   // Removed in Kafka 3.0 in favour of listeners, which always has a value.
   'host.name',
   'port',
@@ -229,6 +233,14 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     tailCacheBytes: get<number>('samsa.log.tail.cache.bytes')!,
     producerIdExpirationMs: get<number>('producer.id.expiration.ms')!,
     producerIdExpirationCheckIntervalMs: get<number>('producer.id.expiration.check.interval.ms')!,
+    transactions: {
+      stateLogNumPartitions: get<number>('transaction.state.log.num.partitions')!,
+      stateLogReplicationFactor: get<number>('transaction.state.log.replication.factor')!,
+      maxTimeoutMs: get<number>('transaction.max.timeout.ms')!,
+      transactionalIdExpirationMs: get<number>('transactional.id.expiration.ms')!,
+      abortTimedOutIntervalMs: get<number>('transaction.abort.timed.out.transaction.cleanup.interval.ms')!,
+      removeExpiredIntervalMs: get<number>('transaction.remove.expired.transaction.cleanup.interval.ms')!,
+    },
     groups: {
       offsetsTopicNumPartitions: get<number>('offsets.topic.num.partitions')!,
       offsetsTopicReplicationFactor: get<number>('offsets.topic.replication.factor')!,

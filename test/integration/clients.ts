@@ -52,11 +52,34 @@ print(json.dumps(out))
   return JSON.parse(stdout) as ConsumedRecord[];
 }
 
-/** Reads a partition from the beginning to its end with kcat (librdkafka), no consumer group. */
-export async function consumeWithKcat(bootstrap: string, topic: string, partition: number): Promise<ConsumedRecord[]> {
+/**
+ * Reads a partition from the beginning to its end with kcat (librdkafka), no consumer group. librdkafka reads
+ * read_committed by default; `isolation` chooses.
+ */
+export async function consumeWithKcat(
+  bootstrap: string,
+  topic: string,
+  partition: number,
+  isolation: 'read_committed' | 'read_uncommitted' = 'read_committed',
+): Promise<ConsumedRecord[]> {
   const { stdout } = await run(
     'kcat',
-    ['-b', bootstrap, '-C', '-t', topic, '-p', String(partition), '-o', 'beginning', '-e', '-J', '-q'],
+    [
+      '-b',
+      bootstrap,
+      '-C',
+      '-t',
+      topic,
+      '-p',
+      String(partition),
+      '-o',
+      'beginning',
+      '-e',
+      '-J',
+      '-q',
+      '-X',
+      `isolation.level=${isolation}`,
+    ],
     {
       timeout: 60_000,
     },

@@ -27,9 +27,7 @@ async function findOne(
   if (keyType === KeyType.GROUP) {
     found.errorCode = await broker.groups.findCoordinator(key);
   } else if (keyType === KeyType.TRANSACTION) {
-    // Transactions are not implemented yet: clients are told there is no coordinator rather than misled.
-    found.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    found.errorMessage = 'Samsa has no transaction coordinator yet';
+    found.errorCode = await broker.transactions.findCoordinator(key);
   } else {
     found.errorCode = ErrorCode.INVALID_REQUEST;
     found.errorMessage = `Unsupported key type ${keyType}`;

@@ -1,25 +1,38 @@
 import { ErrorCode } from '../../protocol/errors.js';
 import { apis, type InitProducerIdRequest, type InitProducerIdResponse } from '../../protocol/generated/index.js';
 import { defineHandler } from '../api-handler.js';
+import { fencedForVersion } from './transaction-errors.js';
+
+/** InitProducerId v4 is the first whose clients know PRODUCER_FENCED. */
+const FIRST_VERSION_WITH_PRODUCER_FENCED = 4;
 
 /**
- * InitProducerId: gives an idempotent producer (no transactional id) a new producer id at epoch 0, as Kafka
- * does whatever id and epoch the request carries (KIP-360's fields only matter with a transactional id).
- * Transactional producers are answered by the transaction coordinator.
+ * InitProducerId: an idempotent producer (no transactional id) gets a new producer id at epoch 0, whatever id
+ * and epoch the request carries, as in Kafka. A transactional producer is answered by the transaction
+ * coordinator: its id's producer id with a new epoch, fencing older instances.
  */
 export const initProducerIdHandler = defineHandler<InitProducerIdRequest, InitProducerIdResponse>({
   api: apis.InitProducerId,
   minVersion: 0,
   maxVersion: 5,
-  async handle({ broker }, request) {
+  async handle({ apiVersion, broker }, request) {
     const answer = (errorCode: number, producerId = -1n, producerEpoch = -1): InitProducerIdResponse => ({
       throttleTimeMs: 0,
-      errorCode,
+      errorCode: fencedForVersion(errorCode, apiVersion, FIRST_VERSION_WITH_PRODUCER_FENCED),
       producerId,
       producerEpoch,
     });
     if (request.transactionalId === null) return answer(ErrorCode.NONE, await broker.producerIds.nextProducerId(), 0);
     if (request.transactionalId === '') return answer(ErrorCode.INVALID_REQUEST);
-    return answer(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    const expected =
+      apiVersion >= 3
+        ? { producerId: request.producerId, producerEpoch: request.producerEpoch }
+        : { producerId: -1n, producerEpoch: -1 };
+    const result = await broker.transactions.initProducerId(
+      request.transactionalId,
+      request.transactionTimeoutMs,
+      expected,
+    );
+    return answer(result.errorCode, result.producerId, result.producerEpoch);
   },
 });

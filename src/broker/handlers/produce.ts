@@ -6,6 +6,12 @@ import {
   type ProduceResponsePartitionProduceResponse,
 } from '../../protocol/generated/index.js';
 import { DecodeError } from '../../protocol/primitives/index.js';
+import {
+  ATTRIBUTES_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  TRANSACTIONAL_FLAG_MASK,
+} from '../../protocol/records/batch-header.js';
 import { CompressionError } from '../../protocol/records/compression/index.js';
 import { upConvertToV2 } from '../../protocol/records/conversion.js';
 import { validateProducedBatches } from '../../storage/log-validator.js';
@@ -91,6 +97,20 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
           return response;
         }
         const { recordCount, logAppendTimeMs } = validation as { recordCount: number; logAppendTimeMs: number };
+        if (records.readInt16BE(ATTRIBUTES_OFFSET) & TRANSACTIONAL_FLAG_MASK) {
+          const txnError = broker.transactions.transactionalWriteError(
+            request.transactionalId,
+            records.readBigInt64BE(PRODUCER_ID_OFFSET),
+            records.readInt16BE(PRODUCER_EPOCH_OFFSET),
+            t.name,
+            p.index,
+          );
+          if (txnError !== ErrorCode.NONE) {
+            response.errorCode = txnError;
+            response.errorMessage = 'the partition is not part of an open transaction of this producer';
+            return response;
+          }
+        }
         if (settings.codec !== null) {
           try {
             records = recompressBatches(records, settings.codec);

@@ -1,0 +1,30 @@
+import { CONSUMER_OFFSETS_TOPIC } from '../../cluster/topic-name.js';
+import { type AddOffsetsToTxnRequest, type AddOffsetsToTxnResponse, apis } from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+import { fencedForVersion } from './transaction-errors.js';
+
+/** AddOffsetsToTxn v2 is the first whose clients know PRODUCER_FENCED. */
+const FIRST_VERSION_WITH_PRODUCER_FENCED = 2;
+
+/**
+ * AddOffsetsToTxn: the transaction will commit a group's offsets (TxnOffsetCommit follows), so the group's
+ * partition of `__consumer_offsets` joins the transaction and gets its marker at the end.
+ */
+export const addOffsetsToTxnHandler = defineHandler<AddOffsetsToTxnRequest, AddOffsetsToTxnResponse>({
+  api: apis.AddOffsetsToTxn,
+  minVersion: 0,
+  maxVersion: 4,
+  async handle({ apiVersion, broker }, request) {
+    const partition = broker.groups.partitionFor(request.groupId);
+    const errorCode = await broker.transactions.addPartitions(
+      request.transactionalId,
+      request.producerId,
+      request.producerEpoch,
+      [{ topic: CONSUMER_OFFSETS_TOPIC, partition }],
+    );
+    return {
+      throttleTimeMs: 0,
+      errorCode: fencedForVersion(errorCode, apiVersion, FIRST_VERSION_WITH_PRODUCER_FENCED),
+    };
+  },
+});

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import { type Broker, startBroker } from '../../src/broker/broker.js';
+import { apis } from '../../src/protocol/generated/index.js';
+import { consumeWithKcat } from './clients.js';
+import { RawClient } from './raw-client.js';
+
+const READ_COMMITTED = 1;
+const READ_UNCOMMITTED = 0;
+
+/** ListOffsets latest of partition 0 under an isolation level: the high watermark or the last stable offset. */
+async function endOffset(topic: string, isolationLevel: number): Promise<bigint> {
+  const c = await RawClient.connect(broker.port);
+  try {
+    const r = await c.request(apis.ListOffsets, 5, {
+      replicaId: -1,
+      isolationLevel,
+      topics: [
+        { name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 }] },
+      ],
+    });
+    return r.topics[0]!.partitions[0]!.offset;
+  } finally {
+    c.close();
+  }
+}
+
+let broker: Broker;
+let kafka: Kafka;
+
+before(async () => {
+  broker = await startBroker({ transactions: { abortTimedOutIntervalMs: 100 } });
+  kafka = new Kafka({
+    brokers: [broker.bootstrap],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 5, initialRetryTime: 50 },
+  });
+});
+
+after(async () => {
+  await broker.stop();
+});
+
+async function createTopic(topic: string, numPartitions = 1): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions }] });
+  await admin.disconnect();
+}
+
+function values(records: Array<{ value: string | null }>): Array<string | null> {
+  return records.map((r) => r.value);
+}
+
+test('KafkaJS transactions: committed records are visible to read_committed, aborted ones never; read_uncommitted sees both', async () => {
+  await createTopic('txn-kafkajs');
+  const producer = kafka.producer({ transactionalId: 'tx-kafkajs', idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const send = async (names: string[], commit: boolean) => {
+    const txn = await producer.transaction();
+    await txn.send({ topic: 'txn-kafkajs', messages: names.map((value) => ({ value, partition: 0 })) });
+    if (commit) await txn.commit();
+    else await txn.abort();
+  };
+  await send(['a1', 'a2', 'a3'], true);
+  await send(['b1', 'b2'], false);
+  await send(['c1'], true);
+  await producer.disconnect();
+
+  const committed = await consumeWithKcat(broker.bootstrap, 'txn-kafkajs', 0, 'read_committed');
+  assert.deepEqual(values(committed), ['a1', 'a2', 'a3', 'c1']);
+  const uncommitted = await consumeWithKcat(broker.bootstrap, 'txn-kafkajs', 0, 'read_uncommitted');
+  assert.deepEqual(values(uncommitted), ['a1', 'a2', 'a3', 'b1', 'b2', 'c1']);
+
+  // KafkaJS's own consumer reads read_committed by default.
+  const consumer = kafka.consumer({ groupId: 'txn-reader' });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'txn-kafkajs', fromBeginning: true });
+  const seen: string[] = [];
+  await new Promise<void>((resolve) => {
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.push(message.value!.toString());
+        if (seen.length === 4) resolve();
+      },
+    });
+  });
+  await consumer.disconnect();
+  assert.deepEqual(seen, ['a1', 'a2', 'a3', 'c1']);
+});
+
+test('an open transaction holds read_committed back at its first offset until it ends', async () => {
+  await createTopic('txn-lso');
+  const plain = kafka.producer();
+  await plain.connect();
+  await plain.send({ topic: 'txn-lso', messages: [{ value: 'before', partition: 0 }] });
+  const producer = kafka.producer({ transactionalId: 'tx-lso', idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const txn = await producer.transaction();
+  await txn.send({ topic: 'txn-lso', messages: [{ value: 'inside', partition: 0 }] });
+  await plain.send({ topic: 'txn-lso', messages: [{ value: 'after', partition: 0 }] });
+  assert.deepEqual(values(await consumeWithKcat(broker.bootstrap, 'txn-lso', 0, 'read_committed')), ['before']);
+  assert.equal(await endOffset('txn-lso', READ_UNCOMMITTED), 3n);
+  assert.equal(await endOffset('txn-lso', READ_COMMITTED), 1n, 'the last stable offset');
+  await txn.commit();
+  assert.deepEqual(values(await consumeWithKcat(broker.bootstrap, 'txn-lso', 0, 'read_committed')), [
+    'before',
+    'inside',
+    'after',
+  ]);
+  await producer.disconnect();
+  await plain.disconnect();
+});
+
+test('a second producer with the same transactional id fences the first, whose commit then fails', async () => {
+  await createTopic('txn-fence');
+  const first = kafka.producer({ transactionalId: 'tx-fence', idempotent: true, maxInFlightRequests: 1 });
+  await first.connect();
+  const txn = await first.transaction();
+  await txn.send({ topic: 'txn-fence', messages: [{ value: 'zombie', partition: 0 }] });
+
+  const second = kafka.producer({ transactionalId: 'tx-fence', idempotent: true, maxInFlightRequests: 1 });
+  await second.connect();
+  const txn2 = await second.transaction();
+  await txn2.send({ topic: 'txn-fence', messages: [{ value: 'live', partition: 0 }] });
+  await txn2.commit();
+
+  await assert.rejects(txn.commit(), /epoch|fenced/i);
+  assert.deepEqual(values(await consumeWithKcat(broker.bootstrap, 'txn-fence', 0, 'read_committed')), ['live']);
+  await first.disconnect().catch(() => {});
+  await second.disconnect();
+});
+
+test('a transaction left open past its timeout is aborted by the coordinator', async () => {
+  await createTopic('txn-timeout');
+  const producer = kafka.producer({
+    transactionalId: 'tx-timeout',
+    idempotent: true,
+    maxInFlightRequests: 1,
+    transactionTimeout: 500,
+  });
+  await producer.connect();
+  const txn = await producer.transaction();
+  await txn.send({ topic: 'txn-timeout', messages: [{ value: 'abandoned', partition: 0 }] });
+  // The coordinator aborts it: the last stable offset moves past the record and its ABORT marker.
+  while ((await endOffset('txn-timeout', READ_COMMITTED)) < 2n) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(values(await consumeWithKcat(broker.bootstrap, 'txn-timeout', 0, 'read_committed')), []);
+  await assert.rejects(txn.commit());
+  await producer.disconnect().catch(() => {});
+});
