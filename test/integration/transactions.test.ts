@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/broker/broker.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import { apis } from '../../src/protocol/generated/index.js';
+import { withTempDir } from '../storage/helpers.js';
 import { consumeWithKcat } from './clients.js';
 import { RawClient } from './raw-client.js';
 
@@ -149,3 +151,104 @@ test('a transaction left open past its timeout is aborted by the coordinator', a
   await assert.rejects(txn.commit());
   await producer.disconnect().catch(() => {});
 });
+
+test('DescribeTransactions, ListTransactions and DescribeProducers show an open transaction and its end', async () => {
+  await createTopic('txn-admin');
+  const producer = kafka.producer({ transactionalId: 'tx-admin', idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const txn = await producer.transaction();
+  await txn.send({ topic: 'txn-admin', messages: [{ value: 'x', partition: 0 }] });
+  const c = await RawClient.connect(broker.port);
+  try {
+    const described = await c.request(apis.DescribeTransactions, 0, { transactionalIds: ['tx-admin', 'nobody'] });
+    const [open, missing] = described.transactionStates;
+    assert.equal(open!.transactionState, 'Ongoing');
+    assert.deepEqual(open!.topics, [{ topic: 'txn-admin', partitions: [0] }]);
+    assert.equal(missing!.errorCode, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND);
+
+    const listed = await c.request(apis.ListTransactions, 1, {
+      stateFilters: ['Ongoing', 'Bogus'],
+      producerIdFilters: [],
+      durationFilter: -1n,
+    });
+    assert.deepEqual(
+      listed.transactionStates.map((t) => t.transactionalId),
+      ['tx-admin'],
+    );
+    assert.deepEqual(listed.unknownStateFilters, ['Bogus']);
+
+    const producers = await c.request(apis.DescribeProducers, 0, {
+      topics: [{ name: 'txn-admin', partitionIndexes: [0] }],
+    });
+    const [state] = producers.topics[0]!.partitions[0]!.activeProducers;
+    assert.equal(state!.producerId, open!.producerId);
+    assert.equal(state!.currentTxnStartOffset, 0n);
+
+    await txn.commit();
+    const after = await c.request(apis.DescribeTransactions, 0, { transactionalIds: ['tx-admin'] });
+    assert.equal(after.transactionStates[0]!.transactionState, 'CompleteCommit');
+    const producersAfter = await c.request(apis.DescribeProducers, 0, {
+      topics: [{ name: 'txn-admin', partitionIndexes: [0] }],
+    });
+    assert.equal(producersAfter.topics[0]!.partitions[0]!.activeProducers[0]!.currentTxnStartOffset, -1n);
+  } finally {
+    c.close();
+    await producer.disconnect();
+  }
+});
+
+test('transactional state survives a restart: ended transactions stay ended, an open one is aborted at its timeout', () =>
+  withTempDir(async (dir) => {
+    let b = await startBroker({ logDirs: [dir], transactions: { abortTimedOutIntervalMs: 100 } });
+    let k = new Kafka({ brokers: [b.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = k.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'txn-restart', numPartitions: 1 }] });
+    await admin.disconnect();
+    const done = k.producer({ transactionalId: 'tx-done', idempotent: true, maxInFlightRequests: 1 });
+    await done.connect();
+    const t1 = await done.transaction();
+    await t1.send({ topic: 'txn-restart', messages: [{ value: 'kept', partition: 0 }] });
+    await t1.commit();
+    const open = k.producer({
+      transactionalId: 'tx-open',
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 1500,
+    });
+    await open.connect();
+    const t2 = await open.transaction();
+    await t2.send({ topic: 'txn-restart', messages: [{ value: 'dropped', partition: 0 }] });
+    await b.stop();
+
+    b = await startBroker({ logDirs: [dir], transactions: { abortTimedOutIntervalMs: 100 } });
+    k = new Kafka({ brokers: [b.bootstrap], logLevel: logLevel.NOTHING });
+    const c = await RawClient.connect(b.port);
+    try {
+      const states = await c.request(apis.DescribeTransactions, 0, { transactionalIds: ['tx-done', 'tx-open'] });
+      assert.deepEqual(
+        states.transactionStates.map((s) => [s.errorCode, s.transactionState]),
+        [
+          [ErrorCode.NONE, 'CompleteCommit'],
+          [ErrorCode.NONE, 'Ongoing'],
+        ],
+      );
+      assert.deepEqual(values(await consumeWithKcat(b.bootstrap, 'txn-restart', 0, 'read_committed')), ['kept']);
+      let state = '';
+      while (state !== 'CompleteAbort') {
+        await new Promise((r) => setTimeout(r, 100));
+        const r = await c.request(apis.DescribeTransactions, 0, { transactionalIds: ['tx-open'] });
+        state = r.transactionStates[0]!.transactionState;
+      }
+      assert.deepEqual(values(await consumeWithKcat(b.bootstrap, 'txn-restart', 0, 'read_committed')), ['kept']);
+      assert.deepEqual(values(await consumeWithKcat(b.bootstrap, 'txn-restart', 0, 'read_uncommitted')), [
+        'kept',
+        'dropped',
+      ]);
+    } finally {
+      c.close();
+      await done.disconnect().catch(() => {});
+      await open.disconnect().catch(() => {});
+      await b.stop();
+    }
+  }));

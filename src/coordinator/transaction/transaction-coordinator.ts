@@ -556,8 +556,12 @@ export class TransactionCoordinator {
 
   // ---- Admin ----
 
-  describe(transactionalId: string): TransactionMetadata | undefined {
-    return this.txns.get(transactionalId);
+  /** DescribeTransactions: the id's metadata, or the error Kafka gives (not coordinated here, not found). */
+  async describe(transactionalId: string): Promise<{ errorCode: number; metadata?: TransactionMetadata }> {
+    const errorCode = await this.coordinatorError(transactionalId);
+    if (errorCode !== ErrorCode.NONE) return { errorCode };
+    const metadata = this.txns.get(transactionalId);
+    return metadata ? { errorCode, metadata } : { errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND };
   }
 
   list(): IterableIterator<TransactionMetadata> {

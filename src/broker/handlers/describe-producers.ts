@@ -1,0 +1,37 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import { apis, type DescribeProducersRequest, type DescribeProducersResponse } from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+
+/**
+ * DescribeProducers (KIP-664): the idempotent and transactional producers a partition knows: epoch, last
+ * sequence and timestamp, coordinator epoch, and the first offset of an open transaction (for finding hanging
+ * transactions).
+ */
+export const describeProducersHandler = defineHandler<DescribeProducersRequest, DescribeProducersResponse>({
+  api: apis.DescribeProducers,
+  minVersion: 0,
+  maxVersion: 0,
+  handle({ broker }, request) {
+    return {
+      throttleTimeMs: 0,
+      topics: request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitionIndexes.map((partitionIndex) => {
+          const found = broker.replicas.lookup(t.name, partitionIndex);
+          if ('errorCode' in found) {
+            return { partitionIndex, errorCode: found.errorCode, errorMessage: null, activeProducers: [] };
+          }
+          const activeProducers = [...found.log.producerState.activeProducers()].map((p) => ({
+            producerId: p.producerId,
+            producerEpoch: p.producerEpoch,
+            lastSequence: p.batches.at(-1)?.lastSeq ?? -1,
+            lastTimestamp: BigInt(p.lastTimestamp),
+            coordinatorEpoch: p.coordinatorEpoch,
+            currentTxnStartOffset: BigInt(p.currentTxnFirstOffset),
+          }));
+          return { partitionIndex, errorCode: ErrorCode.NONE, errorMessage: null, activeProducers };
+        }),
+      })),
+    };
+  },
+});
