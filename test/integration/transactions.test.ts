@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/broker/broker.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { withTempDir } from '../storage/helpers.js';
-import { consumeWithKcat } from './clients.js';
+import { consumeWithKcat, PYTHON } from './clients.js';
 import { RawClient } from './raw-client.js';
 
+const run = promisify(execFile);
 const READ_COMMITTED = 1;
 const READ_UNCOMMITTED = 0;
 
@@ -252,3 +256,27 @@ test('transactional state survives a restart: ended transactions stay ended, an 
       await b.stop();
     }
   }));
+
+test('confluent-kafka-python transactions: commit and abort as read_committed and read_uncommitted consumers see them', async () => {
+  await createTopic('txn-confluent');
+  const script = join(import.meta.dirname, 'python', 'transactional_producer.py');
+  const { stdout } = await run(
+    PYTHON,
+    [script, broker.bootstrap, 'txn-confluent', 'tx-confluent', 'commit:a1,a2', 'abort:b1,b2,b3', 'commit:c1'],
+    { timeout: 60_000 },
+  );
+  assert.equal(stdout.trim(), 'done');
+  assert.deepEqual(values(await consumeWithKcat(broker.bootstrap, 'txn-confluent', 0, 'read_committed')), [
+    'a1',
+    'a2',
+    'c1',
+  ]);
+  assert.deepEqual(values(await consumeWithKcat(broker.bootstrap, 'txn-confluent', 0, 'read_uncommitted')), [
+    'a1',
+    'a2',
+    'b1',
+    'b2',
+    'b3',
+    'c1',
+  ]);
+});
