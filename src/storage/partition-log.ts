@@ -51,6 +51,11 @@ export interface AppendOptions {
   sync: boolean;
   /** Number of records in `records`, to drive flush.messages. */
   recordCount: number;
+  /**
+   * A coordinator's own write with a producer id (transactional offset commits): only the producer epoch is
+   * checked, as Kafka does for coordinator appends; such batches carry no sequence numbers.
+   */
+  fromCoordinator?: boolean;
 }
 
 /** A COMMIT or ABORT marker from a transaction coordinator. */
@@ -321,7 +326,7 @@ export class PartitionLog {
         for (const item of round) {
           const result = item.marker
             ? await this.assignAndAppendMarker(item.records, item.marker)
-            : await this.assignAndAppend(item.records);
+            : await this.assignAndAppend(item.records, item.options.fromCoordinator ?? false);
           results.push(result);
           if (result instanceof ProducerStateError) continue;
           if (!result.duplicate) this.unflushedMessages += item.options.recordCount;
@@ -363,7 +368,7 @@ export class PartitionLog {
    * a batch out of sequence or from a fenced epoch is refused (returned, not thrown: the round goes on). Then
    * patches base offsets into each batch, rolls the segment if needed, and appends (not yet written).
    */
-  private async assignAndAppend(records: Buffer): Promise<AppendResult | ProducerStateError> {
+  private async assignAndAppend(records: Buffer, fromCoordinator: boolean): Promise<AppendResult | ProducerStateError> {
     const producerBatch = producerBatchAt(records, 0);
     if (producerBatch) {
       if (LOG_OVERHEAD + records.readInt32BE(BATCH_LENGTH_OFFSET) !== records.length) {
@@ -371,7 +376,9 @@ export class PartitionLog {
         return new ProducerStateError(ErrorCode.INVALID_RECORD, 'an idempotent produce carries exactly one batch');
       }
       try {
-        const { duplicate } = this.producerState.check(producerBatch);
+        const { duplicate } = fromCoordinator
+          ? this.producerState.checkEpoch(producerBatch)
+          : this.producerState.check(producerBatch);
         if (duplicate) {
           return {
             baseOffset: duplicate.lastOffset - duplicate.offsetDelta,

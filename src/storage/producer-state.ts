@@ -161,6 +161,18 @@ export class ProducerStateManager {
    * does not know (its batches may have been removed by retention), which may start anywhere.
    * Throws ProducerStateError.
    */
+  /** The check of a coordinator's write for a producer: its epoch must not be older than the partition's. */
+  checkEpoch(batch: ProducerBatch): SequenceCheck {
+    const entry = this.producers.get(batch.producerId);
+    if (entry && batch.producerEpoch < entry.producerEpoch) {
+      throw new ProducerStateError(
+        ErrorCode.INVALID_PRODUCER_EPOCH,
+        `Epoch ${batch.producerEpoch} of producer ${batch.producerId} is older than the current epoch ${entry.producerEpoch}`,
+      );
+    }
+    return { duplicate: null };
+  }
+
   check(batch: ProducerBatch): SequenceCheck {
     const entry = this.producers.get(batch.producerId);
     if (!entry) return { duplicate: null };
