@@ -39,6 +39,12 @@ export interface GroupSettings {
   offsetsRetentionMs: number;
   offsetsRetentionCheckIntervalMs: number;
   offsetMetadataMaxBytes: number;
+  /** group.consumer.heartbeat.interval.ms: how often KIP-848 members heartbeat. */
+  consumerHeartbeatIntervalMs: number;
+  /** group.consumer.session.timeout.ms: a KIP-848 member silent this long is removed. */
+  consumerSessionTimeoutMs: number;
+  /** group.consumer.max.size: members of one KIP-848 group. */
+  consumerMaxSize: number;
 }
 
 export function defaultGroupSettings(): GroupSettings {
@@ -52,6 +58,9 @@ export function defaultGroupSettings(): GroupSettings {
     offsetsRetentionMs: 7 * 24 * 3600_000,
     offsetsRetentionCheckIntervalMs: 600_000,
     offsetMetadataMaxBytes: 4096,
+    consumerHeartbeatIntervalMs: 5000,
+    consumerSessionTimeoutMs: 45_000,
+    consumerMaxSize: 2_147_483_647,
   };
 }
 
