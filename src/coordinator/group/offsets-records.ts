@@ -23,6 +23,10 @@ import {
   decodeConsumerGroupTargetAssignmentMemberValue,
   decodeConsumerGroupTargetAssignmentMetadataKey,
   decodeConsumerGroupTargetAssignmentMetadataValue,
+  decodeGroupMetadataKey,
+  decodeGroupMetadataValue,
+  decodeOffsetCommitKey,
+  decodeOffsetCommitValue,
   encodeConsumerGroupCurrentMemberAssignmentKey,
   encodeConsumerGroupCurrentMemberAssignmentValue,
   encodeConsumerGroupMemberMetadataKey,
@@ -35,10 +39,6 @@ import {
   encodeConsumerGroupTargetAssignmentMemberValue,
   encodeConsumerGroupTargetAssignmentMetadataKey,
   encodeConsumerGroupTargetAssignmentMetadataValue,
-  decodeGroupMetadataKey,
-  decodeGroupMetadataValue,
-  decodeOffsetCommitKey,
-  decodeOffsetCommitValue,
   encodeGroupMetadataKey,
   encodeGroupMetadataValue,
   encodeOffsetCommitKey,
@@ -157,7 +157,9 @@ const CONSUMER_GROUP_KEYS: Record<
 export function consumerGroupRecord(record: ConsumerGroupRecord): { key: Buffer; value: Buffer | null } {
   const spec = CONSUMER_GROUP_RECORDS[record.type];
   const memberId = 'memberId' in record ? record.memberId : '';
-  const key = versioned(spec.keyVersion, (w) => spec.encodeKey(w, spec.keyVersion, { groupId: record.group, memberId }));
+  const key = versioned(spec.keyVersion, (w) =>
+    spec.encodeKey(w, spec.keyVersion, { groupId: record.group, memberId }),
+  );
   const value =
     record.value === null
       ? null
