@@ -570,3 +570,69 @@ test('broker restart: the group comes back with its epochs and assignments, and 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('an empty group of one kind gives way to the other, and its committed offsets stay', async () => {
+  const group = 'cg-convert';
+  const c = await connect();
+  await findCoordinator(c, group);
+  const commitSimple = (offset: bigint) =>
+    c.request(apis.OffsetCommit, 8, {
+      groupId: group,
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      groupInstanceId: null,
+      retentionTimeMs: -1n,
+      topics: [
+        {
+          name: 'cg-events',
+          partitions: [
+            {
+              partitionIndex: 0,
+              committedOffset: offset,
+              committedLeaderEpoch: -1,
+              commitTimestamp: -1n,
+              committedMetadata: '',
+            },
+          ],
+        },
+      ],
+    });
+  const committed = async () => {
+    const r = await c.request(apis.OffsetFetch, 8, {
+      groupId: '',
+      topics: [],
+      groups: [
+        { groupId: group, memberId: null, memberEpoch: -1, topics: [{ name: 'cg-events', partitionIndexes: [0] }] },
+      ],
+      requireStable: false,
+    });
+    return r.groups[0]!.topics[0]!.partitions[0]!.committedOffset;
+  };
+  // A simple commit makes an empty classic group.
+  assert.equal((await commitSimple(7n)).topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
+  const listType = async () =>
+    (await c.request(apis.ListGroups, 5, { statesFilter: [], typesFilter: [] })).groups.find((g) => g.groupId === group)
+      ?.groupType;
+  assert.equal(await listType(), 'classic');
+
+  const a = new Member(c, group);
+  await a.beat();
+  assert.deepEqual(a.owned, [0, 1, 2, 3]);
+  assert.equal(await listType(), 'consumer');
+  assert.equal(await committed(), 7n);
+
+  await heartbeat(c, group, { memberId: a.memberId, memberEpoch: -1, owned: null });
+  const joined = await c.request(apis.JoinGroup, 9, {
+    groupId: group,
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 5000,
+    memberId: '',
+    groupInstanceId: null,
+    protocolType: 'consumer',
+    protocols: [{ name: 'range', metadata: Buffer.from('m') }],
+    reason: null,
+  });
+  assert.equal(joined.errorCode, ErrorCode.MEMBER_ID_REQUIRED, 'a classic join is taken again');
+  assert.equal(await listType(), 'classic');
+  assert.equal(await committed(), 7n);
+});
