@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../observability/logger.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import type { ConsumerGroupMemberMetadataValue } from '../../protocol/generated/index.js';
 import { DEFAULT_SERVER_ASSIGNOR, SERVER_ASSIGNORS, type TopicPartitions } from './assignors.js';
 import type { ClassicGroup } from './classic-group.js';
 import {
@@ -20,7 +19,19 @@ import {
   type SubscribedTopic,
   samePartitions,
 } from './consumer-group.js';
-import { type ConsumerGroupRecord, consumerGroupRecord, groupMetadataKey } from './offsets-records.js';
+import {
+  type ConsumerGroupRecordBytes,
+  currentAssignmentRecord,
+  groupEpochRecord,
+  groupRecords,
+  memberRecord,
+  memberTombstones,
+  partitionMetadataRecord,
+  rebuildConsumerGroups,
+  targetEpochRecord,
+  targetMemberRecord,
+} from './consumer-group-records.js';
+import { type ConsumerGroupRecord, groupMetadataKey } from './offsets-records.js';
 
 /** Internal topics never match a subscription by regular expression. */
 const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
@@ -285,7 +296,7 @@ export class ConsumerGroupCoordinator {
       this.groups.set(group.groupId, group);
       if (this.host.classicGroup(group.groupId)) this.host.dropClassicGroup(group.groupId);
     }
-    if (memberChanged) records.push(this.memberRecord(group, member));
+    if (memberChanged) records.push(memberRecord(group.groupId, member));
 
     // 2. Topics created, deleted or grown since the last epoch count as a subscription change too.
     this.maybeBumpGroupEpoch(group, subscriptionChanged, records);
@@ -378,10 +389,10 @@ export class ConsumerGroupCoordinator {
     this.removeMember(group, existing, records);
     if (target) {
       group.targetAssignment.set(memberId, target);
-      records.push(this.targetMemberRecord(group.groupId, memberId, target));
+      records.push(targetMemberRecord(group.groupId, memberId, target));
     }
     group.addMember(successor, this.host.now());
-    records.push(this.memberRecord(group, successor), this.currentAssignmentRecord(group.groupId, successor));
+    records.push(memberRecord(group.groupId, successor), currentAssignmentRecord(group.groupId, successor));
     this.host.logger.info('static member replaced', {
       group: group.groupId,
       instance: req.instanceId,
@@ -440,11 +451,11 @@ export class ConsumerGroupCoordinator {
       });
     if (!same) {
       group.subscriptionMetadata = metadata;
-      records.push(this.partitionMetadataRecord(group));
+      records.push(partitionMetadataRecord(group));
     }
     if (force || !same) {
       group.groupEpoch++;
-      records.push(rec({ type: 'consumer-group', group: group.groupId, value: { epoch: group.groupEpoch } }));
+      records.push(groupEpochRecord(group));
       this.host.logger.info('group epoch bumped', { group: group.groupId, epoch: group.groupEpoch });
     }
   }
@@ -473,12 +484,10 @@ export class ConsumerGroupCoordinator {
       const previous = group.targetAssignment.get(m.memberId);
       if (previous && samePartitions(previous, next)) continue;
       group.targetAssignment.set(m.memberId, next);
-      records.push(this.targetMemberRecord(group.groupId, m.memberId, next));
+      records.push(targetMemberRecord(group.groupId, m.memberId, next));
     }
     group.assignmentEpoch = group.groupEpoch;
-    records.push(
-      rec({ type: 'consumer-target-epoch', group: group.groupId, value: { assignmentEpoch: group.assignmentEpoch } }),
-    );
+    records.push(targetEpochRecord(group));
     this.host.logger.info('target assignment computed', {
       group: group.groupId,
       epoch: group.assignmentEpoch,
@@ -503,7 +512,7 @@ export class ConsumerGroupCoordinator {
     );
     if (!next) return;
     group.updateAssignment(member, next);
-    records.push(this.currentAssignmentRecord(group.groupId, member));
+    records.push(currentAssignmentRecord(group.groupId, member));
     if (member.state === MemberState.UNREVOKED_PARTITIONS) this.scheduleRebalanceTimeout(group, member);
     else if (member.rebalanceTimer) {
       clearTimeout(member.rebalanceTimer);
@@ -544,7 +553,7 @@ export class ConsumerGroupCoordinator {
         assignedPartitions: member.assignedPartitions,
         partitionsPendingRevocation: new Map(),
       });
-      records.push(this.currentAssignmentRecord(group.groupId, member));
+      records.push(currentAssignmentRecord(group.groupId, member));
       this.host.logger.info('static member left for now', { group: group.groupId, member: member.memberId });
     } else {
       this.host.logger.info('member left', { group: group.groupId, member: member.memberId });
@@ -570,8 +579,7 @@ export class ConsumerGroupCoordinator {
   private removeMember(group: ConsumerGroup, member: ConsumerGroupMember, records: ConsumerGroupRecordBytes[]): void {
     group.removeMember(member.memberId, this.host.now());
     group.targetAssignment.delete(member.memberId);
-    for (const type of ['consumer-current-assignment', 'consumer-target-member', 'consumer-member'] as const)
-      records.push(rec({ type, group: group.groupId, memberId: member.memberId, value: null }));
+    records.push(...memberTombstones(group.groupId, member.memberId));
   }
 
   private scheduleSessionTimeout(group: ConsumerGroup, member: ConsumerGroupMember): void {
@@ -610,7 +618,7 @@ export class ConsumerGroupCoordinator {
 
   private async write(group: ConsumerGroup, records: ConsumerGroupRecordBytes[]): Promise<void> {
     if (records.length === 0 && !group.needsFullWrite) return;
-    const batch = group.needsFullWrite ? [...records, ...this.groupRecords(group)] : records;
+    const batch = group.needsFullWrite ? [...records, ...groupRecords(group)] : records;
     group.needsFullWrite = false;
     try {
       await this.host.append(group.groupId, batch);
@@ -620,187 +628,22 @@ export class ConsumerGroupCoordinator {
     }
   }
 
-  /** The whole state of a group as records (after a failed write; their replay gives this state). */
-  groupRecords(group: ConsumerGroup): ConsumerGroupRecordBytes[] {
-    const out: ConsumerGroupRecordBytes[] = [];
-    for (const m of group.members.values()) out.push(this.memberRecord(group, m));
-    out.push(this.partitionMetadataRecord(group));
-    out.push(rec({ type: 'consumer-group', group: group.groupId, value: { epoch: group.groupEpoch } }));
-    for (const [memberId, target] of group.targetAssignment)
-      out.push(this.targetMemberRecord(group.groupId, memberId, target));
-    out.push(
-      rec({ type: 'consumer-target-epoch', group: group.groupId, value: { assignmentEpoch: group.assignmentEpoch } }),
-    );
-    for (const m of group.members.values()) out.push(this.currentAssignmentRecord(group.groupId, m));
-    return out;
-  }
-
-  /** Tombstones for everything of a group but its offsets, in Kafka's order. */
-  tombstones(group: ConsumerGroup): ConsumerGroupRecordBytes[] {
-    const g = group.groupId;
-    const out: ConsumerGroupRecordBytes[] = [];
-    for (const memberId of group.members.keys())
-      out.push(rec({ type: 'consumer-current-assignment', group: g, memberId, value: null }));
-    for (const memberId of new Set([...group.members.keys(), ...group.targetAssignment.keys()]))
-      out.push(rec({ type: 'consumer-target-member', group: g, memberId, value: null }));
-    out.push(rec({ type: 'consumer-target-epoch', group: g, value: null }));
-    for (const memberId of group.members.keys())
-      out.push(rec({ type: 'consumer-member', group: g, memberId, value: null }));
-    out.push(rec({ type: 'consumer-partition-metadata', group: g, value: null }));
-    out.push(rec({ type: 'consumer-group', group: g, value: null }));
-    return out;
-  }
-
-  private memberRecord(group: ConsumerGroup, m: ConsumerGroupMember): ConsumerGroupRecordBytes {
-    const value: ConsumerGroupMemberMetadataValue = {
-      instanceId: m.instanceId,
-      rackId: m.rackId,
-      clientId: m.clientId,
-      clientHost: m.clientHost,
-      subscribedTopicNames: m.subscribedTopicNames,
-      subscribedTopicRegex: m.subscribedTopicRegex,
-      rebalanceTimeoutMs: m.rebalanceTimeoutMs,
-      serverAssignor: m.serverAssignor,
-      classicMemberMetadata: null,
-    };
-    return rec({ type: 'consumer-member', group: group.groupId, memberId: m.memberId, value });
-  }
-
-  private partitionMetadataRecord(group: ConsumerGroup): ConsumerGroupRecordBytes {
-    return rec({
-      type: 'consumer-partition-metadata',
-      group: group.groupId,
-      value: {
-        topics: [...group.subscriptionMetadata].map(([topicName, t]) => ({
-          topicId: t.topicId,
-          topicName,
-          numPartitions: t.numPartitions,
-          partitionMetadata: [],
-        })),
-      },
-    });
-  }
-
-  private targetMemberRecord(groupId: string, memberId: string, target: TopicPartitions): ConsumerGroupRecordBytes {
-    return rec({
-      type: 'consumer-target-member',
-      group: groupId,
-      memberId,
-      value: { topicPartitions: partitionList(target) },
-    });
-  }
-
-  private currentAssignmentRecord(groupId: string, m: ConsumerGroupMember): ConsumerGroupRecordBytes {
-    return rec({
-      type: 'consumer-current-assignment',
-      group: groupId,
-      memberId: m.memberId,
-      value: {
-        memberEpoch: m.memberEpoch,
-        previousMemberEpoch: m.previousMemberEpoch,
-        state: m.state,
-        assignedPartitions: partitionList(m.assignedPartitions),
-        partitionsPendingRevocation: partitionList(m.partitionsPendingRevocation),
-      },
-    });
-  }
-
   // ---- Loading ----
 
   /**
-   * Rebuilds the consumer groups of one partition of `__consumer_offsets` from its records, in log order (the
-   * last record of each key wins, tombstones delete). Members come back with their epochs and assignments and
-   * must heartbeat within the session timeout, or are removed.
+   * The consumer groups of one partition of `__consumer_offsets`, from its records. Members come back with
+   * their epochs and assignments and must heartbeat within the session timeout, or are removed.
    */
   load(records: ConsumerGroupRecord[]): ConsumerGroup[] {
-    interface Parts {
-      epoch: number | null;
-      assignmentEpoch: number;
-      metadata: Map<string, SubscribedTopic>;
-      members: Map<string, ConsumerGroupMemberMetadataValue>;
-      targets: Map<string, TopicPartitions>;
-      current: Map<string, Extract<ConsumerGroupRecord, { type: 'consumer-current-assignment' }>['value']>;
-    }
-    const parts = new Map<string, Parts>();
-    for (const r of records) {
-      let p = parts.get(r.group);
-      if (!p) {
-        p = {
-          epoch: null,
-          assignmentEpoch: 0,
-          metadata: new Map(),
-          members: new Map(),
-          targets: new Map(),
-          current: new Map(),
-        };
-        parts.set(r.group, p);
-      }
-      switch (r.type) {
-        case 'consumer-group':
-          p.epoch = r.value?.epoch ?? null;
-          break;
-        case 'consumer-partition-metadata':
-          p.metadata = new Map(
-            (r.value?.topics ?? []).map((t) => [t.topicName, { topicId: t.topicId, numPartitions: t.numPartitions }]),
-          );
-          break;
-        case 'consumer-member':
-          if (r.value) p.members.set(r.memberId, r.value);
-          else p.members.delete(r.memberId);
-          break;
-        case 'consumer-target-epoch':
-          p.assignmentEpoch = r.value?.assignmentEpoch ?? 0;
-          break;
-        case 'consumer-target-member':
-          if (r.value) p.targets.set(r.memberId, partitionsFromList(r.value.topicPartitions));
-          else p.targets.delete(r.memberId);
-          break;
-        case 'consumer-current-assignment':
-          if (r.value) p.current.set(r.memberId, r.value);
-          else p.current.delete(r.memberId);
-          break;
-      }
-    }
-    const loaded: ConsumerGroup[] = [];
-    const now = this.host.now();
-    for (const [groupId, p] of parts) {
-      if (p.epoch === null) continue;
-      const group = new ConsumerGroup(groupId, now);
-      group.groupEpoch = p.epoch;
-      group.assignmentEpoch = p.assignmentEpoch;
-      group.subscriptionMetadata = p.metadata;
-      for (const [memberId, target] of p.targets) group.targetAssignment.set(memberId, target);
-      for (const [memberId, v] of p.members) {
-        const m = new ConsumerGroupMember(memberId);
-        Object.assign(m, {
-          instanceId: v.instanceId,
-          rackId: v.rackId,
-          clientId: v.clientId,
-          clientHost: v.clientHost,
-          subscribedTopicNames: v.subscribedTopicNames,
-          subscribedTopicRegex: v.subscribedTopicRegex,
-          rebalanceTimeoutMs: v.rebalanceTimeoutMs,
-          serverAssignor: v.serverAssignor,
-        });
-        const c = p.current.get(memberId);
-        if (c) {
-          m.memberEpoch = c.memberEpoch;
-          m.previousMemberEpoch = c.previousMemberEpoch;
-          m.state =
-            c.state === MemberState.UNREVOKED_PARTITIONS || c.state === MemberState.UNRELEASED_PARTITIONS
-              ? c.state
-              : MemberState.STABLE;
-          m.assignedPartitions = partitionsFromList(c.assignedPartitions);
-          m.partitionsPendingRevocation = partitionsFromList(c.partitionsPendingRevocation);
-        }
-        group.addMember(m, now);
+    const groups = rebuildConsumerGroups(records, this.host.now());
+    for (const group of groups) {
+      this.groups.set(group.groupId, group);
+      for (const m of group.members.values()) {
         this.scheduleSessionTimeout(group, m);
         if (m.state === MemberState.UNREVOKED_PARTITIONS) this.scheduleRebalanceTimeout(group, m);
       }
-      this.groups.set(groupId, group);
-      loaded.push(group);
     }
-    return loaded;
+    return groups;
   }
 
   // ---- Admin ----
@@ -861,10 +704,4 @@ export class ConsumerGroupCoordinator {
     }
     this.groups.delete(group.groupId);
   }
-}
-
-export type ConsumerGroupRecordBytes = { key: Buffer; value: Buffer | null };
-
-function rec(record: ConsumerGroupRecord): ConsumerGroupRecordBytes {
-  return consumerGroupRecord(record);
 }

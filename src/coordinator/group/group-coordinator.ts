@@ -27,6 +27,7 @@ import {
   type ConsumerHeartbeatRequest,
   type TopicsView,
 } from './consumer-group-coordinator.js';
+import { groupTombstones } from './consumer-group-records.js';
 import {
   type ConsumerGroupRecord,
   groupMetadataKey,
@@ -539,7 +540,7 @@ export class GroupCoordinator {
   private replaceEmptyConsumerGroup(consumerGroup: ConsumerGroup, group: ClassicGroup): void {
     for (const [k, o] of consumerGroup.offsets) group.offsets.set(k, o);
     this.consumer.drop(consumerGroup);
-    this.append(group.groupId, this.consumer.tombstones(consumerGroup)).catch(() => {});
+    this.append(group.groupId, groupTombstones(consumerGroup)).catch(() => {});
     this.deps.logger.info('empty consumer group replaced by a classic group', { group: group.groupId });
   }
 
@@ -1167,7 +1168,7 @@ export class GroupCoordinator {
     const records: Array<{ key: Buffer; value: Buffer | null }> = [];
     for (const k of group.offsets.keys()) records.push(this.offsetTombstone(group.groupId, k));
     if (group instanceof ClassicGroup) records.push({ key: groupMetadataKey(group.groupId), value: null });
-    else records.push(...this.consumer.tombstones(group));
+    else records.push(...groupTombstones(group));
     await this.append(group.groupId, records);
     if (group instanceof ClassicGroup) {
       group.transition('Dead', this.now());
