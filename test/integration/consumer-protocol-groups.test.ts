@@ -126,8 +126,11 @@ test('@platformatic/kafka, KIP-848 protocol: three members share six partitions,
       'the clients hold the assignment the broker describes',
     );
 
+    // The client keeps fetches of its earlier assignments in flight for a moment after it changes (the first
+    // member held all six partitions); let them end so that what each member reads is what it owns now.
+    await new Promise((r) => setTimeout(r, 1000));
     await produceSpread(broker.bootstrap, TOPIC, RECORDS, PARTITIONS);
-    await waitFor(() => records.flat().length >= RECORDS, 'every record is read');
+    await waitFor(() => new Set(records.flat().map((r) => r[1])).size >= RECORDS, 'every record is read');
     const values = records.flat().map((r) => r[1]);
     assert.equal(values.length, RECORDS, 'no record read twice');
     assert.deepEqual(new Set(values), new Set(Array.from({ length: RECORDS }, (_, i) => `v${i}`)));
@@ -146,12 +149,13 @@ test('@platformatic/kafka, KIP-848 protocol: three members share six partitions,
         `partition ${p} of the member that left has a new owner`,
       );
 
-    // Records produced now are read by the remaining two, from where the group had committed.
-    const readBefore = records[0]!.length + records[1]!.length;
+    // Records produced now are all read by the remaining two. (Records of the partitions that changed hands may
+    // be read again from the last commit: at least once, as in Kafka.)
+    const later = () =>
+      new Set([...records[0]!, ...records[1]!].map((r) => r[1]).filter((v) => Number(v.slice(1)) >= RECORDS));
     await produceSpread(broker.bootstrap, TOPIC, RECORDS, PARTITIONS, RECORDS);
-    await waitFor(() => records[0]!.length + records[1]!.length >= readBefore + RECORDS, 'the rest is read');
-    const later = [...records[0]!, ...records[1]!].map((r) => r[1]).filter((v) => Number(v.slice(1)) >= RECORDS);
-    assert.deepEqual(new Set(later), new Set(Array.from({ length: RECORDS }, (_, i) => `v${RECORDS + i}`)));
+    await waitFor(() => later().size >= RECORDS, 'the rest is read');
+    assert.deepEqual(later(), new Set(Array.from({ length: RECORDS }, (_, i) => `v${RECORDS + i}`)));
   } finally {
     for (let i = 0; i < consumers.length; i++) await closeMember(i);
   }
