@@ -23,7 +23,6 @@ import {
   type ConsumerGroupRecordBytes,
   currentAssignmentRecord,
   groupEpochRecord,
-  groupRecords,
   memberRecord,
   memberTombstones,
   partitionMetadataRecord,
@@ -145,10 +144,12 @@ function sameTopicNames(a: string[], b: string[]): boolean {
  *
  * Every heartbeat applies its changes to memory synchronously, then writes them and answers once they are
  * written, so heartbeats of one group are applied and logged in the same order. If a write fails the member
- * gets the error and the group is marked: its next write carries its whole state, so the log catches up.
+ * gets the error and the records go first in the group's next write, so the log catches up with memory.
  */
 export class ConsumerGroupCoordinator {
   readonly groups = new Map<string, ConsumerGroup>();
+  /** Records of a group whose append failed, to be written before its next ones. */
+  private readonly unwritten = new Map<string, ConsumerGroupRecordBytes[]>();
   private readonly regexes = new Map<string, RegExp>();
   private stopped = false;
 
@@ -616,14 +617,20 @@ export class ConsumerGroupCoordinator {
 
   // ---- Records ----
 
+  /**
+   * Appends a heartbeat's records. Memory already holds their changes; if the append fails they are kept and go
+   * first in the group's next write, so the log replays to the same state.
+   */
   private async write(group: ConsumerGroup, records: ConsumerGroupRecordBytes[]): Promise<void> {
-    if (records.length === 0 && !group.needsFullWrite) return;
-    const batch = group.needsFullWrite ? [...records, ...groupRecords(group)] : records;
-    group.needsFullWrite = false;
+    const unwritten = this.unwritten.get(group.groupId);
+    if (records.length === 0 && !unwritten) return;
+    const batch = unwritten ? [...unwritten, ...records] : records;
+    this.unwritten.delete(group.groupId);
     try {
       await this.host.append(group.groupId, batch);
     } catch (e) {
-      group.needsFullWrite = true;
+      // A later write may have been issued meanwhile; these records still go before anything after them.
+      this.unwritten.set(group.groupId, [...batch, ...(this.unwritten.get(group.groupId) ?? [])]);
       throw e;
     }
   }
@@ -703,5 +710,6 @@ export class ConsumerGroupCoordinator {
       if (m.rebalanceTimer) clearTimeout(m.rebalanceTimer);
     }
     this.groups.delete(group.groupId);
+    this.unwritten.delete(group.groupId);
   }
 }

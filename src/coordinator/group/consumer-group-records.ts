@@ -1,7 +1,6 @@
 /**
  * A KIP-848 consumer group as records of `__consumer_offsets` (offsets-records.ts has the formats): the records
- * of each change, the whole group (written after a failed write, so the log catches up), its tombstones, and
- * the groups rebuilt from a partition's records at start-up.
+ * of each change, its tombstones, and the groups rebuilt from a partition's records at start-up.
  */
 import type { ConsumerGroupMemberMetadataValue } from '../../protocol/generated/index.js';
 import type { TopicPartitions } from './assignors.js';
@@ -38,21 +37,6 @@ export function memberTombstones(groupId: string, memberId: string): ConsumerGro
   return (['consumer-current-assignment', 'consumer-target-member', 'consumer-member'] as const).map((type) =>
     rec({ type, group: groupId, memberId, value: null }),
   );
-}
-
-/** The whole state of a group as records (after a failed write; their replay gives this state). */
-export function groupRecords(group: ConsumerGroup): ConsumerGroupRecordBytes[] {
-  const out: ConsumerGroupRecordBytes[] = [];
-  for (const m of group.members.values()) out.push(memberRecord(group.groupId, m));
-  out.push(partitionMetadataRecord(group));
-  out.push(rec({ type: 'consumer-group', group: group.groupId, value: { epoch: group.groupEpoch } }));
-  for (const [memberId, target] of group.targetAssignment)
-    out.push(targetMemberRecord(group.groupId, memberId, target));
-  out.push(
-    rec({ type: 'consumer-target-epoch', group: group.groupId, value: { assignmentEpoch: group.assignmentEpoch } }),
-  );
-  for (const m of group.members.values()) out.push(currentAssignmentRecord(group.groupId, m));
-  return out;
 }
 
 /** Tombstones for everything of a group but its offsets, in Kafka's order. */

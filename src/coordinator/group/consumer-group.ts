@@ -219,8 +219,6 @@ export class ConsumerGroup {
   readonly offsets = new Map<string, CommittedOffset>();
   /** When the group last changed between empty and not; offsets of an empty group expire from it. */
   stateTimestamp: number;
-  /** A write of this group's records failed: the next write carries the whole group, to catch the log up. */
-  needsFullWrite = false;
 
   constructor(
     readonly groupId: string,
