@@ -23,6 +23,8 @@ import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
 import { addPartitionsToTxnHandler } from './handlers/add-partitions-to-txn.js';
 import { alterConfigsHandler } from './handlers/alter-configs.js';
 import { apiVersionsHandler } from './handlers/api-versions.js';
+import { consumerGroupDescribeHandler } from './handlers/consumer-group-describe.js';
+import { consumerGroupHeartbeatHandler } from './handlers/consumer-group-heartbeat.js';
 import { createPartitionsHandler } from './handlers/create-partitions.js';
 import { createTopicsHandler } from './handlers/create-topics.js';
 import { deleteGroupsHandler } from './handlers/delete-groups.js';
@@ -188,6 +190,17 @@ export class Broker {
       },
       partitionExists: (topic, partition) =>
         topics.get(topic)?.partitions.some((p) => p.partition === partition) ?? false,
+      topics: {
+        byName: (name) => {
+          const t = topics.get(name);
+          return t && { id: t.id, numPartitions: t.partitions.length };
+        },
+        byId: (id) => {
+          const t = topics.getById(id);
+          return t && { name: t.name, numPartitions: t.partitions.length };
+        },
+        names: () => [...topics.all()].map((t) => t.name),
+      },
       logger: logger.child('groups'),
     });
     await groups.start();
@@ -263,6 +276,8 @@ export class Broker {
       describeProducersHandler,
       describeTransactionsHandler,
       listTransactionsHandler,
+      consumerGroupHeartbeatHandler,
+      consumerGroupDescribeHandler,
     ];
     const dispatcher: RequestDispatcher = new RequestDispatcher(
       [...handlers, apiVersionsHandler(() => dispatcher.implemented)],

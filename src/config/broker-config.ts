@@ -73,6 +73,9 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'group.min.session.timeout.ms': { type: 'int', default: '6000', atLeast: 0 },
   'group.max.session.timeout.ms': { type: 'int', default: '1800000', atLeast: 0 },
   'group.max.size': { type: 'int', default: '2147483647', atLeast: 1 },
+  'group.consumer.heartbeat.interval.ms': { type: 'int', default: '5000', atLeast: 1 },
+  'group.consumer.session.timeout.ms': { type: 'int', default: '45000', atLeast: 1 },
+  'group.consumer.max.size': { type: 'int', default: '2147483647', atLeast: 1 },
   'offsets.retention.minutes': { type: 'int', default: '10080', atLeast: 1 },
   'offsets.retention.check.interval.ms': { type: 'long', default: '600000', atLeast: 1 },
   'offset.metadata.max.bytes': { type: 'int', default: '4096', atLeast: 0 },
@@ -251,6 +254,9 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
       offsetsRetentionMs: get<number>('offsets.retention.minutes')! * 60_000,
       offsetsRetentionCheckIntervalMs: get<number>('offsets.retention.check.interval.ms')!,
       offsetMetadataMaxBytes: get<number>('offset.metadata.max.bytes')!,
+      consumerHeartbeatIntervalMs: get<number>('group.consumer.heartbeat.interval.ms')!,
+      consumerSessionTimeoutMs: get<number>('group.consumer.session.timeout.ms')!,
+      consumerMaxSize: get<number>('group.consumer.max.size')!,
     },
   };
 }

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
+import { apis } from '../../src/protocol/generated/index.js';
 import { produceSpread } from './group-helpers.js';
+import { RawClient } from './raw-client.js';
 
 const { Kafka, logLevel } = kafkajs;
 const run = promisify(execFile);
@@ -193,4 +195,86 @@ test('consumer-groups: a reset of an active group is refused; bad usage and an u
     unreachable.stderr,
     /^samsa consumer-groups: cannot reach a broker at 127\.0\.0\.1:1 \(connect ECONNREFUSED 127\.0\.0\.1:1\)\n$/,
   );
+});
+
+test('consumer-groups: --describe and --reset-offsets know KIP-848 consumer groups', async () => {
+  const c = await RawClient.connect(broker.port);
+  try {
+    const created = await c.request(apis.CreateTopics, 7, {
+      topics: [{ name: 'kip848-tool', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    assert.equal(created.topics[0]!.errorCode, 0);
+    await produceSpread(broker.bootstrap, 'kip848-tool', 10, 1);
+    await c.request(apis.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: ['g-kip848-tool'] });
+    const joined = await c.request(apis.ConsumerGroupHeartbeat, 0, {
+      groupId: 'g-kip848-tool',
+      memberId: '',
+      memberEpoch: 0,
+      instanceId: null,
+      rackId: null,
+      rebalanceTimeoutMs: 30_000,
+      subscribedTopicNames: ['kip848-tool'],
+      serverAssignor: null,
+      topicPartitions: [],
+    });
+    assert.equal(joined.errorCode, 0);
+    const commit = await c.request(apis.OffsetCommit, 9, {
+      groupId: 'g-kip848-tool',
+      generationIdOrMemberEpoch: joined.memberEpoch,
+      memberId: joined.memberId!,
+      groupInstanceId: null,
+      retentionTimeMs: -1n,
+      topics: [
+        {
+          name: 'kip848-tool',
+          partitions: [
+            {
+              partitionIndex: 0,
+              committedOffset: 4n,
+              committedLeaderEpoch: -1,
+              commitTimestamp: -1n,
+              committedMetadata: '',
+            },
+          ],
+        },
+      ],
+    });
+    assert.equal(commit.topics[0]!.partitions[0]!.errorCode, 0);
+
+    const described = await tool('--bootstrap-server', broker.bootstrap, '--describe', '--group', 'g-kip848-tool');
+    assert.equal(described.code, 0, described.stderr);
+    assert.deepEqual(rows(described.stdout), [
+      {
+        GROUP: 'g-kip848-tool',
+        TOPIC: 'kip848-tool',
+        PARTITION: '0',
+        'CURRENT-OFFSET': '4',
+        'LOG-END-OFFSET': '10',
+        LAG: '6',
+        'CONSUMER-ID': joined.memberId!,
+        HOST: '/127.0.0.1',
+        'CLIENT-ID': 'raw-test',
+      },
+    ]);
+    const refused = await tool(
+      '--bootstrap-server',
+      broker.bootstrap,
+      '--reset-offsets',
+      '--group',
+      'g-kip848-tool',
+      '--topic',
+      'kip848-tool',
+      '--to-earliest',
+      '--execute',
+    );
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /can only be reset if the group 'g-kip848-tool' is inactive, but the current state is STABLE/,
+    );
+  } finally {
+    c.close();
+  }
 });

@@ -2,10 +2,10 @@ import { ErrorCode } from '../../protocol/errors.js';
 import { apis, type ListGroupsRequest, type ListGroupsResponse } from '../../protocol/generated/index.js';
 import { defineHandler } from '../api-handler.js';
 
-/** Every group here is a classic group (KIP-848 groups are not implemented yet). */
-const CLASSIC = 'classic';
-
-/** ListGroups: the groups this broker coordinates, filtered by state (v4+) and type (v5+), case-insensitively. */
+/**
+ * ListGroups: the groups this broker coordinates, filtered by state (v4+) and by type (v5+: `classic` or
+ * `consumer` for KIP-848 groups), case-insensitively.
+ */
 export const listGroupsHandler = defineHandler<ListGroupsRequest, ListGroupsResponse>({
   api: apis.ListGroups,
   minVersion: 0,
@@ -16,12 +16,12 @@ export const listGroupsHandler = defineHandler<ListGroupsRequest, ListGroupsResp
     const groups = broker.groups
       .listGroups()
       .filter((g) => states.size === 0 || states.has(g.state.toLowerCase()))
-      .filter(() => types.size === 0 || types.has(CLASSIC))
+      .filter((g) => types.size === 0 || types.has(g.type))
       .map((g) => ({
         groupId: g.groupId,
         protocolType: g.protocolType,
         groupState: apiVersion >= 4 ? g.state : '',
-        groupType: apiVersion >= 5 ? CLASSIC : '',
+        groupType: apiVersion >= 5 ? g.type : '',
       }));
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups };
   },

@@ -4,7 +4,8 @@ import { defineHandler } from '../api-handler.js';
 
 /**
  * OffsetCommit: stores committed offsets in `__consumer_offsets`. v0 commits are "simple" ones (no generation);
- * the v1 per-partition timestamp and the v2-4 retention time are not used by Kafka any more, nor here.
+ * the v1 per-partition timestamp and the v2-4 retention time are not used by Kafka any more, nor here. From v9
+ * the generation field is a KIP-848 member's epoch.
  */
 export const offsetCommitHandler = defineHandler<OffsetCommitRequest, OffsetCommitResponse>({
   api: apis.OffsetCommit,
@@ -26,7 +27,7 @@ export const offsetCommitHandler = defineHandler<OffsetCommitRequest, OffsetComm
       apiVersion >= 1 ? request.memberId : '',
       apiVersion >= 7 ? request.groupInstanceId : null,
       partitions,
-      apiVersion >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION,
+      apiVersion,
     );
     let i = 0;
     return {

@@ -13,10 +13,12 @@ function fetchGroup(
   groupId: string,
   topics: Array<{ name: string; partitionIndexes: number[] }> | null,
   apiVersion: number,
+  member?: { memberId: string | null; memberEpoch: number },
 ): { errorCode: number; topics: Array<{ name: string; partitions: OffsetFetchResponsePartition[] }> } {
   const result = broker.groups.fetchOffsets(
     groupId,
     topics === null ? null : topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
+    member,
   );
   if (result.errorCode !== ErrorCode.NONE && topics !== null && apiVersion < 2) {
     // v0-1 have no group-level error: it goes on every partition.
@@ -65,7 +67,9 @@ export const offsetFetchHandler = defineHandler<OffsetFetchRequest, OffsetFetchR
         topics: [],
         errorCode: ErrorCode.NONE,
         groups: request.groups.map((g) => {
-          const one = fetchGroup(broker, g.groupId, g.topics, apiVersion);
+          // v9+: a KIP-848 member names itself and its epoch; others send null and -1.
+          const member = apiVersion >= 9 ? { memberId: g.memberId, memberEpoch: g.memberEpoch } : undefined;
+          const one = fetchGroup(broker, g.groupId, g.topics, apiVersion, member);
           return { groupId: g.groupId, errorCode: one.errorCode, topics: one.topics };
         }),
       };

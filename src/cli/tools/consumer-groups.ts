@@ -1,6 +1,7 @@
 import type { Admin } from '@platformatic/kafka';
 import { bootstrapServers, formatTable, parseFlags, UsageError, usageExit } from './args.js';
 import { adminClient, describeFailure } from './client.js';
+import { describeConsumerGroup } from './consumer-group-describe.js';
 
 export const CONSUMER_GROUPS_USAGE = `usage: samsa consumer-groups --bootstrap-server HOST:PORT <action> [options]
 
@@ -67,16 +68,39 @@ async function committedOffsets(admin: Admin, group: string): Promise<Map<string
   return out;
 }
 
-async function describe(admin: Admin, group: string): Promise<string> {
+/** The members of a group (classic, or KIP-848 consumer group) and the partitions each holds. */
+async function groupMembers(
+  admin: Admin,
+  bootstrap: string[],
+  group: string,
+): Promise<Array<{ memberId: string; host: string; clientId: string; assignment: Array<[string, number[]]> }> | null> {
   const described = (await admin.describeGroups({ groups: [group] })).get(group);
-  if (!described || described.state === 'DEAD') return `Consumer group '${group}' does not exist.`;
+  if (described && described.state !== 'DEAD')
+    return [...described.members.values()].map((m) => ({
+      memberId: m.id,
+      host: m.clientHost,
+      clientId: m.clientId,
+      assignment: [...(m.assignments?.values() ?? [])].map((a) => [a.topic, a.partitions]),
+    }));
+  const consumerGroup = await describeConsumerGroup(admin, bootstrap, group);
+  if (!consumerGroup) return null;
+  return consumerGroup.members.map((m) => ({
+    memberId: m.memberId,
+    host: m.clientHost,
+    clientId: m.clientId,
+    assignment: m.assignment.map((a) => [a.topic, a.partitions]),
+  }));
+}
+
+async function describe(admin: Admin, bootstrap: string[], group: string): Promise<string> {
+  const members = await groupMembers(admin, bootstrap, group);
+  if (!members) return `Consumer group '${group}' does not exist.`;
   const committed = await committedOffsets(admin, group);
   const owners = new Map<string, PartitionRow['owner']>();
-  for (const m of described.members.values()) {
-    for (const a of m.assignments?.values() ?? [])
-      for (const p of a.partitions)
-        owners.set(`${a.topic}:${p}`, { memberId: m.id, host: m.clientHost, clientId: m.clientId });
-  }
+  for (const m of members)
+    for (const [topic, partitions] of m.assignment)
+      for (const p of partitions)
+        owners.set(`${topic}:${p}`, { memberId: m.memberId, host: m.host, clientId: m.clientId });
   const keys = [...new Set([...committed.keys(), ...owners.keys()])];
   const partitions = new Map<string, number[]>();
   for (const k of keys) {
@@ -97,7 +121,7 @@ async function describe(admin: Admin, group: string): Promise<string> {
     })
     .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   const lines: string[] = [];
-  if (described.members.size === 0) lines.push(`Consumer group '${group}' has no active members.`, '');
+  if (members.length === 0) lines.push(`Consumer group '${group}' has no active members.`, '');
   lines.push(
     formatTable(
       ['GROUP', 'TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'CONSUMER-ID', 'HOST', 'CLIENT-ID'],
@@ -130,9 +154,16 @@ function parseDatetime(text: string): bigint {
   return BigInt(ms);
 }
 
-async function resetOffsets(admin: Admin, group: string, flags: ReturnType<typeof parseFlags>): Promise<string> {
+async function resetOffsets(
+  admin: Admin,
+  bootstrap: string[],
+  group: string,
+  flags: ReturnType<typeof parseFlags>,
+): Promise<string> {
   const described = (await admin.describeGroups({ groups: [group] })).get(group);
-  const state = described?.state ?? 'DEAD';
+  let state: string = described?.state ?? 'DEAD';
+  // DescribeGroups does not know KIP-848 groups: ask ConsumerGroupDescribe before treating the group as gone.
+  if (state === 'DEAD') state = (await describeConsumerGroup(admin, bootstrap, group))?.state.toUpperCase() ?? state;
   if (state !== 'EMPTY' && state !== 'DEAD')
     throw new UsageError(
       `Assignments can only be reset if the group '${group}' is inactive, but the current state is ${state}.`,
@@ -229,10 +260,10 @@ export async function runConsumerGroups(argv: string[]): Promise<number> {
       for (const id of [...listed.keys()].sort()) console.log(id);
     } else if (flags.switches.has('describe')) {
       const out: string[] = [];
-      for (const g of groups) out.push(await describe(admin, g));
+      for (const g of groups) out.push(await describe(admin, bootstrap, g));
       console.log(out.join('\n\n'));
     } else if (flags.switches.has('reset-offsets')) {
-      for (const g of groups) console.log(await resetOffsets(admin, g, flags));
+      for (const g of groups) console.log(await resetOffsets(admin, bootstrap, g, flags));
     } else {
       await admin.deleteGroups({ groups });
       console.log(`Deletion of requested consumer groups (${groups.map((g) => `'${g}'`).join(', ')}) was successful.`);

@@ -19,7 +19,17 @@ import {
   parseOffsetKey,
   type SyncOutcome,
 } from './classic-group.js';
+import type { ConsumerGroup } from './consumer-group.js';
 import {
+  ConsumerGroupCoordinator,
+  type ConsumerGroupDescription,
+  type ConsumerHeartbeatOutcome,
+  type ConsumerHeartbeatRequest,
+  type TopicsView,
+} from './consumer-group-coordinator.js';
+import { groupTombstones } from './consumer-group-records.js';
+import {
+  type ConsumerGroupRecord,
   groupMetadataKey,
   groupMetadataValue,
   offsetCommitKey,
@@ -39,6 +49,12 @@ export interface GroupSettings {
   offsetsRetentionMs: number;
   offsetsRetentionCheckIntervalMs: number;
   offsetMetadataMaxBytes: number;
+  /** group.consumer.heartbeat.interval.ms: how often KIP-848 members heartbeat. */
+  consumerHeartbeatIntervalMs: number;
+  /** group.consumer.session.timeout.ms: a KIP-848 member silent this long is removed. */
+  consumerSessionTimeoutMs: number;
+  /** group.consumer.max.size: members of one KIP-848 group. */
+  consumerMaxSize: number;
 }
 
 export function defaultGroupSettings(): GroupSettings {
@@ -52,6 +68,9 @@ export function defaultGroupSettings(): GroupSettings {
     offsetsRetentionMs: 7 * 24 * 3600_000,
     offsetsRetentionCheckIntervalMs: 600_000,
     offsetMetadataMaxBytes: 4096,
+    consumerHeartbeatIntervalMs: 5000,
+    consumerSessionTimeoutMs: 45_000,
+    consumerMaxSize: 2_147_483_647,
   };
 }
 
@@ -68,6 +87,8 @@ export interface GroupCoordinatorDeps {
   createOffsetsTopic(numPartitions: number): Promise<number>;
   /** Whether a topic partition exists (offset commits for unknown partitions are refused). */
   partitionExists(topic: string, partition: number): boolean;
+  /** Topic ids and partition counts, which KIP-848 groups subscribe and are assigned by. */
+  topics: TopicsView;
   logger: Logger;
   now?: () => number;
 }
@@ -164,6 +185,8 @@ class CoordinatorWriteError extends Error {
  */
 export class GroupCoordinator {
   private readonly groups = new Map<string, ClassicGroup>();
+  /** KIP-848 consumer groups; an id names a classic group or a consumer group, never both. */
+  private readonly consumer: ConsumerGroupCoordinator;
   /** Partitions of `__consumer_offsets` whose groups are in memory. */
   private readonly loaded = new Set<number>();
   private readonly loading = new Map<number, Promise<void>>();
@@ -174,6 +197,20 @@ export class GroupCoordinator {
 
   constructor(private readonly deps: GroupCoordinatorDeps) {
     this.now = deps.now ?? Date.now;
+    this.consumer = new ConsumerGroupCoordinator({
+      settings: deps.settings,
+      topics: deps.topics,
+      logger: deps.logger,
+      now: () => this.now(),
+      append: (groupId, records) => this.append(groupId, records),
+      classicGroup: (groupId) => this.groups.get(groupId),
+      dropClassicGroup: (groupId) => {
+        const group = this.groups.get(groupId);
+        if (!group) return;
+        this.unload(group);
+        this.groups.delete(groupId);
+      },
+    });
   }
 
   get settings(): GroupSettings {
@@ -197,6 +234,7 @@ export class GroupCoordinator {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     for (const group of this.groups.values()) this.unload(group);
     this.groups.clear();
+    this.consumer.stop();
   }
 
   private unload(group: ClassicGroup): void {
@@ -282,6 +320,9 @@ export class GroupCoordinator {
     const started = this.now();
     const groupValues = new Map<string, GroupMetadataValue | null>();
     const offsets = new Map<string, Map<string, CommittedOffset | null>>();
+    const consumerRecords: ConsumerGroupRecord[] = [];
+    /** Which kind of group each id was last written as: an id changes kind when an empty group gives way. */
+    const lastKind = new Map<string, 'classic' | 'consumer'>();
     let position = log.logStartOffset;
     while (position < log.highWatermark) {
       const read = await log.read(position, LOAD_READ_BYTES, true);
@@ -304,6 +345,10 @@ export class GroupCoordinator {
           if (!parsed) continue;
           if (parsed.type === 'group') {
             groupValues.set(parsed.group, parsed.value);
+            if (parsed.value) lastKind.set(parsed.group, 'classic');
+          } else if (parsed.type !== 'offset') {
+            consumerRecords.push(parsed);
+            if (parsed.type === 'consumer-group' && parsed.value) lastKind.set(parsed.group, 'consumer');
           } else {
             let groupOffsets = offsets.get(parsed.key.group);
             if (!groupOffsets) {
@@ -324,14 +369,22 @@ export class GroupCoordinator {
       }
     }
     const now = this.now();
-    const ids = new Set([...groupValues.keys(), ...offsets.keys()]);
+    const liveOffsets = (id: string) =>
+      [...(offsets.get(id)?.entries() ?? [])].filter(([, o]) => o !== null) as Array<[string, CommittedOffset]>;
     let count = 0;
+    for (const group of this.consumer.load(consumerRecords)) {
+      if (lastKind.get(group.groupId) !== 'consumer') {
+        this.consumer.drop(group);
+        continue;
+      }
+      for (const [k, o] of liveOffsets(group.groupId)) group.offsets.set(k, o);
+      count++;
+    }
+    const ids = new Set([...groupValues.keys(), ...offsets.keys()]);
     for (const id of ids) {
+      if (this.consumer.groups.has(id)) continue;
       const value = groupValues.get(id);
-      const groupOffsets = offsets.get(id);
-      const live = [...(groupOffsets?.entries() ?? [])].filter(([, o]) => o !== null) as Array<
-        [string, CommittedOffset]
-      >;
+      const live = liveOffsets(id);
       if (!value && live.length === 0) continue;
       const group = new ClassicGroup(
         id,
@@ -421,10 +474,15 @@ export class GroupCoordinator {
     const { minSessionTimeoutMs, maxSessionTimeoutMs } = this.settings;
     if (req.sessionTimeoutMs < minSessionTimeoutMs || req.sessionTimeoutMs > maxSessionTimeoutMs)
       return Promise.resolve(joinError(req.memberId, ErrorCode.INVALID_SESSION_TIMEOUT));
+    const consumerGroup = this.consumer.groups.get(req.groupId);
+    // Kafka lets classic members join a KIP-848 group that has members (online migration); Samsa does not.
+    if (consumerGroup && consumerGroup.members.size > 0)
+      return Promise.resolve(joinError(req.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
     let group = this.groups.get(req.groupId);
     if (!group) {
       if (req.memberId !== '') return Promise.resolve(joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
       group = new ClassicGroup(req.groupId, this.now());
+      if (consumerGroup) this.replaceEmptyConsumerGroup(consumerGroup, group);
       this.groups.set(req.groupId, group);
     }
     if (!group.supportsProtocols(req.protocolType, req.protocols))
@@ -476,6 +534,14 @@ export class GroupCoordinator {
       default:
         return Promise.resolve(joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
     }
+  }
+
+  /** As in Kafka, an empty consumer group gives way to a classic group joining under its id; offsets stay. */
+  private replaceEmptyConsumerGroup(consumerGroup: ConsumerGroup, group: ClassicGroup): void {
+    for (const [k, o] of consumerGroup.offsets) group.offsets.set(k, o);
+    this.consumer.drop(consumerGroup);
+    this.append(group.groupId, groupTombstones(consumerGroup)).catch(() => {});
+    this.deps.logger.info('empty consumer group replaced by a classic group', { group: group.groupId });
   }
 
   /** FENCED_INSTANCE_ID when a static member's instance id now belongs to another member id. */
@@ -883,16 +949,28 @@ export class GroupCoordinator {
     memberId: string,
     groupInstanceId: string | null,
     partitions: OffsetCommitPartition[],
-    groupIdNotFoundError: number,
+    apiVersion: number,
   ): Promise<{ errorCode: number } | { partitionErrors: number[] }> {
     const error = this.coordinatorError(groupId);
     if (error !== ErrorCode.NONE) return { errorCode: error };
-    let group = this.groups.get(groupId);
-    if (!group) {
+    const consumerGroup = this.consumer.groups.get(groupId);
+    const existing = consumerGroup ?? this.groups.get(groupId);
+    let group: ClassicGroup | ConsumerGroup;
+    if (consumerGroup) {
+      // v9+ carries the member epoch where older versions carry the generation.
+      const invalid = this.consumer.validateOffsetRequest(consumerGroup, memberId, generationId, apiVersion, false);
+      if (invalid !== ErrorCode.NONE) return { errorCode: invalid };
+      group = consumerGroup;
+    } else if (!existing) {
+      // v9+ answers a commit to a group that does not exist with GROUP_ID_NOT_FOUND, older versions differently.
+      const groupIdNotFoundError = apiVersion >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION;
       if (generationId >= 0 || memberId !== '') return { errorCode: groupIdNotFoundError };
       group = new ClassicGroup(groupId, this.now());
       this.groups.set(groupId, group);
-    } else if (generationId >= 0 || memberId !== '' || !group.isEmpty()) {
+    } else {
+      group = existing;
+    }
+    if (group instanceof ClassicGroup && (generationId >= 0 || memberId !== '' || !group.isEmpty())) {
       const fenced = this.staticMemberError(group, memberId, groupInstanceId);
       if (fenced !== ErrorCode.NONE) return { errorCode: fenced };
       const member = group.members.get(memberId);
@@ -933,17 +1011,26 @@ export class GroupCoordinator {
     return { partitionErrors };
   }
 
-  /** Committed offsets of a group: all of them (topics null) or those asked for (-1 where none). */
+  /**
+   * Committed offsets of a group: all of them (topics null) or those asked for (-1 where none). A member of a
+   * KIP-848 group asking (OffsetFetch v9+) must give its current member epoch.
+   */
   fetchOffsets(
     groupId: string,
     topics: Array<{ name: string; partitions: number[] }> | null,
+    member: { memberId: string | null; memberEpoch: number } = { memberId: null, memberEpoch: -1 },
   ): {
     errorCode: number;
     topics: Array<{ name: string; partitions: Array<{ partition: number; offset: CommittedOffset | null }> }>;
   } {
     const error = this.coordinatorError(groupId);
     if (error !== ErrorCode.NONE) return { errorCode: error, topics: [] };
-    const group = this.groups.get(groupId);
+    const consumerGroup = this.consumer.groups.get(groupId);
+    if (consumerGroup) {
+      const invalid = this.consumer.validateOffsetRequest(consumerGroup, member.memberId, member.memberEpoch, 9, true);
+      if (invalid !== ErrorCode.NONE) return { errorCode: invalid, topics: [] };
+    }
+    const group = consumerGroup ?? this.groups.get(groupId);
     if (topics === null) {
       const byTopic = new Map<string, Array<{ partition: number; offset: CommittedOffset | null }>>();
       for (const [k, offset] of group?.offsets ?? []) {
@@ -979,10 +1066,15 @@ export class GroupCoordinator {
     const error = this.coordinatorError(groupId);
     const none = { partitionErrors: [] as number[][] };
     if (error !== ErrorCode.NONE) return { errorCode: error, ...none };
-    const group = this.groups.get(groupId);
+    const consumerGroup = this.consumer.groups.get(groupId);
+    const group = consumerGroup ?? this.groups.get(groupId);
     if (!group) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, ...none };
-    if (!group.isEmpty() && group.protocolType !== 'consumer') return { errorCode: ErrorCode.NON_EMPTY_GROUP, ...none };
-    const subscribed = this.subscribedTopics(group);
+    if (group instanceof ClassicGroup && !group.isEmpty() && group.protocolType !== 'consumer')
+      return { errorCode: ErrorCode.NON_EMPTY_GROUP, ...none };
+    const subscribed =
+      group instanceof ClassicGroup
+        ? this.subscribedTopics(group)
+        : new Set([...group.subscriptionMetadata.keys()].filter((t) => group.isSubscribedToTopic(t)));
     const records: Array<{ key: Buffer; value: null }> = [];
     const partitionErrors = topics.map((t) =>
       t.partitions.map((partition) => {
@@ -1029,6 +1121,16 @@ export class GroupCoordinator {
   async expireOffsets(): Promise<void> {
     const now = this.now();
     const retention = this.settings.offsetsRetentionMs;
+    for (const group of [...this.consumer.groups.values()]) {
+      if (group.members.size > 0 || now - group.stateTimestamp < retention) continue;
+      if (this.coordinatorError(group.groupId) !== ErrorCode.NONE) continue;
+      try {
+        await this.deleteGroupState(group);
+        this.deps.logger.info('group expired', { group: group.groupId });
+      } catch (e) {
+        if (!(e instanceof CoordinatorWriteError)) throw e;
+      }
+    }
     for (const group of [...this.groups.values()]) {
       if (!group.isEmpty() || group.state !== 'Empty' || group.pendingMembers.size > 0) continue;
       if (this.coordinatorError(group.groupId) !== ErrorCode.NONE) continue;
@@ -1062,13 +1164,42 @@ export class GroupCoordinator {
     return { key: offsetCommitKey({ group: groupId, ...parseOffsetKey(key) }), value: null };
   }
 
-  private async deleteGroupState(group: ClassicGroup): Promise<void> {
-    const records: Array<{ key: Buffer; value: null }> = [];
+  private async deleteGroupState(group: ClassicGroup | ConsumerGroup): Promise<void> {
+    const records: Array<{ key: Buffer; value: Buffer | null }> = [];
     for (const k of group.offsets.keys()) records.push(this.offsetTombstone(group.groupId, k));
-    records.push({ key: groupMetadataKey(group.groupId), value: null });
+    if (group instanceof ClassicGroup) records.push({ key: groupMetadataKey(group.groupId), value: null });
+    else records.push(...groupTombstones(group));
     await this.append(group.groupId, records);
-    group.transition('Dead', this.now());
-    this.groups.delete(group.groupId);
+    if (group instanceof ClassicGroup) {
+      group.transition('Dead', this.now());
+      this.groups.delete(group.groupId);
+    } else {
+      this.consumer.drop(group);
+    }
+  }
+
+  // ---- KIP-848 consumer groups ----
+
+  /** ConsumerGroupHeartbeat: join, heartbeat or leave a consumer group (consumer-group-coordinator.ts). */
+  consumerGroupHeartbeat(req: ConsumerHeartbeatRequest): Promise<ConsumerHeartbeatOutcome> {
+    const error = this.coordinatorError(req.groupId);
+    if (error !== ErrorCode.NONE)
+      return Promise.resolve({
+        errorCode: error,
+        errorMessage: null,
+        memberId: null,
+        memberEpoch: 0,
+        heartbeatIntervalMs: 0,
+        assignment: null,
+      });
+    return this.consumer.heartbeat(req);
+  }
+
+  /** ConsumerGroupDescribe: a consumer group, or GROUP_ID_NOT_FOUND (for classic groups too, as in Kafka). */
+  consumerGroupDescribe(groupId: string): ConsumerGroupDescription | { errorCode: number } {
+    const error = this.coordinatorError(groupId);
+    if (error !== ErrorCode.NONE) return { errorCode: error };
+    return this.consumer.describe(groupId) ?? { errorCode: ErrorCode.GROUP_ID_NOT_FOUND };
   }
 
   // ---- Admin ----
@@ -1097,21 +1228,31 @@ export class GroupCoordinator {
     };
   }
 
-  listGroups(): Array<{ groupId: string; protocolType: string; state: GroupState }> {
-    return [...this.groups.values()].map((g) => ({
+  /** Every group, with Kafka's group type: `classic` or `consumer` (KIP-848); both have protocol type consumer. */
+  listGroups(): Array<{ groupId: string; protocolType: string; state: string; type: 'classic' | 'consumer' }> {
+    const classic = [...this.groups.values()].map((g) => ({
       groupId: g.groupId,
       protocolType: g.protocolType ?? '',
-      state: g.state,
+      state: g.state as string,
+      type: 'classic' as const,
     }));
+    const consumer = [...this.consumer.groups.values()].map((g) => ({
+      groupId: g.groupId,
+      protocolType: 'consumer',
+      state: g.state as string,
+      type: 'consumer' as const,
+    }));
+    return [...classic, ...consumer];
   }
 
   /** DeleteGroups: only a group without members can go; its offsets go with it. */
   async deleteGroup(groupId: string): Promise<number> {
     const error = this.coordinatorError(groupId);
     if (error !== ErrorCode.NONE) return error;
-    const group = this.groups.get(groupId);
+    const group = this.consumer.groups.get(groupId) ?? this.groups.get(groupId);
     if (!group) return ErrorCode.GROUP_ID_NOT_FOUND;
-    if (!group.isEmpty() || group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP;
+    if (group instanceof ClassicGroup ? !group.isEmpty() || group.state !== 'Empty' : group.state !== 'Empty')
+      return ErrorCode.NON_EMPTY_GROUP;
     try {
       await this.deleteGroupState(group);
     } catch (e) {

@@ -1,0 +1,51 @@
+import {
+  apis,
+  type ConsumerGroupDescribeRequest,
+  type ConsumerGroupDescribeResponse,
+} from '../../protocol/generated/index.js';
+import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
+
+/**
+ * ConsumerGroupDescribe (KIP-848): epochs, assignor and members of consumer groups, with each member's current
+ * and target assignment. A group that is not a consumer group (missing, or classic) is GROUP_ID_NOT_FOUND.
+ */
+export const consumerGroupDescribeHandler = defineHandler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse>({
+  api: apis.ConsumerGroupDescribe,
+  minVersion: 0,
+  maxVersion: 0,
+  handle({ broker }, request) {
+    return {
+      throttleTimeMs: 0,
+      groups: request.groupIds.map((groupId) => {
+        const d = broker.groups.consumerGroupDescribe(groupId);
+        if (!('groupEpoch' in d))
+          return {
+            errorCode: d.errorCode,
+            errorMessage: null,
+            groupId,
+            groupState: '',
+            groupEpoch: 0,
+            assignmentEpoch: 0,
+            assignorName: '',
+            members: [],
+            authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+          };
+        return {
+          errorCode: d.errorCode,
+          errorMessage: null,
+          groupId,
+          groupState: d.state,
+          groupEpoch: d.groupEpoch,
+          assignmentEpoch: d.assignmentEpoch,
+          assignorName: d.assignorName,
+          members: d.members.map((m) => ({
+            ...m,
+            assignment: { topicPartitions: m.assignment },
+            targetAssignment: { topicPartitions: m.targetAssignment },
+          })),
+          authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+        };
+      }),
+    };
+  },
+});

@@ -1,0 +1,46 @@
+import {
+  apis,
+  type ConsumerGroupHeartbeatRequest,
+  type ConsumerGroupHeartbeatResponse,
+} from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+
+/**
+ * ConsumerGroupHeartbeat (KIP-848): one request to join (epoch 0), stay in (the current epoch, reporting the
+ * partitions the member holds) and leave (-1, or -2 for a static member coming back) a consumer group; the
+ * answer carries the member's epoch and, when it changed, its assignment.
+ */
+export const consumerGroupHeartbeatHandler = defineHandler<
+  ConsumerGroupHeartbeatRequest,
+  ConsumerGroupHeartbeatResponse
+>({
+  api: apis.ConsumerGroupHeartbeat,
+  minVersion: 0,
+  maxVersion: 0,
+  async handle({ broker, header, connection }, request) {
+    const outcome = await broker.groups.consumerGroupHeartbeat({
+      groupId: request.groupId,
+      memberId: request.memberId,
+      memberEpoch: request.memberEpoch,
+      instanceId: request.instanceId,
+      rackId: request.rackId,
+      rebalanceTimeoutMs: request.rebalanceTimeoutMs,
+      subscribedTopicNames: request.subscribedTopicNames,
+      // Subscription by regular expression arrives with v1 (Kafka 4.0), which the generated codecs do not have.
+      subscribedTopicRegex: null,
+      serverAssignor: request.serverAssignor,
+      ownedPartitions: request.topicPartitions,
+      clientId: header.clientId ?? '',
+      clientHost: `/${connection.remoteAddress}`,
+    });
+    return {
+      throttleTimeMs: 0,
+      errorCode: outcome.errorCode,
+      errorMessage: outcome.errorMessage,
+      memberId: outcome.memberId,
+      memberEpoch: outcome.memberEpoch,
+      heartbeatIntervalMs: outcome.heartbeatIntervalMs,
+      assignment: outcome.assignment && { topicPartitions: outcome.assignment },
+    };
+  },
+});
