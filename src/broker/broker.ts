@@ -54,6 +54,7 @@ import { offsetDeleteHandler } from './handlers/offset-delete.js';
 import { offsetFetchHandler } from './handlers/offset-fetch.js';
 import { produceHandler } from './handlers/produce.js';
 import { syncGroupHandler } from './handlers/sync-group.js';
+import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RequestDispatcher } from './request-dispatcher.js';
 import { logConfigFor } from './topic-settings.js';
@@ -224,7 +225,9 @@ export class Broker {
       },
       coordinatorEpoch: (partition) => topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition]?.leaderEpoch ?? 0,
       producerIds,
-      onMarkerWritten: () => {},
+      onMarkerWritten: (topic, partition, producerId, committed) => {
+        if (topic === CONSUMER_OFFSETS_TOPIC) groups.completeTransaction(partition, producerId, committed);
+      },
       logger: logger.child('transactions'),
     });
     await transactions.start();
@@ -276,6 +279,7 @@ export class Broker {
       describeProducersHandler,
       describeTransactionsHandler,
       listTransactionsHandler,
+      txnOffsetCommitHandler,
       consumerGroupHeartbeatHandler,
       consumerGroupDescribeHandler,
     ];

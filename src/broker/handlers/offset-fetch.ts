@@ -13,6 +13,7 @@ function fetchGroup(
   groupId: string,
   topics: Array<{ name: string; partitionIndexes: number[] }> | null,
   apiVersion: number,
+  requireStable: boolean,
   member?: { memberId: string | null; memberEpoch: number },
 ): { errorCode: number; topics: Array<{ name: string; partitions: OffsetFetchResponsePartition[] }> } {
   const result = broker.groups.fetchOffsets(
@@ -40,21 +41,32 @@ function fetchGroup(
     errorCode: result.errorCode,
     topics: result.topics.map((t) => ({
       name: t.name,
-      partitions: t.partitions.map((p) => ({
-        partitionIndex: p.partition,
-        committedOffset: p.offset?.offset ?? -1n,
-        committedLeaderEpoch: apiVersion >= 5 ? (p.offset?.leaderEpoch ?? -1) : -1,
-        metadata: p.offset?.metadata ?? '',
-        errorCode: ErrorCode.NONE,
-      })),
+      partitions: t.partitions.map((p) =>
+        // KIP-447: an offset an open transaction may still change is not handed to a require_stable fetch.
+        requireStable && broker.groups.hasPendingTransactionalOffset(groupId, t.name, p.partition)
+          ? {
+              partitionIndex: p.partition,
+              committedOffset: -1n,
+              committedLeaderEpoch: -1,
+              metadata: '',
+              errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT,
+            }
+          : {
+              partitionIndex: p.partition,
+              committedOffset: p.offset?.offset ?? -1n,
+              committedLeaderEpoch: apiVersion >= 5 ? (p.offset?.leaderEpoch ?? -1) : -1,
+              metadata: p.offset?.metadata ?? '',
+              errorCode: ErrorCode.NONE,
+            },
+      ),
     })),
   };
 }
 
 /**
  * OffsetFetch: a group's committed offsets, for the partitions asked (-1 where none) or all of them (topics
- * null, v2+). v8+ asks for several groups at once. Without transactions no offset is ever pending, so
- * require_stable needs no wait.
+ * null, v2+). v8+ asks for several groups at once. With require_stable (v7+), a partition whose offset an open
+ * transaction has committed answers UNSTABLE_OFFSET_COMMIT, and the client asks again.
  */
 export const offsetFetchHandler = defineHandler<OffsetFetchRequest, OffsetFetchResponse>({
   api: apis.OffsetFetch,
@@ -69,12 +81,18 @@ export const offsetFetchHandler = defineHandler<OffsetFetchRequest, OffsetFetchR
         groups: request.groups.map((g) => {
           // v9+: a KIP-848 member names itself and its epoch; others send null and -1.
           const member = apiVersion >= 9 ? { memberId: g.memberId, memberEpoch: g.memberEpoch } : undefined;
-          const one = fetchGroup(broker, g.groupId, g.topics, apiVersion, member);
+          const one = fetchGroup(broker, g.groupId, g.topics, apiVersion, request.requireStable, member);
           return { groupId: g.groupId, errorCode: one.errorCode, topics: one.topics };
         }),
       };
     }
-    const one = fetchGroup(broker, request.groupId, request.topics, apiVersion);
+    const one = fetchGroup(
+      broker,
+      request.groupId,
+      request.topics,
+      apiVersion,
+      apiVersion >= 7 && request.requireStable,
+    );
     return {
       throttleTimeMs: 0,
       topics: one.topics,

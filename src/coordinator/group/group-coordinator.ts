@@ -4,9 +4,11 @@ import type { Logger } from '../../observability/logger.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { decodeConsumerProtocolSubscription, type GroupMetadataValue } from '../../protocol/generated/index.js';
 import { DecodeError, Reader } from '../../protocol/primitives/index.js';
-import { readBatches } from '../../protocol/records/record-batch.js';
+import { ControlType, readTransactionMarker } from '../../protocol/records/control-record.js';
+import { type RecordBatch, readBatches } from '../../protocol/records/record-batch.js';
 import { buildRecordBatch, type RecordInput } from '../../protocol/records/record-batch-builder.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
+import { ProducerStateError } from '../../storage/producer-state.js';
 import {
   ClassicGroup,
   ClassicMember,
@@ -37,6 +39,7 @@ import {
   partitionForGroup,
   readOffsetsRecord,
 } from './offsets-records.js';
+import { PendingTransactionalOffsets } from './transactional-offsets.js';
 
 /** The group settings of the broker (Kafka's group.* and offsets.* configs). */
 export interface GroupSettings {
@@ -187,6 +190,8 @@ export class GroupCoordinator {
   private readonly groups = new Map<string, ClassicGroup>();
   /** KIP-848 consumer groups; an id names a classic group or a consumer group, never both. */
   private readonly consumer: ConsumerGroupCoordinator;
+  /** Offsets of open transactions, applied or dropped by the transaction's marker. */
+  private readonly pendingTxnOffsets = new PendingTransactionalOffsets();
   /** Partitions of `__consumer_offsets` whose groups are in memory. */
   private readonly loaded = new Set<number>();
   private readonly loading = new Map<number, Promise<void>>();
@@ -331,7 +336,12 @@ export class GroupCoordinator {
       if (batches.length === 0) break;
       for (const batch of batches) {
         position = Number(batch.lastOffset) + 1;
-        if (batch.isControl) continue;
+        if (batch.isControl) {
+          if (batch.producerId >= 0n) this.replayMarker(partition, batch, offsets);
+          continue;
+        }
+        // Offsets committed in a transaction wait for its marker (or stay pending if it is still open).
+        const transactionalProducer = batch.isTransactional ? batch.producerId : null;
         for (const record of batch.records()) {
           if (record.offset < BigInt(log.logStartOffset) || record.key === null) continue;
           let parsed: ReturnType<typeof readOffsetsRecord>;
@@ -349,6 +359,18 @@ export class GroupCoordinator {
           } else if (parsed.type !== 'offset') {
             consumerRecords.push(parsed);
             if (parsed.type === 'consumer-group' && parsed.value) lastKind.set(parsed.group, 'consumer');
+          } else if (transactionalProducer !== null && parsed.value) {
+            this.pendingTxnOffsets.add(
+              transactionalProducer,
+              parsed.key.group,
+              offsetKey(parsed.key.topic, parsed.key.partition),
+              {
+                offset: parsed.value.offset,
+                leaderEpoch: parsed.value.leaderEpoch,
+                metadata: parsed.value.metadata,
+                commitTimestamp: parsed.value.commitTimestamp,
+              },
+            );
           } else {
             let groupOffsets = offsets.get(parsed.key.group);
             if (!groupOffsets) {
@@ -421,6 +443,31 @@ export class GroupCoordinator {
       count++;
     }
     if (count > 0) this.deps.logger.info('groups loaded', { partition, groups: count, ms: this.now() - started });
+  }
+
+  /** A transaction marker met while loading: its offsets become committed (COMMIT) or are dropped (ABORT). */
+  private replayMarker(
+    partition: number,
+    batch: RecordBatch,
+    offsets: Map<string, Map<string, CommittedOffset | null>>,
+  ): void {
+    let committed: boolean;
+    try {
+      committed = readTransactionMarker(batch).type === ControlType.Commit;
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      return;
+    }
+    const taken = this.pendingTxnOffsets.take(batch.producerId, (g) => this.partitionFor(g) === partition);
+    if (!committed) return;
+    for (const [groupId, groupOffsets] of taken) {
+      let target = offsets.get(groupId);
+      if (!target) {
+        target = new Map();
+        offsets.set(groupId, target);
+      }
+      for (const [k, o] of groupOffsets) target.set(k, o);
+    }
   }
 
   // ---- Writes ----
@@ -1009,6 +1056,98 @@ export class GroupCoordinator {
       for (const [k, o] of accepted) group.offsets.set(k, o);
     }
     return { partitionErrors };
+  }
+
+  /**
+   * TxnOffsetCommit: offsets committed as part of a producer's transaction. They are written to the group's
+   * partition in a transactional batch of that producer (only its epoch is checked there) and held pending
+   * until the transaction's marker. A request naming a member (KIP-447) is checked like OffsetCommit's.
+   */
+  async commitTransactionalOffsets(
+    groupId: string,
+    producerId: bigint,
+    producerEpoch: number,
+    member: { generationId: number; memberId: string; groupInstanceId: string | null },
+    partitions: OffsetCommitPartition[],
+  ): Promise<{ errorCode: number } | { partitionErrors: number[] }> {
+    const error = this.coordinatorError(groupId);
+    if (error !== ErrorCode.NONE) return { errorCode: error };
+    const consumerGroup = this.consumer.groups.get(groupId);
+    const classicGroup = this.groups.get(groupId);
+    const named = member.generationId >= 0 || member.memberId !== '';
+    if (consumerGroup && named) {
+      const invalid = this.consumer.validateOffsetRequest(
+        consumerGroup,
+        member.memberId,
+        member.generationId,
+        9,
+        false,
+      );
+      if (invalid !== ErrorCode.NONE) return { errorCode: invalid };
+    } else if (classicGroup && named) {
+      const fenced = this.staticMemberError(classicGroup, member.memberId, member.groupInstanceId);
+      if (fenced !== ErrorCode.NONE) return { errorCode: fenced };
+      if (!classicGroup.members.has(member.memberId)) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
+      if (member.generationId !== classicGroup.generationId) return { errorCode: ErrorCode.ILLEGAL_GENERATION };
+    }
+    const log = this.offsetsLogFor(groupId);
+    if (typeof log === 'number') return { errorCode: log };
+    const now = BigInt(this.now());
+    const partitionErrors: number[] = [];
+    const inputs: RecordInput[] = [];
+    const accepted: Array<[string, CommittedOffset]> = [];
+    for (const p of partitions) {
+      const metadata = p.metadata ?? '';
+      if (!this.deps.partitionExists(p.topic, p.partition)) {
+        partitionErrors.push(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      } else if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes) {
+        partitionErrors.push(ErrorCode.OFFSET_METADATA_TOO_LARGE);
+      } else {
+        partitionErrors.push(ErrorCode.NONE);
+        const committed = { offset: p.offset, leaderEpoch: p.leaderEpoch, metadata, commitTimestamp: now };
+        inputs.push({
+          key: offsetCommitKey({ group: groupId, topic: p.topic, partition: p.partition }),
+          value: offsetCommitValue({ ...committed, expireTimestamp: -1n }),
+          timestamp: now,
+        });
+        accepted.push([offsetKey(p.topic, p.partition), committed]);
+      }
+    }
+    if (inputs.length === 0) return { partitionErrors };
+    try {
+      const batch = buildRecordBatch(inputs, { producerId, producerEpoch, baseSequence: -1, isTransactional: true });
+      await log.append(batch, { sync: this.deps.syncWrites, recordCount: inputs.length, fromCoordinator: true });
+    } catch (e) {
+      const code = e instanceof ProducerStateError ? e.errorCode : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      if (!(e instanceof ProducerStateError))
+        this.deps.logger.error('write to the offsets topic failed', { group: groupId, error: e as Error });
+      return { partitionErrors: partitionErrors.map((c) => (c === ErrorCode.NONE ? code : c)) };
+    }
+    for (const [k, o] of accepted) this.pendingTxnOffsets.add(producerId, groupId, k, o);
+    return { partitionErrors };
+  }
+
+  /**
+   * A transaction marker was written to a partition of `__consumer_offsets`: the producer's pending offsets for
+   * the groups of that partition become committed (COMMIT) or are dropped (ABORT).
+   */
+  completeTransaction(partition: number, producerId: bigint, committed: boolean): void {
+    const taken = this.pendingTxnOffsets.take(producerId, (g) => this.partitionFor(g) === partition);
+    if (!committed) return;
+    for (const [groupId, offsets] of taken) {
+      let group: ClassicGroup | ConsumerGroup | undefined =
+        this.consumer.groups.get(groupId) ?? this.groups.get(groupId);
+      if (!group) {
+        group = new ClassicGroup(groupId, this.now());
+        this.groups.set(groupId, group);
+      }
+      for (const [k, o] of offsets) group.offsets.set(k, o);
+    }
+  }
+
+  /** Whether an open transaction holds an offset of the group's partition (OffsetFetch require_stable). */
+  hasPendingTransactionalOffset(groupId: string, topic: string, partition: number): boolean {
+    return this.pendingTxnOffsets.isPending(groupId, offsetKey(topic, partition));
   }
 
   /**

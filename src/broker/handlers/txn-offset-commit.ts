@@ -1,0 +1,61 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import { apis, type TxnOffsetCommitRequest, type TxnOffsetCommitResponse } from '../../protocol/generated/index.js';
+import { defineHandler } from '../api-handler.js';
+import { fencedForVersion } from './transaction-errors.js';
+
+/** TxnOffsetCommit v3 is the first whose clients know PRODUCER_FENCED. */
+const FIRST_VERSION_WITH_PRODUCER_FENCED = 3;
+
+/**
+ * TxnOffsetCommit: a transactional producer commits a group's offsets as part of its transaction (the
+ * consume-transform-produce loop); they take effect when the transaction commits. The producer must be the
+ * current one of an open transaction (checked with the transaction coordinator, so that no pending offsets are
+ * left behind by a fenced producer). v3+ (KIP-447) names the consumer's member and generation.
+ */
+export const txnOffsetCommitHandler = defineHandler<TxnOffsetCommitRequest, TxnOffsetCommitResponse>({
+  api: apis.TxnOffsetCommit,
+  minVersion: 0,
+  maxVersion: 4,
+  async handle({ apiVersion, broker }, request) {
+    const answer = (errorOf: (i: number) => number): TxnOffsetCommitResponse => {
+      let i = 0;
+      return {
+        throttleTimeMs: 0,
+        topics: request.topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitions.map((p) => ({
+            partitionIndex: p.partitionIndex,
+            errorCode: fencedForVersion(errorOf(i++), apiVersion, FIRST_VERSION_WITH_PRODUCER_FENCED),
+          })),
+        })),
+      };
+    };
+    const txnError = broker.transactions.offsetCommitError(
+      request.transactionalId,
+      request.producerId,
+      request.producerEpoch,
+    );
+    if (txnError !== ErrorCode.NONE) return answer(() => txnError);
+    const member =
+      apiVersion >= 3
+        ? { generationId: request.generationId, memberId: request.memberId, groupInstanceId: request.groupInstanceId }
+        : { generationId: -1, memberId: '', groupInstanceId: null };
+    const result = await broker.groups.commitTransactionalOffsets(
+      request.groupId,
+      request.producerId,
+      request.producerEpoch,
+      member,
+      request.topics.flatMap((t) =>
+        t.partitions.map((p) => ({
+          topic: t.name,
+          partition: p.partitionIndex,
+          offset: p.committedOffset,
+          leaderEpoch: p.committedLeaderEpoch,
+          metadata: p.committedMetadata,
+        })),
+      ),
+    );
+    if ('errorCode' in result) return answer(() => result.errorCode);
+    return answer((i) => result.partitionErrors[i]!);
+  },
+});

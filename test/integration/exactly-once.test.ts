@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import { startBroker } from '../../src/broker/broker.js';
+import { consumeWithKcat, PYTHON } from './clients.js';
+
+const INPUT_RECORDS = 2000;
+/** Each transaction of the processor stays open this long with its records sent: a kill lands inside one. */
+const PAUSE_MS = 100;
+const PARTITIONS = 2;
+const KILLS = 3;
+const SCRIPT = join(import.meta.dirname, 'python', 'eos_processor.py');
+
+/**
+ * Runs the processor until it exits (code returned) or, with `killAfterMs`, kills it with SIGKILL that long
+ * after its first committed transaction.
+ */
+function runProcessor(bootstrap: string, killAfterMs?: number): Promise<number | null> {
+  const args = [SCRIPT, bootstrap, 'eos-in', 'eos-out', 'eos-group', 'eos-processor', String(PAUSE_MS)];
+  const child = spawn(PYTHON, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let timer: NodeJS.Timeout | null = null;
+  child.stdout!.on('data', (d: Buffer) => {
+    if (killAfterMs !== undefined && !timer && d.toString().includes('committed')) {
+      timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    }
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      if (code !== 0 && signal === null) console.error(stderr);
+      resolve(code);
+    }),
+  );
+}
+
+test('exactly-once read-process-write: a processor killed at random points several times still writes each input once', async () => {
+  const broker = await startBroker();
+  try {
+    const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [
+        { topic: 'eos-in', numPartitions: PARTITIONS },
+        { topic: 'eos-out', numPartitions: PARTITIONS },
+      ],
+    });
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    const inputs = Array.from({ length: INPUT_RECORDS }, (_, i) => `i${i}`);
+    await producer.send({
+      topic: 'eos-in',
+      messages: inputs.map((value, i) => ({ value, partition: i % PARTITIONS })),
+    });
+    await producer.disconnect();
+
+    for (let k = 0; k < KILLS; k++) await runProcessor(broker.bootstrap, Math.floor(Math.random() * 1000));
+    assert.equal(await runProcessor(broker.bootstrap), 0, 'the last run finishes the input');
+
+    const outputs: string[] = [];
+    for (let p = 0; p < PARTITIONS; p++) {
+      for (const r of await consumeWithKcat(broker.bootstrap, 'eos-out', p, 'read_committed')) outputs.push(r.value!);
+    }
+    assert.deepEqual(
+      outputs.sort(),
+      inputs.map((v) => `out-${v}`).sort(),
+      'every input exactly once in the committed output',
+    );
+    const everything: string[] = [];
+    for (let p = 0; p < PARTITIONS; p++) {
+      for (const r of await consumeWithKcat(broker.bootstrap, 'eos-out', p, 'read_uncommitted'))
+        everything.push(r.value!);
+    }
+    // The kills landed inside transactions: their records are in the log, aborted.
+    assert.ok(everything.length > outputs.length, `${everything.length} written, ${outputs.length} committed`);
+  } finally {
+    await broker.stop();
+  }
+});
