@@ -1,4 +1,3 @@
-import { ErrorCode } from '../../protocol/errors.js';
 import { apis, type OffsetCommitRequest, type OffsetCommitResponse } from '../../protocol/generated/index.js';
 import { defineHandler } from '../api-handler.js';
 
