@@ -4,9 +4,17 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { type Broker, startBroker } from '../../src/broker/broker.js';
+import { type Broker, defaultBrokerSettings, startBroker } from '../../src/broker/broker.js';
+import { partitionForGroup } from '../../src/coordinator/group/offsets-records.js';
+import {
+  TransactionState,
+  transactionLogKey,
+  transactionLogValue,
+} from '../../src/coordinator/transaction/transaction-log-records.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { apis } from '../../src/protocol/generated/index.js';
+import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
+import { PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from '../storage/helpers.js';
 import { consumeWithKcat, PYTHON } from './clients.js';
 import { RawClient } from './raw-client.js';
@@ -280,3 +288,58 @@ test('confluent-kafka-python transactions: commit and abort as read_committed an
     'c1',
   ]);
 });
+
+test('a transaction found prepared to commit at start-up (a crash between its records) is completed then', () =>
+  withTempDir(async (dir) => {
+    let b = await startBroker({ logDirs: [dir] });
+    const k = new Kafka({ brokers: [b.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = k.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'txn-prepared', numPartitions: 1 }] });
+    await admin.disconnect();
+    const producer = k.producer({ transactionalId: 'tx-prepared', idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const txn = await producer.transaction();
+    await txn.send({ topic: 'txn-prepared', messages: [{ value: 'decided', partition: 0 }] });
+    const c = await RawClient.connect(b.port);
+    const [open] = (await c.request(apis.DescribeTransactions, 0, { transactionalIds: ['tx-prepared'] }))
+      .transactionStates;
+    c.close();
+    await producer.disconnect().catch(() => {});
+    await b.stop();
+
+    // What a broker stopping right after writing PrepareCommit leaves behind: append that record to the
+    // transaction's partition of __transaction_state while the broker is down.
+    const partition = partitionForGroup('tx-prepared', 50);
+    const stateLog = await PartitionLog.open({
+      dir: join(dir, `__transaction_state-${partition}`),
+      topic: '__transaction_state',
+      partition,
+      config: defaultBrokerSettings().logDefaults,
+      cleanShutdown: true,
+    });
+    const value = transactionLogValue({
+      producerId: open!.producerId,
+      producerEpoch: open!.producerEpoch,
+      transactionTimeoutMs: open!.transactionTimeoutMs,
+      transactionStatus: TransactionState.PrepareCommit,
+      transactionPartitions: [{ topic: 'txn-prepared', partitionIds: [0] }],
+      transactionLastUpdateTimestampMs: BigInt(Date.now()),
+      transactionStartTimestampMs: open!.transactionStartTimeMs,
+    });
+    const batch = buildRecordBatch([{ key: transactionLogKey('tx-prepared'), value, timestamp: BigInt(Date.now()) }]);
+    await stateLog.append(batch, { sync: true, recordCount: 1 });
+    await stateLog.close();
+
+    b = await startBroker({ logDirs: [dir] });
+    try {
+      assert.deepEqual(values(await consumeWithKcat(b.bootstrap, 'txn-prepared', 0, 'read_committed')), ['decided']);
+      const r = await RawClient.connect(b.port);
+      const [state] = (await r.request(apis.DescribeTransactions, 0, { transactionalIds: ['tx-prepared'] }))
+        .transactionStates;
+      r.close();
+      assert.equal(state!.transactionState, 'CompleteCommit');
+    } finally {
+      await b.stop();
+    }
+  }));
