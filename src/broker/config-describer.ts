@@ -82,6 +82,7 @@ function settingsValues(s: BrokerSettings): Record<string, string> {
     'group.consumer.heartbeat.interval.ms': String(s.groups.consumerHeartbeatIntervalMs),
     'group.consumer.session.timeout.ms': String(s.groups.consumerSessionTimeoutMs),
     'group.consumer.max.size': String(s.groups.consumerMaxSize),
+    'group.consumer.migration.policy': 'disabled',
     'offsets.retention.minutes': String(Math.round(s.groups.offsetsRetentionMs / 60_000)),
     'offsets.retention.check.interval.ms': String(s.groups.offsetsRetentionCheckIntervalMs),
     'offset.metadata.max.bytes': String(s.groups.offsetMetadataMaxBytes),

@@ -76,6 +76,11 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'group.consumer.heartbeat.interval.ms': { type: 'int', default: '5000', atLeast: 1 },
   'group.consumer.session.timeout.ms': { type: 'int', default: '45000', atLeast: 1 },
   'group.consumer.max.size': { type: 'int', default: '2147483647', atLeast: 1 },
+  /**
+   * Online migration of groups with members between the classic and the consumer protocol is not built: only
+   * Kafka's `disabled` policy is accepted, and it is Samsa's default (see docs/ARCHITECTURE.md).
+   */
+  'group.consumer.migration.policy': { type: 'string', default: 'disabled', oneOf: ['disabled'] },
   'offsets.retention.minutes': { type: 'int', default: '10080', atLeast: 1 },
   'offsets.retention.check.interval.ms': { type: 'long', default: '600000', atLeast: 1 },
   'offset.metadata.max.bytes': { type: 'int', default: '4096', atLeast: 0 },
