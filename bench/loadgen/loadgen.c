@@ -2,13 +2,13 @@
  * A load generator on librdkafka, so that the client is not what limits the figures.
  *
  *   loadgen produce <brokers> <topic> <count> <bytes> <acks> <compression> <partitions>
- *   loadgen consume <brokers> <topic> <count>
+ *   loadgen consume <brokers> <topic> <count> [passes]
  *   loadgen latency <brokers> <topic> <records/s> <seconds> <bytes> <acks>
  *   loadgen small <brokers> <topic> <connections> <seconds> <bytes>
  *   loadgen loopback <seconds>
  *
  * produce sends `count` records, record i to partition i % partitions. consume reads from the beginning of
- * every partition until it has `count` records. latency produces at a fixed rate to partition 0 and consumes
+ * every partition until it has `count` records, `passes` times over. latency produces at a fixed rate to partition 0 and consumes
  * the same records in this process, timing each from send to receipt. small sends one record per request
  * from `connections` connections at once, each keeping 8 requests in flight. loopback measures TCP bandwidth
  * between two processes of this machine in 1 MiB writes.
@@ -33,6 +33,9 @@
 #include <unistd.h>
 
 static volatile long delivered = 0, failed = 0;
+/* In latency mode: the time from send to acknowledgement of each record, milliseconds. */
+static double *acked = NULL;
+static long ackedCount = 0, ackedCap = 0;
 
 static double now(void) {
   struct timespec ts;
@@ -45,8 +48,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
   (void)opaque;
   if (m->err) {
     if (failed++ == 0) fprintf(stderr, "delivery failed: %s\n", rd_kafka_err2str(m->err));
-  } else
+  } else {
     delivered++;
+    double sent;
+    if (acked && ackedCount < ackedCap && m->len >= sizeof sent) {
+      memcpy(&sent, m->payload, sizeof sent);
+      if (sent > 0) acked[ackedCount++] = (now() - sent) * 1000;
+    }
+  }
 }
 
 static void set(rd_kafka_conf_t *conf, const char *key, const char *value) {
@@ -134,12 +143,20 @@ static void assign_all(rd_kafka_t *rk, const char *topic) {
   rd_kafka_topic_partition_list_destroy(list);
 }
 
-static int consume(const char *brokers, const char *topic, long count) {
+static int consume(const char *brokers, const char *topic, long count, int passes) {
   rd_kafka_t *rk = new_consumer(brokers);
   assign_all(rk, topic);
   long got = 0, bytes = 0, errors = 0;
   double start = now(), first = 0;
+  long perPass = count, pass = 0;
+  count *= passes;
   while (got < count && now() - start < 120) {
+    /* Another pass over the same records: back to the beginning. */
+    if (got >= (pass + 1) * perPass && pass + 1 < passes) {
+      pass++;
+      rd_kafka_assign(rk, NULL);
+      assign_all(rk, topic);
+    }
     rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
     if (!m) continue;
     if (m->err) {
@@ -181,12 +198,10 @@ static void *latency_send(void *arg) {
   for (long i = 0; i < total; i++) {
     double due = start + i / p->rate;
     double t;
+    /* Sleep, never spin: a spinning sender would take a core from the broker on a small machine. */
     while ((t = now()) < due) {
-      double wait = due - t;
-      if (wait > 0.0002) {
-        struct timespec ts = {0, (long)((wait - 0.0001) * 1e9)};
-        nanosleep(&ts, NULL);
-      }
+      struct timespec ts = {0, (long)((due - t) * 1e9)};
+      nanosleep(&ts, NULL);
     }
     memcpy(payload, &t, sizeof t);
     while (rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_PARTITION(0),
@@ -203,14 +218,6 @@ static void *latency_send(void *arg) {
 
 static int latency(const char *brokers, const char *topic, double rate, double seconds, int size, const char *acks) {
   if (size < (int)sizeof(double)) size = sizeof(double);
-  rd_kafka_t *consumer = new_consumer(brokers);
-  assign_all(consumer, topic);
-  /* Let the consumer's first fetch reach the (empty) partition before anything is sent. */
-  double ready = now() + 1;
-  while (now() < ready) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 50);
-    if (m) rd_kafka_message_destroy(m);
-  }
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", brokers);
   set(conf, "acks", acks);
@@ -218,8 +225,25 @@ static int latency(const char *brokers, const char *topic, double rate, double s
   set(conf, "enable.idempotence", "false");
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   struct latency_producer p = {new_client(RD_KAFKA_PRODUCER, conf), topic, rate, seconds, size, 0};
+  /* One record sent and acknowledged before the clock starts: the producer is connected and knows the
+     partition's leader, so its start-up is not counted as latency. Its send time of 0 marks it for the consumer. */
+  char *warmup = calloc(1, size);
+  rd_kafka_producev(p.rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_VALUE(warmup, size),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+  rd_kafka_flush(p.rk, 10000);
+  free(warmup);
+  rd_kafka_t *consumer = new_consumer(brokers);
+  assign_all(consumer, topic);
+  /* Let the consumer catch up with the warm-up record and park its next fetch before anything is timed. */
+  double ready = now() + 1;
+  while (now() < ready) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 50);
+    if (m) rd_kafka_message_destroy(m);
+  }
   long total = (long)(rate * seconds);
   double *samples = malloc(sizeof(double) * (total + 1));
+  acked = malloc(sizeof(double) * (total + 1));
+  ackedCap = total + 1;
   long got = 0;
   pthread_t thread;
   pthread_create(&thread, NULL, latency_send, &p);
@@ -230,16 +254,18 @@ static int latency(const char *brokers, const char *topic, double rate, double s
     if (!m->err && m->len >= sizeof(double)) {
       double sent;
       memcpy(&sent, m->payload, sizeof sent);
-      samples[got++] = (now() - sent) * 1000;
+      if (sent > 0) samples[got++] = (now() - sent) * 1000;
     }
     rd_kafka_message_destroy(m);
   }
   pthread_join(thread, NULL);
   qsort(samples, got, sizeof(double), compare_double);
-#define PCT(q) (got ? samples[(long)((got - 1) * (q))] : 0)
+  qsort(acked, ackedCount, sizeof(double), compare_double);
+#define PCT(a, n, q) (n ? a[(long)((n - 1) * (q))] : 0)
   printf("{\"messages\":%ld,\"sent\":%ld,\"seconds\":%.3f,\"errors\":%ld,\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
-         "\"max\":%.3f}\n",
-         got, p.sent, seconds, failed, PCT(0.5), PCT(0.99), PCT(0.999), got ? samples[got - 1] : 0);
+         "\"max\":%.3f,\"ackP50\":%.3f,\"ackP99\":%.3f}\n",
+         got, p.sent, seconds, failed, PCT(samples, got, 0.5), PCT(samples, got, 0.99), PCT(samples, got, 0.999),
+         got ? samples[got - 1] : 0, PCT(acked, ackedCount, 0.5), PCT(acked, ackedCount, 0.99));
   free(samples);
   rd_kafka_destroy(p.rk);
   rd_kafka_consumer_close(consumer);
@@ -441,13 +467,14 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc >= 9 && !strcmp(argv[1], "produce"))
     return produce(argv[2], argv[3], atol(argv[4]), atoi(argv[5]), argv[6], argv[7], atoi(argv[8]));
-  if (argc >= 5 && !strcmp(argv[1], "consume")) return consume(argv[2], argv[3], atol(argv[4]));
+  if (argc >= 5 && !strcmp(argv[1], "consume"))
+    return consume(argv[2], argv[3], atol(argv[4]), argc >= 6 ? atoi(argv[5]) : 1);
   if (argc >= 8 && !strcmp(argv[1], "latency"))
     return latency(argv[2], argv[3], atof(argv[4]), atof(argv[5]), atoi(argv[6]), argv[7]);
   if (argc >= 7 && !strcmp(argv[1], "small")) return small(argv[2], argv[3], atoi(argv[4]), atof(argv[5]), atoi(argv[6]));
   if (argc >= 3 && !strcmp(argv[1], "loopback")) return loopback(atof(argv[2]));
   fprintf(stderr, "usage: loadgen produce <brokers> <topic> <count> <bytes> <acks> <compression> <partitions>\n"
-                  "       loadgen consume <brokers> <topic> <count>\n"
+                  "       loadgen consume <brokers> <topic> <count> [passes]\n"
                   "       loadgen latency <brokers> <topic> <records/s> <seconds> <bytes> <acks>\n"
                   "       loadgen small <brokers> <topic> <connections> <seconds> <bytes>\n"
                   "       loadgen loopback <seconds>\n");

@@ -40,6 +40,7 @@ export class Connection {
   private bufferedBytes = 0;
   private closed = false;
   private paused = false;
+  private flushScheduled = false;
   readonly remoteAddress: string;
   readonly remotePort: number;
 
@@ -98,27 +99,41 @@ export class Connection {
   private peekSize(): number {
     const first = this.buffered[0]!;
     if (first.length >= FRAME_SIZE_BYTES) return first.readInt32BE(0);
-    return this.take(FRAME_SIZE_BYTES, true).readInt32BE(0);
+    // The size prefix itself is split across reads: gather its four bytes without joining the chunks.
+    let size = 0;
+    let got = 0;
+    for (const chunk of this.buffered) {
+      for (let i = 0; i < chunk.length && got < FRAME_SIZE_BYTES; i++, got++) size = (size << 8) | chunk[i]!;
+      if (got === FRAME_SIZE_BYTES) break;
+    }
+    return size;
   }
 
-  /** The next `n` bytes of the input, sliced when they sit in one chunk, else joined. */
-  private take(n: number, peek = false): Buffer {
+  /**
+   * The next `n` bytes of the input: a slice when they sit in one chunk, else a copy of exactly those bytes
+   * (the chunks after them are kept as they are, not joined).
+   */
+  private take(n: number): Buffer {
     const first = this.buffered[0]!;
+    this.bufferedBytes -= n;
     if (first.length >= n) {
-      if (peek) return first;
       if (first.length === n) this.buffered.shift();
       else this.buffered[0] = first.subarray(n);
-      this.bufferedBytes -= n;
       return first.subarray(0, n);
     }
-    const joined = Buffer.concat(this.buffered, this.bufferedBytes);
-    this.buffered = joined.length > n ? [joined.subarray(n)] : [];
-    if (peek) {
-      this.buffered = [joined];
-      return joined;
+    const out = Buffer.allocUnsafe(n);
+    let copied = 0;
+    let used = 0;
+    while (copied < n) {
+      const chunk = this.buffered[used]!;
+      const part = Math.min(chunk.length, n - copied);
+      chunk.copy(out, copied, 0, part);
+      copied += part;
+      if (part === chunk.length) used++;
+      else this.buffered[used] = chunk.subarray(part);
     }
-    this.bufferedBytes -= n;
-    return joined.subarray(0, n);
+    this.buffered.splice(0, used);
+    return out;
   }
 
   private dispatch(frame: Buffer): void {
@@ -128,7 +143,7 @@ export class Connection {
       (chunks) => {
         pending.done = true;
         pending.chunks = chunks;
-        this.flushResponses();
+        this.scheduleFlush();
       },
       (error: unknown) => {
         this.onError(error, this);
@@ -137,8 +152,19 @@ export class Connection {
     );
   }
 
+  /**
+   * Responses finishing in the same turn of the event loop (a group commit completes every pipelined produce
+   * of a round at once) leave in one write: the flush runs once those callbacks are done, not per response.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushResponses);
+  }
+
   /** Writes finished responses at the head of the queue, in request order, in one corked batch. */
-  private flushResponses(): void {
+  private readonly flushResponses = (): void => {
+    this.flushScheduled = false;
     if (this.closed) return;
     let corked = false;
     while (this.queue.length > 0 && this.queue[0]!.done) {
@@ -159,7 +185,7 @@ export class Connection {
     // Stop reading while the client is not taking its responses; 'drain' resumes.
     if (this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) this.pause();
     else this.maybeResume();
-  }
+  };
 
   private pause(): void {
     if (this.paused) return;
