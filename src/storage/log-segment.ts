@@ -253,11 +253,38 @@ export class LogSegment {
     minOneBatch: boolean,
     endOffset = Number.POSITIVE_INFINITY,
   ): Promise<Buffer | null> {
-    const start = await this.findBatch(offset);
-    if (!start || start.baseOffset >= endOffset) return null;
-    const limit = Math.min(this.writtenSize - start.position, Math.max(maxBytes, minOneBatch ? start.size : 0));
+    // One read from the index's floor entry covers the batches to skip (at most about an index interval)
+    // and the answer; the batch search then runs in memory. Only when the skip or a batch larger than the
+    // answer's room does not fit is the range read again, from the batch found.
+    const [, floor] = this.offsetIndex.lookup(offset);
+    const room = Math.max(maxBytes, 0);
+    const window = await this.readAt(floor, Math.min(this.writtenSize - floor, room + SEARCH_WINDOW_BYTES));
+    let start: BatchPosition | null = null;
+    let at = 0;
+    while (at + BATCH_HEADER_BYTES <= window.length) {
+      const size = LOG_OVERHEAD + window.readInt32BE(at + BATCH_LENGTH_OFFSET);
+      if (size < BATCH_HEADER_BYTES) return null;
+      const baseOffset = Number(window.readBigInt64BE(at + BATCH_OFFSET_OFFSET));
+      const lastOffset = baseOffset + window.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+      if (lastOffset >= offset) {
+        start = { position: floor + at, size, baseOffset, lastOffset, maxTimestamp: -1 };
+        break;
+      }
+      at += size;
+    }
+    if (!start) {
+      // The batches to skip run past the window (or the segment holds nothing at or after `offset`).
+      if (at + BATCH_HEADER_BYTES <= this.writtenSize - floor) start = await this.findBatch(offset);
+      if (!start) return null;
+      at = -1;
+    }
+    if (start.baseOffset >= endOffset) return null;
+    const limit = Math.min(this.writtenSize - start.position, Math.max(room, minOneBatch ? start.size : 0));
     if (limit < start.size) return null;
-    const data = await this.readAt(start.position, limit);
+    const data =
+      at >= 0 && at + limit <= window.length
+        ? window.subarray(at, at + limit)
+        : await this.readAt(start.position, limit);
     // Keep whole batches only, and only those below the end offset.
     let end = 0;
     while (end + LOG_OVERHEAD <= data.length) {
