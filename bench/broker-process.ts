@@ -55,7 +55,7 @@ export interface BrokerProcess {
   /** The broker's recent log output. */
   log(): string;
   /** Event-loop delay since the previous call (the broker is preloaded with bench/eld-probe.mjs). */
-  eventLoopDelay(): Promise<{ p50: number; p99: number; max: number }>;
+  eventLoopDelay(): Promise<{ p50: number; p99: number; max: number; memory?: Record<string, number> }>;
   stop(): Promise<void>;
 }
 
@@ -90,7 +90,7 @@ export async function startBrokerProcess(options: BrokerOptions = {}): Promise<B
     env: { ...process.env, SAMSA_LOG_LEVEL: 'info' },
   });
   let log = '';
-  const eldWaiters: Array<(v: { p50: number; p99: number; max: number }) => void> = [];
+  const eldWaiters: Array<(v: { p50: number; p99: number; max: number; memory?: Record<string, number> }) => void> = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const started = new Promise<{ port: number; ms: number }>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {

@@ -75,10 +75,11 @@ function produceCases(quick: boolean): ProduceCase[] {
   return cases;
 }
 
+/** Records per produce run: a few hundred MB, so that each run lasts about a second or more. */
 function recordCount(size: number, quick: boolean): number {
-  if (size <= 100) return quick ? 300_000 : 1_000_000;
-  if (size <= 1024) return quick ? 100_000 : 300_000;
-  return quick ? 10_000 : 30_000;
+  if (size <= 100) return quick ? 1_000_000 : 3_000_000;
+  if (size <= 1024) return quick ? 300_000 : 1_000_000;
+  return quick ? 30_000 : 100_000;
 }
 
 const sizeName = (size: number) => (size >= 1024 ? `${size / 1024} KiB` : `${size} B`);
@@ -157,6 +158,14 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
         unit: 'MB/s',
       });
     }
+    const consumeCount = recordCount(1024, quick);
+    const f = await loadgen(['consume', sink.bootstrap, 'sink-1', String(consumeCount)]);
+    ceilings.set('consume', mbps(f));
+    rows.push({
+      workload: `loadgen ceiling: consume 1 KiB, 1 partition, from a sink serving prepared batches (${fmtRate(recPerSec(f))} rec/s)`,
+      figure: mbps(f),
+      unit: 'MB/s',
+    });
     const s = await loadgen([
       'small',
       sink.bootstrap,
@@ -249,7 +258,7 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
         unit: 'MB/s',
         limit: limits.loopbackMBps,
         limitName: 'loopback',
-        note: `disk cold read ${Math.round(limits.diskColdReadMBps)} MB/s`,
+        note: `disk cold read ${Math.round(limits.diskColdReadMBps)} MB/s; ${clientNote(mbps(r), ceilings.get('consume')!)}`,
         eventLoopDelayMs: await broker.eventLoopDelay(),
       });
     }
@@ -277,7 +286,7 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
         unit: 'MB/s',
         limit: limits.loopbackMBps,
         limitName: 'loopback',
-        note: `producer ran at ${Math.round(mbps(p))} MB/s`,
+        note: `producer ran at ${Math.round(mbps(p))} MB/s; ${clientNote(mbps(r), ceilings.get('consume')!)}`,
         eventLoopDelayMs: await broker.eventLoopDelay(),
       });
     }
@@ -347,7 +356,7 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
     await broker.stop();
   }
 
-  rows.push(await hotConsume(quick, limits));
+  rows.push(await hotConsume(quick, limits, ceilings.get('consume')!));
   rows.push(...(await manyPartitions()));
   return rows;
 }
@@ -356,9 +365,9 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
  * A consumer reading a topic held whole in the tail cache: a broker of its own with a tail cache larger than
  * the topic (so that the memory this takes is not counted in the main broker's RSS).
  */
-async function hotConsume(quick: boolean, limits: MachineLimits): Promise<BenchRow> {
-  const count = quick ? 200_000 : 500_000;
-  const broker = await startBrokerProcess({ properties: { 'samsa.log.tail.cache.bytes': String(1 << 30) } });
+async function hotConsume(quick: boolean, limits: MachineLimits, ceiling: number): Promise<BenchRow> {
+  const count = quick ? 300_000 : 1_000_000;
+  const broker = await startBrokerProcess({ properties: { 'samsa.log.tail.cache.bytes': String(2 * 1024 ** 3) } });
   const admin = await WireClient.connect(broker.port);
   try {
     await createTopic(admin, 'consume-hot', 1);
@@ -371,6 +380,7 @@ async function hotConsume(quick: boolean, limits: MachineLimits): Promise<BenchR
       unit: 'MB/s',
       limit: limits.loopbackMBps,
       limitName: 'loopback',
+      note: clientNote(mbps(r), ceiling),
       eventLoopDelayMs: await broker.eventLoopDelay(),
     };
   } finally {

@@ -9,7 +9,7 @@ export interface BenchRow {
   /** What else bounds the figure (the client's own ceiling, the producer's rate), printed after the ratio. */
   note?: string;
   /** The broker's event-loop delay during the workload, milliseconds (JSON only). */
-  eventLoopDelayMs?: { p50: number; p99: number; max: number };
+  eventLoopDelayMs?: { p50: number; p99: number; max: number; memory?: Record<string, number> };
 }
 
 /** Runs `fn` repeatedly for at least `minMs` after a warm-up; returns the number of calls per second. */

@@ -97,6 +97,11 @@ static int produce(const char *brokers, const char *topic, long count, int size,
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
   char *payload = make_payload(size);
+  /* Connected, with the topic's metadata, before the clock starts. */
+  const rd_kafka_metadata_t *md;
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+  if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
   double start = now();
   for (long i = 0; i < count; i++) {
     while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int32_t)(i % partitions)),
