@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { releaseWrittenChunks } from '../storage/log-segment.js';
 
 /** Bytes of the size prefix of every Kafka request and response. */
 export const FRAME_SIZE_BYTES = 4;
@@ -179,7 +180,13 @@ export class Connection {
       const prefix = Buffer.allocUnsafe(FRAME_SIZE_BYTES);
       prefix.writeInt32BE(size, 0);
       this.socket.write(prefix);
-      for (const c of chunks) this.socket.write(c);
+      for (let i = 0; i < chunks.length - 1; i++) this.socket.write(chunks[i]!);
+      // Once written, segment reads among the chunks go back to their pool (see releaseWrittenChunks).
+      if (chunks.length > 0) {
+        this.socket.write(chunks[chunks.length - 1]!, (error) => {
+          if (!error) releaseWrittenChunks(chunks);
+        });
+      }
     }
     if (corked) this.socket.uncork();
     // Stop reading while the client is not taking its responses; 'drain' resumes.
