@@ -85,3 +85,28 @@ export async function diskMBps(totalBytes: number): Promise<DiskFigures> {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Latency of the durable policy's smallest unit of work: append 1 KiB to a file and fdatasync it, `count`
+ * times in a row. Its percentiles are the floor of acks=all latency (every acknowledgement waits for one).
+ */
+export async function syncAppendLatencyMs(count: number): Promise<{ p50: number; p99: number; p999: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'samsa-bench-sync-'));
+  const file = await open(join(dir, 'data'), 'w');
+  const chunk = Buffer.alloc(1024, 0x61);
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const t = performance.now();
+      await file.write(chunk, 0, chunk.length, i * chunk.length);
+      await file.datasync();
+      samples.push(performance.now() - t);
+    }
+  } finally {
+    await file.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor((samples.length - 1) * q))]!;
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999) };
+}

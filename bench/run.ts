@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brokerSuite, buildLoadgen, loopbackMBps } from './broker.js';
 import { type BenchRow, formatTable, memcpyMBps } from './lib.js';
-import { diskMBps, nodeLoopbackMBps } from './machine.js';
+import { diskMBps, nodeLoopbackMBps, syncAppendLatencyMs } from './machine.js';
 import { codecSuite, compressionSuite, crcSuite } from './protocol.js';
 
 const quick = process.argv.includes('--quick');
@@ -23,11 +23,15 @@ async function main(): Promise<void> {
   const disk = await diskMBps((quick ? 256 : 1024) * 1024 * 1024);
   const loopback = await loopbackMBps(quick ? 1 : 3);
   const nodeLoopback = await nodeLoopbackMBps(quick ? 1 : 3);
+  const sync = await syncAppendLatencyMs(quick ? 1000 : 5000);
   const rows: BenchRow[] = [
     { workload: 'machine: memcpy (1 MiB blocks)', figure: memcpy, unit: 'MB/s' },
     { workload: 'machine: sequential write, 1 MiB + fdatasync each', figure: disk.writeSyncMBps, unit: 'MB/s' },
     { workload: 'machine: sequential write, 1 MiB, page cache', figure: disk.writeMBps, unit: 'MB/s' },
     { workload: 'machine: sequential read, 1 MiB, cold (page cache dropped)', figure: disk.coldReadMBps, unit: 'MB/s' },
+    { workload: 'machine: append 1 KiB + fdatasync, latency p50', figure: sync.p50, unit: 'ms' },
+    { workload: 'machine: append 1 KiB + fdatasync, latency p99', figure: sync.p99, unit: 'ms' },
+    { workload: 'machine: append 1 KiB + fdatasync, latency p99.9', figure: sync.p999, unit: 'ms' },
     { workload: 'machine: loopback TCP, process to process (C, 1 MiB writes)', figure: loopback, unit: 'MB/s' },
     {
       workload: 'machine: loopback TCP, Node process to Node process (1 MiB writes)',

@@ -130,6 +130,7 @@ static rd_kafka_t *new_consumer(const char *brokers) {
   set(conf, "max.partition.fetch.bytes", "10485760");
   set(conf, "queued.max.messages.kbytes", "1048576");
   set(conf, "fetch.wait.max.ms", "100");
+  set(conf, "socket.nagle.disable", "true");
   return new_client(RD_KAFKA_CONSUMER, conf);
 }
 
@@ -228,6 +229,8 @@ static int latency(const char *brokers, const char *topic, double rate, double s
   set(conf, "acks", acks);
   set(conf, "linger.ms", "0");
   set(conf, "enable.idempotence", "false");
+  /* As Kafka's Java client does: without it, Nagle's algorithm holds small requests back for milliseconds. */
+  set(conf, "socket.nagle.disable", "true");
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   struct latency_producer p = {new_client(RD_KAFKA_PRODUCER, conf), topic, rate, seconds, size, 0};
   /* One record sent and acknowledged before the clock starts: the producer is connected and knows the
