@@ -129,18 +129,26 @@ export async function startBrokerProcess(options: BrokerOptions = {}): Promise<B
   };
 }
 
-/** Samples a process's RSS every `everyMs` until stopped; returns the largest seen. */
-export function sampleRss(pid: number, everyMs = 100): { stop: () => number } {
+/** Samples a process's RSS every `everyMs` until stopped: the largest seen overall, and since the last look. */
+export function sampleRss(pid: number, everyMs = 100): { stop: () => number; sinceLastLook: () => number } {
   let max = rssBytes(pid);
+  let recent = max;
   const timer = setInterval(() => {
     try {
-      max = Math.max(max, rssBytes(pid));
+      const now = rssBytes(pid);
+      max = Math.max(max, now);
+      recent = Math.max(recent, now);
     } catch {}
   }, everyMs);
   return {
     stop: () => {
       clearInterval(timer);
       return max;
+    },
+    sinceLastLook: () => {
+      const r = recent;
+      recent = 0;
+      return r;
     },
   };
 }

@@ -31,6 +31,8 @@ export interface LoadResult {
   p99?: number;
   p999?: number;
   max?: number;
+  ackP50?: number;
+  ackP99?: number;
 }
 
 export async function loadgen(args: string[]): Promise<LoadResult> {
@@ -212,6 +214,12 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
   const broker = await startBrokerProcess({ cpuProfDir });
   const admin = await WireClient.connect(broker.port);
   const rss = sampleRss(broker.pid);
+  // Each workload's rows get the largest RSS seen while it ran.
+  let untagged = rows.length;
+  const tagRss = () => {
+    const mb = rss.sinceLastLook() / MB;
+    for (; untagged < rows.length; untagged++) rows[untagged]!.rssMaxMB = Math.round(mb);
+  };
   let coldTopic: { name: string; count: number } | null = null;
   let peak1KiB = 0;
   try {
@@ -245,6 +253,7 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
         note: clientNote(mbps(r), ceiling),
         eventLoopDelayMs: await broker.eventLoopDelay(),
       });
+      tagRss();
     }
 
     // Cold: a topic written long ago (its batches left the tail cache), with its files dropped from the page cache.
@@ -261,6 +270,7 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
         note: `disk cold read ${Math.round(limits.diskColdReadMBps)} MB/s; ${clientNote(mbps(r), ceilings.get('consume')!)}`,
         eventLoopDelayMs: await broker.eventLoopDelay(),
       });
+      tagRss();
     }
 
     // Tailing: a consumer reading as a producer writes (long polls woken by appends, served by the tail cache).
@@ -289,12 +299,26 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
         note: `producer ran at ${Math.round(mbps(p))} MB/s; ${clientNote(mbps(r), ceilings.get('consume')!)}`,
         eventLoopDelayMs: await broker.eventLoopDelay(),
       });
+      tagRss();
     }
 
     // End-to-end latency at a fixed rate: produce (linger 0) to a consumer's receipt, one process, one clock.
-    const seconds = quick ? 3 : 10;
+    // Beside it, the acknowledgement latency of the same producer against the sink: the client's own share.
+    const seconds = quick ? 2 : 10;
     const rates = [5000, Math.max(Math.round(peak1KiB / 2), 1000)];
-    for (const acks of quick ? (['all'] as const) : (['all', '1'] as const)) {
+    const clientAck = new Map<number, LoadResult>();
+    const latencySink = await startSink();
+    try {
+      for (const rate of rates) {
+        clientAck.set(
+          rate,
+          await loadgen(['latency', latencySink.bootstrap, 'sink-1', String(rate), String(seconds), '1024', '1', '0']),
+        );
+      }
+    } finally {
+      latencySink.stop();
+    }
+    for (const acks of ['all', '1'] as const) {
       for (const rate of rates) {
         const topic = `latency-${acks}-${rate}`;
         await createTopic(admin, topic, 1);
@@ -303,6 +327,7 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
         const eld = await broker.eventLoopDelay();
         if (r.messages < r.seconds * rate * 0.99)
           throw new Error(`latency ${topic}: only ${r.messages} records arrived`);
+        const client = clientAck.get(rate)!;
         for (const [q, v] of [
           ['p50', r.p50],
           ['p99', r.p99],
@@ -314,10 +339,16 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
             unit: 'ms',
             limit: q === 'p50' ? undefined : 5,
             limitName: 'goal',
-            note: q === 'p99.9' ? `max ${r.max?.toFixed(1)} ms` : undefined,
+            note:
+              q === 'p50'
+                ? `produce ack p50 ${r.ackP50?.toFixed(2)} ms; client alone (sink) ${client.ackP50?.toFixed(2)} ms`
+                : q === 'p99'
+                  ? `produce ack p99 ${r.ackP99?.toFixed(1)} ms; client alone (sink) ${client.ackP99?.toFixed(1)} ms`
+                  : `max ${r.max?.toFixed(1)} ms`,
             eventLoopDelayMs: eld,
           });
         }
+        tagRss();
       }
     }
 
@@ -342,15 +373,19 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
         note: clientNote(recPerSec(r), ceilings.get('small')!, 'req/s'),
         eventLoopDelayMs: await broker.eventLoopDelay(),
       });
+      tagRss();
     }
   } finally {
     const maxRss = rss.stop();
+    let peak: BenchRow | undefined;
+    for (const r of rows) if (r.rssMaxMB !== undefined && (!peak || r.rssMaxMB > peak.rssMaxMB!)) peak = r;
     rows.push({
       workload: 'RSS of the broker process under load (largest seen over the produce and consume runs)',
       figure: maxRss / MB,
       unit: 'MB',
       limit: 150,
       limitName: 'goal',
+      note: peak ? `during: ${peak.workload.replace(/ \(.*$/, '')}` : undefined,
     });
     admin.close();
     await broker.stop();

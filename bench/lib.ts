@@ -8,6 +8,8 @@ export interface BenchRow {
   limitName?: string;
   /** What else bounds the figure (the client's own ceiling, the producer's rate), printed after the ratio. */
   note?: string;
+  /** The broker's largest RSS during the workload, MB (JSON only). */
+  rssMaxMB?: number;
   /** The broker's event-loop delay during the workload, milliseconds (JSON only). */
   eventLoopDelayMs?: { p50: number; p99: number; max: number; memory?: Record<string, number> };
 }

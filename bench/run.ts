@@ -4,6 +4,7 @@
  * broker process (node --cpu-prof) under bench/results/profiles/. Results are written as JSON under bench/results/.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { brokerSuite, buildLoadgen, loopbackMBps } from './broker.js';
 import { type BenchRow, formatTable, memcpyMBps } from './lib.js';
@@ -14,8 +15,19 @@ const quick = process.argv.includes('--quick');
 const profile = process.argv.includes('--profile');
 const minMs = quick ? 200 : 1000;
 
+/** Every figure shares the machine with whatever else runs: say so when something else is busy. */
+function busyWarning(): string | null {
+  const [load] = loadavg();
+  const cpus = availableParallelism();
+  return load! > cpus / 2
+    ? `warning: load average ${load!.toFixed(1)} on ${cpus} CPUs before the run: other work is competing, figures will be low and noisy`
+    : null;
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
+  const before = busyWarning();
+  if (before) console.error(before);
   const resultsDir = join(import.meta.dirname, 'results');
   await buildLoadgen();
   // The machine's limits, measured first and in the same run as everything compared with them.
@@ -66,8 +78,10 @@ async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   const seconds = (performance.now() - started) / 1000;
-  writeFileSync(file, `${JSON.stringify({ quick, node: process.version, seconds, rows }, null, 2)}\n`);
+  const machine = { cpus: availableParallelism(), loadAverageBefore: loadavg()[0], warning: before };
+  writeFileSync(file, `${JSON.stringify({ quick, node: process.version, machine, seconds, rows }, null, 2)}\n`);
   console.log(`\n${seconds.toFixed(0)} s; written to ${file}`);
+  if (before) console.log(before);
 }
 
 await main();

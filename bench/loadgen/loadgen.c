@@ -3,13 +3,14 @@
  *
  *   loadgen produce <brokers> <topic> <count> <bytes> <acks> <compression> <partitions>
  *   loadgen consume <brokers> <topic> <count> [passes]
- *   loadgen latency <brokers> <topic> <records/s> <seconds> <bytes> <acks>
+ *   loadgen latency <brokers> <topic> <records/s> <seconds> <bytes> <acks> [consume]
  *   loadgen small <brokers> <topic> <connections> <seconds> <bytes>
  *   loadgen loopback <seconds>
  *
  * produce sends `count` records, record i to partition i % partitions. consume reads from the beginning of
  * every partition until it has `count` records, `passes` times over. latency produces at a fixed rate to partition 0 and consumes
- * the same records in this process, timing each from send to receipt. small sends one record per request
+ * the same records in this process, timing each from send to receipt (with consume 0, only
+ * from send to acknowledgement). small sends one record per request
  * from `connections` connections at once, each keeping 8 requests in flight. loopback measures TCP bandwidth
  * between two processes of this machine in 1 MiB writes.
  *
@@ -222,7 +223,8 @@ static void *latency_send(void *arg) {
   return NULL;
 }
 
-static int latency(const char *brokers, const char *topic, double rate, double seconds, int size, const char *acks) {
+static int latency(const char *brokers, const char *topic, double rate, double seconds, int size, const char *acks,
+                   int withConsumer) {
   if (size < (int)sizeof(double)) size = sizeof(double);
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", brokers);
@@ -240,11 +242,11 @@ static int latency(const char *brokers, const char *topic, double rate, double s
                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
   rd_kafka_flush(p.rk, 10000);
   free(warmup);
-  rd_kafka_t *consumer = new_consumer(brokers);
-  assign_all(consumer, topic);
+  rd_kafka_t *consumer = withConsumer ? new_consumer(brokers) : NULL;
+  if (consumer) assign_all(consumer, topic);
   /* Let the consumer catch up with the warm-up record and park its next fetch before anything is timed. */
   double ready = now() + 1;
-  while (now() < ready) {
+  while (consumer && now() < ready) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 50);
     if (m) rd_kafka_message_destroy(m);
   }
@@ -256,7 +258,7 @@ static int latency(const char *brokers, const char *topic, double rate, double s
   pthread_t thread;
   pthread_create(&thread, NULL, latency_send, &p);
   double deadline = now() + seconds + 30;
-  while (got < total && now() < deadline) {
+  while (consumer && got < total && now() < deadline) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 100);
     if (!m) continue;
     if (!m->err && m->len >= sizeof(double)) {
@@ -276,6 +278,7 @@ static int latency(const char *brokers, const char *topic, double rate, double s
          got ? samples[got - 1] : 0, PCT(acked, ackedCount, 0.5), PCT(acked, ackedCount, 0.99));
   free(samples);
   rd_kafka_destroy(p.rk);
+  if (!consumer) return failed ? 1 : 0;
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
   return got == total && !failed ? 0 : 1;
@@ -478,12 +481,12 @@ int main(int argc, char **argv) {
   if (argc >= 5 && !strcmp(argv[1], "consume"))
     return consume(argv[2], argv[3], atol(argv[4]), argc >= 6 ? atoi(argv[5]) : 1);
   if (argc >= 8 && !strcmp(argv[1], "latency"))
-    return latency(argv[2], argv[3], atof(argv[4]), atof(argv[5]), atoi(argv[6]), argv[7]);
+    return latency(argv[2], argv[3], atof(argv[4]), atof(argv[5]), atoi(argv[6]), argv[7], argc >= 9 ? atoi(argv[8]) : 1);
   if (argc >= 7 && !strcmp(argv[1], "small")) return small(argv[2], argv[3], atoi(argv[4]), atof(argv[5]), atoi(argv[6]));
   if (argc >= 3 && !strcmp(argv[1], "loopback")) return loopback(atof(argv[2]));
   fprintf(stderr, "usage: loadgen produce <brokers> <topic> <count> <bytes> <acks> <compression> <partitions>\n"
                   "       loadgen consume <brokers> <topic> <count> [passes]\n"
-                  "       loadgen latency <brokers> <topic> <records/s> <seconds> <bytes> <acks>\n"
+                  "       loadgen latency <brokers> <topic> <records/s> <seconds> <bytes> <acks> [consume]\n"
                   "       loadgen small <brokers> <topic> <connections> <seconds> <bytes>\n"
                   "       loadgen loopback <seconds>\n");
   return 2;
