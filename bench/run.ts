@@ -26,6 +26,7 @@ function busyWarning(): string | null {
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const loadAverageBefore = loadavg()[0];
   const before = busyWarning();
   if (before) console.error(before);
   const resultsDir = join(import.meta.dirname, 'results');
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   const seconds = (performance.now() - started) / 1000;
-  const machine = { cpus: availableParallelism(), loadAverageBefore: loadavg()[0], warning: before };
+  const machine = { cpus: availableParallelism(), loadAverageBefore, warning: before };
   writeFileSync(file, `${JSON.stringify({ quick, node: process.version, machine, seconds, rows }, null, 2)}\n`);
   console.log(`\n${seconds.toFixed(0)} s; written to ${file}`);
   if (before) console.log(before);
