@@ -44,6 +44,8 @@ export class TailCacheBudget {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** Largest memory block the batches of one partition are packed into; appends larger than this get their own. */
 const MAX_SLAB_BYTES = 1 << 20;
 /** A read spanning two slabs is joined (copied) up to this size; a larger one stops at the first slab's end. */
@@ -112,6 +114,10 @@ export class TailCache {
       this.orphanedBytes -= bytes;
       return;
     }
+    // The entry stays in the array until the next compaction; its bytes must not (with batches of a
+    // megabyte, 256 evicted entries held a quarter of a gigabyte per partition).
+    const evicted = this.batches[this.head];
+    if (evicted) evicted.buf = EMPTY;
     this.head++;
     if (this.head > 256 && this.head * 2 > this.batches.length) {
       this.batches.splice(0, this.head);
