@@ -3,8 +3,14 @@ import { releaseWrittenChunks } from '../storage/log-segment.js';
 
 /** Bytes of the size prefix of every Kafka request and response. */
 export const FRAME_SIZE_BYTES = 4;
-/** Requests of one connection being processed at once; past this the connection stops being read. */
-export const MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION = 32;
+/**
+ * Requests of one connection being processed at once; past this the connection stops being read. Generous,
+ * because a client sending many small produce requests gets them into one group commit only if they are read:
+ * at 32, a producer at 65,000 records/s with linger.ms=0 and acks=all waited a median 55 ms, at 128, 3 ms.
+ */
+export const MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION = 128;
+/** Bytes of requests of one connection being processed at once; past this the connection stops being read. */
+export const MAX_IN_FLIGHT_REQUEST_BYTES = 16 * 1024 * 1024;
 /** Response bytes queued on a socket past which the connection stops being read until they drain. */
 export const MAX_UNSENT_RESPONSE_BYTES = 8 * 1024 * 1024;
 
@@ -29,6 +35,7 @@ export type FrameHandler = (frame: Buffer, connection: Connection) => Promise<Bu
 interface Pending {
   done: boolean;
   chunks: Buffer[] | null;
+  requestBytes: number;
 }
 
 /**
@@ -42,6 +49,8 @@ export class Connection {
   private closed = false;
   private paused = false;
   private flushScheduled = false;
+  /** Bytes of the requests in `queue`. */
+  private inFlightBytes = 0;
   readonly remoteAddress: string;
   readonly remotePort: number;
 
@@ -93,7 +102,7 @@ export class Connection {
       if (this.bufferedBytes < FRAME_SIZE_BYTES + size) return;
       const frame = this.take(FRAME_SIZE_BYTES + size).subarray(FRAME_SIZE_BYTES);
       this.dispatch(frame);
-      if (this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION) this.pause();
+      if (this.inFlightFull()) this.pause();
     }
   }
 
@@ -137,9 +146,16 @@ export class Connection {
     return out;
   }
 
+  private inFlightFull(): boolean {
+    return (
+      this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION || this.inFlightBytes >= MAX_IN_FLIGHT_REQUEST_BYTES
+    );
+  }
+
   private dispatch(frame: Buffer): void {
-    const pending: Pending = { done: false, chunks: null };
+    const pending: Pending = { done: false, chunks: null, requestBytes: frame.length };
     this.queue.push(pending);
+    this.inFlightBytes += frame.length;
     this.handleFrame(frame, this).then(
       (chunks) => {
         pending.done = true;
@@ -169,7 +185,8 @@ export class Connection {
     if (this.closed) return;
     let corked = false;
     while (this.queue.length > 0 && this.queue[0]!.done) {
-      const { chunks } = this.queue.shift()!;
+      const { chunks, requestBytes } = this.queue.shift()!;
+      this.inFlightBytes -= requestBytes;
       if (!chunks) continue;
       if (!corked) {
         this.socket.cork();
@@ -202,7 +219,7 @@ export class Connection {
 
   private maybeResume(): void {
     if (!this.paused || this.closed) return;
-    if (this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION) return;
+    if (this.inFlightFull()) return;
     if (this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) return;
     this.paused = false;
     this.socket.resume();
