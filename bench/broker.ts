@@ -247,10 +247,15 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
         workload: `produce ${sizeName(c.size)}, acks=${c.acks}, ${c.codec}, ${c.partitions} partition(s) (${fmtRate(recPerSec(r))} rec/s)`,
         figure: mbps(r),
         unit: 'MB/s',
-        // Compressed records reach the disk a fraction of their size: the client is their only fair limit.
-        limit: c.codec !== 'none' ? ceiling : c.acks === 'all' ? limits.diskWriteSyncMBps : limits.diskWriteMBps,
-        limitName: c.codec !== 'none' ? 'loadgen' : c.acks === 'all' ? 'disk+fdatasync' : 'disk',
-        note: clientNote(mbps(r), ceiling),
+        limit: c.acks === 'all' ? limits.diskWriteSyncMBps : limits.diskWriteMBps,
+        limitName: c.acks === 'all' ? 'disk+fdatasync' : 'disk',
+        // Compressed records reach the disk a fraction of their size, so they can pass its bandwidth. Against
+        // the sink, which answers at once, librdkafka sends smaller batches that compress worse: for them the
+        // sink figure is a reference, not a ceiling.
+        note:
+          c.codec === 'none'
+            ? clientNote(mbps(r), ceiling)
+            : `compressed on the wire and on disk; loadgen to the sink ${Math.round(ceiling)} MB/s`,
         eventLoopDelayMs: await broker.eventLoopDelay(),
       });
       tagRss();
