@@ -40,6 +40,11 @@ export async function loadgen(args: string[]): Promise<LoadResult> {
   return JSON.parse(stdout) as LoadResult;
 }
 
+/** Writes back every dirty page of the machine (sync(1)). */
+async function writeBackDirtyPages(): Promise<void> {
+  await run('sync', []);
+}
+
 /** TCP bandwidth between two processes of this machine, MB/s (the load generator's C loop, 1 MiB writes). */
 export async function loopbackMBps(seconds: number): Promise<number> {
   const r = await loadgen(['loopback', String(seconds)]);
@@ -264,6 +269,8 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
     // Cold: a topic written long ago (its batches left the tail cache), with its files dropped from the page cache.
     if (coldTopic) {
       const dir = join(broker.dataDir, `${coldTopic.name}-0`);
+      // Only clean pages can be dropped: write back what the produce runs left dirty first.
+      await writeBackDirtyPages();
       for (const f of readdirSync(dir)) await dropFromPageCache(join(dir, f));
       const r = await loadgen(['consume', broker.bootstrap, coldTopic.name, String(coldTopic.count)]);
       rows.push({
@@ -327,6 +334,9 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
       for (const rate of rates) {
         const topic = `latency-${acks}-${rate}`;
         await createTopic(admin, topic, 1);
+        // Gigabytes left dirty by the runs before would otherwise be written back during this one: an fdatasync
+        // on ext4 waits for that (data=ordered), and so do page-cache writes past the dirty limit.
+        await writeBackDirtyPages();
         const r = await loadgen(['latency', broker.bootstrap, topic, String(rate), String(seconds), '1024', acks]);
         const name = rate === 5000 ? '5,000 rec/s' : `${fmtRate(rate)} rec/s (half the peak)`;
         const eld = await broker.eventLoopDelay();
