@@ -6,6 +6,12 @@ export interface BenchRow {
   /** The machine's own limit for this kind of work, measured in the same run (same unit as `figure`). */
   limit?: number;
   limitName?: string;
+  /** What else bounds the figure (the client's own ceiling, the producer's rate), printed after the ratio. */
+  note?: string;
+  /** The broker's largest RSS during the workload, MB (JSON only). */
+  rssMaxMB?: number;
+  /** The broker's event-loop delay during the workload, milliseconds (JSON only). */
+  eventLoopDelayMs?: { p50: number; p99: number; max: number; memory?: Record<string, number> };
 }
 
 /** Runs `fn` repeatedly for at least `minMs` after a warm-up; returns the number of calls per second. */
@@ -32,14 +38,19 @@ export function memcpyMBps(minMs = 500): number {
 }
 
 export function formatTable(rows: BenchRow[]): string {
-  const header = ['workload', 'figure', 'limit', 'ratio'];
+  const header = ['workload', 'figure', 'limit', 'ratio', 'note'];
   const lines = rows.map((r) => [
     r.workload,
     `${r.figure.toFixed(r.figure < 10 ? 2 : 0)} ${r.unit}`,
     r.limit === undefined ? '' : `${r.limit.toFixed(0)} ${r.unit} (${r.limitName ?? 'limit'})`,
     r.limit === undefined ? '' : `${((r.figure / r.limit) * 100).toFixed(1)}%`,
+    r.note ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  const fmt = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n');
 }

@@ -1,13 +1,15 @@
-import { fork } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
+const run = promisify(execFile);
 const CHUNK = 1024 * 1024;
 
-/** Loopback TCP bandwidth between two processes, MB/s: a child writes 1 MiB chunks, this process counts them. */
-export async function loopbackMBps(seconds: number): Promise<number> {
+/** Loopback TCP bandwidth between two Node processes, MB/s: a child writes 1 MiB chunks, this process counts them. */
+export async function nodeLoopbackMBps(seconds: number): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
@@ -31,24 +33,80 @@ export async function loopbackMBps(seconds: number): Promise<number> {
   return mbps;
 }
 
-/**
- * Sequential write bandwidth of the temporary directory's disk, MB/s, in 1 MiB writes, with an fdatasync
- * after each write or none at all: the ceilings of acks=all (durable policy) and acks=1 appends.
- */
-export async function diskWriteMBps(totalBytes: number, sync: boolean): Promise<number> {
+/** Drops a file's pages from the page cache (posix_fadvise DONTNEED through dd), so the next read goes to the disk. */
+export async function dropFromPageCache(path: string): Promise<void> {
+  await run('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none']);
+}
+
+export interface DiskFigures {
+  /** Sequential 1 MiB writes, each followed by fdatasync: the ceiling of acks=all under the durable policy. */
+  writeSyncMBps: number;
+  /** Sequential 1 MiB writes to the page cache, one fdatasync at the end: the ceiling of acks=1. */
+  writeMBps: number;
+  /** Sequential 1 MiB reads of a file dropped from the page cache: the ceiling of a cold read. */
+  coldReadMBps: number;
+}
+
+/** Sequential write (with and without an fdatasync per write) and cold read bandwidth of the temporary directory's disk. */
+export async function diskMBps(totalBytes: number): Promise<DiskFigures> {
   const dir = await mkdtemp(join(tmpdir(), 'samsa-bench-disk-'));
-  const file = await open(join(dir, 'data'), 'w');
   const chunk = Buffer.alloc(CHUNK, 0x61);
-  try {
-    const start = performance.now();
-    for (let written = 0; written < totalBytes; written += CHUNK) {
-      await file.write(chunk, 0, CHUNK, written);
-      if (sync) await file.datasync();
+  const write = async (name: string, sync: boolean): Promise<number> => {
+    const file = await open(join(dir, name), 'w');
+    try {
+      const start = performance.now();
+      for (let written = 0; written < totalBytes; written += CHUNK) {
+        await file.write(chunk, 0, CHUNK, written);
+        if (sync) await file.datasync();
+      }
+      if (!sync) await file.datasync();
+      return totalBytes / 1e6 / ((performance.now() - start) / 1000);
+    } finally {
+      await file.close();
     }
-    if (!sync) await file.datasync();
-    return totalBytes / 1e6 / ((performance.now() - start) / 1000);
+  };
+  try {
+    const writeSyncMBps = await write('synced', true);
+    const writeMBps = await write('cached', false);
+    await dropFromPageCache(join(dir, 'cached'));
+    const file = await open(join(dir, 'cached'), 'r');
+    const buf = Buffer.allocUnsafe(CHUNK);
+    const start = performance.now();
+    let read = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(buf, 0, CHUNK, read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+    }
+    const coldReadMBps = read / 1e6 / ((performance.now() - start) / 1000);
+    await file.close();
+    return { writeSyncMBps, writeMBps, coldReadMBps };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Latency of the durable policy's smallest unit of work: append 1 KiB to a file and fdatasync it, `count`
+ * times in a row. Its percentiles are the floor of acks=all latency (every acknowledgement waits for one).
+ */
+export async function syncAppendLatencyMs(count: number): Promise<{ p50: number; p99: number; p999: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'samsa-bench-sync-'));
+  const file = await open(join(dir, 'data'), 'w');
+  const chunk = Buffer.alloc(1024, 0x61);
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const t = performance.now();
+      await file.write(chunk, 0, chunk.length, i * chunk.length);
+      await file.datasync();
+      samples.push(performance.now() - t);
+    }
   } finally {
     await file.close();
     await rm(dir, { recursive: true, force: true });
   }
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor((samples.length - 1) * q))]!;
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999) };
 }

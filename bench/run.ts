@@ -1,34 +1,88 @@
 /**
  * `npm run bench`: measures the machine's own limits, then Samsa's figures, and prints them side by side.
- * `--quick` shortens every measurement. Results are also written as JSON under bench/results/.
+ * `--quick` shortens every measurement (under two minutes); `--profile` also writes a CPU profile of the main
+ * broker process (node --cpu-prof) under bench/results/profiles/. Results are written as JSON under bench/results/.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { brokerSuite } from './broker.js';
+import { brokerSuite, buildLoadgen, loopbackMBps } from './broker.js';
 import { type BenchRow, formatTable, memcpyMBps } from './lib.js';
+import { diskMBps, nodeLoopbackMBps, syncAppendLatencyMs } from './machine.js';
 import { codecSuite, compressionSuite, crcSuite } from './protocol.js';
 
 const quick = process.argv.includes('--quick');
+const profile = process.argv.includes('--profile');
 const minMs = quick ? 200 : 1000;
 
+/** Every figure shares the machine with whatever else runs: say so when something else is busy. */
+function busyWarning(): string | null {
+  const [load] = loadavg();
+  const cpus = availableParallelism();
+  return load! > cpus / 2
+    ? `warning: load average ${load!.toFixed(1)} on ${cpus} CPUs before the run: other work is competing, figures will be low and noisy`
+    : null;
+}
+
 async function main(): Promise<void> {
+  const started = performance.now();
+  const loadAverageBefore = loadavg()[0];
+  const before = busyWarning();
+  if (before) console.error(before);
+  const resultsDir = join(import.meta.dirname, 'results');
+  await buildLoadgen();
+  // The machine's limits, measured first and in the same run as everything compared with them.
   const memcpy = memcpyMBps(minMs);
-  const rows: BenchRow[] = [{ workload: 'memcpy (1 MiB blocks)', figure: memcpy, unit: 'MB/s' }];
-  // Each suite gets the limits measured above and returns its rows.
+  const disk = await diskMBps((quick ? 256 : 1024) * 1024 * 1024);
+  const loopback = await loopbackMBps(quick ? 1 : 3);
+  const nodeLoopback = await nodeLoopbackMBps(quick ? 1 : 3);
+  const sync = await syncAppendLatencyMs(quick ? 1000 : 5000);
+  const rows: BenchRow[] = [
+    { workload: 'machine: memcpy (1 MiB blocks)', figure: memcpy, unit: 'MB/s' },
+    { workload: 'machine: sequential write, 1 MiB + fdatasync each', figure: disk.writeSyncMBps, unit: 'MB/s' },
+    { workload: 'machine: sequential write, 1 MiB, page cache', figure: disk.writeMBps, unit: 'MB/s' },
+    { workload: 'machine: sequential read, 1 MiB, cold (page cache dropped)', figure: disk.coldReadMBps, unit: 'MB/s' },
+    { workload: 'machine: append 1 KiB + fdatasync, latency p50', figure: sync.p50, unit: 'ms' },
+    { workload: 'machine: append 1 KiB + fdatasync, latency p99', figure: sync.p99, unit: 'ms' },
+    { workload: 'machine: append 1 KiB + fdatasync, latency p99.9', figure: sync.p999, unit: 'ms' },
+    { workload: 'machine: loopback TCP, process to process (C, 1 MiB writes)', figure: loopback, unit: 'MB/s' },
+    {
+      workload: 'machine: loopback TCP, Node process to Node process (1 MiB writes)',
+      figure: nodeLoopback,
+      unit: 'MB/s',
+      limit: loopback,
+      limitName: 'loopback',
+    },
+  ];
+  // Each in-memory suite gets the limits measured above and returns its rows.
   const suites: Array<(ctx: { memcpyMBps: number; minMs: number }) => Promise<BenchRow[]> | BenchRow[]> = [
     crcSuite,
     compressionSuite,
     codecSuite,
   ];
   for (const suite of suites) rows.push(...(await suite({ memcpyMBps: memcpy, minMs })));
-  rows.push(...(await brokerSuite({ quick })));
+  const cpuProfDir = profile ? join(resultsDir, 'profiles') : undefined;
+  rows.push(
+    ...(await brokerSuite({
+      quick,
+      cpuProfDir,
+      limits: {
+        diskWriteSyncMBps: disk.writeSyncMBps,
+        diskWriteMBps: disk.writeMBps,
+        diskColdReadMBps: disk.coldReadMBps,
+        loopbackMBps: loopback,
+      },
+    })),
+  );
 
   console.log(formatTable(rows));
-  const dir = join(import.meta.dirname, 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ quick, node: process.version, rows }, null, 2)}\n`);
-  console.log(`\nwritten to ${file}`);
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const seconds = (performance.now() - started) / 1000;
+  const machine = { cpus: availableParallelism(), loadAverageBefore, warning: before };
+  writeFileSync(file, `${JSON.stringify({ quick, node: process.version, machine, seconds, rows }, null, 2)}\n`);
+  console.log(`\n${seconds.toFixed(0)} s; written to ${file}`);
+  if (before) console.log(before);
 }
 
 await main();

@@ -1,9 +1,16 @@
 import type { Socket } from 'node:net';
+import { releaseWrittenChunks } from '../storage/log-segment.js';
 
 /** Bytes of the size prefix of every Kafka request and response. */
 export const FRAME_SIZE_BYTES = 4;
-/** Requests of one connection being processed at once; past this the connection stops being read. */
-export const MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION = 32;
+/**
+ * Requests of one connection being processed at once; past this the connection stops being read. Generous,
+ * because a client sending many small produce requests gets them into one group commit only if they are read:
+ * at 32, a producer at 65,000 records/s with linger.ms=0 and acks=all waited a median 55 ms, at 128, 3 ms.
+ */
+export const MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION = 128;
+/** Bytes of requests of one connection being processed at once; past this the connection stops being read. */
+export const MAX_IN_FLIGHT_REQUEST_BYTES = 16 * 1024 * 1024;
 /** Response bytes queued on a socket past which the connection stops being read until they drain. */
 export const MAX_UNSENT_RESPONSE_BYTES = 8 * 1024 * 1024;
 
@@ -28,6 +35,7 @@ export type FrameHandler = (frame: Buffer, connection: Connection) => Promise<Bu
 interface Pending {
   done: boolean;
   chunks: Buffer[] | null;
+  requestBytes: number;
 }
 
 /**
@@ -40,6 +48,9 @@ export class Connection {
   private bufferedBytes = 0;
   private closed = false;
   private paused = false;
+  private flushScheduled = false;
+  /** Bytes of the requests in `queue`. */
+  private inFlightBytes = 0;
   readonly remoteAddress: string;
   readonly remotePort: number;
 
@@ -91,44 +102,65 @@ export class Connection {
       if (this.bufferedBytes < FRAME_SIZE_BYTES + size) return;
       const frame = this.take(FRAME_SIZE_BYTES + size).subarray(FRAME_SIZE_BYTES);
       this.dispatch(frame);
-      if (this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION) this.pause();
+      if (this.inFlightFull()) this.pause();
     }
   }
 
   private peekSize(): number {
     const first = this.buffered[0]!;
     if (first.length >= FRAME_SIZE_BYTES) return first.readInt32BE(0);
-    return this.take(FRAME_SIZE_BYTES, true).readInt32BE(0);
+    // The size prefix itself is split across reads: gather its four bytes without joining the chunks.
+    let size = 0;
+    let got = 0;
+    for (const chunk of this.buffered) {
+      for (let i = 0; i < chunk.length && got < FRAME_SIZE_BYTES; i++, got++) size = (size << 8) | chunk[i]!;
+      if (got === FRAME_SIZE_BYTES) break;
+    }
+    return size;
   }
 
-  /** The next `n` bytes of the input, sliced when they sit in one chunk, else joined. */
-  private take(n: number, peek = false): Buffer {
+  /**
+   * The next `n` bytes of the input: a slice when they sit in one chunk, else a copy of exactly those bytes
+   * (the chunks after them are kept as they are, not joined).
+   */
+  private take(n: number): Buffer {
     const first = this.buffered[0]!;
+    this.bufferedBytes -= n;
     if (first.length >= n) {
-      if (peek) return first;
       if (first.length === n) this.buffered.shift();
       else this.buffered[0] = first.subarray(n);
-      this.bufferedBytes -= n;
       return first.subarray(0, n);
     }
-    const joined = Buffer.concat(this.buffered, this.bufferedBytes);
-    this.buffered = joined.length > n ? [joined.subarray(n)] : [];
-    if (peek) {
-      this.buffered = [joined];
-      return joined;
+    const out = Buffer.allocUnsafe(n);
+    let copied = 0;
+    let used = 0;
+    while (copied < n) {
+      const chunk = this.buffered[used]!;
+      const part = Math.min(chunk.length, n - copied);
+      chunk.copy(out, copied, 0, part);
+      copied += part;
+      if (part === chunk.length) used++;
+      else this.buffered[used] = chunk.subarray(part);
     }
-    this.bufferedBytes -= n;
-    return joined.subarray(0, n);
+    this.buffered.splice(0, used);
+    return out;
+  }
+
+  private inFlightFull(): boolean {
+    return (
+      this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION || this.inFlightBytes >= MAX_IN_FLIGHT_REQUEST_BYTES
+    );
   }
 
   private dispatch(frame: Buffer): void {
-    const pending: Pending = { done: false, chunks: null };
+    const pending: Pending = { done: false, chunks: null, requestBytes: frame.length };
     this.queue.push(pending);
+    this.inFlightBytes += frame.length;
     this.handleFrame(frame, this).then(
       (chunks) => {
         pending.done = true;
         pending.chunks = chunks;
-        this.flushResponses();
+        this.scheduleFlush();
       },
       (error: unknown) => {
         this.onError(error, this);
@@ -137,12 +169,24 @@ export class Connection {
     );
   }
 
+  /**
+   * Responses finishing in the same turn of the event loop (a group commit completes every pipelined produce
+   * of a round at once) leave in one write: the flush runs once those callbacks are done, not per response.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushResponses);
+  }
+
   /** Writes finished responses at the head of the queue, in request order, in one corked batch. */
-  private flushResponses(): void {
+  private readonly flushResponses = (): void => {
+    this.flushScheduled = false;
     if (this.closed) return;
     let corked = false;
     while (this.queue.length > 0 && this.queue[0]!.done) {
-      const { chunks } = this.queue.shift()!;
+      const { chunks, requestBytes } = this.queue.shift()!;
+      this.inFlightBytes -= requestBytes;
       if (!chunks) continue;
       if (!corked) {
         this.socket.cork();
@@ -153,13 +197,19 @@ export class Connection {
       const prefix = Buffer.allocUnsafe(FRAME_SIZE_BYTES);
       prefix.writeInt32BE(size, 0);
       this.socket.write(prefix);
-      for (const c of chunks) this.socket.write(c);
+      for (let i = 0; i < chunks.length - 1; i++) this.socket.write(chunks[i]!);
+      // Once written, segment reads among the chunks go back to their pool (see releaseWrittenChunks).
+      if (chunks.length > 0) {
+        this.socket.write(chunks[chunks.length - 1]!, (error) => {
+          if (!error) releaseWrittenChunks(chunks);
+        });
+      }
     }
     if (corked) this.socket.uncork();
     // Stop reading while the client is not taking its responses; 'drain' resumes.
     if (this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) this.pause();
     else this.maybeResume();
-  }
+  };
 
   private pause(): void {
     if (this.paused) return;
@@ -169,7 +219,7 @@ export class Connection {
 
   private maybeResume(): void {
     if (!this.paused || this.closed) return;
-    if (this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION) return;
+    if (this.inFlightFull()) return;
     if (this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) return;
     this.paused = false;
     this.socket.resume();

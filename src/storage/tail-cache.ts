@@ -44,16 +44,29 @@ export class TailCacheBudget {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/** Largest memory block the batches of one partition are packed into; appends larger than this get their own. */
+const MAX_SLAB_BYTES = 1 << 20;
+/** A read spanning two slabs is joined (copied) up to this size; a larger one stops at the first slab's end. */
+const SMALL_JOIN_BYTES = 64 * 1024;
+
 /**
  * The most recent batches of one partition, kept in memory as written, so that consumers reading at the
  * end of the log are served without a file read. Batches enter after they are written to the segment, in
  * offset order; a read that starts before the oldest cached batch goes to the file as before.
+ *
+ * Appends are copied back to back into slabs, so that a read of many batches is one slice of memory rather
+ * than a join. A partition's slabs double in size as they fill, up to MAX_SLAB_BYTES: a busy partition reads
+ * in large slices, and a quiet one holds little memory beyond its batches.
  */
 export class TailCache {
   private readonly batches: CachedBatch[] = [];
   private head = 0;
   /** Bytes dropped by the budget that belong to batches this cache already discarded (after a clear). */
   private orphanedBytes = 0;
+  private slab: Buffer | null = null;
+  private slabUsed = 0;
 
   constructor(private readonly budget: TailCacheBudget) {}
 
@@ -68,7 +81,7 @@ export class TailCache {
       this.clear();
       return;
     }
-    const copy = Buffer.from(records);
+    const copy = this.place(records);
     for (let at = 0; at + LOG_OVERHEAD <= copy.length; ) {
       const size = LOG_OVERHEAD + copy.readInt32BE(at + BATCH_LENGTH_OFFSET);
       const baseOffset = Number(copy.readBigInt64BE(at));
@@ -81,17 +94,37 @@ export class TailCache {
     }
   }
 
+  /** Copies `records` right after the previous append, in the current slab or a new, larger one. */
+  private place(records: Buffer): Buffer {
+    const n = records.length;
+    if (!this.slab || this.slabUsed + n > this.slab.length) {
+      const grown = this.slab ? Math.min(this.slab.length * 2, MAX_SLAB_BYTES) : n;
+      this.slab = Buffer.allocUnsafeSlow(Math.max(grown, n));
+      this.slabUsed = 0;
+    }
+    const at = this.slabUsed;
+    records.copy(this.slab, at);
+    this.slabUsed += n;
+    return this.slab.subarray(at, at + n);
+  }
+
   /** Called by the budget: the oldest `bytes` of this cache are no longer paid for. */
   dropOldest(bytes: number): void {
     if (this.orphanedBytes >= bytes) {
       this.orphanedBytes -= bytes;
       return;
     }
+    // The entry stays in the array until the next compaction; its bytes must not (with batches of a
+    // megabyte, 256 evicted entries held a quarter of a gigabyte per partition).
+    const evicted = this.batches[this.head];
+    if (evicted) evicted.buf = EMPTY;
     this.head++;
     if (this.head > 256 && this.head * 2 > this.batches.length) {
       this.batches.splice(0, this.head);
       this.head = 0;
     }
+    // Nothing cached any more: the next append starts a small slab instead of filling a large one.
+    if (this.head === this.batches.length) this.slab = null;
   }
 
   /** Drops everything (the log was truncated or closed). */
@@ -102,11 +135,16 @@ export class TailCache {
     this.orphanedBytes += bytes;
     this.batches.length = 0;
     this.head = 0;
+    this.slab = null;
   }
 
   /**
    * Whole batches from the one holding `offset`, up to `maxBytes` (at least one when `minOneBatch`), none at
    * or past `endOffset`. Null when the cache does not hold `offset` (the caller reads the file instead).
+   *
+   * The answer is a slice of one slab, not a copy. Where the batches asked for continue in the next slab, a
+   * small answer is joined, and a large one stops at the slab's end (a Fetch may return less than its
+   * maximum; the consumer's next fetch starts there).
    */
   read(offset: number, maxBytes: number, minOneBatch: boolean, endOffset: number): Buffer | null {
     const first = this.batches[this.head];
@@ -119,16 +157,24 @@ export class TailCache {
       if (this.batches[mid]!.lastOffset < offset) lo = mid + 1;
       else hi = mid;
     }
-    const parts: Buffer[] = [];
+    const start = this.batches[lo]!.buf;
     let size = 0;
-    for (let i = lo; i < this.batches.length; i++) {
-      const b = this.batches[i]!;
-      if (b.lastOffset >= endOffset) break;
-      if (size + b.buf.length > maxBytes && !(minOneBatch && parts.length === 0)) break;
-      parts.push(b.buf);
-      size += b.buf.length;
+    /** Bytes of the leading batches that lie back to back in one slab. */
+    let contiguous = 0;
+    let end = lo;
+    for (; end < this.batches.length; end++) {
+      const b = this.batches[end]!.buf;
+      if (this.batches[end]!.lastOffset >= endOffset) break;
+      if (size + b.length > maxBytes && !(minOneBatch && size === 0)) break;
+      if (contiguous === size && b.buffer === start.buffer && b.byteOffset === start.byteOffset + size) {
+        contiguous += b.length;
+      }
+      size += b.length;
     }
-    if (parts.length === 0) return Buffer.alloc(0);
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+    if (size === 0) return Buffer.alloc(0);
+    if (contiguous === size || size > SMALL_JOIN_BYTES) return Buffer.from(start.buffer, start.byteOffset, contiguous);
+    const parts: Buffer[] = [];
+    for (let i = lo; i < end; i++) parts.push(this.batches[i]!.buf);
+    return Buffer.concat(parts, size);
   }
 }

@@ -7,7 +7,7 @@ import {
   type FetchResponsePartitionData,
 } from '../../protocol/generated/index.js';
 import { downConvertFromV2 } from '../../protocol/records/conversion.js';
-import { OffsetOutOfRangeError } from '../../storage/partition-log.js';
+import { OffsetOutOfRangeError, type PartitionLog } from '../../storage/partition-log.js';
 import type { BrokerServices } from '../api-handler.js';
 import { defineHandler } from '../api-handler.js';
 import type { FetchPartitionOutcome, FetchPartitionRequest } from '../fetch-session.js';
@@ -20,6 +20,9 @@ const NO_RECORDS = Buffer.alloc(0);
 interface PartitionRead {
   data: FetchResponsePartitionData;
   outcome: FetchPartitionOutcome;
+  /** The log read and its high watermark then: unchanged, a long poll's next round keeps this read. */
+  log: PartitionLog | null;
+  highWatermark: number;
 }
 
 function emptyPartition(partitionIndex: number, errorCode: number): FetchResponsePartitionData {
@@ -38,18 +41,37 @@ function emptyPartition(partitionIndex: number, errorCode: number): FetchRespons
   };
 }
 
-/** Reads every partition once, within the request's byte limits. */
+/** True when the partition of a read has been appended to since. */
+function moved(read: PartitionRead): boolean {
+  return read.log !== null && read.log.highWatermark !== read.highWatermark;
+}
+
+/**
+ * Reads every partition, within the request's byte limits. With `previous` (a long poll woken up), keeps the
+ * reads of partitions that did not move, re-reading only those that did (and, as the byte limits are shared in
+ * order, those holding records behind one that was re-read).
+ */
 async function readPartitions(
   broker: BrokerServices,
   apiVersion: number,
   partitions: FetchPartitionRequest[],
   maxBytes: number,
   readCommitted: boolean,
+  previous?: PartitionRead[],
 ): Promise<PartitionRead[]> {
   const usesTopicIds = apiVersion >= 13;
   let bytes = 0;
+  let reread = false;
   const reads: PartitionRead[] = [];
-  for (const p of partitions) {
+  for (let i = 0; i < partitions.length; i++) {
+    const p = partitions[i]!;
+    const before = previous?.[i];
+    if (before && !moved(before) && !(reread && before.outcome.recordsBytes > 0)) {
+      reads.push(before);
+      bytes += before.outcome.recordsBytes;
+      continue;
+    }
+    if (before) reread = true;
     const found = p.topic
       ? broker.replicas.lookup(p.topic, p.partition)
       : { errorCode: usesTopicIds ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
@@ -58,10 +80,14 @@ async function readPartitions(
       reads.push({
         data,
         outcome: { errorCode: found.errorCode, highWatermark: -1n, logStartOffset: -1n, recordsBytes: 0 },
+        log: null,
+        highWatermark: -1,
       });
       continue;
     }
     const { log } = found;
+    const highWatermark = log.highWatermark;
+    const lastStableOffset = log.lastStableOffset;
     const data = emptyPartition(p.partition, ErrorCode.NONE);
     if (apiVersion >= 4) data.abortedTransactions = readCommitted ? [] : null;
     try {
@@ -86,8 +112,8 @@ async function readPartitions(
       if (!(e instanceof OffsetOutOfRangeError)) throw e;
       data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
     }
-    data.highWatermark = BigInt(log.highWatermark);
-    if (apiVersion >= 4) data.lastStableOffset = BigInt(log.lastStableOffset);
+    data.highWatermark = BigInt(highWatermark);
+    if (apiVersion >= 4) data.lastStableOffset = BigInt(lastStableOffset);
     if (apiVersion >= 5) data.logStartOffset = BigInt(log.logStartOffset);
     reads.push({
       data,
@@ -97,6 +123,8 @@ async function readPartitions(
         logStartOffset: data.logStartOffset,
         recordsBytes: data.records?.length ?? 0,
       },
+      log,
+      highWatermark,
     });
   }
   return reads;
@@ -159,16 +187,21 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
       }
       return bytes >= request.minBytes;
     };
-    // Long poll: wait for appends to one of these partitions, re-read, until min_bytes or the deadline.
-    const keys = partitions.map((p) => partitionWaitKey(p.topic, p.partition));
+    // Long poll: wait for appends to one of these partitions, re-read those, until min_bytes or the deadline.
+    let keys: string[] | null = null;
     while (!enough(reads) && Date.now() < deadline) {
-      const before = partitions.map((p) => broker.replicas.lookup(p.topic, p.partition));
-      const watermarks = before.map((f) => ('log' in f ? f.log.highWatermark : -1));
-      const woken = await broker.replicas.delayedFetches.wait(keys, deadline - Date.now(), () =>
-        before.some((f, i) => 'log' in f && f.log.highWatermark !== watermarks[i]),
-      );
+      keys ??= partitions.map((p) => partitionWaitKey(p.topic, p.partition));
+      const current = reads;
+      // An append may have landed while the reads awaited the disk: check every partition once. After that,
+      // a notify for one of the keys means its high watermark moved, so there is nothing more to check.
+      let checked = false;
+      const woken = await broker.replicas.delayedFetches.wait(keys, deadline - Date.now(), () => {
+        if (checked) return true;
+        checked = true;
+        return current.some(moved);
+      });
       if (!woken) break;
-      reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted);
+      reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, current);
     }
 
     const { sessionId, send } = broker.fetchSessions.complete(

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { releaseWrittenChunks } from '../../src/storage/log-segment.js';
+import { type LogConfig, PartitionLog } from '../../src/storage/partition-log.js';
+import { makeBatch, withTempDir } from './helpers.js';
+
+const config: LogConfig = {
+  segmentBytes: 1 << 30,
+  segmentMs: 7 * 24 * 3600_000,
+  retentionMs: -1,
+  retentionBytes: -1,
+  indexIntervalBytes: 4096,
+  flushMessages: Number.POSITIVE_INFINITY,
+};
+
+test('a large read reuses the memory of one released after its bytes were written, never of one still held', () =>
+  withTempDir(async (dir) => {
+    const log = await PartitionLog.open({
+      dir: join(dir, 'events-0'),
+      topic: 'events',
+      partition: 0,
+      config,
+      cleanShutdown: true,
+    });
+    // 64 batches of 16 KiB: each read below is 512 KiB, large enough to come from the pool.
+    for (let i = 0; i < 64; i++) await log.append(makeBatch(16, 1000, 1000), { sync: false, recordCount: 16 });
+    const maxBytes = 512 * 1024;
+    const first = (await log.read(0, maxBytes, true))!.records;
+    const copyOfFirst = Buffer.from(first);
+    const second = (await log.read(0, maxBytes, true))!.records;
+    assert.notEqual(second.buffer, first.buffer, 'a buffer not released is not handed out again');
+    assert.deepEqual(first, copyOfFirst, 'and its bytes stay as read');
+
+    releaseWrittenChunks([first]);
+    releaseWrittenChunks([first]); // released twice: still handed out only once
+    const third = (await log.read(0, maxBytes, true))!.records;
+    const fourth = (await log.read(0, maxBytes, true))!.records;
+    assert.equal(third.buffer, first.buffer, 'a released buffer is reused');
+    assert.notEqual(fourth.buffer, first.buffer);
+    assert.deepEqual(third, copyOfFirst);
+    assert.deepEqual(fourth, copyOfFirst);
+
+    // Buffers that are not segment reads are left alone.
+    const other = Buffer.alloc(maxBytes, 1);
+    releaseWrittenChunks([other]);
+    const fifth = (await log.read(0, maxBytes, true))!.records;
+    assert.notEqual(fifth.buffer, other.buffer);
+    assert.ok(other.every((b) => b === 1));
+    await log.close();
+  }));
