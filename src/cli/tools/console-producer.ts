@@ -27,8 +27,7 @@ end of the input once every record is acknowledged.
   --request-required-acks ACKS          -1 or all (the default), 0 or 1
   --producer-property k=v               a producer property; acks, compression.type, linger.ms, batch.size,
                                         client.id, request.timeout.ms, retries, retry.backoff.ms,
-                                        metadata.max.age.ms apply, others (enable.idempotence among them,
-                                        until the broker has idempotent producers) are ignored
+                                        metadata.max.age.ms, enable.idempotence apply, others are ignored
   --producer.config FILE                producer properties from a file (--producer-property wins)
   --timeout MS, --batch-size BYTES, --request-timeout-ms MS, --message-send-max-retries N,
   --retry-backoff-ms MS, --metadata-expiry-ms MS
@@ -83,6 +82,8 @@ interface ProducerSettings {
   retries?: number;
   retryDelay?: number;
   metadataMaxAge?: number;
+  /** enable.idempotence as given; unset means Kafka's default, on unless acks is not all. */
+  idempotent?: boolean;
 }
 
 /**
@@ -118,6 +119,12 @@ const PRODUCER_PROPERTIES: Record<string, (value: string, s: ProducerSettings) =
   },
   'batch.size': (v, s) => {
     s.batchBytes = nonNegative('batch.size', v);
+  },
+  'enable.idempotence': (v, s) => {
+    const text = v.trim().toLowerCase();
+    if (text !== 'true' && text !== 'false')
+      throw new UsageError(`enable.idempotence must be true or false, not '${v}'`);
+    s.idempotent = text === 'true';
   },
   'client.id': (v, s) => {
     s.clientId = v;
@@ -199,6 +206,9 @@ async function parseCommand(argv: string[]): Promise<ProducerCommand> {
     if (apply) apply(value, settings);
     else ignored.push(key);
   }
+  if (settings.idempotent === true && settings.acks !== -1) {
+    throw new UsageError('enable.idempotence=true needs acks=all, as in Kafka');
+  }
   return { bootstrap, topic, format, settings, sync: flags.switches.has('sync'), ignored };
 }
 
@@ -247,6 +257,8 @@ export async function runConsoleProducer(argv: string[]): Promise<number> {
     serializers: stringSerializers,
     compression: settings.compression,
     acks: settings.acks,
+    // Kafka's producer is idempotent by default, unless acks is not all; asking for both is an error there too.
+    idempotent: settings.idempotent ?? settings.acks === -1,
     // Kafka's producer asks for missing topics to be created (the broker decides, by auto.create.topics.enable).
     autocreateTopics: true,
   });
