@@ -263,24 +263,32 @@ export class LogSegment {
 
   /** Writes everything appended so far. Callers must not run two at once on one segment. */
   async writePending(): Promise<void> {
-    if (this.pending.length > 0) {
-      const buffers = this.pending;
-      this.pending = [];
-      let written = 0;
-      let expected = 0;
-      for (const b of buffers) expected += b.length;
-      while (written < expected) {
-        // writev may write less than asked; continue from where it stopped.
-        const rest = written === 0 ? buffers : sliceBuffers(buffers, written);
-        const { bytesWritten } = await this.log.writev(rest, this.writtenSize + written);
-        written += bytesWritten;
-      }
-      this.writtenSize += written;
-    }
+    // The three files are written side by side (each write is a trip to libuv's thread pool; one after the
+    // other they added up in every acknowledgement). Each file still has one write at a time, as the index files
+    // are appended at their current position.
     const indexBytes = this.offsetIndex.takePendingBytes();
-    if (indexBytes) await this.index.write(indexBytes, 0, indexBytes.length, null);
     const timeBytes = this.timeIndex.takePendingBytes();
-    if (timeBytes) await this.timeIndexFile.write(timeBytes, 0, timeBytes.length, null);
+    await Promise.all([
+      this.writeLog(),
+      indexBytes && this.index.write(indexBytes, 0, indexBytes.length, null),
+      timeBytes && this.timeIndexFile.write(timeBytes, 0, timeBytes.length, null),
+    ]);
+  }
+
+  private async writeLog(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const buffers = this.pending;
+    this.pending = [];
+    let written = 0;
+    let expected = 0;
+    for (const b of buffers) expected += b.length;
+    while (written < expected) {
+      // writev may write less than asked; continue from where it stopped.
+      const rest = written === 0 ? buffers : sliceBuffers(buffers, written);
+      const { bytesWritten } = await this.log.writev(rest, this.writtenSize + written);
+      written += bytesWritten;
+    }
+    this.writtenSize += written;
   }
 
   /** Makes written log bytes durable (fdatasync). Indexes are rebuilt by recovery, so they are not synced. */
