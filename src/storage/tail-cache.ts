@@ -50,6 +50,8 @@ const EMPTY = Buffer.alloc(0);
 const MAX_SLAB_BYTES = 1 << 20;
 /** A read spanning two slabs is joined (copied) up to this size; a larger one stops at the first slab's end. */
 const SMALL_JOIN_BYTES = 64 * 1024;
+/** Appends at least this large that fill most of their own memory block are kept as they are, not copied. */
+const KEEP_WITHOUT_COPY_BYTES = 64 * 1024;
 
 /**
  * The most recent batches of one partition, kept in memory as written, so that consumers reading at the
@@ -71,8 +73,10 @@ export class TailCache {
   constructor(private readonly budget: TailCacheBudget) {}
 
   /**
-   * Caches the batches of an append. They are copied: the appended buffer is a slice of a whole request,
-   * which must not stay alive for the sake of a few of its bytes.
+   * Caches the batches of an append. Small ones are copied into the slab: the appended buffer is a slice of a
+   * whole request (or socket read), which must not stay alive for the sake of a few of its bytes. A large
+   * append that fills at least half of its memory block (a big producer batch is most of its request frame) is
+   * kept as it is, as a slab of its own: copying it cost as much CPU as reading the request from the socket.
    */
   add(records: Buffer): void {
     if (this.budget.maxBytes <= 0) return;
@@ -81,7 +85,8 @@ export class TailCache {
       this.clear();
       return;
     }
-    const copy = this.place(records);
+    const keep = records.length >= KEEP_WITHOUT_COPY_BYTES && records.length * 2 >= records.buffer.byteLength;
+    const copy = keep ? records : this.place(records);
     for (let at = 0; at + LOG_OVERHEAD <= copy.length; ) {
       const size = LOG_OVERHEAD + copy.readInt32BE(at + BATCH_LENGTH_OFFSET);
       const baseOffset = Number(copy.readBigInt64BE(at));
