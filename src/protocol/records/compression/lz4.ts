@@ -2,10 +2,21 @@ import { createRequire } from 'node:module';
 import { CompressionError } from './errors.js';
 import { xxhash32 } from './xxhash32.js';
 
-const lz4 = createRequire(import.meta.url)('lz4-napi') as {
+interface Lz4Native {
   compressFrameSync(data: Buffer): Buffer;
   decompressFrameSync(data: Buffer): Buffer;
-};
+}
+
+let native: Lz4Native | null = null;
+
+/**
+ * The native codec, loaded on first use: a broker whose clients never send lz4 does not pay the library's
+ * memory (several MB of resident size).
+ */
+function lz4(): Lz4Native {
+  native ??= createRequire(import.meta.url)('lz4-napi') as Lz4Native;
+  return native;
+}
 
 const LZ4_FRAME_MAGIC = 0x184d2204;
 /** Offset of the frame descriptor (FLG, BD, ...) after the 4-byte magic. */
@@ -42,7 +53,7 @@ export interface Lz4Options {
 
 /** Compresses into Kafka's LZ4 framing: a standard LZ4 frame of 64 KB independent blocks. */
 export function lz4Compress(data: Buffer, options: Lz4Options = {}): Buffer {
-  const frame = Buffer.from(lz4.compressFrameSync(data));
+  const frame = Buffer.from(lz4().compressFrameSync(data));
   if (options.legacyHeaderChecksum) {
     const at = headerChecksumOffset(frame);
     frame[at] = legacyHeaderChecksum(frame, at);
@@ -64,7 +75,7 @@ export function lz4Decompress(data: Buffer, maxBytes: number): Buffer {
   }
   let out: Buffer;
   try {
-    out = lz4.decompressFrameSync(frame);
+    out = lz4().decompressFrameSync(frame);
   } catch (e) {
     throw new CompressionError(`corrupt LZ4 frame: ${(e as Error).message}`);
   }

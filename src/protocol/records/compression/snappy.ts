@@ -1,10 +1,18 @@
 import { createRequire } from 'node:module';
 import { CompressionError } from './errors.js';
 
-const snappy = createRequire(import.meta.url)('snappy') as {
+interface SnappyNative {
   compressSync(data: Buffer): Buffer;
   uncompressSync(data: Buffer, options?: { asBuffer: boolean }): Buffer | string;
-};
+}
+
+let native: SnappyNative | null = null;
+
+/** The native codec, loaded on first use (as lz4's): its memory is paid only by brokers that see snappy. */
+function snappy(): SnappyNative {
+  native ??= createRequire(import.meta.url)('snappy') as SnappyNative;
+  return native;
+}
 
 /**
  * The framing of snappy-java's SnappyOutputStream, which Java producers (and librdkafka, for compatibility)
@@ -31,7 +39,7 @@ function uncompressRaw(block: Buffer, maxBytes: number): Buffer {
   const length = rawUncompressedLength(block);
   if (length > maxBytes) throw new CompressionError(`snappy block of ${length} bytes exceeds the limit of ${maxBytes}`);
   try {
-    return snappy.uncompressSync(block, { asBuffer: true }) as Buffer;
+    return snappy().uncompressSync(block, { asBuffer: true }) as Buffer;
   } catch (e) {
     throw new CompressionError(`corrupt snappy block: ${(e as Error).message}`);
   }
@@ -68,7 +76,7 @@ export function snappyCompress(data: Buffer): Buffer {
   header.writeInt32BE(XERIAL_VERSION, 12);
   parts.push(header);
   for (let at = 0; at < data.length; at += XERIAL_BLOCK_BYTES) {
-    const block = snappy.compressSync(data.subarray(at, Math.min(at + XERIAL_BLOCK_BYTES, data.length)));
+    const block = snappy().compressSync(data.subarray(at, Math.min(at + XERIAL_BLOCK_BYTES, data.length)));
     const size = Buffer.alloc(4);
     size.writeInt32BE(block.length);
     parts.push(size, block);
