@@ -189,6 +189,20 @@ test('consumer-groups: a reset of an active group is refused; bad usage and an u
   const usage = await tool('--bootstrap-server', broker.bootstrap, '--describe');
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--group is required/);
+  const badOffset = await tool(
+    '--bootstrap-server',
+    broker.bootstrap,
+    '--reset-offsets',
+    '--group',
+    'g-unused',
+    '--topic',
+    'lagging',
+    '--to-offset',
+    '12x',
+    '--dry-run',
+  );
+  assert.equal(badOffset.code, 2);
+  assert.match(badOffset.stderr, /--to-offset must be an integer, not '12x'/);
   const unreachable = await tool('--bootstrap-server', '127.0.0.1:1', '--list');
   assert.equal(unreachable.code, 1);
   assert.match(

@@ -147,6 +147,12 @@ function splitKey(key: string): [string, number] {
 }
 
 /** Kafka's --to-datetime format, local time unless a zone is given. */
+/** An offset flag's value (--to-offset; --shift-by may be negative); anything else is a usage error. */
+function integerOffset(text: string, flag: string): bigint {
+  if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`--${flag} must be an integer, not '${text}'`);
+  return BigInt(text.trim());
+}
+
 function parseDatetime(text: string): bigint {
   const ms = Date.parse(text);
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/.test(text) || Number.isNaN(ms))
@@ -207,10 +213,10 @@ async function resetOffsets(
   if (scenario === 'to-earliest') target = (k) => earliest.get(k) ?? 0n;
   else if (scenario === 'to-latest') target = (k) => latest.get(k) ?? 0n;
   else if (scenario === 'to-offset') {
-    const n = BigInt(flags.values.get('to-offset')!);
+    const n = integerOffset(flags.values.get('to-offset')!, 'to-offset');
     target = (k) => clamp(k, n);
   } else if (scenario === 'shift-by') {
-    const n = BigInt(flags.values.get('shift-by')!);
+    const n = integerOffset(flags.values.get('shift-by')!, 'shift-by');
     target = (k) => clamp(k, (committed.get(k) ?? latest.get(k) ?? 0n) + n);
   } else {
     const at = await logOffsets(admin, partitions, parseDatetime(flags.values.get('to-datetime')!));
@@ -249,6 +255,11 @@ export async function runConsumerGroups(argv: string[]): Promise<number> {
     if (actions.length !== 1) throw new UsageError('give exactly one of --list, --describe, --reset-offsets, --delete');
     if (!flags.switches.has('list') && !flags.repeated.get('group')?.length)
       throw new UsageError('--group is required');
+    // Checked before connecting, so that a typo is a usage error rather than a failure half-way.
+    for (const flag of ['to-offset', 'shift-by']) {
+      const value = flags.values.get(flag);
+      if (value !== undefined) integerOffset(value, flag);
+    }
   } catch (e) {
     return usageExit('consumer-groups', CONSUMER_GROUPS_USAGE, e);
   }
