@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
-import { apis, type JoinGroupResponse } from '../../src/protocol/generated/index.js';
+import {
+  apis,
+  encodeConsumerProtocolSubscription,
+  type JoinGroupResponse,
+} from '../../src/protocol/generated/index.js';
+import { Writer } from '../../src/protocol/primitives/index.js';
 import { RawClient } from '../integration/raw-client.js';
 
 /**
@@ -47,7 +52,7 @@ function join(
   c: RawClient,
   group: string,
   memberId: string,
-  options: { instance?: string | null; protocol?: string; protocolType?: string; metadata?: string } = {},
+  options: { instance?: string | null; protocol?: string; protocolType?: string; metadata?: string | Buffer } = {},
 ): Promise<JoinGroupResponse> {
   return c.request(apis.JoinGroup, 9, {
     groupId: group,
@@ -56,7 +61,15 @@ function join(
     memberId,
     groupInstanceId: options.instance ?? null,
     protocolType: options.protocolType ?? 'consumer',
-    protocols: [{ name: options.protocol ?? 'range', metadata: Buffer.from(options.metadata ?? 'm') }],
+    protocols: [
+      {
+        name: options.protocol ?? 'range',
+        metadata:
+          typeof options.metadata === 'string' || options.metadata === undefined
+            ? Buffer.from(options.metadata ?? 'm')
+            : options.metadata,
+      },
+    ],
     reason: null,
   });
 }
@@ -388,4 +401,80 @@ test('offsets retention: a group without members loses its offsets, then itself,
     c.close();
     await b.stop();
   }
+});
+
+test('OffsetDelete removes the offsets of topics the group does not consume, and only those', async () => {
+  const c = await connect();
+  const group = 'g-offset-delete';
+  await findCoordinator(c, group);
+  const deleteOffsets = (groupId: string, partitions: number[]) =>
+    c.request(apis.OffsetDelete, 0, {
+      groupId,
+      topics: [{ name: 'events', partitions: partitions.map((partitionIndex) => ({ partitionIndex })) }],
+    });
+  await findCoordinator(c, 'g-never-seen');
+  assert.equal((await deleteOffsets('g-never-seen', [0])).errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+  // A simple commit (no member) of both partitions, then one of them deleted.
+  for (const partitionIndex of [0, 1]) {
+    const committed = await c.request(apis.OffsetCommit, 8, {
+      groupId: group,
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      groupInstanceId: null,
+      retentionTimeMs: -1n,
+      topics: [
+        {
+          name: 'events',
+          partitions: [
+            {
+              partitionIndex,
+              committedOffset: 7n,
+              committedLeaderEpoch: -1,
+              commitTimestamp: -1n,
+              committedMetadata: '',
+            },
+          ],
+        },
+      ],
+    });
+    assert.equal(committed.topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
+  }
+  const deleted = await deleteOffsets(group, [0]);
+  assert.equal(deleted.errorCode, ErrorCode.NONE);
+  assert.equal(deleted.topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
+  const fetched = await c.request(apis.OffsetFetch, 8, {
+    groupId: '',
+    topics: [],
+    groups: [
+      { groupId: group, memberId: null, memberEpoch: -1, topics: [{ name: 'events', partitionIndexes: [0, 1] }] },
+    ],
+    requireStable: false,
+  });
+  assert.deepEqual(
+    fetched.groups[0]!.topics[0]!.partitions.map((p) => p.committedOffset),
+    [-1n, 7n],
+  );
+
+  // A member subscribed to the topic keeps its offsets: GROUP_SUBSCRIBED_TO_TOPIC.
+  const w = new Writer();
+  w.writeInt16(0);
+  encodeConsumerProtocolSubscription(w, 0, {
+    topics: ['events'],
+    userData: null,
+    ownedPartitions: [],
+    generationId: -1,
+    rackId: null,
+  });
+  const memberId = await joinNew(c, group, { metadata: w.toBuffer() });
+  const joined = await join(c, group, memberId, { metadata: w.toBuffer() });
+  assert.equal(joined.errorCode, ErrorCode.NONE);
+  assert.equal((await sync(c, group, joined.generationId, memberId, { [memberId]: '' })).errorCode, ErrorCode.NONE);
+  const refused = await deleteOffsets(group, [1]);
+  assert.equal(refused.errorCode, ErrorCode.NONE);
+  assert.equal(refused.topics[0]!.partitions[0]!.errorCode, ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC);
+  await c.request(apis.LeaveGroup, 5, {
+    groupId: group,
+    memberId: '',
+    members: [{ memberId, groupInstanceId: null, reason: null }],
+  });
 });
