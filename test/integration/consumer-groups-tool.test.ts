@@ -38,6 +38,9 @@ async function tool(...args: string[]): Promise<{ code: number; stdout: string; 
 }
 
 /** The rows of a --describe or --reset-offsets table, by column name. */
+/** The topic the tests read with lag; one partition, so that "the next read" is one record. */
+const LAGGING_PARTITIONS = 1;
+
 function rows(table: string): Array<Record<string, string>> {
   const lines = table
     .trim()
@@ -75,9 +78,9 @@ async function consume(group: string, topic: string, count: number): Promise<str
 test('consumer-groups: --list, --describe shows lag after N produced and M consumed, --reset-offsets moves the next read', async () => {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: 'lagging', numPartitions: 1 }] });
+  await admin.createTopics({ topics: [{ topic: 'lagging', numPartitions: LAGGING_PARTITIONS }] });
   await admin.disconnect();
-  await produceSpread(broker.bootstrap, 'lagging', 10, 1);
+  await produceSpread(broker.bootstrap, 'lagging', 10, LAGGING_PARTITIONS);
   const read = await consume('g-tool', 'lagging', 4);
   assert.deepEqual(read, ['v0', 'v1', 'v2', 'v3']);
 
@@ -170,6 +173,21 @@ test('consumer-groups: a reset of an active group is refused; bad usage and an u
       described = await tool('--bootstrap-server', broker.bootstrap, '--describe', '--group', 'g-active');
     }
     assert.equal(rows(described.stdout)[0]!['CLIENT-ID'], 'kafkajs', 'the owner is shown');
+    const members = await tool(
+      '--bootstrap-server',
+      broker.bootstrap,
+      '--describe',
+      '--group',
+      'g-active',
+      '--members',
+      '--verbose',
+    );
+    assert.equal(members.code, 0, members.stderr);
+    const [member, ...others] = rows(members.stdout);
+    assert.equal(others.length, 0, 'one member');
+    assert.equal(member!['CLIENT-ID'], 'kafkajs');
+    assert.equal(member!['#PARTITIONS'], String(LAGGING_PARTITIONS));
+    assert.equal(member!.ASSIGNMENT, `lagging(${Array.from({ length: LAGGING_PARTITIONS }, (_, i) => i).join(',')})`);
     const refused = await tool(
       '--bootstrap-server',
       broker.bootstrap,

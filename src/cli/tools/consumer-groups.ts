@@ -8,6 +8,9 @@ export const CONSUMER_GROUPS_USAGE = `usage: samsa consumer-groups --bootstrap-s
 actions (as Kafka's kafka-consumer-groups.sh):
   --list                               every group
   --describe --group G                 each partition: current offset, log end offset, lag, owner
+      [--offsets (the default) | --members [--verbose]]
+                                       --members: each member, its host, client id and partition count
+                                       (--verbose: and its partitions)
   --reset-offsets --group G            move the group's committed offsets; the group must have no members
       (--topic T[:P,P...] | --all-topics)
       (--to-earliest | --to-latest | --to-offset N | --shift-by N | --to-datetime YYYY-MM-DDTHH:mm:SS.sss)
@@ -32,7 +35,7 @@ const FLAGS = {
   execute: 'switch',
   members: 'switch',
   offsets: 'switch',
-  timeout: 'value',
+  verbose: 'switch',
 } as const;
 
 /** ListOffsets timestamps with special meanings. */
@@ -92,6 +95,29 @@ async function groupMembers(
   }));
 }
 
+/** `--describe --members`: one row per member, as Kafka's tool prints it. */
+async function describeMembers(admin: Admin, bootstrap: string[], group: string, verbose: boolean): Promise<string> {
+  const members = await groupMembers(admin, bootstrap, group);
+  if (!members) return `Consumer group '${group}' does not exist.`;
+  if (members.length === 0) return `Consumer group '${group}' has no active members.`;
+  const header = ['GROUP', 'CONSUMER-ID', 'HOST', 'CLIENT-ID', '#PARTITIONS'];
+  return formatTable(
+    verbose ? [...header, 'ASSIGNMENT'] : header,
+    members
+      .sort((a, b) => a.memberId.localeCompare(b.memberId))
+      .map((m) => {
+        const count = m.assignment.reduce((n, [, ps]) => n + ps.length, 0);
+        const row = [group, m.memberId, m.host, m.clientId, String(count)];
+        if (!verbose) return row;
+        const assignment = m.assignment
+          .filter(([, ps]) => ps.length > 0)
+          .map(([topic, ps]) => `${topic}(${[...ps].sort((a, b) => a - b).join(',')})`)
+          .join(', ');
+        return [...row, assignment || '-'];
+      }),
+  );
+}
+
 async function describe(admin: Admin, bootstrap: string[], group: string): Promise<string> {
   const members = await groupMembers(admin, bootstrap, group);
   if (!members) return `Consumer group '${group}' does not exist.`;
@@ -146,13 +172,13 @@ function splitKey(key: string): [string, number] {
   return [key.slice(0, at), Number(key.slice(at + 1))];
 }
 
-/** Kafka's --to-datetime format, local time unless a zone is given. */
 /** An offset flag's value (--to-offset; --shift-by may be negative); anything else is a usage error. */
 function integerOffset(text: string, flag: string): bigint {
   if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`--${flag} must be an integer, not '${text}'`);
   return BigInt(text.trim());
 }
 
+/** Kafka's --to-datetime format, local time unless a zone is given. */
 function parseDatetime(text: string): bigint {
   const ms = Date.parse(text);
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/.test(text) || Number.isNaN(ms))
@@ -255,6 +281,8 @@ export async function runConsumerGroups(argv: string[]): Promise<number> {
     if (actions.length !== 1) throw new UsageError('give exactly one of --list, --describe, --reset-offsets, --delete');
     if (!flags.switches.has('list') && !flags.repeated.get('group')?.length)
       throw new UsageError('--group is required');
+    if (flags.switches.has('members') && flags.switches.has('offsets'))
+      throw new UsageError('give at most one of --members, --offsets');
     // Checked before connecting, so that a typo is a usage error rather than a failure half-way.
     for (const flag of ['to-offset', 'shift-by']) {
       const value = flags.values.get(flag);
@@ -271,7 +299,13 @@ export async function runConsumerGroups(argv: string[]): Promise<number> {
       for (const id of [...listed.keys()].sort()) console.log(id);
     } else if (flags.switches.has('describe')) {
       const out: string[] = [];
-      for (const g of groups) out.push(await describe(admin, bootstrap, g));
+      for (const g of groups) {
+        out.push(
+          flags.switches.has('members')
+            ? await describeMembers(admin, bootstrap, g, flags.switches.has('verbose'))
+            : await describe(admin, bootstrap, g),
+        );
+      }
       console.log(out.join('\n\n'));
     } else if (flags.switches.has('reset-offsets')) {
       for (const g of groups) console.log(await resetOffsets(admin, bootstrap, g, flags));
