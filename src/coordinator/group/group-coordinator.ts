@@ -986,6 +986,42 @@ export class GroupCoordinator {
   // ---- Offsets ----
 
   /**
+   * The records of an offset commit, and each partition's error: unknown partitions and metadata over
+   * offset.metadata.max.bytes are refused, the others become offset commit records (`accepted` holds what
+   * takes effect once they are written).
+   */
+  private offsetCommitRecords(
+    groupId: string,
+    partitions: OffsetCommitPartition[],
+  ): {
+    partitionErrors: number[];
+    records: Array<{ key: Buffer; value: Buffer }>;
+    accepted: Array<[string, CommittedOffset]>;
+  } {
+    const now = BigInt(this.now());
+    const partitionErrors: number[] = [];
+    const records: Array<{ key: Buffer; value: Buffer }> = [];
+    const accepted: Array<[string, CommittedOffset]> = [];
+    for (const p of partitions) {
+      const metadata = p.metadata ?? '';
+      if (!this.deps.partitionExists(p.topic, p.partition)) {
+        partitionErrors.push(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      } else if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes) {
+        partitionErrors.push(ErrorCode.OFFSET_METADATA_TOO_LARGE);
+      } else {
+        partitionErrors.push(ErrorCode.NONE);
+        const committed = { offset: p.offset, leaderEpoch: p.leaderEpoch, metadata, commitTimestamp: now };
+        records.push({
+          key: offsetCommitKey({ group: groupId, topic: p.topic, partition: p.partition }),
+          value: offsetCommitValue({ ...committed, expireTimestamp: -1n }),
+        });
+        accepted.push([offsetKey(p.topic, p.partition), committed]);
+      }
+    }
+    return { partitionErrors, records, accepted };
+  }
+
+  /**
    * OffsetCommit. A commit with generation -1 and no member id is a "simple" commit, allowed only while the
    * group has no members (tools resetting offsets, consumers with manual assignment). Others must come from
    * a member of the current generation. Returns a group-level error, or the error of each partition.
@@ -1026,26 +1062,7 @@ export class GroupCoordinator {
       if (group.state === 'CompletingRebalance') return { errorCode: ErrorCode.REBALANCE_IN_PROGRESS };
       this.scheduleSessionExpiry(group, member);
     }
-    const now = BigInt(this.now());
-    const partitionErrors: number[] = [];
-    const records: Array<{ key: Buffer; value: Buffer }> = [];
-    const accepted: Array<[string, CommittedOffset]> = [];
-    for (const p of partitions) {
-      const metadata = p.metadata ?? '';
-      if (!this.deps.partitionExists(p.topic, p.partition)) {
-        partitionErrors.push(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-      } else if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes) {
-        partitionErrors.push(ErrorCode.OFFSET_METADATA_TOO_LARGE);
-      } else {
-        partitionErrors.push(ErrorCode.NONE);
-        const committed = { offset: p.offset, leaderEpoch: p.leaderEpoch, metadata, commitTimestamp: now };
-        records.push({
-          key: offsetCommitKey({ group: groupId, topic: p.topic, partition: p.partition }),
-          value: offsetCommitValue({ ...committed, expireTimestamp: -1n }),
-        });
-        accepted.push([offsetKey(p.topic, p.partition), committed]);
-      }
-    }
+    const { partitionErrors, records, accepted } = this.offsetCommitRecords(groupId, partitions);
     if (records.length > 0) {
       try {
         await this.append(groupId, records);
@@ -1092,28 +1109,10 @@ export class GroupCoordinator {
     }
     const log = this.offsetsLogFor(groupId);
     if (typeof log === 'number') return { errorCode: log };
+    const { partitionErrors, records, accepted } = this.offsetCommitRecords(groupId, partitions);
+    if (records.length === 0) return { partitionErrors };
     const now = BigInt(this.now());
-    const partitionErrors: number[] = [];
-    const inputs: RecordInput[] = [];
-    const accepted: Array<[string, CommittedOffset]> = [];
-    for (const p of partitions) {
-      const metadata = p.metadata ?? '';
-      if (!this.deps.partitionExists(p.topic, p.partition)) {
-        partitionErrors.push(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-      } else if (Buffer.byteLength(metadata) > this.settings.offsetMetadataMaxBytes) {
-        partitionErrors.push(ErrorCode.OFFSET_METADATA_TOO_LARGE);
-      } else {
-        partitionErrors.push(ErrorCode.NONE);
-        const committed = { offset: p.offset, leaderEpoch: p.leaderEpoch, metadata, commitTimestamp: now };
-        inputs.push({
-          key: offsetCommitKey({ group: groupId, topic: p.topic, partition: p.partition }),
-          value: offsetCommitValue({ ...committed, expireTimestamp: -1n }),
-          timestamp: now,
-        });
-        accepted.push([offsetKey(p.topic, p.partition), committed]);
-      }
-    }
-    if (inputs.length === 0) return { partitionErrors };
+    const inputs: RecordInput[] = records.map((r) => ({ ...r, timestamp: now }));
     try {
       const batch = buildRecordBatch(inputs, { producerId, producerEpoch, baseSequence: -1, isTransactional: true });
       await log.append(batch, { sync: this.deps.syncWrites, recordCount: inputs.length, fromCoordinator: true });
