@@ -414,6 +414,26 @@ export class TransactionCoordinator {
   }
 
   /**
+   * Runs `op` on the id's metadata, under its lock, once this broker is known to coordinate the id and the
+   * caller is its current producer (else the error: not coordinator, unknown id or producer, fenced epoch).
+   */
+  private async withCurrentProducer(
+    transactionalId: string,
+    producerId: bigint,
+    producerEpoch: number,
+    op: (md: TransactionMetadata) => Promise<number> | number,
+  ): Promise<number> {
+    const coordinatorError = await this.coordinatorError(transactionalId);
+    if (coordinatorError !== ErrorCode.NONE) return coordinatorError;
+    return this.withLock(transactionalId, async () => {
+      const md = this.txns.get(transactionalId);
+      const error = this.producerError(md, producerId, producerEpoch);
+      if (error !== ErrorCode.NONE || !md) return error;
+      return op(md);
+    });
+  }
+
+  /**
    * AddPartitionsToTxn (and AddOffsetsToTxn, which adds the group's partition of `__consumer_offsets`):
    * starts the transaction if needed and records the partitions. Returns one error for all of them.
    */
@@ -423,12 +443,7 @@ export class TransactionCoordinator {
     producerEpoch: number,
     partitions: Array<{ topic: string; partition: number }>,
   ): Promise<number> {
-    const coordinatorError = await this.coordinatorError(transactionalId);
-    if (coordinatorError !== ErrorCode.NONE) return coordinatorError;
-    return this.withLock(transactionalId, async () => {
-      const md = this.txns.get(transactionalId);
-      const error = this.producerError(md, producerId, producerEpoch);
-      if (error !== ErrorCode.NONE || !md) return error;
+    return this.withCurrentProducer(transactionalId, producerId, producerEpoch, (md) => {
       if (md.state === TransactionState.PrepareCommit || md.state === TransactionState.PrepareAbort)
         return ErrorCode.CONCURRENT_TRANSACTIONS;
       if (md.state === TransactionState.PrepareEpochFence || md.state === TransactionState.Dead)
@@ -459,12 +474,7 @@ export class TransactionCoordinator {
     producerEpoch: number,
     commit: boolean,
   ): Promise<number> {
-    const coordinatorError = await this.coordinatorError(transactionalId);
-    if (coordinatorError !== ErrorCode.NONE) return coordinatorError;
-    return this.withLock(transactionalId, async () => {
-      const md = this.txns.get(transactionalId);
-      const error = this.producerError(md, producerId, producerEpoch);
-      if (error !== ErrorCode.NONE || !md) return error;
+    return this.withCurrentProducer(transactionalId, producerId, producerEpoch, (md) => {
       switch (md.state) {
         case TransactionState.Ongoing:
           return this.complete(md, commit);
