@@ -41,6 +41,9 @@ function resolveProduceSettings(topic: TopicRecord | undefined, settings: Broker
     // The topic's compression.type, else the broker's, else `producer` (batches stored as sent).
     codec: topicCodec(topicConfig(topic, settings, 'compression.type')),
     timestampType: type === 'LogAppendTime' || type === 'CreateTime' ? type : settings.logMessageTimestampType,
+    requireKeys: (topicConfig(topic, settings, 'cleanup.policy') ?? 'delete')
+      .split(',')
+      .some((p) => p.trim() === 'compact'),
   } as const;
 }
 

@@ -16,7 +16,9 @@ import {
   RECORDS_COUNT_OFFSET,
   TIMESTAMP_TYPE_MASK,
 } from '../protocol/records/batch-header.js';
+import { CompressionError } from '../protocol/records/compression/index.js';
 import { crc32c } from '../protocol/records/crc32c.js';
+import { RecordBatch } from '../protocol/records/record-batch.js';
 
 export interface ValidationOptions {
   /** max.message.bytes of the topic: the largest batch accepted. */
@@ -26,6 +28,8 @@ export interface ValidationOptions {
   /** message.timestamp.before.max.ms / after.max.ms: how far a CreateTime timestamp may lie from now. */
   timestampBeforeMaxMs?: number;
   timestampAfterMaxMs?: number;
+  /** The topic is compacted (cleanup.policy includes compact): every record needs a key, as in Kafka. */
+  requireKeys?: boolean;
   nowMs: number;
 }
 
@@ -84,12 +88,22 @@ export function validateProducedBatches(records: Buffer, options: ValidationOpti
       if (maxTimestamp < bounds.min || maxTimestamp > bounds.max) return invalidTimestamp(maxTimestamp, options);
     }
     if ((attributes & COMPRESSION_CODEC_MASK) === 0) {
-      const problem = checkUncompressedRecords(records, at + RECORD_BATCH_OVERHEAD, at + size, count, (delta) =>
-        bounds && (baseTimestamp + delta < bounds.min || baseTimestamp + delta > bounds.max)
-          ? baseTimestamp + delta
-          : null,
+      const problem = checkUncompressedRecords(
+        records,
+        at + RECORD_BATCH_OVERHEAD,
+        at + size,
+        count,
+        (delta) =>
+          bounds && (baseTimestamp + delta < bounds.min || baseTimestamp + delta > bounds.max)
+            ? baseTimestamp + delta
+            : null,
+        options.requireKeys === true,
       );
       if (typeof problem === 'number') return invalidTimestamp(problem, options);
+      if (problem) return { errorCode: ErrorCode.INVALID_RECORD, message: problem };
+    } else if (options.requireKeys) {
+      // Compressed batches are otherwise not opened here; for a compacted topic the keys must be seen.
+      const problem = keylessRecordIn(records.subarray(at, at + size));
       if (problem) return { errorCode: ErrorCode.INVALID_RECORD, message: problem };
     }
     if (options.timestampType === 'LogAppendTime') stampLogAppendTime(records, at, size, options.nowMs);
@@ -129,6 +143,20 @@ function corrupt(message: string): ValidationResult {
   return { errorCode: ErrorCode.CORRUPT_MESSAGE, message };
 }
 
+/** Kafka's message for a keyless record sent to a compacted topic. */
+const COMPACTED_WITHOUT_KEY = 'Compacted topic cannot accept message without key';
+
+/** Decompresses a batch to check that each record has a key (compacted topics only); a problem, or null. */
+function keylessRecordIn(batch: Buffer): string | null {
+  try {
+    for (const record of new RecordBatch(batch).records()) if (record.key === null) return COMPACTED_WITHOUT_KEY;
+  } catch (e) {
+    if (e instanceof DecodeError || e instanceof CompressionError) return `malformed record: ${e.message}`;
+    throw e;
+  }
+  return null;
+}
+
 /** Walks the records by their length prefixes: `count` records, offset deltas 0, 1, 2..., ending at `end`. */
 function checkUncompressedRecords(
   buf: Buffer,
@@ -136,6 +164,7 @@ function checkUncompressedRecords(
   end: number,
   count: number,
   badTimestamp: (delta: number) => number | null,
+  requireKeys: boolean,
 ): string | number | null {
   const r = new Reader(buf, start, end);
   try {
@@ -148,6 +177,7 @@ function checkUncompressedRecords(
       if (bad !== null) return bad;
       const offsetDelta = r.readVarint();
       if (offsetDelta !== i) return `record ${i} has offset delta ${offsetDelta}`;
+      if (requireKeys && r.readVarint() < 0) return COMPACTED_WITHOUT_KEY;
       r.pos = recordEnd;
     }
   } catch (e) {

@@ -262,3 +262,42 @@ test('CreateTime timestamps outside message.timestamp.before/after.max.ms get IN
     c.close();
   }
 });
+
+test('a record without a key sent to a compacted topic gets INVALID_RECORD, compressed or not', async () => {
+  const c = await RawClient.connect(broker.port);
+  try {
+    const created = await c.request(apis.CreateTopics, 7, {
+      topics: [
+        {
+          name: 'keyed-only',
+          numPartitions: 1,
+          replicationFactor: 1,
+          assignments: [],
+          configs: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+    const batch = (keys: Array<string | null>, compression = CompressionType.None) =>
+      buildRecordBatch(
+        keys.map((k) => ({ key: k === null ? null : Buffer.from(k), value: Buffer.from('v'), timestamp: 1n })),
+        { compression },
+      );
+    const cases: Array<[string, Buffer, number]> = [
+      ['keyed', batch(['a', 'b']), ErrorCode.NONE],
+      ['one record without a key', batch(['a', null]), ErrorCode.INVALID_RECORD],
+      ['keyed, compressed', batch(['a', 'b'], CompressionType.Lz4), ErrorCode.NONE],
+      ['without a key, compressed', batch([null], CompressionType.Gzip), ErrorCode.INVALID_RECORD],
+    ];
+    for (const [name, records, code] of cases) {
+      const res = await c.request(apis.Produce, 9, produce('keyed-only', records));
+      const p = res.responses[0]!.partitionResponses[0]!;
+      assert.equal(p.errorCode, code, name);
+      if (code !== ErrorCode.NONE) assert.match(p.errorMessage ?? '', /without key/, name);
+    }
+  } finally {
+    c.close();
+  }
+});
