@@ -84,7 +84,7 @@ static char *make_payload(int size) {
 }
 
 static int produce(const char *brokers, const char *topic, long count, int size, const char *acks, const char *codec,
-                   int partitions) {
+                   int partitions, int idempotent) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", brokers);
   set(conf, "acks", acks);
@@ -94,7 +94,8 @@ static int produce(const char *brokers, const char *topic, long count, int size,
   set(conf, "batch.num.messages", "100000");
   set(conf, "queue.buffering.max.kbytes", "1048576");
   set(conf, "queue.buffering.max.messages", "1000000");
-  set(conf, "enable.idempotence", "false");
+  /* Today's Java client is idempotent by default; librdkafka then keeps at most 5 requests in flight. */
+  set(conf, "enable.idempotence", idempotent ? "true" : "false");
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
   rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
   char *payload = make_payload(size);
@@ -477,14 +478,15 @@ static int loopback(double seconds) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc >= 9 && !strcmp(argv[1], "produce"))
-    return produce(argv[2], argv[3], atol(argv[4]), atoi(argv[5]), argv[6], argv[7], atoi(argv[8]));
+    return produce(argv[2], argv[3], atol(argv[4]), atoi(argv[5]), argv[6], argv[7], atoi(argv[8]),
+                   argc >= 10 && !strcmp(argv[9], "idempotent"));
   if (argc >= 5 && !strcmp(argv[1], "consume"))
     return consume(argv[2], argv[3], atol(argv[4]), argc >= 6 ? atoi(argv[5]) : 1);
   if (argc >= 8 && !strcmp(argv[1], "latency"))
     return latency(argv[2], argv[3], atof(argv[4]), atof(argv[5]), atoi(argv[6]), argv[7], argc >= 9 ? atoi(argv[8]) : 1);
   if (argc >= 7 && !strcmp(argv[1], "small")) return small(argv[2], argv[3], atoi(argv[4]), atof(argv[5]), atoi(argv[6]));
   if (argc >= 3 && !strcmp(argv[1], "loopback")) return loopback(atof(argv[2]));
-  fprintf(stderr, "usage: loadgen produce <brokers> <topic> <count> <bytes> <acks> <compression> <partitions>\n"
+  fprintf(stderr, "usage: loadgen produce <brokers> <topic> <count> <bytes> <acks> <compression> <partitions> [idempotent]\n"
                   "       loadgen consume <brokers> <topic> <count> [passes]\n"
                   "       loadgen latency <brokers> <topic> <records/s> <seconds> <bytes> <acks> [consume]\n"
                   "       loadgen small <brokers> <topic> <connections> <seconds> <bytes>\n"
