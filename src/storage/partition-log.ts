@@ -744,8 +744,13 @@ async function completeInterruptedSwaps(dir: string): Promise<Set<number>> {
   const swapped = new Set<number>();
   for (const name of await readdir(dir)) {
     if (name.endsWith(CLEANED_FILE_SUFFIX)) await rm(join(dir, name), { force: true });
+    if (!name.endsWith(SWAP_FILE_SUFFIX)) continue;
     const m = /^(\d{20})\.log\.swap$/.exec(name);
-    if (!m) continue;
+    // Index swaps (Kafka writes them too) are not needed: the swapped segment's indexes are rebuilt.
+    if (!m) {
+      await rm(join(dir, name), { force: true });
+      continue;
+    }
     const base = Number(m[1]);
     for (const suffix of ['.index', '.timeindex'] as const)
       await rm(join(dir, segmentFileName(base, suffix)), { force: true });
