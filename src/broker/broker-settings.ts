@@ -27,6 +27,10 @@ export interface BrokerSettings {
   /** Broker-wide defaults of the log configs. */
   logDefaults: LogConfig;
   logRetentionCheckIntervalMs: number;
+  /** log.cleaner.enable: whether compacted topics are cleaned. */
+  logCleanerEnable: boolean;
+  /** log.cleaner.backoff.ms: the pause between two passes of the log cleaner. */
+  logCleanerBackoffMs: number;
   /** log.flush.interval.ms: fsync every log at least this often (Infinity: never for that reason). */
   logFlushIntervalMs: number;
   /** Whether acks=all waits for fsync (Samsa's durable default; see docs/ARCHITECTURE.md). */

@@ -14,6 +14,7 @@ import {
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Listener } from '../server/listener.js';
+import { DEFAULT_LOG_CLEANER_BACKOFF_MS, LogCleaner } from '../storage/log-cleaner.js';
 import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/log-manager.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/partition-log.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
@@ -103,6 +104,8 @@ export function defaultBrokerSettings(): BrokerSettings {
       flushMessages: Number.POSITIVE_INFINITY,
     },
     logRetentionCheckIntervalMs: 300_000,
+    logCleanerEnable: true,
+    logCleanerBackoffMs: DEFAULT_LOG_CLEANER_BACKOFF_MS,
     logFlushIntervalMs: Number.POSITIVE_INFINITY,
     flushOnAcksAll: true,
     logMessageTimestampType: 'CreateTime',
@@ -122,6 +125,8 @@ export function defaultBrokerSettings(): BrokerSettings {
 export class Broker {
   private listener: Listener | null = null;
   private timers: NodeJS.Timeout[] = [];
+  /** The log cleaner, when log.cleaner.enable is on. */
+  private cleaner: LogCleaner | null = null;
   /** Background tasks (retention, checkpoints, flushes) in progress. */
   private readonly backgroundTasks = new Set<Promise<void>>();
   private services: BrokerServices | null = null;
@@ -304,6 +309,14 @@ export class Broker {
     if (settings.advertisedPort === 0) settings.advertisedPort = this.port;
     this.every(settings.logRetentionCheckIntervalMs, () => logs.runRetention());
     this.every(CHECKPOINT_INTERVAL_MS, () => logs.checkpoint());
+    if (settings.logCleanerEnable) {
+      const cleaner = new LogCleaner(() => logs.allLogs(), {
+        onError: (log, error) =>
+          logger.error('log cleaning failed', { topic: log.topic, partition: log.partition, error: error as Error }),
+      });
+      this.cleaner = cleaner;
+      this.every(settings.logCleanerBackoffMs, () => cleaner.cleanAll());
+    }
     this.every(settings.producerIdExpirationCheckIntervalMs, async () => logs.removeExpiredProducers());
     if (Number.isFinite(settings.logFlushIntervalMs)) {
       this.every(settings.logFlushIntervalMs, async () => {
@@ -383,6 +396,8 @@ export class Broker {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t);
+      // A cleaning pass stops at its next read rather than finish the log it is on.
+      this.cleaner?.stop();
       // A retention pass or checkpoint still running must finish before the logs close (and a temporary
       // directory is removed).
       await Promise.all(this.backgroundTasks);

@@ -69,6 +69,8 @@ function settingsValues(s: BrokerSettings): Record<string, string> {
     'log.flush.interval.messages': longText(d.flushMessages),
     'log.flush.interval.ms': longText(s.logFlushIntervalMs),
     'log.retention.check.interval.ms': String(s.logRetentionCheckIntervalMs),
+    'log.cleaner.enable': String(s.logCleanerEnable),
+    'log.cleaner.backoff.ms': String(s.logCleanerBackoffMs),
     'log.message.timestamp.type': s.logMessageTimestampType,
     'samsa.log.flush.on.acks.all': String(s.flushOnAcksAll),
     'min.insync.replicas': String(s.minInsyncReplicas),

@@ -1,6 +1,7 @@
 import type { TopicRecord } from '../cluster/topic-metadata.js';
 import { TOPIC_CONFIGS } from '../config/topic-config.js';
-import type { LogConfig } from '../storage/partition-log.js';
+import { DEFAULT_DELETE_RETENTION_MS, DEFAULT_MIN_CLEANABLE_DIRTY_RATIO } from '../storage/log-cleaner.js';
+import { DEFAULT_FILE_DELETE_DELAY_MS, type LogConfig } from '../storage/partition-log.js';
 import { topicCodec } from '../storage/recompress.js';
 import type { BrokerSettings } from './broker-settings.js';
 
@@ -65,7 +66,7 @@ export function logConfigFor(topic: TopicRecord | undefined, settings: BrokerSet
   const d = settings.logDefaults;
   const number = (name: string, fallback: number) => numberOverride(topic, settings, name, fallback);
   // A compacted-only topic keeps its records until the cleaner removes superseded keys; it is never trimmed by
-  // time or size. Samsa has no cleaner yet, so such a topic keeps everything.
+  // time or size.
   const policy = (topicConfig(topic, settings, 'cleanup.policy') ?? 'delete').split(',').map((p) => p.trim());
   const deletes = policy.includes('delete');
   return {
@@ -75,5 +76,10 @@ export function logConfigFor(topic: TopicRecord | undefined, settings: BrokerSet
     retentionBytes: deletes ? number('retention.bytes', d.retentionBytes) : -1,
     indexIntervalBytes: number('index.interval.bytes', d.indexIntervalBytes),
     flushMessages: number('flush.messages', d.flushMessages),
+    compact: policy.includes('compact'),
+    deleteRetentionMs: number('delete.retention.ms', DEFAULT_DELETE_RETENTION_MS),
+    minCleanableDirtyRatio: number('min.cleanable.dirty.ratio', DEFAULT_MIN_CLEANABLE_DIRTY_RATIO),
+    minCompactionLagMs: number('min.compaction.lag.ms', 0),
+    fileDeleteDelayMs: number('file.delete.delay.ms', DEFAULT_FILE_DELETE_DELAY_MS),
   };
 }

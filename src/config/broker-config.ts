@@ -56,6 +56,8 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'log.flush.interval.ms': { type: 'long' },
   'log.flush.scheduler.interval.ms': { type: 'long', default: LONG_MAX_TEXT },
   'log.message.timestamp.type': { type: 'string', default: 'CreateTime', oneOf: ['CreateTime', 'LogAppendTime'] },
+  'log.cleaner.enable': { type: 'boolean', default: 'true' },
+  'log.cleaner.backoff.ms': { type: 'long', default: '15000', atLeast: 0 },
   'log.cleanup.policy': { type: 'list', default: 'delete', oneOf: TOPIC_CONFIGS['cleanup.policy']!.oneOf },
   'compression.type': { type: 'string', default: 'producer', oneOf: TOPIC_CONFIGS['compression.type']!.oneOf },
   'min.insync.replicas': { type: 'int', default: '1', atLeast: 1 },
@@ -110,7 +112,7 @@ export const IGNORED_KAFKA_CONFIGS: ReadonlySet<string> = new Set([
   // Removed in Kafka 3.0 in favour of listeners, which always has a value.
   'host.name',
   'port',
-  'log.cleaner.enable',
+  // One cleaner runs in the broker's event loop, a partition at a time.
   'log.cleaner.threads',
 ]);
 
@@ -234,6 +236,8 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
       flushMessages: get<number>('log.flush.interval.messages')!,
     },
     logRetentionCheckIntervalMs: get<number>('log.retention.check.interval.ms')!,
+    logCleanerEnable: get<boolean>('log.cleaner.enable')!,
+    logCleanerBackoffMs: get<number>('log.cleaner.backoff.ms')!,
     logFlushIntervalMs: get<number>('log.flush.interval.ms') ?? get<number>('log.flush.scheduler.interval.ms')!,
     flushOnAcksAll: get<boolean>('samsa.log.flush.on.acks.all')!,
     logMessageTimestampType: get<string>('log.message.timestamp.type') as BrokerSettings['logMessageTimestampType'],

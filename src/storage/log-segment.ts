@@ -82,6 +82,8 @@ export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | 
   return `${String(baseOffset).padStart(20, '0')}${suffix}`;
 }
 
+const SEGMENT_SUFFIXES = ['.log', '.index', '.timeindex'] as const;
+
 /** Summary of one batch in a segment: where it is and what it covers. */
 export interface BatchPosition {
   position: number;
@@ -412,14 +414,34 @@ export class LogSegment {
   /** Closes the files and deletes them; renamed first with Kafka's `.deleted` suffix so a crash leaves no half state. */
   async delete(): Promise<void> {
     await Promise.all([this.log.close(), this.index.close(), this.timeIndexFile.close()]);
-    for (const suffix of ['.log', '.index', '.timeindex'] as const) {
+    await this.renameToDeleted();
+    await this.removeDeletedFiles();
+  }
+
+  /**
+   * Renames the files with the `.deleted` suffix but keeps them open: reads in flight (and those that still
+   * hold this segment) go on from the open handles while a cleaned segment takes the base names.
+   */
+  async renameToDeleted(): Promise<void> {
+    for (const suffix of SEGMENT_SUFFIXES) {
       const path = join(this.dir, segmentFileName(this.baseOffset, suffix));
       try {
         await rename(path, `${path}.deleted`);
-        await rm(`${path}.deleted`, { force: true });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       }
+    }
+  }
+
+  /** Closes a segment renamed by `renameToDeleted` and removes its files (Kafka's file.delete.delay.ms later). */
+  async closeAndRemoveDeleted(): Promise<void> {
+    await Promise.all([this.log.close(), this.index.close(), this.timeIndexFile.close()]);
+    await this.removeDeletedFiles();
+  }
+
+  private async removeDeletedFiles(): Promise<void> {
+    for (const suffix of SEGMENT_SUFFIXES) {
+      await rm(`${join(this.dir, segmentFileName(this.baseOffset, suffix))}.deleted`, { force: true });
     }
   }
 

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode } from '../protocol/errors.js';
 import {
@@ -12,7 +12,7 @@ import {
 } from '../protocol/records/batch-header.js';
 import { buildTransactionMarkerBatch, ControlType, readTransactionMarker } from '../protocol/records/control-record.js';
 import { RecordBatch } from '../protocol/records/record-batch.js';
-import { LogSegment, listSegmentBaseOffsets } from './log-segment.js';
+import { LogSegment, listSegmentBaseOffsets, segmentFileName } from './log-segment.js';
 import { ProducerStateError, ProducerStateManager, producerBatchAt } from './producer-state.js';
 import { TailCache, type TailCacheBudget } from './tail-cache.js';
 import { type AbortedTxn, TransactionIndex } from './transaction-index.js';
@@ -28,7 +28,23 @@ export interface LogConfig {
   indexIntervalBytes: number;
   /** fsync after this many messages (flush.messages); Infinity: never for that reason. */
   flushMessages: number;
+  /** cleanup.policy includes `compact`: the log cleaner keeps the last record of each key. */
+  compact?: boolean;
+  /** delete.retention.ms: how long the cleaner keeps a tombstone after it first cleaned it. */
+  deleteRetentionMs?: number;
+  /** min.cleanable.dirty.ratio: the share of uncleaned bytes that makes the log worth cleaning. */
+  minCleanableDirtyRatio?: number;
+  /** min.compaction.lag.ms: records newer than this are not cleaned. */
+  minCompactionLagMs?: number;
+  /** file.delete.delay.ms: how long the files a cleaned segment replaced stay open for reads in flight. */
+  fileDeleteDelayMs?: number;
 }
+
+/** Kafka's file.delete.delay.ms default. */
+export const DEFAULT_FILE_DELETE_DELAY_MS = 60_000;
+/** Suffixes of Kafka's segment swap: the cleaner writes `.cleaned`, renames it `.swap`, then to `.log`. */
+export const CLEANED_FILE_SUFFIX = '.cleaned';
+export const SWAP_FILE_SUFFIX = '.swap';
 
 export interface AppendResult {
   baseOffset: number;
@@ -112,6 +128,17 @@ export class PartitionLog {
   readonly producerState: ProducerStateManager;
   /** Aborted transactions, for read_committed fetches. */
   private readonly abortedTxns: TransactionIndex;
+  /**
+   * The log cleaner's checkpoint: offsets below it were cleaned (Kafka's cleaner-offset-checkpoint, kept in
+   * memory only: after a restart the whole log counts as dirty again).
+   */
+  firstDirtyOffset = 0;
+  /** The earliest delete horizon of the tombstones the cleaner kept: the log is cleaned again once it passes. */
+  earliestDeleteHorizonMs = Number.POSITIVE_INFINITY;
+  /** Segment swaps and retention change the segment list one at a time. */
+  private segmentChanges: Promise<unknown> = Promise.resolve();
+  /** Segments a cleaned copy replaced, kept open for reads in flight until file.delete.delay.ms passes. */
+  private readonly retiredSegments = new Map<LogSegment, NodeJS.Timeout>();
 
   private constructor(
     readonly dir: string,
@@ -156,6 +183,7 @@ export class PartitionLog {
       params.recoveryPoint ?? 0,
       now,
     );
+    const swapped = await completeInterruptedSwaps(params.dir);
     const names = await readdir(params.dir);
     // Leftovers of an interrupted segment deletion.
     for (const name of names) if (name.endsWith('.deleted')) await rm(join(params.dir, name), { force: true });
@@ -164,7 +192,7 @@ export class PartitionLog {
     for (let i = 0; i < baseOffsets.length; i++) {
       const baseOffset = baseOffsets[i]!;
       const nextBase = baseOffsets[i + 1] ?? Number.MAX_SAFE_INTEGER;
-      const recover = !params.cleanShutdown && nextBase > log.recoveryPoint;
+      const recover = (!params.cleanShutdown && nextBase > log.recoveryPoint) || swapped.has(baseOffset);
       log.segments.push(await LogSegment.load(params.dir, baseOffset, segmentConfig, recover));
     }
     // A segment emptied by a torn tail is fine; an empty directory gets its first segment.
@@ -566,11 +594,80 @@ export class PartitionLog {
     if (offset > this.logStartOffset) this.logStartOffset = offset;
   }
 
+  /** The segments closed to appends (all but the active one), oldest first: what the cleaner may clean. */
+  inactiveSegments(): LogSegment[] {
+    return this.segments.slice(0, -1);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The aborted transactions whose markers are at or after `from` and whose data starts before `to`. */
+  abortedTransactions(from: number, to: number): AbortedTxn[] {
+    return this.abortedTxns.collect(from, to);
+  }
+
+  /**
+   * Replaces `old` by the cleaned copy of its batches written at `cleanedPath` (Kafka's segment swap). The
+   * copy is renamed `.swap` first, so that from then on a crash completes the swap at start-up; the old files
+   * are renamed `.deleted` and stay open for reads in flight until file.delete.delay.ms has passed. Returns
+   * false (and removes the copy) when the segment is no longer in the log (retention deleted it, the log closed).
+   */
+  swapCleanedSegment(old: LogSegment, cleanedPath: string): Promise<boolean> {
+    return this.withSegmentsLocked(async () => {
+      if (this.closed || this.inactiveSegments().indexOf(old) < 0) {
+        await rm(cleanedPath, { force: true });
+        return false;
+      }
+      const logPath = join(this.dir, segmentFileName(old.baseOffset, '.log'));
+      await rename(cleanedPath, `${logPath}${SWAP_FILE_SUFFIX}`);
+      await old.renameToDeleted();
+      await rename(`${logPath}${SWAP_FILE_SUFFIX}`, logPath);
+      // Recovery rebuilds the offset and time indexes from the cleaned batches.
+      const cleaned = await LogSegment.load(
+        this.dir,
+        old.baseOffset,
+        { indexIntervalBytes: this.config.indexIntervalBytes },
+        true,
+      );
+      this.segments[this.segments.indexOf(old)] = cleaned;
+      // The tail may still hold batches the cleaner removed.
+      this.tail?.clear();
+      const timer = setTimeout(() => {
+        this.retiredSegments.delete(old);
+        old.closeAndRemoveDeleted().catch(() => {});
+      }, this.config.fileDeleteDelayMs ?? DEFAULT_FILE_DELETE_DELAY_MS);
+      timer.unref();
+      this.retiredSegments.set(old, timer);
+      return true;
+    });
+  }
+
+  private withSegmentsLocked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.segmentChanges.then(fn);
+    this.segmentChanges = run.catch(() => {});
+    return run;
+  }
+
+  /** Closes and removes the replaced segments at once (the log closes). */
+  private async removeRetiredSegments(): Promise<void> {
+    for (const [segment, timer] of this.retiredSegments) {
+      clearTimeout(timer);
+      await segment.closeAndRemoveDeleted();
+    }
+    this.retiredSegments.clear();
+  }
+
   /**
    * Deletes segments by retention.ms, retention.bytes and the log start offset. The active segment is never
    * deleted. Returns the number of segments deleted.
    */
-  async deleteOldSegments(): Promise<number> {
+  deleteOldSegments(): Promise<number> {
+    return this.withSegmentsLocked(() => this.deleteOldSegmentsNow());
+  }
+
+  private async deleteOldSegmentsNow(): Promise<number> {
     const nowMs = this.now();
     let total = this.sizeInBytes;
     let deleted = 0;
@@ -608,6 +705,8 @@ export class PartitionLog {
   async close(): Promise<void> {
     this.closed = true;
     await this.drain();
+    // A segment swap under way finishes first.
+    await this.withSegmentsLocked(() => this.removeRetiredSegments());
     this.tail?.clear();
     await this.activeSegment.sync();
     this.recoveryPoint = this.nextOffset;
@@ -629,10 +728,36 @@ export class PartitionLog {
   async delete(): Promise<void> {
     this.closed = true;
     await this.drain();
+    await this.withSegmentsLocked(() => this.removeRetiredSegments());
     this.tail?.clear();
     for (const s of this.segments) await s.delete();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Finishes segment swaps a crash interrupted, as Kafka does at start-up: a `.cleaned` file was not complete and
+ * is deleted; a `.swap` file was, and replaces the segment's log (its indexes are rebuilt). Returns the base
+ * offsets of the swapped segments.
+ */
+async function completeInterruptedSwaps(dir: string): Promise<Set<number>> {
+  const swapped = new Set<number>();
+  for (const name of await readdir(dir)) {
+    if (name.endsWith(CLEANED_FILE_SUFFIX)) await rm(join(dir, name), { force: true });
+    if (!name.endsWith(SWAP_FILE_SUFFIX)) continue;
+    const m = /^(\d{20})\.log\.swap$/.exec(name);
+    // Index swaps (Kafka writes them too) are not needed: the swapped segment's indexes are rebuilt.
+    if (!m) {
+      await rm(join(dir, name), { force: true });
+      continue;
+    }
+    const base = Number(m[1]);
+    for (const suffix of ['.index', '.timeindex'] as const)
+      await rm(join(dir, segmentFileName(base, suffix)), { force: true });
+    await rename(join(dir, name), join(dir, segmentFileName(base, '.log')));
+    swapped.add(base);
+  }
+  return swapped;
 }
 
 /** The last offset of the last batch in a buffer of whole batches. */

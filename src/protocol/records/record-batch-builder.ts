@@ -5,6 +5,7 @@ import {
   CONTROL_FLAG_MASK,
   CRC_OFFSET,
   CURRENT_MAGIC,
+  DELETE_HORIZON_FLAG_MASK,
   LOG_OVERHEAD,
   RECORD_BATCH_OVERHEAD,
   TIMESTAMP_TYPE_MASK,
@@ -34,6 +35,12 @@ export interface BatchOptions {
   baseSequence?: number;
   isTransactional?: boolean;
   isControl?: boolean;
+  /**
+   * The log cleaner's delete horizon (KIP-534): after this time the batch's tombstones may be removed. Kafka
+   * stores it as the base timestamp with the DELETE_HORIZON attribute; record timestamps stay exact, as their
+   * deltas are taken from it.
+   */
+  deleteHorizonMs?: bigint;
 }
 
 function writeVarBytes(w: Writer, b: Buffer | null): void {
@@ -48,7 +55,9 @@ function writeVarBytes(w: Writer, b: Buffer | null): void {
 /** Builds a record batch v2 (for internal topics, conversions and tests): lengths, attributes and CRC. */
 export function buildRecordBatch(records: RecordInput[], options: BatchOptions = {}): Buffer {
   if (records.length === 0) throw new RangeError('a record batch holds at least one record');
-  const baseTimestamp = records.reduce((min, r) => (r.timestamp < min ? r.timestamp : min), records[0]!.timestamp);
+  const baseTimestamp =
+    options.deleteHorizonMs ??
+    records.reduce((min, r) => (r.timestamp < min ? r.timestamp : min), records[0]!.timestamp);
   let maxTimestamp = records[0]!.timestamp;
   let lastOffsetDelta = 0;
   const body = new Writer(256);
@@ -79,6 +88,7 @@ export function buildRecordBatch(records: RecordInput[], options: BatchOptions =
   if (options.timestampType === 'LogAppendTime') attributes |= TIMESTAMP_TYPE_MASK;
   if (options.isTransactional) attributes |= TRANSACTIONAL_FLAG_MASK;
   if (options.isControl) attributes |= CONTROL_FLAG_MASK;
+  if (options.deleteHorizonMs !== undefined) attributes |= DELETE_HORIZON_FLAG_MASK;
 
   const header = new Writer(RECORD_BATCH_OVERHEAD);
   header.writeInt64(options.baseOffset ?? 0n);
