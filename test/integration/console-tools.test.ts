@@ -371,3 +371,42 @@ test('console tools: bad usage exits 2 with the usage; an unreachable broker is 
     'samsa console-consumer: cannot reach a broker at 127.0.0.1:1 (connect ECONNREFUSED 127.0.0.1:1)\n',
   );
 });
+
+test('console-consumer --isolation-level read_committed skips aborted transactions; the default reads them', async () => {
+  await ok(['topics', ...b, '--create', '--topic', 'console-txn', '--partitions', '1']);
+  const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ transactionalId: 'console-txn', idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  for (const [value, commit] of [
+    ['kept', true],
+    ['dropped', false],
+    ['also kept', true],
+  ] as const) {
+    const txn = await producer.transaction();
+    await txn.send({ topic: 'console-txn', messages: [{ value, partition: 0 }] });
+    if (commit) await txn.commit();
+    else await txn.abort();
+  }
+  await producer.disconnect();
+  const read = (extra: string[]) =>
+    ok([
+      'console-consumer',
+      ...b,
+      '--topic',
+      'console-txn',
+      '--from-beginning',
+      '--max-messages',
+      '3',
+      '--timeout-ms',
+      '3000',
+      ...extra,
+    ]);
+  assert.deepEqual(lines(await read([])), ['kept', 'dropped', 'also kept']);
+  assert.deepEqual(lines(await read(['--isolation-level', 'read_committed'])), ['kept', 'also kept']);
+  assert.deepEqual(lines(await read(['--isolation-level', 'read_committed', '--group', 'console-txn-reader'])), [
+    'kept',
+    'also kept',
+  ]);
+  const bad = await samsa(['console-consumer', ...b, '--topic', 'console-txn', '--isolation-level', 'serializable']);
+  assert.equal(bad.code, 2);
+});

@@ -22,6 +22,8 @@ Prints records to standard output (as Kafka's kafka-console-consumer.sh).
   --offset earliest|latest|N    where to start in --partition (default: latest, or earliest with --from-beginning)
   --group G                     consume as a member of group G, committing offsets; without it the partitions
                                 are read directly, and no group is created
+  --isolation-level LEVEL       read_uncommitted (the default) or read_committed: only committed transactions'
+                                records, up to the last stable offset
   --max-messages N              exit after N records
   --timeout-ms MS               exit when no record arrives for this long
   --property print.timestamp=true print.partition=true print.offset=true print.headers=true print.key=true
@@ -38,6 +40,7 @@ const FLAGS = {
   group: 'value',
   'max-messages': 'value',
   'timeout-ms': 'value',
+  'isolation-level': 'value',
   property: 'repeated',
   'formatter-property': 'repeated',
 } as const;
@@ -56,6 +59,19 @@ interface ConsumerCommand {
   maxMessages: number | undefined;
   timeoutMs: number | undefined;
   formatter: MessageFormatter;
+  isolationLevel: IsolationLevel;
+}
+
+/** Fetch isolation levels: Kafka's console consumer reads uncommitted unless told otherwise. */
+const ISOLATION_LEVELS = { read_uncommitted: 0, read_committed: 1 } as const;
+export type IsolationLevel = (typeof ISOLATION_LEVELS)[keyof typeof ISOLATION_LEVELS];
+
+function parseIsolationLevel(text: string | undefined): IsolationLevel {
+  if (text === undefined) return ISOLATION_LEVELS.read_uncommitted;
+  const level = ISOLATION_LEVELS[text.toLowerCase() as keyof typeof ISOLATION_LEVELS];
+  if (level === undefined)
+    throw new UsageError(`--isolation-level must be read_uncommitted or read_committed, not '${text}'`);
+  return level;
 }
 
 /** Kafka's --offset: earliest, latest or a non-negative offset. */
@@ -95,6 +111,7 @@ function parseCommand(argv: string[]): ConsumerCommand {
     maxMessages: integerFlag(flags, 'max-messages', 0),
     timeoutMs: integerFlag(flags, 'timeout-ms', 0),
     formatter: new MessageFormatter(properties),
+    isolationLevel: parseIsolationLevel(flags.values.get('isolation-level')),
   };
 }
 
@@ -165,11 +182,20 @@ export async function runConsoleConsumer(argv: string[]): Promise<number> {
   const consumer: Consumer = new Consumer({
     ...clientOptions(bootstrap),
     groupId: command.group ?? UNUSED_GROUP_ID,
+    // Under read_committed the library drops the records of aborted transactions itself.
+    isolationLevel: command.isolationLevel,
   });
   const source =
     command.group !== undefined
       ? groupSource(consumer, command)
-      : new PartitionReader(consumer, command.topic, command.partition, command.startAt, command.resetTo);
+      : new PartitionReader(
+          consumer,
+          command.topic,
+          command.partition,
+          command.startAt,
+          command.resetTo,
+          command.isolationLevel,
+        );
 
   let count = 0;
   let idle: NodeJS.Timeout | undefined;

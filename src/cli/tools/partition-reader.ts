@@ -13,8 +13,6 @@ const LATEST_TIMESTAMP = -1n;
 const FETCH_MAX_WAIT_MS = 500;
 const FETCH_MAX_BYTES = 52_428_800;
 const PARTITION_MAX_BYTES = 1_048_576;
-/** read_uncommitted, the console consumer's default isolation level. */
-const READ_UNCOMMITTED = 0;
 /** No leader epoch known: the broker does not check it. */
 const NO_EPOCH = -1;
 
@@ -50,6 +48,8 @@ export class PartitionReader {
     partition: number | undefined,
     startAt: StartAt,
     resetTo: 'earliest' | 'latest',
+    /** Fetch isolation level: 0 read_uncommitted, 1 read_committed (the library then drops aborted records). */
+    private readonly isolationLevel: 0 | 1 = 0,
   ) {
     this.#consumer = consumer;
     this.#topic = topic;
@@ -121,7 +121,7 @@ export class PartitionReader {
         maxWaitTime: FETCH_MAX_WAIT_MS,
         minBytes: 1,
         maxBytes: FETCH_MAX_BYTES,
-        isolationLevel: READ_UNCOMMITTED,
+        isolationLevel: this.isolationLevel,
       });
     } catch (e) {
       // The client throws on any partition error, with the parsed response attached. A position outside the log
