@@ -4,10 +4,9 @@ import { ErrorCode } from '../protocol/errors.js';
 import {
   ATTRIBUTES_OFFSET,
   RECORD_BATCH_OVERHEAD as BATCH_HEADER_BYTES,
-  BATCH_LENGTH_OFFSET,
+  batchSize,
   CONTROL_FLAG_MASK,
   LAST_OFFSET_DELTA_OFFSET,
-  LOG_OVERHEAD,
   MAX_TIMESTAMP_OFFSET,
 } from '../protocol/records/batch-header.js';
 import { buildTransactionMarkerBatch, ControlType, readTransactionMarker } from '../protocol/records/control-record.js';
@@ -236,7 +235,7 @@ export class PartitionLog {
       if (!chunk) break;
       const records = chunk.records;
       for (let at = 0; at + BATCH_HEADER_BYTES <= records.length; ) {
-        const size = LOG_OVERHEAD + records.readInt32BE(at + BATCH_LENGTH_OFFSET);
+        const size = batchSize(records, at);
         const base = Number(records.readBigInt64BE(at));
         const last = base + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
         if (last >= offset) {
@@ -399,7 +398,7 @@ export class PartitionLog {
   private async assignAndAppend(records: Buffer, fromCoordinator: boolean): Promise<AppendResult | ProducerStateError> {
     const producerBatch = producerBatchAt(records, 0);
     if (producerBatch) {
-      if (LOG_OVERHEAD + records.readInt32BE(BATCH_LENGTH_OFFSET) !== records.length) {
+      if (batchSize(records, 0) !== records.length) {
         // As in Kafka: retries are matched batch by batch, so a produce request carries one batch per partition.
         return new ProducerStateError(ErrorCode.INVALID_RECORD, 'an idempotent produce carries exactly one batch');
       }
@@ -471,7 +470,7 @@ export class PartitionLog {
     let maxTimestamp = -1;
     let offsetOfMaxTimestamp = baseOffset;
     for (let at = 0; at < records.length; ) {
-      const size = LOG_OVERHEAD + records.readInt32BE(at + BATCH_LENGTH_OFFSET);
+      const size = batchSize(records, at);
       if (size < BATCH_HEADER_BYTES || at + size > records.length) throw new Error('append of a partial batch');
       records.writeBigInt64BE(BigInt(offset), at);
       const lastOffset = offset + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
@@ -765,7 +764,7 @@ function lastOffsetIn(records: Buffer): number {
   let last = -1;
   for (let at = 0; at + BATCH_HEADER_BYTES <= records.length; ) {
     last = Number(records.readBigInt64BE(at)) + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
-    at += LOG_OVERHEAD + records.readInt32BE(at + BATCH_LENGTH_OFFSET);
+    at += batchSize(records, at);
   }
   return last;
 }

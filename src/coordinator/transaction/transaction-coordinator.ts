@@ -1,5 +1,4 @@
 import type { ProducerIdManager } from '../../cluster/producer-ids.js';
-import { TRANSACTION_STATE_TOPIC } from '../../cluster/topic-name.js';
 import type { Logger } from '../../observability/logger.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import type { TransactionLogValue } from '../../protocol/generated/index.js';
@@ -577,7 +576,4 @@ export class TransactionCoordinator {
   list(): IterableIterator<TransactionMetadata> {
     return this.txns.values();
   }
-
-  /** The topic holding the transactional id's state, for logs and errors. */
-  static readonly topic = TRANSACTION_STATE_TOPIC;
 }
