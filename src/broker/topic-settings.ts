@@ -28,6 +28,11 @@ function numberOverride(
   return Number.isFinite(n) ? n : fallback;
 }
 
+/** The topic's cleanup.policy as a list (delete, compact or both). */
+function cleanupPolicies(topic: TopicRecord | undefined, settings: BrokerSettings): string[] {
+  return (topicConfig(topic, settings, 'cleanup.policy') ?? 'delete').split(',').map((p) => p.trim());
+}
+
 export type ProduceSettings = ReturnType<typeof resolveProduceSettings>;
 
 function resolveProduceSettings(topic: TopicRecord | undefined, settings: BrokerSettings) {
@@ -42,9 +47,7 @@ function resolveProduceSettings(topic: TopicRecord | undefined, settings: Broker
     // The topic's compression.type, else the broker's, else `producer` (batches stored as sent).
     codec: topicCodec(topicConfig(topic, settings, 'compression.type')),
     timestampType: type === 'LogAppendTime' || type === 'CreateTime' ? type : settings.logMessageTimestampType,
-    requireKeys: (topicConfig(topic, settings, 'cleanup.policy') ?? 'delete')
-      .split(',')
-      .some((p) => p.trim() === 'compact'),
+    requireKeys: cleanupPolicies(topic, settings).includes('compact'),
   } as const;
 }
 
@@ -67,7 +70,7 @@ export function logConfigFor(topic: TopicRecord | undefined, settings: BrokerSet
   const number = (name: string, fallback: number) => numberOverride(topic, settings, name, fallback);
   // A compacted-only topic keeps its records until the cleaner removes superseded keys; it is never trimmed by
   // time or size.
-  const policy = (topicConfig(topic, settings, 'cleanup.policy') ?? 'delete').split(',').map((p) => p.trim());
+  const policy = cleanupPolicies(topic, settings);
   const deletes = policy.includes('delete');
   return {
     segmentBytes: number('segment.bytes', d.segmentBytes),
