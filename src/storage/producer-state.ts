@@ -107,6 +107,16 @@ function decrementSequence(seq: number, by: number): number {
   return seq < by ? INT32_MAX - (by - seq) + 1 : seq - by;
 }
 
+/** A write (batch or marker) from an epoch older than the partition has seen is fenced. */
+function rejectOlderEpoch(entry: ProducerStateEntry | undefined, producerId: bigint, epoch: number): void {
+  if (entry && epoch < entry.producerEpoch) {
+    throw new ProducerStateError(
+      ErrorCode.INVALID_PRODUCER_EPOCH,
+      `Epoch ${epoch} of producer ${producerId} is older than the current epoch ${entry.producerEpoch}`,
+    );
+  }
+}
+
 function inSequence(lastSeq: number, nextSeq: number): boolean {
   return nextSeq === lastSeq + 1 || (nextSeq === 0 && lastSeq === INT32_MAX);
 }
@@ -163,25 +173,14 @@ export class ProducerStateManager {
    */
   /** The check of a coordinator's write for a producer: its epoch must not be older than the partition's. */
   checkEpoch(batch: ProducerBatch): SequenceCheck {
-    const entry = this.producers.get(batch.producerId);
-    if (entry && batch.producerEpoch < entry.producerEpoch) {
-      throw new ProducerStateError(
-        ErrorCode.INVALID_PRODUCER_EPOCH,
-        `Epoch ${batch.producerEpoch} of producer ${batch.producerId} is older than the current epoch ${entry.producerEpoch}`,
-      );
-    }
+    rejectOlderEpoch(this.producers.get(batch.producerId), batch.producerId, batch.producerEpoch);
     return { duplicate: null };
   }
 
   check(batch: ProducerBatch): SequenceCheck {
     const entry = this.producers.get(batch.producerId);
     if (!entry) return { duplicate: null };
-    if (batch.producerEpoch < entry.producerEpoch) {
-      throw new ProducerStateError(
-        ErrorCode.INVALID_PRODUCER_EPOCH,
-        `Epoch ${batch.producerEpoch} of producer ${batch.producerId} is older than the current epoch ${entry.producerEpoch}`,
-      );
-    }
+    rejectOlderEpoch(entry, batch.producerId, batch.producerEpoch);
     if (entry.currentTxnFirstOffset >= 0 && !batch.isTransactional) {
       throw new ProducerStateError(
         ErrorCode.INVALID_TXN_STATE,
@@ -259,12 +258,7 @@ export class ProducerStateManager {
   checkMarker(producerId: bigint, producerEpoch: number, coordinatorEpoch: number): void {
     const entry = this.producers.get(producerId);
     if (!entry) return;
-    if (producerEpoch < entry.producerEpoch) {
-      throw new ProducerStateError(
-        ErrorCode.INVALID_PRODUCER_EPOCH,
-        `Marker of epoch ${producerEpoch} for producer ${producerId}, whose epoch is ${entry.producerEpoch}`,
-      );
-    }
+    rejectOlderEpoch(entry, producerId, producerEpoch);
     if (coordinatorEpoch < entry.coordinatorEpoch) {
       throw new ProducerStateError(
         ErrorCode.TRANSACTION_COORDINATOR_FENCED,
