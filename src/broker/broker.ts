@@ -137,7 +137,6 @@ export class Broker {
     logs: LogManager;
     replicas: ReplicaManager;
     groups: GroupCoordinator;
-    transactions: TransactionCoordinator;
   } | null = null;
   /** The port the listener is bound to (useful with port 0). */
   port = 0;
@@ -309,6 +308,8 @@ export class Broker {
     if (settings.advertisedPort === 0) settings.advertisedPort = this.port;
     this.every(settings.logRetentionCheckIntervalMs, () => logs.runRetention());
     this.every(CHECKPOINT_INTERVAL_MS, () => logs.checkpoint());
+    this.every(settings.transactions.abortTimedOutIntervalMs, () => transactions.abortTimedOutTransactions());
+    this.every(settings.transactions.removeExpiredIntervalMs, () => transactions.removeExpiredTransactionalIds());
     if (settings.logCleanerEnable) {
       const cleaner = new LogCleaner(() => logs.allLogs(), {
         onError: (log, error) =>
@@ -331,7 +332,7 @@ export class Broker {
       logDirs: settings.logDirs.join(','),
       ms: Date.now() - started,
     });
-    this.stores = { store, topics, logs, replicas, groups, transactions };
+    this.stores = { store, topics, logs, replicas, groups };
   }
 
   /** meta.properties ties each log dir to one cluster and node; a mismatch stops start-up, as in Kafka. */
@@ -403,8 +404,7 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await this.listener?.close();
       if (this.stores) {
-        const { store, topics, logs, replicas, groups, transactions } = this.stores;
-        transactions.stop();
+        const { store, topics, logs, replicas, groups } = this.stores;
         groups.stop();
         replicas.stop();
         await logs.shutdown();

@@ -102,7 +102,6 @@ export class TransactionCoordinator {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly loaded = new Set<number>();
   private creatingTopic: Promise<number> | null = null;
-  private timers: NodeJS.Timeout[] = [];
   private readonly now: () => number;
 
   constructor(private readonly deps: TransactionCoordinatorDeps) {
@@ -113,31 +112,14 @@ export class TransactionCoordinator {
     return this.deps.settings;
   }
 
+  /**
+   * Loads the transactions of every partition of `__transaction_state` led here. The periodic tasks
+   * (`abortTimedOutTransactions`, `removeExpiredTransactionalIds`) are the broker's to schedule, with its other
+   * background work, so that a stop waits for them before the logs close.
+   */
   async start(): Promise<void> {
     const count = this.deps.stateLogPartitionCount();
     if (count !== null) for (let p = 0; p < count; p++) await this.load(p);
-    this.every(this.settings.abortTimedOutIntervalMs, () => this.abortTimedOutTransactions());
-    this.every(this.settings.removeExpiredIntervalMs, () => this.removeExpiredTransactionalIds());
-  }
-
-  stop(): void {
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
-  }
-
-  private every(ms: number, task: () => Promise<unknown>): void {
-    let running = false;
-    const timer = setInterval(() => {
-      if (running) return;
-      running = true;
-      task()
-        .catch((error: unknown) => this.deps.logger.error('transaction task failed', { error: error as Error }))
-        .finally(() => {
-          running = false;
-        });
-    }, ms);
-    timer.unref();
-    this.timers.push(timer);
   }
 
   partitionFor(transactionalId: string): number {
