@@ -4,14 +4,13 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   ATTRIBUTES_OFFSET,
   BATCH_LENGTH_OFFSET,
+  batchSize,
   COMPRESSION_CODEC_MASK,
-  CRC_OFFSET,
   LAST_OFFSET_DELTA_OFFSET,
   LOG_OVERHEAD,
   RECORD_BATCH_OVERHEAD,
   RECORDS_COUNT_OFFSET,
 } from '../protocol/records/batch-header.js';
-import { crc32c } from '../protocol/records/crc32c.js';
 import type { Record } from '../protocol/records/record.js';
 import { RecordBatch } from '../protocol/records/record-batch.js';
 import { buildRecordBatch } from '../protocol/records/record-batch-builder.js';
@@ -228,7 +227,7 @@ export class PartitionCleaner {
     );
     // The last offset delta stays, so that the batch still covers the sequence range its producer sent.
     rebuilt.writeInt32BE(batch.lastOffsetDelta, LAST_OFFSET_DELTA_OFFSET);
-    rebuilt.writeUInt32BE(crc32c(rebuilt, ATTRIBUTES_OFFSET), CRC_OFFSET);
+    new RecordBatch(rebuilt).updateCrc();
     return { kind: 'rewrite', batch: rebuilt };
   }
 }
@@ -313,7 +312,7 @@ async function forEachBatch(
     if (!chunk || chunk.length === 0) break;
     let last = -1;
     for (let at = 0; at + RECORD_BATCH_OVERHEAD <= chunk.length; ) {
-      const size = LOG_OVERHEAD + chunk.readInt32BE(at + BATCH_LENGTH_OFFSET);
+      const size = batchSize(chunk, at);
       const batch = new RecordBatch(chunk.subarray(at, at + size));
       visit(batch);
       last = Number(batch.lastOffset);
@@ -357,6 +356,6 @@ function emptyBatch(batch: RecordBatch): Buffer {
   out.writeInt32BE(RECORD_BATCH_OVERHEAD - LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
   out.writeInt16BE(batch.attributes & ~COMPRESSION_CODEC_MASK, ATTRIBUTES_OFFSET);
   out.writeInt32BE(0, RECORDS_COUNT_OFFSET);
-  out.writeUInt32BE(crc32c(out, ATTRIBUTES_OFFSET), CRC_OFFSET);
+  new RecordBatch(out).updateCrc();
   return out;
 }
