@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import {
   ATTRIBUTES_OFFSET,
   RECORD_BATCH_OVERHEAD as BATCH_HEADER_BYTES,
-  BATCH_LENGTH_OFFSET,
   BASE_OFFSET_OFFSET as BATCH_OFFSET_OFFSET,
+  batchSize,
   CRC_OFFSET,
   CURRENT_MAGIC,
   LAST_OFFSET_DELTA_OFFSET,
@@ -328,7 +328,7 @@ export class LogSegment {
     let start: BatchPosition | null = null;
     let at = 0;
     while (at + BATCH_HEADER_BYTES <= window.length) {
-      const size = LOG_OVERHEAD + window.readInt32BE(at + BATCH_LENGTH_OFFSET);
+      const size = batchSize(window, at);
       if (size < BATCH_HEADER_BYTES) return null;
       const baseOffset = Number(window.readBigInt64BE(at + BATCH_OFFSET_OFFSET));
       const lastOffset = baseOffset + window.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
@@ -363,7 +363,7 @@ export class LogSegment {
     // Keep whole batches only, and only those below the end offset.
     let end = 0;
     while (end + LOG_OVERHEAD <= data.length) {
-      const size = LOG_OVERHEAD + data.readInt32BE(end + BATCH_LENGTH_OFFSET);
+      const size = batchSize(data, end);
       if (end + size > data.length || Number(data.readBigInt64BE(end + BATCH_OFFSET_OFFSET)) >= endOffset) break;
       end += size;
     }
@@ -502,7 +502,7 @@ export class LogSegment {
       chunkBytes = SCAN_CHUNK_BYTES;
       let p = 0;
       while (p + BATCH_HEADER_BYTES <= chunk.length) {
-        const size = LOG_OVERHEAD + chunk.readInt32BE(p + BATCH_LENGTH_OFFSET);
+        const size = batchSize(chunk, p);
         if (size < BATCH_HEADER_BYTES || at + p + size > end) return { validBytes: at + p - position };
         if (p + size > chunk.length) {
           if (p === 0) chunkBytes = size; // a batch larger than the chunk: read it whole next time
