@@ -329,7 +329,10 @@ export class LogSegment {
     let at = 0;
     while (at + BATCH_HEADER_BYTES <= window.length) {
       const size = batchSize(window, at);
-      if (size < BATCH_HEADER_BYTES) return null;
+      if (size < BATCH_HEADER_BYTES) {
+        readBuffers.release(window);
+        return null;
+      }
       const baseOffset = Number(window.readBigInt64BE(at + BATCH_OFFSET_OFFSET));
       const lastOffset = baseOffset + window.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
       if (lastOffset >= offset) {
@@ -345,12 +348,8 @@ export class LogSegment {
       if (!start) return null;
       at = -1;
     }
-    if (start.baseOffset >= endOffset) {
-      readBuffers.release(window);
-      return null;
-    }
     const limit = Math.min(this.writtenSize - start.position, Math.max(room, minOneBatch ? start.size : 0));
-    if (limit < start.size) {
+    if (start.baseOffset >= endOffset || limit < start.size) {
       readBuffers.release(window);
       return null;
     }
