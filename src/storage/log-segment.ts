@@ -498,38 +498,43 @@ export class LogSegment {
     let lastOffset = -1;
     while (at + BATCH_HEADER_BYTES <= end) {
       const chunk = await this.readAt(at, Math.min(chunkBytes, end - at));
-      chunkBytes = SCAN_CHUNK_BYTES;
-      let p = 0;
-      while (p + BATCH_HEADER_BYTES <= chunk.length) {
-        const size = batchSize(chunk, p);
-        if (size < BATCH_HEADER_BYTES || at + p + size > end) return { validBytes: at + p - position };
-        if (p + size > chunk.length) {
-          if (p === 0) chunkBytes = size; // a batch larger than the chunk: read it whole next time
-          break;
+      // The chunk goes back to the read pool once walked: nothing keeps a slice of it.
+      try {
+        chunkBytes = SCAN_CHUNK_BYTES;
+        let p = 0;
+        while (p + BATCH_HEADER_BYTES <= chunk.length) {
+          const size = batchSize(chunk, p);
+          if (size < BATCH_HEADER_BYTES || at + p + size > end) return { validBytes: at + p - position };
+          if (p + size > chunk.length) {
+            if (p === 0) chunkBytes = size; // a batch larger than the chunk: read it whole next time
+            break;
+          }
+          const baseOffset = Number(chunk.readBigInt64BE(p + BATCH_OFFSET_OFFSET));
+          const batch: BatchPosition = {
+            position: at + p,
+            size,
+            baseOffset,
+            lastOffset: baseOffset + chunk.readInt32BE(p + LAST_OFFSET_DELTA_OFFSET),
+            maxTimestamp: Number(chunk.readBigInt64BE(p + MAX_TIMESTAMP_OFFSET)),
+          };
+          if (verify) {
+            const valid =
+              chunk[p + MAGIC_OFFSET] === CURRENT_MAGIC &&
+              baseOffset > lastOffset &&
+              batch.lastOffset >= baseOffset &&
+              crc32c(chunk, p + ATTRIBUTES_OFFSET, p + size) === chunk.readUInt32BE(p + CRC_OFFSET);
+            if (!valid) return { validBytes: at + p - position };
+            lastOffset = batch.lastOffset;
+          }
+          if (visit(batch) === false) return { validBytes: at + p + size - position };
+          p += size;
         }
-        const baseOffset = Number(chunk.readBigInt64BE(p + BATCH_OFFSET_OFFSET));
-        const batch: BatchPosition = {
-          position: at + p,
-          size,
-          baseOffset,
-          lastOffset: baseOffset + chunk.readInt32BE(p + LAST_OFFSET_DELTA_OFFSET),
-          maxTimestamp: Number(chunk.readBigInt64BE(p + MAX_TIMESTAMP_OFFSET)),
-        };
-        if (verify) {
-          const valid =
-            chunk[p + MAGIC_OFFSET] === CURRENT_MAGIC &&
-            baseOffset > lastOffset &&
-            batch.lastOffset >= baseOffset &&
-            crc32c(chunk, p + ATTRIBUTES_OFFSET, p + size) === chunk.readUInt32BE(p + CRC_OFFSET);
-          if (!valid) return { validBytes: at + p - position };
-          lastOffset = batch.lastOffset;
-        }
-        if (visit(batch) === false) return { validBytes: at + p + size - position };
-        p += size;
+        // A short read (the file shrank under us) must not loop forever.
+        if (p === 0 && chunk.length < BATCH_HEADER_BYTES) break;
+        at += p;
+      } finally {
+        readBuffers.release(chunk);
       }
-      // A short read (the file shrank under us) must not loop forever.
-      if (p === 0 && chunk.length < BATCH_HEADER_BYTES) break;
-      at += p;
     }
     return { validBytes: at - position };
   }
