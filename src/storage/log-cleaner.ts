@@ -137,7 +137,6 @@ export class PartitionCleaner {
     };
     let done: boolean;
     try {
-      const batches: Buffer[] = [];
       done = await forEachBatch(
         segment,
         (batch) => {
@@ -145,15 +144,12 @@ export class PartitionCleaner {
           if (outcome.kind !== 'keep') changed = true;
           if (outcome.kind === 'drop') return;
           // Segment reads may share their buffer with later reads: keep a copy.
-          batches.push(outcome.kind === 'keep' ? Buffer.from(batch.buf) : outcome.batch);
+          const kept = outcome.kind === 'keep' ? Buffer.from(batch.buf) : outcome.batch;
+          pending.push(kept);
+          pendingBytes += kept.length;
         },
         this.shouldStop,
         async () => {
-          for (const b of batches) {
-            pending.push(b);
-            pendingBytes += b.length;
-          }
-          batches.length = 0;
           if (pendingBytes >= CLEAN_WRITE_BYTES) await flush();
         },
       );
