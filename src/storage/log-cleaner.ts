@@ -50,7 +50,7 @@ type BatchOutcome = { kind: 'keep' } | { kind: 'drop' } | { kind: 'rewrite'; bat
  * rewrites each segment keeping, per key, only the record at that offset. Offsets never change: a batch keeps
  * its base offset and last offset delta, and the records removed leave gaps. Records without a key are kept.
  */
-export class PartitionCleaner {
+class PartitionCleaner {
   private removed = 0;
   private minHorizon = Number.POSITIVE_INFINITY;
 
@@ -232,7 +232,7 @@ export class PartitionCleaner {
  * The inactive segments the cleaner may clean, oldest first: below the last stable offset and older than
  * min.compaction.lag.ms (by their largest timestamp). The active segment is never cleaned.
  */
-export function cleanableSegments(log: PartitionLog, nowMs: number): LogSegment[] {
+function cleanableSegments(log: PartitionLog, nowMs: number): LogSegment[] {
   const lag = log.config.minCompactionLagMs ?? 0;
   const stable = log.lastStableOffset;
   const out: LogSegment[] = [];
@@ -275,7 +275,6 @@ export class LogCleaner {
     let cleaned = 0;
     for (const log of [...this.logs()]) {
       if (this.stopped) break;
-      if (!log.config.compact) continue;
       try {
         const result = await cleanLog(log, this.now(), () => this.stopped || log.isClosed);
         cleaned += result?.segmentsCleaned ?? 0;
