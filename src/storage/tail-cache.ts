@@ -168,8 +168,8 @@ export class TailCache {
     let contiguous = 0;
     let end = lo;
     for (; end < this.batches.length; end++) {
-      const b = this.batches[end]!.buf;
-      if (this.batches[end]!.lastOffset >= endOffset) break;
+      const { buf: b, lastOffset } = this.batches[end]!;
+      if (lastOffset >= endOffset) break;
       if (size + b.length > maxBytes && !(minOneBatch && size === 0)) break;
       if (contiguous === size && b.buffer === start.buffer && b.byteOffset === start.byteOffset + size) {
         contiguous += b.length;
