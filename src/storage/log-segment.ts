@@ -227,8 +227,7 @@ export class LogSegment {
       this.noteBatch(b);
       this.indexBatch(b.position, b.size, b.baseOffset);
     });
-    const truncatedBytes = this.writtenSize - validBytes;
-    if (truncatedBytes > 0) await this.log.truncate(validBytes);
+    if (validBytes < this.writtenSize) await this.log.truncate(validBytes);
     this.size = validBytes;
     this.writtenSize = validBytes;
     await this.offsetIndex.rewrite(this.index);
