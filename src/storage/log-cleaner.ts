@@ -4,7 +4,6 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   ATTRIBUTES_OFFSET,
   BATCH_LENGTH_OFFSET,
-  batchSize,
   COMPRESSION_CODEC_MASK,
   LAST_OFFSET_DELTA_OFFSET,
   LOG_OVERHEAD,
@@ -12,7 +11,7 @@ import {
   RECORDS_COUNT_OFFSET,
 } from '../protocol/records/batch-header.js';
 import type { Record } from '../protocol/records/record.js';
-import { RecordBatch } from '../protocol/records/record-batch.js';
+import { RecordBatch, readBatches } from '../protocol/records/record-batch.js';
 import { buildRecordBatch } from '../protocol/records/record-batch-builder.js';
 import { type LogSegment, segmentFileName } from './log-segment.js';
 import { CLEANED_FILE_SUFFIX, type PartitionLog } from './partition-log.js';
@@ -305,13 +304,11 @@ async function forEachBatch(
     if (shouldStop()) return false;
     const chunk = await segment.read(offset, CLEAN_READ_BYTES, true);
     if (!chunk || chunk.length === 0) break;
+    // Segment reads hold whole batches only.
     let last = -1;
-    for (let at = 0; at + RECORD_BATCH_OVERHEAD <= chunk.length; ) {
-      const size = batchSize(chunk, at);
-      const batch = new RecordBatch(chunk.subarray(at, at + size));
+    for (const batch of readBatches(chunk).batches) {
       visit(batch);
       last = Number(batch.lastOffset);
-      at += size;
     }
     await afterChunk?.();
     if (last < offset) break;
