@@ -5,15 +5,13 @@ import {
   ATTRIBUTES_OFFSET,
   BATCH_LENGTH_OFFSET,
   COMPRESSION_CODEC_MASK,
-  CRC_OFFSET,
   LAST_OFFSET_DELTA_OFFSET,
   LOG_OVERHEAD,
   RECORD_BATCH_OVERHEAD,
   RECORDS_COUNT_OFFSET,
 } from '../protocol/records/batch-header.js';
-import { crc32c } from '../protocol/records/crc32c.js';
 import type { Record } from '../protocol/records/record.js';
-import { RecordBatch } from '../protocol/records/record-batch.js';
+import { RecordBatch, readBatches } from '../protocol/records/record-batch.js';
 import { buildRecordBatch } from '../protocol/records/record-batch-builder.js';
 import { type LogSegment, segmentFileName } from './log-segment.js';
 import { CLEANED_FILE_SUFFIX, type PartitionLog } from './partition-log.js';
@@ -51,7 +49,7 @@ type BatchOutcome = { kind: 'keep' } | { kind: 'drop' } | { kind: 'rewrite'; bat
  * rewrites each segment keeping, per key, only the record at that offset. Offsets never change: a batch keeps
  * its base offset and last offset delta, and the records removed leave gaps. Records without a key are kept.
  */
-export class PartitionCleaner {
+class PartitionCleaner {
   private removed = 0;
   private minHorizon = Number.POSITIVE_INFINITY;
 
@@ -138,7 +136,6 @@ export class PartitionCleaner {
     };
     let done: boolean;
     try {
-      const batches: Buffer[] = [];
       done = await forEachBatch(
         segment,
         (batch) => {
@@ -146,15 +143,12 @@ export class PartitionCleaner {
           if (outcome.kind !== 'keep') changed = true;
           if (outcome.kind === 'drop') return;
           // Segment reads may share their buffer with later reads: keep a copy.
-          batches.push(outcome.kind === 'keep' ? Buffer.from(batch.buf) : outcome.batch);
+          const kept = outcome.kind === 'keep' ? Buffer.from(batch.buf) : outcome.batch;
+          pending.push(kept);
+          pendingBytes += kept.length;
         },
         this.shouldStop,
         async () => {
-          for (const b of batches) {
-            pending.push(b);
-            pendingBytes += b.length;
-          }
-          batches.length = 0;
           if (pendingBytes >= CLEAN_WRITE_BYTES) await flush();
         },
       );
@@ -228,7 +222,7 @@ export class PartitionCleaner {
     );
     // The last offset delta stays, so that the batch still covers the sequence range its producer sent.
     rebuilt.writeInt32BE(batch.lastOffsetDelta, LAST_OFFSET_DELTA_OFFSET);
-    rebuilt.writeUInt32BE(crc32c(rebuilt, ATTRIBUTES_OFFSET), CRC_OFFSET);
+    new RecordBatch(rebuilt).updateCrc();
     return { kind: 'rewrite', batch: rebuilt };
   }
 }
@@ -237,7 +231,7 @@ export class PartitionCleaner {
  * The inactive segments the cleaner may clean, oldest first: below the last stable offset and older than
  * min.compaction.lag.ms (by their largest timestamp). The active segment is never cleaned.
  */
-export function cleanableSegments(log: PartitionLog, nowMs: number): LogSegment[] {
+function cleanableSegments(log: PartitionLog, nowMs: number): LogSegment[] {
   const lag = log.config.minCompactionLagMs ?? 0;
   const stable = log.lastStableOffset;
   const out: LogSegment[] = [];
@@ -280,7 +274,6 @@ export class LogCleaner {
     let cleaned = 0;
     for (const log of [...this.logs()]) {
       if (this.stopped) break;
-      if (!log.config.compact) continue;
       try {
         const result = await cleanLog(log, this.now(), () => this.stopped || log.isClosed);
         cleaned += result?.segmentsCleaned ?? 0;
@@ -311,13 +304,11 @@ async function forEachBatch(
     if (shouldStop()) return false;
     const chunk = await segment.read(offset, CLEAN_READ_BYTES, true);
     if (!chunk || chunk.length === 0) break;
+    // Segment reads hold whole batches only.
     let last = -1;
-    for (let at = 0; at + RECORD_BATCH_OVERHEAD <= chunk.length; ) {
-      const size = LOG_OVERHEAD + chunk.readInt32BE(at + BATCH_LENGTH_OFFSET);
-      const batch = new RecordBatch(chunk.subarray(at, at + size));
+    for (const batch of readBatches(chunk).batches) {
       visit(batch);
       last = Number(batch.lastOffset);
-      at += size;
     }
     await afterChunk?.();
     if (last < offset) break;
@@ -357,6 +348,6 @@ function emptyBatch(batch: RecordBatch): Buffer {
   out.writeInt32BE(RECORD_BATCH_OVERHEAD - LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
   out.writeInt16BE(batch.attributes & ~COMPRESSION_CODEC_MASK, ATTRIBUTES_OFFSET);
   out.writeInt32BE(0, RECORDS_COUNT_OFFSET);
-  out.writeUInt32BE(crc32c(out, ATTRIBUTES_OFFSET), CRC_OFFSET);
+  new RecordBatch(out).updateCrc();
   return out;
 }

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import {
   ATTRIBUTES_OFFSET,
   RECORD_BATCH_OVERHEAD as BATCH_HEADER_BYTES,
-  BATCH_LENGTH_OFFSET,
   BASE_OFFSET_OFFSET as BATCH_OFFSET_OFFSET,
+  batchSize,
   CRC_OFFSET,
   CURRENT_MAGIC,
   LAST_OFFSET_DELTA_OFFSET,
@@ -227,8 +227,7 @@ export class LogSegment {
       this.noteBatch(b);
       this.indexBatch(b.position, b.size, b.baseOffset);
     });
-    const truncatedBytes = this.writtenSize - validBytes;
-    if (truncatedBytes > 0) await this.log.truncate(validBytes);
+    if (validBytes < this.writtenSize) await this.log.truncate(validBytes);
     this.size = validBytes;
     this.writtenSize = validBytes;
     await this.offsetIndex.rewrite(this.index);
@@ -328,8 +327,11 @@ export class LogSegment {
     let start: BatchPosition | null = null;
     let at = 0;
     while (at + BATCH_HEADER_BYTES <= window.length) {
-      const size = LOG_OVERHEAD + window.readInt32BE(at + BATCH_LENGTH_OFFSET);
-      if (size < BATCH_HEADER_BYTES) return null;
+      const size = batchSize(window, at);
+      if (size < BATCH_HEADER_BYTES) {
+        readBuffers.release(window);
+        return null;
+      }
       const baseOffset = Number(window.readBigInt64BE(at + BATCH_OFFSET_OFFSET));
       const lastOffset = baseOffset + window.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
       if (lastOffset >= offset) {
@@ -345,12 +347,8 @@ export class LogSegment {
       if (!start) return null;
       at = -1;
     }
-    if (start.baseOffset >= endOffset) {
-      readBuffers.release(window);
-      return null;
-    }
     const limit = Math.min(this.writtenSize - start.position, Math.max(room, minOneBatch ? start.size : 0));
-    if (limit < start.size) {
+    if (start.baseOffset >= endOffset || limit < start.size) {
       readBuffers.release(window);
       return null;
     }
@@ -363,7 +361,7 @@ export class LogSegment {
     // Keep whole batches only, and only those below the end offset.
     let end = 0;
     while (end + LOG_OVERHEAD <= data.length) {
-      const size = LOG_OVERHEAD + data.readInt32BE(end + BATCH_LENGTH_OFFSET);
+      const size = batchSize(data, end);
       if (end + size > data.length || Number(data.readBigInt64BE(end + BATCH_OFFSET_OFFSET)) >= endOffset) break;
       end += size;
     }
@@ -499,38 +497,43 @@ export class LogSegment {
     let lastOffset = -1;
     while (at + BATCH_HEADER_BYTES <= end) {
       const chunk = await this.readAt(at, Math.min(chunkBytes, end - at));
-      chunkBytes = SCAN_CHUNK_BYTES;
-      let p = 0;
-      while (p + BATCH_HEADER_BYTES <= chunk.length) {
-        const size = LOG_OVERHEAD + chunk.readInt32BE(p + BATCH_LENGTH_OFFSET);
-        if (size < BATCH_HEADER_BYTES || at + p + size > end) return { validBytes: at + p - position };
-        if (p + size > chunk.length) {
-          if (p === 0) chunkBytes = size; // a batch larger than the chunk: read it whole next time
-          break;
+      // The chunk goes back to the read pool once walked: nothing keeps a slice of it.
+      try {
+        chunkBytes = SCAN_CHUNK_BYTES;
+        let p = 0;
+        while (p + BATCH_HEADER_BYTES <= chunk.length) {
+          const size = batchSize(chunk, p);
+          if (size < BATCH_HEADER_BYTES || at + p + size > end) return { validBytes: at + p - position };
+          if (p + size > chunk.length) {
+            if (p === 0) chunkBytes = size; // a batch larger than the chunk: read it whole next time
+            break;
+          }
+          const baseOffset = Number(chunk.readBigInt64BE(p + BATCH_OFFSET_OFFSET));
+          const batch: BatchPosition = {
+            position: at + p,
+            size,
+            baseOffset,
+            lastOffset: baseOffset + chunk.readInt32BE(p + LAST_OFFSET_DELTA_OFFSET),
+            maxTimestamp: Number(chunk.readBigInt64BE(p + MAX_TIMESTAMP_OFFSET)),
+          };
+          if (verify) {
+            const valid =
+              chunk[p + MAGIC_OFFSET] === CURRENT_MAGIC &&
+              baseOffset > lastOffset &&
+              batch.lastOffset >= baseOffset &&
+              crc32c(chunk, p + ATTRIBUTES_OFFSET, p + size) === chunk.readUInt32BE(p + CRC_OFFSET);
+            if (!valid) return { validBytes: at + p - position };
+            lastOffset = batch.lastOffset;
+          }
+          if (visit(batch) === false) return { validBytes: at + p + size - position };
+          p += size;
         }
-        const baseOffset = Number(chunk.readBigInt64BE(p + BATCH_OFFSET_OFFSET));
-        const batch: BatchPosition = {
-          position: at + p,
-          size,
-          baseOffset,
-          lastOffset: baseOffset + chunk.readInt32BE(p + LAST_OFFSET_DELTA_OFFSET),
-          maxTimestamp: Number(chunk.readBigInt64BE(p + MAX_TIMESTAMP_OFFSET)),
-        };
-        if (verify) {
-          const valid =
-            chunk[p + MAGIC_OFFSET] === CURRENT_MAGIC &&
-            baseOffset > lastOffset &&
-            batch.lastOffset >= baseOffset &&
-            crc32c(chunk, p + ATTRIBUTES_OFFSET, p + size) === chunk.readUInt32BE(p + CRC_OFFSET);
-          if (!valid) return { validBytes: at + p - position };
-          lastOffset = batch.lastOffset;
-        }
-        if (visit(batch) === false) return { validBytes: at + p + size - position };
-        p += size;
+        // A short read (the file shrank under us) must not loop forever.
+        if (p === 0 && chunk.length < BATCH_HEADER_BYTES) break;
+        at += p;
+      } finally {
+        readBuffers.release(chunk);
       }
-      // A short read (the file shrank under us) must not loop forever.
-      if (p === 0 && chunk.length < BATCH_HEADER_BYTES) break;
-      at += p;
     }
     return { validBytes: at - position };
   }

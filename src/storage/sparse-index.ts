@@ -31,11 +31,6 @@ export abstract class SparseIndex {
     return this.count;
   }
 
-  /** Bytes of the file as it should be after `truncateTo` or a rebuild. */
-  toBuffer(): Buffer {
-    return this.encode(0, this.count);
-  }
-
   /** Encoded entries appended since the previous call, for appending to the file. */
   takePendingBytes(): Buffer | null {
     if (this.pendingFrom === this.count) return null;
@@ -46,7 +41,7 @@ export abstract class SparseIndex {
 
   /** Rewrites the whole file (after truncation or a rebuild). */
   async rewrite(file: FileHandle): Promise<void> {
-    const bytes = this.toBuffer();
+    const bytes = this.encode(0, this.count);
     await file.truncate(0);
     if (bytes.length > 0) await file.write(bytes, 0, bytes.length, 0);
     this.pendingFrom = this.count;

@@ -1,4 +1,4 @@
-import { BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD } from '../protocol/records/batch-header.js';
+import { batchSize, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD } from '../protocol/records/batch-header.js';
 
 interface CachedBatch {
   baseOffset: number;
@@ -88,7 +88,7 @@ export class TailCache {
     const keep = records.length >= KEEP_WITHOUT_COPY_BYTES && records.length * 2 >= records.buffer.byteLength;
     const copy = keep ? records : this.place(records);
     for (let at = 0; at + LOG_OVERHEAD <= copy.length; ) {
-      const size = LOG_OVERHEAD + copy.readInt32BE(at + BATCH_LENGTH_OFFSET);
+      const size = batchSize(copy, at);
       const baseOffset = Number(copy.readBigInt64BE(at));
       const lastOffset = baseOffset + copy.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
       const previous = this.batches[this.batches.length - 1];
@@ -168,8 +168,8 @@ export class TailCache {
     let contiguous = 0;
     let end = lo;
     for (; end < this.batches.length; end++) {
-      const b = this.batches[end]!.buf;
-      if (this.batches[end]!.lastOffset >= endOffset) break;
+      const { buf: b, lastOffset } = this.batches[end]!;
+      if (lastOffset >= endOffset) break;
       if (size + b.length > maxBytes && !(minOneBatch && size === 0)) break;
       if (contiguous === size && b.buffer === start.buffer && b.byteOffset === start.byteOffset + size) {
         contiguous += b.length;
