@@ -5,7 +5,8 @@ import { join as joinPath } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
 import { apis, type ConsumerGroupHeartbeatResponse } from '../../src/protocol/generated/index.js';
-import { RawClient } from '../integration/raw-client.js';
+import type { RawClient } from '../integration/raw-client.js';
+import { rawClientPool } from './raw-clients.js';
 
 /**
  * KIP-848 consumer groups spoken byte for byte (ConsumerGroupHeartbeat v0, ConsumerGroupDescribe v0): joins,
@@ -16,7 +17,8 @@ import { RawClient } from '../integration/raw-client.js';
 const HEARTBEAT_INTERVAL_MS = 250;
 const PARTITIONS = 4;
 let broker: Broker;
-const clients: RawClient[] = [];
+const pool = rawClientPool(() => broker.port);
+const connect = pool.connect;
 let topicId = '';
 
 before(async () => {
@@ -28,15 +30,9 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of clients) c.close();
+  pool.closeAll();
   await broker.stop();
 });
-
-async function connect(port = broker.port): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  clients.push(c);
-  return c;
-}
 
 async function createTopic(c: RawClient, name: string, numPartitions: number): Promise<string> {
   const created = await c.request(apis.CreateTopics, 7, {
