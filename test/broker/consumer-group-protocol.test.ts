@@ -119,6 +119,20 @@ async function beatUntil(members: Member[], done: () => boolean, rounds = 50): P
   assert.ok(done(), `not reached: ${JSON.stringify(members.map((m) => [m.epoch, m.owned]))}`);
 }
 
+/** A classic JoinGroup v9 for the same group id, to check how the two kinds of group share it. */
+function joinClassic(c: RawClient, group: string, memberId = '') {
+  return c.request(apis.JoinGroup, 9, {
+    groupId: group,
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 5000,
+    memberId,
+    groupInstanceId: null,
+    protocolType: 'consumer',
+    protocols: [{ name: 'range', metadata: Buffer.from('m') }],
+    reason: null,
+  });
+}
+
 function describe(c: RawClient, group: string) {
   return c.request(apis.ConsumerGroupDescribe, 0, { groupIds: [group], includeAuthorizedOperations: false });
 }
@@ -390,16 +404,7 @@ test('the admin APIs: ListGroups types, DescribeGroups, DeleteGroups, and a clas
   const described = await c.request(apis.DescribeGroups, 5, { groups: [group], includeAuthorizedOperations: false });
   assert.equal(described.groups[0]!.groupState, 'Dead');
 
-  const join = await c.request(apis.JoinGroup, 9, {
-    groupId: group,
-    sessionTimeoutMs: 10_000,
-    rebalanceTimeoutMs: 5000,
-    memberId: '',
-    groupInstanceId: null,
-    protocolType: 'consumer',
-    protocols: [{ name: 'range', metadata: Buffer.from('m') }],
-    reason: null,
-  });
+  const join = await joinClassic(c, group);
   assert.equal(join.errorCode, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
 
   const notEmpty = await c.request(apis.DeleteGroups, 2, { groupsNames: [group] });
@@ -415,19 +420,8 @@ test('a classic group is not a consumer group: heartbeats get GROUP_ID_NOT_FOUND
   const group = 'cg-classic';
   const c = await connect();
   await findCoordinator(c, group);
-  const joinClassic = (memberId: string) =>
-    c.request(apis.JoinGroup, 9, {
-      groupId: group,
-      sessionTimeoutMs: 10_000,
-      rebalanceTimeoutMs: 5000,
-      memberId,
-      groupInstanceId: null,
-      protocolType: 'consumer',
-      protocols: [{ name: 'range', metadata: Buffer.from('m') }],
-      reason: null,
-    });
-  const first = await joinClassic('');
-  assert.equal((await joinClassic(first.memberId)).errorCode, ErrorCode.NONE);
+  const first = await joinClassic(c, group);
+  assert.equal((await joinClassic(c, group, first.memberId)).errorCode, ErrorCode.NONE);
   assert.equal((await heartbeat(c, group)).errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
   assert.equal((await describe(c, group)).groups[0]!.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
 });
@@ -618,16 +612,7 @@ test('an empty group of one kind gives way to the other, and its committed offse
   assert.equal(await committed(), 7n);
 
   await heartbeat(c, group, { memberId: a.memberId, memberEpoch: -1, owned: null });
-  const joined = await c.request(apis.JoinGroup, 9, {
-    groupId: group,
-    sessionTimeoutMs: 10_000,
-    rebalanceTimeoutMs: 5000,
-    memberId: '',
-    groupInstanceId: null,
-    protocolType: 'consumer',
-    protocols: [{ name: 'range', metadata: Buffer.from('m') }],
-    reason: null,
-  });
+  const joined = await joinClassic(c, group);
   assert.equal(joined.errorCode, ErrorCode.MEMBER_ID_REQUIRED, 'a classic join is taken again');
   assert.equal(await listType(), 'classic');
   assert.equal(await committed(), 7n);
