@@ -5,7 +5,8 @@ import { join as joinPath } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
 import { apis, type ConsumerGroupHeartbeatResponse } from '../../src/protocol/generated/index.js';
-import { RawClient } from '../integration/raw-client.js';
+import type { RawClient } from '../integration/raw-client.js';
+import { rawClientPool } from './raw-clients.js';
 
 /**
  * KIP-848 consumer groups spoken byte for byte (ConsumerGroupHeartbeat v0, ConsumerGroupDescribe v0): joins,
@@ -16,7 +17,8 @@ import { RawClient } from '../integration/raw-client.js';
 const HEARTBEAT_INTERVAL_MS = 250;
 const PARTITIONS = 4;
 let broker: Broker;
-const clients: RawClient[] = [];
+const pool = rawClientPool(() => broker.port);
+const connect = pool.connect;
 let topicId = '';
 
 before(async () => {
@@ -28,15 +30,9 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of clients) c.close();
+  pool.closeAll();
   await broker.stop();
 });
-
-async function connect(port = broker.port): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  clients.push(c);
-  return c;
-}
 
 async function createTopic(c: RawClient, name: string, numPartitions: number): Promise<string> {
   const created = await c.request(apis.CreateTopics, 7, {
@@ -121,6 +117,20 @@ class Member {
 async function beatUntil(members: Member[], done: () => boolean, rounds = 50): Promise<void> {
   for (let i = 0; i < rounds && !done(); i++) for (const m of members) await m.beat();
   assert.ok(done(), `not reached: ${JSON.stringify(members.map((m) => [m.epoch, m.owned]))}`);
+}
+
+/** A classic JoinGroup v9 for the same group id, to check how the two kinds of group share it. */
+function joinClassic(c: RawClient, group: string, memberId = '') {
+  return c.request(apis.JoinGroup, 9, {
+    groupId: group,
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 5000,
+    memberId,
+    groupInstanceId: null,
+    protocolType: 'consumer',
+    protocols: [{ name: 'range', metadata: Buffer.from('m') }],
+    reason: null,
+  });
 }
 
 function describe(c: RawClient, group: string) {
@@ -394,16 +404,7 @@ test('the admin APIs: ListGroups types, DescribeGroups, DeleteGroups, and a clas
   const described = await c.request(apis.DescribeGroups, 5, { groups: [group], includeAuthorizedOperations: false });
   assert.equal(described.groups[0]!.groupState, 'Dead');
 
-  const join = await c.request(apis.JoinGroup, 9, {
-    groupId: group,
-    sessionTimeoutMs: 10_000,
-    rebalanceTimeoutMs: 5000,
-    memberId: '',
-    groupInstanceId: null,
-    protocolType: 'consumer',
-    protocols: [{ name: 'range', metadata: Buffer.from('m') }],
-    reason: null,
-  });
+  const join = await joinClassic(c, group);
   assert.equal(join.errorCode, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
 
   const notEmpty = await c.request(apis.DeleteGroups, 2, { groupsNames: [group] });
@@ -419,19 +420,8 @@ test('a classic group is not a consumer group: heartbeats get GROUP_ID_NOT_FOUND
   const group = 'cg-classic';
   const c = await connect();
   await findCoordinator(c, group);
-  const joinClassic = (memberId: string) =>
-    c.request(apis.JoinGroup, 9, {
-      groupId: group,
-      sessionTimeoutMs: 10_000,
-      rebalanceTimeoutMs: 5000,
-      memberId,
-      groupInstanceId: null,
-      protocolType: 'consumer',
-      protocols: [{ name: 'range', metadata: Buffer.from('m') }],
-      reason: null,
-    });
-  const first = await joinClassic('');
-  assert.equal((await joinClassic(first.memberId)).errorCode, ErrorCode.NONE);
+  const first = await joinClassic(c, group);
+  assert.equal((await joinClassic(c, group, first.memberId)).errorCode, ErrorCode.NONE);
   assert.equal((await heartbeat(c, group)).errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
   assert.equal((await describe(c, group)).groups[0]!.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
 });
@@ -622,16 +612,7 @@ test('an empty group of one kind gives way to the other, and its committed offse
   assert.equal(await committed(), 7n);
 
   await heartbeat(c, group, { memberId: a.memberId, memberEpoch: -1, owned: null });
-  const joined = await c.request(apis.JoinGroup, 9, {
-    groupId: group,
-    sessionTimeoutMs: 10_000,
-    rebalanceTimeoutMs: 5000,
-    memberId: '',
-    groupInstanceId: null,
-    protocolType: 'consumer',
-    protocols: [{ name: 'range', metadata: Buffer.from('m') }],
-    reason: null,
-  });
+  const joined = await joinClassic(c, group);
   assert.equal(joined.errorCode, ErrorCode.MEMBER_ID_REQUIRED, 'a classic join is taken again');
   assert.equal(await listType(), 'classic');
   assert.equal(await committed(), 7n);

@@ -11,6 +11,7 @@ import {
 } from '../../src/protocol/generated/index.js';
 import { Writer } from '../../src/protocol/primitives/index.js';
 import { RawClient } from '../integration/raw-client.js';
+import { rawClientPool } from './raw-clients.js';
 
 /**
  * The classic group protocol spoken byte for byte, to check the coordinator's answers where real clients
@@ -19,7 +20,8 @@ import { RawClient } from '../integration/raw-client.js';
 
 const SESSION_TIMEOUT_MS = 10_000;
 let broker: Broker;
-const clients: RawClient[] = [];
+const pool = rawClientPool(() => broker.port);
+const connect = pool.connect;
 
 before(async () => {
   broker = await startBroker({ groups: { offsetsTopicNumPartitions: 3 } });
@@ -33,15 +35,9 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of clients) c.close();
+  pool.closeAll();
   await broker.stop();
 });
-
-async function connect(port = broker.port): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  clients.push(c);
-  return c;
-}
 
 async function findCoordinator(c: RawClient, group: string): Promise<void> {
   const r = await c.request(apis.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: [group] });
