@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
+import { withTempDir } from '../storage/helpers.js';
 import { samsa } from './cli.js';
 import { consumeWithKafkaPython, consumeWithKcat } from './clients.js';
 
@@ -204,8 +204,7 @@ test("console-consumer prints like Kafka's DefaultMessageFormatter", async () =>
 });
 
 test('console-producer: producer properties and a config file, --sync, null.marker, and a line without a key', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'samsa-producer-'));
-  try {
+  await withTempDir(async (dir) => {
     const config = join(dir, 'producer.properties');
     await writeFile(
       config,
@@ -236,9 +235,7 @@ test('console-producer: producer properties and a config file, --sync, null.mark
       'samsa console-producer: producer property key.serializer has no effect here and is ignored',
       'samsa console-producer: producer property no.such.property has no effect here and is ignored',
     ]);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
   // The topic did not exist: producing created it, with the broker's default of two partitions.
   assert.match(await ok(['topics', ...b, '--describe', '--topic', 'configured']), /PartitionCount: 2/);
   const viaPython = await consumeWithKafkaPython(broker.bootstrap, 'configured', [0, 1]);
