@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
+import { withTempDir } from '../storage/helpers.js';
+import { samsa } from './cli.js';
 import { consumeWithKafkaPython, consumeWithKcat } from './clients.js';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 let broker: Broker;
 let b: string[];
@@ -22,25 +19,6 @@ before(async () => {
 after(async () => {
   await broker.stop();
 });
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `samsa <args>` with `input` on its standard input. */
-function samsa(args: string[], input = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 /** Runs a tool that must succeed, and returns its standard output. */
 async function ok(args: string[], input = ''): Promise<string> {
@@ -226,8 +204,7 @@ test("console-consumer prints like Kafka's DefaultMessageFormatter", async () =>
 });
 
 test('console-producer: producer properties and a config file, --sync, null.marker, and a line without a key', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'samsa-producer-'));
-  try {
+  await withTempDir(async (dir) => {
     const config = join(dir, 'producer.properties');
     await writeFile(
       config,
@@ -258,9 +235,7 @@ test('console-producer: producer properties and a config file, --sync, null.mark
       'samsa console-producer: producer property key.serializer has no effect here and is ignored',
       'samsa console-producer: producer property no.such.property has no effect here and is ignored',
     ]);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
   // The topic did not exist: producing created it, with the broker's default of two partitions.
   assert.match(await ok(['topics', ...b, '--describe', '--topic', 'configured']), /PartitionCount: 2/);
   const viaPython = await consumeWithKafkaPython(broker.bootstrap, 'configured', [0, 1]);

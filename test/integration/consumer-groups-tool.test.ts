@@ -1,17 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
+import { type Run, samsa } from './cli.js';
 import { produceSpread } from './group-helpers.js';
 import { RawClient } from './raw-client.js';
 
 const { Kafka, logLevel } = kafkajs;
-const run = promisify(execFile);
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 let broker: Broker;
 let kafka: InstanceType<typeof Kafka>;
@@ -25,16 +21,8 @@ after(async () => {
   await broker.stop();
 });
 
-async function tool(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', MAIN, 'consumer-groups', ...args], {
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function tool(...args: string[]): Promise<Run> {
+  return samsa(['consumer-groups', ...args]);
 }
 
 /** The rows of a --describe or --reset-offsets table, by column name. */

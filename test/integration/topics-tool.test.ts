@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { type Broker, startBroker } from '../../src/index.js';
-
-const run = promisify(execFile);
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+import { type Run, samsa } from './cli.js';
 
 let broker: Broker;
 
@@ -18,16 +13,8 @@ after(async () => {
   await broker.stop();
 });
 
-async function topics(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', MAIN, 'topics', ...args], {
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function topics(...args: string[]): Promise<Run> {
+  return samsa(['topics', ...args]);
 }
 
 test('samsa topics: create with configs, list, describe like Kafka, alter partitions, delete', async () => {

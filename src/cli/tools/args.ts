@@ -14,7 +14,7 @@ class HelpRequested extends Error {}
 
 /** Exit codes shared by the tools: 1 for a failure at run time, 2 for bad usage (as POSIX utilities do). */
 export const FAILURE_EXIT_CODE = 1;
-export const USAGE_EXIT_CODE = 2;
+const USAGE_EXIT_CODE = 2;
 
 /**
  * - `switch`: no value.

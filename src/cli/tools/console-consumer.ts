@@ -14,7 +14,7 @@ import { clientLibrary, clientOptions, describeFailure } from './client.js';
 import { type ConsumedRecord, MessageFormatter } from './message-formatter.js';
 import { PartitionReader, type StartAt } from './partition-reader.js';
 
-export const CONSOLE_CONSUMER_USAGE = `usage: samsa console-consumer --bootstrap-server HOST:PORT --topic T [options]
+const CONSOLE_CONSUMER_USAGE = `usage: samsa console-consumer --bootstrap-server HOST:PORT --topic T [options]
 
 Prints records to standard output (as Kafka's kafka-console-consumer.sh).
   --from-beginning              start at the earliest offset (with --group: when the group has no committed one)
@@ -64,7 +64,7 @@ interface ConsumerCommand {
 
 /** Fetch isolation levels: Kafka's console consumer reads uncommitted unless told otherwise. */
 const ISOLATION_LEVELS = { read_uncommitted: 0, read_committed: 1 } as const;
-export type IsolationLevel = (typeof ISOLATION_LEVELS)[keyof typeof ISOLATION_LEVELS];
+type IsolationLevel = (typeof ISOLATION_LEVELS)[keyof typeof ISOLATION_LEVELS];
 
 function parseIsolationLevel(text: string | undefined): IsolationLevel {
   if (text === undefined) return ISOLATION_LEVELS.read_uncommitted;

@@ -14,7 +14,7 @@ import {
 } from './args.js';
 import { clientLibrary, clientOptions, describeFailure, ToolError } from './client.js';
 
-export const CONSOLE_PRODUCER_USAGE = `usage: samsa console-producer --bootstrap-server HOST:PORT --topic T [options]
+const CONSOLE_PRODUCER_USAGE = `usage: samsa console-producer --bootstrap-server HOST:PORT --topic T [options]
 
 Reads lines from standard input and sends each as a record (as Kafka's kafka-console-producer.sh); exits at the
 end of the input once every record is acknowledged.

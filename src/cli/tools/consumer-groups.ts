@@ -3,7 +3,7 @@ import { bootstrapServers, formatTable, parseFlags, UsageError, usageExit } from
 import { adminClient, describeFailure } from './client.js';
 import { describeConsumerGroup } from './consumer-group-describe.js';
 
-export const CONSUMER_GROUPS_USAGE = `usage: samsa consumer-groups --bootstrap-server HOST:PORT <action> [options]
+const CONSUMER_GROUPS_USAGE = `usage: samsa consumer-groups --bootstrap-server HOST:PORT <action> [options]
 
 actions (as Kafka's kafka-consumer-groups.sh):
   --list                               every group

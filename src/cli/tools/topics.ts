@@ -12,7 +12,7 @@ import {
 } from './args.js';
 import { adminClient, describeFailure, ToolError } from './client.js';
 
-export const TOPICS_USAGE = `usage: samsa topics --bootstrap-server HOST:PORT <action> [options]
+const TOPICS_USAGE = `usage: samsa topics --bootstrap-server HOST:PORT <action> [options]
 
 actions (as Kafka's kafka-topics.sh):
   --create --topic T [--partitions N] [--replication-factor R] [--config k=v ...] [--if-not-exists]
