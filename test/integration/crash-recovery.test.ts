@@ -24,10 +24,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function startServer(props: string): { child: ChildProcess; port: Promise<number> } {
+/**
+ * Starts `samsa server` and resolves its port from the start-up log line. `exited` is made at spawn, so a
+ * kill whose exit event fires before the caller awaits it is not missed.
+ */
+function startServer(props: string): { child: ChildProcess; port: Promise<number>; exited: Promise<void> } {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'server', props], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = new Promise<number>((resolve, reject) => {
     let log = '';
     child.stderr!.on('data', (d: Buffer) => {
@@ -37,7 +42,7 @@ function startServer(props: string): { child: ChildProcess; port: Promise<number
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${log}`)));
   });
-  return { child, port };
+  return { child, port, exited };
 }
 
 test('kill -9 during acks=all writes: after restart every acknowledged record is there once, in order', () =>
@@ -76,7 +81,7 @@ test('kill -9 during acks=all writes: after restart every acknowledged record is
       }
     };
     await Promise.all([worker(), worker(), worker(), worker()]);
-    await new Promise((resolve) => first.child.once('exit', resolve));
+    await first.exited;
     await producer.disconnect().catch(() => {});
 
     const second = startServer(props);
@@ -100,7 +105,7 @@ test('kill -9 during acks=all writes: after restart every acknowledged record is
     );
 
     second.child.kill('SIGTERM');
-    await new Promise((resolve) => second.child.once('exit', resolve));
+    await second.exited;
 
     // The log's own consistency check: every segment is whole batches with valid CRCs and dense offsets.
     const partitionDir = join(data, 'crash-0');
@@ -166,10 +171,10 @@ test('kill -9 right after an idempotent batch was written but before its answer 
       );
     } finally {
       await proxy.close();
-      const last = server!.child;
-      if (last.exitCode === null) {
-        last.kill('SIGTERM');
-        await new Promise((resolve) => last.once('exit', resolve));
+      const last = server!;
+      if (last.child.exitCode === null && last.child.signalCode === null) {
+        last.child.kill('SIGTERM');
+        await last.exited;
       }
     }
   }));

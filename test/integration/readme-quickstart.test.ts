@@ -88,8 +88,10 @@ test('the README quick start runs as written', async () => {
     assert.match(all, /^GROUP\s+TOPIC\s+PARTITION\s+CURRENT-OFFSET\s+LOG-END-OFFSET\s+LAG/m);
     assert.match(all, /^my-group\s+orders\s+\d\s+\d\s+\d\s+0\s/m, 'the group has read everything');
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((resolve) => server.once('exit', resolve));
+    if (server.exitCode === null && server.signalCode === null) {
+      server.kill('SIGTERM');
+      await new Promise((resolve) => server.once('exit', resolve));
+    }
     await rm(dir, { recursive: true, force: true });
   }
 });
