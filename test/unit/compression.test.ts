@@ -64,3 +64,32 @@ test('corrupt or truncated input and oversize output raise CompressionError', ()
     assert.throws(() => decompress(type, packed, 1000), CompressionError, `${CompressionType[type]} over the limit`);
   }
 });
+
+/**
+ * A zstd frame that does not declare its content size, as streaming compressors write: a frame header without
+ * the size field, then raw (stored) blocks of at most 128 KiB, each with its 3-byte header.
+ */
+function zstdFrameWithoutSize(data: Buffer): Buffer {
+  const BLOCK = 128 * 1024;
+  const header = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38]); // magic; no size, no checksum; window 128 KiB
+  const parts: Buffer[] = [header];
+  for (let at = 0; at < data.length || at === 0; at += BLOCK) {
+    const block = data.subarray(at, at + BLOCK);
+    const last = at + BLOCK >= data.length ? 1 : 0;
+    const blockHeader = Buffer.alloc(3);
+    blockHeader.writeUIntLE((block.length << 3) | last, 0, 3); // type 0: raw
+    parts.push(blockHeader, block);
+  }
+  return Buffer.concat(parts);
+}
+
+test('zstd: a frame that does not declare its size is read past the first guess of 1 MiB, up to the limit', () => {
+  const data = jsonish(3_000_000);
+  const frame = zstdFrameWithoutSize(data);
+  assert.deepEqual(decompress(CompressionType.Zstd, frame), data);
+  assert.deepEqual(
+    decompress(CompressionType.Zstd, zstdFrameWithoutSize(data.subarray(0, 1000))),
+    data.subarray(0, 1000),
+  );
+  assert.throws(() => decompress(CompressionType.Zstd, frame, 2_000_000), CompressionError, 'over the limit');
+});
