@@ -853,83 +853,111 @@ function main(): void {
     byKey.set(m.spec.apiKey, entry);
   }
   const keys = [...byKey.keys()].sort((a, b) => a - b);
-  const t = new Emitter();
-  t.line(HEADER_LINE);
-  t.line("import type { Reader, Writer } from '../primitives/index.js';");
+  const apiName = (k: number) => byKey.get(k)!.request!.spec.name.replace(/Request$/, '');
+  const apiConst = (k: number) => `${apiName(k)[0]!.toLowerCase()}${apiName(k).slice(1)}Api`;
+  const apiFile = (k: number) => byKey.get(k)!.request!.fileName.replace(/-request$/, '');
+
+  // API keys, the codec interface and header versions: no message module is imported here, so that the broker
+  // loads the codecs of the APIs it implements and no others.
+  const h = new Emitter();
+  h.line(HEADER_LINE);
+  h.line("import type { Reader, Writer } from '../primitives/index.js';");
+  h.line();
+  h.open('export const ApiKey = {');
+  for (const k of keys) h.line(`${apiName(k)}: ${k},`);
+  h.close('} as const;');
+  h.line('export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey];');
+  h.line();
+  h.open('export interface ApiCodecs<Req, Res> {');
+  h.line('key: number;');
+  h.line('name: string;');
+  h.line('minVersion: number;');
+  h.line('maxVersion: number;');
+  h.line('/** First flexible version, or null when no version is flexible. */');
+  h.line('flexibleMin: number | null;');
+  h.line('/** Kafka marks its newest version of some APIs unstable: not to be advertised. */');
+  h.line('latestVersionUnstable: boolean;');
+  h.line('listeners: readonly string[];');
+  h.line('decodeRequest(r: Reader, version: number): Req;');
+  h.line('encodeRequest(w: Writer, version: number, value: Req): void;');
+  h.line('decodeResponse(r: Reader, version: number): Res;');
+  h.line('encodeResponse(w: Writer, version: number, value: Res): void;');
+  h.close();
+  h.line();
+  h.line('/** First flexible version of each API by key (absent: never flexible). */');
+  h.open('const flexibleMinByKey: ReadonlyMap<number, number> = new Map([');
+  for (const k of keys) {
+    const { request } = byKey.get(k)!;
+    if (request!.flexible) h.line(`[${k}, ${request!.flexible.min}],`);
+  }
+  h.close(']);');
+  h.line();
+  h.line(
+    '/** Request header version of a request: v2 for flexible versions, else v1 (v0 for ControlledShutdown v0). */',
+  );
+  h.open('export function requestHeaderVersion(apiKey: number, apiVersion: number): number {');
+  h.line(`if (apiKey === ${byKey.get(7) ? 7 : -1} && apiVersion === 0) return 0;`);
+  h.line('const flexibleMin = flexibleMinByKey.get(apiKey);');
+  h.line('return flexibleMin !== undefined && apiVersion >= flexibleMin ? 2 : 1;');
+  h.close();
+  h.line();
+  h.line('/** Response header version: v1 for flexible versions, else v0; ApiVersions responses always use v0. */');
+  h.open('export function responseHeaderVersion(apiKey: number, apiVersion: number): number {');
+  h.line(`if (apiKey === ${byKey.get(18) ? 18 : -1}) return 0;`);
+  h.line('const flexibleMin = flexibleMinByKey.get(apiKey);');
+  h.line('return flexibleMin !== undefined && apiVersion >= flexibleMin ? 1 : 0;');
+  h.close();
+  writeFileSync(join(outDir, 'api-keys.ts'), h.toString());
+
+  // One module per API: its codecs, importing only its request and response.
+  mkdirSync(join(outDir, 'apis'), { recursive: true });
   for (const k of keys) {
     const { request, response } = byKey.get(k)!;
+    const a = new Emitter();
+    a.line(HEADER_LINE);
+    a.line("import type { ApiCodecs } from '../api-keys.js';");
     for (const m of [request!, response!]) {
-      t.line(
-        `import { decode${m.spec.name}, encode${m.spec.name}, type ${m.spec.name} } from './messages/${m.fileName}.js';`,
+      a.line(
+        `import { decode${m.spec.name}, encode${m.spec.name}, type ${m.spec.name} } from '../messages/${m.fileName}.js';`,
       );
     }
-  }
-  t.line();
-  t.open('export const ApiKey = {');
-  for (const k of keys) t.line(`${byKey.get(k)!.request!.spec.name.replace(/Request$/, '')}: ${k},`);
-  t.close('} as const;');
-  t.line('export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey];');
-  t.line();
-  t.open('export interface ApiCodecs<Req, Res> {');
-  t.line('key: number;');
-  t.line('name: string;');
-  t.line('minVersion: number;');
-  t.line('maxVersion: number;');
-  t.line('/** First flexible version, or null when no version is flexible. */');
-  t.line('flexibleMin: number | null;');
-  t.line('/** Kafka marks its newest version of some APIs unstable: not to be advertised. */');
-  t.line('latestVersionUnstable: boolean;');
-  t.line('listeners: readonly string[];');
-  t.line('decodeRequest(r: Reader, version: number): Req;');
-  t.line('encodeRequest(w: Writer, version: number, value: Req): void;');
-  t.line('decodeResponse(r: Reader, version: number): Res;');
-  t.line('encodeResponse(w: Writer, version: number, value: Res): void;');
-  t.close();
-  t.line();
-  t.open('export const apis = {');
-  for (const k of keys) {
-    const { request, response } = byKey.get(k)!;
-    const name = request!.spec.name.replace(/Request$/, '');
-    t.open(`${name}: {`);
-    t.line(`key: ${k},`);
-    t.line(`name: '${name}',`);
-    t.line(`minVersion: ${request!.valid.min},`);
-    t.line(`maxVersion: ${request!.valid.max},`);
-    t.line(`flexibleMin: ${request!.flexible ? request!.flexible.min : 'null'},`);
-    t.line(`latestVersionUnstable: ${request!.spec.latestVersionUnstable === true},`);
-    t.line(
+    a.line();
+    a.open(`export const ${apiConst(k)}: ApiCodecs<${request!.spec.name}, ${response!.spec.name}> = {`);
+    a.line(`key: ${k},`);
+    a.line(`name: '${apiName(k)}',`);
+    a.line(`minVersion: ${request!.valid.min},`);
+    a.line(`maxVersion: ${request!.valid.max},`);
+    a.line(`flexibleMin: ${request!.flexible ? request!.flexible.min : 'null'},`);
+    a.line(`latestVersionUnstable: ${request!.spec.latestVersionUnstable === true},`);
+    a.line(
       `listeners: ${JSON.stringify(request!.spec.listeners ?? [])
         .replaceAll('"', "'")
         .replaceAll(',', ', ')},`,
     );
-    t.line(`decodeRequest: decode${request!.spec.name},`);
-    t.line(`encodeRequest: encode${request!.spec.name},`);
-    t.line(`decodeResponse: decode${response!.spec.name},`);
-    t.line(`encodeResponse: encode${response!.spec.name},`);
-    t.close(`} as ApiCodecs<${request!.spec.name}, ${response!.spec.name}>,`);
+    a.line(`decodeRequest: decode${request!.spec.name},`);
+    a.line(`encodeRequest: encode${request!.spec.name},`);
+    a.line(`decodeResponse: decode${response!.spec.name},`);
+    a.line(`encodeResponse: encode${response!.spec.name},`);
+    a.close('};');
+    writeFileSync(join(outDir, 'apis', `${apiFile(k)}.ts`), a.toString());
   }
+
+  // Every API's codecs by name and by key, for clients, tools and tests (this loads every message module).
+  const t = new Emitter();
+  t.line(HEADER_LINE);
+  t.line("import type { ApiCodecs } from './api-keys.js';");
+  for (const k of keys) t.line(`import { ${apiConst(k)} } from './apis/${apiFile(k)}.js';`);
+  t.line();
+  t.line("export { ApiKey, type ApiCodecs, requestHeaderVersion, responseHeaderVersion } from './api-keys.js';");
+  t.line();
+  t.open('export const apis = {');
+  for (const k of keys) t.line(`${apiName(k)}: ${apiConst(k)},`);
   t.close('} as const;');
   t.line();
   t.line('/** The codecs of an API by key, or undefined for a key Kafka does not define. */');
   t.line('export const apiByKey: ReadonlyMap<number, ApiCodecs<unknown, unknown>> = new Map(');
   t.line('  Object.values(apis).map((a) => [a.key, a as unknown as ApiCodecs<unknown, unknown>]),');
   t.line(');');
-  t.line();
-  t.line(
-    '/** Request header version of a request: v2 for flexible versions, else v1 (v0 for ControlledShutdown v0). */',
-  );
-  t.open('export function requestHeaderVersion(apiKey: number, apiVersion: number): number {');
-  t.line(`if (apiKey === ${byKey.get(7) ? 7 : -1} && apiVersion === 0) return 0;`);
-  t.line('const api = apiByKey.get(apiKey);');
-  t.line('return api && api.flexibleMin !== null && apiVersion >= api.flexibleMin ? 2 : 1;');
-  t.close();
-  t.line();
-  t.line('/** Response header version: v1 for flexible versions, else v0; ApiVersions responses always use v0. */');
-  t.open('export function responseHeaderVersion(apiKey: number, apiVersion: number): number {');
-  t.line(`if (apiKey === ${byKey.get(18) ? 18 : -1}) return 0;`);
-  t.line('const api = apiByKey.get(apiKey);');
-  t.line('return api && api.flexibleMin !== null && apiVersion >= api.flexibleMin ? 1 : 0;');
-  t.close();
   writeFileSync(join(outDir, 'api-table.ts'), t.toString());
 
   // Runtime schema
@@ -959,6 +987,7 @@ function main(): void {
     "export type { TaggedField } from './runtime.js';",
     "export { UnsupportedVersionError } from './runtime.js';",
   ];
+  for (const k of keys) index.push(`export * from './apis/${apiFile(k)}.js';`);
   for (const m of messages) index.push(`export * from './messages/${m.fileName}.js';`);
   for (const m of records) index.push(`export * from './internal/${m.fileName}.js';`);
   writeFileSync(join(outDir, 'index.ts'), `${index.join('\n')}\n`);

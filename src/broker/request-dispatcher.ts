@@ -1,13 +1,9 @@
 import type { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
-import {
-  ApiKey,
-  decodeRequestHeader,
-  encodeApiVersionsResponse,
-  encodeResponseHeader,
-  requestHeaderVersion,
-  responseHeaderVersion,
-} from '../protocol/generated/index.js';
+import { ApiKey, requestHeaderVersion, responseHeaderVersion } from '../protocol/generated/api-keys.js';
+import { encodeApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.js';
+import { decodeRequestHeader } from '../protocol/generated/messages/request-header.js';
+import { encodeResponseHeader } from '../protocol/generated/messages/response-header.js';
 import { DecodeError, Reader, Writer } from '../protocol/primitives/index.js';
 import type { Connection } from '../server/connection.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';

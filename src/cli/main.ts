@@ -1,14 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { runServer, SERVER_USAGE } from './server.js';
-import { runConsoleConsumer } from './tools/console-consumer.js';
-import { runConsoleProducer } from './tools/console-producer.js';
-import { runConsumerGroups } from './tools/consumer-groups.js';
-import { runTopics } from './tools/topics.js';
 
+// Each command's module is imported when that command runs: a broker does not load the tools, nor a tool the
+// broker.
 const USAGE = `usage: samsa <command> [options]
 
 commands:
-  server           start a broker (${SERVER_USAGE.replace('usage: samsa server ', '')})
+  server           start a broker ([server.properties] [--override key=value ...])
   topics           create, list, describe, alter and delete topics (as kafka-topics.sh)
   console-producer send lines from standard input as records (as kafka-console-producer.sh)
   console-consumer print records (as kafka-console-consumer.sh)
@@ -27,15 +24,15 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'server':
-      return runServer(rest);
+      return (await import('./server.js')).runServer(rest);
     case 'topics':
-      return runTopics(rest);
+      return (await import('./tools/topics.js')).runTopics(rest);
     case 'console-producer':
-      return runConsoleProducer(rest);
+      return (await import('./tools/console-producer.js')).runConsoleProducer(rest);
     case 'console-consumer':
-      return runConsoleConsumer(rest);
+      return (await import('./tools/console-consumer.js')).runConsoleConsumer(rest);
     case 'consumer-groups':
-      return runConsumerGroups(rest);
+      return (await import('./tools/consumer-groups.js')).runConsumerGroups(rest);
     case 'version':
     case '--version':
       console.log(version());

@@ -4,7 +4,7 @@ import { ConfigError, parseBrokerConfig, toBrokerSettings } from '../config/brok
 import { parseOverride, parseProperties } from '../config/properties.js';
 import { isLogLevel, Logger } from '../observability/logger.js';
 
-export const SERVER_USAGE = 'usage: samsa server [server.properties] [--override key=value ...]';
+const SERVER_USAGE = 'usage: samsa server [server.properties] [--override key=value ...]';
 
 /**
  * `samsa server`: starts a broker from a server.properties file (Kafka's keys) and command-line overrides,

@@ -1,5 +1,7 @@
 import { CONSUMER_OFFSETS_TOPIC } from '../../cluster/topic-name.js';
-import { type AddOffsetsToTxnRequest, type AddOffsetsToTxnResponse, apis } from '../../protocol/generated/index.js';
+import { addOffsetsToTxnApi } from '../../protocol/generated/apis/add-offsets-to-txn.js';
+import type { AddOffsetsToTxnRequest } from '../../protocol/generated/messages/add-offsets-to-txn-request.js';
+import type { AddOffsetsToTxnResponse } from '../../protocol/generated/messages/add-offsets-to-txn-response.js';
 import { defineHandler } from '../api-handler.js';
 import { fencedForVersion } from './transaction-errors.js';
 
@@ -11,7 +13,7 @@ const FIRST_VERSION_WITH_PRODUCER_FENCED = 2;
  * partition of `__consumer_offsets` joins the transaction and gets its marker at the end.
  */
 export const addOffsetsToTxnHandler = defineHandler<AddOffsetsToTxnRequest, AddOffsetsToTxnResponse>({
-  api: apis.AddOffsetsToTxn,
+  api: addOffsetsToTxnApi,
   minVersion: 0,
   maxVersion: 4,
   async handle({ apiVersion, broker }, request) {

@@ -1,10 +1,10 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  type AddPartitionsToTxnRequest,
-  type AddPartitionsToTxnResponse,
-  type AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult,
-  apis,
-} from '../../protocol/generated/index.js';
+import { addPartitionsToTxnApi } from '../../protocol/generated/apis/add-partitions-to-txn.js';
+import type { AddPartitionsToTxnRequest } from '../../protocol/generated/messages/add-partitions-to-txn-request.js';
+import type {
+  AddPartitionsToTxnResponse,
+  AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult,
+} from '../../protocol/generated/messages/add-partitions-to-txn-response.js';
 import { defineHandler } from '../api-handler.js';
 import { fencedForVersion } from './transaction-errors.js';
 
@@ -18,7 +18,7 @@ const FIRST_VERSION_WITH_PRODUCER_FENCED = 2;
  * UNKNOWN_TOPIC_OR_PARTITION for it and OPERATION_NOT_ATTEMPTED for the others, as in Kafka.
  */
 export const addPartitionsToTxnHandler = defineHandler<AddPartitionsToTxnRequest, AddPartitionsToTxnResponse>({
-  api: apis.AddPartitionsToTxn,
+  api: addPartitionsToTxnApi,
   minVersion: 0,
   maxVersion: 3,
   async handle({ apiVersion, broker }, request) {

@@ -1,4 +1,6 @@
-import { type AlterConfigsRequest, type AlterConfigsResponse, apis } from '../../protocol/generated/index.js';
+import { alterConfigsApi } from '../../protocol/generated/apis/alter-configs.js';
+import type { AlterConfigsRequest } from '../../protocol/generated/messages/alter-configs-request.js';
+import type { AlterConfigsResponse } from '../../protocol/generated/messages/alter-configs-response.js';
 import { defineHandler } from '../api-handler.js';
 import { alterResources } from '../config-changes.js';
 
@@ -7,7 +9,7 @@ import { alterResources } from '../config-changes.js';
  * a config left out returns to its default.
  */
 export const alterConfigsHandler = defineHandler<AlterConfigsRequest, AlterConfigsResponse>({
-  api: apis.AlterConfigs,
+  api: alterConfigsApi,
   minVersion: 0,
   maxVersion: 2,
   async handle({ broker }, request) {

@@ -1,5 +1,6 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import { type ApiVersionsResponseApiVersion, apis } from '../../protocol/generated/index.js';
+import { apiVersionsApi } from '../../protocol/generated/apis/api-versions.js';
+import type { ApiVersionsResponseApiVersion } from '../../protocol/generated/messages/api-versions-response.js';
 import { type ApiHandler, defineHandler } from '../api-handler.js';
 
 /** The version ranges advertised: exactly the implemented handlers', in key order. */
@@ -12,7 +13,7 @@ export function advertisedApiVersions(handlers: ReadonlyMap<number, ApiHandler>)
 /** ApiVersions: tells the client which APIs and versions this broker implements. */
 export function apiVersionsHandler(handlers: () => ReadonlyMap<number, ApiHandler>): ApiHandler {
   return defineHandler({
-    api: apis.ApiVersions,
+    api: apiVersionsApi,
     minVersion: 0,
     maxVersion: 4,
     handle: () => ({

@@ -1,8 +1,6 @@
-import {
-  apis,
-  type ConsumerGroupDescribeRequest,
-  type ConsumerGroupDescribeResponse,
-} from '../../protocol/generated/index.js';
+import { consumerGroupDescribeApi } from '../../protocol/generated/apis/consumer-group-describe.js';
+import type { ConsumerGroupDescribeRequest } from '../../protocol/generated/messages/consumer-group-describe-request.js';
+import type { ConsumerGroupDescribeResponse } from '../../protocol/generated/messages/consumer-group-describe-response.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
 
 /**
@@ -10,7 +8,7 @@ import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js'
  * and target assignment. A group that is not a consumer group (missing, or classic) is GROUP_ID_NOT_FOUND.
  */
 export const consumerGroupDescribeHandler = defineHandler<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse>({
-  api: apis.ConsumerGroupDescribe,
+  api: consumerGroupDescribeApi,
   minVersion: 0,
   maxVersion: 0,
   handle({ broker }, request) {

@@ -1,8 +1,6 @@
-import {
-  apis,
-  type ConsumerGroupHeartbeatRequest,
-  type ConsumerGroupHeartbeatResponse,
-} from '../../protocol/generated/index.js';
+import { consumerGroupHeartbeatApi } from '../../protocol/generated/apis/consumer-group-heartbeat.js';
+import type { ConsumerGroupHeartbeatRequest } from '../../protocol/generated/messages/consumer-group-heartbeat-request.js';
+import type { ConsumerGroupHeartbeatResponse } from '../../protocol/generated/messages/consumer-group-heartbeat-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /**
@@ -14,7 +12,7 @@ export const consumerGroupHeartbeatHandler = defineHandler<
   ConsumerGroupHeartbeatRequest,
   ConsumerGroupHeartbeatResponse
 >({
-  api: apis.ConsumerGroupHeartbeat,
+  api: consumerGroupHeartbeatApi,
   minVersion: 0,
   maxVersion: 0,
   async handle({ broker, header, connection }, request) {

@@ -1,11 +1,11 @@
 import { MAX_PARTITIONS_PER_TOPIC, newAssignment } from '../../cluster/topic-metadata.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type CreatePartitionsRequest,
-  type CreatePartitionsResponse,
-  type CreatePartitionsResponseCreatePartitionsTopicResult,
-} from '../../protocol/generated/index.js';
+import { createPartitionsApi } from '../../protocol/generated/apis/create-partitions.js';
+import type { CreatePartitionsRequest } from '../../protocol/generated/messages/create-partitions-request.js';
+import type {
+  CreatePartitionsResponse,
+  CreatePartitionsResponseCreatePartitionsTopicResult,
+} from '../../protocol/generated/messages/create-partitions-response.js';
 import { defineHandler, markRepeats } from '../api-handler.js';
 
 /**
@@ -13,7 +13,7 @@ import { defineHandler, markRepeats } from '../api-handler.js';
  * producers will map some keys to them, as in Kafka.
  */
 export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, CreatePartitionsResponse>({
-  api: apis.CreatePartitions,
+  api: createPartitionsApi,
   minVersion: 0,
   maxVersion: 3,
   async handle({ broker }, request) {

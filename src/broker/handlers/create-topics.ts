@@ -2,12 +2,12 @@ import { MAX_PARTITIONS_PER_TOPIC, ZERO_UUID } from '../../cluster/topic-metadat
 import { isInternalTopic, topicNameError } from '../../cluster/topic-name.js';
 import { topicConfigsError } from '../../config/topic-config.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type CreateTopicsRequest,
-  type CreateTopicsResponse,
-  type CreateTopicsResponseCreatableTopicResult,
-} from '../../protocol/generated/index.js';
+import { createTopicsApi } from '../../protocol/generated/apis/create-topics.js';
+import type { CreateTopicsRequest } from '../../protocol/generated/messages/create-topics-request.js';
+import type {
+  CreateTopicsResponse,
+  CreateTopicsResponseCreatableTopicResult,
+} from '../../protocol/generated/messages/create-topics-response.js';
 import { defineHandler, markRepeats } from '../api-handler.js';
 
 /**
@@ -15,7 +15,7 @@ import { defineHandler, markRepeats } from '../api-handler.js';
  * unless validate_only. Each topic gets its own result; one bad topic does not fail the others.
  */
 export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopicsResponse>({
-  api: apis.CreateTopics,
+  api: createTopicsApi,
   minVersion: 0,
   maxVersion: 7,
   async handle({ broker }, request) {

@@ -1,9 +1,11 @@
-import { apis, type DeleteGroupsRequest, type DeleteGroupsResponse } from '../../protocol/generated/index.js';
+import { deleteGroupsApi } from '../../protocol/generated/apis/delete-groups.js';
+import type { DeleteGroupsRequest } from '../../protocol/generated/messages/delete-groups-request.js';
+import type { DeleteGroupsResponse } from '../../protocol/generated/messages/delete-groups-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /** DeleteGroups: groups without members go, with their committed offsets. */
 export const deleteGroupsHandler = defineHandler<DeleteGroupsRequest, DeleteGroupsResponse>({
-  api: apis.DeleteGroups,
+  api: deleteGroupsApi,
   minVersion: 0,
   maxVersion: 2,
   async handle({ broker }, request) {

@@ -1,10 +1,10 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type DeleteRecordsRequest,
-  type DeleteRecordsResponse,
-  type DeleteRecordsResponseDeleteRecordsPartitionResult,
-} from '../../protocol/generated/index.js';
+import { deleteRecordsApi } from '../../protocol/generated/apis/delete-records.js';
+import type { DeleteRecordsRequest } from '../../protocol/generated/messages/delete-records-request.js';
+import type {
+  DeleteRecordsResponse,
+  DeleteRecordsResponseDeleteRecordsPartitionResult,
+} from '../../protocol/generated/messages/delete-records-response.js';
 import { OffsetOutOfRangeError } from '../../storage/partition-log.js';
 import { defineHandler } from '../api-handler.js';
 
@@ -16,7 +16,7 @@ const HIGH_WATERMARK = -1n;
  * once and the new start offset is checkpointed before the answer, so it survives a crash.
  */
 export const deleteRecordsHandler = defineHandler<DeleteRecordsRequest, DeleteRecordsResponse>({
-  api: apis.DeleteRecords,
+  api: deleteRecordsApi,
   minVersion: 0,
   maxVersion: 2,
   async handle({ broker }, request) {

@@ -1,17 +1,17 @@
 import { ZERO_UUID } from '../../cluster/topic-metadata.js';
 import { isInternalTopic } from '../../cluster/topic-name.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type DeleteTopicsRequest,
-  type DeleteTopicsResponse,
-  type DeleteTopicsResponseDeletableTopicResult,
-} from '../../protocol/generated/index.js';
+import { deleteTopicsApi } from '../../protocol/generated/apis/delete-topics.js';
+import type { DeleteTopicsRequest } from '../../protocol/generated/messages/delete-topics-request.js';
+import type {
+  DeleteTopicsResponse,
+  DeleteTopicsResponseDeletableTopicResult,
+} from '../../protocol/generated/messages/delete-topics-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /** DeleteTopics: by name (all versions) or by topic id (v6+). The logs go when the metadata change is applied. */
 export const deleteTopicsHandler = defineHandler<DeleteTopicsRequest, DeleteTopicsResponse>({
-  api: apis.DeleteTopics,
+  api: deleteTopicsApi,
   minVersion: 0,
   maxVersion: 6,
   async handle({ apiVersion, broker }, request) {

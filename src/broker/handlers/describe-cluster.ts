@@ -1,5 +1,7 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import { apis, type DescribeClusterRequest, type DescribeClusterResponse } from '../../protocol/generated/index.js';
+import { describeClusterApi } from '../../protocol/generated/apis/describe-cluster.js';
+import type { DescribeClusterRequest } from '../../protocol/generated/messages/describe-cluster-request.js';
+import type { DescribeClusterResponse } from '../../protocol/generated/messages/describe-cluster-response.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
 
 /** DescribeClusterRequest.EndpointType (v1+): brokers, or controllers (asked of controllers only). */
@@ -10,7 +12,7 @@ const ENDPOINT_TYPE_BROKERS = 1;
  * its own controller.
  */
 export const describeClusterHandler = defineHandler<DescribeClusterRequest, DescribeClusterResponse>({
-  api: apis.DescribeCluster,
+  api: describeClusterApi,
   minVersion: 0,
   maxVersion: 1,
   handle({ apiVersion, broker }, request) {

@@ -1,10 +1,10 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type DescribeConfigsRequest,
-  type DescribeConfigsResponse,
-  type DescribeConfigsResponseDescribeConfigsResult,
-} from '../../protocol/generated/index.js';
+import { describeConfigsApi } from '../../protocol/generated/apis/describe-configs.js';
+import type { DescribeConfigsRequest } from '../../protocol/generated/messages/describe-configs-request.js';
+import type {
+  DescribeConfigsResponse,
+  DescribeConfigsResponseDescribeConfigsResult,
+} from '../../protocol/generated/messages/describe-configs-response.js';
 import { defineHandler } from '../api-handler.js';
 import {
   ConfigResourceType,
@@ -19,7 +19,7 @@ import {
  * broker. Each resource gets its own result and error.
  */
 export const describeConfigsHandler = defineHandler<DescribeConfigsRequest, DescribeConfigsResponse>({
-  api: apis.DescribeConfigs,
+  api: describeConfigsApi,
   minVersion: 0,
   maxVersion: 4,
   handle({ apiVersion, broker }, request) {

@@ -1,9 +1,11 @@
-import { apis, type DescribeGroupsRequest, type DescribeGroupsResponse } from '../../protocol/generated/index.js';
+import { describeGroupsApi } from '../../protocol/generated/apis/describe-groups.js';
+import type { DescribeGroupsRequest } from '../../protocol/generated/messages/describe-groups-request.js';
+import type { DescribeGroupsResponse } from '../../protocol/generated/messages/describe-groups-response.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
 
 /** DescribeGroups: state, protocol and members of each group; a group that does not exist is "Dead". */
 export const describeGroupsHandler = defineHandler<DescribeGroupsRequest, DescribeGroupsResponse>({
-  api: apis.DescribeGroups,
+  api: describeGroupsApi,
   minVersion: 0,
   maxVersion: 5,
   handle({ apiVersion, broker }, request) {

@@ -1,12 +1,12 @@
 import { statfs } from 'node:fs/promises';
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type DescribeLogDirsRequest,
-  type DescribeLogDirsResponse,
-  type DescribeLogDirsResponseDescribeLogDirsResult,
-  type DescribeLogDirsResponseDescribeLogDirsTopic,
-} from '../../protocol/generated/index.js';
+import { describeLogDirsApi } from '../../protocol/generated/apis/describe-log-dirs.js';
+import type { DescribeLogDirsRequest } from '../../protocol/generated/messages/describe-log-dirs-request.js';
+import type {
+  DescribeLogDirsResponse,
+  DescribeLogDirsResponseDescribeLogDirsResult,
+  DescribeLogDirsResponseDescribeLogDirsTopic,
+} from '../../protocol/generated/messages/describe-log-dirs-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /** The space of the file system holding a dir, or -1s when it cannot be read (as Kafka reports unknowns). */
@@ -21,7 +21,7 @@ async function space(dir: string): Promise<{ totalBytes: bigint; usableBytes: bi
 
 /** DescribeLogDirs: each log dir with the size of the partitions it holds (all, or those asked for). */
 export const describeLogDirsHandler = defineHandler<DescribeLogDirsRequest, DescribeLogDirsResponse>({
-  api: apis.DescribeLogDirs,
+  api: describeLogDirsApi,
   minVersion: 0,
   maxVersion: 4,
   async handle({ apiVersion, broker }, request) {

@@ -1,5 +1,7 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import { apis, type DescribeProducersRequest, type DescribeProducersResponse } from '../../protocol/generated/index.js';
+import { describeProducersApi } from '../../protocol/generated/apis/describe-producers.js';
+import type { DescribeProducersRequest } from '../../protocol/generated/messages/describe-producers-request.js';
+import type { DescribeProducersResponse } from '../../protocol/generated/messages/describe-producers-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /**
@@ -8,7 +10,7 @@ import { defineHandler } from '../api-handler.js';
  * transactions).
  */
 export const describeProducersHandler = defineHandler<DescribeProducersRequest, DescribeProducersResponse>({
-  api: apis.DescribeProducers,
+  api: describeProducersApi,
   minVersion: 0,
   maxVersion: 0,
   handle({ broker }, request) {

@@ -1,12 +1,12 @@
 import { type TopicRecord, ZERO_UUID } from '../../cluster/topic-metadata.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type DescribeTopicPartitionsRequest,
-  type DescribeTopicPartitionsResponse,
-  type DescribeTopicPartitionsResponseCursor,
-  type DescribeTopicPartitionsResponseTopic,
-} from '../../protocol/generated/index.js';
+import { describeTopicPartitionsApi } from '../../protocol/generated/apis/describe-topic-partitions.js';
+import type { DescribeTopicPartitionsRequest } from '../../protocol/generated/messages/describe-topic-partitions-request.js';
+import type {
+  DescribeTopicPartitionsResponse,
+  DescribeTopicPartitionsResponseCursor,
+  DescribeTopicPartitionsResponseTopic,
+} from '../../protocol/generated/messages/describe-topic-partitions-response.js';
 import { defineHandler } from '../api-handler.js';
 import { topicError, topicMetadata } from './metadata.js';
 
@@ -25,7 +25,7 @@ export const describeTopicPartitionsHandler = defineHandler<
   DescribeTopicPartitionsRequest,
   DescribeTopicPartitionsResponse
 >({
-  api: apis.DescribeTopicPartitions,
+  api: describeTopicPartitionsApi,
   minVersion: 0,
   maxVersion: 0,
   handle({ broker }, request) {

@@ -1,14 +1,12 @@
 import { TRANSACTION_STATE_NAMES } from '../../coordinator/transaction/transaction-log-records.js';
-import {
-  apis,
-  type DescribeTransactionsRequest,
-  type DescribeTransactionsResponse,
-} from '../../protocol/generated/index.js';
+import { describeTransactionsApi } from '../../protocol/generated/apis/describe-transactions.js';
+import type { DescribeTransactionsRequest } from '../../protocol/generated/messages/describe-transactions-request.js';
+import type { DescribeTransactionsResponse } from '../../protocol/generated/messages/describe-transactions-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /** DescribeTransactions (KIP-664): state, producer, timeout, start time and partitions of transactional ids. */
 export const describeTransactionsHandler = defineHandler<DescribeTransactionsRequest, DescribeTransactionsResponse>({
-  api: apis.DescribeTransactions,
+  api: describeTransactionsApi,
   minVersion: 0,
   maxVersion: 0,
   async handle({ broker }, request) {

@@ -1,4 +1,6 @@
-import { apis, type EndTxnRequest, type EndTxnResponse } from '../../protocol/generated/index.js';
+import { endTxnApi } from '../../protocol/generated/apis/end-txn.js';
+import type { EndTxnRequest } from '../../protocol/generated/messages/end-txn-request.js';
+import type { EndTxnResponse } from '../../protocol/generated/messages/end-txn-response.js';
 import { defineHandler } from '../api-handler.js';
 import { fencedForVersion } from './transaction-errors.js';
 
@@ -7,7 +9,7 @@ const FIRST_VERSION_WITH_PRODUCER_FENCED = 2;
 
 /** EndTxn: commits or aborts the producer's transaction (markers are written before the answer). */
 export const endTxnHandler = defineHandler<EndTxnRequest, EndTxnResponse>({
-  api: apis.EndTxn,
+  api: endTxnApi,
   minVersion: 0,
   maxVersion: 4,
   async handle({ apiVersion, broker }, request) {

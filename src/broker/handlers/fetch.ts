@@ -1,11 +1,11 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type FetchRequest,
-  type FetchResponse,
-  type FetchResponseFetchableTopicResponse,
-  type FetchResponsePartitionData,
-} from '../../protocol/generated/index.js';
+import { fetchApi } from '../../protocol/generated/apis/fetch.js';
+import type { FetchRequest } from '../../protocol/generated/messages/fetch-request.js';
+import type {
+  FetchResponse,
+  FetchResponseFetchableTopicResponse,
+  FetchResponsePartitionData,
+} from '../../protocol/generated/messages/fetch-response.js';
 import { downConvertFromV2 } from '../../protocol/records/conversion.js';
 import { OffsetOutOfRangeError, type PartitionLog } from '../../storage/partition-log.js';
 import type { BrokerServices } from '../api-handler.js';
@@ -138,7 +138,7 @@ async function readPartitions(
  * Versions 0-3 are answered in the legacy message formats their consumers read (down-converted).
  */
 export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
-  api: apis.Fetch,
+  api: fetchApi,
   minVersion: 0,
   maxVersion: 16,
   async handle({ apiVersion, broker }, request) {

@@ -1,10 +1,10 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type FindCoordinatorRequest,
-  type FindCoordinatorResponse,
-  type FindCoordinatorResponseCoordinator,
-} from '../../protocol/generated/index.js';
+import { findCoordinatorApi } from '../../protocol/generated/apis/find-coordinator.js';
+import type { FindCoordinatorRequest } from '../../protocol/generated/messages/find-coordinator-request.js';
+import type {
+  FindCoordinatorResponse,
+  FindCoordinatorResponseCoordinator,
+} from '../../protocol/generated/messages/find-coordinator-response.js';
 import { type BrokerServices, defineHandler } from '../api-handler.js';
 
 /** FindCoordinatorRequest.KeyType codes. */
@@ -45,7 +45,7 @@ async function findOne(
  * v4+ answers a batch of keys (KIP-699).
  */
 export const findCoordinatorHandler = defineHandler<FindCoordinatorRequest, FindCoordinatorResponse>({
-  api: apis.FindCoordinator,
+  api: findCoordinatorApi,
   minVersion: 0,
   maxVersion: 6,
   async handle({ apiVersion, broker }, request) {

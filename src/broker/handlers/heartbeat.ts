@@ -1,9 +1,11 @@
-import { apis, type HeartbeatRequest, type HeartbeatResponse } from '../../protocol/generated/index.js';
+import { heartbeatApi } from '../../protocol/generated/apis/heartbeat.js';
+import type { HeartbeatRequest } from '../../protocol/generated/messages/heartbeat-request.js';
+import type { HeartbeatResponse } from '../../protocol/generated/messages/heartbeat-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /** Heartbeat: keeps a member's session alive and tells it when a rebalance has begun. */
 export const heartbeatHandler = defineHandler<HeartbeatRequest, HeartbeatResponse>({
-  api: apis.Heartbeat,
+  api: heartbeatApi,
   minVersion: 0,
   maxVersion: 4,
   handle({ apiVersion, broker }, request) {

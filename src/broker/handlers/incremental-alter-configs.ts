@@ -1,11 +1,11 @@
 import { TOPIC_CONFIGS } from '../../config/topic-config.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type IncrementalAlterConfigsRequest,
-  type IncrementalAlterConfigsRequestAlterableConfig,
-  type IncrementalAlterConfigsResponse,
-} from '../../protocol/generated/index.js';
+import { incrementalAlterConfigsApi } from '../../protocol/generated/apis/incremental-alter-configs.js';
+import type {
+  IncrementalAlterConfigsRequest,
+  IncrementalAlterConfigsRequestAlterableConfig,
+} from '../../protocol/generated/messages/incremental-alter-configs-request.js';
+import type { IncrementalAlterConfigsResponse } from '../../protocol/generated/messages/incremental-alter-configs-response.js';
 import { defineHandler } from '../api-handler.js';
 import { alterResources, ConfigChangeRejected } from '../config-changes.js';
 
@@ -60,7 +60,7 @@ export const incrementalAlterConfigsHandler = defineHandler<
   IncrementalAlterConfigsRequest,
   IncrementalAlterConfigsResponse
 >({
-  api: apis.IncrementalAlterConfigs,
+  api: incrementalAlterConfigsApi,
   minVersion: 0,
   maxVersion: 1,
   async handle({ broker }, request) {

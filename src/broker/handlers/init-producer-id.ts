@@ -1,5 +1,7 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import { apis, type InitProducerIdRequest, type InitProducerIdResponse } from '../../protocol/generated/index.js';
+import { initProducerIdApi } from '../../protocol/generated/apis/init-producer-id.js';
+import type { InitProducerIdRequest } from '../../protocol/generated/messages/init-producer-id-request.js';
+import type { InitProducerIdResponse } from '../../protocol/generated/messages/init-producer-id-response.js';
 import { defineHandler } from '../api-handler.js';
 import { fencedForVersion } from './transaction-errors.js';
 
@@ -12,7 +14,7 @@ const FIRST_VERSION_WITH_PRODUCER_FENCED = 4;
  * coordinator: its id's producer id with a new epoch, fencing older instances.
  */
 export const initProducerIdHandler = defineHandler<InitProducerIdRequest, InitProducerIdResponse>({
-  api: apis.InitProducerId,
+  api: initProducerIdApi,
   minVersion: 0,
   maxVersion: 5,
   async handle({ apiVersion, broker }, request) {

@@ -1,4 +1,6 @@
-import { apis, type JoinGroupRequest, type JoinGroupResponse } from '../../protocol/generated/index.js';
+import { joinGroupApi } from '../../protocol/generated/apis/join-group.js';
+import type { JoinGroupRequest } from '../../protocol/generated/messages/join-group-request.js';
+import type { JoinGroupResponse } from '../../protocol/generated/messages/join-group-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /**
@@ -6,7 +8,7 @@ import { defineHandler } from '../api-handler.js';
  * keep its place). The leader gets every member's metadata to compute the assignment.
  */
 export const joinGroupHandler = defineHandler<JoinGroupRequest, JoinGroupResponse>({
-  api: apis.JoinGroup,
+  api: joinGroupApi,
   minVersion: 0,
   maxVersion: 9,
   async handle({ apiVersion, broker, header, connection }, request) {

@@ -1,10 +1,12 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import { apis, type LeaveGroupRequest, type LeaveGroupResponse } from '../../protocol/generated/index.js';
+import { leaveGroupApi } from '../../protocol/generated/apis/leave-group.js';
+import type { LeaveGroupRequest } from '../../protocol/generated/messages/leave-group-request.js';
+import type { LeaveGroupResponse } from '../../protocol/generated/messages/leave-group-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /** LeaveGroup: one member (v0-2) or a batch by member or instance id (v3+, KIP-345); the group rebalances. */
 export const leaveGroupHandler = defineHandler<LeaveGroupRequest, LeaveGroupResponse>({
-  api: apis.LeaveGroup,
+  api: leaveGroupApi,
   minVersion: 0,
   maxVersion: 5,
   handle({ apiVersion, broker }, request) {

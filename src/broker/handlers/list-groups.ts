@@ -1,5 +1,7 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import { apis, type ListGroupsRequest, type ListGroupsResponse } from '../../protocol/generated/index.js';
+import { listGroupsApi } from '../../protocol/generated/apis/list-groups.js';
+import type { ListGroupsRequest } from '../../protocol/generated/messages/list-groups-request.js';
+import type { ListGroupsResponse } from '../../protocol/generated/messages/list-groups-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /**
@@ -7,7 +9,7 @@ import { defineHandler } from '../api-handler.js';
  * `consumer` for KIP-848 groups), case-insensitively.
  */
 export const listGroupsHandler = defineHandler<ListGroupsRequest, ListGroupsResponse>({
-  api: apis.ListGroups,
+  api: listGroupsApi,
   minVersion: 0,
   maxVersion: 5,
   handle({ apiVersion, broker }, request) {

@@ -1,10 +1,10 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type ListOffsetsRequest,
-  type ListOffsetsResponse,
-  type ListOffsetsResponseListOffsetsPartitionResponse,
-} from '../../protocol/generated/index.js';
+import { listOffsetsApi } from '../../protocol/generated/apis/list-offsets.js';
+import type { ListOffsetsRequest } from '../../protocol/generated/messages/list-offsets-request.js';
+import type {
+  ListOffsetsResponse,
+  ListOffsetsResponseListOffsetsPartitionResponse,
+} from '../../protocol/generated/messages/list-offsets-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /** Special timestamps of ListOffsets. */
@@ -22,7 +22,7 @@ const READ_COMMITTED = 1;
  * after a given time (via the time index). Version 0 answers in its old list form.
  */
 export const listOffsetsHandler = defineHandler<ListOffsetsRequest, ListOffsetsResponse>({
-  api: apis.ListOffsets,
+  api: listOffsetsApi,
   minVersion: 0,
   maxVersion: 9,
   async handle({ apiVersion, broker }, request) {

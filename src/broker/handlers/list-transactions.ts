@@ -1,6 +1,8 @@
 import { TRANSACTION_STATE_NAMES } from '../../coordinator/transaction/transaction-log-records.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { apis, type ListTransactionsRequest, type ListTransactionsResponse } from '../../protocol/generated/index.js';
+import { listTransactionsApi } from '../../protocol/generated/apis/list-transactions.js';
+import type { ListTransactionsRequest } from '../../protocol/generated/messages/list-transactions-request.js';
+import type { ListTransactionsResponse } from '../../protocol/generated/messages/list-transactions-response.js';
 import { defineHandler } from '../api-handler.js';
 
 const KNOWN_STATES = new Set(Object.values(TRANSACTION_STATE_NAMES));
@@ -10,7 +12,7 @@ const KNOWN_STATES = new Set(Object.values(TRANSACTION_STATE_NAMES));
  * and (v1, KIP-994) by having run longer than duration_filter ms. Unknown state names are echoed back.
  */
 export const listTransactionsHandler = defineHandler<ListTransactionsRequest, ListTransactionsResponse>({
-  api: apis.ListTransactions,
+  api: listTransactionsApi,
   minVersion: 0,
   maxVersion: 1,
   handle({ apiVersion, broker }, request) {

@@ -1,12 +1,9 @@
 import { type TopicRecord, ZERO_UUID } from '../../cluster/topic-metadata.js';
 import { isInternalTopic, topicNameError } from '../../cluster/topic-name.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type MetadataRequest,
-  type MetadataResponse,
-  type MetadataResponseTopic,
-} from '../../protocol/generated/index.js';
+import { metadataApi } from '../../protocol/generated/apis/metadata.js';
+import type { MetadataRequest } from '../../protocol/generated/messages/metadata-request.js';
+import type { MetadataResponse, MetadataResponseTopic } from '../../protocol/generated/messages/metadata-response.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, type BrokerServices, defineHandler } from '../api-handler.js';
 
 export function topicMetadata(topic: TopicRecord): MetadataResponseTopic {
@@ -68,7 +65,7 @@ async function describeTopic(
  * and auto.create.topics.enable is on; the answer waits until the new topic can take writes.
  */
 export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>({
-  api: apis.Metadata,
+  api: metadataApi,
   minVersion: 0,
   maxVersion: 12,
   async handle({ apiVersion, broker }, request) {

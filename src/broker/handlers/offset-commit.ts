@@ -1,4 +1,6 @@
-import { apis, type OffsetCommitRequest, type OffsetCommitResponse } from '../../protocol/generated/index.js';
+import { offsetCommitApi } from '../../protocol/generated/apis/offset-commit.js';
+import type { OffsetCommitRequest } from '../../protocol/generated/messages/offset-commit-request.js';
+import type { OffsetCommitResponse } from '../../protocol/generated/messages/offset-commit-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /**
@@ -7,7 +9,7 @@ import { defineHandler } from '../api-handler.js';
  * the generation field is a KIP-848 member's epoch.
  */
 export const offsetCommitHandler = defineHandler<OffsetCommitRequest, OffsetCommitResponse>({
-  api: apis.OffsetCommit,
+  api: offsetCommitApi,
   minVersion: 0,
   maxVersion: 9,
   async handle({ apiVersion, broker }, request) {

@@ -1,10 +1,12 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import { apis, type OffsetDeleteRequest, type OffsetDeleteResponse } from '../../protocol/generated/index.js';
+import { offsetDeleteApi } from '../../protocol/generated/apis/offset-delete.js';
+import type { OffsetDeleteRequest } from '../../protocol/generated/messages/offset-delete-request.js';
+import type { OffsetDeleteResponse } from '../../protocol/generated/messages/offset-delete-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /** OffsetDelete (KIP-496): removes a group's committed offsets for topics it no longer consumes. */
 export const offsetDeleteHandler = defineHandler<OffsetDeleteRequest, OffsetDeleteResponse>({
-  api: apis.OffsetDelete,
+  api: offsetDeleteApi,
   minVersion: 0,
   maxVersion: 0,
   async handle({ broker }, request) {

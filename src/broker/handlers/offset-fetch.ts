@@ -1,10 +1,10 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type OffsetFetchRequest,
-  type OffsetFetchResponse,
-  type OffsetFetchResponsePartition,
-} from '../../protocol/generated/index.js';
+import { offsetFetchApi } from '../../protocol/generated/apis/offset-fetch.js';
+import type { OffsetFetchRequest } from '../../protocol/generated/messages/offset-fetch-request.js';
+import type {
+  OffsetFetchResponse,
+  OffsetFetchResponsePartition,
+} from '../../protocol/generated/messages/offset-fetch-response.js';
 import { type BrokerServices, defineHandler } from '../api-handler.js';
 
 /** The partitions of one group's answer, in the v0-7 shape (v8+ has the same fields per group). */
@@ -69,7 +69,7 @@ function fetchGroup(
  * transaction has committed answers UNSTABLE_OFFSET_COMMIT, and the client asks again.
  */
 export const offsetFetchHandler = defineHandler<OffsetFetchRequest, OffsetFetchResponse>({
-  api: apis.OffsetFetch,
+  api: offsetFetchApi,
   minVersion: 0,
   maxVersion: 9,
   handle({ apiVersion, broker }, request) {

@@ -1,10 +1,10 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  apis,
-  type ProduceRequest,
-  type ProduceResponse,
-  type ProduceResponsePartitionProduceResponse,
-} from '../../protocol/generated/index.js';
+import { produceApi } from '../../protocol/generated/apis/produce.js';
+import type { ProduceRequest } from '../../protocol/generated/messages/produce-request.js';
+import type {
+  ProduceResponse,
+  ProduceResponsePartitionProduceResponse,
+} from '../../protocol/generated/messages/produce-response.js';
 import { DecodeError } from '../../protocol/primitives/index.js';
 import {
   ATTRIBUTES_OFFSET,
@@ -33,7 +33,7 @@ const VALID_ACKS = new Set([-1, 0, 1]);
  * they are converted to record batches v2 before the same validation and append.
  */
 export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
-  api: apis.Produce,
+  api: produceApi,
   minVersion: 0,
   maxVersion: 11,
   async handle({ apiVersion, broker, connection }, request) {

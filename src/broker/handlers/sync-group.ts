@@ -1,9 +1,11 @@
-import { apis, type SyncGroupRequest, type SyncGroupResponse } from '../../protocol/generated/index.js';
+import { syncGroupApi } from '../../protocol/generated/apis/sync-group.js';
+import type { SyncGroupRequest } from '../../protocol/generated/messages/sync-group-request.js';
+import type { SyncGroupResponse } from '../../protocol/generated/messages/sync-group-response.js';
 import { defineHandler } from '../api-handler.js';
 
 /** SyncGroup: the leader hands in the assignment; every member waits here for its share. */
 export const syncGroupHandler = defineHandler<SyncGroupRequest, SyncGroupResponse>({
-  api: apis.SyncGroup,
+  api: syncGroupApi,
   minVersion: 0,
   maxVersion: 5,
   async handle({ apiVersion, broker }, request) {

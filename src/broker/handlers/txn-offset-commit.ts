@@ -1,5 +1,7 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import { apis, type TxnOffsetCommitRequest, type TxnOffsetCommitResponse } from '../../protocol/generated/index.js';
+import { txnOffsetCommitApi } from '../../protocol/generated/apis/txn-offset-commit.js';
+import type { TxnOffsetCommitRequest } from '../../protocol/generated/messages/txn-offset-commit-request.js';
+import type { TxnOffsetCommitResponse } from '../../protocol/generated/messages/txn-offset-commit-response.js';
 import { defineHandler } from '../api-handler.js';
 import { fencedForVersion } from './transaction-errors.js';
 
@@ -13,7 +15,7 @@ const FIRST_VERSION_WITH_PRODUCER_FENCED = 3;
  * left behind by a fenced producer). v3+ (KIP-447) names the consumer's member and generation.
  */
 export const txnOffsetCommitHandler = defineHandler<TxnOffsetCommitRequest, TxnOffsetCommitResponse>({
-  api: apis.TxnOffsetCommit,
+  api: txnOffsetCommitApi,
   minVersion: 0,
   maxVersion: 4,
   async handle({ apiVersion, broker }, request) {

@@ -2,7 +2,7 @@
  * A KIP-848 consumer group as records of `__consumer_offsets` (offsets-records.ts has the formats): the records
  * of each change, its tombstones, and the groups rebuilt from a partition's records at start-up.
  */
-import type { ConsumerGroupMemberMetadataValue } from '../../protocol/generated/index.js';
+import type { ConsumerGroupMemberMetadataValue } from '../../protocol/generated/internal/consumer-group-member-metadata-value.js';
 import type { TopicPartitions } from './assignors.js';
 import {
   ConsumerGroup,

@@ -5,47 +5,74 @@
  * null value (tombstone) deletes what its key names.
  */
 import {
-  type ConsumerGroupCurrentMemberAssignmentValue,
-  type ConsumerGroupMemberMetadataValue,
-  type ConsumerGroupMetadataValue,
-  type ConsumerGroupPartitionMetadataValue,
-  type ConsumerGroupTargetAssignmentMemberValue,
-  type ConsumerGroupTargetAssignmentMetadataValue,
   decodeConsumerGroupCurrentMemberAssignmentKey,
-  decodeConsumerGroupCurrentMemberAssignmentValue,
-  decodeConsumerGroupMemberMetadataKey,
-  decodeConsumerGroupMemberMetadataValue,
-  decodeConsumerGroupMetadataKey,
-  decodeConsumerGroupMetadataValue,
-  decodeConsumerGroupPartitionMetadataKey,
-  decodeConsumerGroupPartitionMetadataValue,
-  decodeConsumerGroupTargetAssignmentMemberKey,
-  decodeConsumerGroupTargetAssignmentMemberValue,
-  decodeConsumerGroupTargetAssignmentMetadataKey,
-  decodeConsumerGroupTargetAssignmentMetadataValue,
-  decodeGroupMetadataKey,
-  decodeGroupMetadataValue,
-  decodeOffsetCommitKey,
-  decodeOffsetCommitValue,
   encodeConsumerGroupCurrentMemberAssignmentKey,
+} from '../../protocol/generated/internal/consumer-group-current-member-assignment-key.js';
+import {
+  type ConsumerGroupCurrentMemberAssignmentValue,
+  decodeConsumerGroupCurrentMemberAssignmentValue,
   encodeConsumerGroupCurrentMemberAssignmentValue,
+} from '../../protocol/generated/internal/consumer-group-current-member-assignment-value.js';
+import {
+  decodeConsumerGroupMemberMetadataKey,
   encodeConsumerGroupMemberMetadataKey,
+} from '../../protocol/generated/internal/consumer-group-member-metadata-key.js';
+import {
+  type ConsumerGroupMemberMetadataValue,
+  decodeConsumerGroupMemberMetadataValue,
   encodeConsumerGroupMemberMetadataValue,
+} from '../../protocol/generated/internal/consumer-group-member-metadata-value.js';
+import {
+  decodeConsumerGroupMetadataKey,
   encodeConsumerGroupMetadataKey,
+} from '../../protocol/generated/internal/consumer-group-metadata-key.js';
+import {
+  type ConsumerGroupMetadataValue,
+  decodeConsumerGroupMetadataValue,
   encodeConsumerGroupMetadataValue,
+} from '../../protocol/generated/internal/consumer-group-metadata-value.js';
+import {
+  decodeConsumerGroupPartitionMetadataKey,
   encodeConsumerGroupPartitionMetadataKey,
+} from '../../protocol/generated/internal/consumer-group-partition-metadata-key.js';
+import {
+  type ConsumerGroupPartitionMetadataValue,
+  decodeConsumerGroupPartitionMetadataValue,
   encodeConsumerGroupPartitionMetadataValue,
+} from '../../protocol/generated/internal/consumer-group-partition-metadata-value.js';
+import {
+  decodeConsumerGroupTargetAssignmentMemberKey,
   encodeConsumerGroupTargetAssignmentMemberKey,
+} from '../../protocol/generated/internal/consumer-group-target-assignment-member-key.js';
+import {
+  type ConsumerGroupTargetAssignmentMemberValue,
+  decodeConsumerGroupTargetAssignmentMemberValue,
   encodeConsumerGroupTargetAssignmentMemberValue,
+} from '../../protocol/generated/internal/consumer-group-target-assignment-member-value.js';
+import {
+  decodeConsumerGroupTargetAssignmentMetadataKey,
   encodeConsumerGroupTargetAssignmentMetadataKey,
+} from '../../protocol/generated/internal/consumer-group-target-assignment-metadata-key.js';
+import {
+  type ConsumerGroupTargetAssignmentMetadataValue,
+  decodeConsumerGroupTargetAssignmentMetadataValue,
   encodeConsumerGroupTargetAssignmentMetadataValue,
+} from '../../protocol/generated/internal/consumer-group-target-assignment-metadata-value.js';
+import {
+  decodeGroupMetadataKey,
   encodeGroupMetadataKey,
+} from '../../protocol/generated/internal/group-metadata-key.js';
+import {
+  decodeGroupMetadataValue,
   encodeGroupMetadataValue,
-  encodeOffsetCommitKey,
-  encodeOffsetCommitValue,
   type GroupMetadataValue,
+} from '../../protocol/generated/internal/group-metadata-value.js';
+import { decodeOffsetCommitKey, encodeOffsetCommitKey } from '../../protocol/generated/internal/offset-commit-key.js';
+import {
+  decodeOffsetCommitValue,
+  encodeOffsetCommitValue,
   type OffsetCommitValue,
-} from '../../protocol/generated/index.js';
+} from '../../protocol/generated/internal/offset-commit-value.js';
 import { DecodeError, Reader, Writer } from '../../protocol/primitives/index.js';
 
 /** The record versions Kafka writes today (the flexible versions 4 only when tagged fields are needed). */

@@ -1,7 +1,7 @@
 import type { ProducerIdManager } from '../../cluster/producer-ids.js';
 import type { Logger } from '../../observability/logger.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import type { TransactionLogValue } from '../../protocol/generated/index.js';
+import type { TransactionLogValue } from '../../protocol/generated/internal/transaction-log-value.js';
 import { DecodeError } from '../../protocol/primitives/index.js';
 import { readBatches } from '../../protocol/records/record-batch.js';
 import { buildRecordBatch } from '../../protocol/records/record-batch-builder.js';

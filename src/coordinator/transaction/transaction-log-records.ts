@@ -4,11 +4,13 @@
  */
 import {
   decodeTransactionLogKey,
-  decodeTransactionLogValue,
   encodeTransactionLogKey,
+} from '../../protocol/generated/internal/transaction-log-key.js';
+import {
+  decodeTransactionLogValue,
   encodeTransactionLogValue,
   type TransactionLogValue,
-} from '../../protocol/generated/index.js';
+} from '../../protocol/generated/internal/transaction-log-value.js';
 import { DecodeError, Reader, Writer } from '../../protocol/primitives/index.js';
 
 const KEY_VERSION = 0;
