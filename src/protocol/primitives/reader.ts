@@ -110,13 +110,24 @@ export class Reader {
   /** Unsigned LEB128 varint of at most 32 bits. */
   readUVarint(): number {
     const start = this.pos;
+    // One byte is the usual case (offset deltas, small lengths): the record walk of every produced batch reads
+    // several varints per record.
+    if (start < this.end) {
+      const first = this.buf[start]!;
+      if (first < 0x80) {
+        this.pos = start + 1;
+        return first;
+      }
+    }
     let result = 0;
+    let scale = 1;
     for (let i = 0; i < MAX_VARINT_BYTES; i++) {
       if (this.pos >= this.end) throw new DecodeError('truncated varint', start);
       const b = this.buf[this.pos++]!;
       if (i === MAX_VARINT_BYTES - 1 && b > 0x0f) throw new DecodeError('varint exceeds 32 bits', start);
-      result += (b & 0x7f) * 2 ** (7 * i);
+      result += (b & 0x7f) * scale;
       if ((b & 0x80) === 0) return result;
+      scale *= 128;
     }
     throw new DecodeError('varint longer than 5 bytes', start);
   }
@@ -154,15 +165,18 @@ export class Reader {
 
   /**
    * Zigzag varlong read as a JavaScript number, for record fields (timestamp and offset deltas)
-   * that are small in practice. Values beyond 2^53 raise a DecodeError instead of losing precision.
+   * that are small in practice. Values whose zigzag form passes 2^53 (magnitudes above 2^52) raise a DecodeError
+   * instead of losing precision.
    */
   readVarlongNumber(): number {
     const start = this.pos;
     let result = 0;
+    let scale = 1;
     for (let i = 0; i < MAX_VARLONG_BYTES; i++) {
       if (this.pos >= this.end) throw new DecodeError('truncated varlong', start);
       const b = this.buf[this.pos++]!;
-      result += (b & 0x7f) * 2 ** (7 * i);
+      result += (b & 0x7f) * scale;
+      scale *= 128;
       if ((b & 0x80) === 0) {
         if (result > Number.MAX_SAFE_INTEGER) {
           this.pos = start;
