@@ -11,6 +11,7 @@ import {
   LOG_OVERHEAD,
   MAGIC_OFFSET,
   MAX_TIMESTAMP_OFFSET,
+  readInt64AsNumber,
 } from '../protocol/records/batch-header.js';
 import { crc32c } from '../protocol/records/crc32c.js';
 import { CorruptIndexError, OffsetIndex } from './offset-index.js';
@@ -332,7 +333,7 @@ export class LogSegment {
         readBuffers.release(window);
         return null;
       }
-      const baseOffset = Number(window.readBigInt64BE(at + BATCH_OFFSET_OFFSET));
+      const baseOffset = readInt64AsNumber(window, at + BATCH_OFFSET_OFFSET);
       const lastOffset = baseOffset + window.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
       if (lastOffset >= offset) {
         start = { position: floor + at, size, baseOffset, lastOffset, maxTimestamp: -1 };
@@ -362,7 +363,7 @@ export class LogSegment {
     let end = 0;
     while (end + LOG_OVERHEAD <= data.length) {
       const size = batchSize(data, end);
-      if (end + size > data.length || Number(data.readBigInt64BE(end + BATCH_OFFSET_OFFSET)) >= endOffset) break;
+      if (end + size > data.length || readInt64AsNumber(data, end + BATCH_OFFSET_OFFSET) >= endOffset) break;
       end += size;
     }
     return data.subarray(0, end);
@@ -508,13 +509,13 @@ export class LogSegment {
             if (p === 0) chunkBytes = size; // a batch larger than the chunk: read it whole next time
             break;
           }
-          const baseOffset = Number(chunk.readBigInt64BE(p + BATCH_OFFSET_OFFSET));
+          const baseOffset = readInt64AsNumber(chunk, p + BATCH_OFFSET_OFFSET);
           const batch: BatchPosition = {
             position: at + p,
             size,
             baseOffset,
             lastOffset: baseOffset + chunk.readInt32BE(p + LAST_OFFSET_DELTA_OFFSET),
-            maxTimestamp: Number(chunk.readBigInt64BE(p + MAX_TIMESTAMP_OFFSET)),
+            maxTimestamp: readInt64AsNumber(chunk, p + MAX_TIMESTAMP_OFFSET),
           };
           if (verify) {
             const valid =

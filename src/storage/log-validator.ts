@@ -14,6 +14,7 @@ import {
   MAX_TIMESTAMP_OFFSET,
   RECORD_BATCH_OVERHEAD,
   RECORDS_COUNT_OFFSET,
+  readInt64AsNumber,
   TIMESTAMP_TYPE_MASK,
 } from '../protocol/records/batch-header.js';
 import { CompressionError } from '../protocol/records/compression/index.js';
@@ -81,9 +82,9 @@ export function validateProducedBatches(records: Buffer, options: ValidationOpti
         message: `record count ${count} does not match last offset delta ${lastOffsetDelta}`,
       };
     }
-    const baseTimestamp = Number(records.readBigInt64BE(at + BASE_TIMESTAMP_OFFSET));
+    const baseTimestamp = readInt64AsNumber(records, at + BASE_TIMESTAMP_OFFSET);
     if (bounds) {
-      const maxTimestamp = Number(records.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET));
+      const maxTimestamp = readInt64AsNumber(records, at + MAX_TIMESTAMP_OFFSET);
       if (baseTimestamp < bounds.min || baseTimestamp > bounds.max) return invalidTimestamp(baseTimestamp, options);
       if (maxTimestamp < bounds.min || maxTimestamp > bounds.max) return invalidTimestamp(maxTimestamp, options);
     }

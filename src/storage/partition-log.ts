@@ -8,6 +8,8 @@ import {
   CONTROL_FLAG_MASK,
   LAST_OFFSET_DELTA_OFFSET,
   MAX_TIMESTAMP_OFFSET,
+  readInt64AsNumber,
+  writeInt64FromNumber,
 } from '../protocol/records/batch-header.js';
 import { buildTransactionMarkerBatch, ControlType, readTransactionMarker } from '../protocol/records/control-record.js';
 import { RecordBatch } from '../protocol/records/record-batch.js';
@@ -236,7 +238,7 @@ export class PartitionLog {
       const records = chunk.records;
       for (let at = 0; at + BATCH_HEADER_BYTES <= records.length; ) {
         const size = batchSize(records, at);
-        const base = Number(records.readBigInt64BE(at));
+        const base = readInt64AsNumber(records, at);
         const last = base + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
         if (last >= offset) {
           const batch = producerBatchAt(records, at);
@@ -482,9 +484,9 @@ export class PartitionLog {
     for (let at = 0; at < records.length; ) {
       const size = batchSize(records, at);
       if (size < BATCH_HEADER_BYTES || at + size > records.length) throw new Error('append of a partial batch');
-      records.writeBigInt64BE(BigInt(offset), at);
+      writeInt64FromNumber(records, offset, at);
       const lastOffset = offset + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
-      const ts = Number(records.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET));
+      const ts = readInt64AsNumber(records, at + MAX_TIMESTAMP_OFFSET);
       if (ts > maxTimestamp) {
         maxTimestamp = ts;
         offsetOfMaxTimestamp = lastOffset;
@@ -771,7 +773,7 @@ async function completeInterruptedSwaps(dir: string): Promise<Set<number>> {
 function lastOffsetIn(records: Buffer): number {
   let last = -1;
   for (let at = 0; at + BATCH_HEADER_BYTES <= records.length; ) {
-    last = Number(records.readBigInt64BE(at)) + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+    last = readInt64AsNumber(records, at) + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
     at += batchSize(records, at);
   }
   return last;

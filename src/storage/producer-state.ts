@@ -8,6 +8,7 @@ import {
   MAX_TIMESTAMP_OFFSET,
   PRODUCER_EPOCH_OFFSET,
   PRODUCER_ID_OFFSET,
+  readInt64AsNumber,
   TRANSACTIONAL_FLAG_MASK,
 } from '../protocol/records/batch-header.js';
 import { crc32c } from '../protocol/records/crc32c.js';
@@ -94,7 +95,7 @@ export function producerBatchAt(buf: Buffer, at: number): ProducerBatch | null {
     firstSeq,
     lastSeq: incrementSequence(firstSeq, offsetDelta),
     offsetDelta,
-    maxTimestamp: Number(buf.readBigInt64BE(at + MAX_TIMESTAMP_OFFSET)),
+    maxTimestamp: readInt64AsNumber(buf, at + MAX_TIMESTAMP_OFFSET),
   };
 }
 

@@ -1,4 +1,9 @@
-import { batchSize, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD } from '../protocol/records/batch-header.js';
+import {
+  batchSize,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD,
+  readInt64AsNumber,
+} from '../protocol/records/batch-header.js';
 
 /**
  * The memory all partitions' tails may hold together (samsa.log.tail.cache.bytes). When it is full, the
@@ -112,7 +117,7 @@ export class TailCache {
     const slabNumber = this.firstSlab + this.slabs.length - 1;
     while (at + LOG_OVERHEAD <= end) {
       const size = batchSize(slab, at);
-      const baseOffset = Number(slab.readBigInt64BE(at));
+      const baseOffset = readInt64AsNumber(slab, at);
       const lastOffset = baseOffset + slab.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
       if (this.count > this.head && this.lastOffsets[this.count - 1]! + 1 !== baseOffset) {
         // A gap (the log was truncated and written again): start over with this slab alone.

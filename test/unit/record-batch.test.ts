@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { DecodeError } from '../../src/protocol/primitives/index.js';
+import { readInt64AsNumber, writeInt64FromNumber } from '../../src/protocol/records/batch-header.js';
 import type { CompressionType } from '../../src/protocol/records/compression/index.js';
 import {
   buildTransactionMarkerBatch,
@@ -107,5 +109,24 @@ test('hostile batches raise DecodeError, never RangeError', () => {
   cases.push(longVarint);
   for (const c of cases) {
     assert.throws(() => [...new RecordBatch(c).records()], DecodeError);
+  }
+});
+
+test('int64 header fields read and written as numbers agree with BigInt for every safe integer', () => {
+  fc.assert(
+    fc.property(fc.maxSafeInteger(), (v) => {
+      const viaNumber = Buffer.alloc(8);
+      writeInt64FromNumber(viaNumber, v, 0);
+      const viaBigInt = Buffer.alloc(8);
+      viaBigInt.writeBigInt64BE(BigInt(v), 0);
+      assert.deepEqual(viaNumber, viaBigInt);
+      assert.equal(readInt64AsNumber(viaBigInt, 0), v);
+    }),
+  );
+  for (const v of [0, -1, 2 ** 32 - 1, 2 ** 32, -(2 ** 32), Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]) {
+    const b = Buffer.alloc(8);
+    writeInt64FromNumber(b, v, 0);
+    assert.equal(b.readBigInt64BE(0), BigInt(v));
+    assert.equal(readInt64AsNumber(b, 0), v);
   }
 });
