@@ -31,7 +31,6 @@ export interface ValidationOptions {
   timestampAfterMaxMs?: number;
   /** The topic is compacted (cleanup.policy includes compact): every record needs a key, as in Kafka. */
   requireKeys?: boolean;
-  nowMs: number;
 }
 
 export type ValidationResult =
@@ -45,10 +44,10 @@ export type ValidationResult =
  * control batches from clients. With LogAppendTime the batches are stamped in place with `nowMs` and their
  * CRC recomputed. Base offsets are assigned later, by the log.
  */
-export function validateProducedBatches(records: Buffer, options: ValidationOptions): ValidationResult {
+export function validateProducedBatches(records: Buffer, options: ValidationOptions, nowMs: number): ValidationResult {
   let recordCount = 0;
   let batchCount = 0;
-  const bounds = timestampBounds(options);
+  const bounds = timestampBounds(options, nowMs);
   for (let at = 0; at < records.length; ) {
     if (records.length - at < RECORD_BATCH_OVERHEAD) {
       return corrupt(`trailing ${records.length - at} bytes are not a record batch`);
@@ -85,8 +84,8 @@ export function validateProducedBatches(records: Buffer, options: ValidationOpti
     const baseTimestamp = readInt64AsNumber(records, at + BASE_TIMESTAMP_OFFSET);
     if (bounds) {
       const maxTimestamp = readInt64AsNumber(records, at + MAX_TIMESTAMP_OFFSET);
-      if (baseTimestamp < bounds.min || baseTimestamp > bounds.max) return invalidTimestamp(baseTimestamp, options);
-      if (maxTimestamp < bounds.min || maxTimestamp > bounds.max) return invalidTimestamp(maxTimestamp, options);
+      if (baseTimestamp < bounds.min || baseTimestamp > bounds.max) return invalidTimestamp(baseTimestamp, nowMs);
+      if (maxTimestamp < bounds.min || maxTimestamp > bounds.max) return invalidTimestamp(maxTimestamp, nowMs);
     }
     if ((attributes & COMPRESSION_CODEC_MASK) === 0) {
       const problem = checkUncompressedRecords(
@@ -94,20 +93,18 @@ export function validateProducedBatches(records: Buffer, options: ValidationOpti
         at + RECORD_BATCH_OVERHEAD,
         at + size,
         count,
-        (delta) =>
-          bounds && (baseTimestamp + delta < bounds.min || baseTimestamp + delta > bounds.max)
-            ? baseTimestamp + delta
-            : null,
+        baseTimestamp,
+        bounds ?? UNBOUNDED,
         options.requireKeys === true,
       );
-      if (typeof problem === 'number') return invalidTimestamp(problem, options);
+      if (typeof problem === 'number') return invalidTimestamp(problem, nowMs);
       if (problem) return { errorCode: ErrorCode.INVALID_RECORD, message: problem };
     } else if (options.requireKeys) {
       // Compressed batches are otherwise not opened here; for a compacted topic the keys must be seen.
       const problem = keylessRecordIn(records.subarray(at, at + size));
       if (problem) return { errorCode: ErrorCode.INVALID_RECORD, message: problem };
     }
-    if (options.timestampType === 'LogAppendTime') stampLogAppendTime(records, at, size, options.nowMs);
+    if (options.timestampType === 'LogAppendTime') stampLogAppendTime(records, at, size, nowMs);
     recordCount += count;
     batchCount++;
     at += size;
@@ -117,7 +114,7 @@ export function validateProducedBatches(records: Buffer, options: ValidationOpti
     errorCode: ErrorCode.NONE,
     recordCount,
     batchCount,
-    logAppendTimeMs: options.timestampType === 'LogAppendTime' ? options.nowMs : -1,
+    logAppendTimeMs: options.timestampType === 'LogAppendTime' ? nowMs : -1,
   };
 }
 
@@ -125,18 +122,24 @@ export function validateProducedBatches(records: Buffer, options: ValidationOpti
  * The window CreateTime timestamps must fall in, or null when unbounded (Kafka's defaults) or when the broker
  * sets the time itself (LogAppendTime). Compressed batches are checked by their first and max timestamps only.
  */
-function timestampBounds(options: ValidationOptions): { min: number; max: number } | null {
+interface TimestampBounds {
+  min: number;
+  max: number;
+}
+const UNBOUNDED: TimestampBounds = { min: Number.NEGATIVE_INFINITY, max: Number.POSITIVE_INFINITY };
+
+function timestampBounds(options: ValidationOptions, nowMs: number): TimestampBounds | null {
   if (options.timestampType === 'LogAppendTime') return null;
   const before = options.timestampBeforeMaxMs ?? Number.POSITIVE_INFINITY;
   const after = options.timestampAfterMaxMs ?? Number.POSITIVE_INFINITY;
   if (!Number.isFinite(before) && !Number.isFinite(after)) return null;
-  return { min: options.nowMs - before, max: options.nowMs + after };
+  return { min: nowMs - before, max: nowMs + after };
 }
 
-function invalidTimestamp(ts: number, options: ValidationOptions): ValidationResult {
+function invalidTimestamp(ts: number, nowMs: number): ValidationResult {
   return {
     errorCode: ErrorCode.INVALID_TIMESTAMP,
-    message: `timestamp ${ts} is out of range of the broker's time ${options.nowMs}`,
+    message: `timestamp ${ts} is out of range of the broker's time ${nowMs}`,
   };
 }
 
@@ -158,13 +161,17 @@ function keylessRecordIn(batch: Buffer): string | null {
   return null;
 }
 
-/** Walks the records by their length prefixes: `count` records, offset deltas 0, 1, 2..., ending at `end`. */
+/**
+ * Walks the records by their length prefixes: `count` records, offset deltas 0, 1, 2..., ending at `end`.
+ * Returns what is wrong, or a record timestamp outside `bounds`, or null.
+ */
 function checkUncompressedRecords(
   buf: Buffer,
   start: number,
   end: number,
   count: number,
-  badTimestamp: (delta: number) => number | null,
+  baseTimestamp: number,
+  bounds: TimestampBounds,
   requireKeys: boolean,
 ): string | number | null {
   const r = new Reader(buf, start, end);
@@ -174,8 +181,8 @@ function checkUncompressedRecords(
       if (length < 0 || length > r.remaining) return `record ${i} has an invalid length ${length}`;
       const recordEnd = r.pos + length;
       r.skip(1); // attributes
-      const bad = badTimestamp(r.readVarlongNumber());
-      if (bad !== null) return bad;
+      const timestamp = baseTimestamp + r.readVarlongNumber();
+      if (timestamp < bounds.min || timestamp > bounds.max) return timestamp;
       const offsetDelta = r.readVarint();
       if (offsetDelta !== i) return `record ${i} has offset delta ${offsetDelta}`;
       if (requireKeys && r.readVarint() < 0) return COMPACTED_WITHOUT_KEY;

@@ -90,7 +90,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
             return response;
           }
         }
-        const validation = validateProducedBatches(records, { ...settings, nowMs });
+        const validation = validateProducedBatches(records, settings, nowMs);
         if (validation.errorCode !== ErrorCode.NONE) {
           response.errorCode = validation.errorCode;
           response.errorMessage = 'message' in validation ? validation.message : null;
