@@ -78,6 +78,23 @@ export function releaseWrittenChunks(chunks: readonly Buffer[]): void {
   for (const c of chunks) readBuffers.release(c);
 }
 
+/** A segment's two index files as read from disk, or null when either is corrupt (the segment is then recovered). */
+async function readIndexes(
+  baseOffset: number,
+  index: FileHandle,
+  timeIndexFile: FileHandle,
+): Promise<{ offsetIndex: OffsetIndex; timeIndex: TimeIndex } | null> {
+  try {
+    return {
+      offsetIndex: OffsetIndex.fromBuffer(baseOffset, await index.readFile()),
+      timeIndex: TimeIndex.fromBuffer(baseOffset, await timeIndexFile.readFile()),
+    };
+  } catch (e) {
+    if (!(e instanceof CorruptIndexError)) throw e;
+    return null;
+  }
+}
+
 /** Kafka's file names: the base offset as 20 zero-padded digits. */
 export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
   return `${String(baseOffset).padStart(20, '0')}${suffix}`;
@@ -170,20 +187,10 @@ export class LogSegment {
     const timeIndexFile = await open(join(dir, segmentFileName(baseOffset, '.timeindex')), 'a+');
     const { size, mtimeMs } = await log.stat();
     // Recovery rebuilds the indexes, so the files are read only when they are to be trusted.
-    let offsetIndex = new OffsetIndex(baseOffset);
-    let timeIndex = new TimeIndex(baseOffset);
-    let rebuild = recover;
-    if (!recover) {
-      try {
-        offsetIndex = OffsetIndex.fromBuffer(baseOffset, await index.readFile());
-        timeIndex = TimeIndex.fromBuffer(baseOffset, await timeIndexFile.readFile());
-      } catch (e) {
-        if (!(e instanceof CorruptIndexError)) throw e;
-        rebuild = true;
-        offsetIndex = new OffsetIndex(baseOffset);
-        timeIndex = new TimeIndex(baseOffset);
-      }
-    }
+    const trusted = recover ? null : await readIndexes(baseOffset, index, timeIndexFile);
+    const offsetIndex = trusted?.offsetIndex ?? new OffsetIndex(baseOffset);
+    const timeIndex = trusted?.timeIndex ?? new TimeIndex(baseOffset);
+    const rebuild = trusted === null;
     const segment = new LogSegment(
       dir,
       baseOffset,

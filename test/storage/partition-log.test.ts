@@ -99,6 +99,32 @@ test('segments roll by size, reads cross segments, and the index finds offsets',
     assert.ok(index.entries >= 1, 'the offset index on disk has entries');
   }));
 
+test('after a clean shutdown, a corrupt index file is rebuilt from the log instead of trusted', () =>
+  withTempDir(async (dir) => {
+    const batchBytes = makeBatch(5, 1, 200).length;
+    const log = await openLog(dir, { indexIntervalBytes: batchBytes });
+    for (let i = 0; i < 8; i++) await log.append(makeBatch(5, 1000 + i, 200), { sync: false, recordCount: 5 });
+    await log.close();
+    // Entries out of order: the second entry points before the first.
+    const indexFile = join(dir, 'events-0', '00000000000000000000.index');
+    const original = await readFile(indexFile);
+    assert.ok(original.length >= 16, 'the log has index entries to lose');
+    const bad = Buffer.alloc(16);
+    bad.writeInt32BE(10, 0);
+    bad.writeInt32BE(5000, 4);
+    bad.writeInt32BE(5, 8);
+    bad.writeInt32BE(100, 12);
+    await writeFile(indexFile, bad);
+    const reopened = await openLog(dir, { indexIntervalBytes: batchBytes });
+    assert.equal(reopened.logEndOffset, 40);
+    for (const offset of [0, 12, 27, 39]) {
+      const r = await reopened.read(offset, 1, true);
+      assert.equal(batchOffsets(r!.records)[0], offset - (offset % 5), `offset ${offset}`);
+    }
+    await reopened.close();
+    assert.deepEqual(await readFile(indexFile), original, 'the index on disk was written again from the log');
+  }));
+
 test('a clean restart keeps every offset; nothing is rescanned', () =>
   withTempDir(async (dir) => {
     const manager = new LogManager({ logDirs: [dir], configFor: () => config });
