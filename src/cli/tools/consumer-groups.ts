@@ -1,5 +1,5 @@
 import type { Admin } from '@platformatic/kafka';
-import { bootstrapServers, formatTable, parseFlags, UsageError, usageExit } from './args.js';
+import { bootstrapServers, FAILURE_EXIT_CODE, formatTable, parseFlags, UsageError, usageExit } from './args.js';
 import { adminClient, describeFailure } from './client.js';
 import { describeConsumerGroup } from './consumer-group-describe.js';
 
@@ -317,10 +317,10 @@ export async function runConsumerGroups(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`samsa consumer-groups: ${e.message}`);
-      return 1;
+      return FAILURE_EXIT_CODE;
     }
     console.error(describeFailure('consumer-groups', bootstrap, e));
-    return 1;
+    return FAILURE_EXIT_CODE;
   } finally {
     await admin.close().catch(() => {});
   }
