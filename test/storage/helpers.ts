@@ -5,7 +5,9 @@ import { crc32c } from '../../src/protocol/records/crc32c.js';
 
 /**
  * A valid v2 record batch of `count` records of `valueBytes` each (record bodies are opaque filler: the
- * log never looks inside them), with base offset 0 as a producer sends it.
+ * log never looks inside them), with base offset 0 as a producer sends it. The header's byte positions are
+ * written out from Kafka's layout rather than taken from batch-header.ts, so that a wrong constant there fails
+ * the tests instead of being shared by them.
  */
 export function makeBatch(count: number, maxTimestamp: number, valueBytes = 10): Buffer {
   const body = Buffer.alloc(count * valueBytes, 0x61);
