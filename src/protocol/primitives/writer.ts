@@ -6,6 +6,7 @@ export const ZERO_COPY_MIN_BYTES = 1024;
 
 const DEFAULT_CAPACITY = 512;
 const UUID_BYTES = 16;
+const TWO_TO_32 = 0x1_0000_0000;
 
 /**
  * Sequential writer for Kafka's primitive types.
@@ -90,7 +91,16 @@ export class Writer {
 
   writeInt64(v: bigint): this {
     this.reserve(8);
-    this.buf.writeBigInt64BE(v, this.pos);
+    // Offsets and timestamps are safe integers: written as two 32-bit halves, without the BigInt arithmetic
+    // (three allocations) of writeBigInt64BE. A safe Number(v) is exactly v.
+    const n = Number(v);
+    if (Number.isSafeInteger(n)) {
+      const high = Math.floor(n / TWO_TO_32);
+      this.buf.writeInt32BE(high, this.pos);
+      this.buf.writeUInt32BE(n - high * TWO_TO_32, this.pos + 4);
+    } else {
+      this.buf.writeBigInt64BE(v, this.pos);
+    }
     this.pos += 8;
     return this;
   }
