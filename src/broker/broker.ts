@@ -316,7 +316,11 @@ export class Broker {
           logger.error('log cleaning failed', { topic: log.topic, partition: log.partition, error: error as Error }),
       });
       this.cleaner = cleaner;
-      this.every(settings.logCleanerBackoffMs, () => cleaner.cleanAll());
+      this.every(settings.logCleanerBackoffMs, async () => {
+        // The cleaner's progress is on disk once a pass moved it, so that a restart does not clean the same
+        // segments again.
+        if ((await cleaner.cleanAll()) > 0) await logs.checkpointCleanerOffsets();
+      });
     }
     this.every(settings.producerIdExpirationCheckIntervalMs, async () => logs.removeExpiredProducers());
     if (Number.isFinite(settings.logFlushIntervalMs)) {

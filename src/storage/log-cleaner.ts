@@ -269,14 +269,14 @@ export class LogCleaner {
     this.now = options.now ?? Date.now;
   }
 
-  /** Cleans every compacted log that needs it; returns the number of segments rewritten. */
+  /** Cleans every compacted log that needs it; returns the number of logs cleaned (passes completed). */
   async cleanAll(): Promise<number> {
     let cleaned = 0;
     for (const log of [...this.logs()]) {
       if (this.stopped) break;
       try {
         const result = await cleanLog(log, this.now(), () => this.stopped || log.isClosed);
-        cleaned += result?.segmentsCleaned ?? 0;
+        if (result) cleaned++;
       } catch (e) {
         this.options.onError?.(log, e);
       }

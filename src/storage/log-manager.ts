@@ -15,6 +15,8 @@ import { TailCacheBudget } from './tail-cache.js';
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-offset-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
+/** The log cleaner's progress per compacted partition: offsets below it are clean (Kafka's file). */
+export const CLEANER_OFFSET_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
 export const REPLICATION_OFFSET_CHECKPOINT_FILE = 'replication-offset-checkpoint';
 export const META_PROPERTIES_FILE = 'meta.properties';
 export const PARTITION_METADATA_FILE = 'partition.metadata';
@@ -75,6 +77,7 @@ export class LogManager {
       this.hadCleanShutdown.set(dir, clean);
       const recoveryPoints = await readOffsetCheckpoint(join(dir, RECOVERY_POINT_CHECKPOINT_FILE));
       const logStartOffsets = await readOffsetCheckpoint(join(dir, LOG_START_OFFSET_CHECKPOINT_FILE));
+      const cleanerOffsets = await readOffsetCheckpoint(join(dir, CLEANER_OFFSET_CHECKPOINT_FILE));
       for (const name of (await readdir(dir)).sort()) {
         const path = join(dir, name);
         if (name.endsWith(DELETE_DIR_SUFFIX)) {
@@ -96,6 +99,12 @@ export class LogManager {
           tailCache: this.tailCache,
           producerIdExpirationMs: this.options.producerIdExpirationMs,
         });
+        // As in Kafka, a cleaner offset outside the log (truncated, or the topic deleted and created again) is
+        // forgotten: the log counts as dirty from its start.
+        const cleaned = cleanerOffsets.get(key);
+        if (cleaned !== undefined && cleaned >= log.logStartOffset && cleaned <= log.logEndOffset) {
+          log.firstDirtyOffset = cleaned;
+        }
         this.logs.set(key, log);
         this.dirOf.set(key, dir);
       }
@@ -181,11 +190,21 @@ export class LogManager {
     for (const log of this.logs.values()) log.producerState.removeExpired(nowMs, expirationMs);
   }
 
-  /** Writes the recovery point and log start offset checkpoints of every log dir. */
+  /** Writes the recovery point, log start offset and cleaner offset checkpoints of every log dir. */
   async checkpoint(): Promise<void> {
     await this.checkpointFile(RECOVERY_POINT_CHECKPOINT_FILE, (log) => log.recoveryPoint);
     await this.checkpointLogStartOffsets();
     await this.checkpointFile(REPLICATION_OFFSET_CHECKPOINT_FILE, (log) => log.highWatermark);
+    await this.checkpointCleanerOffsets();
+  }
+
+  /** Writes how far the cleaner got in each compacted log (after a cleaning pass, and with the others). */
+  checkpointCleanerOffsets(): Promise<void> {
+    return this.checkpointFile(
+      CLEANER_OFFSET_CHECKPOINT_FILE,
+      (log) => log.firstDirtyOffset,
+      (log) => log.config.compact === true,
+    );
   }
 
   /** The logs of each log dir, every configured dir present (DescribeLogDirs). */
@@ -203,15 +222,25 @@ export class LogManager {
   /** Checkpoint writes share one temporary file per checkpoint, so they run one at a time. */
   private checkpointWrites: Promise<void> = Promise.resolve();
 
-  private checkpointFile(name: string, value: (log: PartitionLog) => number): Promise<void> {
-    const write = this.checkpointWrites.then(() => this.writeCheckpointFile(name, value));
+  private checkpointFile(
+    name: string,
+    value: (log: PartitionLog) => number,
+    include: (log: PartitionLog) => boolean = () => true,
+  ): Promise<void> {
+    const write = this.checkpointWrites.then(() => this.writeCheckpointFile(name, value, include));
     this.checkpointWrites = write.catch(() => {});
     return write;
   }
 
-  private async writeCheckpointFile(name: string, value: (log: PartitionLog) => number): Promise<void> {
+  private async writeCheckpointFile(
+    name: string,
+    value: (log: PartitionLog) => number,
+    include: (log: PartitionLog) => boolean,
+  ): Promise<void> {
     for (const [dir, logs] of this.logsByDir()) {
-      const entries = logs.map((log) => ({ topic: log.topic, partition: log.partition, offset: value(log) }));
+      const entries = logs
+        .filter(include)
+        .map((log) => ({ topic: log.topic, partition: log.partition, offset: value(log) }));
       await writeOffsetCheckpoint(join(dir, name), entries);
     }
   }

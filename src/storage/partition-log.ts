@@ -130,11 +130,14 @@ export class PartitionLog {
   /** Aborted transactions, for read_committed fetches. */
   private readonly abortedTxns: TransactionIndex;
   /**
-   * The log cleaner's checkpoint: offsets below it were cleaned (Kafka's cleaner-offset-checkpoint, kept in
-   * memory only: after a restart the whole log counts as dirty again).
+   * The log cleaner's progress: offsets below it were cleaned (kept in Kafka's cleaner-offset-checkpoint by the
+   * log manager).
    */
   firstDirtyOffset = 0;
-  /** The earliest delete horizon of the tombstones the cleaner kept: the log is cleaned again once it passes. */
+  /**
+   * The earliest delete horizon of the tombstones the cleaner kept: the log is cleaned again once it passes. As
+   * in Kafka, in memory only: after a restart such tombstones go at the next pass the dirty ratio starts.
+   */
   earliestDeleteHorizonMs = Number.POSITIVE_INFINITY;
   /** Segment swaps and retention change the segment list one at a time. */
   private segmentChanges: Promise<unknown> = Promise.resolve();

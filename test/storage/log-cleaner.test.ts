@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import { CompressionType } from '../../src/protocol/records/compression/index.js';
 import { readBatches } from '../../src/protocol/records/record-batch.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
+import { writeOffsetCheckpoint } from '../../src/storage/checkpoint-file.js';
 import { cleanLog } from '../../src/storage/log-cleaner.js';
+import { CLEANER_OFFSET_CHECKPOINT_FILE, LogManager } from '../../src/storage/log-manager.js';
 import { type LogConfig, PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from './helpers.js';
 
@@ -171,6 +173,37 @@ test('min.cleanable.dirty.ratio and min.compaction.lag.ms hold the cleaner back'
     // One of the two inactive segments is dirty, and its share is below 0.9.
     assert.equal(await cleanLog(log, T0 + 60_001), null);
     await log.close();
+  }));
+
+test("the cleaner's progress survives a restart (cleaner-offset-checkpoint); an offset outside the log is forgotten", () =>
+  withTempDir(async (dir) => {
+    const start = async () => {
+      const manager = new LogManager({ logDirs: [dir], configFor: () => config, now: () => T0 });
+      await manager.startup();
+      return manager;
+    };
+    const first = await start();
+    const log = await first.createLog('table', 0, 'AAAAAAAAAAAAAAAAAAAAAA');
+    await put(log, [['a', 'a1']]);
+    await put(log, [['a', 'a2']]);
+    await log.roll();
+    await put(log, [['b', 'b1']]);
+    assert.equal((await cleanLog(log, T0))?.recordsRemoved, 1);
+    await first.checkpointCleanerOffsets();
+    await first.shutdown();
+
+    const second = await start();
+    const restarted = second.getLog('table', 0)!;
+    assert.equal(restarted.firstDirtyOffset, 2, 'clean up to the end of the cleaned segment');
+    assert.equal(await cleanLog(restarted, T0), null, 'nothing dirty: the cleaned segment is not cleaned again');
+    await second.shutdown();
+
+    await writeOffsetCheckpoint(join(dir, CLEANER_OFFSET_CHECKPOINT_FILE), [
+      { topic: 'table', partition: 0, offset: 999 },
+    ]);
+    const third = await start();
+    assert.equal(third.getLog('table', 0)!.firstDirtyOffset, 0, 'past the end of the log: dirty from its start');
+    await third.shutdown();
   }));
 
 test('tombstones are kept for delete.retention.ms after their first cleaning, then removed', () =>
