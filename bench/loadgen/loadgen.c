@@ -14,6 +14,8 @@
  * from `connections` connections at once, each keeping 8 requests in flight. loopback measures TCP bandwidth
  * between two processes of this machine in 1 MiB writes.
  *
+ * LOADGEN_CONFIG="key=value,..." in the environment adds librdkafka settings to every client it makes.
+ *
  * Prints one JSON line. Throughput modes: {"messages","bytes","seconds","errors"} where seconds count from the
  * first record (consume) or the first send (produce); latency adds p50/p99/p999/max in milliseconds.
  */
@@ -67,8 +69,29 @@ static void set(rd_kafka_conf_t *conf, const char *key, const char *value) {
   }
 }
 
+/*
+ * Extra client settings from the environment, LOADGEN_CONFIG="key=value,key=value", applied last: for example
+ * api.version.request=false,broker.version.fallback=0.9.0.1 to drive a broker that predates ApiVersions.
+ */
+static void set_from_environment(rd_kafka_conf_t *conf) {
+  const char *extra = getenv("LOADGEN_CONFIG");
+  if (!extra || !*extra) return;
+  char *copy = strdup(extra), *save = NULL;
+  for (char *pair = strtok_r(copy, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(pair, '=');
+    if (!eq) {
+      fprintf(stderr, "LOADGEN_CONFIG: '%s' is not key=value\n", pair);
+      exit(2);
+    }
+    *eq = '\0';
+    set(conf, pair, eq + 1);
+  }
+  free(copy);
+}
+
 static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf) {
   char err[512];
+  set_from_environment(conf);
   rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
   if (!rk) {
     fprintf(stderr, "%s\n", err);
