@@ -121,6 +121,26 @@ test('up-conversion to v2 and down-conversion to v0/v1 keep the records', () => 
   }
 });
 
+test('down-conversion keeps the offsets of a compacted batch, with its gaps, plain and compressed', () => {
+  // Offset deltas 0, 2 and 5: the records between were removed by the log cleaner.
+  const deltas = [0, 2, 5];
+  const compacted = (compression: CompressionType) =>
+    buildRecordBatch(
+      deltas.map((offsetDelta, i) => ({ ...sample[i]!, offsetDelta })),
+      { baseOffset: 100n, compression },
+    );
+  for (const magic of [0, 1] as LegacyMagic[]) {
+    for (const compression of [CompressionType.None, CompressionType.Gzip, CompressionType.Lz4]) {
+      const old = readLegacyRecords(downConvertFromV2(compacted(compression), magic));
+      assert.deepEqual(
+        old.map((r) => [r.offset, text(r.key)]),
+        deltas.map((d, i) => [100n + BigInt(d), text(sample[i]!.key)]),
+        `magic ${magic}, ${CompressionType[compression]}`,
+      );
+    }
+  }
+});
+
 test('a corrupted legacy message fails its CRC with a DecodeError; a truncated last one is skipped', () => {
   const set = buildLegacyMessageSet(sample, { magic: 1, baseOffset: 0n });
   const bad = Buffer.from(set);

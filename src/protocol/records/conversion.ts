@@ -39,24 +39,23 @@ export function downConvertFromV2(records: Buffer, magic: LegacyMagic): Buffer {
     if (batch.isControl) continue;
     const list = [...batch.records()];
     if (list.length === 0) continue;
+    const compression = legacyCodec(batch.compression);
     const inputs = list.map((r) => ({
       key: r.key,
       value: r.value,
       timestamp: magic === 0 ? NO_TIMESTAMP : r.timestamp,
-    }));
-    const compression = legacyCodec(batch.compression);
-    if (compression === CompressionType.None) {
       // Plain messages keep their own offsets (there may be gaps after compaction).
-      for (let i = 0; i < list.length; i++) {
-        parts.push(
-          buildLegacyMessageSet([inputs[i]!], {
-            magic,
-            baseOffset: list[i]!.offset,
-            timestampType: batch.timestampType,
-            logAppendTime: batch.maxTimestamp,
-          }),
-        );
-      }
+      offset: r.offset,
+    }));
+    if (compression === CompressionType.None) {
+      parts.push(
+        buildLegacyMessageSet(inputs, {
+          magic,
+          baseOffset: list[0]!.offset,
+          timestampType: batch.timestampType,
+          logAppendTime: batch.maxTimestamp,
+        }),
+      );
     } else {
       parts.push(
         buildLegacyMessageSet(inputs, {

@@ -1,6 +1,6 @@
 import { DecodeError } from '../primitives/decode-error.js';
 import { Reader } from '../primitives/reader.js';
-import { Writer } from '../primitives/writer.js';
+import { writeInt64FromNumber } from './batch-header.js';
 import { CompressionType, compress, decompress, MAX_DECOMPRESSED_BYTES } from './compression/index.js';
 import { crc32 } from './crc32c.js';
 
@@ -103,26 +103,48 @@ export function readLegacyRecords(buf: Buffer, maxBytes = MAX_DECOMPRESSED_BYTES
   return out;
 }
 
+/** Bytes of one legacy message holding `key` and `value`, its offset and size fields included. */
+function messageBytes(magic: LegacyMagic, key: Buffer | null, value: Buffer | null): number {
+  const timestampBytes = magic === 1 ? 8 : 0;
+  return LEGACY_LOG_OVERHEAD + MESSAGE_V0_OVERHEAD + timestampBytes + (key?.length ?? 0) + (value?.length ?? 0);
+}
+
+/**
+ * Writes one message at `at` of `out` (which has room for messageBytes), its CRC computed in place; returns
+ * where it ends. Offsets and timestamps are safe integers here.
+ */
 function writeMessage(
-  w: Writer,
-  offset: bigint,
+  out: Buffer,
+  at: number,
+  offset: number,
   magic: LegacyMagic,
   attributes: number,
   timestamp: bigint,
   key: Buffer | null,
   value: Buffer | null,
-): void {
-  const body = new Writer(64);
-  body.writeInt8(magic);
-  body.writeInt8(attributes);
-  if (magic === 1) body.writeInt64(timestamp);
-  body.writeNullableBytes(key);
-  body.writeNullableBytes(value);
-  const bytes = body.toBuffer();
-  w.writeInt64(offset);
-  w.writeInt32(CRC_BYTES + bytes.length);
-  w.writeUInt32(crc32(bytes));
-  w.writeRaw(bytes);
+): number {
+  const end = at + messageBytes(magic, key, value);
+  writeInt64FromNumber(out, offset, at);
+  out.writeInt32BE(end - at - LEGACY_LOG_OVERHEAD, at + OFFSET_BYTES);
+  const crcAt = at + LEGACY_LOG_OVERHEAD;
+  let p = crcAt + CRC_BYTES;
+  out[p++] = magic;
+  out[p++] = attributes;
+  if (magic === 1) {
+    writeInt64FromNumber(out, Number(timestamp), p);
+    p += 8;
+  }
+  for (const field of [key, value]) {
+    if (field === null) {
+      out.writeInt32BE(-1, p);
+      p += 4;
+    } else {
+      out.writeInt32BE(field.length, p);
+      p += 4 + field.copy(out, p + 4);
+    }
+  }
+  out.writeUInt32BE(crc32(out, crcAt + CRC_BYTES, end), crcAt);
+  return end;
 }
 
 export interface LegacyRecordInput {
@@ -130,6 +152,8 @@ export interface LegacyRecordInput {
   value: Buffer | null;
   /** Ignored by magic 0. */
   timestamp: bigint;
+  /** The message's own offset, where offsets have gaps (after compaction); else the set's base offset + index. */
+  offset?: bigint;
 }
 
 export interface LegacySetOptions {
@@ -144,37 +168,47 @@ export interface LegacySetOptions {
 
 /** Writes a legacy message set: plain messages, or one compressed wrapper holding them all. */
 export function buildLegacyMessageSet(records: LegacyRecordInput[], options: LegacySetOptions): Buffer {
-  const { magic, baseOffset } = options;
+  const { magic } = options;
+  const baseOffset = Number(options.baseOffset);
   const compression = options.compression ?? CompressionType.None;
   const logAppend = magic === 1 && options.timestampType === 'LogAppendTime';
   const typeBit = logAppend ? TIMESTAMP_TYPE_MASK : 0;
-  const w = new Writer(256);
+  // The messages go straight into one buffer of their exact size: no per-message buffers, one copy of each value.
+  let size = 0;
+  for (const rec of records) size += messageBytes(magic, rec.key, rec.value);
+  const set = Buffer.allocUnsafe(size);
+  let at = 0;
+  const offsetOf = (rec: LegacyRecordInput, i: number) =>
+    rec.offset === undefined ? baseOffset + i : Number(rec.offset);
   if (compression === CompressionType.None) {
     records.forEach((rec, i) => {
       const ts = logAppend ? (options.logAppendTime ?? rec.timestamp) : rec.timestamp;
-      writeMessage(w, baseOffset + BigInt(i), magic, typeBit, ts, rec.key, rec.value);
+      at = writeMessage(set, at, offsetOf(rec, i), magic, typeBit, ts, rec.key, rec.value);
     });
-    return w.toBuffer();
+    return set;
   }
-  const inner = new Writer(256);
   records.forEach((rec, i) => {
-    const innerOffset = magic === 1 ? BigInt(i) : baseOffset + BigInt(i);
-    writeMessage(inner, innerOffset, magic, 0, rec.timestamp, rec.key, rec.value);
+    // Magic 1 inner offsets are relative to the first (KIP-31), magic 0 ones absolute.
+    const innerOffset = magic === 1 ? offsetOf(rec, i) - baseOffset : offsetOf(rec, i);
+    at = writeMessage(set, at, innerOffset, magic, 0, rec.timestamp, rec.key, rec.value);
   });
   const maxTimestamp = records.reduce((max, rec) => (rec.timestamp > max ? rec.timestamp : max), NO_TIMESTAMP);
   const wrapperTimestamp = logAppend ? (options.logAppendTime ?? maxTimestamp) : maxTimestamp;
   // Magic 0 LZ4 wrappers carry Kafka's old header checksum (KIP-57).
-  const packed = compress(compression, inner.toBuffer(), { legacyLz4HeaderChecksum: magic === 0 });
+  const packed = compress(compression, set, { legacyLz4HeaderChecksum: magic === 0 });
+  const wrapper = Buffer.allocUnsafe(messageBytes(magic, null, packed));
+  // The wrapper carries the absolute offset of its last message.
   writeMessage(
-    w,
-    baseOffset + BigInt(records.length - 1),
+    wrapper,
+    0,
+    offsetOf(records[records.length - 1]!, records.length - 1),
     magic,
     compression | typeBit,
     wrapperTimestamp,
     null,
     packed,
   );
-  return w.toBuffer();
+  return wrapper;
 }
 
 /** The magic of the first message of a legacy set (0 or 1), or null when the buffer holds none. */
