@@ -130,3 +130,38 @@ test('int64 header fields read and written as numbers agree with BigInt for ever
     assert.equal(readInt64AsNumber(b, 0), v);
   }
 });
+
+test('any records built into a batch read back as they went in: keys, values, headers, timestamps, offset deltas', () => {
+  const bytes = fc.option(
+    fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+    { nil: null },
+  );
+  const record = fc.record({
+    key: bytes,
+    value: bytes,
+    headers: fc.array(fc.record({ key: fc.string({ maxLength: 20 }), value: bytes }), { maxLength: 3 }),
+    // Far-apart timestamps too: their deltas are beyond what a number holds exactly (but within int64).
+    timestamp: fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 41n }), fc.bigInt({ min: -(2n ** 61n), max: 2n ** 61n })),
+    gap: fc.nat({ max: 1000 }),
+  });
+  fc.assert(
+    fc.property(fc.array(record, { minLength: 1, maxLength: 20 }), fc.constantFrom(0, 1, 3), (inputs, codec) => {
+      let offsetDelta = 0;
+      const records = inputs.map((r, i) => {
+        if (i > 0) offsetDelta += 1 + r.gap;
+        // Plain objects, as the decoder makes (fast-check's have no prototype).
+        const headers = r.headers.map((h) => ({ key: h.key, value: h.value }));
+        return { key: r.key, value: r.value, headers, timestamp: r.timestamp, offsetDelta };
+      });
+      const batch = readBatches(buildRecordBatch(records, { baseOffset: 7n, compression: codec as CompressionType }))
+        .batches[0]!;
+      assert.ok(batch.verifyCrc());
+      assert.equal(Number(batch.lastOffset), 7 + offsetDelta);
+      assert.deepEqual(
+        [...batch.records()].map((r) => [r.offset, r.timestamp, r.key, r.value, r.headers]),
+        records.map((r) => [7n + BigInt(r.offsetDelta), r.timestamp, r.key, r.value, r.headers]),
+      );
+    }),
+    { numRuns: 300 },
+  );
+});

@@ -1,13 +1,22 @@
-import { Writer } from '../primitives/writer.js';
 import {
   ATTRIBUTES_OFFSET,
+  BASE_OFFSET_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
   BATCH_LENGTH_OFFSET,
   CONTROL_FLAG_MASK,
   CRC_OFFSET,
   CURRENT_MAGIC,
   DELETE_HORIZON_FLAG_MASK,
+  LAST_OFFSET_DELTA_OFFSET,
   LOG_OVERHEAD,
+  MAGIC_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
   RECORD_BATCH_OVERHEAD,
+  RECORDS_COUNT_OFFSET,
   TIMESTAMP_TYPE_MASK,
   TRANSACTIONAL_FLAG_MASK,
 } from './batch-header.js';
@@ -43,13 +52,69 @@ export interface BatchOptions {
   deleteHorizonMs?: bigint;
 }
 
-function writeVarBytes(w: Writer, b: Buffer | null): void {
-  if (b === null) {
-    w.writeVarint(-1);
-    return;
+/** Bytes of an unsigned varint. */
+function uvarintBytes(n: number): number {
+  let bytes = 1;
+  for (let rest = n; rest >= 0x80; rest = Math.floor(rest / 128)) bytes++;
+  return bytes;
+}
+
+/** Writes an unsigned varint (below 2^53) at `at`; returns where it ends. */
+function putUVarint(buf: Buffer, at: number, n: number): number {
+  let p = at;
+  let rest = n;
+  while (rest >= 0x80) {
+    buf[p++] = (rest & 0x7f) | 0x80;
+    rest = Math.floor(rest / 128);
   }
-  w.writeVarint(b.length);
-  w.writeRaw(b);
+  buf[p++] = rest;
+  return p;
+}
+
+/** Zigzag encoding of a signed safe integer; a bigint beyond that range (a client's far-off timestamp). */
+function zigzag(v: bigint): number | bigint {
+  const n = Number(v);
+  if (Number.isSafeInteger(n) && Math.abs(n) < 2 ** 52) return n >= 0 ? n * 2 : -n * 2 - 1;
+  return BigInt.asUintN(64, (v << 1n) ^ (v >> 63n));
+}
+
+function zigzagBytes(z: number | bigint): number {
+  if (typeof z === 'number') return uvarintBytes(z);
+  let bytes = 1;
+  for (let rest = z; rest >= 0x80n; rest >>= 7n) bytes++;
+  return bytes;
+}
+
+function putZigzag(buf: Buffer, at: number, z: number | bigint): number {
+  if (typeof z === 'number') return putUVarint(buf, at, z);
+  let p = at;
+  let rest = z;
+  while (rest >= 0x80n) {
+    buf[p++] = Number(rest & 0x7fn) | 0x80;
+    rest >>= 7n;
+  }
+  buf[p++] = Number(rest);
+  return p;
+}
+
+/** Bytes of a varint-length-prefixed byte field (-1 for null). */
+function varBytesBytes(b: Buffer | null): number {
+  return b === null ? 1 : uvarintBytes(b.length * 2) + b.length;
+}
+
+function putVarBytes(buf: Buffer, at: number, b: Buffer | null): number {
+  if (b === null) return putUVarint(buf, at, 1); // zigzag(-1)
+  const p = putUVarint(buf, at, b.length * 2);
+  return p + b.copy(buf, p);
+}
+
+/** A record's fields as they are written, and the size of its body (after its length prefix). */
+interface PlannedRecord {
+  input: RecordInput;
+  timestampDelta: number | bigint;
+  offsetDelta: number;
+  headerKeys: Buffer[];
+  bodyBytes: number;
 }
 
 /** Builds a record batch v2 (for internal topics, conversions and tests): lengths, attributes and CRC. */
@@ -60,29 +125,46 @@ export function buildRecordBatch(records: RecordInput[], options: BatchOptions =
     records.reduce((min, r) => (r.timestamp < min ? r.timestamp : min), records[0]!.timestamp);
   let maxTimestamp = records[0]!.timestamp;
   let lastOffsetDelta = 0;
-  const body = new Writer(256);
-  records.forEach((r, i) => {
+  // Sized first, then written straight into one buffer: no buffer per record, each value copied once.
+  let recordsBytes = 0;
+  const planned: PlannedRecord[] = records.map((r, i) => {
     const offsetDelta = r.offsetDelta ?? i;
     if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
     if (offsetDelta > lastOffsetDelta) lastOffsetDelta = offsetDelta;
-    const rec = new Writer(64);
-    rec.writeInt8(0);
-    rec.writeVarlong(r.timestamp - baseTimestamp);
-    rec.writeVarint(offsetDelta);
-    writeVarBytes(rec, r.key);
-    writeVarBytes(rec, r.value);
+    const timestampDelta = zigzag(r.timestamp - baseTimestamp);
     const headers = r.headers ?? [];
-    rec.writeVarint(headers.length);
-    for (const h of headers) {
-      writeVarBytes(rec, Buffer.from(h.key, 'utf8'));
-      writeVarBytes(rec, h.value);
-    }
-    const bytes = rec.toBuffer();
-    body.writeVarint(bytes.length);
-    body.writeRaw(bytes);
+    const headerKeys = headers.map((h) => Buffer.from(h.key, 'utf8'));
+    let bodyBytes = 1 + zigzagBytes(timestampDelta) + uvarintBytes(offsetDelta * 2);
+    bodyBytes += varBytesBytes(r.key) + varBytesBytes(r.value) + uvarintBytes(headers.length * 2);
+    headers.forEach((h, j) => {
+      bodyBytes += varBytesBytes(headerKeys[j]!) + varBytesBytes(h.value);
+    });
+    recordsBytes += uvarintBytes(bodyBytes * 2) + bodyBytes;
+    return { input: r, timestampDelta, offsetDelta, headerKeys, bodyBytes };
   });
   const compression = options.compression ?? CompressionType.None;
-  const section = compress(compression, body.toBuffer());
+  // Uncompressed records are written in place after the header; compressed ones into a buffer of their own.
+  const plain = compression === CompressionType.None;
+  const recordsOut = Buffer.allocUnsafe((plain ? RECORD_BATCH_OVERHEAD : 0) + recordsBytes);
+  let at = plain ? RECORD_BATCH_OVERHEAD : 0;
+  for (const p of planned) {
+    at = putUVarint(recordsOut, at, p.bodyBytes * 2);
+    recordsOut[at++] = 0; // record attributes
+    at = putZigzag(recordsOut, at, p.timestampDelta);
+    at = putUVarint(recordsOut, at, p.offsetDelta * 2);
+    at = putVarBytes(recordsOut, at, p.input.key);
+    at = putVarBytes(recordsOut, at, p.input.value);
+    const headers = p.input.headers ?? [];
+    at = putUVarint(recordsOut, at, headers.length * 2);
+    headers.forEach((h, j) => {
+      at = putVarBytes(recordsOut, at, p.headerKeys[j]!);
+      at = putVarBytes(recordsOut, at, h.value);
+    });
+  }
+  if (at !== recordsOut.length) throw new Error('record batch size mismatch');
+  const batch = plain
+    ? recordsOut
+    : Buffer.concat([Buffer.alloc(RECORD_BATCH_OVERHEAD), compress(compression, recordsOut)]);
 
   let attributes = compression;
   if (options.timestampType === 'LogAppendTime') attributes |= TIMESTAMP_TYPE_MASK;
@@ -90,22 +172,18 @@ export function buildRecordBatch(records: RecordInput[], options: BatchOptions =
   if (options.isControl) attributes |= CONTROL_FLAG_MASK;
   if (options.deleteHorizonMs !== undefined) attributes |= DELETE_HORIZON_FLAG_MASK;
 
-  const header = new Writer(RECORD_BATCH_OVERHEAD);
-  header.writeInt64(options.baseOffset ?? 0n);
-  header.writeInt32(RECORD_BATCH_OVERHEAD - LOG_OVERHEAD + section.length);
-  header.writeInt32(options.partitionLeaderEpoch ?? -1);
-  header.writeInt8(CURRENT_MAGIC);
-  header.writeUInt32(0); // CRC, filled in below
-  header.writeInt16(attributes);
-  header.writeInt32(lastOffsetDelta);
-  header.writeInt64(baseTimestamp);
-  header.writeInt64(maxTimestamp);
-  header.writeInt64(options.producerId ?? -1n);
-  header.writeInt16(options.producerEpoch ?? -1);
-  header.writeInt32(options.baseSequence ?? -1);
-  header.writeInt32(records.length);
-  const batch = Buffer.concat([header.toBuffer(), section]);
-  if (LOG_OVERHEAD + batch.readInt32BE(BATCH_LENGTH_OFFSET) !== batch.length) throw new Error('batch length mismatch');
+  batch.writeBigInt64BE(options.baseOffset ?? 0n, BASE_OFFSET_OFFSET);
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
+  batch.writeInt32BE(options.partitionLeaderEpoch ?? -1, PARTITION_LEADER_EPOCH_OFFSET);
+  batch.writeInt8(CURRENT_MAGIC, MAGIC_OFFSET);
+  batch.writeInt16BE(attributes, ATTRIBUTES_OFFSET);
+  batch.writeInt32BE(lastOffsetDelta, LAST_OFFSET_DELTA_OFFSET);
+  batch.writeBigInt64BE(baseTimestamp, BASE_TIMESTAMP_OFFSET);
+  batch.writeBigInt64BE(maxTimestamp, MAX_TIMESTAMP_OFFSET);
+  batch.writeBigInt64BE(options.producerId ?? -1n, PRODUCER_ID_OFFSET);
+  batch.writeInt16BE(options.producerEpoch ?? -1, PRODUCER_EPOCH_OFFSET);
+  batch.writeInt32BE(options.baseSequence ?? -1, BASE_SEQUENCE_OFFSET);
+  batch.writeInt32BE(records.length, RECORDS_COUNT_OFFSET);
   batch.writeUInt32BE(crc32c(batch, ATTRIBUTES_OFFSET), CRC_OFFSET);
   return batch;
 }
