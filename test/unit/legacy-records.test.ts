@@ -148,3 +148,11 @@ test('a corrupted legacy message fails its CRC with a DecodeError; a truncated l
   assert.throws(() => readLegacyRecords(bad), DecodeError);
   assert.equal(readLegacyRecords(set.subarray(0, set.length - 5)).length, sample.length - 1);
 });
+
+test('a magic 1 timestamp beyond 2^53 goes through down-conversion exactly', () => {
+  const far = 2n ** 60n + 1n;
+  const batch = buildRecordBatch([{ key: null, value: Buffer.from('v'), timestamp: far }], { baseOffset: 3n });
+  const [old] = readLegacyRecords(downConvertFromV2(batch, 1));
+  assert.equal(old!.timestamp, far);
+  assert.equal(old!.offset, 3n);
+});

@@ -111,7 +111,7 @@ function messageBytes(magic: LegacyMagic, key: Buffer | null, value: Buffer | nu
 
 /**
  * Writes one message at `at` of `out` (which has room for messageBytes), its CRC computed in place; returns
- * where it ends. Offsets and timestamps are safe integers here.
+ * where it ends. Offsets are log offsets, safe integers.
  */
 function writeMessage(
   out: Buffer,
@@ -131,7 +131,10 @@ function writeMessage(
   out[p++] = magic;
   out[p++] = attributes;
   if (magic === 1) {
-    writeInt64FromNumber(out, Number(timestamp), p);
+    // A client's timestamp may lie beyond 2^53; only a safe one skips the BigInt write.
+    const ms = Number(timestamp);
+    if (Number.isSafeInteger(ms)) writeInt64FromNumber(out, ms, p);
+    else out.writeBigInt64BE(timestamp, p);
     p += 8;
   }
   for (const field of [key, value]) {
