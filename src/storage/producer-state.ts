@@ -84,8 +84,9 @@ export type SequenceCheck = { duplicate: null } | { duplicate: BatchMetadata };
 
 /** Reads the producer fields of the batch at `at`; null for a batch without a producer id. */
 export function producerBatchAt(buf: Buffer, at: number): ProducerBatch | null {
+  // A negative id (-1 from producers without one) shows in the sign of the high half: no BigInt for them.
+  if (buf.readInt32BE(at + PRODUCER_ID_OFFSET) < 0) return null;
   const producerId = buf.readBigInt64BE(at + PRODUCER_ID_OFFSET);
-  if (producerId < 0n) return null;
   const firstSeq = buf.readInt32BE(at + BASE_SEQUENCE_OFFSET);
   const offsetDelta = buf.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
   return {
