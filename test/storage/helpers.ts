@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32c } from '../../src/protocol/records/crc32c.js';
+import type { LogConfig } from '../../src/storage/partition-log.js';
 
 /**
  * A valid v2 record batch of `count` records of `valueBytes` each (record bodies are opaque filler: the
@@ -62,4 +63,17 @@ export function withProducer(
   b.writeInt32BE(baseSequence, 53);
   b.writeUInt32BE(crc32c(b, 21), 17);
   return b;
+}
+
+/** A log config for tests: one large segment, kept forever, an index entry every 4 KiB; `overrides` change it. */
+export function testLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
+  return {
+    segmentBytes: 1 << 30,
+    segmentMs: 7 * 24 * 3600_000,
+    retentionMs: -1,
+    retentionBytes: -1,
+    indexIntervalBytes: 4096,
+    flushMessages: Number.POSITIVE_INFINITY,
+    ...overrides,
+  };
 }

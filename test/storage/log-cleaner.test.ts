@@ -9,20 +9,15 @@ import { writeOffsetCheckpoint } from '../../src/storage/checkpoint-file.js';
 import { cleanLog } from '../../src/storage/log-cleaner.js';
 import { CLEANER_OFFSET_CHECKPOINT_FILE, LogManager } from '../../src/storage/log-manager.js';
 import { type LogConfig, PartitionLog } from '../../src/storage/partition-log.js';
-import { withTempDir } from './helpers.js';
+import { testLogConfig, withTempDir } from './helpers.js';
 
-const config: LogConfig = {
-  segmentBytes: 1 << 30,
-  segmentMs: 7 * 24 * 3600_000,
-  retentionMs: -1,
-  retentionBytes: -1,
+const config = testLogConfig({
   indexIntervalBytes: 100,
-  flushMessages: Number.POSITIVE_INFINITY,
   compact: true,
   deleteRetentionMs: 1000,
   minCleanableDirtyRatio: 0.5,
   minCompactionLagMs: 0,
-};
+});
 
 const T0 = 1_700_000_000_000;
 

@@ -5,16 +5,9 @@ import { test } from 'node:test';
 import { LogManager } from '../../src/storage/log-manager.js';
 import { OffsetIndex } from '../../src/storage/offset-index.js';
 import { type LogConfig, OffsetOutOfRangeError, PartitionLog } from '../../src/storage/partition-log.js';
-import { batchOffsets, makeBatch, withTempDir } from './helpers.js';
+import { batchOffsets, makeBatch, testLogConfig, withTempDir } from './helpers.js';
 
-const config: LogConfig = {
-  segmentBytes: 1 << 30,
-  segmentMs: 7 * 24 * 3600_000,
-  retentionMs: -1,
-  retentionBytes: -1,
-  indexIntervalBytes: 4096,
-  flushMessages: Number.POSITIVE_INFINITY,
-};
+const config = testLogConfig();
 
 async function openLog(dir: string, overrides: Partial<LogConfig> = {}, cleanShutdown = true, now?: () => number) {
   return PartitionLog.open({

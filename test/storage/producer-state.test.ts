@@ -12,16 +12,9 @@ import {
   ProducerStateError,
   ProducerStateManager,
 } from '../../src/storage/producer-state.js';
-import { batchOffsets, makeBatch, withProducer, withTempDir } from './helpers.js';
+import { batchOffsets, makeBatch, testLogConfig, withProducer, withTempDir } from './helpers.js';
 
-const config: LogConfig = {
-  segmentBytes: 1 << 30,
-  segmentMs: 7 * 24 * 3600_000,
-  retentionMs: -1,
-  retentionBytes: -1,
-  indexIntervalBytes: 4096,
-  flushMessages: Number.POSITIVE_INFINITY,
-};
+const config = testLogConfig();
 
 function openLog(dir: string, cleanShutdown: boolean, overrides: Partial<LogConfig> = {}) {
   return PartitionLog.open({

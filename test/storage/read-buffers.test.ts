@@ -3,16 +3,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { releaseWrittenChunks } from '../../src/storage/log-segment.js';
 import { type LogConfig, PartitionLog } from '../../src/storage/partition-log.js';
-import { makeBatch, withTempDir } from './helpers.js';
+import { makeBatch, testLogConfig, withTempDir } from './helpers.js';
 
-const config: LogConfig = {
-  segmentBytes: 1 << 30,
-  segmentMs: 7 * 24 * 3600_000,
-  retentionMs: -1,
-  retentionBytes: -1,
-  indexIntervalBytes: 4096,
-  flushMessages: Number.POSITIVE_INFINITY,
-};
+const config = testLogConfig();
 
 test('a large read reuses the memory of one released after its bytes were written, never of one still held', () =>
   withTempDir(async (dir) => {

@@ -4,16 +4,9 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { type LogConfig, PartitionLog } from '../../src/storage/partition-log.js';
 import { TailCache, TailCacheBudget } from '../../src/storage/tail-cache.js';
-import { batchOffsets, makeBatch, withTempDir } from './helpers.js';
+import { batchOffsets, makeBatch, testLogConfig, withTempDir } from './helpers.js';
 
-const config: LogConfig = {
-  segmentBytes: 4096,
-  segmentMs: 7 * 24 * 3600_000,
-  retentionMs: -1,
-  retentionBytes: -1,
-  indexIntervalBytes: 256,
-  flushMessages: Number.POSITIVE_INFINITY,
-};
+const config = testLogConfig({ segmentBytes: 4096, indexIntervalBytes: 256 });
 
 /** A batch whose header carries its assigned base offset, as the log writes it. */
 function placed(count: number, baseOffset: number, valueBytes = 10): Buffer {
