@@ -1,10 +1,22 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { ITopicConfig, Kafka } from 'kafkajs';
 
 const run = promisify(execFile);
 
 /** Debian's Python, where python3-kafka and python3-confluent-kafka are installed. */
 export const PYTHON = '/usr/bin/python3';
+
+/** Creates topics through KafkaJS's admin client, connected for this call only. */
+export async function createTopics(kafka: Kafka, topics: ITopicConfig[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics });
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 export interface ConsumedRecord {
   partition: number;

@@ -4,6 +4,7 @@ import kafkajs from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { type Run, samsa } from './cli.js';
+import { createTopics } from './clients.js';
 import { produceSpread } from './group-helpers.js';
 import { RawClient } from './raw-client.js';
 
@@ -64,10 +65,7 @@ async function consume(group: string, topic: string, count: number): Promise<str
 }
 
 test('consumer-groups: --list, --describe shows lag after N produced and M consumed, --reset-offsets moves the next read', async () => {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: 'lagging', numPartitions: LAGGING_PARTITIONS }] });
-  await admin.disconnect();
+  await createTopics(kafka, [{ topic: 'lagging', numPartitions: LAGGING_PARTITIONS }]);
   await produceSpread(broker.bootstrap, 'lagging', 10, LAGGING_PARTITIONS);
   const read = await consume('g-tool', 'lagging', 4);
   assert.deepEqual(read, ['v0', 'v1', 'v2', 'v3']);

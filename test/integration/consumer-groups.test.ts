@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { Consumer as PlatformaticConsumer, stringDeserializers } from '@platformatic/kafka';
 import kafkajs from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
-import { PYTHON } from './clients.js';
+import { createTopics, PYTHON } from './clients.js';
 import { describeGroup, produceSpread, runPythonGroup, waitForBalancedGroup } from './group-helpers.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -34,10 +34,7 @@ after(async () => {
 });
 
 async function createTopic(topic: string, numPartitions: number): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions }] });
-  await admin.disconnect();
+  await createTopics(kafka, [{ topic, numPartitions }]);
 }
 
 /** Every member holds PARTITIONS / MEMBERS partitions, none twice, and every record was read exactly once. */

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { readBatches } from '../../src/protocol/records/record-batch.js';
 import { withTempDir } from '../storage/helpers.js';
-import { consumeWithKafkaPython, consumeWithKcat, PYTHON } from './clients.js';
+import { consumeWithKafkaPython, consumeWithKcat, createTopics, PYTHON } from './clients.js';
 import { DroppingProxy } from './dropping-proxy.js';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -54,10 +54,7 @@ test('kill -9 during acks=all writes: after restart every acknowledged record is
     const first = startServer(props);
     const port = await first.port;
     const kafka = new Kafka({ brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'crash', numPartitions: 1 }] });
-    await admin.disconnect();
+    await createTopics(kafka, [{ topic: 'crash', numPartitions: 1 }]);
     const producer = kafka.producer({ retry: { retries: 0 }, allowAutoTopicCreation: false });
     await producer.connect();
 
@@ -150,10 +147,7 @@ test('kill -9 right after an idempotent batch was written but before its answer 
     await server.port;
     try {
       const kafka = new Kafka({ brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING });
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.createTopics({ topics: [{ topic: 'idem-crash', numPartitions: 1 }] });
-      await admin.disconnect();
+      await createTopics(kafka, [{ topic: 'idem-crash', numPartitions: 1 }]);
 
       const count = 1000;
       const script = join(import.meta.dirname, 'python', 'idempotent_producer.py');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker } from '../../src/broker/broker.js';
-import { consumeWithKcat, PYTHON } from './clients.js';
+import { consumeWithKcat, createTopics, PYTHON } from './clients.js';
 
 const INPUT_RECORDS = 2000;
 /** Each transaction of the processor stays open this long with its records sent: a kill lands inside one. */
@@ -45,15 +45,10 @@ test('exactly-once read-process-write: a processor killed at random points sever
   const broker = await startBroker();
   try {
     const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({
-      topics: [
-        { topic: 'eos-in', numPartitions: PARTITIONS },
-        { topic: 'eos-out', numPartitions: PARTITIONS },
-      ],
-    });
-    await admin.disconnect();
+    await createTopics(kafka, [
+      { topic: 'eos-in', numPartitions: PARTITIONS },
+      { topic: 'eos-out', numPartitions: PARTITIONS },
+    ]);
     const producer = kafka.producer();
     await producer.connect();
     const inputs = Array.from({ length: INPUT_RECORDS }, (_, i) => `i${i}`);

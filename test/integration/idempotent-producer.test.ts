@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/broker/broker.js';
-import { consumeWithKcat, PYTHON } from './clients.js';
+import { consumeWithKcat, createTopics, PYTHON } from './clients.js';
 import { DroppingProxy } from './dropping-proxy.js';
 
 const run = promisify(execFile);
@@ -48,10 +48,7 @@ test('KafkaJS idempotent producer: lost responses and cut connections write ever
       logLevel: logLevel.NOTHING,
       retry: { retries: 20, initialRetryTime: 20 },
     });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'idem-kafkajs', numPartitions: 1 }] });
-    await admin.disconnect();
+    await createTopics(kafka, [{ topic: 'idem-kafkajs', numPartitions: 1 }]);
     const producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -79,10 +76,7 @@ test('confluent-kafka-python idempotent producer: lost responses and cut connect
   const { broker, proxy, bootstrap } = await brokerBehindProxy();
   try {
     const kafka = new Kafka({ brokers: [`127.0.0.1:${broker.port}`], logLevel: logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'idem-confluent', numPartitions: 1 }] });
-    await admin.disconnect();
+    await createTopics(kafka, [{ topic: 'idem-confluent', numPartitions: 1 }]);
     const script = join(import.meta.dirname, 'python', 'idempotent_producer.py');
     const { stdout } = await run(PYTHON, [script, bootstrap, 'idem-confluent', String(RECORDS)], { timeout: 120_000 });
     const result = JSON.parse(stdout) as { delivered: number; errors: string[] };

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
+import { createTopics } from './clients.js';
 
 const run = promisify(execFile);
 
@@ -56,10 +57,8 @@ test('Java client 0.9.0.1: acks=all produce under every codec, then a group read
 });
 
 test('Java client 0.9.0.1: two members of a group share the partitions, none twice; one leaves, the other takes all', async () => {
-  const admin = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: 'java-members', numPartitions: 4 }] });
-  await admin.disconnect();
+  const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  await createTopics(kafka, [{ topic: 'java-members', numPartitions: 4 }]);
   const { stdout } = await run(
     'java',
     [

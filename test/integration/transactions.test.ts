@@ -16,7 +16,7 @@ import { apis } from '../../src/protocol/generated/index.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { withTempDir } from '../storage/helpers.js';
-import { consumeWithKcat, PYTHON } from './clients.js';
+import { consumeWithKcat, createTopics, PYTHON } from './clients.js';
 import { RawClient } from './raw-client.js';
 
 const run = promisify(execFile);
@@ -57,10 +57,7 @@ after(async () => {
 });
 
 async function createTopic(topic: string, numPartitions = 1): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions }] });
-  await admin.disconnect();
+  await createTopics(kafka, [{ topic, numPartitions }]);
 }
 
 function values(records: Array<{ value: string | null }>): Array<string | null> {
@@ -213,10 +210,7 @@ test('transactional state survives a restart: ended transactions stay ended, an 
   withTempDir(async (dir) => {
     let b = await startBroker({ logDirs: [dir], transactions: { abortTimedOutIntervalMs: 100 } });
     let k = new Kafka({ brokers: [b.bootstrap], logLevel: logLevel.NOTHING });
-    const admin = k.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'txn-restart', numPartitions: 1 }] });
-    await admin.disconnect();
+    await createTopics(k, [{ topic: 'txn-restart', numPartitions: 1 }]);
     const done = k.producer({ transactionalId: 'tx-done', idempotent: true, maxInFlightRequests: 1 });
     await done.connect();
     const t1 = await done.transaction();
@@ -293,10 +287,7 @@ test('a transaction found prepared to commit at start-up (a crash between its re
   withTempDir(async (dir) => {
     let b = await startBroker({ logDirs: [dir] });
     const k = new Kafka({ brokers: [b.bootstrap], logLevel: logLevel.NOTHING });
-    const admin = k.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'txn-prepared', numPartitions: 1 }] });
-    await admin.disconnect();
+    await createTopics(k, [{ topic: 'txn-prepared', numPartitions: 1 }]);
     const producer = k.producer({ transactionalId: 'tx-prepared', idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const txn = await producer.transaction();
