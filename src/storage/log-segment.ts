@@ -332,12 +332,19 @@ export class LogSegment {
     const [, floor] = this.offsetIndex.lookup(offset);
     const room = Math.max(maxBytes, 0);
     const window = await this.readAt(floor, Math.min(this.writtenSize - floor, room + SEARCH_WINDOW_BYTES));
+    // The window goes back to its pool once, whatever the path: after an await another read may have taken the
+    // same memory from the pool, and a second release would hand it out again while that read still holds it.
+    let windowHeld = true;
+    const releaseWindow = () => {
+      if (windowHeld) readBuffers.release(window);
+      windowHeld = false;
+    };
     let start: BatchPosition | null = null;
     let at = 0;
     while (at + BATCH_HEADER_BYTES <= window.length) {
       const size = batchSize(window, at);
       if (size < BATCH_HEADER_BYTES) {
-        readBuffers.release(window);
+        releaseWindow();
         return null;
       }
       const baseOffset = readInt64AsNumber(window, at + BATCH_OFFSET_OFFSET);
@@ -350,20 +357,20 @@ export class LogSegment {
     }
     if (!start) {
       // The batches to skip run past the window (or the segment holds nothing at or after `offset`).
-      readBuffers.release(window);
+      releaseWindow();
       if (at + BATCH_HEADER_BYTES <= this.writtenSize - floor) start = await this.findBatch(offset);
       if (!start) return null;
       at = -1;
     }
     const limit = Math.min(this.writtenSize - start.position, Math.max(room, minOneBatch ? start.size : 0));
     if (start.baseOffset >= endOffset || limit < start.size) {
-      readBuffers.release(window);
+      releaseWindow();
       return null;
     }
     let data: Buffer;
     if (at >= 0 && at + limit <= window.length) data = window.subarray(at, at + limit);
     else {
-      readBuffers.release(window);
+      releaseWindow();
       data = await this.readAt(start.position, limit);
     }
     // Keep whole batches only, and only those below the end offset.
