@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isInternalTopic } from '../../cluster/topic-name.js';
 import type { Logger } from '../../observability/logger.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { DEFAULT_SERVER_ASSIGNOR, SERVER_ASSIGNORS, type TopicPartitions } from './assignors.js';
@@ -31,9 +32,6 @@ import {
   targetMemberRecord,
 } from './consumer-group-records.js';
 import { type ConsumerGroupRecord, groupMetadataKey } from './offsets-records.js';
-
-/** Internal topics never match a subscription by regular expression. */
-const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
 
 /** The topics of the cluster as consumer groups need them: ids and partition counts. */
 export interface TopicsView {
@@ -106,6 +104,11 @@ export interface ConsumerGroupDescription {
   }>;
 }
 
+/** A heartbeat's answer when it failed: the error and nothing else. */
+export function heartbeatFailure(errorCode: number, errorMessage: string | null): ConsumerHeartbeatOutcome {
+  return { errorCode, errorMessage, memberId: null, memberEpoch: 0, heartbeatIntervalMs: 0, assignment: null };
+}
+
 class HeartbeatError extends Error {
   constructor(
     readonly errorCode: number,
@@ -175,14 +178,10 @@ export class ConsumerGroupCoordinator {
         return await this.leave(req);
       return await this.join(req);
     } catch (e) {
-      if (e instanceof HeartbeatError) return this.failure(e.errorCode, e.message);
-      if (isWriteFailure(e)) return this.failure(e.errorCode, null);
+      if (e instanceof HeartbeatError) return heartbeatFailure(e.errorCode, e.message);
+      if (isWriteFailure(e)) return heartbeatFailure(e.errorCode, null);
       throw e;
     }
-  }
-
-  private failure(errorCode: number, errorMessage: string | null): ConsumerHeartbeatOutcome {
-    return { errorCode, errorMessage, memberId: null, memberEpoch: 0, heartbeatIntervalMs: 0, assignment: null };
   }
 
   /** Kafka's checks of a heartbeat's fields, before anything is looked up. */
@@ -436,9 +435,11 @@ export class ConsumerGroupCoordinator {
       for (const name of m.subscribedTopicNames) addTopic(name);
       if (m.subscribedTopicRegex !== null) regexes.add(this.compile(m.subscribedTopicRegex));
     }
-    if (regexes.size > 0)
+    // Internal topics never match a subscription by regular expression.
+    const patterns = [...regexes];
+    if (patterns.length > 0)
       for (const name of this.host.topics.names())
-        if (!INTERNAL_TOPICS.has(name) && [...regexes].some((r) => r.test(name))) addTopic(name);
+        if (!isInternalTopic(name) && patterns.some((r) => r.test(name))) addTopic(name);
     return out;
   }
 

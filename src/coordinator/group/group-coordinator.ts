@@ -28,6 +28,7 @@ import {
   type ConsumerGroupDescription,
   type ConsumerHeartbeatOutcome,
   type ConsumerHeartbeatRequest,
+  heartbeatFailure,
   type TopicsView,
 } from './consumer-group-coordinator.js';
 import { groupTombstones } from './consumer-group-records.js';
@@ -1322,15 +1323,7 @@ export class GroupCoordinator {
   /** ConsumerGroupHeartbeat: join, heartbeat or leave a consumer group (consumer-group-coordinator.ts). */
   consumerGroupHeartbeat(req: ConsumerHeartbeatRequest): Promise<ConsumerHeartbeatOutcome> {
     const error = this.coordinatorError(req.groupId);
-    if (error !== ErrorCode.NONE)
-      return Promise.resolve({
-        errorCode: error,
-        errorMessage: null,
-        memberId: null,
-        memberEpoch: 0,
-        heartbeatIntervalMs: 0,
-        assignment: null,
-      });
+    if (error !== ErrorCode.NONE) return Promise.resolve(heartbeatFailure(error, null));
     return this.consumer.heartbeat(req);
   }
 

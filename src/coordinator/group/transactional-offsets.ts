@@ -44,9 +44,4 @@ export class PendingTransactionalOffsets {
     for (const groups of this.byProducer.values()) if (groups.get(groupId)?.has(key)) return true;
     return false;
   }
-
-  /** Forgets the group's pending offsets (the group is deleted). */
-  dropGroup(groupId: string): void {
-    for (const groups of this.byProducer.values()) groups.delete(groupId);
-  }
 }
