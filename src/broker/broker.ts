@@ -308,6 +308,7 @@ export class Broker {
     if (settings.advertisedPort === 0) settings.advertisedPort = this.port;
     this.every(settings.logRetentionCheckIntervalMs, () => logs.runRetention());
     this.every(CHECKPOINT_INTERVAL_MS, () => logs.checkpoint());
+    this.every(settings.groups.offsetsRetentionCheckIntervalMs, () => groups.expireOffsets());
     this.every(settings.transactions.abortTimedOutIntervalMs, () => transactions.abortTimedOutTransactions());
     this.every(settings.transactions.removeExpiredIntervalMs, () => transactions.removeExpiredTransactionalIds());
     if (settings.logCleanerEnable) {

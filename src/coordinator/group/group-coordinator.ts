@@ -198,7 +198,6 @@ export class GroupCoordinator {
   private readonly loaded = new Set<number>();
   private readonly loading = new Map<number, Promise<void>>();
   private creatingTopic: Promise<number> | null = null;
-  private retentionTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private stopped = false;
 
@@ -224,21 +223,17 @@ export class GroupCoordinator {
     return this.deps.settings;
   }
 
-  /** Loads the groups of every partition of `__consumer_offsets` led here and starts offset expiry. */
+  /**
+   * Loads the groups of every partition of `__consumer_offsets` led here. Offset expiry (expireOffsets) runs on
+   * the broker's background tasks, every offsets.retention.check.interval.ms.
+   */
   async start(): Promise<void> {
     const count = this.deps.offsetsPartitionCount();
     if (count !== null) for (let p = 0; p < count; p++) await this.load(p);
-    this.retentionTimer = setInterval(() => {
-      this.expireOffsets().catch((error: unknown) =>
-        this.deps.logger.error('offset expiry failed', { error: error as Error }),
-      );
-    }, this.settings.offsetsRetentionCheckIntervalMs);
-    this.retentionTimer.unref();
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.retentionTimer) clearInterval(this.retentionTimer);
     for (const group of this.groups.values()) this.unload(group);
     this.groups.clear();
     this.consumer.stop();
