@@ -351,6 +351,7 @@ export class PartitionLog {
     while (this.queue.length > 0) {
       const round = this.queue;
       this.queue = [];
+      const endBefore = this.writtenEndOffset;
       const results: Array<AppendResult | ProducerStateError> = [];
       let sync = false;
       let failed: unknown = null;
@@ -394,7 +395,8 @@ export class PartitionLog {
         else if (result instanceof ProducerStateError) round[i]!.reject(result);
         else round[i]!.resolve({ ...result!, logStartOffset: this.logStartOffset });
       }
-      if (!failed) for (const listener of this.appendListeners) listener();
+      // A round of only retried or refused batches writes nothing: waiters are woken when the watermark moved.
+      if (!failed && this.writtenEndOffset !== endBefore) for (const listener of this.appendListeners) listener();
     }
   }
 
