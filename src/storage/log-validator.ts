@@ -1,5 +1,6 @@
 import { ErrorCode } from '../protocol/errors.js';
 import { DecodeError, Reader } from '../protocol/primitives/index.js';
+import { readInt64AsNumber } from '../protocol/primitives/int64.js';
 import {
   ATTRIBUTES_OFFSET,
   BASE_TIMESTAMP_OFFSET,
@@ -14,7 +15,6 @@ import {
   MAX_TIMESTAMP_OFFSET,
   RECORD_BATCH_OVERHEAD,
   RECORDS_COUNT_OFFSET,
-  readInt64AsNumber,
   TIMESTAMP_TYPE_MASK,
 } from '../protocol/records/batch-header.js';
 import { CompressionError } from '../protocol/records/compression/index.js';

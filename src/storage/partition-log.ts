@@ -1,6 +1,7 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode } from '../protocol/errors.js';
+import { readInt64AsNumber, writeInt64FromNumber } from '../protocol/primitives/int64.js';
 import {
   ATTRIBUTES_OFFSET,
   RECORD_BATCH_OVERHEAD as BATCH_HEADER_BYTES,
@@ -8,8 +9,6 @@ import {
   CONTROL_FLAG_MASK,
   LAST_OFFSET_DELTA_OFFSET,
   MAX_TIMESTAMP_OFFSET,
-  readInt64AsNumber,
-  writeInt64FromNumber,
 } from '../protocol/records/batch-header.js';
 import { buildTransactionMarkerBatch, ControlType, readTransactionMarker } from '../protocol/records/control-record.js';
 import { RecordBatch } from '../protocol/records/record-batch.js';

@@ -1,9 +1,5 @@
-import {
-  batchSize,
-  LAST_OFFSET_DELTA_OFFSET,
-  LOG_OVERHEAD,
-  readInt64AsNumber,
-} from '../protocol/records/batch-header.js';
+import { readInt64AsNumber } from '../protocol/primitives/int64.js';
+import { batchSize, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD } from '../protocol/records/batch-header.js';
 
 /**
  * The memory all partitions' tails may hold together (samsa.log.tail.cache.bytes). When it is full, the

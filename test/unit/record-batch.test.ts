@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { DecodeError } from '../../src/protocol/primitives/index.js';
-import { readInt64AsNumber, writeInt64FromNumber } from '../../src/protocol/records/batch-header.js';
+import { readInt64AsNumber, writeInt64FromNumber } from '../../src/protocol/primitives/int64.js';
+
 import type { CompressionType } from '../../src/protocol/records/compression/index.js';
 import {
   buildTransactionMarkerBatch,

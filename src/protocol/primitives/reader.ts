@@ -1,10 +1,8 @@
 import { DecodeError } from './decode-error.js';
+import { readInt64 } from './int64.js';
 
 /** Longest valid encodings: an unsigned 32-bit varint takes 5 bytes, a 64-bit one 10. */
 const MAX_VARINT_BYTES = 5;
-const TWO_TO_32 = 0x1_0000_0000;
-/** High halves in [-2^21, 2^21) make int64 values below 2^53 in magnitude: safe integers. */
-const SAFE_HIGH_LIMIT = 0x20_0000;
 const MAX_VARLONG_BYTES = 10;
 
 /**
@@ -90,12 +88,7 @@ export class Reader {
 
   readInt64(): bigint {
     this.ensure(8);
-    const high = this.buf.readInt32BE(this.pos);
-    // Below 2^53 in magnitude the value is built as a number, one BigInt instead of readBigInt64BE's several.
-    const v =
-      high >= -SAFE_HIGH_LIMIT && high < SAFE_HIGH_LIMIT
-        ? BigInt(high * TWO_TO_32 + this.buf.readUInt32BE(this.pos + 4))
-        : this.buf.readBigInt64BE(this.pos);
+    const v = readInt64(this.buf, this.pos);
     this.pos += 8;
     return v;
   }

@@ -1,3 +1,5 @@
+import { writeInt64 } from './int64.js';
+
 /**
  * Byte fields at least this long are kept by reference instead of copied (see Writer.writeRaw).
  * Below it, a copy into the scratch buffer is cheaper than an extra chunk in a writev.
@@ -6,7 +8,6 @@ export const ZERO_COPY_MIN_BYTES = 1024;
 
 const DEFAULT_CAPACITY = 512;
 const UUID_BYTES = 16;
-const TWO_TO_32 = 0x1_0000_0000;
 
 /**
  * Sequential writer for Kafka's primitive types.
@@ -91,16 +92,7 @@ export class Writer {
 
   writeInt64(v: bigint): this {
     this.reserve(8);
-    // Offsets and timestamps are safe integers: written as two 32-bit halves, without the BigInt arithmetic
-    // (three allocations) of writeBigInt64BE. A safe Number(v) is exactly v.
-    const n = Number(v);
-    if (Number.isSafeInteger(n)) {
-      const high = Math.floor(n / TWO_TO_32);
-      this.buf.writeInt32BE(high, this.pos);
-      this.buf.writeUInt32BE(n - high * TWO_TO_32, this.pos + 4);
-    } else {
-      this.buf.writeBigInt64BE(v, this.pos);
-    }
+    writeInt64(this.buf, v, this.pos);
     this.pos += 8;
     return this;
   }

@@ -32,21 +32,3 @@ export const DELETE_HORIZON_FLAG_MASK = 0x40;
 export function batchSize(buf: Buffer, at: number): number {
   return LOG_OVERHEAD + buf.readInt32BE(at + BATCH_LENGTH_OFFSET);
 }
-
-const TWO_TO_32 = 0x1_0000_0000;
-
-/**
- * An int64 field (an offset or a timestamp) as a number, from its two 32-bit halves: exact below 2^53, which
- * offsets and millisecond timestamps stay within. Unlike readBigInt64BE it allocates nothing, which matters
- * on paths that read a field of every batch.
- */
-export function readInt64AsNumber(buf: Buffer, at: number): number {
-  return buf.readInt32BE(at) * TWO_TO_32 + buf.readUInt32BE(at + 4);
-}
-
-/** Writes a number below 2^53 in magnitude as an int64 field, without a BigInt (see readInt64AsNumber). */
-export function writeInt64FromNumber(buf: Buffer, value: number, at: number): void {
-  const high = Math.floor(value / TWO_TO_32);
-  buf.writeInt32BE(high, at);
-  buf.writeUInt32BE(value - high * TWO_TO_32, at + 4);
-}

@@ -1,6 +1,6 @@
 import { DecodeError } from '../primitives/decode-error.js';
+import { writeInt64, writeInt64FromNumber } from '../primitives/int64.js';
 import { Reader } from '../primitives/reader.js';
-import { writeInt64FromNumber } from './batch-header.js';
 import { CompressionType, compress, decompress, MAX_DECOMPRESSED_BYTES } from './compression/index.js';
 import { crc32 } from './crc32c.js';
 
@@ -131,10 +131,8 @@ function writeMessage(
   out[p++] = magic;
   out[p++] = attributes;
   if (magic === 1) {
-    // A client's timestamp may lie beyond 2^53; only a safe one skips the BigInt write.
-    const ms = Number(timestamp);
-    if (Number.isSafeInteger(ms)) writeInt64FromNumber(out, ms, p);
-    else out.writeBigInt64BE(timestamp, p);
+    // A client's timestamp may lie beyond 2^53: written exactly.
+    writeInt64(out, timestamp, p);
     p += 8;
   }
   for (const field of [key, value]) {
