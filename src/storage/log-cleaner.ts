@@ -5,14 +5,13 @@ import {
   ATTRIBUTES_OFFSET,
   BATCH_LENGTH_OFFSET,
   COMPRESSION_CODEC_MASK,
-  LAST_OFFSET_DELTA_OFFSET,
   LOG_OVERHEAD,
   RECORD_BATCH_OVERHEAD,
   RECORDS_COUNT_OFFSET,
 } from '../protocol/records/batch-header.js';
 import type { Record } from '../protocol/records/record.js';
 import { RecordBatch, readBatches } from '../protocol/records/record-batch.js';
-import { buildRecordBatch } from '../protocol/records/record-batch-builder.js';
+import { rebuildRecordBatch } from '../protocol/records/record-batch-builder.js';
 import { type LogSegment, segmentFileName } from './log-segment.js';
 import { CLEANED_FILE_SUFFIX, type PartitionLog } from './partition-log.js';
 import type { AbortedTxn } from './transaction-index.js';
@@ -199,30 +198,7 @@ class PartitionCleaner {
       this.minHorizon = Math.min(this.minHorizon, at);
       deleteHorizonMs = BigInt(at);
     }
-    const base = batch.baseOffset;
-    const rebuilt = buildRecordBatch(
-      kept.map((r) => ({
-        key: r.key,
-        value: r.value,
-        headers: r.headers,
-        timestamp: r.timestamp,
-        offsetDelta: Number(r.offset - base),
-      })),
-      {
-        baseOffset: base,
-        partitionLeaderEpoch: batch.partitionLeaderEpoch,
-        compression: batch.compression,
-        timestampType: batch.timestampType,
-        producerId: batch.producerId,
-        producerEpoch: batch.producerEpoch,
-        baseSequence: batch.baseSequence,
-        isTransactional: batch.isTransactional,
-        ...(deleteHorizonMs !== undefined ? { deleteHorizonMs } : {}),
-      },
-    );
-    // The last offset delta stays, so that the batch still covers the sequence range its producer sent.
-    rebuilt.writeInt32BE(batch.lastOffsetDelta, LAST_OFFSET_DELTA_OFFSET);
-    new RecordBatch(rebuilt).updateCrc();
+    const rebuilt = rebuildRecordBatch(batch, kept, deleteHorizonMs !== undefined ? { deleteHorizonMs } : {});
     return { kind: 'rewrite', batch: rebuilt };
   }
 }

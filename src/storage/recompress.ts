@@ -1,6 +1,6 @@
 import { CompressionType } from '../protocol/records/compression/index.js';
 import { readBatches } from '../protocol/records/record-batch.js';
-import { buildRecordBatch } from '../protocol/records/record-batch-builder.js';
+import { rebuildRecordBatch } from '../protocol/records/record-batch-builder.js';
 
 /** Topic compression.type values and the codec each stands for; `producer` keeps what the producer sent. */
 const TOPIC_CODECS: Readonly<Record<string, CompressionType>> = {
@@ -27,26 +27,7 @@ export function recompressBatches(records: Buffer, codec: CompressionType): Buff
   return Buffer.concat(
     batches.map((b) => {
       if (b.compression === codec) return b.buf;
-      const base = b.baseOffset;
-      return buildRecordBatch(
-        [...b.records()].map((r) => ({
-          key: r.key,
-          value: r.value,
-          headers: r.headers,
-          timestamp: r.timestamp,
-          offsetDelta: Number(r.offset - base),
-        })),
-        {
-          baseOffset: base,
-          partitionLeaderEpoch: b.partitionLeaderEpoch,
-          compression: codec,
-          timestampType: b.timestampType,
-          producerId: b.producerId,
-          producerEpoch: b.producerEpoch,
-          baseSequence: b.baseSequence,
-          isTransactional: b.isTransactional,
-        },
-      );
+      return rebuildRecordBatch(b, [...b.records()], { compression: codec });
     }),
   );
 }

@@ -22,8 +22,8 @@ import {
 } from './batch-header.js';
 import { CompressionType, compress } from './compression/index.js';
 import { crc32c } from './crc32c.js';
-import type { RecordHeader } from './record.js';
-import type { TimestampType } from './record-batch.js';
+import type { Record, RecordHeader } from './record.js';
+import type { RecordBatch, TimestampType } from './record-batch.js';
 
 export interface RecordInput {
   key: Buffer | null;
@@ -50,6 +50,8 @@ export interface BatchOptions {
    * deltas are taken from it.
    */
   deleteHorizonMs?: bigint;
+  /** The last offset delta to record, when it is more than the records' own (records removed at the end). */
+  lastOffsetDelta?: number;
 }
 
 /** Bytes of an unsigned varint. */
@@ -177,7 +179,7 @@ export function buildRecordBatch(records: RecordInput[], options: BatchOptions =
   batch.writeInt32BE(options.partitionLeaderEpoch ?? -1, PARTITION_LEADER_EPOCH_OFFSET);
   batch.writeInt8(CURRENT_MAGIC, MAGIC_OFFSET);
   batch.writeInt16BE(attributes, ATTRIBUTES_OFFSET);
-  batch.writeInt32BE(lastOffsetDelta, LAST_OFFSET_DELTA_OFFSET);
+  batch.writeInt32BE(Math.max(lastOffsetDelta, options.lastOffsetDelta ?? 0), LAST_OFFSET_DELTA_OFFSET);
   batch.writeBigInt64BE(baseTimestamp, BASE_TIMESTAMP_OFFSET);
   batch.writeBigInt64BE(maxTimestamp, MAX_TIMESTAMP_OFFSET);
   batch.writeBigInt64BE(options.producerId ?? -1n, PRODUCER_ID_OFFSET);
@@ -186,4 +188,38 @@ export function buildRecordBatch(records: RecordInput[], options: BatchOptions =
   batch.writeInt32BE(records.length, RECORDS_COUNT_OFFSET);
   batch.writeUInt32BE(crc32c(batch, ATTRIBUTES_OFFSET), CRC_OFFSET);
   return batch;
+}
+
+/**
+ * `batch` built again with `records` (some or all of its own): its base offset, leader epoch, timestamp type,
+ * producer fields and transactional flag kept, and its last offset delta too, so that a batch with records
+ * removed still covers the sequence range its producer sent. `changes` set another codec or a delete horizon.
+ */
+export function rebuildRecordBatch(
+  batch: RecordBatch,
+  records: Record[],
+  changes: Pick<BatchOptions, 'compression' | 'deleteHorizonMs'> = {},
+): Buffer {
+  const base = batch.baseOffset;
+  return buildRecordBatch(
+    records.map((r) => ({
+      key: r.key,
+      value: r.value,
+      headers: r.headers,
+      timestamp: r.timestamp,
+      offsetDelta: Number(r.offset - base),
+    })),
+    {
+      baseOffset: base,
+      partitionLeaderEpoch: batch.partitionLeaderEpoch,
+      compression: batch.compression,
+      timestampType: batch.timestampType,
+      producerId: batch.producerId,
+      producerEpoch: batch.producerEpoch,
+      baseSequence: batch.baseSequence,
+      isTransactional: batch.isTransactional,
+      lastOffsetDelta: batch.lastOffsetDelta,
+      ...changes,
+    },
+  );
 }
