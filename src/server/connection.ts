@@ -10,7 +10,7 @@ export const FRAME_SIZE_BYTES = 4;
  */
 export const MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION = 128;
 /** Bytes of requests of one connection being processed at once; past this the connection stops being read. */
-export const MAX_IN_FLIGHT_REQUEST_BYTES = 16 * 1024 * 1024;
+const MAX_IN_FLIGHT_REQUEST_BYTES = 16 * 1024 * 1024;
 /** Response bytes queued on a socket past which the connection stops being read until they drain. */
 export const MAX_UNSENT_RESPONSE_BYTES = 8 * 1024 * 1024;
 

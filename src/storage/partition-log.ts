@@ -44,7 +44,7 @@ export interface LogConfig {
 export const DEFAULT_FILE_DELETE_DELAY_MS = 60_000;
 /** Suffixes of Kafka's segment swap: the cleaner writes `.cleaned`, renames it `.swap`, then to `.log`. */
 export const CLEANED_FILE_SUFFIX = '.cleaned';
-export const SWAP_FILE_SUFFIX = '.swap';
+const SWAP_FILE_SUFFIX = '.swap';
 
 export interface AppendResult {
   baseOffset: number;

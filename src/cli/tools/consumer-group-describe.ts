@@ -1,4 +1,6 @@
 import type { Admin, Reader } from '@platformatic/kafka';
+import { ErrorCode } from '../../protocol/errors.js';
+import { ApiKey } from '../../protocol/generated/api-keys.js';
 import { clientLibrary, clientOptions } from './client.js';
 
 /** What `--describe` needs of a KIP-848 consumer group. */
@@ -11,9 +13,6 @@ export interface ConsumerGroupView {
     assignment: Array<{ topic: string; partitions: number[] }>;
   }>;
 }
-
-/** Kafka's error code for a group that is not a consumer group (missing, or classic). */
-const GROUP_ID_NOT_FOUND = 69;
 
 /**
  * ConsumerGroupDescribe v0 at the group's coordinator. DescribeGroups describes only classic groups (Kafka answers
@@ -34,7 +33,7 @@ export async function describeConsumerGroup(
     await connection.connect(coordinator.host, coordinator.port);
     const described = await new Promise<ConsumerGroupView | null>((resolve, reject) => {
       connection.send(
-        69,
+        ApiKey.ConsumerGroupDescribe,
         0,
         () => consumerGroupDescribeV0.createRequest([group], false),
         (_correlationId: number, _apiKey: number, _apiVersion: number, r: Reader) => readResponse(r),
@@ -86,7 +85,7 @@ function readResponse(r: Reader): ConsumerGroupView | null {
     return { errorCode, state, members };
   });
   const found = groups[0];
-  if (!found || found.errorCode === GROUP_ID_NOT_FOUND) return null;
+  if (!found || found.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) return null;
   if (found.errorCode !== 0) throw new Error(`ConsumerGroupDescribe failed with error code ${found.errorCode}`);
   return { state: found.state, members: found.members };
 }
