@@ -36,11 +36,7 @@ export const consumerGroupDescribeHandler = defineHandler<ConsumerGroupDescribeR
           groupEpoch: d.groupEpoch,
           assignmentEpoch: d.assignmentEpoch,
           assignorName: d.assignorName,
-          members: d.members.map((m) => ({
-            ...m,
-            assignment: { topicPartitions: m.assignment },
-            targetAssignment: { topicPartitions: m.targetAssignment },
-          })),
+          members: d.members,
           authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
         };
       }),

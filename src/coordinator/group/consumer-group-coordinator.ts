@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isInternalTopic } from '../../cluster/topic-name.js';
 import type { Logger } from '../../observability/logger.js';
 import { ErrorCode } from '../../protocol/errors.js';
+import type { ConsumerGroupDescribeResponseMember } from '../../protocol/generated/messages/consumer-group-describe-response.js';
 import { DEFAULT_SERVER_ASSIGNOR, SERVER_ASSIGNORS, type TopicPartitions } from './assignors.js';
 import type { ClassicGroup } from './classic-group.js';
 import {
@@ -90,18 +91,8 @@ export interface ConsumerGroupDescription {
   groupEpoch: number;
   assignmentEpoch: number;
   assignorName: string;
-  members: Array<{
-    memberId: string;
-    instanceId: string | null;
-    rackId: string | null;
-    memberEpoch: number;
-    clientId: string;
-    clientHost: string;
-    subscribedTopicNames: string[];
-    subscribedTopicRegex: string | null;
-    assignment: Array<{ topicId: string; topicName: string; partitions: number[] }>;
-    targetAssignment: Array<{ topicId: string; topicName: string; partitions: number[] }>;
-  }>;
+  /** As ConsumerGroupDescribe answers them. */
+  members: ConsumerGroupDescribeResponseMember[];
 }
 
 /** A heartbeat's answer when it failed: the error and nothing else. */
@@ -659,8 +650,12 @@ export class ConsumerGroupCoordinator {
   describe(groupId: string): ConsumerGroupDescription | null {
     const group = this.groups.get(groupId);
     if (!group) return null;
-    const named = (partitions: TopicPartitions) =>
-      partitionList(partitions).map((t) => ({ ...t, topicName: this.host.topics.byId(t.topicId)?.name ?? '' }));
+    const named = (partitions: TopicPartitions) => ({
+      topicPartitions: partitionList(partitions).map((t) => ({
+        ...t,
+        topicName: this.host.topics.byId(t.topicId)?.name ?? '',
+      })),
+    });
     return {
       errorCode: ErrorCode.NONE,
       groupId,
