@@ -3,6 +3,7 @@ import { txnOffsetCommitApi } from '../../protocol/generated/apis/txn-offset-com
 import type { TxnOffsetCommitRequest } from '../../protocol/generated/messages/txn-offset-commit-request.js';
 import type { TxnOffsetCommitResponse } from '../../protocol/generated/messages/txn-offset-commit-response.js';
 import { defineHandler } from '../api-handler.js';
+import { commitAnswer, commitPartitions } from './offset-commit.js';
 import { fencedForVersion } from './transaction-errors.js';
 
 /** TxnOffsetCommit v3 is the first whose clients know PRODUCER_FENCED. */
@@ -19,19 +20,8 @@ export const txnOffsetCommitHandler = defineHandler<TxnOffsetCommitRequest, TxnO
   minVersion: 0,
   maxVersion: 4,
   async handle({ apiVersion, broker }, request) {
-    const answer = (errorOf: (i: number) => number): TxnOffsetCommitResponse => {
-      let i = 0;
-      return {
-        throttleTimeMs: 0,
-        topics: request.topics.map((t) => ({
-          name: t.name,
-          partitions: t.partitions.map((p) => ({
-            partitionIndex: p.partitionIndex,
-            errorCode: fencedForVersion(errorOf(i++), apiVersion, FIRST_VERSION_WITH_PRODUCER_FENCED),
-          })),
-        })),
-      };
-    };
+    const answer = (errorOf: (i: number) => number): TxnOffsetCommitResponse =>
+      commitAnswer(request.topics, (i) => fencedForVersion(errorOf(i), apiVersion, FIRST_VERSION_WITH_PRODUCER_FENCED));
     const txnError = broker.transactions.offsetCommitError(
       request.transactionalId,
       request.producerId,
@@ -47,15 +37,7 @@ export const txnOffsetCommitHandler = defineHandler<TxnOffsetCommitRequest, TxnO
       request.producerId,
       request.producerEpoch,
       member,
-      request.topics.flatMap((t) =>
-        t.partitions.map((p) => ({
-          topic: t.name,
-          partition: p.partitionIndex,
-          offset: p.committedOffset,
-          leaderEpoch: p.committedLeaderEpoch,
-          metadata: p.committedMetadata,
-        })),
-      ),
+      commitPartitions(request.topics, true),
     );
     if ('errorCode' in result) return answer(() => result.errorCode);
     return answer((i) => result.partitionErrors[i]!);
