@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
 import { apis, type ConsumerGroupHeartbeatResponse } from '../../src/protocol/generated/index.js';
 import type { RawClient } from '../integration/raw-client.js';
-import { rawClientPool } from './raw-clients.js';
+import { findCoordinator, rawClientPool, simpleCommit } from './raw-clients.js';
 
 /**
  * KIP-848 consumer groups spoken byte for byte (ConsumerGroupHeartbeat v0, ConsumerGroupDescribe v0): joins,
@@ -42,11 +42,6 @@ async function createTopic(c: RawClient, name: string, numPartitions: number): P
   });
   assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
   return created.topics[0]!.topicId;
-}
-
-async function findCoordinator(c: RawClient, group: string): Promise<void> {
-  const r = await c.request(apis.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: [group] });
-  assert.equal(r.coordinators[0]!.errorCode, ErrorCode.NONE);
 }
 
 interface Heartbeat {
@@ -565,28 +560,7 @@ test('an empty group of one kind gives way to the other, and its committed offse
   const group = 'cg-convert';
   const c = await connect();
   await findCoordinator(c, group);
-  const commitSimple = (offset: bigint) =>
-    c.request(apis.OffsetCommit, 8, {
-      groupId: group,
-      generationIdOrMemberEpoch: -1,
-      memberId: '',
-      groupInstanceId: null,
-      retentionTimeMs: -1n,
-      topics: [
-        {
-          name: 'cg-events',
-          partitions: [
-            {
-              partitionIndex: 0,
-              committedOffset: offset,
-              committedLeaderEpoch: -1,
-              commitTimestamp: -1n,
-              committedMetadata: '',
-            },
-          ],
-        },
-      ],
-    });
+  const commitSimple = (offset: bigint) => simpleCommit(c, group, 'cg-events', 0, offset);
   const committed = async () => {
     const r = await c.request(apis.OffsetFetch, 8, {
       groupId: '',

@@ -11,7 +11,7 @@ import {
 } from '../../src/protocol/generated/index.js';
 import { Writer } from '../../src/protocol/primitives/index.js';
 import { RawClient } from '../integration/raw-client.js';
-import { rawClientPool } from './raw-clients.js';
+import { findCoordinator, rawClientPool, simpleCommit } from './raw-clients.js';
 
 /**
  * The classic group protocol spoken byte for byte, to check the coordinator's answers where real clients
@@ -38,11 +38,6 @@ after(async () => {
   pool.closeAll();
   await broker.stop();
 });
-
-async function findCoordinator(c: RawClient, group: string): Promise<void> {
-  const r = await c.request(apis.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: [group] });
-  assert.equal(r.coordinators[0]!.errorCode, ErrorCode.NONE);
-}
 
 function join(
   c: RawClient,
@@ -412,27 +407,7 @@ test('OffsetDelete removes the offsets of topics the group does not consume, and
   assert.equal((await deleteOffsets('g-never-seen', [0])).errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
   // A simple commit (no member) of both partitions, then one of them deleted.
   for (const partitionIndex of [0, 1]) {
-    const committed = await c.request(apis.OffsetCommit, 8, {
-      groupId: group,
-      generationIdOrMemberEpoch: -1,
-      memberId: '',
-      groupInstanceId: null,
-      retentionTimeMs: -1n,
-      topics: [
-        {
-          name: 'events',
-          partitions: [
-            {
-              partitionIndex,
-              committedOffset: 7n,
-              committedLeaderEpoch: -1,
-              commitTimestamp: -1n,
-              committedMetadata: '',
-            },
-          ],
-        },
-      ],
-    });
+    const committed = await simpleCommit(c, group, 'events', partitionIndex, 7n);
     assert.equal(committed.topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
   }
   const deleted = await deleteOffsets(group, [0]);
