@@ -41,24 +41,18 @@ function fetchGroup(
     errorCode: result.errorCode,
     topics: result.topics.map((t) => ({
       name: t.name,
-      partitions: t.partitions.map((p) =>
+      partitions: t.partitions.map((p) => {
         // KIP-447: an offset an open transaction may still change is not handed to a require_stable fetch.
-        requireStable && broker.groups.hasPendingTransactionalOffset(groupId, t.name, p.partition)
-          ? {
-              partitionIndex: p.partition,
-              committedOffset: -1n,
-              committedLeaderEpoch: -1,
-              metadata: '',
-              errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT,
-            }
-          : {
-              partitionIndex: p.partition,
-              committedOffset: p.offset?.offset ?? -1n,
-              committedLeaderEpoch: apiVersion >= 5 ? (p.offset?.leaderEpoch ?? -1) : -1,
-              metadata: p.offset?.metadata ?? '',
-              errorCode: ErrorCode.NONE,
-            },
-      ),
+        const unstable = requireStable && broker.groups.hasPendingTransactionalOffset(groupId, t.name, p.partition);
+        const offset = unstable ? null : p.offset;
+        return {
+          partitionIndex: p.partition,
+          committedOffset: offset?.offset ?? -1n,
+          committedLeaderEpoch: apiVersion >= 5 ? (offset?.leaderEpoch ?? -1) : -1,
+          metadata: offset?.metadata ?? '',
+          errorCode: unstable ? ErrorCode.UNSTABLE_OFFSET_COMMIT : ErrorCode.NONE,
+        };
+      }),
     })),
   };
 }
