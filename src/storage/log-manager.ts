@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   parseSimpleProperties,
   partitionKey,
@@ -22,6 +22,13 @@ export const META_PROPERTIES_FILE = 'meta.properties';
 export const PARTITION_METADATA_FILE = 'partition.metadata';
 /** Suffix of a partition directory whose topic was deleted and whose files are being removed. */
 const DELETE_DIR_SUFFIX = '-delete';
+/**
+ * Suffix of a partition directory set aside because the metadata does not know it (Kafka's stray logs):
+ * kept, never served, never deleted by the broker.
+ */
+export const STRAY_DIR_SUFFIX = '-stray';
+/** Longest file name most file systems take; renamed directories are capped to it as Kafka caps them. */
+const MAX_DIR_NAME_LENGTH = 255;
 
 export interface LogManagerOptions {
   logDirs: string[];
@@ -32,6 +39,11 @@ export interface LogManagerOptions {
   /** producer.id.expiration.ms. */
   producerIdExpirationMs?: number;
   now?: () => number;
+  /**
+   * Told what an operator must know that is not an error: a damaged checkpoint recovered from the logs, a
+   * stray log found. Storage stays free of the broker's logger.
+   */
+  onWarning?: (message: string, fields: Record<string, string | number>) => void;
 }
 
 export interface MetaProperties {
@@ -49,6 +61,15 @@ export function parsePartitionDir(name: string): { topic: string; partition: num
 }
 
 /**
+ * Kafka's name for a partition directory renamed aside: `<topic>-<partition>.<uuid><suffix>`, the topic cut
+ * short where the whole name would not fit in a file name.
+ */
+function renamedDirName(topic: string, partition: number, suffix: string): string {
+  const tail = `-${partition}.${randomUUID().replaceAll('-', '')}${suffix}`;
+  return `${topic.slice(0, MAX_DIR_NAME_LENGTH - tail.length)}${tail}`;
+}
+
+/**
  * All partition logs of this broker, across its log directories (Kafka's LogManager): loading and
  * recovery at start-up, creation and deletion, the offset checkpoint files, and the clean shutdown marker
  * that lets the next start skip recovery.
@@ -58,6 +79,8 @@ export class LogManager {
   /** Which log dir holds each partition. */
   private readonly dirOf = new Map<string, string>();
   private readonly now: () => number;
+  /** The topic id in each log's partition.metadata (undefined: missing or unreadable). */
+  private readonly topicIds = new Map<string, string | undefined>();
   /** Whether the previous run of each log dir ended with a clean shutdown. */
   readonly hadCleanShutdown = new Map<string, boolean>();
 
@@ -68,20 +91,38 @@ export class LogManager {
     if (options.tailCacheBytes) this.tailCache = new TailCacheBudget(options.tailCacheBytes);
   }
 
-  /** Opens every log. Recovery runs where the previous run did not shut down cleanly. */
+  /**
+   * Opens every log. Recovery runs where the previous run did not shut down cleanly, or where the recovery
+   * point checkpoint cannot be read. Directories set aside as stray are left alone (and reported).
+   */
   async startup(): Promise<void> {
     for (const dir of this.options.logDirs) {
       await mkdir(dir, { recursive: true });
       const marker = join(dir, CLEAN_SHUTDOWN_FILE);
       const clean = await exists(marker);
       this.hadCleanShutdown.set(dir, clean);
-      const recoveryPoints = await readOffsetCheckpoint(join(dir, RECOVERY_POINT_CHECKPOINT_FILE));
-      const logStartOffsets = await readOffsetCheckpoint(join(dir, LOG_START_OFFSET_CHECKPOINT_FILE));
-      const cleanerOffsets = await readOffsetCheckpoint(join(dir, CLEANER_OFFSET_CHECKPOINT_FILE));
+      // A damaged checkpoint is rebuilt from the logs, as Kafka does: without recovery points every segment is
+      // recovered; without log start offsets each log starts at its first segment; without the cleaner's
+      // offsets compacted logs are cleaned from their start.
+      const recoveryPoints = await this.readCheckpoint(dir, RECOVERY_POINT_CHECKPOINT_FILE, 'every log is recovered');
+      const logStartOffsets = await this.readCheckpoint(
+        dir,
+        LOG_START_OFFSET_CHECKPOINT_FILE,
+        'each log starts at its first segment',
+      );
+      const cleanerOffsets = await this.readCheckpoint(
+        dir,
+        CLEANER_OFFSET_CHECKPOINT_FILE,
+        'compacted logs are cleaned from their start',
+      );
       for (const name of (await readdir(dir)).sort()) {
         const path = join(dir, name);
         if (name.endsWith(DELETE_DIR_SUFFIX)) {
           await rm(path, { recursive: true, force: true });
+          continue;
+        }
+        if (name.endsWith(STRAY_DIR_SUFFIX)) {
+          this.options.onWarning?.('stray log kept aside, not served', { path });
           continue;
         }
         const tp = parsePartitionDir(name);
@@ -92,24 +133,36 @@ export class LogManager {
           topic: tp.topic,
           partition: tp.partition,
           config: this.options.configFor(tp.topic),
-          recoveryPoint: recoveryPoints.get(key) ?? 0,
-          logStartOffset: logStartOffsets.get(key) ?? 0,
-          cleanShutdown: clean,
+          recoveryPoint: recoveryPoints?.get(key) ?? 0,
+          logStartOffset: logStartOffsets?.get(key) ?? 0,
+          cleanShutdown: clean && recoveryPoints !== null,
           now: this.now,
           tailCache: this.tailCache,
           producerIdExpirationMs: this.options.producerIdExpirationMs,
         });
         // As in Kafka, a cleaner offset outside the log (truncated, or the topic deleted and created again) is
         // forgotten: the log counts as dirty from its start.
-        const cleaned = cleanerOffsets.get(key);
+        const cleaned = cleanerOffsets?.get(key);
         if (cleaned !== undefined && cleaned >= log.logStartOffset && cleaned <= log.logEndOffset) {
           log.firstDirtyOffset = cleaned;
         }
         this.logs.set(key, log);
         this.dirOf.set(key, dir);
+        this.topicIds.set(key, await readPartitionMetadata(path));
       }
       // From now on a crash must be detected at the next start.
       await rm(marker, { force: true });
+    }
+  }
+
+  /** A checkpoint file's entries; null, with a warning, when the file is there but cannot be read. */
+  private async readCheckpoint(dir: string, name: string, consequence: string): Promise<Map<string, number> | null> {
+    const path = join(dir, name);
+    try {
+      return await readOffsetCheckpoint(path);
+    } catch (e) {
+      this.options.onWarning?.(`checkpoint file unreadable, ${consequence}`, { path, reason: (e as Error).message });
+      return null;
     }
   }
 
@@ -127,52 +180,84 @@ export class LogManager {
     return this.logs.values();
   }
 
-  /** Creates the log of a new partition in the log dir holding the fewest partitions. */
+  /**
+   * Creates the log of a new partition in the log dir holding the fewest partitions. On failure (a full disk,
+   * no file descriptors left) nothing of it stays on disk.
+   */
   async createLog(topic: string, partition: number, topicId: string): Promise<PartitionLog> {
     const key = partitionKey(topic, partition);
     const existing = this.logs.get(key);
     if (existing) return existing;
     const dir = this.leastLoadedDir();
     const path = join(dir, key);
-    await mkdir(path, { recursive: true });
-    await writeFileAtomic(join(path, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${topicId}\n`);
-    const log = await PartitionLog.open({
-      dir: path,
-      topic,
-      partition,
-      config: this.options.configFor(topic),
-      cleanShutdown: true,
-      now: this.now,
-      tailCache: this.tailCache,
-      producerIdExpirationMs: this.options.producerIdExpirationMs,
-    });
+    // Not recursive: a directory already there is not ours to remove if the creation fails.
+    await mkdir(path);
+    let log: PartitionLog;
+    try {
+      await writePartitionMetadata(path, topicId);
+      log = await PartitionLog.open({
+        dir: path,
+        topic,
+        partition,
+        config: this.options.configFor(topic),
+        cleanShutdown: true,
+        now: this.now,
+        tailCache: this.tailCache,
+        producerIdExpirationMs: this.options.producerIdExpirationMs,
+      });
+    } catch (e) {
+      await rm(path, { recursive: true, force: true }).catch(() => {});
+      throw e;
+    }
     this.logs.set(key, log);
     this.dirOf.set(key, dir);
+    this.topicIds.set(key, topicId);
     return log;
   }
 
-  /** The topic id recorded beside a partition's log, if any. */
-  async topicIdOf(topic: string, partition: number): Promise<string | undefined> {
-    const log = this.getLog(topic, partition);
-    if (!log) return undefined;
-    try {
-      return parseSimpleProperties(await readFile(join(log.dir, PARTITION_METADATA_FILE), 'utf8'), ':').get('topic_id');
-    } catch {
-      return undefined;
-    }
+  /**
+   * The topic id recorded in a partition's partition.metadata as read at start-up or written since; undefined
+   * when the file is missing or unreadable.
+   */
+  topicIdOf(topic: string, partition: number): string | undefined {
+    return this.topicIds.get(partitionKey(topic, partition));
+  }
+
+  /** Writes a partition's partition.metadata again (it was missing or unreadable); returns its path. */
+  async rewritePartitionMetadata(topic: string, partition: number, topicId: string): Promise<string> {
+    const key = partitionKey(topic, partition);
+    const log = this.logs.get(key);
+    if (!log) throw new Error(`no log for ${key}`);
+    await writePartitionMetadata(log.dir, topicId);
+    this.topicIds.set(key, topicId);
+    return join(log.dir, PARTITION_METADATA_FILE);
   }
 
   /** Deletes a partition's log: the directory is renamed Kafka's way first, so a crash finishes the job at start-up. */
   async deleteLog(topic: string, partition: number): Promise<void> {
+    const doomed = await this.renameAside(topic, partition, DELETE_DIR_SUFFIX);
+    if (doomed) await rm(doomed, { recursive: true, force: true });
+  }
+
+  /**
+   * Sets a partition's log aside as Kafka sets stray logs aside: closed, no longer served, its directory renamed
+   * `<topic>-<partition>.<uuid>-stray` so that a new log of that name starts empty. Returns the new path.
+   */
+  strayLog(topic: string, partition: number): Promise<string | null> {
+    return this.renameAside(topic, partition, STRAY_DIR_SUFFIX);
+  }
+
+  private async renameAside(topic: string, partition: number, suffix: string): Promise<string | null> {
     const key = partitionKey(topic, partition);
     const log = this.logs.get(key);
-    if (!log) return;
+    if (!log) return null;
     this.logs.delete(key);
     this.dirOf.delete(key);
+    this.topicIds.delete(key);
     await log.close();
-    const doomed = `${log.dir}.${randomUUID().replaceAll('-', '')}${DELETE_DIR_SUFFIX}`;
-    await rename(log.dir, doomed);
-    await rm(doomed, { recursive: true, force: true });
+    const renamed = join(dirname(log.dir), renamedDirName(topic, partition, suffix));
+    await rename(log.dir, renamed);
+    return renamed;
   }
 
   /** Applies retention to every log; returns the number of segments deleted. */
@@ -285,6 +370,22 @@ export async function writeMetaProperties(dir: string, meta: MetaProperties): Pr
     join(dir, META_PROPERTIES_FILE),
     `#\n#Written by Samsa\ncluster.id=${meta.clusterId}\ndirectory.id=${directoryId}\nnode.id=${meta.nodeId}\nversion=1\n`,
   );
+}
+
+function writePartitionMetadata(dir: string, topicId: string): Promise<void> {
+  return writeFileAtomic(join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${topicId}\n`);
+}
+
+/** The topic id in a partition directory's partition.metadata; undefined when missing or unreadable. */
+async function readPartitionMetadata(dir: string): Promise<string | undefined> {
+  try {
+    const props = parseSimpleProperties(await readFile(join(dir, PARTITION_METADATA_FILE), 'utf8'), ':');
+    const topicId = props.get('topic_id');
+    // Kafka's printed UUID: 22 base64url characters.
+    return props.get('version') === '0' && topicId && /^[A-Za-z0-9_-]{22}$/.test(topicId) ? topicId : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
