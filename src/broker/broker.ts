@@ -159,7 +159,9 @@ export class Broker {
   async start(): Promise<void> {
     const { settings, logger } = this;
     const started = Date.now();
-    const store: MetadataStore = await EmbeddedMetadataStore.open(settings.logDirs[0]!);
+    const store: MetadataStore = await EmbeddedMetadataStore.open(settings.logDirs[0]!, {
+      onWarning: (message, fields) => logger.child('metadata').warn(message, fields),
+    });
     const clusterId = await this.checkMetaProperties(store);
     const topics = await TopicMetadata.load(store);
     const logs = new LogManager({

@@ -1,17 +1,24 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Compare, KeyValue, MetadataStore, Operation, TxnResult, WatchEvent } from './metadata-store.js';
 
 /** The store's own folder inside the first log dir. */
 export const EMBEDDED_METADATA_DIR = '__samsa_metadata';
-const SNAPSHOT_FILE = 'snapshot.json';
-const JOURNAL_FILE = 'journal.jsonl';
+export const SNAPSHOT_FILE = 'snapshot.json';
+export const JOURNAL_FILE = 'journal.jsonl';
+/** Written in each log dir at the first start, after the store's first entry (see LogManager). */
+const META_PROPERTIES_FILE = 'meta.properties';
 /** Journal entries after which the state is written as a new snapshot and the journal restarted. */
 const SNAPSHOT_EVERY_ENTRIES = 1000;
 
 interface JournalEntry {
   revision: number;
   events: Array<{ type: 'put'; key: string; value: string } | { type: 'delete'; key: string }>;
+}
+
+export interface EmbeddedMetadataStoreOptions {
+  /** Told what an operator must know: a torn journal tail cut away, a snapshot that could not be written. */
+  onWarning?: (message: string, fields: Record<string, string | number>) => void;
 }
 
 interface Watcher {
@@ -21,10 +28,11 @@ interface Watcher {
 
 /**
  * The metadata store of a broker that runs alone: the state is in memory, and every transaction is
- * appended to a journal file and fsynced before it is acknowledged. At start-up the snapshot and the
- * journal are replayed; a torn last journal line (a crash mid-write) is ignored, since it was never
- * acknowledged. Leases live in this process only: with one broker, its ephemeral keys disappear when it
- * stops, which `open` reproduces by not persisting leased keys.
+ * appended to a journal file, whole and fsynced, before it is acknowledged; a write that fails is cut off
+ * the journal again and the state is left as it was. At start-up the snapshot and the journal are replayed;
+ * a torn last journal entry (a crash mid-write) was never acknowledged and is cut away. Leases live in this
+ * process only: with one broker, its ephemeral keys disappear when it stops, which `open` reproduces by not
+ * persisting leased keys.
  */
 export class EmbeddedMetadataStore implements MetadataStore {
   private readonly data = new Map<string, KeyValue>();
@@ -35,42 +43,72 @@ export class EmbeddedMetadataStore implements MetadataStore {
   private readonly leases = new Map<number, { ttlMs: number; timer: NodeJS.Timeout; keys: Set<string> }>();
   /** Serialises transactions so that the journal order is the revision order. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** The journal, open for appending while the store is; its length holds whole entries only. */
+  private journal: FileHandle | null = null;
+  private journalBytes = 0;
+  /** Set when a failed write could not be cut off the journal: nothing more may be appended after it. */
+  private failure: Error | null = null;
 
-  private constructor(private readonly dir: string) {}
+  private constructor(
+    private readonly dir: string,
+    private readonly options: EmbeddedMetadataStoreOptions,
+  ) {}
 
-  static async open(logDir: string): Promise<EmbeddedMetadataStore> {
+  static async open(logDir: string, options: EmbeddedMetadataStoreOptions = {}): Promise<EmbeddedMetadataStore> {
     const dir = join(logDir, EMBEDDED_METADATA_DIR);
     await mkdir(dir, { recursive: true });
-    const store = new EmbeddedMetadataStore(dir);
-    try {
-      const snapshot = JSON.parse(await readFile(join(dir, SNAPSHOT_FILE), 'utf8')) as {
-        revision: number;
-        data: KeyValue[];
-      };
-      store.currentRevision = snapshot.revision;
-      for (const kv of snapshot.data) store.data.set(kv.key, kv);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    const store = new EmbeddedMetadataStore(dir, options);
+    const snapshotPath = join(dir, SNAPSHOT_FILE);
+    const journalPath = join(dir, JOURNAL_FILE);
+    const snapshotText = await readIfExists(snapshotPath);
+    const journal = await readIfExists(journalPath, true);
+    if (journal === null && (snapshotText !== null || (await exists(join(logDir, META_PROPERTIES_FILE))))) {
+      // The journal exists from this log dir's first start on (the cluster id is its first entry). Without it the
+      // topics, their configs and the producer ids handed out are gone; starting empty would set every log
+      // aside and hand out producer ids again, so the operator decides.
+      throw new Error(
+        `metadata journal ${journalPath} is missing, but ${logDir} was used before. Restore ${EMBEDDED_METADATA_DIR} ` +
+          'from a backup; or, to start with no topics and keep every existing partition log aside as a stray ' +
+          'log (not served, not deleted), create that file empty.',
+      );
     }
-    let journal = '';
-    try {
-      journal = await readFile(join(dir, JOURNAL_FILE), 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    const lines = journal.split('\n').filter((l) => l.length > 0);
-    for (let i = 0; i < lines.length; i++) {
-      let entry: JournalEntry;
+    if (snapshotText !== null) {
       try {
-        entry = JSON.parse(lines[i]!) as JournalEntry;
+        const snapshot = JSON.parse(snapshotText) as { revision: number; data: KeyValue[] };
+        store.currentRevision = snapshot.revision;
+        for (const kv of snapshot.data) store.data.set(kv.key, kv);
       } catch (e) {
-        if (i === lines.length - 1) break; // torn write of an unacknowledged transaction
-        throw new Error(`metadata journal line ${i + 1} is corrupt: ${String(e)}`);
+        // Written whole and renamed into place: damage here is not a torn write, and nothing rebuilds it.
+        throw new Error(`metadata snapshot ${snapshotPath} is unreadable: ${String(e)}`);
       }
+    }
+    const bytes = (journal as Buffer | null) ?? Buffer.alloc(0);
+    let valid = 0;
+    for (let line = 1, at = 0; at < bytes.length; line++) {
+      const end = bytes.indexOf(0x0a, at);
+      // An entry counts only once its newline is written; the newline is the last byte of its write.
+      const entry = end === -1 ? null : parseEntry(bytes.subarray(at, end));
+      const last = end === -1 || end === bytes.length - 1;
+      if (!entry) {
+        if (last) break; // a torn write of a transaction never acknowledged
+        throw new Error(`metadata journal ${journalPath} line ${line} is corrupt; entries after it follow`);
+      }
+      at = end + 1;
+      valid = at;
       if (entry.revision <= store.currentRevision) continue; // already in the snapshot
       store.apply(entry);
       store.journalEntries++;
     }
+    store.journal = await open(journalPath, 'a');
+    if (valid < bytes.length) {
+      options.onWarning?.('metadata journal has a torn last entry (never acknowledged), truncated', {
+        path: journalPath,
+        bytes: bytes.length - valid,
+      });
+      await store.journal.truncate(valid);
+      await store.journal.datasync();
+    }
+    store.journalBytes = valid;
     return store;
   }
 
@@ -95,6 +133,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
   }
 
   private async runTxn(compares: Compare[], operations: Operation[]): Promise<TxnResult> {
+    if (this.failure) throw this.failure;
     for (const c of compares) {
       if ((this.data.get(c.key)?.modRevision ?? 0) !== c.modRevision) {
         return { succeeded: false, revision: this.currentRevision };
@@ -114,7 +153,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
     };
     if (entry.events.length > 0) await this.persist(entry);
     const events = this.apply({ revision: entry.revision, events: [] }, operations);
-    if (this.journalEntries >= SNAPSHOT_EVERY_ENTRIES) await this.snapshot();
+    if (this.journalEntries >= SNAPSHOT_EVERY_ENTRIES) await this.snapshotOrWarn();
     this.notify(events, entry.revision);
     return { succeeded: true, revision: entry.revision };
   }
@@ -138,31 +177,75 @@ export class EmbeddedMetadataStore implements MetadataStore {
     return events;
   }
 
+  /**
+   * Appends an entry whole and synced, or throws with the journal back at its previous length, so that no
+   * entry is ever written after a torn one.
+   */
   private async persist(entry: JournalEntry): Promise<void> {
-    const file = await open(join(this.dir, JOURNAL_FILE), 'a');
+    const journal = this.journal;
+    if (!journal) throw new Error('metadata store is closed');
+    const bytes = Buffer.from(`${JSON.stringify(entry)}\n`);
     try {
-      await file.write(`${JSON.stringify(entry)}\n`);
-      await file.datasync();
-    } finally {
-      await file.close();
+      // A write may take only part of the bytes (a full disk takes what fits): write the rest, or fail.
+      for (let at = 0; at < bytes.length; ) {
+        const { bytesWritten } = await journal.write(bytes, at, bytes.length - at);
+        if (bytesWritten <= 0) throw new Error(`metadata journal write made no progress at ${at} of ${bytes.length}`);
+        at += bytesWritten;
+      }
+      await journal.datasync();
+    } catch (error) {
+      try {
+        await journal.truncate(this.journalBytes);
+        await journal.datasync();
+      } catch (cause) {
+        this.failure = new Error(
+          `metadata journal ${join(this.dir, JOURNAL_FILE)} could not be restored after a failed write; restart the broker`,
+          { cause },
+        );
+      }
+      throw error;
     }
+    this.journalBytes += bytes.length;
     this.journalEntries++;
   }
 
-  /** Writes the durable state (leased keys excluded) as a snapshot, then starts an empty journal. */
+  /** A snapshot that fails leaves the journal whole, so the transaction that triggered it still stands. */
+  private async snapshotOrWarn(): Promise<void> {
+    try {
+      await this.snapshot();
+    } catch (error) {
+      this.options.onWarning?.('metadata snapshot could not be written; the journal keeps growing until it can', {
+        path: join(this.dir, SNAPSHOT_FILE),
+        reason: (error as Error).message,
+      });
+      this.journalEntries = 0; // tried again after as many entries more
+    }
+  }
+
+  /** Writes the durable state (leased keys excluded) as a snapshot, then empties the journal. */
   private async snapshot(): Promise<void> {
     const data = [...this.data.values()].filter((kv) => kv.lease === 0);
     const tmp = join(this.dir, `${SNAPSHOT_FILE}.tmp`);
-    const file = await open(tmp, 'w');
     try {
-      await file.writeFile(JSON.stringify({ revision: this.currentRevision, data }));
-      await file.sync();
-    } finally {
-      await file.close();
+      const file = await open(tmp, 'w');
+      try {
+        // writeFile writes every byte or throws.
+        await file.writeFile(JSON.stringify({ revision: this.currentRevision, data }));
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(tmp, join(this.dir, SNAPSHOT_FILE));
+    } catch (error) {
+      await rm(tmp, { force: true }).catch(() => {});
+      throw error;
     }
-    await rename(tmp, join(this.dir, SNAPSHOT_FILE));
+    // The rename must be durable before the journal it replaces is emptied.
+    await syncDirectory(this.dir);
     // Entries up to this revision are in the snapshot; replay skips them even if this truncation is lost.
-    await (await open(join(this.dir, JOURNAL_FILE), 'w')).close();
+    await this.journal!.truncate(0);
+    await this.journal!.datasync();
+    this.journalBytes = 0;
     this.journalEntries = 0;
   }
 
@@ -219,5 +302,48 @@ export class EmbeddedMetadataStore implements MetadataStore {
     for (const l of this.leases.values()) clearTimeout(l.timer);
     this.leases.clear();
     this.watchers.clear();
+    await this.journal?.close();
+    this.journal = null;
+  }
+}
+
+/** A journal line as an entry, or null when it is not one (torn or damaged). */
+function parseEntry(line: Buffer): JournalEntry | null {
+  try {
+    const entry = JSON.parse(line.toString('utf8')) as JournalEntry;
+    return Number.isInteger(entry?.revision) && Array.isArray(entry.events) ? entry : null;
+  } catch {
+    return null;
+  }
+}
+
+async function readIfExists(path: string): Promise<string | null>;
+async function readIfExists(path: string, raw: true): Promise<Buffer | null>;
+async function readIfExists(path: string, raw?: true): Promise<string | Buffer | null> {
+  try {
+    return raw ? await readFile(path) : await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** fsyncs a directory, so that a rename in it survives a crash. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

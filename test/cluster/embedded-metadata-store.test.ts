@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
-import { appendFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { appendFile, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { EMBEDDED_METADATA_DIR, EmbeddedMetadataStore } from '../../src/cluster/embedded-metadata-store.js';
+import { promisify } from 'node:util';
+import {
+  EMBEDDED_METADATA_DIR,
+  EmbeddedMetadataStore,
+  JOURNAL_FILE,
+} from '../../src/cluster/embedded-metadata-store.js';
 import { createIfAbsent, type WatchEvent } from '../../src/cluster/metadata-store.js';
 import { withTempDir } from '../storage/helpers.js';
+
+const execFileAsync = promisify(execFile);
 
 test('compare-and-set transactions apply atomically or not at all', () =>
   withTempDir(async (dir) => {
@@ -82,3 +90,106 @@ test('keys put with a lease disappear when the lease expires and are not persist
     assert.equal(await again.get('/brokers/1'), null, 'ephemeral keys end with the process');
     await again.close();
   }));
+
+test('an entry after a torn journal tail is kept: the torn bytes are cut away at start-up, with a warning', () =>
+  withTempDir(async (dir) => {
+    const store = await EmbeddedMetadataStore.open(dir);
+    await store.txn([], [{ type: 'put', key: '/topics/a', value: 'a' }]);
+    await store.close();
+    const journal = join(dir, EMBEDDED_METADATA_DIR, JOURNAL_FILE);
+    await appendFile(journal, '{"revision":2,"events":[{"type":"put","key":"/topics/torn"');
+
+    const warnings: string[] = [];
+    const again = await EmbeddedMetadataStore.open(dir, { onWarning: (m, f) => warnings.push(`${m} ${f.path}`) });
+    await again.txn([], [{ type: 'put', key: '/topics/b', value: 'b' }]);
+    await again.txn([], [{ type: 'put', key: '/topics/c', value: 'c' }]);
+    await again.close();
+
+    const third = await EmbeddedMetadataStore.open(dir);
+    assert.deepEqual(
+      (await third.list('/topics/')).map((kv) => kv.value),
+      ['a', 'b', 'c'],
+    );
+    await third.close();
+    assert.ok(
+      warnings.some((w) => w.includes('torn') && w.endsWith(journal)),
+      warnings.join('; '),
+    );
+  }));
+
+test('a missing journal in a log dir used before stops start-up, naming the file; an empty one starts empty', () =>
+  withTempDir(async (dir) => {
+    const store = await EmbeddedMetadataStore.open(dir);
+    await store.txn([], [{ type: 'put', key: '/topics/a', value: 'a' }]);
+    await store.close();
+    await writeFile(join(dir, 'meta.properties'), 'cluster.id=x\nnode.id=0\n');
+    const journal = join(dir, EMBEDDED_METADATA_DIR, JOURNAL_FILE);
+    await rm(journal);
+    await assert.rejects(EmbeddedMetadataStore.open(dir), (e: Error) => e.message.includes(journal));
+    // The whole folder gone: the same.
+    await rm(join(dir, EMBEDDED_METADATA_DIR), { recursive: true });
+    await assert.rejects(EmbeddedMetadataStore.open(dir), (e: Error) => e.message.includes(journal));
+    // The operator's choice to start with empty metadata.
+    await writeFile(journal, '');
+    const empty = await EmbeddedMetadataStore.open(dir);
+    assert.equal(await empty.get('/topics/a'), null);
+    await empty.close();
+  }));
+
+/** Runs `fn` on a 1 MiB tmpfs mounted for it (root only), unmounted afterwards. */
+async function withSmallDisk(fn: (dir: string) => Promise<void>): Promise<void> {
+  await withTempDir(async (dir) => {
+    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
+    try {
+      await fn(dir);
+    } finally {
+      await execFileAsync('umount', [dir]);
+    }
+  });
+}
+
+/** Fills the file system holding `dir` until a write fails for lack of space; returns the filler's path. */
+async function fillDisk(dir: string): Promise<string> {
+  const filler = join(dir, 'filler');
+  const file = await open(filler, 'w');
+  try {
+    const chunk = Buffer.alloc(4096);
+    for (;;) await file.write(chunk);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+  } finally {
+    await file.close();
+  }
+  return filler;
+}
+
+const notRoot = process.getuid?.() !== 0 ? 'mounting a small tmpfs needs root' : false;
+
+test(
+  'disk full: a transaction whose entry is written in part fails, changes nothing, and nothing is lost after it',
+  {
+    skip: notRoot,
+  },
+  () =>
+    withSmallDisk(async (dir) => {
+      const store = await EmbeddedMetadataStore.open(dir);
+      await store.txn([], [{ type: 'put', key: '/topics/a', value: 'a' }]);
+      const revision = await store.revision();
+      const filler = await fillDisk(dir);
+      // Larger than what is left in the journal's last page: the write takes part of it, then the disk is full.
+      await assert.rejects(store.txn([], [{ type: 'put', key: '/topics/big', value: 'x'.repeat(64 * 1024) }]));
+      assert.equal(await store.get('/topics/big'), null);
+      assert.equal(await store.revision(), revision);
+      await rm(filler);
+      await store.txn([], [{ type: 'put', key: '/topics/b', value: 'b' }]);
+      await store.txn([], [{ type: 'put', key: '/topics/c', value: 'c' }]);
+      await store.close();
+
+      const again = await EmbeddedMetadataStore.open(dir);
+      assert.deepEqual(
+        (await again.list('/topics/')).map((kv) => kv.value),
+        ['a', 'b', 'c'],
+      );
+      await again.close();
+    }),
+);
