@@ -15,6 +15,13 @@ export function partitionWaitKey(topic: string, partition: number): string {
 }
 
 /**
+ * What becomes of a partition log on disk, judged against the metadata. A log is deleted only when the
+ * metadata says so (its topic id recorded as deleted, or, for a change seen while running, the partition
+ * moved away); a log the metadata cannot account for is set aside as a stray, never deleted.
+ */
+type LogDisposition = 'keep' | 'rewrite-partition-metadata' | 'delete' | 'stray';
+
+/**
  * The partitions this broker holds (Kafka's ReplicaManager): it keeps the logs on disk in line with the
  * topic metadata (a log for each partition assigned here, none for deleted or re-created topics) and wakes
  * delayed fetches when a partition's high watermark moves.
@@ -26,6 +33,8 @@ export class ReplicaManager {
   private stopWatching: (() => void) | null = null;
   /** Serialises reconciliation so that creations and deletions apply in the order seen. */
   private reconciling: Promise<void> = Promise.resolve();
+  /** Why the logs of a topic could not be brought in line with its metadata, until they are. */
+  private readonly failures = new Map<string, Error>();
 
   constructor(
     private readonly nodeId: number,
@@ -36,14 +45,7 @@ export class ReplicaManager {
 
   /** Brings the logs in line with the metadata, then follows its changes. */
   async start(): Promise<void> {
-    for (const log of [...this.logManager.allLogs()]) {
-      const topic = this.topics.get(log.topic);
-      const topicId = await this.logManager.topicIdOf(log.topic, log.partition);
-      if (!topic || (topicId !== undefined && topicId !== topic.id) || !this.hostsPartition(topic, log.partition)) {
-        this.logger.info('deleting log of a partition no longer here', { topic: log.topic, partition: log.partition });
-        await this.logManager.deleteLog(log.topic, log.partition);
-      }
-    }
+    for (const log of [...this.logManager.allLogs()]) await this.applyDisposition(log.topic, log.partition, true);
     for (const topic of this.topics.all()) await this.reconcile(topic.name);
     this.stopWatching = this.topics.onChange((names) => {
       for (const name of names) this.reconciling = this.reconciling.then(() => this.reconcile(name));
@@ -55,28 +57,79 @@ export class ReplicaManager {
     return this.reconciling;
   }
 
+  /**
+   * Why a topic's logs are not all there (after `settled()`): the error that stopped their creation, or
+   * null when every partition assigned here has its log.
+   */
+  logsMissing(name: string): Error | null {
+    const topic = this.topics.get(name);
+    if (!topic) return null;
+    const missing = topic.partitions.filter(
+      (p) => p.replicas.includes(this.nodeId) && !this.logManager.getLog(name, p.partition),
+    );
+    if (missing.length === 0) return null;
+    return this.failures.get(name) ?? new Error(`no log for partitions ${missing.map((p) => p.partition).join(',')}`);
+  }
+
   private hostsPartition(topic: TopicRecord, partition: number): boolean {
     return topic.partitions.some((p) => p.partition === partition && p.replicas.includes(this.nodeId));
   }
 
+  private disposition(name: string, partition: number, starting: boolean): LogDisposition {
+    const topic = this.topics.get(name);
+    const topicId = this.logManager.topicIdOf(name, partition);
+    if (topic && topicId === topic.id) {
+      if (this.hostsPartition(topic, partition)) return 'keep';
+      // A change seen while running moved the partition away; at start-up the reason cannot be known.
+      return starting ? 'stray' : 'delete';
+    }
+    if (topicId !== undefined && this.topics.isDeleted(topicId)) return 'delete';
+    if (topic && topicId === undefined && this.hostsPartition(topic, partition)) return 'rewrite-partition-metadata';
+    return 'stray';
+  }
+
+  private async applyDisposition(name: string, partition: number, starting: boolean): Promise<void> {
+    const disposition = this.disposition(name, partition, starting);
+    if (disposition === 'keep') return;
+    if (disposition === 'rewrite-partition-metadata') {
+      const topicId = this.topics.get(name)!.id;
+      const path = await this.logManager.rewritePartitionMetadata(name, partition, topicId);
+      this.logger.warn('partition.metadata missing or unreadable, written again from the metadata', { path, topicId });
+      return;
+    }
+    const key = partitionWaitKey(name, partition);
+    this.unsubscribes.get(key)?.();
+    // Forgotten too, so that a log re-created under this name gets its own subscription.
+    this.unsubscribes.delete(key);
+    if (disposition === 'delete') {
+      this.logger.info('deleting log of a deleted topic or of a partition moved away', {
+        topic: name,
+        partition,
+        topicId: this.logManager.topicIdOf(name, partition),
+      });
+      await this.logManager.deleteLog(name, partition);
+      return;
+    }
+    const topicId = this.logManager.topicIdOf(name, partition);
+    const path = await this.logManager.strayLog(name, partition);
+    this.logger.warn(
+      'log not known to the metadata, kept aside as a stray log (not served, not deleted). To serve it again: ' +
+        'create the topic if needed, stop the broker, replace the partition directory with this one without its ' +
+        'partition.metadata, and start the broker',
+      { path, topic: name, partition, topicId: topicId ?? 'unknown', metadataTopicId: this.topics.get(name)?.id },
+    );
+  }
+
   private async reconcile(name: string): Promise<void> {
     try {
-      const topic = this.topics.get(name);
       for (const log of [...this.logManager.allLogs()]) {
-        if (log.topic !== name) continue;
-        if (
-          !topic ||
-          !this.hostsPartition(topic, log.partition) ||
-          (await this.logManager.topicIdOf(name, log.partition)) !== topic.id
-        ) {
-          const key = partitionWaitKey(name, log.partition);
-          this.unsubscribes.get(key)?.();
-          // Forgotten too, so that a log re-created under this name gets its own subscription.
-          this.unsubscribes.delete(key);
-          await this.logManager.deleteLog(name, log.partition);
-        }
+        if (log.topic === name) await this.applyDisposition(name, log.partition, false);
       }
-      if (!topic) return;
+      const topic = this.topics.get(name);
+      if (!topic) {
+        this.failures.delete(name);
+        return;
+      }
       this.logManager.refreshConfig(name);
       for (const p of topic.partitions) {
         if (!p.replicas.includes(this.nodeId)) continue;
@@ -90,7 +143,9 @@ export class ReplicaManager {
           );
         }
       }
+      this.failures.delete(name);
     } catch (error) {
+      this.failures.set(name, error as Error);
       this.logger.error('could not apply topic change', { topic: name, error: error as Error });
     }
   }

@@ -1,10 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { createIfAbsent, type MetadataStore, type WatchEvent } from './metadata-store.js';
+import { createIfAbsent, type MetadataStore, type Operation, type WatchEvent } from './metadata-store.js';
 import { collisionKey } from './topic-name.js';
 
 /** Keys of the metadata store. */
 export const TOPICS_PREFIX = '/topics/';
 export const CLUSTER_ID_KEY = '/cluster/id';
+/**
+ * One key per deleted topic id, written with the deletion: a log left behind (a crash between the metadata
+ * change and the directory's removal) is deleted at start-up only when its topic id is found here.
+ */
+export const DELETED_TOPICS_PREFIX = '/deleted-topics/';
+/** Deleted topic ids remembered; the oldest go first. A log of a forgotten one is kept aside, never deleted. */
+export const MAX_DELETED_TOPIC_IDS = 10_000;
 
 export interface PartitionAssignment {
   partition: number;
@@ -54,7 +61,9 @@ export class TopicMetadata {
   private readonly byName = new Map<string, TopicRecord>();
   private readonly byId = new Map<string, TopicRecord>();
   private readonly revisions = new Map<string, number>();
-  private stopWatch: (() => void) | null = null;
+  /** Deleted topic ids, with the revision that deleted each, oldest first. */
+  private readonly deletedIds = new Map<string, number>();
+  private readonly stopWatches: Array<() => void> = [];
   private readonly listeners = new Set<(changed: string[]) => void>();
 
   private constructor(private readonly store: MetadataStore) {}
@@ -63,7 +72,11 @@ export class TopicMetadata {
     const tm = new TopicMetadata(store);
     const revision = await store.revision();
     for (const kv of await store.list(TOPICS_PREFIX)) tm.set(JSON.parse(kv.value) as TopicRecord, kv.modRevision);
-    tm.stopWatch = store.watch(TOPICS_PREFIX, revision, (events) => tm.onEvents(events));
+    const deleted = (await store.list(DELETED_TOPICS_PREFIX)).sort((a, b) => a.modRevision - b.modRevision);
+    for (const kv of deleted) tm.deletedIds.set(kv.key.slice(DELETED_TOPICS_PREFIX.length), kv.modRevision);
+    // Watched first: a deletion's two keys are seen by both watchers before any listener reconciles the logs.
+    tm.stopWatches.push(store.watch(DELETED_TOPICS_PREFIX, revision, (events) => tm.onDeletedEvents(events)));
+    tm.stopWatches.push(store.watch(TOPICS_PREFIX, revision, (events) => tm.onEvents(events)));
     return tm;
   }
 
@@ -79,6 +92,11 @@ export class TopicMetadata {
 
   getById(id: string): TopicRecord | undefined {
     return this.byId.get(id);
+  }
+
+  /** Whether the metadata records that a topic of this id was deleted. */
+  isDeleted(id: string): boolean {
+    return this.deletedIds.has(id);
   }
 
   all(): IterableIterator<TopicRecord> {
@@ -131,17 +149,38 @@ export class TopicMetadata {
     return 'busy';
   }
 
+  /** Deletes a topic, recording its id as deleted in the same transaction (the oldest records beyond the bound go). */
   async delete(name: string): Promise<boolean> {
     const key = TOPICS_PREFIX + name;
     const current = this.revisions.get(name);
-    if (current === undefined) return false;
-    const r = await this.store.txn([{ key, modRevision: current }], [{ type: 'delete', key }]);
-    if (r.succeeded) this.remove(name);
+    const topic = this.byName.get(name);
+    if (current === undefined || !topic) return false;
+    const operations: Operation[] = [
+      { type: 'delete', key },
+      { type: 'put', key: DELETED_TOPICS_PREFIX + topic.id, value: JSON.stringify({ name }) },
+    ];
+    let excess = this.deletedIds.size + 1 - MAX_DELETED_TOPIC_IDS;
+    for (const id of this.deletedIds.keys()) {
+      if (excess-- <= 0) break;
+      operations.push({ type: 'delete', key: DELETED_TOPICS_PREFIX + id });
+    }
+    const r = await this.store.txn([{ key, modRevision: current }], operations);
+    if (r.succeeded) {
+      this.remove(name);
+      this.deletedIds.set(topic.id, r.revision);
+    }
     return r.succeeded;
   }
 
   close(): void {
-    this.stopWatch?.();
+    for (const stop of this.stopWatches) stop();
+  }
+
+  private onDeletedEvents(events: WatchEvent[]): void {
+    for (const e of events) {
+      if (e.type === 'put') this.deletedIds.set(e.kv.key.slice(DELETED_TOPICS_PREFIX.length), e.kv.modRevision);
+      else this.deletedIds.delete(e.key.slice(DELETED_TOPICS_PREFIX.length));
+    }
   }
 
   private onEvents(events: WatchEvent[]): void {

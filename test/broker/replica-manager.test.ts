@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { ReplicaManager } from '../../src/broker/replica-manager.js';
 import { EmbeddedMetadataStore } from '../../src/cluster/embedded-metadata-store.js';
 import { newUuid, TopicMetadata, type TopicRecord } from '../../src/cluster/topic-metadata.js';
-import { silentLogger } from '../../src/observability/logger.js';
+import { Logger, silentLogger } from '../../src/observability/logger.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
-import { LogManager } from '../../src/storage/log-manager.js';
+import { LogManager, PARTITION_METADATA_FILE } from '../../src/storage/log-manager.js';
+import { PartitionLog } from '../../src/storage/partition-log.js';
 import { makeBatch, withTempDir } from '../storage/helpers.js';
 
 const logConfig = {
@@ -79,4 +81,144 @@ test('logs follow the topic metadata: created, found, deleted, replaced when a t
     await logs.shutdown();
     topics.close();
     await store.close();
+  }));
+
+/** A store, topic metadata, log manager and replica manager over `dir`, logging into `lines`. */
+async function startNode(dir: string, lines: string[] = []) {
+  const store = await EmbeddedMetadataStore.open(dir);
+  const topics = await TopicMetadata.load(store);
+  const logs = new LogManager({ logDirs: [`${dir}/logs`], configFor: () => logConfig });
+  await logs.startup();
+  const logger = new Logger('replicas', { level: 'info', sink: { write: (line) => lines.push(line) } });
+  const replicas = new ReplicaManager(0, logs, topics, logger);
+  await replicas.start();
+  return {
+    store,
+    topics,
+    logs,
+    replicas,
+    async stop() {
+      replicas.stop();
+      await logs.shutdown();
+      topics.close();
+      await store.close();
+    },
+  };
+}
+
+async function produce(node: Awaited<ReturnType<typeof startNode>>, name: string, partition: number, records: number) {
+  const found = node.replicas.lookup(name, partition);
+  assert.ok('log' in found, `${name}-${partition} is served`);
+  await found.log.append(makeBatch(records, 1), { sync: true, recordCount: records });
+}
+
+test('start-up: a missing or garbled partition.metadata of a known topic is written again and the log kept', () =>
+  withTempDir(async (dir) => {
+    const first = await startNode(dir);
+    const orders = topic('orders', 2);
+    await first.topics.create(orders);
+    await first.replicas.settled();
+    await produce(first, 'orders', 0, 3);
+    await produce(first, 'orders', 1, 4);
+    await first.stop();
+    await rm(join(dir, 'logs', 'orders-0', PARTITION_METADATA_FILE));
+    await writeFile(join(dir, 'logs', 'orders-1', PARTITION_METADATA_FILE), '\u0000garbage');
+
+    const lines: string[] = [];
+    const again = await startNode(dir, lines);
+    for (const [partition, records] of [
+      [0, 3],
+      [1, 4],
+    ] as const) {
+      const found = again.replicas.lookup('orders', partition);
+      assert.ok('log' in found);
+      assert.equal(found.log.logEndOffset, records, 'the records are still there');
+      const file = join(dir, 'logs', `orders-${partition}`, PARTITION_METADATA_FILE);
+      assert.match(await readFile(file, 'utf8'), new RegExp(`topic_id: ${orders.id}`));
+      assert.ok(
+        lines.some((l) => l.includes('WARN') && l.includes(file)),
+        lines.join(''),
+      );
+    }
+    await again.stop();
+  }));
+
+test('start-up: a log the metadata does not know is kept aside as a stray, and a new topic of its name starts empty', () =>
+  withTempDir(async (dir) => {
+    const first = await startNode(dir);
+    const lost = topic('lost', 1);
+    const replaced = topic('replaced', 1);
+    await first.topics.create(lost);
+    await first.topics.create(replaced);
+    await first.replicas.settled();
+    await produce(first, 'lost', 0, 5);
+    await produce(first, 'replaced', 0, 6);
+    await first.stop();
+    // The metadata forgets both topics without recording a deletion; 'replaced' exists again under another id.
+    const store = await EmbeddedMetadataStore.open(dir);
+    await store.txn(
+      [],
+      [
+        { type: 'delete', key: '/topics/lost' },
+        { type: 'put', key: '/topics/replaced', value: JSON.stringify(topic('replaced', 1)) },
+      ],
+    );
+    await store.close();
+
+    const lines: string[] = [];
+    const again = await startNode(dir, lines);
+    const names = await readdir(join(dir, 'logs'));
+    const strays = names.filter((n) => n.endsWith('-stray'));
+    assert.equal(strays.length, 2, names.join(','));
+    for (const [name, records] of [
+      ['lost', 5],
+      ['replaced', 6],
+    ] as const) {
+      const stray = strays.find((n) => n.startsWith(`${name}-0.`))!;
+      assert.ok(
+        lines.some((l) => l.includes('WARN') && l.includes(join(dir, 'logs', stray))),
+        lines.join(''),
+      );
+      // The data is all there: the stray directory opens as a log with every record.
+      const kept = await PartitionLog.open({
+        dir: join(dir, 'logs', stray),
+        topic: name,
+        partition: 0,
+        config: logConfig,
+        cleanShutdown: true,
+      });
+      assert.equal(kept.logEndOffset, records);
+      await kept.close();
+    }
+    assert.deepEqual(again.replicas.lookup('lost', 0), { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+    const fresh = again.replicas.lookup('replaced', 0);
+    assert.ok('log' in fresh);
+    assert.equal(fresh.log.logEndOffset, 0, 'the new topic does not serve the old records');
+    await again.stop();
+  }));
+
+test('start-up: the log of a topic the metadata records as deleted (a crash before its removal) is deleted', () =>
+  withTempDir(async (dir) => {
+    const first = await startNode(dir);
+    const gone = topic('gone', 1);
+    await first.topics.create(gone);
+    await first.replicas.settled();
+    await produce(first, 'gone', 0, 2);
+    // The metadata change is made, the directory not yet removed.
+    first.replicas.stop();
+    assert.equal(await first.topics.delete('gone'), true);
+    await first.logs.shutdown();
+    first.topics.close();
+    await first.store.close();
+    assert.ok((await readdir(join(dir, 'logs'))).includes('gone-0'));
+
+    const lines: string[] = [];
+    const again = await startNode(dir, lines);
+    assert.deepEqual(
+      (await readdir(join(dir, 'logs'))).filter((n) => n.startsWith('gone')),
+      [],
+    );
+    assert.ok(lines.some((l) => l.includes('INFO') && l.includes('deleting log')));
+    assert.ok(!lines.some((l) => l.includes('WARN')), lines.join(''));
+    await again.stop();
   }));

@@ -73,3 +73,26 @@ test('a second view of the same store sees changes through the watch', () =>
     b.close();
     await store.close();
   }));
+
+test('a deleted topic id is recorded with the deletion, seen by other views, and kept across a restart', () =>
+  withTempDir(async (dir) => {
+    const store = await EmbeddedMetadataStore.open(dir);
+    const view = await TopicMetadata.load(store);
+    const other = await TopicMetadata.load(store);
+    const orders = topic('orders');
+    await view.create(orders);
+    assert.equal(view.isDeleted(orders.id), false);
+    assert.equal(await view.delete('orders'), true);
+    assert.equal(view.isDeleted(orders.id), true);
+    assert.equal(other.isDeleted(orders.id), true);
+    view.close();
+    other.close();
+    await store.close();
+
+    const again = await EmbeddedMetadataStore.open(dir);
+    const reloaded = await TopicMetadata.load(again);
+    assert.equal(reloaded.isDeleted(orders.id), true);
+    assert.equal(reloaded.get('orders'), undefined);
+    reloaded.close();
+    await again.close();
+  }));
