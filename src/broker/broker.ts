@@ -375,9 +375,33 @@ export class Broker {
       partitions: Array.from({ length: numPartitions }, (_, partition) => newAssignment(partition, nodeId)),
       configs,
     };
-    const created = await topics.create(record);
+    let created: TopicRecord | null;
+    try {
+      created = await topics.create(record);
+    } catch (error) {
+      // The metadata store could not write the record (a full disk): nothing was created.
+      this.logger.error('topic creation failed', { topic: name, error: error as Error });
+      return ErrorCode.KAFKA_STORAGE_ERROR;
+    }
     await replicas.settled();
     if (!created) return ErrorCode.TOPIC_ALREADY_EXISTS;
+    const missing = replicas.logsMissing(name);
+    if (missing) {
+      // A topic whose logs could not be created would answer LEADER_NOT_AVAILABLE until a restart: take it back
+      // (its id is recorded as deleted, so whatever log was created goes too) and say why.
+      this.logger.error('topic creation failed: its logs could not be created, topic removed again', {
+        topic: name,
+        id: record.id,
+        error: missing,
+      });
+      try {
+        await topics.delete(name);
+        await replicas.settled();
+      } catch (error) {
+        this.logger.error('could not remove the topic whose logs failed', { topic: name, error: error as Error });
+      }
+      return ErrorCode.KAFKA_STORAGE_ERROR;
+    }
     this.logger.info('topic created', { topic: name, partitions: numPartitions, id: record.id });
     return ErrorCode.NONE;
   }

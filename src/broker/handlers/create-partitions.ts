@@ -35,8 +35,10 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
         continue;
       }
       let error: [number, string] | null = null;
+      let previousCount = 0;
       const outcome = await broker.topics.modify(t.name, (topic) => {
         const current = topic.partitions.length;
+        previousCount = current;
         if (t.count === current) {
           error = [ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partitions.`];
         } else if (t.count < current) {
@@ -66,7 +68,27 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
       if (outcome === 'missing') fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`);
       else if (error) fail(...(error as [number, string]));
       else if (outcome === 'busy') fail(ErrorCode.REASSIGNMENT_IN_PROGRESS, 'The topic kept changing; try again.');
-      else if (outcome === 'updated') broker.logger.info('partitions added', { topic: t.name, count: t.count });
+      else if (outcome === 'updated') {
+        await broker.replicas.settled();
+        const missing = broker.replicas.logsMissing(t.name);
+        if (!missing) {
+          broker.logger.info('partitions added', { topic: t.name, count: t.count });
+          continue;
+        }
+        // The new partitions' logs could not be created (a full disk): take them back rather than leave
+        // partitions that answer LEADER_NOT_AVAILABLE until a restart.
+        broker.logger.error('partitions not added: their logs could not be created', { topic: t.name, error: missing });
+        await broker.topics
+          .modify(t.name, (topic) =>
+            topic.partitions.length > previousCount
+              ? { ...topic, partitions: topic.partitions.slice(0, previousCount) }
+              : null,
+          )
+          .catch((e: unknown) =>
+            broker.logger.error('could not take back the partitions', { topic: t.name, error: e as Error }),
+          );
+        fail(ErrorCode.KAFKA_STORAGE_ERROR, 'The logs of the new partitions could not be created.');
+      }
     }
     await broker.replicas.settled();
     return { throttleTimeMs: 0, results };

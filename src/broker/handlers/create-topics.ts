@@ -102,7 +102,11 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
       if (errorCode !== ErrorCode.NONE) {
         fail(
           errorCode,
-          errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? `Topic '${t.name}' already exists.` : 'Topic creation failed.',
+          errorCode === ErrorCode.TOPIC_ALREADY_EXISTS
+            ? `Topic '${t.name}' already exists.`
+            : errorCode === ErrorCode.KAFKA_STORAGE_ERROR
+              ? 'The topic could not be written to disk.'
+              : 'Topic creation failed.',
         );
         continue;
       }
