@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { appendFile, open, rm, writeFile } from 'node:fs/promises';
+import { appendFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import {
   EMBEDDED_METADATA_DIR,
   EmbeddedMetadataStore,
@@ -11,8 +9,7 @@ import {
 } from '../../src/cluster/embedded-metadata-store.js';
 import { createIfAbsent, type WatchEvent } from '../../src/cluster/metadata-store.js';
 import { withTempDir } from '../storage/helpers.js';
-
-const execFileAsync = promisify(execFile);
+import { fillDisk, smallDiskUnavailable, withSmallDisk } from '../storage/small-disk.js';
 
 test('compare-and-set transactions apply atomically or not at all', () =>
   withTempDir(async (dir) => {
@@ -136,39 +133,10 @@ test('a missing journal in a log dir used before stops start-up, naming the file
     await empty.close();
   }));
 
-/** Runs `fn` on a 1 MiB tmpfs mounted for it (root only), unmounted afterwards. */
-async function withSmallDisk(fn: (dir: string) => Promise<void>): Promise<void> {
-  await withTempDir(async (dir) => {
-    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
-    try {
-      await fn(dir);
-    } finally {
-      await execFileAsync('umount', [dir]);
-    }
-  });
-}
-
-/** Fills the file system holding `dir` until a write fails for lack of space; returns the filler's path. */
-async function fillDisk(dir: string): Promise<string> {
-  const filler = join(dir, 'filler');
-  const file = await open(filler, 'w');
-  try {
-    const chunk = Buffer.alloc(4096);
-    for (;;) await file.write(chunk);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-  } finally {
-    await file.close();
-  }
-  return filler;
-}
-
-const notRoot = process.getuid?.() !== 0 ? 'mounting a small tmpfs needs root' : false;
-
 test(
   'disk full: a transaction whose entry is written in part fails, changes nothing, and nothing is lost after it',
   {
-    skip: notRoot,
+    skip: smallDiskUnavailable,
   },
   () =>
     withSmallDisk(async (dir) => {
@@ -190,6 +158,34 @@ test(
         (await again.list('/topics/')).map((kv) => kv.value),
         ['a', 'b', 'c'],
       );
+      await again.close();
+    }),
+);
+
+test(
+  'disk full at a snapshot: the transaction still succeeds, the journal stays whole, and a restart has every entry',
+  {
+    skip: smallDiskUnavailable,
+  },
+  () =>
+    withSmallDisk(async (dir) => {
+      const warnings: string[] = [];
+      const store = await EmbeddedMetadataStore.open(dir, { onWarning: (m) => warnings.push(m) });
+      const KEYS = 1100; // the snapshot is written at the 1000th entry
+      for (let i = 0; i < 990; i++) await store.txn([], [{ type: 'put', key: `/k/${i}`, value: String(i) }]);
+      const filler = await fillDisk(dir);
+      // Two pages free: room for the journal's next entries, not for a snapshot of every key.
+      await truncate(filler, (await stat(filler)).size - 8192);
+      for (let i = 990; i < KEYS; i++) await store.txn([], [{ type: 'put', key: `/k/${i}`, value: String(i) }]);
+      assert.ok(
+        warnings.some((w) => w.includes('snapshot')),
+        warnings.join('; '),
+      );
+      await store.close();
+      await rm(filler);
+
+      const again = await EmbeddedMetadataStore.open(dir);
+      assert.equal((await again.list('/k/')).length, KEYS);
       await again.close();
     }),
 );

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { open, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { EMBEDDED_METADATA_DIR, JOURNAL_FILE } from '../../src/cluster/embedded-metadata-store.js';
 import { startBroker } from '../../src/index.js';
@@ -16,9 +14,9 @@ import {
   REPLICATION_OFFSET_CHECKPOINT_FILE,
 } from '../../src/storage/log-manager.js';
 import { withTempDir } from '../storage/helpers.js';
+import { fillDisk, smallDiskUnavailable, withSmallDisk } from '../storage/small-disk.js';
 import { consumeWithKafkaPython, createTopics } from './clients.js';
 
-const execFileAsync = promisify(execFile);
 const RECORDS_PER_PARTITION = 20;
 
 function kafka(bootstrap: string): Kafka {
@@ -124,39 +122,10 @@ test('a missing metadata journal: start-up is refused naming the file, and no pa
     assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith('kept')).sort(), ['kept-0', 'kept-1']);
   }));
 
-/** Runs `fn` on a 1 MiB tmpfs mounted for it, unmounted afterwards. */
-async function withSmallDisk(fn: (dir: string) => Promise<void>): Promise<void> {
-  await withTempDir(async (dir) => {
-    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
-    try {
-      await fn(dir);
-    } finally {
-      await execFileAsync('umount', [dir]);
-    }
-  });
-}
-
-/** Fills the file system holding `dir` until a write fails for lack of space; returns the filler's path. */
-async function fillDisk(dir: string): Promise<string> {
-  const filler = join(dir, 'filler');
-  const file = await open(filler, 'w');
-  try {
-    const chunk = Buffer.alloc(4096);
-    for (;;) await file.write(chunk);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-  } finally {
-    await file.close();
-  }
-  return filler;
-}
-
-const notRoot = process.getuid?.() !== 0 ? 'mounting a small tmpfs needs root' : false;
-
 test(
   'CreateTopics on a full disk answers KAFKA_STORAGE_ERROR and leaves no topic; once space is freed it works',
   {
-    skip: notRoot,
+    skip: smallDiskUnavailable,
   },
   () =>
     withSmallDisk(async (dir) => {
@@ -197,6 +166,47 @@ test(
         assert.deepEqual(
           records.map((r) => r.value),
           ['after'],
+        );
+      } finally {
+        await broker.stop();
+      }
+    }),
+);
+
+test(
+  'CreatePartitions on a full disk answers KAFKA_STORAGE_ERROR and the topic keeps its partitions and records',
+  {
+    skip: smallDiskUnavailable,
+  },
+  () =>
+    withSmallDisk(async (dir) => {
+      const broker = await startBroker({ logDirs: [dir] });
+      try {
+        await createTopics(kafka(broker.bootstrap), [{ topic: 'grow', numPartitions: 1 }]);
+        const producer = kafka(broker.bootstrap).producer({ allowAutoTopicCreation: false });
+        await producer.connect();
+        await producer.send({ topic: 'grow', acks: -1, messages: [{ key: 'a', value: 'before' }] });
+        await producer.disconnect();
+        const filler = await fillDisk(dir);
+        const admin = kafka(broker.bootstrap).admin();
+        await admin.connect();
+        try {
+          const failed = await admin.createPartitions({ topicPartitions: [{ topic: 'grow', count: 3 }] }).then(
+            () => null,
+            (e: { errors?: Array<{ type: string }>; type?: string }) => e,
+          );
+          assert.ok(failed, 'CreatePartitions must not answer OK');
+          assert.deepEqual(failed.errors?.map((x) => x.type) ?? [failed.type], ['KAFKA_STORAGE_ERROR']);
+          const [described] = (await admin.fetchTopicMetadata({ topics: ['grow'] })).topics;
+          assert.equal(described?.partitions.length, 1);
+          await rm(filler);
+          await admin.createPartitions({ topicPartitions: [{ topic: 'grow', count: 3 }] });
+        } finally {
+          await admin.disconnect();
+        }
+        assert.deepEqual(
+          (await consumeWithKafkaPython(broker.bootstrap, 'grow', [0, 1, 2])).map((r) => r.value),
+          ['before'],
         );
       } finally {
         await broker.stop();
