@@ -4,8 +4,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { EMBEDDED_METADATA_DIR, JOURNAL_FILE } from '../../src/cluster/embedded-metadata-store.js';
+import { ZERO_UUID } from '../../src/cluster/topic-metadata.js';
 import { startBroker } from '../../src/index.js';
 import { Logger } from '../../src/observability/logger.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { apis } from '../../src/protocol/generated/index.js';
 import {
   CLEANER_OFFSET_CHECKPOINT_FILE,
   LOG_START_OFFSET_CHECKPOINT_FILE,
@@ -16,6 +19,7 @@ import {
 import { withTempDir } from '../storage/helpers.js';
 import { fillDisk, smallDiskUnavailable, withSmallDisk } from '../storage/small-disk.js';
 import { consumeWithKafkaPython, createTopics } from './clients.js';
+import { RawClient } from './raw-client.js';
 
 const RECORDS_PER_PARTITION = 20;
 
@@ -152,6 +156,21 @@ test(
             (await readdir(dir)).filter((n) => n.startsWith('full')),
             [],
           );
+
+          // Auto-creation through Metadata takes the same path.
+          const client = await RawClient.connect(broker.port);
+          try {
+            const metadata = await client.request(apis.Metadata, 12, {
+              topics: [{ topicId: ZERO_UUID, name: 'auto' }],
+              allowAutoTopicCreation: true,
+              includeClusterAuthorizedOperations: false,
+              includeTopicAuthorizedOperations: false,
+            });
+            assert.equal(metadata.topics[0]?.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+          } finally {
+            client.close();
+          }
+          assert.deepEqual(await admin.listTopics(), []);
 
           await rm(filler);
           await admin.createTopics({ topics: [{ topic: 'full', numPartitions: 2 }] });
