@@ -1,22 +1,36 @@
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 /** Version line of Kafka's offset checkpoint files. */
 const CHECKPOINT_VERSION = 0;
 
 /**
- * Writes a file atomically: a temporary file is written and fsynced, then renamed over the target, so a
- * crash leaves either the old or the new content.
+ * Writes a file atomically: a temporary file is written whole and fsynced, then renamed over the target and the
+ * directory fsynced, so a crash leaves either the old or the new content. A failed write (a full disk) leaves
+ * the old file and no temporary one.
  */
 export async function writeFileAtomic(path: string, content: string): Promise<void> {
   const tmp = `${path}.tmp`;
-  const file = await open(tmp, 'w');
   try {
-    await file.writeFile(content);
-    await file.sync();
-  } finally {
-    await file.close();
+    const file = await open(tmp, 'w');
+    try {
+      // writeFile continues short writes until every byte is written, or throws.
+      await file.writeFile(content);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw error;
   }
-  await rename(tmp, path);
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
 }
 
 /** Key of a partition in checkpoint maps: `topic-partition`, as Kafka names partition directories. */
