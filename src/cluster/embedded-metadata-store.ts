@@ -91,7 +91,10 @@ export class EmbeddedMetadataStore implements MetadataStore {
       const last = end === -1 || end === bytes.length - 1;
       if (!entry) {
         if (last) break; // a torn write of a transaction never acknowledged
-        throw new Error(`metadata journal ${journalPath} line ${line} is corrupt; entries after it follow`);
+        throw new Error(
+          `metadata journal ${journalPath} line ${line} is corrupt and entries follow it: restore ` +
+            `${EMBEDDED_METADATA_DIR} from a backup`,
+        );
       }
       at = end + 1;
       valid = at;

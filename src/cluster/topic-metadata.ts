@@ -66,10 +66,13 @@ export class TopicMetadata {
   private readonly stopWatches: Array<() => void> = [];
   private readonly listeners = new Set<(changed: string[]) => void>();
 
-  private constructor(private readonly store: MetadataStore) {}
+  private constructor(
+    private readonly store: MetadataStore,
+    private readonly maxDeletedTopicIds: number,
+  ) {}
 
-  static async load(store: MetadataStore): Promise<TopicMetadata> {
-    const tm = new TopicMetadata(store);
+  static async load(store: MetadataStore, options: { maxDeletedTopicIds?: number } = {}): Promise<TopicMetadata> {
+    const tm = new TopicMetadata(store, options.maxDeletedTopicIds ?? MAX_DELETED_TOPIC_IDS);
     const revision = await store.revision();
     for (const kv of await store.list(TOPICS_PREFIX)) tm.set(JSON.parse(kv.value) as TopicRecord, kv.modRevision);
     const deleted = (await store.list(DELETED_TOPICS_PREFIX)).sort((a, b) => a.modRevision - b.modRevision);
@@ -159,7 +162,7 @@ export class TopicMetadata {
       { type: 'delete', key },
       { type: 'put', key: DELETED_TOPICS_PREFIX + topic.id, value: JSON.stringify({ name }) },
     ];
-    let excess = this.deletedIds.size + 1 - MAX_DELETED_TOPIC_IDS;
+    let excess = this.deletedIds.size + 1 - this.maxDeletedTopicIds;
     for (const id of this.deletedIds.keys()) {
       if (excess-- <= 0) break;
       operations.push({ type: 'delete', key: DELETED_TOPICS_PREFIX + id });

@@ -96,3 +96,28 @@ test('a deleted topic id is recorded with the deletion, seen by other views, and
     reloaded.close();
     await again.close();
   }));
+
+test('deleted topic ids are bounded: the oldest are forgotten first', () =>
+  withTempDir(async (dir) => {
+    const store = await EmbeddedMetadataStore.open(dir);
+    const view = await TopicMetadata.load(store, { maxDeletedTopicIds: 2 });
+    const ids: string[] = [];
+    for (const name of ['a', 'b', 'c']) {
+      const t = topic(name);
+      ids.push(t.id);
+      await view.create(t);
+      await view.delete(name);
+    }
+    assert.deepEqual(
+      ids.map((id) => view.isDeleted(id)),
+      [false, true, true],
+    );
+    view.close();
+    const reloaded = await TopicMetadata.load(store);
+    assert.deepEqual(
+      ids.map((id) => reloaded.isDeleted(id)),
+      [false, true, true],
+    );
+    reloaded.close();
+    await store.close();
+  }));
