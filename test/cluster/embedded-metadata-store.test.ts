@@ -138,8 +138,8 @@ test(
   {
     skip: smallDiskUnavailable,
   },
-  () =>
-    withSmallDisk(async (dir) => {
+  (t) =>
+    withSmallDisk(t, async (dir) => {
       const store = await EmbeddedMetadataStore.open(dir);
       await store.txn([], [{ type: 'put', key: '/topics/a', value: 'a' }]);
       const revision = await store.revision();
@@ -167,8 +167,8 @@ test(
   {
     skip: smallDiskUnavailable,
   },
-  () =>
-    withSmallDisk(async (dir) => {
+  (t) =>
+    withSmallDisk(t, async (dir) => {
       const warnings: string[] = [];
       const store = await EmbeddedMetadataStore.open(dir, { onWarning: (m) => warnings.push(m) });
       const KEYS = 1100; // the snapshot is written at the 1000th entry

@@ -131,8 +131,8 @@ test(
   {
     skip: smallDiskUnavailable,
   },
-  () =>
-    withSmallDisk(async (dir) => {
+  (t) =>
+    withSmallDisk(t, async (dir) => {
       const lines: string[] = [];
       const broker = await startBroker({ logDirs: [dir], logger: recordingLogger(lines) });
       try {
@@ -197,8 +197,8 @@ test(
   {
     skip: smallDiskUnavailable,
   },
-  () =>
-    withSmallDisk(async (dir) => {
+  (t) =>
+    withSmallDisk(t, async (dir) => {
       const broker = await startBroker({ logDirs: [dir] });
       try {
         await createTopics(kafka(broker.bootstrap), [{ topic: 'grow', numPartitions: 1 }]);
