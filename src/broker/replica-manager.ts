@@ -45,7 +45,18 @@ export class ReplicaManager {
 
   /** Brings the logs in line with the metadata, then follows its changes. */
   async start(): Promise<void> {
-    for (const log of [...this.logManager.allLogs()]) await this.applyDisposition(log.topic, log.partition, true);
+    for (const log of [...this.logManager.allLogs()]) {
+      try {
+        await this.applyDisposition(log.topic, log.partition, true);
+      } catch (error) {
+        // Tried again when the topic next changes, and at the next start; the other logs are not held up.
+        this.logger.error('could not bring a log in line with the metadata', {
+          topic: log.topic,
+          partition: log.partition,
+          error: error as Error,
+        });
+      }
+    }
     for (const topic of this.topics.all()) await this.reconcile(topic.name);
     this.stopWatching = this.topics.onChange((names) => {
       for (const name of names) this.reconciling = this.reconciling.then(() => this.reconcile(name));
