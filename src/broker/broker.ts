@@ -167,6 +167,7 @@ export class Broker {
       configFor: (topic) => logConfigFor(topics.get(topic), settings),
       tailCacheBytes: settings.tailCacheBytes,
       producerIdExpirationMs: settings.producerIdExpirationMs,
+      logger: logger.child('log'),
     });
     await logs.startup();
     const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'));

@@ -8,6 +8,7 @@ import {
   writeFileAtomic,
   writeOffsetCheckpoint,
 } from './checkpoint-file.js';
+import { RecoveryProgress, type StorageLogger, silentStorageLogger } from './log-recovery.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, type LogConfig, PartitionLog } from './partition-log.js';
 import { TailCacheBudget } from './tail-cache.js';
 
@@ -32,6 +33,8 @@ export interface LogManagerOptions {
   /** producer.id.expiration.ms. */
   producerIdExpirationMs?: number;
   now?: () => number;
+  /** Where recovery, truncations and partitions going offline are told. */
+  logger?: StorageLogger;
 }
 
 export interface MetaProperties {
@@ -62,9 +65,11 @@ export class LogManager {
   readonly hadCleanShutdown = new Map<string, boolean>();
 
   private readonly tailCache: TailCacheBudget | undefined;
+  private readonly logger: StorageLogger;
 
   constructor(private readonly options: LogManagerOptions) {
     this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? silentStorageLogger;
     if (options.tailCacheBytes) this.tailCache = new TailCacheBudget(options.tailCacheBytes);
   }
 
@@ -78,7 +83,14 @@ export class LogManager {
       const recoveryPoints = await readOffsetCheckpoint(join(dir, RECOVERY_POINT_CHECKPOINT_FILE));
       const logStartOffsets = await readOffsetCheckpoint(join(dir, LOG_START_OFFSET_CHECKPOINT_FILE));
       const cleanerOffsets = await readOffsetCheckpoint(join(dir, CLEANER_OFFSET_CHECKPOINT_FILE));
-      for (const name of (await readdir(dir)).sort()) {
+      const names = (await readdir(dir)).sort();
+      const recovery = new RecoveryProgress(
+        this.logger,
+        dir,
+        names.filter((n) => parsePartitionDir(n)).length,
+        this.now,
+      );
+      for (const name of names) {
         const path = join(dir, name);
         if (name.endsWith(DELETE_DIR_SUFFIX)) {
           await rm(path, { recursive: true, force: true });
@@ -98,6 +110,8 @@ export class LogManager {
           now: this.now,
           tailCache: this.tailCache,
           producerIdExpirationMs: this.options.producerIdExpirationMs,
+          logger: this.logger,
+          recovery,
         });
         // As in Kafka, a cleaner offset outside the log (truncated, or the topic deleted and created again) is
         // forgotten: the log counts as dirty from its start.
@@ -108,6 +122,7 @@ export class LogManager {
         this.logs.set(key, log);
         this.dirOf.set(key, dir);
       }
+      recovery.finish();
       // From now on a crash must be detected at the next start.
       await rm(marker, { force: true });
     }
@@ -145,6 +160,7 @@ export class LogManager {
       now: this.now,
       tailCache: this.tailCache,
       producerIdExpirationMs: this.options.producerIdExpirationMs,
+      logger: this.logger,
     });
     this.logs.set(key, log);
     this.dirOf.set(key, dir);
