@@ -261,11 +261,38 @@ export class LogManager {
     }
   }
 
-  /** Flushes and closes every log, writes the checkpoints, then the clean shutdown marker. */
+  /**
+   * Flushes and closes every log, writes the checkpoints, then the clean shutdown marker. A log that cannot be
+   * closed cleanly (a full or failing disk), an offline log, or checkpoints that cannot be written leave their
+   * log dir without the marker, as Kafka does for an offline dir: its next start recovers it. The other logs
+   * are closed all the same.
+   */
   async shutdown(): Promise<void> {
-    for (const log of this.logs.values()) await log.close();
-    await this.checkpoint();
-    for (const dir of this.options.logDirs) await writeFile(join(dir, CLEAN_SHUTDOWN_FILE), '');
+    const unclean = new Set<PartitionLog>();
+    for (const log of this.logs.values()) {
+      if (log.isOffline) unclean.add(log);
+      try {
+        await log.close();
+      } catch (error) {
+        unclean.add(log);
+        this.logger.error('could not close a log cleanly: its log dir is recovered at the next start', {
+          topic: log.topic,
+          partition: log.partition,
+          error: error as Error,
+        });
+      }
+    }
+    try {
+      await this.checkpoint();
+    } catch (error) {
+      this.logger.error('could not write the checkpoints: the log dirs are recovered at the next start', {
+        error: error as Error,
+      });
+      return;
+    }
+    for (const [dir, logs] of this.logsByDir()) {
+      if (!logs.some((log) => unclean.has(log))) await writeFile(join(dir, CLEAN_SHUTDOWN_FILE), '');
+    }
   }
 
   private leastLoadedDir(): string {
