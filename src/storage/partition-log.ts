@@ -216,6 +216,7 @@ export class PartitionLog {
     const segmentConfig = { indexIntervalBytes: params.config.indexIntervalBytes };
     let recoveredSegments = 0;
     let bytesScanned = 0;
+    const causes = new Set<string>();
     for (let i = 0; i < baseOffsets.length; i++) {
       const baseOffset = baseOffsets[i]!;
       const later = baseOffsets.slice(i + 1);
@@ -236,6 +237,7 @@ export class PartitionLog {
       if (!recovery) continue;
       recoveredSegments++;
       bytesScanned += recovery.bytesScanned;
+      causes.add(recovery.cause);
       if (recovery.reason) {
         log.recoveryTruncation = {
           offset: segment.nextOffset,
@@ -293,6 +295,7 @@ export class PartitionLog {
         bytesScanned,
         logEndOffset: log.nextOffset,
         ms: Date.now() - startedMs,
+        cause: [...causes].join(', '),
       });
     }
     params.recovery?.partitionDone(recoveredSegments > 0);
