@@ -227,3 +227,23 @@ test('a long recovery reports its progress: partitions done of the total and byt
     await second.shutdown();
     await first.shutdown().catch(() => {});
   }));
+
+test('a segment whose first batch goes back below the end of the segment before it is cut there', () =>
+  withTempDir(async (dir) => {
+    // Segments at 0, 20 and 40; the first batch of segment 20 claims offset 15, inside segment 0's range.
+    await writeLog(dir, 12);
+    const base = Buffer.alloc(8);
+    base.writeBigInt64BE(15n);
+    await damage(dir, 20, 0, base);
+    const logger = capture();
+    const log = await openLog(dir, { clean: false, logger });
+    assert.equal(log.logEndOffset, 20);
+    assert.deepEqual(
+      await readOffsets(log),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    const warn = logger.lines.find((l) => l.message.startsWith('log truncated by recovery'));
+    assert.equal(warn?.fields.reason, 'offsets not increasing');
+    assert.equal(warn?.fields.segment, 20);
+    await log.close();
+  }));
