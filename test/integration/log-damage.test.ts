@@ -176,3 +176,31 @@ test('a damaged __transaction_state batch: the broker starts, the transactional 
     assert.equal(skipped?.baseOffset, damaged);
     await broker.stop();
   }));
+
+test('__consumer_offsets unreadable in the middle after a clean stop: the groups load up to there, and the operator is told', () =>
+  withTempDir(async (dir) => {
+    const lines: LogLine[] = [];
+    let broker = await brokerOn(dir, lines);
+    await createTopics(client(broker), [{ topic: 'orders', numPartitions: 1 }]);
+    const raw = await RawClient.connect(broker.port);
+    await findCoordinator(raw, 'billing');
+    // Enough commits after the one to damage that the log's index covers it: a clean start does not walk there.
+    for (let offset = 1n; offset <= 100n; offset++) await simpleCommit(raw, 'billing', 'orders', 0, offset * 10n);
+    raw.close();
+    await broker.stop();
+
+    // The second batch's size field says 13 bytes: nothing after it can be found by walking.
+    const file = join(dir, '__consumer_offsets-0', '00000000000000000000.log');
+    const second = batchesIn(await readFile(file))[1]!;
+    const handle = await open(file, 'r+');
+    await handle.write(Buffer.from([0, 0, 0, 1]), 0, 4, second.position + 8);
+    await handle.close();
+
+    lines.length = 0;
+    broker = await brokerOn(dir, lines);
+    assert.equal(await committedOffset(client(broker), 'billing'), '10', 'the commit before the damage is loaded');
+    const stopped = lines.find((l) => l.message.startsWith('stopped loading at an unreadable part'));
+    assert.equal(stopped?.level, 'error');
+    assert.equal(stopped?.topic, '__consumer_offsets');
+    assert.equal(stopped?.offset, second.baseOffset);
+  }));
