@@ -88,6 +88,7 @@ export class LogManager {
         this.logger,
         dir,
         names.filter((n) => parsePartitionDir(n)).length,
+        !clean,
         this.now,
       );
       for (const name of names) {

@@ -17,8 +17,8 @@ export const silentStorageLogger: StorageLogger = { info() {}, warn() {}, error(
 export const RECOVERY_PROGRESS_INTERVAL_MS = 3000;
 
 /**
- * Counts what the recovery of one log dir has done, and logs it every RECOVERY_PROGRESS_INTERVAL_MS while it
- * runs: partitions done of the total, bytes scanned. The check is made as bytes are scanned and partitions
+ * Counts what the recovery (or the loading, after a clean stop) of one log dir has done, and logs it every
+ * RECOVERY_PROGRESS_INTERVAL_MS while it runs: partitions done of the total, bytes scanned. The check is made as bytes are scanned and partitions
  * finish (no timer), so a recovery that is quick says nothing until its summary.
  */
 export class RecoveryProgress {
@@ -32,6 +32,8 @@ export class RecoveryProgress {
     private readonly logger: StorageLogger,
     private readonly logDir: string,
     private readonly partitions: number,
+    /** Whether the previous run stopped uncleanly (recovery) rather than cleanly (only loading). */
+    private readonly recovering: boolean,
     private readonly now: () => number = Date.now,
     private readonly intervalMs = RECOVERY_PROGRESS_INTERVAL_MS,
   ) {
@@ -66,7 +68,7 @@ export class RecoveryProgress {
     const nowMs = this.now();
     if (nowMs - this.lastReportMs < this.intervalMs) return;
     this.lastReportMs = nowMs;
-    this.logger.info('log recovery in progress', {
+    this.logger.info(this.recovering ? 'log recovery in progress' : 'loading logs', {
       logDir: this.logDir,
       partitionsDone: this.partitionsDone,
       partitions: this.partitions,
