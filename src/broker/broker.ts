@@ -169,7 +169,7 @@ export class Broker {
       configFor: (topic) => logConfigFor(topics.get(topic), settings),
       tailCacheBytes: settings.tailCacheBytes,
       producerIdExpirationMs: settings.producerIdExpirationMs,
-      onWarning: (message, fields) => logger.child('logs').warn(message, fields),
+      logger: logger.child('log'),
     });
     await logs.startup();
     const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'));

@@ -8,6 +8,7 @@ import {
   writeFileAtomic,
   writeOffsetCheckpoint,
 } from './checkpoint-file.js';
+import { RecoveryProgress, type StorageLogger, silentStorageLogger } from './log-recovery.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, type LogConfig, PartitionLog } from './partition-log.js';
 import { TailCacheBudget } from './tail-cache.js';
 
@@ -39,11 +40,8 @@ export interface LogManagerOptions {
   /** producer.id.expiration.ms. */
   producerIdExpirationMs?: number;
   now?: () => number;
-  /**
-   * Told what an operator must know that is not an error: a damaged checkpoint recovered from the logs, a
-   * stray log found. Storage stays free of the broker's logger.
-   */
-  onWarning?: (message: string, fields: Record<string, string | number>) => void;
+  /** Where recovery, truncations and partitions going offline are told. */
+  logger?: StorageLogger;
 }
 
 export interface MetaProperties {
@@ -85,9 +83,11 @@ export class LogManager {
   readonly hadCleanShutdown = new Map<string, boolean>();
 
   private readonly tailCache: TailCacheBudget | undefined;
+  private readonly logger: StorageLogger;
 
   constructor(private readonly options: LogManagerOptions) {
     this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? silentStorageLogger;
     if (options.tailCacheBytes) this.tailCache = new TailCacheBudget(options.tailCacheBytes);
   }
 
@@ -115,14 +115,22 @@ export class LogManager {
         CLEANER_OFFSET_CHECKPOINT_FILE,
         'compacted logs are cleaned from their start',
       );
-      for (const name of (await readdir(dir)).sort()) {
+      const names = (await readdir(dir)).sort();
+      const recovery = new RecoveryProgress(
+        this.logger,
+        dir,
+        names.filter((n) => parsePartitionDir(n)).length,
+        !clean,
+        this.now,
+      );
+      for (const name of names) {
         const path = join(dir, name);
         if (name.endsWith(DELETE_DIR_SUFFIX)) {
           await rm(path, { recursive: true, force: true });
           continue;
         }
         if (name.endsWith(STRAY_DIR_SUFFIX)) {
-          this.options.onWarning?.('stray log kept aside, not served', { path });
+          this.logger.warn('stray log kept aside, not served', { path });
           continue;
         }
         const tp = parsePartitionDir(name);
@@ -139,6 +147,8 @@ export class LogManager {
           now: this.now,
           tailCache: this.tailCache,
           producerIdExpirationMs: this.options.producerIdExpirationMs,
+          logger: this.logger,
+          recovery,
         });
         // As in Kafka, a cleaner offset outside the log (truncated, or the topic deleted and created again) is
         // forgotten: the log counts as dirty from its start.
@@ -150,6 +160,7 @@ export class LogManager {
         this.dirOf.set(key, dir);
         this.topicIds.set(key, await readPartitionMetadata(path));
       }
+      recovery.finish();
       // From now on a crash must be detected at the next start.
       await rm(marker, { force: true });
     }
@@ -161,7 +172,7 @@ export class LogManager {
     try {
       return await readOffsetCheckpoint(path);
     } catch (e) {
-      this.options.onWarning?.(`checkpoint file unreadable, ${consequence}`, { path, reason: (e as Error).message });
+      this.logger.warn(`checkpoint file unreadable, ${consequence}`, { path, reason: (e as Error).message });
       return null;
     }
   }
@@ -204,6 +215,7 @@ export class LogManager {
         now: this.now,
         tailCache: this.tailCache,
         producerIdExpirationMs: this.options.producerIdExpirationMs,
+        logger: this.logger,
       });
     } catch (e) {
       await rm(path, { recursive: true, force: true }).catch(() => {});
@@ -330,11 +342,38 @@ export class LogManager {
     }
   }
 
-  /** Flushes and closes every log, writes the checkpoints, then the clean shutdown marker. */
+  /**
+   * Flushes and closes every log, writes the checkpoints, then the clean shutdown marker. A log that cannot be
+   * closed cleanly (a full or failing disk), an offline log, or checkpoints that cannot be written leave their
+   * log dir without the marker, as Kafka does for an offline dir: its next start recovers it. The other logs
+   * are closed all the same.
+   */
   async shutdown(): Promise<void> {
-    for (const log of this.logs.values()) await log.close();
-    await this.checkpoint();
-    for (const dir of this.options.logDirs) await writeFile(join(dir, CLEAN_SHUTDOWN_FILE), '');
+    const unclean = new Set<PartitionLog>();
+    for (const log of this.logs.values()) {
+      if (log.isOffline) unclean.add(log);
+      try {
+        await log.close();
+      } catch (error) {
+        unclean.add(log);
+        this.logger.error('could not close a log cleanly: its log dir is recovered at the next start', {
+          topic: log.topic,
+          partition: log.partition,
+          error: error as Error,
+        });
+      }
+    }
+    try {
+      await this.checkpoint();
+    } catch (error) {
+      this.logger.error('could not write the checkpoints: the log dirs are recovered at the next start', {
+        error: error as Error,
+      });
+      return;
+    }
+    for (const [dir, logs] of this.logsByDir()) {
+      if (!logs.some((log) => unclean.has(log))) await writeFile(join(dir, CLEAN_SHUTDOWN_FILE), '');
+    }
   }
 
   private leastLoadedDir(): string {

@@ -22,6 +22,9 @@ const SCAN_CHUNK_BYTES = 1 << 20;
 /** Bytes read at first when looking for an offset: enough for an index interval and a typical batch. */
 const SEARCH_WINDOW_BYTES = 64 * 1024;
 
+/** Index entries hold offsets relative to the segment's base offset as int32. */
+const MAX_RELATIVE_OFFSET = 0x7fffffff;
+
 /** Reads at least this large take their buffer from the pool. */
 const POOLED_READ_MIN_BYTES = 256 * 1024;
 /** Pooled buffers come in multiples of this size, so that reads of nearby sizes share them. */
@@ -111,6 +114,36 @@ export interface BatchPosition {
   maxTimestamp: number;
 }
 
+/** Why recovery cut a segment short: the first check the batch failed. */
+export type CorruptionReason =
+  | 'torn tail'
+  | 'bad batch size'
+  | 'bad magic'
+  | 'bad CRC'
+  | 'offsets not increasing'
+  | 'offset beyond the segment';
+
+/** What the recovery of one segment did. */
+export interface SegmentRecovery {
+  /** Why the segment was read whole: an unclean stop, a corrupt index, an interrupted swap... */
+  cause: string;
+  bytesScanned: number;
+  /** Bytes cut from the end, and why; 0 and null when every batch checked out. */
+  truncatedBytes: number;
+  reason: CorruptionReason | null;
+}
+
+export interface SegmentRecoveryOptions {
+  /** Why recovery runs (for the log). */
+  cause?: string;
+  /** The first offset the segment may hold: the end of the segment before it. Lower offsets are corrupt. */
+  minOffset?: number;
+  /** Runs before bytes are truncated. */
+  beforeTruncate?: () => Promise<void>;
+  /** Told the bytes checked, chunk by chunk (progress of a long recovery). */
+  onScanned?: (bytes: number) => void;
+}
+
 export interface SegmentConfig {
   /** log.index.interval.bytes: log bytes between two index entries. */
   indexIntervalBytes: number;
@@ -129,6 +162,8 @@ export class LogSegment {
   /** Timestamp that time-based rolling counts from: the first batch's max timestamp, else creation time. */
   private rollingBaseTimestamp: number;
   private hasTimestampedBatch = false;
+  /** What the last recovery of this segment found, if it was recovered since it was opened. */
+  recovery: SegmentRecovery | null = null;
 
   private constructor(
     readonly dir: string,
@@ -178,9 +213,17 @@ export class LogSegment {
   /**
    * Opens an existing segment. With `recover`, every batch is read and checked (size, magic, CRC, offsets
    * growing), a torn or corrupt tail is truncated, and the indexes are rebuilt. Without it, the indexes on
-   * disk are trusted and only the part after the last index entry is read to find the end of the log.
+   * disk are trusted and only the part after the last index entry is walked, to find the end of the log; the
+   * segment is recovered when that part is not whole batches (or the index points past the log). What recovery
+   * did is left in `recovery`.
    */
-  static async load(dir: string, baseOffset: number, config: SegmentConfig, recover: boolean): Promise<LogSegment> {
+  static async load(
+    dir: string,
+    baseOffset: number,
+    config: SegmentConfig,
+    recover: boolean,
+    options: SegmentRecoveryOptions = {},
+  ): Promise<LogSegment> {
     const logPath = join(dir, segmentFileName(baseOffset, '.log'));
     const log = await open(logPath, 'r+');
     const index = await open(join(dir, segmentFileName(baseOffset, '.index')), 'a+');
@@ -190,7 +233,6 @@ export class LogSegment {
     const trusted = recover ? null : await readIndexes(baseOffset, index, timeIndexFile);
     const offsetIndex = trusted?.offsetIndex ?? new OffsetIndex(baseOffset);
     const timeIndex = trusted?.timeIndex ?? new TimeIndex(baseOffset);
-    const rebuild = trusted === null;
     const segment = new LogSegment(
       dir,
       baseOffset,
@@ -207,39 +249,72 @@ export class LogSegment {
       mtimeMs,
       config,
     );
-    if (rebuild) {
-      await segment.recover();
-    } else {
-      const [, position] = offsetIndex.lookup(Number.MAX_SAFE_INTEGER);
-      const { validBytes } = await segment.scan(position, false, (b) => segment.noteBatch(b));
-      if (position + validBytes !== size) await segment.recover();
-      // The max timestamp of batches before the last index entry is known from the time index.
-      if (timeIndex.lastTimestamp > segment.maxTimestamp) {
-        const [ts, offset] = timeIndex.lookup(Number.MAX_SAFE_INTEGER);
-        segment.maxTimestamp = ts;
-        segment.offsetOfMaxTimestamp = offset;
-      }
+    if (trusted === null) {
+      await segment.recover({ ...options, cause: recover ? options.cause : 'corrupt index file' });
+      return segment;
+    }
+    const [lastIndexedOffset, position] = offsetIndex.lookup(Number.MAX_SAFE_INTEGER);
+    // An index entry names a batch: one at or past the end of the file was written for bytes that never were.
+    if (offsetIndex.entries > 0 && position >= size) {
+      await segment.recover({ ...options, cause: 'index points past the end of the log' });
+      return segment;
+    }
+    // As in Kafka, a clean stop means the files are as written: batches are not checked (a full check would read
+    // every byte at each start); only their sizes are walked, to find the end.
+    const tail = await segment.scan(position, false, (b) => segment.noteBatch(b), size);
+    const indexedBatchFound = offsetIndex.entries === 0 || segment.nextOffset > lastIndexedOffset;
+    if (position + tail.validBytes !== size || !indexedBatchFound) {
+      await segment.recover({ ...options, cause: 'partial batch after the last index entry' });
+      return segment;
+    }
+    // The max timestamp of batches before the last index entry is known from the time index.
+    if (timeIndex.lastTimestamp > segment.maxTimestamp) {
+      const [ts, offset] = timeIndex.lookup(Number.MAX_SAFE_INTEGER);
+      segment.maxTimestamp = ts;
+      segment.offsetOfMaxTimestamp = offset;
     }
     return segment;
   }
 
-  /** Rebuilds the indexes by reading every batch; truncates the file after the last valid batch. */
-  async recover(): Promise<void> {
+  /**
+   * Rebuilds the indexes by reading and checking every batch; truncates the file after the last valid batch.
+   * `beforeTruncate` runs first when bytes are to be cut (the log deletes the segments after this one, so that a
+   * crash in between leaves this segment still corrupt, and the next start does the same again).
+   */
+  async recover(options: SegmentRecoveryOptions = {}): Promise<SegmentRecovery> {
     this.offsetIndex.truncateTo(this.baseOffset);
     this.timeIndex.truncateTo(this.baseOffset);
     this.bytesSinceLastIndexEntry = 0;
     this.nextOffset = this.baseOffset;
     this.maxTimestamp = -1;
     this.offsetOfMaxTimestamp = this.baseOffset;
-    const { validBytes } = await this.scan(0, true, (b) => {
-      this.noteBatch(b);
-      this.indexBatch(b.position, b.size, b.baseOffset);
-    });
-    if (validBytes < this.writtenSize) await this.log.truncate(validBytes);
+    const sizeBefore = this.writtenSize;
+    const { validBytes, invalid } = await this.scan(
+      0,
+      true,
+      (b) => {
+        this.noteBatch(b);
+        this.indexBatch(b.position, b.size, b.baseOffset);
+      },
+      this.writtenSize,
+      SCAN_CHUNK_BYTES,
+      { minOffset: Math.max(options.minOffset ?? this.baseOffset, this.baseOffset), onScanned: options.onScanned },
+    );
+    if (validBytes < sizeBefore) {
+      await options.beforeTruncate?.();
+      await this.log.truncate(validBytes);
+    }
     this.size = validBytes;
     this.writtenSize = validBytes;
     await this.offsetIndex.rewrite(this.index);
     await this.timeIndex.rewrite(this.timeIndexFile);
+    this.recovery = {
+      cause: options.cause ?? 'recovery',
+      bytesScanned: sizeBefore,
+      truncatedBytes: sizeBefore - validBytes,
+      reason: validBytes < sizeBefore ? (invalid ?? 'torn tail') : null,
+    };
+    return this.recovery;
   }
 
   /**
@@ -282,6 +357,16 @@ export class LogSegment {
       indexBytes && this.index.write(indexBytes, 0, indexBytes.length, null),
       timeBytes && this.timeIndexFile.write(timeBytes, 0, timeBytes.length, null),
     ]);
+  }
+
+  /**
+   * Forgets the appended bytes not yet written, and their index entries: after a failed write the log is
+   * offline, and nothing it accepted after the failure may reach the files (a later close would write it).
+   */
+  discardPending(): void {
+    this.pending = [];
+    this.offsetIndex.takePendingBytes();
+    this.timeIndex.takePendingBytes();
   }
 
   private async writeLog(): Promise<void> {
@@ -497,8 +582,8 @@ export class LogSegment {
 
   /**
    * Walks the batches from `position`, calling `visit` for each valid one until it returns false.
-   * With `verify`, also checks magic and CRC and that offsets grow. Returns the bytes of valid batches seen.
-   * The walk stops early when `visit` returns false.
+   * With `verify`, also checks magic and CRC and that offsets grow (from `minOffset`) and stay within the
+   * segment, and says which check failed first. Returns the bytes of valid batches seen.
    */
   private async scan(
     position: number,
@@ -506,10 +591,12 @@ export class LogSegment {
     visit: (b: BatchPosition) => unknown,
     end = this.writtenSize,
     firstChunkBytes = SCAN_CHUNK_BYTES,
-  ): Promise<{ validBytes: number }> {
+    checks: { minOffset?: number; onScanned?: (bytes: number) => void } = {},
+  ): Promise<{ validBytes: number; invalid: CorruptionReason | null }> {
     let at = position;
     let chunkBytes = firstChunkBytes;
-    let lastOffset = -1;
+    let lastOffset = (checks.minOffset ?? this.baseOffset) - 1;
+    const stop = (validEnd: number, invalid: CorruptionReason | null) => ({ validBytes: validEnd - position, invalid });
     while (at + BATCH_HEADER_BYTES <= end) {
       const chunk = await this.readAt(at, Math.min(chunkBytes, end - at));
       // The chunk goes back to the read pool once walked: nothing keeps a slice of it.
@@ -518,7 +605,8 @@ export class LogSegment {
         let p = 0;
         while (p + BATCH_HEADER_BYTES <= chunk.length) {
           const size = batchSize(chunk, p);
-          if (size < BATCH_HEADER_BYTES || at + p + size > end) return { validBytes: at + p - position };
+          if (size < BATCH_HEADER_BYTES) return stop(at + p, 'bad batch size');
+          if (at + p + size > end) return stop(at + p, 'torn tail');
           if (p + size > chunk.length) {
             if (p === 0) chunkBytes = size; // a batch larger than the chunk: read it whole next time
             break;
@@ -532,25 +620,32 @@ export class LogSegment {
             maxTimestamp: readInt64AsNumber(chunk, p + MAX_TIMESTAMP_OFFSET),
           };
           if (verify) {
-            const valid =
-              chunk[p + MAGIC_OFFSET] === CURRENT_MAGIC &&
-              baseOffset > lastOffset &&
-              batch.lastOffset >= baseOffset &&
-              crc32c(chunk, p + ATTRIBUTES_OFFSET, p + size) === chunk.readUInt32BE(p + CRC_OFFSET);
-            if (!valid) return { validBytes: at + p - position };
+            const invalid =
+              chunk[p + MAGIC_OFFSET] !== CURRENT_MAGIC
+                ? 'bad magic'
+                : crc32c(chunk, p + ATTRIBUTES_OFFSET, p + size) !== chunk.readUInt32BE(p + CRC_OFFSET)
+                  ? 'bad CRC'
+                  : baseOffset <= lastOffset || batch.lastOffset < baseOffset
+                    ? 'offsets not increasing'
+                    : batch.lastOffset - this.baseOffset > MAX_RELATIVE_OFFSET
+                      ? 'offset beyond the segment'
+                      : null;
+            if (invalid) return stop(at + p, invalid);
             lastOffset = batch.lastOffset;
           }
-          if (visit(batch) === false) return { validBytes: at + p + size - position };
+          if (visit(batch) === false) return stop(at + p + size, null);
           p += size;
         }
         // A short read (the file shrank under us) must not loop forever.
         if (p === 0 && chunk.length < BATCH_HEADER_BYTES) break;
         at += p;
+        checks.onScanned?.(p);
       } finally {
         readBuffers.release(chunk);
       }
     }
-    return { validBytes: at - position };
+    // Fewer bytes than a batch header left: the start of a batch whose write did not finish.
+    return stop(at, at < end ? 'torn tail' : null);
   }
 }
 

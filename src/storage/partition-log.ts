@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode } from '../protocol/errors.js';
 import { readInt64AsNumber, writeInt64FromNumber } from '../protocol/primitives/int64.js';
@@ -12,10 +12,11 @@ import {
 } from '../protocol/records/batch-header.js';
 import { buildTransactionMarkerBatch, ControlType, readTransactionMarker } from '../protocol/records/control-record.js';
 import { RecordBatch } from '../protocol/records/record-batch.js';
-import { LogSegment, listSegmentBaseOffsets, segmentFileName } from './log-segment.js';
+import { type RecoveryProgress, type StorageLogger, silentStorageLogger } from './log-recovery.js';
+import { type CorruptionReason, LogSegment, listSegmentBaseOffsets, segmentFileName } from './log-segment.js';
 import { ProducerStateError, ProducerStateManager, producerBatchAt } from './producer-state.js';
 import { TailCache, type TailCacheBudget } from './tail-cache.js';
-import { type AbortedTxn, TransactionIndex } from './transaction-index.js';
+import { type AbortedTxn, TransactionIndex, transactionIndexFileName } from './transaction-index.js';
 
 /** The topic configs the log itself acts on (resolved from topic overrides and broker defaults). */
 export interface LogConfig {
@@ -91,6 +92,15 @@ interface QueuedAppend {
   reject: (e: unknown) => void;
 }
 
+/** Where recovery cut a log at start-up: what a coordinator loading it must tell the operator. */
+export interface RecoveryTruncation {
+  /** The first offset dropped: the log end after recovery. */
+  offset: number;
+  /** Bytes dropped: the rest of the segment cut and the segments after it. */
+  bytes: number;
+  reason: CorruptionReason;
+}
+
 export interface LogReadResult {
   /** Whole batches, starting with the batch that holds the requested offset. */
   records: Buffer;
@@ -142,6 +152,8 @@ export class PartitionLog {
   private segmentChanges: Promise<unknown> = Promise.resolve();
   /** Segments a cleaned copy replaced, kept open for reads in flight until file.delete.delay.ms passes. */
   private readonly retiredSegments = new Map<LogSegment, NodeJS.Timeout>();
+  /** Set when recovery at start-up truncated this log (a corrupt or torn batch). */
+  recoveryTruncation: RecoveryTruncation | null = null;
 
   private constructor(
     readonly dir: string,
@@ -152,6 +164,7 @@ export class PartitionLog {
     /** Offset below which the log is known to be on disk. */
     public recoveryPoint: number,
     private readonly now: () => number,
+    private readonly logger: StorageLogger,
   ) {
     this.producerState = new ProducerStateManager(dir);
     this.abortedTxns = new TransactionIndex(dir);
@@ -159,7 +172,9 @@ export class PartitionLog {
 
   /**
    * Opens (or creates) the log in `dir`. Segments from the one holding `recoveryPoint` on are recovered
-   * (checked batch by batch, torn tails truncated) unless the broker shut down cleanly.
+   * (checked batch by batch) unless the broker shut down cleanly. As in Kafka's LogLoader, the first invalid
+   * batch ends the log: its segment is truncated there and every later segment is deleted, so the log stays a
+   * consistent prefix of what was written, with no hole. Every recovery is logged, every loss at WARN.
    */
   static async open(params: {
     dir: string;
@@ -174,8 +189,13 @@ export class PartitionLog {
     tailCache?: TailCacheBudget;
     /** producer.id.expiration.ms: producers idle longer are not reloaded. */
     producerIdExpirationMs?: number;
+    /** Where recovery, truncation and a partition going offline are told (nowhere when absent). */
+    logger?: StorageLogger;
+    /** The recovery of the whole log dir, counting bytes and partitions for its progress reports. */
+    recovery?: RecoveryProgress;
   }): Promise<PartitionLog> {
     const now = params.now ?? Date.now;
+    const logger = params.logger ?? silentStorageLogger;
     await mkdir(params.dir, { recursive: true });
     const log = new PartitionLog(
       params.dir,
@@ -185,18 +205,60 @@ export class PartitionLog {
       params.logStartOffset ?? 0,
       params.recoveryPoint ?? 0,
       now,
+      logger,
     );
+    const startedMs = Date.now();
     const swapped = await completeInterruptedSwaps(params.dir);
     const names = await readdir(params.dir);
     // Leftovers of an interrupted segment deletion.
     for (const name of names) if (name.endsWith('.deleted')) await rm(join(params.dir, name), { force: true });
     const baseOffsets = await listSegmentBaseOffsets(params.dir, names);
     const segmentConfig = { indexIntervalBytes: params.config.indexIntervalBytes };
+    let recoveredSegments = 0;
+    let bytesScanned = 0;
+    const causes = new Set<string>();
     for (let i = 0; i < baseOffsets.length; i++) {
       const baseOffset = baseOffsets[i]!;
-      const nextBase = baseOffsets[i + 1] ?? Number.MAX_SAFE_INTEGER;
+      const later = baseOffsets.slice(i + 1);
+      const nextBase = later[0] ?? Number.MAX_SAFE_INTEGER;
       const recover = (!params.cleanShutdown && nextBase > log.recoveryPoint) || swapped.has(baseOffset);
-      log.segments.push(await LogSegment.load(params.dir, baseOffset, segmentConfig, recover));
+      const previous = log.segments.at(-1);
+      let deletedBytes = 0;
+      const segment = await LogSegment.load(params.dir, baseOffset, segmentConfig, recover, {
+        cause: swapped.has(baseOffset) ? 'interrupted segment swap' : 'unclean shutdown',
+        minOffset: Math.max(baseOffset, previous?.nextOffset ?? baseOffset),
+        beforeTruncate: async () => {
+          deletedBytes = await log.deleteSegmentsAfterTruncation(later);
+        },
+        onScanned: (bytes) => params.recovery?.scanned(bytes),
+      });
+      log.segments.push(segment);
+      const recovery = segment.recovery;
+      if (!recovery) continue;
+      recoveredSegments++;
+      bytesScanned += recovery.bytesScanned;
+      causes.add(recovery.cause);
+      if (recovery.reason) {
+        log.recoveryTruncation = {
+          offset: segment.nextOffset,
+          bytes: recovery.truncatedBytes + deletedBytes,
+          reason: recovery.reason,
+        };
+        logger.warn('log truncated by recovery: offsets from here on are lost', {
+          topic: log.topic,
+          partition: log.partition,
+          offset: segment.nextOffset,
+          segment: baseOffset,
+          position: segment.size,
+          bytesDropped: recovery.truncatedBytes,
+          segmentsDeleted: later.length,
+          segmentBytesDeleted: deletedBytes,
+          reason: recovery.reason,
+          cause: recovery.cause,
+        });
+        // The later segments were deleted before the truncation.
+        break;
+      }
     }
     // A segment emptied by a torn tail is fine; an empty directory gets its first segment.
     if (log.segments.length === 0) {
@@ -204,15 +266,64 @@ export class PartitionLog {
     }
     log.nextOffset = log.activeSegment.nextOffset;
     log.writtenEndOffset = log.nextOffset;
-    log.logStartOffset = Math.max(log.logStartOffset, log.segments[0]!.baseOffset);
-    if (log.logStartOffset > log.nextOffset) log.logStartOffset = log.nextOffset;
+    const firstBase = log.segments[0]!.baseOffset;
+    if (log.logStartOffset > log.nextOffset) {
+      // Kafka deletes every segment here (it expects the data from another replica). A single broker has no
+      // other copy: a start beyond the end comes from a damaged or foreign checkpoint, or from recovery cutting
+      // the log below a start that DeleteRecords moved; either way the records are kept and shown.
+      logger.warn('log start offset beyond the log end: starting from the first segment instead', {
+        topic: log.topic,
+        partition: log.partition,
+        logStartOffset: log.logStartOffset,
+        logEndOffset: log.nextOffset,
+        firstSegment: firstBase,
+      });
+      log.logStartOffset = firstBase;
+    }
+    log.logStartOffset = Math.max(log.logStartOffset, firstBase);
     log.recoveryPoint = log.nextOffset;
     await log.loadProducerState(
       params.cleanShutdown,
       params.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS,
     );
     if (params.tailCache) log.tail = new TailCache(params.tailCache);
+    if (recoveredSegments > 0) {
+      logger.info('log recovered', {
+        topic: log.topic,
+        partition: log.partition,
+        segments: recoveredSegments,
+        bytesScanned,
+        logEndOffset: log.nextOffset,
+        ms: Date.now() - startedMs,
+        cause: [...causes].join(', '),
+      });
+    }
+    params.recovery?.partitionDone(recoveredSegments > 0);
     return log;
+  }
+
+  /**
+   * Deletes the segments at `baseOffsets` (those after the segment recovery is about to truncate), last first,
+   * each one's indexes before its log, and their transaction indexes, logging each. Returns the bytes deleted.
+   */
+  private async deleteSegmentsAfterTruncation(baseOffsets: number[]): Promise<number> {
+    let deleted = 0;
+    for (const base of [...baseOffsets].reverse()) {
+      const logFile = join(this.dir, segmentFileName(base, '.log'));
+      const bytes = (await stat(logFile)).size;
+      for (const name of [segmentFileName(base, '.index'), segmentFileName(base, '.timeindex')])
+        await rm(join(this.dir, name), { force: true });
+      await rm(join(this.dir, transactionIndexFileName(base)), { force: true });
+      await rm(logFile, { force: true });
+      deleted += bytes;
+      this.logger.warn('segment deleted by recovery: it follows the truncation point', {
+        topic: this.topic,
+        partition: this.partition,
+        segment: base,
+        bytes,
+      });
+    }
+    return deleted;
   }
 
   /**
@@ -382,9 +493,7 @@ export class PartitionLog {
           }
         }
       } catch (e) {
-        // Offsets were assigned to data that may not be on disk: stop taking writes rather than guess.
-        failed = new LogOfflineError(this.topic, this.partition, e);
-        this.failure = e;
+        failed = this.goOffline(e);
         for (const item of this.queue) item.reject(failed);
         this.queue = [];
       }
@@ -439,6 +548,32 @@ export class PartitionLog {
       return result;
     };
     return appended instanceof Promise ? appended.then(recordProducer) : recordProducer(appended);
+  }
+
+  /**
+   * A write or fsync failed: offsets were assigned to data that may not be on disk, so the log takes no more
+   * writes until the broker restarts (Kafka takes the log dir offline). Nothing accepted from now on reaches
+   * the files: unwritten batches are dropped, and close() writes neither them nor a producer snapshot (the
+   * producer state holds batches that may not be in the log); the next start rebuilds it from the log.
+   */
+  private goOffline(cause: unknown): LogOfflineError {
+    if (!this.failure) {
+      this.failure = cause;
+      for (const s of this.segments) s.discardPending();
+      this.logger.error('partition offline after a failed write: appends are refused until the broker restarts', {
+        topic: this.topic,
+        partition: this.partition,
+        code: (cause as NodeJS.ErrnoException)?.code ?? null,
+        logEndOffset: this.writtenEndOffset,
+        error: cause instanceof Error ? cause : new Error(String(cause)),
+      });
+    }
+    return new LogOfflineError(this.topic, this.partition, this.failure);
+  }
+
+  /** Whether a failed write took the log offline. */
+  get isOffline(): boolean {
+    return this.failure !== null;
   }
 
   private async assignAndAppendMarker(
@@ -714,13 +849,17 @@ export class PartitionLog {
     while (this.appending) await this.appending;
   }
 
-  /** Writes and syncs everything, then closes the files. */
+  /** Writes and syncs everything, then closes the files. An offline log only closes them. */
   async close(): Promise<void> {
     this.closed = true;
     await this.drain();
     // A segment swap under way finishes first.
     await this.withSegmentsLocked(() => this.removeRetiredSegments());
     this.tail?.clear();
+    if (this.failure) {
+      for (const s of this.segments) await s.close().catch(() => {});
+      return;
+    }
     await this.activeSegment.sync();
     this.recoveryPoint = this.nextOffset;
     // The next start loads this snapshot instead of replaying the log.
@@ -732,7 +871,14 @@ export class PartitionLog {
   async flush(): Promise<void> {
     const target = this.nextOffset;
     await this.drain();
-    await this.activeSegment.sync();
+    // Already told at ERROR when it went offline; nothing of it is to be made durable now.
+    if (this.failure) return;
+    try {
+      await this.activeSegment.sync();
+    } catch (e) {
+      // After a failed fsync the kernel may have dropped the dirty pages: what was written is in doubt.
+      throw this.goOffline(e);
+    }
     this.recoveryPoint = Math.max(this.recoveryPoint, target);
     this.unflushedMessages = 0;
   }

@@ -18,7 +18,7 @@ function manager(dir: string, warnings: string[] = [], compact = false): LogMana
   return new LogManager({
     logDirs: [dir],
     configFor: () => ({ ...testLogConfig(), compact }),
-    onWarning: (message, fields) => warnings.push(`${message} ${fields.path}`),
+    logger: { info() {}, error() {}, warn: (message, fields) => warnings.push(`${message} ${fields?.path}`) },
   });
 }
 

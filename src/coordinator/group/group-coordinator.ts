@@ -6,10 +6,11 @@ import type { GroupMetadataValue } from '../../protocol/generated/internal/group
 import { decodeConsumerProtocolSubscription } from '../../protocol/generated/messages/consumer-protocol-subscription.js';
 import { DecodeError, Reader } from '../../protocol/primitives/index.js';
 import { ControlType, readTransactionMarker } from '../../protocol/records/control-record.js';
-import { type RecordBatch, readBatches } from '../../protocol/records/record-batch.js';
+import type { RecordBatch } from '../../protocol/records/record-batch.js';
 import { buildRecordBatch, type RecordInput } from '../../protocol/records/record-batch-builder.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
 import { ProducerStateError } from '../../storage/producer-state.js';
+import { replayCoordinatorLog } from '../replay-log.js';
 import {
   ClassicGroup,
   ClassicMember,
@@ -100,8 +101,6 @@ export interface GroupCoordinatorDeps {
 
 /** Newly joined members must complete their join within this long (Kafka's newMemberJoinTimeoutMs). */
 const NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60_000;
-/** How much of `__consumer_offsets` is read per step while loading. */
-const LOAD_READ_BYTES = 1 << 20;
 /** DescribeGroups state of a group that does not exist. */
 const DEAD: GroupState = 'Dead';
 
@@ -325,17 +324,13 @@ export class GroupCoordinator {
     const consumerRecords: ConsumerGroupRecord[] = [];
     /** Which kind of group each id was last written as: an id changes kind when an empty group gives way. */
     const lastKind = new Map<string, 'classic' | 'consumer'>();
-    let position = log.logStartOffset;
-    while (position < log.highWatermark) {
-      const read = await log.read(position, LOAD_READ_BYTES, true);
-      if (!read || read.records.length === 0) break;
-      const { batches } = readBatches(read.records);
-      if (batches.length === 0) break;
-      for (const batch of batches) {
-        position = Number(batch.lastOffset) + 1;
+    // A corrupt batch is skipped (and told), so that the groups load from what is valid rather than never.
+    await replayCoordinatorLog(
+      log,
+      (batch) => {
         if (batch.isControl) {
           if (batch.producerId >= 0n) this.replayMarker(partition, batch, offsets);
-          continue;
+          return;
         }
         // Offsets committed in a transaction wait for its marker (or stay pending if it is still open).
         const transactionalProducer = batch.isTransactional ? batch.producerId : null;
@@ -385,8 +380,9 @@ export class GroupCoordinator {
             );
           }
         }
-      }
-    }
+      },
+      this.deps.logger,
+    );
     const now = this.now();
     const liveOffsets = (id: string) =>
       [...(offsets.get(id)?.entries() ?? [])].filter(([, o]) => o !== null) as Array<[string, CommittedOffset]>;

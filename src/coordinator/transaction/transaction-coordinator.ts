@@ -3,11 +3,11 @@ import type { Logger } from '../../observability/logger.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import type { TransactionLogValue } from '../../protocol/generated/internal/transaction-log-value.js';
 import { DecodeError } from '../../protocol/primitives/index.js';
-import { readBatches } from '../../protocol/records/record-batch.js';
 import { buildRecordBatch } from '../../protocol/records/record-batch-builder.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
 import { ProducerStateError } from '../../storage/producer-state.js';
 import { partitionForGroup } from '../group/offsets-records.js';
+import { replayCoordinatorLog } from '../replay-log.js';
 import {
   readTransactionLogRecord,
   TransactionState,
@@ -81,7 +81,6 @@ export interface TransactionMetadata {
 
 /** Kafka bumps to a new producer id before the epoch reaches Short.MAX_VALUE. */
 const MAX_PRODUCER_EPOCH = 32_766;
-const LOAD_READ_BYTES = 1 << 20;
 
 export type InitProducerIdResult = { errorCode: number; producerId: bigint; producerEpoch: number };
 
@@ -176,14 +175,11 @@ export class TransactionCoordinator {
     const log = this.deps.stateLog(partition);
     if ('errorCode' in log) return;
     const values = new Map<string, TransactionLogValue | null>();
-    for (let position = log.logStartOffset; position < log.highWatermark; ) {
-      const read = await log.read(position, LOAD_READ_BYTES, true);
-      if (!read) break;
-      const { batches } = readBatches(read.records);
-      if (batches.length === 0) break;
-      for (const batch of batches) {
-        position = Number(batch.lastOffset) + 1;
-        if (batch.isControl) continue;
+    // A corrupt batch is skipped (and told), so that the transactional ids load from what is valid.
+    await replayCoordinatorLog(
+      log,
+      (batch) => {
+        if (batch.isControl) return;
         for (const record of batch.records()) {
           if (record.key === null) continue;
           try {
@@ -194,8 +190,9 @@ export class TransactionCoordinator {
             this.deps.logger.warn('skipping an unreadable record', { partition, offset: record.offset.toString() });
           }
         }
-      }
-    }
+      },
+      this.deps.logger,
+    );
     const unfinished: TransactionMetadata[] = [];
     for (const [transactionalId, value] of values) {
       if (!value) continue;
