@@ -186,6 +186,18 @@ export class PartitionLog {
       params.recoveryPoint ?? 0,
       now,
     );
+    try {
+      await log.load(params);
+    } catch (e) {
+      // A log that cannot be opened keeps none of its files open.
+      await Promise.allSettled(log.segments.map((s) => s.close()));
+      throw e;
+    }
+    return log;
+  }
+
+  private async load(params: Parameters<typeof PartitionLog.open>[0]): Promise<void> {
+    const now = this.now;
     const swapped = await completeInterruptedSwaps(params.dir);
     const names = await readdir(params.dir);
     // Leftovers of an interrupted segment deletion.
@@ -195,24 +207,25 @@ export class PartitionLog {
     for (let i = 0; i < baseOffsets.length; i++) {
       const baseOffset = baseOffsets[i]!;
       const nextBase = baseOffsets[i + 1] ?? Number.MAX_SAFE_INTEGER;
-      const recover = (!params.cleanShutdown && nextBase > log.recoveryPoint) || swapped.has(baseOffset);
-      log.segments.push(await LogSegment.load(params.dir, baseOffset, segmentConfig, recover));
+      const recover = (!params.cleanShutdown && nextBase > this.recoveryPoint) || swapped.has(baseOffset);
+      const segment = await LogSegment.load(params.dir, baseOffset, segmentConfig, recover);
+      this.segments.push(segment);
+      if (i < baseOffsets.length - 1) await segment.markInactive();
     }
     // A segment emptied by a torn tail is fine; an empty directory gets its first segment.
-    if (log.segments.length === 0) {
-      log.segments.push(await LogSegment.create(params.dir, log.logStartOffset, segmentConfig, now()));
+    if (this.segments.length === 0) {
+      this.segments.push(await LogSegment.create(params.dir, this.logStartOffset, segmentConfig, now()));
     }
-    log.nextOffset = log.activeSegment.nextOffset;
-    log.writtenEndOffset = log.nextOffset;
-    log.logStartOffset = Math.max(log.logStartOffset, log.segments[0]!.baseOffset);
-    if (log.logStartOffset > log.nextOffset) log.logStartOffset = log.nextOffset;
-    log.recoveryPoint = log.nextOffset;
-    await log.loadProducerState(
+    this.nextOffset = this.activeSegment.nextOffset;
+    this.writtenEndOffset = this.nextOffset;
+    this.logStartOffset = Math.max(this.logStartOffset, this.segments[0]!.baseOffset);
+    if (this.logStartOffset > this.nextOffset) this.logStartOffset = this.nextOffset;
+    this.recoveryPoint = this.nextOffset;
+    await this.loadProducerState(
       params.cleanShutdown,
       params.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS,
     );
-    if (params.tailCache) log.tail = new TailCache(params.tailCache);
-    return log;
+    if (params.tailCache) this.tail = new TailCache(params.tailCache);
   }
 
   /**
@@ -531,6 +544,7 @@ export class PartitionLog {
         this.now(),
       ),
     );
+    await active.markInactive();
     // As in Kafka, each segment starts with a snapshot of the producers, so that recovery replays one segment.
     await this.producerState.takeSnapshot();
   }
@@ -644,6 +658,7 @@ export class PartitionLog {
         { indexIntervalBytes: this.config.indexIntervalBytes },
         true,
       );
+      await cleaned.markInactive();
       this.segments[this.segments.indexOf(old)] = cleaned;
       // The tail may still hold batches the cleaner removed.
       this.tail?.clear();
