@@ -187,7 +187,7 @@ export class PartitionLog {
       now,
     );
     try {
-      await log.load(params);
+      await PartitionLog.load(log, params);
     } catch (e) {
       // A log that cannot be opened keeps none of its files open.
       await Promise.allSettled(log.segments.map((s) => s.close()));
@@ -196,8 +196,8 @@ export class PartitionLog {
     return log;
   }
 
-  private async load(params: Parameters<typeof PartitionLog.open>[0]): Promise<void> {
-    const now = this.now;
+  private static async load(log: PartitionLog, params: Parameters<typeof PartitionLog.open>[0]): Promise<void> {
+    const now = log.now;
     const swapped = await completeInterruptedSwaps(params.dir);
     const names = await readdir(params.dir);
     // Leftovers of an interrupted segment deletion.
@@ -207,25 +207,25 @@ export class PartitionLog {
     for (let i = 0; i < baseOffsets.length; i++) {
       const baseOffset = baseOffsets[i]!;
       const nextBase = baseOffsets[i + 1] ?? Number.MAX_SAFE_INTEGER;
-      const recover = (!params.cleanShutdown && nextBase > this.recoveryPoint) || swapped.has(baseOffset);
+      const recover = (!params.cleanShutdown && nextBase > log.recoveryPoint) || swapped.has(baseOffset);
       const segment = await LogSegment.load(params.dir, baseOffset, segmentConfig, recover);
-      this.segments.push(segment);
+      log.segments.push(segment);
       if (i < baseOffsets.length - 1) await segment.markInactive();
     }
     // A segment emptied by a torn tail is fine; an empty directory gets its first segment.
-    if (this.segments.length === 0) {
-      this.segments.push(await LogSegment.create(params.dir, this.logStartOffset, segmentConfig, now()));
+    if (log.segments.length === 0) {
+      log.segments.push(await LogSegment.create(params.dir, log.logStartOffset, segmentConfig, now()));
     }
-    this.nextOffset = this.activeSegment.nextOffset;
-    this.writtenEndOffset = this.nextOffset;
-    this.logStartOffset = Math.max(this.logStartOffset, this.segments[0]!.baseOffset);
-    if (this.logStartOffset > this.nextOffset) this.logStartOffset = this.nextOffset;
-    this.recoveryPoint = this.nextOffset;
-    await this.loadProducerState(
+    log.nextOffset = log.activeSegment.nextOffset;
+    log.writtenEndOffset = log.nextOffset;
+    log.logStartOffset = Math.max(log.logStartOffset, log.segments[0]!.baseOffset);
+    if (log.logStartOffset > log.nextOffset) log.logStartOffset = log.nextOffset;
+    log.recoveryPoint = log.nextOffset;
+    await log.loadProducerState(
       params.cleanShutdown,
       params.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS,
     );
-    if (params.tailCache) this.tail = new TailCache(params.tailCache);
+    if (params.tailCache) log.tail = new TailCache(params.tailCache);
   }
 
   /**
@@ -544,6 +544,7 @@ export class PartitionLog {
         this.now(),
       ),
     );
+    // Its index files close and its .log joins the files opened on demand.
     await active.markInactive();
     // As in Kafka, each segment starts with a snapshot of the producers, so that recovery replays one segment.
     await this.producerState.takeSnapshot();
