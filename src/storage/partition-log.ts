@@ -741,7 +741,7 @@ export class PartitionLog {
     this.recoveryPoint = this.nextOffset;
     // The next start loads this snapshot instead of replaying the log.
     if (this.producerState.needsSnapshot) await this.producerState.takeSnapshot();
-    for (const s of this.segments) await s.close();
+    await closeEach(this.segments, (s) => s.close());
   }
 
   /** Makes everything written durable (log.flush.interval.ms and shutdown). */
@@ -759,7 +759,7 @@ export class PartitionLog {
     await this.drain();
     await this.withSegmentsLocked(() => this.removeRetiredSegments());
     this.tail?.clear();
-    for (const s of this.segments) await s.delete();
+    await closeEach(this.segments, (s) => s.delete());
     await rm(this.dir, { recursive: true, force: true });
   }
 }
@@ -787,6 +787,19 @@ async function completeInterruptedSwaps(dir: string): Promise<Set<number>> {
     swapped.add(base);
   }
   return swapped;
+}
+
+/** Closes (or deletes) every segment in turn, the rest too when one fails; then throws the first failure. */
+async function closeEach(segments: LogSegment[], close: (s: LogSegment) => Promise<void>): Promise<void> {
+  let failure: unknown = null;
+  for (const s of segments) {
+    try {
+      await close(s);
+    } catch (e) {
+      failure ??= e;
+    }
+  }
+  if (failure !== null) throw failure;
 }
 
 /** The last offset of the last batch in a buffer of whole batches. */
