@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LogSegment, segmentFileName } from '../../src/storage/log-segment.js';
-import { inactiveSegmentLogs } from '../../src/storage/open-files.js';
+import { inactiveSegmentLogs, OpenFileLru, SegmentLogFile } from '../../src/storage/open-files.js';
 import { type LogConfig, PartitionLog } from '../../src/storage/partition-log.js';
 import { batchOffsets, makeBatch, testLogConfig, withTempDir } from './helpers.js';
 
@@ -156,4 +156,33 @@ test('a log whose last segment cannot be loaded closes the segments it had loade
     await assert.rejects(openLog(dir, { segmentBytes: 4 * makeBatch(1, 1000, 100).length }), /EISDIR/);
     assert.deepEqual(await openFilesUnder(dir), []);
     assert.equal((await readdir('/proc/self/fd')).length, before);
+  }));
+
+test('a pinned segment file is neither evicted nor closed until its last read unpins it', () =>
+  withTempDir(async (dir) => {
+    const paths = [0, 1, 2].map((i) => join(dir, segmentFileName(i, '.log')));
+    for (const p of paths) await writeFile(p, 'x');
+    const lru = new OpenFileLru(1);
+    const files = await Promise.all(paths.map(async (p) => new SegmentLogFile(p, await open(p, 'r'))));
+    const [a, b, c] = files as [SegmentLogFile, SegmentLogFile, SegmentLogFile];
+    await a.pin();
+    for (const f of files) f.makeEvictable(lru);
+    assert.ok(a.isOpen, 'pinned: kept past the bound');
+    assert.ok(!b.isOpen && !c.isOpen, 'the unpinned files went, to keep the bound');
+    a.unpin();
+    assert.ok(a.isOpen, 'within the bound');
+    // Opened again on demand, by concurrent reads sharing one open; the least recently used file goes.
+    await Promise.all([b.pin(), b.pin()]);
+    assert.ok(b.isOpen && !a.isOpen);
+    assert.equal((await b.handle.readFile('utf8')).length, 1);
+    const closing = b.close();
+    assert.ok(b.isOpen, 'close waits for the reads in flight');
+    b.unpin();
+    assert.ok(b.isOpen);
+    b.unpin();
+    await closing;
+    assert.ok(!b.isOpen);
+    await assert.rejects(Promise.resolve(b.pin()), /closed/);
+    await Promise.all([a.close(), c.close()]);
+    assert.deepEqual(await openFilesUnder(dir), []);
   }));
