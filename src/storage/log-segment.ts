@@ -178,8 +178,9 @@ export class LogSegment {
   }
 
   private get index(): FileHandle {
-    if (!this.indexHandle)
+    if (!this.indexHandle) {
       throw new Error(`segment ${this.baseOffset} in ${this.dir} is inactive: its index is closed`);
+    }
     return this.indexHandle;
   }
 
@@ -480,11 +481,6 @@ export class LogSegment {
     await closeAll(indexes);
   }
 
-  /** Whether the `.log` descriptor is open now. */
-  get isLogOpen(): boolean {
-    return this.logFile.isOpen;
-  }
-
   async close(): Promise<void> {
     try {
       await this.writePending();
@@ -516,8 +512,15 @@ export class LogSegment {
    */
   async renameToDeleted(): Promise<void> {
     // Pinned open meanwhile, so that no read opens the `.log` by its old name, which a cleaned segment takes next.
-    const pinned = !this.logFile.isClosed;
-    if (pinned) await this.logFile.pin();
+    let pinned = false;
+    if (!this.logFile.isClosed) {
+      try {
+        await this.logFile.pin();
+        pinned = true;
+      } catch {
+        // Already gone (renamed or removed): the renames below tolerate that too.
+      }
+    }
     try {
       for (const suffix of SEGMENT_SUFFIXES) {
         const path = join(this.dir, segmentFileName(this.baseOffset, suffix));
