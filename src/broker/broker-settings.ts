@@ -40,6 +40,8 @@ export interface BrokerSettings {
   minInsyncReplicas: number;
   /** Memory for recent batches of all partitions, served to consumers at the end of the log. */
   tailCacheBytes: number;
+  /** samsa.max.broker.partitions: partitions this broker may host; absent, derived from the open-files limit. */
+  maxBrokerPartitions?: number;
   /** producer.id.expiration.ms: a partition forgets a producer that has not written for this long. */
   producerIdExpirationMs: number;
   /** producer.id.expiration.check.interval.ms: how often expired producers are looked for. */

@@ -92,6 +92,11 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'samsa.log.flush.on.acks.all': { type: 'boolean', default: 'true' },
   /** Samsa's own: memory for the recent batches of all partitions, served to tailing consumers. */
   'samsa.log.tail.cache.bytes': { type: 'long', default: '33554432', atLeast: 0 },
+  /**
+   * Samsa's own (Kafka's KIP-578 `max.broker.partitions` never shipped): the partitions this broker may host; -1
+   * derives it from the open-files limit (see broker/partition-limit.ts).
+   */
+  'samsa.max.broker.partitions': { type: 'int', default: '-1', atLeast: -1 },
 };
 
 /** Kafka keys accepted without effect here (threads, ZooKeeper/KRaft plumbing); start-up notes them once. */
@@ -243,6 +248,9 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     logMessageTimestampType: get<string>('log.message.timestamp.type') as BrokerSettings['logMessageTimestampType'],
     minInsyncReplicas: get<number>('min.insync.replicas')!,
     tailCacheBytes: get<number>('samsa.log.tail.cache.bytes')!,
+    ...(get<number>('samsa.max.broker.partitions')! >= 0
+      ? { maxBrokerPartitions: get<number>('samsa.max.broker.partitions')! }
+      : {}),
     producerIdExpirationMs: get<number>('producer.id.expiration.ms')!,
     producerIdExpirationCheckIntervalMs: get<number>('producer.id.expiration.check.interval.ms')!,
     transactions: {

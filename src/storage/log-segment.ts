@@ -1,4 +1,4 @@
-import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readInt64AsNumber } from '../protocol/primitives/int64.js';
 import {
@@ -15,6 +15,7 @@ import {
 } from '../protocol/records/batch-header.js';
 import { crc32c } from '../protocol/records/crc32c.js';
 import { CorruptIndexError, OffsetIndex } from './offset-index.js';
+import { closeAll, inactiveSegmentLogs, openAll, SegmentLogFile } from './open-files.js';
 import { TimeIndex } from './time-index.js';
 
 /** Bytes read at a time when scanning a segment (recovery, offset search). */
@@ -105,6 +106,22 @@ export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | 
 
 const SEGMENT_SUFFIXES = ['.log', '.index', '.timeindex'] as const;
 
+/** A segment's three files, opened together: on failure none stays open. */
+async function openSegmentFiles(
+  dir: string,
+  baseOffset: number,
+  logFlags: string,
+  indexFlags: string,
+): Promise<{ log: SegmentLogFile; index: FileHandle; timeIndexFile: FileHandle }> {
+  const logPath = join(dir, segmentFileName(baseOffset, '.log'));
+  const [log, index, timeIndexFile] = await openAll([
+    [logPath, logFlags],
+    [join(dir, segmentFileName(baseOffset, '.index')), indexFlags],
+    [join(dir, segmentFileName(baseOffset, '.timeindex')), indexFlags],
+  ]);
+  return { log: new SegmentLogFile(logPath, log!), index: index!, timeIndexFile: timeIndexFile! };
+}
+
 /** Summary of one batch in a segment: where it is and what it covers. */
 export interface BatchPosition {
   position: number;
@@ -168,9 +185,11 @@ export class LogSegment {
   private constructor(
     readonly dir: string,
     readonly baseOffset: number,
-    private log: FileHandle,
-    private index: FileHandle,
-    private timeIndexFile: FileHandle,
+    /** Held open while the segment is active; once inactive, opened for reads and closed when idle. */
+    private readonly logFile: SegmentLogFile,
+    /** Open while the segment is active; an inactive segment's index entries are all in memory. */
+    private indexHandle: FileHandle | null,
+    private timeIndexHandle: FileHandle | null,
     readonly offsetIndex: OffsetIndex,
     readonly timeIndex: TimeIndex,
     /** Bytes appended, including those not yet written. */
@@ -188,10 +207,27 @@ export class LogSegment {
     this.rollingBaseTimestamp = createdMs;
   }
 
+  /** The `.log` handle: only while the segment is active, or inside a read that pinned it. */
+  private get log(): FileHandle {
+    return this.logFile.handle;
+  }
+
+  private get index(): FileHandle {
+    if (!this.indexHandle) {
+      throw new Error(`segment ${this.baseOffset} in ${this.dir} is inactive: its index is closed`);
+    }
+    return this.indexHandle;
+  }
+
+  private get timeIndexFile(): FileHandle {
+    if (!this.timeIndexHandle) {
+      throw new Error(`segment ${this.baseOffset} in ${this.dir} is inactive: its time index is closed`);
+    }
+    return this.timeIndexHandle;
+  }
+
   static async create(dir: string, baseOffset: number, config: SegmentConfig, nowMs: number): Promise<LogSegment> {
-    const log = await open(join(dir, segmentFileName(baseOffset, '.log')), 'w+');
-    const index = await open(join(dir, segmentFileName(baseOffset, '.index')), 'w+');
-    const timeIndex = await open(join(dir, segmentFileName(baseOffset, '.timeindex')), 'w+');
+    const { log, index, timeIndexFile: timeIndex } = await openSegmentFiles(dir, baseOffset, 'w+', 'w+');
     return new LogSegment(
       dir,
       baseOffset,
@@ -224,11 +260,25 @@ export class LogSegment {
     recover: boolean,
     options: SegmentRecoveryOptions = {},
   ): Promise<LogSegment> {
-    const logPath = join(dir, segmentFileName(baseOffset, '.log'));
-    const log = await open(logPath, 'r+');
-    const index = await open(join(dir, segmentFileName(baseOffset, '.index')), 'a+');
-    const timeIndexFile = await open(join(dir, segmentFileName(baseOffset, '.timeindex')), 'a+');
-    const { size, mtimeMs } = await log.stat();
+    const files = await openSegmentFiles(dir, baseOffset, 'r+', 'a+');
+    try {
+      return await LogSegment.loadOpened(dir, baseOffset, config, recover, options, files);
+    } catch (e) {
+      // A segment that cannot be loaded keeps none of its files open.
+      await Promise.allSettled([files.log.close(), closeAll([files.index, files.timeIndexFile])]);
+      throw e;
+    }
+  }
+
+  private static async loadOpened(
+    dir: string,
+    baseOffset: number,
+    config: SegmentConfig,
+    recover: boolean,
+    options: SegmentRecoveryOptions,
+    { log, index, timeIndexFile }: { log: SegmentLogFile; index: FileHandle; timeIndexFile: FileHandle },
+  ): Promise<LogSegment> {
+    const { size, mtimeMs } = await log.handle.stat();
     // Recovery rebuilds the indexes, so the files are read only when they are to be trusted.
     const trusted = recover ? null : await readIndexes(baseOffset, index, timeIndexFile);
     const offsetIndex = trusted?.offsetIndex ?? new OffsetIndex(baseOffset);
@@ -504,14 +554,40 @@ export class LogSegment {
     return found;
   }
 
-  async close(): Promise<void> {
+  /**
+   * The segment no longer takes appends (the log rolled past it): its index files are closed, their entries
+   * staying in memory, and its `.log` is from now on opened for reads on demand and closed when idle.
+   */
+  async markInactive(): Promise<void> {
     await this.writePending();
-    await Promise.all([this.log.close(), this.index.close(), this.timeIndexFile.close()]);
+    const indexes = [this.indexHandle, this.timeIndexHandle];
+    this.indexHandle = null;
+    this.timeIndexHandle = null;
+    this.logFile.makeEvictable(inactiveSegmentLogs);
+    await closeAll(indexes);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.writePending();
+    } finally {
+      await this.closeFiles();
+    }
+  }
+
+  /** Closes every file of the segment (a read in flight finishes first), even when closing one fails. */
+  private async closeFiles(): Promise<void> {
+    const indexes = [this.indexHandle, this.timeIndexHandle];
+    this.indexHandle = null;
+    this.timeIndexHandle = null;
+    const [log, rest] = await Promise.allSettled([this.logFile.close(), closeAll(indexes)]);
+    if (log.status === 'rejected') throw log.reason;
+    if (rest.status === 'rejected') throw rest.reason;
   }
 
   /** Closes the files and deletes them; renamed first with Kafka's `.deleted` suffix so a crash leaves no half state. */
   async delete(): Promise<void> {
-    await Promise.all([this.log.close(), this.index.close(), this.timeIndexFile.close()]);
+    await this.closeFiles();
     await this.renameToDeleted();
     await this.removeDeletedFiles();
   }
@@ -521,19 +597,34 @@ export class LogSegment {
    * hold this segment) go on from the open handles while a cleaned segment takes the base names.
    */
   async renameToDeleted(): Promise<void> {
-    for (const suffix of SEGMENT_SUFFIXES) {
-      const path = join(this.dir, segmentFileName(this.baseOffset, suffix));
+    // Pinned open meanwhile, so that no read opens the `.log` by its old name, which a cleaned segment takes next.
+    let pinned = false;
+    if (!this.logFile.isClosed) {
       try {
-        await rename(path, `${path}.deleted`);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        await this.logFile.pin();
+        pinned = true;
+      } catch {
+        // Already gone (renamed or removed): the renames below tolerate that too.
       }
+    }
+    try {
+      for (const suffix of SEGMENT_SUFFIXES) {
+        const path = join(this.dir, segmentFileName(this.baseOffset, suffix));
+        try {
+          await rename(path, `${path}.deleted`);
+          if (suffix === '.log') this.logFile.path = `${path}.deleted`;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        }
+      }
+    } finally {
+      if (pinned) this.logFile.unpin();
     }
   }
 
   /** Closes a segment renamed by `renameToDeleted` and removes its files (Kafka's file.delete.delay.ms later). */
   async closeAndRemoveDeleted(): Promise<void> {
-    await Promise.all([this.log.close(), this.index.close(), this.timeIndexFile.close()]);
+    await this.closeFiles();
     await this.removeDeletedFiles();
   }
 
@@ -570,12 +661,19 @@ export class LogSegment {
   }
 
   private async readAt(position: number, length: number): Promise<Buffer> {
+    // Pinned for the read: an inactive segment's file is opened again if it was closed, and not closed meanwhile.
+    const opening = this.logFile.pin();
+    if (opening) await opening;
     const buf = readBuffers.acquire(length);
     let got = 0;
-    while (got < length) {
-      const { bytesRead } = await this.log.read(buf, got, length - got, position + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
+    try {
+      while (got < length) {
+        const { bytesRead } = await this.log.read(buf, got, length - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+    } finally {
+      this.logFile.unpin();
     }
     return got === length ? buf : buf.subarray(0, got);
   }

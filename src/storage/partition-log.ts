@@ -207,6 +207,19 @@ export class PartitionLog {
       now,
       logger,
     );
+    try {
+      await PartitionLog.load(log, params);
+    } catch (e) {
+      // A log that cannot be opened keeps none of its files open.
+      await Promise.allSettled(log.segments.map((s) => s.close()));
+      throw e;
+    }
+    return log;
+  }
+
+  private static async load(log: PartitionLog, params: Parameters<typeof PartitionLog.open>[0]): Promise<void> {
+    const now = log.now;
+    const logger = log.logger;
     const startedMs = Date.now();
     const swapped = await completeInterruptedSwaps(params.dir);
     const names = await readdir(params.dir);
@@ -264,6 +277,8 @@ export class PartitionLog {
     if (log.segments.length === 0) {
       log.segments.push(await LogSegment.create(params.dir, log.logStartOffset, segmentConfig, now()));
     }
+    // Only the active segment keeps its files open; the others' are opened on demand (see open-files.ts).
+    for (const segment of log.segments.slice(0, -1)) await segment.markInactive();
     log.nextOffset = log.activeSegment.nextOffset;
     log.writtenEndOffset = log.nextOffset;
     const firstBase = log.segments[0]!.baseOffset;
@@ -299,7 +314,6 @@ export class PartitionLog {
       });
     }
     params.recovery?.partitionDone(recoveredSegments > 0);
-    return log;
   }
 
   /**
@@ -666,6 +680,8 @@ export class PartitionLog {
         this.now(),
       ),
     );
+    // Its index files close and its .log joins the files opened on demand.
+    await active.markInactive();
     // As in Kafka, each segment starts with a snapshot of the producers, so that recovery replays one segment.
     await this.producerState.takeSnapshot();
   }
@@ -779,6 +795,7 @@ export class PartitionLog {
         { indexIntervalBytes: this.config.indexIntervalBytes },
         true,
       );
+      await cleaned.markInactive();
       this.segments[this.segments.indexOf(old)] = cleaned;
       // The tail may still hold batches the cleaner removed.
       this.tail?.clear();
@@ -864,7 +881,7 @@ export class PartitionLog {
     this.recoveryPoint = this.nextOffset;
     // The next start loads this snapshot instead of replaying the log.
     if (this.producerState.needsSnapshot) await this.producerState.takeSnapshot();
-    for (const s of this.segments) await s.close();
+    await closeEach(this.segments, (s) => s.close());
   }
 
   /** Makes everything written durable (log.flush.interval.ms and shutdown). */
@@ -889,7 +906,7 @@ export class PartitionLog {
     await this.drain();
     await this.withSegmentsLocked(() => this.removeRetiredSegments());
     this.tail?.clear();
-    for (const s of this.segments) await s.delete();
+    await closeEach(this.segments, (s) => s.delete());
     await rm(this.dir, { recursive: true, force: true });
   }
 }
@@ -917,6 +934,19 @@ async function completeInterruptedSwaps(dir: string): Promise<Set<number>> {
     swapped.add(base);
   }
   return swapped;
+}
+
+/** Closes (or deletes) every segment in turn, the rest too when one fails; then throws the first failure. */
+async function closeEach(segments: LogSegment[], close: (s: LogSegment) => Promise<void>): Promise<void> {
+  let failure: unknown = null;
+  for (const s of segments) {
+    try {
+      await close(s);
+    } catch (e) {
+      failure ??= e;
+    }
+  }
+  if (failure !== null) throw failure;
 }
 
 /** The last offset of the last batch in a buffer of whole batches. */

@@ -7,6 +7,7 @@ import type {
   CreatePartitionsResponseCreatePartitionsTopicResult,
 } from '../../protocol/generated/messages/create-partitions-response.js';
 import { defineHandler, markRepeats } from '../api-handler.js';
+import { type PartitionReservation, reservePartitions } from '../partition-limit.js';
 
 /**
  * CreatePartitions: raises a topic's partition count (it never shrinks). New partitions start empty; keyed
@@ -36,7 +37,11 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
       }
       let error: [number, string] | null = null;
       let previousCount = 0;
+      let reservation: PartitionReservation | null = null;
       const outcome = await broker.topics.modify(t.name, (topic) => {
+        // The change may be tried again on a newer version of the topic.
+        reservation?.release();
+        reservation = null;
         const current = topic.partitions.length;
         previousCount = current;
         if (t.count === current) {
@@ -59,12 +64,18 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
             `Every new partition must be assigned to broker ${nodeId}, the only broker of this cluster.`,
           ];
         } else {
-          error = null;
+          const reserved = reservePartitions(broker, t.count - current);
+          if (typeof reserved === 'string') error = [ErrorCode.POLICY_VIOLATION, reserved];
+          else {
+            reservation = reserved;
+            error = null;
+          }
         }
         if (error || request.validateOnly) return null;
         const added = Array.from({ length: t.count - current }, (_, i) => newAssignment(current + i, nodeId));
         return { ...topic, partitions: [...topic.partitions, ...added] };
       });
+      (reservation as PartitionReservation | null)?.release();
       if (outcome === 'missing') fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`);
       else if (error) fail(...(error as [number, string]));
       else if (outcome === 'busy') fail(ErrorCode.REASSIGNMENT_IN_PROGRESS, 'The topic kept changing; try again.');

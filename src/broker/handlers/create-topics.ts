@@ -9,6 +9,7 @@ import type {
   CreateTopicsResponseCreatableTopicResult,
 } from '../../protocol/generated/messages/create-topics-response.js';
 import { defineHandler, markRepeats } from '../api-handler.js';
+import { reservePartitions } from '../partition-limit.js';
 
 /**
  * CreateTopics: validates each topic (name, partitions, replication factor, configs), then creates it
@@ -88,6 +89,11 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
         fail(ErrorCode.INVALID_CONFIG, configError);
         continue;
       }
+      const reservation = reservePartitions(broker, numPartitions);
+      if (typeof reservation === 'string') {
+        fail(ErrorCode.POLICY_VIOLATION, reservation);
+        continue;
+      }
       result.numPartitions = numPartitions;
       result.replicationFactor = replicationFactor;
       result.configs = Object.entries(configs).map(([name, value]) => ({
@@ -97,8 +103,13 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
         configSource: 1, // DYNAMIC_TOPIC_CONFIG
         isSensitive: false,
       }));
-      if (request.validateOnly) continue;
-      const errorCode = await broker.createTopic(t.name, numPartitions, replicationFactor, configs);
+      let errorCode: number;
+      try {
+        if (request.validateOnly) continue;
+        errorCode = await broker.createTopic(t.name, numPartitions, replicationFactor, configs);
+      } finally {
+        reservation.release();
+      }
       if (errorCode !== ErrorCode.NONE) {
         fail(
           errorCode,

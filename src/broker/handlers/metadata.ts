@@ -5,6 +5,7 @@ import { metadataApi } from '../../protocol/generated/apis/metadata.js';
 import type { MetadataRequest } from '../../protocol/generated/messages/metadata-request.js';
 import type { MetadataResponse, MetadataResponseTopic } from '../../protocol/generated/messages/metadata-response.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, type BrokerServices, defineHandler } from '../api-handler.js';
+import { reservePartitions } from '../partition-limit.js';
 
 export function topicMetadata(topic: TopicRecord): MetadataResponseTopic {
   return {
@@ -47,12 +48,20 @@ async function describeTopic(
   if (!autoCreate || !broker.settings.autoCreateTopicsEnable || isInternalTopic(name)) {
     return topicError(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   }
-  const errorCode = await broker.createTopic(
-    name,
-    broker.settings.numPartitions,
-    broker.settings.defaultReplicationFactor,
-    {},
-  );
+  // Past the broker's partition limit the client gets the error, as it would from CreateTopics.
+  const reservation = reservePartitions(broker, broker.settings.numPartitions);
+  if (typeof reservation === 'string') return topicError(name, ZERO_UUID, ErrorCode.POLICY_VIOLATION);
+  let errorCode: number;
+  try {
+    errorCode = await broker.createTopic(
+      name,
+      broker.settings.numPartitions,
+      broker.settings.defaultReplicationFactor,
+      {},
+    );
+  } finally {
+    reservation.release();
+  }
   const created = broker.topics.get(name);
   // A concurrent creation of the same name is fine: the topic exists either way.
   if (created) return topicMetadata(created);
