@@ -36,6 +36,7 @@ const BUILD_INPUTS = ['src', 'scripts/build.mjs', 'tsconfig.json', 'tsconfig.bui
 const APP_DEPENDENCIES = ['kafkajs'];
 const APP_DEV_DEPENDENCIES = ['@types/node'];
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
+/** Node before 20.19 has neither require(esm) nor the flag, and needs no flag to behave so. */
 const NO_REQUIRE_ESM = process.allowedNodeEnvironmentFlags.has('--experimental-require-module')
   ? ['--no-experimental-require-module']
   : [];
