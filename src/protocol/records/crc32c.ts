@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import * as zlib from 'node:zlib';
+import packageRequire from './package-require.cjs';
 
 /** CRC32C (Castagnoli) of buf[start..end), unsigned. */
 type Crc32c = (buf: Buffer, start?: number, end?: number) => number;
@@ -63,7 +63,7 @@ export const crc32cPortable: Crc32c = portable(POLY_CASTAGNOLI);
 
 function loadNative(): Crc32c | null {
   try {
-    const native = createRequire(import.meta.url)('@node-rs/crc32') as {
+    const native = packageRequire('@node-rs/crc32') as {
       crc32c(input: Buffer, initial?: number): number;
     };
     return (buf, start = 0, end = buf.length) =>

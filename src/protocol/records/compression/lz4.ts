@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import packageRequire from '../package-require.cjs';
 import { CompressionError } from './errors.js';
 import { xxhash32 } from './xxhash32.js';
 
@@ -14,7 +14,7 @@ let native: Lz4Native | null = null;
  * memory (several MB of resident size).
  */
 function lz4(): Lz4Native {
-  native ??= createRequire(import.meta.url)('lz4-napi') as Lz4Native;
+  native ??= packageRequire('lz4-napi') as Lz4Native;
   return native;
 }
 

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import packageRequire from '../package-require.cjs';
 import { CompressionError } from './errors.js';
 
 interface SnappyNative {
@@ -10,7 +10,7 @@ let native: SnappyNative | null = null;
 
 /** The native codec, loaded on first use (as lz4's): its memory is paid only by brokers that see snappy. */
 function snappy(): SnappyNative {
-  native ??= createRequire(import.meta.url)('snappy') as SnappyNative;
+  native ??= packageRequire('snappy') as SnappyNative;
   return native;
 }
 

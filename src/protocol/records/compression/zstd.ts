@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import packageRequire from '../package-require.cjs';
 import { CompressionError } from './errors.js';
 
 /** Kafka's default zstd level (compression.zstd.level). */
@@ -29,18 +29,18 @@ interface ZstdFunctions {
 // Most brokers never see a zstd batch, and the instantiated WebAssembly module (compiled code and its memory)
 // costs 8-10 MB of RSS, so it is instantiated on first use. The package's own init() is asynchronous, which a
 // codec called from synchronous code cannot wait for; its Emscripten module accepts an instantiateWasm hook, and
-// instantiating synchronously takes about 5 ms. Only the file is read at start-up, so that first use does no
-// synchronous I/O. The package (0.0.x, so pinned to one version) exports only its entry point; its module object
-// is that entry's sibling file, loaded through the same CommonJS cache.
-const require = createRequire(import.meta.url);
-const packageDir = dirname(require.resolve('@bokuweb/zstd-wasm'));
-const wasmBytes = await readFile(join(packageDir, 'zstd.wasm'));
+// reading and instantiating the file synchronously takes about 5 ms, once. Nothing is done when this module loads:
+// an await there (top-level await) would make the package impossible to require() from CommonJS. The package
+// (0.0.x, so pinned to one version) exports only its entry point; its module object is that entry's sibling
+// file, loaded through the same CommonJS cache.
 let zstd: ZstdFunctions | null = null;
 
 function loadZstd(): ZstdFunctions {
   if (zstd) return zstd;
-  const { Module } = require(join(packageDir, 'module.js')) as { Module: EmscriptenModule };
-  const functions = require(join(packageDir, 'index.node.js')) as ZstdFunctions;
+  const packageDir = dirname(packageRequire.resolve('@bokuweb/zstd-wasm'));
+  const { Module } = packageRequire(join(packageDir, 'module.js')) as { Module: EmscriptenModule };
+  const functions = packageRequire(join(packageDir, 'index.node.js')) as ZstdFunctions;
+  const wasmBytes = readFileSync(join(packageDir, 'zstd.wasm'));
   Module.instantiateWasm = (imports, receiveInstance) =>
     receiveInstance(new WebAssembly.Instance(new WebAssembly.Module(wasmBytes), imports));
   Module.init();
