@@ -188,8 +188,9 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
       return bytes >= request.minBytes;
     };
     // Long poll: wait for appends to one of these partitions, re-read those, until min_bytes or the deadline.
+    // With no partitions nothing can wake the wait, and Kafka answers at once.
     let keys: string[] | null = null;
-    while (!enough(reads) && Date.now() < deadline) {
+    while (partitions.length > 0 && !enough(reads) && Date.now() < deadline) {
       keys ??= partitions.map((p) => partitionWaitKey(p.topic, p.partition));
       const current = reads;
       // An append may have landed while the reads awaited the disk: check every partition once. After that,
