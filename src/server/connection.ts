@@ -14,6 +14,33 @@ const MAX_IN_FLIGHT_REQUEST_BYTES = 16 * 1024 * 1024;
 /** Response bytes queued on a socket past which the connection stops being read until they drain. */
 export const MAX_UNSENT_RESPONSE_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Bytes that cannot be a Kafka request frame (a size past socket.request.max.bytes or below zero): the client's
+ * fault, not the broker's. `protocol` names what the bytes look like instead, when they are recognisable.
+ */
+export class FramingError extends Error {
+  override readonly name = 'FramingError';
+  constructor(
+    message: string,
+    readonly protocol: 'HTTP' | 'TLS' | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** First bytes of an HTTP/1 request (a method and a space) or of HTTP/2's preface; read as a size, all are huge. */
+const HTTP_START = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|TRACE|CONNECT|PRI) /;
+/** A TLS handshake record starts with content type 22 and major version 3. */
+const TLS_HANDSHAKE = 0x16;
+const TLS_MAJOR_VERSION = 0x03;
+
+/** What a connection's first bytes look like when they are not Kafka's framing: another protocol, or nothing known. */
+function recognise(first: Buffer): 'HTTP' | 'TLS' | null {
+  if (first.length >= 2 && first[0] === TLS_HANDSHAKE && first[1] === TLS_MAJOR_VERSION) return 'TLS';
+  if (HTTP_START.test(first.subarray(0, 8).toString('latin1'))) return 'HTTP';
+  return null;
+}
+
 export interface ConnectionLimits {
   /** socket.request.max.bytes: a larger frame closes the connection before anything is allocated. */
   maxRequestBytes: number;
@@ -51,6 +78,7 @@ export class Connection {
   private flushScheduled = false;
   /** Bytes of the requests in `queue`. */
   private inFlightBytes = 0;
+  private framesRead = 0;
   readonly remoteAddress: string;
   readonly remotePort: number;
 
@@ -95,12 +123,16 @@ export class Connection {
     while (!this.closed && !this.paused && this.bufferedBytes >= FRAME_SIZE_BYTES) {
       const size = this.peekSize();
       if (size < 0 || size > this.limits.maxRequestBytes) {
-        this.onError(new Error(`request frame of ${size} bytes (limit ${this.limits.maxRequestBytes})`), this);
+        // Only a connection's first bytes can be another protocol's greeting; later ones are just bad framing.
+        const protocol = this.framesRead === 0 ? recognise(this.buffered[0]!) : null;
+        const reason = `request frame of ${size} bytes (limit ${this.limits.maxRequestBytes})`;
+        this.onError(new FramingError(reason, protocol), this);
         this.close();
         return;
       }
       if (this.bufferedBytes < FRAME_SIZE_BYTES + size) return;
       const frame = this.take(FRAME_SIZE_BYTES + size).subarray(FRAME_SIZE_BYTES);
+      this.framesRead++;
       this.dispatch(frame);
       if (this.inFlightFull()) this.pause();
     }
