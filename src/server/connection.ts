@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { releaseWrittenChunks } from '../storage/log-segment.js';
+import { type PoolMember, RequestMemoryPool } from './request-memory-pool.js';
 
 /** Bytes of the size prefix of every Kafka request and response. */
 export const FRAME_SIZE_BYTES = 4;
@@ -65,20 +66,31 @@ interface Pending {
   requestBytes: number;
 }
 
+/** A pool without a bound, for connections made without one (tests of the framing alone). */
+const UNBOUNDED_POOL = new RequestMemoryPool(-1);
+
 /**
  * One client connection: Kafka's framing (int32 size, then the request), in-order responses, backpressure
  * and the idle timeout. Knows nothing of the protocol beyond the frame size.
+ *
+ * Reading stops for three reasons, each lifted as its cause clears: too many requests of this connection in
+ * progress, too many response bytes unsent to it, or the listener's request memory pool full.
  */
-export class Connection {
+export class Connection implements PoolMember {
   private readonly queue: Pending[] = [];
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
   private closed = false;
-  private paused = false;
+  /** Whether the socket is being read (not paused). */
+  private reading = true;
   private flushScheduled = false;
   /** Bytes of the requests in `queue`. */
   private inFlightBytes = 0;
   private framesRead = 0;
+  /** Whether the frame being received has its memory reserved in the pool. */
+  private reserved = false;
+  /** Bytes of the reserved frame still to arrive (already counted in the pool). */
+  private prepaid = 0;
   readonly remoteAddress: string;
   readonly remotePort: number;
 
@@ -87,6 +99,7 @@ export class Connection {
     private readonly limits: ConnectionLimits,
     private readonly handleFrame: FrameHandler,
     private readonly onError: (error: unknown, connection: Connection) => void,
+    private readonly pool: RequestMemoryPool = UNBOUNDED_POOL,
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
@@ -95,11 +108,13 @@ export class Connection {
       socket.setTimeout(limits.idleTimeoutMs, () => this.close());
     }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.maybeResume());
+    socket.on('drain', () => this.updateReading());
     socket.on('error', () => this.close());
-    socket.on('close', () => {
-      this.closed = true;
-    });
+    socket.on('close', () => this.onClosed());
+  }
+
+  get holdsPartialFrame(): boolean {
+    return this.bufferedBytes > 0;
   }
 
   get isClosed(): boolean {
@@ -108,19 +123,38 @@ export class Connection {
 
   close(): void {
     if (this.closed) return;
-    this.closed = true;
+    this.onClosed();
     this.socket.destroy();
   }
 
+  /** Gives back the memory of unfinished frames; requests still being handled give theirs back as they end. */
+  private onClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pool.remove(this);
+    this.pool.release(this.bufferedBytes + this.prepaid);
+    if (this.reserved) this.pool.reservationDone();
+    this.reserved = false;
+    this.prepaid = 0;
+    this.buffered = [];
+    this.bufferedBytes = 0;
+  }
+
   private onData(chunk: Buffer): void {
+    if (this.closed) return;
     this.buffered.push(chunk);
     this.bufferedBytes += chunk.length;
+    // Bytes of a reserved frame were counted when it was reserved; anything past it is counted now.
+    const reservedPart = Math.min(this.prepaid, chunk.length);
+    this.prepaid -= reservedPart;
+    this.pool.charge(chunk.length - reservedPart);
     this.parseFrames();
+    this.updateReading();
   }
 
   /** Cuts complete frames out of the received bytes and starts their handlers. */
   private parseFrames(): void {
-    while (!this.closed && !this.paused && this.bufferedBytes >= FRAME_SIZE_BYTES) {
+    while (!this.closed && !this.ownLimitReached() && this.bufferedBytes >= FRAME_SIZE_BYTES) {
       const size = this.peekSize();
       if (size < 0 || size > this.limits.maxRequestBytes) {
         // Only a connection's first bytes can be another protocol's greeting; later ones are just bad framing.
@@ -130,11 +164,24 @@ export class Connection {
         this.close();
         return;
       }
-      if (this.bufferedBytes < FRAME_SIZE_BYTES + size) return;
+      if (this.bufferedBytes < FRAME_SIZE_BYTES + size) {
+        // The rest of the frame gets its memory now, or the connection waits for it (see RequestMemoryPool).
+        const missing = FRAME_SIZE_BYTES + size - this.bufferedBytes;
+        if (!this.reserved && this.pool.tryReserve(this, missing)) {
+          this.reserved = true;
+          this.prepaid = missing;
+        }
+        return;
+      }
       const frame = this.take(FRAME_SIZE_BYTES + size).subarray(FRAME_SIZE_BYTES);
       this.framesRead++;
+      if (this.reserved) {
+        this.reserved = false;
+        this.pool.reservationDone();
+      }
       this.dispatch(frame);
-      if (this.inFlightFull()) this.pause();
+      // The size prefix is no longer held; the request is, until its handler is done.
+      this.pool.release(FRAME_SIZE_BYTES);
     }
   }
 
@@ -178,9 +225,12 @@ export class Connection {
     return out;
   }
 
-  private inFlightFull(): boolean {
+  /** This connection's own limits: requests in progress, or responses the client has not taken yet. */
+  private ownLimitReached(): boolean {
     return (
-      this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION || this.inFlightBytes >= MAX_IN_FLIGHT_REQUEST_BYTES
+      this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION ||
+      this.inFlightBytes >= MAX_IN_FLIGHT_REQUEST_BYTES ||
+      this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES
     );
   }
 
@@ -188,13 +238,23 @@ export class Connection {
     const pending: Pending = { done: false, chunks: null, requestBytes: frame.length };
     this.queue.push(pending);
     this.inFlightBytes += frame.length;
+    let settled = false;
+    // The request's memory goes back to the pool once its handler is done with it, even after a close.
+    this.pool.requestStarted(this);
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      this.pool.requestEnded(frame.length);
+    };
     this.handleFrame(frame, this).then(
       (chunks) => {
+        settle();
         pending.done = true;
         pending.chunks = chunks;
         this.scheduleFlush();
       },
       (error: unknown) => {
+        settle();
         this.onError(error, this);
         this.close();
       },
@@ -238,23 +298,37 @@ export class Connection {
       }
     }
     if (corked) this.socket.uncork();
-    // Stop reading while the client is not taking its responses; 'drain' resumes.
-    if (this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) this.pause();
-    else this.maybeResume();
+    // Requests left the queue, or the client is not taking its responses ('drain' re-checks).
+    this.updateReading();
   };
 
-  private pause(): void {
-    if (this.paused) return;
-    this.paused = true;
-    this.socket.pause();
+  /** The pool has room again, or gives this connection the turn to finish its frame. */
+  resumeReading(): void {
+    if (this.closed) return;
+    if (this.ownLimitReached()) {
+      // Held back by its own limits, it cannot use the turn: pass it on; it asks again once they clear.
+      this.pool.remove(this);
+      return;
+    }
+    this.updateReading();
   }
 
-  private maybeResume(): void {
-    if (!this.paused || this.closed) return;
-    if (this.inFlightFull()) return;
-    if (this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) return;
-    this.paused = false;
-    this.socket.resume();
+  /** Whether the socket may be read: its own limits allow, and the pool has room or its frame is reserved. */
+  private canRead(): boolean {
+    return !this.ownLimitReached() && (this.reserved || this.pool.mayRead(this));
+  }
+
+  /** Parses what its limits let through, then reads the socket or stops reading, whichever the limits say. */
+  private updateReading(): void {
+    if (this.closed) return;
     this.parseFrames();
+    // Waiting may hand this connection the turn at once (resumeReading runs inside), hence canRead again after.
+    if (!this.canRead() && !this.ownLimitReached()) this.pool.wait(this);
+    if (this.closed) return;
+    const read = this.canRead();
+    if (read === this.reading) return;
+    this.reading = read;
+    if (read) this.socket.resume();
+    else this.socket.pause();
   }
 }
