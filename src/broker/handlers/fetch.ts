@@ -175,7 +175,13 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
     }
     const partitions = context.partitions;
     const readCommitted = request.isolationLevel === READ_COMMITTED;
-    const maxBytes = apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER;
+    // As in Kafka, fetch.max.bytes bounds every response (v0-2 carry no limit of their own), and min_bytes
+    // cannot ask for more than that.
+    const maxBytes = Math.min(
+      apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER,
+      broker.settings.fetchMaxBytes,
+    );
+    const minBytes = Math.min(request.minBytes, maxBytes);
     const deadline = Date.now() + request.maxWaitMs;
 
     let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted);
@@ -185,7 +191,7 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
         if (r.outcome.errorCode !== ErrorCode.NONE) return true;
         bytes += r.outcome.recordsBytes;
       }
-      return bytes >= request.minBytes;
+      return bytes >= minBytes;
     };
     // Long poll: wait for appends to one of these partitions, re-read those, until min_bytes or the deadline.
     // With no partitions nothing can wake the wait, and Kafka answers at once.
