@@ -6,6 +6,12 @@ import type {
   FetchResponseFetchableTopicResponse,
   FetchResponsePartitionData,
 } from '../../protocol/generated/messages/fetch-response.js';
+import {
+  BASE_OFFSET_OFFSET,
+  batchSize,
+  LAST_OFFSET_DELTA_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+} from '../../protocol/records/batch-header.js';
 import { downConvertFromV2 } from '../../protocol/records/conversion.js';
 import { OffsetOutOfRangeError, type PartitionLog } from '../../storage/partition-log.js';
 import type { BrokerServices } from '../api-handler.js';
@@ -23,6 +29,27 @@ interface PartitionRead {
   /** The log read and its high watermark then: unchanged, a long poll's next round keeps this read. */
   log: PartitionLog | null;
   highWatermark: number;
+  /** The byte limit of the read, the batches it returned (as stored) and the end it could have read to. */
+  limit: number;
+  stored: Buffer | null;
+  readableEnd: number;
+  fetchOffset: number;
+}
+
+/** Whether the read stopped short of the readable end for want of room (or had no room at all). */
+function cutByLimit(r: PartitionRead): boolean {
+  if (r.stored) return nextOffsetAfter(r.stored) < r.readableEnd;
+  return r.limit === 0 && r.fetchOffset < r.readableEnd;
+}
+
+/** The offset after the last of `records`' whole v2 batches. */
+function nextOffsetAfter(records: Buffer): number {
+  let next = -1;
+  for (let at = 0; at + RECORD_BATCH_OVERHEAD <= records.length; at += batchSize(records, at)) {
+    next =
+      Number(records.readBigInt64BE(at + BASE_OFFSET_OFFSET)) + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) + 1;
+  }
+  return next;
 }
 
 function emptyPartition(partitionIndex: number, errorCode: number): FetchResponsePartitionData {
@@ -82,6 +109,10 @@ async function readPartitions(
         outcome: { errorCode: found.errorCode, highWatermark: -1n, logStartOffset: -1n, recordsBytes: 0 },
         log: null,
         highWatermark: -1,
+        limit: 0,
+        stored: null,
+        readableEnd: -1,
+        fetchOffset: -1,
       });
       continue;
     }
@@ -90,14 +121,14 @@ async function readPartitions(
     const lastStableOffset = log.lastStableOffset;
     const data = emptyPartition(p.partition, ErrorCode.NONE);
     if (apiVersion >= 4) data.abortedTransactions = readCommitted ? [] : null;
+    const limit = Math.max(Math.min(p.maxBytes, maxBytes - bytes), 0);
+    let stored: Buffer | null = null;
     try {
       // KIP-74: the first partition with data returns at least one whole batch, even past the limits.
-      const limit = Math.min(p.maxBytes, maxBytes - bytes);
       const result =
-        limit > 0 || bytes === 0
-          ? await log.read(Number(p.fetchOffset), Math.max(limit, 0), bytes === 0, readCommitted)
-          : null;
+        limit > 0 || bytes === 0 ? await log.read(Number(p.fetchOffset), limit, bytes === 0, readCommitted) : null;
       if (result && result.records.length > 0) {
+        stored = result.records;
         if (apiVersion >= 4 && result.abortedTransactions) {
           data.abortedTransactions = result.abortedTransactions.map((t) => ({
             producerId: t.producerId,
@@ -125,6 +156,10 @@ async function readPartitions(
       },
       log,
       highWatermark,
+      limit,
+      stored,
+      readableEnd: readCommitted ? lastStableOffset : highWatermark,
+      fetchOffset: Number(p.fetchOffset),
     });
   }
   return reads;
@@ -185,12 +220,17 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
     const deadline = Date.now() + request.maxWaitMs;
 
     let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted);
+    // As in Kafka, min_bytes counts what the logs hold up to each partition's limit: a read that its limit cut
+    // short counts as its whole limit (else min_bytes near max_bytes could wait out max_wait_ms, data there).
     const enough = (rs: PartitionRead[]) => {
       let bytes = 0;
       for (const r of rs) {
         if (r.outcome.errorCode !== ErrorCode.NONE) return true;
         bytes += r.outcome.recordsBytes;
       }
+      if (bytes >= minBytes) return true;
+      // Rarely reached (min_bytes is usually 1): only then are the batch headers walked.
+      for (const r of rs) if (cutByLimit(r)) bytes += Math.max(r.limit - r.outcome.recordsBytes, 0);
       return bytes >= minBytes;
     };
     // Long poll: wait for appends to one of these partitions, re-read those, until min_bytes or the deadline.
