@@ -3,9 +3,11 @@
  * settings, as the broker behaved before it had them):
  * - three Fetch requests at once asking for 2^31-1 bytes of a topic holding more than that would fit in memory
  *   three times (fetch.max.bytes);
- * - ten connections each sending all but the last byte of a 95 MiB request frame (queued.max.request.bytes).
+ * - ten connections each sending all but the last byte of a 95 MiB request frame (queued.max.request.bytes);
+ * - one connection sending 30 such Fetches at once and reading none of the answers (one Fetch of a connection
+ *   is read at a time, once the answers before it were written).
  *
- * Usage: npx tsx bench/hostile-clients.ts [topic MiB, default 400]
+ * Usage: npx tsx bench/hostile-clients.ts [topic MiB, default 400] [pipelined]
  * Prints the broker's peak RSS (VmHWM) for each probe and setting.
  */
 import { readFileSync } from 'node:fs';
@@ -23,6 +25,8 @@ const TOPIC_MIB = Number(process.argv[2] ?? 400);
 /** Bytes of one produced batch: under message.max.bytes' default. */
 const BATCH_VALUE_BYTES = 1000 * 1000;
 const PARTIAL_FRAME_BYTES = 95 * MIB;
+/** Fetches one connection sends at once without reading the answers. */
+const PIPELINED_FETCHES = 30;
 
 function peakRss(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -134,6 +138,45 @@ async function probeFetch(
   }
 }
 
+/** One connection sends `count` Fetches of 2^31-1 bytes at once and reads none of the answers. */
+async function probePipelinedFetches(properties: Record<string, string>, count: number): Promise<number> {
+  const broker = await startBrokerProcess({ properties });
+  let socket: Socket | null = null;
+  try {
+    const client = await WireClient.connect(broker.port);
+    await client.request(apis.CreateTopics, 7, {
+      topics: [{ name: 'big', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    const batch = buildRecordBatch([{ key: null, value: Buffer.alloc(BATCH_VALUE_BYTES, 0x61), timestamp: 1n }]);
+    for (let i = 0; i < Math.ceil((100 * MIB) / batch.length); i++) {
+      await client.request(apis.Produce, 9, {
+        transactionalId: null,
+        acks: 1,
+        timeoutMs: 5000,
+        topicData: [{ name: 'big', partitionData: [{ index: 0, records: batch }] }],
+      });
+    }
+    client.close();
+    socket = await connectSocket(broker.port);
+    socket.pause();
+    const frame = fetchFrame('big');
+    socket.write(Buffer.concat(Array.from({ length: count }, () => frame)));
+    let peak = 0;
+    for (let stable = 0; stable < 10; ) {
+      await sleep(200);
+      const now = peakRss(broker.pid);
+      stable = now === peak ? stable + 1 : 0;
+      peak = now;
+    }
+    return peak;
+  } finally {
+    socket?.destroy();
+    await broker.stop();
+  }
+}
+
 async function probePartialFrames(properties: Record<string, string>): Promise<number> {
   const broker = await startBrokerProcess({ properties });
   const sockets: Socket[] = [];
@@ -168,16 +211,27 @@ async function probePartialFrames(properties: Record<string, string>): Promise<n
 const UNBOUNDED = { 'fetch.max.bytes': String(INT32_MAX), 'queued.max.request.bytes': '-1' };
 const mib = (n: number) => `${(n / MIB).toFixed(0)} MiB`;
 
+/** `pipelined` as the second argument runs that probe alone, with the defaults. */
+const ONLY_PIPELINED = process.argv[3] === 'pipelined';
+
 await buildDist();
+if (ONLY_PIPELINED) {
+  console.log(
+    `${PIPELINED_FETCHES} pipelined fetches, none read: peak RSS ${mib(await probePipelinedFetches({}, PIPELINED_FETCHES))}`,
+  );
+  process.exit(0);
+}
 for (const [name, properties] of [
   ['unbounded (Kafka -1 / 2^31-1)', UNBOUNDED],
   ['defaults (55 MiB / 100 MiB)', {}],
 ] as const) {
   const fetch = await probeFetch(properties);
   const partial = await probePartialFrames(properties);
+  const pipelined = await probePipelinedFetches(properties, PIPELINED_FETCHES);
   console.log(
     `${name}: 3 fetches of 2^31-1 bytes from ${TOPIC_MIB} MiB: peak RSS ${mib(fetch.peak)} ` +
       `(${mib(fetch.beforeFetches)} after producing) ` +
-      `(responses ${fetch.responses.map(mib).join(', ')}); 10 partial 95 MiB frames: peak RSS ${mib(partial)}`,
+      `(responses ${fetch.responses.map(mib).join(', ')}); 10 partial 95 MiB frames: peak RSS ${mib(partial)}; ` +
+      `${PIPELINED_FETCHES} pipelined fetches, none read: peak RSS ${mib(pipelined)}`,
   );
 }

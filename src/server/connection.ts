@@ -84,6 +84,8 @@ export class Connection implements PoolMember {
   /** Whether the socket is being read (not paused). */
   private reading = true;
   private flushScheduled = false;
+  /** Callers of `whenResponsesWritten`, waiting for the responses queued before them to leave. */
+  private writtenWaiters: Array<() => void> = [];
   /** Bytes of the requests in `queue`. */
   private inFlightBytes = 0;
   private framesRead = 0;
@@ -108,7 +110,10 @@ export class Connection implements PoolMember {
       socket.setTimeout(limits.idleTimeoutMs, () => this.close());
     }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.updateReading());
+    socket.on('drain', () => {
+      this.wakeWrittenWaiters();
+      this.updateReading();
+    });
     socket.on('error', () => this.close());
     socket.on('close', () => this.onClosed());
   }
@@ -138,6 +143,32 @@ export class Connection implements PoolMember {
     this.prepaid = 0;
     this.buffered = [];
     this.bufferedBytes = 0;
+    this.wakeWrittenWaiters();
+  }
+
+  /**
+   * Resolves once the responses finished so far have been handed to the socket and it holds at most
+   * `MAX_UNSENT_RESPONSE_BYTES` unsent (or the connection closed). A handler whose answer can be large (Fetch)
+   * waits for this, so that a client pipelining such requests without reading gets one answer built at a time
+   * rather than all of them in memory.
+   */
+  whenResponsesWritten(): Promise<void> {
+    if (this.responsesWritten()) return Promise.resolve();
+    return new Promise((resolve) => this.writtenWaiters.push(resolve));
+  }
+
+  private responsesWritten(): boolean {
+    if (this.closed) return true;
+    if (this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) return false;
+    for (const p of this.queue) if (p.done) return false;
+    return true;
+  }
+
+  private wakeWrittenWaiters(): void {
+    if (this.writtenWaiters.length === 0 || !this.responsesWritten()) return;
+    const waiters = this.writtenWaiters;
+    this.writtenWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private onData(chunk: Buffer): void {
@@ -298,6 +329,7 @@ export class Connection implements PoolMember {
       }
     }
     if (corked) this.socket.uncork();
+    this.wakeWrittenWaiters();
     // Requests left the queue, or the client is not taking its responses ('drain' re-checks).
     this.updateReading();
   };

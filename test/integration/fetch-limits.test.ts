@@ -118,3 +118,9 @@ test('DescribeConfigs reports fetch.max.bytes and queued.max.request.bytes', asy
   assert.equal(values.get('fetch.max.bytes'), String(FETCH_MAX_BYTES));
   assert.equal(values.get('queued.max.request.bytes'), String(100 * 1024 * 1024));
 });
+
+test('Fetches pipelined on one connection are read one at a time and all answered, in order', async () => {
+  await produce('pipelined', 1000, 10);
+  const answers = await Promise.all(Array.from({ length: 8 }, () => fetchAll('pipelined', 12)));
+  for (const res of answers) assert.ok(res.responses[0]!.partitions[0]!.records!.length > 0);
+});

@@ -13,6 +13,7 @@ import {
   RECORD_BATCH_OVERHEAD,
 } from '../../protocol/records/batch-header.js';
 import { downConvertFromV2 } from '../../protocol/records/conversion.js';
+import type { Connection } from '../../server/connection.js';
 import { OffsetOutOfRangeError, type PartitionLog } from '../../storage/partition-log.js';
 import type { BrokerServices } from '../api-handler.js';
 import { defineHandler } from '../api-handler.js';
@@ -165,6 +166,9 @@ async function readPartitions(
   return reads;
 }
 
+/** Per connection, the Fetch read last (settled once it is done). */
+const fetchesInProgress = new WeakMap<Connection, Promise<void>>();
+
 /**
  * Fetch: returns byte ranges of the logs, as stored, from each partition's fetch offset. Waits up to
  * max_wait_ms for min_bytes, woken by appends to the partitions asked for. Incremental fetch sessions
@@ -176,95 +180,113 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
   api: fetchApi,
   minVersion: 0,
   maxVersion: 16,
-  async handle({ apiVersion, broker }, request) {
-    const usesTopicIds = apiVersion >= 13;
-    const requested: FetchPartitionRequest[] = [];
-    for (const t of request.topics) {
-      const topic = usesTopicIds ? (broker.topics.getById(t.topicId)?.name ?? '') : t.topic;
-      for (const p of t.partitions) {
-        requested.push({
-          topic,
-          topicId: t.topicId,
-          partition: p.partition,
-          fetchOffset: p.fetchOffset,
-          logStartOffset: p.logStartOffset,
-          maxBytes: p.partitionMaxBytes,
-          currentLeaderEpoch: p.currentLeaderEpoch,
-          lastFetchedEpoch: p.lastFetchedEpoch,
-        });
+  async handle({ apiVersion, broker, connection }, request) {
+    // One Fetch of a connection reads at a time, once the answers before it were written: Kafka's clients
+    // send one Fetch at a time per broker, and a client pipelining many without reading their answers would
+    // otherwise get fetch.max.bytes of memory each (now at most two: one written, one being built).
+    const previous = fetchesInProgress.get(connection);
+    let done!: () => void;
+    fetchesInProgress.set(connection, new Promise<void>((resolve) => (done = resolve)));
+    try {
+      if (previous) {
+        await previous;
+        await connection.whenResponsesWritten();
       }
+      return await answerFetch(apiVersion, broker, request);
+    } finally {
+      done();
     }
-    const forgotten = request.forgottenTopicsData.flatMap((t) => {
-      const topic = usesTopicIds ? (broker.topics.getById(t.topicId)?.name ?? '') : t.topic;
-      return t.partitions.map((partition) => ({ topic, topicId: t.topicId, partition }));
-    });
-    const context = broker.fetchSessions.newContext(
-      apiVersion,
-      request.sessionId,
-      request.sessionEpoch,
-      requested,
-      forgotten,
-    );
-    if (context.kind === 'error') {
-      return { throttleTimeMs: 0, errorCode: context.errorCode, sessionId: 0, responses: [], nodeEndpoints: [] };
-    }
-    const partitions = context.partitions;
-    const readCommitted = request.isolationLevel === READ_COMMITTED;
-    // As in Kafka, fetch.max.bytes bounds every response (v0-2 carry no limit of their own), and min_bytes
-    // cannot ask for more than that.
-    const maxBytes = Math.min(
-      apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER,
-      broker.settings.fetchMaxBytes,
-    );
-    const minBytes = Math.min(request.minBytes, maxBytes);
-    const deadline = Date.now() + request.maxWaitMs;
-
-    let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted);
-    // As in Kafka, min_bytes counts what the logs hold up to each partition's limit: a read that its limit cut
-    // short counts as its whole limit (else min_bytes near max_bytes could wait out max_wait_ms, data there).
-    const enough = (rs: PartitionRead[]) => {
-      let bytes = 0;
-      for (const r of rs) {
-        if (r.outcome.errorCode !== ErrorCode.NONE) return true;
-        bytes += r.outcome.recordsBytes;
-      }
-      if (bytes >= minBytes) return true;
-      // Rarely reached (min_bytes is usually 1): only then are the batch headers walked.
-      for (const r of rs) if (cutByLimit(r)) bytes += Math.max(r.limit - r.outcome.recordsBytes, 0);
-      return bytes >= minBytes;
-    };
-    // Long poll: wait for appends to one of these partitions, re-read those, until min_bytes or the deadline.
-    // With no partitions nothing can wake the wait, and Kafka answers at once.
-    let keys: string[] | null = null;
-    while (partitions.length > 0 && !enough(reads) && Date.now() < deadline) {
-      keys ??= partitions.map((p) => partitionWaitKey(p.topic, p.partition));
-      const current = reads;
-      // An append may have landed while the reads awaited the disk: check every partition once. After that,
-      // a notify for one of the keys means its high watermark moved, so there is nothing more to check.
-      let checked = false;
-      const woken = await broker.replicas.delayedFetches.wait(keys, deadline - Date.now(), () => {
-        if (checked) return true;
-        checked = true;
-        return current.some(moved);
-      });
-      if (!woken) break;
-      reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, current);
-    }
-
-    const { sessionId, send } = broker.fetchSessions.complete(
-      context,
-      reads.map((r) => r.outcome),
-    );
-    const responses: FetchResponseFetchableTopicResponse[] = [];
-    let current: FetchResponseFetchableTopicResponse | null = null;
-    for (const i of send) {
-      const p = partitions[i]!;
-      if (!current || current.topic !== p.topic || current.topicId !== p.topicId) {
-        current = { topic: p.topic, topicId: p.topicId, partitions: [] };
-        responses.push(current);
-      }
-      current.partitions.push(reads[i]!.data);
-    }
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses, nodeEndpoints: [] };
   },
 });
+
+async function answerFetch(apiVersion: number, broker: BrokerServices, request: FetchRequest): Promise<FetchResponse> {
+  const usesTopicIds = apiVersion >= 13;
+  const requested: FetchPartitionRequest[] = [];
+  for (const t of request.topics) {
+    const topic = usesTopicIds ? (broker.topics.getById(t.topicId)?.name ?? '') : t.topic;
+    for (const p of t.partitions) {
+      requested.push({
+        topic,
+        topicId: t.topicId,
+        partition: p.partition,
+        fetchOffset: p.fetchOffset,
+        logStartOffset: p.logStartOffset,
+        maxBytes: p.partitionMaxBytes,
+        currentLeaderEpoch: p.currentLeaderEpoch,
+        lastFetchedEpoch: p.lastFetchedEpoch,
+      });
+    }
+  }
+  const forgotten = request.forgottenTopicsData.flatMap((t) => {
+    const topic = usesTopicIds ? (broker.topics.getById(t.topicId)?.name ?? '') : t.topic;
+    return t.partitions.map((partition) => ({ topic, topicId: t.topicId, partition }));
+  });
+  const context = broker.fetchSessions.newContext(
+    apiVersion,
+    request.sessionId,
+    request.sessionEpoch,
+    requested,
+    forgotten,
+  );
+  if (context.kind === 'error') {
+    return { throttleTimeMs: 0, errorCode: context.errorCode, sessionId: 0, responses: [], nodeEndpoints: [] };
+  }
+  const partitions = context.partitions;
+  const readCommitted = request.isolationLevel === READ_COMMITTED;
+  // As in Kafka, fetch.max.bytes bounds every response (v0-2 carry no limit of their own), and min_bytes
+  // cannot ask for more than that.
+  const maxBytes = Math.min(
+    apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER,
+    broker.settings.fetchMaxBytes,
+  );
+  const minBytes = Math.min(request.minBytes, maxBytes);
+  const deadline = Date.now() + request.maxWaitMs;
+
+  let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted);
+  // As in Kafka, min_bytes counts what the logs hold up to each partition's limit: a read that its limit cut
+  // short counts as its whole limit (else min_bytes near max_bytes could wait out max_wait_ms, data there).
+  const enough = (rs: PartitionRead[]) => {
+    let bytes = 0;
+    for (const r of rs) {
+      if (r.outcome.errorCode !== ErrorCode.NONE) return true;
+      bytes += r.outcome.recordsBytes;
+    }
+    if (bytes >= minBytes) return true;
+    // Rarely reached (min_bytes is usually 1): only then are the batch headers walked.
+    for (const r of rs) if (cutByLimit(r)) bytes += Math.max(r.limit - r.outcome.recordsBytes, 0);
+    return bytes >= minBytes;
+  };
+  // Long poll: wait for appends to one of these partitions, re-read those, until min_bytes or the deadline.
+  // With no partitions nothing can wake the wait, and Kafka answers at once.
+  let keys: string[] | null = null;
+  while (partitions.length > 0 && !enough(reads) && Date.now() < deadline) {
+    keys ??= partitions.map((p) => partitionWaitKey(p.topic, p.partition));
+    const current = reads;
+    // An append may have landed while the reads awaited the disk: check every partition once. After that,
+    // a notify for one of the keys means its high watermark moved, so there is nothing more to check.
+    let checked = false;
+    const woken = await broker.replicas.delayedFetches.wait(keys, deadline - Date.now(), () => {
+      if (checked) return true;
+      checked = true;
+      return current.some(moved);
+    });
+    if (!woken) break;
+    reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, current);
+  }
+
+  const { sessionId, send } = broker.fetchSessions.complete(
+    context,
+    reads.map((r) => r.outcome),
+  );
+  const responses: FetchResponseFetchableTopicResponse[] = [];
+  let current: FetchResponseFetchableTopicResponse | null = null;
+  for (const i of send) {
+    const p = partitions[i]!;
+    if (!current || current.topic !== p.topic || current.topicId !== p.topicId) {
+      current = { topic: p.topic, topicId: p.topicId, partitions: [] };
+      responses.push(current);
+    }
+    current.partitions.push(reads[i]!.data);
+  }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses, nodeEndpoints: [] };
+}
