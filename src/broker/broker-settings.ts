@@ -23,6 +23,10 @@ export interface BrokerSettings {
   messageMaxBytes: number;
   socketRequestMaxBytes: number;
   connectionsMaxIdleMs: number;
+  /** fetch.max.bytes: a Fetch response carries at most this many record bytes (but always one batch). */
+  fetchMaxBytes: number;
+  /** queued.max.request.bytes: request bytes held across all connections before reading stops; <= 0: no bound. */
+  queuedMaxRequestBytes: number;
   maxConnections: number;
   /** Broker-wide defaults of the log configs. */
   logDefaults: LogConfig;

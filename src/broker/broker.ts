@@ -77,6 +77,14 @@ const INTERNAL_TOPIC_CONFIGS = {
 const CHECKPOINT_INTERVAL_MS = 60_000;
 /** Kafka's max.connections default is unbounded; a broker in Node keeps a bound. */
 const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Kafka's fetch.max.bytes default, 55 MiB. */
+const DEFAULT_FETCH_MAX_BYTES = 55 * 1024 * 1024;
+/**
+ * queued.max.request.bytes: Kafka's default (-1) leaves request memory unbounded. One largest request
+ * (socket.request.max.bytes' default) is enough for any client, and with the one frame allowed past it bounds
+ * request memory near 200 MiB.
+ */
+const DEFAULT_QUEUED_MAX_REQUEST_BYTES = 100 * 1024 * 1024;
 
 /** Kafka's defaults, with the exceptions Samsa makes on purpose (see docs/ARCHITECTURE.md). */
 export function defaultBrokerSettings(): BrokerSettings {
@@ -95,6 +103,8 @@ export function defaultBrokerSettings(): BrokerSettings {
     socketRequestMaxBytes: 104857600,
     connectionsMaxIdleMs: 600_000,
     maxConnections: DEFAULT_MAX_CONNECTIONS,
+    fetchMaxBytes: DEFAULT_FETCH_MAX_BYTES,
+    queuedMaxRequestBytes: DEFAULT_QUEUED_MAX_REQUEST_BYTES,
     logDefaults: {
       segmentBytes: 1073741824,
       segmentMs: 7 * 24 * 3600_000,
@@ -302,6 +312,7 @@ export class Broker {
         maxRequestBytes: settings.socketRequestMaxBytes,
         idleTimeoutMs: settings.connectionsMaxIdleMs,
         maxConnections: settings.maxConnections,
+        queuedMaxRequestBytes: settings.queuedMaxRequestBytes,
       },
       dispatcher.handleFrame,
       dispatcher.onConnectionError,

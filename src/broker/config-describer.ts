@@ -61,6 +61,8 @@ function settingsValues(s: BrokerSettings): Record<string, string> {
     'message.max.bytes': String(s.messageMaxBytes),
     'socket.request.max.bytes': String(s.socketRequestMaxBytes),
     'connections.max.idle.ms': String(s.connectionsMaxIdleMs),
+    'fetch.max.bytes': String(s.fetchMaxBytes),
+    'queued.max.request.bytes': String(s.queuedMaxRequestBytes),
     'log.segment.bytes': String(d.segmentBytes),
     'log.roll.ms': longText(d.segmentMs),
     'log.retention.ms': longText(d.retentionMs),

@@ -12,17 +12,21 @@ interface Waiter {
  */
 export class DelayedOperations {
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** Every waiter, whether or not it watches a key: a stop must end them all, each holding a timer. */
+  private readonly all = new Set<Waiter>();
+  private closed = false;
 
   /**
    * Resolves true as soon as `tryComplete` returns true (checked now, then on every notify of one of
-   * `keys`), or false after `timeoutMs`.
+   * `keys`), or false after `timeoutMs`, or at once after `cancelAll`.
    */
   wait(keys: string[], timeoutMs: number, tryComplete: () => boolean): Promise<boolean> {
     if (tryComplete()) return Promise.resolve(true);
-    if (timeoutMs <= 0) return Promise.resolve(false);
+    if (timeoutMs <= 0 || this.closed) return Promise.resolve(false);
     return new Promise((resolve) => {
       const waiter: Waiter = { tryComplete, resolve, timer: null, keys };
       waiter.timer = setTimeout(() => this.finish(waiter, false), timeoutMs);
+      this.all.add(waiter);
       for (const key of keys) {
         let set = this.waiters.get(key);
         if (!set) {
@@ -43,22 +47,23 @@ export class DelayedOperations {
     }
   }
 
-  /** Completes every waiter now (shutdown), as if timed out. */
+  /**
+   * Shutdown: completes every waiter now, as if timed out, and every later wait at once, so that no
+   * timer outlives the broker (a handler still reading from disk may call `wait` after this).
+   */
   cancelAll(): void {
-    const all = new Set<Waiter>();
-    for (const set of this.waiters.values()) for (const w of set) all.add(w);
-    for (const w of all) this.finish(w, false);
+    this.closed = true;
+    for (const w of [...this.all]) this.finish(w, false);
   }
 
   get size(): number {
-    const all = new Set<Waiter>();
-    for (const set of this.waiters.values()) for (const w of set) all.add(w);
-    return all.size;
+    return this.all.size;
   }
 
   private finish(waiter: Waiter, completed: boolean): void {
     if (waiter.timer) clearTimeout(waiter.timer);
     waiter.timer = null;
+    this.all.delete(waiter);
     for (const key of waiter.keys) {
       const set = this.waiters.get(key);
       if (!set) continue;

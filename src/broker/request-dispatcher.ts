@@ -1,16 +1,56 @@
-import type { Logger } from '../observability/logger.js';
+import type { LogFields, Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ApiKey, requestHeaderVersion, responseHeaderVersion } from '../protocol/generated/api-keys.js';
 import { encodeApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.js';
 import { decodeRequestHeader } from '../protocol/generated/messages/request-header.js';
 import { encodeResponseHeader } from '../protocol/generated/messages/response-header.js';
 import { DecodeError, Reader, Writer } from '../protocol/primitives/index.js';
-import type { Connection } from '../server/connection.js';
+import { type Connection, FramingError } from '../server/connection.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import { advertisedApiVersions } from './handlers/api-versions.js';
 
 /** Bytes every request starts with: api key (int16) and api version (int16). */
 const REQUEST_PREFIX_BYTES = 4;
+
+/** A misbehaving peer gets at most one WARN line per this interval; the rest go at DEBUG and are counted. */
+export const CLIENT_ERROR_LOG_INTERVAL_MS = 60_000;
+/**
+ * Peers remembered by the rate limit. Past this the one remembered longest is forgotten, so that bad bytes
+ * from many addresses cannot grow the table; it is also the one whose interval ends first.
+ */
+const MAX_PEERS_REMEMBERED = 10_000;
+
+/**
+ * WARN lines about what clients send, at most one per peer address per interval: a fuzzer or a
+ * misconfigured client retrying in a loop must not flood the log. Lines over the limit go at DEBUG; the next
+ * WARN for that peer says how many there were (`suppressed`).
+ */
+export class PeerRateLimitedLog {
+  /** Per peer address: when its next WARN may be written, and how many lines were held back since the last. */
+  private readonly peers = new Map<string, { nextWarnAt: number; suppressed: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly intervalMs = CLIENT_ERROR_LOG_INTERVAL_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  warn(peer: string, message: string, fields: LogFields): void {
+    const now = this.now();
+    const entry = this.peers.get(peer);
+    if (entry && now < entry.nextWarnAt) {
+      entry.suppressed++;
+      this.logger.debug(message, fields);
+      return;
+    }
+    // Re-inserted, so that the map's order stays the order in which the intervals end.
+    this.peers.delete(peer);
+    this.peers.set(peer, { nextWarnAt: now + this.intervalMs, suppressed: 0 });
+    if (this.peers.size > MAX_PEERS_REMEMBERED) this.peers.delete(this.peers.keys().next().value!);
+    const suppressed = entry?.suppressed ?? 0;
+    this.logger.warn(message, suppressed > 0 ? { ...fields, suppressed } : fields);
+  }
+}
 
 /** Raised for a request that ends its connection, as Kafka does for requests it cannot parse. */
 export class InvalidRequestError extends Error {
@@ -24,6 +64,7 @@ export class InvalidRequestError extends Error {
  */
 export class RequestDispatcher {
   private readonly handlers = new Map<number, ApiHandler>();
+  private readonly clientErrors: PeerRateLimitedLog;
 
   constructor(
     handlers: ApiHandler[],
@@ -31,6 +72,7 @@ export class RequestDispatcher {
     private readonly logger: Logger,
   ) {
     for (const h of handlers) this.handlers.set(h.api.key, h);
+    this.clientErrors = new PeerRateLimitedLog(logger);
   }
 
   get implemented(): ReadonlyMap<number, ApiHandler> {
@@ -83,11 +125,21 @@ export class RequestDispatcher {
     return w.chunks();
   }
 
-  /** Logs why a connection is being closed. Client mistakes are not broker errors. */
+  /**
+   * Logs why a connection is being closed. What a client sends is the client's fault: a WARN without a stack
+   * trace, rate-limited per peer. An exception from a handler is the broker's own fault and stays an ERROR.
+   */
   onConnectionError = (error: unknown, connection: Connection): void => {
-    const fields = { client: `${connection.remoteAddress}:${connection.remotePort}`, reason: String(error) };
-    if (error instanceof InvalidRequestError || error instanceof DecodeError)
-      this.logger.info('closing connection', fields);
-    else this.logger.error('request failed, closing connection', { ...fields, error: error as Error });
+    const peer = connection.remoteAddress;
+    const client = `${peer}:${connection.remotePort}`;
+    if (error instanceof FramingError && error.protocol === 'HTTP') {
+      this.clientErrors.warn(peer, "looks like HTTP; this port speaks Kafka's protocol", { client });
+    } else if (error instanceof FramingError && error.protocol === 'TLS') {
+      this.clientErrors.warn(peer, "looks like TLS; this port speaks Kafka's protocol in plaintext", { client });
+    } else if (error instanceof FramingError || error instanceof InvalidRequestError || error instanceof DecodeError) {
+      this.clientErrors.warn(peer, 'closing connection: request not understood', { client, reason: error.message });
+    } else {
+      this.logger.error('request failed, closing connection', { client, error: error as Error });
+    }
   };
 }

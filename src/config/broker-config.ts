@@ -41,6 +41,12 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'message.max.bytes': { type: 'int', default: '1048588', atLeast: 0 },
   'socket.request.max.bytes': { type: 'int', default: '104857600', atLeast: 1 },
   'connections.max.idle.ms': { type: 'long', default: '600000' },
+  'fetch.max.bytes': { type: 'int', default: '57671680', atLeast: 1024 },
+  /**
+   * Kafka's default is -1 (no bound). Samsa bounds it by default, at the size of the largest request
+   * (socket.request.max.bytes), so that request memory stays near 200 MiB at worst (see docs/ARCHITECTURE.md).
+   */
+  'queued.max.request.bytes': { type: 'long', default: '104857600' },
   'max.connections': { type: 'int', default: '2147483647', atLeast: 0 },
   'log.segment.bytes': { type: 'int', default: '1073741824', atLeast: 14 },
   'log.roll.ms': { type: 'long', atLeast: 1 },
@@ -231,6 +237,8 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     messageMaxBytes: get<number>('message.max.bytes')!,
     socketRequestMaxBytes: get<number>('socket.request.max.bytes')!,
     connectionsMaxIdleMs: get<number>('connections.max.idle.ms')!,
+    fetchMaxBytes: get<number>('fetch.max.bytes')!,
+    queuedMaxRequestBytes: get<number>('queued.max.request.bytes')!,
     maxConnections: Math.min(get<number>('max.connections')!, defaults.maxConnections),
     logDefaults: {
       segmentBytes: get<number>('log.segment.bytes')!,

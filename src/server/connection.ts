@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { releaseWrittenChunks } from '../storage/log-segment.js';
+import { type PoolMember, RequestMemoryPool } from './request-memory-pool.js';
 
 /** Bytes of the size prefix of every Kafka request and response. */
 export const FRAME_SIZE_BYTES = 4;
@@ -13,6 +14,33 @@ export const MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION = 128;
 const MAX_IN_FLIGHT_REQUEST_BYTES = 16 * 1024 * 1024;
 /** Response bytes queued on a socket past which the connection stops being read until they drain. */
 export const MAX_UNSENT_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Bytes that cannot be a Kafka request frame (a size past socket.request.max.bytes or below zero): the client's
+ * fault, not the broker's. `protocol` names what the bytes look like instead, when they are recognisable.
+ */
+export class FramingError extends Error {
+  override readonly name = 'FramingError';
+  constructor(
+    message: string,
+    readonly protocol: 'HTTP' | 'TLS' | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** First bytes of an HTTP/1 request (a method and a space) or of HTTP/2's preface; read as a size, all are huge. */
+const HTTP_START = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|TRACE|CONNECT|PRI) /;
+/** A TLS handshake record starts with content type 22 and major version 3. */
+const TLS_HANDSHAKE = 0x16;
+const TLS_MAJOR_VERSION = 0x03;
+
+/** What a connection's first bytes look like when they are not Kafka's framing: another protocol, or nothing known. */
+function recognise(first: Buffer): 'HTTP' | 'TLS' | null {
+  if (first.length >= 2 && first[0] === TLS_HANDSHAKE && first[1] === TLS_MAJOR_VERSION) return 'TLS';
+  if (HTTP_START.test(first.subarray(0, 8).toString('latin1'))) return 'HTTP';
+  return null;
+}
 
 export interface ConnectionLimits {
   /** socket.request.max.bytes: a larger frame closes the connection before anything is allocated. */
@@ -38,19 +66,33 @@ interface Pending {
   requestBytes: number;
 }
 
+/** A pool without a bound, for connections made without one (tests of the framing alone). */
+const UNBOUNDED_POOL = new RequestMemoryPool(-1);
+
 /**
  * One client connection: Kafka's framing (int32 size, then the request), in-order responses, backpressure
  * and the idle timeout. Knows nothing of the protocol beyond the frame size.
+ *
+ * Reading stops for three reasons, each lifted as its cause clears: too many requests of this connection in
+ * progress, too many response bytes unsent to it, or the listener's request memory pool full.
  */
-export class Connection {
+export class Connection implements PoolMember {
   private readonly queue: Pending[] = [];
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
   private closed = false;
-  private paused = false;
+  /** Whether the socket is being read (not paused). */
+  private reading = true;
   private flushScheduled = false;
+  /** Callers of `whenResponsesWritten`, waiting for the responses queued before them to leave. */
+  private writtenWaiters: Array<() => void> = [];
   /** Bytes of the requests in `queue`. */
   private inFlightBytes = 0;
+  private framesRead = 0;
+  /** Whether the frame being received has its memory reserved in the pool. */
+  private reserved = false;
+  /** Bytes of the reserved frame still to arrive (already counted in the pool). */
+  private prepaid = 0;
   readonly remoteAddress: string;
   readonly remotePort: number;
 
@@ -59,6 +101,7 @@ export class Connection {
     private readonly limits: ConnectionLimits,
     private readonly handleFrame: FrameHandler,
     private readonly onError: (error: unknown, connection: Connection) => void,
+    private readonly pool: RequestMemoryPool = UNBOUNDED_POOL,
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
@@ -67,11 +110,16 @@ export class Connection {
       socket.setTimeout(limits.idleTimeoutMs, () => this.close());
     }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.maybeResume());
-    socket.on('error', () => this.close());
-    socket.on('close', () => {
-      this.closed = true;
+    socket.on('drain', () => {
+      this.wakeWrittenWaiters();
+      this.updateReading();
     });
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.onClosed());
+  }
+
+  get holdsPartialFrame(): boolean {
+    return this.bufferedBytes > 0;
   }
 
   get isClosed(): boolean {
@@ -80,29 +128,91 @@ export class Connection {
 
   close(): void {
     if (this.closed) return;
-    this.closed = true;
+    this.onClosed();
     this.socket.destroy();
   }
 
+  /** Gives back the memory of unfinished frames; requests still being handled give theirs back as they end. */
+  private onClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pool.remove(this);
+    this.pool.release(this.bufferedBytes + this.prepaid);
+    if (this.reserved) this.pool.reservationDone();
+    this.reserved = false;
+    this.prepaid = 0;
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    this.wakeWrittenWaiters();
+  }
+
+  /**
+   * Resolves once the responses finished so far have been handed to the socket and it holds at most
+   * `MAX_UNSENT_RESPONSE_BYTES` unsent (or the connection closed). A handler whose answer can be large (Fetch)
+   * waits for this, so that a client pipelining such requests without reading gets one answer built at a time
+   * rather than all of them in memory.
+   */
+  whenResponsesWritten(): Promise<void> {
+    if (this.responsesWritten()) return Promise.resolve();
+    return new Promise((resolve) => this.writtenWaiters.push(resolve));
+  }
+
+  private responsesWritten(): boolean {
+    if (this.closed) return true;
+    if (this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) return false;
+    for (const p of this.queue) if (p.done) return false;
+    return true;
+  }
+
+  private wakeWrittenWaiters(): void {
+    if (this.writtenWaiters.length === 0 || !this.responsesWritten()) return;
+    const waiters = this.writtenWaiters;
+    this.writtenWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
   private onData(chunk: Buffer): void {
+    if (this.closed) return;
     this.buffered.push(chunk);
     this.bufferedBytes += chunk.length;
+    // Bytes of a reserved frame were counted when it was reserved; anything past it is counted now.
+    const reservedPart = Math.min(this.prepaid, chunk.length);
+    this.prepaid -= reservedPart;
+    this.pool.charge(chunk.length - reservedPart);
     this.parseFrames();
+    this.updateReading();
   }
 
   /** Cuts complete frames out of the received bytes and starts their handlers. */
   private parseFrames(): void {
-    while (!this.closed && !this.paused && this.bufferedBytes >= FRAME_SIZE_BYTES) {
+    while (!this.closed && !this.ownLimitReached() && this.bufferedBytes >= FRAME_SIZE_BYTES) {
       const size = this.peekSize();
       if (size < 0 || size > this.limits.maxRequestBytes) {
-        this.onError(new Error(`request frame of ${size} bytes (limit ${this.limits.maxRequestBytes})`), this);
+        // Only a connection's first bytes can be another protocol's greeting; later ones are just bad framing.
+        const protocol = this.framesRead === 0 ? recognise(this.buffered[0]!) : null;
+        const reason = `request frame of ${size} bytes (limit ${this.limits.maxRequestBytes})`;
+        this.onError(new FramingError(reason, protocol), this);
         this.close();
         return;
       }
-      if (this.bufferedBytes < FRAME_SIZE_BYTES + size) return;
+      if (this.bufferedBytes < FRAME_SIZE_BYTES + size) {
+        // The rest of the frame gets its memory now, or the connection waits for it (see RequestMemoryPool).
+        const missing = FRAME_SIZE_BYTES + size - this.bufferedBytes;
+        if (!this.reserved && this.pool.tryReserve(this, missing)) {
+          this.reserved = true;
+          this.prepaid = missing;
+        }
+        return;
+      }
       const frame = this.take(FRAME_SIZE_BYTES + size).subarray(FRAME_SIZE_BYTES);
+      this.framesRead++;
+      if (this.reserved) {
+        this.reserved = false;
+        this.pool.reservationDone();
+      }
       this.dispatch(frame);
-      if (this.inFlightFull()) this.pause();
+      // The size prefix is no longer held; the request is, until its handler is done.
+      this.pool.release(FRAME_SIZE_BYTES);
     }
   }
 
@@ -146,9 +256,12 @@ export class Connection {
     return out;
   }
 
-  private inFlightFull(): boolean {
+  /** This connection's own limits: requests in progress, or responses the client has not taken yet. */
+  private ownLimitReached(): boolean {
     return (
-      this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION || this.inFlightBytes >= MAX_IN_FLIGHT_REQUEST_BYTES
+      this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION ||
+      this.inFlightBytes >= MAX_IN_FLIGHT_REQUEST_BYTES ||
+      this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES
     );
   }
 
@@ -156,13 +269,23 @@ export class Connection {
     const pending: Pending = { done: false, chunks: null, requestBytes: frame.length };
     this.queue.push(pending);
     this.inFlightBytes += frame.length;
+    let settled = false;
+    // The request's memory goes back to the pool once its handler is done with it, even after a close.
+    this.pool.requestStarted(this);
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      this.pool.requestEnded(frame.length);
+    };
     this.handleFrame(frame, this).then(
       (chunks) => {
+        settle();
         pending.done = true;
         pending.chunks = chunks;
         this.scheduleFlush();
       },
       (error: unknown) => {
+        settle();
         this.onError(error, this);
         this.close();
       },
@@ -206,23 +329,38 @@ export class Connection {
       }
     }
     if (corked) this.socket.uncork();
-    // Stop reading while the client is not taking its responses; 'drain' resumes.
-    if (this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) this.pause();
-    else this.maybeResume();
+    this.wakeWrittenWaiters();
+    // Requests left the queue, or the client is not taking its responses ('drain' re-checks).
+    this.updateReading();
   };
 
-  private pause(): void {
-    if (this.paused) return;
-    this.paused = true;
-    this.socket.pause();
+  /** The pool has room again, or gives this connection the turn to finish its frame. */
+  resumeReading(): void {
+    if (this.closed) return;
+    if (this.ownLimitReached()) {
+      // Held back by its own limits, it cannot use the turn: pass it on; it asks again once they clear.
+      this.pool.remove(this);
+      return;
+    }
+    this.updateReading();
   }
 
-  private maybeResume(): void {
-    if (!this.paused || this.closed) return;
-    if (this.inFlightFull()) return;
-    if (this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) return;
-    this.paused = false;
-    this.socket.resume();
+  /** Whether the socket may be read: its own limits allow, and the pool has room or its frame is reserved. */
+  private canRead(): boolean {
+    return !this.ownLimitReached() && (this.reserved || this.pool.mayRead(this));
+  }
+
+  /** Parses what its limits let through, then reads the socket or stops reading, whichever the limits say. */
+  private updateReading(): void {
+    if (this.closed) return;
     this.parseFrames();
+    // Waiting may hand this connection the turn at once (resumeReading runs inside), hence canRead again after.
+    if (!this.canRead() && !this.ownLimitReached()) this.pool.wait(this);
+    if (this.closed) return;
+    const read = this.canRead();
+    if (read === this.reading) return;
+    this.reading = read;
+    if (read) this.socket.resume();
+    else this.socket.pause();
   }
 }

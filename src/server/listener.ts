@@ -1,23 +1,31 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Connection, type ConnectionLimits, type FrameHandler } from './connection.js';
+import { RequestMemoryPool } from './request-memory-pool.js';
 
 export interface ListenerOptions extends ConnectionLimits {
   host: string;
   port: number;
   /** Accepted connections past this are closed at once (max.connections). */
   maxConnections: number;
+  /**
+   * queued.max.request.bytes: memory for request bytes (arriving or being handled) across all connections,
+   * past which connections stop being read; <= 0 or absent, no bound (see RequestMemoryPool).
+   */
+  queuedMaxRequestBytes?: number;
 }
 
 /** A TCP listener: accepts connections and wraps each in a Connection. */
 export class Listener {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
+  readonly requestMemory: RequestMemoryPool;
 
   constructor(
     private readonly options: ListenerOptions,
     private readonly handleFrame: FrameHandler,
     private readonly onError: (error: unknown, connection: Connection) => void,
   ) {
+    this.requestMemory = new RequestMemoryPool(options.queuedMaxRequestBytes ?? -1);
     this.server = createServer((socket) => this.accept(socket));
   }
 
@@ -42,7 +50,7 @@ export class Listener {
       socket.destroy();
       return;
     }
-    const connection = new Connection(socket, this.options, this.handleFrame, this.onError);
+    const connection = new Connection(socket, this.options, this.handleFrame, this.onError, this.requestMemory);
     this.connections.add(connection);
     socket.on('close', () => this.connections.delete(connection));
   }

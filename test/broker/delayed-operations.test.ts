@@ -30,3 +30,14 @@ test('cancelAll releases every waiter', async () => {
   assert.deepEqual(await Promise.all(waits), [false, false]);
   assert.equal(ops.size, 0);
 });
+
+test('cancelAll ends a wait that watches no key, and a wait begun after it ends at once', async () => {
+  const ops = new DelayedOperations();
+  const waiting = ops.wait([], 600_000, () => false);
+  assert.equal(ops.size, 1);
+  ops.cancelAll();
+  assert.equal(await waiting, false);
+  assert.equal(ops.size, 0);
+  assert.equal(await ops.wait(['x'], 600_000, () => false), false);
+  assert.equal(ops.size, 0, 'no timer is left behind after the stop');
+});

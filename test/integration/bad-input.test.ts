@@ -4,7 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
-import { apis, defaultFetchRequest, defaultProduceRequest } from '../../src/protocol/generated/index.js';
+import {
+  apis,
+  decodeResponseHeader,
+  defaultFetchRequest,
+  defaultProduceRequest,
+} from '../../src/protocol/generated/index.js';
+import { Reader } from '../../src/protocol/primitives/index.js';
 import { CompressionType } from '../../src/protocol/records/compression/index.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
 import { consumeWithKafkaPython } from './clients.js';
@@ -297,6 +303,52 @@ test('a record without a key sent to a compacted topic gets INVALID_RECORD, comp
       assert.equal(p.errorCode, code, name);
       if (code !== ErrorCode.NONE) assert.match(p.errorMessage ?? '', /without key/, name);
     }
+  } finally {
+    c.close();
+  }
+});
+
+test('Metadata by topic id: resolved from v12, refused with INVALID_REQUEST in v10-11, the connection kept', async () => {
+  const c = await RawClient.connect(broker.port);
+  try {
+    // Metadata v10 asking for topic id 0102...10 with a null name, as a fuzzer sent it.
+    c.sendRaw(Buffer.from('000000250003000a00000001000372617700020102030405060708090a0b0c0d0e0f10000000000000', 'hex'));
+    const raw = new Reader(await c.nextFrame());
+    assert.equal(decodeResponseHeader(raw, 1).correlationId, 1);
+    const v10 = apis.Metadata.decodeResponse(raw, 10);
+    assert.equal(v10.topics.length, 1);
+    assert.equal(v10.topics[0]!.errorCode, ErrorCode.INVALID_REQUEST);
+    assert.equal(v10.topics[0]!.name, '');
+
+    const created = await c.request(apis.CreateTopics, 7, {
+      topics: [{ name: 'by-id', numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    const topicId = created.topics[0]!.topicId;
+    const ask = (version: number, topics: Array<{ topicId: string; name: string | null }>) =>
+      c.request(apis.Metadata, version, {
+        topics,
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      });
+    const unknownId = 'AQIDBAUGBwgJCgsMDQ4PEA';
+    const v12 = await ask(12, [
+      { topicId, name: null },
+      { topicId: unknownId, name: null },
+    ]);
+    assert.deepEqual(
+      v12.topics.map((t) => [t.errorCode, t.name, t.topicId, t.partitions.length]),
+      [
+        [ErrorCode.NONE, 'by-id', topicId, 2],
+        [ErrorCode.UNKNOWN_TOPIC_ID, null, unknownId, 0],
+      ],
+    );
+    const v11 = await ask(11, [{ topicId, name: 'by-id' }]);
+    assert.equal(v11.topics[0]!.errorCode, ErrorCode.INVALID_REQUEST, 'ids are refused before v12, as in Kafka');
+    const byName = await ask(11, [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'by-id' }]);
+    assert.equal(byName.topics[0]!.errorCode, ErrorCode.NONE, 'the same connection still serves');
   } finally {
     c.close();
   }

@@ -6,7 +6,14 @@ import type {
   FetchResponseFetchableTopicResponse,
   FetchResponsePartitionData,
 } from '../../protocol/generated/messages/fetch-response.js';
+import {
+  BASE_OFFSET_OFFSET,
+  batchSize,
+  LAST_OFFSET_DELTA_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+} from '../../protocol/records/batch-header.js';
 import { downConvertFromV2 } from '../../protocol/records/conversion.js';
+import type { Connection } from '../../server/connection.js';
 import { OffsetOutOfRangeError, type PartitionLog } from '../../storage/partition-log.js';
 import type { BrokerServices } from '../api-handler.js';
 import { defineHandler } from '../api-handler.js';
@@ -23,6 +30,27 @@ interface PartitionRead {
   /** The log read and its high watermark then: unchanged, a long poll's next round keeps this read. */
   log: PartitionLog | null;
   highWatermark: number;
+  /** The byte limit of the read, the batches it returned (as stored) and the end it could have read to. */
+  limit: number;
+  stored: Buffer | null;
+  readableEnd: number;
+  fetchOffset: number;
+}
+
+/** Whether the read stopped short of the readable end for want of room (or had no room at all). */
+function cutByLimit(r: PartitionRead): boolean {
+  if (r.stored) return nextOffsetAfter(r.stored) < r.readableEnd;
+  return r.limit === 0 && r.fetchOffset < r.readableEnd;
+}
+
+/** The offset after the last of `records`' whole v2 batches. */
+function nextOffsetAfter(records: Buffer): number {
+  let next = -1;
+  for (let at = 0; at + RECORD_BATCH_OVERHEAD <= records.length; at += batchSize(records, at)) {
+    next =
+      Number(records.readBigInt64BE(at + BASE_OFFSET_OFFSET)) + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) + 1;
+  }
+  return next;
 }
 
 function emptyPartition(partitionIndex: number, errorCode: number): FetchResponsePartitionData {
@@ -82,6 +110,10 @@ async function readPartitions(
         outcome: { errorCode: found.errorCode, highWatermark: -1n, logStartOffset: -1n, recordsBytes: 0 },
         log: null,
         highWatermark: -1,
+        limit: 0,
+        stored: null,
+        readableEnd: -1,
+        fetchOffset: -1,
       });
       continue;
     }
@@ -90,14 +122,14 @@ async function readPartitions(
     const lastStableOffset = log.lastStableOffset;
     const data = emptyPartition(p.partition, ErrorCode.NONE);
     if (apiVersion >= 4) data.abortedTransactions = readCommitted ? [] : null;
+    const limit = Math.max(Math.min(p.maxBytes, maxBytes - bytes), 0);
+    let stored: Buffer | null = null;
     try {
       // KIP-74: the first partition with data returns at least one whole batch, even past the limits.
-      const limit = Math.min(p.maxBytes, maxBytes - bytes);
       const result =
-        limit > 0 || bytes === 0
-          ? await log.read(Number(p.fetchOffset), Math.max(limit, 0), bytes === 0, readCommitted)
-          : null;
+        limit > 0 || bytes === 0 ? await log.read(Number(p.fetchOffset), limit, bytes === 0, readCommitted) : null;
       if (result && result.records.length > 0) {
+        stored = result.records;
         if (apiVersion >= 4 && result.abortedTransactions) {
           data.abortedTransactions = result.abortedTransactions.map((t) => ({
             producerId: t.producerId,
@@ -125,10 +157,17 @@ async function readPartitions(
       },
       log,
       highWatermark,
+      limit,
+      stored,
+      readableEnd: readCommitted ? lastStableOffset : highWatermark,
+      fetchOffset: Number(p.fetchOffset),
     });
   }
   return reads;
 }
+
+/** Per connection, the Fetch read last (settled once it is done). */
+const fetchesInProgress = new WeakMap<Connection, Promise<void>>();
 
 /**
  * Fetch: returns byte ranges of the logs, as stored, from each partition's fetch offset. Waits up to
@@ -141,83 +180,113 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
   api: fetchApi,
   minVersion: 0,
   maxVersion: 16,
-  async handle({ apiVersion, broker }, request) {
-    const usesTopicIds = apiVersion >= 13;
-    const requested: FetchPartitionRequest[] = [];
-    for (const t of request.topics) {
-      const topic = usesTopicIds ? (broker.topics.getById(t.topicId)?.name ?? '') : t.topic;
-      for (const p of t.partitions) {
-        requested.push({
-          topic,
-          topicId: t.topicId,
-          partition: p.partition,
-          fetchOffset: p.fetchOffset,
-          logStartOffset: p.logStartOffset,
-          maxBytes: p.partitionMaxBytes,
-          currentLeaderEpoch: p.currentLeaderEpoch,
-          lastFetchedEpoch: p.lastFetchedEpoch,
-        });
+  async handle({ apiVersion, broker, connection }, request) {
+    // One Fetch of a connection reads at a time, once the answers before it were written: Kafka's clients
+    // send one Fetch at a time per broker, and a client pipelining many without reading their answers would
+    // otherwise get fetch.max.bytes of memory each (now at most two: one written, one being built).
+    const previous = fetchesInProgress.get(connection);
+    let done!: () => void;
+    fetchesInProgress.set(connection, new Promise<void>((resolve) => (done = resolve)));
+    try {
+      if (previous) {
+        await previous;
+        await connection.whenResponsesWritten();
       }
+      return await answerFetch(apiVersion, broker, request);
+    } finally {
+      done();
     }
-    const forgotten = request.forgottenTopicsData.flatMap((t) => {
-      const topic = usesTopicIds ? (broker.topics.getById(t.topicId)?.name ?? '') : t.topic;
-      return t.partitions.map((partition) => ({ topic, topicId: t.topicId, partition }));
-    });
-    const context = broker.fetchSessions.newContext(
-      apiVersion,
-      request.sessionId,
-      request.sessionEpoch,
-      requested,
-      forgotten,
-    );
-    if (context.kind === 'error') {
-      return { throttleTimeMs: 0, errorCode: context.errorCode, sessionId: 0, responses: [], nodeEndpoints: [] };
-    }
-    const partitions = context.partitions;
-    const readCommitted = request.isolationLevel === READ_COMMITTED;
-    const maxBytes = apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER;
-    const deadline = Date.now() + request.maxWaitMs;
-
-    let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted);
-    const enough = (rs: PartitionRead[]) => {
-      let bytes = 0;
-      for (const r of rs) {
-        if (r.outcome.errorCode !== ErrorCode.NONE) return true;
-        bytes += r.outcome.recordsBytes;
-      }
-      return bytes >= request.minBytes;
-    };
-    // Long poll: wait for appends to one of these partitions, re-read those, until min_bytes or the deadline.
-    let keys: string[] | null = null;
-    while (!enough(reads) && Date.now() < deadline) {
-      keys ??= partitions.map((p) => partitionWaitKey(p.topic, p.partition));
-      const current = reads;
-      // An append may have landed while the reads awaited the disk: check every partition once. After that,
-      // a notify for one of the keys means its high watermark moved, so there is nothing more to check.
-      let checked = false;
-      const woken = await broker.replicas.delayedFetches.wait(keys, deadline - Date.now(), () => {
-        if (checked) return true;
-        checked = true;
-        return current.some(moved);
-      });
-      if (!woken) break;
-      reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, current);
-    }
-
-    const { sessionId, send } = broker.fetchSessions.complete(
-      context,
-      reads.map((r) => r.outcome),
-    );
-    const responses: FetchResponseFetchableTopicResponse[] = [];
-    let current: FetchResponseFetchableTopicResponse | null = null;
-    for (const i of send) {
-      const p = partitions[i]!;
-      if (!current || current.topic !== p.topic || current.topicId !== p.topicId) {
-        current = { topic: p.topic, topicId: p.topicId, partitions: [] };
-        responses.push(current);
-      }
-      current.partitions.push(reads[i]!.data);
-    }
-    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses, nodeEndpoints: [] };
   },
 });
+
+async function answerFetch(apiVersion: number, broker: BrokerServices, request: FetchRequest): Promise<FetchResponse> {
+  const usesTopicIds = apiVersion >= 13;
+  const requested: FetchPartitionRequest[] = [];
+  for (const t of request.topics) {
+    const topic = usesTopicIds ? (broker.topics.getById(t.topicId)?.name ?? '') : t.topic;
+    for (const p of t.partitions) {
+      requested.push({
+        topic,
+        topicId: t.topicId,
+        partition: p.partition,
+        fetchOffset: p.fetchOffset,
+        logStartOffset: p.logStartOffset,
+        maxBytes: p.partitionMaxBytes,
+        currentLeaderEpoch: p.currentLeaderEpoch,
+        lastFetchedEpoch: p.lastFetchedEpoch,
+      });
+    }
+  }
+  const forgotten = request.forgottenTopicsData.flatMap((t) => {
+    const topic = usesTopicIds ? (broker.topics.getById(t.topicId)?.name ?? '') : t.topic;
+    return t.partitions.map((partition) => ({ topic, topicId: t.topicId, partition }));
+  });
+  const context = broker.fetchSessions.newContext(
+    apiVersion,
+    request.sessionId,
+    request.sessionEpoch,
+    requested,
+    forgotten,
+  );
+  if (context.kind === 'error') {
+    return { throttleTimeMs: 0, errorCode: context.errorCode, sessionId: 0, responses: [], nodeEndpoints: [] };
+  }
+  const partitions = context.partitions;
+  const readCommitted = request.isolationLevel === READ_COMMITTED;
+  // As in Kafka, fetch.max.bytes bounds every response (v0-2 carry no limit of their own), and min_bytes
+  // cannot ask for more than that.
+  const maxBytes = Math.min(
+    apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER,
+    broker.settings.fetchMaxBytes,
+  );
+  const minBytes = Math.min(request.minBytes, maxBytes);
+  const deadline = Date.now() + request.maxWaitMs;
+
+  let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted);
+  // As in Kafka, min_bytes counts what the logs hold up to each partition's limit: a read that its limit cut
+  // short counts as its whole limit (else min_bytes near max_bytes could wait out max_wait_ms, data there).
+  const enough = (rs: PartitionRead[]) => {
+    let bytes = 0;
+    for (const r of rs) {
+      if (r.outcome.errorCode !== ErrorCode.NONE) return true;
+      bytes += r.outcome.recordsBytes;
+    }
+    if (bytes >= minBytes) return true;
+    // Rarely reached (min_bytes is usually 1): only then are the batch headers walked.
+    for (const r of rs) if (cutByLimit(r)) bytes += Math.max(r.limit - r.outcome.recordsBytes, 0);
+    return bytes >= minBytes;
+  };
+  // Long poll: wait for appends to one of these partitions, re-read those, until min_bytes or the deadline.
+  // With no partitions nothing can wake the wait, and Kafka answers at once.
+  let keys: string[] | null = null;
+  while (partitions.length > 0 && !enough(reads) && Date.now() < deadline) {
+    keys ??= partitions.map((p) => partitionWaitKey(p.topic, p.partition));
+    const current = reads;
+    // An append may have landed while the reads awaited the disk: check every partition once. After that,
+    // a notify for one of the keys means its high watermark moved, so there is nothing more to check.
+    let checked = false;
+    const woken = await broker.replicas.delayedFetches.wait(keys, deadline - Date.now(), () => {
+      if (checked) return true;
+      checked = true;
+      return current.some(moved);
+    });
+    if (!woken) break;
+    reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, current);
+  }
+
+  const { sessionId, send } = broker.fetchSessions.complete(
+    context,
+    reads.map((r) => r.outcome),
+  );
+  const responses: FetchResponseFetchableTopicResponse[] = [];
+  let current: FetchResponseFetchableTopicResponse | null = null;
+  for (const i of send) {
+    const p = partitions[i]!;
+    if (!current || current.topic !== p.topic || current.topicId !== p.topicId) {
+      current = { topic: p.topic, topicId: p.topicId, partitions: [] };
+      responses.push(current);
+    }
+    current.partitions.push(reads[i]!.data);
+  }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses, nodeEndpoints: [] };
+}

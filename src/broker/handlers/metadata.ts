@@ -68,10 +68,32 @@ async function describeTopic(
   return topicError(name, ZERO_UUID, errorCode === ErrorCode.NONE ? ErrorCode.LEADER_NOT_AVAILABLE : errorCode);
 }
 
+/** The first version whose topics may be asked for by id (10 and 11 carry the field but Kafka refuses it). */
+const FIRST_VERSION_BY_TOPIC_ID = 12;
+
+/**
+ * Kafka's whole-request error answer (MetadataRequest.getErrorResponse): every topic asked for, with the error,
+ * and a null name given as "" since the answer cannot carry null before version 12.
+ */
+function errorResponse(request: MetadataRequest, errorCode: number): MetadataResponse {
+  return {
+    throttleTimeMs: 0,
+    brokers: [],
+    clusterId: null,
+    controllerId: -1,
+    topics: (request.topics ?? []).map((t) => topicError(t.name ?? '', t.topicId, errorCode)),
+    clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+  };
+}
+
 /**
  * Metadata: the brokers, the cluster id and controller, and the topics asked for (all of them when the
  * list is null, or empty in v0). Unknown topics are created when the request allows it (always before v4)
  * and auto.create.topics.enable is on; the answer waits until the new topic can take writes.
+ *
+ * From v12 topics may be asked for by id, as in Kafka: once any topic carries an id, the answer is about the
+ * ids (UNKNOWN_TOPIC_ID, with a null name, for one not known). Versions 10 and 11 carry the fields but
+ * Kafka refuses ids and null names there with INVALID_REQUEST for every topic.
  */
 export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>({
   api: metadataApi,
@@ -81,16 +103,22 @@ export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>(
     const all = request.topics === null || (apiVersion === 0 && request.topics.length === 0);
     const autoCreate = apiVersion < 4 || request.allowAutoTopicCreation;
     const topics: MetadataResponseTopic[] = [];
+    const asked = all ? [] : (request.topics ?? []);
+    const byId = asked.some((t) => t.topicId !== ZERO_UUID);
+    if (apiVersion < FIRST_VERSION_BY_TOPIC_ID && asked.some((t) => t.name === null || t.topicId !== ZERO_UUID)) {
+      return errorResponse(request, ErrorCode.INVALID_REQUEST);
+    }
     if (all) {
       for (const topic of broker.topics.all()) topics.push(topicMetadata(topic));
+    } else if (byId) {
+      for (const t of asked) {
+        const found = t.topicId === ZERO_UUID ? undefined : broker.topics.getById(t.topicId);
+        topics.push(found ? topicMetadata(found) : topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
+      }
     } else {
-      for (const t of request.topics ?? []) {
-        if (t.name === null || t.name === '') {
-          const byId = broker.topics.getById(t.topicId);
-          topics.push(byId ? topicMetadata(byId) : topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
-        } else {
-          topics.push(await describeTopic(broker, t.name, autoCreate));
-        }
+      for (const t of asked) {
+        if (t.name === null) topics.push(topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
+        else topics.push(await describeTopic(broker, t.name, autoCreate));
       }
     }
     const { settings } = broker;
