@@ -3,7 +3,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import { promisify } from 'node:util';
 import { withTempDir } from '../storage/helpers.js';
 import { MAIN } from './cli.js';
@@ -14,6 +14,16 @@ const run = promisify(execFile);
 const TSX = import.meta.resolve('tsx');
 const ROOT = join(import.meta.dirname, '..', '..');
 const VERSION = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** Servers still running; a failed test leaves none behind. */
+const running = new Set<ChildProcess>();
+function killRunning(): void {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+}
+afterEach(killRunning);
+// A test that times out skips afterEach.
+process.on('exit', killRunning);
 
 /** A `samsa server` process and what it has written to standard error so far. */
 class Server {
@@ -32,7 +42,13 @@ class Server {
     };
     this.child.stdout!.on('data', onData);
     this.child.stderr!.on('data', onData);
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve(code ?? signal)));
+    running.add(this.child);
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        running.delete(this.child);
+        resolve(code ?? signal);
+      }),
+    );
   }
 
   /** Resolves with the first match of `pattern` in the output; rejects if the process exits first. */
