@@ -5,11 +5,13 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { promisify } from 'node:util';
+import kafkajs from 'kafkajs';
 import { withTempDir } from '../storage/helpers.js';
 import { MAIN } from './cli.js';
 import { consumeWithKcat } from './clients.js';
 
 const run = promisify(execFile);
+const { ConfigResourceTypes, Kafka, logLevel } = kafkajs;
 /** The tsx loader by URL, so that a server started in another directory finds it. */
 const TSX = import.meta.resolve('tsx');
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -213,6 +215,26 @@ test('every listener is bound, and each advertises its own address to the client
       (await consumeWithKcat(`localhost:${host}`, 'two-listeners', 0)).map((r) => r.value),
       ['hi'],
     );
+    // DescribeConfigs names both listeners too.
+    const admin = new Kafka({ brokers: [`127.0.0.1:${internal}`], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const described = await admin.describeConfigs({
+        resources: [
+          { type: ConfigResourceTypes.BROKER, name: '0', configNames: ['listeners', 'advertised.listeners'] },
+        ],
+        includeSynonyms: false,
+      });
+      const entries = Object.fromEntries(
+        described.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]),
+      );
+      assert.deepEqual(entries, {
+        listeners: `PLAINTEXT://127.0.0.1:${internal},PLAINTEXT_HOST://127.0.0.1:${host}`,
+        'advertised.listeners': `PLAINTEXT://127.0.0.1:${internal},PLAINTEXT_HOST://localhost:${host}`,
+      });
+    } finally {
+      await admin.disconnect();
+    }
     assert.equal(await server.stop(), 0);
   }));
 
