@@ -71,6 +71,14 @@ export async function runServer(args: string[]): Promise<number> {
           },
         );
     }
+    // Kafka's precedence: the newer key wins; the older one is dropped, which an operator should hear about.
+    for (const [newer, older] of [
+      ['listeners', ['host.name', 'port']],
+      ['advertised.listeners', ['advertised.host.name', 'advertised.port']],
+    ] as const) {
+      const ignored = older.filter((k) => raw.has(k));
+      if (raw.has(newer) && ignored.length > 0) logger.warn(`${ignored.join(' and ')} ignored: ${newer} is set`);
+    }
     if (!raw.has('log.dirs') && !raw.has('log.dir'))
       logger.info(`log.dirs is not set: data goes to ${settings.logDirs.join(',')} (Kafka's default)`);
     if (!raw.has('listeners') && !raw.has('port') && !raw.has('host.name'))

@@ -238,18 +238,23 @@ test('every listener is bound, and each advertises its own address to the client
     assert.equal(await server.stop(), 0);
   }));
 
-test('listeners overridden while advertised.listeners comes from the file: start-up says so', () =>
+test('listeners overridden while advertised.listeners comes from the file, or set beside port: start-up says so', () =>
   withTempDir(async (dir) => {
     const props = join(dir, 'server.properties');
     await writeFile(
       props,
-      `listeners=PLAINTEXT://:9092\nadvertised.listeners=PLAINTEXT://localhost:9092\nlog.dirs=${join(dir, 'data')}\n`,
+      `listeners=PLAINTEXT://:9092\nadvertised.listeners=PLAINTEXT://localhost:9092\nport=9092\nlog.dirs=${join(dir, 'data')}\n`,
     );
     const server = new Server([props, '--override', 'listeners=PLAINTEXT://127.0.0.1:0']);
     await server.port();
     assert.match(
       server.log,
       /WARN .*listeners is overridden but advertised\.listeners comes from the file: clients are still sent there; override it too advertised=PLAINTEXT:\/\/localhost:9092/,
+    );
+    assert.match(
+      server.log,
+      /WARN .*port ignored: listeners is set/,
+      "Kafka 0.10's key loses to the newer one, saying so",
     );
     assert.equal(await server.stop(), 0);
   }));
