@@ -185,11 +185,11 @@ export class Broker {
   private async startup(): Promise<void> {
     const { settings, logger } = this;
     const started = Date.now();
-    // Nothing in the log dirs is opened before every one of them is ours and every port is bound: a second
-    // broker pointed at the same directories or ports stops here, before its recovery could truncate the files
-    // of the broker running.
-    await this.lockLogDirs();
+    // Every port is bound, then every log dir locked, before anything in them is opened: a second broker
+    // pointed at the same ports stops before it touches the disk at all, and one pointed at the same
+    // directories before its recovery could truncate the files of the broker running.
     const listeners = await this.bindListeners();
+    await this.lockLogDirs();
     const store: MetadataStore = await EmbeddedMetadataStore.open(settings.logDirs[0]!);
     const clusterId = await this.checkMetaProperties(store);
     const topics = await TopicMetadata.load(store);
