@@ -2,18 +2,37 @@ import type { GroupSettings } from '../coordinator/group/group-coordinator.js';
 import type { TransactionSettings } from '../coordinator/transaction/transaction-coordinator.js';
 import type { LogConfig } from '../storage/partition-log.js';
 
+/** One of Kafka's `listeners`, with the address clients that connect on it are given (advertised.listeners). */
+export interface ListenerSettings {
+  /** The listener's name (PLAINTEXT, INTERNAL, ...), upper case as Kafka normalises it. */
+  name: string;
+  /** Address the listener binds; empty binds every interface. */
+  host: string;
+  /** 0 binds any free port, which is then advertised. */
+  port: number;
+  /** Empty: the canonical name of this host, looked up at start-up as Kafka does. */
+  advertisedHost: string;
+  /** 0: the port the listener is bound to. */
+  advertisedPort: number;
+}
+
 /**
  * The broker's settings as the layers below need them, resolved from server.properties (config/) or from
  * the options of an embedded broker.
  */
 export interface BrokerSettings {
   nodeId: number;
-  /** Address the listener binds. */
+  /** Address the first listener binds (the only one when `listeners` is not given). */
   host: string;
   port: number;
-  /** Address given to clients in Metadata (advertised.listeners). */
+  /** Address given to clients of the first listener in Metadata (advertised.listeners). */
   advertisedHost: string;
   advertisedPort: number;
+  /**
+   * Every listener, each bound and advertised to the clients that connect on it. When absent, one PLAINTEXT
+   * listener from host, port, advertisedHost and advertisedPort (embedded brokers).
+   */
+  listeners?: ListenerSettings[];
   logDirs: string[];
   numPartitions: number;
   defaultReplicationFactor: number;
@@ -56,4 +75,16 @@ export interface BrokerSettings {
   groups: GroupSettings;
   /** The keys set in server.properties (or --override), as written; DescribeConfigs reports them as static. */
   staticConfigs?: Record<string, string>;
+}
+
+/**
+ * The address to give a client: the advertised address of the listener its connection came in on, as Kafka
+ * answers by the request's listener name. Listeners have distinct ports, so the connection's local port tells
+ * which one it is.
+ */
+export function advertisedFor(settings: BrokerSettings, localPort: number | undefined): { host: string; port: number } {
+  const listener = settings.listeners?.find((l) => l.port === localPort);
+  return listener
+    ? { host: listener.advertisedHost, port: listener.advertisedPort }
+    : { host: settings.advertisedHost, port: settings.advertisedPort };
 }

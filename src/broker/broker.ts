@@ -1,5 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lookup, lookupService } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { type FileHandle, mkdtemp, rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
@@ -13,12 +15,15 @@ import {
 } from '../coordinator/transaction/transaction-coordinator.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
+import type { Connection } from '../server/connection.js';
 import { Listener } from '../server/listener.js';
+import { RequestMemoryPool } from '../server/request-memory-pool.js';
 import { DEFAULT_LOG_CLEANER_BACKOFF_MS, LogCleaner } from '../storage/log-cleaner.js';
+import { lockLogDir } from '../storage/log-dir-lock.js';
 import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/log-manager.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/partition-log.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
-import type { BrokerSettings } from './broker-settings.js';
+import type { BrokerSettings, ListenerSettings } from './broker-settings.js';
 import { FetchSessionCache } from './fetch-session.js';
 import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
 import { addPartitionsToTxnHandler } from './handlers/add-partitions-to-txn.js';
@@ -58,7 +63,13 @@ import { syncGroupHandler } from './handlers/sync-group.js';
 import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RequestDispatcher } from './request-dispatcher.js';
+import { describeCause, StartupError } from './startup-error.js';
 import { logConfigFor } from './topic-settings.js';
+
+/** Samsa's version, for the start-up line. */
+const SAMSA_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /**
  * Memory for the tails of all partitions. Enough for a few seconds of a fast producer, so that consumers
@@ -133,7 +144,10 @@ export function defaultBrokerSettings(): BrokerSettings {
  * listener, started in that order and stopped in reverse.
  */
 export class Broker {
-  private listener: Listener | null = null;
+  private listeners: Listener[] = [];
+  /** The handles holding each log dir's `.lock`; closing them releases the locks. */
+  private logDirLocks: FileHandle[] = [];
+  private dispatcher: RequestDispatcher | null = null;
   private timers: NodeJS.Timeout[] = [];
   /** The log cleaner, when log.cleaner.enable is on. */
   private cleaner: LogCleaner | null = null;
@@ -167,8 +181,26 @@ export class Broker {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.startup();
+    } catch (e) {
+      // A failed start leaves no port bound and no log dir locked.
+      await Promise.all(this.listeners.map((l) => l.close()));
+      for (const lock of this.logDirLocks) await lock.close();
+      this.listeners = [];
+      this.logDirLocks = [];
+      throw e;
+    }
+  }
+
+  private async startup(): Promise<void> {
     const { settings, logger } = this;
     const started = Date.now();
+    // Every port is bound, then every log dir locked, before anything in them is opened: a second broker
+    // pointed at the same ports stops before it touches the disk at all, and one pointed at the same
+    // directories before its recovery could truncate the files of the broker running.
+    const listeners = await this.bindListeners();
+    await this.lockLogDirs();
     const store: MetadataStore = await EmbeddedMetadataStore.open(settings.logDirs[0]!, {
       onWarning: (message, fields) => logger.child('metadata').warn(message, fields),
     });
@@ -305,21 +337,7 @@ export class Broker {
       services,
       logger.child('requests'),
     );
-    this.listener = new Listener(
-      {
-        host: settings.host,
-        port: settings.port,
-        maxRequestBytes: settings.socketRequestMaxBytes,
-        idleTimeoutMs: settings.connectionsMaxIdleMs,
-        maxConnections: settings.maxConnections,
-        queuedMaxRequestBytes: settings.queuedMaxRequestBytes,
-      },
-      dispatcher.handleFrame,
-      dispatcher.onConnectionError,
-    );
-    this.port = await this.listener.listen();
-    // Port 0 binds any free port; clients must be told the real one.
-    if (settings.advertisedPort === 0) settings.advertisedPort = this.port;
+    this.dispatcher = dispatcher;
     this.every(settings.logRetentionCheckIntervalMs, () => logs.runRetention());
     this.every(CHECKPOINT_INTERVAL_MS, () => logs.checkpoint());
     this.every(settings.groups.offsetsRetentionCheckIntervalMs, () => groups.expireOffsets());
@@ -343,15 +361,87 @@ export class Broker {
         for (const log of logs.allLogs()) await log.flush();
       });
     }
+    this.stores = { store, topics, logs, replicas, groups };
+    for (const listener of this.listeners) listener.serve();
     logger.info('started', {
+      version: SAMSA_VERSION,
       nodeId: settings.nodeId,
       clusterId,
       listener: `${settings.host}:${this.port}`,
-      advertised: this.bootstrap,
+      listeners: listeners.map((l) => `${l.name}://${l.host}:${l.port}`).join(','),
+      advertised: listeners.map((l) => `${l.name}://${l.advertisedHost}:${l.advertisedPort}`).join(','),
       logDirs: settings.logDirs.join(','),
       ms: Date.now() - started,
     });
-    this.stores = { store, topics, logs, replicas, groups };
+  }
+
+  /** Kafka's exclusive `.lock` in every log dir, held until stop() (or the process's end). */
+  private async lockLogDirs(): Promise<void> {
+    for (const dir of this.settings.logDirs) {
+      let lock: FileHandle | null;
+      try {
+        lock = await lockLogDir(dir);
+      } catch (e) {
+        throw new StartupError(`log.dirs: cannot use ${dir}: ${describeCause(e)}`);
+      }
+      if (!lock)
+        throw new StartupError(
+          `log.dirs: ${dir} is in use by another Samsa or Kafka process, which holds its lock file ${dir}/.lock; refusing to start`,
+        );
+      this.logDirLocks.push(lock);
+    }
+  }
+
+  /**
+   * Binds every listener, without serving yet (connections wait until start-up is done), and fills in what
+   * each advertises: the bound port for port 0, this host's canonical name for an empty host (Kafka's rule).
+   */
+  private async bindListeners(): Promise<ListenerSettings[]> {
+    const { settings } = this;
+    const listeners = settings.listeners ?? [
+      {
+        name: 'PLAINTEXT',
+        host: settings.host,
+        port: settings.port,
+        advertisedHost: settings.advertisedHost,
+        advertisedPort: settings.advertisedPort,
+      },
+    ];
+    // queued.max.request.bytes bounds the request memory of all connections, whichever listener took them.
+    const requestMemory = new RequestMemoryPool(settings.queuedMaxRequestBytes);
+    for (const l of listeners) {
+      const listener = new Listener(
+        {
+          host: l.host,
+          port: l.port,
+          maxRequestBytes: settings.socketRequestMaxBytes,
+          idleTimeoutMs: settings.connectionsMaxIdleMs,
+          maxConnections: settings.maxConnections,
+          requestMemory,
+        },
+        (frame: Buffer, connection: Connection) => this.dispatcher!.handleFrame(frame, connection),
+        (error: unknown, connection: Connection) => this.dispatcher!.onConnectionError(error, connection),
+      );
+      try {
+        l.port = await listener.bind();
+      } catch (e) {
+        throw new StartupError(
+          `listeners: cannot listen on ${l.host || '*'}:${l.port} (listener ${l.name}): ${describeCause(e)}`,
+        );
+      }
+      this.listeners.push(listener);
+      // Port 0 binds any free port; clients must be told the real one.
+      if (l.advertisedPort === 0) l.advertisedPort = l.port;
+      if (l.advertisedHost === '') l.advertisedHost = await canonicalHostName();
+    }
+    const first = listeners[0]!;
+    settings.listeners = listeners;
+    settings.host = first.host;
+    settings.port = first.port;
+    settings.advertisedHost = first.advertisedHost;
+    settings.advertisedPort = first.advertisedPort;
+    this.port = first.port;
+    return listeners;
   }
 
   /** meta.properties ties each log dir to one cluster and node; a mismatch stops start-up, as in Kafka. */
@@ -445,7 +535,7 @@ export class Broker {
       // A retention pass or checkpoint still running must finish before the logs close (and a temporary
       // directory is removed).
       await Promise.all(this.backgroundTasks);
-      await this.listener?.close();
+      await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
         const { store, topics, logs, replicas, groups } = this.stores;
         groups.stop();
@@ -454,10 +544,25 @@ export class Broker {
         topics.close();
         await store.close();
       }
+      for (const lock of this.logDirLocks) await lock.close();
       this.logger.info('stopped');
       await this.onStopped?.();
     })();
     return this.stopping;
+  }
+}
+
+/**
+ * This host's name as Kafka advertises a listener with an empty host (InetAddress's canonical host name): the
+ * host name resolved to an address and back; the plain host name when either lookup fails.
+ */
+async function canonicalHostName(): Promise<string> {
+  const name = hostname();
+  try {
+    const { address } = await lookup(name);
+    return (await lookupService(address, 0)).hostname;
+  } catch {
+    return name;
   }
 }
 

@@ -51,8 +51,11 @@ function settingsValues(s: BrokerSettings): Record<string, string> {
   return {
     'node.id': String(s.nodeId),
     'broker.id': String(s.nodeId),
-    listeners: `PLAINTEXT://${s.host}:${s.port}`,
-    'advertised.listeners': `PLAINTEXT://${s.advertisedHost}:${s.advertisedPort}`,
+    listeners:
+      (s.listeners ?? []).map((l) => `${l.name}://${l.host}:${l.port}`).join(',') || `PLAINTEXT://${s.host}:${s.port}`,
+    'advertised.listeners':
+      (s.listeners ?? []).map((l) => `${l.name}://${l.advertisedHost}:${l.advertisedPort}`).join(',') ||
+      `PLAINTEXT://${s.advertisedHost}:${s.advertisedPort}`,
     'log.dirs': s.logDirs.join(','),
     'num.partitions': String(s.numPartitions),
     'default.replication.factor': String(s.defaultReplicationFactor),

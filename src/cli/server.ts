@@ -1,17 +1,34 @@
 import { readFile } from 'node:fs/promises';
 import { Broker } from '../broker/broker.js';
+import { StartupError } from '../broker/startup-error.js';
 import { ConfigError, parseBrokerConfig, toBrokerSettings } from '../config/broker-config.js';
 import { parseOverride, parseProperties } from '../config/properties.js';
 import { isLogLevel, Logger } from '../observability/logger.js';
+import { raiseOpenFilesLimit } from './open-files.js';
 
-const SERVER_USAGE = 'usage: samsa server [server.properties] [--override key=value ...]';
+const SERVER_USAGE = `usage: samsa server [server.properties] [--override key=value ...]
+
+Starts a broker. The configuration keys are Kafka's; --override sets one after the file. Without a file,
+Kafka's defaults apply: listeners=PLAINTEXT://:9092, log.dirs=/tmp/kafka-logs.
+
+environment:
+  SAMSA_LOG_LEVEL   debug, info (default), warn or error
+  SAMSA_LOG_FORMAT  text (default) or json (one object per line)`;
+
+/** Keys that say where clients are sent; overriding listeners alone leaves them as the file has them. */
+const ADVERTISING_KEYS = ['advertised.listeners', 'advertised.host.name', 'advertised.port'];
 
 /**
  * `samsa server`: starts a broker from a server.properties file (Kafka's keys) and command-line overrides,
  * and stops it gracefully on SIGTERM or SIGINT: the listener closes, in-flight writes finish, logs are
- * flushed and the clean shutdown marker is written.
+ * flushed and the clean shutdown marker is written. A second SIGTERM while it stops ends the process at once,
+ * without the marker (as `timeout` and service managers send), so the next start recovers the logs.
  */
 export async function runServer(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(SERVER_USAGE);
+    return 0;
+  }
   const level = process.env['SAMSA_LOG_LEVEL'] ?? 'info';
   if (!isLogLevel(level)) {
     console.error(`samsa: SAMSA_LOG_LEVEL must be debug, info, warn or error, not '${level}'`);
@@ -21,7 +38,9 @@ export async function runServer(args: string[]): Promise<number> {
     level,
     format: process.env['SAMSA_LOG_FORMAT'] === 'json' ? 'json' : 'text',
   });
-  const raw = new Map<string, string>();
+  const overrides = new Map<string, string>();
+  const fromFile = new Map<string, string>();
+  let stopped: Promise<void>;
   try {
     for (let i = 0; i < args.length; i++) {
       const arg = args[i]!;
@@ -29,38 +48,98 @@ export async function runServer(args: string[]): Promise<number> {
         const pair = args[++i];
         if (pair === undefined) throw new ConfigError('--override needs key=value');
         const [key, value] = parseOverride(pair);
-        raw.set(key, value);
+        overrides.set(key, value);
       } else if (arg.startsWith('-')) {
         throw new ConfigError(`unknown option ${arg}\n${SERVER_USAGE}`);
       } else {
-        for (const [key, { value }] of parseProperties(await readFile(arg, 'utf8')))
-          if (!raw.has(key)) raw.set(key, value);
+        for (const [key, { value }] of parseProperties(await readConfigFile(arg))) fromFile.set(key, value);
       }
     }
-    const { values, warnings } = parseBrokerConfig(raw);
+    const raw = new Map([...fromFile, ...overrides]);
+    const { values, warnings, notices } = parseBrokerConfig(raw);
     for (const w of warnings) logger.warn(w);
+    for (const n of notices) logger.info(n);
     const settings = toBrokerSettings(values);
     settings.staticConfigs = Object.fromEntries(raw);
-    const broker = new Broker(settings, logger);
-    await broker.start();
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        logger.info('shutting down', { signal });
-        broker.stop().then(resolve, (error: unknown) => {
-          logger.error('shutdown failed', { error: error as Error });
-          resolve();
-        });
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
-    return 0;
-  } catch (e) {
-    if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
-      console.error(`samsa: ${(e as Error).message}`);
-      return 1;
+    if (overrides.has('listeners') && !ADVERTISING_KEYS.some((k) => overrides.has(k))) {
+      const advertising = ADVERTISING_KEYS.filter((k) => fromFile.has(k));
+      if (advertising.length > 0)
+        logger.warn(
+          `listeners is overridden but ${advertising.join(' and ')} comes from the file: clients are still sent there; override it too`,
+          {
+            advertised: settings.listeners!.map((l) => `${l.name}://${l.advertisedHost}:${l.advertisedPort}`).join(','),
+          },
+        );
     }
-    logger.error('start-up failed', { error: e as Error });
+    // Kafka's precedence: the newer key wins; the older one is dropped, which an operator should hear about.
+    for (const [newer, older] of [
+      ['listeners', ['host.name', 'port']],
+      ['advertised.listeners', ['advertised.host.name', 'advertised.port']],
+    ] as const) {
+      const ignored = older.filter((k) => raw.has(k));
+      if (raw.has(newer) && ignored.length > 0) logger.warn(`${ignored.join(' and ')} ignored: ${newer} is set`);
+    }
+    if (!raw.has('log.dirs') && !raw.has('log.dir'))
+      logger.info(`log.dirs is not set: data goes to ${settings.logDirs.join(',')} (Kafka's default)`);
+    if (!raw.has('listeners') && !raw.has('port') && !raw.has('host.name'))
+      logger.info("listeners is not set: PLAINTEXT://:9092 on every interface (Kafka's default)");
+    await raiseOpenFilesLimit(logger, settings.logDirs);
+    const broker = new Broker(settings, logger);
+    const startup = broker.start();
+    stopped = stopOnSignals(logger, broker, startup);
+    await startup;
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof StartupError) {
+      console.error(`samsa: ${e.message}`);
+    } else {
+      // An unforeseen failure: one line for the person, the stack for whoever reads debug logs.
+      logger.debug('start-up failed', { error: e as Error });
+      console.error(`samsa: start-up failed: ${(e as Error).message ?? String(e)}`);
+    }
     return 1;
+  }
+  await stopped;
+  return 0;
+}
+
+/**
+ * SIGTERM or SIGINT stops the broker cleanly, once it has started if it is starting. A second SIGTERM while it
+ * stops ends the process at once; any other signal then is ignored. Resolves once the broker has stopped.
+ */
+function stopOnSignals(logger: Logger, broker: Broker, startup: Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (!stopping) {
+        stopping = true;
+        logger.info('shutting down', { signal });
+        startup
+          .then(() => broker.stop())
+          .then(resolve, (error: unknown) => {
+            logger.error('shutdown failed', { error: error as Error });
+            resolve();
+          });
+      } else if (signal === 'SIGTERM') {
+        logger.warn('second SIGTERM: stopping at once, without a clean shutdown; the next start recovers the logs');
+        // Die of the signal itself: process.exit() would wait for file operations in flight, which may be
+        // what hangs the shutdown.
+        process.off('SIGTERM', onSignal);
+        process.kill(process.pid, 'SIGTERM');
+      } else {
+        logger.info('already shutting down: signal ignored (a second SIGTERM stops at once)', { signal });
+      }
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+/** Reads a server.properties file; a missing or unreadable one is a one-line error naming it. */
+async function readConfigFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new ConfigError(`cannot read the configuration file ${path}: ${reason}`);
   }
 }

@@ -1,6 +1,6 @@
-import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { defaultBrokerSettings } from '../broker/broker.js';
-import type { BrokerSettings } from '../broker/broker-settings.js';
+import type { BrokerSettings, ListenerSettings } from '../broker/broker-settings.js';
 import { configValueError, LONG_MAX_TEXT, TOPIC_CONFIGS } from './topic-config.js';
 
 /** Raised for an invalid configuration value: start-up stops with a message naming the key. */
@@ -20,6 +20,13 @@ interface Definition {
   oneOf?: readonly string[];
 }
 
+/** Kafka's security protocols; only PLAINTEXT is served until Samsa has TLS and SASL. */
+const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
+/** Kafka's default listener.security.protocol.map: each protocol's name is a listener name. */
+const DEFAULT_PROTOCOL_MAP = SECURITY_PROTOCOLS.map((p) => `${p}:${p}`).join(',');
+/** Settings that configure TLS or SASL (also per listener, `listener.name.<name>.ssl.*`). */
+const SECURITY_KEY = /^(listener\.name\.[^.]+\.)?(ssl|sasl)\./;
+
 /**
  * The broker configs Samsa acts on, with Kafka's names, types and defaults. Those with no default are optional;
  * their fallbacks (listeners for advertised.listeners, log.retention.hours under .minutes and .ms, ...) are
@@ -28,10 +35,17 @@ interface Definition {
 export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'node.id': { type: 'int', atLeast: -1 },
   'broker.id': { type: 'int', default: '-1', atLeast: -1 },
-  listeners: { type: 'list', default: 'PLAINTEXT://:9092' },
+  /** Unset: one PLAINTEXT listener on host.name and port, as in Kafka 0.10 (see `resolveListeners`). */
+  listeners: { type: 'list' },
   'advertised.listeners': { type: 'list' },
+  /** Kafka 0.10's keys, used while listeners / advertised.listeners are not set. */
+  'host.name': { type: 'string', default: '' },
+  port: { type: 'int', default: '9092', atLeast: 0 },
   'advertised.host.name': { type: 'string' },
   'advertised.port': { type: 'int', atLeast: 0 },
+  'listener.security.protocol.map': { type: 'list', default: DEFAULT_PROTOCOL_MAP },
+  'security.inter.broker.protocol': { type: 'string', default: 'PLAINTEXT', oneOf: SECURITY_PROTOCOLS },
+  'authorizer.class.name': { type: 'string', default: '' },
   'log.dirs': { type: 'list' },
   'log.dir': { type: 'string', default: '/tmp/kafka-logs' },
   'num.partitions': { type: 'int', default: '1', atLeast: 1 },
@@ -112,17 +126,12 @@ export const IGNORED_KAFKA_CONFIGS: ReadonlySet<string> = new Set([
   'num.recovery.threads.per.data.dir',
   'socket.send.buffer.bytes',
   'socket.receive.buffer.bytes',
-  'zookeeper.connect',
   'zookeeper.connection.timeout.ms',
   'process.roles',
   'controller.quorum.voters',
   'controller.quorum.bootstrap.servers',
   'controller.listener.names',
   'inter.broker.listener.name',
-  'listener.security.protocol.map',
-  // Removed in Kafka 3.0 in favour of listeners, which always has a value.
-  'host.name',
-  'port',
   // One cleaner runs in the broker's event loop, a partition at a time.
   'log.cleaner.threads',
 ]);
@@ -132,6 +141,20 @@ export type ConfigValue = number | boolean | string | string[];
 export interface ParsedConfig {
   values: Map<string, ConfigValue>;
   warnings: string[];
+  /** What an operator coming from Kafka should know, logged at INFO. */
+  notices: string[];
+}
+
+/** Keys whose presence asks for security; naming one stops start-up until Samsa has security. */
+function securityRefusal(key: string, value: string): string | null {
+  const asks =
+    SECURITY_KEY.test(key) ||
+    (key === 'authorizer.class.name' && value.trim() !== '') ||
+    (key === 'security.inter.broker.protocol' && value.trim() !== 'PLAINTEXT') ||
+    (key === 'listener.security.protocol.map' &&
+      value.split(',').some((entry) => /:\s*(SSL|SASL_PLAINTEXT|SASL_SSL)\s*$/.test(entry)));
+  if (!asks) return null;
+  return `${key}=${value} asks for security, which Samsa does not have yet (no TLS, SASL or ACLs): it will not run a broker less secure than its configuration says`;
 }
 
 /** Checks a value with the rules topic configs use (`configValueError`), then gives it its type. */
@@ -162,16 +185,21 @@ function parseValue(key: string, def: Definition, raw: string): ConfigValue {
 export function parseBrokerConfig(raw: Map<string, string>): ParsedConfig {
   const values = new Map<string, ConfigValue>();
   const warnings: string[] = [];
+  const notices: string[] = [];
   for (const [key, def] of Object.entries(BROKER_CONFIGS)) {
     if (def.default !== undefined) values.set(key, parseValue(key, def, def.default));
   }
   for (const [key, text] of raw) {
+    const refusal = securityRefusal(key, text);
+    if (refusal) throw new ConfigError(refusal);
     const def = BROKER_CONFIGS[key];
     if (def) values.set(key, parseValue(key, def, text));
+    else if (key === 'zookeeper.connect')
+      notices.push('zookeeper.connect is not needed: Samsa embeds the coordination of its one broker');
     else if (IGNORED_KAFKA_CONFIGS.has(key)) warnings.push(`${key} is accepted but has no effect in Samsa`);
     else warnings.push(`unknown configuration ${key} ignored`);
   }
-  return { values, warnings };
+  return { values, warnings, notices };
 }
 
 interface Endpoint {
@@ -180,12 +208,97 @@ interface Endpoint {
   port: number;
 }
 
-/** `NAME://host:port`, with an empty host meaning every interface. */
+/** `NAME://host:port`, with an empty host meaning every interface. Names are upper case, as Kafka makes them. */
 export function parseListener(text: string, key: string): Endpoint {
   const m = /^([A-Za-z0-9_]+):\/\/(\[[^\]]*\]|[^:]*):(\d+)$/.exec(text);
-  if (!m)
+  if (!m || Number(m[3]) > MAX_PORT)
     throw new ConfigError(`Invalid value ${JSON.stringify(text)} for configuration ${key}: expected NAME://host:port`);
-  return { name: m[1]!, host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) };
+  return { name: m[1]!.toUpperCase(), host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) };
+}
+
+const MAX_PORT = 65535;
+/** Addresses that bind every interface but that no client can connect to. */
+const NON_ROUTABLE = new Set(['0.0.0.0', '::']);
+
+/** listener.security.protocol.map: `NAME:PROTOCOL,...`. */
+function parseProtocolMap(entries: string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const entry of entries) {
+    const [name, protocol, ...rest] = entry.split(':').map((x) => x.trim());
+    if (!name || !protocol || rest.length > 0 || !(SECURITY_PROTOCOLS as readonly string[]).includes(protocol))
+      throw new ConfigError(
+        `Invalid value ${JSON.stringify(entry)} for configuration listener.security.protocol.map: expected NAME:PROTOCOL with PROTOCOL one of ${SECURITY_PROTOCOLS.join(', ')}`,
+      );
+    map.set(name.toUpperCase(), protocol);
+  }
+  return map;
+}
+
+/**
+ * Kafka's rules for the listeners and what each advertises. Binding: `listeners`, else Kafka 0.10's
+ * `PLAINTEXT://host.name:port`. Advertising: `advertised.listeners` by listener name, else Kafka 0.10's
+ * `PLAINTEXT://advertised.host.name:advertised.port` (each falling back to host.name and port), else each
+ * listener's own address. Every listener must map to a protocol, and a secure one stops start-up: Samsa has no
+ * TLS or SASL yet and never serves in plaintext what the configuration says is secure.
+ */
+export function resolveListeners(values: Map<string, ConfigValue>): ListenerSettings[] {
+  const get = <T extends ConfigValue>(key: string) => values.get(key) as T | undefined;
+  const protocols = parseProtocolMap(get<string[]>('listener.security.protocol.map') ?? []);
+  const hostName = get<string>('host.name') ?? '';
+  const port = get<number>('port') ?? 9092;
+  const configured = get<string[]>('listeners');
+  const listeners =
+    configured === undefined
+      ? [{ name: 'PLAINTEXT', host: hostName, port }]
+      : configured.map((l) => parseListener(l, 'listeners'));
+  if (listeners.length === 0) throw new ConfigError('listeners must name at least one listener');
+  const names = new Set<string>();
+  const ports = new Set<number>();
+  for (const l of listeners) {
+    if (names.has(l.name)) throw new ConfigError(`listeners: each listener must have a different name (${l.name})`);
+    // Port 0 (any free port) may repeat: each listener gets its own.
+    if (l.port !== 0 && ports.has(l.port))
+      throw new ConfigError(`listeners: each listener must have a different port (${l.port})`);
+    names.add(l.name);
+    ports.add(l.port);
+    const protocol = protocols.get(l.name);
+    if (!protocol)
+      throw new ConfigError(
+        `listeners: no security protocol for listener ${l.name}; map it in listener.security.protocol.map (for example ${l.name}:PLAINTEXT)`,
+      );
+    if (protocol !== 'PLAINTEXT')
+      throw new ConfigError(
+        `listeners: listener ${l.name} uses ${protocol}, which Samsa does not have yet (no TLS or SASL): it will not serve it in plaintext`,
+      );
+  }
+
+  const advertised = new Map<string, Endpoint>();
+  const advertisedList = get<string[]>('advertised.listeners');
+  const advertisedHostName = get<string>('advertised.host.name');
+  const advertisedPort = get<number>('advertised.port');
+  if (advertisedList !== undefined) {
+    for (const a of advertisedList.map((l) => parseListener(l, 'advertised.listeners'))) advertised.set(a.name, a);
+  } else if (advertisedHostName !== undefined || advertisedPort !== undefined) {
+    advertised.set('PLAINTEXT', {
+      name: 'PLAINTEXT',
+      host: advertisedHostName ?? hostName,
+      port: advertisedPort ?? port,
+    });
+  }
+  for (const name of advertised.keys()) {
+    if (!names.has(name))
+      throw new ConfigError(
+        `advertised.listeners: listener ${name} is not in listeners (${[...names].join(', ')}); advertised listeners must be a subset of them`,
+      );
+  }
+  return listeners.map((l) => {
+    const a = advertised.get(l.name) ?? l;
+    if (NON_ROUTABLE.has(a.host))
+      throw new ConfigError(
+        `advertised.listeners cannot use the nonroutable meta-address ${a.host} (listener ${l.name}); set advertised.listeners to an address clients can reach`,
+      );
+    return { name: l.name, host: l.host, port: l.port, advertisedHost: a.host, advertisedPort: a.port };
+  });
 }
 
 /** Resolves Kafka's configs into the broker's settings, applying Kafka's fallbacks and precedence. */
@@ -200,19 +313,8 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
   }
   const id = nodeId ?? (brokerId === -1 ? 0 : brokerId);
 
-  const listeners = (get<string[]>('listeners') ?? []).map((l) => parseListener(l, 'listeners'));
-  const plaintext = listeners.find((l) => l.name === 'PLAINTEXT') ?? listeners[0];
-  if (!plaintext) throw new ConfigError('listeners must name at least one listener');
-  if (plaintext.name !== 'PLAINTEXT')
-    throw new ConfigError(`listener ${plaintext.name}: only PLAINTEXT listeners are supported yet`);
-  const advertisedList = get<string[]>('advertised.listeners');
-  const advertised = advertisedList?.length ? parseListener(advertisedList[0]!, 'advertised.listeners') : null;
-  const bindHost = plaintext.host;
-  const advertisedHost =
-    advertised?.host ||
-    get<string>('advertised.host.name') ||
-    (bindHost && bindHost !== '0.0.0.0' ? bindHost : hostname());
-  const advertisedPort = advertised?.port ?? get<number>('advertised.port') ?? plaintext.port;
+  const listeners = resolveListeners(values);
+  const first = listeners[0]!;
 
   const retentionMs =
     get<number>('log.retention.ms') ??
@@ -220,15 +322,18 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
       ? get<number>('log.retention.minutes')! * 60_000
       : get<number>('log.retention.hours')! * 3_600_000);
   const rollMs = get<number>('log.roll.ms') ?? get<number>('log.roll.hours')! * 3_600_000;
-  const logDirs = get<string[]>('log.dirs') ?? [get<string>('log.dir')!];
+  // Relative directories are relative to the working directory, as in Kafka; the broker reports them absolute.
+  const logDirs = (get<string[]>('log.dirs') ?? [get<string>('log.dir')!]).map((dir) => resolve(dir));
+  if (logDirs.length === 0) throw new ConfigError('log.dirs must name at least one directory');
 
   return {
     ...defaults,
     nodeId: id,
-    host: bindHost,
-    port: plaintext.port,
-    advertisedHost,
-    advertisedPort,
+    host: first.host,
+    port: first.port,
+    advertisedHost: first.advertisedHost,
+    advertisedPort: first.advertisedPort,
+    listeners,
     logDirs,
     numPartitions: get<number>('num.partitions')!,
     defaultReplicationFactor: get<number>('default.replication.factor')!,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, parseBrokerConfig, toBrokerSettings } from '../../src/config/broker-config.js';
 import { parseProperties } from '../../src/config/properties.js';
@@ -100,5 +100,96 @@ test('the shipped config/server.properties parses without errors or warnings', (
   const { values, warnings } = parseBrokerConfig(raw);
   assert.deepEqual(warnings, []);
   const s = toBrokerSettings(values);
-  assert.deepEqual([s.port, s.advertisedHost, s.logDirs], [9092, 'localhost', ['./data']]);
+  // advertised.listeners is left out, as in Kafka's file: each listener advertises its own address, and an empty
+  // host this host's canonical name (looked up at start-up).
+  assert.equal(raw.has('advertised.listeners'), false);
+  assert.deepEqual([s.port, s.advertisedHost, s.logDirs], [9092, '', [resolve('data')]]);
+});
+
+test("Kafka 0.10's host.name, port, advertised.host.name and advertised.port, and Kafka's precedence", () => {
+  const old = settings({ 'host.name': '127.0.0.1', port: '19401' });
+  assert.deepEqual(
+    [old.host, old.port, old.advertisedHost, old.advertisedPort],
+    ['127.0.0.1', 19401, '127.0.0.1', 19401],
+    'port and host.name bind when listeners is not set',
+  );
+  const advertised = settings({ port: '19401', 'advertised.port': '19501' });
+  assert.deepEqual(
+    [advertised.host, advertised.port, advertised.advertisedHost, advertised.advertisedPort],
+    ['', 19401, '', 19501],
+  );
+  // advertised.host.name alone takes its port from port, as in Kafka.
+  const named = settings({ port: '19401', 'advertised.host.name': 'h' });
+  assert.deepEqual([named.advertisedHost, named.advertisedPort], ['h', 19401]);
+  // listeners wins over host.name and port; advertised.listeners over advertised.host.name and advertised.port.
+  const both = settings({
+    listeners: 'PLAINTEXT://127.0.0.2:19000',
+    'host.name': '127.0.0.1',
+    port: '19401',
+    'advertised.listeners': 'PLAINTEXT://a:1',
+    'advertised.host.name': 'b',
+    'advertised.port': '2',
+  });
+  assert.deepEqual([both.host, both.port, both.advertisedHost, both.advertisedPort], ['127.0.0.2', 19000, 'a', 1]);
+  assert.deepEqual(settings({}).listeners, [
+    { name: 'PLAINTEXT', host: '', port: 9092, advertisedHost: '', advertisedPort: 9092 },
+  ]);
+});
+
+test('every listener is kept, mapped through listener.security.protocol.map, and advertised by name', () => {
+  const s = settings({
+    listeners: 'PLAINTEXT://:19422,PLAINTEXT_HOST://:19423',
+    'advertised.listeners': 'PLAINTEXT://broker:19422,PLAINTEXT_HOST://localhost:19423',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT',
+  });
+  assert.deepEqual(s.listeners, [
+    { name: 'PLAINTEXT', host: '', port: 19422, advertisedHost: 'broker', advertisedPort: 19422 },
+    { name: 'PLAINTEXT_HOST', host: '', port: 19423, advertisedHost: 'localhost', advertisedPort: 19423 },
+  ]);
+  const internal = settings({
+    listeners: 'INTERNAL://127.0.0.1:19424',
+    'listener.security.protocol.map': 'INTERNAL:PLAINTEXT',
+  });
+  assert.deepEqual(
+    internal.listeners?.map((l) => [l.name, l.advertisedHost, l.advertisedPort]),
+    [['INTERNAL', '127.0.0.1', 19424]],
+  );
+  const refused = (entries: Record<string, string>, reason: RegExp) =>
+    assert.throws(
+      () => settings(entries),
+      (e: Error) => e instanceof ConfigError && reason.test(e.message),
+    );
+  refused({ listeners: 'PLAINTEXT://:1,PLAINTEXT_HOST://:2' }, /no security protocol for listener PLAINTEXT_HOST/);
+  refused({ listeners: 'PLAINTEXT://:1,SSL://:2' }, /listener SSL uses SSL, which Samsa does not have yet/);
+  refused({ listeners: 'SASL_PLAINTEXT://:2' }, /uses SASL_PLAINTEXT/);
+  refused(
+    { listeners: 'PLAINTEXT://:1,OTHER://:1', 'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT' },
+    /different port/,
+  );
+  refused({ listeners: 'PLAINTEXT://:1', 'advertised.listeners': 'OTHER://h:1' }, /listener OTHER is not in listeners/);
+  refused({ listeners: 'PLAINTEXT://0.0.0.0:1' }, /nonroutable meta-address 0\.0\.0\.0/);
+});
+
+test('settings that ask for security stop start-up with the reason', () => {
+  for (const [key, value] of [
+    ['authorizer.class.name', 'kafka.security.authorizer.AclAuthorizer'],
+    ['ssl.keystore.location', '/k.jks'],
+    ['sasl.enabled.mechanisms', 'PLAIN'],
+    ['listener.name.internal.ssl.keystore.location', '/k.jks'],
+    ['listener.security.protocol.map', 'PLAINTEXT:PLAINTEXT,EXTERNAL:SASL_SSL'],
+    ['security.inter.broker.protocol', 'SSL'],
+  ] as const) {
+    assert.throws(
+      () => settings({ [key]: value }),
+      (e: Error) => e instanceof ConfigError && e.message.startsWith(`${key}=${value} asks for security`),
+      key,
+    );
+  }
+  assert.doesNotThrow(() => settings({ 'security.inter.broker.protocol': 'PLAINTEXT', 'authorizer.class.name': '' }));
+});
+
+test('zookeeper.connect gets a notice, not a warning', () => {
+  const { warnings, notices } = parseBrokerConfig(new Map([['zookeeper.connect', 'localhost:2181']]));
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(notices, ['zookeeper.connect is not needed: Samsa embeds the coordination of its one broker']);
 });

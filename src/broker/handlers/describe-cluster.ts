@@ -3,6 +3,7 @@ import { describeClusterApi } from '../../protocol/generated/apis/describe-clust
 import type { DescribeClusterRequest } from '../../protocol/generated/messages/describe-cluster-request.js';
 import type { DescribeClusterResponse } from '../../protocol/generated/messages/describe-cluster-response.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
+import { advertisedFor } from '../broker-settings.js';
 
 /** DescribeClusterRequest.EndpointType (v1+): brokers, or controllers (asked of controllers only). */
 const ENDPOINT_TYPE_BROKERS = 1;
@@ -15,8 +16,9 @@ export const describeClusterHandler = defineHandler<DescribeClusterRequest, Desc
   api: describeClusterApi,
   minVersion: 0,
   maxVersion: 1,
-  handle({ apiVersion, broker }, request) {
+  handle({ apiVersion, broker, connection }, request) {
     const { settings } = broker;
+    const { host, port } = advertisedFor(settings, connection.socket.localPort);
     const response: DescribeClusterResponse = {
       throttleTimeMs: 0,
       errorCode: ErrorCode.NONE,
@@ -24,9 +26,7 @@ export const describeClusterHandler = defineHandler<DescribeClusterRequest, Desc
       endpointType: ENDPOINT_TYPE_BROKERS,
       clusterId: broker.clusterId,
       controllerId: settings.nodeId,
-      brokers: [
-        { brokerId: settings.nodeId, host: settings.advertisedHost, port: settings.advertisedPort, rack: null },
-      ],
+      brokers: [{ brokerId: settings.nodeId, host, port, rack: null }],
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
     };
     if (apiVersion >= 1 && request.endpointType !== ENDPOINT_TYPE_BROKERS) {

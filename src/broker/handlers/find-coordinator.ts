@@ -5,13 +5,16 @@ import type {
   FindCoordinatorResponse,
   FindCoordinatorResponseCoordinator,
 } from '../../protocol/generated/messages/find-coordinator-response.js';
+import type { Connection } from '../../server/connection.js';
 import { type BrokerServices, defineHandler } from '../api-handler.js';
+import { advertisedFor } from '../broker-settings.js';
 
 /** FindCoordinatorRequest.KeyType codes. */
 const KeyType = { GROUP: 0, TRANSACTION: 1, SHARE: 2 } as const;
 
 async function findOne(
   broker: BrokerServices,
+  connection: Connection,
   key: string,
   keyType: number,
 ): Promise<FindCoordinatorResponseCoordinator> {
@@ -34,8 +37,9 @@ async function findOne(
   }
   if (found.errorCode === ErrorCode.NONE) {
     found.nodeId = settings.nodeId;
-    found.host = settings.advertisedHost;
-    found.port = settings.advertisedPort;
+    const { host, port } = advertisedFor(settings, connection.socket.localPort);
+    found.host = host;
+    found.port = port;
   }
   return found;
 }
@@ -48,11 +52,11 @@ export const findCoordinatorHandler = defineHandler<FindCoordinatorRequest, Find
   api: findCoordinatorApi,
   minVersion: 0,
   maxVersion: 6,
-  async handle({ apiVersion, broker }, request) {
+  async handle({ apiVersion, broker, connection }, request) {
     const keyType = apiVersion >= 1 ? request.keyType : KeyType.GROUP;
     if (apiVersion >= 4) {
       const coordinators = [];
-      for (const key of request.coordinatorKeys) coordinators.push(await findOne(broker, key, keyType));
+      for (const key of request.coordinatorKeys) coordinators.push(await findOne(broker, connection, key, keyType));
       return {
         throttleTimeMs: 0,
         errorCode: ErrorCode.NONE,
@@ -63,7 +67,7 @@ export const findCoordinatorHandler = defineHandler<FindCoordinatorRequest, Find
         coordinators,
       };
     }
-    const one = await findOne(broker, request.key, keyType);
+    const one = await findOne(broker, connection, request.key, keyType);
     return {
       throttleTimeMs: 0,
       errorCode: one.errorCode,

@@ -5,6 +5,7 @@ import { metadataApi } from '../../protocol/generated/apis/metadata.js';
 import type { MetadataRequest } from '../../protocol/generated/messages/metadata-request.js';
 import type { MetadataResponse, MetadataResponseTopic } from '../../protocol/generated/messages/metadata-response.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, type BrokerServices, defineHandler } from '../api-handler.js';
+import { advertisedFor } from '../broker-settings.js';
 import { reservePartitions } from '../partition-limit.js';
 
 export function topicMetadata(topic: TopicRecord): MetadataResponseTopic {
@@ -99,7 +100,7 @@ export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>(
   api: metadataApi,
   minVersion: 0,
   maxVersion: 12,
-  async handle({ apiVersion, broker }, request) {
+  async handle({ apiVersion, broker, connection }, request) {
     const all = request.topics === null || (apiVersion === 0 && request.topics.length === 0);
     const autoCreate = apiVersion < 4 || request.allowAutoTopicCreation;
     const topics: MetadataResponseTopic[] = [];
@@ -122,9 +123,10 @@ export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>(
       }
     }
     const { settings } = broker;
+    const { host, port } = advertisedFor(settings, connection.socket.localPort);
     return {
       throttleTimeMs: 0,
-      brokers: [{ nodeId: settings.nodeId, host: settings.advertisedHost, port: settings.advertisedPort, rack: null }],
+      brokers: [{ nodeId: settings.nodeId, host, port, rack: null }],
       clusterId: broker.clusterId,
       controllerId: settings.nodeId,
       topics,
