@@ -1,5 +1,4 @@
 import { lookup, lookupService } from 'node:dns/promises';
-import { readFileSync } from 'node:fs';
 import { type FileHandle, mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import {
 } from '../coordinator/transaction/transaction-coordinator.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
+import packageRequire from '../protocol/records/package-require.cjs';
 import type { Connection } from '../server/connection.js';
 import { Listener } from '../server/listener.js';
 import { RequestMemoryPool } from '../server/request-memory-pool.js';
@@ -67,9 +67,23 @@ import { describeCause, StartupError } from './startup-error.js';
 import { logConfigFor } from './topic-settings.js';
 
 /** Samsa's version, for the start-up line. */
-const SAMSA_VERSION = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+const SAMSA_VERSION = samsaVersion();
+
+/**
+ * The version in Samsa's package.json, found from a module of the package: three folders up from src/ and dist/,
+ * four from dist/cjs/ (both builds run this code, and the CommonJS one cannot use import.meta).
+ */
+function samsaVersion(): string {
+  for (const path of ['../../../package.json', '../../../../package.json']) {
+    try {
+      const manifest = packageRequire(path) as { name?: string; version?: string };
+      if (manifest.name === 'samsa' && manifest.version) return manifest.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return 'unknown';
+}
 
 /**
  * Memory for the tails of all partitions. Enough for a few seconds of a fast producer, so that consumers

@@ -1,10 +1,10 @@
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import packageRequire from '../protocol/records/package-require.cjs';
 
 // fs-native-extensions is CommonJS with a native binding.
-const { tryLock } = createRequire(import.meta.url)('fs-native-extensions') as { tryLock(fd: number): boolean };
+const { tryLock } = packageRequire('fs-native-extensions') as { tryLock(fd: number): boolean };
 
 /** Kafka's lock file in every log dir. */
 export const LOCK_FILE = '.lock';
