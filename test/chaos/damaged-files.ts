@@ -1,0 +1,359 @@
+import { cp, open, readdir, readFile, rm, stat, truncate, unlink } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { startBroker } from '../../src/broker/broker.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { apis } from '../../src/protocol/generated/index.js';
+import { readBatches } from '../../src/protocol/records/record-batch.js';
+import { Logger } from '../../src/observability/logger.js';
+import { createTopics } from '../integration/clients.js';
+import {
+  BrokerProcess,
+  freePort,
+  RawClient,
+  Rng,
+  readPartition,
+  START_TIMEOUT_MS,
+  withTimeout,
+  writeServerProperties,
+} from './harness.js';
+
+/**
+ * Probe 2: the damaged-file matrix. A broker writes every kind of file Samsa keeps (segments and their
+ * indexes, producer snapshots, the four checkpoints, partition.metadata, meta.properties, the metadata store's
+ * snapshot and journal, the internal topics' segments) and is stopped, cleanly or with SIGKILL; then one file is
+ * damaged in one way, the broker restarted, and the outcome judged. Acceptable:
+ * - the broker starts, every acknowledged record outside the damaged bytes is readable at its offset (a damaged
+ *   segment may lose the records from the damage on, never those before it nor other partitions'; a damaged
+ *   index, checkpoint, snapshot or metadata file loses nothing), no partition serves a hole, and the group's
+ *   committed offsets survive unless their own records were damaged; or
+ * - the broker refuses to start with a message naming the damaged file.
+ */
+
+export type StopMode = 'clean' | 'kill';
+export type Damage = 'deleted' | 'emptied' | 'truncated' | 'garbage-inside' | 'garbage-appended';
+export const DAMAGES: readonly Damage[] = ['deleted', 'emptied', 'truncated', 'garbage-inside', 'garbage-appended'];
+export const STOP_MODES: readonly StopMode[] = ['clean', 'kill'];
+
+const DATA_TOPIC = 'chaos-data';
+const DATA_PARTITIONS = 3;
+const TXN_TOPIC = 'chaos-txn';
+const COMPACT_TOPIC = 'chaos-compact';
+const GROUP = 'chaos-group';
+/** Small segments and dense indexes, so that every partition has several segments with index entries. */
+const SEGMENT_BYTES = 4096;
+const INDEX_INTERVAL_BYTES = 128;
+const OFFSETS_PARTITIONS = 2;
+const TXN_STATE_PARTITIONS = 2;
+const CLEANER_BACKOFF_MS = 100;
+/** The embedded metadata store writes snapshot.json after this many journal entries (SNAPSHOT_EVERY_ENTRIES). */
+const METADATA_ENTRIES_PER_SNAPSHOT = 1000;
+const CONFIGS_TOPIC = 'chaos-configs';
+/** Values padded to this length, so that a few dozen records roll segments. */
+const VALUE_BYTES = 100;
+/** Garbage written into or after a file. */
+const GARBAGE_BYTES = 64;
+/** How long OffsetFetch may answer COORDINATOR_LOAD_IN_PROGRESS before the group counts as stuck loading. */
+const GROUP_LOAD_TIMEOUT_MS = 10_000;
+
+/** The files of the matrix: a name for the report, and how to find it in a log dir after the set-up. */
+export const TARGETS = [
+  'segment-first',
+  'segment-active',
+  'offset-index',
+  'time-index',
+  'txn-index',
+  'producer-snapshot',
+  'recovery-point-offset-checkpoint',
+  'log-start-offset-checkpoint',
+  'cleaner-offset-checkpoint',
+  'replication-offset-checkpoint',
+  'partition.metadata',
+  'meta.properties',
+  'metadata-snapshot',
+  'metadata-journal',
+  'consumer-offsets-segment',
+  'transaction-state-segment',
+] as const;
+export type Target = (typeof TARGETS)[number];
+
+export interface CaseId {
+  target: Target;
+  damage: Damage;
+  mode: StopMode;
+}
+
+export function caseName(c: CaseId): string {
+  return `${c.mode}/${c.target}/${c.damage}`;
+}
+
+/** What the set-up wrote and had acknowledged. */
+export interface Written {
+  /** topic-partition -> offset -> value, every acknowledged record (committed transactions only). */
+  acked: Map<string, Map<number, string>>;
+  /** The values of records of aborted transactions, which read_committed must not serve. */
+  abortedValues: Set<string>;
+  /** The group's committed offsets per partition of DATA_TOPIC, in commit order. */
+  commits: number[][];
+  /** The latest value of each key of the compacted topic. */
+  compactLatest: Map<string, string>;
+}
+
+export interface Template {
+  dir: string;
+  written: Written;
+  files: Record<Target, string>;
+}
+
+const brokerProps = {
+  'log.segment.bytes': SEGMENT_BYTES,
+  'log.index.interval.bytes': INDEX_INTERVAL_BYTES,
+  'offsets.topic.num.partitions': OFFSETS_PARTITIONS,
+  'transaction.state.log.num.partitions': TXN_STATE_PARTITIONS,
+  'log.cleaner.backoff.ms': CLEANER_BACKOFF_MS,
+  'group.initial.rebalance.delay.ms': 0,
+  'auto.create.topics.enable': 'false',
+};
+
+function pad(value: string): string {
+  return value.padEnd(VALUE_BYTES, '.');
+}
+
+function remember(written: Written, topic: string, partition: number, offset: number, value: string): void {
+  const key = `${topic}-${partition}`;
+  let m = written.acked.get(key);
+  if (!m) written.acked.set(key, (m = new Map()));
+  m.set(offset, value);
+}
+
+/** Writes a round of records to each partition of DATA_TOPIC with an idempotent acks=all producer. */
+async function writeData(kafka: Kafka, written: Written, rounds: number, tag: string): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const messages = Array.from({ length: DATA_PARTITIONS }, (_, partition) => ({
+        partition,
+        value: pad(`${tag}-p${partition}-${round}`),
+      }));
+      const result = await producer.send({ topic: DATA_TOPIC, acks: -1, messages });
+      for (const r of result) remember(written, DATA_TOPIC, r.partition, Number(r.baseOffset), messages[r.partition]!.value);
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** One committed, one aborted, one committed transaction, so that the partition has a transaction index. */
+async function writeTransactions(kafka: Kafka, written: Written): Promise<void> {
+  const producer = kafka.producer({ transactionalId: 'chaos-txn-id', idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    for (const [i, outcome] of (['commit', 'abort', 'commit'] as const).entries()) {
+      const txn = await producer.transaction();
+      const values = [0, 1, 2].map((j) => `txn${i}-${outcome}-${j}`);
+      const result = await txn.send({ topic: TXN_TOPIC, acks: -1, messages: values.map((value) => ({ partition: 0, value })) });
+      if (outcome === 'commit') {
+        await txn.commit();
+        const base = Number(result[0]!.baseOffset);
+        values.forEach((v, j) => remember(written, TXN_TOPIC, 0, base + j, v));
+      } else {
+        await txn.abort();
+        for (const v of values) written.abortedValues.add(v);
+      }
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+async function writeCompacted(kafka: Kafka, written: Written, rounds: number, tag: string): Promise<void> {
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < 5; k++) {
+        const value = pad(`${tag}-k${k}-${round}`);
+        await producer.send({ topic: COMPACT_TOPIC, acks: -1, messages: [{ key: `k${k}`, value }] });
+        written.compactLatest.set(`k${k}`, value);
+      }
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Commits offsets for every partition of DATA_TOPIC in one OffsetCommit (a tool's commit: no member). */
+async function commitOffsets(port: number, written: Written, offsets: number[]): Promise<void> {
+  const client = await RawClient.connect(port);
+  try {
+    await client.request(apis.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: [GROUP] });
+    const r = await client.request(apis.OffsetCommit, 8, {
+      groupId: GROUP,
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      groupInstanceId: null,
+      retentionTimeMs: -1n,
+      topics: [
+        {
+          name: DATA_TOPIC,
+          partitions: offsets.map((offset, partitionIndex) => ({
+            partitionIndex,
+            committedOffset: BigInt(offset),
+            committedLeaderEpoch: -1,
+            commitTimestamp: -1n,
+            committedMetadata: '',
+          })),
+        },
+      ],
+    });
+    for (const p of r.topics[0]!.partitions)
+      if (p.errorCode !== ErrorCode.NONE) throw new Error(`OffsetCommit failed with ${p.errorCode}`);
+    written.commits.push(offsets);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Enough topic config changes for the metadata store to write its snapshot, before the other topics are
+ * created: the store then has both a snapshot and a journal after it.
+ */
+async function forceMetadataSnapshot(port: number): Promise<void> {
+  const client = await RawClient.connect(port);
+  try {
+    // One at a time: concurrent changes of one topic lose their compare-and-set and are refused.
+    for (let i = 0; i < METADATA_ENTRIES_PER_SNAPSHOT; i++) {
+      const r = await client.request(apis.IncrementalAlterConfigs, 1, {
+        resources: [
+          {
+            resourceType: 2, // TOPIC
+            resourceName: CONFIGS_TOPIC,
+            configs: [{ name: 'retention.ms', configOperation: 0, value: String(3_600_000 + i) }],
+          },
+        ],
+        validateOnly: false,
+      });
+      if (r.responses[0]!.errorCode !== ErrorCode.NONE)
+        throw new Error(`set-up: IncrementalAlterConfigs failed with ${r.responses[0]!.errorCode}`);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`set-up: ${what} did not happen within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function fileHas(path: string, text: string): Promise<boolean> {
+  return readFile(path, 'utf8').then(
+    (s) => s.includes(text),
+    () => false,
+  );
+}
+
+/**
+ * Runs a broker process that writes every kind of file, and stops it cleanly ('clean') or, after a clean stop,
+ * a restart and more writes, with SIGKILL ('kill': the checkpoints are then older than the logs and the next
+ * start recovers).
+ */
+export async function buildTemplate(dir: string, mode: StopMode): Promise<Template> {
+  const logDir = join(dir, 'template');
+  const props = join(dir, 'server.properties');
+  const port = await freePort();
+  await writeServerProperties(props, logDir, port, brokerProps);
+  const written: Written = { acked: new Map(), abortedValues: new Set(), commits: [], compactLatest: new Map() };
+  const kafka = new Kafka({ brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING });
+
+  let broker = new BrokerProcess(props);
+  await broker.waitStarted();
+  try {
+    await createTopics(kafka, [{ topic: CONFIGS_TOPIC, numPartitions: 1 }]);
+    await forceMetadataSnapshot(port);
+    await createTopics(kafka, [
+      { topic: DATA_TOPIC, numPartitions: DATA_PARTITIONS },
+      { topic: TXN_TOPIC, numPartitions: 1 },
+      {
+        topic: COMPACT_TOPIC,
+        numPartitions: 1,
+        configEntries: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'segment.bytes', value: '1024' },
+          { name: 'min.cleanable.dirty.ratio', value: '0.01' },
+        ],
+      },
+    ]);
+    await writeData(kafka, written, 60, 'a');
+    await commitOffsets(port, written, [10, 11, 12]);
+    await writeTransactions(kafka, written);
+    await commitOffsets(port, written, [20, 21, 22]);
+    await writeCompacted(kafka, written, 6, 'a');
+    await commitOffsets(port, written, [30, 31, 32]);
+    await waitFor('a log cleaner pass', () => fileHas(join(logDir, 'cleaner-offset-checkpoint'), COMPACT_TOPIC));
+    await broker.stop();
+    if (mode === 'kill') {
+      broker = new BrokerProcess(props);
+      await broker.waitStarted();
+      await writeData(kafka, written, 20, 'b');
+      await commitOffsets(port, written, [40, 41, 42]);
+      await writeCompacted(kafka, written, 2, 'b');
+      await commitOffsets(port, written, [50, 51, 52]);
+      await broker.kill();
+    }
+  } finally {
+    await broker.kill();
+  }
+  return { dir: logDir, written, files: await findTargets(logDir) };
+}
+
+async function newestFile(dir: string, suffix: string, which: 'first' | 'last' = 'last'): Promise<string> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith(suffix)).sort();
+  const name = which === 'first' ? names[0] : names.at(-1);
+  if (!name) throw new Error(`set-up: no ${suffix} file in ${dir}`);
+  return join(dir, name);
+}
+
+/** The first partition directory of `topic` whose first segment holds records. */
+async function nonEmptyPartition(logDir: string, topic: string): Promise<string> {
+  for (const name of (await readdir(logDir)).filter((n) => n.startsWith(`${topic}-`)).sort()) {
+    const segment = join(logDir, name, '00000000000000000000.log');
+    if ((await stat(segment).catch(() => null))?.size) return join(logDir, name);
+  }
+  throw new Error(`set-up: no partition of ${topic} holds records`);
+}
+
+async function findTargets(logDir: string): Promise<Record<Target, string>> {
+  const data0 = join(logDir, `${DATA_TOPIC}-0`);
+  const data1 = join(logDir, `${DATA_TOPIC}-1`);
+  const txn0 = join(logDir, `${TXN_TOPIC}-0`);
+  const offsets = await nonEmptyPartition(logDir, '__consumer_offsets');
+  const txnState = await nonEmptyPartition(logDir, '__transaction_state');
+  const files: Record<Target, string> = {
+    'segment-first': join(data0, '00000000000000000000.log'),
+    'segment-active': await newestFile(data1, '.log'),
+    'offset-index': join(data0, '00000000000000000000.index'),
+    'time-index': join(data0, '00000000000000000000.timeindex'),
+    'txn-index': await newestFile(txn0, '.txnindex', 'first'),
+    'producer-snapshot': await newestFile(data0, '.snapshot'),
+    'recovery-point-offset-checkpoint': join(logDir, 'recovery-point-offset-checkpoint'),
+    'log-start-offset-checkpoint': join(logDir, 'log-start-offset-checkpoint'),
+    'cleaner-offset-checkpoint': join(logDir, 'cleaner-offset-checkpoint'),
+    'replication-offset-checkpoint': join(logDir, 'replication-offset-checkpoint'),
+    'partition.metadata': join(data0, 'partition.metadata'),
+    'meta.properties': join(logDir, 'meta.properties'),
+    'metadata-snapshot': join(logDir, '__samsa_metadata', 'snapshot.json'),
+    'metadata-journal': join(logDir, '__samsa_metadata', 'journal.jsonl'),
+    'consumer-offsets-segment': join(offsets, '00000000000000000000.log'),
+    'transaction-state-segment': join(txnState, '00000000000000000000.log'),
+  };
+  for (const [target, path] of Object.entries(files)) {
+    const size = (await stat(path).catch(() => null))?.size;
+    if (!size) throw new Error(`set-up: ${target} (${relative(logDir, path)}) is missing or empty`);
+  }
+  return files;
+}
