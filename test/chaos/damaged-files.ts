@@ -1,11 +1,11 @@
-import { cp, open, readdir, readFile, rm, stat, truncate, unlink } from 'node:fs/promises';
+import { cp, mkdir, open, readdir, readFile, rm, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker } from '../../src/broker/broker.js';
+import { Logger } from '../../src/observability/logger.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { readBatches } from '../../src/protocol/records/record-batch.js';
-import { Logger } from '../../src/observability/logger.js';
 import { createTopics } from '../integration/clients.js';
 import {
   BrokerProcess,
@@ -121,8 +121,8 @@ function pad(value: string): string {
 
 function remember(written: Written, topic: string, partition: number, offset: number, value: string): void {
   const key = `${topic}-${partition}`;
-  let m = written.acked.get(key);
-  if (!m) written.acked.set(key, (m = new Map()));
+  const m = written.acked.get(key) ?? new Map<number, string>();
+  written.acked.set(key, m);
   m.set(offset, value);
 }
 
@@ -137,7 +137,8 @@ async function writeData(kafka: Kafka, written: Written, rounds: number, tag: st
         value: pad(`${tag}-p${partition}-${round}`),
       }));
       const result = await producer.send({ topic: DATA_TOPIC, acks: -1, messages });
-      for (const r of result) remember(written, DATA_TOPIC, r.partition, Number(r.baseOffset), messages[r.partition]!.value);
+      for (const r of result)
+        remember(written, DATA_TOPIC, r.partition, Number(r.baseOffset), messages[r.partition]!.value);
     }
   } finally {
     await producer.disconnect();
@@ -152,11 +153,15 @@ async function writeTransactions(kafka: Kafka, written: Written): Promise<void> 
     for (const [i, outcome] of (['commit', 'abort', 'commit'] as const).entries()) {
       const txn = await producer.transaction();
       const values = [0, 1, 2].map((j) => `txn${i}-${outcome}-${j}`);
-      const result = await txn.send({ topic: TXN_TOPIC, acks: -1, messages: values.map((value) => ({ partition: 0, value })) });
+      const result = await txn.send({
+        topic: TXN_TOPIC,
+        acks: -1,
+        messages: values.map((value) => ({ partition: 0, value })),
+      });
       if (outcome === 'commit') {
         await txn.commit();
         const base = Number(result[0]!.baseOffset);
-        values.forEach((v, j) => remember(written, TXN_TOPIC, 0, base + j, v));
+        for (const [j, v] of values.entries()) remember(written, TXN_TOPIC, 0, base + j, v);
       } else {
         await txn.abort();
         for (const v of values) written.abortedValues.add(v);
@@ -264,6 +269,7 @@ async function fileHas(path: string, text: string): Promise<boolean> {
  */
 export async function buildTemplate(dir: string, mode: StopMode): Promise<Template> {
   const logDir = join(dir, 'template');
+  await mkdir(dir, { recursive: true });
   const props = join(dir, 'server.properties');
   const port = await freePort();
   await writeServerProperties(props, logDir, port, brokerProps);
@@ -356,4 +362,259 @@ async function findTargets(logDir: string): Promise<Record<Target, string>> {
     if (!size) throw new Error(`set-up: ${target} (${relative(logDir, path)}) is missing or empty`);
   }
   return files;
+}
+
+/** Where the damage starts, in bytes from the file's start; the file's size when nothing of it is lost. */
+async function damage(path: string, kind: Damage, rng: Rng): Promise<number> {
+  const size = (await stat(path)).size;
+  const middle = Math.floor(size / 2);
+  switch (kind) {
+    case 'deleted':
+      await unlink(path);
+      return 0;
+    case 'emptied':
+      await truncate(path, 0);
+      return 0;
+    case 'truncated':
+      await truncate(path, middle);
+      return middle;
+    case 'garbage-inside': {
+      const file = await open(path, 'r+');
+      await file.write(rng.bytes(Math.min(GARBAGE_BYTES, size - middle)), 0, undefined, middle);
+      await file.close();
+      return middle;
+    }
+    case 'garbage-appended': {
+      const file = await open(path, 'a');
+      await file.write(rng.bytes(GARBAGE_BYTES));
+      await file.close();
+      return size;
+    }
+  }
+}
+
+/** The byte ranges and offsets of the batches of a segment file. */
+function batchLayout(segment: Buffer): Array<{ start: number; end: number; baseOffset: number; buf: Buffer }> {
+  const out: Array<{ start: number; end: number; baseOffset: number; buf: Buffer }> = [];
+  let start = 0;
+  for (const b of readBatches(segment).batches) {
+    out.push({ start, end: start + b.sizeInBytes, baseOffset: Number(b.baseOffset), buf: b.buf });
+    start += b.sizeInBytes;
+  }
+  return out;
+}
+
+/** The first offset of a segment whose bytes from `position` on are damaged (Infinity: none of its records). */
+function firstDamagedOffset(segment: Buffer, position: number): number {
+  return batchLayout(segment).find((b) => b.end > position)?.baseOffset ?? Number.POSITIVE_INFINITY;
+}
+
+/**
+ * How many of the group's commits lie wholly before `position` in its __consumer_offsets segment: each commit
+ * of the set-up is one batch of offset commit records (key version 0 or 1).
+ */
+function intactCommits(segment: Buffer, position: number): number {
+  let count = 0;
+  for (const b of batchLayout(segment)) {
+    const batch = readBatches(b.buf).batches[0]!;
+    if (batch.isControl) continue;
+    const isCommit = [...batch.records()].some((r) => r.key !== null && r.key.readInt16BE(0) <= 1);
+    if (isCommit && b.end <= position) count++;
+  }
+  return count;
+}
+
+export interface CaseResult {
+  name: string;
+  outcome: 'started' | 'refused';
+  /** Why the outcome is not acceptable; empty when it is. */
+  problems: string[];
+  /** The refusal's message, or the WARN/ERROR lines logged by a start. */
+  message: string;
+}
+
+/** Copies the template, damages one file, restarts the broker from it, and judges the outcome. */
+export async function runCase(template: Template, c: CaseId, workDir: string, rng: Rng): Promise<CaseResult> {
+  const name = caseName(c);
+  const dir = join(workDir, name.replaceAll('/', '_'));
+  await cp(template.dir, dir, { recursive: true });
+  try {
+    const original = template.files[c.target];
+    const path = join(dir, relative(template.dir, original));
+    const before = await readFile(path);
+    const position = await damage(path, c.damage, rng);
+
+    const lines: string[] = [];
+    const logger = new Logger('broker', { level: 'warn', sink: { write: (line: string) => void lines.push(line) } });
+    let broker: Awaited<ReturnType<typeof startBroker>>;
+    try {
+      broker = await withTimeout(
+        startBroker({
+          logDirs: [dir],
+          logger,
+          autoCreateTopicsEnable: false,
+          logDefaults: { segmentBytes: SEGMENT_BYTES, indexIntervalBytes: INDEX_INTERVAL_BYTES },
+          groups: { offsetsTopicNumPartitions: OFFSETS_PARTITIONS },
+          transactions: { stateLogNumPartitions: TXN_STATE_PARTITIONS },
+        }),
+        START_TIMEOUT_MS,
+        'start-up',
+      );
+    } catch (e) {
+      const message = [(e as Error).message, ...lines].join('\n');
+      const partitionDir = basename(join(path, '..'));
+      const names = message.includes(basename(path)) && (join(path, '..') === dir || message.includes(partitionDir));
+      return {
+        name,
+        outcome: 'refused',
+        problems: names ? [] : ['refused to start without naming the damaged file'],
+        message,
+      };
+    }
+    try {
+      const problems = await judge(template, c, broker.port, before, position);
+      return { name, outcome: 'started', problems, message: lines.join('\n') };
+    } finally {
+      await withTimeout(broker.stop(), START_TIMEOUT_MS, 'clean stop');
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function judge(template: Template, c: CaseId, port: number, before: Buffer, position: number): Promise<string[]> {
+  const { written, files } = template;
+  const problems: string[] = [];
+  const damagedPartition =
+    c.target.endsWith('-segment') || c.target.startsWith('segment-') ? basename(join(files[c.target], '..')) : null;
+  const client = await RawClient.connect(port);
+  try {
+    for (const [tp, acked] of written.acked) {
+      const cut = tp.lastIndexOf('-');
+      const topic = tp.slice(0, cut);
+      const partition = Number(tp.slice(cut + 1));
+      const lossFrom = tp === damagedPartition ? firstDamagedOffset(before, position) : Number.POSITIVE_INFINITY;
+      const read = await readPartition(client, topic, partition, topic === TXN_TOPIC ? 1 : 0);
+      const served = new Map(read.records.map((r) => [r.offset, r.value]));
+      const missing = [...acked].filter(([offset, value]) => offset < lossFrom && served.get(offset) !== value);
+      if (missing.length > 0) {
+        const [offset] = missing[0]!;
+        problems.push(
+          `${tp}: ${missing.length} acknowledged records before the damage not served (first at offset ${offset}${read.stoppedBy ? `; read stopped: ${read.stoppedBy}` : ''})`,
+        );
+      }
+      const wrong = [...served].filter(([offset, value]) => acked.has(offset) && acked.get(offset) !== value);
+      if (wrong.length > 0)
+        problems.push(`${tp}: ${wrong.length} offsets serve other values than were acknowledged there`);
+      for (let i = 1; i < read.batches.length; i++) {
+        const gapFrom = read.batches[i - 1]![1] + 1;
+        const gapTo = read.batches[i]![0] - 1;
+        if (gapTo >= gapFrom) problems.push(`${tp}: serves a hole, offsets ${gapFrom}..${gapTo}`);
+      }
+      const aborted = read.records.filter((r) => r.value !== null && written.abortedValues.has(r.value));
+      if (aborted.length > 0)
+        problems.push(`${tp}: read_committed serves ${aborted.length} records of an aborted transaction`);
+    }
+
+    const compact = await readPartition(client, COMPACT_TOPIC, 0);
+    const latest = new Map(compact.records.map((r) => [r.key, r.value]));
+    for (const [key, value] of written.compactLatest)
+      if (latest.get(key) !== value) problems.push(`${COMPACT_TOPIC}-0: key ${key} lost its latest value`);
+
+    problems.push(
+      ...(await judgeGroupOffsets(
+        client,
+        written,
+        c.target === 'consumer-offsets-segment' ? intactCommits(before, position) : null,
+      )),
+    );
+  } catch (e) {
+    problems.push(`the broker started but did not answer: ${(e as Error).message}`);
+  } finally {
+    client.close();
+  }
+  return problems;
+}
+
+/**
+ * The group's committed offsets: the last commit when its records were not damaged; else the last commit wholly
+ * before the damage or a later one (`intact` commits survive), or none when no commit was intact.
+ */
+async function judgeGroupOffsets(client: RawClient, written: Written, intact: number | null): Promise<string[]> {
+  const deadline = Date.now() + GROUP_LOAD_TIMEOUT_MS;
+  for (;;) {
+    await client.request(apis.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: [GROUP] });
+    const r = await client.request(apis.OffsetFetch, 8, {
+      groupId: '',
+      topics: [],
+      groups: [
+        {
+          groupId: GROUP,
+          memberId: null,
+          memberEpoch: -1,
+          topics: [{ name: DATA_TOPIC, partitionIndexes: [0, 1, 2] }],
+        },
+      ],
+      requireStable: false,
+    });
+    const group = r.groups[0]!;
+    const partitions = group.topics[0]?.partitions ?? [];
+    const loading =
+      group.errorCode === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS ||
+      partitions.some((p) => p.errorCode === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+    if (loading) {
+      if (Date.now() > deadline) return [`group ${GROUP} still loading after ${GROUP_LOAD_TIMEOUT_MS} ms`];
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      continue;
+    }
+    if (group.errorCode !== ErrorCode.NONE) return [`OffsetFetch for ${GROUP} failed with ${group.errorCode}`];
+    const problems: string[] = [];
+    for (let partition = 0; partition < DATA_PARTITIONS; partition++) {
+      const got = Number(partitions.find((p) => p.partitionIndex === partition)?.committedOffset ?? -1);
+      const history = written.commits.map((commit) => commit[partition]!);
+      const acceptable =
+        intact === null
+          ? [history.at(-1)!]
+          : [...(intact === 0 ? [-1] : []), ...history.slice(Math.max(0, intact - 1))];
+      if (!acceptable.includes(got))
+        problems.push(
+          `group ${GROUP} ${DATA_TOPIC}-${partition}: committed offset ${got}, expected ${acceptable.join(' or ')}`,
+        );
+    }
+    return problems;
+  }
+}
+
+export interface MatrixOptions {
+  seed: number;
+  modes?: readonly StopMode[];
+  targets?: readonly Target[];
+  damages?: readonly Damage[];
+  /** Only these cases (by caseName); all of modes x targets x damages when absent. */
+  cases?: readonly string[];
+  workDir: string;
+  /** Called with each result as it comes. */
+  onResult?: (result: CaseResult) => void;
+}
+
+/** Builds one template per stop mode and runs the chosen cases against copies of it. */
+export async function runDamageMatrix(options: MatrixOptions): Promise<CaseResult[]> {
+  const rng = new Rng(options.seed);
+  const results: CaseResult[] = [];
+  for (const mode of options.modes ?? STOP_MODES) {
+    const cases: CaseId[] = [];
+    for (const target of options.targets ?? TARGETS)
+      for (const kind of options.damages ?? DAMAGES) {
+        const c = { target, damage: kind, mode };
+        if (!options.cases || options.cases.includes(caseName(c))) cases.push(c);
+      }
+    if (cases.length === 0) continue;
+    const template = await buildTemplate(join(options.workDir, `template-${mode}`), mode);
+    for (const c of cases) {
+      const result = await runCase(template, c, options.workDir, rng);
+      results.push(result);
+      options.onResult?.(result);
+    }
+  }
+  return results;
 }

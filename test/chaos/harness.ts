@@ -206,6 +206,8 @@ export interface PartitionRead {
   /** The end the broker reported: high watermark (read_uncommitted) or last stable offset (read_committed). */
   endOffset: number;
   logStartOffset: number;
+  /** The first and last offset of every batch read, control batches included: the offsets the log holds. */
+  batches: Array<[number, number]>;
   /** Set when the read stopped before the end: the error code or the reason. */
   stoppedBy: string | null;
 }
@@ -230,10 +232,17 @@ export async function readPartition(
   });
   const listed = list.topics[0]?.partitions[0];
   if (!listed || listed.errorCode !== ErrorCode.NONE) {
-    return { records: [], endOffset: -1, logStartOffset: -1, stoppedBy: `ListOffsets error ${listed?.errorCode}` };
+    return {
+      records: [],
+      batches: [],
+      endOffset: -1,
+      logStartOffset: -1,
+      stoppedBy: `ListOffsets error ${listed?.errorCode}`,
+    };
   }
   const endOffset = Number(listed.offset);
   const records: StoredRecord[] = [];
+  const ranges: Array<[number, number]> = [];
   let logStartOffset = -1;
   let next = 0;
   const abortingProducers = new Set<bigint>();
@@ -262,14 +271,21 @@ export async function readPartition(
       ],
     });
     const p = fetch.responses[0]?.partitions[0];
-    if (!p) return { records, endOffset, logStartOffset, stoppedBy: 'no partition in the Fetch response' };
+    if (!p)
+      return { records, batches: ranges, endOffset, logStartOffset, stoppedBy: 'no partition in the Fetch response' };
     if (p.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE && next === 0 && Number(p.logStartOffset) > 0) {
       // The log starts later (retention or DeleteRecords): read from its start.
       next = Number(p.logStartOffset);
       continue;
     }
     if (p.errorCode !== ErrorCode.NONE)
-      return { records, endOffset, logStartOffset, stoppedBy: `Fetch error ${p.errorCode} at ${next}` };
+      return {
+        records,
+        batches: ranges,
+        endOffset,
+        logStartOffset,
+        stoppedBy: `Fetch error ${p.errorCode} at ${next}`,
+      };
     logStartOffset = Number(p.logStartOffset);
     // Kafka's consumer algorithm: a transactional batch of a producer whose aborted transaction began at or
     // before it is skipped until that producer's ABORT marker.
@@ -281,17 +297,30 @@ export async function readPartition(
     try {
       batches = readBatches(p.records ?? Buffer.alloc(0)).batches;
     } catch (e) {
-      return { records, endOffset, logStartOffset, stoppedBy: `unreadable batch at ${next}: ${(e as Error).message}` };
+      return {
+        records,
+        batches: ranges,
+        endOffset,
+        logStartOffset,
+        stoppedBy: `unreadable batch at ${next}: ${(e as Error).message}`,
+      };
     }
     for (const batch of batches) {
       const last = Number(batch.lastOffset);
       if (last < next) continue;
       if (!batch.verifyCrc())
-        return { records, endOffset, logStartOffset, stoppedBy: `batch with a bad CRC at ${batch.baseOffset}` };
+        return {
+          records,
+          batches: ranges,
+          endOffset,
+          logStartOffset,
+          stoppedBy: `batch with a bad CRC at ${batch.baseOffset}`,
+        };
       while (aborted.length > 0 && aborted[0]!.firstOffset <= batch.lastOffset)
         abortingProducers.add(aborted.shift()!.producerId);
       const abortedBatch = isolationLevel === 1 && batch.isTransactional && abortingProducers.has(batch.producerId);
       if (batch.isControl) abortingProducers.delete(batch.producerId);
+      ranges.push([Number(batch.baseOffset), last]);
       if (!batch.isControl && !abortedBatch) {
         for (const r of batch.records()) {
           if (Number(r.offset) < next) continue;
@@ -304,8 +333,9 @@ export async function readPartition(
       }
       next = last + 1;
     }
-    if (next >= endOffset) return { records, endOffset, logStartOffset, stoppedBy: null };
-    if (next === before) return { records, endOffset, logStartOffset, stoppedBy: `no progress at offset ${next}` };
+    if (next >= endOffset) return { records, batches: ranges, endOffset, logStartOffset, stoppedBy: null };
+    if (next === before)
+      return { records, batches: ranges, endOffset, logStartOffset, stoppedBy: `no progress at offset ${next}` };
   }
 }
 
