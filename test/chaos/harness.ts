@@ -247,29 +247,33 @@ export async function readPartition(
   let next = 0;
   const abortingProducers = new Set<bigint>();
   for (;;) {
-    const fetch = await client.request(apis.Fetch, 11, {
-      ...defaultFetchRequest(),
-      maxWaitMs: 0,
-      maxBytes: 4 << 20,
-      isolationLevel,
-      topics: [
-        {
-          topic,
-          topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
-          partitions: [
-            {
-              partition,
-              currentLeaderEpoch: -1,
-              fetchOffset: BigInt(next),
-              lastFetchedEpoch: -1,
-              logStartOffset: -1n,
-              partitionMaxBytes: 4 << 20,
-              replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA',
-            },
-          ],
-        },
-      ],
-    });
+    const fetch = await client
+      .request(apis.Fetch, 11, {
+        ...defaultFetchRequest(),
+        maxWaitMs: 0,
+        maxBytes: 4 << 20,
+        isolationLevel,
+        topics: [
+          {
+            topic,
+            topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+            partitions: [
+              {
+                partition,
+                currentLeaderEpoch: -1,
+                fetchOffset: BigInt(next),
+                lastFetchedEpoch: -1,
+                logStartOffset: -1n,
+                partitionMaxBytes: 4 << 20,
+                replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA',
+              },
+            ],
+          },
+        ],
+      })
+      .catch((e: Error) => e);
+    if (fetch instanceof Error)
+      return { records, batches: ranges, endOffset, logStartOffset, stoppedBy: `${fetch.message} at offset ${next}` };
     const p = fetch.responses[0]?.partitions[0];
     if (!p)
       return { records, batches: ranges, endOffset, logStartOffset, stoppedBy: 'no partition in the Fetch response' };
