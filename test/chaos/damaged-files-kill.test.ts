@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { runSlice } from './damaged-files-slice.js';
 
-// Recovery after a kill makes these cases slower: the slice takes three of the five damages (the full set runs
-// in `npm run chaos -- --probe damage`).
+// Three of the five damages, so that the slice stays short; the clean-stop slice takes the other two and one of
+// these. `npm run chaos -- --probe damage` runs every case.
 test('damaged files after kill -9: the broker keeps every acknowledged record outside the damage, or refuses to start naming the file', () =>
   runSlice('kill', ['deleted', 'truncated', 'garbage-inside']));
