@@ -13,8 +13,10 @@ import {
   TARGETS,
   type Target,
 } from './damaged-files.js';
+import { diskFullUnavailable, runDiskFull } from './disk-full.js';
 import { chooseSeed, printFigures } from './harness.js';
 import { runKillLoop } from './kill-loop.js';
+import { runProtocolFuzzer } from './protocol-fuzzer.js';
 
 const USAGE = `usage: npm run chaos -- [options]
   --probe kill|damage|disk|fuzz   run one probe (repeatable; all of them by default)
@@ -93,6 +95,28 @@ async function main(): Promise<number> {
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
+  }
+
+  if (probes.includes('disk')) {
+    const unavailable = diskFullUnavailable();
+    if (unavailable) {
+      console.log(`chaos disk-full: skipped: ${unavailable}`);
+    } else {
+      const r = await runDiskFull();
+      for (const e of r.refusalErrors) console.log(`  refused with: ${e}`);
+      for (const p of [...r.unservedWhileFull, ...r.lost].slice(0, 20)) console.log(`  ${p}`);
+      if (r.acknowledged === 0 || r.refused === 0 || r.unservedWhileFull.length > 0 || r.lost.length > 0) failed = true;
+    }
+  }
+
+  if (probes.includes('fuzz')) {
+    const r = await runProtocolFuzzer({
+      seed,
+      seconds: Number(values.seconds),
+      connections: Number(values.connections),
+    });
+    for (const p of r.problems) console.log(`  ${p}`);
+    if (r.problems.length > 0 || r.goodAcknowledged === 0) failed = true;
   }
 
   return failed ? 1 : 0;
