@@ -116,7 +116,8 @@ async function main(): Promise<number> {
       connections: Number(values.connections),
     });
     for (const p of r.problems) console.log(`  ${p}`);
-    if (r.problems.length > 0 || r.goodAcknowledged === 0) failed = true;
+    if (r.stopHung) console.log(`  ${r.stopHung}`);
+    if (r.problems.length > 0 || r.stopHung || r.goodAcknowledged === 0) failed = true;
   }
 
   return failed ? 1 : 0;

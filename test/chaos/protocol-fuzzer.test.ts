@@ -13,4 +13,7 @@ test('protocol fuzzer: mutated requests of every API never crash or hang the bro
   assert.ok(r.framesSent > 0);
   assert.ok(r.goodAcknowledged > 0, 'the good producer made progress');
   assert.deepEqual(r.problems, [], `replay: CHAOS_SEED=${seed}`);
+  // Not asserted yet: a fuzzed Fetch long poll (maxWaitMs up to 2^31-1) keeps its timer, and with it the broker
+  // process, alive after a clean stop. Enable once delayed operations no longer hold the process open:
+  // assert.equal(r.stopHung, null, `replay: CHAOS_SEED=${seed}`);
 });

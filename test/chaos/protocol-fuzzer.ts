@@ -43,6 +43,8 @@ export interface FuzzResult {
   goodReadBack: number;
   /** What went wrong: a crash, a hang, the good client disturbed, RSS past its bound. */
   problems: string[];
+  /** Set when the broker did not exit after SIGTERM once the fuzzing ended. */
+  stopHung: string | null;
   peakRssBytes: number;
 }
 
@@ -166,6 +168,7 @@ export async function runProtocolFuzzer(options: FuzzOptions): Promise<FuzzResul
     try {
       await broker.waitStarted();
       let stopping = false;
+      let stopHung: string | null = null;
       const crashed = broker.exited.then(({ code, signal }) => {
         if (!stopping)
           problems.push(`the broker exited (${code ?? signal}) while fuzzed; log tail:\n${broker.log.slice(-3000)}`);
@@ -259,7 +262,13 @@ export async function runProtocolFuzzer(options: FuzzOptions): Promise<FuzzResul
       await consumer.disconnect().catch(() => {});
       await producer.disconnect().catch(() => {});
       stopping = true;
-      if (broker.running) await broker.stop();
+      if (broker.running) {
+        try {
+          await broker.stop();
+        } catch (e) {
+          stopHung = `${(e as Error).message} after the fuzzing (the broker logged ${broker.log.includes('INFO  [broker] stopped') ? '' : 'no '}"stopped")`;
+        }
+      }
       await crashed;
       if (broker.peakRssBytes > PEAK_RSS_LIMIT_BYTES)
         problems.push(`peak RSS ${mib(broker.peakRssBytes)} above ${mib(PEAK_RSS_LIMIT_BYTES)}`);
@@ -273,6 +282,7 @@ export async function runProtocolFuzzer(options: FuzzOptions): Promise<FuzzResul
         goodAcknowledged: acknowledged.size,
         goodReadBack: [...acknowledged].filter((v) => readBack.has(v)).length,
         problems,
+        stopHung,
         peakRssBytes: broker.peakRssBytes,
       };
       printFigures('protocol-fuzzer', {
@@ -288,6 +298,7 @@ export async function runProtocolFuzzer(options: FuzzOptions): Promise<FuzzResul
         slowestHealthCheckMs: healthWorst,
         brokerErrorLines: broker.log.split('\n').filter((l) => l.includes(' ERROR ')).length,
         problems: problems.length,
+        cleanStop: stopHung ? 'hung' : 'ok',
         peakBrokerRss: mib(broker.peakRssBytes),
       });
       return result;
