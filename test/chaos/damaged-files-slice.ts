@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CaseResult, caseName, type Damage, runDamageMatrix, type StopMode, TARGETS } from './damaged-files.js';
+import { fastTempRoot } from './harness.js';
 
 /**
  * The damaged-file matrix's cases that fail on the current broker, with the defect behind them. They are left
@@ -69,7 +69,7 @@ export async function runSlice(mode: StopMode, damages: readonly Damage[]): Prom
       const name = caseName({ mode, target, damage });
       if (!(name in FAILING_UNTIL_FIXED)) cases.push(name);
     }
-  const workDir = await mkdtemp(join(tmpdir(), 'samsa-chaos-damage-'));
+  const workDir = await mkdtemp(join(await fastTempRoot(), 'samsa-chaos-damage-'));
   let results: CaseResult[];
   try {
     results = await runDamageMatrix({ seed: SLICE_SEED, workDir, modes: [mode], damages, cases });

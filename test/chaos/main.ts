@@ -1,6 +1,5 @@
 // The fault probes at full length: `npm run chaos [-- options]` (scripts/chaos.mjs runs this file with tsx).
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -14,7 +13,7 @@ import {
   type Target,
 } from './damaged-files.js';
 import { diskFullUnavailable, runDiskFull } from './disk-full.js';
-import { chooseSeed, printFigures } from './harness.js';
+import { chooseSeed, fastTempRoot, printFigures } from './harness.js';
 import { runKillLoop } from './kill-loop.js';
 import { runProtocolFuzzer } from './protocol-fuzzer.js';
 
@@ -64,7 +63,7 @@ async function main(): Promise<number> {
   }
 
   if (probes.includes('damage')) {
-    const workDir = await mkdtemp(join(tmpdir(), 'samsa-chaos-damage-'));
+    const workDir = await mkdtemp(join(await fastTempRoot(), 'samsa-chaos-damage-'));
     try {
       const results: CaseResult[] = [];
       const started = Date.now();
