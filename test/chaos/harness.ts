@@ -180,12 +180,12 @@ export class BrokerProcess {
     await this.exited;
   }
 
-  /** SIGTERM (a clean stop: checkpoints and the clean shutdown marker), failing as hung after STOP_TIMEOUT_MS. */
-  async stop(): Promise<void> {
+  /** SIGTERM (a clean stop: checkpoints and the clean shutdown marker), failing as hung after `timeoutMs`. */
+  async stop(timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
     this.sampleRss();
     if (this.running) this.child.kill('SIGTERM');
     try {
-      await withTimeout(this.exited, STOP_TIMEOUT_MS, 'broker clean stop');
+      await withTimeout(this.exited, timeoutMs, 'broker clean stop');
     } catch (e) {
       await this.kill();
       throw e;

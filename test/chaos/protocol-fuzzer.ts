@@ -61,6 +61,8 @@ const HEALTH_TIMEOUT_MS = 10_000;
 const HEALTH_INTERVAL_MS = 1000;
 /** After the fuzzing, the good consumer must have read back everything acknowledged within this long. */
 const READ_BACK_TIMEOUT_MS = 30_000;
+/** A broker that idles after the fuzzing exits on SIGTERM within a second; this long means it will not. */
+const STOP_TIMEOUT_MS = 10_000;
 
 type Mutation = (frame: Buffer, rng: Rng) => Buffer;
 
@@ -264,7 +266,7 @@ export async function runProtocolFuzzer(options: FuzzOptions): Promise<FuzzResul
       stopping = true;
       if (broker.running) {
         try {
-          await broker.stop();
+          await broker.stop(STOP_TIMEOUT_MS);
         } catch (e) {
           stopHung = `${(e as Error).message} after the fuzzing (the broker logged ${broker.log.includes('INFO  [broker] stopped') ? '' : 'no '}"stopped")`;
         }
