@@ -21,8 +21,8 @@ const ADVERTISING_KEYS = ['advertised.listeners', 'advertised.host.name', 'adver
 /**
  * `samsa server`: starts a broker from a server.properties file (Kafka's keys) and command-line overrides,
  * and stops it gracefully on SIGTERM or SIGINT: the listener closes, in-flight writes finish, logs are
- * flushed and the clean shutdown marker is written. A second SIGTERM while it stops ends the process at once,
- * without the marker (as `timeout` and service managers send), so the next start recovers the logs.
+ * flushed and the clean shutdown marker is written. Signals that come while it stops are ignored (`timeout` and
+ * service managers send SIGTERM twice): the stop finishes and leaves the marker. SIGKILL is what ends it at once.
  */
 export async function runServer(args: string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
@@ -103,31 +103,26 @@ export async function runServer(args: string[]): Promise<number> {
 }
 
 /**
- * SIGTERM or SIGINT stops the broker cleanly, once it has started if it is starting. A second SIGTERM while it
- * stops ends the process at once; any other signal then is ignored. Resolves once the broker has stopped.
+ * SIGTERM or SIGINT stops the broker cleanly, once it has started if it is starting. Later signals are logged and
+ * ignored, as a JVM running Kafka's shutdown hook ignores them: a second SIGTERM (which `timeout` and service
+ * managers send) must not turn a clean stop into a crash. Resolves once the broker has stopped.
  */
 function stopOnSignals(logger: Logger, broker: Broker, startup: Promise<void>): Promise<void> {
   return new Promise<void>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
-      if (!stopping) {
-        stopping = true;
-        logger.info('shutting down', { signal });
-        startup
-          .then(() => broker.stop())
-          .then(resolve, (error: unknown) => {
-            logger.error('shutdown failed', { error: error as Error });
-            resolve();
-          });
-      } else if (signal === 'SIGTERM') {
-        logger.warn('second SIGTERM: stopping at once, without a clean shutdown; the next start recovers the logs');
-        // Die of the signal itself: process.exit() would wait for file operations in flight, which may be
-        // what hangs the shutdown.
-        process.off('SIGTERM', onSignal);
-        process.kill(process.pid, 'SIGTERM');
-      } else {
-        logger.info('already shutting down: signal ignored (a second SIGTERM stops at once)', { signal });
+      if (stopping) {
+        logger.info('already shutting down: signal ignored (SIGKILL stops at once)', { signal });
+        return;
       }
+      stopping = true;
+      logger.info('shutting down', { signal });
+      startup
+        .then(() => broker.stop())
+        .then(resolve, (error: unknown) => {
+          logger.error('shutdown failed', { error: error as Error });
+          resolve();
+        });
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
