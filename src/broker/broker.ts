@@ -194,11 +194,18 @@ export class Broker {
     return this.services?.clusterId ?? '';
   }
 
+  /** What a start in progress has opened, closed again if it fails. */
+  private startupClosers: Array<() => Promise<void>> = [];
+
   async start(): Promise<void> {
     try {
       await this.startup();
+      this.startupClosers = [];
     } catch (e) {
-      // A failed start leaves no port bound and no log dir locked.
+      // A failed start leaves no port bound, no log dir locked and no file open: what the start opened is
+      // closed, last opened first, before the error goes on.
+      for (const close of this.startupClosers.reverse()) await close().catch(() => {});
+      this.startupClosers = [];
       await Promise.all(this.listeners.map((l) => l.close()));
       for (const lock of this.logDirLocks) await lock.close();
       this.listeners = [];
@@ -218,8 +225,10 @@ export class Broker {
     const store: MetadataStore = await EmbeddedMetadataStore.open(settings.logDirs[0]!, {
       onWarning: (message, fields) => logger.child('metadata').warn(message, fields),
     });
+    this.startupClosers.push(() => store.close());
     const clusterId = await this.checkMetaProperties(store);
     const topics = await TopicMetadata.load(store);
+    this.startupClosers.push(async () => topics.close());
     const logs = new LogManager({
       logDirs: settings.logDirs,
       configFor: (topic) => logConfigFor(topics.get(topic), settings),
@@ -227,6 +236,7 @@ export class Broker {
       producerIdExpirationMs: settings.producerIdExpirationMs,
       logger: logger.child('log'),
     });
+    this.startupClosers.push(() => logs.shutdown());
     await logs.startup();
     const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'));
     await replicas.start();

@@ -353,3 +353,24 @@ test('Metadata by topic id: resolved from v12, refused with INVALID_REQUEST in v
     c.close();
   }
 });
+
+test('Metadata v1-v9 asking for the topic "" gets INVALID_TOPIC_EXCEPTION for it, the connection kept', async () => {
+  const c = await RawClient.connect(broker.port);
+  try {
+    for (const version of [1, 4, 9]) {
+      const answer = await c.request(apis.Metadata, version, {
+        topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: '' }],
+        allowAutoTopicCreation: true,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      assert.deepEqual(
+        answer.topics.map((t) => [t.errorCode, t.name]),
+        [[ErrorCode.INVALID_TOPIC_EXCEPTION, '']],
+        `version ${version}`,
+      );
+    }
+  } finally {
+    c.close();
+  }
+});
