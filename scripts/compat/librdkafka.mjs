@@ -1,0 +1,178 @@
+// librdkafka's own test suite (tests/ of Debian's librdkafka source package, the version installed here: 2.0.2),
+// built against its source tree and run against a Samsa broker.
+//
+// Only the tests that need a broker run: librdkafka's "local" tests (mock cluster, unit tests) say nothing of
+// Samsa. Each test number runs in its own test-runner process, so one that hangs or crashes costs only itself.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { aptInstall, debianSource, log, pool, runLogged, sh, startSamsa } from './common.mjs';
+
+// The Kafka version the tests are told the broker is: they leave out what a broker of that version lacks.
+// Samsa answers every API version of Kafka 3.x; librdkafka 2.0.2 was released beside Kafka 3.4.
+const TEST_KAFKA_VERSION = '3.4.0';
+// Tests waiting on the broker overlap well; more than this loads two CPUs until timeouts fire.
+const PARALLEL_TEST_RUNNERS = 3;
+// The longest a test number's runner may take before it is killed and its tests count as failed.
+const TEST_NUMBER_TIMEOUT_MS = 10 * 60_000;
+// The bounded subset (--quick): tests that cover produce, consume, groups, offsets and admin in a few minutes.
+const QUICK_TESTS = ['0001', '0002', '0005', '0012', '0013', '0015', '0017', '0019', '0031', '0035', '0054', '0081'];
+
+const BUILD_PACKAGES = ['build-essential', 'dpkg-dev', 'zlib1g-dev', 'libzstd-dev', 'liblz4-dev'];
+
+export const name = 'librdkafka';
+
+export function prepare() {
+  aptInstall(BUILD_PACKAGES);
+  const source = debianSource('librdkafka');
+  const runner = join(source, 'tests', 'test-runner');
+  if (!existsSync(runner)) {
+    log('building librdkafka and its tests (several minutes)');
+    const jobs = String(cpus().length);
+    // Without SSL and SASL: Samsa has neither, and the tests that need them skip themselves.
+    sh('./configure', ['--disable-ssl', '--disable-gssapi'], { cwd: source });
+    // The tests link both the C library and the C++ one.
+    sh('make', ['-j', jobs, '-C', 'src'], { cwd: source });
+    sh('make', ['-j', jobs, '-C', 'src-cpp'], { cwd: source });
+    sh('make', ['-j', jobs, '-C', 'tests', 'build'], { cwd: source });
+  }
+  return { source, runner };
+}
+
+/** The broker tests of test.c's table: name, flags, scenario. */
+function listTests(source) {
+  const text = readFileSync(join(source, 'tests', 'test.c'), 'utf8');
+  const table = text.slice(text.indexOf('struct test tests[] = {'));
+  const body = table.slice(0, table.indexOf('\n};'));
+  return body
+    .split('_TEST(')
+    .slice(1)
+    .map((entry) => {
+      const [, testName, flags] = /^(\d{4}\w*),\s*([^,)]*)/.exec(entry) ?? [];
+      return { name: testName, flags: flags?.trim() ?? '', scenario: /\.scenario\s*=\s*"(\w+)"/.exec(entry)?.[1] };
+    })
+    .filter((t) => t.name && !/TEST_F_LOCAL/.test(t.flags));
+}
+
+// The test runner's summary: "| <name> | <STATE> | <seconds>s | <fail or skip reason>".
+const SUMMARY_LINE = /^\|\s*(\d{4}\w*)\s*\|\s*(\w+)\s*\|\s*[\d.]+s\s*\|\s*(.*)$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the runner colours its output with escape codes.
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+function parseSummary(output) {
+  const states = new Map();
+  for (const raw of output.split('\n')) {
+    const match = SUMMARY_LINE.exec(raw.replace(ANSI, ''));
+    if (match) states.set(match[1], { state: match[2], text: match[3].trim() });
+  }
+  return states;
+}
+
+// A failure: '### Test "<name> (<subtest>)" failed at <file>:<line>:<function>() at <date>: ###', then its message.
+const FAILURE_LINE = /^### Test "(\d{4}\w*)[^"]*" failed at ([^:]+:\d+):/;
+// A skip, from TEST_SKIP(): '[<name> / <seconds>s] SKIPPING TEST: <reason>'.
+const SKIP_LINE = /^\[(\d{4}\w*)\s*\/\s*[\d.]+s\]\s*SKIPPING TEST: (.*)$/;
+
+/** The first failure and the first skip reason the output tells of each test. */
+function parseOutput(output) {
+  const lines = output.replace(ANSI, '').split('\n');
+  const failures = new Map();
+  const skips = new Map();
+  lines.forEach((line, i) => {
+    const failure = FAILURE_LINE.exec(line);
+    if (failure && !failures.has(failure[1])) {
+      failures.set(failure[1], `${(lines[i + 1] ?? '').trim()} (${failure[2]})`.slice(0, 300));
+    }
+    const skip = SKIP_LINE.exec(line);
+    if (skip && !skips.has(skip[1])) skips.set(skip[1], skip[2].trim());
+  });
+  return { failures, skips };
+}
+
+function resultOf(test, summary, told, run) {
+  const entry = summary.get(test.name);
+  const failure = told.failures.get(test.name);
+  // A test that failed makes the runner abort at exit (librdkafka's threads are still up), before its summary.
+  if (failure || entry?.state === 'FAILED') {
+    return { name: test.name, status: 'failed', detail: failure ?? entry.text };
+  }
+  if (entry?.state === 'PASSED') return { name: test.name, status: 'passed' };
+  if (entry?.state === 'SKIPPED' || told.skips.has(test.name)) {
+    let reason = told.skips.get(test.name) || entry?.text;
+    if (!reason && test.scenario) reason = `requires librdkafka's test scenario "${test.scenario}"`;
+    if (/negative test flags/.test(reason ?? '') && /KNOWN_ISSUE/.test(test.flags)) {
+      reason = 'librdkafka marks it a known issue of its own; its runner leaves it out';
+    }
+    return { name: test.name, status: 'skipped', detail: reason || 'skipped by the test runner' };
+  }
+  const why = run.timedOut
+    ? `killed after ${TEST_NUMBER_TIMEOUT_MS / 60_000} min`
+    : `test-runner ended (${run.signal ?? `exit ${run.code}`}) without a verdict for it`;
+  return { name: test.name, status: 'failed', detail: why };
+}
+
+export async function run({ prepared, port, quick, logDir }) {
+  const { source, runner } = prepared;
+  const tests = listTests(source).filter((t) => !quick || QUICK_TESTS.includes(t.name.slice(0, 4)));
+  // Tests of the "noautocreate" scenario need a broker that does not create topics on Metadata.
+  const scenarios = [...new Set(tests.map((t) => t.scenario ?? 'default'))];
+  const results = [];
+  const brokers = [];
+  let nextPort = port;
+  for (const scenario of scenarios) {
+    // As librdkafka's own test clusters (trivup's KafkaCluster): topics are auto-created with 4 partitions.
+    const overrides = { 'num.partitions': '4' };
+    if (scenario === 'noautocreate') overrides['auto.create.topics.enable'] = 'false';
+    const broker = await startSamsa(`librdkafka-${scenario}`, nextPort++, overrides);
+    brokers.push({ scenario, log: broker.log, overrides });
+    const dir = join(logDir, `librdkafka-${scenario}`);
+    mkdirSync(dir, { recursive: true });
+    // Random topic names keep parallel runners, and runs, apart.
+    writeFileSync(
+      join(dir, 'test.conf'),
+      [`bootstrap.servers=${broker.bootstrap}`, 'test.topic.random=true', 'api.version.request=true', ''].join('\n'),
+    );
+    const mine = tests.filter((t) => (t.scenario ?? 'default') === scenario);
+    const numbers = [...new Set(mine.map((t) => t.name.slice(0, 4)))];
+    log(`librdkafka: ${numbers.length} test numbers, scenario ${scenario}`);
+    await pool(numbers, PARALLEL_TEST_RUNNERS, async (number) => {
+      const logFile = join(dir, `${number}.log`);
+      const started = Date.now();
+      // From the tests directory, as librdkafka's Makefile runs them; test.conf is the scenario's own.
+      const outcome = await runLogged(runner, ['-L', '-s', scenario], {
+        cwd: join(source, 'tests'),
+        logFile,
+        timeoutMs: TEST_NUMBER_TIMEOUT_MS,
+        env: {
+          ...process.env,
+          TESTS: number,
+          TEST_KAFKA_VERSION,
+          RDKAFKA_TEST_CONF: join(dir, 'test.conf'),
+          // The libraries just built, not the installed ones (as librdkafka's run-test.sh sets it).
+          LD_LIBRARY_PATH: `${join(source, 'src')}:${join(source, 'src-cpp')}`,
+        },
+      });
+      const output = readFileSync(logFile, 'utf8');
+      const summary = parseSummary(output);
+      const told = parseOutput(output);
+      for (const test of mine.filter((t) => t.name.startsWith(number))) {
+        results.push(resultOf(test, summary, told, outcome));
+      }
+      log(`librdkafka ${number}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    });
+    await broker.stop();
+  }
+  results.sort((a, b) => a.name.localeCompare(b.name));
+  return {
+    suite: 'librdkafka',
+    source: "Debian's source package librdkafka 2.0.2-1, tests/ (librdkafka's own test suite)",
+    command: `TESTS=<number> TEST_KAFKA_VERSION=${TEST_KAFKA_VERSION} tests/test-runner -L -s <scenario>, one process per test number, ${PARALLEL_TEST_RUNNERS} at a time`,
+    broker: brokers.map((b) => `scenario ${b.scenario}: ${JSON.stringify(b.overrides)}`).join('; '),
+    results,
+    notes: [
+      'The "local" tests (flag TEST_F_LOCAL: mock cluster, unit tests) are not listed: they need no broker.',
+      quick ? `Bounded subset: test numbers ${QUICK_TESTS.join(', ')}.` : 'Every broker test number was run.',
+    ],
+  };
+}

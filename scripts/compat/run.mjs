@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// Runs other projects' own test suites against Samsa and writes docs/COMPATIBILITY.md.
+// Usage: npm run compat [-- [--quick] [librdkafka] [kafka-python] [kafka-go]]
+//
+// Two phases. Preparing fetches Debian's packages and source packages and builds the tests under .compat/ (needs
+// the network and root for apt). Running starts a Samsa broker per suite and runs the suites side by side; where it
+// can (root, unshare), it runs in a network namespace of its own with only loopback, so that kafka-go's fixed
+// port 9092 and the other brokers' ports never meet another program's.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { log, REPO, WORK } from './common.mjs';
+import * as kafkaGo from './kafka-go.mjs';
+import * as kafkaPython from './kafka-python.mjs';
+import * as librdkafka from './librdkafka.mjs';
+import { writeReport } from './report.mjs';
+
+const SUITES = [librdkafka, kafkaPython, kafkaGo];
+// Each suite's first broker port (librdkafka takes one more for its "noautocreate" scenario); kafka-go's is fixed.
+const PORTS = { librdkafka: 19092, 'kafka-python': 19192, 'kafka-go': kafkaGo.KAFKA_GO_PORT };
+const INSIDE = '--inside-netns';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const named = args.filter((a) => !a.startsWith('--'));
+const unknown = named.filter((n) => !SUITES.some((s) => s.name === n));
+if (unknown.length > 0) {
+  console.error(`unknown suite ${unknown.join(', ')}; the suites are ${SUITES.map((s) => s.name).join(', ')}`);
+  process.exit(2);
+}
+const chosen = SUITES.filter((s) => named.length === 0 || named.includes(s.name));
+
+function canUseNetns() {
+  if (process.getuid?.() !== 0) return false;
+  return spawnSync('unshare', ['--net', '--', 'true']).status === 0;
+}
+
+async function runSuites() {
+  const startedAt = new Date().toISOString();
+  const logDir = join(WORK, 'logs');
+  rmSync(logDir, { recursive: true, force: true });
+  mkdirSync(logDir, { recursive: true });
+  const suites = await Promise.all(
+    chosen.map(async (suite) => {
+      const prepared = JSON.parse(readFileSync(join(WORK, `${suite.name}.prepared.json`), 'utf8'));
+      try {
+        return await suite.run({ prepared, port: PORTS[suite.name], quick, logDir });
+      } catch (error) {
+        log(`${suite.name} did not run: ${error.stack}`);
+        return {
+          suite: suite.name,
+          source: '',
+          command: '',
+          broker: '',
+          results: [],
+          notes: [`Did not run: ${error.message}`],
+        };
+      }
+    }),
+  );
+  // A run of some suites keeps the others' last results.
+  const previousFile = join(REPO, 'docs/compatibility.json');
+  const previous = existsSync(previousFile) ? JSON.parse(readFileSync(previousFile, 'utf8')).suites : [];
+  const all = SUITES.map(
+    (s) => suites.find((x) => x.suite === s.name) ?? previous.find((x) => x.suite === s.name),
+  ).filter(Boolean);
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim();
+  writeReport(all, { quick, startedAt, finishedAt: new Date().toISOString(), samsaCommit: commit });
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  for (const suite of suites) {
+    const counts = { passed: 0, failed: 0, skipped: 0 };
+    for (const r of suite.results) counts[r.status]++;
+    log(`${suite.suite}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+    passed += counts.passed;
+    failed += counts.failed;
+    skipped += counts.skipped;
+  }
+  log('report written to docs/COMPATIBILITY.md and docs/compatibility.json');
+  // Failures are the report's content, not a failure of the run: the exit code says only whether it ran.
+  console.log(`compat: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+}
+
+if (args.includes(INSIDE)) {
+  spawnSync('ip', ['link', 'set', 'lo', 'up'], { stdio: 'inherit' });
+  await runSuites();
+} else {
+  mkdirSync(WORK, { recursive: true });
+  for (const suite of chosen) {
+    log(`preparing ${suite.name}`);
+    const prepared = await suite.prepare();
+    writeFileSync(join(WORK, `${suite.name}.prepared.json`), JSON.stringify(prepared));
+  }
+  if (canUseNetns()) {
+    log('running in a network namespace of its own (loopback only)');
+    const result = spawnSync('unshare', ['--net', '--', process.execPath, import.meta.filename, ...args, INSIDE], {
+      stdio: 'inherit',
+    });
+    process.exit(result.status ?? 1);
+  }
+  await runSuites();
+}
