@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 // Runs other projects' own test suites against Samsa and writes docs/COMPATIBILITY.md.
-// Usage: npm run compat [-- [--quick] [librdkafka] [kafka-python] [kafka-go]]
+// Usage: npm run compat [-- [--quick] [--check] [librdkafka] [kafka-python] [kafka-go]]
+//   --quick  a bounded subset of each suite
+//   --check  compare with docs/compatibility.json instead of rewriting it: exits 1 when a test that passed there
+//            does not pass now
+//        npm run compat -- --report-only   (rewrites the page from docs/compatibility.json, e.g. after editing
+//                                           causes.json)
 //
 // Two phases. Preparing fetches Debian's packages and source packages and builds the tests under .compat/ (needs
 // the network and root for apt). Running starts a Samsa broker per suite and runs the suites side by side; where it
 // can (root, unshare), it runs in a network namespace of its own with only loopback, so that kafka-go's fixed
 // port 9092 and the other brokers' ports never meet another program's.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { log, REPO, WORK } from './common.mjs';
 import * as kafkaGo from './kafka-go.mjs';
@@ -22,6 +27,7 @@ const INSIDE = '--inside-netns';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const check = args.includes('--check');
 const named = args.filter((a) => !a.startsWith('--'));
 const unknown = named.filter((n) => !SUITES.some((s) => s.name === n));
 if (unknown.length > 0) {
@@ -30,6 +36,20 @@ if (unknown.length > 0) {
 }
 const chosen = SUITES.filter((s) => named.length === 0 || named.includes(s.name));
 
+/** Tests that passed in the committed report and do not pass now. */
+function findRegressions(suites, previous) {
+  const regressions = [];
+  for (const suite of suites) {
+    const before = new Map((previous.find((p) => p.suite === suite.suite)?.results ?? []).map((r) => [r.name, r]));
+    for (const result of suite.results) {
+      if (before.get(result.name)?.status === 'passed' && result.status !== 'passed') {
+        regressions.push({ suite: suite.suite, ...result });
+      }
+    }
+  }
+  return regressions;
+}
+
 function canUseNetns() {
   if (process.getuid?.() !== 0) return false;
   return spawnSync('unshare', ['--net', '--', 'true']).status === 0;
@@ -37,8 +57,8 @@ function canUseNetns() {
 
 async function runSuites() {
   const startedAt = new Date().toISOString();
+  // Each suite overwrites its own logs here, so that a run of one suite leaves another's run alone.
   const logDir = join(WORK, 'logs');
-  rmSync(logDir, { recursive: true, force: true });
   mkdirSync(logDir, { recursive: true });
   const suites = await Promise.all(
     chosen.map(async (suite) => {
@@ -58,14 +78,22 @@ async function runSuites() {
       }
     }),
   );
-  // A run of some suites keeps the others' last results.
   const previousFile = join(REPO, 'docs/compatibility.json');
   const previous = existsSync(previousFile) ? JSON.parse(readFileSync(previousFile, 'utf8')).suites : [];
-  const all = SUITES.map(
-    (s) => suites.find((x) => x.suite === s.name) ?? previous.find((x) => x.suite === s.name),
-  ).filter(Boolean);
-  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim();
-  writeReport(all, { quick, startedAt, finishedAt: new Date().toISOString(), samsaCommit: commit });
+  if (check) {
+    // --check holds the run against the committed report instead of rewriting it.
+    const regressions = findRegressions(suites, previous);
+    for (const r of regressions) log(`REGRESSION ${r.suite} ${r.name}: ${r.detail}`);
+    if (regressions.length > 0) process.exitCode = 1;
+  } else {
+    // A run of some suites keeps the others' last results.
+    const all = SUITES.map(
+      (s) => suites.find((x) => x.suite === s.name) ?? previous.find((x) => x.suite === s.name),
+    ).filter(Boolean);
+    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim();
+    writeReport(all, { quick, startedAt, finishedAt: new Date().toISOString(), samsaCommit: commit });
+    log('report written to docs/COMPATIBILITY.md and docs/compatibility.json');
+  }
   let passed = 0;
   let failed = 0;
   let skipped = 0;
@@ -77,12 +105,16 @@ async function runSuites() {
     failed += counts.failed;
     skipped += counts.skipped;
   }
-  log('report written to docs/COMPATIBILITY.md and docs/compatibility.json');
-  // Failures are the report's content, not a failure of the run: the exit code says only whether it ran.
-  console.log(`compat: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+  // Failures are the report's content, not a failure of the run: the exit code says only whether it ran (and,
+  // with --check, whether anything regressed). The line is worded so that no CI takes it for a test runner's verdict.
+  console.log(`compat: ${passed} tests passed, ${failed} failed, ${skipped} skipped`);
 }
 
-if (args.includes(INSIDE)) {
+if (args.includes('--report-only')) {
+  const last = JSON.parse(readFileSync(join(REPO, 'docs/compatibility.json'), 'utf8'));
+  writeReport(last.suites, last);
+  log('report rewritten from docs/compatibility.json');
+} else if (args.includes(INSIDE)) {
   spawnSync('ip', ['link', 'set', 'lo', 'up'], { stdio: 'inherit' });
   await runSuites();
 } else {
