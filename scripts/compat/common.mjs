@@ -4,7 +4,7 @@
 // A result is { name, status: 'passed' | 'failed' | 'skipped', detail }, where detail is the first error line of
 // a failure or the reason for a skip. A suite answers { suite, source, command, broker, results, notes }.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -147,12 +147,16 @@ export async function startSamsa(name, port, overrides = {}) {
     bootstrap: `localhost:${port}`,
     properties,
     log: join(dir, 'broker.log'),
-    stop: () =>
-      new Promise((done) => {
-        if (exited) return done();
-        child.on('exit', done);
-        child.kill('SIGTERM');
-      }),
+    // Stops the broker and drops its data; its log stays for reading.
+    stop: async () => {
+      if (!exited) {
+        await new Promise((done) => {
+          child.on('exit', done);
+          child.kill('SIGTERM');
+        });
+      }
+      rmSync(properties['log.dirs'], { recursive: true, force: true });
+    },
   };
 }
 

@@ -65,7 +65,8 @@ function parseEvents(text) {
       return {
         name: t.name,
         status: 'skipped',
-        detail: firstLine(output, /_test\.go:\d+:/) ?? 't.Skip() without a reason',
+        // A bare t.Skip() leaves "x_test.go:N: " with nothing after it.
+        detail: firstLine(output, /_test\.go:\d+: \S/) ?? 'skipped by the test itself, which gives no reason',
       };
     }
     const error = firstLine(output, /_test\.go:\d+:|panic:|timed out/) ?? 'failed without output';

@@ -55,13 +55,10 @@ function canUseNetns() {
   return spawnSync('unshare', ['--net', '--', 'true']).status === 0;
 }
 
-async function runSuites() {
-  const startedAt = new Date().toISOString();
-  // Each suite overwrites its own logs here, so that a run of one suite leaves another's run alone.
-  const logDir = join(WORK, 'logs');
-  mkdirSync(logDir, { recursive: true });
-  const suites = await Promise.all(
-    chosen.map(async (suite) => {
+/** Runs the given suites side by side, each against its own broker; a suite that cannot run answers no results. */
+function runEach(suites, logDir) {
+  return Promise.all(
+    suites.map(async (suite) => {
       const prepared = JSON.parse(readFileSync(join(WORK, `${suite.name}.prepared.json`), 'utf8'));
       try {
         return await suite.run({ prepared, port: PORTS[suite.name], quick, logDir });
@@ -78,11 +75,29 @@ async function runSuites() {
       }
     }),
   );
+}
+
+async function runSuites() {
+  const startedAt = new Date().toISOString();
+  // Each suite overwrites its own logs here, so that a run of one suite leaves another's run alone.
+  const logDir = join(WORK, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const suites = await runEach(chosen, logDir);
   const previousFile = join(REPO, 'docs/compatibility.json');
   const previous = existsSync(previousFile) ? JSON.parse(readFileSync(previousFile, 'utf8')).suites : [];
   if (check) {
-    // --check holds the run against the committed report instead of rewriting it.
-    const regressions = findRegressions(suites, previous);
+    // --check holds the run against the committed report instead of rewriting it. Some of these tests race the
+    // clock (a read deadline against a fetch's wait), so a test counts as regressed only when it fails twice.
+    let regressions = findRegressions(suites, previous);
+    if (regressions.length > 0) {
+      log(`${regressions.length} test(s) no longer pass; running their suites again to tell a regression from chance`);
+      const again = await runEach(
+        chosen.filter((s) => regressions.some((r) => r.suite === s.name)),
+        logDir,
+      );
+      const stillFailing = new Set(findRegressions(again, previous).map((r) => `${r.suite} ${r.name}`));
+      regressions = regressions.filter((r) => stillFailing.has(`${r.suite} ${r.name}`));
+    }
     for (const r of regressions) log(`REGRESSION ${r.suite} ${r.name}: ${r.detail}`);
     if (regressions.length > 0) process.exitCode = 1;
   } else {
