@@ -103,7 +103,8 @@ function listTests(source) {
 }
 
 // Tests run one subtest at a time (SUBTESTS=<function>:), so that the first failure does not hide the others:
-// 0081_admin runs each Admin API in turn and stops at the first that fails.
+// 0081_admin runs each Admin API in turn and stops at the first that fails. The names are the subtests' functions,
+// in the order the test calls them.
 const BY_SUBTEST = {
   '0081_admin': [
     'do_test_unclean_destroy',
@@ -122,6 +123,29 @@ const BY_SUBTEST = {
     'do_test_DeleteConsumerGroupOffsets',
     'do_test_AlterConsumerGroupOffsets',
     'do_test_ListConsumerGroupOffsets',
+  ],
+  // One consumer that hangs on close would otherwise cost every subtest after it.
+  '0113_cooperative_rebalance': [
+    'a_assign_tests',
+    'b_subscribe_with_cb_test',
+    'c_subscribe_no_cb_test',
+    'd_change_subscription_add_topic',
+    'e_change_subscription_remove_topic',
+    'f_assign_call_cooperative',
+    'g_incremental_assign_call_eager',
+    'h_delete_topic',
+    'i_delete_topic_2',
+    'j_delete_topic_no_rb_callback',
+    'k_add_partition',
+    'l_unsubscribe',
+    'm_unsubscribe_2',
+    'n_wildcard',
+    'o_java_interop',
+    's_subscribe_when_rebalancing',
+    't_max_poll_interval_exceeded',
+    'u_multiple_subscription_changes',
+    'v_commit_during_rebalance',
+    'x_incremental_rebalances',
   ],
 };
 
