@@ -180,6 +180,9 @@ function parseSummary(output) {
 
 // A failure: '### Test "<name> (<subtest>)" failed at <file>:<line>:<function>() at <date>: ###', then its message.
 const FAILURE_LINE = /^### Test "(\d{4}\w*)[^"]*" failed at ([^:]+:\d+):/;
+// A pass, as the test ends: '[<name> / <seconds>s] ================= Test <name> PASSED ================='. It counts
+// when the runner dies before its summary (a test beside it hung).
+const PASSED_LINE = /^\[(\d{4}\w*)\s*\/\s*[\d.]+s\]\s*=+ Test \1 PASSED =+$/;
 // A skip, from TEST_SKIP(): '[<name> / <seconds>s] SKIPPING TEST: <reason>'.
 const SKIP_LINE = /^\[(\d{4}\w*)\s*\/\s*[\d.]+s\]\s*SKIPPING TEST: (.*)$/;
 
@@ -188,15 +191,18 @@ function parseOutput(output) {
   const lines = output.replace(ANSI, '').split('\n');
   const failures = new Map();
   const skips = new Map();
+  const passes = new Set();
   lines.forEach((line, i) => {
     const failure = FAILURE_LINE.exec(line);
     if (failure && !failures.has(failure[1])) {
       failures.set(failure[1], `${(lines[i + 1] ?? '').trim()} (${failure[2]})`.slice(0, 300));
     }
+    const pass = PASSED_LINE.exec(line);
+    if (pass) passes.add(pass[1]);
     const skip = SKIP_LINE.exec(line);
     if (skip && !skips.has(skip[1])) skips.set(skip[1], skip[2].trim());
   });
-  return { failures, skips };
+  return { failures, skips, passes };
 }
 
 function resultOf(test, summary, told, run) {
@@ -206,7 +212,7 @@ function resultOf(test, summary, told, run) {
   if (failure || entry?.state === 'FAILED') {
     return { name: test.name, status: 'failed', detail: failure ?? entry.text };
   }
-  if (entry?.state === 'PASSED') return { name: test.name, status: 'passed' };
+  if (entry?.state === 'PASSED' || told.passes.has(test.name)) return { name: test.name, status: 'passed' };
   if (entry?.state === 'SKIPPED' || told.skips.has(test.name)) {
     let reason = told.skips.get(test.name) || entry?.text;
     if (!reason && test.scenario) reason = `requires librdkafka's test scenario "${test.scenario}"`;

@@ -30,7 +30,7 @@ export function writeReport(suites, { quick, startedAt, finishedAt, samsaCommit 
     'with its first error line, or skipped with its reason. Nothing here is edited by hand except the readings of',
     "failures (`scripts/compat/causes.json`), which say whether a failure is Samsa's and why.",
     '',
-    `Run: ${startedAt} to ${finishedAt}, Samsa at commit ${samsaCommit}${quick ? ', bounded subset (--quick)' : ', full run'}.`,
+    `Last run: ${startedAt} to ${finishedAt}, Samsa at commit ${samsaCommit}${quick ? ', bounded subset (--quick)' : ''}; each suite below says when it ran.`,
     '',
     '| Suite | Passed | Failed | Skipped |',
     '| --- | --- | --- | --- |',
@@ -48,6 +48,7 @@ export function writeReport(suites, { quick, startedAt, finishedAt, samsaCommit 
   for (const suite of suites) {
     const r = suite.results;
     lines.push('', `## ${suite.suite}`, '', `- Tests: ${suite.source}`, `- Command: \`${suite.command}\``);
+    if (suite.ranAt) lines.push(`- Run: ${suite.ranAt}, Samsa at commit ${suite.samsaCommit}`);
     lines.push(`- Broker settings beyond the defaults: ${suite.broker}`);
     for (const note of suite.notes) lines.push(`- ${note}`);
     const failed = r.filter((x) => x.status === 'failed');

@@ -101,11 +101,12 @@ async function runSuites() {
     for (const r of regressions) log(`REGRESSION ${r.suite} ${r.name}: ${r.detail}`);
     if (regressions.length > 0) process.exitCode = 1;
   } else {
-    // A run of some suites keeps the others' last results.
+    // A run of some suites keeps the others' last results; each suite says when it ran, and on which commit.
+    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim();
+    for (const suite of suites) Object.assign(suite, { ranAt: startedAt, samsaCommit: commit });
     const all = SUITES.map(
       (s) => suites.find((x) => x.suite === s.name) ?? previous.find((x) => x.suite === s.name),
     ).filter(Boolean);
-    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim();
     writeReport(all, { quick, startedAt, finishedAt: new Date().toISOString(), samsaCommit: commit });
     log('report written to docs/COMPATIBILITY.md and docs/compatibility.json');
   }
