@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
 import { Logger } from '../../src/observability/logger.js';
-import { copyDir, mountSmallDisk, unmountSmallDisk } from '../storage/disk-full.js';
 import { withTempDir } from '../storage/helpers.js';
+import { copyDir, mountSmallDisk, unmountSmallDisk } from '../storage/small-disk.js';
 import { createTopics } from './clients.js';
 
 const VALUE_BYTES = 8 * 1024;

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { StorageLogFields } from '../../src/storage/log-recovery.js';
 import { type AppendResult, LogOfflineError, PartitionLog } from '../../src/storage/partition-log.js';
-import { copyDir, growSmallDisk, mountSmallDisk, unmountSmallDisk } from './disk-full.js';
 import { batchOffsets, makeBatch, testLogConfig, withProducer, withTempDir } from './helpers.js';
+import { copyDir, growSmallDisk, mountSmallDisk, unmountSmallDisk } from './small-disk.js';
 
 const PRODUCER_ID = 7n;
 const RECORDS = 16;
