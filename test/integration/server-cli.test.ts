@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { withTempDir } from '../storage/helpers.js';
+import { startedPort } from './cli.js';
 import { consumeWithKcat } from './clients.js';
 
 const run = promisify(execFile);
@@ -13,19 +14,6 @@ const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
 function samsa(args: string[]): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** Waits for the "started" log line and returns the port it names. */
-function startedPort(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let log = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      log += d.toString();
-      const m = / started .*listener=[^ ]*:(\d+)/.exec(log);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${log}`)));
-  });
 }
 
 test('samsa server starts from server.properties, serves clients, and stops cleanly on SIGTERM', () =>

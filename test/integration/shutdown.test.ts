@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { apis, defaultFetchRequest } from '../../src/protocol/generated/index.js';
 import { withTempDir } from '../storage/helpers.js';
-import { MAIN } from './cli.js';
+import { MAIN, startedPort } from './cli.js';
 import { RawClient } from './raw-client.js';
 
 /** Fetch v4 with no partitions, min_bytes 1 and max_wait_ms 600,000: nothing can ever satisfy it. */
@@ -13,19 +13,6 @@ const EMPTY_LONG_POLL = Buffer.from(
   '0000002200010004000000020003726177ffffffff000927c000000001000003e80000000000',
   'hex',
 );
-
-/** Waits for the "started" log line and returns the port it names. */
-function startedPort(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let log = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      log += d.toString();
-      const m = / started .*listener=[^ ]*:(\d+)/.exec(log);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${log}`)));
-  });
-}
 
 // The timeout only ends a broken run (a broker that never exits); the test awaits the exit itself.
 test('SIGTERM ends a broker while fetches long-poll, including one that names no partition', { timeout: 120_000 }, () =>
