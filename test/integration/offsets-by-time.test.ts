@@ -122,3 +122,38 @@ for (const [name, compression] of [
     }
   });
 }
+
+test('offsets by time: a record of an open transaction is no answer under read_committed, as in Kafka', async () => {
+  const topic = 'by-time-open-transaction';
+  await createTopics(kafka, [{ topic, numPartitions: 1 }]);
+  const plain = kafka.producer();
+  await plain.connect();
+  const producer = kafka.producer({ transactionalId: 'by-time', idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const client = await RawClient.connect(broker.port);
+  try {
+    await plain.send({ topic, messages: [{ value: 'committed', timestamp: '1000' }] });
+    const txn = await producer.transaction();
+    await txn.send({ topic, messages: [{ value: 'open', timestamp: '2000' }] });
+    const byTime = async (isolationLevel: number, timestamp: bigint) => {
+      const response = await client.request(apis.ListOffsets, 5, {
+        replicaId: -1,
+        isolationLevel,
+        topics: [
+          { name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 }] },
+        ],
+      });
+      const p = response.topics[0]!.partitions[0]!;
+      return [p.errorCode, p.offset, p.timestamp];
+    };
+    assert.deepEqual(await byTime(0, 1500n), [ErrorCode.NONE, 1n, 2000n], 'read_uncommitted sees the open record');
+    assert.deepEqual(await byTime(1, 1500n), [ErrorCode.NONE, -1n, -1n], 'past the last stable offset: no answer');
+    assert.deepEqual(await byTime(1, 500n), [ErrorCode.NONE, 0n, 1000n]);
+    await txn.commit();
+    assert.deepEqual(await byTime(1, 1500n), [ErrorCode.NONE, 1n, 2000n], 'committed, it is the answer');
+  } finally {
+    client.close();
+    await producer.disconnect();
+    await plain.disconnect();
+  }
+});
