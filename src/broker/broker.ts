@@ -31,11 +31,14 @@ import { alterConfigsHandler } from './handlers/alter-configs.js';
 import { apiVersionsHandler } from './handlers/api-versions.js';
 import { consumerGroupDescribeHandler } from './handlers/consumer-group-describe.js';
 import { consumerGroupHeartbeatHandler } from './handlers/consumer-group-heartbeat.js';
+import { createAclsHandler } from './handlers/create-acls.js';
 import { createPartitionsHandler } from './handlers/create-partitions.js';
 import { createTopicsHandler } from './handlers/create-topics.js';
+import { deleteAclsHandler } from './handlers/delete-acls.js';
 import { deleteGroupsHandler } from './handlers/delete-groups.js';
 import { deleteRecordsHandler } from './handlers/delete-records.js';
 import { deleteTopicsHandler } from './handlers/delete-topics.js';
+import { describeAclsHandler } from './handlers/describe-acls.js';
 import { describeClusterHandler } from './handlers/describe-cluster.js';
 import { describeConfigsHandler } from './handlers/describe-configs.js';
 import { describeGroupsHandler } from './handlers/describe-groups.js';
@@ -355,6 +358,9 @@ export class Broker {
       txnOffsetCommitHandler,
       consumerGroupHeartbeatHandler,
       consumerGroupDescribeHandler,
+      describeAclsHandler,
+      createAclsHandler,
+      deleteAclsHandler,
     ];
     const dispatcher: RequestDispatcher = new RequestDispatcher(
       [...handlers, apiVersionsHandler(() => dispatcher.implemented)],

@@ -538,14 +538,17 @@ export class LogSegment {
     return found;
   }
 
-  /** The first batch whose max timestamp is >= `timestamp` (ListOffsets by time), or null. */
-  async findBatchByTimestamp(timestamp: number): Promise<BatchPosition | null> {
+  /**
+   * The first batch whose max timestamp is >= `timestamp` and that holds offsets at or after `startingOffset`
+   * (ListOffsets by time), or null.
+   */
+  async findBatchByTimestamp(timestamp: number, startingOffset = this.baseOffset): Promise<BatchPosition | null> {
     if (timestamp > this.maxTimestamp) return null;
     const [, fromOffset] = this.timeIndex.lookup(timestamp);
-    const [, startPosition] = this.offsetIndex.lookup(fromOffset);
+    const [, startPosition] = this.offsetIndex.lookup(Math.max(fromOffset, startingOffset));
     let found: BatchPosition | null = null;
     await this.scan(startPosition, false, (b) => {
-      if (b.maxTimestamp >= timestamp) {
+      if (b.maxTimestamp >= timestamp && b.lastOffset >= startingOffset) {
         found = b;
         return false;
       }

@@ -16,6 +16,7 @@ import { type RecoveryProgress, type StorageLogger, silentStorageLogger } from '
 import { type CorruptionReason, LogSegment, listSegmentBaseOffsets, segmentFileName } from './log-segment.js';
 import { ProducerStateError, ProducerStateManager, producerBatchAt } from './producer-state.js';
 import { TailCache, type TailCacheBudget } from './tail-cache.js';
+import { searchSegmentForTimestamp, type TimestampAndOffset } from './timestamp-search.js';
 import { type AbortedTxn, TransactionIndex, transactionIndexFileName } from './transaction-index.js';
 
 /** The topic configs the log itself acts on (resolved from topic overrides and broker defaults). */
@@ -730,26 +731,29 @@ export class PartitionLog {
   }
 
   /**
-   * ListOffsets by timestamp: the first offset whose batch has a timestamp >= `timestamp`, or null when no
-   * batch does. (Within a batch, Kafka returns the first record at or after the timestamp; the caller can
-   * refine by reading that batch's records.)
+   * ListOffsets by timestamp: the first record at or after the log start offset whose timestamp is >=
+   * `timestamp`, with that record's timestamp, or null when none is. Kafka searches only the first segment
+   * whose largest timestamp reaches the time; the search here goes on to later segments when DeleteRecords left
+   * that segment's matching records below the log start offset, so that the answer is always such a record.
    */
-  async offsetForTimestamp(timestamp: number): Promise<{ offset: number; timestamp: number } | null> {
+  async offsetForTimestamp(timestamp: number): Promise<TimestampAndOffset | null> {
     for (const segment of this.segments) {
       if (segment.maxTimestamp < timestamp) continue;
-      const batch = await segment.findBatchByTimestamp(timestamp);
-      if (batch) return { offset: Math.max(batch.baseOffset, this.logStartOffset), timestamp: batch.maxTimestamp };
+      const found = await searchSegmentForTimestamp(segment, timestamp, this.logStartOffset);
+      if (found) return found;
     }
     return null;
   }
 
-  /** The largest timestamp in the log and the offset that holds it (ListOffsets MAX_TIMESTAMP). */
-  maxTimestampAndOffset(): { timestamp: number; offset: number } {
-    let best = { timestamp: -1, offset: -1 };
-    for (const s of this.segments) {
-      if (s.maxTimestamp > best.timestamp) best = { timestamp: s.maxTimestamp, offset: s.offsetOfMaxTimestamp };
-    }
-    return best;
+  /**
+   * The record with the largest timestamp in the log (ListOffsets MAX_TIMESTAMP, KIP-734): the first record
+   * holding it, in the first segment that reached it, as Kafka answers; {-1, -1} for a log without records.
+   */
+  async maxTimestampAndOffset(): Promise<TimestampAndOffset> {
+    let latest: LogSegment | null = null;
+    for (const s of this.segments) if (s.maxTimestamp > (latest?.maxTimestamp ?? -1)) latest = s;
+    const found = latest && (await searchSegmentForTimestamp(latest, latest.maxTimestamp, latest.baseOffset));
+    return found ?? { timestamp: -1, offset: -1 };
   }
 
   /** Moves the log start offset forward (DeleteRecords); whole segments below it go at the next retention pass. */

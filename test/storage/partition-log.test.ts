@@ -197,18 +197,6 @@ test('retention by size and by time deletes old segments and moves the log start
     await log.close();
   }));
 
-test('timestamps: offsetForTimestamp finds the first batch at or after a time', () =>
-  withTempDir(async (dir) => {
-    const log = await openLog(dir, { indexIntervalBytes: 1 });
-    for (let i = 0; i < 10; i++) await log.append(makeBatch(2, 1000 + i * 100), { sync: false, recordCount: 2 });
-    assert.deepEqual(await log.offsetForTimestamp(0), { offset: 0, timestamp: 1000 });
-    assert.deepEqual(await log.offsetForTimestamp(1250), { offset: 6, timestamp: 1300 });
-    assert.deepEqual(await log.offsetForTimestamp(1900), { offset: 18, timestamp: 1900 });
-    assert.equal(await log.offsetForTimestamp(5000), null);
-    assert.deepEqual(log.maxTimestampAndOffset(), { timestamp: 1900, offset: 19 });
-    await log.close();
-  }));
-
 test('reads never return batches at or past the high watermark, even while an append waits for its fsync', () =>
   withTempDir(async (dir) => {
     const log = await openLog(dir);

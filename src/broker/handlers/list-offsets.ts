@@ -5,6 +5,8 @@ import type {
   ListOffsetsResponse,
   ListOffsetsResponseListOffsetsPartitionResponse,
 } from '../../protocol/generated/messages/list-offsets-response.js';
+import { DecodeError } from '../../protocol/primitives/decode-error.js';
+import { CompressionError } from '../../protocol/records/compression/index.js';
 import { defineHandler } from '../api-handler.js';
 
 /** Special timestamps of ListOffsets. */
@@ -18,8 +20,8 @@ const READ_COMMITTED = 1;
 
 /**
  * ListOffsets: the earliest offset, the latest (the high watermark, or the last stable offset under
- * read_committed), the record with the largest timestamp, or the first offset whose timestamp is at or
- * after a given time (via the time index). Version 0 answers in its old list form.
+ * read_committed), the first record with the largest timestamp, or the first record whose timestamp is at or
+ * after a given time, with that record's own timestamp. Version 0 answers in its old list form.
  */
 export const listOffsetsHandler = defineHandler<ListOffsetsRequest, ListOffsetsResponse>({
   api: listOffsetsApi,
@@ -45,36 +47,50 @@ export const listOffsetsHandler = defineHandler<ListOffsetsRequest, ListOffsetsR
           continue;
         }
         const { log } = found;
-        if (apiVersion >= 4) response.leaderEpoch = found.assignment.leaderEpoch;
+        // Records at or past this offset are not visible to the client (Kafka's lastFetchableOffset).
+        const lastFetchableOffset =
+          apiVersion >= 2 && request.isolationLevel === READ_COMMITTED ? log.lastStableOffset : log.highWatermark;
+        // Samsa does not stamp batches with the leader epoch: with one broker and epochs that never change, the
+        // epoch under which any record was written is the partition's current one, which Kafka would report.
+        const leaderEpoch = apiVersion >= 4 ? found.assignment.leaderEpoch : -1;
         switch (p.timestamp) {
           case LATEST_TIMESTAMP:
-            // Under read_committed the end is the last stable offset (v2+ carry the isolation level).
-            response.offset = BigInt(
-              apiVersion >= 2 && request.isolationLevel === READ_COMMITTED ? log.lastStableOffset : log.highWatermark,
-            );
+            response.offset = BigInt(lastFetchableOffset);
+            response.leaderEpoch = leaderEpoch;
             break;
           case EARLIEST_TIMESTAMP:
           case EARLIEST_LOCAL_TIMESTAMP:
+            // No tiered storage: the earliest local offset is the log start offset.
             response.offset = BigInt(log.logStartOffset);
+            response.leaderEpoch = leaderEpoch;
             break;
-          case MAX_TIMESTAMP: {
-            const max = log.maxTimestampAndOffset();
-            response.timestamp = BigInt(max.timestamp);
-            response.offset = BigInt(max.offset);
-            break;
-          }
           case LATEST_TIERED_TIMESTAMP:
             // No tiered storage: nothing was ever uploaded.
             break;
           default: {
-            if (p.timestamp < 0n) {
+            if (p.timestamp < 0n && p.timestamp !== MAX_TIMESTAMP) {
               response.errorCode = ErrorCode.INVALID_REQUEST;
               break;
             }
-            const found = await log.offsetForTimestamp(Number(p.timestamp));
-            if (found) {
-              response.offset = BigInt(found.offset);
-              response.timestamp = BigInt(found.timestamp);
+            try {
+              const record =
+                p.timestamp === MAX_TIMESTAMP
+                  ? await log.maxTimestampAndOffset()
+                  : await log.offsetForTimestamp(Number(p.timestamp));
+              // As in Kafka, a record the client cannot read yet is no answer (the search does not go on).
+              if (record && record.offset >= 0 && record.offset < lastFetchableOffset) {
+                response.offset = BigInt(record.offset);
+                response.timestamp = BigInt(record.timestamp);
+                response.leaderEpoch = leaderEpoch;
+              }
+            } catch (e) {
+              if (!(e instanceof DecodeError || e instanceof CompressionError)) throw e;
+              broker.logger.error('a batch searched by timestamp could not be decoded', {
+                topic: t.name,
+                partition: p.partitionIndex,
+                error: e,
+              });
+              response.errorCode = ErrorCode.CORRUPT_MESSAGE;
             }
           }
         }
