@@ -14,6 +14,7 @@ import {
 } from '../../protocol/records/batch-header.js';
 import { downConvertFromV2 } from '../../protocol/records/conversion.js';
 import type { Connection } from '../../server/connection.js';
+import { CorruptBatchError } from '../../storage/log-segment.js';
 import { OffsetOutOfRangeError, type PartitionLog } from '../../storage/partition-log.js';
 import type { BrokerServices } from '../api-handler.js';
 import { defineHandler } from '../api-handler.js';
@@ -141,8 +142,11 @@ async function readPartitions(
         bytes += result.records.length;
       }
     } catch (e) {
-      if (!(e instanceof OffsetOutOfRangeError)) throw e;
-      data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+      // A damaged batch where the read starts (logged by the log): as Kafka's CorruptRecordException, the
+      // partition gets CORRUPT_MESSAGE and the rest of the response and the connection go on.
+      if (e instanceof CorruptBatchError) data.errorCode = ErrorCode.CORRUPT_MESSAGE;
+      else if (e instanceof OffsetOutOfRangeError) data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+      else throw e;
     }
     data.highWatermark = BigInt(highWatermark);
     if (apiVersion >= 4) data.lastStableOffset = BigInt(lastStableOffset);
