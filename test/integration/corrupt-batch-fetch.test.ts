@@ -7,6 +7,7 @@ import { type Broker, startBroker } from '../../src/index.js';
 import { Logger } from '../../src/observability/logger.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { apis, defaultFetchRequest } from '../../src/protocol/generated/index.js';
+import { readLegacyRecords } from '../../src/protocol/records/legacy-message-set.js';
 import { readBatches } from '../../src/protocol/records/record-batch.js';
 import { withTempDir } from '../storage/helpers.js';
 import { createTopics } from './clients.js';
@@ -16,6 +17,8 @@ import { RawClient } from './raw-client.js';
 const SEGMENT_BYTES = 4096;
 const INDEX_INTERVAL_BYTES = 128;
 const MAGIC_OFFSET = 16;
+/** A record batch's record count field: damaging it leaves the header walkable but the records undecodable. */
+const RECORDS_COUNT_OFFSET = 57;
 
 interface LogLine {
   level: string;
@@ -78,35 +81,44 @@ async function fetchFrom(client: RawClient, topic: string, offset: number) {
   };
 }
 
+/** Writes 60 records, one batch each (offsets 0-59, several segments), and stops the broker. */
+async function writeOrders(dir: string, lines: LogLine[]): Promise<void> {
+  const broker = await brokerOn(dir, lines);
+  const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  await createTopics(kafka, [{ topic: 'orders', numPartitions: 1 }]);
+  const producer = kafka.producer();
+  await producer.connect();
+  for (let i = 0; i < 60; i++) {
+    await producer.send({ topic: 'orders', acks: -1, messages: [{ value: `order-${i}`.padEnd(100, '.') }] });
+  }
+  await producer.disconnect();
+  await broker.stop();
+}
+
+/** Overwrites bytes of the batch at offset 3 (the fourth) of the first segment; returns the file and its position. */
+async function damageFourthBatch(dir: string, at: number, bytes: Buffer): Promise<{ file: string; position: number }> {
+  const partitionDir = join(dir, 'orders-0');
+  assert.ok((await readdir(partitionDir)).filter((n) => n.endsWith('.log')).length >= 3);
+  const file = join(partitionDir, '00000000000000000000.log');
+  const content = await readFile(file);
+  let position = 0;
+  for (let i = 0; i < 3; i++) position += 12 + content.readInt32BE(position + 8);
+  assert.equal(Number(content.readBigInt64BE(position)), 3);
+  const handle = await open(file, 'r+');
+  await handle.write(bytes, 0, bytes.length, position + at);
+  await handle.close();
+  return { file, position };
+}
+
 test('a Fetch meeting a damaged batch gets the batches before it, then CORRUPT_MESSAGE; the connection stays', () =>
   withTempDir(async (dir) => {
     const lines: LogLine[] = [];
-    let broker = await brokerOn(dir, lines);
-    const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
-    await createTopics(kafka, [{ topic: 'orders', numPartitions: 1 }]);
-    const producer = kafka.producer();
-    await producer.connect();
-    // One batch per send, enough to fill a few segments.
-    for (let i = 0; i < 60; i++) {
-      await producer.send({ topic: 'orders', acks: -1, messages: [{ value: `order-${i}`.padEnd(100, '.') }] });
-    }
-    await producer.disconnect();
-    await broker.stop();
-
-    const partitionDir = join(dir, 'orders-0');
-    assert.ok((await readdir(partitionDir)).filter((n) => n.endsWith('.log')).length >= 3);
+    await writeOrders(dir, lines);
     // The fourth batch of the first segment (offset 3) gets a bad magic byte.
-    const file = join(partitionDir, '00000000000000000000.log');
-    const bytes = await readFile(file);
-    let position = 0;
-    for (let i = 0; i < 3; i++) position += 12 + bytes.readInt32BE(position + 8);
-    assert.equal(Number(bytes.readBigInt64BE(position)), 3);
-    const handle = await open(file, 'r+');
-    await handle.write(Buffer.from([0x63]), 0, 1, position + MAGIC_OFFSET);
-    await handle.close();
+    const { file, position } = await damageFourthBatch(dir, MAGIC_OFFSET, Buffer.from([0x63]));
 
     lines.length = 0;
-    broker = await brokerOn(dir, lines);
+    const broker = await brokerOn(dir, lines);
     const client = await RawClient.connect(broker.port);
     try {
       const before = await fetchFrom(client, 'orders', 0);
@@ -137,4 +149,51 @@ test('a Fetch meeting a damaged batch gets the batches before it, then CORRUPT_M
     assert.equal(errors[0]!.file, file);
     assert.equal(errors[0]!.position, position);
     assert.equal(errors[0]!.reason, 'bad magic');
+  }));
+
+test('Fetch v0-3: a batch that cannot be converted ends the answer before it, or gets CORRUPT_MESSAGE', () =>
+  withTempDir(async (dir) => {
+    const lines: LogLine[] = [];
+    await writeOrders(dir, lines);
+    // A record count larger than the batch: the header walks, the records do not decode (the CRC fails too).
+    await damageFourthBatch(dir, RECORDS_COUNT_OFFSET, Buffer.from([0x7f, 0xff, 0xff, 0xff]));
+    const broker = await brokerOn(dir, lines);
+    const client = await RawClient.connect(broker.port);
+    try {
+      const fetchV3 = async (offset: number) => {
+        const r = await client.request(apis.Fetch, 3, {
+          ...defaultFetchRequest(),
+          replicaId: -1,
+          maxWaitMs: 0,
+          maxBytes: 1 << 20,
+          topics: [
+            {
+              topic: 'orders',
+              topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+              partitions: [
+                {
+                  partition: 0,
+                  currentLeaderEpoch: -1,
+                  fetchOffset: BigInt(offset),
+                  lastFetchedEpoch: -1,
+                  logStartOffset: -1n,
+                  partitionMaxBytes: 1 << 20,
+                  replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA',
+                },
+              ],
+            },
+          ],
+        });
+        const p = r.responses[0]!.partitions[0]!;
+        return {
+          errorCode: p.errorCode,
+          offsets: readLegacyRecords(p.records ?? Buffer.alloc(0)).map((m) => Number(m.offset)),
+        };
+      };
+      assert.deepEqual(await fetchV3(0), { errorCode: ErrorCode.NONE, offsets: [0, 1, 2] });
+      assert.deepEqual(await fetchV3(3), { errorCode: ErrorCode.CORRUPT_MESSAGE, offsets: [] });
+      assert.deepEqual((await fetchV3(4)).offsets.slice(0, 2), [4, 5], 'the same connection goes on');
+    } finally {
+      client.close();
+    }
   }));
