@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, open, readdir, stat, truncate } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
@@ -200,6 +200,25 @@ test('a damaged batch header below the recovery point: reads serve the batches b
     assert.equal(errors[0]!.fields.file, segmentPath(dir, 20));
     assert.equal(errors[0]!.fields.position, BATCH_BYTES);
     assert.equal(errors[0]!.fields.reason, 'bad magic');
+    await log.close();
+  }));
+
+test('after a crash with no producer snapshot, a damaged batch below the recovery point does not stop the log opening', () =>
+  withTempDir(async (dir) => {
+    await writeLog(dir, 12);
+    await overwrite(segmentPath(dir, 20), BATCH_BYTES + 16, Buffer.from([0x63]));
+    for (const name of await readdir(join(dir, 'events-0'))) {
+      if (name.endsWith('.snapshot')) await rm(join(dir, 'events-0', name));
+    }
+    const logger = capture();
+    // The producer state is rebuilt by reading the whole log, which meets the damaged batch.
+    const log = await openLog(dir, { clean: false, logger });
+    assert.equal(log.logEndOffset, 60);
+    const errors = logger.lines.filter((l) => l.level === 'error');
+    assert.deepEqual(
+      errors.map((l) => [l.fields.position, l.fields.reason]),
+      [[BATCH_BYTES, 'bad magic']],
+    );
     await log.close();
   }));
 
