@@ -345,8 +345,8 @@ export class LogSegment {
       await segment.recover({ ...options, cause: 'partial batch after the last index entry' });
       return segment;
     }
-    // A segment below the active one must end where the next one starts: a file cut at a batch boundary (or an
-    // index that hides damage before its last entry) shows here, for no more reading than the walk above.
+    // A segment below the active one must end where the next one starts: a file cut at a batch boundary after its
+    // last index entry shows only here, for no more reading than the walk above.
     const next = options.nextSegmentBaseOffset;
     if (
       next !== undefined &&
