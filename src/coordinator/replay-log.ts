@@ -9,6 +9,7 @@ import {
   MAGIC_OFFSET,
 } from '../protocol/records/batch-header.js';
 import { RecordBatch } from '../protocol/records/record-batch.js';
+import { CorruptBatchError } from '../storage/log-segment.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 
 /** How much of a coordinator's partition is read per step while loading. */
@@ -47,7 +48,11 @@ export async function replayCoordinatorLog(
   }
   let position = log.logStartOffset;
   while (position < log.highWatermark) {
-    const read = await log.read(position, LOAD_READ_BYTES, true);
+    // A batch whose header is damaged ends the read (the log tells it at ERROR): loading stops there, below.
+    const read = await log.read(position, LOAD_READ_BYTES, true).catch((e: unknown) => {
+      if (e instanceof CorruptBatchError) return null;
+      throw e;
+    });
     const records = read?.records;
     let at = 0;
     let progressed = false;

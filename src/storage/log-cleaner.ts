@@ -1,6 +1,7 @@
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { DecodeError } from '../protocol/primitives/decode-error.js';
 import {
   ATTRIBUTES_OFFSET,
   BATCH_LENGTH_OFFSET,
@@ -12,7 +13,7 @@ import {
 import type { Record } from '../protocol/records/record.js';
 import { RecordBatch, readBatches } from '../protocol/records/record-batch.js';
 import { rebuildRecordBatch } from '../protocol/records/record-batch-builder.js';
-import { type LogSegment, segmentFileName } from './log-segment.js';
+import { CorruptBatchError, type LogSegment, segmentFileName } from './log-segment.js';
 import { CLEANED_FILE_SUFFIX, type PartitionLog } from './partition-log.js';
 import type { AbortedTxn } from './transaction-index.js';
 
@@ -97,6 +98,7 @@ class PartitionCleaner {
     const lastOffsets = new Map<string, number>();
     for (const segment of segments) {
       const done = await forEachBatch(
+        this.log,
         segment,
         (batch) => {
           if (batch.isControl || isAborted(batch, aborted)) return;
@@ -136,6 +138,7 @@ class PartitionCleaner {
     let done: boolean;
     try {
       done = await forEachBatch(
+        this.log,
         segment,
         (batch) => {
           const outcome = this.cleanBatch(batch, lastOffsets, aborted);
@@ -226,8 +229,32 @@ export function cleanLog(log: PartitionLog, nowMs: number, shouldStop?: () => bo
 
 export interface LogCleanerOptions {
   now?: () => number;
-  /** Errors of one log's pass; the other logs are still cleaned. */
+  /**
+   * Errors of one log's pass; the other logs are still cleaned. An UncleanablePartitionError is told once: the
+   * log is not cleaned again.
+   */
   onError?: (log: PartitionLog, error: unknown) => void;
+}
+
+/**
+ * A compacted log holds a batch the cleaner cannot read (a bad header, CRC or record): as Kafka marks such a
+ * partition uncleanable, it is skipped from then on (until the broker restarts) instead of failing every pass.
+ * Its records stay as they are; reads serve what comes before the damage.
+ */
+export class UncleanablePartitionError extends Error {
+  override readonly name = 'UncleanablePartitionError';
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    /** The offset where the cleaner met the damage (the batch's base offset, or the offset it read from). */
+    readonly offset: number,
+    cause: unknown,
+  ) {
+    super(
+      `${topic}-${partition} marked uncleanable: corrupt batch at offset ${offset} (${(cause as Error).message}); it is no longer cleaned`,
+      { cause },
+    );
+  }
 }
 
 /**
@@ -237,6 +264,8 @@ export interface LogCleanerOptions {
 export class LogCleaner {
   private stopped = false;
   private readonly now: () => number;
+  /** Logs found to hold a corrupt batch: not cleaned again (Kafka's uncleanable partitions). */
+  private readonly uncleanable = new WeakSet<PartitionLog>();
 
   constructor(
     private readonly logs: () => Iterable<PartitionLog>,
@@ -250,14 +279,21 @@ export class LogCleaner {
     let cleaned = 0;
     for (const log of [...this.logs()]) {
       if (this.stopped) break;
+      if (this.uncleanable.has(log)) continue;
       try {
         const result = await cleanLog(log, this.now(), () => this.stopped || log.isClosed);
         if (result) cleaned++;
       } catch (e) {
+        if (e instanceof UncleanablePartitionError) this.uncleanable.add(log);
         this.options.onError?.(log, e);
       }
     }
     return cleaned;
+  }
+
+  /** Whether a corrupt batch made the cleaner give up on `log`. */
+  isUncleanable(log: PartitionLog): boolean {
+    return this.uncleanable.has(log);
   }
 
   stop(): void {
@@ -267,9 +303,12 @@ export class LogCleaner {
 
 /**
  * Calls `visit` for each batch of a segment, reading it a chunk at a time; after each chunk `afterChunk` runs
- * and the event loop gets a turn. Returns false when `shouldStop` ended the walk early.
+ * and the event loop gets a turn. Returns false when `shouldStop` ended the walk early. Every batch's CRC is
+ * checked (the cleaner reads every record anyway): a damaged batch, or one whose records do not decode, throws
+ * UncleanablePartitionError before anything of the segment is rewritten.
  */
 async function forEachBatch(
+  log: PartitionLog,
   segment: LogSegment,
   visit: (batch: RecordBatch) => void,
   shouldStop: () => boolean,
@@ -278,12 +317,27 @@ async function forEachBatch(
   let offset = segment.baseOffset;
   for (;;) {
     if (shouldStop()) return false;
-    const chunk = await segment.read(offset, CLEAN_READ_BYTES, true);
+    let chunk: Buffer | null;
+    try {
+      chunk = await segment.read(offset, CLEAN_READ_BYTES, true);
+    } catch (e) {
+      if (e instanceof CorruptBatchError) throw new UncleanablePartitionError(log.topic, log.partition, offset, e);
+      throw e;
+    }
     if (!chunk || chunk.length === 0) break;
     // Segment reads hold whole batches only.
     let last = -1;
     for (const batch of readBatches(chunk).batches) {
-      visit(batch);
+      const baseOffset = Number(batch.baseOffset);
+      if (!batch.verifyCrc()) {
+        throw new UncleanablePartitionError(log.topic, log.partition, baseOffset, new Error('bad CRC'));
+      }
+      try {
+        visit(batch);
+      } catch (e) {
+        if (e instanceof DecodeError) throw new UncleanablePartitionError(log.topic, log.partition, baseOffset, e);
+        throw e;
+      }
       last = Number(batch.lastOffset);
     }
     await afterChunk?.();

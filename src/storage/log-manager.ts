@@ -9,7 +9,13 @@ import {
   writeOffsetCheckpoint,
 } from './checkpoint-file.js';
 import { RecoveryProgress, type StorageLogger, silentStorageLogger } from './log-recovery.js';
-import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, type LogConfig, PartitionLog } from './partition-log.js';
+import {
+  DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+  type LogConfig,
+  PartitionLog,
+  renamedDirName,
+  TRUNCATED_DIR_SUFFIX,
+} from './partition-log.js';
 import { TailCacheBudget } from './tail-cache.js';
 
 /** Kafka's file names in a log directory. */
@@ -28,8 +34,6 @@ const DELETE_DIR_SUFFIX = '-delete';
  * kept, never served, never deleted by the broker.
  */
 export const STRAY_DIR_SUFFIX = '-stray';
-/** Longest file name most file systems take; renamed directories are capped to it as Kafka caps them. */
-const MAX_DIR_NAME_LENGTH = 255;
 
 export interface LogManagerOptions {
   logDirs: string[];
@@ -56,15 +60,6 @@ export function parsePartitionDir(name: string): { topic: string; partition: num
   const partition = Number(name.slice(at + 1));
   if (!Number.isInteger(partition) || partition < 0 || String(partition) !== name.slice(at + 1)) return null;
   return { topic: name.slice(0, at), partition };
-}
-
-/**
- * Kafka's name for a partition directory renamed aside: `<topic>-<partition>.<uuid><suffix>`, the topic cut
- * short where the whole name would not fit in a file name.
- */
-function renamedDirName(topic: string, partition: number, suffix: string): string {
-  const tail = `-${partition}.${randomUUID().replaceAll('-', '')}${suffix}`;
-  return `${topic.slice(0, MAX_DIR_NAME_LENGTH - tail.length)}${tail}`;
 }
 
 /**
@@ -131,6 +126,10 @@ export class LogManager {
         }
         if (name.endsWith(STRAY_DIR_SUFFIX)) {
           this.logger.warn('stray log kept aside, not served', { path });
+          continue;
+        }
+        if (name.endsWith(TRUNCATED_DIR_SUFFIX)) {
+          this.logger.warn('segments that recovery moved out of a partition kept aside, not served', { path });
           continue;
         }
         const tp = parsePartitionDir(name);

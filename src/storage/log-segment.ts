@@ -9,7 +9,6 @@ import {
   CRC_OFFSET,
   CURRENT_MAGIC,
   LAST_OFFSET_DELTA_OFFSET,
-  LOG_OVERHEAD,
   MAGIC_OFFSET,
   MAX_TIMESTAMP_OFFSET,
 } from '../protocol/records/batch-header.js';
@@ -138,7 +137,29 @@ export type CorruptionReason =
   | 'bad magic'
   | 'bad CRC'
   | 'offsets not increasing'
-  | 'offset beyond the segment';
+  | 'offset beyond the segment'
+  | 'offsets missing before the next segment';
+
+/**
+ * A read met a batch whose header cannot be right (size, magic or offsets): the log holds a damaged batch that
+ * recovery did not see (segments below the recovery point are not checked batch by batch). Reads return the
+ * batches before it; a read that would start at or after it gets this error.
+ */
+export class CorruptBatchError extends Error {
+  override readonly name = 'CorruptBatchError';
+  constructor(
+    /** The segment's `.log` file. */
+    readonly file: string,
+    readonly segmentBaseOffset: number,
+    /** Byte position of the damaged batch in the file. */
+    readonly position: number,
+    /** The offset the read asked for. */
+    readonly offset: number,
+    readonly reason: CorruptionReason,
+  ) {
+    super(`corrupt batch in ${file} at position ${position} (${reason}), reading offset ${offset}`);
+  }
+}
 
 /** What the recovery of one segment did. */
 export interface SegmentRecovery {
@@ -155,8 +176,15 @@ export interface SegmentRecoveryOptions {
   cause?: string;
   /** The first offset the segment may hold: the end of the segment before it. Lower offsets are corrupt. */
   minOffset?: number;
-  /** Runs before bytes are truncated. */
-  beforeTruncate?: () => Promise<void>;
+  /** Runs before bytes are truncated, told the offset the segment will end at. */
+  beforeTruncate?: (cutOffset: number) => Promise<void>;
+  /**
+   * The base offset of the segment after this one. Loading without recovery checks that the last batch ends
+   * right before it, and recovers the segment otherwise (a cut or damaged file below the recovery point).
+   */
+  nextSegmentBaseOffset?: number;
+  /** Offsets may be missing between segments: a compacted log, whose cleaner removes whole batches. */
+  offsetGapsAllowed?: boolean;
   /** Told the bytes checked, chunk by chunk (progress of a long recovery). */
   onScanned?: (bytes: number) => void;
 }
@@ -317,6 +345,17 @@ export class LogSegment {
       await segment.recover({ ...options, cause: 'partial batch after the last index entry' });
       return segment;
     }
+    // A segment below the active one must end where the next one starts: a file cut at a batch boundary after its
+    // last index entry shows only here, for no more reading than the walk above.
+    const next = options.nextSegmentBaseOffset;
+    if (
+      next !== undefined &&
+      segment.nextOffset !== next &&
+      !(options.offsetGapsAllowed === true && segment.nextOffset < next)
+    ) {
+      await segment.recover({ ...options, cause: 'last batch does not end where the next segment starts' });
+      return segment;
+    }
     // The max timestamp of batches before the last index entry is known from the time index.
     if (timeIndex.lastTimestamp > segment.maxTimestamp) {
       const [ts, offset] = timeIndex.lookup(Number.MAX_SAFE_INTEGER);
@@ -328,8 +367,9 @@ export class LogSegment {
 
   /**
    * Rebuilds the indexes by reading and checking every batch; truncates the file after the last valid batch.
-   * `beforeTruncate` runs first when bytes are to be cut (the log deletes the segments after this one, so that a
-   * crash in between leaves this segment still corrupt, and the next start does the same again).
+   * `beforeTruncate` runs first when bytes are to be cut (the log moves aside the segments after this one when the
+   * cut leaves a hole, so that a crash in between leaves this segment still corrupt, and the next start does the
+   * same again).
    */
   async recover(options: SegmentRecoveryOptions = {}): Promise<SegmentRecovery> {
     this.offsetIndex.truncateTo(this.baseOffset);
@@ -351,7 +391,7 @@ export class LogSegment {
       { minOffset: Math.max(options.minOffset ?? this.baseOffset, this.baseOffset), onScanned: options.onScanned },
     );
     if (validBytes < sizeBefore) {
-      await options.beforeTruncate?.();
+      await options.beforeTruncate?.(this.nextOffset);
       await this.log.truncate(validBytes);
     }
     this.size = validBytes;
@@ -476,18 +516,22 @@ export class LogSegment {
     };
     let start: BatchPosition | null = null;
     let at = 0;
+    let previousLastOffset = this.baseOffset - 1;
     while (at + BATCH_HEADER_BYTES <= window.length) {
-      const size = batchSize(window, at);
-      if (size < BATCH_HEADER_BYTES) {
+      // A damaged batch at or before the one asked for: nothing of this read can be returned.
+      const invalid = this.headerProblem(window, at, floor + at, previousLastOffset);
+      if (invalid) {
         releaseWindow();
-        return null;
+        throw new CorruptBatchError(this.logFile.path, this.baseOffset, floor + at, offset, invalid);
       }
+      const size = batchSize(window, at);
       const baseOffset = readInt64AsNumber(window, at + BATCH_OFFSET_OFFSET);
       const lastOffset = baseOffset + window.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
       if (lastOffset >= offset) {
         start = { position: floor + at, size, baseOffset, lastOffset, maxTimestamp: -1 };
         break;
       }
+      previousLastOffset = lastOffset;
       at += size;
     }
     if (!start) {
@@ -508,21 +552,51 @@ export class LogSegment {
       releaseWindow();
       data = await this.readAt(start.position, limit);
     }
-    // Keep whole batches only, and only those below the end offset.
+    // Keep whole batches only, and only those below the end offset; a damaged batch ends the answer before it
+    // (the read that starts there gets the error).
     let end = 0;
-    while (end + LOG_OVERHEAD <= data.length) {
+    let lastOffset = start.baseOffset - 1;
+    while (end + BATCH_HEADER_BYTES <= data.length) {
       const size = batchSize(data, end);
+      if (end > 0 && this.headerProblem(data, end, start.position + end, lastOffset)) break;
       if (end + size > data.length || readInt64AsNumber(data, end + BATCH_OFFSET_OFFSET) >= endOffset) break;
+      lastOffset =
+        readInt64AsNumber(data, end + BATCH_OFFSET_OFFSET) + data.readInt32BE(end + LAST_OFFSET_DELTA_OFFSET);
       end += size;
     }
     return data.subarray(0, end);
   }
 
-  /** The first batch whose last offset is >= `offset`, searched from the offset index's floor entry. */
+  /**
+   * Why the batch header at `at` in `buf` (read from file position `position`) cannot be right, or null: the
+   * checks Kafka's readers make on every batch (size, magic), and offsets that grow within the segment. All of
+   * them read the header only. The CRC is not checked here: that would mean a pass over every byte served on
+   * the hot path, where consumers check it themselves (check.crcs) and recovery checks it after a crash.
+   */
+  private headerProblem(
+    buf: Buffer,
+    at: number,
+    position: number,
+    previousLastOffset: number,
+  ): CorruptionReason | null {
+    const size = batchSize(buf, at);
+    if (size < BATCH_HEADER_BYTES || position + size > this.writtenSize) return 'bad batch size';
+    if (buf[at + MAGIC_OFFSET] !== CURRENT_MAGIC) return 'bad magic';
+    const baseOffset = readInt64AsNumber(buf, at + BATCH_OFFSET_OFFSET);
+    const lastOffset = baseOffset + buf.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+    if (baseOffset <= previousLastOffset || lastOffset < baseOffset) return 'offsets not increasing';
+    if (lastOffset >= this.nextOffset) return 'offset beyond the segment';
+    return null;
+  }
+
+  /**
+   * The first batch whose last offset is >= `offset`, searched from the offset index's floor entry. Throws
+   * CorruptBatchError when a damaged batch comes first.
+   */
   async findBatch(offset: number): Promise<BatchPosition | null> {
     const [, startPosition] = this.offsetIndex.lookup(offset);
     let found: BatchPosition | null = null;
-    await this.scan(
+    const { validBytes, invalid } = await this.scan(
       startPosition,
       false,
       (b) => {
@@ -535,6 +609,9 @@ export class LogSegment {
       this.writtenSize,
       SEARCH_WINDOW_BYTES,
     );
+    if (!found && invalid) {
+      throw new CorruptBatchError(this.logFile.path, this.baseOffset, startPosition + validBytes, offset, invalid);
+    }
     return found;
   }
 
@@ -682,9 +759,9 @@ export class LogSegment {
   }
 
   /**
-   * Walks the batches from `position`, calling `visit` for each valid one until it returns false.
-   * With `verify`, also checks magic and CRC and that offsets grow (from `minOffset`) and stay within the
-   * segment, and says which check failed first. Returns the bytes of valid batches seen.
+   * Walks the batches from `position`, calling `visit` for each valid one until it returns false. Checks sizes,
+   * magic, and that offsets grow (from `minOffset`) and stay within the segment; with `verify`, also the CRC.
+   * Says which check failed first. Returns the bytes of valid batches seen.
    */
   private async scan(
     position: number,
@@ -720,20 +797,19 @@ export class LogSegment {
             lastOffset: baseOffset + chunk.readInt32BE(p + LAST_OFFSET_DELTA_OFFSET),
             maxTimestamp: readInt64AsNumber(chunk, p + MAX_TIMESTAMP_OFFSET),
           };
-          if (verify) {
-            const invalid =
-              chunk[p + MAGIC_OFFSET] !== CURRENT_MAGIC
-                ? 'bad magic'
-                : crc32c(chunk, p + ATTRIBUTES_OFFSET, p + size) !== chunk.readUInt32BE(p + CRC_OFFSET)
-                  ? 'bad CRC'
-                  : baseOffset <= lastOffset || batch.lastOffset < baseOffset
-                    ? 'offsets not increasing'
-                    : batch.lastOffset - this.baseOffset > MAX_RELATIVE_OFFSET
-                      ? 'offset beyond the segment'
-                      : null;
-            if (invalid) return stop(at + p, invalid);
-            lastOffset = batch.lastOffset;
-          }
+          // The header checks are cheap and always made; the CRC (a pass over the whole batch) only with `verify`.
+          const invalid =
+            chunk[p + MAGIC_OFFSET] !== CURRENT_MAGIC
+              ? 'bad magic'
+              : verify && crc32c(chunk, p + ATTRIBUTES_OFFSET, p + size) !== chunk.readUInt32BE(p + CRC_OFFSET)
+                ? 'bad CRC'
+                : baseOffset <= lastOffset || batch.lastOffset < baseOffset
+                  ? 'offsets not increasing'
+                  : batch.lastOffset - this.baseOffset > MAX_RELATIVE_OFFSET
+                    ? 'offset beyond the segment'
+                    : null;
+          if (invalid) return stop(at + p, invalid);
+          lastOffset = batch.lastOffset;
           if (visit(batch) === false) return stop(at + p + size, null);
           p += size;
         }

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ErrorCode } from '../protocol/errors.js';
 import { readInt64AsNumber, writeInt64FromNumber } from '../protocol/primitives/int64.js';
 import {
@@ -13,7 +14,13 @@ import {
 import { buildTransactionMarkerBatch, ControlType, readTransactionMarker } from '../protocol/records/control-record.js';
 import { RecordBatch } from '../protocol/records/record-batch.js';
 import { type RecoveryProgress, type StorageLogger, silentStorageLogger } from './log-recovery.js';
-import { type CorruptionReason, LogSegment, listSegmentBaseOffsets, segmentFileName } from './log-segment.js';
+import {
+  CorruptBatchError,
+  type CorruptionReason,
+  LogSegment,
+  listSegmentBaseOffsets,
+  segmentFileName,
+} from './log-segment.js';
 import { ProducerStateError, ProducerStateManager, producerBatchAt } from './producer-state.js';
 import { TailCache, type TailCacheBudget } from './tail-cache.js';
 import { searchSegmentForTimestamp, type TimestampAndOffset } from './timestamp-search.js';
@@ -93,6 +100,29 @@ interface QueuedAppend {
   reject: (e: unknown) => void;
 }
 
+/**
+ * Suffix of a directory holding segments that recovery moved out of a partition because a cut before them would
+ * have left a hole: kept, never loaded, never deleted by the broker.
+ */
+export const TRUNCATED_DIR_SUFFIX = '-truncated';
+/** Longest file name most file systems take; renamed directories are capped to it as Kafka caps them. */
+const MAX_DIR_NAME_LENGTH = 255;
+
+/**
+ * Kafka's name for a partition directory renamed aside: `<topic>-<partition>.<uuid><suffix>`, the topic cut
+ * short where the whole name would not fit in a file name.
+ */
+export function renamedDirName(topic: string, partition: number, suffix: string): string {
+  const tail = `-${partition}.${randomUUID().replaceAll('-', '')}${suffix}`;
+  return `${topic.slice(0, MAX_DIR_NAME_LENGTH - tail.length)}${tail}`;
+}
+
+/** Segments recovery moved aside: where to, and the bytes of their logs. */
+interface MovedSegments {
+  path: string;
+  bytes: number;
+}
+
 /** Where recovery cut a log at start-up: what a coordinator loading it must tell the operator. */
 export interface RecoveryTruncation {
   /** The first offset dropped: the log end after recovery. */
@@ -155,6 +185,8 @@ export class PartitionLog {
   private readonly retiredSegments = new Map<LogSegment, NodeJS.Timeout>();
   /** Set when recovery at start-up truncated this log (a corrupt or torn batch). */
   recoveryTruncation: RecoveryTruncation | null = null;
+  /** Damaged batches reads met and logged (segment base offset and position), so that each is logged once. */
+  private readonly reportedCorruptBatches = new Set<string>();
 
   private constructor(
     readonly dir: string,
@@ -173,9 +205,12 @@ export class PartitionLog {
 
   /**
    * Opens (or creates) the log in `dir`. Segments from the one holding `recoveryPoint` on are recovered
-   * (checked batch by batch) unless the broker shut down cleanly. As in Kafka's LogLoader, the first invalid
-   * batch ends the log: its segment is truncated there and every later segment is deleted, so the log stays a
-   * consistent prefix of what was written, with no hole. Every recovery is logged, every loss at WARN.
+   * (checked batch by batch) unless the broker shut down cleanly; the segments below it are checked cheaply (the
+   * batches after their last index entry, and that each ends where the next starts), and recovered when that
+   * fails. As in Kafka's LogLoader, the first invalid batch ends what is served, so the log stays a consistent
+   * prefix of what was written with no hole: its segment is truncated there, and when the next segment does not
+   * start right after the cut, every later segment is moved aside (never deleted) into a sibling directory
+   * `<topic>-<partition>.<uuid>-truncated`. Every recovery is logged, every loss at WARN, a move aside at ERROR.
    */
   static async open(params: {
     dir: string;
@@ -234,45 +269,76 @@ export class PartitionLog {
     for (let i = 0; i < baseOffsets.length; i++) {
       const baseOffset = baseOffsets[i]!;
       const later = baseOffsets.slice(i + 1);
-      const nextBase = later[0] ?? Number.MAX_SAFE_INTEGER;
-      const recover = (!params.cleanShutdown && nextBase > log.recoveryPoint) || swapped.has(baseOffset);
+      const nextBase = later[0];
+      const recover =
+        (!params.cleanShutdown && (nextBase ?? Number.MAX_SAFE_INTEGER) > log.recoveryPoint) || swapped.has(baseOffset);
       const previous = log.segments.at(-1);
-      let deletedBytes = 0;
+      // Offsets before `end` are served: whether a log ending there and going on at the next segment has a hole.
+      const leavesHole = (end: number) =>
+        nextBase !== undefined && end !== nextBase && (end > baseOffset || log.segments.some((s) => s.size > 0));
+      let moved: MovedSegments | null = null;
       const segment = await LogSegment.load(params.dir, baseOffset, segmentConfig, recover, {
         cause: swapped.has(baseOffset) ? 'interrupted segment swap' : 'unclean shutdown',
         minOffset: Math.max(baseOffset, previous?.nextOffset ?? baseOffset),
-        beforeTruncate: async () => {
-          deletedBytes = await log.deleteSegmentsAfterTruncation(later);
+        nextSegmentBaseOffset: nextBase,
+        offsetGapsAllowed: params.config.compact === true,
+        beforeTruncate: async (cutOffset) => {
+          if (leavesHole(cutOffset)) moved = await log.moveSegmentsAside(later, cutOffset);
         },
         onScanned: (bytes) => params.recovery?.scanned(bytes),
       });
       log.segments.push(segment);
       const recovery = segment.recovery;
-      if (!recovery) continue;
-      recoveredSegments++;
-      bytesScanned += recovery.bytesScanned;
-      causes.add(recovery.cause);
-      if (recovery.reason) {
-        log.recoveryTruncation = {
-          offset: segment.nextOffset,
-          bytes: recovery.truncatedBytes + deletedBytes,
-          reason: recovery.reason,
-        };
-        logger.warn('log truncated by recovery: offsets from here on are lost', {
-          topic: log.topic,
-          partition: log.partition,
-          offset: segment.nextOffset,
-          segment: baseOffset,
-          position: segment.size,
-          bytesDropped: recovery.truncatedBytes,
-          segmentsDeleted: later.length,
-          segmentBytesDeleted: deletedBytes,
-          reason: recovery.reason,
-          cause: recovery.cause,
-        });
-        // The later segments were deleted before the truncation.
-        break;
+      if (recovery) {
+        recoveredSegments++;
+        bytesScanned += recovery.bytesScanned;
+        causes.add(recovery.cause);
       }
+      // Offsets missing before the next segment with nothing cut: a file cut at a batch boundary. Not in a
+      // compacted log, whose cleaner removes whole batches.
+      const gap =
+        !recovery?.reason && params.config.compact !== true && nextBase !== undefined && segment.nextOffset < nextBase;
+      if (gap && leavesHole(segment.nextOffset)) moved = await log.moveSegmentsAside(later, segment.nextOffset);
+      const reason = recovery?.reason ?? (moved ? 'offsets missing before the next segment' : null);
+      if (!reason) continue;
+      const cut: MovedSegments | null = moved;
+      log.recoveryTruncation = {
+        offset: segment.nextOffset,
+        bytes: (recovery?.truncatedBytes ?? 0) + (cut?.bytes ?? 0),
+        reason,
+      };
+      const fields = {
+        topic: log.topic,
+        partition: log.partition,
+        offset: segment.nextOffset,
+        segment: baseOffset,
+        file: join(params.dir, segmentFileName(baseOffset, '.log')),
+        position: segment.size,
+        bytesDropped: recovery?.truncatedBytes ?? 0,
+        reason,
+        cause: recovery?.cause ?? null,
+      };
+      if (!cut) {
+        // The next segment starts right after the cut (or nothing is served before it): no offset is missing
+        // between what is kept, so the later segments stay and are served.
+        logger.warn('log truncated by recovery: the damaged part of the segment is lost, later segments kept', {
+          ...fields,
+          nextSegment: nextBase ?? null,
+        });
+        continue;
+      }
+      logger.error(
+        'log truncated by recovery: later segments moved aside, not served, as offsets between would be missing',
+        {
+          ...fields,
+          missingFrom: segment.nextOffset,
+          missingTo: nextBase! - 1,
+          segmentsMoved: later.length,
+          bytesMoved: cut.bytes,
+          movedTo: cut.path,
+        },
+      );
+      break;
     }
     // A segment emptied by a torn tail is fine; an empty directory gets its first segment.
     if (log.segments.length === 0) {
@@ -318,27 +384,34 @@ export class PartitionLog {
   }
 
   /**
-   * Deletes the segments at `baseOffsets` (those after the segment recovery is about to truncate), last first,
-   * each one's indexes before its log, and their transaction indexes, logging each. Returns the bytes deleted.
+   * Moves the segments at `baseOffsets` (those after a cut that would leave a hole), with their indexes,
+   * transaction indexes and the producer snapshots past `cutOffset`, into a new sibling directory
+   * `<topic>-<partition>.<uuid>-truncated`, which the log manager does not load. Nothing is deleted: an operator
+   * can read them (kafka-dump-log) or put them back. Returns where they went and the bytes of their logs.
    */
-  private async deleteSegmentsAfterTruncation(baseOffsets: number[]): Promise<number> {
-    let deleted = 0;
-    for (const base of [...baseOffsets].reverse()) {
-      const logFile = join(this.dir, segmentFileName(base, '.log'));
-      const bytes = (await stat(logFile)).size;
-      for (const name of [segmentFileName(base, '.index'), segmentFileName(base, '.timeindex')])
-        await rm(join(this.dir, name), { force: true });
-      await rm(join(this.dir, transactionIndexFileName(base)), { force: true });
-      await rm(logFile, { force: true });
-      deleted += bytes;
-      this.logger.warn('segment deleted by recovery: it follows the truncation point', {
-        topic: this.topic,
-        partition: this.partition,
-        segment: base,
-        bytes,
-      });
+  private async moveSegmentsAside(baseOffsets: number[], cutOffset: number): Promise<MovedSegments> {
+    const aside = join(dirname(this.dir), renamedDirName(this.topic, this.partition, TRUNCATED_DIR_SUFFIX));
+    await mkdir(aside);
+    let bytes = 0;
+    const move = async (name: string) => {
+      try {
+        await rename(join(this.dir, name), join(aside, name));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    };
+    for (const base of baseOffsets) {
+      bytes += (await stat(join(this.dir, segmentFileName(base, '.log')))).size;
+      // The log last: a crash in between leaves a segment that the next start moves as well.
+      for (const name of [segmentFileName(base, '.index'), segmentFileName(base, '.timeindex')]) await move(name);
+      await move(transactionIndexFileName(base));
+      await move(segmentFileName(base, '.log'));
     }
-    return deleted;
+    for (const name of await readdir(this.dir)) {
+      const m = /^(\d{20})\.snapshot$/.exec(name);
+      if (m && Number(m[1]) > cutOffset) await move(name);
+    }
+    return { path: aside, bytes };
   }
 
   /**
@@ -361,7 +434,14 @@ export class PartitionLog {
       from = this.logStartOffset;
     }
     for (let offset = Math.max(from, this.logStartOffset); offset < end; ) {
-      const chunk = await this.read(offset, REPLAY_CHUNK_BYTES, true);
+      let chunk: LogReadResult | null;
+      try {
+        chunk = await this.read(offset, REPLAY_CHUNK_BYTES, true);
+      } catch (e) {
+        // A damaged batch below the recovery point (told at ERROR by the read): the state is what comes before it.
+        if (e instanceof CorruptBatchError) break;
+        throw e;
+      }
       if (!chunk) break;
       const records = chunk.records;
       for (let at = 0; at + BATCH_HEADER_BYTES <= records.length; ) {
@@ -708,14 +788,34 @@ export class PartitionLog {
     if (offset >= end) return null;
     let records = this.tail?.read(offset, maxBytes, minOneBatch, end) ?? null;
     if (records === null) {
-      for (let i = this.segmentIndexFor(offset); i < this.segments.length && records === null; i++) {
-        records = await this.segments[i]!.read(offset, maxBytes, minOneBatch, end);
+      try {
+        for (let i = this.segmentIndexFor(offset); i < this.segments.length && records === null; i++) {
+          records = await this.segments[i]!.read(offset, maxBytes, minOneBatch, end);
+        }
+      } catch (e) {
+        if (e instanceof CorruptBatchError) this.reportCorruptBatch(e);
+        throw e;
       }
     }
     if (!records || records.length === 0) return null;
     const result: LogReadResult = { records, highWatermark, logStartOffset: this.logStartOffset };
     if (readCommitted) result.abortedTransactions = this.abortedTxns.collect(offset, lastOffsetIn(records) + 1);
     return result;
+  }
+
+  /** Tells a damaged batch met by reads at ERROR, once: consumers retrying the same offset do not repeat it. */
+  private reportCorruptBatch(e: CorruptBatchError): void {
+    const key = `${e.segmentBaseOffset}:${e.position}`;
+    if (this.reportedCorruptBatches.has(key)) return;
+    this.reportedCorruptBatches.add(key);
+    this.logger.error('corrupt batch in the log: reads stop before it and fetches from it get CORRUPT_MESSAGE', {
+      topic: this.topic,
+      partition: this.partition,
+      file: e.file,
+      position: e.position,
+      offset: e.offset,
+      reason: e.reason,
+    });
   }
 
   /** Index in `segments` of the segment that would hold `offset`. */

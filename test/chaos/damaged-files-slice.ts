@@ -10,17 +10,6 @@ import { fastTempRoot } from './harness.js';
  * once its case passes (`npm run chaos -- --probe damage --seed 1` prints every case's verdict).
  */
 export const FAILING_UNTIL_FIXED: Record<string, string> = {
-  // A segment below the recovery point damaged in its middle: the log serves its later segments past the gap.
-  // With some garbage (seed 1 here), a Fetch whose answer would hold the garbled batch closes the connection
-  // instead, so that not even the records before the damage can be read.
-  'clean/segment-first/truncated': 'recovery hole across segments',
-  'clean/segment-first/garbage-inside': 'recovery hole across segments, or the connection closed on the garbled batch',
-  'kill/segment-first/truncated': 'recovery hole across segments',
-  'kill/segment-first/garbage-inside': 'recovery hole across segments',
-  // Garbage after the whole batches of a segment below the active one: the cut is right, but recovery then
-  // deletes the later segments although no offset would be missing without them.
-  'clean/segment-first/garbage-appended': 'later segments deleted after a cut that leaves no hole',
-  'kill/segment-first/garbage-appended': 'later segments deleted after a cut that leaves no hole',
   // The aborted transactions of a segment are known only from its .txnindex, which is trusted as found.
   'clean/txn-index/deleted': 'read_committed serves an aborted transaction',
   'clean/txn-index/emptied': 'read_committed serves an aborted transaction',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LogManager } from '../../src/storage/log-manager.js';
@@ -71,13 +71,20 @@ async function readOffsets(log: PartitionLog): Promise<number[]> {
   return offsets;
 }
 
-test('recovery of several damaged segments keeps a consistent prefix: the segments after the first cut are deleted', () =>
+test('recovery of several damaged segments keeps a consistent prefix: the segments after the first cut are moved aside', () =>
   withTempDir(async (dir) => {
     // Segments at 0, 20, 40, 60, 80: 4 batches of 5 records each.
     await writeLog(dir, 20);
+    const laterFiles = new Map<string, Buffer>();
+    for (const base of [40, 60, 80])
+      for (const suffix of ['.log', '.index', '.timeindex']) {
+        const name = `${String(base).padStart(20, '0')}${suffix}`;
+        laterFiles.set(name, await readFile(join(dir, 'events-0', name)));
+      }
     // A flipped byte inside the second batch of segment 20 (offsets 25-29), and another in segment 60.
     await damage(dir, 20, BATCH_BYTES + 100, Buffer.from([0xde, 0xad, 0xbe, 0xef]));
     await damage(dir, 60, 100, Buffer.from([0xde, 0xad, 0xbe, 0xef]));
+    laterFiles.set('00000000000000000060.log', await readFile(join(dir, 'events-0', '00000000000000000060.log')));
     const logger = capture();
     const log = await openLog(dir, { clean: false, logger });
 
@@ -93,22 +100,25 @@ test('recovery of several damaged segments keeps a consistent prefix: the segmen
     assert.equal(log.recoveryTruncation?.offset, 25);
     assert.equal(log.recoveryTruncation?.reason, 'bad CRC');
 
+    // Nothing is deleted: the later segments are in a sibling directory, byte for byte.
+    const aside = (await readdir(dir)).filter((n) => n.endsWith('-truncated'));
+    assert.equal(aside.length, 1);
+    assert.match(aside[0]!, /^events-0\.[0-9a-f]{32}-truncated$/);
+    for (const [name, bytes] of laterFiles) {
+      assert.deepEqual(await readFile(join(dir, aside[0]!, name)), bytes, `${name} moved as it was`);
+    }
+
     const truncation = logger.lines.find((l) => l.message.startsWith('log truncated by recovery'));
-    assert.equal(truncation?.level, 'warn');
+    assert.equal(truncation?.level, 'error');
     assert.equal(truncation?.fields.offset, 25);
     assert.equal(truncation?.fields.segment, 20);
     assert.equal(truncation?.fields.reason, 'bad CRC');
     assert.equal(truncation?.fields.bytesDropped, BATCH_BYTES * 3);
-    assert.equal(truncation?.fields.segmentsDeleted, 3);
-    const deleted = logger.lines.filter((l) => l.message.startsWith('segment deleted by recovery'));
-    assert.deepEqual(
-      deleted.map((l) => [l.level, l.fields.segment, l.fields.bytes]),
-      [
-        ['warn', 80, BATCH_BYTES * 4],
-        ['warn', 60, BATCH_BYTES * 4],
-        ['warn', 40, BATCH_BYTES * 4],
-      ],
-    );
+    assert.equal(truncation?.fields.missingFrom, 25);
+    assert.equal(truncation?.fields.missingTo, 39);
+    assert.equal(truncation?.fields.segmentsMoved, 3);
+    assert.equal(truncation?.fields.bytesMoved, BATCH_BYTES * 12);
+    assert.equal(truncation?.fields.movedTo, join(dir, aside[0]!));
     const recovered = logger.lines.find((l) => l.message === 'log recovered');
     assert.equal(recovered?.level, 'info');
     assert.equal(recovered?.fields.bytesScanned, BATCH_BYTES * 8, 'segments 0 and 20 were read whole');

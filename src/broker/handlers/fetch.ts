@@ -6,14 +6,17 @@ import type {
   FetchResponseFetchableTopicResponse,
   FetchResponsePartitionData,
 } from '../../protocol/generated/messages/fetch-response.js';
+import { DecodeError } from '../../protocol/primitives/decode-error.js';
 import {
   BASE_OFFSET_OFFSET,
   batchSize,
   LAST_OFFSET_DELTA_OFFSET,
   RECORD_BATCH_OVERHEAD,
 } from '../../protocol/records/batch-header.js';
+import { CompressionError } from '../../protocol/records/compression/index.js';
 import { downConvertFromV2 } from '../../protocol/records/conversion.js';
 import type { Connection } from '../../server/connection.js';
+import { CorruptBatchError } from '../../storage/log-segment.js';
 import { OffsetOutOfRangeError, type PartitionLog } from '../../storage/partition-log.js';
 import type { BrokerServices } from '../api-handler.js';
 import { defineHandler } from '../api-handler.js';
@@ -67,6 +70,33 @@ function emptyPartition(partitionIndex: number, errorCode: number): FetchRespons
     preferredReadReplica: -1,
     records: NO_RECORDS,
   };
+}
+
+/**
+ * Batches in a legacy format. A batch that cannot be decoded (damaged while its header is intact: reads check
+ * headers, not CRCs) ends the answer before it; null when it is the first, so that the client gets
+ * CORRUPT_MESSAGE rather than a closed connection.
+ */
+function downConvert(records: Buffer, magic: 0 | 1): Buffer | null {
+  try {
+    return downConvertFromV2(records, magic);
+  } catch (e) {
+    if (!(e instanceof DecodeError || e instanceof CompressionError)) throw e;
+  }
+  // Rare: batch by batch, to keep those before the damaged one.
+  const parts: Buffer[] = [];
+  for (let at = 0; at + RECORD_BATCH_OVERHEAD <= records.length; ) {
+    const size = batchSize(records, at);
+    try {
+      parts.push(downConvertFromV2(records.subarray(at, at + size), magic));
+    } catch (e) {
+      if (!(e instanceof DecodeError || e instanceof CompressionError)) throw e;
+      break;
+    }
+    at += size;
+  }
+  const out = Buffer.concat(parts);
+  return out.length > 0 ? out : null;
 }
 
 /** True when the partition of a read has been appended to since. */
@@ -137,12 +167,19 @@ async function readPartitions(
           }));
         }
         // Fetch v0-3 consumers read message format v0 (v0-1) or v1 (v2-3).
-        data.records = apiVersion >= 4 ? result.records : downConvertFromV2(result.records, apiVersion >= 2 ? 1 : 0);
+        data.records = apiVersion >= 4 ? result.records : downConvert(result.records, apiVersion >= 2 ? 1 : 0);
+        if (data.records === null) {
+          data.errorCode = ErrorCode.CORRUPT_MESSAGE;
+          data.records = NO_RECORDS;
+        }
         bytes += result.records.length;
       }
     } catch (e) {
-      if (!(e instanceof OffsetOutOfRangeError)) throw e;
-      data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+      // A damaged batch where the read starts (logged by the log): as Kafka's CorruptRecordException, the
+      // partition gets CORRUPT_MESSAGE and the rest of the response and the connection go on.
+      if (e instanceof CorruptBatchError) data.errorCode = ErrorCode.CORRUPT_MESSAGE;
+      else if (e instanceof OffsetOutOfRangeError) data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+      else throw e;
     }
     data.highWatermark = BigInt(highWatermark);
     if (apiVersion >= 4) data.lastStableOffset = BigInt(lastStableOffset);
