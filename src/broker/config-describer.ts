@@ -118,13 +118,6 @@ function kafkaDefault(key: string): string | null {
   return brokerConfigDefinition(key)?.default ?? null;
 }
 
-/** The names a broker config is set under, most specific first (Kafka's DynamicBrokerConfig.brokerConfigSynonyms). */
-function brokerSynonyms(name: string): readonly string[] {
-  for (const group of SYNONYM_GROUPS)
-    if (group.includes(name)) return name === 'log.flush.scheduler.interval.ms' ? [name] : group;
-  return [name];
-}
-
 const SYNONYM_GROUPS: ReadonlyArray<readonly string[]> = [
   ['log.roll.ms', 'log.roll.hours'],
   ['log.roll.jitter.ms', 'log.roll.jitter.hours'],
@@ -132,6 +125,13 @@ const SYNONYM_GROUPS: ReadonlyArray<readonly string[]> = [
   ['log.flush.interval.ms', 'log.flush.scheduler.interval.ms'],
   ['log.retention.ms', 'log.retention.minutes', 'log.retention.hours'],
 ];
+
+/** The names a broker config is set under, most specific first (Kafka's DynamicBrokerConfig.brokerConfigSynonyms). */
+function brokerSynonyms(name: string): readonly string[] {
+  for (const group of SYNONYM_GROUPS)
+    if (group.includes(name)) return name === 'log.flush.scheduler.interval.ms' ? [name] : group;
+  return [name];
+}
 
 /** The values set in server.properties, or for a broker started with options, those that differ from the defaults. */
 function staticLayer(settings: BrokerSettings): Readonly<Record<string, string>> {

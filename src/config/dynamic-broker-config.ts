@@ -119,9 +119,7 @@ export function brokerConfigDefinition(name: string): DynamicDefinition | undefi
     };
   const other = OTHER_DYNAMIC_CONFIGS[name];
   if (other) return other;
-  const topic = TOPIC_CONFIG_BY_BROKER_KEY.get(name);
-  if (topic) return { ...topic, default: topic.default };
-  return undefined;
+  return TOPIC_CONFIG_BY_BROKER_KEY.get(name);
 }
 
 /** Whether Kafka's broker config of this name exists but cannot change at run time (here). */

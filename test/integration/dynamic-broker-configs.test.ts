@@ -404,3 +404,44 @@ print(json.dumps(out))
     await incremental('0', [{ name: 'log.retention.bytes', configOperation: DELETE, value: null }]);
   }
 });
+
+test('dynamic max.connections applies to the next connection accepted', async () => {
+  const b = await startBroker();
+  const first = await RawClient.connect(b.port);
+  try {
+    const set = await first.request(apis.IncrementalAlterConfigs, 1, {
+      resources: [
+        {
+          resourceType: BROKER,
+          resourceName: '0',
+          configs: [{ name: 'max.connections', configOperation: SET, value: '1' }],
+        },
+      ],
+      validateOnly: false,
+    });
+    assert.equal(set.responses[0]!.errorCode, ErrorCode.NONE);
+    const second = await RawClient.connect(b.port);
+    await second.closed; // refused: the first connection is the one allowed
+    const removed = await first.request(apis.IncrementalAlterConfigs, 1, {
+      resources: [
+        {
+          resourceType: BROKER,
+          resourceName: '0',
+          configs: [{ name: 'max.connections', configOperation: DELETE, value: null }],
+        },
+      ],
+      validateOnly: false,
+    });
+    assert.equal(removed.responses[0]!.errorCode, ErrorCode.NONE);
+    const third = await RawClient.connect(b.port);
+    const versions = await third.request(apis.ApiVersions, 3, {
+      clientSoftwareName: 'test',
+      clientSoftwareVersion: '1',
+    });
+    assert.equal(versions.errorCode, ErrorCode.NONE);
+    third.close();
+  } finally {
+    first.close();
+    await b.stop();
+  }
+});
