@@ -251,6 +251,7 @@ export function describeBrokerConfigs(
   const fromSettings = settingsValues(settings);
   const names = new Set([
     ...Object.keys(BROKER_CONFIGS),
+    ...DYNAMIC_BROKER_CONFIGS,
     ...Object.keys(staticLayer(settings)),
     ...Object.keys(clusterDefault),
     ...Object.keys(settings.dynamicConfigs?.broker ?? {}),

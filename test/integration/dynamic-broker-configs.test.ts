@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
+import { withTempDir } from '../storage/helpers.js';
+import { MAIN, startedPort } from './cli.js';
 import { PYTHON } from './clients.js';
 import { RawClient } from './raw-client.js';
 
@@ -445,3 +447,71 @@ test('dynamic max.connections applies to the next connection accepted', async ()
     await b.stop();
   }
 });
+
+test('samsa server: log.retention.hours from server.properties and a dynamic log.retention.ms, described as Kafka does, kept across a restart', () =>
+  withTempDir(async (dir) => {
+    const props = join(dir, 'server.properties');
+    await writeFile(props, `listeners=PLAINTEXT://127.0.0.1:0\nlog.dirs=${join(dir, 'data')}\nlog.retention.hours=1\n`);
+    const start = async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'server', props], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      const port = await startedPort(child);
+      const client = new Kafka({ brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING });
+      const stop = async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      };
+      return { client, stop };
+    };
+    let server = await start();
+    try {
+      const admin = server.client.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: 'hourly' }] });
+      let topic = await describe(ConfigResourceTypes.TOPIC, 'hourly', server.client);
+      // The value is the one in force; as in Kafka, no synonym is named log.retention.ms, so none is listed.
+      assert.deepEqual(topic.get('retention.ms'), {
+        value: '3600000',
+        source: DEFAULT_CONFIG,
+        readOnly: false,
+        synonyms: [],
+      });
+      const own = await describe(ConfigResourceTypes.BROKER, '0', server.client);
+      assert.deepEqual(own.get('log.retention.hours')?.synonyms, [
+        ['log.retention.hours', '1', STATIC_BROKER_CONFIG],
+        ['log.retention.hours', '168', DEFAULT_CONFIG],
+      ]);
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.BROKER,
+            name: '0',
+            configEntries: [{ name: 'log.retention.ms', value: '120000' }],
+          },
+        ],
+      });
+      await admin.disconnect();
+      const expected = {
+        value: '120000',
+        source: DYNAMIC_BROKER_CONFIG,
+        readOnly: false,
+        synonyms: [
+          ['log.retention.ms', '120000', DYNAMIC_BROKER_CONFIG],
+          ['log.retention.hours', '1', STATIC_BROKER_CONFIG],
+          ['log.retention.hours', '168', DEFAULT_CONFIG],
+        ],
+      };
+      topic = await describe(ConfigResourceTypes.TOPIC, 'hourly', server.client);
+      assert.deepEqual(topic.get('retention.ms'), expected);
+      await server.stop();
+      server = await start();
+      topic = await describe(ConfigResourceTypes.TOPIC, 'hourly', server.client);
+      assert.deepEqual(topic.get('retention.ms'), expected, 'kept across the restart');
+    } finally {
+      await server.stop();
+    }
+  }));
