@@ -4,6 +4,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
@@ -515,3 +516,36 @@ test('samsa server: log.retention.hours from server.properties and a dynamic log
       await server.stop();
     }
   }));
+
+test('dynamic log.retention.bytes trims a topic without a retention override at the next retention check', async () => {
+  const b = await startBroker({ logRetentionCheckIntervalMs: 100 });
+  try {
+    const client = new Kafka({ brokers: [b.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = client.admin();
+    await admin.connect();
+    await admin.createTopics({
+      topics: [{ topic: 'trimmed', configEntries: [{ name: 'segment.bytes', value: '2000' }] }],
+    });
+    const producer = client.producer();
+    await producer.connect();
+    for (let i = 0; i < 30; i++)
+      await producer.send({ topic: 'trimmed', messages: [{ value: `record ${i} `.repeat(20) }] });
+    await producer.disconnect();
+    const r = await incremental(
+      '',
+      [{ name: 'log.retention.bytes', configOperation: SET, value: '2000' }],
+      false,
+      b.port,
+    );
+    assert.equal(r.errorCode, ErrorCode.NONE);
+    let low = '0';
+    for (let waited = 0; waited < 10_000 && low === '0'; waited += 100) {
+      await sleep(100);
+      low = (await admin.fetchTopicOffsets('trimmed'))[0]!.low;
+    }
+    assert.ok(Number(low) > 0, `the earliest offset moved (now ${low})`);
+    await admin.disconnect();
+  } finally {
+    await b.stop();
+  }
+});
