@@ -419,6 +419,8 @@ export class Broker {
     scheduleCleaner();
     scheduleFlush();
     brokerConfigs.onChange(() => {
+      // A change answered while stopping must not arm timers again over logs being closed.
+      if (this.stopping) return;
       applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
       // Topics without an override of a changed log config take the new default at once, as in Kafka.
       for (const topic of topics.all()) logs.refreshConfig(topic.name);

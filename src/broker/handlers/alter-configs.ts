@@ -18,7 +18,7 @@ export const alterConfigsHandler = defineHandler<AlterConfigsRequest, AlterConfi
   async handle({ broker }, request) {
     const responses = await alterResources(broker, request.resources, request.validateOnly, (r) => {
       const nulls = r.configs.filter((c) => c.value === null).map((c) => c.name);
-      // Kafka refuses null values for brokers; topics have always taken a null as "not given" here.
+      // Kafka refuses null values for brokers; for topics a null is taken as "not given", as it has been here.
       if (r.resourceType === ConfigResourceType.BROKER && nulls.length > 0)
         return {
           errorCode: ErrorCode.INVALID_REQUEST,
