@@ -120,7 +120,7 @@ async function changeBrokerConfigs(
   let invalid: string | null = null;
   const outcome = await broker.brokerConfigs.modify(resourceName, (current) => {
     const next = change(current);
-    invalid = dynamicBrokerConfigsError(next);
+    invalid = dynamicBrokerConfigsError(next, resourceName !== '');
     return invalid || validateOnly ? null : next;
   });
   if (invalid) return fail(ErrorCode.INVALID_REQUEST, invalid);

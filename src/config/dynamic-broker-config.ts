@@ -84,10 +84,26 @@ const OTHER_DYNAMIC_CONFIGS: Readonly<Record<string, DynamicDefinition>> = {
   'transaction.partition.verification.enable': { kind: 'boolean', default: 'true' },
 };
 
+/**
+ * Kafka's SASL tuning among its dynamic listener configs: timings of Kerberos and token refresh. They enable
+ * nothing (the listeners and their protocols are not dynamic), so they are kept without effect; Kafka sets them
+ * per broker only.
+ */
+const PER_BROKER_CONFIGS: Readonly<Record<string, DynamicDefinition>> = {
+  'sasl.kerberos.ticket.renew.window.factor': { kind: 'double', default: '0.8' },
+  'sasl.kerberos.ticket.renew.jitter': { kind: 'double', default: '0.05' },
+  'sasl.kerberos.min.time.before.relogin': { kind: 'long', default: '60000' },
+  'sasl.login.refresh.window.factor': { kind: 'double', default: '0.8' },
+  'sasl.login.refresh.window.jitter': { kind: 'double', default: '0.05' },
+  'sasl.login.refresh.min.period.seconds': { kind: 'int', default: '60', atLeast: 0 },
+  'sasl.login.refresh.buffer.seconds': { kind: 'int', default: '300', atLeast: 0 },
+};
+
 /** The broker configs that can change at run time; every other known broker config is read-only. */
 export const DYNAMIC_BROKER_CONFIGS: ReadonlySet<string> = new Set([
   ...DYNAMIC_LOG_CONFIGS,
   ...Object.keys(OTHER_DYNAMIC_CONFIGS),
+  ...Object.keys(PER_BROKER_CONFIGS),
 ]);
 
 /**
@@ -117,7 +133,7 @@ export function brokerConfigDefinition(name: string): DynamicDefinition | undefi
       ...(broker.atLeast !== undefined ? { atLeast: broker.atLeast } : {}),
       ...(broker.oneOf ? { oneOf: broker.oneOf } : {}),
     };
-  const other = OTHER_DYNAMIC_CONFIGS[name];
+  const other = OTHER_DYNAMIC_CONFIGS[name] ?? PER_BROKER_CONFIGS[name];
   if (other) return other;
   return TOPIC_CONFIG_BY_BROKER_KEY.get(name);
 }
@@ -136,10 +152,12 @@ function isReadOnly(name: string): boolean {
 
 /**
  * Why a broker resource's dynamic configs cannot be stored, in Kafka's words (Kafka answers INVALID_REQUEST with
- * them), or null. Names that are no broker config Samsa knows are accepted and kept, as Kafka keeps custom configs.
+ * them), or null. `perBroker`: set on a broker id rather than as the cluster-wide default. Names that are no
+ * broker config Samsa knows are accepted and kept, as Kafka keeps custom configs.
  */
-export function dynamicBrokerConfigsError(configs: Record<string, string>): string | null {
-  const readOnly = Object.keys(configs).filter(isReadOnly);
+export function dynamicBrokerConfigsError(configs: Record<string, string>, perBroker: boolean): string | null {
+  const names = Object.keys(configs);
+  const readOnly = names.filter(isReadOnly);
   if (readOnly.length > 0) return `Cannot update these configs dynamically: [${readOnly.join(', ')}]`;
   for (const [name, value] of Object.entries(configs)) {
     const def = brokerConfigDefinition(name);
@@ -147,6 +165,9 @@ export function dynamicBrokerConfigsError(configs: Record<string, string>): stri
     const error = configValueError(name, def, value);
     if (error) return error;
   }
+  const brokerOnly = names.filter((name) => PER_BROKER_CONFIGS[name] !== undefined);
+  if (!perBroker && brokerOnly.length > 0)
+    return `Cannot update these configs at default cluster level, broker id must be specified: [${brokerOnly.join(', ')}]`;
   return null;
 }
 

@@ -270,6 +270,19 @@ test('IncrementalAlterConfigs on BROKER: read-only configs, bad values and other
   r = await incremental('0', [{ name: 'min.insync.replicas', configOperation: APPEND, value: '2' }]);
   assert.equal(r.errorCode, ErrorCode.INVALID_CONFIG);
 
+  // Kafka's SASL tuning (librdkafka's admin test sets this one) is per broker only; it enables nothing.
+  r = await incremental('', [{ name: 'sasl.kerberos.min.time.before.relogin', configOperation: SET, value: '58000' }]);
+  assert.deepEqual(r, {
+    errorCode: ErrorCode.INVALID_REQUEST,
+    errorMessage:
+      'Cannot update these configs at default cluster level, broker id must be specified: [sasl.kerberos.min.time.before.relogin]',
+  });
+  r = await incremental('0', [{ name: 'sasl.kerberos.min.time.before.relogin', configOperation: SET, value: '58000' }]);
+  assert.equal(r.errorCode, ErrorCode.NONE, r.errorMessage ?? '');
+  r = await incremental('0', [{ name: 'sasl.enabled.mechanisms', configOperation: SET, value: 'PLAIN' }]);
+  assert.equal(r.errorMessage, 'Cannot update these configs dynamically: [sasl.enabled.mechanisms]');
+  await incremental('0', [{ name: 'sasl.kerberos.min.time.before.relogin', configOperation: DELETE, value: null }]);
+
   // validateOnly checks and stores nothing.
   r = await incremental('0', [{ name: 'log.segment.bytes', configOperation: SET, value: '4096' }], true);
   assert.equal(r.errorCode, ErrorCode.NONE);
