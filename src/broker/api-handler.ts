@@ -1,3 +1,4 @@
+import type { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
 import type { ProducerIdManager } from '../cluster/producer-ids.js';
 import type { TopicMetadata } from '../cluster/topic-metadata.js';
 import type { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
@@ -19,6 +20,8 @@ export interface BrokerServices {
   settings: BrokerSettings;
   clusterId: string;
   topics: TopicMetadata;
+  /** The dynamic broker configs (AlterConfigs on BROKER resources); changes are applied to `settings` at once. */
+  brokerConfigs: BrokerConfigMetadata;
   replicas: ReplicaManager;
   logs: LogManager;
   fetchSessions: FetchSessionCache;

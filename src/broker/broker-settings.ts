@@ -1,3 +1,4 @@
+import type { DynamicConfigLayers } from '../cluster/broker-config-metadata.js';
 import type { GroupSettings } from '../coordinator/group/group-coordinator.js';
 import type { TransactionSettings } from '../coordinator/transaction/transaction-coordinator.js';
 import type { LogConfig } from '../storage/partition-log.js';
@@ -75,6 +76,20 @@ export interface BrokerSettings {
   groups: GroupSettings;
   /** The keys set in server.properties (or --override), as written; DescribeConfigs reports them as static. */
   staticConfigs?: Record<string, string>;
+  /**
+   * The dynamic broker configs in force (AlterConfigs on the BROKER resource), over `staticConfigs`. The fields
+   * above already hold the values they give; topic defaults read the raw text.
+   */
+  dynamicConfigs?: DynamicConfigLayers;
+}
+
+/**
+ * The text of a broker config as configured: dynamic per-broker, else dynamic cluster default, else
+ * server.properties. Undefined when none sets it (Kafka's default applies).
+ */
+export function configuredBrokerConfig(settings: BrokerSettings, name: string): string | undefined {
+  const dynamic = settings.dynamicConfigs;
+  return dynamic?.broker[name] ?? dynamic?.clusterDefault[name] ?? settings.staticConfigs?.[name];
 }
 
 /**

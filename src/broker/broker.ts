@@ -2,11 +2,13 @@ import { lookup, lookupService } from 'node:dns/promises';
 import { type FileHandle, mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
 import { ensureClusterId, newAssignment, newUuid, TopicMetadata, type TopicRecord } from '../cluster/topic-metadata.js';
 import { CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../cluster/topic-name.js';
+import { applyDynamicBrokerConfigs, dynamicallyConfigurable } from '../config/dynamic-broker-config.js';
 import { defaultGroupSettings, GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import {
   defaultTransactionSettings,
@@ -24,6 +26,7 @@ import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/partition-log.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import type { BrokerSettings, ListenerSettings } from './broker-settings.js';
+import { staticConfigsOf } from './config-describer.js';
 import { FetchSessionCache } from './fetch-session.js';
 import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
 import { addPartitionsToTxnHandler } from './handlers/add-partitions-to-txn.js';
@@ -101,6 +104,23 @@ const INTERNAL_TOPIC_CONFIGS = {
   'segment.bytes': '104857600',
 };
 
+/** The longest interval a Node timer holds (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * `task`, never running twice at once: a call while it runs shares that run. A timer replaced on a config change
+ * must not start a second cleaning pass over the logs the first one is still on.
+ */
+function oneAtATime(task: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  return () => {
+    running ??= task().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+}
+
 /** How often the recovery point and log start offset checkpoints are written (Kafka's default). */
 const CHECKPOINT_INTERVAL_MS = 60_000;
 /** Kafka's max.connections default is unbounded; a broker in Node keeps a bound. */
@@ -166,6 +186,8 @@ export class Broker {
   private logDirLocks: FileHandle[] = [];
   private dispatcher: RequestDispatcher | null = null;
   private timers: NodeJS.Timeout[] = [];
+  /** The timers of background tasks whose interval is a dynamic broker config, by that config. */
+  private readonly dynamicTimers = new Map<string, { intervalMs: number; timer: NodeJS.Timeout | null }>();
   /** The log cleaner, when log.cleaner.enable is on. */
   private cleaner: LogCleaner | null = null;
   /** Background tasks (retention, checkpoints, flushes) in progress. */
@@ -175,6 +197,7 @@ export class Broker {
   private stores: {
     store: MetadataStore;
     topics: TopicMetadata;
+    brokerConfigs: BrokerConfigMetadata;
     logs: LogManager;
     replicas: ReplicaManager;
     groups: GroupCoordinator;
@@ -232,6 +255,12 @@ export class Broker {
     const clusterId = await this.checkMetaProperties(store);
     const topics = await TopicMetadata.load(store);
     this.startupClosers.push(async () => topics.close());
+    // Dynamic broker configs (AlterConfigs on BROKER) over server.properties, from the start and on every change.
+    const brokerConfigs = await BrokerConfigMetadata.load(store, settings.nodeId);
+    this.startupClosers.push(async () => brokerConfigs.close());
+    settings.staticConfigs ??= staticConfigsOf(settings);
+    const staticValues = dynamicallyConfigurable(settings);
+    applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
     const logs = new LogManager({
       logDirs: settings.logDirs,
       configFor: (topic) => logConfigFor(topics.get(topic), settings),
@@ -312,6 +341,7 @@ export class Broker {
       settings,
       clusterId,
       topics,
+      brokerConfigs,
       replicas,
       logs,
       fetchSessions: new FetchSessionCache(),
@@ -373,25 +403,37 @@ export class Broker {
     this.every(settings.groups.offsetsRetentionCheckIntervalMs, () => groups.expireOffsets());
     this.every(settings.transactions.abortTimedOutIntervalMs, () => transactions.abortTimedOutTransactions());
     this.every(settings.transactions.removeExpiredIntervalMs, () => transactions.removeExpiredTransactionalIds());
+    let scheduleCleaner = (): void => {};
     if (settings.logCleanerEnable) {
       const cleaner = new LogCleaner(() => logs.allLogs(), {
         onError: (log, error) =>
           logger.error('log cleaning failed', { topic: log.topic, partition: log.partition, error: error as Error }),
       });
       this.cleaner = cleaner;
-      this.every(settings.logCleanerBackoffMs, async () => {
+      const clean = oneAtATime(async () => {
         // The cleaner's progress is on disk once a pass moved it, so that a restart does not clean the same
         // segments again.
         if ((await cleaner.cleanAll()) > 0) await logs.checkpointCleanerOffsets();
       });
+      scheduleCleaner = () => this.everyDynamic('log.cleaner.backoff.ms', settings.logCleanerBackoffMs, clean);
     }
     this.every(settings.producerIdExpirationCheckIntervalMs, async () => logs.removeExpiredProducers());
-    if (Number.isFinite(settings.logFlushIntervalMs)) {
-      this.every(settings.logFlushIntervalMs, async () => {
-        for (const log of logs.allLogs()) await log.flush();
-      });
-    }
-    this.stores = { store, topics, logs, replicas, groups };
+    const flush = oneAtATime(async () => {
+      for (const log of logs.allLogs()) await log.flush();
+    });
+    const scheduleFlush = () => this.everyDynamic('log.flush.interval.ms', settings.logFlushIntervalMs, flush);
+    scheduleCleaner();
+    scheduleFlush();
+    brokerConfigs.onChange(() => {
+      // A change answered while stopping must not arm timers again over logs being closed.
+      if (this.stopping) return;
+      applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
+      // Topics without an override of a changed log config take the new default at once, as in Kafka.
+      for (const topic of topics.all()) logs.refreshConfig(topic.name);
+      scheduleCleaner();
+      scheduleFlush();
+    });
+    this.stores = { store, topics, brokerConfigs, logs, replicas, groups };
     for (const listener of this.listeners) listener.serve();
     logger.info('started', {
       version: SAMSA_VERSION,
@@ -446,7 +488,10 @@ export class Broker {
           port: l.port,
           maxRequestBytes: settings.socketRequestMaxBytes,
           idleTimeoutMs: settings.connectionsMaxIdleMs,
-          maxConnections: settings.maxConnections,
+          // Read at each accepted connection: max.connections is a dynamic broker config.
+          get maxConnections() {
+            return settings.maxConnections;
+          },
           requestMemory,
         },
         (frame: Buffer, connection: Connection) => this.dispatcher!.handleFrame(frame, connection),
@@ -537,7 +582,22 @@ export class Broker {
     return ErrorCode.NONE;
   }
 
-  private every(intervalMs: number, task: () => Promise<unknown>): void {
+  /**
+   * Runs `task` every `intervalMs` as `every` does, replacing the timer when the interval a dynamic config sets
+   * changes; an interval no timer can hold (Long.MAX_VALUE, Kafka's "never") runs it never.
+   */
+  private everyDynamic(config: string, intervalMs: number, task: () => Promise<unknown>): void {
+    const current = this.dynamicTimers.get(config);
+    if (current?.intervalMs === intervalMs) return;
+    if (current?.timer) {
+      clearInterval(current.timer);
+      this.timers = this.timers.filter((t) => t !== current.timer);
+    }
+    const timer = intervalMs > 0 && intervalMs <= MAX_TIMER_MS ? this.every(intervalMs, task) : null;
+    this.dynamicTimers.set(config, { intervalMs, timer });
+  }
+
+  private every(intervalMs: number, task: () => Promise<unknown>): NodeJS.Timeout {
     let running: Promise<void> | null = null;
     const timer = setInterval(() => {
       if (running) return;
@@ -554,6 +614,7 @@ export class Broker {
     }, intervalMs);
     timer.unref();
     this.timers.push(timer);
+    return timer;
   }
 
   /** Stops taking connections, lets in-flight writes finish, flushes the logs and marks a clean shutdown. */
@@ -567,10 +628,11 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
-        const { store, topics, logs, replicas, groups } = this.stores;
+        const { store, topics, brokerConfigs, logs, replicas, groups } = this.stores;
         groups.stop();
         replicas.stop();
         await logs.shutdown();
+        brokerConfigs.close();
         topics.close();
         await store.close();
       }

@@ -1,4 +1,5 @@
 import { topicNameError } from '../cluster/topic-name.js';
+import { dynamicBrokerConfigsError } from '../config/dynamic-broker-config.js';
 import { topicConfigsError } from '../config/topic-config.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { type BrokerServices, repeatedNames } from './api-handler.js';
@@ -62,8 +63,8 @@ export async function alterResources<R extends ConfigResource>(
 
 /**
  * Applies a change to the config overrides of one resource, as AlterConfigs and IncrementalAlterConfigs do:
- * topics get their overrides validated then stored (unless validateOnly); broker configs come from
- * server.properties and cannot change at run time; other resource types are not supported.
+ * topics get their overrides validated then stored (unless validateOnly); brokers their dynamic configs (see
+ * `changeBrokerConfigs`); other resource types are not supported.
  */
 export async function changeResourceConfigs(
   broker: BrokerServices,
@@ -73,15 +74,8 @@ export async function changeResourceConfigs(
   change: (current: Record<string, string>) => Record<string, string>,
 ): Promise<ConfigChangeResult> {
   try {
-    if (resourceType === ConfigResourceType.BROKER) {
-      if (resourceName !== '' && resourceName !== String(broker.settings.nodeId))
-        return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${broker.settings.nodeId}`);
-      const attempted = Object.keys(change({}));
-      return fail(
-        ErrorCode.INVALID_CONFIG,
-        `Cannot update these configs dynamically: ${attempted.join(', ')} (broker configs come from server.properties)`,
-      );
-    }
+    if (resourceType === ConfigResourceType.BROKER)
+      return await changeBrokerConfigs(broker, resourceName, validateOnly, change);
     if (resourceType !== ConfigResourceType.TOPIC)
       return fail(ErrorCode.INVALID_REQUEST, `Unsupported resource type ${resourceType}`);
     const nameError = topicNameError(resourceName);
@@ -103,4 +97,36 @@ export async function changeResourceConfigs(
     if (e instanceof ConfigChangeRejected) return fail(e.errorCode, e.message);
     throw e;
   }
+}
+
+/**
+ * Kafka's dynamic broker configs: on this broker's id (per-broker) or "" (the cluster-wide default). The resulting
+ * set is checked as Kafka checks it (read-only names and bad values answer INVALID_REQUEST, KAFKA-13609), then
+ * stored in the metadata store unless validateOnly; the broker applies it before this answers.
+ */
+async function changeBrokerConfigs(
+  broker: BrokerServices,
+  resourceName: string,
+  validateOnly: boolean,
+  change: (current: Record<string, string>) => Record<string, string>,
+): Promise<ConfigChangeResult> {
+  const nodeId = broker.settings.nodeId;
+  if (resourceName !== '') {
+    if (!/^-?\d+$/.test(resourceName))
+      return fail(ErrorCode.INVALID_REQUEST, `Node id must be an integer, but it is: ${resourceName}`);
+    if (Number(resourceName) !== nodeId)
+      return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${nodeId}, but received ${resourceName}`);
+  }
+  let invalid: string | null = null;
+  const outcome = await broker.brokerConfigs.modify(resourceName, (current) => {
+    const next = change(current);
+    invalid = dynamicBrokerConfigsError(next, resourceName !== '');
+    return invalid || validateOnly ? null : next;
+  });
+  if (invalid) return fail(ErrorCode.INVALID_REQUEST, invalid);
+  if (outcome === 'busy')
+    return fail(ErrorCode.UNKNOWN_SERVER_ERROR, `Broker configs of ${resourceName || '<default>'} kept changing`);
+  if (outcome === 'updated')
+    broker.logger.info('dynamic broker configs changed', { resource: resourceName || '<default>' });
+  return OK;
 }

@@ -1,6 +1,8 @@
 import type { TopicRecord } from '../cluster/topic-metadata.js';
 import { BROKER_CONFIGS } from '../config/broker-config.js';
+import { brokerConfigDefinition, DYNAMIC_BROKER_CONFIGS } from '../config/dynamic-broker-config.js';
 import { type ConfigKind, LONG_MAX_TEXT, TOPIC_CONFIGS } from '../config/topic-config.js';
+import { defaultBrokerSettings } from './broker.js';
 import type { BrokerSettings } from './broker-settings.js';
 
 /** Kafka's ConfigResource.Type codes. */
@@ -96,58 +98,117 @@ function settingsValues(s: BrokerSettings): Record<string, string> {
   };
 }
 
-/** The topic configs by the broker config each falls back to. */
-const TOPIC_CONFIG_BY_BROKER_KEY = new Map(Object.values(TOPIC_CONFIGS).map((def) => [def.brokerKey, def]));
+/**
+ * Topic configs that Kafka gives no broker synonym (ServerTopicConfigSynonyms leaves them out): described with
+ * their default and no synonyms.
+ */
+const NO_BROKER_SYNONYM = new Set([
+  'follower.replication.throttled.replicas',
+  'leader.replication.throttled.replicas',
+  'remote.storage.enable',
+  'remote.log.copy.disable',
+  'remote.log.delete.on.disable',
+]);
 
-/** Kafka's default for a broker config, from the broker table or, for a topic config's synonym, the topic table. */
+/**
+ * Kafka's default of a broker config, as its DEFAULT_CONFIG synonym: null when Kafka has none (log.retention.ms,
+ * log.roll.ms: their .hours synonyms carry the default).
+ */
 function kafkaDefault(key: string): string | null {
-  return BROKER_CONFIGS[key]?.default ?? TOPIC_CONFIG_BY_BROKER_KEY.get(key)?.default ?? null;
+  return brokerConfigDefinition(key)?.default ?? null;
+}
+
+const SYNONYM_GROUPS: ReadonlyArray<readonly string[]> = [
+  ['log.roll.ms', 'log.roll.hours'],
+  ['log.roll.jitter.ms', 'log.roll.jitter.hours'],
+  // log.flush.scheduler.interval.ms is the default of log.flush.interval.ms, not the other way round.
+  ['log.flush.interval.ms', 'log.flush.scheduler.interval.ms'],
+  ['log.retention.ms', 'log.retention.minutes', 'log.retention.hours'],
+];
+
+/** The names a broker config is set under, most specific first (Kafka's DynamicBrokerConfig.brokerConfigSynonyms). */
+function brokerSynonyms(name: string): readonly string[] {
+  for (const group of SYNONYM_GROUPS)
+    if (group.includes(name)) return name === 'log.flush.scheduler.interval.ms' ? [name] : group;
+  return [name];
+}
+
+/** The values set in server.properties, or for a broker started with options, those that differ from the defaults. */
+function staticLayer(settings: BrokerSettings): Readonly<Record<string, string>> {
+  return settings.staticConfigs ?? {};
 }
 
 /**
- * A broker config's value and where it comes from: server.properties or options, else Kafka's default.
- * `fromSettings` is `settingsValues(settings)`, computed once per request.
+ * Kafka's synonyms of a broker config (ConfigHelper.configSynonyms): every synonym set dynamically for this
+ * broker, then as the cluster default, then in server.properties, then Kafka's defaults; each source lists the
+ * synonyms in precedence order. As Kafka, the list starts at the first entry of `name` itself: for a topic's
+ * retention.ms with only log.retention.hours set, none remains, and the source is DEFAULT_CONFIG.
  */
-function brokerConfigValue(
-  settings: BrokerSettings,
-  key: string,
-  fromSettings: Record<string, string>,
-): { value: string | null; source: number } {
-  const derived = fromSettings[key];
-  const configured = settings.staticConfigs?.[key];
-  const fallback = kafkaDefault(key);
-  const value = derived ?? configured ?? fallback;
-  const isStatic = configured !== undefined || (derived !== undefined && derived !== fallback);
-  return { value, source: isStatic ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG };
+function configSynonyms(name: string, settings: BrokerSettings): ConfigSynonym[] {
+  const names = brokerSynonyms(name);
+  const dynamic = settings.dynamicConfigs;
+  const layers: Array<[Readonly<Record<string, string>> | undefined, number]> = [
+    [dynamic?.broker, ConfigSource.DYNAMIC_BROKER_CONFIG],
+    [dynamic?.clusterDefault, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG],
+    [staticLayer(settings), ConfigSource.STATIC_BROKER_CONFIG],
+  ];
+  const all: ConfigSynonym[] = [];
+  for (const [layer, source] of layers) {
+    for (const n of names) {
+      const value = layer?.[n];
+      if (value !== undefined) all.push({ name: n, value, source });
+    }
+  }
+  for (const n of names) {
+    const value = kafkaDefault(n);
+    if (value !== null) all.push({ name: n, value, source: ConfigSource.DEFAULT_CONFIG });
+  }
+  const first = all.findIndex((s) => s.name === name);
+  return first === -1 ? [] : all.slice(first);
 }
 
 function brokerConfigKind(key: string): ConfigKind {
-  return BROKER_CONFIGS[key]?.type ?? TOPIC_CONFIG_BY_BROKER_KEY.get(key)?.kind ?? 'string';
+  return brokerConfigDefinition(key)?.kind ?? 'string';
 }
 
-/** Every config of a topic, the override where one is set, in Kafka's synonym order (most specific first). */
+/**
+ * The value a topic without an override gets, where the settings hold it resolved from several synonyms (hours,
+ * minutes and milliseconds); the others take their first synonym's value.
+ */
+function resolvedTopicDefault(name: string, settings: BrokerSettings): string | undefined {
+  switch (name) {
+    case 'retention.ms':
+      return longText(settings.logDefaults.retentionMs);
+    case 'segment.ms':
+      return longText(settings.logDefaults.segmentMs);
+    case 'flush.ms':
+      return longText(settings.logFlushIntervalMs);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Every config of a topic as Kafka describes it: the value in force (the override, else the broker's), the
+ * source of the first synonym, and the synonyms (the override, then the broker's, see `configSynonyms`).
+ */
 export function describeTopicConfigs(
   topic: TopicRecord,
   settings: BrokerSettings,
   keys: readonly string[] | null,
 ): DescribedConfig[] {
   const names = keys ?? Object.keys(TOPIC_CONFIGS);
-  const fromSettings = settingsValues(settings);
   const out: DescribedConfig[] = [];
   for (const name of names) {
     const def = TOPIC_CONFIGS[name];
     if (!def) continue;
-    const synonyms: ConfigSynonym[] = [];
+    const synonyms = NO_BROKER_SYNONYM.has(name) ? [] : configSynonyms(def.brokerKey, settings);
     const override = topic.configs[name];
-    if (override !== undefined) synonyms.push({ name, value: override, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
-    const broker = brokerConfigValue(settings, def.brokerKey, fromSettings);
-    if (broker.source === ConfigSource.STATIC_BROKER_CONFIG) synonyms.push({ name: def.brokerKey, ...broker });
-    synonyms.push({ name: def.brokerKey, value: def.default, source: ConfigSource.DEFAULT_CONFIG });
-    const effective = synonyms[0]!;
+    if (override !== undefined) synonyms.unshift({ name, value: override, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
     out.push({
       name,
-      value: effective.value,
-      source: effective.source,
+      value: override ?? resolvedTopicDefault(name, settings) ?? synonyms[0]?.value ?? def.default,
+      source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
       readOnly: false,
       configType: CONFIG_TYPE[def.kind],
       synonyms,
@@ -156,19 +217,62 @@ export function describeTopicConfigs(
   return out;
 }
 
-/** The broker's own configs: readable, not alterable at run time (they come from server.properties). */
-export function describeBrokerConfigs(settings: BrokerSettings, keys: readonly string[] | null): DescribedConfig[] {
-  const names = keys ?? [...new Set([...Object.keys(BROKER_CONFIGS), ...Object.keys(settings.staticConfigs ?? {})])];
+/**
+ * The configs of a BROKER resource as Kafka describes them. For this broker's id: every config, with the value in
+ * force, its source and synonyms; read-only unless dynamic. For "" (the cluster-wide default): the dynamic
+ * defaults set, each with its DYNAMIC_DEFAULT_BROKER_CONFIG synonyms only.
+ */
+export function describeBrokerConfigs(
+  settings: BrokerSettings,
+  resourceName: string,
+  keys: readonly string[] | null,
+): DescribedConfig[] {
+  const wanted = (name: string) => keys === null || keys.includes(name);
+  const describe = (name: string, value: string | null, synonyms: ConfigSynonym[]): DescribedConfig => ({
+    name,
+    value,
+    source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
+    readOnly: !DYNAMIC_BROKER_CONFIGS.has(name),
+    configType: CONFIG_TYPE[brokerConfigKind(name)],
+    synonyms,
+  });
+  const clusterDefault = settings.dynamicConfigs?.clusterDefault ?? {};
+  if (resourceName === '') {
+    return Object.entries(clusterDefault)
+      .filter(([name]) => wanted(name))
+      .map(([name, value]) =>
+        describe(
+          name,
+          value,
+          configSynonyms(name, settings).filter((s) => s.source === ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
+        ),
+      );
+  }
   const fromSettings = settingsValues(settings);
+  const names = new Set([
+    ...Object.keys(BROKER_CONFIGS),
+    ...DYNAMIC_BROKER_CONFIGS,
+    ...Object.keys(staticLayer(settings)),
+    ...Object.keys(clusterDefault),
+    ...Object.keys(settings.dynamicConfigs?.broker ?? {}),
+  ]);
   const out: DescribedConfig[] = [];
   for (const name of names) {
-    if (!BROKER_CONFIGS[name] && settings.staticConfigs?.[name] === undefined) continue;
-    const { value, source } = brokerConfigValue(settings, name, fromSettings);
-    const synonyms: ConfigSynonym[] = [{ name, value, source }];
-    const fallback = kafkaDefault(name);
-    if (source !== ConfigSource.DEFAULT_CONFIG && fallback !== null)
-      synonyms.push({ name, value: fallback, source: ConfigSource.DEFAULT_CONFIG });
-    out.push({ name, value, source, readOnly: true, configType: CONFIG_TYPE[brokerConfigKind(name)], synonyms });
+    if (!wanted(name)) continue;
+    const synonyms = configSynonyms(name, settings);
+    out.push(describe(name, fromSettings[name] ?? synonyms[0]?.value ?? kafkaDefault(name), synonyms));
   }
+  return out;
+}
+
+/**
+ * The configs a broker started with options (no server.properties) was given: those whose value differs from
+ * Samsa's defaults, described as STATIC_BROKER_CONFIG as if server.properties had set them.
+ */
+export function staticConfigsOf(settings: BrokerSettings): Record<string, string> {
+  const given = settingsValues(settings);
+  const defaults = settingsValues(defaultBrokerSettings());
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(given)) if (defaults[name] !== value) out[name] = value;
   return out;
 }

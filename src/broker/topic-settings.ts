@@ -3,16 +3,16 @@ import { TOPIC_CONFIGS } from '../config/topic-config.js';
 import { DEFAULT_DELETE_RETENTION_MS, DEFAULT_MIN_CLEANABLE_DIRTY_RATIO } from '../storage/log-cleaner.js';
 import { DEFAULT_FILE_DELETE_DELAY_MS, type LogConfig } from '../storage/partition-log.js';
 import { topicCodec } from '../storage/recompress.js';
-import type { BrokerSettings } from './broker-settings.js';
+import { type BrokerSettings, configuredBrokerConfig } from './broker-settings.js';
 
 /**
  * A topic config as it applies to a topic: its override, else the broker config it falls back to when that is
- * set in server.properties. Configs whose broker default the settings carry resolved (retention, segments)
- * take that default through `numberOverride` instead.
+ * set (dynamically or in server.properties). Configs whose broker default the settings carry resolved
+ * (retention, segments) take that default through `numberOverride` instead.
  */
 function topicConfig(topic: TopicRecord | undefined, settings: BrokerSettings, name: string): string | undefined {
   const brokerKey = TOPIC_CONFIGS[name]?.brokerKey;
-  return topic?.configs[name] ?? (brokerKey === undefined ? undefined : settings.staticConfigs?.[brokerKey]);
+  return topic?.configs[name] ?? (brokerKey === undefined ? undefined : configuredBrokerConfig(settings, brokerKey));
 }
 
 /** A topic config as a number (see `topicConfig`), or `fallback` when unset or not a number. */
@@ -51,16 +51,21 @@ function resolveProduceSettings(topic: TopicRecord | undefined, settings: Broker
   } as const;
 }
 
-/** Produce settings by topic record: records are replaced, never changed, on every update, so this never goes stale. */
-const produceSettingsCache = new WeakMap<TopicRecord, ProduceSettings>();
+/**
+ * Produce settings by topic record, with the dynamic broker configs they were resolved under: records and the
+ * dynamic configs are replaced, never changed, on every update, so a cached entry is current while both match.
+ */
+const produceSettingsCache = new WeakMap<
+  TopicRecord,
+  { resolved: ProduceSettings; dynamic: BrokerSettings['dynamicConfigs'] }
+>();
 
 /** The settings the produce path applies to a topic: its overrides over the broker's configs. */
 export function produceSettings(topic: TopicRecord, settings: BrokerSettings): ProduceSettings {
-  let resolved = produceSettingsCache.get(topic);
-  if (!resolved) {
-    resolved = resolveProduceSettings(topic, settings);
-    produceSettingsCache.set(topic, resolved);
-  }
+  const cached = produceSettingsCache.get(topic);
+  if (cached && cached.dynamic === settings.dynamicConfigs) return cached.resolved;
+  const resolved = resolveProduceSettings(topic, settings);
+  produceSettingsCache.set(topic, { resolved, dynamic: settings.dynamicConfigs });
   return resolved;
 }
 

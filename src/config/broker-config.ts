@@ -10,7 +10,7 @@ export class ConfigError extends Error {
 
 type Type = 'int' | 'long' | 'boolean' | 'string' | 'list';
 
-interface Definition {
+export interface Definition {
   type: Type;
   /** Kafka's default, as text; undefined when Kafka has none (the key is optional). */
   default?: string;
@@ -25,7 +25,7 @@ const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as
 /** Kafka's default listener.security.protocol.map: each protocol's name is a listener name. */
 const DEFAULT_PROTOCOL_MAP = SECURITY_PROTOCOLS.map((p) => `${p}:${p}`).join(',');
 /** Settings that configure TLS or SASL (also per listener, `listener.name.<name>.ssl.*`). */
-const SECURITY_KEY = /^(listener\.name\.[^.]+\.)?(ssl|sasl)\./;
+export const SECURITY_KEY = /^(listener\.name\.[^.]+\.)?(ssl|sasl)\./;
 
 /**
  * The broker configs Samsa acts on, with Kafka's names, types and defaults. Those with no default are optional;

@@ -25,3 +25,25 @@ test('a topic config applies its override, else the broker config of server.prop
   assert.equal(produceSettings(topic({}), defaultBrokerSettings()).codec, null);
   assert.equal(produceSettings(topic({ 'max.message.bytes': '10' }), settings).maxMessageBytes, 10);
 });
+
+test('a topic without an override follows the dynamic broker config over server.properties, per broker over default', () => {
+  const settings = {
+    ...defaultBrokerSettings(),
+    staticConfigs: { 'compression.type': 'lz4', 'log.cleanup.policy': 'compact' },
+  };
+  const record = topic({});
+  assert.equal(produceSettings(record, settings).codec, CompressionType.Lz4);
+  settings.dynamicConfigs = {
+    broker: {},
+    clusterDefault: { 'compression.type': 'gzip', 'log.cleanup.policy': 'delete' },
+  };
+  // The same topic record: what was resolved under the former dynamic configs is not reused.
+  assert.equal(produceSettings(record, settings).codec, CompressionType.Gzip);
+  assert.equal(logConfigFor(record, settings).retentionMs, settings.logDefaults.retentionMs);
+  settings.dynamicConfigs = {
+    broker: { 'compression.type': 'snappy' },
+    clusterDefault: { 'compression.type': 'gzip' },
+  };
+  assert.equal(produceSettings(record, settings).codec, CompressionType.Snappy);
+  assert.equal(produceSettings(topic({ 'compression.type': 'zstd' }), settings).codec, CompressionType.Zstd);
+});

@@ -239,10 +239,12 @@ test('IncrementalAlterConfigs: SET, APPEND, SUBTRACT and DELETE on overrides; ba
       ],
       validateOnly: false,
     });
+    // num.partitions is not a dynamic broker config: Kafka answers INVALID_REQUEST (KAFKA-13609).
     assert.deepEqual(
       other.responses.map((x) => x.errorCode),
-      [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.INVALID_CONFIG],
+      [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.INVALID_REQUEST],
     );
+    assert.equal(other.responses[1]!.errorMessage, 'Cannot update these configs dynamically: [num.partitions]');
   } finally {
     client.close();
   }

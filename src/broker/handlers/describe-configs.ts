@@ -15,8 +15,8 @@ import {
 } from '../config-describer.js';
 
 /**
- * DescribeConfigs: every config of a topic (override or default, with its source and synonyms) or of this
- * broker. Each resource gets its own result and error.
+ * DescribeConfigs: every config of a topic (override or default, with its source and synonyms), of this broker
+ * (by its id), or the cluster-wide dynamic defaults (broker ""). Each resource gets its own result and error.
  */
 export const describeConfigsHandler = defineHandler<DescribeConfigsRequest, DescribeConfigsResponse>({
   api: describeConfigsApi,
@@ -41,12 +41,16 @@ export const describeConfigsHandler = defineHandler<DescribeConfigsRequest, Desc
         }
         described = describeTopicConfigs(topic, broker.settings, resource.configurationKeys);
       } else if (resource.resourceType === ConfigResourceType.BROKER) {
-        if (resource.resourceName !== '' && resource.resourceName !== String(broker.settings.nodeId)) {
+        const name = resource.resourceName;
+        const nodeId = broker.settings.nodeId;
+        if (name !== '' && (!/^-?\d+$/.test(name) || Number(name) !== nodeId)) {
           result.errorCode = ErrorCode.INVALID_REQUEST;
-          result.errorMessage = `Unexpected broker id, expected ${broker.settings.nodeId}`;
+          result.errorMessage = /^-?\d+$/.test(name)
+            ? `Unexpected broker id, expected ${nodeId} or empty string, but received ${name}`
+            : `Broker id must be an integer, but it is: ${name}`;
           return result;
         }
-        described = describeBrokerConfigs(broker.settings, resource.configurationKeys);
+        described = describeBrokerConfigs(broker.settings, name, resource.configurationKeys);
       } else {
         result.errorCode = ErrorCode.INVALID_REQUEST;
         result.errorMessage = `Unsupported resource type ${resource.resourceType}`;

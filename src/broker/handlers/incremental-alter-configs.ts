@@ -1,4 +1,5 @@
-import { TOPIC_CONFIGS } from '../../config/topic-config.js';
+import { brokerConfigDefinition } from '../../config/dynamic-broker-config.js';
+import { type ConfigKind, TOPIC_CONFIGS } from '../../config/topic-config.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { incrementalAlterConfigsApi } from '../../protocol/generated/apis/incremental-alter-configs.js';
 import type {
@@ -8,6 +9,7 @@ import type {
 import type { IncrementalAlterConfigsResponse } from '../../protocol/generated/messages/incremental-alter-configs-response.js';
 import { defineHandler } from '../api-handler.js';
 import { alterResources, ConfigChangeRejected } from '../config-changes.js';
+import { ConfigResourceType } from '../config-describer.js';
 
 /** Kafka's AlterConfigOp.OpType codes. */
 const OpType = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
@@ -16,17 +18,24 @@ function listItems(text: string | undefined): string[] {
   return text === undefined || text.trim() === '' ? [] : text.split(',').map((s) => s.trim());
 }
 
+/** The kind and default of a config of a resource type, for APPEND and SUBTRACT. */
+type ConfigLookup = (name: string) => { kind: ConfigKind; default?: string } | undefined;
+
+const topicConfig: ConfigLookup = (name) => TOPIC_CONFIGS[name];
+
 /** Applies the operations to a copy of the overrides; APPEND and SUBTRACT work on list configs only. */
 function applyOperations(
   current: Record<string, string>,
   ops: IncrementalAlterConfigsRequestAlterableConfig[],
+  lookup: ConfigLookup,
 ): Record<string, string> {
   const next = { ...current };
   for (const op of ops) {
-    const isList = TOPIC_CONFIGS[op.name]?.kind === 'list';
+    const isList = lookup(op.name)?.kind === 'list';
     switch (op.configOperation) {
       case OpType.SET:
-        if (op.value === null) throw new ConfigChangeRejected(ErrorCode.INVALID_REQUEST, `Null value for ${op.name}`);
+        if (op.value === null)
+          throw new ConfigChangeRejected(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${op.name}`);
         next[op.name] = op.value;
         break;
       case OpType.DELETE:
@@ -39,7 +48,7 @@ function applyOperations(
             ErrorCode.INVALID_CONFIG,
             `Config value append is not allowed for config key: ${op.name}`,
           );
-        const items = listItems(next[op.name] ?? TOPIC_CONFIGS[op.name]?.default);
+        const items = listItems(next[op.name] ?? lookup(op.name)?.default);
         const given = listItems(op.value ?? '');
         const result =
           op.configOperation === OpType.APPEND
@@ -68,7 +77,8 @@ export const incrementalAlterConfigsHandler = defineHandler<
       const names = r.configs.map((c) => c.name);
       if (new Set(names).size !== names.length)
         return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'A config name appears more than once' };
-      return (current) => applyOperations(current, r.configs);
+      const lookup = r.resourceType === ConfigResourceType.BROKER ? brokerConfigDefinition : topicConfig;
+      return (current) => applyOperations(current, r.configs, lookup);
     });
     return { throttleTimeMs: 0, responses };
   },
