@@ -8,6 +8,7 @@ import { ProducerIdManager } from '../cluster/producer-ids.js';
 import { ensureClusterId, newAssignment, newUuid, TopicMetadata, type TopicRecord } from '../cluster/topic-metadata.js';
 import { CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../cluster/topic-name.js';
 import { defaultGroupSettings, GroupCoordinator } from '../coordinator/group/group-coordinator.js';
+import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.js';
 import {
   defaultTransactionSettings,
   TransactionCoordinator,
@@ -175,6 +176,7 @@ export class Broker {
     logs: LogManager;
     replicas: ReplicaManager;
     groups: GroupCoordinator;
+    transactions: TransactionCoordinator;
   } | null = null;
   /** The port the listener is bound to (useful with port 0). */
   port = 0;
@@ -284,7 +286,12 @@ export class Broker {
       syncWrites: settings.flushOnAcksAll,
       stateLog: (partition) => {
         const found = replicas.lookup(TRANSACTION_STATE_TOPIC, partition);
-        return 'errorCode' in found ? found : found.log;
+        if ('errorCode' in found) return found;
+        return new PartitionCoordinatorLog(found.log, {
+          sync: settings.flushOnAcksAll,
+          logger: logger.child('transactions'),
+          now: Date.now,
+        });
       },
       stateLogPartitionCount: () => topics.get(TRANSACTION_STATE_TOPIC)?.partitions.length ?? null,
       createStateTopic: (numPartitions) => {
@@ -365,8 +372,6 @@ export class Broker {
     this.every(settings.logRetentionCheckIntervalMs, () => logs.runRetention());
     this.every(CHECKPOINT_INTERVAL_MS, () => logs.checkpoint());
     this.every(settings.groups.offsetsRetentionCheckIntervalMs, () => groups.expireOffsets());
-    this.every(settings.transactions.abortTimedOutIntervalMs, () => transactions.abortTimedOutTransactions());
-    this.every(settings.transactions.removeExpiredIntervalMs, () => transactions.removeExpiredTransactionalIds());
     if (settings.logCleanerEnable) {
       const cleaner = new LogCleaner(() => logs.allLogs(), {
         onError: (log, error) =>
@@ -385,7 +390,7 @@ export class Broker {
         for (const log of logs.allLogs()) await log.flush();
       });
     }
-    this.stores = { store, topics, logs, replicas, groups };
+    this.stores = { store, topics, logs, replicas, groups, transactions };
     for (const listener of this.listeners) listener.serve();
     logger.info('started', {
       version: SAMSA_VERSION,
@@ -561,8 +566,10 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
-        const { store, topics, logs, replicas, groups } = this.stores;
+        const { store, topics, logs, replicas, groups, transactions } = this.stores;
         groups.stop();
+        // Its timers end and the operations under way finish (markers included) before the logs close.
+        await transactions.close();
         replicas.stop();
         await logs.shutdown();
         topics.close();
