@@ -273,6 +273,21 @@ export class CoordinatorRuntime<S extends CoordinatorShard<R>, R> {
     }
   }
 
+  /**
+   * Resolves once no partition is loading and no operation is queued, including operations that finishing
+   * ones queued in turn (a timer's follow-up, a completion after a prepare).
+   */
+  async idle(): Promise<void> {
+    for (;;) {
+      const pending = [...this.partitions.values()].flatMap((ctx) => [ctx.loaded, ctx.tail]);
+      await Promise.all(pending);
+      // Callbacks of what just settled may queue more: let them run before looking again.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const now = [...this.partitions.values()].flatMap((ctx) => [ctx.loaded, ctx.tail]);
+      if (now.length === pending.length && now.every((p, i) => p === pending[i])) return;
+    }
+  }
+
   /** Lets queued operations finish, then unloads every partition; later operations fail NOT_COORDINATOR. */
   async close(): Promise<void> {
     this.closed = true;

@@ -132,6 +132,11 @@ export class TransactionCoordinator {
     return this.runtime.close();
   }
 
+  /** Resolves once no operation is queued or under way (the timers' included). */
+  idle(): Promise<void> {
+    return this.runtime.idle();
+  }
+
   partitionFor(transactionalId: string): number {
     return partitionForGroup(
       transactionalId,
