@@ -26,7 +26,7 @@ const DATA_PARTITIONS = [
 ];
 const ABORT_TIMED_OUT_INTERVAL_MS = 100;
 /** Answers a client retries: the coordinator moved, is loading, or is busy ending a transaction. */
-const RETRIABLE = new Set([
+const RETRIABLE = new Set<number>([
   ErrorCode.NOT_COORDINATOR,
   ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
   ErrorCode.COORDINATOR_NOT_AVAILABLE,
@@ -224,7 +224,7 @@ class World {
     const id = a.kind === 'init' || a.kind === 'add' || a.kind === 'end' ? IDS[a.id]! : '';
     const log = id === '' ? undefined : this.logs[this.coordinator.partitionFor(id)];
     const armed = log?.nextFault !== null && log?.nextFault !== undefined;
-    let answer = ErrorCode.NONE;
+    let answer: number = ErrorCode.NONE;
     switch (a.kind) {
       case 'init': {
         const expected =
