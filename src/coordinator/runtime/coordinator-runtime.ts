@@ -118,7 +118,11 @@ export class CoordinatorRuntime<S extends CoordinatorShard<R>, R> {
         () => {
           if (ctx.status !== 'loading') return;
           ctx.status = 'active';
-          logger.info('coordinator partition loaded', { coordinator: name, partition, ms: this.clock.now() - started });
+          logger.debug('coordinator partition loaded', {
+            coordinator: name,
+            partition,
+            ms: this.clock.now() - started,
+          });
           this.options.onLoaded?.(partition, shard);
         },
         (error: unknown) => {

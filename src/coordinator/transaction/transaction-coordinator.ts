@@ -369,6 +369,10 @@ export class TransactionCoordinator {
     topic: string,
     partition: number,
   ): number {
+    // Kafka answers a verification that could not be made (coordinator loading, moved) NOT_ENOUGH_REPLICAS: a
+    // produce error every client retries without refreshing metadata.
+    if (transactionalId !== null && this.serving(transactionalId) !== ErrorCode.NONE)
+      return ErrorCode.NOT_ENOUGH_REPLICAS;
     const md = transactionalId === null ? undefined : this.metadata(transactionalId);
     if (!md || md.producerId !== producerId) return ErrorCode.INVALID_TXN_STATE;
     if (producerEpoch < md.producerEpoch) return ErrorCode.INVALID_PRODUCER_EPOCH;
@@ -379,10 +383,25 @@ export class TransactionCoordinator {
 
   /** Whether a TxnOffsetCommit comes from the current producer of an open transaction holding the group. */
   offsetCommitError(transactionalId: string, producerId: bigint, producerEpoch: number): number {
+    // While the id's partition reloads (after a failed write), the check waits for it: the client retries.
+    if (this.serving(transactionalId) !== ErrorCode.NONE) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     const md = this.metadata(transactionalId);
     if (!md || md.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
     if (md.producerEpoch !== producerEpoch) return ErrorCode.PRODUCER_FENCED;
     return md.state === TransactionState.Ongoing ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE;
+  }
+
+  /**
+   * NONE when the id's partition serves here, or when it is not led here at all (then the checks find no
+   * metadata, as before the topic exists); else the runtime's status (loading, reloading after a failure, or
+   * not loaded because its load failed).
+   */
+  private serving(transactionalId: string): number {
+    if (this.deps.stateLogPartitionCount() === null) return ErrorCode.NONE;
+    const partition = this.partitionFor(transactionalId);
+    // Known to the runtime means led here when it was loaded: no lookup on produce's path.
+    if (this.runtime.isKnown(partition)) return this.runtime.status(partition);
+    return this.logError(transactionalId) === ErrorCode.NONE ? this.runtime.status(partition) : ErrorCode.NONE;
   }
 
   /** The id's committed metadata, if its partition serves here. */
