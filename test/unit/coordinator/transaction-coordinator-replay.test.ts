@@ -117,19 +117,30 @@ function stateOf(mds: Iterable<TransactionMetadata>): Map<string, unknown> {
   );
 }
 
-/** The state a fresh load builds from what the log holds, bytes decoded as at start-up. */
-function replayed(log: InMemoryCoordinatorLog): TransactionShard {
-  const shard = new TransactionShard();
-  for (const r of log.records) {
-    const record = transactionLogSerde.deserialize(r.key, r.value);
-    if (record) shard.replay(record);
+/**
+ * The state a fresh load builds from what a log holds, bytes decoded as at start-up. The logs only grow, so
+ * the replay goes on from where it was.
+ */
+class Replayed {
+  readonly shard = new TransactionShard();
+  private replayedCount = 0;
+
+  constructor(private readonly log: InMemoryCoordinatorLog) {}
+
+  catchUp(): TransactionShard {
+    for (; this.replayedCount < this.log.records.length; this.replayedCount++) {
+      const r = this.log.records[this.replayedCount]!;
+      const record = transactionLogSerde.deserialize(r.key, r.value);
+      if (record) this.shard.replay(record);
+    }
+    return this.shard;
   }
-  return shard;
 }
 
 class World {
   readonly clock = new MockClock();
   readonly logs = Array.from({ length: STATE_PARTITIONS }, () => new InMemoryCoordinatorLog());
+  readonly replayed = this.logs.map((log) => new Replayed(log));
   readonly markers: Marker[] = [];
   readonly failMarker = new Set<string>();
   nextProducerId = 1000n;
@@ -179,7 +190,7 @@ class World {
   checkReplay(): void {
     for (let p = 0; p < STATE_PARTITIONS; p++) {
       const held = [...this.coordinator.list()].filter((md) => this.coordinator.partitionFor(md.transactionalId) === p);
-      assert.deepEqual(stateOf(held), stateOf(replayed(this.logs[p]!).transactions.values()), `partition ${p}`);
+      assert.deepEqual(stateOf(held), stateOf(this.replayed[p]!.catchUp().transactions.values()), `partition ${p}`);
     }
   }
 
@@ -330,4 +341,43 @@ test('transaction coordinator: the state held equals the replay of the records w
   );
   assert.equal(runs, 2000);
   assert.ok(reloads > 100, `faults hit appends in ${reloads} cases`);
+});
+
+test('while a failed write reloads the partition, produce and TxnOffsetCommit checks answer retriable errors, then serve again', async () => {
+  const world = new World();
+  await world.coordinator.start();
+  const id = IDS[0]!;
+  const { producerId, producerEpoch } = await world.coordinator.initProducerId(id, 1000, {
+    producerId: -1n,
+    producerEpoch: -1,
+  });
+  const orders = DATA_PARTITIONS[0]!;
+  assert.equal(await world.coordinator.addPartitions(id, producerId, producerEpoch, [orders]), ErrorCode.NONE);
+  const log = world.logs[world.coordinator.partitionFor(id)]!;
+  let releaseLoad!: () => void;
+  log.replayGate = new Promise<void>((resolve) => {
+    releaseLoad = resolve;
+  });
+  log.nextFault = 'after-write';
+  const added = await world.coordinator.addPartitions(id, producerId, producerEpoch, [DATA_PARTITIONS[1]!]);
+  assert.equal(added, ErrorCode.NOT_COORDINATOR);
+  const writeCheck = () =>
+    world.coordinator.transactionalWriteError(id, producerId, producerEpoch, orders.topic, orders.partition);
+  assert.equal(writeCheck(), ErrorCode.NOT_ENOUGH_REPLICAS);
+  assert.equal(
+    world.coordinator.offsetCommitError(id, producerId, producerEpoch),
+    ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+  );
+  assert.equal(
+    await world.coordinator.endTransaction(id, producerId, producerEpoch, true),
+    ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+  );
+  log.replayGate = null;
+  releaseLoad();
+  await world.coordinator.idle();
+  assert.equal(writeCheck(), ErrorCode.NONE);
+  // The record written before the failure is part of the state now, as the log says.
+  assert.ok(world.held(id)?.partitions.get(DATA_PARTITIONS[1]!.topic)?.has(DATA_PARTITIONS[1]!.partition));
+  world.checkReplay();
+  await world.coordinator.close();
 });
