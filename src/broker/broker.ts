@@ -10,6 +10,7 @@ import { ensureClusterId, newAssignment, newUuid, TopicMetadata, type TopicRecor
 import { CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../cluster/topic-name.js';
 import { applyDynamicBrokerConfigs, dynamicallyConfigurable } from '../config/dynamic-broker-config.js';
 import { defaultGroupSettings, GroupCoordinator } from '../coordinator/group/group-coordinator.js';
+import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.js';
 import {
   defaultTransactionSettings,
   TransactionCoordinator,
@@ -201,6 +202,7 @@ export class Broker {
     logs: LogManager;
     replicas: ReplicaManager;
     groups: GroupCoordinator;
+    transactions: TransactionCoordinator;
   } | null = null;
   /** The port the listener is bound to (useful with port 0). */
   port = 0;
@@ -316,7 +318,12 @@ export class Broker {
       syncWrites: settings.flushOnAcksAll,
       stateLog: (partition) => {
         const found = replicas.lookup(TRANSACTION_STATE_TOPIC, partition);
-        return 'errorCode' in found ? found : found.log;
+        if ('errorCode' in found) return found;
+        return new PartitionCoordinatorLog(found.log, {
+          sync: settings.flushOnAcksAll,
+          logger: logger.child('transactions'),
+          now: Date.now,
+        });
       },
       stateLogPartitionCount: () => topics.get(TRANSACTION_STATE_TOPIC)?.partitions.length ?? null,
       createStateTopic: (numPartitions) => {
@@ -401,8 +408,6 @@ export class Broker {
     this.every(settings.logRetentionCheckIntervalMs, () => logs.runRetention());
     this.every(CHECKPOINT_INTERVAL_MS, () => logs.checkpoint());
     this.every(settings.groups.offsetsRetentionCheckIntervalMs, () => groups.expireOffsets());
-    this.every(settings.transactions.abortTimedOutIntervalMs, () => transactions.abortTimedOutTransactions());
-    this.every(settings.transactions.removeExpiredIntervalMs, () => transactions.removeExpiredTransactionalIds());
     let scheduleCleaner = (): void => {};
     if (settings.logCleanerEnable) {
       const cleaner = new LogCleaner(() => logs.allLogs(), {
@@ -433,7 +438,7 @@ export class Broker {
       scheduleCleaner();
       scheduleFlush();
     });
-    this.stores = { store, topics, brokerConfigs, logs, replicas, groups };
+    this.stores = { store, topics, brokerConfigs, logs, replicas, groups, transactions };
     for (const listener of this.listeners) listener.serve();
     logger.info('started', {
       version: SAMSA_VERSION,
@@ -628,8 +633,10 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
-        const { store, topics, brokerConfigs, logs, replicas, groups } = this.stores;
+        const { store, topics, brokerConfigs, logs, replicas, groups, transactions } = this.stores;
         groups.stop();
+        // Its timers end and the operations under way finish (markers included) before the logs close.
+        await transactions.close();
         replicas.stop();
         await logs.shutdown();
         brokerConfigs.close();
