@@ -30,12 +30,16 @@ export interface BrokerServices {
   producerIds: ProducerIdManager;
   transactions: TransactionCoordinator;
   logger: Logger;
-  /** Creates a topic with the broker's defaults (auto-creation); resolves when its logs exist here. */
+  /**
+   * Creates a topic; resolves when its logs exist here. `replicaAssignment` (checked by the caller) gives each
+   * partition's replicas; without it the broker places them.
+   */
   createTopic(
     name: string,
     numPartitions: number,
     replicationFactor: number,
     configs: Record<string, string>,
+    replicaAssignment?: number[][],
   ): Promise<number>;
 }
 

@@ -6,7 +6,14 @@ import { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
-import { ensureClusterId, newAssignment, newUuid, TopicMetadata, type TopicRecord } from '../cluster/topic-metadata.js';
+import {
+  assignedPartition,
+  ensureClusterId,
+  newAssignment,
+  newUuid,
+  TopicMetadata,
+  type TopicRecord,
+} from '../cluster/topic-metadata.js';
 import { CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../cluster/topic-name.js';
 import { applyDynamicBrokerConfigs, dynamicallyConfigurable } from '../config/dynamic-broker-config.js';
 import { defaultGroupSettings, GroupCoordinator } from '../coordinator/group/group-coordinator.js';
@@ -280,7 +287,8 @@ export class Broker {
       numPartitions: number,
       replicationFactor: number,
       configs: Record<string, string>,
-    ) => this.createTopic(topics, replicas, name, numPartitions, replicationFactor, configs);
+      replicaAssignment?: number[][],
+    ) => this.createTopic(topics, replicas, name, numPartitions, replicationFactor, configs, replicaAssignment);
     const groups = new GroupCoordinator({
       settings: settings.groups,
       syncWrites: settings.flushOnAcksAll,
@@ -547,13 +555,17 @@ export class Broker {
     numPartitions: number,
     replicationFactor: number,
     configs: Record<string, string>,
+    replicaAssignment?: number[][],
   ): Promise<number> {
     if (replicationFactor !== 1) return ErrorCode.INVALID_REPLICATION_FACTOR;
     const nodeId = this.settings.nodeId;
     const record: TopicRecord = {
       name,
       id: newUuid(),
-      partitions: Array.from({ length: numPartitions }, (_, partition) => newAssignment(partition, nodeId)),
+      partitions: Array.from({ length: numPartitions }, (_, partition) => {
+        const assigned = replicaAssignment?.[partition];
+        return assigned ? assignedPartition(partition, assigned) : newAssignment(partition, nodeId);
+      }),
       configs,
     };
     let created: TopicRecord | null;

@@ -29,7 +29,17 @@ export const MAX_PARTITIONS_PER_TOPIC = 1_000_000;
 
 /** A new partition led by `nodeId`, its only replica (one broker, replication factor 1). */
 export function newAssignment(partition: number, nodeId: number): PartitionAssignment {
-  return { partition, leader: nodeId, leaderEpoch: 0, replicas: [nodeId], isr: [nodeId] };
+  return assignedPartition(partition, [nodeId]);
+}
+
+/**
+ * A new partition on the replicas a client chose (all live brokers, checked before): the first is the preferred
+ * leader and leads, as in Kafka, and all are in sync since the partition is empty.
+ */
+export function assignedPartition(partition: number, replicas: readonly number[]): PartitionAssignment {
+  const leader = replicas[0];
+  if (leader === undefined) throw new Error(`partition ${partition} has no replicas`);
+  return { partition, leader, leaderEpoch: 0, replicas: [...replicas], isr: [...replicas] };
 }
 
 /** A topic as the metadata store holds it. */

@@ -1,4 +1,10 @@
-import { MAX_PARTITIONS_PER_TOPIC, newAssignment } from '../../cluster/topic-metadata.js';
+import { partitionAssignmentError } from '../../cluster/replica-assignment.js';
+import {
+  assignedPartition,
+  MAX_PARTITIONS_PER_TOPIC,
+  newAssignment,
+  type TopicRecord,
+} from '../../cluster/topic-metadata.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { createPartitionsApi } from '../../protocol/generated/apis/create-partitions.js';
 import type { CreatePartitionsRequest } from '../../protocol/generated/messages/create-partitions-request.js';
@@ -8,10 +14,28 @@ import type {
 } from '../../protocol/generated/messages/create-partitions-response.js';
 import { defineHandler, markRepeats } from '../api-handler.js';
 import { type PartitionReservation, reservePartitions } from '../partition-limit.js';
+import { liveBrokers } from './create-topics.js';
 
 /**
- * CreatePartitions: raises a topic's partition count (it never shrinks). New partitions start empty; keyed
- * producers will map some keys to them, as in Kafka.
+ * Why the replicas given for the new partitions are refused, or null. Each list is checked as Kafka's controller
+ * does, against the live brokers and the topic's replication factor (the replica count of its partition 0).
+ */
+function newPartitionsAssignmentError(
+  assignments: ReadonlyArray<{ brokerIds: readonly number[] }>,
+  topic: TopicRecord,
+  brokers: ReadonlySet<number>,
+): string | null {
+  const replicationFactor = topic.partitions[0]?.replicas.length ?? null;
+  for (const { brokerIds } of assignments) {
+    const error = partitionAssignmentError(brokerIds, brokers, replicationFactor);
+    if (error) return error;
+  }
+  return null;
+}
+
+/**
+ * CreatePartitions: raises a topic's partition count (it never shrinks), on the replicas given for each new
+ * partition or on this broker. New partitions start empty; keyed producers will map some keys to them, as in Kafka.
  */
 export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, CreatePartitionsResponse>({
   api: createPartitionsApi,
@@ -20,6 +44,7 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
   async handle({ broker }, request) {
     const results: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
     const nodeId = broker.settings.nodeId;
+    const brokers = liveBrokers(broker);
     for (const { item: t, repeated } of markRepeats(request.topics, (t) => t.name)) {
       const result: CreatePartitionsResponseCreatePartitionsTopicResult = {
         name: t.name,
@@ -44,6 +69,7 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
         reservation = null;
         const current = topic.partitions.length;
         previousCount = current;
+        const assignmentError = t.assignments && newPartitionsAssignmentError(t.assignments, topic, brokers);
         if (t.count === current) {
           error = [ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partitions.`];
         } else if (t.count < current) {
@@ -56,13 +82,10 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
         } else if (t.assignments !== null && t.assignments.length !== t.count - current) {
           error = [
             ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-            `Increasing the number of partitions by ${t.count - current} but ${t.assignments.length} assignments provided.`,
+            `Attempted to add ${t.count - current} additional partition(s), but only ${t.assignments.length} assignment(s) were specified.`,
           ];
-        } else if (t.assignments?.some((a) => a.brokerIds.length !== 1 || a.brokerIds[0] !== nodeId)) {
-          error = [
-            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-            `Every new partition must be assigned to broker ${nodeId}, the only broker of this cluster.`,
-          ];
+        } else if (assignmentError) {
+          error = [ErrorCode.INVALID_REPLICA_ASSIGNMENT, assignmentError];
         } else {
           const reserved = reservePartitions(broker, t.count - current);
           if (typeof reserved === 'string') error = [ErrorCode.POLICY_VIOLATION, reserved];
@@ -72,7 +95,10 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
           }
         }
         if (error || request.validateOnly) return null;
-        const added = Array.from({ length: t.count - current }, (_, i) => newAssignment(current + i, nodeId));
+        const added = Array.from({ length: t.count - current }, (_, i) => {
+          const assigned = t.assignments?.[i];
+          return assigned ? assignedPartition(current + i, assigned.brokerIds) : newAssignment(current + i, nodeId);
+        });
         return { ...topic, partitions: [...topic.partitions, ...added] };
       });
       (reservation as PartitionReservation | null)?.release();

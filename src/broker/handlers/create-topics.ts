@@ -1,3 +1,4 @@
+import { readTopicAssignment } from '../../cluster/replica-assignment.js';
 import { MAX_PARTITIONS_PER_TOPIC, ZERO_UUID } from '../../cluster/topic-metadata.js';
 import { isInternalTopic, topicNameError } from '../../cluster/topic-name.js';
 import { topicConfigsError } from '../../config/topic-config.js';
@@ -8,12 +9,17 @@ import type {
   CreateTopicsResponse,
   CreateTopicsResponseCreatableTopicResult,
 } from '../../protocol/generated/messages/create-topics-response.js';
-import { defineHandler, markRepeats } from '../api-handler.js';
+import { type BrokerServices, defineHandler, markRepeats } from '../api-handler.js';
 import { reservePartitions } from '../partition-limit.js';
 
+/** The brokers a replica assignment may name: this one, the only broker of the cluster. */
+export function liveBrokers(broker: BrokerServices): ReadonlySet<number> {
+  return new Set([broker.settings.nodeId]);
+}
+
 /**
- * CreateTopics: validates each topic (name, partitions, replication factor, configs), then creates it
- * unless validate_only. Each topic gets its own result; one bad topic does not fail the others.
+ * CreateTopics: validates each topic (name, partitions and replication factor or an explicit replica assignment,
+ * configs), then creates it unless validate_only. Each topic gets its own result; one bad topic does not fail the others.
  */
 export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopicsResponse>({
   api: createTopicsApi,
@@ -60,20 +66,48 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
         fail(ErrorCode.INVALID_REQUEST, `Creation of internal topic ${t.name} is prohibited.`);
         continue;
       }
+      let numPartitions: number;
+      let replicationFactor: number;
+      let replicaAssignment: number[][] | undefined;
       if (t.assignments.length > 0) {
-        fail(ErrorCode.INVALID_REQUEST, 'Manual partition assignment is not supported yet.');
-        continue;
-      }
-      const numPartitions = t.numPartitions === -1 ? broker.settings.numPartitions : t.numPartitions;
-      if (numPartitions < 1 || numPartitions > MAX_PARTITIONS_PER_TOPIC) {
-        fail(ErrorCode.INVALID_PARTITIONS, 'Number of partitions must be larger than 0.');
-        continue;
-      }
-      const replicationFactor =
-        t.replicationFactor === -1 ? broker.settings.defaultReplicationFactor : t.replicationFactor;
-      if (replicationFactor < 1) {
-        fail(ErrorCode.INVALID_REPLICATION_FACTOR, 'Replication factor must be larger than 0.');
-        continue;
+        // KIP-464: an explicit assignment says the counts itself, so both must be left at -1.
+        if (t.replicationFactor !== -1) {
+          fail(
+            ErrorCode.INVALID_REQUEST,
+            'A manual partition assignment was specified, but replication factor was not set to -1.',
+          );
+          continue;
+        }
+        if (t.numPartitions !== -1) {
+          fail(
+            ErrorCode.INVALID_REQUEST,
+            'A manual partition assignment was specified, but numPartitions was not set to -1.',
+          );
+          continue;
+        }
+        if (t.assignments.length > MAX_PARTITIONS_PER_TOPIC) {
+          fail(ErrorCode.INVALID_PARTITIONS, `A topic cannot have more than ${MAX_PARTITIONS_PER_TOPIC} partitions.`);
+          continue;
+        }
+        const assignment = readTopicAssignment(t.assignments, liveBrokers(broker));
+        if ('error' in assignment) {
+          fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, assignment.error);
+          continue;
+        }
+        replicaAssignment = assignment.replicas;
+        numPartitions = replicaAssignment.length;
+        replicationFactor = replicaAssignment[0]!.length;
+      } else {
+        numPartitions = t.numPartitions === -1 ? broker.settings.numPartitions : t.numPartitions;
+        if (numPartitions < 1 || numPartitions > MAX_PARTITIONS_PER_TOPIC) {
+          fail(ErrorCode.INVALID_PARTITIONS, 'Number of partitions must be larger than 0.');
+          continue;
+        }
+        replicationFactor = t.replicationFactor === -1 ? broker.settings.defaultReplicationFactor : t.replicationFactor;
+        if (replicationFactor < 1) {
+          fail(ErrorCode.INVALID_REPLICATION_FACTOR, 'Replication factor must be larger than 0.');
+          continue;
+        }
       }
       if (replicationFactor > 1) {
         fail(
@@ -106,7 +140,7 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
       let errorCode: number;
       try {
         if (request.validateOnly) continue;
-        errorCode = await broker.createTopic(t.name, numPartitions, replicationFactor, configs);
+        errorCode = await broker.createTopic(t.name, numPartitions, replicationFactor, configs, replicaAssignment);
       } finally {
         reservation.release();
       }

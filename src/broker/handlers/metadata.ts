@@ -63,10 +63,12 @@ async function describeTopic(
   } finally {
     reservation.release();
   }
-  const created = broker.topics.get(name);
-  // A concurrent creation of the same name is fine: the topic exists either way.
-  if (created) return topicMetadata(created);
-  return topicError(name, ZERO_UUID, errorCode === ErrorCode.NONE ? ErrorCode.LEADER_NOT_AVAILABLE : errorCode);
+  // As in Kafka, the request that creates the topic (or finds it being created by another) gets LEADER_NOT_AVAILABLE
+  // and no partitions, which clients retry; the answer waits for the creation, so that the retry finds it ready.
+  if (errorCode === ErrorCode.NONE || errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) {
+    return topicError(name, ZERO_UUID, ErrorCode.LEADER_NOT_AVAILABLE);
+  }
+  return topicError(name, ZERO_UUID, errorCode);
 }
 
 /** The first version whose topics may be asked for by id (10 and 11 carry the field but Kafka refuses it). */
@@ -90,7 +92,8 @@ function errorResponse(request: MetadataRequest, errorCode: number): MetadataRes
 /**
  * Metadata: the brokers, the cluster id and controller, and the topics asked for (all of them when the
  * list is null, or empty in v0). Unknown topics are created when the request allows it (always before v4)
- * and auto.create.topics.enable is on; the answer waits until the new topic can take writes.
+ * and auto.create.topics.enable is on; that request is answered LEADER_NOT_AVAILABLE for them, as in Kafka, once
+ * the new topic can take writes.
  *
  * From v12 topics may be asked for by id, as in Kafka: once any topic carries an id, the answer is about the
  * ids (UNKNOWN_TOPIC_ID, with a null name, for one not known). Versions 10 and 11 carry the fields but
