@@ -29,12 +29,27 @@ export function maxBrokerPartitions(broker: BrokerServices): number {
   return broker.settings.maxBrokerPartitions ?? defaultMaxBrokerPartitions();
 }
 
-/** Partitions counted against the limit while being created, so that concurrent requests cannot pass it together. */
-const reservedPartitions = new WeakMap<TopicMetadata, number>();
+/**
+ * Partitions counted against the limit while being created, so that concurrent requests cannot pass it together.
+ * A reservation says how many partitions its topic will have once created or grown. It is counted as the larger
+ * of that and what the metadata already holds, never added to it: a topic written to the metadata while its
+ * reservation is still held (it is released only once the logs exist) must not be counted twice.
+ */
+interface Reservation {
+  readonly topic: string;
+  readonly partitions: number;
+}
+const reservations = new WeakMap<TopicMetadata, Set<Reservation>>();
 
-function hostedPartitions(topics: TopicMetadata): number {
+function hostedPartitions(topics: TopicMetadata, pending: Iterable<Reservation>): number {
+  const reservedByTopic = new Map<string, number>();
+  for (const r of pending) reservedByTopic.set(r.topic, Math.max(reservedByTopic.get(r.topic) ?? 0, r.partitions));
   let count = 0;
-  for (const topic of topics.all()) count += topic.partitions.length;
+  for (const topic of topics.all()) {
+    count += Math.max(topic.partitions.length, reservedByTopic.get(topic.name) ?? 0);
+    reservedByTopic.delete(topic.name);
+  }
+  for (const partitions of reservedByTopic.values()) count += partitions;
   return count;
 }
 
@@ -44,23 +59,28 @@ export interface PartitionReservation {
 }
 
 /**
- * Reserves room for `count` new partitions, or returns the POLICY_VIOLATION message when they would take the
- * broker past its limit. Internal topics are created by the broker itself and are not checked.
+ * Reserves room for `topic` to have `partitions` partitions (created, or grown to that count), or returns the
+ * POLICY_VIOLATION message when that would take the broker past its limit. Internal topics are created by the
+ * broker itself and are not checked.
  */
-export function reservePartitions(broker: BrokerServices, count: number): PartitionReservation | string {
+export function reservePartitions(
+  broker: BrokerServices,
+  topic: string,
+  partitions: number,
+): PartitionReservation | string {
   const limit = maxBrokerPartitions(broker);
-  const reserved = reservedPartitions.get(broker.topics) ?? 0;
-  const hosted = hostedPartitions(broker.topics) + reserved;
-  if (hosted + count > limit) {
-    return `Creating ${count} partition(s) would take the broker to ${hosted + count} partitions, past its limit of ${limit} (samsa.max.broker.partitions).`;
+  const pending = reservations.get(broker.topics) ?? new Set<Reservation>();
+  reservations.set(broker.topics, pending);
+  const before = hostedPartitions(broker.topics, pending);
+  const reservation: Reservation = { topic, partitions };
+  const after = hostedPartitions(broker.topics, [...pending, reservation]);
+  if (after > limit) {
+    return `Creating ${after - before} partition(s) would take the broker to ${after} partitions, past its limit of ${limit} (samsa.max.broker.partitions).`;
   }
-  reservedPartitions.set(broker.topics, reserved + count);
-  let held = true;
+  pending.add(reservation);
   return {
     release() {
-      if (!held) return;
-      held = false;
-      reservedPartitions.set(broker.topics, (reservedPartitions.get(broker.topics) ?? count) - count);
+      pending.delete(reservation);
     },
   };
 }

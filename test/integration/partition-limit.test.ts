@@ -47,7 +47,8 @@ test('past samsa.max.broker.partitions, CreateTopics, CreatePartitions and auto-
         Array.from({ length: 8 }, (_, i) => admin.createTopics({ topics: [{ topic: `t${i}`, numPartitions: 2 }] })),
       );
       const created = outcomes.filter((o) => o.status === 'fulfilled').length;
-      assert.equal(created, 5, 'five topics of two partitions fill the limit of ten');
+      const refusals = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(errorType(o.reason))] : []));
+      assert.equal(created, 5, `five topics of two partitions fill the limit of ten (refused: ${refusals.join(', ')})`);
       for (const o of outcomes) if (o.status === 'rejected') rejectsWith('POLICY_VIOLATION')(o.reason);
       assert.equal((await admin.listTopics()).length, 5);
       for (let i = 0; i < 8; i++) {

@@ -87,7 +87,7 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
         } else if (assignmentError) {
           error = [ErrorCode.INVALID_REPLICA_ASSIGNMENT, assignmentError];
         } else {
-          const reserved = reservePartitions(broker, t.count - current);
+          const reserved = reservePartitions(broker, t.name, t.count);
           if (typeof reserved === 'string') error = [ErrorCode.POLICY_VIOLATION, reserved];
           else {
             reservation = reserved;

@@ -123,7 +123,7 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
         fail(ErrorCode.INVALID_CONFIG, configError);
         continue;
       }
-      const reservation = reservePartitions(broker, numPartitions);
+      const reservation = reservePartitions(broker, t.name, numPartitions);
       if (typeof reservation === 'string') {
         fail(ErrorCode.POLICY_VIOLATION, reservation);
         continue;

@@ -50,7 +50,7 @@ async function describeTopic(
     return topicError(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   }
   // Past the broker's partition limit the client gets the error, as it would from CreateTopics.
-  const reservation = reservePartitions(broker, broker.settings.numPartitions);
+  const reservation = reservePartitions(broker, name, broker.settings.numPartitions);
   if (typeof reservation === 'string') return topicError(name, ZERO_UUID, ErrorCode.POLICY_VIOLATION);
   let errorCode: number;
   try {
