@@ -62,16 +62,8 @@ export class EmbeddedMetadataStore implements MetadataStore {
     const journalPath = join(dir, JOURNAL_FILE);
     const snapshotText = await readIfExists(snapshotPath);
     const journal = await readIfExists(journalPath, true);
-    if (journal === null && (snapshotText !== null || (await exists(join(logDir, META_PROPERTIES_FILE))))) {
-      // The journal exists from this log dir's first start on (the cluster id is its first entry). Without it the
-      // topics, their configs and the producer ids handed out are gone; starting empty would set every log
-      // aside and hand out producer ids again, so the operator decides.
-      throw new Error(
-        `metadata journal ${journalPath} is missing, but ${logDir} was used before. Restore ${EMBEDDED_METADATA_DIR} ` +
-          'from a backup; or, to start with no topics and keep every existing partition log aside as a stray ' +
-          'log (not served, not deleted), create that file empty.',
-      );
-    }
+    const used = snapshotText !== null || (await exists(join(logDir, META_PROPERTIES_FILE)));
+    if (journal === null && used) throw new Error(lostJournal(journalPath, logDir, 'is missing'));
     if (snapshotText !== null) {
       try {
         const snapshot = JSON.parse(snapshotText) as { revision: number; data: KeyValue[] };
@@ -101,6 +93,12 @@ export class EmbeddedMetadataStore implements MetadataStore {
       if (entry.revision <= store.currentRevision) continue; // already in the snapshot
       store.apply(entry);
       store.journalEntries++;
+    }
+    // The journal of a used log dir is never empty: without a snapshot it holds at least the cluster id's entry,
+    // written before meta.properties; after a snapshot it starts with an entry at the snapshot's revision. An
+    // empty one (or one with only a torn entry) lost its entries, as a missing one did.
+    if (valid === 0 && used) {
+      throw new Error(lostJournal(journalPath, logDir, bytes.length === 0 ? 'is empty' : 'holds no whole entry'));
     }
     store.journal = await open(journalPath, 'a');
     if (valid < bytes.length) {
@@ -225,7 +223,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
     }
   }
 
-  /** Writes the durable state (leased keys excluded) as a snapshot, then empties the journal. */
+  /** Writes the durable state (leased keys excluded) as a snapshot, then restarts the journal after it. */
   private async snapshot(): Promise<void> {
     const data = [...this.data.values()].filter((kv) => kv.lease === 0);
     const tmp = join(this.dir, `${SNAPSHOT_FILE}.tmp`);
@@ -245,10 +243,31 @@ export class EmbeddedMetadataStore implements MetadataStore {
     }
     // The rename must be durable before the journal it replaces is emptied.
     await syncDirectory(this.dir);
-    // Entries up to this revision are in the snapshot; replay skips them even if this truncation is lost.
-    await this.journal!.truncate(0);
-    await this.journal!.datasync();
-    this.journalBytes = 0;
+    // Entries up to this revision are in the snapshot; replay skips them even if this replacement is lost. The
+    // new journal starts with an entry of no events at the snapshot's revision rather than empty, so that an
+    // empty journal always means a lost one (see open). It replaces the old one by a rename, so that a crash
+    // leaves one or the other whole, never an empty file.
+    const marker = Buffer.from(`${JSON.stringify({ revision: this.currentRevision, events: [] })}\n`);
+    const journalPath = join(this.dir, JOURNAL_FILE);
+    const journalTmp = `${journalPath}.tmp`;
+    let replacement: FileHandle | null = null;
+    try {
+      replacement = await open(journalTmp, 'w');
+      await replacement.writeFile(marker);
+      await replacement.datasync();
+      await replacement.close();
+      replacement = null;
+      await rename(journalTmp, journalPath);
+    } catch (error) {
+      await replacement?.close().catch(() => {});
+      await rm(journalTmp, { force: true }).catch(() => {});
+      throw error;
+    }
+    await syncDirectory(this.dir);
+    const old = this.journal!;
+    this.journal = await open(journalPath, 'a');
+    await old.close();
+    this.journalBytes = marker.length;
     this.journalEntries = 0;
   }
 
@@ -308,6 +327,29 @@ export class EmbeddedMetadataStore implements MetadataStore {
     await this.journal?.close();
     this.journal = null;
   }
+}
+
+/**
+ * The journal entry an operator writes to start a used log dir from what is left on purpose (no topics, or the
+ * snapshot's state): revision 0 with no events, which replay skips (it is at or below every revision). It makes
+ * the journal non-empty, so that an empty journal can still be told apart and refused as a lost one.
+ */
+export const START_EMPTY_ENTRY = '{"revision":0,"events":[]}';
+
+/**
+ * Why start-up stops when the journal of a used log dir is lost, and what the operator can do. The journal
+ * exists from a log dir's first start on (the cluster id is its first entry). Without it the topics, their
+ * configs and the producer ids handed out are gone; starting empty would set every log aside and hand out
+ * producer ids again, so the operator decides.
+ */
+function lostJournal(journalPath: string, logDir: string, what: string): string {
+  return (
+    `metadata journal ${journalPath} ${what}, but ${logDir} was used before (meta.properties or a snapshot ` +
+    `present): the topics and configs written since the last snapshot (all of them without one) would be ` +
+    `lost. Restore ${EMBEDDED_METADATA_DIR} from a backup; or, to start from what is left (the snapshot's ` +
+    'state, else no topics) and keep every partition log it does not name aside as a stray log (not served, ' +
+    `not deleted), write the single line ${START_EMPTY_ENTRY} into that file.`
+  );
 }
 
 /** A journal line as an entry, or null when it is not one (torn or damaged). */
