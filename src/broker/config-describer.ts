@@ -1,7 +1,7 @@
 import type { TopicRecord } from '../cluster/topic-metadata.js';
 import { BROKER_CONFIGS } from '../config/broker-config.js';
+import type { BrokerSettings } from '../config/broker-settings.js';
 import { type ConfigKind, LONG_MAX_TEXT, TOPIC_CONFIGS } from '../config/topic-config.js';
-import type { BrokerSettings } from './broker-settings.js';
 
 /** Kafka's ConfigResource.Type codes. */
 export const ConfigResourceType = {
