@@ -179,6 +179,14 @@ export class Broker {
     });
     this.startupClosers.push(() => logs.shutdown());
     await logs.startup();
+    // A journal cut in its middle looks like a torn last write; logs of topics it does not know tell them apart.
+    if (store instanceof EmbeddedMetadataStore && store.tornTailBytes > 0) {
+      const unknown = [...logs.allLogs()].filter((log) => {
+        const topicId = logs.topicIdOf(log.topic, log.partition);
+        return !topics.get(log.topic) && (topicId === undefined || !topics.isDeleted(topicId));
+      });
+      if (unknown.length > 0) throw store.lostEntriesError(unknown.map((log) => log.dir));
+    }
     const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'));
     await replicas.start();
 

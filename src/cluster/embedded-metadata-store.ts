@@ -48,6 +48,10 @@ export class EmbeddedMetadataStore implements MetadataStore {
   private journalBytes = 0;
   /** Set when a failed write could not be cut off the journal: nothing more may be appended after it. */
   private failure: Error | null = null;
+  /** Bytes of a torn last entry found at open (0: none); see lostEntriesError. */
+  tornTailBytes = 0;
+  /** Whether the torn last entry is still in the file: cut off before the next write. */
+  private tornTailPending = false;
 
   private constructor(
     private readonly dir: string,
@@ -102,15 +106,38 @@ export class EmbeddedMetadataStore implements MetadataStore {
     }
     store.journal = await open(journalPath, 'a');
     if (valid < bytes.length) {
-      options.onWarning?.('metadata journal has a torn last entry (never acknowledged), truncated', {
-        path: journalPath,
-        bytes: bytes.length - valid,
-      });
-      await store.journal.truncate(valid);
-      await store.journal.datasync();
+      // Cut off before the next entry is written, not now: a start refused for what the cut hides (see
+      // lostEntriesError) must leave the journal as it found it, so that the next start refuses too.
+      options.onWarning?.(
+        'metadata journal has a torn last entry (never acknowledged): ignored, cut off before the next entry',
+        {
+          path: journalPath,
+          bytes: bytes.length - valid,
+        },
+      );
     }
     store.journalBytes = valid;
+    store.tornTailBytes = bytes.length - valid;
+    store.tornTailPending = store.tornTailBytes > 0;
     return store;
+  }
+
+  /**
+   * Why start-up stops when the journal's torn tail was cut and yet partition logs belong to topics the state
+   * does not know. A torn last entry from a crash was never acknowledged, so nothing was done after it: a log
+   * it would have created does not exist. Such logs show instead that the journal was cut in its middle and
+   * acknowledged entries are gone (topics, configs, the internal topics' ids); a cut journal cannot tell the
+   * two apart by itself.
+   */
+  lostEntriesError(logDirs: readonly string[]): Error {
+    const journalPath = join(this.dir, JOURNAL_FILE);
+    return new Error(
+      `metadata journal ${journalPath} ended in a cut entry (${this.tornTailBytes} bytes), and the partition ` +
+        `logs ${logDirs.join(', ')} belong to topics it does not know: entries that were acknowledged are lost. ` +
+        `Restore ${EMBEDDED_METADATA_DIR} from a backup; or, to start with what is left (those logs set aside as ` +
+        `stray logs, not served, not deleted), cut the file after its last whole line (remove its last ` +
+        `${this.tornTailBytes} bytes).`,
+    );
   }
 
   async get(key: string): Promise<KeyValue | null> {
@@ -186,6 +213,12 @@ export class EmbeddedMetadataStore implements MetadataStore {
     const journal = this.journal;
     if (!journal) throw new Error('metadata store is closed');
     const bytes = Buffer.from(`${JSON.stringify(entry)}\n`);
+    if (this.tornTailPending) {
+      // The file is open for appending: the torn bytes must go before anything is written after them.
+      await journal.truncate(this.journalBytes);
+      await journal.datasync();
+      this.tornTailPending = false;
+    }
     try {
       // A write may take only part of the bytes (a full disk takes what fits): write the rest, or fail.
       for (let at = 0; at < bytes.length; ) {
@@ -267,6 +300,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
     const old = this.journal!;
     this.journal = await open(journalPath, 'a');
     await old.close();
+    this.tornTailPending = false;
     this.journalBytes = marker.length;
     this.journalEntries = 0;
   }
