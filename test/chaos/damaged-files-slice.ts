@@ -21,12 +21,6 @@ export const FAILING_UNTIL_FIXED: Record<string, string> = {
   // deletes the later segments although no offset would be missing without them.
   'clean/segment-first/garbage-appended': 'later segments deleted after a cut that leaves no hole',
   'kill/segment-first/garbage-appended': 'later segments deleted after a cut that leaves no hole',
-  // A journal cut in its middle looks like a torn last write (a crash mid-append, never acknowledged), which is
-  // cut away: what was created after the cut is forgotten (here the compacted topic, whose log is set aside as a
-  // stray, and the group's committed offsets). Telling the two apart needs another witness, e.g. partition logs
-  // whose topic id the metadata neither knows nor records as deleted.
-  'clean/metadata-journal/truncated': 'topics created after the cut dropped, group offsets lost',
-  'kill/metadata-journal/truncated': 'topics created after the cut dropped, group offsets lost',
 };
 
 /** The seed of the garbage bytes in `npm test`, so that the slice is the same every run. */
