@@ -1,6 +1,7 @@
 import type { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
 import type { ProducerIdManager } from '../cluster/producer-ids.js';
 import type { TopicMetadata } from '../cluster/topic-metadata.js';
+import type { BrokerSettings } from '../config/broker-settings.js';
 import type { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import type { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
 import type { Logger } from '../observability/logger.js';
@@ -8,7 +9,6 @@ import type { ApiCodecs } from '../protocol/generated/api-keys.js';
 import type { RequestHeader } from '../protocol/generated/messages/request-header.js';
 import type { Connection } from '../server/connection.js';
 import type { LogManager } from '../storage/log-manager.js';
-import type { BrokerSettings } from './broker-settings.js';
 import type { FetchSessionCache } from './fetch-session.js';
 import type { ReplicaManager } from './replica-manager.js';
 

@@ -15,25 +15,22 @@ import {
   type TopicRecord,
 } from '../cluster/topic-metadata.js';
 import { CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../cluster/topic-name.js';
+import { type BrokerSettings, defaultBrokerSettings, type ListenerSettings } from '../config/broker-settings.js';
 import { applyDynamicBrokerConfigs, dynamicallyConfigurable } from '../config/dynamic-broker-config.js';
-import { defaultGroupSettings, GroupCoordinator } from '../coordinator/group/group-coordinator.js';
+import { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.js';
-import {
-  defaultTransactionSettings,
-  TransactionCoordinator,
-} from '../coordinator/transaction/transaction-coordinator.js';
+import { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import packageRequire from '../protocol/records/package-require.cjs';
 import type { Connection } from '../server/connection.js';
 import { Listener } from '../server/listener.js';
 import { RequestMemoryPool } from '../server/request-memory-pool.js';
-import { DEFAULT_LOG_CLEANER_BACKOFF_MS, LogCleaner } from '../storage/log-cleaner.js';
+import { LogCleaner } from '../storage/log-cleaner.js';
 import { lockLogDir } from '../storage/log-dir-lock.js';
 import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/log-manager.js';
-import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/partition-log.js';
+import { releaseWrittenChunks } from '../storage/log-segment.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
-import type { BrokerSettings, ListenerSettings } from './broker-settings.js';
 import { staticConfigsOf } from './config-describer.js';
 import { FetchSessionCache } from './fetch-session.js';
 import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
@@ -99,12 +96,6 @@ function samsaVersion(): string {
   return 'unknown';
 }
 
-/**
- * Memory for the tails of all partitions. Enough for a few seconds of a fast producer, so that consumers
- * keeping up are served from memory, and small beside the footprint goals (RSS under load below 150 MB).
- */
-const DEFAULT_TAIL_CACHE_BYTES = 32 * 1024 * 1024;
-
 /** Kafka's configs for `__consumer_offsets` and `__transaction_state`: compacted, with 100 MiB segments. */
 const INTERNAL_TOPIC_CONFIGS = {
   'cleanup.policy': 'compact',
@@ -131,58 +122,8 @@ function oneAtATime(task: () => Promise<void>): () => Promise<void> {
 
 /** How often the recovery point and log start offset checkpoints are written (Kafka's default). */
 const CHECKPOINT_INTERVAL_MS = 60_000;
-/** Kafka's max.connections default is unbounded; a broker in Node keeps a bound. */
-const DEFAULT_MAX_CONNECTIONS = 10_000;
-/** Kafka's fetch.max.bytes default, 55 MiB. */
-const DEFAULT_FETCH_MAX_BYTES = 55 * 1024 * 1024;
-/**
- * queued.max.request.bytes: Kafka's default (-1) leaves request memory unbounded. One largest request
- * (socket.request.max.bytes' default) is enough for any client, and with the one frame allowed past it bounds
- * request memory near 200 MiB.
- */
-const DEFAULT_QUEUED_MAX_REQUEST_BYTES = 100 * 1024 * 1024;
 
-/** Kafka's defaults, with the exceptions Samsa makes on purpose (see docs/ARCHITECTURE.md). */
-export function defaultBrokerSettings(): BrokerSettings {
-  return {
-    nodeId: 0,
-    host: '127.0.0.1',
-    port: 9092,
-    advertisedHost: 'localhost',
-    advertisedPort: 9092,
-    logDirs: ['/tmp/kafka-logs'],
-    numPartitions: 1,
-    defaultReplicationFactor: 1,
-    autoCreateTopicsEnable: true,
-    deleteTopicEnable: true,
-    messageMaxBytes: 1048588,
-    socketRequestMaxBytes: 104857600,
-    connectionsMaxIdleMs: 600_000,
-    maxConnections: DEFAULT_MAX_CONNECTIONS,
-    fetchMaxBytes: DEFAULT_FETCH_MAX_BYTES,
-    queuedMaxRequestBytes: DEFAULT_QUEUED_MAX_REQUEST_BYTES,
-    logDefaults: {
-      segmentBytes: 1073741824,
-      segmentMs: 7 * 24 * 3600_000,
-      retentionMs: 7 * 24 * 3600_000,
-      retentionBytes: -1,
-      indexIntervalBytes: 4096,
-      flushMessages: Number.POSITIVE_INFINITY,
-    },
-    logRetentionCheckIntervalMs: 300_000,
-    logCleanerEnable: true,
-    logCleanerBackoffMs: DEFAULT_LOG_CLEANER_BACKOFF_MS,
-    logFlushIntervalMs: Number.POSITIVE_INFINITY,
-    flushOnAcksAll: true,
-    logMessageTimestampType: 'CreateTime',
-    minInsyncReplicas: 1,
-    groups: defaultGroupSettings(),
-    transactions: defaultTransactionSettings(),
-    tailCacheBytes: DEFAULT_TAIL_CACHE_BYTES,
-    producerIdExpirationMs: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
-    producerIdExpirationCheckIntervalMs: 600_000,
-  };
-}
+export { defaultBrokerSettings };
 
 /**
  * One Samsa broker: the metadata store, the logs, the topic metadata, the request handlers and the
@@ -279,6 +220,14 @@ export class Broker {
     });
     this.startupClosers.push(() => logs.shutdown());
     await logs.startup();
+    // A journal cut in its middle looks like a torn last write; logs of topics it does not know tell them apart.
+    if (store instanceof EmbeddedMetadataStore && store.tornTailBytes > 0) {
+      const unknown = [...logs.allLogs()].filter((log) => {
+        const topicId = logs.topicIdOf(log.topic, log.partition);
+        return !topics.get(log.topic) && (topicId === undefined || !topics.isDeleted(topicId));
+      });
+      if (unknown.length > 0) throw store.lostEntriesError(unknown.map((log) => log.dir));
+    }
     const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'));
     await replicas.start();
 
@@ -506,6 +455,8 @@ export class Broker {
             return settings.maxConnections;
           },
           requestMemory,
+          // Segment reads in responses go back to storage's read buffer pool once written.
+          onResponseWritten: releaseWrittenChunks,
         },
         (frame: Buffer, connection: Connection) => this.dispatcher!.handleFrame(frame, connection),
         (error: unknown, connection: Connection) => this.dispatcher!.onConnectionError(error, connection),

@@ -1,9 +1,9 @@
 import type { TopicRecord } from '../cluster/topic-metadata.js';
 import { BROKER_CONFIGS } from '../config/broker-config.js';
+import type { BrokerSettings } from '../config/broker-settings.js';
+import { defaultBrokerSettings } from '../config/broker-settings.js';
 import { brokerConfigDefinition, DYNAMIC_BROKER_CONFIGS } from '../config/dynamic-broker-config.js';
 import { type ConfigKind, LONG_MAX_TEXT, TOPIC_CONFIGS } from '../config/topic-config.js';
-import { defaultBrokerSettings } from './broker.js';
-import type { BrokerSettings } from './broker-settings.js';
 
 /** Kafka's ConfigResource.Type codes. */
 export const ConfigResourceType = {

@@ -1,9 +1,10 @@
 import type { TopicRecord } from '../cluster/topic-metadata.js';
+import type { BrokerSettings } from '../config/broker-settings.js';
+import { configuredBrokerConfig } from '../config/broker-settings.js';
 import { TOPIC_CONFIGS } from '../config/topic-config.js';
 import { DEFAULT_DELETE_RETENTION_MS, DEFAULT_MIN_CLEANABLE_DIRTY_RATIO } from '../storage/log-cleaner.js';
 import { DEFAULT_FILE_DELETE_DELAY_MS, type LogConfig } from '../storage/partition-log.js';
 import { topicCodec } from '../storage/recompress.js';
-import { type BrokerSettings, configuredBrokerConfig } from './broker-settings.js';
 
 /**
  * A topic config as it applies to a topic: its override, else the broker config it falls back to when that is

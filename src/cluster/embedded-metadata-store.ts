@@ -48,6 +48,10 @@ export class EmbeddedMetadataStore implements MetadataStore {
   private journalBytes = 0;
   /** Set when a failed write could not be cut off the journal: nothing more may be appended after it. */
   private failure: Error | null = null;
+  /** Bytes of a torn last entry found at open (0: none); see lostEntriesError. */
+  tornTailBytes = 0;
+  /** Whether the torn last entry is still in the file: cut off before the next write. */
+  private tornTailPending = false;
 
   private constructor(
     private readonly dir: string,
@@ -62,16 +66,8 @@ export class EmbeddedMetadataStore implements MetadataStore {
     const journalPath = join(dir, JOURNAL_FILE);
     const snapshotText = await readIfExists(snapshotPath);
     const journal = await readIfExists(journalPath, true);
-    if (journal === null && (snapshotText !== null || (await exists(join(logDir, META_PROPERTIES_FILE))))) {
-      // The journal exists from this log dir's first start on (the cluster id is its first entry). Without it the
-      // topics, their configs and the producer ids handed out are gone; starting empty would set every log
-      // aside and hand out producer ids again, so the operator decides.
-      throw new Error(
-        `metadata journal ${journalPath} is missing, but ${logDir} was used before. Restore ${EMBEDDED_METADATA_DIR} ` +
-          'from a backup; or, to start with no topics and keep every existing partition log aside as a stray ' +
-          'log (not served, not deleted), create that file empty.',
-      );
-    }
+    const used = snapshotText !== null || (await exists(join(logDir, META_PROPERTIES_FILE)));
+    if (journal === null && used) throw new Error(lostJournal(journalPath, logDir, 'is missing'));
     if (snapshotText !== null) {
       try {
         const snapshot = JSON.parse(snapshotText) as { revision: number; data: KeyValue[] };
@@ -102,17 +98,46 @@ export class EmbeddedMetadataStore implements MetadataStore {
       store.apply(entry);
       store.journalEntries++;
     }
+    // The journal of a used log dir is never empty: without a snapshot it holds at least the cluster id's entry,
+    // written before meta.properties; after a snapshot it starts with an entry at the snapshot's revision. An
+    // empty one (or one with only a torn entry) lost its entries, as a missing one did.
+    if (valid === 0 && used) {
+      throw new Error(lostJournal(journalPath, logDir, bytes.length === 0 ? 'is empty' : 'holds no whole entry'));
+    }
     store.journal = await open(journalPath, 'a');
     if (valid < bytes.length) {
-      options.onWarning?.('metadata journal has a torn last entry (never acknowledged), truncated', {
-        path: journalPath,
-        bytes: bytes.length - valid,
-      });
-      await store.journal.truncate(valid);
-      await store.journal.datasync();
+      // Cut off before the next entry is written, not now: a start refused for what the cut hides (see
+      // lostEntriesError) must leave the journal as it found it, so that the next start refuses too.
+      options.onWarning?.(
+        'metadata journal has a torn last entry (never acknowledged): ignored, cut off before the next entry',
+        {
+          path: journalPath,
+          bytes: bytes.length - valid,
+        },
+      );
     }
     store.journalBytes = valid;
+    store.tornTailBytes = bytes.length - valid;
+    store.tornTailPending = store.tornTailBytes > 0;
     return store;
+  }
+
+  /**
+   * Why start-up stops when the journal's torn tail was cut and yet partition logs belong to topics the state
+   * does not know. A torn last entry from a crash was never acknowledged, so nothing was done after it: a log
+   * it would have created does not exist. Such logs show instead that the journal was cut in its middle and
+   * acknowledged entries are gone (topics, configs, the internal topics' ids); a cut journal cannot tell the
+   * two apart by itself.
+   */
+  lostEntriesError(logDirs: readonly string[]): Error {
+    const journalPath = join(this.dir, JOURNAL_FILE);
+    return new Error(
+      `metadata journal ${journalPath} ended in a cut entry (${this.tornTailBytes} bytes), and the partition ` +
+        `logs ${logDirs.join(', ')} belong to topics it does not know: entries that were acknowledged are lost. ` +
+        `Restore ${EMBEDDED_METADATA_DIR} from a backup; or, to start with what is left (those logs set aside as ` +
+        `stray logs, not served, not deleted), cut the file after its last whole line (remove its last ` +
+        `${this.tornTailBytes} bytes).`,
+    );
   }
 
   async get(key: string): Promise<KeyValue | null> {
@@ -188,6 +213,12 @@ export class EmbeddedMetadataStore implements MetadataStore {
     const journal = this.journal;
     if (!journal) throw new Error('metadata store is closed');
     const bytes = Buffer.from(`${JSON.stringify(entry)}\n`);
+    if (this.tornTailPending) {
+      // The file is open for appending: the torn bytes must go before anything is written after them.
+      await journal.truncate(this.journalBytes);
+      await journal.datasync();
+      this.tornTailPending = false;
+    }
     try {
       // A write may take only part of the bytes (a full disk takes what fits): write the rest, or fail.
       for (let at = 0; at < bytes.length; ) {
@@ -225,7 +256,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
     }
   }
 
-  /** Writes the durable state (leased keys excluded) as a snapshot, then empties the journal. */
+  /** Writes the durable state (leased keys excluded) as a snapshot, then restarts the journal after it. */
   private async snapshot(): Promise<void> {
     const data = [...this.data.values()].filter((kv) => kv.lease === 0);
     const tmp = join(this.dir, `${SNAPSHOT_FILE}.tmp`);
@@ -245,10 +276,32 @@ export class EmbeddedMetadataStore implements MetadataStore {
     }
     // The rename must be durable before the journal it replaces is emptied.
     await syncDirectory(this.dir);
-    // Entries up to this revision are in the snapshot; replay skips them even if this truncation is lost.
-    await this.journal!.truncate(0);
-    await this.journal!.datasync();
-    this.journalBytes = 0;
+    // Entries up to this revision are in the snapshot; replay skips them even if this replacement is lost. The
+    // new journal starts with an entry of no events at the snapshot's revision rather than empty, so that an
+    // empty journal always means a lost one (see open). It replaces the old one by a rename, so that a crash
+    // leaves one or the other whole, never an empty file.
+    const marker = Buffer.from(`${JSON.stringify({ revision: this.currentRevision, events: [] })}\n`);
+    const journalPath = join(this.dir, JOURNAL_FILE);
+    const journalTmp = `${journalPath}.tmp`;
+    let replacement: FileHandle | null = null;
+    try {
+      replacement = await open(journalTmp, 'w');
+      await replacement.writeFile(marker);
+      await replacement.datasync();
+      await replacement.close();
+      replacement = null;
+      await rename(journalTmp, journalPath);
+    } catch (error) {
+      await replacement?.close().catch(() => {});
+      await rm(journalTmp, { force: true }).catch(() => {});
+      throw error;
+    }
+    await syncDirectory(this.dir);
+    const old = this.journal!;
+    this.journal = await open(journalPath, 'a');
+    await old.close();
+    this.tornTailPending = false;
+    this.journalBytes = marker.length;
     this.journalEntries = 0;
   }
 
@@ -308,6 +361,29 @@ export class EmbeddedMetadataStore implements MetadataStore {
     await this.journal?.close();
     this.journal = null;
   }
+}
+
+/**
+ * The journal entry an operator writes to start a used log dir from what is left on purpose (no topics, or the
+ * snapshot's state): revision 0 with no events, which replay skips (it is at or below every revision). It makes
+ * the journal non-empty, so that an empty journal can still be told apart and refused as a lost one.
+ */
+export const START_EMPTY_ENTRY = '{"revision":0,"events":[]}';
+
+/**
+ * Why start-up stops when the journal of a used log dir is lost, and what the operator can do. The journal
+ * exists from a log dir's first start on (the cluster id is its first entry). Without it the topics, their
+ * configs and the producer ids handed out are gone; starting empty would set every log aside and hand out
+ * producer ids again, so the operator decides.
+ */
+function lostJournal(journalPath: string, logDir: string, what: string): string {
+  return (
+    `metadata journal ${journalPath} ${what}, but ${logDir} was used before (meta.properties or a snapshot ` +
+    `present): the topics and configs written since the last snapshot (all of them without one) would be ` +
+    `lost. Restore ${EMBEDDED_METADATA_DIR} from a backup; or, to start from what is left (the snapshot's ` +
+    'state, else no topics) and keep every partition log it does not name aside as a stray log (not served, ' +
+    `not deleted), write the single line ${START_EMPTY_ENTRY} into that file.`
+  );
 }
 
 /** A journal line as an entry, or null when it is not one (torn or damaged). */

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { defaultBrokerSettings } from '../broker/broker.js';
-import type { BrokerSettings, ListenerSettings } from '../broker/broker-settings.js';
+import type { BrokerSettings, ListenerSettings } from './broker-settings.js';
+import { defaultBrokerSettings } from './broker-settings.js';
 import { configValueError, LONG_MAX_TEXT, TOPIC_CONFIGS } from './topic-config.js';
 
 /** Raised for an invalid configuration value: start-up stops with a message naming the key. */

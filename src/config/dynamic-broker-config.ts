@@ -4,10 +4,9 @@
  * are kept in the metadata store and take precedence over server.properties: dynamic per-broker, then dynamic
  * cluster default, then static, then Kafka's default.
  */
-import { defaultBrokerSettings } from '../broker/broker.js';
-import type { BrokerSettings } from '../broker/broker-settings.js';
 import type { DynamicConfigLayers } from '../cluster/broker-config-metadata.js';
 import { BROKER_CONFIGS, IGNORED_KAFKA_CONFIGS, SECURITY_KEY } from './broker-config.js';
+import { type BrokerSettings, defaultBrokerSettings } from './broker-settings.js';
 import { type ConfigKind, configValueError, LONG_MAX_TEXT, TOPIC_CONFIGS } from './topic-config.js';
 
 interface DynamicDefinition {

@@ -9,7 +9,6 @@ import {
   MAGIC_OFFSET,
 } from '../protocol/records/batch-header.js';
 import { RecordBatch } from '../protocol/records/record-batch.js';
-import { CorruptBatchError } from '../storage/log-segment.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 
 /** How much of a coordinator's partition is read per step while loading. */
@@ -47,12 +46,43 @@ export async function replayCoordinatorLog(
     });
   }
   let position = log.logStartOffset;
+  /** Below this offset the log is read one batch at a time: a read of a damaged segment failed there. */
+  let batchByBatchUntil = -1;
   while (position < log.highWatermark) {
-    // A batch whose header is damaged ends the read (the log tells it at ERROR): loading stops there, below.
-    const read = await log.read(position, LOAD_READ_BYTES, true).catch((e: unknown) => {
-      if (e instanceof CorruptBatchError) return null;
-      throw e;
-    });
+    let read: Awaited<ReturnType<PartitionLog['read']>>;
+    const batchByBatch = position < batchByBatchUntil;
+    try {
+      read = await log.read(position, batchByBatch ? 1 : LOAD_READ_BYTES, true);
+    } catch (e) {
+      // A batch header garbled after a clean stop (which recovery did not check) can make the segment's own
+      // read fail (a batch size that points outside the buffer). The batches before it are read again one at a
+      // time; from the one that cannot be read, the rest of its segment is skipped (the later segments are
+      // whole), as a corrupt batch is skipped.
+      if (log.isOffline) throw e;
+      const resumeAt = nextSegmentOffset(log, position);
+      if (!batchByBatch) {
+        logger.error('a damaged segment failed to read while loading: reading it batch by batch, skipping the rest', {
+          ...where,
+          offset: position,
+          error: e instanceof Error ? e.message : String(e),
+        });
+        batchByBatchUntil = resumeAt ?? Number.POSITIVE_INFINITY;
+        continue;
+      }
+      summary.skippedBatches++;
+      logger.error('skipping the unreadable rest of a segment while loading: its records are not loaded', {
+        ...where,
+        offset: position,
+        resumeAt: resumeAt ?? 'none',
+        error: e instanceof Error ? e.message : String(e),
+      });
+      if (resumeAt === null) {
+        summary.unreadableFrom = position;
+        break;
+      }
+      position = resumeAt;
+      continue;
+    }
     const records = read?.records;
     let at = 0;
     let progressed = false;
@@ -100,4 +130,17 @@ export async function replayCoordinatorLog(
     }
   }
   return summary;
+}
+
+/**
+ * Where loading resumes after the segment holding `position` failed to read: the next segment's base offset, or
+ * null when that segment is the active one (nothing follows) or no offset past `position` is known.
+ */
+function nextSegmentOffset(log: PartitionLog, position: number): number | null {
+  const inactive = log.inactiveSegments();
+  let i = inactive.length - 1;
+  while (i >= 0 && inactive[i]!.baseOffset > position) i--;
+  if (i < 0) return null;
+  const next = inactive[i + 1]?.baseOffset ?? inactive[i]!.nextOffset;
+  return next > position && next < log.highWatermark ? next : null;
 }

@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import { releaseWrittenChunks } from '../storage/log-segment.js';
 import { type PoolMember, RequestMemoryPool } from './request-memory-pool.js';
 
 /** Bytes of the size prefix of every Kafka request and response. */
@@ -47,6 +46,11 @@ export interface ConnectionLimits {
   maxRequestBytes: number;
   /** connections.max.idle.ms: a connection with no traffic for this long is closed. */
   idleTimeoutMs: number;
+  /**
+   * Told of a response's chunks once the socket has written them, so that buffers the layers above lent from a
+   * pool (segment reads) go back to it. The server knows nothing of where they came from.
+   */
+  onResponseWritten?: (chunks: readonly Buffer[]) => void;
 }
 
 /**
@@ -321,11 +325,14 @@ export class Connection implements PoolMember {
       prefix.writeInt32BE(size, 0);
       this.socket.write(prefix);
       for (let i = 0; i < chunks.length - 1; i++) this.socket.write(chunks[i]!);
-      // Once written, segment reads among the chunks go back to their pool (see releaseWrittenChunks).
+      // Once written, pooled buffers among the chunks go back to their pool (see ConnectionLimits).
       if (chunks.length > 0) {
-        this.socket.write(chunks[chunks.length - 1]!, (error) => {
-          if (!error) releaseWrittenChunks(chunks);
-        });
+        const onWritten = this.limits.onResponseWritten;
+        if (onWritten) {
+          this.socket.write(chunks[chunks.length - 1]!, (error) => {
+            if (!error) onWritten(chunks);
+          });
+        } else this.socket.write(chunks[chunks.length - 1]!);
       }
     }
     if (corked) this.socket.uncork();

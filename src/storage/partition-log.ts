@@ -368,6 +368,14 @@ export class PartitionLog {
       params.cleanShutdown,
       params.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS,
     );
+    // A missing or damaged transaction index would let read_committed serve aborted records.
+    await log.abortedTxns.reconcileWithLog({
+      segmentBaseOffsets: log.segments.map((s) => s.baseOffset),
+      producers: log.producerState.activeProducers(),
+      logger,
+      topic: log.topic,
+      partition: log.partition,
+    });
     if (params.tailCache) log.tail = new TailCache(params.tailCache);
     if (recoveredSegments > 0) {
       logger.info('log recovered', {

@@ -6,6 +6,7 @@ import {
   EMBEDDED_METADATA_DIR,
   EmbeddedMetadataStore,
   JOURNAL_FILE,
+  START_EMPTY_ENTRY,
 } from '../../src/cluster/embedded-metadata-store.js';
 import { createIfAbsent, type WatchEvent } from '../../src/cluster/metadata-store.js';
 import { withTempDir } from '../storage/helpers.js';
@@ -114,23 +115,64 @@ test('an entry after a torn journal tail is kept: the torn bytes are cut away at
     );
   }));
 
-test('a missing journal in a log dir used before stops start-up, naming the file; an empty one starts empty', () =>
+test('a missing or emptied journal in a log dir used before stops start-up, naming the file and the way out', () =>
   withTempDir(async (dir) => {
     const store = await EmbeddedMetadataStore.open(dir);
     await store.txn([], [{ type: 'put', key: '/topics/a', value: 'a' }]);
     await store.close();
     await writeFile(join(dir, 'meta.properties'), 'cluster.id=x\nnode.id=0\n');
     const journal = join(dir, EMBEDDED_METADATA_DIR, JOURNAL_FILE);
+    const refused = (e: Error) => e.message.includes(journal) && e.message.includes(START_EMPTY_ENTRY);
     await rm(journal);
-    await assert.rejects(EmbeddedMetadataStore.open(dir), (e: Error) => e.message.includes(journal));
+    await assert.rejects(EmbeddedMetadataStore.open(dir), refused);
     // The whole folder gone: the same.
     await rm(join(dir, EMBEDDED_METADATA_DIR), { recursive: true });
-    await assert.rejects(EmbeddedMetadataStore.open(dir), (e: Error) => e.message.includes(journal));
-    // The operator's choice to start with empty metadata.
+    await assert.rejects(EmbeddedMetadataStore.open(dir), refused);
+    // Emptied, or left with only a torn entry: its entries are lost just the same.
     await writeFile(journal, '');
+    await assert.rejects(EmbeddedMetadataStore.open(dir), refused);
+    await writeFile(journal, '{"revision":1,"ev');
+    await assert.rejects(EmbeddedMetadataStore.open(dir), refused);
+    // The operator's choice to start with empty metadata.
+    await writeFile(journal, `${START_EMPTY_ENTRY}\n`);
     const empty = await EmbeddedMetadataStore.open(dir);
     assert.equal(await empty.get('/topics/a'), null);
+    await empty.txn([], [{ type: 'put', key: '/topics/b', value: 'b' }]);
     await empty.close();
+    const again = await EmbeddedMetadataStore.open(dir);
+    assert.equal((await again.get('/topics/b'))?.value, 'b');
+    await again.close();
+  }));
+
+test('after a snapshot the journal is never empty: an emptied one is refused, not taken for the snapshot alone', () =>
+  withTempDir(async (dir) => {
+    const store = await EmbeddedMetadataStore.open(dir);
+    await writeFile(join(dir, 'meta.properties'), 'cluster.id=x\nnode.id=0\n');
+    // One entry more than a snapshot takes: the last one is in the journal after the snapshot.
+    for (let i = 0; i <= 1000; i++) await store.txn([], [{ type: 'put', key: `/topics/t${i}`, value: 'x' }]);
+    await store.close();
+    const journal = join(dir, EMBEDDED_METADATA_DIR, JOURNAL_FILE);
+    const again = await EmbeddedMetadataStore.open(dir);
+    assert.equal((await again.list('/topics/')).length, 1001);
+    await again.close();
+    // Only the entry after the snapshot is lost, but the broker cannot know how many were.
+    await truncate(journal, 0);
+    await assert.rejects(EmbeddedMetadataStore.open(dir), (e: Error) => e.message.includes(journal));
+    await writeFile(journal, `${START_EMPTY_ENTRY}\n`);
+    const fromSnapshot = await EmbeddedMetadataStore.open(dir);
+    assert.equal((await fromSnapshot.list('/topics/')).length, 1000);
+    await fromSnapshot.close();
+  }));
+
+test('a fresh log dir starts empty, even after a first start cut short before its first entry', () =>
+  withTempDir(async (dir) => {
+    const store = await EmbeddedMetadataStore.open(dir);
+    assert.deepEqual(await store.list('/'), []);
+    await store.close();
+    // No meta.properties yet: the first start never finished, nothing was acknowledged.
+    const again = await EmbeddedMetadataStore.open(dir);
+    await again.txn([], [{ type: 'put', key: '/cluster/id', value: 'x' }]);
+    await again.close();
   }));
 
 test(

@@ -1,9 +1,9 @@
+import { advertisedFor } from '../../config/broker-settings.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { describeClusterApi } from '../../protocol/generated/apis/describe-cluster.js';
 import type { DescribeClusterRequest } from '../../protocol/generated/messages/describe-cluster-request.js';
 import type { DescribeClusterResponse } from '../../protocol/generated/messages/describe-cluster-response.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
-import { advertisedFor } from '../broker-settings.js';
 
 /** DescribeClusterRequest.EndpointType (v1+): brokers, or controllers (asked of controllers only). */
 const ENDPOINT_TYPE_BROKERS = 1;

@@ -1,3 +1,4 @@
+import { advertisedFor } from '../../config/broker-settings.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { findCoordinatorApi } from '../../protocol/generated/apis/find-coordinator.js';
 import type { FindCoordinatorRequest } from '../../protocol/generated/messages/find-coordinator-request.js';
@@ -7,7 +8,6 @@ import type {
 } from '../../protocol/generated/messages/find-coordinator-response.js';
 import type { Connection } from '../../server/connection.js';
 import { type BrokerServices, defineHandler } from '../api-handler.js';
-import { advertisedFor } from '../broker-settings.js';
 
 /** FindCoordinatorRequest.KeyType codes. */
 const KeyType = { GROUP: 0, TRANSACTION: 1, SHARE: 2 } as const;

@@ -1,7 +1,11 @@
 import type { DynamicConfigLayers } from '../cluster/broker-config-metadata.js';
-import type { GroupSettings } from '../coordinator/group/group-coordinator.js';
-import type { TransactionSettings } from '../coordinator/transaction/transaction-coordinator.js';
-import type { LogConfig } from '../storage/partition-log.js';
+import { defaultGroupSettings, type GroupSettings } from '../coordinator/group/group-coordinator.js';
+import {
+  defaultTransactionSettings,
+  type TransactionSettings,
+} from '../coordinator/transaction/transaction-coordinator.js';
+import { DEFAULT_LOG_CLEANER_BACKOFF_MS } from '../storage/log-cleaner.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, type LogConfig } from '../storage/partition-log.js';
 
 /** One of Kafka's `listeners`, with the address clients that connect on it are given (advertised.listeners). */
 export interface ListenerSettings {
@@ -102,4 +106,63 @@ export function advertisedFor(settings: BrokerSettings, localPort: number | unde
   return listener
     ? { host: listener.advertisedHost, port: listener.advertisedPort }
     : { host: settings.advertisedHost, port: settings.advertisedPort };
+}
+
+/**
+ * Memory for the tails of all partitions. Enough for a few seconds of a fast producer, so that consumers
+ * keeping up are served from memory, and small beside the footprint goals (RSS under load below 150 MB).
+ */
+const DEFAULT_TAIL_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** Kafka's max.connections default is unbounded; a broker in Node keeps a bound. */
+const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Kafka's fetch.max.bytes default, 55 MiB. */
+const DEFAULT_FETCH_MAX_BYTES = 55 * 1024 * 1024;
+/**
+ * queued.max.request.bytes: Kafka's default (-1) leaves request memory unbounded. One largest request
+ * (socket.request.max.bytes' default) is enough for any client, and with the one frame allowed past it bounds
+ * request memory near 200 MiB.
+ */
+const DEFAULT_QUEUED_MAX_REQUEST_BYTES = 100 * 1024 * 1024;
+
+/** Kafka's defaults, with the exceptions Samsa makes on purpose (see docs/ARCHITECTURE.md). */
+export function defaultBrokerSettings(): BrokerSettings {
+  return {
+    nodeId: 0,
+    host: '127.0.0.1',
+    port: 9092,
+    advertisedHost: 'localhost',
+    advertisedPort: 9092,
+    logDirs: ['/tmp/kafka-logs'],
+    numPartitions: 1,
+    defaultReplicationFactor: 1,
+    autoCreateTopicsEnable: true,
+    deleteTopicEnable: true,
+    messageMaxBytes: 1048588,
+    socketRequestMaxBytes: 104857600,
+    connectionsMaxIdleMs: 600_000,
+    maxConnections: DEFAULT_MAX_CONNECTIONS,
+    fetchMaxBytes: DEFAULT_FETCH_MAX_BYTES,
+    queuedMaxRequestBytes: DEFAULT_QUEUED_MAX_REQUEST_BYTES,
+    logDefaults: {
+      segmentBytes: 1073741824,
+      segmentMs: 7 * 24 * 3600_000,
+      retentionMs: 7 * 24 * 3600_000,
+      retentionBytes: -1,
+      indexIntervalBytes: 4096,
+      flushMessages: Number.POSITIVE_INFINITY,
+    },
+    logRetentionCheckIntervalMs: 300_000,
+    logCleanerEnable: true,
+    logCleanerBackoffMs: DEFAULT_LOG_CLEANER_BACKOFF_MS,
+    logFlushIntervalMs: Number.POSITIVE_INFINITY,
+    flushOnAcksAll: true,
+    logMessageTimestampType: 'CreateTime',
+    minInsyncReplicas: 1,
+    groups: defaultGroupSettings(),
+    transactions: defaultTransactionSettings(),
+    tailCacheBytes: DEFAULT_TAIL_CACHE_BYTES,
+    producerIdExpirationMs: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+    producerIdExpirationCheckIntervalMs: 600_000,
+  };
 }
