@@ -69,17 +69,24 @@ export async function replayCoordinatorLog(
         batchByBatchUntil = resumeAt ?? Number.POSITIVE_INFINITY;
         continue;
       }
+      if (resumeAt === null) {
+        // Nothing follows in a later segment: the load ends here, as at any unreadable part of the log.
+        summary.unreadableFrom = position;
+        logger.error('stopped loading at an unreadable part of the log: the records from here on are not loaded', {
+          ...where,
+          offset: position,
+          highWatermark: log.highWatermark,
+          error: e instanceof Error ? e.message : String(e),
+        });
+        break;
+      }
       summary.skippedBatches++;
       logger.error('skipping the unreadable rest of a segment while loading: its records are not loaded', {
         ...where,
         offset: position,
-        resumeAt: resumeAt ?? 'none',
+        resumeAt,
         error: e instanceof Error ? e.message : String(e),
       });
-      if (resumeAt === null) {
-        summary.unreadableFrom = position;
-        break;
-      }
       position = resumeAt;
       continue;
     }
