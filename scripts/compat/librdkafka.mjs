@@ -236,8 +236,10 @@ export async function run({ prepared, port, quick, logDir }) {
   const brokers = [];
   let nextPort = port;
   for (const scenario of scenarios) {
-    // As librdkafka's own test clusters (trivup's KafkaCluster): topics are auto-created with 4 partitions.
-    const overrides = { 'num.partitions': '4' };
+    // As librdkafka's own test clusters (trivup's KafkaCluster): topics are auto-created with 4 partitions, and the
+    // first rebalance of a new group waits Kafka's default 3 s for more members (trivup leaves it unset). Tests count
+    // on it: 0113's l_unsubscribe subscribes two consumers one after the other and expects one assignment each.
+    const overrides = { 'num.partitions': '4', 'group.initial.rebalance.delay.ms': '3000' };
     if (scenario === 'noautocreate') overrides['auto.create.topics.enable'] = 'false';
     const broker = await startSamsa(`librdkafka-${scenario}`, nextPort++, overrides);
     brokers.push({ scenario, log: broker.log, overrides });
