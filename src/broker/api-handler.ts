@@ -4,6 +4,7 @@ import type { TopicMetadata } from '../cluster/topic-metadata.js';
 import type { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import type { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
 import type { Logger } from '../observability/logger.js';
+import type { BrokerMetrics } from '../observability/metrics.js';
 import type { ApiCodecs } from '../protocol/generated/api-keys.js';
 import type { RequestHeader } from '../protocol/generated/messages/request-header.js';
 import type { Connection } from '../server/connection.js';
@@ -30,6 +31,8 @@ export interface BrokerServices {
   producerIds: ProducerIdManager;
   transactions: TransactionCoordinator;
   logger: Logger;
+  /** Counters of the produce and fetch paths (no-ops without samsa.http.listener). */
+  metrics: BrokerMetrics;
   /** Creates a topic with the broker's defaults (auto-creation); resolves when its logs exist here. */
   createTopic(
     name: string,
