@@ -1,0 +1,100 @@
+/**
+ * `npx tsx bench/metrics-cost.ts [--quick]`: the cost of metrics on the produce path. The same produce workloads
+ * against a broker without samsa.http.listener (metrics off) and with it (metrics counted, /metrics scraped every
+ * second during the run), in alternating rounds of fresh broker processes, so that both share the machine's
+ * state; prints the median of each.
+ */
+import { request } from 'node:http';
+import { apis } from '../src/protocol/generated/index.js';
+import { buildLoadgen, loadgen } from './broker.js';
+import { buildDist, startBrokerProcess } from './broker-process.js';
+import { WireClient } from './wire.js';
+
+const quick = process.argv.includes('--quick');
+const ROUNDS = quick ? 3 : 5;
+const SCRAPE_INTERVAL_MS = 1000;
+const MB = 1e6;
+
+const workloads = [
+  { size: 100, partitions: 12, count: quick ? 1_000_000 : 3_000_000 },
+  { size: 1024, partitions: 1, count: quick ? 300_000 : 1_000_000 },
+];
+
+function scrape(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+async function run(metrics: boolean, w: (typeof workloads)[number]): Promise<{ mbps: number; recPerSec: number }> {
+  const broker = await startBrokerProcess({
+    properties: metrics ? { 'samsa.http.listener': '127.0.0.1:0' } : {},
+  });
+  try {
+    const client = await WireClient.connect(broker.port);
+    const res = await client.request(apis.CreateTopics, 4, {
+      topics: [{ name: 'cost', numPartitions: w.partitions, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 30_000,
+      validateOnly: false,
+    });
+    if (res.topics[0]?.errorCode !== 0) throw new Error(`CreateTopics: ${res.topics[0]?.errorCode}`);
+    client.close();
+    let httpPort = 0;
+    let timer: NodeJS.Timeout | null = null;
+    if (metrics) {
+      httpPort = Number(/http listener bound .*address=[^ ]*:(\d+)/.exec(broker.log())?.[1]);
+      timer = setInterval(() => scrape(httpPort).catch(() => {}), SCRAPE_INTERVAL_MS);
+    }
+    const r = await loadgen([
+      'produce',
+      broker.bootstrap,
+      'cost',
+      String(w.count),
+      String(w.size),
+      '1',
+      'none',
+      String(w.partitions),
+    ]);
+    if (timer) clearInterval(timer);
+    if (r.errors > 0) throw new Error(`${r.errors} delivery errors`);
+    if (metrics) {
+      const m = /^kafka_server_brokertopicmetrics_messagesin_total (\d+)$/m.exec(await scrape(httpPort));
+      if (Number(m?.[1]) !== w.count) throw new Error(`messagesin_total ${m?.[1]}, expected ${w.count}`);
+    }
+    return { mbps: r.bytes / MB / r.seconds, recPerSec: r.messages / r.seconds };
+  } finally {
+    await broker.stop();
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+async function main(): Promise<void> {
+  await Promise.all([buildDist(), buildLoadgen()]);
+  for (const w of workloads) {
+    const off: Array<{ mbps: number; recPerSec: number }> = [];
+    const on: Array<{ mbps: number; recPerSec: number }> = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      off.push(await run(false, w));
+      on.push(await run(true, w));
+    }
+    const name = `produce ${w.size} B, acks=1, ${w.partitions} partition(s), ${w.count} records`;
+    for (const [label, rs] of [
+      ['metrics off', off],
+      ['metrics on ', on],
+    ] as const) {
+      console.log(
+        `${name} | ${label} | median ${median(rs.map((r) => r.mbps)).toFixed(1)} MB/s, ${Math.round(median(rs.map((r) => r.recPerSec)))} rec/s | runs ${rs.map((r) => r.mbps.toFixed(1)).join(' ')} MB/s`,
+      );
+    }
+  }
+}
+
+await main();
