@@ -2,8 +2,10 @@
  * `npx tsx bench/metrics-cost.ts [--quick]`: the cost of metrics on the produce path. The same produce workloads
  * against a broker without samsa.http.listener (metrics off) and with it (metrics counted, /metrics scraped every
  * second during the run), in alternating rounds of fresh broker processes, so that both share the machine's
- * state; prints the median of each.
+ * state; prints the median of each, and the broker's CPU time per record, which other work on the machine
+ * disturbs less than throughput.
  */
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { apis } from '../src/protocol/generated/index.js';
 import { buildLoadgen, loadgen } from './broker.js';
@@ -33,7 +35,14 @@ function scrape(port: number): Promise<string> {
   });
 }
 
-async function run(metrics: boolean, w: (typeof workloads)[number]): Promise<{ mbps: number; recPerSec: number }> {
+interface Result {
+  mbps: number;
+  recPerSec: number;
+  /** Broker CPU microseconds per record produced. */
+  cpuUsPerRecord: number;
+}
+
+async function run(metrics: boolean, w: (typeof workloads)[number]): Promise<Result> {
   const broker = await startBrokerProcess({
     properties: metrics ? { 'samsa.http.listener': '127.0.0.1:0' } : {},
   });
@@ -49,9 +58,11 @@ async function run(metrics: boolean, w: (typeof workloads)[number]): Promise<{ m
     let httpPort = 0;
     let timer: NodeJS.Timeout | null = null;
     if (metrics) {
-      httpPort = Number(/http listener bound .*address=[^ ]*:(\d+)/.exec(broker.log())?.[1]);
+      httpPort = Number(/http listener bound address=\S*:(\d+)/.exec(broker.log())?.[1]);
+      if (!httpPort) throw new Error(`no http listener in the broker's log: ${broker.log()}`);
       timer = setInterval(() => scrape(httpPort).catch(() => {}), SCRAPE_INTERVAL_MS);
     }
+    const cpuBefore = cpuSeconds(broker.pid);
     const r = await loadgen([
       'produce',
       broker.bootstrap,
@@ -62,16 +73,24 @@ async function run(metrics: boolean, w: (typeof workloads)[number]): Promise<{ m
       'none',
       String(w.partitions),
     ]);
+    const cpu = cpuSeconds(broker.pid) - cpuBefore;
     if (timer) clearInterval(timer);
     if (r.errors > 0) throw new Error(`${r.errors} delivery errors`);
     if (metrics) {
       const m = /^kafka_server_brokertopicmetrics_messagesin_total (\d+)$/m.exec(await scrape(httpPort));
       if (Number(m?.[1]) !== w.count) throw new Error(`messagesin_total ${m?.[1]}, expected ${w.count}`);
     }
-    return { mbps: r.bytes / MB / r.seconds, recPerSec: r.messages / r.seconds };
+    return { mbps: r.bytes / MB / r.seconds, recPerSec: r.messages / r.seconds, cpuUsPerRecord: (cpu * 1e6) / w.count };
   } finally {
     await broker.stop();
   }
+}
+
+/** CPU seconds (user + system) a process has used: less sensitive than throughput to other work on the machine. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -79,8 +98,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 async function main(): Promise<void> {
   await Promise.all([buildDist(), buildLoadgen()]);
   for (const w of workloads) {
-    const off: Array<{ mbps: number; recPerSec: number }> = [];
-    const on: Array<{ mbps: number; recPerSec: number }> = [];
+    const off: Result[] = [];
+    const on: Result[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       off.push(await run(false, w));
       on.push(await run(true, w));
@@ -91,7 +110,7 @@ async function main(): Promise<void> {
       ['metrics on ', on],
     ] as const) {
       console.log(
-        `${name} | ${label} | median ${median(rs.map((r) => r.mbps)).toFixed(1)} MB/s, ${Math.round(median(rs.map((r) => r.recPerSec)))} rec/s | runs ${rs.map((r) => r.mbps.toFixed(1)).join(' ')} MB/s`,
+        `${name} | ${label} | median ${median(rs.map((r) => r.mbps)).toFixed(1)} MB/s, ${Math.round(median(rs.map((r) => r.recPerSec)))} rec/s, broker CPU ${median(rs.map((r) => r.cpuUsPerRecord)).toFixed(2)} µs/record | runs ${rs.map((r) => r.mbps.toFixed(1)).join(' ')} MB/s`,
       );
     }
   }
