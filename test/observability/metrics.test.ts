@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -280,6 +280,47 @@ test('/metrics after KafkaJS traffic: messages and bytes in and out, requests, e
       );
   } finally {
     await consumer.disconnect();
+    await producer.disconnect();
+    await admin.disconnect();
+    await broker.stop();
+  }
+});
+
+test('an HTTP port in use stops start-up with a line naming samsa.http.listener, and releases the Kafka port', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as { port: number }).port;
+  try {
+    await assert.rejects(startBroker({ httpListener: { host: '127.0.0.1', port } }), (e: Error) => {
+      assert.match(e.message, new RegExp(`^samsa\\.http\\.listener: cannot listen on 127\\.0\\.0\\.1:${port}`));
+      return true;
+    });
+  } finally {
+    await new Promise((resolve) => taken.close(resolve));
+  }
+});
+
+test("a deleted topic's counts leave /metrics, as Kafka removes its topic metrics", async () => {
+  const broker = await startBroker({ httpListener: { host: '127.0.0.1', port: 0 } });
+  const kafka = new Kafka({ clientId: 'metrics-delete', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  const producer = kafka.producer();
+  try {
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'kept' }, { topic: 'gone' }] });
+    await producer.connect();
+    await producer.send({ topic: 'kept', messages: [{ value: 'a' }, { value: 'b' }] });
+    await producer.send({ topic: 'gone', messages: [{ value: 'c' }] });
+    let samples = await scrape(broker.httpPort);
+    const messagesIn = 'kafka_server_brokertopicmetrics_messagesin_total';
+    assert.equal(sampleValue(samples, messagesIn, { topic: 'gone' }), 1);
+    await admin.deleteTopics({ topics: ['gone'] });
+    samples = await scrape(broker.httpPort);
+    assert.equal(sampleValue(samples, messagesIn, { topic: 'gone' }), undefined);
+    assert.equal(sampleValue(samples, 'kafka_log_log_size', { topic: 'gone', partition: '0' }), undefined);
+    assert.equal(sampleValue(samples, messagesIn, { topic: 'kept' }), 2);
+    assert.equal(sampleValue(samples, messagesIn), 3, 'all topics keeps what was counted');
+  } finally {
     await producer.disconnect();
     await admin.disconnect();
     await broker.stop();
