@@ -468,7 +468,7 @@ export class Broker {
       listeners: listeners.map((l) => `${l.name}://${l.host}:${l.port}`).join(','),
       advertised: listeners.map((l) => `${l.name}://${l.advertisedHost}:${l.advertisedPort}`).join(','),
       logDirs: settings.logDirs.join(','),
-      ...(this.http ? { http: `${settings.httpListener!.host}:${this.httpPort}` } : {}),
+      ...(this.http ? { http: `${settings.httpListener!.host || '*'}:${this.httpPort}` } : {}),
       ms: Date.now() - started,
     });
   }
