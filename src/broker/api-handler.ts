@@ -5,6 +5,7 @@ import type { BrokerSettings } from '../config/broker-settings.js';
 import type { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import type { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
 import type { Logger } from '../observability/logger.js';
+import type { BrokerMetrics } from '../observability/metrics.js';
 import type { ApiCodecs } from '../protocol/generated/api-keys.js';
 import type { RequestHeader } from '../protocol/generated/messages/request-header.js';
 import type { Connection } from '../server/connection.js';
@@ -30,6 +31,8 @@ export interface BrokerServices {
   producerIds: ProducerIdManager;
   transactions: TransactionCoordinator;
   logger: Logger;
+  /** Counters of the produce and fetch paths (no-ops without samsa.http.listener). */
+  metrics: BrokerMetrics;
   /**
    * Creates a topic; resolves when its logs exist here. `replicaAssignment` (checked by the caller) gives each
    * partition's replicas; without it the broker places them.

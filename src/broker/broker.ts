@@ -20,7 +20,9 @@ import { applyDynamicBrokerConfigs, dynamicallyConfigurable } from '../config/dy
 import { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.js';
 import { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
+import { HttpEndpoint } from '../observability/http-endpoint.js';
 import { Logger } from '../observability/logger.js';
+import { BrokerMetrics, type MetricSources } from '../observability/metrics.js';
 import { ErrorCode } from '../protocol/errors.js';
 import packageRequire from '../protocol/records/package-require.cjs';
 import type { Connection } from '../server/connection.js';
@@ -154,12 +156,26 @@ export class Broker {
   } | null = null;
   /** The port the listener is bound to (useful with port 0). */
   port = 0;
+  /** The port of the HTTP listener (samsa.http.listener), 0 when there is none. */
+  httpPort = 0;
+  private http: HttpEndpoint | null = null;
+  /** Serving: logs recovered and listeners serving, not stopping (/health/ready). */
+  private serving = false;
+  /** Counted only with an HTTP listener to serve them. */
+  readonly metrics: BrokerMetrics;
 
   constructor(
     readonly settings: BrokerSettings,
     readonly logger: Logger = new Logger('broker'),
     private readonly onStopped?: () => Promise<void>,
-  ) {}
+  ) {
+    this.metrics = new BrokerMetrics(settings.httpListener !== undefined);
+  }
+
+  /** Whether the broker serves clients (what /health/ready answers). */
+  get ready(): boolean {
+    return this.serving && this.stopping === null;
+  }
 
   /** `host:port` for clients' bootstrap.servers. */
   get bootstrap(): string {
@@ -197,6 +213,7 @@ export class Broker {
     // pointed at the same ports stops before it touches the disk at all, and one pointed at the same
     // directories before its recovery could truncate the files of the broker running.
     const listeners = await this.bindListeners();
+    await this.bindHttpListener();
     await this.lockLogDirs();
     const store: MetadataStore = await EmbeddedMetadataStore.open(settings.logDirs[0]!, {
       onWarning: (message, fields) => logger.child('metadata').warn(message, fields),
@@ -313,6 +330,7 @@ export class Broker {
       producerIds,
       transactions,
       logger,
+      metrics: this.metrics,
       createTopic,
     };
     this.services = services;
@@ -360,6 +378,7 @@ export class Broker {
       [...handlers, apiVersionsHandler(() => dispatcher.implemented)],
       services,
       logger.child('requests'),
+      this.metrics,
     );
     this.dispatcher = dispatcher;
     this.every(settings.logRetentionCheckIntervalMs, () => logs.runRetention());
@@ -397,6 +416,7 @@ export class Broker {
     });
     this.stores = { store, topics, brokerConfigs, logs, replicas, groups, transactions };
     for (const listener of this.listeners) listener.serve();
+    this.serving = true;
     logger.info('started', {
       version: SAMSA_VERSION,
       nodeId: settings.nodeId,
@@ -405,8 +425,73 @@ export class Broker {
       listeners: listeners.map((l) => `${l.name}://${l.host}:${l.port}`).join(','),
       advertised: listeners.map((l) => `${l.name}://${l.advertisedHost}:${l.advertisedPort}`).join(','),
       logDirs: settings.logDirs.join(','),
+      ...(this.http ? { http: `${settings.httpListener!.host || '*'}:${this.httpPort}` } : {}),
       ms: Date.now() - started,
     });
+  }
+
+  /**
+   * Binds samsa.http.listener, when set, before the logs are opened: liveness answers during a long recovery,
+   * and readiness says 503 until the broker serves.
+   */
+  private async bindHttpListener(): Promise<void> {
+    const address = this.settings.httpListener;
+    if (!address) return;
+    const http = new HttpEndpoint({
+      host: address.host,
+      port: address.port,
+      registry: () => this.metrics.registryFor(this.metricSources()),
+      ready: () => this.ready,
+      onError: (message, error) => this.logger.error(message, { error }),
+    });
+    try {
+      this.httpPort = await http.listen();
+    } catch (e) {
+      throw new StartupError(
+        `samsa.http.listener: cannot listen on ${address.host || '*'}:${address.port}: ${describeCause(e)}`,
+      );
+    }
+    this.http = http;
+    this.startupClosers.push(async () => {
+      await http.close();
+      this.http = null;
+    });
+    this.logger.info('http listener bound', { address: `${address.host || '*'}:${this.httpPort}` });
+  }
+
+  /** What a scrape reads; empty until the logs and coordinators are open. */
+  private metricSources(): MetricSources {
+    const stores = () => this.stores;
+    const settings = this.settings;
+    const listeners = () => this.listeners;
+    return {
+      logs: () => stores()?.logs.allLogs() ?? [],
+      highWatermark: (topic, partition) => stores()?.logs.getLog(topic, partition)?.highWatermark ?? null,
+      *groups() {
+        const groups = stores()?.groups;
+        if (!groups) return;
+        for (const { groupId } of groups.listGroups()) {
+          const committed = groups.fetchOffsets(groupId, null);
+          yield {
+            groupId,
+            offsets: committed.topics.flatMap((t) =>
+              t.partitions.map((p) => ({
+                topic: t.name,
+                partition: p.partition,
+                offset: Number(p.offset?.offset ?? -1),
+              })),
+            ),
+          };
+        }
+      },
+      connections: () =>
+        listeners().map((l, i) => ({
+          listener: settings.listeners?.[i]?.name ?? 'PLAINTEXT',
+          count: l.connectionCount,
+        })),
+      delayedFetches: () => stores()?.replicas.delayedFetches.size ?? 0,
+      topicExists: (name) => stores()?.topics.get(name) !== undefined,
+    };
   }
 
   /** Kafka's exclusive `.lock` in every log dir, held until stop() (or the process's end). */
@@ -609,6 +694,8 @@ export class Broker {
       for (const lock of this.logDirLocks) await lock.close();
       this.logger.info('stopped');
       await this.onStopped?.();
+      // Last, so that readiness probes see 503 through the whole stop.
+      await this.http?.close();
     })();
     return this.stopping;
   }

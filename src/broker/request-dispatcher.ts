@@ -1,4 +1,5 @@
 import type { LogFields, Logger } from '../observability/logger.js';
+import { BrokerMetrics } from '../observability/metrics.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ApiKey, requestHeaderVersion, responseHeaderVersion } from '../protocol/generated/api-keys.js';
 import { encodeApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.js';
@@ -70,6 +71,7 @@ export class RequestDispatcher {
     handlers: ApiHandler[],
     private readonly broker: BrokerServices,
     private readonly logger: Logger,
+    private readonly metrics: BrokerMetrics = new BrokerMetrics(false),
   ) {
     for (const h of handlers) this.handlers.set(h.api.key, h);
     this.clientErrors = new PeerRateLimitedLog(logger);
@@ -80,6 +82,7 @@ export class RequestDispatcher {
   }
 
   handleFrame = async (frame: Buffer, connection: Connection): Promise<Buffer[] | null> => {
+    const startedMs = this.metrics.requestStarted();
     if (frame.length < REQUEST_PREFIX_BYTES) throw new InvalidRequestError(`request of ${frame.length} bytes`);
     const apiKey = frame.readInt16BE(0);
     const apiVersion = frame.readInt16BE(2);
@@ -103,6 +106,7 @@ export class RequestDispatcher {
       throw e;
     }
     const response = await handler.handle({ header, apiVersion, connection, broker: this.broker }, request);
+    this.metrics.requestCompleted(apiKey, handler.api.name, apiVersion, response, startedMs);
     if (response === null) return null;
     const w = new Writer(256);
     encodeResponseHeader(w, responseHeaderVersion(apiKey, apiVersion), { correlationId: header.correlationId });

@@ -117,6 +117,8 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
    * derives it from the open-files limit (see broker/partition-limit.ts).
    */
   'samsa.max.broker.partitions': { type: 'int', default: '-1', atLeast: -1 },
+  /** Samsa's own: `host:port` of the HTTP listener serving /metrics and /health/*; unset, none. */
+  'samsa.http.listener': { type: 'string' },
 };
 
 /** Kafka keys accepted without effect here (threads, ZooKeeper/KRaft plumbing); start-up notes them once. */
@@ -217,6 +219,16 @@ export function parseListener(text: string, key: string): Endpoint {
 }
 
 const MAX_PORT = 65535;
+
+/** samsa.http.listener: `host:port` (an IPv6 host in brackets; an empty host binds every interface). */
+export function parseHttpListener(text: string): { host: string; port: number } {
+  const m = /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(text.trim());
+  if (!m || Number(m[2]) > MAX_PORT)
+    throw new ConfigError(
+      `Invalid value ${JSON.stringify(text)} for configuration samsa.http.listener: expected host:port`,
+    );
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
 /** Addresses that bind every interface but that no client can connect to. */
 const NON_ROUTABLE = new Set(['0.0.0.0', '::']);
 
@@ -363,6 +375,9 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     tailCacheBytes: get<number>('samsa.log.tail.cache.bytes')!,
     ...(get<number>('samsa.max.broker.partitions')! >= 0
       ? { maxBrokerPartitions: get<number>('samsa.max.broker.partitions')! }
+      : {}),
+    ...(get<string>('samsa.http.listener')
+      ? { httpListener: parseHttpListener(get<string>('samsa.http.listener')!) }
       : {}),
     producerIdExpirationMs: get<number>('producer.id.expiration.ms')!,
     producerIdExpirationCheckIntervalMs: get<number>('producer.id.expiration.check.interval.ms')!,

@@ -70,6 +70,8 @@ export interface BrokerSettings {
   tailCacheBytes: number;
   /** samsa.max.broker.partitions: partitions this broker may host; absent, derived from the open-files limit. */
   maxBrokerPartitions?: number;
+  /** samsa.http.listener: where /metrics and /health/* are served; absent, no HTTP listener. */
+  httpListener?: { host: string; port: number };
   /** producer.id.expiration.ms: a partition forgets a producer that has not written for this long. */
   producerIdExpirationMs: number;
   /** producer.id.expiration.check.interval.ms: how often expired producers are looked for. */

@@ -324,6 +324,7 @@ async function answerFetch(apiVersion: number, broker: BrokerServices, request: 
       responses.push(current);
     }
     current.partitions.push(reads[i]!.data);
+    broker.metrics.bytesOut(p.topic, reads[i]!.data.records?.length ?? 0);
   }
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses, nodeEndpoints: [] };
 }

@@ -124,6 +124,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
         pending.push(
           found.log.append(records, { sync, recordCount }).then(
             (result) => {
+              if (!result.duplicate) broker.metrics.messagesIn(t.name, recordCount, p.records!.length);
               response.baseOffset = BigInt(result.baseOffset);
               if (apiVersion >= 5) response.logStartOffset = BigInt(result.logStartOffset);
               if (apiVersion >= 2 && !result.duplicate) response.logAppendTimeMs = BigInt(logAppendTimeMs);
@@ -143,7 +144,13 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
         return response;
       }),
     }));
-    await Promise.all(pending);
+    // acks=all waits for the appends to be durable: Kafka's produce purgatory, counted for /metrics.
+    if (sync) broker.metrics.delayedProduceStarted();
+    try {
+      await Promise.all(pending);
+    } finally {
+      if (sync) broker.metrics.delayedProduceEnded();
+    }
     if (request.acks === 0) {
       // With acks=0 the client reads no answer; Kafka closes the connection on an error so that the client
       // notices, refreshes its metadata and reconnects.
