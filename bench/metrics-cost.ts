@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { BrokerMetrics } from '../src/observability/metrics.js';
+import { BrokerMetrics } from '../src/broker/broker-metrics.js';
 import { apis } from '../src/protocol/generated/index.js';
 import { buildLoadgen, loadgen } from './broker.js';
 import { buildDist, startBrokerProcess } from './broker-process.js';

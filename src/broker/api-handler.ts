@@ -5,11 +5,11 @@ import type { BrokerSettings } from '../config/broker-settings.js';
 import type { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import type { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
 import type { Logger } from '../observability/logger.js';
-import type { BrokerMetrics } from '../observability/metrics.js';
 import type { ApiCodecs } from '../protocol/generated/api-keys.js';
 import type { RequestHeader } from '../protocol/generated/messages/request-header.js';
 import type { Connection } from '../server/connection.js';
 import type { LogManager } from '../storage/log-manager.js';
+import type { BrokerMetrics } from './broker-metrics.js';
 import type { FetchSessionCache } from './fetch-session.js';
 import type { ReplicaManager } from './replica-manager.js';
 

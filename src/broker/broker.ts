@@ -22,7 +22,6 @@ import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.
 import { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
 import { HttpEndpoint } from '../observability/http-endpoint.js';
 import { Logger } from '../observability/logger.js';
-import { BrokerMetrics, type MetricSources } from '../observability/metrics.js';
 import { ErrorCode } from '../protocol/errors.js';
 import packageRequire from '../protocol/records/package-require.cjs';
 import type { Connection } from '../server/connection.js';
@@ -33,6 +32,7 @@ import { lockLogDir } from '../storage/log-dir-lock.js';
 import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/log-manager.js';
 import { releaseWrittenChunks } from '../storage/log-segment.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
+import { BrokerMetrics, type MetricSources } from './broker-metrics.js';
 import { staticConfigsOf } from './config-describer.js';
 import { FetchSessionCache } from './fetch-session.js';
 import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';

@@ -1,5 +1,4 @@
 import type { LogFields, Logger } from '../observability/logger.js';
-import { BrokerMetrics } from '../observability/metrics.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ApiKey, requestHeaderVersion, responseHeaderVersion } from '../protocol/generated/api-keys.js';
 import { encodeApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.js';
@@ -8,6 +7,7 @@ import { encodeResponseHeader } from '../protocol/generated/messages/response-he
 import { DecodeError, Reader, Writer } from '../protocol/primitives/index.js';
 import { type Connection, FramingError } from '../server/connection.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
+import { BrokerMetrics } from './broker-metrics.js';
 import { advertisedApiVersions } from './handlers/api-versions.js';
 
 /** Bytes every request starts with: api key (int16) and api version (int16). */
