@@ -10,9 +10,11 @@ import {
   CONTROL_FLAG_MASK,
   LAST_OFFSET_DELTA_OFFSET,
   MAX_TIMESTAMP_OFFSET,
+  PARTITION_LEADER_EPOCH_OFFSET,
 } from '../protocol/records/batch-header.js';
 import { buildTransactionMarkerBatch, ControlType, readTransactionMarker } from '../protocol/records/control-record.js';
 import { RecordBatch } from '../protocol/records/record-batch.js';
+import { type EpochEndOffset, LeaderEpochCache } from './leader-epoch-cache.js';
 import { type RecoveryProgress, type StorageLogger, silentStorageLogger } from './log-recovery.js';
 import {
   CorruptBatchError,
@@ -169,6 +171,15 @@ export class PartitionLog {
   readonly producerState: ProducerStateManager;
   /** Aborted transactions, for read_committed fetches. */
   private readonly abortedTxns: TransactionIndex;
+  /** The leader epochs of the log and where each starts (the leader-epoch-checkpoint file). */
+  private readonly epochs: LeaderEpochCache;
+  /**
+   * The partition leader epoch this broker leads under: stamped into every batch it appends. Set by the replica
+   * manager from the partition's metadata; at open, the latest epoch in the log (or 0).
+   */
+  private currentLeaderEpoch = 0;
+  /** The epoch list changed in this append round: its file is written before the round is answered. */
+  private epochsChanged = false;
   /**
    * The log cleaner's progress: offsets below it were cleaned (kept in Kafka's cleaner-offset-checkpoint by the
    * log manager).
@@ -201,6 +212,7 @@ export class PartitionLog {
   ) {
     this.producerState = new ProducerStateManager(dir);
     this.abortedTxns = new TransactionIndex(dir);
+    this.epochs = new LeaderEpochCache(dir);
   }
 
   /**
@@ -364,6 +376,8 @@ export class PartitionLog {
     }
     log.logStartOffset = Math.max(log.logStartOffset, firstBase);
     log.recoveryPoint = log.nextOffset;
+    const recoveredFrom = log.segments.find((s) => s.recovery)?.baseOffset ?? null;
+    await log.loadLeaderEpochs(recoveredFrom);
     await log.loadProducerState(
       params.cleanShutdown,
       params.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS,
@@ -433,12 +447,41 @@ export class PartitionLog {
       }
       from = this.logStartOffset;
     }
+    await this.forEachBatch(from, async (records, at, last) => {
+      const batch = producerBatchAt(records, at);
+      if (!batch) return;
+      const control = (records.readInt16BE(at + ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) !== 0;
+      if (control) {
+        const marker = readTransactionMarker(new RecordBatch(records.subarray(at, at + batchSize(records, at))));
+        await this.completeTransaction(
+          {
+            producerId: batch.producerId,
+            producerEpoch: batch.producerEpoch,
+            coordinatorEpoch: marker.coordinatorEpoch,
+            aborted: marker.type === ControlType.Abort,
+          },
+          last,
+          batch.maxTimestamp,
+        );
+      } else this.producerState.update(batch, last);
+    });
+    this.producerState.advanceTo(end);
+  }
+
+  /**
+   * Calls `visit` for each batch of the log from the one holding `from` (at least the log start offset) to the
+   * end, in order. Stops before a damaged batch (told at ERROR by the read): what comes before it is the log.
+   */
+  private async forEachBatch(
+    from: number,
+    visit: (records: Buffer, at: number, lastOffset: number) => void | Promise<void>,
+  ): Promise<void> {
+    const end = this.writtenEndOffset;
     for (let offset = Math.max(from, this.logStartOffset); offset < end; ) {
       let chunk: LogReadResult | null;
       try {
         chunk = await this.read(offset, REPLAY_CHUNK_BYTES, true);
       } catch (e) {
-        // A damaged batch below the recovery point (told at ERROR by the read): the state is what comes before it.
         if (e instanceof CorruptBatchError) break;
         throw e;
       }
@@ -449,27 +492,47 @@ export class PartitionLog {
         const base = readInt64AsNumber(records, at);
         const last = base + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
         if (last >= offset) {
-          const batch = producerBatchAt(records, at);
-          const control = (records.readInt16BE(at + ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) !== 0;
-          if (batch && control) {
-            const marker = readTransactionMarker(new RecordBatch(records.subarray(at, at + size)));
-            await this.completeTransaction(
-              {
-                producerId: batch.producerId,
-                producerEpoch: batch.producerEpoch,
-                coordinatorEpoch: marker.coordinatorEpoch,
-                aborted: marker.type === ControlType.Abort,
-              },
-              last,
-              batch.maxTimestamp,
-            );
-          } else if (batch) this.producerState.update(batch, last);
+          const visited = visit(records, at, last);
+          if (visited instanceof Promise) await visited;
           offset = last + 1;
         }
         at += size;
       }
     }
-    this.producerState.advanceTo(end);
+  }
+
+  /**
+   * Loads the leader-epoch-checkpoint and checks it against the log, as Kafka's LogLoader does: entries past the
+   * log end or before its start are cut, and the epochs of the batches recovery scanned (from `recoveredFrom`)
+   * are assigned again. A missing or damaged file is rebuilt from every batch of the log (then once: the
+   * rebuilt list is written); it never stops the log from opening.
+   */
+  private async loadLeaderEpochs(recoveredFrom: number | null): Promise<void> {
+    const loaded = await this.epochs.load();
+    let scanFrom: number | null = recoveredFrom;
+    if (!loaded) {
+      this.epochs.clear();
+      scanFrom = this.logStartOffset;
+    }
+    let changed = !loaded;
+    if (scanFrom !== null) {
+      changed = this.epochs.truncateFromEnd(scanFrom) || changed;
+      await this.forEachBatch(scanFrom, (records, at) => {
+        const epoch = records.readInt32BE(at + PARTITION_LEADER_EPOCH_OFFSET);
+        if (this.epochs.assign(epoch, readInt64AsNumber(records, at))) changed = true;
+      });
+    }
+    changed = this.epochs.truncateFromEnd(this.writtenEndOffset) || changed;
+    if (changed) {
+      this.logger.info(loaded ? 'leader epoch checkpoint repaired from the log' : 'leader epoch checkpoint rebuilt', {
+        topic: this.topic,
+        partition: this.partition,
+        entries: this.epochs.epochEntries().length,
+      });
+    }
+    // A log start offset moved since the file was written (its write is not waited for) is no damage.
+    if (this.epochs.truncateFromStart(this.logStartOffset) || changed) await this.epochs.flush();
+    this.currentLeaderEpoch = Math.max(this.epochs.latestEpoch, 0);
   }
 
   private get activeSegment(): LogSegment {
@@ -482,6 +545,39 @@ export class PartitionLog {
 
   get highWatermark(): number {
     return this.writtenEndOffset;
+  }
+
+  /** The partition leader epoch appends are stamped with. */
+  get leaderEpoch(): number {
+    return this.currentLeaderEpoch;
+  }
+
+  /**
+   * This broker leads the partition under `epoch` (from the partition's metadata): later appends carry it. An
+   * epoch never goes back: an older one than the log already holds is a bug in whoever passes it.
+   */
+  becomeLeader(epoch: number): void {
+    if (!Number.isInteger(epoch) || epoch < 0 || epoch < this.epochs.latestEpoch || epoch < this.currentLeaderEpoch) {
+      throw new Error(
+        `leader epoch of ${this.topic}-${this.partition} would go back from ${Math.max(this.currentLeaderEpoch, this.epochs.latestEpoch)} to ${epoch}`,
+      );
+    }
+    this.currentLeaderEpoch = epoch;
+  }
+
+  /** The leader epochs of the log and their start offsets, oldest first. */
+  leaderEpochEntries(): Array<{ epoch: number; startOffset: number }> {
+    return this.epochs.epochEntries();
+  }
+
+  /** The epoch under which `offset` was written (-1 when the log holds no epoch for it). */
+  epochForOffset(offset: number): number {
+    return this.epochs.epochForOffset(offset);
+  }
+
+  /** OffsetForLeaderEpoch: where `epoch` ended in this log (Kafka's endOffsetForEpoch), from the epoch list. */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    return this.epochs.endOffsetFor(epoch, this.logEndOffset);
   }
 
   /**
@@ -574,6 +670,11 @@ export class PartitionLog {
           if (item.options.sync) sync = true;
         }
         const segment = this.activeSegment;
+        // Written before the data, as Kafka does: an entry past the log end is cut at the next load.
+        if (this.epochsChanged) {
+          this.epochsChanged = false;
+          await this.epochs.flush();
+        }
         await segment.writePending();
         if (sync || this.unflushedMessages >= this.config.flushMessages) {
           await segment.sync();
@@ -715,10 +816,13 @@ export class PartitionLog {
     let offset = baseOffset;
     let maxTimestamp = -1;
     let offsetOfMaxTimestamp = baseOffset;
+    const epoch = this.currentLeaderEpoch;
     for (let at = 0; at < records.length; ) {
       const size = batchSize(records, at);
       if (size < BATCH_HEADER_BYTES || at + size > records.length) throw new Error('append of a partial batch');
       writeInt64FromNumber(records, offset, at);
+      // The CRC covers the batch from its attributes on: the epoch (before them) is stamped without recomputing it.
+      records.writeInt32BE(epoch, at + PARTITION_LEADER_EPOCH_OFFSET);
       const lastOffset = offset + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
       const ts = readInt64AsNumber(records, at + MAX_TIMESTAMP_OFFSET);
       if (ts > maxTimestamp) {
@@ -730,6 +834,14 @@ export class PartitionLog {
     }
     const append = (): AppendResult => {
       this.activeSegment.append(records, baseOffset, offset - 1, maxTimestamp, offsetOfMaxTimestamp);
+      if (epoch !== this.epochs.latestEpoch) {
+        // A batch's epoch never goes back: the list only grows at the end on append.
+        if (epoch < this.epochs.latestEpoch) {
+          throw new Error(`append under leader epoch ${epoch} after epoch ${this.epochs.latestEpoch}`);
+        }
+        this.epochs.assign(epoch, baseOffset);
+        this.epochsChanged = true;
+      }
       this.nextOffset = offset;
       return { baseOffset, lastOffset: offset - 1, maxTimestamp, logStartOffset: this.logStartOffset };
     };
@@ -859,7 +971,20 @@ export class PartitionLog {
   /** Moves the log start offset forward (DeleteRecords); whole segments below it go at the next retention pass. */
   advanceLogStartOffset(offset: number): void {
     if (offset > this.highWatermark) throw new OffsetOutOfRangeError(offset, this.logStartOffset, this.highWatermark);
-    if (offset > this.logStartOffset) this.logStartOffset = offset;
+    if (offset <= this.logStartOffset) return;
+    this.logStartOffset = offset;
+    if (this.epochs.truncateFromStart(offset)) this.flushLeaderEpochsInBackground();
+  }
+
+  /** Writes the epoch list without waiting: a failed write is logged, and the next load repairs the file. */
+  private flushLeaderEpochsInBackground(): void {
+    this.epochs.flush().catch((error: unknown) => {
+      this.logger.warn('could not write the leader epoch checkpoint; it is repaired from the log at the next start', {
+        topic: this.topic,
+        partition: this.partition,
+        error: error instanceof Error ? error : new Error(String(error)),
+      });
+    });
   }
 
   /** The segments closed to appends (all but the active one), oldest first: what the cleaner may clean. */
@@ -959,6 +1084,7 @@ export class PartitionLog {
       deleted++;
     }
     if (deleted > 0) {
+      if (this.epochs.truncateFromStart(this.logStartOffset)) await this.epochs.flush();
       await this.producerState.deleteSnapshotsBefore(this.segments[0]!.baseOffset);
       await this.abortedTxns.deleteSegments(deletedBases, this.logStartOffset);
     }
@@ -976,6 +1102,7 @@ export class PartitionLog {
     await this.drain();
     // A segment swap under way finishes first.
     await this.withSegmentsLocked(() => this.removeRetiredSegments());
+    await this.epochs.settled();
     this.tail?.clear();
     if (this.failure) {
       for (const s of this.segments) await s.close().catch(() => {});
@@ -1009,6 +1136,7 @@ export class PartitionLog {
     this.closed = true;
     await this.drain();
     await this.withSegmentsLocked(() => this.removeRetiredSegments());
+    await this.epochs.settled();
     this.tail?.clear();
     await closeEach(this.segments, (s) => s.delete());
     await rm(this.dir, { recursive: true, force: true });
