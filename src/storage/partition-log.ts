@@ -161,8 +161,15 @@ export class PartitionLog {
   private failure: unknown = null;
   /** Offset the next appended batch gets. */
   private nextOffset = 0;
-  /** Offset after the last batch written to the file: the high watermark with one replica. */
+  /** Offset after the last batch written to the file: the log end offset. */
   private writtenEndOffset = 0;
+  /**
+   * Offset below which records are committed: consumers read up to here, and acks=all is answered once it passes
+   * the append. Kafka's high watermark is the lowest log end offset of the in-sync replicas; with this broker the
+   * only replica, it follows the log end offset once a round is written (and synced when the round asked for it).
+   * Never above the log end offset.
+   */
+  private committedOffset = 0;
   private unflushedMessages = 0;
   private appendListeners = new Set<() => void>();
   /** Recent batches in memory for consumers at the end of the log; null when the broker keeps none. */
@@ -360,6 +367,9 @@ export class PartitionLog {
     for (const segment of log.segments.slice(0, -1)) await segment.markInactive();
     log.nextOffset = log.activeSegment.nextOffset;
     log.writtenEndOffset = log.nextOffset;
+    // Kafka reads the high watermark back from replication-offset-checkpoint; a sole replica raises it to its log
+    // end offset at once, as nothing else has to catch up.
+    log.committedOffset = log.writtenEndOffset;
     const firstBase = log.segments[0]!.baseOffset;
     if (log.logStartOffset > log.nextOffset) {
       // Kafka deletes every segment here (it expects the data from another replica). A single broker has no
@@ -544,7 +554,21 @@ export class PartitionLog {
   }
 
   get highWatermark(): number {
-    return this.writtenEndOffset;
+    return this.committedOffset;
+  }
+
+  /**
+   * Moves the high watermark to `offset` (Kafka's maybeIncrementLeaderHW with the in-sync replicas' log end
+   * offsets; here the log's own). It only grows, and never passes the log end offset: either would hand consumers
+   * records that are not committed, or take back records they were given.
+   */
+  private advanceHighWatermark(offset: number): void {
+    if (offset < this.committedOffset || offset > this.writtenEndOffset) {
+      throw new Error(
+        `high watermark of ${this.topic}-${this.partition} cannot move from ${this.committedOffset} to ${offset} (log end offset ${this.writtenEndOffset})`,
+      );
+    }
+    this.committedOffset = offset;
   }
 
   /** The partition leader epoch appends are stamped with. */
@@ -652,7 +676,7 @@ export class PartitionLog {
     while (this.queue.length > 0) {
       const round = this.queue;
       this.queue = [];
-      const endBefore = this.writtenEndOffset;
+      const endBefore = this.committedOffset;
       const results: Array<AppendResult | ProducerStateError> = [];
       let sync = false;
       let failed: unknown = null;
@@ -676,12 +700,17 @@ export class PartitionLog {
           await this.epochs.flush();
         }
         await segment.writePending();
+        const end = this.nextOffset;
+        if (end < this.writtenEndOffset)
+          throw new Error(`log end offset would go back from ${this.writtenEndOffset} to ${end}`);
+        this.writtenEndOffset = end;
         if (sync || this.unflushedMessages >= this.config.flushMessages) {
           await segment.sync();
-          this.recoveryPoint = this.nextOffset;
+          this.recoveryPoint = end;
           this.unflushedMessages = 0;
         }
-        this.writtenEndOffset = this.nextOffset;
+        // Written (and on disk when asked): with no other replica to wait for, the round is committed.
+        this.advanceHighWatermark(end);
         if (this.tail) {
           for (let i = 0; i < round.length; i++) {
             const r = results[i]!;
@@ -700,7 +729,7 @@ export class PartitionLog {
         else round[i]!.resolve({ ...result!, logStartOffset: this.logStartOffset });
       }
       // A round of only retried or refused batches writes nothing: waiters are woken when the watermark moved.
-      if (!failed && this.writtenEndOffset !== endBefore) for (const listener of this.appendListeners) listener();
+      if (!failed && this.committedOffset !== endBefore) for (const listener of this.appendListeners) listener();
     }
   }
 
@@ -882,7 +911,7 @@ export class PartitionLog {
   /**
    * Reads whole batches from `offset`, up to `maxBytes` (at least one batch if `minOneBatch`), never at or past
    * the high watermark (bytes already in the file may await their fsync and acknowledgement). Returns null when
-   * there is nothing at or after `offset`.
+   * there is nothing committed at or after `offset`.
    * Throws OffsetOutOfRangeError for an offset outside [logStartOffset, logEndOffset].
    */
   async read(
@@ -892,8 +921,8 @@ export class PartitionLog {
     readCommitted = false,
   ): Promise<LogReadResult | null> {
     const highWatermark = this.highWatermark;
-    if (offset < this.logStartOffset || offset > highWatermark) {
-      throw new OffsetOutOfRangeError(offset, this.logStartOffset, highWatermark);
+    if (offset < this.logStartOffset || offset > this.writtenEndOffset) {
+      throw new OffsetOutOfRangeError(offset, this.logStartOffset, this.writtenEndOffset);
     }
     // read_committed stops at the last stable offset: nothing of an undecided transaction is handed out.
     const end = readCommitted ? this.lastStableOffset : highWatermark;
