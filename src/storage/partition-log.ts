@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCode } from '../protocol/errors.js';
 import { readInt64AsNumber, writeInt64FromNumber } from '../protocol/primitives/int64.js';
@@ -83,6 +83,23 @@ export interface AppendOptions {
    * checked, as Kafka does for coordinator appends; such batches carry no sequence numbers.
    */
   fromCoordinator?: boolean;
+}
+
+/**
+ * The steps of a truncation, in the order they reach the disk. A crash after any of them leaves files that load
+ * as one consistent log: the log files are cut first (later segments removed newest first, so what remains never
+ * has a hole), and everything else is checked against the log end offset when the log is loaded.
+ */
+export type TruncationStep =
+  | 'segments-deleted'
+  | 'segment-truncated'
+  | 'indexes-rebuilt'
+  | 'leader-epochs'
+  | 'producer-state';
+
+export interface TruncateOptions {
+  /** Called after each step reached the disk (a test stops the truncation there, as a crash would). */
+  afterStep?: (step: TruncationStep) => void | Promise<void>;
 }
 
 /** A COMMIT or ABORT marker from a transaction coordinator. */
@@ -187,6 +204,10 @@ export class PartitionLog {
   private currentLeaderEpoch = 0;
   /** The epoch list changed in this append round: its file is written before the round is answered. */
   private epochsChanged = false;
+  /** A truncation is under way: appends wait in the queue until it is done. */
+  private truncating = false;
+  /** producer.id.expiration.ms, for the producer state reloaded after a truncation. */
+  private producerIdExpirationMs = DEFAULT_PRODUCER_ID_EXPIRATION_MS;
   /**
    * The log cleaner's progress: offsets below it were cleaned (kept in Kafka's cleaner-offset-checkpoint by the
    * log manager).
@@ -388,10 +409,8 @@ export class PartitionLog {
     log.recoveryPoint = log.nextOffset;
     const recoveredFrom = log.segments.find((s) => s.recovery)?.baseOffset ?? null;
     await log.loadLeaderEpochs(recoveredFrom);
-    await log.loadProducerState(
-      params.cleanShutdown,
-      params.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS,
-    );
+    log.producerIdExpirationMs = params.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
+    await log.loadProducerState(params.cleanShutdown, log.producerIdExpirationMs);
     if (params.tailCache) log.tail = new TailCache(params.tailCache);
     if (recoveredSegments > 0) {
       logger.info('log recovered', {
@@ -664,7 +683,7 @@ export class PartitionLog {
   }
 
   private startAppending(): void {
-    if (this.appending) return;
+    if (this.appending || this.truncating) return;
     this.appending = this.runAppends().finally(() => {
       this.appending = null;
       // Appends that arrived after the loop's last look at the queue, but before this point.
@@ -1118,6 +1137,139 @@ export class PartitionLog {
       await this.abortedTxns.deleteSegments(deletedBases, this.logStartOffset);
     }
     return deleted;
+  }
+
+  /**
+   * Removes every record at or after `targetOffset` (Kafka's truncateTo; a follower's log that diverged from its
+   * leader): the segments after it go, the segment holding it is cut at the start of the batch holding it (so the
+   * new log end offset may be below `targetOffset`), and its indexes, the leader epochs, the producer state, the
+   * transaction index and the tail cache are brought back to the new end. The high watermark never stays above
+   * it. A target before the first segment (or the log start offset) empties the log and starts it there.
+   * Appends wait meanwhile. Returns the new log end offset.
+   */
+  truncateTo(targetOffset: number, options: TruncateOptions = {}): Promise<number> {
+    return this.exclusively(async () => {
+      if (!Number.isSafeInteger(targetOffset) || targetOffset < 0)
+        throw new Error(`bad truncation offset ${targetOffset}`);
+      if (targetOffset >= this.writtenEndOffset) return this.writtenEndOffset;
+      if (targetOffset <= this.segments[0]!.baseOffset || targetOffset < this.logStartOffset) {
+        await this.truncateFullyNow(targetOffset, options);
+        return targetOffset;
+      }
+      await this.truncateNow(targetOffset, options);
+      return this.writtenEndOffset;
+    });
+  }
+
+  /**
+   * Deletes the whole log and starts it empty at `newOffset`, which becomes the log start offset (Kafka's
+   * truncateFullyAndStartAt: a follower far behind its leader's log start).
+   */
+  truncateFullyAndStartAt(newOffset: number, options: TruncateOptions = {}): Promise<void> {
+    return this.exclusively(async () => {
+      if (!Number.isSafeInteger(newOffset) || newOffset < 0) throw new Error(`bad log start offset ${newOffset}`);
+      await this.truncateFullyNow(newOffset, options);
+    });
+  }
+
+  /** Runs `fn` with no append round in flight and none starting, and segment changes held off. */
+  private exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    return this.withSegmentsLocked(async () => {
+      if (this.closed) throw new Error(`log ${this.topic}-${this.partition} is closed`);
+      if (this.failure) throw new LogOfflineError(this.topic, this.partition, this.failure);
+      await this.drain();
+      this.truncating = true;
+      try {
+        return await fn();
+      } catch (e) {
+        // The files are left for the next load to make consistent; this log takes no more writes.
+        throw this.goOffline(e);
+      } finally {
+        this.truncating = false;
+        if (this.queue.length > 0) this.startAppending();
+      }
+    });
+  }
+
+  /** Moves the in-memory ends back to `end`: nothing at or past it is read or counted from now on. */
+  private moveEndBack(end: number): void {
+    this.tail?.clear();
+    this.nextOffset = end;
+    this.writtenEndOffset = end;
+    // The only place the high watermark goes back: the records past it are gone.
+    this.committedOffset = Math.min(this.committedOffset, end);
+    this.recoveryPoint = Math.min(this.recoveryPoint, end);
+    this.firstDirtyOffset = Math.min(this.firstDirtyOffset, end);
+    this.unflushedMessages = 0;
+  }
+
+  private async truncateNow(targetOffset: number, options: TruncateOptions): Promise<void> {
+    const step = async (name: TruncationStep) => {
+      await options.afterStep?.(name);
+    };
+    const at = this.segmentIndexFor(targetOffset);
+    const holder = this.segments[at]!;
+    const batch = await holder.findBatch(targetOffset);
+    // No batch holds the target (a gap the cleaner left before the next segment): the segment is kept whole.
+    const cutPosition = batch ? batch.position : holder.writtenSize;
+    const newEnd = batch ? batch.baseOffset : holder.nextOffset;
+    this.moveEndBack(newEnd);
+
+    const deleted: number[] = [];
+    while (this.segments.length - 1 > at) {
+      const last = this.segments.pop()!;
+      await last.delete();
+      deleted.push(last.baseOffset);
+    }
+    if (deleted.length > 0) await this.abortedTxns.deleteSegments(deleted, this.logStartOffset);
+    await step('segments-deleted');
+
+    await holder.close();
+    await truncate(join(this.dir, segmentFileName(holder.baseOffset, '.log')), cutPosition);
+    await step('segment-truncated');
+    // Rebuilt from the batches kept, as recovery would after a crash here.
+    for (const suffix of ['.index', '.timeindex'] as const) {
+      await rm(join(this.dir, segmentFileName(holder.baseOffset, suffix)), { force: true });
+    }
+    const reloaded = await LogSegment.load(
+      this.dir,
+      holder.baseOffset,
+      { indexIntervalBytes: this.config.indexIntervalBytes },
+      true,
+    );
+    this.segments[at] = reloaded;
+    if (reloaded.nextOffset !== newEnd) {
+      throw new Error(`segment ${holder.baseOffset} ends at ${reloaded.nextOffset} after truncation to ${newEnd}`);
+    }
+    await step('indexes-rebuilt');
+
+    if (this.epochs.truncateFromEnd(newEnd)) await this.epochs.flush();
+    await step('leader-epochs');
+
+    // The newest snapshot at or below the new end, then the batches after it; the transaction index drops the
+    // aborts whose markers are gone.
+    await this.loadProducerState(false, this.producerIdExpirationMs);
+    await step('producer-state');
+  }
+
+  private async truncateFullyNow(newOffset: number, options: TruncateOptions): Promise<void> {
+    this.moveEndBack(newOffset);
+    this.committedOffset = newOffset;
+    this.recoveryPoint = newOffset;
+    this.logStartOffset = newOffset;
+    const bases = this.segments.map((s) => s.baseOffset);
+    while (this.segments.length > 0) await this.segments.pop()!.delete();
+    this.segments.push(
+      await LogSegment.create(this.dir, newOffset, { indexIntervalBytes: this.config.indexIntervalBytes }, this.now()),
+    );
+    await this.abortedTxns.deleteSegments(bases, newOffset);
+    await this.abortedTxns.load([newOffset], newOffset);
+    await options.afterStep?.('segments-deleted');
+    if (this.epochs.clear()) await this.epochs.flush();
+    await options.afterStep?.('leader-epochs');
+    await this.producerState.clear();
+    this.producerState.advanceTo(newOffset);
+    await options.afterStep?.('producer-state');
   }
 
   /** Waits for queued appends to be written. */
