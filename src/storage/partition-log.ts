@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCode } from '../protocol/errors.js';
+import { DecodeError } from '../protocol/primitives/index.js';
 import { readInt64AsNumber, writeInt64FromNumber } from '../protocol/primitives/int64.js';
 import {
   ATTRIBUTES_OFFSET,
@@ -11,7 +12,12 @@ import {
   LAST_OFFSET_DELTA_OFFSET,
   MAX_TIMESTAMP_OFFSET,
   PARTITION_LEADER_EPOCH_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RECORDS_COUNT_OFFSET,
+  TRANSACTIONAL_FLAG_MASK,
 } from '../protocol/records/batch-header.js';
+import { CompressionError, type CompressionType } from '../protocol/records/compression/index.js';
 import { buildTransactionMarkerBatch, ControlType, readTransactionMarker } from '../protocol/records/control-record.js';
 import { RecordBatch } from '../protocol/records/record-batch.js';
 import { type EpochEndOffset, LeaderEpochCache } from './leader-epoch-cache.js';
@@ -23,7 +29,9 @@ import {
   listSegmentBaseOffsets,
   segmentFileName,
 } from './log-segment.js';
+import { type ValidationOptions, validateProducedBatches } from './log-validator.js';
 import { ProducerStateError, ProducerStateManager, producerBatchAt } from './producer-state.js';
+import { recompressBatches } from './recompress.js';
 import { TailCache, type TailCacheBudget } from './tail-cache.js';
 import { searchSegmentForTimestamp, type TimestampAndOffset } from './timestamp-search.js';
 import { type AbortedTxn, TransactionIndex, transactionIndexFileName } from './transaction-index.js';
@@ -64,8 +72,64 @@ export interface AppendResult {
   maxTimestamp: number;
   /** The log start offset after the append, reported back to producers. */
   logStartOffset: number;
+  /** The time LogAppendTime batches were stamped with, else -1. */
+  logAppendTimeMs?: number;
   /** The batch was a producer's retry of one already in the log: nothing was written, these are its offsets. */
   duplicate?: boolean;
+}
+
+/**
+ * Who appends (Kafka's AppendOrigin), which decides what the log checks first: a client's batches are
+ * validated (and re-compressed to the topic's codec); a coordinator's are built by the broker and only their
+ * producer epoch is checked. Replication (a follower copying its leader's batches with their offsets) is the
+ * third origin, to come with replicas.
+ */
+export type AppendOrigin = 'client' | 'coordinator';
+
+/** What a client's append is checked against: the topic's validation settings and codec. */
+export interface ClientAppendOptions extends ValidationOptions {
+  /** The topic's compression.type codec, or null to store batches as sent. */
+  codec: CompressionType | null;
+}
+
+/** A leader's append (Kafka's appendAsLeader). */
+export interface LeaderAppendOptions {
+  origin: AppendOrigin;
+  /** Wait for the data to be on disk (fdatasync) before resolving: acks=all under the durable policy. */
+  sync: boolean;
+  /** For a client's append: the topic's checks. */
+  validation?: ClientAppendOptions;
+  nowMs?: number;
+  /**
+   * For a client's transactional batch, Kafka's verification guard: asked, once the batch is known to be whole,
+   * for the error (0 when none) of a producer writing outside a transaction that includes this partition.
+   */
+  transactions?: TransactionVerifier;
+  /** The produce request's transactional id. */
+  transactionalId?: string | null;
+}
+
+/** Whether a transactional producer may write to a partition (the transaction coordinator answers). */
+export interface TransactionVerifier {
+  transactionalWriteError(
+    transactionalId: string | null,
+    producerId: bigint,
+    producerEpoch: number,
+    topic: string,
+    partition: number,
+  ): number;
+}
+
+/** A client's batches refused before they reached the log, with the error code the producer gets. */
+export class AppendValidationError extends Error {
+  override readonly name = 'AppendValidationError';
+  constructor(
+    readonly errorCode: number,
+    /** The error message for the producer, if any. */
+    readonly detail: string | null,
+  ) {
+    super(detail ?? `append refused with error ${errorCode}`);
+  }
 }
 
 /** Kafka's producer.id.expiration.ms default: a producer idle this long is forgotten by the partition. */
@@ -83,6 +147,8 @@ export interface AppendOptions {
    * checked, as Kafka does for coordinator appends; such batches carry no sequence numbers.
    */
   fromCoordinator?: boolean;
+  /** The time a client's LogAppendTime batches were stamped with (-1 for CreateTime), told back to the producer. */
+  logAppendTimeMs?: number;
 }
 
 /**
@@ -658,6 +724,56 @@ export class PartitionLog {
   }
 
   /**
+   * The one way batches enter the log as its leader (Kafka's appendAsLeader): by `origin`, a client's batches are
+   * validated (Kafka's LogValidator: sizes, CRC, record counts, timestamps, keys of a compacted topic), checked
+   * against their producer's transaction, re-compressed to the topic's codec, then queued; a coordinator's are
+   * queued as built. Everything before the queue runs synchronously, so that a client's pipelined requests reach
+   * the log in order. Rejects with AppendValidationError for a refused client batch, ProducerStateError for a
+   * producer out of sequence or fenced, LogOfflineError after a write failure.
+   */
+  appendAsLeader(records: Buffer, options: LeaderAppendOptions): Promise<AppendResult> {
+    if (options.origin === 'coordinator') {
+      return this.enqueue({
+        records,
+        options: { sync: options.sync, recordCount: countRecords(records), fromCoordinator: true },
+      });
+    }
+    const checks = options.validation;
+    if (!checks) throw new Error('a client append needs the topic checks');
+    const validation = validateProducedBatches(records, checks, options.nowMs ?? this.now());
+    if (validation.errorCode !== ErrorCode.NONE) {
+      return Promise.reject(
+        new AppendValidationError(validation.errorCode, 'message' in validation ? validation.message : null),
+      );
+    }
+    const { recordCount, logAppendTimeMs } = validation as { recordCount: number; logAppendTimeMs: number };
+    if (options.transactions && records.readInt16BE(ATTRIBUTES_OFFSET) & TRANSACTIONAL_FLAG_MASK) {
+      const errorCode = options.transactions.transactionalWriteError(
+        options.transactionalId ?? null,
+        records.readBigInt64BE(PRODUCER_ID_OFFSET),
+        records.readInt16BE(PRODUCER_EPOCH_OFFSET),
+        this.topic,
+        this.partition,
+      );
+      if (errorCode !== ErrorCode.NONE) {
+        return Promise.reject(
+          new AppendValidationError(errorCode, 'the partition is not part of an open transaction of this producer'),
+        );
+      }
+    }
+    let toAppend = records;
+    if (checks.codec !== null) {
+      try {
+        toAppend = recompressBatches(records, checks.codec);
+      } catch (e) {
+        if (!(e instanceof DecodeError || e instanceof CompressionError)) throw e;
+        return Promise.reject(new AppendValidationError(ErrorCode.CORRUPT_MESSAGE, e.message));
+      }
+    }
+    return this.enqueue({ records: toAppend, options: { sync: options.sync, recordCount, logAppendTimeMs } });
+  }
+
+  /**
    * Writes a transaction coordinator's COMMIT or ABORT marker for a producer, ending its transaction in this
    * partition (an abort is recorded in the transaction index). Refused with ProducerStateError for a fenced
    * producer or coordinator epoch.
@@ -745,7 +861,13 @@ export class PartitionLog {
         const result = results[i];
         if (failed) round[i]!.reject(failed);
         else if (result instanceof ProducerStateError) round[i]!.reject(result);
-        else round[i]!.resolve({ ...result!, logStartOffset: this.logStartOffset });
+        else {
+          round[i]!.resolve({
+            ...result!,
+            logStartOffset: this.logStartOffset,
+            logAppendTimeMs: round[i]!.options.logAppendTimeMs ?? -1,
+          });
+        }
       }
       // A round of only retried or refused batches writes nothing: waiters are woken when the watermark moved.
       if (!failed && this.committedOffset !== endBefore) for (const listener of this.appendListeners) listener();
@@ -1360,6 +1482,15 @@ async function closeEach(segments: LogSegment[], close: (s: LogSegment) => Promi
     }
   }
   if (failure !== null) throw failure;
+}
+
+/** The records in a buffer of whole batches, from their headers. */
+function countRecords(records: Buffer): number {
+  let count = 0;
+  for (let at = 0; at + BATCH_HEADER_BYTES <= records.length; at += batchSize(records, at)) {
+    count += records.readInt32BE(at + RECORDS_COUNT_OFFSET);
+  }
+  return count;
 }
 
 /** The last offset of the last batch in a buffer of whole batches. */
