@@ -604,29 +604,31 @@ export class PartitionLog {
    */
   private async loadLeaderEpochs(recoveredFrom: number | null): Promise<void> {
     const loaded = await this.epochs.load();
-    let scanFrom: number | null = recoveredFrom;
-    if (!loaded) {
-      this.epochs.clear();
-      scanFrom = this.logStartOffset;
-    }
-    let changed = !loaded;
+    const before = loaded ? this.epochs.epochEntries() : null;
+    const scanFrom = loaded ? recoveredFrom : this.logStartOffset;
     if (scanFrom !== null) {
-      changed = this.epochs.truncateFromEnd(scanFrom) || changed;
+      this.epochs.truncateFromEnd(scanFrom);
       await this.forEachBatch(scanFrom, (records, at) => {
-        const epoch = records.readInt32BE(at + PARTITION_LEADER_EPOCH_OFFSET);
-        if (this.epochs.assign(epoch, readInt64AsNumber(records, at))) changed = true;
+        this.epochs.assign(records.readInt32BE(at + PARTITION_LEADER_EPOCH_OFFSET), readInt64AsNumber(records, at));
       });
     }
-    changed = this.epochs.truncateFromEnd(this.writtenEndOffset) || changed;
-    if (changed) {
+    this.epochs.truncateFromEnd(this.writtenEndOffset);
+    const after = this.epochs.epochEntries();
+    // An empty log without a file has nothing to rebuild: its first append writes it (no fsyncs per new partition).
+    const repaired =
+      before === null
+        ? this.writtenEndOffset > this.logStartOffset
+        : before.length !== after.length ||
+          before.some((e, i) => e.epoch !== after[i]!.epoch || e.startOffset !== after[i]!.startOffset);
+    if (repaired) {
       this.logger.info(loaded ? 'leader epoch checkpoint repaired from the log' : 'leader epoch checkpoint rebuilt', {
         topic: this.topic,
         partition: this.partition,
-        entries: this.epochs.epochEntries().length,
+        entries: after.length,
       });
     }
     // A log start offset moved since the file was written (its write is not waited for) is no damage.
-    if (this.epochs.truncateFromStart(this.logStartOffset) || changed) await this.epochs.flush();
+    if (this.epochs.truncateFromStart(this.logStartOffset) || repaired) await this.epochs.flush();
     this.currentLeaderEpoch = Math.max(this.epochs.latestEpoch, 0);
   }
 

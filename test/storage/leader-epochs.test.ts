@@ -180,3 +180,26 @@ test('a missing, damaged or stale checkpoint is rebuilt from the batches at load
     ]);
     await log.close();
   }));
+
+test('a new log writes no checkpoint until its first append; an unclean start of a sound log repairs nothing', () =>
+  withTempDir(async (dir) => {
+    const told: string[] = [];
+    const logger = { info: (m: string) => told.push(m), warn: (m: string) => told.push(m), error: () => {} };
+    const openWithLogger = (cleanShutdown: boolean) =>
+      PartitionLog.open({
+        dir: join(dir, 'events-0'),
+        topic: 'events',
+        partition: 0,
+        config: testLogConfig(),
+        cleanShutdown,
+        logger,
+      });
+    let log = await openWithLogger(true);
+    await assert.rejects(readFile(checkpointPath(dir)), { code: 'ENOENT' });
+    await log.append(makeBatch(2, 1000), { sync: true, recordCount: 2 });
+    assert.equal(await readFile(checkpointPath(dir), 'utf8'), '0\n1\n0 0\n');
+    await log.close();
+    log = await openWithLogger(false);
+    await log.close();
+    assert.ok(!told.some((m) => m.startsWith('leader epoch')), told.join('; '));
+  }));
