@@ -71,6 +71,7 @@ import { metadataHandler } from './handlers/metadata.js';
 import { offsetCommitHandler } from './handlers/offset-commit.js';
 import { offsetDeleteHandler } from './handlers/offset-delete.js';
 import { offsetFetchHandler } from './handlers/offset-fetch.js';
+import { offsetForLeaderEpochHandler } from './handlers/offset-for-leader-epoch.js';
 import { produceHandler } from './handlers/produce.js';
 import { syncGroupHandler } from './handlers/sync-group.js';
 import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
@@ -338,6 +339,7 @@ export class Broker {
       produceHandler,
       fetchHandler,
       listOffsetsHandler,
+      offsetForLeaderEpochHandler,
       metadataHandler,
       createTopicsHandler,
       deleteTopicsHandler,

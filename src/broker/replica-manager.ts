@@ -146,6 +146,7 @@ export class ReplicaManager {
         if (!p.replicas.includes(this.nodeId)) continue;
         const log =
           this.logManager.getLog(name, p.partition) ?? (await this.logManager.createLog(name, p.partition, topic.id));
+        if (p.leader === this.nodeId) this.becomeLeader(log, p.leaderEpoch);
         const key = partitionWaitKey(name, p.partition);
         if (!this.unsubscribes.has(key)) {
           this.unsubscribes.set(
@@ -159,6 +160,24 @@ export class ReplicaManager {
       this.failures.set(name, error as Error);
       this.logger.error('could not apply topic change', { topic: name, error: error as Error });
     }
+  }
+
+  /**
+   * Appends to a partition led here carry its leader epoch. A log already holding a later epoch than the
+   * metadata (data brought from elsewhere) keeps its own: an epoch never goes back in a log.
+   */
+  private becomeLeader(log: PartitionLog, leaderEpoch: number): void {
+    if (leaderEpoch === log.leaderEpoch) return;
+    if (leaderEpoch < log.leaderEpoch) {
+      this.logger.warn('the log holds a later leader epoch than the metadata: appends keep the later one', {
+        topic: log.topic,
+        partition: log.partition,
+        metadataLeaderEpoch: leaderEpoch,
+        logLeaderEpoch: log.leaderEpoch,
+      });
+      return;
+    }
+    log.becomeLeader(leaderEpoch);
   }
 
   /** The log of a partition led here, or Kafka's error for it. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCode } from '../protocol/errors.js';
+import { DecodeError } from '../protocol/primitives/index.js';
 import { readInt64AsNumber, writeInt64FromNumber } from '../protocol/primitives/int64.js';
 import {
   ATTRIBUTES_OFFSET,
@@ -10,9 +11,16 @@ import {
   CONTROL_FLAG_MASK,
   LAST_OFFSET_DELTA_OFFSET,
   MAX_TIMESTAMP_OFFSET,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RECORDS_COUNT_OFFSET,
+  TRANSACTIONAL_FLAG_MASK,
 } from '../protocol/records/batch-header.js';
+import { CompressionError, type CompressionType } from '../protocol/records/compression/index.js';
 import { buildTransactionMarkerBatch, ControlType, readTransactionMarker } from '../protocol/records/control-record.js';
 import { RecordBatch } from '../protocol/records/record-batch.js';
+import { type EpochEndOffset, LeaderEpochCache } from './leader-epoch-cache.js';
 import { type RecoveryProgress, type StorageLogger, silentStorageLogger } from './log-recovery.js';
 import {
   CorruptBatchError,
@@ -21,7 +29,9 @@ import {
   listSegmentBaseOffsets,
   segmentFileName,
 } from './log-segment.js';
+import { type ValidationOptions, validateProducedBatches } from './log-validator.js';
 import { ProducerStateError, ProducerStateManager, producerBatchAt } from './producer-state.js';
+import { recompressBatches } from './recompress.js';
 import { TailCache, type TailCacheBudget } from './tail-cache.js';
 import { searchSegmentForTimestamp, type TimestampAndOffset } from './timestamp-search.js';
 import { type AbortedTxn, TransactionIndex, transactionIndexFileName } from './transaction-index.js';
@@ -62,8 +72,66 @@ export interface AppendResult {
   maxTimestamp: number;
   /** The log start offset after the append, reported back to producers. */
   logStartOffset: number;
+  /** The time LogAppendTime batches were stamped with, else -1. */
+  logAppendTimeMs?: number;
   /** The batch was a producer's retry of one already in the log: nothing was written, these are its offsets. */
   duplicate?: boolean;
+  /** Records in the appended batches (as the append was asked: a duplicate's too). */
+  recordCount?: number;
+}
+
+/**
+ * Who appends (Kafka's AppendOrigin), which decides what the log checks first: a client's batches are
+ * validated (and re-compressed to the topic's codec); a coordinator's are built by the broker and only their
+ * producer epoch is checked. Replication (a follower copying its leader's batches with their offsets) is the
+ * third origin, to come with replicas.
+ */
+export type AppendOrigin = 'client' | 'coordinator';
+
+/** What a client's append is checked against: the topic's validation settings and codec. */
+export interface ClientAppendOptions extends ValidationOptions {
+  /** The topic's compression.type codec, or null to store batches as sent. */
+  codec: CompressionType | null;
+}
+
+/** A leader's append (Kafka's appendAsLeader). */
+export interface LeaderAppendOptions {
+  origin: AppendOrigin;
+  /** Wait for the data to be on disk (fdatasync) before resolving: acks=all under the durable policy. */
+  sync: boolean;
+  /** For a client's append: the topic's checks. */
+  validation?: ClientAppendOptions;
+  nowMs?: number;
+  /**
+   * For a client's transactional batch, Kafka's verification guard: asked, once the batch is known to be whole,
+   * for the error (0 when none) of a producer writing outside a transaction that includes this partition.
+   */
+  transactions?: TransactionVerifier;
+  /** The produce request's transactional id. */
+  transactionalId?: string | null;
+}
+
+/** Whether a transactional producer may write to a partition (the transaction coordinator answers). */
+export interface TransactionVerifier {
+  transactionalWriteError(
+    transactionalId: string | null,
+    producerId: bigint,
+    producerEpoch: number,
+    topic: string,
+    partition: number,
+  ): number;
+}
+
+/** A client's batches refused before they reached the log, with the error code the producer gets. */
+export class AppendValidationError extends Error {
+  override readonly name = 'AppendValidationError';
+  constructor(
+    readonly errorCode: number,
+    /** The error message for the producer, if any. */
+    readonly detail: string | null,
+  ) {
+    super(detail ?? `append refused with error ${errorCode}`);
+  }
 }
 
 /** Kafka's producer.id.expiration.ms default: a producer idle this long is forgotten by the partition. */
@@ -81,6 +149,25 @@ export interface AppendOptions {
    * checked, as Kafka does for coordinator appends; such batches carry no sequence numbers.
    */
   fromCoordinator?: boolean;
+  /** The time a client's LogAppendTime batches were stamped with (-1 for CreateTime), told back to the producer. */
+  logAppendTimeMs?: number;
+}
+
+/**
+ * The steps of a truncation, in the order they reach the disk. A crash after any of them leaves files that load
+ * as one consistent log: the log files are cut first (later segments removed newest first, so what remains never
+ * has a hole), and everything else is checked against the log end offset when the log is loaded.
+ */
+export type TruncationStep =
+  | 'segments-deleted'
+  | 'segment-truncated'
+  | 'indexes-rebuilt'
+  | 'leader-epochs'
+  | 'producer-state';
+
+export interface TruncateOptions {
+  /** Called after each step reached the disk (a test stops the truncation there, as a crash would). */
+  afterStep?: (step: TruncationStep) => void | Promise<void>;
 }
 
 /** A COMMIT or ABORT marker from a transaction coordinator. */
@@ -159,8 +246,15 @@ export class PartitionLog {
   private failure: unknown = null;
   /** Offset the next appended batch gets. */
   private nextOffset = 0;
-  /** Offset after the last batch written to the file: the high watermark with one replica. */
+  /** Offset after the last batch written to the file: the log end offset. */
   private writtenEndOffset = 0;
+  /**
+   * Offset below which records are committed: consumers read up to here, and acks=all is answered once it passes
+   * the append. Kafka's high watermark is the lowest log end offset of the in-sync replicas; with this broker the
+   * only replica, it follows the log end offset once a round is written (and synced when the round asked for it).
+   * Never above the log end offset.
+   */
+  private committedOffset = 0;
   private unflushedMessages = 0;
   private appendListeners = new Set<() => void>();
   /** Recent batches in memory for consumers at the end of the log; null when the broker keeps none. */
@@ -169,6 +263,19 @@ export class PartitionLog {
   readonly producerState: ProducerStateManager;
   /** Aborted transactions, for read_committed fetches. */
   private readonly abortedTxns: TransactionIndex;
+  /** The leader epochs of the log and where each starts (the leader-epoch-checkpoint file). */
+  private readonly epochs: LeaderEpochCache;
+  /**
+   * The partition leader epoch this broker leads under: stamped into every batch it appends. Set by the replica
+   * manager from the partition's metadata; at open, the latest epoch in the log (or 0).
+   */
+  private currentLeaderEpoch = 0;
+  /** The epoch list changed in this append round: its file is written before the round is answered. */
+  private epochsChanged = false;
+  /** A truncation is under way: appends wait in the queue until it is done. */
+  private truncating = false;
+  /** producer.id.expiration.ms, for the producer state reloaded after a truncation. */
+  private producerIdExpirationMs = DEFAULT_PRODUCER_ID_EXPIRATION_MS;
   /**
    * The log cleaner's progress: offsets below it were cleaned (kept in Kafka's cleaner-offset-checkpoint by the
    * log manager).
@@ -201,6 +308,7 @@ export class PartitionLog {
   ) {
     this.producerState = new ProducerStateManager(dir);
     this.abortedTxns = new TransactionIndex(dir);
+    this.epochs = new LeaderEpochCache(dir);
   }
 
   /**
@@ -348,6 +456,9 @@ export class PartitionLog {
     for (const segment of log.segments.slice(0, -1)) await segment.markInactive();
     log.nextOffset = log.activeSegment.nextOffset;
     log.writtenEndOffset = log.nextOffset;
+    // Kafka reads the high watermark back from replication-offset-checkpoint; a sole replica raises it to its log
+    // end offset at once, as nothing else has to catch up.
+    log.committedOffset = log.writtenEndOffset;
     const firstBase = log.segments[0]!.baseOffset;
     if (log.logStartOffset > log.nextOffset) {
       // Kafka deletes every segment here (it expects the data from another replica). A single broker has no
@@ -364,10 +475,10 @@ export class PartitionLog {
     }
     log.logStartOffset = Math.max(log.logStartOffset, firstBase);
     log.recoveryPoint = log.nextOffset;
-    await log.loadProducerState(
-      params.cleanShutdown,
-      params.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS,
-    );
+    const recoveredFrom = log.segments.find((s) => s.recovery)?.baseOffset ?? null;
+    await log.loadLeaderEpochs(recoveredFrom);
+    log.producerIdExpirationMs = params.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
+    await log.loadProducerState(params.cleanShutdown, log.producerIdExpirationMs);
     // A missing or damaged transaction index would let read_committed serve aborted records.
     await log.abortedTxns.reconcileWithLog({
       segmentBaseOffsets: log.segments.map((s) => s.baseOffset),
@@ -441,12 +552,41 @@ export class PartitionLog {
       }
       from = this.logStartOffset;
     }
+    await this.forEachBatch(from, async (records, at, last) => {
+      const batch = producerBatchAt(records, at);
+      if (!batch) return;
+      const control = (records.readInt16BE(at + ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) !== 0;
+      if (control) {
+        const marker = readTransactionMarker(new RecordBatch(records.subarray(at, at + batchSize(records, at))));
+        await this.completeTransaction(
+          {
+            producerId: batch.producerId,
+            producerEpoch: batch.producerEpoch,
+            coordinatorEpoch: marker.coordinatorEpoch,
+            aborted: marker.type === ControlType.Abort,
+          },
+          last,
+          batch.maxTimestamp,
+        );
+      } else this.producerState.update(batch, last);
+    });
+    this.producerState.advanceTo(end);
+  }
+
+  /**
+   * Calls `visit` for each batch of the log from the one holding `from` (at least the log start offset) to the
+   * end, in order. Stops before a damaged batch (told at ERROR by the read): what comes before it is the log.
+   */
+  private async forEachBatch(
+    from: number,
+    visit: (records: Buffer, at: number, lastOffset: number) => void | Promise<void>,
+  ): Promise<void> {
+    const end = this.writtenEndOffset;
     for (let offset = Math.max(from, this.logStartOffset); offset < end; ) {
       let chunk: LogReadResult | null;
       try {
         chunk = await this.read(offset, REPLAY_CHUNK_BYTES, true);
       } catch (e) {
-        // A damaged batch below the recovery point (told at ERROR by the read): the state is what comes before it.
         if (e instanceof CorruptBatchError) break;
         throw e;
       }
@@ -457,27 +597,49 @@ export class PartitionLog {
         const base = readInt64AsNumber(records, at);
         const last = base + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
         if (last >= offset) {
-          const batch = producerBatchAt(records, at);
-          const control = (records.readInt16BE(at + ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) !== 0;
-          if (batch && control) {
-            const marker = readTransactionMarker(new RecordBatch(records.subarray(at, at + size)));
-            await this.completeTransaction(
-              {
-                producerId: batch.producerId,
-                producerEpoch: batch.producerEpoch,
-                coordinatorEpoch: marker.coordinatorEpoch,
-                aborted: marker.type === ControlType.Abort,
-              },
-              last,
-              batch.maxTimestamp,
-            );
-          } else if (batch) this.producerState.update(batch, last);
+          const visited = visit(records, at, last);
+          if (visited instanceof Promise) await visited;
           offset = last + 1;
         }
         at += size;
       }
     }
-    this.producerState.advanceTo(end);
+  }
+
+  /**
+   * Loads the leader-epoch-checkpoint and checks it against the log, as Kafka's LogLoader does: entries past the
+   * log end or before its start are cut, and the epochs of the batches recovery scanned (from `recoveredFrom`)
+   * are assigned again. A missing or damaged file is rebuilt from every batch of the log (then once: the
+   * rebuilt list is written); it never stops the log from opening.
+   */
+  private async loadLeaderEpochs(recoveredFrom: number | null): Promise<void> {
+    const loaded = await this.epochs.load();
+    const before = loaded ? this.epochs.epochEntries() : null;
+    const scanFrom = loaded ? recoveredFrom : this.logStartOffset;
+    if (scanFrom !== null) {
+      this.epochs.truncateFromEnd(scanFrom);
+      await this.forEachBatch(scanFrom, (records, at) => {
+        this.epochs.assign(records.readInt32BE(at + PARTITION_LEADER_EPOCH_OFFSET), readInt64AsNumber(records, at));
+      });
+    }
+    this.epochs.truncateFromEnd(this.writtenEndOffset);
+    const after = this.epochs.epochEntries();
+    // An empty log without a file has nothing to rebuild: its first append writes it (no fsyncs per new partition).
+    const repaired =
+      before === null
+        ? this.writtenEndOffset > this.logStartOffset
+        : before.length !== after.length ||
+          before.some((e, i) => e.epoch !== after[i]!.epoch || e.startOffset !== after[i]!.startOffset);
+    if (repaired) {
+      this.logger.info(loaded ? 'leader epoch checkpoint repaired from the log' : 'leader epoch checkpoint rebuilt', {
+        topic: this.topic,
+        partition: this.partition,
+        entries: after.length,
+      });
+    }
+    // A log start offset moved since the file was written (its write is not waited for) is no damage.
+    if (this.epochs.truncateFromStart(this.logStartOffset) || repaired) await this.epochs.flush();
+    this.currentLeaderEpoch = Math.max(this.epochs.latestEpoch, 0);
   }
 
   private get activeSegment(): LogSegment {
@@ -489,7 +651,54 @@ export class PartitionLog {
   }
 
   get highWatermark(): number {
-    return this.writtenEndOffset;
+    return this.committedOffset;
+  }
+
+  /**
+   * Moves the high watermark to `offset` (Kafka's maybeIncrementLeaderHW with the in-sync replicas' log end
+   * offsets; here the log's own). It only grows, and never passes the log end offset: either would hand consumers
+   * records that are not committed, or take back records they were given.
+   */
+  private advanceHighWatermark(offset: number): void {
+    if (offset < this.committedOffset || offset > this.writtenEndOffset) {
+      throw new Error(
+        `high watermark of ${this.topic}-${this.partition} cannot move from ${this.committedOffset} to ${offset} (log end offset ${this.writtenEndOffset})`,
+      );
+    }
+    this.committedOffset = offset;
+  }
+
+  /** The partition leader epoch appends are stamped with. */
+  get leaderEpoch(): number {
+    return this.currentLeaderEpoch;
+  }
+
+  /**
+   * This broker leads the partition under `epoch` (from the partition's metadata): later appends carry it. An
+   * epoch never goes back: an older one than the log already holds is a bug in whoever passes it.
+   */
+  becomeLeader(epoch: number): void {
+    if (!Number.isInteger(epoch) || epoch < 0 || epoch < this.epochs.latestEpoch || epoch < this.currentLeaderEpoch) {
+      throw new Error(
+        `leader epoch of ${this.topic}-${this.partition} would go back from ${Math.max(this.currentLeaderEpoch, this.epochs.latestEpoch)} to ${epoch}`,
+      );
+    }
+    this.currentLeaderEpoch = epoch;
+  }
+
+  /** The leader epochs of the log and their start offsets, oldest first. */
+  leaderEpochEntries(): Array<{ epoch: number; startOffset: number }> {
+    return this.epochs.epochEntries();
+  }
+
+  /** The epoch under which `offset` was written (-1 when the log holds no epoch for it). */
+  epochForOffset(offset: number): number {
+    return this.epochs.epochForOffset(offset);
+  }
+
+  /** OffsetForLeaderEpoch: where `epoch` ended in this log (Kafka's endOffsetForEpoch), from the epoch list. */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    return this.epochs.endOffsetFor(epoch, this.logEndOffset);
   }
 
   /**
@@ -527,6 +736,56 @@ export class PartitionLog {
   }
 
   /**
+   * The one way batches enter the log as its leader (Kafka's appendAsLeader): by `origin`, a client's batches are
+   * validated (Kafka's LogValidator: sizes, CRC, record counts, timestamps, keys of a compacted topic), checked
+   * against their producer's transaction, re-compressed to the topic's codec, then queued; a coordinator's are
+   * queued as built. Everything before the queue runs synchronously, so that a client's pipelined requests reach
+   * the log in order. Rejects with AppendValidationError for a refused client batch, ProducerStateError for a
+   * producer out of sequence or fenced, LogOfflineError after a write failure.
+   */
+  appendAsLeader(records: Buffer, options: LeaderAppendOptions): Promise<AppendResult> {
+    if (options.origin === 'coordinator') {
+      return this.enqueue({
+        records,
+        options: { sync: options.sync, recordCount: countRecords(records), fromCoordinator: true },
+      });
+    }
+    const checks = options.validation;
+    if (!checks) throw new Error('a client append needs the topic checks');
+    const validation = validateProducedBatches(records, checks, options.nowMs ?? this.now());
+    if (validation.errorCode !== ErrorCode.NONE) {
+      return Promise.reject(
+        new AppendValidationError(validation.errorCode, 'message' in validation ? validation.message : null),
+      );
+    }
+    const { recordCount, logAppendTimeMs } = validation as { recordCount: number; logAppendTimeMs: number };
+    if (options.transactions && records.readInt16BE(ATTRIBUTES_OFFSET) & TRANSACTIONAL_FLAG_MASK) {
+      const errorCode = options.transactions.transactionalWriteError(
+        options.transactionalId ?? null,
+        records.readBigInt64BE(PRODUCER_ID_OFFSET),
+        records.readInt16BE(PRODUCER_EPOCH_OFFSET),
+        this.topic,
+        this.partition,
+      );
+      if (errorCode !== ErrorCode.NONE) {
+        return Promise.reject(
+          new AppendValidationError(errorCode, 'the partition is not part of an open transaction of this producer'),
+        );
+      }
+    }
+    let toAppend = records;
+    if (checks.codec !== null) {
+      try {
+        toAppend = recompressBatches(records, checks.codec);
+      } catch (e) {
+        if (!(e instanceof DecodeError || e instanceof CompressionError)) throw e;
+        return Promise.reject(new AppendValidationError(ErrorCode.CORRUPT_MESSAGE, e.message));
+      }
+    }
+    return this.enqueue({ records: toAppend, options: { sync: options.sync, recordCount, logAppendTimeMs } });
+  }
+
+  /**
    * Writes a transaction coordinator's COMMIT or ABORT marker for a producer, ending its transaction in this
    * partition (an abort is recorded in the transaction index). Refused with ProducerStateError for a fenced
    * producer or coordinator epoch.
@@ -552,7 +811,7 @@ export class PartitionLog {
   }
 
   private startAppending(): void {
-    if (this.appending) return;
+    if (this.appending || this.truncating) return;
     this.appending = this.runAppends().finally(() => {
       this.appending = null;
       // Appends that arrived after the loop's last look at the queue, but before this point.
@@ -564,7 +823,7 @@ export class PartitionLog {
     while (this.queue.length > 0) {
       const round = this.queue;
       this.queue = [];
-      const endBefore = this.writtenEndOffset;
+      const endBefore = this.committedOffset;
       const results: Array<AppendResult | ProducerStateError> = [];
       let sync = false;
       let failed: unknown = null;
@@ -582,13 +841,23 @@ export class PartitionLog {
           if (item.options.sync) sync = true;
         }
         const segment = this.activeSegment;
+        // Written before the data, as Kafka does: an entry past the log end is cut at the next load.
+        if (this.epochsChanged) {
+          this.epochsChanged = false;
+          await this.epochs.flush();
+        }
         await segment.writePending();
+        const end = this.nextOffset;
+        if (end < this.writtenEndOffset)
+          throw new Error(`log end offset would go back from ${this.writtenEndOffset} to ${end}`);
+        this.writtenEndOffset = end;
         if (sync || this.unflushedMessages >= this.config.flushMessages) {
           await segment.sync();
-          this.recoveryPoint = this.nextOffset;
+          this.recoveryPoint = end;
           this.unflushedMessages = 0;
         }
-        this.writtenEndOffset = this.nextOffset;
+        // Written (and on disk when asked): with no other replica to wait for, the round is committed.
+        this.advanceHighWatermark(end);
         if (this.tail) {
           for (let i = 0; i < round.length; i++) {
             const r = results[i]!;
@@ -604,10 +873,17 @@ export class PartitionLog {
         const result = results[i];
         if (failed) round[i]!.reject(failed);
         else if (result instanceof ProducerStateError) round[i]!.reject(result);
-        else round[i]!.resolve({ ...result!, logStartOffset: this.logStartOffset });
+        else {
+          round[i]!.resolve({
+            ...result!,
+            logStartOffset: this.logStartOffset,
+            logAppendTimeMs: round[i]!.options.logAppendTimeMs ?? -1,
+            recordCount: round[i]!.options.recordCount,
+          });
+        }
       }
       // A round of only retried or refused batches writes nothing: waiters are woken when the watermark moved.
-      if (!failed && this.writtenEndOffset !== endBefore) for (const listener of this.appendListeners) listener();
+      if (!failed && this.committedOffset !== endBefore) for (const listener of this.appendListeners) listener();
     }
   }
 
@@ -723,10 +999,13 @@ export class PartitionLog {
     let offset = baseOffset;
     let maxTimestamp = -1;
     let offsetOfMaxTimestamp = baseOffset;
+    const epoch = this.currentLeaderEpoch;
     for (let at = 0; at < records.length; ) {
       const size = batchSize(records, at);
       if (size < BATCH_HEADER_BYTES || at + size > records.length) throw new Error('append of a partial batch');
       writeInt64FromNumber(records, offset, at);
+      // The CRC covers the batch from its attributes on: the epoch (before them) is stamped without recomputing it.
+      records.writeInt32BE(epoch, at + PARTITION_LEADER_EPOCH_OFFSET);
       const lastOffset = offset + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
       const ts = readInt64AsNumber(records, at + MAX_TIMESTAMP_OFFSET);
       if (ts > maxTimestamp) {
@@ -738,6 +1017,14 @@ export class PartitionLog {
     }
     const append = (): AppendResult => {
       this.activeSegment.append(records, baseOffset, offset - 1, maxTimestamp, offsetOfMaxTimestamp);
+      if (epoch !== this.epochs.latestEpoch) {
+        // A batch's epoch never goes back: the list only grows at the end on append.
+        if (epoch < this.epochs.latestEpoch) {
+          throw new Error(`append under leader epoch ${epoch} after epoch ${this.epochs.latestEpoch}`);
+        }
+        this.epochs.assign(epoch, baseOffset);
+        this.epochsChanged = true;
+      }
       this.nextOffset = offset;
       return { baseOffset, lastOffset: offset - 1, maxTimestamp, logStartOffset: this.logStartOffset };
     };
@@ -778,7 +1065,7 @@ export class PartitionLog {
   /**
    * Reads whole batches from `offset`, up to `maxBytes` (at least one batch if `minOneBatch`), never at or past
    * the high watermark (bytes already in the file may await their fsync and acknowledgement). Returns null when
-   * there is nothing at or after `offset`.
+   * there is nothing committed at or after `offset`.
    * Throws OffsetOutOfRangeError for an offset outside [logStartOffset, logEndOffset].
    */
   async read(
@@ -788,8 +1075,8 @@ export class PartitionLog {
     readCommitted = false,
   ): Promise<LogReadResult | null> {
     const highWatermark = this.highWatermark;
-    if (offset < this.logStartOffset || offset > highWatermark) {
-      throw new OffsetOutOfRangeError(offset, this.logStartOffset, highWatermark);
+    if (offset < this.logStartOffset || offset > this.writtenEndOffset) {
+      throw new OffsetOutOfRangeError(offset, this.logStartOffset, this.writtenEndOffset);
     }
     // read_committed stops at the last stable offset: nothing of an undecided transaction is handed out.
     const end = readCommitted ? this.lastStableOffset : highWatermark;
@@ -867,7 +1154,20 @@ export class PartitionLog {
   /** Moves the log start offset forward (DeleteRecords); whole segments below it go at the next retention pass. */
   advanceLogStartOffset(offset: number): void {
     if (offset > this.highWatermark) throw new OffsetOutOfRangeError(offset, this.logStartOffset, this.highWatermark);
-    if (offset > this.logStartOffset) this.logStartOffset = offset;
+    if (offset <= this.logStartOffset) return;
+    this.logStartOffset = offset;
+    if (this.epochs.truncateFromStart(offset)) this.flushLeaderEpochsInBackground();
+  }
+
+  /** Writes the epoch list without waiting: a failed write is logged, and the next load repairs the file. */
+  private flushLeaderEpochsInBackground(): void {
+    this.epochs.flush().catch((error: unknown) => {
+      this.logger.warn('could not write the leader epoch checkpoint; it is repaired from the log at the next start', {
+        topic: this.topic,
+        partition: this.partition,
+        error: error instanceof Error ? error : new Error(String(error)),
+      });
+    });
   }
 
   /** The segments closed to appends (all but the active one), oldest first: what the cleaner may clean. */
@@ -967,10 +1267,144 @@ export class PartitionLog {
       deleted++;
     }
     if (deleted > 0) {
+      if (this.epochs.truncateFromStart(this.logStartOffset)) await this.epochs.flush();
       await this.producerState.deleteSnapshotsBefore(this.segments[0]!.baseOffset);
       await this.abortedTxns.deleteSegments(deletedBases, this.logStartOffset);
     }
     return deleted;
+  }
+
+  /**
+   * Removes every record at or after `targetOffset` (Kafka's truncateTo; a follower's log that diverged from its
+   * leader): the segments after it go, the segment holding it is cut at the start of the batch holding it (so the
+   * new log end offset may be below `targetOffset`), and its indexes, the leader epochs, the producer state, the
+   * transaction index and the tail cache are brought back to the new end. The high watermark never stays above
+   * it. A target before the first segment (or the log start offset) empties the log and starts it there.
+   * Appends wait meanwhile. Returns the new log end offset.
+   */
+  truncateTo(targetOffset: number, options: TruncateOptions = {}): Promise<number> {
+    return this.exclusively(async () => {
+      if (!Number.isSafeInteger(targetOffset) || targetOffset < 0)
+        throw new Error(`bad truncation offset ${targetOffset}`);
+      if (targetOffset >= this.writtenEndOffset) return this.writtenEndOffset;
+      if (targetOffset <= this.segments[0]!.baseOffset || targetOffset < this.logStartOffset) {
+        await this.truncateFullyNow(targetOffset, options);
+        return targetOffset;
+      }
+      await this.truncateNow(targetOffset, options);
+      return this.writtenEndOffset;
+    });
+  }
+
+  /**
+   * Deletes the whole log and starts it empty at `newOffset`, which becomes the log start offset (Kafka's
+   * truncateFullyAndStartAt: a follower far behind its leader's log start).
+   */
+  truncateFullyAndStartAt(newOffset: number, options: TruncateOptions = {}): Promise<void> {
+    return this.exclusively(async () => {
+      if (!Number.isSafeInteger(newOffset) || newOffset < 0) throw new Error(`bad log start offset ${newOffset}`);
+      await this.truncateFullyNow(newOffset, options);
+    });
+  }
+
+  /** Runs `fn` with no append round in flight and none starting, and segment changes held off. */
+  private exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    return this.withSegmentsLocked(async () => {
+      if (this.closed) throw new Error(`log ${this.topic}-${this.partition} is closed`);
+      if (this.failure) throw new LogOfflineError(this.topic, this.partition, this.failure);
+      await this.drain();
+      this.truncating = true;
+      try {
+        return await fn();
+      } catch (e) {
+        // The files are left for the next load to make consistent; this log takes no more writes.
+        throw this.goOffline(e);
+      } finally {
+        this.truncating = false;
+        if (this.queue.length > 0) this.startAppending();
+      }
+    });
+  }
+
+  /** Moves the in-memory ends back to `end`: nothing at or past it is read or counted from now on. */
+  private moveEndBack(end: number): void {
+    this.tail?.clear();
+    this.nextOffset = end;
+    this.writtenEndOffset = end;
+    // The only place the high watermark goes back: the records past it are gone.
+    this.committedOffset = Math.min(this.committedOffset, end);
+    this.recoveryPoint = Math.min(this.recoveryPoint, end);
+    this.firstDirtyOffset = Math.min(this.firstDirtyOffset, end);
+    this.unflushedMessages = 0;
+  }
+
+  private async truncateNow(targetOffset: number, options: TruncateOptions): Promise<void> {
+    const step = async (name: TruncationStep) => {
+      await options.afterStep?.(name);
+    };
+    const at = this.segmentIndexFor(targetOffset);
+    const holder = this.segments[at]!;
+    const batch = await holder.findBatch(targetOffset);
+    // No batch holds the target (a gap the cleaner left before the next segment): the segment is kept whole.
+    const cutPosition = batch ? batch.position : holder.writtenSize;
+    const newEnd = batch ? batch.baseOffset : holder.nextOffset;
+    this.moveEndBack(newEnd);
+
+    const deleted: number[] = [];
+    while (this.segments.length - 1 > at) {
+      const last = this.segments.pop()!;
+      await last.delete();
+      deleted.push(last.baseOffset);
+    }
+    if (deleted.length > 0) await this.abortedTxns.deleteSegments(deleted, this.logStartOffset);
+    await step('segments-deleted');
+
+    await holder.close();
+    await truncate(join(this.dir, segmentFileName(holder.baseOffset, '.log')), cutPosition);
+    await step('segment-truncated');
+    // Rebuilt from the batches kept, as recovery would after a crash here.
+    for (const suffix of ['.index', '.timeindex'] as const) {
+      await rm(join(this.dir, segmentFileName(holder.baseOffset, suffix)), { force: true });
+    }
+    const reloaded = await LogSegment.load(
+      this.dir,
+      holder.baseOffset,
+      { indexIntervalBytes: this.config.indexIntervalBytes },
+      true,
+    );
+    this.segments[at] = reloaded;
+    if (reloaded.nextOffset !== newEnd) {
+      throw new Error(`segment ${holder.baseOffset} ends at ${reloaded.nextOffset} after truncation to ${newEnd}`);
+    }
+    await step('indexes-rebuilt');
+
+    if (this.epochs.truncateFromEnd(newEnd)) await this.epochs.flush();
+    await step('leader-epochs');
+
+    // The newest snapshot at or below the new end, then the batches after it; the transaction index drops the
+    // aborts whose markers are gone.
+    await this.loadProducerState(false, this.producerIdExpirationMs);
+    await step('producer-state');
+  }
+
+  private async truncateFullyNow(newOffset: number, options: TruncateOptions): Promise<void> {
+    this.moveEndBack(newOffset);
+    this.committedOffset = newOffset;
+    this.recoveryPoint = newOffset;
+    this.logStartOffset = newOffset;
+    const bases = this.segments.map((s) => s.baseOffset);
+    while (this.segments.length > 0) await this.segments.pop()!.delete();
+    this.segments.push(
+      await LogSegment.create(this.dir, newOffset, { indexIntervalBytes: this.config.indexIntervalBytes }, this.now()),
+    );
+    await this.abortedTxns.deleteSegments(bases, newOffset);
+    await this.abortedTxns.load([newOffset], newOffset);
+    await options.afterStep?.('segments-deleted');
+    if (this.epochs.clear()) await this.epochs.flush();
+    await options.afterStep?.('leader-epochs');
+    await this.producerState.clear();
+    this.producerState.advanceTo(newOffset);
+    await options.afterStep?.('producer-state');
   }
 
   /** Waits for queued appends to be written. */
@@ -984,6 +1418,7 @@ export class PartitionLog {
     await this.drain();
     // A segment swap under way finishes first.
     await this.withSegmentsLocked(() => this.removeRetiredSegments());
+    await this.epochs.settled();
     this.tail?.clear();
     if (this.failure) {
       for (const s of this.segments) await s.close().catch(() => {});
@@ -1017,6 +1452,7 @@ export class PartitionLog {
     this.closed = true;
     await this.drain();
     await this.withSegmentsLocked(() => this.removeRetiredSegments());
+    await this.epochs.settled();
     this.tail?.clear();
     await closeEach(this.segments, (s) => s.delete());
     await rm(this.dir, { recursive: true, force: true });
@@ -1059,6 +1495,15 @@ async function closeEach(segments: LogSegment[], close: (s: LogSegment) => Promi
     }
   }
   if (failure !== null) throw failure;
+}
+
+/** The records in a buffer of whole batches, from their headers. */
+function countRecords(records: Buffer): number {
+  let count = 0;
+  for (let at = 0; at + BATCH_HEADER_BYTES <= records.length; at += batchSize(records, at)) {
+    count += records.readInt32BE(at + RECORDS_COUNT_OFFSET);
+  }
+  return count;
 }
 
 /** The last offset of the last batch in a buffer of whole batches. */

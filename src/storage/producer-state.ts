@@ -326,6 +326,8 @@ export class ProducerStateManager {
   async load(logEndOffset: number, nowMs: number, expirationMs: number): Promise<number | null> {
     this.producers.clear();
     this.openTxns.clear();
+    // A reload after a truncation starts over: the state reflects nothing until a snapshot or a replay says so.
+    this.mapEndOffset = 0;
     this.snapshots = await listSnapshotOffsets(this.dir);
     for (const offset of this.snapshots.filter((o) => o > logEndOffset)) await this.deleteSnapshot(offset);
     while (this.snapshots.length > 0) {
@@ -375,6 +377,7 @@ export class ProducerStateManager {
   async clear(): Promise<void> {
     this.producers.clear();
     this.openTxns.clear();
+    this.mapEndOffset = 0;
     for (const o of [...this.snapshots]) await this.deleteSnapshot(o);
   }
 

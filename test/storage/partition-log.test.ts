@@ -34,8 +34,10 @@ test('appends get consecutive offsets and read back byte for byte', () =>
     const all = await log.read(0, 1 << 20, true);
     assert.ok(all);
     assert.deepEqual(batchOffsets(all.records), [0, 3]);
-    // Only the base offset was patched: the rest of each batch is the producer's bytes.
-    assert.deepEqual(all.records.subarray(8, a.length), a.subarray(8));
+    // Only the base offset and the partition leader epoch were patched: the rest is the producer's bytes.
+    assert.deepEqual(all.records.subarray(8, 12), a.subarray(8, 12));
+    assert.equal(all.records.readInt32BE(12), 0, 'stamped with the leader epoch');
+    assert.deepEqual(all.records.subarray(16, a.length), a.subarray(16));
 
     const fromMiddle = await log.read(4, 1 << 20, true);
     assert.deepEqual(batchOffsets(fromMiddle!.records), [3], 'the batch holding the offset comes back whole');

@@ -48,6 +48,8 @@ test('a full disk takes the partition offline: nothing unwritten is acknowledged
           const batch = withProducer(makeBatch(RECORDS, Date.now(), VALUE_BYTES), PRODUCER_ID, 0, batchSequence);
           sequence += RECORDS;
           const copy = Buffer.from(batch);
+          // As the log stores it: stamped with the partition leader epoch (0), outside the CRC.
+          copy.writeInt32BE(0, 12);
           return log.append(batch, { sync: true, recordCount: RECORDS }).then(
             (r: AppendResult) => acked.set(r.baseOffset, copy),
             (e: unknown) => {

@@ -50,9 +50,10 @@ export const listOffsetsHandler = defineHandler<ListOffsetsRequest, ListOffsetsR
         // Records at or past this offset are not visible to the client (Kafka's lastFetchableOffset).
         const lastFetchableOffset =
           apiVersion >= 2 && request.isolationLevel === READ_COMMITTED ? log.lastStableOffset : log.highWatermark;
-        // Samsa does not stamp batches with the leader epoch: with one broker and epochs that never change, the
-        // epoch under which any record was written is the partition's current one, which Kafka would report.
-        const leaderEpoch = apiVersion >= 4 ? found.assignment.leaderEpoch : -1;
+        // As in Kafka: the latest offset comes with the partition's current leader epoch, a record's offset with
+        // the epoch it was written under (from the log's leader epochs, -1 when it holds none for it).
+        const withEpochs = apiVersion >= 4;
+        const leaderEpoch = withEpochs ? found.assignment.leaderEpoch : -1;
         switch (p.timestamp) {
           case LATEST_TIMESTAMP:
             response.offset = BigInt(lastFetchableOffset);
@@ -62,7 +63,7 @@ export const listOffsetsHandler = defineHandler<ListOffsetsRequest, ListOffsetsR
           case EARLIEST_LOCAL_TIMESTAMP:
             // No tiered storage: the earliest local offset is the log start offset.
             response.offset = BigInt(log.logStartOffset);
-            response.leaderEpoch = leaderEpoch;
+            response.leaderEpoch = withEpochs ? log.epochForOffset(log.logStartOffset) : -1;
             break;
           case LATEST_TIERED_TIMESTAMP:
             // No tiered storage: nothing was ever uploaded.
@@ -81,7 +82,7 @@ export const listOffsetsHandler = defineHandler<ListOffsetsRequest, ListOffsetsR
               if (record && record.offset >= 0 && record.offset < lastFetchableOffset) {
                 response.offset = BigInt(record.offset);
                 response.timestamp = BigInt(record.timestamp);
-                response.leaderEpoch = leaderEpoch;
+                response.leaderEpoch = withEpochs ? log.epochForOffset(record.offset) : -1;
               }
             } catch (e) {
               if (!(e instanceof DecodeError || e instanceof CompressionError)) throw e;

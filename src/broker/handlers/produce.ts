@@ -6,31 +6,24 @@ import type {
   ProduceResponsePartitionProduceResponse,
 } from '../../protocol/generated/messages/produce-response.js';
 import { DecodeError } from '../../protocol/primitives/index.js';
-import {
-  ATTRIBUTES_OFFSET,
-  PRODUCER_EPOCH_OFFSET,
-  PRODUCER_ID_OFFSET,
-  TRANSACTIONAL_FLAG_MASK,
-} from '../../protocol/records/batch-header.js';
 import { CompressionError } from '../../protocol/records/compression/index.js';
 import { upConvertToV2 } from '../../protocol/records/conversion.js';
-import { validateProducedBatches } from '../../storage/log-validator.js';
-import { LogOfflineError } from '../../storage/partition-log.js';
+import { AppendValidationError, LogOfflineError } from '../../storage/partition-log.js';
 import { ProducerStateError } from '../../storage/producer-state.js';
-import { recompressBatches } from '../../storage/recompress.js';
 import { defineHandler } from '../api-handler.js';
 import { produceSettings } from '../topic-settings.js';
 
 const VALID_ACKS = new Set([-1, 0, 1]);
 
 /**
- * Produce: validates each partition's batches, appends them (the log assigns offsets), and answers with
- * the base offset of each append. Appends are started before the handler's first await, so a client's
- * pipelined requests reach each log in order and share its group commit. With acks=all and the durable
- * policy, the answer waits for fsync; with acks=0 no answer is sent.
+ * Produce: looks up each partition's log, appends to it as a client (the log validates the batches, checks the
+ * producer's transaction, re-compresses to the topic's codec and assigns offsets), and answers with the base
+ * offset of each append. Appends are started before the handler's first await, so a client's pipelined
+ * requests reach each log in order and share its group commit. With acks=all and the durable policy, the
+ * answer waits for fsync; with acks=0 no answer is sent.
  *
  * Versions 0-2 carry legacy message sets (magic 0 and 1, the 0.10.x clients): their CRCs are checked and
- * they are converted to record batches v2 before the same validation and append.
+ * they are converted to record batches v2 before the same append.
  */
 export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
   api: produceApi,
@@ -90,56 +83,40 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
             return response;
           }
         }
-        const validation = validateProducedBatches(records, settings, nowMs);
-        if (validation.errorCode !== ErrorCode.NONE) {
-          response.errorCode = validation.errorCode;
-          response.errorMessage = 'message' in validation ? validation.message : null;
-          return response;
-        }
-        const { recordCount, logAppendTimeMs } = validation as { recordCount: number; logAppendTimeMs: number };
-        if (records.readInt16BE(ATTRIBUTES_OFFSET) & TRANSACTIONAL_FLAG_MASK) {
-          const txnError = broker.transactions.transactionalWriteError(
-            request.transactionalId,
-            records.readBigInt64BE(PRODUCER_ID_OFFSET),
-            records.readInt16BE(PRODUCER_EPOCH_OFFSET),
-            t.name,
-            p.index,
-          );
-          if (txnError !== ErrorCode.NONE) {
-            response.errorCode = txnError;
-            response.errorMessage = 'the partition is not part of an open transaction of this producer';
-            return response;
-          }
-        }
-        if (settings.codec !== null) {
-          try {
-            records = recompressBatches(records, settings.codec);
-          } catch (e) {
-            if (!(e instanceof DecodeError || e instanceof CompressionError)) throw e;
-            response.errorCode = ErrorCode.CORRUPT_MESSAGE;
-            response.errorMessage = e.message;
-            return response;
-          }
-        }
         pending.push(
-          found.log.append(records, { sync, recordCount }).then(
-            (result) => {
-              if (!result.duplicate) broker.metrics.messagesIn(t.name, recordCount, p.records!.length);
-              response.baseOffset = BigInt(result.baseOffset);
-              if (apiVersion >= 5) response.logStartOffset = BigInt(result.logStartOffset);
-              if (apiVersion >= 2 && !result.duplicate) response.logAppendTimeMs = BigInt(logAppendTimeMs);
-            },
-            (error: unknown) => {
-              if (error instanceof ProducerStateError) {
-                response.errorCode = error.errorCode;
-                response.errorMessage = error.message;
-                return;
-              }
-              response.errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
-              if (!(error instanceof LogOfflineError))
-                broker.logger.error('append failed', { topic: t.name, partition: p.index, error: error as Error });
-            },
-          ),
+          found.log
+            .appendAsLeader(records, {
+              origin: 'client',
+              sync,
+              validation: settings,
+              nowMs,
+              transactions: broker.transactions,
+              transactionalId: request.transactionalId,
+            })
+            .then(
+              (result) => {
+                if (!result.duplicate) broker.metrics.messagesIn(t.name, result.recordCount ?? 0, p.records!.length);
+                response.baseOffset = BigInt(result.baseOffset);
+                if (apiVersion >= 5) response.logStartOffset = BigInt(result.logStartOffset);
+                if (apiVersion >= 2 && !result.duplicate)
+                  response.logAppendTimeMs = BigInt(result.logAppendTimeMs ?? -1);
+              },
+              (error: unknown) => {
+                if (error instanceof AppendValidationError) {
+                  response.errorCode = error.errorCode;
+                  response.errorMessage = error.detail;
+                  return;
+                }
+                if (error instanceof ProducerStateError) {
+                  response.errorCode = error.errorCode;
+                  response.errorMessage = error.message;
+                  return;
+                }
+                response.errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
+                if (!(error instanceof LogOfflineError))
+                  broker.logger.error('append failed', { topic: t.name, partition: p.index, error: error as Error });
+              },
+            ),
         );
         return response;
       }),
