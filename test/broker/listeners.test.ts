@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { startBroker } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { RawClient } from '../integration/raw-client.js';
+import { findCoordinator } from './raw-clients.js';
 
 test('Metadata, FindCoordinator and DescribeCluster answer with the listener the request came in on', async () => {
   const broker = await startBroker({
@@ -31,16 +32,8 @@ test('Metadata, FindCoordinator and DescribeCluster answer with the listener the
           [[host, port]],
           listener.name,
         );
-        const coordinator = await client.request(apis.FindCoordinator, 4, {
-          key: '',
-          keyType: 0,
-          coordinatorKeys: ['g'],
-        });
-        assert.deepEqual(
-          coordinator.coordinators.map((c) => [c.host, c.port]),
-          [[host, port]],
-          listener.name,
-        );
+        const coordinator = await findCoordinator(client, 'g');
+        assert.deepEqual([coordinator.host, coordinator.port], [host, port], listener.name);
         const cluster = await client.request(apis.DescribeCluster, 0, {
           includeClusterAuthorizedOperations: false,
           endpointType: 1,

@@ -21,10 +21,25 @@ export function rawClientPool(defaultPort: () => number): {
   };
 }
 
-/** FindCoordinator v4 for a group, which must succeed (the one broker is every group's coordinator). */
-export async function findCoordinator(c: RawClient, group: string): Promise<void> {
-  const r = await c.request(apis.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: [group] });
-  assert.equal(r.coordinators[0]!.errorCode, ErrorCode.NONE);
+/**
+ * The requests FindCoordinator may take: the first ones on a new broker are answered COORDINATOR_NOT_AVAILABLE
+ * while `__consumer_offsets` is created (as in Kafka), and the answer waits for it, so one retry is enough.
+ */
+const FIND_COORDINATOR_ATTEMPTS = 3;
+
+/**
+ * FindCoordinator v4 for a group, retried as clients do on COORDINATOR_NOT_AVAILABLE; it must succeed (the one
+ * broker is every group's coordinator). Returns the coordinator found.
+ */
+export async function findCoordinator(c: RawClient, group: string) {
+  for (let attempt = 1; ; attempt++) {
+    const r = await c.request(apis.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: [group] });
+    const found = r.coordinators[0]!;
+    if (found.errorCode !== ErrorCode.COORDINATOR_NOT_AVAILABLE || attempt === FIND_COORDINATOR_ATTEMPTS) {
+      assert.equal(found.errorCode, ErrorCode.NONE);
+      return found;
+    }
+  }
 }
 
 /** A simple OffsetCommit v8 (no member, no generation), as tools send: `offset` for one partition. */

@@ -255,18 +255,24 @@ export class GroupCoordinator {
   }
 
   /**
-   * FindCoordinator: creates `__consumer_offsets` on first use (as Kafka does) and answers whether this broker
-   * coordinates the group. Returns Kafka's error code; NONE means this broker.
+   * FindCoordinator: answers whether this broker coordinates the group (any id, "" included, as in Kafka).
+   * Returns Kafka's error code; NONE means this broker.
+   *
+   * `__consumer_offsets` is created on first use, and as in Kafka the requests that find it missing are answered
+   * COORDINATOR_NOT_AVAILABLE, which clients retry; the answer waits for the creation, so that the retry finds
+   * the coordinator.
    */
   async findCoordinator(groupId: string): Promise<number> {
-    if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
     if (this.deps.offsetsPartitionCount() === null) {
       this.creatingTopic ??= this.deps.createOffsetsTopic(this.settings.offsetsTopicNumPartitions).finally(() => {
         this.creatingTopic = null;
       });
       const errorCode = await this.creatingTopic;
-      if (errorCode !== ErrorCode.NONE && errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS)
-        return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      if (errorCode === ErrorCode.NONE || errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) {
+        const partition = this.partitionFor(groupId);
+        if (typeof this.offsetsLogFor(groupId) !== 'number' && !this.loaded.has(partition)) await this.load(partition);
+      }
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
     if (typeof this.offsetsLogFor(groupId) === 'number') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const partition = this.partitionFor(groupId);
@@ -283,9 +289,14 @@ export class GroupCoordinator {
       : ErrorCode.COORDINATOR_NOT_AVAILABLE;
   }
 
-  /** NONE when this broker coordinates the group and has it loaded, else the error a group request gets. */
-  coordinatorError(groupId: string): number {
-    if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
+  /**
+   * NONE when this broker coordinates the group and has it loaded, else the error a group request gets. The
+   * empty group id is refused except where Kafka takes it (`emptyGroupIdAllowed`): OffsetCommit and OffsetFetch,
+   * which consumers without a group.id used for their commits, and DescribeGroups and DeleteGroups, so that its
+   * state can be seen and removed.
+   */
+  coordinatorError(groupId: string, emptyGroupIdAllowed = false): number {
+    if (groupId === '' && !emptyGroupIdAllowed) return ErrorCode.INVALID_GROUP_ID;
     if (this.deps.offsetsPartitionCount() === null) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const log = this.offsetsLogFor(groupId);
     if (typeof log === 'number') return log;
@@ -1027,7 +1038,7 @@ export class GroupCoordinator {
     partitions: OffsetCommitPartition[],
     apiVersion: number,
   ): Promise<{ errorCode: number } | { partitionErrors: number[] }> {
-    const error = this.coordinatorError(groupId);
+    const error = this.coordinatorError(groupId, true);
     if (error !== ErrorCode.NONE) return { errorCode: error };
     const consumerGroup = this.consumer.groups.get(groupId);
     const existing = consumerGroup ?? this.groups.get(groupId);
@@ -1154,7 +1165,7 @@ export class GroupCoordinator {
     errorCode: number;
     topics: Array<{ name: string; partitions: Array<{ partition: number; offset: CommittedOffset | null }> }>;
   } {
-    const error = this.coordinatorError(groupId);
+    const error = this.coordinatorError(groupId, true);
     if (error !== ErrorCode.NONE) return { errorCode: error, topics: [] };
     const consumerGroup = this.consumer.groups.get(groupId);
     if (consumerGroup) {
@@ -1329,7 +1340,7 @@ export class GroupCoordinator {
 
   describeGroup(groupId: string): GroupDescription {
     const base = { groupId, protocolType: '', protocolName: '', members: [] };
-    const error = this.coordinatorError(groupId);
+    const error = this.coordinatorError(groupId, true);
     if (error !== ErrorCode.NONE) return { ...base, errorCode: error, state: DEAD };
     const group = this.groups.get(groupId);
     if (!group) return { ...base, errorCode: ErrorCode.NONE, state: DEAD };
@@ -1370,7 +1381,7 @@ export class GroupCoordinator {
 
   /** DeleteGroups: only a group without members can go; its offsets go with it. */
   async deleteGroup(groupId: string): Promise<number> {
-    const error = this.coordinatorError(groupId);
+    const error = this.coordinatorError(groupId, true);
     if (error !== ErrorCode.NONE) return error;
     const group = this.consumer.groups.get(groupId) ?? this.groups.get(groupId);
     if (!group) return ErrorCode.GROUP_ID_NOT_FOUND;
