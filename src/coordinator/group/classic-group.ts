@@ -94,7 +94,6 @@ export class ClassicGroup {
   readonly staticMembers = new Map<string, string>();
   /** Member ids handed out with MEMBER_ID_REQUIRED (KIP-394) and not joined yet, with their expiry timers. */
   readonly pendingMembers = new Map<string, NodeJS.Timeout>();
-  readonly offsets = new Map<string, CommittedOffset>();
   /** When the group entered its current state (Kafka's currentStateTimestamp); offsets expire from it. */
   stateTimestamp: number;
   rebalanceTimer: NodeJS.Timeout | null = null;

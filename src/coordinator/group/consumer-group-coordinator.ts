@@ -230,7 +230,6 @@ export class ConsumerGroupCoordinator {
     const group = new ConsumerGroup(req.groupId, this.host.now());
     if (classic) {
       // An empty classic group gives way, as in Kafka; its committed offsets stay with the id.
-      for (const [k, o] of classic.offsets) group.offsets.set(k, o);
       records.push({ key: groupMetadataKey(req.groupId), value: null });
     }
     return group;

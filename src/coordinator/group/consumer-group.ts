@@ -6,7 +6,6 @@
  * and the reconciliation of one member towards its target.
  */
 import type { TopicPartitions } from './assignors.js';
-import type { CommittedOffset } from './classic-group.js';
 
 export type ConsumerGroupState = 'Empty' | 'Assigning' | 'Reconciling' | 'Stable' | 'Dead';
 
@@ -216,7 +215,6 @@ export class ConsumerGroup {
   subscriptionMetadata = new Map<string, SubscribedTopic>();
   /** Each held partition's owner epoch; a partition in none is free to be handed to its next owner. */
   private readonly partitionEpochs = new Map<string, Map<number, number>>();
-  readonly offsets = new Map<string, CommittedOffset>();
   /** When the group last changed between empty and not; offsets of an empty group expire from it. */
   stateTimestamp: number;
 
