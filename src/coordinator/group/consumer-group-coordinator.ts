@@ -620,8 +620,10 @@ export class ConsumerGroupCoordinator {
     try {
       await this.host.append(group.groupId, batch);
     } catch (e) {
-      // A later write may have been issued meanwhile; these records still go before anything after them.
-      this.unwritten.set(group.groupId, [...batch, ...(this.unwritten.get(group.groupId) ?? [])]);
+      // A failed append reloads the partition, which drops this group: the log, not these records, is the truth.
+      // Otherwise (the partition is not led here) they still go before anything after them.
+      if (this.groups.get(group.groupId) === group)
+        this.unwritten.set(group.groupId, [...batch, ...(this.unwritten.get(group.groupId) ?? [])]);
       throw e;
     }
   }

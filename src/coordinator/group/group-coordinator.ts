@@ -4,7 +4,7 @@ import type { Logger } from '../../observability/logger.js';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { GroupMetadataValue } from '../../protocol/generated/internal/group-metadata-value.js';
 import { decodeConsumerProtocolSubscription } from '../../protocol/generated/messages/consumer-protocol-subscription.js';
-import { DecodeError, Reader } from '../../protocol/primitives/index.js';
+import { Reader } from '../../protocol/primitives/index.js';
 import { type CoordinatorClock, systemClock } from '../runtime/coordinator-clock.js';
 import type { CoordinatorLog } from '../runtime/coordinator-log.js';
 import { type CoordinatorResult, CoordinatorRuntime } from '../runtime/coordinator-runtime.js';
@@ -30,14 +30,8 @@ import {
   type TopicsView,
 } from './consumer-group-coordinator.js';
 import { groupTombstones } from './consumer-group-records.js';
-import {
-  type ConsumerGroupRecord,
-  groupMetadataKey,
-  groupMetadataValue,
-  partitionForGroup,
-  readOffsetsRecord,
-} from './offsets-records.js';
-import { OffsetsShard, type OffsetsShardRecord, offsetsSerde } from './offsets-shard.js';
+import { GroupShard, type GroupShardRecord, groupRecordsSerde, groupShardRecord } from './group-shard.js';
+import { groupMetadataKey, groupMetadataValue, partitionForGroup } from './offsets-records.js';
 
 /** The group settings of the broker (Kafka's group.* and offsets.* configs). */
 export interface GroupSettings {
@@ -195,7 +189,7 @@ type ExpiredGroup = ClassicGroup | ConsumerGroup | string;
  * the group's generation, members and assignment after each rebalance) is appended to the group's partition of
  * `__consumer_offsets` in Kafka's record format.
  *
- * Committed offsets live on the coordinator runtime (`coordinator/runtime/`): one `OffsetsShard` per partition,
+ * Committed offsets live on the coordinator runtime (`coordinator/runtime/`): one `GroupShard` per partition,
  * changed only by replaying that partition's records, at load and after each committed append alike; every
  * write to the partition, group records included, goes through its queue. Group membership (classic and
  * KIP-848 groups) is still held here and loaded by its own pass over the partition.
@@ -208,10 +202,9 @@ export class GroupCoordinator {
   /** KIP-848 consumer groups; an id names a classic group or a consumer group, never both. */
   private readonly consumer: ConsumerGroupCoordinator;
   /** The offsets store: one shard per partition of `__consumer_offsets` led here. */
-  private readonly runtime: CoordinatorRuntime<OffsetsShard, OffsetsShardRecord>;
-  /** Partitions of `__consumer_offsets` whose groups' membership is in memory. */
+  private readonly runtime: CoordinatorRuntime<GroupShard, GroupShardRecord>;
+  /** Partitions of `__consumer_offsets` loaded here, their groups' membership in memory. */
   private readonly loaded = new Set<number>();
-  private readonly loading = new Map<number, Promise<void>>();
   private creatingTopic: Promise<number> | null = null;
   private readonly now: () => number;
   private stopped = false;
@@ -219,17 +212,18 @@ export class GroupCoordinator {
   constructor(private readonly deps: GroupCoordinatorDeps) {
     const clock = deps.clock ?? systemClock;
     this.now = deps.now ?? (() => clock.now());
-    this.runtime = new CoordinatorRuntime<OffsetsShard, OffsetsShardRecord>({
+    this.runtime = new CoordinatorRuntime<GroupShard, GroupShardRecord>({
       name: 'groups',
-      newShard: () => new OffsetsShard(),
-      serde: offsetsSerde,
+      newShard: () => new GroupShard(),
+      serde: groupRecordsSerde,
       logFor: (partition) => {
         const log = this.deps.offsetsLog(partition);
         return 'errorCode' in log ? log.errorCode : log;
       },
       clock,
       logger: deps.logger,
-      onLoaded: (partition) => this.scheduleOffsetsExpiry(partition),
+      onLoaded: (partition, shard) => this.onLoaded(partition, shard),
+      onUnloaded: (partition) => this.onUnloaded(partition),
     });
     this.consumer = new ConsumerGroupCoordinator({
       settings: deps.settings,
@@ -269,8 +263,8 @@ export class GroupCoordinator {
     await this.runtime.close();
   }
 
-  /** The offsets store of a partition as plain data (`OffsetsShard.snapshot`), or undefined unless it serves. */
-  offsetsSnapshot(partition: number): ReturnType<OffsetsShard['snapshot']> | undefined {
+  /** The offsets store of a partition as plain data (`GroupShard.snapshot`), or undefined unless it serves. */
+  offsetsSnapshot(partition: number): ReturnType<GroupShard['snapshot']> | undefined {
     return this.runtime.shard(partition)?.snapshot();
   }
 
@@ -317,7 +311,7 @@ export class GroupCoordinator {
     }
     if (typeof this.offsetsLogFor(groupId) === 'number') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     const partition = this.partitionFor(groupId);
-    if (!this.loaded.has(partition) || !this.runtime.isKnown(partition)) await this.load(partition);
+    if (!this.loaded.has(partition)) await this.load(partition);
     return ErrorCode.NONE;
   }
 
@@ -342,9 +336,9 @@ export class GroupCoordinator {
     const log = this.offsetsLogFor(groupId);
     if (typeof log === 'number') return log;
     const partition = this.partitionFor(groupId);
-    // A partition whose offsets store is reloading (after a failed append) or failed to load answers
-    // LOAD_IN_PROGRESS, and its load starts again.
-    if (!this.loaded.has(partition) || this.runtime.status(partition) !== ErrorCode.NONE) {
+    // A partition reloading (after a failed append) or whose load failed answers LOAD_IN_PROGRESS, and its
+    // load starts again.
+    if (!this.loaded.has(partition)) {
       void this.load(partition);
       return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     }
@@ -352,7 +346,7 @@ export class GroupCoordinator {
   }
 
   /** The offsets store of the group's partition; only called once `coordinatorError` said NONE. */
-  private offsetsShard(groupId: string): OffsetsShard {
+  private offsetsShard(groupId: string): GroupShard {
     const shard = this.runtime.shard(this.partitionFor(groupId));
     if (!shard) throw new KafkaError(ErrorCode.NOT_COORDINATOR);
     return shard;
@@ -360,96 +354,82 @@ export class GroupCoordinator {
 
   // ---- Loading ----
 
-  /**
-   * Loads a partition of `__consumer_offsets`: the groups' membership by `replay`, once, and the offsets store
-   * on the runtime (again after a failed append).
-   */
+  /** Loads a partition of `__consumer_offsets` on the runtime (shared while under way). */
   private load(partition: number): Promise<void> {
-    const existing = this.loading.get(partition);
-    if (existing) return existing;
-    const task = (this.loaded.has(partition) ? Promise.resolve() : this.replay(partition))
-      .then(async () => {
-        this.loaded.add(partition);
-        await this.runtime.load(partition);
-      })
-      .catch((error: unknown) => {
-        this.deps.logger.error('could not load groups', { partition, error: error as Error });
-      })
-      .finally(() => this.loading.delete(partition));
-    this.loading.set(partition, task);
-    return task;
+    return this.runtime.load(partition);
   }
 
-  /** Replays the group records of a partition into memory: the last record of each key wins. */
-  private async replay(partition: number): Promise<void> {
-    const log = this.deps.offsetsLog(partition);
-    if ('errorCode' in log) return;
+  /**
+   * A partition is loaded: its groups' membership is built from the images its records left (members come
+   * back as they were stored and must heartbeat within their session timeout, or are removed), and its offsets
+   * expiry is scheduled.
+   */
+  private onLoaded(partition: number, shard: GroupShard): void {
     const started = this.now();
-    const groupValues = new Map<string, GroupMetadataValue | null>();
-    const consumerRecords: ConsumerGroupRecord[] = [];
-    /** Which kind of group each id was last written as: an id changes kind when an empty group gives way. */
-    const lastKind = new Map<string, 'classic' | 'consumer'>();
-    // A corrupt batch is skipped (and told), so that the groups load from what is valid rather than never.
-    // Offsets and the markers of their transactions are the offsets store's.
-    await log.replay((key, value, batch) => {
-      if (batch.isControl) return;
-      let parsed: ReturnType<typeof readOffsetsRecord>;
-      try {
-        parsed = readOffsetsRecord(key, value);
-      } catch (e) {
-        if (!(e instanceof DecodeError)) throw e;
-        this.deps.logger.warn('skipping an unreadable record', { partition });
-        return;
-      }
-      if (!parsed || parsed.type === 'offset') return;
-      if (parsed.type === 'group') {
-        groupValues.set(parsed.group, parsed.value);
-        if (parsed.value) lastKind.set(parsed.group, 'classic');
-      } else {
-        consumerRecords.push(parsed);
-        if (parsed.type === 'consumer-group' && parsed.value) lastKind.set(parsed.group, 'consumer');
-      }
-    });
-    const now = this.now();
     let count = 0;
+    const consumerRecords = [...shard.consumerRecords.values()];
     for (const group of this.consumer.load(consumerRecords)) {
-      if (lastKind.get(group.groupId) !== 'consumer') {
+      if (shard.lastKind.get(group.groupId) !== 'consumer') {
         this.consumer.drop(group);
         continue;
       }
       count++;
     }
-    for (const [id, value] of groupValues) {
-      if (this.consumer.groups.has(id) || !value) continue;
-      const group = new ClassicGroup(id, value.currentStateTimestamp >= 0n ? Number(value.currentStateTimestamp) : now);
-      group.generationId = value.generation;
-      group.protocolType = value.protocolType;
-      group.protocolName = value.protocol;
-      for (const m of value.members) {
-        const member = new ClassicMember(
-          m.memberId,
-          m.groupInstanceId,
-          m.clientId,
-          m.clientHost,
-          m.rebalanceTimeout,
-          m.sessionTimeout,
-          value.protocolType,
-          value.protocol ? [{ name: value.protocol, metadata: m.subscription }] : [],
-        );
-        member.assignment = m.assignment;
-        member.isNew = false;
-        group.addMember(member);
-      }
-      group.leaderId = value.leader;
-      if (group.members.size > 0) {
-        group.state = 'Stable';
-        // Members come back by heartbeat; those that do not are expired as usual, which rebalances.
-        for (const m of group.members.values()) this.scheduleSessionExpiry(group, m);
-      }
-      this.groups.set(id, group);
+    for (const [id, value] of shard.classicGroups) {
+      if (this.consumer.groups.has(id)) continue;
+      this.groups.set(id, this.classicGroupFrom(id, value));
       count++;
     }
+    this.loaded.add(partition);
+    this.scheduleOffsetsExpiry(partition);
     if (count > 0) this.deps.logger.info('groups loaded', { partition, groups: count, ms: this.now() - started });
+  }
+
+  /**
+   * A partition is dropped (unloaded, or reloading after a failed append, the same path as a failover): its
+   * groups go, parked JoinGroup and SyncGroup requests are answered NOT_COORDINATOR and clients find the
+   * coordinator again.
+   */
+  private onUnloaded(partition: number): void {
+    this.loaded.delete(partition);
+    for (const group of [...this.groups.values()]) {
+      if (this.partitionFor(group.groupId) !== partition) continue;
+      this.unload(group);
+      this.groups.delete(group.groupId);
+    }
+    for (const group of [...this.consumer.groups.values()])
+      if (this.partitionFor(group.groupId) === partition) this.consumer.drop(group);
+  }
+
+  /** A classic group as its GroupMetadata value stored it. */
+  private classicGroupFrom(id: string, value: GroupMetadataValue): ClassicGroup {
+    const now = this.now();
+    const group = new ClassicGroup(id, value.currentStateTimestamp >= 0n ? Number(value.currentStateTimestamp) : now);
+    group.generationId = value.generation;
+    group.protocolType = value.protocolType;
+    group.protocolName = value.protocol;
+    for (const m of value.members) {
+      const member = new ClassicMember(
+        m.memberId,
+        m.groupInstanceId,
+        m.clientId,
+        m.clientHost,
+        m.rebalanceTimeout,
+        m.sessionTimeout,
+        value.protocolType,
+        value.protocol ? [{ name: value.protocol, metadata: m.subscription }] : [],
+      );
+      member.assignment = m.assignment;
+      member.isNew = false;
+      group.addMember(member);
+    }
+    group.leaderId = value.leader;
+    if (group.members.size > 0) {
+      group.state = 'Stable';
+      // Members come back by heartbeat; those that do not are expired as usual, which rebalances.
+      for (const m of group.members.values()) this.scheduleSessionExpiry(group, m);
+    }
+    return group;
   }
 
   // ---- Writes ----
@@ -460,7 +440,7 @@ export class GroupCoordinator {
     if (typeof log === 'number') throw new CoordinatorWriteError(log);
     try {
       await this.runtime.write(this.partitionFor(groupId), 'store group', () => ({
-        records: records.map((r) => ({ type: 'group' as const, key: r.key, value: r.value })),
+        records: records.map((r) => groupShardRecord(r.key, r.value)),
         response: undefined,
       }));
     } catch (error) {
@@ -680,6 +660,8 @@ export class GroupCoordinator {
         await this.storeGroup(group);
       } catch (e) {
         if (!(e instanceof CoordinatorWriteError)) throw e;
+        // The group was dropped with its partition, which reloads from the log: nothing to put back.
+        if (this.groups.get(group.groupId) !== group) return joinError('', e.errorCode);
         // Put the old member back: the new one was never acknowledged.
         group.removeMember(newMemberId);
         group.addMember(old);
@@ -842,7 +824,9 @@ export class GroupCoordinator {
       if (!(e instanceof CoordinatorWriteError)) throw e;
       errorCode = e.errorCode;
     }
-    // The group may have moved on (a member left or joined) while the write was in flight.
+    // The group may have moved on (a member left or joined) while the write was in flight, or been dropped
+    // with its partition (a failed write reloads it from the log).
+    if (this.groups.get(group.groupId) !== group) return;
     if (group.state !== 'CompletingRebalance' || group.generationId !== generation) return;
     if (errorCode !== ErrorCode.NONE) {
       for (const m of group.members.values()) {
@@ -976,10 +960,10 @@ export class GroupCoordinator {
     groupId: string,
     partitions: OffsetCommitPartition[],
     producerId: bigint | null,
-  ): { partitionErrors: number[]; records: OffsetsShardRecord[] } {
+  ): { partitionErrors: number[]; records: GroupShardRecord[] } {
     const now = BigInt(this.now());
     const partitionErrors: number[] = [];
-    const records: OffsetsShardRecord[] = [];
+    const records: GroupShardRecord[] = [];
     for (const p of partitions) {
       const metadata = p.metadata ?? '';
       if (!this.deps.partitionExists(p.topic, p.partition)) {
@@ -1035,7 +1019,7 @@ export class GroupCoordinator {
 
   /** Whether the committer may commit to the group as it is now (run in the partition's queue). */
   private offsetCommitError(
-    shard: OffsetsShard,
+    shard: GroupShard,
     groupId: string,
     generationId: number,
     memberId: string,
@@ -1193,7 +1177,7 @@ export class GroupCoordinator {
             : group instanceof ClassicGroup
               ? this.subscribedTopics(group)
               : new Set([...group.subscriptionMetadata.keys()].filter((t) => group.isSubscribedToTopic(t)));
-        const records: OffsetsShardRecord[] = [];
+        const records: GroupShardRecord[] = [];
         const partitionErrors = topics.map((t) =>
           t.partitions.map((partition) => {
             if (subscribed.has(t.name)) return ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC;
@@ -1246,10 +1230,10 @@ export class GroupCoordinator {
    * Offsets retention (offsets.retention.minutes): the offsets of a group that has had no members for that
    * long are deleted, then the group itself. Returns the tombstones and the groups they end.
    */
-  private expireOffsets(partition: number, shard: OffsetsShard): CoordinatorResult<OffsetsShardRecord, ExpiredGroup[]> {
+  private expireOffsets(partition: number, shard: GroupShard): CoordinatorResult<GroupShardRecord, ExpiredGroup[]> {
     const now = this.now();
     const retention = this.settings.offsetsRetentionMs;
-    const records: OffsetsShardRecord[] = [];
+    const records: GroupShardRecord[] = [];
     const expired: ExpiredGroup[] = [];
     for (const group of this.consumer.groups.values()) {
       if (this.partitionFor(group.groupId) !== partition) continue;
@@ -1284,14 +1268,14 @@ export class GroupCoordinator {
   }
 
   /** The tombstones of a group's offsets and of its group records. */
-  private groupStateTombstones(shard: OffsetsShard, group: ExpiredGroup): OffsetsShardRecord[] {
+  private groupStateTombstones(shard: GroupShard, group: ExpiredGroup): GroupShardRecord[] {
     const groupId = typeof group === 'string' ? group : group.groupId;
-    const records: OffsetsShardRecord[] = [...shard.offsetsOf(groupId).keys()].map((k) => offsetTombstone(groupId, k));
+    const records: GroupShardRecord[] = [...shard.offsetsOf(groupId).keys()].map((k) => offsetTombstone(groupId, k));
     const groupRecords =
       typeof group === 'string' || group instanceof ClassicGroup
         ? [{ key: groupMetadataKey(groupId), value: null }]
         : groupTombstones(group);
-    for (const r of groupRecords) records.push({ type: 'group', key: r.key, value: r.value });
+    for (const r of groupRecords) records.push(groupShardRecord(r.key, r.value));
     return records;
   }
 
@@ -1406,6 +1390,6 @@ export class GroupCoordinator {
 }
 
 /** The tombstone of one committed offset (its key as `offsetKey` makes it). */
-function offsetTombstone(groupId: string, key: string): OffsetsShardRecord {
+function offsetTombstone(groupId: string, key: string): GroupShardRecord {
   return { type: 'offset', group: groupId, ...parseOffsetKey(key), offset: null, producerId: null };
 }

@@ -42,6 +42,11 @@ export interface CoordinatorRuntimeOptions<S extends CoordinatorShard<R>, R> {
   logger: Logger;
   /** Called once a partition is loaded and serving, e.g. to resume work its records left half done. */
   onLoaded?(partition: number, shard: S): void;
+  /**
+   * Called when a loaded partition is dropped (unload, a reload after a failed append, close), so that what
+   * the coordinator holds beside the shard (parked requests) goes with it.
+   */
+  onUnloaded?(partition: number): void;
 }
 
 type PartitionStatus = 'loading' | 'active' | 'closed';
@@ -150,10 +155,12 @@ export class CoordinatorRuntime<S extends CoordinatorShard<R>, R> {
   }
 
   private drop(ctx: PartitionContext<S>): void {
+    const wasActive = ctx.status === 'active';
     ctx.status = 'closed';
     for (const handle of ctx.timers.values()) this.clock.clearTimeout(handle);
     ctx.timers.clear();
     if (this.partitions.get(ctx.partition) === ctx) this.partitions.delete(ctx.partition);
+    if (wasActive) this.options.onUnloaded?.(ctx.partition);
   }
 
   /** A failover in place: the state is rebuilt from what the log holds. */

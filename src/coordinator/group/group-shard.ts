@@ -1,9 +1,16 @@
+import type { GroupMetadataValue } from '../../protocol/generated/internal/group-metadata-value.js';
 import { DecodeError } from '../../protocol/primitives/index.js';
 import { ControlType } from '../../protocol/records/control-record.js';
 import type { CoordinatorBatchInfo } from '../runtime/coordinator-log.js';
 import type { CoordinatorSerde, CoordinatorShard } from '../runtime/coordinator-runtime.js';
 import { type CommittedOffset, offsetKey } from './classic-group.js';
-import { offsetCommitKey, offsetCommitValue, readOffsetsRecord } from './offsets-records.js';
+import {
+  type ConsumerGroupRecord,
+  type OffsetsRecord,
+  offsetCommitKey,
+  offsetCommitValue,
+  readOffsetsRecord,
+} from './offsets-records.js';
 import { PendingTransactionalOffsets } from './transactional-offsets.js';
 
 /**
@@ -11,9 +18,9 @@ import { PendingTransactionalOffsets } from './transactional-offsets.js';
  * - `offset`: a committed offset (null deletes it); `producerId` is set when it came in a transactional batch
  *   (TxnOffsetCommit), which holds it pending until the producer's marker;
  * - `marker`: a transaction marker (a control record), which commits or drops that producer's pending offsets;
- * - `group`: any other record (classic and consumer group records) as bytes: the group state replays those.
+ * - `group`: a classic or consumer group record, as read and as bytes (written back as they are).
  */
-export type OffsetsShardRecord =
+export type GroupShardRecord =
   | {
       type: 'offset';
       group: string;
@@ -23,12 +30,12 @@ export type OffsetsShardRecord =
       producerId: bigint | null;
     }
   | { type: 'marker'; producerId: bigint; committed: boolean }
-  | { type: 'group'; key: Buffer; value: Buffer | null };
+  | { type: 'group'; key: Buffer; value: Buffer | null; record: Exclude<OffsetsRecord, { type: 'offset' }> };
 
 /** Length of a control record's key: version (int16) and type (int16). */
 const CONTROL_KEY_BYTES = 4;
 
-export const offsetsSerde: CoordinatorSerde<OffsetsShardRecord> = {
+export const groupRecordsSerde: CoordinatorSerde<GroupShardRecord> = {
   readsControlRecords: true,
   serialize(record) {
     switch (record.type) {
@@ -44,7 +51,7 @@ export const offsetsSerde: CoordinatorSerde<OffsetsShardRecord> = {
         throw new Error('a transaction marker is not written by the offsets store');
     }
   },
-  deserialize(key: Buffer, value: Buffer | null, batch?: CoordinatorBatchInfo): OffsetsShardRecord | null {
+  deserialize(key: Buffer, value: Buffer | null, batch?: CoordinatorBatchInfo): GroupShardRecord | null {
     if (batch?.isControl) {
       if (key.length < CONTROL_KEY_BYTES) throw new DecodeError('control record without a key', 0);
       const type = key.readInt16BE(2);
@@ -53,7 +60,7 @@ export const offsetsSerde: CoordinatorSerde<OffsetsShardRecord> = {
     }
     const parsed = readOffsetsRecord(key, value);
     if (parsed === null) return null;
-    if (parsed.type !== 'offset') return { type: 'group', key, value };
+    if (parsed.type !== 'offset') return { type: 'group', key, value, record: parsed };
     return {
       type: 'offset',
       ...parsed.key,
@@ -69,15 +76,23 @@ export const offsetsSerde: CoordinatorSerde<OffsetsShardRecord> = {
 };
 
 /**
- * The committed offsets of the groups of one partition of `__consumer_offsets` (Kafka's OffsetMetadataManager),
- * and the offsets open transactions committed, pending until their marker. Changed only by `replay`.
+ * What one partition of `__consumer_offsets` holds, changed only by `replay`: the committed offsets of its groups
+ * (Kafka's OffsetMetadataManager), the offsets open transactions committed, pending until their marker, and
+ * the stored image of each group: a classic group's last GroupMetadata value, a consumer group's records (the
+ * last of each key). The groups' live membership (`GroupCoordinator`) is built from the images at load.
  */
-export class OffsetsShard implements CoordinatorShard<OffsetsShardRecord> {
+export class GroupShard implements CoordinatorShard<GroupShardRecord> {
   /** group id -> offset key -> committed offset; a group without offsets has no entry. */
   readonly offsets = new Map<string, Map<string, CommittedOffset>>();
   readonly pending = new PendingTransactionalOffsets();
+  /** Classic groups as last stored. */
+  readonly classicGroups = new Map<string, GroupMetadataValue>();
+  /** Consumer group records, the last of each key, in the order they were last written. */
+  readonly consumerRecords = new Map<string, ConsumerGroupRecord>();
+  /** Which kind of group each id was last written as: an id changes kind when an empty group gives way. */
+  readonly lastKind = new Map<string, 'classic' | 'consumer'>();
 
-  replay(record: OffsetsShardRecord): void {
+  replay(record: GroupShardRecord): void {
     switch (record.type) {
       case 'offset': {
         const key = offsetKey(record.topic, record.partition);
@@ -96,8 +111,26 @@ export class OffsetsShard implements CoordinatorShard<OffsetsShardRecord> {
         return;
       }
       case 'group':
+        this.replayGroup(record.key, record.record);
         return;
     }
+  }
+
+  private replayGroup(key: Buffer, record: Exclude<OffsetsRecord, { type: 'offset' }>): void {
+    if (record.type === 'group') {
+      if (record.value) {
+        this.classicGroups.set(record.group, record.value);
+        this.lastKind.set(record.group, 'classic');
+      } else {
+        this.classicGroups.delete(record.group);
+      }
+      return;
+    }
+    const k = key.toString('hex');
+    // A record moves to the end when written again: the order is that of each key's last write.
+    this.consumerRecords.delete(k);
+    if (record.value !== null) this.consumerRecords.set(k, record);
+    if (record.type === 'consumer-group' && record.value) this.lastKind.set(record.group, 'consumer');
   }
 
   private set(group: string, key: string, offset: CommittedOffset | null): void {
@@ -119,13 +152,25 @@ export class OffsetsShard implements CoordinatorShard<OffsetsShardRecord> {
   }
 
   /** The state as plain data, in a fixed order: two shards hold the same state when these are deep-equal. */
-  snapshot(): { offsets: Array<[string, Array<[string, CommittedOffset]>]>; pending: unknown } {
+  snapshot(): { offsets: Array<[string, Array<[string, CommittedOffset]>]>; pending: unknown; groups: unknown } {
     const sorted = <V>(m: ReadonlyMap<string, V>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return {
       offsets: sorted(this.offsets).map(([g, o]) => [g, sorted(o)]),
       pending: this.pending.snapshot(),
+      groups: {
+        classic: sorted(this.classicGroups),
+        consumer: [...this.consumerRecords],
+        lastKind: sorted(this.lastKind),
+      },
     };
   }
 }
 
 const EMPTY_OFFSETS: ReadonlyMap<string, CommittedOffset> = new Map();
+
+/** A classic or consumer group record this broker is about to write, as the shard replays it. */
+export function groupShardRecord(key: Buffer, value: Buffer | null): GroupShardRecord {
+  const record = readOffsetsRecord(key, value);
+  if (record === null || record.type === 'offset') throw new Error('not a group record');
+  return { type: 'group', key, value, record };
+}
