@@ -199,6 +199,8 @@ type ExpiredGroup = ClassicGroup | ConsumerGroup | string;
  */
 export class GroupCoordinator {
   private readonly groups = new Map<string, ClassicGroup>();
+  /** The write of a group's record as it became empty, with its outcome, while under way. */
+  private readonly storingEmptyGroup = new Map<string, Promise<number>>();
   /** KIP-848 consumer groups; an id names a classic group or a consumer group, never both. */
   private readonly consumer: ConsumerGroupCoordinator;
   /** The offsets store: one shard per partition of `__consumer_offsets` led here. */
@@ -744,7 +746,15 @@ export class GroupCoordinator {
       group.protocolName = null;
       group.transition('Empty', this.now());
       this.deps.logger.info('group is empty', { group: group.groupId, generation: group.generationId });
-      this.storeGroup(group).catch(() => {});
+      // A LeaveGroup that emptied the group answers once this is written (a failure reloads the partition).
+      const stored = this.storeGroup(group).then(
+        () => ErrorCode.NONE as number,
+        (e: unknown) => writeErrorCode(e),
+      );
+      this.storingEmptyGroup.set(group.groupId, stored);
+      void stored.then(() => {
+        if (this.storingEmptyGroup.get(group.groupId) === stored) this.storingEmptyGroup.delete(group.groupId);
+      });
       return;
     }
     group.protocolName = group.selectProtocol();
@@ -914,13 +924,13 @@ export class GroupCoordinator {
   // ---- LeaveGroup ----
 
   /** Removes members (by member id, or by instance id for static members); returns an error per member. */
-  leaveGroup(
+  async leaveGroup(
     groupId: string,
     leaving: Array<{ memberId: string; groupInstanceId: string | null }>,
-  ): {
+  ): Promise<{
     errorCode: number;
     members: number[];
-  } {
+  }> {
     const error = this.coordinatorError(groupId);
     if (error !== ErrorCode.NONE) return { errorCode: error, members: leaving.map(() => error) };
     const group = this.groups.get(groupId);
@@ -946,6 +956,11 @@ export class GroupCoordinator {
       this.removeMemberAndRebalance(group, member, 'left the group');
       return ErrorCode.NONE;
     });
+    // As in Kafka, the answer waits for the record of a group the leave emptied; a failed write (the partition
+    // reloads from its log) is the client's to retry.
+    const stored = this.storingEmptyGroup.get(groupId);
+    const storeError = stored ? await stored : ErrorCode.NONE;
+    if (storeError !== ErrorCode.NONE) return { errorCode: storeError, members: leaving.map(() => storeError) };
     return { errorCode: ErrorCode.NONE, members: results };
   }
 

@@ -198,7 +198,7 @@ class World {
       this.members.set(groupId, { memberId: joined.memberId, generationId: joined.generationId });
     } else {
       // The member is left behind in the group; it leaves, as a client giving up would.
-      this.coordinator.leaveGroup(groupId, [{ memberId: joined.memberId, groupInstanceId: null }]);
+      await this.coordinator.leaveGroup(groupId, [{ memberId: joined.memberId, groupInstanceId: null }]);
     }
     return synced.errorCode;
   }
@@ -300,7 +300,9 @@ class World {
         const member = this.members.get(groupId);
         if (!member) break;
         this.members.delete(groupId);
-        const left = this.coordinator.leaveGroup(groupId, [{ memberId: member.memberId, groupInstanceId: null }]);
+        const left = await this.coordinator.leaveGroup(groupId, [{ memberId: member.memberId, groupInstanceId: null }]);
+        answer = left.errorCode;
+        assert.ok(left.errorCode === ErrorCode.NONE || RETRIABLE.has(left.errorCode), `LeaveGroup ${left.errorCode}`);
         if (left.errorCode === ErrorCode.NONE && left.members[0] === ErrorCode.NONE)
           assert.notEqual(this.coordinator.describeGroup(groupId).state, 'Stable');
         break;
@@ -330,8 +332,7 @@ class World {
         break;
     }
     await this.coordinator.idle();
-    // LeaveGroup answers before the empty group's record is written (as the join path has it today).
-    const answersAfterWrite = a.kind !== 'advance' && a.kind !== 'marker' && a.kind !== 'leave';
+    const answersAfterWrite = a.kind !== 'advance' && a.kind !== 'marker';
     if (armed && log?.nextFault === null && answersAfterWrite) {
       // The injected fault hit this call's append: the client must be told to retry, never NONE.
       assert.ok(RETRIABLE.has(answer), `answer ${answer} after a failed append`);
