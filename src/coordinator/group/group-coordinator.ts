@@ -276,10 +276,9 @@ export class GroupCoordinator {
   }
 
   private unload(group: ClassicGroup): void {
-    if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
-    for (const t of group.pendingMembers.values()) clearTimeout(t);
+    // Its timers find it gone when they fire (and go with the partition when it unloads).
+    group.rebalanceTimerToken++;
     for (const m of group.members.values()) {
-      if (m.sessionTimer) clearTimeout(m.sessionTimer);
       m.awaitingJoin?.(joinError(m.memberId, ErrorCode.NOT_COORDINATOR));
       m.awaitingSync?.(syncError(ErrorCode.NOT_COORDINATOR));
     }
@@ -480,7 +479,7 @@ export class GroupCoordinator {
 
   // ---- JoinGroup ----
 
-  joinGroup(req: JoinRequest): Promise<JoinOutcome> {
+  async joinGroup(req: JoinRequest): Promise<JoinOutcome> {
     const error = this.coordinatorError(req.groupId);
     if (error !== ErrorCode.NONE) return Promise.resolve(joinError(req.memberId, error));
     const { minSessionTimeoutMs, maxSessionTimeoutMs } = this.settings;
@@ -493,8 +492,13 @@ export class GroupCoordinator {
     let group = this.groups.get(req.groupId);
     if (!group) {
       if (req.memberId !== '') return Promise.resolve(joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
+      if (consumerGroup) {
+        const replaced = await this.replaceEmptyConsumerGroup(consumerGroup);
+        if (replaced !== ErrorCode.NONE) return joinError(req.memberId, replaced);
+        // The groups may have changed while the tombstones were written: look again.
+        return this.joinGroup(req);
+      }
       group = new ClassicGroup(req.groupId, this.now());
-      if (consumerGroup) this.replaceEmptyConsumerGroup(consumerGroup, group);
       this.groups.set(req.groupId, group);
     }
     if (!group.supportsProtocols(req.protocolType, req.protocols))
@@ -512,19 +516,18 @@ export class GroupCoordinator {
       return Promise.resolve(joinError('', ErrorCode.GROUP_MAX_SIZE_REACHED));
     if (req.groupInstanceId === null && req.requireKnownMemberId) {
       // KIP-394: the member id is handed out first, so a client that times out and retries is not counted twice.
-      const timer = setTimeout(() => this.expirePendingMember(group, memberId), req.sessionTimeoutMs);
-      timer.unref();
-      group.pendingMembers.set(memberId, timer);
+      group.pendingMembers.add(memberId);
+      this.groupTimer(group, `pending\u0000${memberId}`, req.sessionTimeoutMs, () =>
+        this.expirePendingMember(group, memberId),
+      );
       return Promise.resolve(joinError(memberId, ErrorCode.MEMBER_ID_REQUIRED));
     }
     return this.addMemberAndRebalance(group, memberId, req);
   }
 
   private joinKnownMember(group: ClassicGroup, req: JoinRequest): Promise<JoinOutcome> {
-    const pending = group.pendingMembers.get(req.memberId);
-    if (pending !== undefined) {
-      clearTimeout(pending);
-      group.pendingMembers.delete(req.memberId);
+    if (group.pendingMembers.delete(req.memberId)) {
+      this.cancelGroupTimer(group, `pending\u0000${req.memberId}`);
       return this.addMemberAndRebalance(group, req.memberId, req);
     }
     const fenced = this.staticMemberError(group, req.memberId, req.groupInstanceId);
@@ -548,11 +551,22 @@ export class GroupCoordinator {
     }
   }
 
-  /** As in Kafka, an empty consumer group gives way to a classic group joining under its id; offsets stay. */
-  private replaceEmptyConsumerGroup(consumerGroup: ConsumerGroup, group: ClassicGroup): void {
-    this.consumer.drop(consumerGroup);
-    this.append(group.groupId, groupTombstones(consumerGroup)).catch(() => {});
-    this.deps.logger.info('empty consumer group replaced by a classic group', { group: group.groupId });
+  /**
+   * As in Kafka, an empty consumer group gives way to a classic group joining under its id; offsets stay. Its
+   * tombstones are written before the join goes on; a failed write is the joining client's to retry.
+   */
+  private async replaceEmptyConsumerGroup(consumerGroup: ConsumerGroup): Promise<number> {
+    const { groupId } = consumerGroup;
+    try {
+      await this.append(groupId, groupTombstones(consumerGroup));
+    } catch (e) {
+      return writeErrorCode(e);
+    }
+    if (this.consumer.groups.get(groupId) === consumerGroup && consumerGroup.members.size === 0) {
+      this.consumer.drop(consumerGroup);
+      this.deps.logger.info('empty consumer group replaced by a classic group', { group: groupId });
+    }
+    return ErrorCode.NONE;
   }
 
   /** FENCED_INSTANCE_ID when a static member's instance id now belongs to another member id. */
@@ -678,6 +692,29 @@ export class GroupCoordinator {
     return this.updateMemberAndRebalance(group, member, req);
   }
 
+  /**
+   * Runs `onFire` after `delayMs` as an operation on the group's partition queue (replacing the group's timer
+   * of that name); it goes with the partition when it unloads, and does nothing once the group is gone.
+   */
+  private groupTimer(group: ClassicGroup, name: string, delayMs: number, onFire: () => void): void {
+    this.runtime.scheduleTimer(this.partitionFor(group.groupId), `${group.groupId}\u0000${name}`, delayMs, () => {
+      if (!this.stopped && this.groups.get(group.groupId) === group) onFire();
+      return { records: [], response: undefined };
+    });
+  }
+
+  private cancelGroupTimer(group: ClassicGroup, name: string): void {
+    this.runtime.cancelTimer(this.partitionFor(group.groupId), `${group.groupId}\u0000${name}`);
+  }
+
+  /** The group's rebalance timer: one at a time, and one replaced or ended before it ran does nothing. */
+  private rebalanceTimer(group: ClassicGroup, delayMs: number, onFire: () => void): void {
+    const token = ++group.rebalanceTimerToken;
+    this.groupTimer(group, 'rebalance', delayMs, () => {
+      if (group.rebalanceTimerToken === token) onFire();
+    });
+  }
+
   private maybePrepareRebalance(group: ClassicGroup, reason: string): void {
     if (group.state === 'PreparingRebalance') {
       this.maybeCompleteJoin(group);
@@ -698,14 +735,13 @@ export class GroupCoordinator {
     const wasEmpty = group.state === 'Empty';
     group.transition('PreparingRebalance', this.now());
     this.deps.logger.info('preparing rebalance', { group: group.groupId, generation: group.generationId, reason });
-    if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
     const delay = this.settings.initialRebalanceDelayMs;
     if (wasEmpty && delay > 0) {
       // A new group waits a little so that members starting together share its first rebalance.
       group.inInitialDelay = true;
       const deadline = this.now() + group.rebalanceTimeoutMs();
       const arm = (wait: number, membersBefore: number) => {
-        group.rebalanceTimer = setTimeout(() => {
+        this.rebalanceTimer(group, wait, () => {
           const remaining = deadline - this.now();
           if (group.members.size > membersBefore && remaining > 0) {
             arm(Math.min(delay, remaining), group.members.size);
@@ -713,14 +749,12 @@ export class GroupCoordinator {
             group.inInitialDelay = false;
             this.completeJoin(group);
           }
-        }, wait);
-        group.rebalanceTimer.unref();
+        });
       };
       arm(Math.min(delay, Math.max(0, deadline - this.now())), group.members.size);
       return;
     }
-    group.rebalanceTimer = setTimeout(() => this.completeJoin(group), group.rebalanceTimeoutMs());
-    group.rebalanceTimer.unref();
+    this.rebalanceTimer(group, group.rebalanceTimeoutMs(), () => this.completeJoin(group));
     this.maybeCompleteJoin(group);
   }
 
@@ -732,8 +766,8 @@ export class GroupCoordinator {
   /** Ends the join phase: members that did not rejoin are removed, a new generation starts. */
   private completeJoin(group: ClassicGroup): void {
     if (group.state !== 'PreparingRebalance') return;
-    if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
-    group.rebalanceTimer = null;
+    group.rebalanceTimerToken++;
+    this.cancelGroupTimer(group, 'rebalance');
     group.inInitialDelay = false;
     for (const m of [...group.members.values()]) {
       if (!m.awaitingJoin) {
@@ -881,9 +915,11 @@ export class GroupCoordinator {
   }
 
   private scheduleSessionExpiry(group: ClassicGroup, member: ClassicMember, timeoutMs = member.sessionTimeoutMs): void {
-    if (member.sessionTimer) clearTimeout(member.sessionTimer);
-    member.sessionTimer = setTimeout(() => this.onSessionExpired(group, member), timeoutMs);
-    member.sessionTimer.unref();
+    member.sessionDeadlineMs = this.now() + timeoutMs;
+    this.groupTimer(group, `session\u0000${member.memberId}`, timeoutMs, () => {
+      // A timer that fired while a heartbeat was extending the session finds the later deadline.
+      if (this.now() >= member.sessionDeadlineMs) this.onSessionExpired(group, member);
+    });
   }
 
   private onSessionExpired(group: ClassicGroup, member: ClassicMember): void {
@@ -943,10 +979,8 @@ export class GroupCoordinator {
         this.removeMemberAndRebalance(group, group.members.get(owner)!, 'left the group');
         return ErrorCode.NONE;
       }
-      const pending = group.pendingMembers.get(memberId);
-      if (pending !== undefined) {
-        clearTimeout(pending);
-        group.pendingMembers.delete(memberId);
+      if (group.pendingMembers.delete(memberId)) {
+        this.cancelGroupTimer(group, `pending\u0000${memberId}`);
         this.maybeCompleteJoin(group);
         return ErrorCode.NONE;
       }

@@ -23,6 +23,7 @@ const TOPIC_PARTITIONS = [
 ];
 const PRODUCERS = [7n, 8n];
 const RETENTION_MS = 500;
+const SESSION_TIMEOUT_MS = 30_000;
 const RETENTION_CHECK_INTERVAL_MS = 100;
 /** Answers a client retries: the coordinator moved or is loading. */
 const RETRIABLE = new Set<number>([
@@ -83,6 +84,8 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteGroup' as const), group }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 400 }) }) },
+  // Past the members' session timeout: the coordinator's timers expire them, in the partition's queue.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.constant(SESSION_TIMEOUT_MS) }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -117,6 +120,8 @@ const ASSIGNMENT = Buffer.from('assignment');
 /** Errors a member gets once the coordinator forgot it (a reload from a log that did not store it yet). */
 const MEMBER_GONE = new Set<number>([
   ErrorCode.UNKNOWN_MEMBER_ID,
+  // Its group expired with its offsets once empty for offsets.retention.minutes.
+  ErrorCode.GROUP_ID_NOT_FOUND,
   ErrorCode.ILLEGAL_GENERATION,
   ErrorCode.REBALANCE_IN_PROGRESS,
   ...RETRIABLE,
@@ -168,10 +173,13 @@ class World {
 
   async join(groupId: string): Promise<number> {
     if (this.members.has(groupId)) return ErrorCode.NONE;
+    // Only a group without members is joined: a join into a group with members waits for them to rejoin.
+    const state = this.coordinator.describeGroup(groupId).state;
+    if (state !== 'Empty' && state !== 'Dead') return ErrorCode.NONE;
     const joined = await this.coordinator.joinGroup({
       groupId,
-      sessionTimeoutMs: 30_000,
-      rebalanceTimeoutMs: 30_000,
+      sessionTimeoutMs: SESSION_TIMEOUT_MS,
+      rebalanceTimeoutMs: SESSION_TIMEOUT_MS,
       memberId: '',
       groupInstanceId: null,
       protocolType: 'consumer',
@@ -213,6 +221,7 @@ class World {
     const groupId = 'group' in a ? GROUPS[a.group]! : '';
     const log = groupId === '' ? undefined : this.logs[this.coordinator.partitionFor(groupId)];
     const armed = log?.nextFault !== null && log?.nextFault !== undefined;
+    const armedLogs = this.logs.filter((l) => l.nextFault !== null);
     let answer: number = ErrorCode.NONE;
     switch (a.kind) {
       case 'commit': {
@@ -332,6 +341,16 @@ class World {
         break;
     }
     await this.coordinator.idle();
+    // A failed write on the way reloads its partition: its members come back from their stored images.
+    const reloaded = armedLogs.some((l) => l.nextFault === null);
+    if (a.kind === 'advance' && a.ms >= SESSION_TIMEOUT_MS && !reloaded) {
+      // Silent past their session timeout: every member is gone from its group.
+      for (const [groupId, member] of this.members) {
+        const held = this.coordinator.describeGroup(groupId);
+        assert.ok(!held.members.some((m) => m.memberId === member.memberId), `${member.memberId} outlived its session`);
+      }
+      this.members.clear();
+    }
     const answersAfterWrite = a.kind !== 'advance' && a.kind !== 'marker';
     if (armed && log?.nextFault === null && answersAfterWrite) {
       // The injected fault hit this call's append: the client must be told to retry, never NONE.
