@@ -48,8 +48,8 @@ export class ConsumerGroupMember implements MemberAssignment {
   subscribedTopicRegex: string | null = null;
   rebalanceTimeoutMs = -1;
   serverAssignor: string | null = null;
-  sessionTimer: NodeJS.Timeout | null = null;
-  rebalanceTimer: NodeJS.Timeout | null = null;
+  /** When the member's session ends unless it heartbeats again (its timer fires then). */
+  sessionDeadlineMs = 0;
 
   constructor(readonly memberId: string) {}
 
@@ -253,8 +253,6 @@ export class ConsumerGroup {
     this.members.delete(memberId);
     if (member.instanceId !== null && this.staticMembers.get(member.instanceId) === memberId)
       this.staticMembers.delete(member.instanceId);
-    if (member.sessionTimer) clearTimeout(member.sessionTimer);
-    if (member.rebalanceTimer) clearTimeout(member.rebalanceTimer);
     if (this.members.size === 0) this.stateTimestamp = nowMs;
     return member;
   }

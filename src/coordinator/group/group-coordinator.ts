@@ -240,6 +240,12 @@ export class GroupCoordinator {
         this.unload(group);
         this.groups.delete(groupId);
       },
+      scheduleTimer: (groupId, name, delayMs, onFire) =>
+        this.runtime.scheduleTimer(this.partitionFor(groupId), `${groupId}\u0000${name}`, delayMs, () => {
+          if (!this.stopped) onFire();
+          return { records: [], response: undefined };
+        }),
+      cancelTimer: (groupId, name) => this.runtime.cancelTimer(this.partitionFor(groupId), `${groupId}\u0000${name}`),
     });
   }
 
