@@ -258,10 +258,14 @@ export class Broker {
     ) => this.createTopic(topics, replicas, name, numPartitions, replicationFactor, configs, replicaAssignment);
     const groups = new GroupCoordinator({
       settings: settings.groups,
-      syncWrites: settings.flushOnAcksAll,
       offsetsLog: (partition) => {
         const found = replicas.lookup(CONSUMER_OFFSETS_TOPIC, partition);
-        return 'errorCode' in found ? found : found.log;
+        if ('errorCode' in found) return found;
+        return new PartitionCoordinatorLog(found.log, {
+          sync: settings.flushOnAcksAll,
+          logger: logger.child('groups'),
+          now: Date.now,
+        });
       },
       offsetsPartitionCount: () => topics.get(CONSUMER_OFFSETS_TOPIC)?.partitions.length ?? null,
       createOffsetsTopic: (numPartitions) => {
@@ -385,7 +389,6 @@ export class Broker {
     this.dispatcher = dispatcher;
     this.every(settings.logRetentionCheckIntervalMs, () => logs.runRetention());
     this.every(CHECKPOINT_INTERVAL_MS, () => logs.checkpoint());
-    this.every(settings.groups.offsetsRetentionCheckIntervalMs, () => groups.expireOffsets());
     let scheduleCleaner = (): void => {};
     if (settings.logCleanerEnable) {
       const cleaner = new LogCleaner(() => logs.allLogs(), {
@@ -684,7 +687,7 @@ export class Broker {
       await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
         const { store, topics, brokerConfigs, logs, replicas, groups, transactions } = this.stores;
-        groups.stop();
+        await groups.stop();
         // Its timers end and the operations under way finish (markers included) before the logs close.
         await transactions.close();
         replicas.stop();

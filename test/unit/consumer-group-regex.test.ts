@@ -43,6 +43,9 @@ function coordinator(): ConsumerGroupCoordinator {
     logger: new Logger('test', { level: 'error', sink: { write: () => {} } }),
     now: Date.now,
     append: async () => {},
+    // Timers never fire here: the regex resolution is what is tested.
+    scheduleTimer: () => {},
+    cancelTimer: () => {},
     classicGroup: () => undefined,
     dropClassicGroup: () => {},
   });

@@ -9,12 +9,12 @@ export const leaveGroupHandler = defineHandler<LeaveGroupRequest, LeaveGroupResp
   api: leaveGroupApi,
   minVersion: 0,
   maxVersion: 5,
-  handle({ apiVersion, broker }, request) {
+  async handle({ apiVersion, broker }, request) {
     const leaving =
       apiVersion >= 3
         ? request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
         : [{ memberId: request.memberId, groupInstanceId: null }];
-    const result = broker.groups.leaveGroup(request.groupId, leaving);
+    const result = await broker.groups.leaveGroup(request.groupId, leaving);
     if (apiVersion < 3) {
       return { throttleTimeMs: 0, errorCode: result.members[0] ?? result.errorCode, members: [] };
     }

@@ -39,7 +39,8 @@ export class ClassicMember {
   awaitingSync: ((outcome: SyncOutcome) => void) | null = null;
   /** Joined during the current rebalance (not a member of the previous generation). */
   isNew = true;
-  sessionTimer: NodeJS.Timeout | null = null;
+  /** When the member's session ends unless it is heard from again (its timer fires then). */
+  sessionDeadlineMs = 0;
 
   constructor(
     public memberId: string,
@@ -92,12 +93,12 @@ export class ClassicGroup {
   readonly members = new Map<string, ClassicMember>();
   /** group.instance.id to member id, for static members (KIP-345). */
   readonly staticMembers = new Map<string, string>();
-  /** Member ids handed out with MEMBER_ID_REQUIRED (KIP-394) and not joined yet, with their expiry timers. */
-  readonly pendingMembers = new Map<string, NodeJS.Timeout>();
-  readonly offsets = new Map<string, CommittedOffset>();
+  /** Member ids handed out with MEMBER_ID_REQUIRED (KIP-394) and not joined yet (each has an expiry timer). */
+  readonly pendingMembers = new Set<string>();
   /** When the group entered its current state (Kafka's currentStateTimestamp); offsets expire from it. */
   stateTimestamp: number;
-  rebalanceTimer: NodeJS.Timeout | null = null;
+  /** Which rebalance timer is current: a timer already fired and queued when replaced finds it changed. */
+  rebalanceTimerToken = 0;
   /** During the initial delay of a new group's first rebalance (group.initial.rebalance.delay.ms). */
   inInitialDelay = false;
 
@@ -167,7 +168,6 @@ export class ClassicGroup {
     const member = this.members.get(memberId);
     if (!member) return undefined;
     this.members.delete(memberId);
-    if (member.sessionTimer) clearTimeout(member.sessionTimer);
     if (member.groupInstanceId !== null && this.staticMembers.get(member.groupInstanceId) === memberId)
       this.staticMembers.delete(member.groupInstanceId);
     if (this.leaderId === memberId) this.leaderId = this.members.keys().next().value ?? null;

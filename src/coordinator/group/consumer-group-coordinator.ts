@@ -57,6 +57,12 @@ export interface ConsumerGroupHost {
   classicGroup(groupId: string): ClassicGroup | undefined;
   /** Forgets an (empty) classic group replaced by a consumer group; its offsets move over. */
   dropClassicGroup(groupId: string): void;
+  /**
+   * Runs `onFire` after `delayMs` as an operation on the group's partition queue, replacing the group's timer
+   * of that name; it goes with the partition when it unloads.
+   */
+  scheduleTimer(groupId: string, name: string, delayMs: number, onFire: () => void): void;
+  cancelTimer(groupId: string, name: string): void;
 }
 
 export interface ConsumerHeartbeatRequest {
@@ -150,13 +156,8 @@ export class ConsumerGroupCoordinator {
   constructor(private readonly host: ConsumerGroupHost) {}
 
   stop(): void {
+    // The timers go with the partitions; those that still fire find the coordinator stopped.
     this.stopped = true;
-    for (const group of this.groups.values()) {
-      for (const m of group.members.values()) {
-        if (m.sessionTimer) clearTimeout(m.sessionTimer);
-        if (m.rebalanceTimer) clearTimeout(m.rebalanceTimer);
-      }
-    }
     this.groups.clear();
   }
 
@@ -230,7 +231,6 @@ export class ConsumerGroupCoordinator {
     const group = new ConsumerGroup(req.groupId, this.host.now());
     if (classic) {
       // An empty classic group gives way, as in Kafka; its committed offsets stay with the id.
-      for (const [k, o] of classic.offsets) group.offsets.set(k, o);
       records.push({ key: groupMetadataKey(req.groupId), value: null });
     }
     return group;
@@ -507,10 +507,7 @@ export class ConsumerGroupCoordinator {
     group.updateAssignment(member, next);
     records.push(currentAssignmentRecord(group.groupId, member));
     if (member.state === MemberState.UNREVOKED_PARTITIONS) this.scheduleRebalanceTimeout(group, member);
-    else if (member.rebalanceTimer) {
-      clearTimeout(member.rebalanceTimer);
-      member.rebalanceTimer = null;
-    }
+    else this.host.cancelTimer(group.groupId, rebalanceTimerName(member));
   }
 
   // ---- Leaving, fencing, timeouts ----
@@ -576,26 +573,21 @@ export class ConsumerGroupCoordinator {
   }
 
   private scheduleSessionTimeout(group: ConsumerGroup, member: ConsumerGroupMember): void {
-    if (member.sessionTimer) clearTimeout(member.sessionTimer);
-    member.sessionTimer = setTimeout(
-      () => this.expire(group, member, 'session expired'),
-      this.host.settings.consumerSessionTimeoutMs,
-    );
-    member.sessionTimer.unref();
+    const timeoutMs = this.host.settings.consumerSessionTimeoutMs;
+    member.sessionDeadlineMs = this.host.now() + timeoutMs;
+    this.host.scheduleTimer(group.groupId, `consumer-session\u0000${member.memberId}`, timeoutMs, () => {
+      // A timer that fired while a heartbeat was extending the session finds the later deadline.
+      if (this.host.now() >= member.sessionDeadlineMs) this.expire(group, member, 'session expired');
+    });
   }
 
   /** A member that does not revoke partitions within its rebalance timeout is removed, freeing them. */
   private scheduleRebalanceTimeout(group: ConsumerGroup, member: ConsumerGroupMember): void {
-    if (member.rebalanceTimer) clearTimeout(member.rebalanceTimer);
     const epoch = member.memberEpoch;
-    member.rebalanceTimer = setTimeout(
-      () => {
-        if (member.state === MemberState.UNREVOKED_PARTITIONS && member.memberEpoch === epoch)
-          this.expire(group, member, 'did not revoke its partitions within the rebalance timeout');
-      },
-      Math.max(0, member.rebalanceTimeoutMs),
-    );
-    member.rebalanceTimer.unref();
+    this.host.scheduleTimer(group.groupId, rebalanceTimerName(member), Math.max(0, member.rebalanceTimeoutMs), () => {
+      if (member.state === MemberState.UNREVOKED_PARTITIONS && member.memberEpoch === epoch)
+        this.expire(group, member, 'did not revoke its partitions within the rebalance timeout');
+    });
   }
 
   private expire(group: ConsumerGroup, member: ConsumerGroupMember, reason: string): void {
@@ -604,7 +596,10 @@ export class ConsumerGroupCoordinator {
     this.host.logger.info('member removed', { group: group.groupId, member: member.memberId, reason });
     const records: ConsumerGroupRecordBytes[] = [];
     this.fence(group, member, records);
-    this.write(group, records).catch(() => {});
+    this.write(group, records).catch((error: unknown) => {
+      // A failed append reloads the partition from its log (told at ERROR where it failed): nothing to undo.
+      this.host.logger.info('member removal not written', { group: group.groupId, error: error as Error });
+    });
   }
 
   // ---- Records ----
@@ -621,8 +616,10 @@ export class ConsumerGroupCoordinator {
     try {
       await this.host.append(group.groupId, batch);
     } catch (e) {
-      // A later write may have been issued meanwhile; these records still go before anything after them.
-      this.unwritten.set(group.groupId, [...batch, ...(this.unwritten.get(group.groupId) ?? [])]);
+      // A failed append reloads the partition, which drops this group: the log, not these records, is the truth.
+      // Otherwise (the partition is not led here) they still go before anything after them.
+      if (this.groups.get(group.groupId) === group)
+        this.unwritten.set(group.groupId, [...batch, ...(this.unwritten.get(group.groupId) ?? [])]);
       throw e;
     }
   }
@@ -701,11 +698,13 @@ export class ConsumerGroupCoordinator {
 
   /** Forgets a group (its tombstones are the caller's to write). */
   drop(group: ConsumerGroup): void {
-    for (const m of group.members.values()) {
-      if (m.sessionTimer) clearTimeout(m.sessionTimer);
-      if (m.rebalanceTimer) clearTimeout(m.rebalanceTimer);
-    }
+    // Its members' timers find it gone when they fire.
     this.groups.delete(group.groupId);
     this.unwritten.delete(group.groupId);
   }
+}
+
+/** The name of a member's rebalance timer (a member that must revoke partitions within its rebalance timeout). */
+function rebalanceTimerName(member: ConsumerGroupMember): string {
+  return `consumer-rebalance\u0000${member.memberId}`;
 }

@@ -6,7 +6,6 @@
  * and the reconciliation of one member towards its target.
  */
 import type { TopicPartitions } from './assignors.js';
-import type { CommittedOffset } from './classic-group.js';
 
 export type ConsumerGroupState = 'Empty' | 'Assigning' | 'Reconciling' | 'Stable' | 'Dead';
 
@@ -49,8 +48,8 @@ export class ConsumerGroupMember implements MemberAssignment {
   subscribedTopicRegex: string | null = null;
   rebalanceTimeoutMs = -1;
   serverAssignor: string | null = null;
-  sessionTimer: NodeJS.Timeout | null = null;
-  rebalanceTimer: NodeJS.Timeout | null = null;
+  /** When the member's session ends unless it heartbeats again (its timer fires then). */
+  sessionDeadlineMs = 0;
 
   constructor(readonly memberId: string) {}
 
@@ -216,7 +215,6 @@ export class ConsumerGroup {
   subscriptionMetadata = new Map<string, SubscribedTopic>();
   /** Each held partition's owner epoch; a partition in none is free to be handed to its next owner. */
   private readonly partitionEpochs = new Map<string, Map<number, number>>();
-  readonly offsets = new Map<string, CommittedOffset>();
   /** When the group last changed between empty and not; offsets of an empty group expire from it. */
   stateTimestamp: number;
 
@@ -255,8 +253,6 @@ export class ConsumerGroup {
     this.members.delete(memberId);
     if (member.instanceId !== null && this.staticMembers.get(member.instanceId) === memberId)
       this.staticMembers.delete(member.instanceId);
-    if (member.sessionTimer) clearTimeout(member.sessionTimer);
-    if (member.rebalanceTimer) clearTimeout(member.rebalanceTimer);
     if (this.members.size === 0) this.stateTimestamp = nowMs;
     return member;
   }

@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { CONSUMER_OFFSETS_TOPIC } from '../../cluster/topic-name.js';
 import type { Logger } from '../../observability/logger.js';
-import { ErrorCode } from '../../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { GroupMetadataValue } from '../../protocol/generated/internal/group-metadata-value.js';
 import { decodeConsumerProtocolSubscription } from '../../protocol/generated/messages/consumer-protocol-subscription.js';
-import { DecodeError, Reader } from '../../protocol/primitives/index.js';
-import { ControlType, readTransactionMarker } from '../../protocol/records/control-record.js';
-import type { RecordBatch } from '../../protocol/records/record-batch.js';
-import { buildRecordBatch, type RecordInput } from '../../protocol/records/record-batch-builder.js';
-import type { PartitionLog } from '../../storage/partition-log.js';
-import { ProducerStateError } from '../../storage/producer-state.js';
-import { replayCoordinatorLog } from '../replay-log.js';
+import { Reader } from '../../protocol/primitives/index.js';
+import { type CoordinatorClock, systemClock } from '../runtime/coordinator-clock.js';
+import type { CoordinatorLog } from '../runtime/coordinator-log.js';
+import { type CoordinatorResult, CoordinatorRuntime } from '../runtime/coordinator-runtime.js';
 import {
   ClassicGroup,
   ClassicMember,
@@ -33,16 +30,8 @@ import {
   type TopicsView,
 } from './consumer-group-coordinator.js';
 import { groupTombstones } from './consumer-group-records.js';
-import {
-  type ConsumerGroupRecord,
-  groupMetadataKey,
-  groupMetadataValue,
-  offsetCommitKey,
-  offsetCommitValue,
-  partitionForGroup,
-  readOffsetsRecord,
-} from './offsets-records.js';
-import { PendingTransactionalOffsets } from './transactional-offsets.js';
+import { GroupShard, type GroupShardRecord, groupRecordsSerde, groupShardRecord } from './group-shard.js';
+import { groupMetadataKey, groupMetadataValue, partitionForGroup } from './offsets-records.js';
 
 /** The group settings of the broker (Kafka's group.* and offsets.* configs). */
 export interface GroupSettings {
@@ -83,10 +72,8 @@ export function defaultGroupSettings(): GroupSettings {
 /** What the coordinator needs of the broker: the offsets topic's logs and a way to create the topic. */
 export interface GroupCoordinatorDeps {
   settings: GroupSettings;
-  /** Appends must wait for fsync (the broker's acks=all policy). */
-  syncWrites: boolean;
   /** The log of a partition of `__consumer_offsets` led here, or Kafka's error for it. */
-  offsetsLog(partition: number): PartitionLog | { errorCode: number };
+  offsetsLog(partition: number): CoordinatorLog | { errorCode: number };
   /** The partition count of `__consumer_offsets`, or null when the topic does not exist yet. */
   offsetsPartitionCount(): number | null;
   /** Creates `__consumer_offsets`; resolves with Kafka's error code. */
@@ -96,6 +83,8 @@ export interface GroupCoordinatorDeps {
   /** Topic ids and partition counts, which KIP-848 groups subscribe and are assigned by. */
   topics: TopicsView;
   logger: Logger;
+  /** The coordinator's clock: timers of the offsets store, and `now` unless given. */
+  clock?: CoordinatorClock;
   now?: () => number;
 }
 
@@ -178,30 +167,66 @@ class CoordinatorWriteError extends Error {
   }
 }
 
+/** The error code a coordinator operation's failure gives the client; anything else is a bug, thrown on. */
+function writeErrorCode(error: unknown): number {
+  if (error instanceof KafkaError) return error.code;
+  if (error instanceof CoordinatorWriteError) return error.errorCode;
+  throw error;
+}
+
+type OffsetCommitResult = { errorCode: number } | { partitionErrors: number[] };
+type OffsetDeleteResult = { errorCode: number; partitionErrors: number[][] };
+
+/** The timer of a partition's offsets expiry (offsets.retention.check.interval.ms). */
+const OFFSETS_EXPIRY_TIMER = 'offsets-expiry';
+
+/** A group whose offsets expired with it: its membership state goes once the tombstones are written. */
+type ExpiredGroup = ClassicGroup | ConsumerGroup | string;
+
 /**
  * Kafka's group coordinator for classic groups: membership and rebalances (JoinGroup, SyncGroup, Heartbeat,
- * LeaveGroup), committed offsets, and the admin views. Groups live in memory; every change that must survive
- * a restart (offsets, and the group's generation, members and assignment after each rebalance) is appended to
- * the group's partition of `__consumer_offsets` in Kafka's record format and replayed from it at start-up.
+ * LeaveGroup), committed offsets, and the admin views. Every change that must survive a restart (offsets, and
+ * the group's generation, members and assignment after each rebalance) is appended to the group's partition of
+ * `__consumer_offsets` in Kafka's record format.
+ *
+ * Committed offsets live on the coordinator runtime (`coordinator/runtime/`): one `GroupShard` per partition,
+ * changed only by replaying that partition's records, at load and after each committed append alike; every
+ * write to the partition, group records included, goes through its queue. Group membership (classic and
+ * KIP-848 groups) is still held here and loaded by its own pass over the partition.
  *
  * A group belongs to partition hash(groupId) mod N of `__consumer_offsets`; this broker coordinates the groups
  * of the partitions it leads, so the same logic serves a cluster.
  */
 export class GroupCoordinator {
   private readonly groups = new Map<string, ClassicGroup>();
+  /** The write of a group's record as it became empty, with its outcome, while under way. */
+  private readonly storingEmptyGroup = new Map<string, Promise<number>>();
   /** KIP-848 consumer groups; an id names a classic group or a consumer group, never both. */
   private readonly consumer: ConsumerGroupCoordinator;
-  /** Offsets of open transactions, applied or dropped by the transaction's marker. */
-  private readonly pendingTxnOffsets = new PendingTransactionalOffsets();
-  /** Partitions of `__consumer_offsets` whose groups are in memory. */
+  /** The offsets store: one shard per partition of `__consumer_offsets` led here. */
+  private readonly runtime: CoordinatorRuntime<GroupShard, GroupShardRecord>;
+  /** Partitions of `__consumer_offsets` loaded here, their groups' membership in memory. */
   private readonly loaded = new Set<number>();
-  private readonly loading = new Map<number, Promise<void>>();
   private creatingTopic: Promise<number> | null = null;
   private readonly now: () => number;
   private stopped = false;
 
   constructor(private readonly deps: GroupCoordinatorDeps) {
-    this.now = deps.now ?? Date.now;
+    const clock = deps.clock ?? systemClock;
+    this.now = deps.now ?? (() => clock.now());
+    this.runtime = new CoordinatorRuntime<GroupShard, GroupShardRecord>({
+      name: 'groups',
+      newShard: () => new GroupShard(),
+      serde: groupRecordsSerde,
+      logFor: (partition) => {
+        const log = this.deps.offsetsLog(partition);
+        return 'errorCode' in log ? log.errorCode : log;
+      },
+      clock,
+      logger: deps.logger,
+      onLoaded: (partition, shard) => this.onLoaded(partition, shard),
+      onUnloaded: (partition) => this.onUnloaded(partition),
+    });
     this.consumer = new ConsumerGroupCoordinator({
       settings: deps.settings,
       topics: deps.topics,
@@ -215,6 +240,12 @@ export class GroupCoordinator {
         this.unload(group);
         this.groups.delete(groupId);
       },
+      scheduleTimer: (groupId, name, delayMs, onFire) =>
+        this.runtime.scheduleTimer(this.partitionFor(groupId), `${groupId}\u0000${name}`, delayMs, () => {
+          if (!this.stopped) onFire();
+          return { records: [], response: undefined };
+        }),
+      cancelTimer: (groupId, name) => this.runtime.cancelTimer(this.partitionFor(groupId), `${groupId}\u0000${name}`),
     });
   }
 
@@ -223,26 +254,37 @@ export class GroupCoordinator {
   }
 
   /**
-   * Loads the groups of every partition of `__consumer_offsets` led here. Offset expiry (expireOffsets) runs on
-   * the broker's background tasks, every offsets.retention.check.interval.ms.
+   * Loads the groups of every partition of `__consumer_offsets` led here. Each partition then expires its
+   * offsets every offsets.retention.check.interval.ms, as an operation on its queue.
    */
   async start(): Promise<void> {
     const count = this.deps.offsetsPartitionCount();
     if (count !== null) for (let p = 0; p < count; p++) await this.load(p);
   }
 
-  stop(): void {
+  /** Lets the writes under way finish, then drops every group; later requests get NOT_COORDINATOR. */
+  async stop(): Promise<void> {
     this.stopped = true;
     for (const group of this.groups.values()) this.unload(group);
     this.groups.clear();
     this.consumer.stop();
+    await this.runtime.close();
+  }
+
+  /** The offsets store of a partition as plain data (`GroupShard.snapshot`), or undefined unless it serves. */
+  offsetsSnapshot(partition: number): ReturnType<GroupShard['snapshot']> | undefined {
+    return this.runtime.shard(partition)?.snapshot();
+  }
+
+  /** Resolves once no partition is loading and no operation is queued (tests wait on it). */
+  idle(): Promise<void> {
+    return this.runtime.idle();
   }
 
   private unload(group: ClassicGroup): void {
-    if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
-    for (const t of group.pendingMembers.values()) clearTimeout(t);
+    // Its timers find it gone when they fire (and go with the partition when it unloads).
+    group.rebalanceTimerToken++;
     for (const m of group.members.values()) {
-      if (m.sessionTimer) clearTimeout(m.sessionTimer);
       m.awaitingJoin?.(joinError(m.memberId, ErrorCode.NOT_COORDINATOR));
       m.awaitingSync?.(syncError(ErrorCode.NOT_COORDINATOR));
     }
@@ -281,7 +323,7 @@ export class GroupCoordinator {
   }
 
   /** The log of the group's partition of `__consumer_offsets`, or the error a group request gets instead. */
-  private offsetsLogFor(groupId: string): PartitionLog | number {
+  private offsetsLogFor(groupId: string): CoordinatorLog | number {
     const log = this.deps.offsetsLog(this.partitionFor(groupId));
     if (!('errorCode' in log)) return log;
     return log.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER
@@ -301,6 +343,8 @@ export class GroupCoordinator {
     const log = this.offsetsLogFor(groupId);
     if (typeof log === 'number') return log;
     const partition = this.partitionFor(groupId);
+    // A partition reloading (after a failed append) or whose load failed answers LOAD_IN_PROGRESS, and its
+    // load starts again.
     if (!this.loaded.has(partition)) {
       void this.load(partition);
       return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
@@ -308,184 +352,106 @@ export class GroupCoordinator {
     return ErrorCode.NONE;
   }
 
-  // ---- Loading ----
-
-  /** Replays a partition of `__consumer_offsets` into memory: the last record of each key wins. */
-  private load(partition: number): Promise<void> {
-    const existing = this.loading.get(partition);
-    if (existing) return existing;
-    const task = this.replay(partition)
-      .then(() => {
-        this.loaded.add(partition);
-      })
-      .catch((error: unknown) => {
-        this.deps.logger.error('could not load groups', { partition, error: error as Error });
-      })
-      .finally(() => this.loading.delete(partition));
-    this.loading.set(partition, task);
-    return task;
+  /** The offsets store of the group's partition; only called once `coordinatorError` said NONE. */
+  private offsetsShard(groupId: string): GroupShard {
+    const shard = this.runtime.shard(this.partitionFor(groupId));
+    if (!shard) throw new KafkaError(ErrorCode.NOT_COORDINATOR);
+    return shard;
   }
 
-  private async replay(partition: number): Promise<void> {
-    const log = this.deps.offsetsLog(partition);
-    if ('errorCode' in log) return;
+  // ---- Loading ----
+
+  /** Loads a partition of `__consumer_offsets` on the runtime (shared while under way). */
+  private load(partition: number): Promise<void> {
+    return this.runtime.load(partition);
+  }
+
+  /**
+   * A partition is loaded: its groups' membership is built from the images its records left (members come
+   * back as they were stored and must heartbeat within their session timeout, or are removed), and its offsets
+   * expiry is scheduled.
+   */
+  private onLoaded(partition: number, shard: GroupShard): void {
     const started = this.now();
-    const groupValues = new Map<string, GroupMetadataValue | null>();
-    const offsets = new Map<string, Map<string, CommittedOffset | null>>();
-    const consumerRecords: ConsumerGroupRecord[] = [];
-    /** Which kind of group each id was last written as: an id changes kind when an empty group gives way. */
-    const lastKind = new Map<string, 'classic' | 'consumer'>();
-    // A corrupt batch is skipped (and told), so that the groups load from what is valid rather than never.
-    await replayCoordinatorLog(
-      log,
-      (batch) => {
-        if (batch.isControl) {
-          if (batch.producerId >= 0n) this.replayMarker(partition, batch, offsets);
-          return;
-        }
-        // Offsets committed in a transaction wait for its marker (or stay pending if it is still open).
-        const transactionalProducer = batch.isTransactional ? batch.producerId : null;
-        for (const record of batch.records()) {
-          if (record.offset < BigInt(log.logStartOffset) || record.key === null) continue;
-          let parsed: ReturnType<typeof readOffsetsRecord>;
-          try {
-            parsed = readOffsetsRecord(record.key, record.value);
-          } catch (e) {
-            if (!(e instanceof DecodeError)) throw e;
-            this.deps.logger.warn('skipping an unreadable record', { partition, offset: record.offset.toString() });
-            continue;
-          }
-          if (!parsed) continue;
-          if (parsed.type === 'group') {
-            groupValues.set(parsed.group, parsed.value);
-            if (parsed.value) lastKind.set(parsed.group, 'classic');
-          } else if (parsed.type !== 'offset') {
-            consumerRecords.push(parsed);
-            if (parsed.type === 'consumer-group' && parsed.value) lastKind.set(parsed.group, 'consumer');
-          } else if (transactionalProducer !== null && parsed.value) {
-            this.pendingTxnOffsets.add(
-              transactionalProducer,
-              parsed.key.group,
-              offsetKey(parsed.key.topic, parsed.key.partition),
-              {
-                offset: parsed.value.offset,
-                leaderEpoch: parsed.value.leaderEpoch,
-                metadata: parsed.value.metadata,
-                commitTimestamp: parsed.value.commitTimestamp,
-              },
-            );
-          } else {
-            let groupOffsets = offsets.get(parsed.key.group);
-            if (!groupOffsets) {
-              groupOffsets = new Map();
-              offsets.set(parsed.key.group, groupOffsets);
-            }
-            groupOffsets.set(
-              offsetKey(parsed.key.topic, parsed.key.partition),
-              parsed.value && {
-                offset: parsed.value.offset,
-                leaderEpoch: parsed.value.leaderEpoch,
-                metadata: parsed.value.metadata,
-                commitTimestamp: parsed.value.commitTimestamp,
-              },
-            );
-          }
-        }
-      },
-      this.deps.logger,
-    );
-    const now = this.now();
-    const liveOffsets = (id: string) =>
-      [...(offsets.get(id)?.entries() ?? [])].filter(([, o]) => o !== null) as Array<[string, CommittedOffset]>;
     let count = 0;
+    const consumerRecords = [...shard.consumerRecords.values()];
     for (const group of this.consumer.load(consumerRecords)) {
-      if (lastKind.get(group.groupId) !== 'consumer') {
+      if (shard.lastKind.get(group.groupId) !== 'consumer') {
         this.consumer.drop(group);
         continue;
       }
-      for (const [k, o] of liveOffsets(group.groupId)) group.offsets.set(k, o);
       count++;
     }
-    const ids = new Set([...groupValues.keys(), ...offsets.keys()]);
-    for (const id of ids) {
+    for (const [id, value] of shard.classicGroups) {
       if (this.consumer.groups.has(id)) continue;
-      const value = groupValues.get(id);
-      const live = liveOffsets(id);
-      if (!value && live.length === 0) continue;
-      const group = new ClassicGroup(
-        id,
-        value && value.currentStateTimestamp >= 0n ? Number(value.currentStateTimestamp) : now,
-      );
-      for (const [k, o] of live) group.offsets.set(k, o);
-      if (value) {
-        group.generationId = value.generation;
-        group.protocolType = value.protocolType;
-        group.protocolName = value.protocol;
-        for (const m of value.members) {
-          const member = new ClassicMember(
-            m.memberId,
-            m.groupInstanceId,
-            m.clientId,
-            m.clientHost,
-            m.rebalanceTimeout,
-            m.sessionTimeout,
-            value.protocolType,
-            value.protocol ? [{ name: value.protocol, metadata: m.subscription }] : [],
-          );
-          member.assignment = m.assignment;
-          member.isNew = false;
-          group.addMember(member);
-        }
-        group.leaderId = value.leader;
-        if (group.members.size > 0) {
-          group.state = 'Stable';
-          // Members come back by heartbeat; those that do not are expired as usual, which rebalances.
-          for (const m of group.members.values()) this.scheduleSessionExpiry(group, m);
-        }
-      }
-      this.groups.set(id, group);
+      this.groups.set(id, this.classicGroupFrom(id, value));
       count++;
     }
+    this.loaded.add(partition);
+    this.scheduleOffsetsExpiry(partition);
     if (count > 0) this.deps.logger.info('groups loaded', { partition, groups: count, ms: this.now() - started });
   }
 
-  /** A transaction marker met while loading: its offsets become committed (COMMIT) or are dropped (ABORT). */
-  private replayMarker(
-    partition: number,
-    batch: RecordBatch,
-    offsets: Map<string, Map<string, CommittedOffset | null>>,
-  ): void {
-    let committed: boolean;
-    try {
-      committed = readTransactionMarker(batch).type === ControlType.Commit;
-    } catch (e) {
-      if (!(e instanceof DecodeError)) throw e;
-      return;
+  /**
+   * A partition is dropped (unloaded, or reloading after a failed append, the same path as a failover): its
+   * groups go, parked JoinGroup and SyncGroup requests are answered NOT_COORDINATOR and clients find the
+   * coordinator again.
+   */
+  private onUnloaded(partition: number): void {
+    this.loaded.delete(partition);
+    for (const group of [...this.groups.values()]) {
+      if (this.partitionFor(group.groupId) !== partition) continue;
+      this.unload(group);
+      this.groups.delete(group.groupId);
     }
-    const taken = this.pendingTxnOffsets.take(batch.producerId, (g) => this.partitionFor(g) === partition);
-    if (!committed) return;
-    for (const [groupId, groupOffsets] of taken) {
-      let target = offsets.get(groupId);
-      if (!target) {
-        target = new Map();
-        offsets.set(groupId, target);
-      }
-      for (const [k, o] of groupOffsets) target.set(k, o);
+    for (const group of [...this.consumer.groups.values()])
+      if (this.partitionFor(group.groupId) === partition) this.consumer.drop(group);
+  }
+
+  /** A classic group as its GroupMetadata value stored it. */
+  private classicGroupFrom(id: string, value: GroupMetadataValue): ClassicGroup {
+    const now = this.now();
+    const group = new ClassicGroup(id, value.currentStateTimestamp >= 0n ? Number(value.currentStateTimestamp) : now);
+    group.generationId = value.generation;
+    group.protocolType = value.protocolType;
+    group.protocolName = value.protocol;
+    for (const m of value.members) {
+      const member = new ClassicMember(
+        m.memberId,
+        m.groupInstanceId,
+        m.clientId,
+        m.clientHost,
+        m.rebalanceTimeout,
+        m.sessionTimeout,
+        value.protocolType,
+        value.protocol ? [{ name: value.protocol, metadata: m.subscription }] : [],
+      );
+      member.assignment = m.assignment;
+      member.isNew = false;
+      group.addMember(member);
     }
+    group.leaderId = value.leader;
+    if (group.members.size > 0) {
+      group.state = 'Stable';
+      // Members come back by heartbeat; those that do not are expired as usual, which rebalances.
+      for (const m of group.members.values()) this.scheduleSessionExpiry(group, m);
+    }
+    return group;
   }
 
   // ---- Writes ----
 
+  /** Appends group records to the group's partition, in its queue; throws CoordinatorWriteError on failure. */
   private async append(groupId: string, records: Array<{ key: Buffer; value: Buffer | null }>): Promise<void> {
     const log = this.offsetsLogFor(groupId);
     if (typeof log === 'number') throw new CoordinatorWriteError(log);
-    const timestamp = BigInt(this.now());
-    const inputs: RecordInput[] = records.map((r) => ({ key: r.key, value: r.value, timestamp }));
     try {
-      await log.append(buildRecordBatch(inputs), { sync: this.deps.syncWrites, recordCount: inputs.length });
+      await this.runtime.write(this.partitionFor(groupId), 'store group', () => ({
+        records: records.map((r) => groupShardRecord(r.key, r.value)),
+        response: undefined,
+      }));
     } catch (error) {
-      this.deps.logger.error('write to the offsets topic failed', { group: groupId, error: error as Error });
-      throw new CoordinatorWriteError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      throw new CoordinatorWriteError(writeErrorCode(error));
     }
   }
 
@@ -519,7 +485,7 @@ export class GroupCoordinator {
 
   // ---- JoinGroup ----
 
-  joinGroup(req: JoinRequest): Promise<JoinOutcome> {
+  async joinGroup(req: JoinRequest): Promise<JoinOutcome> {
     const error = this.coordinatorError(req.groupId);
     if (error !== ErrorCode.NONE) return Promise.resolve(joinError(req.memberId, error));
     const { minSessionTimeoutMs, maxSessionTimeoutMs } = this.settings;
@@ -532,8 +498,13 @@ export class GroupCoordinator {
     let group = this.groups.get(req.groupId);
     if (!group) {
       if (req.memberId !== '') return Promise.resolve(joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
+      if (consumerGroup) {
+        const replaced = await this.replaceEmptyConsumerGroup(consumerGroup);
+        if (replaced !== ErrorCode.NONE) return joinError(req.memberId, replaced);
+        // The groups may have changed while the tombstones were written: look again.
+        return this.joinGroup(req);
+      }
       group = new ClassicGroup(req.groupId, this.now());
-      if (consumerGroup) this.replaceEmptyConsumerGroup(consumerGroup, group);
       this.groups.set(req.groupId, group);
     }
     if (!group.supportsProtocols(req.protocolType, req.protocols))
@@ -551,19 +522,18 @@ export class GroupCoordinator {
       return Promise.resolve(joinError('', ErrorCode.GROUP_MAX_SIZE_REACHED));
     if (req.groupInstanceId === null && req.requireKnownMemberId) {
       // KIP-394: the member id is handed out first, so a client that times out and retries is not counted twice.
-      const timer = setTimeout(() => this.expirePendingMember(group, memberId), req.sessionTimeoutMs);
-      timer.unref();
-      group.pendingMembers.set(memberId, timer);
+      group.pendingMembers.add(memberId);
+      this.groupTimer(group, `pending\u0000${memberId}`, req.sessionTimeoutMs, () =>
+        this.expirePendingMember(group, memberId),
+      );
       return Promise.resolve(joinError(memberId, ErrorCode.MEMBER_ID_REQUIRED));
     }
     return this.addMemberAndRebalance(group, memberId, req);
   }
 
   private joinKnownMember(group: ClassicGroup, req: JoinRequest): Promise<JoinOutcome> {
-    const pending = group.pendingMembers.get(req.memberId);
-    if (pending !== undefined) {
-      clearTimeout(pending);
-      group.pendingMembers.delete(req.memberId);
+    if (group.pendingMembers.delete(req.memberId)) {
+      this.cancelGroupTimer(group, `pending\u0000${req.memberId}`);
       return this.addMemberAndRebalance(group, req.memberId, req);
     }
     const fenced = this.staticMemberError(group, req.memberId, req.groupInstanceId);
@@ -587,12 +557,22 @@ export class GroupCoordinator {
     }
   }
 
-  /** As in Kafka, an empty consumer group gives way to a classic group joining under its id; offsets stay. */
-  private replaceEmptyConsumerGroup(consumerGroup: ConsumerGroup, group: ClassicGroup): void {
-    for (const [k, o] of consumerGroup.offsets) group.offsets.set(k, o);
-    this.consumer.drop(consumerGroup);
-    this.append(group.groupId, groupTombstones(consumerGroup)).catch(() => {});
-    this.deps.logger.info('empty consumer group replaced by a classic group', { group: group.groupId });
+  /**
+   * As in Kafka, an empty consumer group gives way to a classic group joining under its id; offsets stay. Its
+   * tombstones are written before the join goes on; a failed write is the joining client's to retry.
+   */
+  private async replaceEmptyConsumerGroup(consumerGroup: ConsumerGroup): Promise<number> {
+    const { groupId } = consumerGroup;
+    try {
+      await this.append(groupId, groupTombstones(consumerGroup));
+    } catch (e) {
+      return writeErrorCode(e);
+    }
+    if (this.consumer.groups.get(groupId) === consumerGroup && consumerGroup.members.size === 0) {
+      this.consumer.drop(consumerGroup);
+      this.deps.logger.info('empty consumer group replaced by a classic group', { group: groupId });
+    }
+    return ErrorCode.NONE;
   }
 
   /** FENCED_INSTANCE_ID when a static member's instance id now belongs to another member id. */
@@ -702,6 +682,8 @@ export class GroupCoordinator {
         await this.storeGroup(group);
       } catch (e) {
         if (!(e instanceof CoordinatorWriteError)) throw e;
+        // The group was dropped with its partition, which reloads from the log: nothing to put back.
+        if (this.groups.get(group.groupId) !== group) return joinError('', e.errorCode);
         // Put the old member back: the new one was never acknowledged.
         group.removeMember(newMemberId);
         group.addMember(old);
@@ -714,6 +696,29 @@ export class GroupCoordinator {
       return this.currentJoinOutcome(group, member, wasLeader && req.supportsSkipAssignment);
     }
     return this.updateMemberAndRebalance(group, member, req);
+  }
+
+  /**
+   * Runs `onFire` after `delayMs` as an operation on the group's partition queue (replacing the group's timer
+   * of that name); it goes with the partition when it unloads, and does nothing once the group is gone.
+   */
+  private groupTimer(group: ClassicGroup, name: string, delayMs: number, onFire: () => void): void {
+    this.runtime.scheduleTimer(this.partitionFor(group.groupId), `${group.groupId}\u0000${name}`, delayMs, () => {
+      if (!this.stopped && this.groups.get(group.groupId) === group) onFire();
+      return { records: [], response: undefined };
+    });
+  }
+
+  private cancelGroupTimer(group: ClassicGroup, name: string): void {
+    this.runtime.cancelTimer(this.partitionFor(group.groupId), `${group.groupId}\u0000${name}`);
+  }
+
+  /** The group's rebalance timer: one at a time, and one replaced or ended before it ran does nothing. */
+  private rebalanceTimer(group: ClassicGroup, delayMs: number, onFire: () => void): void {
+    const token = ++group.rebalanceTimerToken;
+    this.groupTimer(group, 'rebalance', delayMs, () => {
+      if (group.rebalanceTimerToken === token) onFire();
+    });
   }
 
   private maybePrepareRebalance(group: ClassicGroup, reason: string): void {
@@ -736,14 +741,13 @@ export class GroupCoordinator {
     const wasEmpty = group.state === 'Empty';
     group.transition('PreparingRebalance', this.now());
     this.deps.logger.info('preparing rebalance', { group: group.groupId, generation: group.generationId, reason });
-    if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
     const delay = this.settings.initialRebalanceDelayMs;
     if (wasEmpty && delay > 0) {
       // A new group waits a little so that members starting together share its first rebalance.
       group.inInitialDelay = true;
       const deadline = this.now() + group.rebalanceTimeoutMs();
       const arm = (wait: number, membersBefore: number) => {
-        group.rebalanceTimer = setTimeout(() => {
+        this.rebalanceTimer(group, wait, () => {
           const remaining = deadline - this.now();
           if (group.members.size > membersBefore && remaining > 0) {
             arm(Math.min(delay, remaining), group.members.size);
@@ -751,14 +755,12 @@ export class GroupCoordinator {
             group.inInitialDelay = false;
             this.completeJoin(group);
           }
-        }, wait);
-        group.rebalanceTimer.unref();
+        });
       };
       arm(Math.min(delay, Math.max(0, deadline - this.now())), group.members.size);
       return;
     }
-    group.rebalanceTimer = setTimeout(() => this.completeJoin(group), group.rebalanceTimeoutMs());
-    group.rebalanceTimer.unref();
+    this.rebalanceTimer(group, group.rebalanceTimeoutMs(), () => this.completeJoin(group));
     this.maybeCompleteJoin(group);
   }
 
@@ -770,8 +772,8 @@ export class GroupCoordinator {
   /** Ends the join phase: members that did not rejoin are removed, a new generation starts. */
   private completeJoin(group: ClassicGroup): void {
     if (group.state !== 'PreparingRebalance') return;
-    if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
-    group.rebalanceTimer = null;
+    group.rebalanceTimerToken++;
+    this.cancelGroupTimer(group, 'rebalance');
     group.inInitialDelay = false;
     for (const m of [...group.members.values()]) {
       if (!m.awaitingJoin) {
@@ -784,7 +786,15 @@ export class GroupCoordinator {
       group.protocolName = null;
       group.transition('Empty', this.now());
       this.deps.logger.info('group is empty', { group: group.groupId, generation: group.generationId });
-      this.storeGroup(group).catch(() => {});
+      // A LeaveGroup that emptied the group answers once this is written (a failure reloads the partition).
+      const stored = this.storeGroup(group).then(
+        () => ErrorCode.NONE as number,
+        (e: unknown) => writeErrorCode(e),
+      );
+      this.storingEmptyGroup.set(group.groupId, stored);
+      void stored.then(() => {
+        if (this.storingEmptyGroup.get(group.groupId) === stored) this.storingEmptyGroup.delete(group.groupId);
+      });
       return;
     }
     group.protocolName = group.selectProtocol();
@@ -864,7 +874,9 @@ export class GroupCoordinator {
       if (!(e instanceof CoordinatorWriteError)) throw e;
       errorCode = e.errorCode;
     }
-    // The group may have moved on (a member left or joined) while the write was in flight.
+    // The group may have moved on (a member left or joined) while the write was in flight, or been dropped
+    // with its partition (a failed write reloads it from the log).
+    if (this.groups.get(group.groupId) !== group) return;
     if (group.state !== 'CompletingRebalance' || group.generationId !== generation) return;
     if (errorCode !== ErrorCode.NONE) {
       for (const m of group.members.values()) {
@@ -909,9 +921,11 @@ export class GroupCoordinator {
   }
 
   private scheduleSessionExpiry(group: ClassicGroup, member: ClassicMember, timeoutMs = member.sessionTimeoutMs): void {
-    if (member.sessionTimer) clearTimeout(member.sessionTimer);
-    member.sessionTimer = setTimeout(() => this.onSessionExpired(group, member), timeoutMs);
-    member.sessionTimer.unref();
+    member.sessionDeadlineMs = this.now() + timeoutMs;
+    this.groupTimer(group, `session\u0000${member.memberId}`, timeoutMs, () => {
+      // A timer that fired while a heartbeat was extending the session finds the later deadline.
+      if (this.now() >= member.sessionDeadlineMs) this.onSessionExpired(group, member);
+    });
   }
 
   private onSessionExpired(group: ClassicGroup, member: ClassicMember): void {
@@ -952,13 +966,13 @@ export class GroupCoordinator {
   // ---- LeaveGroup ----
 
   /** Removes members (by member id, or by instance id for static members); returns an error per member. */
-  leaveGroup(
+  async leaveGroup(
     groupId: string,
     leaving: Array<{ memberId: string; groupInstanceId: string | null }>,
-  ): {
+  ): Promise<{
     errorCode: number;
     members: number[];
-  } {
+  }> {
     const error = this.coordinatorError(groupId);
     if (error !== ErrorCode.NONE) return { errorCode: error, members: leaving.map(() => error) };
     const group = this.groups.get(groupId);
@@ -971,10 +985,8 @@ export class GroupCoordinator {
         this.removeMemberAndRebalance(group, group.members.get(owner)!, 'left the group');
         return ErrorCode.NONE;
       }
-      const pending = group.pendingMembers.get(memberId);
-      if (pending !== undefined) {
-        clearTimeout(pending);
-        group.pendingMembers.delete(memberId);
+      if (group.pendingMembers.delete(memberId)) {
+        this.cancelGroupTimer(group, `pending\u0000${memberId}`);
         this.maybeCompleteJoin(group);
         return ErrorCode.NONE;
       }
@@ -984,28 +996,29 @@ export class GroupCoordinator {
       this.removeMemberAndRebalance(group, member, 'left the group');
       return ErrorCode.NONE;
     });
+    // As in Kafka, the answer waits for the record of a group the leave emptied; a failed write (the partition
+    // reloads from its log) is the client's to retry.
+    const stored = this.storingEmptyGroup.get(groupId);
+    const storeError = stored ? await stored : ErrorCode.NONE;
+    if (storeError !== ErrorCode.NONE) return { errorCode: storeError, members: leaving.map(() => storeError) };
     return { errorCode: ErrorCode.NONE, members: results };
   }
 
   // ---- Offsets ----
 
   /**
-   * The records of an offset commit, and each partition's error: unknown partitions and metadata over
-   * offset.metadata.max.bytes are refused, the others become offset commit records (`accepted` holds what
-   * takes effect once they are written).
+   * Each partition's error for an offset commit (unknown partitions and metadata over
+   * offset.metadata.max.bytes are refused), and the records of the others: `producerId` for those of a
+   * transaction, held pending until its marker.
    */
   private offsetCommitRecords(
     groupId: string,
     partitions: OffsetCommitPartition[],
-  ): {
-    partitionErrors: number[];
-    records: Array<{ key: Buffer; value: Buffer }>;
-    accepted: Array<[string, CommittedOffset]>;
-  } {
+    producerId: bigint | null,
+  ): { partitionErrors: number[]; records: GroupShardRecord[] } {
     const now = BigInt(this.now());
     const partitionErrors: number[] = [];
-    const records: Array<{ key: Buffer; value: Buffer }> = [];
-    const accepted: Array<[string, CommittedOffset]> = [];
+    const records: GroupShardRecord[] = [];
     for (const p of partitions) {
       const metadata = p.metadata ?? '';
       if (!this.deps.partitionExists(p.topic, p.partition)) {
@@ -1014,15 +1027,22 @@ export class GroupCoordinator {
         partitionErrors.push(ErrorCode.OFFSET_METADATA_TOO_LARGE);
       } else {
         partitionErrors.push(ErrorCode.NONE);
-        const committed = { offset: p.offset, leaderEpoch: p.leaderEpoch, metadata, commitTimestamp: now };
         records.push({
-          key: offsetCommitKey({ group: groupId, topic: p.topic, partition: p.partition }),
-          value: offsetCommitValue({ ...committed, expireTimestamp: -1n }),
+          type: 'offset',
+          group: groupId,
+          topic: p.topic,
+          partition: p.partition,
+          offset: { offset: p.offset, leaderEpoch: p.leaderEpoch, metadata, commitTimestamp: now },
+          producerId,
         });
-        accepted.push([offsetKey(p.topic, p.partition), committed]);
       }
     }
-    return { partitionErrors, records, accepted };
+    return { partitionErrors, records };
+  }
+
+  /** The partitions' errors when the write failed: the accepted ones get the write's error. */
+  private static failedPartitions(partitionErrors: number[], errorCode: number): { partitionErrors: number[] } {
+    return { partitionErrors: partitionErrors.map((c) => (c === ErrorCode.NONE ? errorCode : c)) };
   }
 
   /**
@@ -1040,43 +1060,49 @@ export class GroupCoordinator {
   ): Promise<{ errorCode: number } | { partitionErrors: number[] }> {
     const error = this.coordinatorError(groupId, true);
     if (error !== ErrorCode.NONE) return { errorCode: error };
+    const { partitionErrors, records } = this.offsetCommitRecords(groupId, partitions, null);
+    try {
+      return await this.runtime.write<OffsetCommitResult>(this.partitionFor(groupId), 'offset commit', (shard) => {
+        const invalid = this.offsetCommitError(shard, groupId, generationId, memberId, groupInstanceId, apiVersion);
+        if (invalid !== ErrorCode.NONE) return { records: [], response: { errorCode: invalid } };
+        return { records, response: { partitionErrors } };
+      });
+    } catch (e) {
+      return GroupCoordinator.failedPartitions(partitionErrors, writeErrorCode(e));
+    }
+  }
+
+  /** Whether the committer may commit to the group as it is now (run in the partition's queue). */
+  private offsetCommitError(
+    shard: GroupShard,
+    groupId: string,
+    generationId: number,
+    memberId: string,
+    groupInstanceId: string | null,
+    apiVersion: number,
+  ): number {
     const consumerGroup = this.consumer.groups.get(groupId);
-    const existing = consumerGroup ?? this.groups.get(groupId);
-    let group: ClassicGroup | ConsumerGroup;
-    if (consumerGroup) {
-      // v9+ carries the member epoch where older versions carry the generation.
-      const invalid = this.consumer.validateOffsetRequest(consumerGroup, memberId, generationId, apiVersion, false);
-      if (invalid !== ErrorCode.NONE) return { errorCode: invalid };
-      group = consumerGroup;
-    } else if (!existing) {
+    // v9+ carries the member epoch where older versions carry the generation.
+    if (consumerGroup)
+      return this.consumer.validateOffsetRequest(consumerGroup, memberId, generationId, apiVersion, false);
+    const named = generationId >= 0 || memberId !== '';
+    const group = this.groups.get(groupId);
+    if (!group) {
+      if (!named) return ErrorCode.NONE;
+      // A group that only has offsets is an empty classic group, which knows no member.
+      if (shard.offsets.has(groupId)) return ErrorCode.UNKNOWN_MEMBER_ID;
       // v9+ answers a commit to a group that does not exist with GROUP_ID_NOT_FOUND, older versions differently.
-      const groupIdNotFoundError = apiVersion >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION;
-      if (generationId >= 0 || memberId !== '') return { errorCode: groupIdNotFoundError };
-      group = new ClassicGroup(groupId, this.now());
-      this.groups.set(groupId, group);
-    } else {
-      group = existing;
+      return apiVersion >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION;
     }
-    if (group instanceof ClassicGroup && (generationId >= 0 || memberId !== '' || !group.isEmpty())) {
-      const fenced = this.staticMemberError(group, memberId, groupInstanceId);
-      if (fenced !== ErrorCode.NONE) return { errorCode: fenced };
-      const member = group.members.get(memberId);
-      if (!member) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
-      if (generationId !== group.generationId) return { errorCode: ErrorCode.ILLEGAL_GENERATION };
-      if (group.state === 'CompletingRebalance') return { errorCode: ErrorCode.REBALANCE_IN_PROGRESS };
-      this.scheduleSessionExpiry(group, member);
-    }
-    const { partitionErrors, records, accepted } = this.offsetCommitRecords(groupId, partitions);
-    if (records.length > 0) {
-      try {
-        await this.append(groupId, records);
-      } catch (e) {
-        if (!(e instanceof CoordinatorWriteError)) throw e;
-        return { partitionErrors: partitionErrors.map((c) => (c === ErrorCode.NONE ? e.errorCode : c)) };
-      }
-      for (const [k, o] of accepted) group.offsets.set(k, o);
-    }
-    return { partitionErrors };
+    if (!named && group.isEmpty()) return ErrorCode.NONE;
+    const fenced = this.staticMemberError(group, memberId, groupInstanceId);
+    if (fenced !== ErrorCode.NONE) return fenced;
+    const member = group.members.get(memberId);
+    if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
+    if (group.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS;
+    this.scheduleSessionExpiry(group, member);
+    return ErrorCode.NONE;
   }
 
   /**
@@ -1093,64 +1119,48 @@ export class GroupCoordinator {
   ): Promise<{ errorCode: number } | { partitionErrors: number[] }> {
     const error = this.coordinatorError(groupId);
     if (error !== ErrorCode.NONE) return { errorCode: error };
-    const consumerGroup = this.consumer.groups.get(groupId);
-    const classicGroup = this.groups.get(groupId);
-    const named = member.generationId >= 0 || member.memberId !== '';
-    if (consumerGroup && named) {
-      const invalid = this.consumer.validateOffsetRequest(
-        consumerGroup,
-        member.memberId,
-        member.generationId,
-        9,
-        false,
-      );
-      if (invalid !== ErrorCode.NONE) return { errorCode: invalid };
-    } else if (classicGroup && named) {
-      const fenced = this.staticMemberError(classicGroup, member.memberId, member.groupInstanceId);
-      if (fenced !== ErrorCode.NONE) return { errorCode: fenced };
-      if (!classicGroup.members.has(member.memberId)) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
-      if (member.generationId !== classicGroup.generationId) return { errorCode: ErrorCode.ILLEGAL_GENERATION };
-    }
-    const log = this.offsetsLogFor(groupId);
-    if (typeof log === 'number') return { errorCode: log };
-    const { partitionErrors, records, accepted } = this.offsetCommitRecords(groupId, partitions);
-    if (records.length === 0) return { partitionErrors };
-    const now = BigInt(this.now());
-    const inputs: RecordInput[] = records.map((r) => ({ ...r, timestamp: now }));
+    const { partitionErrors, records } = this.offsetCommitRecords(groupId, partitions, producerId);
     try {
-      const batch = buildRecordBatch(inputs, { producerId, producerEpoch, baseSequence: -1, isTransactional: true });
-      await log.append(batch, { sync: this.deps.syncWrites, recordCount: inputs.length, fromCoordinator: true });
+      return await this.runtime.write<OffsetCommitResult>(this.partitionFor(groupId), 'txn offset commit', () => {
+        const invalid = this.txnOffsetCommitError(groupId, member);
+        if (invalid !== ErrorCode.NONE) return { records: [], response: { errorCode: invalid } };
+        return { records, response: { partitionErrors }, transactional: { producerId, producerEpoch } };
+      });
     } catch (e) {
-      const code = e instanceof ProducerStateError ? e.errorCode : ErrorCode.COORDINATOR_NOT_AVAILABLE;
-      if (!(e instanceof ProducerStateError))
-        this.deps.logger.error('write to the offsets topic failed', { group: groupId, error: e as Error });
-      return { partitionErrors: partitionErrors.map((c) => (c === ErrorCode.NONE ? code : c)) };
+      return GroupCoordinator.failedPartitions(partitionErrors, writeErrorCode(e));
     }
-    for (const [k, o] of accepted) this.pendingTxnOffsets.add(producerId, groupId, k, o);
-    return { partitionErrors };
+  }
+
+  private txnOffsetCommitError(
+    groupId: string,
+    member: { generationId: number; memberId: string; groupInstanceId: string | null },
+  ): number {
+    const named = member.generationId >= 0 || member.memberId !== '';
+    if (!named) return ErrorCode.NONE;
+    const consumerGroup = this.consumer.groups.get(groupId);
+    if (consumerGroup)
+      return this.consumer.validateOffsetRequest(consumerGroup, member.memberId, member.generationId, 9, false);
+    const classicGroup = this.groups.get(groupId);
+    if (!classicGroup) return ErrorCode.NONE;
+    const fenced = this.staticMemberError(classicGroup, member.memberId, member.groupInstanceId);
+    if (fenced !== ErrorCode.NONE) return fenced;
+    if (!classicGroup.members.has(member.memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (member.generationId !== classicGroup.generationId) return ErrorCode.ILLEGAL_GENERATION;
+    return ErrorCode.NONE;
   }
 
   /**
-   * A transaction marker was written to a partition of `__consumer_offsets`: the producer's pending offsets for
-   * the groups of that partition become committed (COMMIT) or are dropped (ABORT).
+   * A transaction marker was written to a partition of `__consumer_offsets`: the offsets store replays it in
+   * the partition's queue, so the producer's pending offsets become committed (COMMIT) or are dropped (ABORT).
    */
   completeTransaction(partition: number, producerId: bigint, committed: boolean): void {
-    const taken = this.pendingTxnOffsets.take(producerId, (g) => this.partitionFor(g) === partition);
-    if (!committed) return;
-    for (const [groupId, offsets] of taken) {
-      let group: ClassicGroup | ConsumerGroup | undefined =
-        this.consumer.groups.get(groupId) ?? this.groups.get(groupId);
-      if (!group) {
-        group = new ClassicGroup(groupId, this.now());
-        this.groups.set(groupId, group);
-      }
-      for (const [k, o] of offsets) group.offsets.set(k, o);
-    }
+    void this.runtime.replayWritten(partition, 'transaction marker', [{ type: 'marker', producerId, committed }]);
   }
 
   /** Whether an open transaction holds an offset of the group's partition (OffsetFetch require_stable). */
   hasPendingTransactionalOffset(groupId: string, topic: string, partition: number): boolean {
-    return this.pendingTxnOffsets.isPending(groupId, offsetKey(topic, partition));
+    const shard = this.runtime.shard(this.partitionFor(groupId));
+    return shard?.pending.isPending(groupId, offsetKey(topic, partition)) ?? false;
   }
 
   /**
@@ -1172,10 +1182,10 @@ export class GroupCoordinator {
       const invalid = this.consumer.validateOffsetRequest(consumerGroup, member.memberId, member.memberEpoch, 9, true);
       if (invalid !== ErrorCode.NONE) return { errorCode: invalid, topics: [] };
     }
-    const group = consumerGroup ?? this.groups.get(groupId);
+    const offsets = this.offsetsShard(groupId).offsetsOf(groupId);
     if (topics === null) {
       const byTopic = new Map<string, Array<{ partition: number; offset: CommittedOffset | null }>>();
-      for (const [k, offset] of group?.offsets ?? []) {
+      for (const [k, offset] of offsets) {
         const { topic, partition } = parseOffsetKey(k);
         if (!byTopic.has(topic)) byTopic.set(topic, []);
         byTopic.get(topic)!.push({ partition, offset });
@@ -1194,7 +1204,7 @@ export class GroupCoordinator {
         name: t.name,
         partitions: t.partitions.map((partition) => ({
           partition,
-          offset: group?.offsets.get(offsetKey(t.name, partition)) ?? null,
+          offset: offsets.get(offsetKey(t.name, partition)) ?? null,
         })),
       })),
     };
@@ -1208,35 +1218,34 @@ export class GroupCoordinator {
     const error = this.coordinatorError(groupId);
     const none = { partitionErrors: [] as number[][] };
     if (error !== ErrorCode.NONE) return { errorCode: error, ...none };
-    const consumerGroup = this.consumer.groups.get(groupId);
-    const group = consumerGroup ?? this.groups.get(groupId);
-    if (!group) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, ...none };
-    if (group instanceof ClassicGroup && !group.isEmpty() && group.protocolType !== 'consumer')
-      return { errorCode: ErrorCode.NON_EMPTY_GROUP, ...none };
-    const subscribed =
-      group instanceof ClassicGroup
-        ? this.subscribedTopics(group)
-        : new Set([...group.subscriptionMetadata.keys()].filter((t) => group.isSubscribedToTopic(t)));
-    const records: Array<{ key: Buffer; value: null }> = [];
-    const partitionErrors = topics.map((t) =>
-      t.partitions.map((partition) => {
-        if (subscribed.has(t.name)) return ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC;
-        if (group.offsets.has(offsetKey(t.name, partition)))
-          records.push({ key: offsetCommitKey({ group: groupId, topic: t.name, partition }), value: null });
-        return ErrorCode.NONE;
-      }),
-    );
-    if (records.length > 0) {
-      try {
-        await this.append(groupId, records);
-      } catch (e) {
-        if (!(e instanceof CoordinatorWriteError)) throw e;
-        return { errorCode: e.errorCode, ...none };
-      }
-      for (const t of topics)
-        if (!subscribed.has(t.name)) for (const p of t.partitions) group.offsets.delete(offsetKey(t.name, p));
+    try {
+      return await this.runtime.write<OffsetDeleteResult>(this.partitionFor(groupId), 'offset delete', (shard) => {
+        const offsets = shard.offsetsOf(groupId);
+        const group = this.consumer.groups.get(groupId) ?? this.groups.get(groupId);
+        if (!group && offsets.size === 0)
+          return { records: [], response: { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, ...none } };
+        if (group instanceof ClassicGroup && !group.isEmpty() && group.protocolType !== 'consumer')
+          return { records: [], response: { errorCode: ErrorCode.NON_EMPTY_GROUP, ...none } };
+        const subscribed =
+          group === undefined
+            ? new Set<string>()
+            : group instanceof ClassicGroup
+              ? this.subscribedTopics(group)
+              : new Set([...group.subscriptionMetadata.keys()].filter((t) => group.isSubscribedToTopic(t)));
+        const records: GroupShardRecord[] = [];
+        const partitionErrors = topics.map((t) =>
+          t.partitions.map((partition) => {
+            if (subscribed.has(t.name)) return ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC;
+            if (offsets.has(offsetKey(t.name, partition)))
+              records.push(offsetTombstone(groupId, offsetKey(t.name, partition)));
+            return ErrorCode.NONE;
+          }),
+        );
+        return { records, response: { errorCode: ErrorCode.NONE, partitionErrors } };
+      });
+    } catch (e) {
+      return { errorCode: writeErrorCode(e), ...none };
     }
-    return { errorCode: ErrorCode.NONE, partitionErrors };
   }
 
   /** The topics the members of a consumer group subscribe to, read from their subscriptions. */
@@ -1256,68 +1265,86 @@ export class GroupCoordinator {
     return topics;
   }
 
+  /** Expires the partition's offsets every offsets.retention.check.interval.ms, in its queue. */
+  private scheduleOffsetsExpiry(partition: number): void {
+    this.runtime.scheduleTimer(
+      partition,
+      OFFSETS_EXPIRY_TIMER,
+      this.settings.offsetsRetentionCheckIntervalMs,
+      (shard) => {
+        this.scheduleOffsetsExpiry(partition);
+        return this.expireOffsets(partition, shard);
+      },
+      (expired) => {
+        for (const group of expired) this.dropGroupState(group, 'group expired');
+      },
+    );
+  }
+
   /**
    * Offsets retention (offsets.retention.minutes): the offsets of a group that has had no members for that
-   * long are deleted, then the group itself.
+   * long are deleted, then the group itself. Returns the tombstones and the groups they end.
    */
-  async expireOffsets(): Promise<void> {
+  private expireOffsets(partition: number, shard: GroupShard): CoordinatorResult<GroupShardRecord, ExpiredGroup[]> {
     const now = this.now();
     const retention = this.settings.offsetsRetentionMs;
-    for (const group of [...this.consumer.groups.values()]) {
+    const records: GroupShardRecord[] = [];
+    const expired: ExpiredGroup[] = [];
+    for (const group of this.consumer.groups.values()) {
+      if (this.partitionFor(group.groupId) !== partition) continue;
       if (group.members.size > 0 || now - group.stateTimestamp < retention) continue;
-      if (this.coordinatorError(group.groupId) !== ErrorCode.NONE) continue;
-      try {
-        await this.deleteGroupState(group);
-        this.deps.logger.info('group expired', { group: group.groupId });
-      } catch (e) {
-        if (!(e instanceof CoordinatorWriteError)) throw e;
-      }
+      records.push(...this.groupStateTombstones(shard, group));
+      expired.push(group);
     }
-    for (const group of [...this.groups.values()]) {
-      if (!group.isEmpty() || group.state !== 'Empty' || group.pendingMembers.size > 0) continue;
-      if (this.coordinatorError(group.groupId) !== ErrorCode.NONE) continue;
+    const classicIds = new Set([...this.groups.keys()].filter((id) => this.partitionFor(id) === partition));
+    for (const id of shard.offsets.keys()) if (!this.consumer.groups.has(id)) classicIds.add(id);
+    for (const id of classicIds) {
+      const group = this.groups.get(id);
+      if (group && (!group.isEmpty() || group.state !== 'Empty' || group.pendingMembers.size > 0)) continue;
+      const offsets = shard.offsetsOf(id);
       // As in Kafka: a group that had members ages from when it became empty; a standalone one (simple
       // commits only, no protocol) by each offset's own commit time, so one that keeps committing keeps them.
-      const byCommitTime = !group.protocolType && group.offsets.size > 0;
-      const expired = byCommitTime
-        ? [...group.offsets].filter(([, o]) => Number(o.commitTimestamp) + retention <= now).map(([k]) => k)
-        : now - group.stateTimestamp >= retention
-          ? [...group.offsets.keys()]
+      const byCommitTime = !group?.protocolType && offsets.size > 0;
+      const emptyFor = group ? now - group.stateTimestamp : 0;
+      const expiredKeys = byCommitTime
+        ? [...offsets].filter(([, o]) => Number(o.commitTimestamp) + retention <= now).map(([k]) => k)
+        : emptyFor >= retention
+          ? [...offsets.keys()]
           : [];
-      if (expired.length === 0 && (byCommitTime || now - group.stateTimestamp < retention)) continue;
-      try {
-        if (expired.length === group.offsets.size) {
-          await this.deleteGroupState(group);
-          this.deps.logger.info('group expired', { group: group.groupId });
-        } else {
-          await this.append(
-            group.groupId,
-            expired.map((k) => this.offsetTombstone(group.groupId, k)),
-          );
-          for (const k of expired) group.offsets.delete(k);
-        }
-      } catch (e) {
-        if (!(e instanceof CoordinatorWriteError)) throw e;
+      if (expiredKeys.length === 0 && (byCommitTime || emptyFor < retention)) continue;
+      if (expiredKeys.length === offsets.size) {
+        records.push(...this.groupStateTombstones(shard, group ?? id));
+        expired.push(group ?? id);
+      } else {
+        for (const k of expiredKeys) records.push(offsetTombstone(id, k));
       }
     }
+    return { records, response: expired };
   }
 
-  private offsetTombstone(groupId: string, key: string): { key: Buffer; value: null } {
-    return { key: offsetCommitKey({ group: groupId, ...parseOffsetKey(key) }), value: null };
+  /** The tombstones of a group's offsets and of its group records. */
+  private groupStateTombstones(shard: GroupShard, group: ExpiredGroup): GroupShardRecord[] {
+    const groupId = typeof group === 'string' ? group : group.groupId;
+    const records: GroupShardRecord[] = [...shard.offsetsOf(groupId).keys()].map((k) => offsetTombstone(groupId, k));
+    const groupRecords =
+      typeof group === 'string' || group instanceof ClassicGroup
+        ? [{ key: groupMetadataKey(groupId), value: null }]
+        : groupTombstones(group);
+    for (const r of groupRecords) records.push(groupShardRecord(r.key, r.value));
+    return records;
   }
 
-  private async deleteGroupState(group: ClassicGroup | ConsumerGroup): Promise<void> {
-    const records: Array<{ key: Buffer; value: Buffer | null }> = [];
-    for (const k of group.offsets.keys()) records.push(this.offsetTombstone(group.groupId, k));
-    if (group instanceof ClassicGroup) records.push({ key: groupMetadataKey(group.groupId), value: null });
-    else records.push(...groupTombstones(group));
-    await this.append(group.groupId, records);
+  /** Forgets a group whose tombstones are written, unless members came back while they were. */
+  private dropGroupState(group: ExpiredGroup, reason: string): void {
     if (group instanceof ClassicGroup) {
+      if (this.groups.get(group.groupId) !== group || !group.isEmpty() || group.state !== 'Empty') return;
       group.transition('Dead', this.now());
       this.groups.delete(group.groupId);
-    } else {
+    } else if (typeof group !== 'string') {
+      if (this.consumer.groups.get(group.groupId) !== group || group.members.size > 0) return;
       this.consumer.drop(group);
     }
+    this.deps.logger.info(reason, { group: typeof group === 'string' ? group : group.groupId });
   }
 
   // ---- KIP-848 consumer groups ----
@@ -1343,7 +1370,11 @@ export class GroupCoordinator {
     const error = this.coordinatorError(groupId, true);
     if (error !== ErrorCode.NONE) return { ...base, errorCode: error, state: DEAD };
     const group = this.groups.get(groupId);
-    if (!group) return { ...base, errorCode: ErrorCode.NONE, state: DEAD };
+    if (!group) {
+      // A group that only has offsets (simple commits) is an empty classic group.
+      const onlyOffsets = !this.consumer.groups.has(groupId) && this.offsetsShard(groupId).offsets.has(groupId);
+      return { ...base, errorCode: ErrorCode.NONE, state: onlyOffsets ? 'Empty' : DEAD };
+    }
     const stable = group.state === 'Stable';
     return {
       errorCode: ErrorCode.NONE,
@@ -1376,24 +1407,44 @@ export class GroupCoordinator {
       state: g.state as string,
       type: 'consumer' as const,
     }));
-    return [...classic, ...consumer];
+    // Groups that only have offsets (simple commits) are empty classic groups.
+    const onlyOffsets = [...this.runtime.shards()].flatMap((shard) =>
+      [...shard.offsets.keys()]
+        .filter((id) => !this.groups.has(id) && !this.consumer.groups.has(id))
+        .map((groupId) => ({ groupId, protocolType: '', state: 'Empty', type: 'classic' as const })),
+    );
+    return [...classic, ...consumer, ...onlyOffsets];
   }
 
   /** DeleteGroups: only a group without members can go; its offsets go with it. */
   async deleteGroup(groupId: string): Promise<number> {
     const error = this.coordinatorError(groupId, true);
     if (error !== ErrorCode.NONE) return error;
-    const group = this.consumer.groups.get(groupId) ?? this.groups.get(groupId);
-    if (!group) return ErrorCode.GROUP_ID_NOT_FOUND;
-    if (group instanceof ClassicGroup ? !group.isEmpty() || group.state !== 'Empty' : group.state !== 'Empty')
-      return ErrorCode.NON_EMPTY_GROUP;
+    let deleted: ExpiredGroup;
     try {
-      await this.deleteGroupState(group);
+      const result = await this.runtime.write(this.partitionFor(groupId), 'delete group', (shard) => {
+        const group = this.consumer.groups.get(groupId) ?? this.groups.get(groupId);
+        if (!group && !shard.offsets.has(groupId))
+          return { records: [], response: ErrorCode.GROUP_ID_NOT_FOUND as number };
+        if (
+          group instanceof ClassicGroup
+            ? !group.isEmpty() || group.state !== 'Empty'
+            : group?.state !== undefined && group.state !== 'Empty'
+        )
+          return { records: [], response: ErrorCode.NON_EMPTY_GROUP as number };
+        deleted = group ?? groupId;
+        return { records: this.groupStateTombstones(shard, deleted), response: ErrorCode.NONE as number };
+      });
+      if (result !== ErrorCode.NONE) return result;
     } catch (e) {
-      if (!(e instanceof CoordinatorWriteError)) throw e;
-      return e.errorCode;
+      return writeErrorCode(e);
     }
-    this.deps.logger.info('group deleted', { group: groupId });
+    this.dropGroupState(deleted!, 'group deleted');
     return ErrorCode.NONE;
   }
+}
+
+/** The tombstone of one committed offset (its key as `offsetKey` makes it). */
+function offsetTombstone(groupId: string, key: string): GroupShardRecord {
+  return { type: 'offset', group: groupId, ...parseOffsetKey(key), offset: null, producerId: null };
 }

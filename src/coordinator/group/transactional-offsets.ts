@@ -44,4 +44,15 @@ export class PendingTransactionalOffsets {
     for (const groups of this.byProducer.values()) if (groups.get(groupId)?.has(key)) return true;
     return false;
   }
+
+  /** The offsets held, as plain data in a fixed order (for comparing two states). */
+  snapshot(): Array<[string, Array<[string, Array<[string, CommittedOffset]>]>]> {
+    const sorted = <V>(entries: Array<[string, V]>) => entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return sorted(
+      [...this.byProducer].map(([producerId, groups]) => [
+        producerId.toString(),
+        sorted([...groups].map(([group, offsets]) => [group, sorted([...offsets])])),
+      ]),
+    );
+  }
 }

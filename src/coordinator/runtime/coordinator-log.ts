@@ -1,6 +1,8 @@
 import type { Logger } from '../../observability/logger.js';
+import { KafkaError } from '../../protocol/errors.js';
 import { buildRecordBatch } from '../../protocol/records/record-batch-builder.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
+import { ProducerStateError } from '../../storage/producer-state.js';
 import { replayCoordinatorLog } from '../replay-log.js';
 
 /** One record of a coordinator's topic, as bytes. */
@@ -9,12 +11,32 @@ export interface CoordinatorLogRecord {
   value: Buffer | null;
 }
 
+/**
+ * The batch a replayed record came in: `__consumer_offsets` holds offsets committed in transactions (a
+ * producer's transactional batches) and the markers that end them (control batches).
+ */
+export interface CoordinatorBatchInfo {
+  producerId: bigint;
+  isTransactional: boolean;
+  isControl: boolean;
+}
+
+/** The producer whose transactional batch an append is (TxnOffsetCommit). */
+export interface CoordinatorTransactionalAppend {
+  producerId: bigint;
+  producerEpoch: number;
+}
+
 /** The partition of a coordinator's topic that a coordinator partition loads from and appends to. */
 export interface CoordinatorLog {
-  /** Hands every record of the partition, from its start, in order, to `onRecord`. */
-  replay(onRecord: (key: Buffer, value: Buffer | null) => void): Promise<void>;
-  /** Resolves once the records are committed (written, and synced per the fsync policy); rejects otherwise. */
-  append(records: readonly CoordinatorLogRecord[]): Promise<void>;
+  /** Hands every record of the partition (control records included), from its start, in order, to `onRecord`. */
+  replay(onRecord: (key: Buffer, value: Buffer | null, batch: CoordinatorBatchInfo) => void): Promise<void>;
+  /**
+   * Resolves once the records are committed (written, and synced per the fsync policy); rejects otherwise. A
+   * rejection with a KafkaError means the log refused the records before writing anything (a fenced producer
+   * epoch): the client gets that error and the partition stays loaded.
+   */
+  append(records: readonly CoordinatorLogRecord[], transactional?: CoordinatorTransactionalAppend): Promise<void>;
 }
 
 /**
@@ -27,22 +49,40 @@ export class PartitionCoordinatorLog implements CoordinatorLog {
     private readonly options: { sync: boolean; logger: Logger; now: () => number },
   ) {}
 
-  async replay(onRecord: (key: Buffer, value: Buffer | null) => void): Promise<void> {
+  async replay(onRecord: (key: Buffer, value: Buffer | null, batch: CoordinatorBatchInfo) => void): Promise<void> {
     await replayCoordinatorLog(
       this.log,
       (batch) => {
-        if (batch.isControl) return;
+        const info = {
+          producerId: batch.producerId,
+          isTransactional: batch.isTransactional,
+          isControl: batch.isControl,
+        };
         for (const record of batch.records()) {
-          if (record.key !== null) onRecord(record.key, record.value);
+          if (record.key !== null) onRecord(record.key, record.value, info);
         }
       },
       this.options.logger,
     );
   }
 
-  async append(records: readonly CoordinatorLogRecord[]): Promise<void> {
+  async append(
+    records: readonly CoordinatorLogRecord[],
+    transactional?: CoordinatorTransactionalAppend,
+  ): Promise<void> {
     const timestamp = BigInt(this.options.now());
-    const batch = buildRecordBatch(records.map((r) => ({ key: r.key, value: r.value, timestamp })));
-    await this.log.append(batch, { sync: this.options.sync, recordCount: records.length });
+    const inputs = records.map((r) => ({ key: r.key, value: r.value, timestamp }));
+    if (!transactional) {
+      await this.log.append(buildRecordBatch(inputs), { sync: this.options.sync, recordCount: records.length });
+      return;
+    }
+    const batch = buildRecordBatch(inputs, { ...transactional, baseSequence: -1, isTransactional: true });
+    try {
+      // Only the producer's epoch is checked: a coordinator's batch carries no sequence.
+      await this.log.append(batch, { sync: this.options.sync, recordCount: records.length, fromCoordinator: true });
+    } catch (error) {
+      if (error instanceof ProducerStateError) throw new KafkaError(error.errorCode, error.message);
+      throw error;
+    }
   }
 }

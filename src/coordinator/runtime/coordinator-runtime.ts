@@ -1,7 +1,7 @@
 import type { Logger } from '../../observability/logger.js';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { CoordinatorClock, TimerHandle } from './coordinator-clock.js';
-import type { CoordinatorLog } from './coordinator-log.js';
+import type { CoordinatorBatchInfo, CoordinatorLog, CoordinatorTransactionalAppend } from './coordinator-log.js';
 
 /**
  * A coordinator's state machine for one partition of its topic (Kafka's CoordinatorShard): the state is what
@@ -15,6 +15,8 @@ export interface CoordinatorShard<R> {
 export interface CoordinatorResult<R, T> {
   records: R[];
   response: T;
+  /** Appends the records as a transactional batch of this producer (TxnOffsetCommit). */
+  transactional?: CoordinatorTransactionalAppend;
 }
 
 /** A write operation: reads the shard, decides, and returns records; it never changes the shard itself. */
@@ -24,7 +26,9 @@ export type CoordinatorWrite<S, R, T> = (shard: S) => CoordinatorResult<R, T> | 
 export interface CoordinatorSerde<R> {
   serialize(record: R): { key: Buffer; value: Buffer | null };
   /** The record, or null for one this version does not read (an unknown key version). May throw DecodeError. */
-  deserialize(key: Buffer, value: Buffer | null): R | null;
+  deserialize(key: Buffer, value: Buffer | null, batch?: CoordinatorBatchInfo): R | null;
+  /** Whether control records (transaction markers) are handed to `deserialize`; they are skipped otherwise. */
+  readsControlRecords?: boolean;
 }
 
 export interface CoordinatorRuntimeOptions<S extends CoordinatorShard<R>, R> {
@@ -38,6 +42,11 @@ export interface CoordinatorRuntimeOptions<S extends CoordinatorShard<R>, R> {
   logger: Logger;
   /** Called once a partition is loaded and serving, e.g. to resume work its records left half done. */
   onLoaded?(partition: number, shard: S): void;
+  /**
+   * Called when a loaded partition is dropped (unload, a reload after a failed append, close), so that what
+   * the coordinator holds beside the shard (parked requests) goes with it.
+   */
+  onUnloaded?(partition: number): void;
 }
 
 type PartitionStatus = 'loading' | 'active' | 'closed';
@@ -109,9 +118,10 @@ export class CoordinatorRuntime<S extends CoordinatorShard<R>, R> {
     const { serde, logger, name } = this.options;
     const started = this.clock.now();
     void log
-      .replay((key, value) => {
+      .replay((key, value, batch) => {
         if (ctx.status !== 'loading') return;
-        const record = serde.deserialize(key, value);
+        if (batch.isControl && !serde.readsControlRecords) return;
+        const record = serde.deserialize(key, value, batch);
         if (record !== null) shard.replay(record);
       })
       .then(
@@ -145,10 +155,12 @@ export class CoordinatorRuntime<S extends CoordinatorShard<R>, R> {
   }
 
   private drop(ctx: PartitionContext<S>): void {
+    const wasActive = ctx.status === 'active';
     ctx.status = 'closed';
     for (const handle of ctx.timers.values()) this.clock.clearTimeout(handle);
     ctx.timers.clear();
     if (this.partitions.get(ctx.partition) === ctx) this.partitions.delete(ctx.partition);
+    if (wasActive) this.options.onUnloaded?.(ctx.partition);
   }
 
   /** A failover in place: the state is rebuilt from what the log holds. */
@@ -202,15 +214,20 @@ export class CoordinatorRuntime<S extends CoordinatorShard<R>, R> {
 
   private async run<T>(ctx: PartitionContext<S>, name: string, op: CoordinatorWrite<S, R, T>): Promise<T> {
     if (ctx.status !== 'active') throw new KafkaError(ErrorCode.NOT_COORDINATOR);
-    const { records, response } = await op(ctx.shard);
+    const { records, response, transactional } = await op(ctx.shard);
     // Unloaded while the operation awaited something (a producer id block, markers): its decision is stale.
     if (ctx.status !== 'active') throw new KafkaError(ErrorCode.NOT_COORDINATOR);
     if (records.length === 0) return response;
     const { serde, logger } = this.options;
     const where = { coordinator: this.options.name, partition: ctx.partition, operation: name };
     try {
-      await ctx.log.append(records.map((r) => serde.serialize(r)));
+      await ctx.log.append(
+        records.map((r) => serde.serialize(r)),
+        transactional,
+      );
     } catch (error) {
+      // The log refused the records before writing anything (a fenced producer): the state is still the log's.
+      if (error instanceof KafkaError) throw error;
       logger.error('coordinator append failed: reloading the partition from its log', {
         ...where,
         error: error as Error,
@@ -231,6 +248,38 @@ export class CoordinatorRuntime<S extends CoordinatorShard<R>, R> {
       throw new KafkaError(ErrorCode.NOT_COORDINATOR, 'replaying a written record failed');
     }
     return response;
+  }
+
+  /**
+   * Applies, in the partition's queue order, records that were appended to its log by another writer (the
+   * transaction markers the transaction coordinator writes to `__consumer_offsets`): the same `replay` a load
+   * would apply them with. A partition still loading applies them once loaded (replaying a marker twice
+   * finds nothing left to complete); one not loaded here finds them in its log when it loads.
+   */
+  async replayWritten(partition: number, name: string, records: R[]): Promise<void> {
+    const ctx = this.partitions.get(partition);
+    if (!ctx) return;
+    await ctx.loaded;
+    if (ctx.status !== 'active' || this.partitions.get(partition) !== ctx) return;
+    const run = () => this.applyWritten(ctx, name, records);
+    const result = ctx.tail.then(run, run);
+    ctx.tail = result;
+    await result;
+  }
+
+  private applyWritten(ctx: PartitionContext<S>, name: string, records: R[]): void {
+    if (ctx.status !== 'active') return;
+    try {
+      for (const record of records) ctx.shard.replay(record);
+    } catch (error) {
+      this.options.logger.error('replaying a written record failed: reloading the partition from its log', {
+        coordinator: this.options.name,
+        partition: ctx.partition,
+        operation: name,
+        error: error as Error,
+      });
+      this.reload(ctx);
+    }
   }
 
   /**

@@ -1,5 +1,10 @@
 import type { CoordinatorClock, TimerHandle } from '../../../src/coordinator/runtime/coordinator-clock.js';
-import type { CoordinatorLog, CoordinatorLogRecord } from '../../../src/coordinator/runtime/coordinator-log.js';
+import type {
+  CoordinatorBatchInfo,
+  CoordinatorLog,
+  CoordinatorLogRecord,
+  CoordinatorTransactionalAppend,
+} from '../../../src/coordinator/runtime/coordinator-log.js';
 import { Logger } from '../../../src/observability/logger.js';
 
 /** A clock that moves only when told; timers due run in time order. */
@@ -49,8 +54,13 @@ export class MockClock implements CoordinatorClock {
 export type AppendFault = 'before-write' | 'after-write';
 
 /** A coordinator partition's log in memory, with faults to inject. */
+/** A plain (non-transactional, non-control) batch. */
+const PLAIN_BATCH: CoordinatorBatchInfo = { producerId: -1n, isTransactional: false, isControl: false };
+
 export class InMemoryCoordinatorLog implements CoordinatorLog {
-  readonly records: CoordinatorLogRecord[] = [];
+  readonly records: Array<CoordinatorLogRecord & { batch?: CoordinatorBatchInfo }> = [];
+  /** When set, the next transactional append fails as a fenced producer's: refused before anything is written. */
+  nextRefusal: Error | null = null;
   nextFault: AppendFault | null = null;
   /** While set, appends wait for it: a test sees what happens before an append is committed. */
   appendGate: Promise<void> | null = null;
@@ -58,18 +68,38 @@ export class InMemoryCoordinatorLog implements CoordinatorLog {
   replayGate: Promise<void> | null = null;
   appends = 0;
 
-  async replay(onRecord: (key: Buffer, value: Buffer | null) => void): Promise<void> {
+  async replay(onRecord: (key: Buffer, value: Buffer | null, batch: CoordinatorBatchInfo) => void): Promise<void> {
     if (this.replayGate) await this.replayGate;
-    for (const r of [...this.records]) onRecord(r.key, r.value);
+    for (const r of [...this.records]) onRecord(r.key, r.value, r.batch ?? PLAIN_BATCH);
   }
 
-  async append(records: readonly CoordinatorLogRecord[]): Promise<void> {
+  /** Writes a transaction marker (a control record: version 0, type 0 abort or 1 commit) as a partition's log would. */
+  writeMarker(producerId: bigint, committed: boolean): void {
+    const key = Buffer.alloc(4);
+    key.writeInt16BE(0, 0);
+    key.writeInt16BE(committed ? 1 : 0, 2);
+    this.records.push({ key, value: Buffer.alloc(6), batch: { producerId, isTransactional: true, isControl: true } });
+  }
+
+  async append(
+    records: readonly CoordinatorLogRecord[],
+    transactional?: CoordinatorTransactionalAppend,
+  ): Promise<void> {
     this.appends++;
-    const fault = this.nextFault;
-    this.nextFault = null;
+    // Only a producer's transactional batch is refused (its epoch fenced).
+    const refusal = transactional ? this.nextRefusal : null;
+    if (refusal) this.nextRefusal = null;
+    // A refused append fails before any write, and leaves an injected fault for the next one.
+    const fault = refusal ? null : this.nextFault;
+    if (!refusal) this.nextFault = null;
     if (this.appendGate) await this.appendGate;
+    if (refusal) throw refusal;
     if (fault === 'before-write') throw new Error('injected: write failed');
-    for (const r of records) this.records.push({ key: Buffer.from(r.key), value: r.value && Buffer.from(r.value) });
+    const batch = transactional
+      ? { producerId: transactional.producerId, isTransactional: true, isControl: false }
+      : undefined;
+    for (const r of records)
+      this.records.push({ key: Buffer.from(r.key), value: r.value && Buffer.from(r.value), ...(batch && { batch }) });
     if (fault === 'after-write') throw new Error('injected: sync failed after the write');
   }
 }
