@@ -10,6 +10,7 @@ commands:
   console-producer send lines from standard input as records (as kafka-console-producer.sh)
   console-consumer print records (as kafka-console-consumer.sh)
   consumer-groups  list, describe, reset and delete consumer groups (as kafka-consumer-groups.sh)
+  configs          describe and alter topic and broker configs (as kafka-configs.sh)
   version          print the version of Samsa
   help             print this help
 
@@ -33,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/console-consumer.js')).runConsoleConsumer(rest);
     case 'consumer-groups':
       return (await import('./tools/consumer-groups.js')).runConsumerGroups(rest);
+    case 'configs':
+      return (await import('./tools/configs.js')).runConfigs(rest);
     case 'version':
     case '--version':
       console.log(version());

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type Broker, startBroker } from '../../src/index.js';
+import { samsa } from './cli.js';
+
+let broker: Broker;
+
+before(async () => {
+  broker = await startBroker();
+});
+
+after(async () => {
+  await broker.stop();
+});
+
+test('samsa configs: alter and describe topic, broker and default broker configs like Kafka', async () => {
+  const b = ['--bootstrap-server', broker.bootstrap];
+  assert.equal((await samsa(['topics', ...b, '--create', '--topic', 'conf', '--partitions', '1'])).code, 0);
+
+  const added = await samsa([
+    'configs',
+    ...b,
+    '--entity-type',
+    'topics',
+    '--entity-name',
+    'conf',
+    '--alter',
+    '--add-config',
+    'retention.ms=60000,cleanup.policy=[compact,delete],segment.ms=100000',
+  ]);
+  assert.equal(added.code, 0, added.stderr);
+  assert.equal(added.stdout, 'Completed updating config for topic conf.\n');
+
+  const deleted = await samsa(['configs', ...b, '--topic', 'conf', '--alter', '--delete-config', 'segment.ms']);
+  assert.equal(deleted.stdout, 'Completed updating config for topic conf.\n', deleted.stderr);
+
+  const described = await samsa(['configs', ...b, '--entity-type', 'topics', '--entity-name', 'conf', '--describe']);
+  assert.equal(
+    described.stdout,
+    [
+      'Dynamic configs for topic conf are:',
+      '  cleanup.policy=compact,delete sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:cleanup.policy=compact,delete, DEFAULT_CONFIG:log.cleanup.policy=delete}',
+      '  retention.ms=60000 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=60000}',
+      '',
+    ].join('\n'),
+    described.stderr,
+  );
+
+  const brokerAltered = await samsa([
+    'configs',
+    ...b,
+    '--entity-type',
+    'brokers',
+    '--entity-name',
+    '0',
+    '--alter',
+    '--add-config',
+    'log.retention.ms=7200000',
+  ]);
+  assert.equal(brokerAltered.stdout, 'Completed updating config for broker 0.\n', brokerAltered.stderr);
+  const defaultAltered = await samsa([
+    'configs',
+    ...b,
+    '--entity-type',
+    'brokers',
+    '--entity-default',
+    '--alter',
+    '--add-config',
+    'log.segment.bytes=2097152',
+  ]);
+  assert.equal(
+    defaultAltered.stdout,
+    'Completed updating default config for brokers in the cluster.\n',
+    defaultAltered.stderr,
+  );
+
+  // No name: every broker, then the cluster defaults.
+  const brokers = await samsa(['configs', ...b, '--entity-type', 'brokers', '--describe']);
+  assert.equal(brokers.code, 0, brokers.stderr);
+  const lines = brokers.stdout.trimEnd().split('\n');
+  assert.equal(lines[0], 'Dynamic configs for broker 0 are:');
+  assert.match(
+    lines[1]!,
+    /^ {2}log\.retention\.ms=7200000 sensitive=false synonyms=\{DYNAMIC_BROKER_CONFIG:log\.retention\.ms=7200000, .*\}$/,
+  );
+  assert.equal(lines[2], 'Default configs for brokers in the cluster are:');
+  assert.match(
+    lines[3]!,
+    /^ {2}log\.segment\.bytes=2097152 sensitive=false synonyms=\{DYNAMIC_DEFAULT_BROKER_CONFIG:log\.segment\.bytes=2097152.*\}$/,
+  );
+  assert.equal(lines.length, 4);
+
+  const all = await samsa(['configs', ...b, '--broker', '0', '--describe', '--all']);
+  assert.match(all.stdout, /^All configs for broker 0 are:\n/);
+  assert.match(
+    all.stdout,
+    /\n {2}log\.segment\.bytes=2097152 sensitive=false synonyms=\{DYNAMIC_DEFAULT_BROKER_CONFIG:/,
+  );
+  assert.match(all.stdout, /\n {2}log\.retention\.ms=7200000 sensitive=false /);
+
+  const unknown = await samsa(['configs', ...b, '--topic', 'conf', '--alter', '--add-config', 'no.such=1']);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /^samsa configs: INVALID_CONFIG/);
+});
