@@ -11,6 +11,7 @@ commands:
   console-consumer print records (as kafka-console-consumer.sh)
   consumer-groups  list, describe, reset and delete consumer groups (as kafka-consumer-groups.sh)
   configs          describe and alter topic and broker configs (as kafka-configs.sh)
+  get-offsets      print partitions' offsets by time (as kafka-get-offsets.sh)
   version          print the version of Samsa
   help             print this help
 
@@ -36,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/consumer-groups.js')).runConsumerGroups(rest);
     case 'configs':
       return (await import('./tools/configs.js')).runConfigs(rest);
+    case 'get-offsets':
+      return (await import('./tools/get-offsets.js')).runGetOffsets(rest);
     case 'version':
     case '--version':
       console.log(version());

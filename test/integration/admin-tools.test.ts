@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
 import { samsa } from './cli.js';
 
@@ -101,4 +102,33 @@ test('samsa configs: alter and describe topic, broker and default broker configs
   const unknown = await samsa(['configs', ...b, '--topic', 'conf', '--alter', '--add-config', 'no.such=1']);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /^samsa configs: INVALID_CONFIG/);
+});
+
+test('samsa get-offsets: topic:partition:offset lines for latest, a timestamp and the max timestamp', async () => {
+  const b = ['--bootstrap-server', broker.bootstrap];
+  const kafka = new Kafka({ clientId: 'get-offsets-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'offs', numPartitions: 2 }] });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({
+    topic: 'offs',
+    messages: [
+      { partition: 0, value: 'a', timestamp: '1000' },
+      { partition: 0, value: 'b', timestamp: '3000' },
+      { partition: 0, value: 'c', timestamp: '2000' },
+      { partition: 1, value: 'd', timestamp: '5000' },
+    ],
+  });
+  await producer.disconnect();
+
+  const latest = await samsa(['get-offsets', ...b, '--topic', 'offs']);
+  assert.equal(latest.stdout, 'offs:0:3\noffs:1:1\n', latest.stderr);
+  // The first record at or after the timestamp, only in the partitions asked for.
+  const byTime = await samsa(['get-offsets', ...b, '--topic', 'of.*', '--partitions', '0-0', '--time', '2000']);
+  assert.equal(byTime.stdout, 'offs:0:1\n', byTime.stderr);
+  const maxTimestamp = await samsa(['get-offsets', ...b, '--topic', 'offs', '--time', '-3']);
+  assert.equal(maxTimestamp.stdout, 'offs:0:1\noffs:1:0\n', maxTimestamp.stderr);
 });
