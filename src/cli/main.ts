@@ -12,6 +12,7 @@ commands:
   consumer-groups  list, describe, reset and delete consumer groups (as kafka-consumer-groups.sh)
   configs          describe and alter topic and broker configs (as kafka-configs.sh)
   get-offsets      print partitions' offsets by time (as kafka-get-offsets.sh)
+  broker-api-versions  print the API versions of every broker (as kafka-broker-api-versions.sh)
   version          print the version of Samsa
   help             print this help
 
@@ -39,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/configs.js')).runConfigs(rest);
     case 'get-offsets':
       return (await import('./tools/get-offsets.js')).runGetOffsets(rest);
+    case 'broker-api-versions':
+      return (await import('./tools/broker-api-versions.js')).runBrokerApiVersions(rest);
     case 'version':
     case '--version':
       console.log(version());

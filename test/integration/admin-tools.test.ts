@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
+import { apis } from '../../src/protocol/generated/index.js';
 import { samsa } from './cli.js';
+import { RawClient } from './raw-client.js';
 
 let broker: Broker;
 
@@ -131,4 +133,33 @@ test('samsa get-offsets: topic:partition:offset lines for latest, a timestamp an
   assert.equal(byTime.stdout, 'offs:0:1\n', byTime.stderr);
   const maxTimestamp = await samsa(['get-offsets', ...b, '--topic', 'offs', '--time', '-3']);
   assert.equal(maxTimestamp.stdout, 'offs:0:1\noffs:1:0\n', maxTimestamp.stderr);
+});
+
+test("samsa broker-api-versions: every broker's API ranges and usable versions, as Kafka prints them", async () => {
+  const client = await RawClient.connect(broker.port);
+  const advertised = await client
+    .request(apis.ApiVersions, 3, { clientSoftwareName: 'test', clientSoftwareVersion: '1' })
+    .finally(() => client.close());
+  const known = new Map(Object.values(apis).map((api) => [api.key, api]));
+  const expected = advertised.apiKeys.map((a) => {
+    const api = known.get(a.apiKey)!;
+    const ours = api.latestVersionUnstable ? api.maxVersion - 1 : api.maxVersion;
+    const range = a.minVersion === a.maxVersion ? `${a.minVersion}` : `${a.minVersion} to ${a.maxVersion}`;
+    return { key: a.apiKey, text: `${api.name}(${a.apiKey}): ${range} [usable: ${Math.min(ours, a.maxVersion)}]` };
+  });
+  // Client APIs the broker does not advertise are listed as UNSUPPORTED, as Kafka's tool lists them.
+  for (const api of known.values()) {
+    if (api.listeners.includes('broker') && !expected.some((e) => e.key === api.key)) {
+      expected.push({ key: api.key, text: `${api.name}(${api.key}): UNSUPPORTED` });
+    }
+  }
+  expected.sort((a, b) => a.key - b.key);
+
+  const run = await samsa(['broker-api-versions', '--bootstrap-server', broker.bootstrap]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(
+    run.stdout,
+    `${broker.bootstrap} (id: 0 rack: null isFenced: false) -> (\n\t${expected.map((e) => e.text).join(',\n\t')}\n)\n`,
+  );
+  assert.match(run.stdout, /\n\tProduce\(0\): 0 to \d+ \[usable: \d+\],\n\tFetch\(1\): /);
 });
