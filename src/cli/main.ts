@@ -13,6 +13,7 @@ commands:
   configs          describe and alter topic and broker configs (as kafka-configs.sh)
   get-offsets      print partitions' offsets by time (as kafka-get-offsets.sh)
   broker-api-versions  print the API versions of every broker (as kafka-broker-api-versions.sh)
+  delete-records   delete records before given offsets (as kafka-delete-records.sh)
   version          print the version of Samsa
   help             print this help
 
@@ -42,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/get-offsets.js')).runGetOffsets(rest);
     case 'broker-api-versions':
       return (await import('./tools/broker-api-versions.js')).runBrokerApiVersions(rest);
+    case 'delete-records':
+      return (await import('./tools/delete-records.js')).runDeleteRecords(rest);
     case 'version':
     case '--version':
       console.log(version());

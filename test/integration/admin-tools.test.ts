@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
@@ -162,4 +165,53 @@ test("samsa broker-api-versions: every broker's API ranges and usable versions, 
     `${broker.bootstrap} (id: 0 rack: null isFenced: false) -> (\n\t${expected.map((e) => e.text).join(',\n\t')}\n)\n`,
   );
   assert.match(run.stdout, /\n\tProduce\(0\): 0 to \d+ \[usable: \d+\],\n\tFetch\(1\): /);
+});
+
+test('samsa delete-records: low watermarks per partition from an offset json file, errors per partition', async () => {
+  const kafka = new Kafka({ clientId: 'delete-records-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const dir = await mkdtemp(join(tmpdir(), 'samsa-delete-records-'));
+  try {
+    await admin.createTopics({ topics: [{ topic: 'trim', numPartitions: 2 }] });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: 'trim',
+      messages: [0, 0, 0, 0, 0, 1, 1].map((partition, i) => ({ partition, value: `v${i}` })),
+    });
+    await producer.disconnect();
+
+    const file = join(dir, 'offsets.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        partitions: [
+          { topic: 'trim', partition: 0, offset: 3 },
+          { topic: 'trim', partition: 1, offset: -1 },
+          { topic: 'trim', partition: 7, offset: 1 },
+        ],
+        version: 1,
+      }),
+    );
+    const run = await samsa(['delete-records', '--bootstrap-server', broker.bootstrap, '--offset-json-file', file]);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trimEnd().split('\n');
+    assert.deepEqual(lines.slice(0, 4), [
+      'Executing records delete operation',
+      'Records delete operation completed:',
+      'partition: trim-0\tlow_watermark: 3',
+      'partition: trim-1\tlow_watermark: 2',
+    ]);
+    assert.match(lines[4]!, /^partition: trim-7\terror: UNKNOWN_TOPIC_OR_PARTITION/);
+    assert.equal(lines.length, 5);
+    const offsets = await admin.fetchTopicOffsets('trim');
+    assert.deepEqual(offsets.map((o) => [o.partition, o.low]).sort(), [
+      [0, '3'],
+      [1, '2'],
+    ]);
+  } finally {
+    await admin.disconnect();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
