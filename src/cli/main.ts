@@ -14,6 +14,7 @@ commands:
   get-offsets      print partitions' offsets by time (as kafka-get-offsets.sh)
   broker-api-versions  print the API versions of every broker (as kafka-broker-api-versions.sh)
   delete-records   delete records before given offsets (as kafka-delete-records.sh)
+  log-dirs         describe the brokers' log directories as JSON (as kafka-log-dirs.sh)
   version          print the version of Samsa
   help             print this help
 
@@ -45,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/broker-api-versions.js')).runBrokerApiVersions(rest);
     case 'delete-records':
       return (await import('./tools/delete-records.js')).runDeleteRecords(rest);
+    case 'log-dirs':
+      return (await import('./tools/log-dirs.js')).runLogDirs(rest);
     case 'version':
     case '--version':
       console.log(version());

@@ -215,3 +215,59 @@ test('samsa delete-records: low watermarks per partition from an offset json fil
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('samsa log-dirs: the JSON of log directories and partition sizes, narrowed by --topic-list', async () => {
+  const kafka = new Kafka({ clientId: 'log-dirs-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'sized', numPartitions: 2 }] });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: 'sized', messages: [{ partition: 1, value: 'x'.repeat(100) }] });
+  await producer.disconnect();
+
+  const b = ['--bootstrap-server', broker.bootstrap];
+  const run = await samsa(['log-dirs', ...b, '--describe', '--topic-list', 'sized']);
+  assert.equal(run.code, 0, run.stderr);
+  const [querying, received, json, ...rest] = run.stdout.trimEnd().split('\n');
+  assert.equal(querying, 'Querying brokers for log directories information');
+  assert.equal(received, 'Received log directory information from brokers 0');
+  assert.deepEqual(rest, []);
+  const doc = JSON.parse(json!) as {
+    brokers: Array<{ logDirs: Array<{ partitions: Array<{ partition: string; size: number }> }> }>;
+  };
+  const partitions = doc.brokers[0]!.logDirs[0]!.partitions.sort((x, y) => (x.partition < y.partition ? -1 : 1));
+  assert.equal(partitions[1]!.partition, 'sized-1');
+  assert.ok(partitions[1]!.size > 100, 'the record batch is counted');
+  assert.equal(
+    json,
+    JSON.stringify({
+      version: 1,
+      brokers: [
+        {
+          broker: 0,
+          logDirs: [
+            {
+              logDir: broker.settings.logDirs[0],
+              error: null,
+              partitions: doc.brokers[0]!.logDirs[0]!.partitions.map((p) => ({
+                partition: p.partition,
+                size: p.partition === 'sized-0' ? 0 : partitions[1]!.size,
+                offsetLag: 0,
+                isFuture: false,
+              })),
+            },
+          ],
+        },
+      ],
+    }),
+  );
+
+  const noSuchBroker = await samsa(['log-dirs', ...b, '--describe', '--broker-list', '0,5']);
+  assert.equal(noSuchBroker.code, 1);
+  assert.equal(
+    noSuchBroker.stderr,
+    'ERROR: The given brokers do not exist from --broker-list: 5. Current existent brokers: 0\n',
+  );
+});
