@@ -136,6 +136,14 @@ test('samsa get-offsets: topic:partition:offset lines for latest, a timestamp an
   assert.equal(byTime.stdout, 'offs:0:1\n', byTime.stderr);
   const maxTimestamp = await samsa(['get-offsets', ...b, '--topic', 'offs', '--time', '-3']);
   assert.equal(maxTimestamp.stdout, 'offs:0:1\noffs:1:0\n', maxTimestamp.stderr);
+  // A partition with no record at or after the timestamp gets no line, as in Kafka's tool.
+  const late = await samsa(['get-offsets', ...b, '--topic', 'offs', '--time', '4000']);
+  assert.equal(late.stdout, 'offs:1:0\n', late.stderr);
+  const none = await samsa(['get-offsets', ...b, '--topic', 'nope']);
+  assert.deepEqual(
+    [none.code, none.stdout, none.stderr],
+    [1, '', 'samsa get-offsets: Could not match any topic-partitions with the specified filters\n'],
+  );
 });
 
 test("samsa broker-api-versions: every broker's API ranges and usable versions, as Kafka prints them", async () => {

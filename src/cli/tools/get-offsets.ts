@@ -1,6 +1,6 @@
 import type { Admin } from '@platformatic/kafka';
 import { bootstrapServers, FAILURE_EXIT_CODE, type ParsedFlags, parseFlags, UsageError, usageExit } from './args.js';
-import { adminClient, describeFailure } from './client.js';
+import { adminClient, describeFailure, ToolError } from './client.js';
 
 const GET_OFFSETS_USAGE = `usage: samsa get-offsets --bootstrap-server HOST:PORT [options]
 
@@ -20,6 +20,9 @@ const FLAGS = {
   time: 'value',
   'exclude-internal-topics': 'switch',
 } as const;
+
+/** ListOffsets' answer for a partition with no record at or after the timestamp: Kafka's tool prints no line. */
+const UNKNOWN_OFFSET = -1n;
 
 /** ListOffsets' special timestamps, and the names GetOffsetShell accepts for them. */
 const TIME_NAMES: Record<string, bigint> = { latest: -1n, earliest: -2n, 'max-timestamp': -3n };
@@ -79,7 +82,8 @@ async function getOffsets(admin: Admin, c: GetOffsetsCommand): Promise<string> {
   const names = (await admin.listTopics({ includeInternals: c.include !== undefined || !c.excludeInternal }))
     .filter((name) => c.include?.test(name) ?? true)
     .sort();
-  if (names.length === 0) return '';
+  const nothing = new ToolError('Could not match any topic-partitions with the specified filters');
+  if (names.length === 0) throw nothing;
   const metadata = await admin.metadata({ topics: names, forceUpdate: true });
   const wanted = (p: number) => c.partitions?.some((r) => p >= r.first && p <= r.last) ?? true;
   const request = names.flatMap((name) => {
@@ -89,11 +93,13 @@ async function getOffsets(admin: Admin, c: GetOffsetsCommand): Promise<string> {
       .map((partitionIndex) => ({ partitionIndex, timestamp: c.time }));
     return partitions.length > 0 ? [{ name, partitions }] : [];
   });
-  if (request.length === 0) return '';
+  if (request.length === 0) throw nothing;
   const listed = await admin.listOffsets({ topics: request });
   const lines: Array<{ topic: string; partition: number; offset: bigint }> = [];
   for (const topic of listed) {
-    for (const p of topic.partitions) lines.push({ topic: topic.name, partition: p.partitionIndex, offset: p.offset });
+    for (const p of topic.partitions) {
+      if (p.offset !== UNKNOWN_OFFSET) lines.push({ topic: topic.name, partition: p.partitionIndex, offset: p.offset });
+    }
   }
   lines.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
   return lines.map((l) => `${l.topic}:${l.partition}:${l.offset}`).join('\n');
