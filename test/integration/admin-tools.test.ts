@@ -104,6 +104,14 @@ test('samsa configs: alter and describe topic, broker and default broker configs
   );
   assert.match(all.stdout, /\n {2}log\.retention\.ms=7200000 sensitive=false /);
 
+  // Bad usage is found before any connection: exit 2 with the usage.
+  const noChange = await samsa(['configs', ...b, '--topic', 'conf', '--alter']);
+  assert.equal(noChange.code, 2);
+  assert.match(
+    noChange.stderr,
+    /^samsa configs: --alter needs --add-config or --delete-config\n\nusage: samsa configs /,
+  );
+
   const unknown = await samsa(['configs', ...b, '--topic', 'conf', '--alter', '--add-config', 'no.such=1']);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /^samsa configs: INVALID_CONFIG/);
