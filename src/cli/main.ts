@@ -10,6 +10,11 @@ commands:
   console-producer send lines from standard input as records (as kafka-console-producer.sh)
   console-consumer print records (as kafka-console-consumer.sh)
   consumer-groups  list, describe, reset and delete consumer groups (as kafka-consumer-groups.sh)
+  configs          describe and alter topic and broker configs (as kafka-configs.sh)
+  get-offsets      print partitions' offsets by time (as kafka-get-offsets.sh)
+  broker-api-versions  print the API versions of every broker (as kafka-broker-api-versions.sh)
+  delete-records   delete records before given offsets (as kafka-delete-records.sh)
+  log-dirs         describe the brokers' log directories as JSON (as kafka-log-dirs.sh)
   version          print the version of Samsa
   help             print this help
 
@@ -33,6 +38,16 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/console-consumer.js')).runConsoleConsumer(rest);
     case 'consumer-groups':
       return (await import('./tools/consumer-groups.js')).runConsumerGroups(rest);
+    case 'configs':
+      return (await import('./tools/configs.js')).runConfigs(rest);
+    case 'get-offsets':
+      return (await import('./tools/get-offsets.js')).runGetOffsets(rest);
+    case 'broker-api-versions':
+      return (await import('./tools/broker-api-versions.js')).runBrokerApiVersions(rest);
+    case 'delete-records':
+      return (await import('./tools/delete-records.js')).runDeleteRecords(rest);
+    case 'log-dirs':
+      return (await import('./tools/log-dirs.js')).runLogDirs(rest);
     case 'version':
     case '--version':
       console.log(version());
