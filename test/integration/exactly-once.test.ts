@@ -13,19 +13,24 @@ const PARTITIONS = 2;
 const KILLS = 3;
 const SCRIPT = join(import.meta.dirname, 'python', 'eos_processor.py');
 
+/** The kills land in one of the first this many transactions of a run, chosen at random. */
+const KILL_WITHIN_TRANSACTIONS = 8;
+
 /**
- * Runs the processor until it exits (code returned) or, with `killAfterMs`, kills it with SIGKILL that long
- * after its first committed transaction.
+ * Runs the processor until it exits (code returned) or, with `kill`, kills it with SIGKILL inside its
+ * `kill.transaction`-th transaction, `kill.delayMs` after that transaction's records and offsets were sent (the
+ * processor prints "open <n>" then, and keeps the transaction open for PAUSE_MS). The delay stays under half the
+ * pause, so the kill lands while the transaction is open even when this process reads the line late.
  */
-function runProcessor(bootstrap: string, killAfterMs?: number): Promise<number | null> {
+function runProcessor(bootstrap: string, kill?: { transaction: number; delayMs: number }): Promise<number | null> {
   const args = [SCRIPT, bootstrap, 'eos-in', 'eos-out', 'eos-group', 'eos-processor', String(PAUSE_MS)];
   const child = spawn(PYTHON, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let timer: NodeJS.Timeout | null = null;
   child.stdout!.on('data', (d: Buffer) => {
-    if (killAfterMs !== undefined && !timer && d.toString().includes('committed')) {
-      timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    if (kill && !timer && d.toString().includes(`open ${kill.transaction}\n`)) {
+      timer = setTimeout(() => child.kill('SIGKILL'), kill.delayMs);
     }
   });
   let stderr = '';
@@ -58,7 +63,14 @@ test('exactly-once read-process-write: a processor killed at random points sever
     });
     await producer.disconnect();
 
-    for (let k = 0; k < KILLS; k++) await runProcessor(broker.bootstrap, Math.floor(Math.random() * 1000));
+    for (let k = 0; k < KILLS; k++) {
+      const transaction = 1 + Math.floor(Math.random() * KILL_WITHIN_TRANSACTIONS);
+      assert.equal(
+        await runProcessor(broker.bootstrap, { transaction, delayMs: Math.floor((Math.random() * PAUSE_MS) / 2) }),
+        null,
+        'the processor is killed inside a transaction',
+      );
+    }
     assert.equal(await runProcessor(broker.bootstrap), 0, 'the last run finishes the input');
 
     const outputs: string[] = [];
@@ -75,7 +87,7 @@ test('exactly-once read-process-write: a processor killed at random points sever
       for (const r of await consumeWithKcat(broker.bootstrap, 'eos-out', p, 'read_uncommitted'))
         everything.push(r.value!);
     }
-    // The kills landed inside transactions: their records are in the log, aborted.
+    // The kills landed inside open transactions: their records are in the log, aborted.
     assert.ok(everything.length > outputs.length, `${everything.length} written, ${outputs.length} committed`);
   } finally {
     await broker.stop();

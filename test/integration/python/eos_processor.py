@@ -1,8 +1,8 @@
 """An exactly-once read-process-write loop with confluent-kafka-python: reads the input topic in a consumer group
 (read_committed), writes "out-<value>" for every record to the output topic, and commits the input offsets in the
 same transaction. Exits 0 once it has processed up to the input's end; a test kills it at random points.
-With a pause, each transaction stays open that long after its records and offsets are sent (so that a kill most likely
-lands inside one), and "committed <n>" is printed after each commit.
+With a pause, each transaction stays open that long after its records and offsets are sent, "open <n>" is printed when
+that pause starts (a test kills the processor then, inside the transaction) and "committed <n>" after each commit.
 
 usage: eos_processor.py <bootstrap> <input> <output> <group> <transactional.id> [pause_ms_per_batch]
 """
@@ -54,6 +54,7 @@ while True:
     producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata(), 30)
     if pause_s:
         producer.flush(10)
+        print(f'open {transactions + 1}', flush=True)
         time.sleep(pause_s)
     producer.commit_transaction(30)
     transactions += 1
