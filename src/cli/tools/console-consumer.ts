@@ -20,7 +20,8 @@ Prints records to standard output (as Kafka's kafka-console-consumer.sh).
   --from-beginning              start at the earliest offset (with --group: when the group has no committed one)
   --partition P                 read only this partition
   --offset earliest|latest|N    where to start in --partition (default: latest, or earliest with --from-beginning)
-  --group G                     consume as a member of group G, committing offsets; without it the partitions
+  --group G                     consume as a member of group G, committing what was printed when it stops
+                                (records fetched but not printed stay for the next run); without it the partitions
                                 are read directly, and no group is created
   --isolation-level LEVEL       read_uncommitted (the default) or read_committed: only committed transactions'
                                 records, up to the last stable offset
@@ -117,22 +118,30 @@ function parseCommand(argv: string[]): ConsumerCommand {
 
 /** Where records come from: partitions read directly, or a group member's share of them. */
 interface RecordSource {
-  /** Delivers records until stop(); rejects when consuming fails. */
-  run(onRecord: (record: ConsumedRecord) => void): Promise<void>;
-  stop(): void;
+  /** Delivers records until stop(); rejects when consuming fails. onRecord says whether it used the record. */
+  run(onRecord: (record: ConsumedRecord) => boolean): Promise<void>;
+  /** Stops delivering; a group member commits what was used first, and rejects when that fails. */
+  stop(): void | Promise<void>;
 }
 
-/** A member of the consumer group, through the client library's group consumer; offsets are committed as read. */
+/**
+ * A member of the consumer group, through the client library's group consumer. What was printed is committed
+ * when consuming stops, and the tool waits for the answer, as Kafka's consumer commits synchronously on close:
+ * the library's automatic commits would also commit records fetched but never printed (past --max-messages),
+ * and a failed one would go unnoticed.
+ */
 function groupSource(consumer: Consumer, command: ConsumerCommand): RecordSource {
   let stopped = false;
   let close: () => void = () => {};
+  /** The last record printed from each partition: committing it commits its offset + 1. */
+  const lastPrinted = new Map<number, Message>();
   return {
     run: async (onRecord) => {
       const stream = await consumer.consume({
         topics: [command.topic],
         mode: 'committed',
         fallbackMode: command.resetTo,
-        autocommit: true,
+        autocommit: false,
       });
       close = () => {
         stream.close().catch(() => {});
@@ -140,15 +149,20 @@ function groupSource(consumer: Consumer, command: ConsumerCommand): RecordSource
       if (stopped) close();
       await new Promise<void>((resolve, reject) => {
         stream.on('data', (m: Message) => {
-          if (!stopped) onRecord(fromMessage(m));
+          if (stopped || !onRecord(fromMessage(m))) return;
+          lastPrinted.set(m.partition, m);
         });
         stream.once('error', reject);
         stream.once('close', resolve);
       });
     },
-    stop: () => {
+    stop: async () => {
       stopped = true;
-      close();
+      try {
+        await Promise.all([...lastPrinted.values()].map((m) => m.commit()));
+      } finally {
+        close();
+      }
     },
   };
 }
@@ -222,19 +236,20 @@ export async function runConsoleConsumer(argv: string[]): Promise<number> {
     if (maxMessages === 0) finish();
     armIdle();
     const running = source.run((record) => {
-      if (maxMessages !== undefined && count >= maxMessages) return;
+      if (maxMessages !== undefined && count >= maxMessages) return false;
       process.stdout.write(formatter.format(record));
       count++;
       armIdle();
       if (count === maxMessages) finish();
+      return true;
     });
     // Consuming ends when it fails, or when it is finished: enough records, idle too long, or interrupted.
     await Promise.race([running, finished]);
-    source.stop();
+    await source.stop();
     await running;
   } catch (e) {
-    source.stop();
     failure = e;
+    await Promise.resolve(source.stop()).catch(() => {});
   } finally {
     clearTimeout(idle);
     process.off('SIGINT', finish);
