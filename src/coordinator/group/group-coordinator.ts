@@ -922,9 +922,16 @@ export class GroupCoordinator {
 
   private scheduleSessionExpiry(group: ClassicGroup, member: ClassicMember, timeoutMs = member.sessionTimeoutMs): void {
     member.sessionDeadlineMs = this.now() + timeoutMs;
-    this.groupTimer(group, `session\u0000${member.memberId}`, timeoutMs, () => {
-      // A timer that fired while a heartbeat was extending the session finds the later deadline.
-      if (this.now() >= member.sessionDeadlineMs) this.onSessionExpired(group, member);
+    this.armSessionTimer(group, member, timeoutMs);
+  }
+
+  private armSessionTimer(group: ClassicGroup, member: ClassicMember, delayMs: number): void {
+    this.groupTimer(group, `session\u0000${member.memberId}`, delayMs, () => {
+      const remaining = member.sessionDeadlineMs - this.now();
+      if (remaining <= 0) this.onSessionExpired(group, member);
+      // Node's timers may fire a millisecond before the wall clock reaches the deadline: the timer is armed
+      // again for what is left, or the member would never expire.
+      else if (group.members.get(member.memberId) === member) this.armSessionTimer(group, member, remaining);
     });
   }
 
