@@ -3,7 +3,8 @@
  * (joins, heartbeats acknowledging the last assignment, leaves), session and rebalance timeouts on a mock clock,
  * failed appends injected before and after the write, and restarts: the consumer groups held always equal the
  * groups rebuilt by replaying the records written, a heartbeat whose append failed is answered with a
- * retriable error, and an answer of NONE is what the group then holds for the member.
+ * retriable error, and an answer of NONE is what the group then holds for the member. Each heartbeat's append
+ * is held at the log while the groups are checked: nothing of a write is held before it is committed.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -14,7 +15,7 @@ import { rebuildConsumerGroups } from '../../../src/coordinator/group/consumer-g
 import { defaultGroupSettings, GroupCoordinator } from '../../../src/coordinator/group/group-coordinator.js';
 import { GroupShard, groupRecordsSerde } from '../../../src/coordinator/group/group-shard.js';
 import { ErrorCode } from '../../../src/protocol/errors.js';
-import { type AppendFault, InMemoryCoordinatorLog, MockClock, quietLogger } from './fakes.js';
+import { type AppendFault, deferred, InMemoryCoordinatorLog, MockClock, quietLogger } from './fakes.js';
 
 const OFFSETS_PARTITIONS = 2;
 const GROUPS = ['cg-a', 'cg-b', 'cg-c'];
@@ -181,6 +182,28 @@ class World {
     }
   }
 
+  /**
+   * Runs a request whose append, if it makes one, waits at the log until the groups held have been checked
+   * against the log: a write changes them only once committed.
+   */
+  private async gated<T>(log: InMemoryCoordinatorLog, call: () => Promise<T>): Promise<T> {
+    const gate = deferred();
+    log.appendGate = gate.promise;
+    const appendsBefore = log.appends;
+    let settled = false;
+    const result = call().finally(() => {
+      settled = true;
+    });
+    while (!settled && log.appends === appendsBefore) await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      if (!settled) this.checkReplay();
+    } finally {
+      log.appendGate = null;
+      gate.resolve();
+    }
+    return result;
+  }
+
   private heartbeat(
     groupId: string,
     client: Client | undefined,
@@ -188,20 +211,23 @@ class World {
     ack: boolean,
   ): Promise<ConsumerHeartbeatOutcome> {
     const joining = client === undefined;
-    return this.coordinator.consumerGroupHeartbeat({
-      groupId,
-      memberId: client?.memberId ?? '',
-      memberEpoch: client?.memberEpoch ?? 0,
-      instanceId: null,
-      rackId: null,
-      rebalanceTimeoutMs: joining ? REBALANCE_TIMEOUT_MS : -1,
-      subscribedTopicNames: topics,
-      subscribedTopicRegex: null,
-      serverAssignor: null,
-      ownedPartitions: joining ? [] : ack ? client.assignment : null,
-      clientId: 'client',
-      clientHost: '/127.0.0.1',
-    });
+    const log = this.logs[this.coordinator.partitionFor(groupId)]!;
+    return this.gated(log, () =>
+      this.coordinator.consumerGroupHeartbeat({
+        groupId,
+        memberId: client?.memberId ?? '',
+        memberEpoch: client?.memberEpoch ?? 0,
+        instanceId: null,
+        rackId: null,
+        rebalanceTimeoutMs: joining ? REBALANCE_TIMEOUT_MS : -1,
+        subscribedTopicNames: topics,
+        subscribedTopicRegex: null,
+        serverAssignor: null,
+        ownedPartitions: joining ? [] : ack ? client.assignment : null,
+        clientId: 'client',
+        clientHost: '/127.0.0.1',
+      }),
+    );
   }
 
   /** The member as the group now holds it, after an answer of NONE. */
@@ -261,20 +287,22 @@ class World {
         const client = this.clients.get(key);
         if (!client) break;
         this.clients.delete(key);
-        const outcome = await this.coordinator.consumerGroupHeartbeat({
-          groupId,
-          memberId: client.memberId,
-          memberEpoch: -1,
-          instanceId: null,
-          rackId: null,
-          rebalanceTimeoutMs: -1,
-          subscribedTopicNames: null,
-          subscribedTopicRegex: null,
-          serverAssignor: null,
-          ownedPartitions: null,
-          clientId: 'client',
-          clientHost: '/127.0.0.1',
-        });
+        const outcome = await this.gated(log!, () =>
+          this.coordinator.consumerGroupHeartbeat({
+            groupId,
+            memberId: client.memberId,
+            memberEpoch: -1,
+            instanceId: null,
+            rackId: null,
+            rebalanceTimeoutMs: -1,
+            subscribedTopicNames: null,
+            subscribedTopicRegex: null,
+            serverAssignor: null,
+            ownedPartitions: null,
+            clientId: 'client',
+            clientHost: '/127.0.0.1',
+          }),
+        );
         answer = outcome.errorCode;
         assert.ok(answer === ErrorCode.NONE || MEMBER_GONE.has(answer), `leave ${answer}`);
         if (answer === ErrorCode.NONE) {
