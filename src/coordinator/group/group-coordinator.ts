@@ -245,10 +245,16 @@ export class GroupCoordinator {
         this.groups.delete(groupId);
       },
       scheduleTimer: (groupId, name, delayMs, onFire) =>
-        this.runtime.scheduleTimer(this.partitionFor(groupId), `${groupId}\u0000${name}`, delayMs, () => ({
-          records: this.stopped ? [] : onFire().map((r) => groupShardRecord(r.key, r.value)),
-          response: undefined,
-        })),
+        this.runtime.scheduleTimer(
+          this.partitionFor(groupId),
+          `${groupId}\u0000${name}`,
+          delayMs,
+          () => ({
+            records: this.stopped ? [] : onFire().map((r) => groupShardRecord(r.key, r.value)),
+            response: undefined,
+          }),
+          () => this.consumerGroupWritten(groupId),
+        ),
       cancelTimer: (groupId, name) => this.runtime.cancelTimer(this.partitionFor(groupId), `${groupId}\u0000${name}`),
     });
   }
@@ -420,6 +426,14 @@ export class GroupCoordinator {
       }
   }
 
+  /**
+   * Builds a consumer group from its records just committed, so that the time it became empty (from which its
+   * offsets expire) is the time of the commit, not of a later read.
+   */
+  private consumerGroupWritten(groupId: string): void {
+    this.runtime.shard(this.partitionFor(groupId))?.consumerGroup(groupId, this.now());
+  }
+
   /** A consumer group operation on its partition's queue (consumer-group-coordinator.ts). */
   private async writeConsumerGroup<T>(
     groupId: string,
@@ -429,10 +443,12 @@ export class GroupCoordinator {
     const log = this.offsetsLogFor(groupId);
     if (typeof log === 'number') throw new CoordinatorWriteError(log);
     try {
-      return await this.runtime.write(this.partitionFor(groupId), name, () => {
+      const response = await this.runtime.write(this.partitionFor(groupId), name, () => {
         const { records, response } = op();
         return { records: records.map((r) => groupShardRecord(r.key, r.value)), response };
       });
+      this.consumerGroupWritten(groupId);
+      return response;
     } catch (error) {
       // What the operation threw (a heartbeat's refusal) goes back as it is.
       if (error instanceof KafkaError) throw new CoordinatorWriteError(error.code);

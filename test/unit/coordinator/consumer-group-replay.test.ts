@@ -349,9 +349,9 @@ test('consumer groups: the groups held equal the replay of the records written, 
       }
       await world.coordinator.stop();
     }),
-    { numRuns: 500 },
+    { numRuns: 1000 },
   );
-  assert.equal(runs, 500);
+  assert.equal(runs, 1000);
   assert.ok(reloads > 50, `faults hit appends in ${reloads} cases`);
   assert.ok(removedByTimer > 20, `timers removed members in ${removedByTimer} cases`);
 });
