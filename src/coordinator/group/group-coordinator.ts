@@ -191,8 +191,9 @@ type ExpiredGroup = ClassicGroup | ConsumerGroup | string;
  *
  * Committed offsets live on the coordinator runtime (`coordinator/runtime/`): one `GroupShard` per partition,
  * changed only by replaying that partition's records, at load and after each committed append alike; every
- * write to the partition, group records included, goes through its queue. Group membership (classic and
- * KIP-848 groups) is still held here and loaded by its own pass over the partition.
+ * write to the partition, group records included, goes through its queue. KIP-848 consumer groups are decided
+ * in queue operations and built from their committed records (`GroupShard.consumerGroup`); classic group
+ * membership is still held here, built from the stored images when a partition loads.
  *
  * A group belongs to partition hash(groupId) mod N of `__consumer_offsets`; this broker coordinates the groups
  * of the partitions it leads, so the same logic serves a cluster.
