@@ -4,6 +4,7 @@ import {
   ConsumerGroupCoordinator,
   type ConsumerHeartbeatRequest,
 } from '../../src/coordinator/group/consumer-group-coordinator.js';
+import { GroupShard, groupShardRecord } from '../../src/coordinator/group/group-shard.js';
 import { Logger } from '../../src/observability/logger.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 
@@ -30,6 +31,8 @@ const TOPICS = new Map([
 ]);
 
 function coordinator(): ConsumerGroupCoordinator {
+  // The committed state: one partition's shard, changed only by replaying the records each operation returns.
+  const shard = new GroupShard();
   return new ConsumerGroupCoordinator({
     settings: { consumerHeartbeatIntervalMs: 5000, consumerSessionTimeoutMs: 45_000, consumerMaxSize: 100 },
     topics: {
@@ -42,7 +45,14 @@ function coordinator(): ConsumerGroupCoordinator {
     },
     logger: new Logger('test', { level: 'error', sink: { write: () => {} } }),
     now: Date.now,
-    append: async () => {},
+    write: async (_groupId, _name, op) => {
+      const { records, response } = op();
+      for (const r of records) shard.replay(groupShardRecord(r.key, r.value));
+      return response;
+    },
+    group: (groupId) => shard.consumerGroup(groupId, Date.now()),
+    copyOfGroup: (groupId) => shard.copyOfConsumerGroup(groupId, Date.now()),
+    allGroups: () => shard.consumerGroupIds().map((id) => shard.consumerGroup(id, Date.now())!),
     // Timers never fire here: the regex resolution is what is tested.
     scheduleTimer: () => {},
     cancelTimer: () => {},

@@ -28,11 +28,10 @@ import {
   memberRecord,
   memberTombstones,
   partitionMetadataRecord,
-  rebuildConsumerGroups,
   targetEpochRecord,
   targetMemberRecord,
 } from './consumer-group-records.js';
-import { type ConsumerGroupRecord, groupMetadataKey } from './offsets-records.js';
+import { groupMetadataKey } from './offsets-records.js';
 
 /** The topics of the cluster as consumer groups need them: ids and partition counts. */
 export interface TopicsView {
@@ -51,17 +50,29 @@ export interface ConsumerGroupHost {
   topics: TopicsView;
   logger: Logger;
   now(): number;
-  /** Appends records to the group's partition of `__consumer_offsets`; throws the error code on failure. */
-  append(groupId: string, records: Array<{ key: Buffer; value: Buffer | null }>): Promise<void>;
+  /**
+   * Runs `op` on the group's partition queue: it decides on the committed state and returns records and an
+   * answer; the records are appended and, once committed, replayed (the replay a load does), and only then is
+   * the answer returned. A failed append reloads the partition from its log and throws an error with the
+   * code the client gets; what `op` throws is thrown as it is.
+   */
+  write<T>(groupId: string, name: string, op: () => { records: ConsumerGroupRecordBytes[]; response: T }): Promise<T>;
+  /** The committed consumer group of that id (as its records make it; not to be changed), if any. */
+  group(groupId: string): ConsumerGroup | undefined;
+  /** A fresh copy of the committed group, for an operation to change as it decides. */
+  copyOfGroup(groupId: string): ConsumerGroup | undefined;
+  /** The committed consumer groups of every partition served here. */
+  allGroups(): Iterable<ConsumerGroup>;
   /** The classic group of that id, if any: the two kinds share one namespace. */
   classicGroup(groupId: string): ClassicGroup | undefined;
   /** Forgets an (empty) classic group replaced by a consumer group; its offsets move over. */
   dropClassicGroup(groupId: string): void;
   /**
-   * Runs `onFire` after `delayMs` as an operation on the group's partition queue, replacing the group's timer
-   * of that name; it goes with the partition when it unloads.
+   * Runs `onFire` after `delayMs` as a write operation on the group's partition queue (its records are
+   * written, then replayed), replacing the group's timer of that name; it goes with the partition when it
+   * unloads.
    */
-  scheduleTimer(groupId: string, name: string, delayMs: number, onFire: () => void): void;
+  scheduleTimer(groupId: string, name: string, delayMs: number, onFire: () => ConsumerGroupRecordBytes[]): void;
   cancelTimer(groupId: string, name: string): void;
 }
 
@@ -142,14 +153,21 @@ function sameTopicNames(a: string[], b: string[]): boolean {
  * itself are the group coordinator's; it hands this class the consumer group records of each partition it
  * loads and the writes it asks for.
  *
- * Every heartbeat applies its changes to memory synchronously, then writes them and answers once they are
- * written, so heartbeats of one group are applied and logged in the same order. If a write fails the member
- * gets the error and the records go first in the group's next write, so the log catches up with memory.
+ * A heartbeat, a leave and a member removal by timer are write operations on the group's partition queue:
+ * each decides on a copy of the committed group and returns records and an answer; the records change the
+ * group only when, once committed, they are replayed (the same rebuild a load does), and the answer is sent
+ * then. A failed append reloads the partition: the groups are what its log holds. In memory beyond the
+ * records: only the members' session deadlines and the timers, as in Kafka.
  */
 export class ConsumerGroupCoordinator {
-  readonly groups = new Map<string, ConsumerGroup>();
-  /** Records of a group whose append failed, to be written before its next ones. */
-  private readonly unwritten = new Map<string, ConsumerGroupRecordBytes[]>();
+  /** The committed consumer groups, read through the partitions' state. */
+  readonly groups = {
+    get: (groupId: string): ConsumerGroup | undefined => this.host.group(groupId),
+    has: (groupId: string): boolean => this.host.group(groupId) !== undefined,
+    values: (): Iterable<ConsumerGroup> => this.host.allGroups(),
+  };
+  /** group id -> member id -> when the member's session ends unless it heartbeats again. */
+  private readonly sessionDeadlines = new Map<string, Map<string, number>>();
   private readonly regexes = new Map<string, RegExp>();
   private stopped = false;
 
@@ -158,7 +176,7 @@ export class ConsumerGroupCoordinator {
   stop(): void {
     // The timers go with the partitions; those that still fire find the coordinator stopped.
     this.stopped = true;
-    this.groups.clear();
+    this.sessionDeadlines.clear();
   }
 
   // ---- ConsumerGroupHeartbeat ----
@@ -167,8 +185,11 @@ export class ConsumerGroupCoordinator {
     try {
       this.validate(req);
       if (req.memberEpoch === LEAVE_GROUP_MEMBER_EPOCH || req.memberEpoch === LEAVE_GROUP_STATIC_MEMBER_EPOCH)
-        return await this.leave(req);
-      return await this.join(req);
+        return await this.host.write(req.groupId, 'consumer group leave', () => this.leave(req));
+      const outcome = await this.host.write(req.groupId, 'consumer group heartbeat', () => this.join(req));
+      // An empty classic group gave way: its tombstone is committed with the new group.
+      if (this.host.classicGroup(req.groupId) && this.host.group(req.groupId)) this.host.dropClassicGroup(req.groupId);
+      return outcome;
     } catch (e) {
       if (e instanceof HeartbeatError) return heartbeatFailure(e.errorCode, e.message);
       if (isWriteFailure(e)) return heartbeatFailure(e.errorCode, null);
@@ -220,7 +241,7 @@ export class ConsumerGroupCoordinator {
 
   /** The group a joining member may create, or the existing one; the kinds share their ids. */
   private groupFor(req: ConsumerHeartbeatRequest, records: ConsumerGroupRecordBytes[]): ConsumerGroup {
-    const existing = this.groups.get(req.groupId);
+    const existing = this.host.copyOfGroup(req.groupId);
     if (existing) return existing;
     const classic = this.host.classicGroup(req.groupId);
     if (req.memberEpoch !== JOIN_GROUP_MEMBER_EPOCH && !classic)
@@ -236,10 +257,12 @@ export class ConsumerGroupCoordinator {
     return group;
   }
 
-  private async join(req: ConsumerHeartbeatRequest): Promise<ConsumerHeartbeatOutcome> {
+  private join(req: ConsumerHeartbeatRequest): {
+    records: ConsumerGroupRecordBytes[];
+    response: ConsumerHeartbeatOutcome;
+  } {
     const records: ConsumerGroupRecordBytes[] = [];
     const group = this.groupFor(req, records);
-    const isNewGroup = !this.groups.has(group.groupId);
     if (
       group.members.size >= this.host.settings.consumerMaxSize &&
       (req.memberId === '' || !group.members.has(req.memberId))
@@ -283,10 +306,6 @@ export class ConsumerGroupCoordinator {
       group.addMember(member, now);
       this.host.logger.info('member joined', { group: group.groupId, member: memberId, protocol: 'consumer' });
     }
-    if (isNewGroup) {
-      this.groups.set(group.groupId, group);
-      if (this.host.classicGroup(group.groupId)) this.host.dropClassicGroup(group.groupId);
-    }
     if (memberChanged) records.push(memberRecord(group.groupId, member));
 
     // 2. Topics created, deleted or grown since the last epoch count as a subscription change too.
@@ -297,15 +316,14 @@ export class ConsumerGroupCoordinator {
 
     // 4. One step of this member towards its target.
     this.reconcileMember(group, member, owned, records);
-    this.scheduleSessionTimeout(group, member);
+    this.scheduleSessionTimeout(group.groupId, member.memberId);
 
-    await this.write(group, records);
     // The assignment is sent on a full request (a join, or a member that lost track and resends everything),
     // and whenever it changed.
     const fullRequest =
       req.memberEpoch === JOIN_GROUP_MEMBER_EPOCH ||
       (req.rebalanceTimeoutMs !== -1 && req.subscribedTopicNames !== null && req.ownedPartitions !== null);
-    return {
+    const response = {
       errorCode: ErrorCode.NONE,
       errorMessage: null,
       memberId,
@@ -316,6 +334,7 @@ export class ConsumerGroupCoordinator {
           ? partitionList(member.assignedPartitions)
           : null,
     };
+    return { records, response };
   }
 
   /** The member a heartbeat speaks for: existing (with its epoch checked), new, or a static member's successor. */
@@ -512,8 +531,11 @@ export class ConsumerGroupCoordinator {
 
   // ---- Leaving, fencing, timeouts ----
 
-  private async leave(req: ConsumerHeartbeatRequest): Promise<ConsumerHeartbeatOutcome> {
-    const group = this.groups.get(req.groupId);
+  private leave(req: ConsumerHeartbeatRequest): {
+    records: ConsumerGroupRecordBytes[];
+    response: ConsumerHeartbeatOutcome;
+  } {
+    const group = this.host.copyOfGroup(req.groupId);
     if (!group) throw new HeartbeatError(ErrorCode.GROUP_ID_NOT_FOUND, `Consumer group ${req.groupId} not found.`);
     let member: ConsumerGroupMember | undefined;
     if (req.instanceId === null) {
@@ -549,8 +571,7 @@ export class ConsumerGroupCoordinator {
       this.host.logger.info('member left', { group: group.groupId, member: member.memberId });
       this.fence(group, member, records);
     }
-    await this.write(group, records);
-    return {
+    const response = {
       errorCode: ErrorCode.NONE,
       errorMessage: null,
       memberId: member.memberId,
@@ -558,6 +579,7 @@ export class ConsumerGroupCoordinator {
       heartbeatIntervalMs: 0,
       assignment: null,
     };
+    return { records, response };
   }
 
   /** Removes a member with its records; the others are rebalanced by the epoch bump. */
@@ -572,74 +594,68 @@ export class ConsumerGroupCoordinator {
     records.push(...memberTombstones(group.groupId, member.memberId));
   }
 
-  private scheduleSessionTimeout(group: ConsumerGroup, member: ConsumerGroupMember): void {
+  private scheduleSessionTimeout(groupId: string, memberId: string): void {
     const timeoutMs = this.host.settings.consumerSessionTimeoutMs;
-    member.sessionDeadlineMs = this.host.now() + timeoutMs;
-    this.host.scheduleTimer(group.groupId, `consumer-session\u0000${member.memberId}`, timeoutMs, () => {
+    let deadlines = this.sessionDeadlines.get(groupId);
+    if (!deadlines) {
+      deadlines = new Map();
+      this.sessionDeadlines.set(groupId, deadlines);
+    }
+    deadlines.set(memberId, this.host.now() + timeoutMs);
+    this.host.scheduleTimer(groupId, `consumer-session\u0000${memberId}`, timeoutMs, () =>
       // A timer that fired while a heartbeat was extending the session finds the later deadline.
-      if (this.host.now() >= member.sessionDeadlineMs) this.expire(group, member, 'session expired');
-    });
+      this.expire(groupId, memberId, 'session expired', () => {
+        const deadline = this.sessionDeadlines.get(groupId)?.get(memberId);
+        return deadline === undefined || this.host.now() >= deadline;
+      }),
+    );
   }
 
   /** A member that does not revoke partitions within its rebalance timeout is removed, freeing them. */
   private scheduleRebalanceTimeout(group: ConsumerGroup, member: ConsumerGroupMember): void {
-    const epoch = member.memberEpoch;
-    this.host.scheduleTimer(group.groupId, rebalanceTimerName(member), Math.max(0, member.rebalanceTimeoutMs), () => {
-      if (member.state === MemberState.UNREVOKED_PARTITIONS && member.memberEpoch === epoch)
-        this.expire(group, member, 'did not revoke its partitions within the rebalance timeout');
-    });
+    const { groupId } = group;
+    const { memberId, memberEpoch } = member;
+    this.host.scheduleTimer(groupId, rebalanceTimerName(member), Math.max(0, member.rebalanceTimeoutMs), () =>
+      this.expire(
+        groupId,
+        memberId,
+        'did not revoke its partitions within the rebalance timeout',
+        (m) => m.state === MemberState.UNREVOKED_PARTITIONS && m.memberEpoch === memberEpoch,
+      ),
+    );
   }
 
-  private expire(group: ConsumerGroup, member: ConsumerGroupMember, reason: string): void {
-    if (this.stopped || this.groups.get(group.groupId) !== group || group.members.get(member.memberId) !== member)
-      return;
-    this.host.logger.info('member removed', { group: group.groupId, member: member.memberId, reason });
+  /** A timer's operation: removes the member from the committed group if it is still due; returns the records. */
+  private expire(
+    groupId: string,
+    memberId: string,
+    reason: string,
+    due: (member: ConsumerGroupMember) => boolean,
+  ): ConsumerGroupRecordBytes[] {
+    if (this.stopped) return [];
+    const group = this.host.copyOfGroup(groupId);
+    const member = group?.members.get(memberId);
+    if (!group || !member || !due(member)) return [];
+    this.host.logger.info('member removed', { group: groupId, member: memberId, reason });
     const records: ConsumerGroupRecordBytes[] = [];
     this.fence(group, member, records);
-    this.write(group, records).catch((error: unknown) => {
-      // A failed append reloads the partition from its log (told at ERROR where it failed): nothing to undo.
-      this.host.logger.info('member removal not written', { group: group.groupId, error: error as Error });
-    });
-  }
-
-  // ---- Records ----
-
-  /**
-   * Appends a heartbeat's records. Memory already holds their changes; if the append fails they are kept and go
-   * first in the group's next write, so the log replays to the same state.
-   */
-  private async write(group: ConsumerGroup, records: ConsumerGroupRecordBytes[]): Promise<void> {
-    const unwritten = this.unwritten.get(group.groupId);
-    if (records.length === 0 && !unwritten) return;
-    const batch = unwritten ? [...unwritten, ...records] : records;
-    this.unwritten.delete(group.groupId);
-    try {
-      await this.host.append(group.groupId, batch);
-    } catch (e) {
-      // A failed append reloads the partition, which drops this group: the log, not these records, is the truth.
-      // Otherwise (the partition is not led here) they still go before anything after them.
-      if (this.groups.get(group.groupId) === group)
-        this.unwritten.set(group.groupId, [...batch, ...(this.unwritten.get(group.groupId) ?? [])]);
-      throw e;
-    }
+    return records;
   }
 
   // ---- Loading ----
 
   /**
-   * The consumer groups of one partition of `__consumer_offsets`, from its records. Members come back with
-   * their epochs and assignments and must heartbeat within the session timeout, or are removed.
+   * The consumer groups of a partition just loaded: members come back with their epochs and assignments (their
+   * records) and must heartbeat within the session timeout, or are removed.
    */
-  load(records: ConsumerGroupRecord[]): ConsumerGroup[] {
-    const groups = rebuildConsumerGroups(records, this.host.now());
+  onLoaded(groups: Iterable<ConsumerGroup>): void {
     for (const group of groups) {
-      this.groups.set(group.groupId, group);
+      this.sessionDeadlines.delete(group.groupId);
       for (const m of group.members.values()) {
-        this.scheduleSessionTimeout(group, m);
+        this.scheduleSessionTimeout(group.groupId, m.memberId);
         if (m.state === MemberState.UNREVOKED_PARTITIONS) this.scheduleRebalanceTimeout(group, m);
       }
     }
-    return groups;
   }
 
   // ---- Admin ----
@@ -696,11 +712,15 @@ export class ConsumerGroupCoordinator {
     return memberEpoch === member.memberEpoch ? ErrorCode.NONE : ErrorCode.STALE_MEMBER_EPOCH;
   }
 
-  /** Forgets a group (its tombstones are the caller's to write). */
-  drop(group: ConsumerGroup): void {
-    // Its members' timers find it gone when they fire.
-    this.groups.delete(group.groupId);
-    this.unwritten.delete(group.groupId);
+  /** Forgets the session deadlines of the groups of a partition unloaded. */
+  dropPartition(ofPartition: (groupId: string) => boolean): void {
+    for (const groupId of [...this.sessionDeadlines.keys()])
+      if (ofPartition(groupId)) this.sessionDeadlines.delete(groupId);
+  }
+
+  /** Forgets what memory holds of a group beyond its records (its members' timers find it gone when they fire). */
+  drop(groupId: string): void {
+    this.sessionDeadlines.delete(groupId);
   }
 }
 

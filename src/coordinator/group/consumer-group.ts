@@ -48,8 +48,6 @@ export class ConsumerGroupMember implements MemberAssignment {
   subscribedTopicRegex: string | null = null;
   rebalanceTimeoutMs = -1;
   serverAssignor: string | null = null;
-  /** When the member's session ends unless it heartbeats again (its timer fires then). */
-  sessionDeadlineMs = 0;
 
   constructor(readonly memberId: string) {}
 

@@ -191,8 +191,9 @@ type ExpiredGroup = ClassicGroup | ConsumerGroup | string;
  *
  * Committed offsets live on the coordinator runtime (`coordinator/runtime/`): one `GroupShard` per partition,
  * changed only by replaying that partition's records, at load and after each committed append alike; every
- * write to the partition, group records included, goes through its queue. Group membership (classic and
- * KIP-848 groups) is still held here and loaded by its own pass over the partition.
+ * write to the partition, group records included, goes through its queue. KIP-848 consumer groups are decided
+ * in queue operations and built from their committed records (`GroupShard.consumerGroup`); classic group
+ * membership is still held here, built from the stored images when a partition loads.
  *
  * A group belongs to partition hash(groupId) mod N of `__consumer_offsets`; this broker coordinates the groups
  * of the partitions it leads, so the same logic serves a cluster.
@@ -232,7 +233,11 @@ export class GroupCoordinator {
       topics: deps.topics,
       logger: deps.logger,
       now: () => this.now(),
-      append: (groupId, records) => this.append(groupId, records),
+      write: (groupId, name, op) => this.writeConsumerGroup(groupId, name, op),
+      group: (groupId) => this.runtime.shard(this.partitionFor(groupId))?.consumerGroup(groupId, this.now()),
+      copyOfGroup: (groupId) =>
+        this.runtime.shard(this.partitionFor(groupId))?.copyOfConsumerGroup(groupId, this.now()),
+      allGroups: () => this.allConsumerGroups(),
       classicGroup: (groupId) => this.groups.get(groupId),
       dropClassicGroup: (groupId) => {
         const group = this.groups.get(groupId);
@@ -241,10 +246,16 @@ export class GroupCoordinator {
         this.groups.delete(groupId);
       },
       scheduleTimer: (groupId, name, delayMs, onFire) =>
-        this.runtime.scheduleTimer(this.partitionFor(groupId), `${groupId}\u0000${name}`, delayMs, () => {
-          if (!this.stopped) onFire();
-          return { records: [], response: undefined };
-        }),
+        this.runtime.scheduleTimer(
+          this.partitionFor(groupId),
+          `${groupId}\u0000${name}`,
+          delayMs,
+          () => ({
+            records: this.stopped ? [] : onFire().map((r) => groupShardRecord(r.key, r.value)),
+            response: undefined,
+          }),
+          () => this.consumerGroupWritten(groupId),
+        ),
       cancelTimer: (groupId, name) => this.runtime.cancelTimer(this.partitionFor(groupId), `${groupId}\u0000${name}`),
     });
   }
@@ -374,16 +385,14 @@ export class GroupCoordinator {
   private onLoaded(partition: number, shard: GroupShard): void {
     const started = this.now();
     let count = 0;
-    const consumerRecords = [...shard.consumerRecords.values()];
-    for (const group of this.consumer.load(consumerRecords)) {
-      if (shard.lastKind.get(group.groupId) !== 'consumer') {
-        this.consumer.drop(group);
-        continue;
-      }
-      count++;
-    }
+    const consumerGroups = shard
+      .consumerGroupIds()
+      .map((id) => shard.consumerGroup(id, started))
+      .filter((g) => g !== undefined);
+    this.consumer.onLoaded(consumerGroups);
+    count += consumerGroups.length;
     for (const [id, value] of shard.classicGroups) {
-      if (this.consumer.groups.has(id)) continue;
+      if (shard.consumerGroup(id, started)) continue;
       this.groups.set(id, this.classicGroupFrom(id, value));
       count++;
     }
@@ -404,8 +413,48 @@ export class GroupCoordinator {
       this.unload(group);
       this.groups.delete(group.groupId);
     }
-    for (const group of [...this.consumer.groups.values()])
-      if (this.partitionFor(group.groupId) === partition) this.consumer.drop(group);
+    // The consumer groups went with the partition's state; what memory held beyond their records goes too.
+    this.consumer.dropPartition((groupId) => this.partitionFor(groupId) === partition);
+  }
+
+  /** The committed consumer groups of every partition served here. */
+  private *allConsumerGroups(): IterableIterator<ConsumerGroup> {
+    const now = this.now();
+    for (const shard of this.runtime.shards())
+      for (const id of shard.consumerGroupIds()) {
+        const group = shard.consumerGroup(id, now);
+        if (group) yield group;
+      }
+  }
+
+  /**
+   * Builds a consumer group from its records just committed, so that the time it became empty (from which its
+   * offsets expire) is the time of the commit, not of a later read.
+   */
+  private consumerGroupWritten(groupId: string): void {
+    this.runtime.shard(this.partitionFor(groupId))?.consumerGroup(groupId, this.now());
+  }
+
+  /** A consumer group operation on its partition's queue (consumer-group-coordinator.ts). */
+  private async writeConsumerGroup<T>(
+    groupId: string,
+    name: string,
+    op: () => { records: Array<{ key: Buffer; value: Buffer | null }>; response: T },
+  ): Promise<T> {
+    const log = this.offsetsLogFor(groupId);
+    if (typeof log === 'number') throw new CoordinatorWriteError(log);
+    try {
+      const response = await this.runtime.write(this.partitionFor(groupId), name, () => {
+        const { records, response } = op();
+        return { records: records.map((r) => groupShardRecord(r.key, r.value)), response };
+      });
+      this.consumerGroupWritten(groupId);
+      return response;
+    } catch (error) {
+      // What the operation threw (a heartbeat's refusal) goes back as it is.
+      if (error instanceof KafkaError) throw new CoordinatorWriteError(error.code);
+      throw error;
+    }
   }
 
   /** A classic group as its GroupMetadata value stored it. */
@@ -568,8 +617,8 @@ export class GroupCoordinator {
     } catch (e) {
       return writeErrorCode(e);
     }
-    if (this.consumer.groups.get(groupId) === consumerGroup && consumerGroup.members.size === 0) {
-      this.consumer.drop(consumerGroup);
+    if (!this.consumer.groups.has(groupId)) {
+      this.consumer.drop(groupId);
       this.deps.logger.info('empty consumer group replaced by a classic group', { group: groupId });
     }
     return ErrorCode.NONE;
@@ -1348,8 +1397,8 @@ export class GroupCoordinator {
       group.transition('Dead', this.now());
       this.groups.delete(group.groupId);
     } else if (typeof group !== 'string') {
-      if (this.consumer.groups.get(group.groupId) !== group || group.members.size > 0) return;
-      this.consumer.drop(group);
+      if (this.consumer.groups.has(group.groupId)) return;
+      this.consumer.drop(group.groupId);
     }
     this.deps.logger.info(reason, { group: typeof group === 'string' ? group : group.groupId });
   }

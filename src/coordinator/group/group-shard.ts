@@ -4,6 +4,8 @@ import { ControlType } from '../../protocol/records/control-record.js';
 import type { CoordinatorBatchInfo } from '../runtime/coordinator-log.js';
 import type { CoordinatorSerde, CoordinatorShard } from '../runtime/coordinator-runtime.js';
 import { type CommittedOffset, offsetKey } from './classic-group.js';
+import type { ConsumerGroup } from './consumer-group.js';
+import { rebuildConsumerGroups } from './consumer-group-records.js';
 import {
   type ConsumerGroupRecord,
   type OffsetsRecord,
@@ -91,6 +93,12 @@ export class GroupShard implements CoordinatorShard<GroupShardRecord> {
   readonly consumerRecords = new Map<string, ConsumerGroupRecord>();
   /** Which kind of group each id was last written as: an id changes kind when an empty group gives way. */
   readonly lastKind = new Map<string, 'classic' | 'consumer'>();
+  /** The consumer group records of each group, the last of each key, in the order they were last written. */
+  private readonly consumerRecordsByGroup = new Map<string, Map<string, ConsumerGroupRecord>>();
+  /** Consumer groups as their records make them, built on first read after a change. */
+  private readonly consumerGroupCache = new Map<string, ConsumerGroup>();
+  /** Groups whose records changed since their cached group was built. */
+  private readonly staleConsumerGroups = new Set<string>();
 
   replay(record: GroupShardRecord): void {
     switch (record.type) {
@@ -124,13 +132,58 @@ export class GroupShard implements CoordinatorShard<GroupShardRecord> {
       } else {
         this.classicGroups.delete(record.group);
       }
+      this.staleConsumerGroups.add(record.group);
       return;
     }
     const k = key.toString('hex');
     // A record moves to the end when written again: the order is that of each key's last write.
     this.consumerRecords.delete(k);
     if (record.value !== null) this.consumerRecords.set(k, record);
+    let ofGroup = this.consumerRecordsByGroup.get(record.group);
+    if (!ofGroup) {
+      ofGroup = new Map();
+      this.consumerRecordsByGroup.set(record.group, ofGroup);
+    }
+    ofGroup.delete(k);
+    if (record.value !== null) ofGroup.set(k, record);
+    if (ofGroup.size === 0) this.consumerRecordsByGroup.delete(record.group);
+    this.staleConsumerGroups.add(record.group);
     if (record.type === 'consumer-group' && record.value) this.lastKind.set(record.group, 'consumer');
+  }
+
+  /**
+   * The consumer group of that id as its records make it (the same rebuild a load does), or undefined when the
+   * id is not a consumer group. The object is shared by readers until the group's next record: not to be
+   * changed; `copyOfConsumerGroup` gives one to decide on.
+   */
+  consumerGroup(groupId: string, nowMs: number): ConsumerGroup | undefined {
+    if (this.lastKind.get(groupId) !== 'consumer') return undefined;
+    const cached = this.consumerGroupCache.get(groupId);
+    if (cached && !this.staleConsumerGroups.has(groupId)) return cached;
+    this.staleConsumerGroups.delete(groupId);
+    const group = this.copyOfConsumerGroup(groupId, nowMs);
+    if (!group) {
+      this.consumerGroupCache.delete(groupId);
+      return undefined;
+    }
+    // A group ages (offsets retention) from when it last became empty, which a rebuild must not reset.
+    if (cached && (cached.members.size === 0) === (group.members.size === 0))
+      group.stateTimestamp = cached.stateTimestamp;
+    this.consumerGroupCache.set(groupId, group);
+    return group;
+  }
+
+  /** A fresh consumer group built from the group's records, for an operation to change as it decides. */
+  copyOfConsumerGroup(groupId: string, nowMs: number): ConsumerGroup | undefined {
+    if (this.lastKind.get(groupId) !== 'consumer') return undefined;
+    const records = this.consumerRecordsByGroup.get(groupId);
+    if (!records) return undefined;
+    return rebuildConsumerGroups([...records.values()], nowMs)[0];
+  }
+
+  /** The ids of the consumer groups of this partition. */
+  consumerGroupIds(): string[] {
+    return [...this.consumerRecordsByGroup.keys()].filter((id) => this.lastKind.get(id) === 'consumer');
   }
 
   private set(group: string, key: string, offset: CommittedOffset | null): void {
