@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { EmbeddedMetadataStore } from '../../src/cluster/embedded-metadata-store.js';
 import { EtcdMetadataStore, WatchCompactedError } from '../../src/cluster/etcd-metadata-store.js';
 import { createIfAbsent, type MetadataStore, type WatchEvent } from '../../src/cluster/metadata-store.js';
+import { TopicMetadata } from '../../src/cluster/topic-metadata.js';
 import { withTempDir } from '../storage/helpers.js';
 import { etcdUnavailable, startEtcd, withEtcd } from './etcd.js';
 
@@ -138,6 +139,27 @@ describe('etcd store', { skip: etcdUnavailable }, () => {
       );
       await a.close();
       await b.close();
+    }));
+
+  test('TopicMetadata on etcd announces its own creates and deletes once, and an older event never undoes a newer one', () =>
+    withEtcd(async (etcd) => {
+      const store = await EtcdMetadataStore.open({ endpoints: [etcd.endpoint], prefix: '/samsa/t' });
+      const topics = await TopicMetadata.load(store);
+      const changes: string[] = [];
+      topics.onChange((names) => changes.push(...names));
+      const record = (name: string) => ({ name, id: `${name}-id`, partitions: [], configs: {} });
+      assert.ok(await topics.create(record('t')));
+      assert.deepEqual(changes, ['t'], 'announced when the create returns');
+      assert.equal(await topics.delete('t'), true);
+      assert.equal(topics.get('t'), undefined);
+      assert.ok(await topics.create(record('u')));
+      // A write from elsewhere only the watch brings: once it is announced, every event before it was seen too.
+      await store.txn([], [{ type: 'put', key: '/topics/v', value: JSON.stringify(record('v')) }]);
+      await until(() => changes.includes('v'), 'the watch to bring v');
+      assert.deepEqual(changes, ['t', 't', 'u', 'v']);
+      assert.equal(topics.get('t'), undefined, 'the create event seen after the delete did not bring t back');
+      topics.close();
+      await store.close();
     }));
 
   test('a watch resumes after etcd restarts, missing nothing in between; a compacted revision is an error', async () => {
