@@ -122,3 +122,22 @@ test('two brokers register under leases; a lost lease is noticed and logged at E
     }
   }),
 );
+
+test('etcd out of reach for a whole session: the registration counts as lost', { skip: etcdUnavailable }, () =>
+  withEtcd(async (etcd) => {
+    const store = await EtcdMetadataStore.open({ endpoints: [etcd.endpoint], prefix: PREFIX });
+    let lost: Error | undefined;
+    const registrar = await BrokerRegistrar.register(
+      store,
+      { nodeId: 7, rack: null, endpoints: [] },
+      { sessionTimeoutMs: 1000, onLeaseLost: (e) => (lost = e) },
+    );
+    await etcd.stop();
+    const deadline = Date.now() + 10_000;
+    while (!lost && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(lost, 'the loss is reported');
+    assert.equal(registrar.leaseLost, true);
+    await registrar.deregister();
+    await store.close();
+  }),
+);
