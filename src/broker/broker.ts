@@ -4,6 +4,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
+import { BrokerRegistrar } from '../cluster/etcd-broker-registration.js';
+import { EtcdMetadataStore } from '../cluster/etcd-metadata-store.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
 import {
@@ -160,6 +162,9 @@ export class Broker {
   /** The port of the HTTP listener (samsa.http.listener), 0 when there is none. */
   httpPort = 0;
   private http: HttpEndpoint | null = null;
+  /** The registration in etcd (samsa.metadata.store=etcd), kept alive while the broker runs. */
+  private registrar: BrokerRegistrar | null = null;
+  private resolveRegistrationLost: ((error: Error) => void) | undefined;
   /** Serving: logs recovered and listeners serving, not stopping (/health/ready). */
   private serving = false;
   /** Counted only with an HTTP listener to serve them. */
@@ -216,9 +221,7 @@ export class Broker {
     const listeners = await this.bindListeners();
     await this.bindHttpListener();
     await this.lockLogDirs();
-    const store: MetadataStore = await EmbeddedMetadataStore.open(settings.logDirs[0]!, {
-      onWarning: (message, fields) => logger.child('metadata').warn(message, fields),
-    });
+    const store = await this.openMetadataStore();
     this.startupClosers.push(() => store.close());
     const clusterId = await this.checkMetaProperties(store);
     const topics = await TopicMetadata.load(store);
@@ -419,6 +422,7 @@ export class Broker {
       scheduleCleaner();
       scheduleFlush();
     });
+    if (store instanceof EtcdMetadataStore) await this.register(store);
     this.stores = { store, topics, brokerConfigs, logs, replicas, groups, transactions };
     for (const listener of this.listeners) listener.serve();
     this.serving = true;
@@ -434,6 +438,63 @@ export class Broker {
       ms: Date.now() - started,
     });
   }
+
+  /** samsa.metadata.store: etcd (samsa.etcd.*), else the embedded store in the first log dir. */
+  private async openMetadataStore(): Promise<MetadataStore> {
+    const { settings } = this;
+    const logger = this.logger.child('metadata');
+    if (settings.etcd) {
+      try {
+        return await EtcdMetadataStore.open({
+          ...settings.etcd,
+          onWatchError: (e) => logger.error('metadata watch stopped', { error: e.message }),
+        });
+      } catch (e) {
+        throw new StartupError(`samsa.etcd.endpoints: cannot reach etcd: ${describeCause(e)}`);
+      }
+    }
+    return EmbeddedMetadataStore.open(settings.logDirs[0]!, {
+      onWarning: (message, fields) => logger.warn(message, fields),
+    });
+  }
+
+  /** Registers this broker under a lease kept alive until the broker stops (see cluster/etcd-broker-registration.ts). */
+  private async register(store: MetadataStore): Promise<void> {
+    const { settings } = this;
+    const registrar = await BrokerRegistrar.register(
+      store,
+      {
+        nodeId: settings.nodeId,
+        rack: settings.rack ?? null,
+        endpoints: (settings.listeners ?? []).map((l) => ({
+          name: l.name,
+          host: l.advertisedHost,
+          port: l.advertisedPort,
+        })),
+      },
+      {
+        onLeaseLost: (error) => {
+          this.logger.error('broker registration lease lost: the cluster no longer counts this broker as alive', {
+            nodeId: settings.nodeId,
+            error: error.message,
+          });
+          this.resolveRegistrationLost?.(error);
+        },
+      },
+    );
+    this.registrar = registrar;
+    this.startupClosers.push(() => registrar.deregister());
+  }
+
+  /** Whether this broker's registration lease was lost (etcd expired or revoked it) while it runs. */
+  get registrationLost(): boolean {
+    return this.registrar?.leaseLost ?? false;
+  }
+
+  /** Resolves with the cause when this broker's registration lease is lost. */
+  readonly whenRegistrationLost: Promise<Error> = new Promise((resolve) => {
+    this.resolveRegistrationLost = resolve;
+  });
 
   /**
    * Binds samsa.http.listener, when set, before the logs are opened: liveness answers during a long recovery,
@@ -694,6 +755,11 @@ export class Broker {
         await logs.shutdown();
         brokerConfigs.close();
         topics.close();
+        await this.registrar
+          ?.deregister()
+          .catch((e: Error) =>
+            this.logger.warn('broker registration not revoked; it expires with its lease', { error: e.message }),
+          );
         await store.close();
       }
       for (const lock of this.logDirLocks) await lock.close();

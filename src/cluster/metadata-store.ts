@@ -37,9 +37,15 @@ export interface MetadataStore {
   txn(compares: Compare[], operations: Operation[]): Promise<TxnResult>;
   /**
    * Calls `listener` for every change under `prefix` after `fromRevision`, in revision order.
-   * Returns a function that stops the watch.
+   * Returns a function that stops the watch. `onError` hears of a watch that cannot go on, such as one whose
+   * `fromRevision` the store has compacted away (the watch has stopped then; its caller must reload).
    */
-  watch(prefix: string, fromRevision: number, listener: (events: WatchEvent[], revision: number) => void): () => void;
+  watch(
+    prefix: string,
+    fromRevision: number,
+    listener: (events: WatchEvent[], revision: number) => void,
+    onError?: (error: Error) => void,
+  ): () => void;
   /** A lease that expires unless kept alive within `ttlMs`; keys put with it are deleted when it expires. */
   grantLease(ttlMs: number): Promise<number>;
   keepAlive(lease: number): Promise<void>;

@@ -71,6 +71,12 @@ export class TopicMetadata {
   private readonly byName = new Map<string, TopicRecord>();
   private readonly byId = new Map<string, TopicRecord>();
   private readonly revisions = new Map<string, number>();
+  /**
+   * The revision of the last change applied per name, deletions included: a write of this view is applied when
+   * it succeeds and the watch brings it again later (at once on the embedded store, later on etcd), so the
+   * watch's older events must not undo a newer local change (nor notify twice).
+   */
+  private readonly applied = new Map<string, number>();
   /** Deleted topic ids, with the revision that deleted each, oldest first. */
   private readonly deletedIds = new Map<string, number>();
   private readonly stopWatches: Array<() => void> = [];
@@ -128,7 +134,7 @@ export class TopicMetadata {
     const key = TOPICS_PREFIX + topic.name;
     const r = await this.store.txn([{ key, modRevision: 0 }], [{ type: 'put', key, value: JSON.stringify(topic) }]);
     if (!r.succeeded) return null;
-    this.set(topic, r.revision);
+    this.apply(topic.name, r.revision, topic);
     return topic;
   }
 
@@ -140,7 +146,7 @@ export class TopicMetadata {
       [{ key, modRevision: current }],
       [{ type: 'put', key, value: JSON.stringify(topic) }],
     );
-    if (r.succeeded) this.set(topic, r.revision);
+    if (r.succeeded) this.apply(topic.name, r.revision, topic);
     return r.succeeded;
   }
 
@@ -179,8 +185,8 @@ export class TopicMetadata {
     }
     const r = await this.store.txn([{ key, modRevision: current }], operations);
     if (r.succeeded) {
-      this.remove(name);
       this.deletedIds.set(topic.id, r.revision);
+      this.apply(name, r.revision, null);
     }
     return r.succeeded;
   }
@@ -201,15 +207,31 @@ export class TopicMetadata {
     for (const e of events) {
       if (e.type === 'put') {
         const topic = JSON.parse(e.kv.value) as TopicRecord;
-        if ((this.revisions.get(topic.name) ?? -1) >= e.kv.modRevision) continue;
-        this.set(topic, e.kv.modRevision);
-        changed.push(topic.name);
+        if (this.applyChange(topic.name, e.kv.modRevision, topic)) changed.push(topic.name);
       } else {
         const name = e.key.slice(TOPICS_PREFIX.length);
-        if (this.remove(name)) changed.push(name);
+        if (this.applyChange(name, e.modRevision, null)) changed.push(name);
+        // The watch has reached this deletion: no older event of the name can come any more.
+        if (this.applied.get(name) === e.modRevision && !this.byName.has(name)) this.applied.delete(name);
       }
     }
     if (changed.length > 0) for (const l of this.listeners) l(changed);
+  }
+
+  /** A change of this view's own, applied and announced unless the watch brought it first. */
+  private apply(name: string, revision: number, topic: TopicRecord | null): void {
+    if (this.applyChange(name, revision, topic)) for (const l of this.listeners) l([name]);
+  }
+
+  /** Applies a put (`topic`) or a deletion (null) newer than the last change applied; whether anything changed. */
+  private applyChange(name: string, revision: number, topic: TopicRecord | null): boolean {
+    if ((this.applied.get(name) ?? -1) >= revision) return false;
+    this.applied.set(name, revision);
+    if (topic) {
+      this.set(topic, revision);
+      return true;
+    }
+    return this.remove(name);
   }
 
   private set(topic: TopicRecord, revision: number): void {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { BrokerSettings, ListenerSettings } from './broker-settings.js';
+import type { BrokerSettings, EtcdSettings, ListenerSettings } from './broker-settings.js';
 import { defaultBrokerSettings } from './broker-settings.js';
 import { configValueError, LONG_MAX_TEXT, TOPIC_CONFIGS } from './topic-config.js';
 
@@ -119,6 +119,14 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'samsa.max.broker.partitions': { type: 'int', default: '-1', atLeast: -1 },
   /** Samsa's own: `host:port` of the HTTP listener serving /metrics and /health/*; unset, none. */
   'samsa.http.listener': { type: 'string' },
+  /** Samsa's own: where the cluster metadata lives, `embedded` (one broker, in the first log dir) or `etcd`. */
+  'samsa.metadata.store': { type: 'string', default: 'embedded', oneOf: ['embedded', 'etcd'] },
+  /** Samsa's own: the etcd client URLs, `http://host:port,...`, with samsa.metadata.store=etcd. */
+  'samsa.etcd.endpoints': { type: 'list' },
+  /** Samsa's own: every key of this cluster in etcd is under this prefix; clusters sharing an etcd each set their own. */
+  'samsa.etcd.prefix': { type: 'string', default: '/samsa' },
+  /** broker.rack: the rack this broker is in, registered with it and given in Metadata responses. */
+  'broker.rack': { type: 'string' },
 };
 
 /** Kafka keys accepted without effect here (threads, ZooKeeper/KRaft plumbing); start-up notes them once. */
@@ -197,7 +205,9 @@ export function parseBrokerConfig(raw: Map<string, string>): ParsedConfig {
     const def = BROKER_CONFIGS[key];
     if (def) values.set(key, parseValue(key, def, text));
     else if (key === 'zookeeper.connect')
-      notices.push('zookeeper.connect is not needed: Samsa embeds the coordination of its one broker');
+      notices.push(
+        'zookeeper.connect is not used: a single broker keeps its metadata embedded; for a cluster set samsa.metadata.store=etcd and samsa.etcd.endpoints=http://host:port,...',
+      );
     else if (IGNORED_KAFKA_CONFIGS.has(key)) warnings.push(`${key} is accepted but has no effect in Samsa`);
     else warnings.push(`unknown configuration ${key} ignored`);
   }
@@ -219,6 +229,25 @@ export function parseListener(text: string, key: string): Endpoint {
 }
 
 const MAX_PORT = 65535;
+
+/** samsa.etcd.endpoints and samsa.etcd.prefix, with samsa.metadata.store=etcd. */
+function parseEtcdSettings(get: <T extends ConfigValue>(key: string) => T | undefined): EtcdSettings {
+  const endpoints = get<string[]>('samsa.etcd.endpoints') ?? [];
+  if (endpoints.length === 0)
+    throw new ConfigError(
+      'samsa.metadata.store=etcd needs samsa.etcd.endpoints=http://host:port,... (etcd client URLs)',
+    );
+  for (const e of endpoints) {
+    if (!/^https?:\/\/[^/]+$/.test(e))
+      throw new ConfigError(`Invalid value ${JSON.stringify(e)} in samsa.etcd.endpoints: expected http://host:port`);
+  }
+  const prefix = get<string>('samsa.etcd.prefix')!;
+  if (!prefix.startsWith('/') || prefix.endsWith('/'))
+    throw new ConfigError(
+      `Invalid value ${JSON.stringify(prefix)} for samsa.etcd.prefix: expected /name (no trailing /)`,
+    );
+  return { endpoints, prefix };
+}
 
 /** samsa.http.listener: `host:port` (an IPv6 host in brackets; an empty host binds every interface). */
 export function parseHttpListener(text: string): { host: string; port: number } {
@@ -379,6 +408,8 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     ...(get<string>('samsa.http.listener')
       ? { httpListener: parseHttpListener(get<string>('samsa.http.listener')!) }
       : {}),
+    ...(get<string>('broker.rack') ? { rack: get<string>('broker.rack')! } : {}),
+    ...(get<string>('samsa.metadata.store') === 'etcd' ? { etcd: parseEtcdSettings(get) } : {}),
     producerIdExpirationMs: get<number>('producer.id.expiration.ms')!,
     producerIdExpirationCheckIntervalMs: get<number>('producer.id.expiration.check.interval.ms')!,
     transactions: {

@@ -72,6 +72,10 @@ export interface BrokerSettings {
   maxBrokerPartitions?: number;
   /** samsa.http.listener: where /metrics and /health/* are served; absent, no HTTP listener. */
   httpListener?: { host: string; port: number };
+  /** broker.rack: registered with the broker; absent, none. */
+  rack?: string;
+  /** samsa.metadata.store=etcd: the cluster metadata in etcd; absent, embedded in the first log dir. */
+  etcd?: EtcdSettings;
   /** producer.id.expiration.ms: a partition forgets a producer that has not written for this long. */
   producerIdExpirationMs: number;
   /** producer.id.expiration.check.interval.ms: how often expired producers are looked for. */
@@ -128,6 +132,13 @@ const DEFAULT_FETCH_MAX_BYTES = 55 * 1024 * 1024;
 const DEFAULT_QUEUED_MAX_REQUEST_BYTES = 100 * 1024 * 1024;
 
 /** Kafka's defaults, with the exceptions Samsa makes on purpose (see docs/ARCHITECTURE.md). */
+export interface EtcdSettings {
+  /** samsa.etcd.endpoints: client URLs, `http://host:port`. */
+  endpoints: string[];
+  /** samsa.etcd.prefix: this cluster's keys are under it. */
+  prefix: string;
+}
+
 export function defaultBrokerSettings(): BrokerSettings {
   return {
     nodeId: 0,

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import kafkajs from 'kafkajs';
+import { BROKER_REGISTRATIONS_PREFIX, BrokerRegistrar } from '../../src/cluster/etcd-broker-registration.js';
+import { EtcdMetadataStore } from '../../src/cluster/etcd-metadata-store.js';
+import { parseBrokerConfig, toBrokerSettings } from '../../src/config/broker-config.js';
+import { startBroker } from '../../src/index.js';
+import { Logger } from '../../src/observability/logger.js';
+import { withTempDir } from '../storage/helpers.js';
+import { etcdUnavailable, withEtcd } from './etcd.js';
+
+const { Kafka, logLevel } = kafkajs;
+const PREFIX = '/samsa/test';
+
+test('server.properties: samsa.metadata.store=etcd with samsa.etcd.endpoints and samsa.etcd.prefix', () => {
+  const parse = (entries: Record<string, string>) => {
+    const { values } = parseBrokerConfig(new Map(Object.entries(entries)));
+    return toBrokerSettings(values);
+  };
+  assert.equal(parse({}).etcd, undefined, 'embedded by default');
+  assert.deepEqual(
+    parse({ 'samsa.metadata.store': 'etcd', 'samsa.etcd.endpoints': 'http://a:2379,http://b:2379' }).etcd,
+    { endpoints: ['http://a:2379', 'http://b:2379'], prefix: '/samsa' },
+  );
+  assert.equal(
+    parse({
+      'samsa.metadata.store': 'etcd',
+      'samsa.etcd.endpoints': 'http://a:2379',
+      'samsa.etcd.prefix': '/samsa/east',
+    }).etcd?.prefix,
+    '/samsa/east',
+  );
+  assert.throws(() => parse({ 'samsa.metadata.store': 'etcd' }), /samsa\.etcd\.endpoints/);
+  assert.throws(() => parse({ 'samsa.metadata.store': 'zookeeper' }), /samsa\.metadata\.store/);
+  assert.throws(
+    () => parse({ 'samsa.metadata.store': 'etcd', 'samsa.etcd.endpoints': 'a:2379' }),
+    /samsa\.etcd\.endpoints/,
+  );
+});
+
+test(
+  'a broker on etcd keeps its topics there: created with KafkaJS, found after a restart',
+  { skip: etcdUnavailable },
+  () =>
+    withEtcd((etcd) =>
+      withTempDir(async (dir) => {
+        const etcdSettings = { endpoints: [etcd.endpoint], prefix: PREFIX };
+        let broker = await startBroker({ logDirs: [dir], etcd: etcdSettings });
+        const kafka = () =>
+          new Kafka({ clientId: 'etcd-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+        let admin = kafka().admin();
+        await admin.connect();
+        await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 3 }, { topic: 'payments' }] });
+        await admin.disconnect();
+        const clusterId = broker.clusterId;
+        await broker.stop();
+
+        // The topics are in etcd, under the cluster's prefix.
+        const store = await EtcdMetadataStore.open(etcdSettings);
+        assert.ok((await store.list('/')).some((kv) => kv.value.includes('orders')));
+        assert.deepEqual(await BrokerRegistrar.list(store), [], 'a clean stop revokes the registration');
+        await store.close();
+
+        broker = await startBroker({ logDirs: [dir], etcd: etcdSettings });
+        try {
+          assert.equal(broker.clusterId, clusterId);
+          admin = kafka().admin();
+          await admin.connect();
+          const metadata = await admin.fetchTopicMetadata({ topics: ['orders', 'payments'] });
+          assert.deepEqual(metadata.topics.map((t) => `${t.name}:${t.partitions.length}`).sort(), [
+            'orders:3',
+            'payments:1',
+          ]);
+          await admin.disconnect();
+        } finally {
+          await broker.stop();
+        }
+      }),
+    ),
+);
+
+test('two brokers register under leases; a lost lease is noticed and logged at ERROR', { skip: etcdUnavailable }, () =>
+  withEtcd(async (etcd) => {
+    const etcdSettings = { endpoints: [etcd.endpoint], prefix: PREFIX };
+    const lines: string[] = [];
+    const logger = new Logger('broker', { level: 'error', sink: { write: (line: string) => lines.push(line) } });
+    const first = await startBroker({ nodeId: 1, rack: 'r1', etcd: etcdSettings });
+    const second = await startBroker({ nodeId: 2, etcd: etcdSettings, logger });
+    const store = await EtcdMetadataStore.open(etcdSettings);
+    try {
+      const registered = await BrokerRegistrar.list(store);
+      assert.deepEqual(
+        registered.map((r) => [r.nodeId, r.rack, r.endpoints.map((e) => `${e.name}://${e.host}:${e.port}`)]),
+        [
+          [1, 'r1', [`PLAINTEXT://${first.bootstrap}`]],
+          [2, null, [`PLAINTEXT://${second.bootstrap}`]],
+        ],
+      );
+      // The second broker's lease revoked behind its back, as etcd does when it expires.
+      const raw = await fetch(`${etcd.endpoint}/v3/kv/range`, {
+        method: 'POST',
+        body: JSON.stringify({ key: Buffer.from(`${PREFIX}${BROKER_REGISTRATIONS_PREFIX}2`).toString('base64') }),
+      });
+      const lease = ((await raw.json()) as { kvs: { lease: string }[] }).kvs[0]!.lease;
+      await fetch(`${etcd.endpoint}/v3/lease/revoke`, { method: 'POST', body: JSON.stringify({ ID: lease }) });
+      const cause = await second.whenRegistrationLost;
+      assert.match(cause.message, /lost/);
+      assert.equal(second.registrationLost, true);
+      assert.equal(first.registrationLost, false);
+      assert.ok(
+        lines.some((l) => l.includes('ERROR') || l.includes('"error"')) && lines.some((l) => l.includes('lease lost')),
+        lines.join('\n'),
+      );
+      assert.deepEqual(
+        (await BrokerRegistrar.list(store)).map((r) => r.nodeId),
+        [1],
+      );
+    } finally {
+      await store.close();
+      await second.stop();
+      await first.stop();
+    }
+  }),
+);
+
+test('etcd out of reach for a whole session: the registration counts as lost', { skip: etcdUnavailable }, () =>
+  withEtcd(async (etcd) => {
+    const store = await EtcdMetadataStore.open({ endpoints: [etcd.endpoint], prefix: PREFIX });
+    let lost: Error | undefined;
+    const registrar = await BrokerRegistrar.register(
+      store,
+      { nodeId: 7, rack: null, endpoints: [] },
+      { sessionTimeoutMs: 1000, onLeaseLost: (e) => (lost = e) },
+    );
+    await etcd.stop();
+    const deadline = Date.now() + 10_000;
+    while (!lost && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(lost, 'the loss is reported');
+    assert.equal(registrar.leaseLost, true);
+    await registrar.deregister();
+    await store.close();
+  }),
+);

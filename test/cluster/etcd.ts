@@ -1,0 +1,117 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The etcd server binary (Debian's etcd-server package); the tests that need it skip, saying so, without it. */
+export const ETCD_BINARY = process.env.ETCD_BINARY ?? 'etcd';
+
+function etcdInstalled(): boolean {
+  try {
+    execFileSync(ETCD_BINARY, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A skip reason for node:test when etcd is not installed (CI installs it: there the tests always run). */
+export const etcdUnavailable: string | false = etcdInstalled()
+  ? false
+  : `etcd is not installed (apt-get install etcd-server, or set ETCD_BINARY): etcd tests skipped`;
+
+/** How long etcd may take to answer its first request. */
+const START_TIMEOUT_MS = 20_000;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface EtcdServer {
+  endpoint: string;
+  /** Stops the process (SIGTERM) and waits for it; the data dir stays, so start() brings the same data back. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops it and removes its data dir. */
+  destroy(): Promise<void>;
+}
+
+/** One etcd member on free loopback ports with a temporary data dir. */
+export async function startEtcd(): Promise<EtcdServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'samsa-etcd-'));
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  let child: ChildProcess | undefined;
+  let output = '';
+  const start = async () => {
+    output = '';
+    child = spawn(
+      ETCD_BINARY,
+      [
+        '--name=samsa-test',
+        `--data-dir=${dataDir}`,
+        `--listen-client-urls=${endpoint}`,
+        `--advertise-client-urls=${endpoint}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
+        `--initial-cluster=samsa-test=${peer}`,
+        '--log-level=error',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child.stderr!.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    const exited = new Promise<never>((_, reject) =>
+      child!.once('exit', (code) => reject(new Error(`etcd exited (${code}) before it was ready: ${output}`))),
+    );
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    const ready = (async () => {
+      for (;;) {
+        try {
+          const r = await fetch(`${endpoint}/v3/kv/range`, { method: 'POST', body: '{"key":"AA=="}' });
+          if (r.ok) return;
+        } catch {}
+        if (Date.now() > deadline) throw new Error(`etcd did not answer within ${START_TIMEOUT_MS} ms: ${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    await Promise.race([ready, exited]);
+    exited.catch(() => {});
+  };
+  const stop = async () => {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((resolve) => c.once('exit', resolve));
+    c.kill('SIGTERM');
+    await exited;
+  };
+  await start();
+  return {
+    endpoint,
+    start,
+    stop,
+    destroy: async () => {
+      await stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs `fn` with a fresh etcd, removed afterwards. */
+export async function withEtcd<T>(fn: (etcd: EtcdServer) => Promise<T>): Promise<T> {
+  const etcd = await startEtcd();
+  try {
+    return await fn(etcd);
+  } finally {
+    await etcd.destroy();
+  }
+}
