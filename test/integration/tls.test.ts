@@ -3,12 +3,13 @@ import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import { parseBrokerConfig, resolveListeners } from '../../src/config/broker-config.js';
 import { type Broker, startBroker } from '../../src/index.js';
 import { PYTHON } from './clients.js';
 import { KEYSTORE_PASSWORD, makeCertificates, type TestCertificates } from './tls-certificates.js';
 
+const { ConfigResourceTypes, Kafka, logLevel } = kafkajs;
 const run = promisify(execFile);
 let certs: TestCertificates;
 /** One broker with a PLAINTEXT and an SSL listener (PEM key store, client certificates requested). */
@@ -18,7 +19,7 @@ let mtls: Broker;
 
 async function start(properties: Record<string, string>): Promise<Broker> {
   const listeners = resolveListeners(parseBrokerConfig(new Map(Object.entries(properties))).values);
-  return startBroker({ listeners, host: '127.0.0.1' });
+  return startBroker({ listeners, host: '127.0.0.1', staticConfigs: properties });
 }
 
 function endpoint(b: Broker, name: string): string {
@@ -140,6 +141,25 @@ test('KafkaJS produces and consumes over mutual TLS (PKCS12 key store, client ce
   });
   await consumer.disconnect();
   assert.deepEqual(seen, ['one', 'two']);
+  // DescribeConfigs never gives out a password (Kafka's PASSWORD type): null and marked sensitive.
+  const admin = kafka.admin();
+  await admin.connect();
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [
+      {
+        type: ConfigResourceTypes.BROKER,
+        name: '0',
+        configNames: ['listener.name.clients.ssl.keystore.password', 'ssl.client.auth'],
+      },
+    ],
+  });
+  await admin.disconnect();
+  const entries = described.resources[0]!.configEntries;
+  const password = entries.find((e) => e.configName === 'listener.name.clients.ssl.keystore.password')!;
+  assert.equal(password.configValue, null);
+  assert.equal(password.isSensitive, true);
+  assert.equal(entries.find((e) => e.configName === 'ssl.client.auth')!.configValue, 'required');
 });
 
 test('mutual TLS: a client without a certificate, or with one from another CA, is refused; one with a trusted certificate is served', async () => {
