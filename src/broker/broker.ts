@@ -608,6 +608,7 @@ export class Broker {
           requestMemory,
           // Segment reads in responses go back to storage's read buffer pool once written.
           onResponseWritten: releaseWrittenChunks,
+          ...(l.ssl ? { ssl: l.ssl } : {}),
         },
         (frame: Buffer, connection: Connection) => this.dispatcher!.handleFrame(frame, connection),
         (error: unknown, connection: Connection) => this.dispatcher!.onConnectionError(error, connection),

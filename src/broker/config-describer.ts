@@ -41,6 +41,16 @@ export interface DescribedConfig {
   readOnly: boolean;
   configType: number;
   synonyms: ConfigSynonym[];
+  /** Kafka's PASSWORD-type configs: described with a null value, so that secrets never leave the broker. */
+  sensitive: boolean;
+}
+
+/** Kafka's configs of type PASSWORD (also per listener, `listener.name.<name>.`...). */
+const SENSITIVE_CONFIG =
+  /(^|\.)(ssl\.keystore\.password|ssl\.key\.password|ssl\.truststore\.password|ssl\.keystore\.key|ssl\.keystore\.certificate\.chain|ssl\.truststore\.certificates|sasl\.jaas\.config)$/;
+
+export function isSensitiveConfig(name: string): boolean {
+  return SENSITIVE_CONFIG.test(name);
 }
 
 function longText(n: number): string {
@@ -212,6 +222,7 @@ export function describeTopicConfigs(
       readOnly: false,
       configType: CONFIG_TYPE[def.kind],
       synonyms,
+      sensitive: false,
     });
   }
   return out;
@@ -228,14 +239,18 @@ export function describeBrokerConfigs(
   keys: readonly string[] | null,
 ): DescribedConfig[] {
   const wanted = (name: string) => keys === null || keys.includes(name);
-  const describe = (name: string, value: string | null, synonyms: ConfigSynonym[]): DescribedConfig => ({
-    name,
-    value,
-    source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
-    readOnly: !DYNAMIC_BROKER_CONFIGS.has(name),
-    configType: CONFIG_TYPE[brokerConfigKind(name)],
-    synonyms,
-  });
+  const describe = (name: string, value: string | null, synonyms: ConfigSynonym[]): DescribedConfig => {
+    const sensitive = isSensitiveConfig(name);
+    return {
+      name,
+      value: sensitive ? null : value,
+      source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
+      readOnly: !DYNAMIC_BROKER_CONFIGS.has(name),
+      configType: CONFIG_TYPE[brokerConfigKind(name)],
+      synonyms: sensitive ? synonyms.map((s) => ({ ...s, value: null })) : synonyms,
+      sensitive,
+    };
+  };
   const clusterDefault = settings.dynamicConfigs?.clusterDefault ?? {};
   if (resourceName === '') {
     return Object.entries(clusterDefault)

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { resolveListenerSsl, SslConfigError } from '../security/ssl-config.js';
 import type { BrokerSettings, EtcdSettings, ListenerSettings } from './broker-settings.js';
 import { defaultBrokerSettings } from './broker-settings.js';
 import { configValueError, LONG_MAX_TEXT, TOPIC_CONFIGS } from './topic-config.js';
@@ -155,16 +156,17 @@ export interface ParsedConfig {
   notices: string[];
 }
 
-/** Keys whose presence asks for security; naming one stops start-up until Samsa has security. */
+/** TLS settings (also per listener, `listener.name.<name>.ssl.*`), read as text by resolveListenerSsl. */
+export const SSL_KEY = /^(listener\.name\.[^.]+\.)?ssl\./;
+
+/** Keys whose presence asks for security Samsa does not have yet (SASL, ACLs); naming one stops start-up. */
 function securityRefusal(key: string, value: string): string | null {
   const asks =
-    SECURITY_KEY.test(key) ||
+    (SECURITY_KEY.test(key) && !SSL_KEY.test(key)) ||
     (key === 'authorizer.class.name' && value.trim() !== '') ||
-    (key === 'security.inter.broker.protocol' && value.trim() !== 'PLAINTEXT') ||
-    (key === 'listener.security.protocol.map' &&
-      value.split(',').some((entry) => /:\s*(SSL|SASL_PLAINTEXT|SASL_SSL)\s*$/.test(entry)));
+    (key === 'security.inter.broker.protocol' && !['PLAINTEXT', 'SSL'].includes(value.trim()));
   if (!asks) return null;
-  return `${key}=${value} asks for security, which Samsa does not have yet (no TLS, SASL or ACLs): it will not run a broker less secure than its configuration says`;
+  return `${key}=${value} asks for security, which Samsa does not have yet (no SASL or ACLs): it will not run a broker less secure than its configuration says`;
 }
 
 /** Checks a value with the rules topic configs use (`configValueError`), then gives it its type. */
@@ -204,6 +206,7 @@ export function parseBrokerConfig(raw: Map<string, string>): ParsedConfig {
     if (refusal) throw new ConfigError(refusal);
     const def = BROKER_CONFIGS[key];
     if (def) values.set(key, parseValue(key, def, text));
+    else if (SSL_KEY.test(key)) values.set(key, text);
     else if (key === 'zookeeper.connect')
       notices.push(
         'zookeeper.connect is not used: a single broker keeps its metadata embedded; for a cluster set samsa.metadata.store=etcd and samsa.etcd.endpoints=http://host:port,...',
@@ -307,9 +310,9 @@ export function resolveListeners(values: Map<string, ConfigValue>): ListenerSett
       throw new ConfigError(
         `listeners: no security protocol for listener ${l.name}; map it in listener.security.protocol.map (for example ${l.name}:PLAINTEXT)`,
       );
-    if (protocol !== 'PLAINTEXT')
+    if (protocol !== 'PLAINTEXT' && protocol !== 'SSL')
       throw new ConfigError(
-        `listeners: listener ${l.name} uses ${protocol}, which Samsa does not have yet (no TLS or SASL): it will not serve it in plaintext`,
+        `listeners: listener ${l.name} uses ${protocol}, which Samsa does not have yet (no SASL): it will not serve it without authentication`,
       );
   }
 
@@ -338,7 +341,15 @@ export function resolveListeners(values: Map<string, ConfigValue>): ListenerSett
       throw new ConfigError(
         `advertised.listeners cannot use the nonroutable meta-address ${a.host} (listener ${l.name}); set advertised.listeners to an address clients can reach`,
       );
-    return { name: l.name, host: l.host, port: l.port, advertisedHost: a.host, advertisedPort: a.port };
+    const protocol = protocols.get(l.name)!;
+    const endpoint = { name: l.name, host: l.host, port: l.port, advertisedHost: a.host, advertisedPort: a.port };
+    if (protocol !== 'SSL') return endpoint;
+    try {
+      return { ...endpoint, ssl: resolveListenerSsl(l.name, (key) => get<string>(key)) };
+    } catch (e) {
+      if (e instanceof SslConfigError) throw new ConfigError(e.message);
+      throw e;
+    }
   });
 }
 

@@ -4,6 +4,7 @@ import {
   defaultTransactionSettings,
   type TransactionSettings,
 } from '../coordinator/transaction/transaction-coordinator.js';
+import type { ListenerSsl } from '../security/ssl-config.js';
 import { DEFAULT_LOG_CLEANER_BACKOFF_MS } from '../storage/log-cleaner.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, type LogConfig } from '../storage/partition-log.js';
 
@@ -19,6 +20,8 @@ export interface ListenerSettings {
   advertisedHost: string;
   /** 0: the port the listener is bound to. */
   advertisedPort: number;
+  /** Present for an SSL listener (listener.security.protocol.map): its TLS context and client checks. */
+  ssl?: ListenerSsl;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { ANONYMOUS_PRINCIPAL } from '../security/principal.js';
 import { type PoolMember, RequestMemoryPool } from './request-memory-pool.js';
 
 /** Bytes of the size prefix of every Kafka request and response. */
@@ -99,6 +100,11 @@ export class Connection implements PoolMember {
   private prepaid = 0;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /**
+   * Who the client is, as Kafka's principal (`User:<name>`): `User:ANONYMOUS` on PLAINTEXT and on SSL without a
+   * client certificate; on SSL with one, its subject mapped by ssl.principal.mapping.rules.
+   */
+  principal = ANONYMOUS_PRINCIPAL;
 
   constructor(
     readonly socket: Socket,

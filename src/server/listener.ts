@@ -1,4 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
+import { ANONYMOUS_PRINCIPAL, rfc2253Subject } from '../security/principal.js';
+import type { ListenerSsl } from '../security/ssl-config.js';
 import { Connection, type ConnectionLimits, type FrameHandler } from './connection.js';
 import { RequestMemoryPool } from './request-memory-pool.js';
 
@@ -14,6 +17,8 @@ export interface ListenerOptions extends ConnectionLimits {
   queuedMaxRequestBytes?: number;
   /** A pool shared with other listeners, so that the bound holds across all of a broker's connections. */
   requestMemory?: RequestMemoryPool;
+  /** Present: an SSL listener, each connection a TLS session before any Kafka frame. */
+  ssl?: ListenerSsl;
 }
 
 /**
@@ -24,6 +29,10 @@ export interface ListenerOptions extends ConnectionLimits {
 export class Listener {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
+  /** Accepted sockets of an SSL listener (still in their handshake, or serving). */
+  private readonly handshaking = new Set<Socket>();
+  /** Runs the handshakes of an SSL listener; never listens itself. */
+  private tlsServer: TlsServer | null = null;
   readonly requestMemory: RequestMemoryPool;
   private serving = false;
   /** Sockets accepted between bind() and serve(), not yet read. */
@@ -74,8 +83,12 @@ export class Listener {
       this.waiting.push(socket);
       return;
     }
-    if (this.connections.size >= this.options.maxConnections) {
+    if ((this.options.ssl ? this.handshaking.size : this.connections.size) >= this.options.maxConnections) {
       socket.destroy();
+      return;
+    }
+    if (this.options.ssl) {
+      this.acceptTls(socket, this.options.ssl);
       return;
     }
     const connection = new Connection(socket, this.options, this.handleFrame, this.onError, this.requestMemory);
@@ -85,12 +98,60 @@ export class Listener {
     socket.resume();
   }
 
+  /**
+   * Runs the TLS handshake, then serves Kafka frames over the session. A client that fails the handshake (no
+   * or an untrusted certificate where one is required, plaintext bytes, a handshake left unfinished past
+   * connections.max.idle.ms) is disconnected; it counts towards max.connections meanwhile. The handshake is
+   * node:tls's server's, handed the accepted socket: it checks the client's certificate against the trust store.
+   */
+  private acceptTls(socket: Socket, ssl: ListenerSsl): void {
+    if (!this.tlsServer) {
+      this.tlsServer = createTlsServer({
+        ...ssl.contextOptions,
+        requestCert: ssl.clientAuth !== 'none',
+        rejectUnauthorized: ssl.clientAuth === 'required',
+        handshakeTimeout: this.options.idleTimeoutMs > 0 ? this.options.idleTimeoutMs : undefined,
+      });
+      this.tlsServer.on('secureConnection', (tlsSocket: TLSSocket) => this.onSecure(tlsSocket, ssl));
+      // A failed handshake is the client's: its socket is destroyed by node:tls, the listener carries on.
+      this.tlsServer.on('tlsClientError', (_error, tlsSocket: TLSSocket) => tlsSocket.destroy());
+    }
+    this.handshaking.add(socket);
+    socket.on('close', () => this.handshaking.delete(socket));
+    this.tlsServer.emit('connection', socket);
+    socket.resume();
+  }
+
+  private onSecure(tlsSocket: TLSSocket, ssl: ListenerSsl): void {
+    let principal = ANONYMOUS_PRINCIPAL;
+    const peer = tlsSocket.getPeerX509Certificate();
+    if (peer) {
+      // ssl.client.auth=requested: a certificate given must still be trusted, as Java's wantClientAuth checks it.
+      if (!tlsSocket.authorized) {
+        tlsSocket.destroy();
+        return;
+      }
+      try {
+        principal = `User:${ssl.principalMapper.getName(rfc2253Subject(peer))}`;
+      } catch {
+        // No rule of ssl.principal.mapping.rules applies: Kafka fails the authentication and disconnects.
+        tlsSocket.destroy();
+        return;
+      }
+    }
+    const connection = new Connection(tlsSocket, this.options, this.handleFrame, this.onError, this.requestMemory);
+    connection.principal = principal;
+    this.connections.add(connection);
+    tlsSocket.on('close', () => this.connections.delete(connection));
+  }
+
   /** Stops accepting and closes every connection. */
   async close(): Promise<void> {
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.waiting) socket.destroy();
     this.waiting = [];
+    for (const s of this.handshaking) s.destroy();
     for (const c of this.connections) c.close();
     await closed;
   }

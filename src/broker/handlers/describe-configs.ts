@@ -62,7 +62,7 @@ export const describeConfigsHandler = defineHandler<DescribeConfigsRequest, Desc
         readOnly: c.readOnly,
         isDefault: apiVersion === 0 && c.source === ConfigSource.DEFAULT_CONFIG,
         configSource: apiVersion >= 1 ? c.source : -1,
-        isSensitive: false,
+        isSensitive: c.sensitive,
         synonyms: apiVersion >= 1 && request.includeSynonyms ? c.synonyms : [],
         configType: apiVersion >= 3 ? c.configType : 0,
         documentation: null,
