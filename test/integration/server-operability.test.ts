@@ -176,7 +176,7 @@ test("Kafka 0.10's host.name, port and zookeeper.connect, end to end with kcat",
     );
     const server = new Server([props]);
     assert.equal(await server.port(), port, 'port is the listening port');
-    assert.match(server.log, /INFO .*zookeeper\.connect is not needed/);
+    assert.match(server.log, /INFO .*zookeeper\.connect is not used/);
     const bootstrap = `127.0.0.1:${port}`;
     await run('sh', ['-c', `printf 'one\\ntwo\\n' | kcat -b ${bootstrap} -P -t old-style`]);
     assert.deepEqual(
