@@ -12,13 +12,14 @@ const SRC = join(import.meta.dirname, '..', '..', 'src');
 const MAY_IMPORT: Record<string, readonly string[]> = {
   protocol: [],
   observability: [],
+  security: ['protocol', 'observability'],
   storage: ['protocol', 'observability'],
-  server: ['protocol', 'observability'],
+  server: ['security', 'protocol', 'observability'],
   cluster: ['storage', 'protocol', 'observability'],
   coordinator: ['cluster', 'storage', 'protocol', 'observability'],
-  config: ['coordinator', 'cluster', 'storage', 'protocol', 'observability'],
-  broker: ['config', 'coordinator', 'cluster', 'server', 'storage', 'protocol', 'observability'],
-  cli: ['broker', 'config', 'coordinator', 'cluster', 'server', 'storage', 'protocol', 'observability'],
+  config: ['coordinator', 'cluster', 'security', 'storage', 'protocol', 'observability'],
+  broker: ['config', 'coordinator', 'cluster', 'server', 'security', 'storage', 'protocol', 'observability'],
+  cli: ['broker', 'config', 'coordinator', 'cluster', 'server', 'security', 'storage', 'protocol', 'observability'],
 };
 
 /** The library's entry point (src/index.ts) exports from every layer. */
