@@ -133,6 +133,9 @@ export interface GroupDescription {
   state: GroupState;
   protocolType: string;
   protocolName: string;
+  /** Not in DescribeGroups' answer: what a member's Heartbeat and SyncGroup are checked against. */
+  generationId: number;
+  leader: string | null;
   members: Array<{
     memberId: string;
     groupInstanceId: string | null;
@@ -157,7 +160,16 @@ function joinError(memberId: string, errorCode: number): JoinOutcome {
 }
 
 function deadGroup(groupId: string, errorCode: number): GroupDescription {
-  return { errorCode, groupId, state: DEAD, protocolType: '', protocolName: '', members: [] };
+  return {
+    errorCode,
+    groupId,
+    state: DEAD,
+    protocolType: '',
+    protocolName: '',
+    generationId: -1,
+    leader: null,
+    members: [],
+  };
 }
 
 /** A group as ListGroups lists it. */
@@ -216,8 +228,9 @@ type ExpiredGroup = ClassicGroup | ConsumerGroup | string;
  * Committed offsets live on the coordinator runtime (`coordinator/runtime/`): one `GroupShard` per partition,
  * changed only by replaying that partition's records, at load and after each committed append alike; every
  * write to the partition, group records included, goes through its queue. KIP-848 consumer groups are decided
- * in queue operations and built from their committed records (`GroupShard.consumerGroup`); classic group
- * membership is still held here, built from the stored images when a partition loads.
+ * in queue operations and built from their committed records (`GroupShard.consumerGroup`). Classic groups are
+ * held here, built from their stored images when a partition loads, and changed only by operations on their
+ * partition's queue, whose answers wait for the records they write (`classicWrite`).
  *
  * A group belongs to partition hash(groupId) mod N of `__consumer_offsets`; this broker coordinates the groups
  * of the partitions it leads, so the same logic serves a cluster.
@@ -1587,6 +1600,8 @@ export class GroupCoordinator {
       state: group.state,
       protocolType: group.protocolType ?? '',
       protocolName: stable ? (group.protocolName ?? '') : '',
+      generationId: group.generationId,
+      leader: group.leaderId,
       members: [...group.members.values()].map((m) => ({
         memberId: m.memberId,
         groupInstanceId: m.groupInstanceId,

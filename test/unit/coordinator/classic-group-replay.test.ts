@@ -54,7 +54,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('heartbeat' as const), client }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('leave' as const), client }) },
   // A client restarts: a static one rejoins with its instance id and no member id (KIP-345).
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('restartClient' as const), client }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('restartClient' as const), client }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('describe' as const), group: fc.nat(GROUPS.length - 1) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 300 }) }) },
   // Past the initial delay, the rebalance timeout or the session timeout.
@@ -159,6 +159,8 @@ function comparable(d: GroupDescription) {
     state: d.state,
     protocolType: d.protocolType,
     protocolName: d.protocolName,
+    generationId: d.generationId,
+    leader: d.leader,
     members: [...d.members]
       .sort((a, b) => (a.memberId < b.memberId ? -1 : 1))
       .map((m) => ({ ...m, metadata: m.metadata.toString(), assignment: m.assignment.toString() })),
