@@ -536,7 +536,7 @@ export class Broker {
       *groups() {
         const groups = stores()?.groups;
         if (!groups) return;
-        for (const { groupId } of groups.listGroups()) {
+        for (const groupId of groups.committedGroupIds()) {
           const committed = groups.fetchOffsets(groupId, null);
           yield {
             groupId,

@@ -8,11 +8,12 @@ export const describeGroupsHandler = defineHandler<DescribeGroupsRequest, Descri
   api: describeGroupsApi,
   minVersion: 0,
   maxVersion: 5,
-  handle({ apiVersion, broker }, request) {
+  async handle({ apiVersion, broker }, request) {
+    const described = await Promise.all(request.groups.map((groupId) => broker.groups.describeGroup(groupId)));
     return {
       throttleTimeMs: 0,
-      groups: request.groups.map((groupId) => {
-        const d = broker.groups.describeGroup(groupId);
+      groups: request.groups.map((groupId, i) => {
+        const d = described[i]!;
         // v6+ would say GROUP_ID_NOT_FOUND; up to v5 an unknown group is described as Dead without error.
         return {
           errorCode: d.errorCode,

@@ -8,8 +8,8 @@ export const heartbeatHandler = defineHandler<HeartbeatRequest, HeartbeatRespons
   api: heartbeatApi,
   minVersion: 0,
   maxVersion: 4,
-  handle({ apiVersion, broker }, request) {
-    const errorCode = broker.groups.heartbeat(
+  async handle({ apiVersion, broker }, request) {
+    const errorCode = await broker.groups.heartbeat(
       request.groupId,
       request.generationId,
       request.memberId,

@@ -12,11 +12,10 @@ export const listGroupsHandler = defineHandler<ListGroupsRequest, ListGroupsResp
   api: listGroupsApi,
   minVersion: 0,
   maxVersion: 5,
-  handle({ apiVersion, broker }, request) {
+  async handle({ apiVersion, broker }, request) {
     const states = apiVersion >= 4 ? new Set(request.statesFilter.map((s) => s.toLowerCase())) : new Set<string>();
     const types = apiVersion >= 5 ? new Set(request.typesFilter.map((s) => s.toLowerCase())) : new Set<string>();
-    const groups = broker.groups
-      .listGroups()
+    const groups = (await broker.groups.listGroups())
       .filter((g) => states.size === 0 || states.has(g.state.toLowerCase()))
       .filter((g) => types.size === 0 || types.has(g.type))
       .map((g) => ({

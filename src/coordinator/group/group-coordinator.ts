@@ -133,6 +133,9 @@ export interface GroupDescription {
   state: GroupState;
   protocolType: string;
   protocolName: string;
+  /** Not in DescribeGroups' answer: what a member's Heartbeat and SyncGroup are checked against. */
+  generationId: number;
+  leader: string | null;
   members: Array<{
     memberId: string;
     groupInstanceId: string | null;
@@ -154,6 +157,27 @@ function joinError(memberId: string, errorCode: number): JoinOutcome {
     skipAssignment: false,
     members: [],
   };
+}
+
+function deadGroup(groupId: string, errorCode: number): GroupDescription {
+  return {
+    errorCode,
+    groupId,
+    state: DEAD,
+    protocolType: '',
+    protocolName: '',
+    generationId: -1,
+    leader: null,
+    members: [],
+  };
+}
+
+/** A group as ListGroups lists it. */
+export interface ListedGroup {
+  groupId: string;
+  protocolType: string;
+  state: string;
+  type: 'classic' | 'consumer';
 }
 
 function syncError(errorCode: number): SyncOutcome {
@@ -180,6 +204,18 @@ type OffsetDeleteResult = { errorCode: number; partitionErrors: number[][] };
 /** The timer of a partition's offsets expiry (offsets.retention.check.interval.ms). */
 const OFFSETS_EXPIRY_TIMER = 'offsets-expiry';
 
+/**
+ * What a classic group operation does beyond its own answer: the records it writes, and the parked JoinGroup
+ * and SyncGroup requests it answers, released once the records are committed or failed with the append's error.
+ */
+interface ClassicEffects {
+  records: GroupShardRecord[];
+  answers: Array<{ release(): void; fail(errorCode: number): void }>;
+}
+
+/** A JoinGroup decided in the queue: its answer, or an empty consumer group to replace first. */
+type JoinDecision = { outcome: JoinOutcome | Promise<JoinOutcome> } | { replace: ConsumerGroup };
+
 /** A group whose offsets expired with it: its membership state goes once the tombstones are written. */
 type ExpiredGroup = ClassicGroup | ConsumerGroup | string;
 
@@ -192,16 +228,17 @@ type ExpiredGroup = ClassicGroup | ConsumerGroup | string;
  * Committed offsets live on the coordinator runtime (`coordinator/runtime/`): one `GroupShard` per partition,
  * changed only by replaying that partition's records, at load and after each committed append alike; every
  * write to the partition, group records included, goes through its queue. KIP-848 consumer groups are decided
- * in queue operations and built from their committed records (`GroupShard.consumerGroup`); classic group
- * membership is still held here, built from the stored images when a partition loads.
+ * in queue operations and built from their committed records (`GroupShard.consumerGroup`). Classic groups are
+ * held here, built from their stored images when a partition loads, and changed only by operations on their
+ * partition's queue, whose answers wait for the records they write (`classicWrite`).
  *
  * A group belongs to partition hash(groupId) mod N of `__consumer_offsets`; this broker coordinates the groups
  * of the partitions it leads, so the same logic serves a cluster.
  */
 export class GroupCoordinator {
   private readonly groups = new Map<string, ClassicGroup>();
-  /** The write of a group's record as it became empty, with its outcome, while under way. */
-  private readonly storingEmptyGroup = new Map<string, Promise<number>>();
+  /** The effects of the classic group operation deciding now, if one is. */
+  private effects: ClassicEffects | null = null;
   /** KIP-848 consumer groups; an id names a classic group or a consumer group, never both. */
   private readonly consumer: ConsumerGroupCoordinator;
   /** The offsets store: one shard per partition of `__consumer_offsets` led here. */
@@ -488,20 +525,87 @@ export class GroupCoordinator {
     return group;
   }
 
-  // ---- Writes ----
+  // ---- Classic group operations ----
 
-  /** Appends group records to the group's partition, in its queue; throws CoordinatorWriteError on failure. */
-  private async append(groupId: string, records: Array<{ key: Buffer; value: Buffer | null }>): Promise<void> {
+  /**
+   * Runs a classic group transition as a write operation on the group's partition queue: `decide` changes the
+   * live group (as Kafka's classic group writes do, whose records are not replayed on the live path) and
+   * stores GroupMetadata where a generation completes; the records are appended, and the answer, with every
+   * parked JoinGroup/SyncGroup the transition answered, is released once they are committed. Nothing reads the
+   * group between the decision and the commit (reads are operations on the queue too). A failed append reloads
+   * the partition from its log, which drops the live groups: their parked requests, and those this operation
+   * answered, get NOT_COORDINATOR. Throws CoordinatorWriteError.
+   */
+  private async classicWrite<T>(groupId: string, name: string, decide: () => T): Promise<T> {
     const log = this.offsetsLogFor(groupId);
     if (typeof log === 'number') throw new CoordinatorWriteError(log);
+    const partition = this.partitionFor(groupId);
+    let effects: ClassicEffects | undefined;
     try {
-      await this.runtime.write(this.partitionFor(groupId), 'store group', () => ({
-        records: records.map((r) => groupShardRecord(r.key, r.value)),
-        response: undefined,
-      }));
+      const response = await this.runtime.write(partition, name, () => {
+        effects = { records: [], answers: [] };
+        return { records: effects.records, response: this.decideClassic(partition, effects, decide) };
+      });
+      for (const answer of effects!.answers) answer.release();
+      return response;
     } catch (error) {
-      throw new CoordinatorWriteError(writeErrorCode(error));
+      const errorCode = writeErrorCode(error);
+      for (const answer of effects?.answers ?? []) answer.fail(errorCode);
+      throw new CoordinatorWriteError(errorCode);
     }
+  }
+
+  /**
+   * Runs a decision with its effects collected. A decision that throws (a bug) may have changed the live
+   * groups half way: the partition reloads from its log and the operation fails NOT_COORDINATOR.
+   */
+  private decideClassic<T>(partition: number, effects: ClassicEffects, decide: () => T): T {
+    if (this.effects !== null) throw new Error('classic group operations do not nest');
+    // Stopping drops the groups before the queued operations run: they must not build new ones.
+    if (this.stopped) throw new KafkaError(ErrorCode.NOT_COORDINATOR);
+    this.effects = effects;
+    try {
+      return decide();
+    } catch (error) {
+      if (error instanceof KafkaError || error instanceof CoordinatorWriteError) throw error;
+      this.deps.logger.error('a classic group operation failed: reloading the partition from its log', {
+        partition,
+        error: error as Error,
+      });
+      this.runtime.unload(partition);
+      void this.load(partition);
+      throw new KafkaError(ErrorCode.NOT_COORDINATOR, 'a classic group operation failed');
+    } finally {
+      this.effects = null;
+    }
+  }
+
+  /** The effects of the classic group operation deciding now (there is always one when a group changes). */
+  private get currentEffects(): ClassicEffects {
+    if (this.effects === null) throw new Error('a classic group changed outside an operation on its queue');
+    return this.effects;
+  }
+
+  /** Answers a member's parked JoinGroup once the operation's records are committed. */
+  private answerJoin(member: ClassicMember, outcome: JoinOutcome): void {
+    const resolve = member.awaitingJoin;
+    member.awaitingJoin = null;
+    if (!resolve) return;
+    this.currentEffects.answers.push({
+      release: () => resolve(outcome),
+      fail: (errorCode) => resolve(joinError(member.memberId, errorCode)),
+    });
+  }
+
+  /** Answers a member's parked SyncGroup once the operation's records are committed. */
+  private answerSync(member: ClassicMember, outcome: SyncOutcome): void {
+    const resolve = member.awaitingSync;
+    member.awaitingSync = null;
+    if (!resolve) return;
+    this.currentEffects.answers.push({
+      release: () => resolve(outcome),
+      fail: (errorCode) => resolve(syncError(errorCode)),
+    });
   }
 
   private groupRecord(group: ClassicGroup): { key: Buffer; value: Buffer } {
@@ -528,81 +632,107 @@ export class GroupCoordinator {
     };
   }
 
-  private storeGroup(group: ClassicGroup): Promise<void> {
-    return this.append(group.groupId, [this.groupRecord(group)]);
+  /** Writes the group's GroupMetadata with the operation deciding now. */
+  private storeGroup(group: ClassicGroup): void {
+    const { key, value } = this.groupRecord(group);
+    this.currentEffects.records.push(groupShardRecord(key, value));
+  }
+
+  /** Appends group records to the group's partition, in its queue; throws CoordinatorWriteError on failure. */
+  private async append(groupId: string, records: Array<{ key: Buffer; value: Buffer | null }>): Promise<void> {
+    const log = this.offsetsLogFor(groupId);
+    if (typeof log === 'number') throw new CoordinatorWriteError(log);
+    try {
+      await this.runtime.write(this.partitionFor(groupId), 'store group', () => ({
+        records: records.map((r) => groupShardRecord(r.key, r.value)),
+        response: undefined,
+      }));
+    } catch (error) {
+      throw new CoordinatorWriteError(writeErrorCode(error));
+    }
   }
 
   // ---- JoinGroup ----
 
   async joinGroup(req: JoinRequest): Promise<JoinOutcome> {
     const error = this.coordinatorError(req.groupId);
-    if (error !== ErrorCode.NONE) return Promise.resolve(joinError(req.memberId, error));
+    if (error !== ErrorCode.NONE) return joinError(req.memberId, error);
     const { minSessionTimeoutMs, maxSessionTimeoutMs } = this.settings;
     if (req.sessionTimeoutMs < minSessionTimeoutMs || req.sessionTimeoutMs > maxSessionTimeoutMs)
-      return Promise.resolve(joinError(req.memberId, ErrorCode.INVALID_SESSION_TIMEOUT));
+      return joinError(req.memberId, ErrorCode.INVALID_SESSION_TIMEOUT);
+    for (;;) {
+      let decided: JoinDecision;
+      try {
+        decided = await this.classicWrite(req.groupId, 'join group', () => this.decideJoin(req));
+      } catch (e) {
+        return joinError(req.memberId, writeErrorCode(e));
+      }
+      if ('outcome' in decided) return decided.outcome;
+      const replaced = await this.replaceEmptyConsumerGroup(decided.replace);
+      if (replaced !== ErrorCode.NONE) return joinError(req.memberId, replaced);
+      // The empty consumer group's tombstones are written: the join is decided again.
+    }
+  }
+
+  private decideJoin(req: JoinRequest): JoinDecision {
     const consumerGroup = this.consumer.groups.get(req.groupId);
     // Kafka lets classic members join a KIP-848 group that has members (online migration); Samsa does not.
     if (consumerGroup && consumerGroup.members.size > 0)
-      return Promise.resolve(joinError(req.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+      return { outcome: joinError(req.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL) };
     let group = this.groups.get(req.groupId);
     if (!group) {
-      if (req.memberId !== '') return Promise.resolve(joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
-      if (consumerGroup) {
-        const replaced = await this.replaceEmptyConsumerGroup(consumerGroup);
-        if (replaced !== ErrorCode.NONE) return joinError(req.memberId, replaced);
-        // The groups may have changed while the tombstones were written: look again.
-        return this.joinGroup(req);
-      }
+      if (req.memberId !== '') return { outcome: joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID) };
+      if (consumerGroup) return { replace: consumerGroup };
       group = new ClassicGroup(req.groupId, this.now());
       this.groups.set(req.groupId, group);
     }
     if (!group.supportsProtocols(req.protocolType, req.protocols))
-      return Promise.resolve(joinError(req.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
-    return req.memberId === '' ? this.joinUnknownMember(group, req) : this.joinKnownMember(group, req);
+      return { outcome: joinError(req.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL) };
+    return { outcome: req.memberId === '' ? this.joinUnknownMember(group, req) : this.joinKnownMember(group, req) };
   }
 
-  private joinUnknownMember(group: ClassicGroup, req: JoinRequest): Promise<JoinOutcome> {
+  private joinUnknownMember(group: ClassicGroup, req: JoinRequest): JoinOutcome | Promise<JoinOutcome> {
     const memberId = `${req.clientId}-${randomUUID()}`;
     if (req.groupInstanceId !== null) {
       const existing = group.staticMembers.get(req.groupInstanceId);
       if (existing !== undefined) return this.replaceStaticMember(group, existing, memberId, req);
     }
     if (group.members.size + group.pendingMembers.size >= this.settings.maxSize)
-      return Promise.resolve(joinError('', ErrorCode.GROUP_MAX_SIZE_REACHED));
+      return joinError('', ErrorCode.GROUP_MAX_SIZE_REACHED);
     if (req.groupInstanceId === null && req.requireKnownMemberId) {
       // KIP-394: the member id is handed out first, so a client that times out and retries is not counted twice.
       group.pendingMembers.add(memberId);
       this.groupTimer(group, `pending\u0000${memberId}`, req.sessionTimeoutMs, () =>
         this.expirePendingMember(group, memberId),
       );
-      return Promise.resolve(joinError(memberId, ErrorCode.MEMBER_ID_REQUIRED));
+      return joinError(memberId, ErrorCode.MEMBER_ID_REQUIRED);
     }
     return this.addMemberAndRebalance(group, memberId, req);
   }
 
-  private joinKnownMember(group: ClassicGroup, req: JoinRequest): Promise<JoinOutcome> {
+  private joinKnownMember(group: ClassicGroup, req: JoinRequest): JoinOutcome | Promise<JoinOutcome> {
     if (group.pendingMembers.delete(req.memberId)) {
       this.cancelGroupTimer(group, `pending\u0000${req.memberId}`);
       return this.addMemberAndRebalance(group, req.memberId, req);
     }
     const fenced = this.staticMemberError(group, req.memberId, req.groupInstanceId);
-    if (fenced !== ErrorCode.NONE) return Promise.resolve(joinError(req.memberId, fenced));
+    if (fenced !== ErrorCode.NONE) return joinError(req.memberId, fenced);
     const member = group.members.get(req.memberId);
-    if (!member) return Promise.resolve(joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
+    if (!member) return joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID);
     switch (group.state) {
       case 'PreparingRebalance':
         return this.updateMemberAndRebalance(group, member, req);
       case 'CompletingRebalance':
-        if (member.sameProtocols(req.protocols)) return Promise.resolve(this.currentJoinOutcome(group, member, false));
+        if (member.sameProtocols(req.protocols)) return this.currentJoinOutcome(group, member, false);
         return this.updateMemberAndRebalance(group, member, req);
       case 'Stable':
         if (member.memberId !== group.leaderId && member.sameProtocols(req.protocols)) {
           this.scheduleSessionExpiry(group, member);
-          return Promise.resolve(this.currentJoinOutcome(group, member, false));
+          return this.currentJoinOutcome(group, member, false);
         }
         return this.updateMemberAndRebalance(group, member, req);
       default:
-        return Promise.resolve(joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
+        return joinError(req.memberId, ErrorCode.UNKNOWN_MEMBER_ID);
     }
   }
 
@@ -680,9 +810,9 @@ export class GroupCoordinator {
     member.protocols = req.protocols;
     member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
     member.sessionTimeoutMs = req.sessionTimeoutMs;
+    // A second JoinGroup while one is pending replaces it; the first gets nothing new to say.
+    this.answerJoin(member, joinError(member.memberId, ErrorCode.REBALANCE_IN_PROGRESS));
     const outcome = new Promise<JoinOutcome>((resolve) => {
-      // A second JoinGroup while one is pending replaces it; the first gets nothing new to say.
-      member.awaitingJoin?.(joinError(member.memberId, ErrorCode.REBALANCE_IN_PROGRESS));
       member.awaitingJoin = resolve;
     });
     this.maybePrepareRebalance(group, `member ${member.memberId} rejoined`);
@@ -692,19 +822,18 @@ export class GroupCoordinator {
   /**
    * KIP-345: a static member restarting (same group.instance.id, new member id) takes its old member's place.
    * In a stable group with unchanged protocols it gets the current generation and its old assignment back,
-   * without a rebalance of the others.
+   * without a rebalance of the others, once the group with the new member id is stored (Kafka puts the old
+   * member back when that write fails; here the partition reloads from its log, which still has it).
    */
-  private async replaceStaticMember(
+  private replaceStaticMember(
     group: ClassicGroup,
     oldMemberId: string,
     newMemberId: string,
     req: JoinRequest,
-  ): Promise<JoinOutcome> {
+  ): JoinOutcome | Promise<JoinOutcome> {
     const old = group.members.get(oldMemberId)!;
-    old.awaitingJoin?.(joinError(oldMemberId, ErrorCode.FENCED_INSTANCE_ID));
-    old.awaitingSync?.(syncError(ErrorCode.FENCED_INSTANCE_ID));
-    old.awaitingJoin = null;
-    old.awaitingSync = null;
+    this.answerJoin(old, joinError(oldMemberId, ErrorCode.FENCED_INSTANCE_ID));
+    this.answerSync(old, syncError(ErrorCode.FENCED_INSTANCE_ID));
     const wasLeader = group.leaderId === oldMemberId;
     group.removeMember(oldMemberId);
     const member = new ClassicMember(
@@ -727,20 +856,7 @@ export class GroupCoordinator {
       member: newMemberId,
     });
     if (group.state === 'Stable' && old.sameProtocols(req.protocols)) {
-      try {
-        await this.storeGroup(group);
-      } catch (e) {
-        if (!(e instanceof CoordinatorWriteError)) throw e;
-        // The group was dropped with its partition, which reloads from the log: nothing to put back.
-        if (this.groups.get(group.groupId) !== group) return joinError('', e.errorCode);
-        // Put the old member back: the new one was never acknowledged.
-        group.removeMember(newMemberId);
-        group.addMember(old);
-        if (wasLeader) group.leaderId = oldMemberId;
-        // removeMember stopped its session timer: a member that never comes back must still expire.
-        this.scheduleSessionExpiry(group, old);
-        return joinError('', e.errorCode);
-      }
+      this.storeGroup(group);
       this.scheduleSessionExpiry(group, member);
       return this.currentJoinOutcome(group, member, wasLeader && req.supportsSkipAssignment);
     }
@@ -749,13 +865,29 @@ export class GroupCoordinator {
 
   /**
    * Runs `onFire` after `delayMs` as an operation on the group's partition queue (replacing the group's timer
-   * of that name); it goes with the partition when it unloads, and does nothing once the group is gone.
+   * of that name), with its records and answers as a request's; it goes with the partition when it unloads,
+   * and does nothing once the group is gone.
    */
   private groupTimer(group: ClassicGroup, name: string, delayMs: number, onFire: () => void): void {
-    this.runtime.scheduleTimer(this.partitionFor(group.groupId), `${group.groupId}\u0000${name}`, delayMs, () => {
-      if (!this.stopped && this.groups.get(group.groupId) === group) onFire();
-      return { records: [], response: undefined };
-    });
+    const partition = this.partitionFor(group.groupId);
+    let effects: ClassicEffects | undefined;
+    this.runtime.scheduleTimer(
+      partition,
+      `${group.groupId}\u0000${name}`,
+      delayMs,
+      () => {
+        effects = { records: [], answers: [] };
+        if (!this.stopped && this.groups.get(group.groupId) === group) this.decideClassic(partition, effects, onFire);
+        return { records: effects.records, response: undefined };
+      },
+      () => {
+        for (const answer of effects?.answers ?? []) answer.release();
+      },
+      (error) => {
+        const errorCode = error instanceof KafkaError ? error.code : ErrorCode.NOT_COORDINATOR;
+        for (const answer of effects?.answers ?? []) answer.fail(errorCode);
+      },
+    );
   }
 
   private cancelGroupTimer(group: ClassicGroup, name: string): void {
@@ -783,8 +915,7 @@ export class GroupCoordinator {
     if (group.state === 'CompletingRebalance') {
       for (const m of group.members.values()) {
         m.assignment = EMPTY_BYTES;
-        m.awaitingSync?.(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
-        m.awaitingSync = null;
+        this.answerSync(m, syncError(ErrorCode.REBALANCE_IN_PROGRESS));
       }
     }
     const wasEmpty = group.state === 'Empty';
@@ -818,7 +949,11 @@ export class GroupCoordinator {
       this.completeJoin(group);
   }
 
-  /** Ends the join phase: members that did not rejoin are removed, a new generation starts. */
+  /**
+   * Ends the join phase: members that did not rejoin are removed, a new generation starts. A generation
+   * without members is stored at once (the group is Empty); one with members is stored by its leader's
+   * SyncGroup, with the assignment, as in Kafka.
+   */
   private completeJoin(group: ClassicGroup): void {
     if (group.state !== 'PreparingRebalance') return;
     group.rebalanceTimerToken++;
@@ -835,15 +970,8 @@ export class GroupCoordinator {
       group.protocolName = null;
       group.transition('Empty', this.now());
       this.deps.logger.info('group is empty', { group: group.groupId, generation: group.generationId });
-      // A LeaveGroup that emptied the group answers once this is written (a failure reloads the partition).
-      const stored = this.storeGroup(group).then(
-        () => ErrorCode.NONE as number,
-        (e: unknown) => writeErrorCode(e),
-      );
-      this.storingEmptyGroup.set(group.groupId, stored);
-      void stored.then(() => {
-        if (this.storingEmptyGroup.get(group.groupId) === stored) this.storingEmptyGroup.delete(group.groupId);
-      });
+      // A LeaveGroup or expiry that emptied the group is answered once this is committed.
+      this.storeGroup(group);
       return;
     }
     group.protocolName = group.selectProtocol();
@@ -855,11 +983,9 @@ export class GroupCoordinator {
       members: group.members.size,
     });
     for (const m of group.members.values()) {
-      const resolve = m.awaitingJoin!;
-      m.awaitingJoin = null;
       m.isNew = false;
       this.scheduleSessionExpiry(group, m);
-      resolve(this.currentJoinOutcome(group, m, false));
+      this.answerJoin(m, this.currentJoinOutcome(group, m, false));
     }
   }
 
@@ -868,6 +994,15 @@ export class GroupCoordinator {
   async syncGroup(req: SyncRequest): Promise<SyncOutcome> {
     const error = this.coordinatorError(req.groupId);
     if (error !== ErrorCode.NONE) return syncError(error);
+    try {
+      const decided = await this.classicWrite(req.groupId, 'sync group', () => ({ outcome: this.decideSync(req) }));
+      return await decided.outcome;
+    } catch (e) {
+      return syncError(writeErrorCode(e));
+    }
+  }
+
+  private decideSync(req: SyncRequest): SyncOutcome | Promise<SyncOutcome> {
     const group = this.groups.get(req.groupId);
     if (!group) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
     const fenced = this.staticMemberError(group, req.memberId, req.groupInstanceId);
@@ -887,11 +1022,11 @@ export class GroupCoordinator {
         this.scheduleSessionExpiry(group, member);
         return this.syncOutcome(group, member);
       case 'CompletingRebalance': {
+        this.answerSync(member, syncError(ErrorCode.REBALANCE_IN_PROGRESS));
         const outcome = new Promise<SyncOutcome>((resolve) => {
-          member.awaitingSync?.(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
           member.awaitingSync = resolve;
         });
-        if (req.memberId === group.leaderId) await this.applyLeaderAssignment(group, req.assignments);
+        if (req.memberId === group.leaderId) this.applyLeaderAssignment(group, req.assignments);
         return outcome;
       }
       default:
@@ -908,47 +1043,51 @@ export class GroupCoordinator {
     };
   }
 
-  /** The leader's assignment is stored with the group, then every waiting member gets its share. */
-  private async applyLeaderAssignment(
+  /**
+   * The leader's assignment completes the generation: the group is stored with it, and every waiting member
+   * gets its share once that record is committed.
+   */
+  private applyLeaderAssignment(
     group: ClassicGroup,
     assignments: Array<{ memberId: string; assignment: Buffer }>,
-  ): Promise<void> {
-    const generation = group.generationId;
+  ): void {
     const given = new Map(assignments.map((a) => [a.memberId, a.assignment]));
     for (const m of group.members.values()) m.assignment = given.get(m.memberId) ?? EMPTY_BYTES;
-    let errorCode: number = ErrorCode.NONE;
-    try {
-      await this.storeGroup(group);
-    } catch (e) {
-      if (!(e instanceof CoordinatorWriteError)) throw e;
-      errorCode = e.errorCode;
-    }
-    // The group may have moved on (a member left or joined) while the write was in flight, or been dropped
-    // with its partition (a failed write reloads it from the log).
-    if (this.groups.get(group.groupId) !== group) return;
-    if (group.state !== 'CompletingRebalance' || group.generationId !== generation) return;
-    if (errorCode !== ErrorCode.NONE) {
-      for (const m of group.members.values()) {
-        m.awaitingSync?.(syncError(errorCode));
-        m.awaitingSync = null;
-      }
-      this.prepareRebalance(group, 'storing the assignment failed');
-      return;
-    }
     group.transition('Stable', this.now());
-    this.deps.logger.info('group stable', { group: group.groupId, generation, members: group.members.size });
-    for (const m of group.members.values()) {
-      const resolve = m.awaitingSync;
-      m.awaitingSync = null;
-      resolve?.(this.syncOutcome(group, m));
-    }
+    this.storeGroup(group);
+    this.deps.logger.info('group stable', {
+      group: group.groupId,
+      generation: group.generationId,
+      members: group.members.size,
+    });
+    for (const m of group.members.values()) this.answerSync(m, this.syncOutcome(group, m));
   }
 
   // ---- Heartbeat and session expiry ----
 
-  heartbeat(groupId: string, generationId: number, memberId: string, groupInstanceId: string | null): number {
+  async heartbeat(
+    groupId: string,
+    generationId: number,
+    memberId: string,
+    groupInstanceId: string | null,
+  ): Promise<number> {
     const error = this.coordinatorError(groupId);
     if (error !== ErrorCode.NONE) return error;
+    try {
+      return await this.classicWrite(groupId, 'heartbeat', () =>
+        this.decideHeartbeat(groupId, generationId, memberId, groupInstanceId),
+      );
+    } catch (e) {
+      return writeErrorCode(e);
+    }
+  }
+
+  private decideHeartbeat(
+    groupId: string,
+    generationId: number,
+    memberId: string,
+    groupInstanceId: string | null,
+  ): number {
     const group = this.groups.get(groupId);
     if (!group) return ErrorCode.UNKNOWN_MEMBER_ID;
     const fenced = this.staticMemberError(group, memberId, groupInstanceId);
@@ -1001,10 +1140,8 @@ export class GroupCoordinator {
   }
 
   private removeMemberAndRebalance(group: ClassicGroup, member: ClassicMember, reason: string): void {
-    member.awaitingJoin?.(joinError(member.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
-    member.awaitingSync?.(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
-    member.awaitingJoin = null;
-    member.awaitingSync = null;
+    this.answerJoin(member, joinError(member.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
+    this.answerSync(member, syncError(ErrorCode.UNKNOWN_MEMBER_ID));
     group.removeMember(member.memberId);
     switch (group.state) {
       case 'Stable':
@@ -1021,7 +1158,11 @@ export class GroupCoordinator {
 
   // ---- LeaveGroup ----
 
-  /** Removes members (by member id, or by instance id for static members); returns an error per member. */
+  /**
+   * Removes members (by member id, or by instance id for static members); returns an error per member. As in
+   * Kafka, a leave that empties the group is answered once the empty group's record is committed; a failed
+   * write (the partition reloads from its log) is the client's to retry.
+   */
   async leaveGroup(
     groupId: string,
     leaving: Array<{ memberId: string; groupInstanceId: string | null }>,
@@ -1031,9 +1172,21 @@ export class GroupCoordinator {
   }> {
     const error = this.coordinatorError(groupId);
     if (error !== ErrorCode.NONE) return { errorCode: error, members: leaving.map(() => error) };
+    try {
+      return await this.classicWrite(groupId, 'leave group', () => this.decideLeave(groupId, leaving));
+    } catch (e) {
+      const errorCode = writeErrorCode(e);
+      return { errorCode, members: leaving.map(() => errorCode) };
+    }
+  }
+
+  private decideLeave(
+    groupId: string,
+    leaving: Array<{ memberId: string; groupInstanceId: string | null }>,
+  ): { errorCode: number; members: number[] } {
     const group = this.groups.get(groupId);
     if (!group) return { errorCode: ErrorCode.NONE, members: leaving.map(() => ErrorCode.UNKNOWN_MEMBER_ID) };
-    const results = leaving.map(({ memberId, groupInstanceId }) => {
+    const members = leaving.map(({ memberId, groupInstanceId }) => {
       if (groupInstanceId !== null) {
         const owner = group.staticMembers.get(groupInstanceId);
         if (owner === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
@@ -1052,12 +1205,7 @@ export class GroupCoordinator {
       this.removeMemberAndRebalance(group, member, 'left the group');
       return ErrorCode.NONE;
     });
-    // As in Kafka, the answer waits for the record of a group the leave emptied; a failed write (the partition
-    // reloads from its log) is the client's to retry.
-    const stored = this.storingEmptyGroup.get(groupId);
-    const storeError = stored ? await stored : ErrorCode.NONE;
-    if (storeError !== ErrorCode.NONE) return { errorCode: storeError, members: leaving.map(() => storeError) };
-    return { errorCode: ErrorCode.NONE, members: results };
+    return { errorCode: ErrorCode.NONE, members };
   }
 
   // ---- Offsets ----
@@ -1421,15 +1569,29 @@ export class GroupCoordinator {
 
   // ---- Admin ----
 
-  describeGroup(groupId: string): GroupDescription {
-    const base = { groupId, protocolType: '', protocolName: '', members: [] };
+  /**
+   * DescribeGroups: a read operation on the group's partition queue, so that it sees the group as the last
+   * committed operation left it, never a decision whose records are still being written.
+   */
+  async describeGroup(groupId: string): Promise<GroupDescription> {
     const error = this.coordinatorError(groupId, true);
-    if (error !== ErrorCode.NONE) return { ...base, errorCode: error, state: DEAD };
+    if (error !== ErrorCode.NONE) return deadGroup(groupId, error);
+    try {
+      return await this.runtime.write(this.partitionFor(groupId), 'describe group', (shard) => ({
+        records: [],
+        response: this.describeNow(shard, groupId),
+      }));
+    } catch (e) {
+      return deadGroup(groupId, writeErrorCode(e));
+    }
+  }
+
+  private describeNow(shard: GroupShard, groupId: string): GroupDescription {
     const group = this.groups.get(groupId);
     if (!group) {
       // A group that only has offsets (simple commits) is an empty classic group.
-      const onlyOffsets = !this.consumer.groups.has(groupId) && this.offsetsShard(groupId).offsets.has(groupId);
-      return { ...base, errorCode: ErrorCode.NONE, state: onlyOffsets ? 'Empty' : DEAD };
+      const onlyOffsets = !this.consumer.groups.has(groupId) && shard.offsets.has(groupId);
+      return { ...deadGroup(groupId, ErrorCode.NONE), state: onlyOffsets ? 'Empty' : DEAD };
     }
     const stable = group.state === 'Stable';
     return {
@@ -1438,6 +1600,8 @@ export class GroupCoordinator {
       state: group.state,
       protocolType: group.protocolType ?? '',
       protocolName: stable ? (group.protocolName ?? '') : '',
+      generationId: group.generationId,
+      leader: group.leaderId,
       members: [...group.members.values()].map((m) => ({
         memberId: m.memberId,
         groupInstanceId: m.groupInstanceId,
@@ -1449,27 +1613,62 @@ export class GroupCoordinator {
     };
   }
 
-  /** Every group, with Kafka's group type: `classic` or `consumer` (KIP-848); both have protocol type consumer. */
-  listGroups(): Array<{ groupId: string; protocolType: string; state: string; type: 'classic' | 'consumer' }> {
-    const classic = [...this.groups.values()].map((g) => ({
-      groupId: g.groupId,
-      protocolType: g.protocolType ?? '',
-      state: g.state as string,
-      type: 'classic' as const,
-    }));
-    const consumer = [...this.consumer.groups.values()].map((g) => ({
-      groupId: g.groupId,
-      protocolType: 'consumer',
-      state: g.state as string,
-      type: 'consumer' as const,
-    }));
-    // Groups that only have offsets (simple commits) are empty classic groups.
-    const onlyOffsets = [...this.runtime.shards()].flatMap((shard) =>
-      [...shard.offsets.keys()]
-        .filter((id) => !this.groups.has(id) && !this.consumer.groups.has(id))
-        .map((groupId) => ({ groupId, protocolType: '', state: 'Empty', type: 'classic' as const })),
+  /**
+   * Every group, with Kafka's group type: `classic` or `consumer` (KIP-848); both have protocol type consumer.
+   * A read operation on each partition's queue, as DescribeGroups; a partition that stops serving meanwhile
+   * is left out, as one not led here is.
+   */
+  async listGroups(): Promise<ListedGroup[]> {
+    const lists = await Promise.all(
+      [...this.loaded].map((partition) =>
+        this.runtime
+          .write(partition, 'list groups', (shard) => ({ records: [], response: this.listNow(partition, shard) }))
+          .catch((e: unknown) => {
+            writeErrorCode(e);
+            return [];
+          }),
+      ),
     );
+    return lists.flat();
+  }
+
+  private listNow(partition: number, shard: GroupShard): ListedGroup[] {
+    const ofPartition = (id: string) => this.partitionFor(id) === partition;
+    const classic = [...this.groups.values()]
+      .filter((g) => ofPartition(g.groupId))
+      .map((g) => ({
+        groupId: g.groupId,
+        protocolType: g.protocolType ?? '',
+        state: g.state as string,
+        type: 'classic' as const,
+      }));
+    const consumer = [...this.consumer.groups.values()]
+      .filter((g) => ofPartition(g.groupId))
+      .map((g) => ({
+        groupId: g.groupId,
+        protocolType: 'consumer',
+        state: g.state as string,
+        type: 'consumer' as const,
+      }));
+    // Groups that only have offsets (simple commits) are empty classic groups.
+    const onlyOffsets = [...shard.offsets.keys()]
+      .filter((id) => !this.groups.has(id) && !this.consumer.groups.has(id))
+      .map((groupId) => ({ groupId, protocolType: '', state: 'Empty', type: 'classic' as const }));
     return [...classic, ...consumer, ...onlyOffsets];
+  }
+
+  /**
+   * The ids of the groups whose records the partitions served here hold (committed offsets, stored classic
+   * groups, consumer groups), read from committed state without waiting on the queues (metrics).
+   */
+  committedGroupIds(): string[] {
+    const ids = new Set<string>();
+    for (const shard of this.runtime.shards()) {
+      for (const id of shard.offsets.keys()) ids.add(id);
+      for (const id of shard.classicGroups.keys()) ids.add(id);
+      for (const id of shard.consumerGroupIds()) ids.add(id);
+    }
+    return [...ids];
   }
 
   /** DeleteGroups: only a group without members can go; its offsets go with it. */

@@ -284,7 +284,8 @@ export class CoordinatorRuntime<S extends CoordinatorShard<R>, R> {
 
   /**
    * Runs `op` as a write on the partition's queue after `delayMs` (replacing a timer of the same key), then
-   * hands its response to `onDone`. A timer's failure is logged; it goes with the partition on unload.
+   * hands its response to `onDone`, or its failure to `onFailed` (a failure is logged unless it is
+   * NOT_COORDINATOR). It goes with the partition on unload.
    */
   scheduleTimer<T>(
     partition: number,
@@ -292,6 +293,7 @@ export class CoordinatorRuntime<S extends CoordinatorShard<R>, R> {
     delayMs: number,
     op: CoordinatorWrite<S, R, T>,
     onDone?: (response: T) => void,
+    onFailed?: (error: unknown) => void,
   ): void {
     const ctx = this.partitions.get(partition);
     if (!ctx || ctx.status === 'closed') return;
@@ -304,6 +306,7 @@ export class CoordinatorRuntime<S extends CoordinatorShard<R>, R> {
       this.write(partition, `timer ${key}`, op).then(
         (response) => onDone?.(response),
         (error: unknown) => {
+          onFailed?.(error);
           if (error instanceof KafkaError && error.code === ErrorCode.NOT_COORDINATOR) return;
           this.options.logger.error('coordinator timer failed', {
             coordinator: this.options.name,

@@ -155,12 +155,12 @@ class World {
     });
   }
 
-  checkReplay(): void {
+  async checkReplay(): Promise<void> {
     for (let p = 0; p < OFFSETS_PARTITIONS; p++)
       assert.deepEqual(this.coordinator.offsetsSnapshot(p), replayed(this.logs[p]!).snapshot(), `partition ${p}`);
     // A stable group is what its last stored image says: its members and their assignments.
     for (const groupId of GROUPS) {
-      const held = this.coordinator.describeGroup(groupId);
+      const held = await this.coordinator.describeGroup(groupId);
       if (held.state !== 'Stable') continue;
       const image = replayed(this.logs[this.coordinator.partitionFor(groupId)]!).classicGroups.get(groupId);
       assert.ok(image, `${groupId} is stable without a stored image`);
@@ -174,7 +174,7 @@ class World {
   async join(groupId: string): Promise<number> {
     if (this.members.has(groupId)) return ErrorCode.NONE;
     // Only a group without members is joined: a join into a group with members waits for them to rejoin.
-    const state = this.coordinator.describeGroup(groupId).state;
+    const state = (await this.coordinator.describeGroup(groupId)).state;
     if (state !== 'Empty' && state !== 'Dead') return ErrorCode.NONE;
     const joined = await this.coordinator.joinGroup({
       groupId,
@@ -202,7 +202,7 @@ class World {
     });
     if (synced.errorCode === ErrorCode.NONE) {
       assert.deepEqual(synced.assignment, ASSIGNMENT);
-      assert.equal(this.coordinator.describeGroup(groupId).state, 'Stable');
+      assert.equal((await this.coordinator.describeGroup(groupId)).state, 'Stable');
       this.members.set(groupId, { memberId: joined.memberId, generationId: joined.generationId });
     } else {
       // The member is left behind in the group; it leaves, as a client giving up would.
@@ -300,7 +300,7 @@ class World {
       case 'heartbeat': {
         const member = this.members.get(groupId);
         if (!member) break;
-        const code = this.coordinator.heartbeat(groupId, member.generationId, member.memberId, null);
+        const code = await this.coordinator.heartbeat(groupId, member.generationId, member.memberId, null);
         assert.ok(code === ErrorCode.NONE || MEMBER_GONE.has(code), `Heartbeat ${code}`);
         if (code !== ErrorCode.NONE) this.members.delete(groupId);
         break;
@@ -313,7 +313,7 @@ class World {
         answer = left.errorCode;
         assert.ok(left.errorCode === ErrorCode.NONE || RETRIABLE.has(left.errorCode), `LeaveGroup ${left.errorCode}`);
         if (left.errorCode === ErrorCode.NONE && left.members[0] === ErrorCode.NONE)
-          assert.notEqual(this.coordinator.describeGroup(groupId).state, 'Stable');
+          assert.notEqual((await this.coordinator.describeGroup(groupId)).state, 'Stable');
         break;
       }
       case 'memberCommit': {
@@ -346,7 +346,7 @@ class World {
     if (a.kind === 'advance' && a.ms >= SESSION_TIMEOUT_MS && !reloaded) {
       // Silent past their session timeout: every member is gone from its group.
       for (const [groupId, member] of this.members) {
-        const held = this.coordinator.describeGroup(groupId);
+        const held = await this.coordinator.describeGroup(groupId);
         assert.ok(!held.members.some((m) => m.memberId === member.memberId), `${member.memberId} outlived its session`);
       }
       this.members.clear();
@@ -356,7 +356,7 @@ class World {
       // The injected fault hit this call's append: the client must be told to retry, never NONE.
       assert.ok(RETRIABLE.has(answer), `answer ${answer} after a failed append`);
     }
-    this.checkReplay();
+    await this.checkReplay();
   }
 }
 
@@ -408,6 +408,6 @@ test('a failed offset commit is answered NOT_COORDINATOR, reloads the partition,
   await world.coordinator.idle();
   // The record reached the log before the sync failed: the reloaded state has it, as the log says.
   assert.equal(world.fetched(groupId, 'orders', 0), 5n);
-  world.checkReplay();
+  await world.checkReplay();
   await world.coordinator.stop();
 });
