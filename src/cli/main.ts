@@ -15,6 +15,8 @@ commands:
   broker-api-versions  print the API versions of every broker (as kafka-broker-api-versions.sh)
   delete-records   delete records before given offsets (as kafka-delete-records.sh)
   log-dirs         describe the brokers' log directories as JSON (as kafka-log-dirs.sh)
+  producer-perf-test  measure producer throughput and latency (as kafka-producer-perf-test.sh)
+  consumer-perf-test  measure consumer throughput (as kafka-consumer-perf-test.sh)
   dump-log         print the contents of log segment and index files (as kafka-dump-log.sh)
   version          print the version of Samsa
   help             print this help
@@ -49,6 +51,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/delete-records.js')).runDeleteRecords(rest);
     case 'log-dirs':
       return (await import('./tools/log-dirs.js')).runLogDirs(rest);
+    case 'producer-perf-test':
+      return (await import('./tools/producer-perf-test.js')).runProducerPerfTest(rest);
+    case 'consumer-perf-test':
+      return (await import('./tools/consumer-perf-test.js')).runConsumerPerfTest(rest);
     case 'dump-log':
       return (await import('./tools/dump-log.js')).runDumpLog(rest);
     case 'version':

@@ -19,15 +19,8 @@ import { RecordBatch } from '../../protocol/records/record-batch.js';
 import { CorruptIndexError, OffsetIndex } from '../../storage/offset-index.js';
 import { decodeSnapshot } from '../../storage/producer-state.js';
 import { TimeIndex } from '../../storage/time-index.js';
-import {
-  FAILURE_EXIT_CODE,
-  integerFlag,
-  type ParsedFlags,
-  parseFlags,
-  requiredFlag,
-  UsageError,
-  usageExit,
-} from './args.js';
+import { FAILURE_EXIT_CODE, integerFlag, type ParsedFlags, parseFlags, requiredFlag, UsageError } from './args.js';
+import { kafkaUsageExit } from './perf-args.js';
 
 const DUMP_LOG_USAGE = `usage: samsa dump-log --files FILE1,FILE2,... [options]
 
@@ -451,7 +444,7 @@ export async function runDumpLog(argv: string[]): Promise<number> {
   try {
     command = parseCommand(parseFlags(argv, FLAGS));
   } catch (e) {
-    return usageExit('dump-log', DUMP_LOG_USAGE, e);
+    return kafkaUsageExit('dump-log', DUMP_LOG_USAGE, e);
   }
   const findings: Findings = {
     indexMismatches: new Map(),
