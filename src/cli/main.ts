@@ -6,6 +6,7 @@ const USAGE = `usage: samsa <command> [options]
 
 commands:
   server           start a broker ([server.properties] [--override key=value ...])
+  server-stop      stop the brokers started with \`samsa server\` on this machine (as kafka-server-stop.sh)
   topics           create, list, describe, alter and delete topics (as kafka-topics.sh)
   console-producer send lines from standard input as records (as kafka-console-producer.sh)
   console-consumer print records (as kafka-console-consumer.sh)
@@ -21,6 +22,7 @@ commands:
   version          print the version of Samsa
   help             print this help
 
+Every command also takes --version, as Kafka's tools do.
 See README.md for what works today.`;
 
 function version(): string {
@@ -30,9 +32,16 @@ function version(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // Kafka's tools print the version for --version whatever else is given.
+  if (command !== undefined && rest.includes('--version')) {
+    console.log(version());
+    return 0;
+  }
   switch (command) {
     case 'server':
       return (await import('./server.js')).runServer(rest);
+    case 'server-stop':
+      return (await import('./server-stop.js')).runServerStop(rest);
     case 'topics':
       return (await import('./tools/topics.js')).runTopics(rest);
     case 'console-producer':
