@@ -163,6 +163,22 @@ test('samsa dump-log checks the offset index against the segment and reports a c
   assert.equal(corrupt.stdout, `Dumping ${index}\n`);
   assert.equal(corrupt.stderr, `Mismatches in :${index}\n  Index offset: ${offset}, log offset: 1\n`);
 
+  // A time index entry whose timestamp is not the largest timestamp of the batch it names.
+  const timeIndexFile = file(`${TOPIC}-0`, '.timeindex');
+  const times = await readFile(timeIndexFile);
+  const indexedTimestamp = times.readBigInt64BE(0);
+  times.writeBigInt64BE(indexedTimestamp - 1000n, 0);
+  await writeFile(timeIndexFile, times);
+  const timeMismatch = await samsa(['dump-log', '--files', timeIndexFile]);
+  assert.equal(timeMismatch.code, 0, timeMismatch.stderr);
+  assert.match(timeMismatch.stdout, new RegExp(`^timestamp: ${indexedTimestamp - 1000n} offset: \\d+$`, 'm'));
+  assert.ok(
+    timeMismatch.stderr.startsWith(
+      `Found timestamp mismatch in :${timeIndexFile}\n  Index timestamp: ${indexedTimestamp - 1000n}, log timestamp: ${indexedTimestamp}\n`,
+    ),
+    timeMismatch.stderr,
+  );
+
   const sanity = await samsa(['dump-log', '--files', index, '--index-sanity-check']);
   assert.equal(sanity.code, 1);
   assert.match(sanity.stderr, /out of order/);
