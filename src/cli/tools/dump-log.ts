@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readOffsetsRecord } from '../../coordinator/group/offsets-records.js';
 import {
@@ -221,13 +221,76 @@ function parseCommand(flags: ParsedFlags): DumpCommand {
   };
 }
 
-/** The whole v2 batch at `position`, or null when the bytes there do not hold one (the end, or damage). */
-function batchAt(data: Buffer, position: number, limit = data.length): RecordBatch | null {
-  if (position + LOG_OVERHEAD > limit) return null;
-  const size = LOG_OVERHEAD + data.readInt32BE(position + BATCH_LENGTH_OFFSET);
-  if (size < RECORD_BATCH_OVERHEAD || position + size > limit) return null;
-  if (data[position + MAGIC_OFFSET] !== 2) return null;
-  return new RecordBatch(data.subarray(position, position + size));
+/** Bytes of a segment read at a time: a segment (1 GiB by default) is never read whole. */
+const READ_WINDOW_BYTES = 1024 * 1024;
+/** Lines gathered before they are written out. */
+const OUTPUT_LINES = 10_000;
+
+/** A segment file read batch by batch through a window of its bytes. */
+class SegmentReader {
+  #window = Buffer.alloc(0);
+  #windowStart = 0;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly size: number,
+  ) {}
+
+  static async open(path: string): Promise<SegmentReader> {
+    const handle = await open(path, 'r');
+    try {
+      return new SegmentReader(handle, (await handle.stat()).size);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+
+  /** The whole v2 batch at `position`, or null when the bytes there, before `limit`, hold none (the end, or damage). */
+  async batchAt(position: number, limit = this.size): Promise<RecordBatch | null> {
+    const end = Math.min(limit, this.size);
+    const head = await this.#bytes(position, RECORD_BATCH_OVERHEAD, end);
+    if (head === null) return null;
+    const size = LOG_OVERHEAD + head.readInt32BE(BATCH_LENGTH_OFFSET);
+    if (size < RECORD_BATCH_OVERHEAD || head[MAGIC_OFFSET] !== 2) return null;
+    const bytes = await this.#bytes(position, size, end);
+    return bytes && new RecordBatch(bytes);
+  }
+
+  /** `length` bytes at `position`, from the window or a fresh one starting there (earlier batches keep theirs). */
+  async #bytes(position: number, length: number, end: number): Promise<Buffer | null> {
+    if (position < 0 || position + length > end) return null;
+    const offset = position - this.#windowStart;
+    if (offset < 0 || offset + length > this.#window.length) {
+      const window = Buffer.allocUnsafe(Math.min(Math.max(length, READ_WINDOW_BYTES), this.size - position));
+      const { bytesRead } = await this.handle.read(window, 0, window.length, position);
+      this.#window = window.subarray(0, bytesRead);
+      this.#windowStart = position;
+      if (length > bytesRead) return null;
+      return this.#window.subarray(0, length);
+    }
+    return this.#window.subarray(offset, offset + length);
+  }
+}
+
+/** Output lines, written out in chunks so that a large segment's dump is not held in memory. */
+class Output {
+  readonly #lines: string[] = [];
+
+  push(line: string): void {
+    this.#lines.push(line);
+    if (this.#lines.length >= OUTPUT_LINES) this.flush();
+  }
+
+  flush(): void {
+    if (this.#lines.length === 0) return;
+    process.stdout.write(`${this.#lines.join('\n')}\n`);
+    this.#lines.length = 0;
+  }
 }
 
 /** Sequences wrap at int32 max (Kafka's DefaultRecordBatch.incrementSequence). */
@@ -296,12 +359,21 @@ function recordLine(c: DumpCommand, batch: RecordBatch, record: BatchRecord): st
   return line;
 }
 
-function dumpLog(c: DumpCommand, file: string, data: Buffer, out: string[], findings: Findings): void {
+async function dumpLog(c: DumpCommand, file: string, out: Output, findings: Findings): Promise<void> {
   out.push(`Log starting offset: ${fileBaseOffset(file)}`);
-  const limit = Math.min(data.length, c.maxBytes);
+  const log = await SegmentReader.open(file);
+  try {
+    await dumpBatches(c, file, log, out, findings);
+  } finally {
+    await log.close();
+  }
+}
+
+async function dumpBatches(c: DumpCommand, file: string, log: SegmentReader, out: Output, findings: Findings) {
+  const limit = Math.min(log.size, c.maxBytes);
   let position = 0;
   let lastOffset = -1n;
-  for (let batch = batchAt(data, 0, limit); batch !== null; batch = batchAt(data, position, limit)) {
+  for (let batch = await log.batchAt(0, limit); batch !== null; batch = await log.batchAt(position, limit)) {
     out.push(batchLine(batch, position));
     if (c.deepIteration) {
       for (const record of batch.records()) {
@@ -313,7 +385,7 @@ function dumpLog(c: DumpCommand, file: string, data: Buffer, out: string[], find
     }
     position += batch.sizeInBytes;
   }
-  const trailing = data.length - position;
+  const trailing = log.size - position;
   if (trailing > 0 && c.maxBytes === DEFAULT_MAX_BYTES)
     out.push(`Found ${trailing} invalid bytes at the end of ${basename(file)}`);
 }
@@ -323,7 +395,7 @@ function* indexEntries(data: Buffer, entryBytes: number): Generator<[number, num
   for (let i = 0, at = 0; at + entryBytes <= data.length; i++, at += entryBytes) yield [i, at, entryBytes];
 }
 
-async function dumpIndex(c: DumpCommand, file: string, data: Buffer, out: string[], findings: Findings): Promise<void> {
+async function dumpIndex(c: DumpCommand, file: string, data: Buffer, out: Output, findings: Findings): Promise<void> {
   const base = fileBaseOffset(file);
   if (data.length < 8) {
     out.push(`${file} is empty.`);
@@ -334,13 +406,29 @@ async function dumpIndex(c: DumpCommand, file: string, data: Buffer, out: string
     out.push(`${file} passed sanity check.`);
     return;
   }
-  const log = await readFile(siblingFile(file, '.log'));
+  const log = await SegmentReader.open(siblingFile(file, '.log'));
+  try {
+    await checkIndex(c, file, base, data, log, out, findings);
+  } finally {
+    await log.close();
+  }
+}
+
+async function checkIndex(
+  c: DumpCommand,
+  file: string,
+  base: bigint,
+  data: Buffer,
+  log: SegmentReader,
+  out: Output,
+  findings: Findings,
+): Promise<void> {
   for (const [i, at] of indexEntries(data, 8)) {
     const offset = base + BigInt(data.readInt32BE(at));
     const position = data.readInt32BE(at + 4);
     // A sparse, preallocated file: a zero entry after the first is unused space.
     if (offset === base && i > 0) return;
-    const batch = position >= 0 ? batchAt(log, position, Math.min(log.length, position + c.maxMessageSize)) : null;
+    const batch = await log.batchAt(position, position + c.maxMessageSize);
     // Kafka's broker indexes a batch by its last offset, Samsa's by its base offset: either points at the batch
     // holding the offset. Anything else is a mismatch, reported with the last offset of the batch found there.
     if (batch === null || offset < batch.baseOffset || offset > batch.lastOffset)
@@ -353,7 +441,7 @@ async function dumpTimeIndex(
   c: DumpCommand,
   file: string,
   data: Buffer,
-  out: string[],
+  out: Output,
   findings: Findings,
 ): Promise<void> {
   const base = fileBaseOffset(file);
@@ -362,9 +450,15 @@ async function dumpTimeIndex(
     out.push(`${file} passed sanity check.`);
     return;
   }
-  const log = await readFile(siblingFile(file, '.log'));
-  const batches: RecordBatch[] = [];
-  for (let at = 0, b = batchAt(log, 0); b !== null; at += b.sizeInBytes, b = batchAt(log, at)) batches.push(b);
+  // The last offset and largest timestamp of each batch: what the entries are checked against.
+  const batches: { lastOffset: bigint; maxTimestamp: bigint }[] = [];
+  const log = await SegmentReader.open(siblingFile(file, '.log'));
+  try {
+    for (let at = 0, b = await log.batchAt(0); b !== null; at += b.sizeInBytes, b = await log.batchAt(at))
+      batches.push({ lastOffset: b.lastOffset, maxTimestamp: b.maxTimestamp });
+  } finally {
+    await log.close();
+  }
   let previous = -1n;
   for (const [i, at] of indexEntries(data, 12)) {
     const timestamp = data.readBigInt64BE(at);
@@ -383,7 +477,7 @@ async function dumpTimeIndex(
   }
 }
 
-function dumpProducerSnapshot(file: string, data: Buffer, out: string[], errors: string[]): void {
+function dumpProducerSnapshot(file: string, data: Buffer, out: Output, errors: string[]): void {
   const entries = decodeSnapshot(data);
   if (entries === null) {
     errors.push(`Snapshot failed CRC validation or is not a producer snapshot: ${file}`);
@@ -406,7 +500,7 @@ function dumpProducerSnapshot(file: string, data: Buffer, out: string[], errors:
 /** Kafka's .txnindex: entries of version (int16), producer id, first, last and last stable offsets (int64). */
 const TXN_INDEX_ENTRY_BYTES = 34;
 
-function dumpTxnIndex(data: Buffer, out: string[]): void {
+function dumpTxnIndex(data: Buffer, out: Output): void {
   for (let at = 0; at + TXN_INDEX_ENTRY_BYTES <= data.length; at += TXN_INDEX_ENTRY_BYTES) {
     out.push(
       `version: ${data.readInt16BE(at)} producerId: ${data.readBigInt64BE(at + 2)} firstOffset: ${data.readBigInt64BE(at + 10)} ` +
@@ -456,30 +550,25 @@ export async function runDumpLog(argv: string[]): Promise<number> {
   const errors: string[] = [];
   let failed = false;
   for (const file of command.files) {
-    const out = [`Dumping ${file}`];
+    const out = new Output();
+    out.push(`Dumping ${file}`);
     const suffix = file.slice(file.lastIndexOf('.'));
     try {
-      const data =
-        suffix === '.log' ||
-        suffix === '.index' ||
-        suffix === '.timeindex' ||
-        suffix === '.snapshot' ||
-        suffix === '.txnindex'
-          ? await readFile(file)
-          : null;
-      if (data === null) errors.push(`Ignoring unknown file ${file}`);
-      else if (suffix === '.log') dumpLog(command, file, data, out, findings);
-      else if (suffix === '.index') await dumpIndex(command, file, data, out, findings);
-      else if (suffix === '.timeindex') await dumpTimeIndex(command, file, data, out, findings);
-      else if (suffix === '.snapshot') dumpProducerSnapshot(file, data, out, errors);
-      else dumpTxnIndex(data, out);
+      // Index, snapshot and transaction index files are small (10 MiB at most by default): read whole.
+      const small = ['.index', '.timeindex', '.snapshot', '.txnindex'].includes(suffix) ? await readFile(file) : null;
+      if (suffix === '.log') await dumpLog(command, file, out, findings);
+      else if (small === null) errors.push(`Ignoring unknown file ${file}`);
+      else if (suffix === '.index') await dumpIndex(command, file, small, out, findings);
+      else if (suffix === '.timeindex') await dumpTimeIndex(command, file, small, out, findings);
+      else if (suffix === '.snapshot') dumpProducerSnapshot(file, small, out, errors);
+      else dumpTxnIndex(small, out);
     } catch (e) {
       // Kafka's tool stops at the first file it cannot read; so does this one, after printing what it read.
       failed = true;
       const message = e instanceof CorruptIndexError || e instanceof UsageError ? e.message : (e as Error).message;
       errors.push(`samsa dump-log: ${file}: ${message}`);
     }
-    process.stdout.write(`${out.join('\n')}\n`);
+    out.flush();
     if (failed) break;
   }
   printFindings(findings, errors);
