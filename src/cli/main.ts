@@ -6,6 +6,7 @@ const USAGE = `usage: samsa <command> [options]
 
 commands:
   server           start a broker ([server.properties] [--override key=value ...])
+  server-stop      stop the brokers started with \`samsa server\` on this machine (as kafka-server-stop.sh)
   topics           create, list, describe, alter and delete topics (as kafka-topics.sh)
   console-producer send lines from standard input as records (as kafka-console-producer.sh)
   console-consumer print records (as kafka-console-consumer.sh)
@@ -15,9 +16,13 @@ commands:
   broker-api-versions  print the API versions of every broker (as kafka-broker-api-versions.sh)
   delete-records   delete records before given offsets (as kafka-delete-records.sh)
   log-dirs         describe the brokers' log directories as JSON (as kafka-log-dirs.sh)
+  producer-perf-test  measure producer throughput and latency (as kafka-producer-perf-test.sh)
+  consumer-perf-test  measure consumer throughput (as kafka-consumer-perf-test.sh)
+  dump-log         print the contents of log segment and index files (as kafka-dump-log.sh)
   version          print the version of Samsa
   help             print this help
 
+Every command also takes --version, as Kafka's tools do.
 See README.md for what works today.`;
 
 function version(): string {
@@ -27,9 +32,16 @@ function version(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // Kafka's tools print the version for --version whatever else is given.
+  if (command !== undefined && rest.includes('--version')) {
+    console.log(version());
+    return 0;
+  }
   switch (command) {
     case 'server':
       return (await import('./server.js')).runServer(rest);
+    case 'server-stop':
+      return (await import('./server-stop.js')).runServerStop(rest);
     case 'topics':
       return (await import('./tools/topics.js')).runTopics(rest);
     case 'console-producer':
@@ -48,6 +60,12 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/delete-records.js')).runDeleteRecords(rest);
     case 'log-dirs':
       return (await import('./tools/log-dirs.js')).runLogDirs(rest);
+    case 'producer-perf-test':
+      return (await import('./tools/producer-perf-test.js')).runProducerPerfTest(rest);
+    case 'consumer-perf-test':
+      return (await import('./tools/consumer-perf-test.js')).runConsumerPerfTest(rest);
+    case 'dump-log':
+      return (await import('./tools/dump-log.js')).runDumpLog(rest);
     case 'version':
     case '--version':
       console.log(version());
