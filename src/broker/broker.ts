@@ -75,6 +75,8 @@ import { offsetDeleteHandler } from './handlers/offset-delete.js';
 import { offsetFetchHandler } from './handlers/offset-fetch.js';
 import { offsetForLeaderEpochHandler } from './handlers/offset-for-leader-epoch.js';
 import { produceHandler } from './handlers/produce.js';
+import { saslAuthenticateHandler } from './handlers/sasl-authenticate.js';
+import { saslHandshakeHandler } from './handlers/sasl-handshake.js';
 import { syncGroupHandler } from './handlers/sync-group.js';
 import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
 import { ReplicaManager } from './replica-manager.js';
@@ -382,6 +384,8 @@ export class Broker {
       describeAclsHandler,
       createAclsHandler,
       deleteAclsHandler,
+      saslHandshakeHandler,
+      saslAuthenticateHandler,
     ];
     const dispatcher: RequestDispatcher = new RequestDispatcher(
       [...handlers, apiVersionsHandler(() => dispatcher.implemented)],
@@ -609,6 +613,7 @@ export class Broker {
           // Segment reads in responses go back to storage's read buffer pool once written.
           onResponseWritten: releaseWrittenChunks,
           ...(l.ssl ? { ssl: l.ssl } : {}),
+          ...(l.sasl ? { sasl: l.sasl } : {}),
         },
         (frame: Buffer, connection: Connection) => this.dispatcher!.handleFrame(frame, connection),
         (error: unknown, connection: Connection) => this.dispatcher!.onConnectionError(error, connection),
