@@ -8,6 +8,7 @@ import { BrokerRegistrar } from '../cluster/etcd-broker-registration.js';
 import { EtcdMetadataStore } from '../cluster/etcd-metadata-store.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
+import { ScramCredentialMetadata } from '../cluster/scram-credentials.js';
 import {
   assignedPartition,
   ensureClusterId,
@@ -154,6 +155,7 @@ export class Broker {
     store: MetadataStore;
     topics: TopicMetadata;
     brokerConfigs: BrokerConfigMetadata;
+    scramCredentials: ScramCredentialMetadata;
     logs: LogManager;
     replicas: ReplicaManager;
     groups: GroupCoordinator;
@@ -231,6 +233,8 @@ export class Broker {
     // Dynamic broker configs (AlterConfigs on BROKER) over server.properties, from the start and on every change.
     const brokerConfigs = await BrokerConfigMetadata.load(store, settings.nodeId);
     this.startupClosers.push(async () => brokerConfigs.close());
+    const scramCredentials = await ScramCredentialMetadata.load(store);
+    this.startupClosers.push(async () => scramCredentials.close());
     settings.staticConfigs ??= staticConfigsOf(settings);
     const staticValues = dynamicallyConfigurable(settings);
     applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
@@ -339,6 +343,7 @@ export class Broker {
       groups,
       producerIds,
       transactions,
+      scramCredentials,
       logger,
       metrics: this.metrics,
       createTopic,
@@ -427,7 +432,7 @@ export class Broker {
       scheduleFlush();
     });
     if (store instanceof EtcdMetadataStore) await this.register(store);
-    this.stores = { store, topics, brokerConfigs, logs, replicas, groups, transactions };
+    this.stores = { store, topics, brokerConfigs, scramCredentials, logs, replicas, groups, transactions };
     for (const listener of this.listeners) listener.serve();
     this.serving = true;
     logger.info('started', {
@@ -753,13 +758,14 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
-        const { store, topics, brokerConfigs, logs, replicas, groups, transactions } = this.stores;
+        const { store, topics, brokerConfigs, scramCredentials, logs, replicas, groups, transactions } = this.stores;
         await groups.stop();
         // Its timers end and the operations under way finish (markers included) before the logs close.
         await transactions.close();
         replicas.stop();
         await logs.shutdown();
         brokerConfigs.close();
+        scramCredentials.close();
         topics.close();
         await this.registrar
           ?.deregister()

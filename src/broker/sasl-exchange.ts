@@ -1,24 +1,26 @@
 import { PlainServer } from '../security/plain-server.js';
 import type { SaslMechanism } from '../security/sasl-config.js';
 import { SaslAuthenticationError, type SaslServer } from '../security/sasl-server.js';
+import { ScramServer } from '../security/scram.js';
 import type { Connection } from '../server/connection.js';
 import type { BrokerServices } from './api-handler.js';
 
 /** The broker's side of a mechanism's exchange, for a client that chose it in SaslHandshake. */
-function saslServerFor(mechanism: SaslMechanism, connection: Connection): SaslServer {
+function saslServerFor(mechanism: SaslMechanism, connection: Connection, broker: BrokerServices): SaslServer {
   switch (mechanism) {
     case 'PLAIN':
       return new PlainServer(connection.sasl!.config.plainUsers);
-    default:
-      throw new SaslAuthenticationError(`Unsupported SASL mechanism ${mechanism}`);
+    case 'SCRAM-SHA-256':
+    case 'SCRAM-SHA-512':
+      return new ScramServer(mechanism, (user, m) => broker.scramCredentials.get(user, m));
   }
 }
 
 /** Starts the exchange of the mechanism the client chose (one of the listener's enabled mechanisms). */
-export function startSaslExchange(connection: Connection, mechanism: SaslMechanism, _broker: BrokerServices): void {
+export function startSaslExchange(connection: Connection, mechanism: SaslMechanism, broker: BrokerServices): void {
   const sasl = connection.sasl!;
   sasl.mechanism = mechanism;
-  sasl.server = saslServerFor(mechanism, connection);
+  sasl.server = saslServerFor(mechanism, connection, broker);
 }
 
 export type SaslStep = { challenge: Buffer } | { errorMessage: string };
