@@ -41,6 +41,7 @@ import { FetchSessionCache } from './fetch-session.js';
 import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
 import { addPartitionsToTxnHandler } from './handlers/add-partitions-to-txn.js';
 import { alterConfigsHandler } from './handlers/alter-configs.js';
+import { alterUserScramCredentialsHandler } from './handlers/alter-user-scram-credentials.js';
 import { apiVersionsHandler } from './handlers/api-versions.js';
 import { consumerGroupDescribeHandler } from './handlers/consumer-group-describe.js';
 import { consumerGroupHeartbeatHandler } from './handlers/consumer-group-heartbeat.js';
@@ -59,6 +60,7 @@ import { describeLogDirsHandler } from './handlers/describe-log-dirs.js';
 import { describeProducersHandler } from './handlers/describe-producers.js';
 import { describeTopicPartitionsHandler } from './handlers/describe-topic-partitions.js';
 import { describeTransactionsHandler } from './handlers/describe-transactions.js';
+import { describeUserScramCredentialsHandler } from './handlers/describe-user-scram-credentials.js';
 import { endTxnHandler } from './handlers/end-txn.js';
 import { fetchHandler } from './handlers/fetch.js';
 import { findCoordinatorHandler } from './handlers/find-coordinator.js';
@@ -391,6 +393,8 @@ export class Broker {
       deleteAclsHandler,
       saslHandshakeHandler,
       saslAuthenticateHandler,
+      describeUserScramCredentialsHandler,
+      alterUserScramCredentialsHandler,
     ];
     const dispatcher: RequestDispatcher = new RequestDispatcher(
       [...handlers, apiVersionsHandler(() => dispatcher.implemented)],

@@ -160,7 +160,9 @@ export class ScramServer implements SaslServer {
     const m = CLIENT_FINAL.exec(text);
     if (!m) return this.fail();
     const [, withoutProof, channelBinding, nonce, proofText] = m as unknown as [string, string, string, string, string];
-    if (nonce !== this.nonce) return this.fail();
+    // Kafka checks that the nonce ends with the one it sent, not that it equals it: librdkafka (2.0) repeats
+    // its own nonce in front. The proof covers the message as sent, so nothing is weakened.
+    if (!nonce.endsWith(this.nonce)) return this.fail();
     // No channel binding: the client repeats its gs2 header (`n,,` is `biws`).
     if (Buffer.from(channelBinding, 'base64').toString('utf8') !== this.gs2Header) return this.fail();
     const authMessage = `${this.clientFirstBare},${this.serverFirst},${withoutProof}`;

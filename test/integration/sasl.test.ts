@@ -7,10 +7,13 @@ import kafkajs from 'kafkajs';
 import { parseBrokerConfig, resolveListeners } from '../../src/config/broker-config.js';
 import { type Broker, Logger, startBroker } from '../../src/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
+import { alterUserScramCredentialsApi } from '../../src/protocol/generated/apis/alter-user-scram-credentials.js';
 import { apiVersionsApi } from '../../src/protocol/generated/apis/api-versions.js';
+import { describeUserScramCredentialsApi } from '../../src/protocol/generated/apis/describe-user-scram-credentials.js';
 import { produceApi } from '../../src/protocol/generated/apis/produce.js';
 import { saslAuthenticateApi } from '../../src/protocol/generated/apis/sasl-authenticate.js';
 import { saslHandshakeApi } from '../../src/protocol/generated/apis/sasl-handshake.js';
+import { SCRAM_MECHANISMS, type ScramMechanismName, scramSaltedPassword } from '../../src/security/scram.js';
 import { PYTHON } from './clients.js';
 import { RawClient } from './raw-client.js';
 import { makeCertificates, type TestCertificates } from './tls-certificates.js';
@@ -22,6 +25,8 @@ const ADMIN_PASSWORD = 'admin-secret';
 const ALICE_PASSWORD = 'alice "quoted" secret';
 /** JAAS value with a quoted password holding escaped quotes, as Kafka's parser reads it. */
 const PLAIN_JAAS = `org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="${ADMIN_PASSWORD}" user_admin="${ADMIN_PASSWORD}" user_alice="alice \\"quoted\\" secret";`;
+
+const SCRAM_JAAS = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
 
 let certs: TestCertificates;
 let broker: Broker;
@@ -41,8 +46,12 @@ before(async () => {
   const properties: Record<string, string> = {
     listeners: 'PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0',
     'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL',
-    'sasl.enabled.mechanisms': 'PLAIN',
+    'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
     'listener.name.sasl_plaintext.plain.sasl.jaas.config': PLAIN_JAAS,
+    'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config': SCRAM_JAAS,
+    'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config': SCRAM_JAAS,
+    // The SASL_SSL listener enables PLAIN only: its own list comes before sasl.enabled.mechanisms.
+    'listener.name.sasl_ssl.sasl.enabled.mechanisms': 'PLAIN',
     'listener.name.sasl_ssl.plain.sasl.jaas.config': PLAIN_JAAS,
     'ssl.keystore.type': 'PEM',
     'ssl.keystore.location': certs.serverKeystorePem,
@@ -247,7 +256,7 @@ test('an unsupported mechanism gets UNSUPPORTED_SASL_MECHANISM with the enabled 
   const client = await RawClient.connect(port('SASL_PLAINTEXT'));
   const handshake = await client.request(saslHandshakeApi, 1, { mechanism: 'GSSAPI' });
   assert.equal(handshake.errorCode, ErrorCode.UNSUPPORTED_SASL_MECHANISM);
-  assert.deepEqual(handshake.mechanisms, ['PLAIN']);
+  assert.deepEqual(handshake.mechanisms, ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']);
   await client.closed;
 });
 
@@ -305,4 +314,156 @@ test('JAAS passwords appear neither in DescribeConfigs nor in the log', async ()
   assert.match(log, /failed authentication/);
   for (const secret of [ADMIN_PASSWORD, 'alice \\"quoted\\" secret', 'quoted', 'wrong'])
     assert.ok(!log.includes(secret), `the log holds ${secret}`);
+});
+
+/** Sends AlterUserScramCredentials over the PLAINTEXT listener; the results by user. */
+async function alterScram(
+  upsertions: Array<{ name: string; mechanism: number; password?: string; iterations?: number }>,
+  deletions: Array<{ name: string; mechanism: number }> = [],
+): Promise<Record<string, [number, string | null]>> {
+  const client = await RawClient.connect(port('PLAINTEXT'));
+  try {
+    const response = await client.request(alterUserScramCredentialsApi, 0, {
+      deletions,
+      upsertions: upsertions.map((u) => {
+        const salt = Buffer.from(`salt-of-${u.name}`);
+        const iterations = u.iterations ?? 4096;
+        const name = Object.entries(SCRAM_MECHANISMS).find(([, m]) => m.type === u.mechanism)?.[0];
+        const saltedPassword = name
+          ? scramSaltedPassword(name as ScramMechanismName, u.password ?? 'x', salt, Math.max(iterations, 1))
+          : Buffer.from('unused');
+        return { name: u.name, mechanism: u.mechanism, iterations, salt, saltedPassword };
+      }),
+    });
+    return Object.fromEntries(response.results.map((r) => [r.user, [r.errorCode, r.errorMessage]]));
+  } finally {
+    client.close();
+  }
+}
+
+const SHA256 = SCRAM_MECHANISMS['SCRAM-SHA-256'].type;
+const SHA512 = SCRAM_MECHANISMS['SCRAM-SHA-512'].type;
+
+for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const) {
+  test(`${mechanism} over SASL_PLAINTEXT: kcat, confluent-kafka-python, kafka-python and KafkaJS produce and consume`, async () => {
+    const user = `scram-${mechanism.slice(-3)}`;
+    const password = `${user}-secret`;
+    const type = SCRAM_MECHANISMS[mechanism].type;
+    assert.deepEqual(await alterScram([{ name: user, mechanism: type, password, iterations: 8192 }]), {
+      [user]: [ErrorCode.NONE, null],
+    });
+    const topic = mechanism.toLowerCase();
+    assert.deepEqual(await kcatRoundTrip(mechanism, user, password, `${topic}-kcat`), ['a', 'b', 'c']);
+    assert.deepEqual(await pythonRoundTrip(mechanism, user, password, `${topic}-python`), [
+      PYTHON_EXPECTED,
+      PYTHON_EXPECTED,
+    ]);
+    const kafka = kafkaJs(endpoint('SASL_PLAINTEXT'), mechanism, user, password);
+    assert.deepEqual(await kafkaJsRoundTrip(kafka, `${topic}-kafkajs`), ['one', 'two']);
+    // The wrong password, and a credential of the other mechanism only, are refused.
+    await assert.rejects(kafkaJs(endpoint('SASL_PLAINTEXT'), mechanism, user, 'wrong').admin().connect());
+    const other = mechanism === 'SCRAM-SHA-256' ? 'SCRAM-SHA-512' : 'SCRAM-SHA-256';
+    await assert.rejects(kafkaJs(endpoint('SASL_PLAINTEXT'), other, user, password).admin().connect());
+  });
+}
+
+test('SCRAM failures: SASL_AUTHENTICATION_FAILED with the same message for an unknown user and a wrong proof', async () => {
+  const client = await RawClient.connect(port('SASL_PLAINTEXT'));
+  assert.equal((await client.request(saslHandshakeApi, 1, { mechanism: 'SCRAM-SHA-256' })).errorCode, ErrorCode.NONE);
+  const response = await client.request(saslAuthenticateApi, 2, { authBytes: Buffer.from('n,,n=nobody,r=abcdef') });
+  assert.equal(response.errorCode, ErrorCode.SASL_AUTHENTICATION_FAILED);
+  assert.equal(
+    response.errorMessage,
+    'Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256',
+  );
+  await client.closed;
+});
+
+test('AlterUserScramCredentials and DescribeUserScramCredentials: errors, a new credential logs in, a deleted one does not', async () => {
+  const describe = async (users: string[] | null) => {
+    const client = await RawClient.connect(port('PLAINTEXT'));
+    try {
+      const r = await client.request(describeUserScramCredentialsApi, 0, {
+        users: users === null ? null : users.map((name) => ({ name })),
+      });
+      return r.results.map((x) => [
+        x.user,
+        x.errorCode,
+        x.errorMessage,
+        x.credentialInfos.map((c) => [c.mechanism, c.iterations]),
+      ]);
+    } finally {
+      client.close();
+    }
+  };
+  assert.deepEqual(await describe(['carol']), [
+    ['carol', ErrorCode.RESOURCE_NOT_FOUND, 'Attempt to describe a user credential that does not exist: carol', []],
+  ]);
+  assert.deepEqual(
+    await alterScram(
+      [
+        { name: 'few', mechanism: SHA256, iterations: 4095 },
+        { name: 'many', mechanism: SHA256, iterations: 16385 },
+        { name: 'unknown', mechanism: 3 },
+        { name: 'twice', mechanism: SHA512 },
+        { name: 'twice', mechanism: SHA512 },
+      ],
+      [{ name: 'ghost', mechanism: SHA256 }],
+    ),
+    {
+      ghost: [ErrorCode.RESOURCE_NOT_FOUND, 'Attempt to delete a user credential that does not exist'],
+      few: [ErrorCode.UNACCEPTABLE_CREDENTIAL, 'Too few iterations'],
+      many: [ErrorCode.UNACCEPTABLE_CREDENTIAL, 'Too many iterations'],
+      unknown: [ErrorCode.UNSUPPORTED_SASL_MECHANISM, 'Unknown SCRAM mechanism'],
+      twice: [ErrorCode.DUPLICATE_RESOURCE, 'A user credential cannot be altered twice in the same request'],
+    },
+  );
+  assert.deepEqual(await describe(['few', 'twice']), [
+    ['few', ErrorCode.RESOURCE_NOT_FOUND, 'Attempt to describe a user credential that does not exist: few', []],
+    ['twice', ErrorCode.RESOURCE_NOT_FOUND, 'Attempt to describe a user credential that does not exist: twice', []],
+  ]);
+
+  // carol gets both mechanisms in one request, logs in, changes her password: only the new one works.
+  assert.deepEqual(
+    await alterScram([
+      { name: 'carol', mechanism: SHA256, password: 'first', iterations: 4096 },
+      { name: 'carol', mechanism: SHA512, password: 'first', iterations: 16384 },
+    ]),
+    { carol: [ErrorCode.NONE, null] },
+  );
+  assert.deepEqual(await describe(['carol', 'carol']), [
+    [
+      'carol',
+      ErrorCode.DUPLICATE_RESOURCE,
+      'Cannot describe SCRAM credentials for the same user twice in a single request: carol',
+      [],
+    ],
+  ]);
+  const all = await describe(null);
+  assert.deepEqual(
+    all.find((r) => r[0] === 'carol'),
+    [
+      'carol',
+      ErrorCode.NONE,
+      null,
+      [
+        [SHA256, 4096],
+        [SHA512, 16384],
+      ],
+    ],
+  );
+  const login = async (mechanism: string, password: string) => {
+    const admin = kafkaJs(endpoint('SASL_PLAINTEXT'), mechanism, 'carol', password).admin();
+    await admin.connect();
+    await admin.disconnect();
+  };
+  await login('SCRAM-SHA-512', 'first');
+  assert.deepEqual(await alterScram([{ name: 'carol', mechanism: SHA512, password: 'second', iterations: 4096 }]), {
+    carol: [ErrorCode.NONE, null],
+  });
+  await assert.rejects(login('SCRAM-SHA-512', 'first'), 'the old password no longer works');
+  await login('SCRAM-SHA-512', 'second');
+  assert.deepEqual(await alterScram([], [{ name: 'carol', mechanism: SHA512 }]), { carol: [ErrorCode.NONE, null] });
+  await assert.rejects(login('SCRAM-SHA-512', 'second'), 'a deleted credential is refused');
+  await login('SCRAM-SHA-256', 'first');
 });
