@@ -14,12 +14,6 @@ import { evaluateSaslToken } from './sasl-exchange.js';
 /** Bytes every request starts with: api key (int16) and api version (int16). */
 const REQUEST_PREFIX_BYTES = 4;
 
-/**
- * sasl.server.max.receive.size's default: the largest frame a SASL connection may send before it has
- * authenticated, so that an unauthenticated client cannot make the broker hold large requests.
- */
-export const SASL_MAX_RECEIVE_BYTES = 524_288;
-
 /** What a SASL connection may send before it has authenticated (anything else closes it, as in Kafka). */
 const BEFORE_AUTHENTICATION: ReadonlySet<number> = new Set([
   ApiKey.ApiVersions,
@@ -105,10 +99,6 @@ export class RequestDispatcher {
     if (sasl !== null && sasl.state !== 'complete') {
       // A failed authentication's answer is on its way; what the client pipelined after it is not read.
       if (sasl.state === 'failed') return null;
-      if (frame.length > SASL_MAX_RECEIVE_BYTES)
-        throw new UnauthenticatedRequestError(
-          `frame of ${frame.length} bytes before authentication (limit ${SASL_MAX_RECEIVE_BYTES})`,
-        );
       if (sasl.state === 'raw') return this.rawSaslToken(frame, connection);
     }
     const startedMs = this.metrics.requestStarted();

@@ -1,5 +1,11 @@
 import type { ListenerSasl } from './sasl-config.js';
 
+/**
+ * sasl.server.max.receive.size's default: the largest frame a SASL connection may send before it has
+ * authenticated, so that an unauthenticated client cannot make the broker hold large requests.
+ */
+export const SASL_MAX_RECEIVE_BYTES = 524_288;
+
 /** One mechanism's side of a SASL exchange on the broker. */
 export interface SaslServer {
   /**

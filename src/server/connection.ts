@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { ANONYMOUS_PRINCIPAL } from '../security/principal.js';
-import type { SaslAuthentication } from '../security/sasl-server.js';
+import { SASL_MAX_RECEIVE_BYTES, type SaslAuthentication } from '../security/sasl-server.js';
 import { type PoolMember, RequestMemoryPool } from './request-memory-pool.js';
 
 /** Bytes of the size prefix of every Kafka request and response. */
@@ -215,10 +215,13 @@ export class Connection implements PoolMember {
   private parseFrames(): void {
     while (!this.closed && !this.ending && !this.ownLimitReached() && this.bufferedBytes >= FRAME_SIZE_BYTES) {
       const size = this.peekSize();
-      if (size < 0 || size > this.limits.maxRequestBytes) {
+      // Before SASL authentication completes, Kafka's sasl.server.max.receive.size bounds frames instead.
+      const unauthenticated = this.sasl !== null && this.sasl.state !== 'complete';
+      const limit = unauthenticated ? SASL_MAX_RECEIVE_BYTES : this.limits.maxRequestBytes;
+      if (size < 0 || size > limit) {
         // Only a connection's first bytes can be another protocol's greeting; later ones are just bad framing.
         const protocol = this.framesRead === 0 ? recognise(this.buffered[0]!) : null;
-        const reason = `request frame of ${size} bytes (limit ${this.limits.maxRequestBytes})`;
+        const reason = `request frame of ${size} bytes (limit ${limit}${unauthenticated ? ' before authentication' : ''})`;
         this.onError(new FramingError(reason, protocol), this);
         this.close();
         return;

@@ -290,6 +290,26 @@ test('a Produce before authentication closes the connection and writes nothing',
   assert.ok(!topics.includes('sasl-unauthenticated'), 'the topic was not even created');
 });
 
+test('before authentication a frame over sasl.server.max.receive.size (512 KiB) closes the connection at once', async () => {
+  const client = await RawClient.connect(port('SASL_PLAINTEXT'));
+  const prefix = Buffer.alloc(4);
+  prefix.writeInt32BE(524_289);
+  // Only the size is sent: the broker must not wait for (or hold) the rest.
+  client.sendRaw(prefix);
+  await client.closed;
+  // The same size is fine once authenticated (socket.request.max.bytes applies then).
+  const { client: authenticated, response } = await plainAuthenticate('alice', ALICE_PASSWORD);
+  assert.equal(response.errorCode, ErrorCode.NONE);
+  const produced = await authenticated.request(produceApi, 3, {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 5000,
+    topicData: [{ name: 'sasl-large', partitionData: [{ index: 0, records: Buffer.alloc(600_000) }] }],
+  });
+  assert.equal(produced.responses.length, 1);
+  authenticated.close();
+});
+
 test('JAAS passwords appear neither in DescribeConfigs nor in the log', async () => {
   const admin = kafkaJs(endpoint('SASL_PLAINTEXT'), 'PLAIN', 'admin', ADMIN_PASSWORD).admin();
   await admin.connect();
