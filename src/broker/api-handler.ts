@@ -1,5 +1,6 @@
 import type { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
 import type { ProducerIdManager } from '../cluster/producer-ids.js';
+import type { ScramCredentialMetadata } from '../cluster/scram-credentials.js';
 import type { TopicMetadata } from '../cluster/topic-metadata.js';
 import type { BrokerSettings } from '../config/broker-settings.js';
 import type { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
@@ -30,6 +31,8 @@ export interface BrokerServices {
   /** Producer ids for idempotent and transactional producers, never reused. */
   producerIds: ProducerIdManager;
   transactions: TransactionCoordinator;
+  /** The SCRAM credentials of the cluster's users (AlterUserScramCredentials), read by SCRAM authentication. */
+  scramCredentials: ScramCredentialMetadata;
   logger: Logger;
   /** Counters of the produce and fetch paths (no-ops without samsa.http.listener). */
   metrics: BrokerMetrics;

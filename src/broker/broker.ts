@@ -8,6 +8,7 @@ import { BrokerRegistrar } from '../cluster/etcd-broker-registration.js';
 import { EtcdMetadataStore } from '../cluster/etcd-metadata-store.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
+import { ScramCredentialMetadata } from '../cluster/scram-credentials.js';
 import {
   assignedPartition,
   ensureClusterId,
@@ -40,6 +41,7 @@ import { FetchSessionCache } from './fetch-session.js';
 import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
 import { addPartitionsToTxnHandler } from './handlers/add-partitions-to-txn.js';
 import { alterConfigsHandler } from './handlers/alter-configs.js';
+import { alterUserScramCredentialsHandler } from './handlers/alter-user-scram-credentials.js';
 import { apiVersionsHandler } from './handlers/api-versions.js';
 import { consumerGroupDescribeHandler } from './handlers/consumer-group-describe.js';
 import { consumerGroupHeartbeatHandler } from './handlers/consumer-group-heartbeat.js';
@@ -58,6 +60,7 @@ import { describeLogDirsHandler } from './handlers/describe-log-dirs.js';
 import { describeProducersHandler } from './handlers/describe-producers.js';
 import { describeTopicPartitionsHandler } from './handlers/describe-topic-partitions.js';
 import { describeTransactionsHandler } from './handlers/describe-transactions.js';
+import { describeUserScramCredentialsHandler } from './handlers/describe-user-scram-credentials.js';
 import { endTxnHandler } from './handlers/end-txn.js';
 import { fetchHandler } from './handlers/fetch.js';
 import { findCoordinatorHandler } from './handlers/find-coordinator.js';
@@ -75,6 +78,8 @@ import { offsetDeleteHandler } from './handlers/offset-delete.js';
 import { offsetFetchHandler } from './handlers/offset-fetch.js';
 import { offsetForLeaderEpochHandler } from './handlers/offset-for-leader-epoch.js';
 import { produceHandler } from './handlers/produce.js';
+import { saslAuthenticateHandler } from './handlers/sasl-authenticate.js';
+import { saslHandshakeHandler } from './handlers/sasl-handshake.js';
 import { syncGroupHandler } from './handlers/sync-group.js';
 import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
 import { ReplicaManager } from './replica-manager.js';
@@ -152,6 +157,7 @@ export class Broker {
     store: MetadataStore;
     topics: TopicMetadata;
     brokerConfigs: BrokerConfigMetadata;
+    scramCredentials: ScramCredentialMetadata;
     logs: LogManager;
     replicas: ReplicaManager;
     groups: GroupCoordinator;
@@ -229,6 +235,8 @@ export class Broker {
     // Dynamic broker configs (AlterConfigs on BROKER) over server.properties, from the start and on every change.
     const brokerConfigs = await BrokerConfigMetadata.load(store, settings.nodeId);
     this.startupClosers.push(async () => brokerConfigs.close());
+    const scramCredentials = await ScramCredentialMetadata.load(store);
+    this.startupClosers.push(async () => scramCredentials.close());
     settings.staticConfigs ??= staticConfigsOf(settings);
     const staticValues = dynamicallyConfigurable(settings);
     applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
@@ -337,6 +345,7 @@ export class Broker {
       groups,
       producerIds,
       transactions,
+      scramCredentials,
       logger,
       metrics: this.metrics,
       createTopic,
@@ -382,6 +391,10 @@ export class Broker {
       describeAclsHandler,
       createAclsHandler,
       deleteAclsHandler,
+      saslHandshakeHandler,
+      saslAuthenticateHandler,
+      describeUserScramCredentialsHandler,
+      alterUserScramCredentialsHandler,
     ];
     const dispatcher: RequestDispatcher = new RequestDispatcher(
       [...handlers, apiVersionsHandler(() => dispatcher.implemented)],
@@ -423,7 +436,7 @@ export class Broker {
       scheduleFlush();
     });
     if (store instanceof EtcdMetadataStore) await this.register(store);
-    this.stores = { store, topics, brokerConfigs, logs, replicas, groups, transactions };
+    this.stores = { store, topics, brokerConfigs, scramCredentials, logs, replicas, groups, transactions };
     for (const listener of this.listeners) listener.serve();
     this.serving = true;
     logger.info('started', {
@@ -609,6 +622,7 @@ export class Broker {
           // Segment reads in responses go back to storage's read buffer pool once written.
           onResponseWritten: releaseWrittenChunks,
           ...(l.ssl ? { ssl: l.ssl } : {}),
+          ...(l.sasl ? { sasl: l.sasl } : {}),
         },
         (frame: Buffer, connection: Connection) => this.dispatcher!.handleFrame(frame, connection),
         (error: unknown, connection: Connection) => this.dispatcher!.onConnectionError(error, connection),
@@ -748,13 +762,14 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
-        const { store, topics, brokerConfigs, logs, replicas, groups, transactions } = this.stores;
+        const { store, topics, brokerConfigs, scramCredentials, logs, replicas, groups, transactions } = this.stores;
         await groups.stop();
         // Its timers end and the operations under way finish (markers included) before the logs close.
         await transactions.close();
         replicas.stop();
         await logs.shutdown();
         brokerConfigs.close();
+        scramCredentials.close();
         topics.close();
         await this.registrar
           ?.deregister()

@@ -9,9 +9,17 @@ import { type Connection, FramingError } from '../server/connection.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import { BrokerMetrics } from './broker-metrics.js';
 import { advertisedApiVersions } from './handlers/api-versions.js';
+import { evaluateSaslToken } from './sasl-exchange.js';
 
 /** Bytes every request starts with: api key (int16) and api version (int16). */
 const REQUEST_PREFIX_BYTES = 4;
+
+/** What a SASL connection may send before it has authenticated (anything else closes it, as in Kafka). */
+const BEFORE_AUTHENTICATION: ReadonlySet<number> = new Set([
+  ApiKey.ApiVersions,
+  ApiKey.SaslHandshake,
+  ApiKey.SaslAuthenticate,
+]);
 
 /** A misbehaving peer gets at most one WARN line per this interval; the rest go at DEBUG and are counted. */
 export const CLIENT_ERROR_LOG_INTERVAL_MS = 60_000;
@@ -58,6 +66,11 @@ export class InvalidRequestError extends Error {
   override readonly name = 'InvalidRequestError';
 }
 
+/** Raised for a request a SASL connection may not send before it has authenticated: it ends the connection. */
+export class UnauthenticatedRequestError extends Error {
+  override readonly name = 'UnauthenticatedRequestError';
+}
+
 /**
  * Turns request frames into handler calls and handler results into response frames: parses the header,
  * checks that the API and version are implemented, decodes the body, and encodes the response with the
@@ -82,12 +95,20 @@ export class RequestDispatcher {
   }
 
   handleFrame = async (frame: Buffer, connection: Connection): Promise<Buffer[] | null> => {
+    const sasl = connection.sasl;
+    if (sasl !== null && sasl.state !== 'complete') {
+      // A failed authentication's answer is on its way; what the client pipelined after it is not read.
+      if (sasl.state === 'failed') return null;
+      if (sasl.state === 'raw') return this.rawSaslToken(frame, connection);
+    }
     const startedMs = this.metrics.requestStarted();
     if (frame.length < REQUEST_PREFIX_BYTES) throw new InvalidRequestError(`request of ${frame.length} bytes`);
     const apiKey = frame.readInt16BE(0);
     const apiVersion = frame.readInt16BE(2);
     const handler = this.handlers.get(apiKey);
     if (!handler) throw new InvalidRequestError(`unsupported API key ${apiKey}`);
+    if (sasl !== null && sasl.state !== 'complete' && !BEFORE_AUTHENTICATION.has(apiKey))
+      throw new UnauthenticatedRequestError(`${handler.api.name} request before authentication`);
 
     const r = new Reader(frame);
     const header = decodeRequestHeader(r, requestHeaderVersion(apiKey, apiVersion));
@@ -113,6 +134,19 @@ export class RequestDispatcher {
     handler.api.encodeResponse(w, apiVersion, response);
     return w.chunks();
   };
+
+  /**
+   * A token of the exchange SaslHandshake v0 started: a bare frame, answered with the challenge as a bare frame.
+   * A failure cannot be told to the client in this framing: the connection is closed, as Kafka does.
+   */
+  private rawSaslToken(frame: Buffer, connection: Connection): Buffer[] {
+    const step = evaluateSaslToken(connection, frame, this.broker);
+    if ('errorMessage' in step) {
+      connection.close();
+      return [];
+    }
+    return [step.challenge];
+  }
 
   private unsupportedApiVersions(correlationId: number): Buffer[] {
     const w = new Writer(256);
@@ -140,6 +174,8 @@ export class RequestDispatcher {
       this.clientErrors.warn(peer, "looks like HTTP; this port speaks Kafka's protocol", { client });
     } else if (error instanceof FramingError && error.protocol === 'TLS') {
       this.clientErrors.warn(peer, "looks like TLS; this port speaks Kafka's protocol in plaintext", { client });
+    } else if (error instanceof UnauthenticatedRequestError) {
+      this.clientErrors.warn(peer, 'closing connection: not authenticated', { client, reason: error.message });
     } else if (error instanceof FramingError || error instanceof InvalidRequestError || error instanceof DecodeError) {
       this.clientErrors.warn(peer, 'closing connection: request not understood', { client, reason: error.message });
     } else {

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { resolveListenerSasl, SaslConfigError } from '../security/sasl-config.js';
 import { resolveListenerSsl, SslConfigError } from '../security/ssl-config.js';
 import type { BrokerSettings, EtcdSettings, ListenerSettings } from './broker-settings.js';
 import { defaultBrokerSettings } from './broker-settings.js';
@@ -21,7 +22,7 @@ export interface Definition {
   oneOf?: readonly string[];
 }
 
-/** Kafka's security protocols; only PLAINTEXT is served until Samsa has TLS and SASL. */
+/** Kafka's security protocols, each served (SASL with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512). */
 const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
 /** Kafka's default listener.security.protocol.map: each protocol's name is a listener name. */
 const DEFAULT_PROTOCOL_MAP = SECURITY_PROTOCOLS.map((p) => `${p}:${p}`).join(',');
@@ -158,15 +159,31 @@ export interface ParsedConfig {
 
 /** TLS settings (also per listener, `listener.name.<name>.ssl.*`), read as text by resolveListenerSsl. */
 export const SSL_KEY = /^(listener\.name\.[^.]+\.)?ssl\./;
+/**
+ * SASL settings, read as text by resolveListenerSasl: `sasl.*`, `listener.name.<name>.sasl.*` and the JAAS
+ * entries `listener.name.<name>.<mechanism>.sasl.jaas.config`.
+ */
+export const SASL_KEY = /^(listener\.name\.[^.]+\.([^.]+\.)?)?sasl\./;
+/**
+ * SASL settings naming Java classes that would decide who authenticates: Samsa cannot load them, and serving
+ * without them would authenticate otherwise than configured.
+ */
+const SASL_CLASS_KEY = /(^|\.)sasl\.(server\.callback\.handler\.class|server\.authn\.class|login\.class)$/;
+/** Keys whose values are secrets (JAAS entries hold passwords): an error or a log line names the key only. */
+const SECRET_KEY = /(^|\.)(sasl\.jaas\.config|password)$/;
 
-/** Keys whose presence asks for security Samsa does not have yet (SASL, ACLs); naming one stops start-up. */
+/**
+ * Keys whose presence asks for security Samsa does not have yet (ACLs, SASL callback classes); naming one stops
+ * start-up. GSSAPI and OAUTHBEARER are refused where a listener enables them (see resolveListenerSasl).
+ */
 function securityRefusal(key: string, value: string): string | null {
   const asks =
-    (SECURITY_KEY.test(key) && !SSL_KEY.test(key)) ||
-    (key === 'authorizer.class.name' && value.trim() !== '') ||
-    (key === 'security.inter.broker.protocol' && !['PLAINTEXT', 'SSL'].includes(value.trim()));
+    SASL_CLASS_KEY.test(key) ||
+    (SECURITY_KEY.test(key) && !SSL_KEY.test(key) && !SASL_KEY.test(key)) ||
+    (key === 'authorizer.class.name' && value.trim() !== '');
   if (!asks) return null;
-  return `${key}=${value} asks for security, which Samsa does not have yet (no SASL or ACLs): it will not run a broker less secure than its configuration says`;
+  const shown = SECRET_KEY.test(key) ? key : `${key}=${value}`;
+  return `${shown} asks for security Samsa does not have yet (no ACLs, no GSSAPI or OAUTHBEARER, no SASL callback classes): it will not run a broker less secure than its configuration says`;
 }
 
 /** Checks a value with the rules topic configs use (`configValueError`), then gives it its type. */
@@ -206,7 +223,7 @@ export function parseBrokerConfig(raw: Map<string, string>): ParsedConfig {
     if (refusal) throw new ConfigError(refusal);
     const def = BROKER_CONFIGS[key];
     if (def) values.set(key, parseValue(key, def, text));
-    else if (SSL_KEY.test(key)) values.set(key, text);
+    else if (SSL_KEY.test(key) || SASL_KEY.test(key)) values.set(key, text);
     else if (key === 'zookeeper.connect')
       notices.push(
         'zookeeper.connect is not used: a single broker keeps its metadata embedded; for a cluster set samsa.metadata.store=etcd and samsa.etcd.endpoints=http://host:port,...',
@@ -282,8 +299,8 @@ function parseProtocolMap(entries: string[]): Map<string, string> {
  * Kafka's rules for the listeners and what each advertises. Binding: `listeners`, else Kafka 0.10's
  * `PLAINTEXT://host.name:port`. Advertising: `advertised.listeners` by listener name, else Kafka 0.10's
  * `PLAINTEXT://advertised.host.name:advertised.port` (each falling back to host.name and port), else each
- * listener's own address. Every listener must map to a protocol, and a secure one stops start-up: Samsa has no
- * TLS or SASL yet and never serves in plaintext what the configuration says is secure.
+ * listener's own address. Every listener must map to a protocol; SSL and SASL_SSL listeners get their TLS
+ * settings, SASL_PLAINTEXT and SASL_SSL ones their SASL mechanisms, or start-up stops.
  */
 export function resolveListeners(values: Map<string, ConfigValue>): ListenerSettings[] {
   const get = <T extends ConfigValue>(key: string) => values.get(key) as T | undefined;
@@ -309,10 +326,6 @@ export function resolveListeners(values: Map<string, ConfigValue>): ListenerSett
     if (!protocol)
       throw new ConfigError(
         `listeners: no security protocol for listener ${l.name}; map it in listener.security.protocol.map (for example ${l.name}:PLAINTEXT)`,
-      );
-    if (protocol !== 'PLAINTEXT' && protocol !== 'SSL')
-      throw new ConfigError(
-        `listeners: listener ${l.name} uses ${protocol}, which Samsa does not have yet (no SASL): it will not serve it without authentication`,
       );
   }
 
@@ -342,14 +355,23 @@ export function resolveListeners(values: Map<string, ConfigValue>): ListenerSett
         `advertised.listeners cannot use the nonroutable meta-address ${a.host} (listener ${l.name}); set advertised.listeners to an address clients can reach`,
       );
     const protocol = protocols.get(l.name)!;
-    const endpoint = { name: l.name, host: l.host, port: l.port, advertisedHost: a.host, advertisedPort: a.port };
-    if (protocol !== 'SSL') return endpoint;
+    const endpoint: ListenerSettings = {
+      name: l.name,
+      host: l.host,
+      port: l.port,
+      advertisedHost: a.host,
+      advertisedPort: a.port,
+    };
     try {
-      return { ...endpoint, ssl: resolveListenerSsl(l.name, (key) => get<string>(key)) };
+      if (protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL')
+        endpoint.sasl = resolveListenerSasl(l.name, (key) => get<string>(key));
+      if (protocol === 'SSL' || protocol === 'SASL_SSL')
+        endpoint.ssl = resolveListenerSsl(l.name, (key) => get<string>(key));
     } catch (e) {
-      if (e instanceof SslConfigError) throw new ConfigError(e.message);
+      if (e instanceof SslConfigError || e instanceof SaslConfigError) throw new ConfigError(e.message);
       throw e;
     }
+    return endpoint;
   });
 }
 

@@ -4,6 +4,7 @@ import {
   defaultTransactionSettings,
   type TransactionSettings,
 } from '../coordinator/transaction/transaction-coordinator.js';
+import type { ListenerSasl } from '../security/sasl-config.js';
 import type { ListenerSsl } from '../security/ssl-config.js';
 import { DEFAULT_LOG_CLEANER_BACKOFF_MS } from '../storage/log-cleaner.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, type LogConfig } from '../storage/partition-log.js';
@@ -22,6 +23,8 @@ export interface ListenerSettings {
   advertisedPort: number;
   /** Present for an SSL listener (listener.security.protocol.map): its TLS context and client checks. */
   ssl?: ListenerSsl;
+  /** Present for a SASL_PLAINTEXT or SASL_SSL listener: its mechanisms and their users. */
+  sasl?: ListenerSasl;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { ANONYMOUS_PRINCIPAL } from '../security/principal.js';
+import { SASL_MAX_RECEIVE_BYTES, type SaslAuthentication } from '../security/sasl-server.js';
 import { type PoolMember, RequestMemoryPool } from './request-memory-pool.js';
 
 /** Bytes of the size prefix of every Kafka request and response. */
@@ -94,6 +95,8 @@ export class Connection implements PoolMember {
   /** Bytes of the requests in `queue`. */
   private inFlightBytes = 0;
   private framesRead = 0;
+  /** Set once the connection is to end after the responses queued so far (a failed authentication). */
+  private ending = false;
   /** Whether the frame being received has its memory reserved in the pool. */
   private reserved = false;
   /** Bytes of the reserved frame still to arrive (already counted in the pool). */
@@ -105,6 +108,11 @@ export class Connection implements PoolMember {
    * client certificate; on SSL with one, its subject mapped by ssl.principal.mapping.rules.
    */
   principal = ANONYMOUS_PRINCIPAL;
+  /**
+   * On a SASL_PLAINTEXT or SASL_SSL listener, the connection's authentication (which requests it may send until
+   * it completes, and the exchange in progress); null on PLAINTEXT and SSL listeners.
+   */
+  sasl: SaslAuthentication | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -157,6 +165,16 @@ export class Connection implements PoolMember {
   }
 
   /**
+   * Reads no further request and closes the connection once the responses of the requests read so far are
+   * written: a client told why it failed to authenticate gets that answer before the connection ends, as in Kafka.
+   */
+  endAfterResponses(): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    this.scheduleFlush();
+  }
+
+  /**
    * Resolves once the responses finished so far have been handed to the socket and it holds at most
    * `MAX_UNSENT_RESPONSE_BYTES` unsent (or the connection closed). A handler whose answer can be large (Fetch)
    * waits for this, so that a client pipelining such requests without reading gets one answer built at a time
@@ -195,12 +213,15 @@ export class Connection implements PoolMember {
 
   /** Cuts complete frames out of the received bytes and starts their handlers. */
   private parseFrames(): void {
-    while (!this.closed && !this.ownLimitReached() && this.bufferedBytes >= FRAME_SIZE_BYTES) {
+    while (!this.closed && !this.ending && !this.ownLimitReached() && this.bufferedBytes >= FRAME_SIZE_BYTES) {
       const size = this.peekSize();
-      if (size < 0 || size > this.limits.maxRequestBytes) {
+      // Before SASL authentication completes, Kafka's sasl.server.max.receive.size bounds frames instead.
+      const unauthenticated = this.sasl !== null && this.sasl.state !== 'complete';
+      const limit = unauthenticated ? SASL_MAX_RECEIVE_BYTES : this.limits.maxRequestBytes;
+      if (size < 0 || size > limit) {
         // Only a connection's first bytes can be another protocol's greeting; later ones are just bad framing.
         const protocol = this.framesRead === 0 ? recognise(this.buffered[0]!) : null;
-        const reason = `request frame of ${size} bytes (limit ${this.limits.maxRequestBytes})`;
+        const reason = `request frame of ${size} bytes (limit ${limit}${unauthenticated ? ' before authentication' : ''})`;
         this.onError(new FramingError(reason, protocol), this);
         this.close();
         return;
@@ -342,6 +363,13 @@ export class Connection implements PoolMember {
       }
     }
     if (corked) this.socket.uncork();
+    if (this.ending && this.queue.length === 0) {
+      // end() sends what is written, then the FIN; the socket is destroyed once that is done.
+      const socket = this.socket;
+      this.onClosed();
+      socket.end(() => socket.destroy());
+      return;
+    }
     this.wakeWrittenWaiters();
     // Requests left the queue, or the client is not taking its responses ('drain' re-checks).
     this.updateReading();

@@ -1,6 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import { ANONYMOUS_PRINCIPAL, rfc2253Subject } from '../security/principal.js';
+import type { ListenerSasl } from '../security/sasl-config.js';
+import { SaslAuthentication } from '../security/sasl-server.js';
 import type { ListenerSsl } from '../security/ssl-config.js';
 import { Connection, type ConnectionLimits, type FrameHandler } from './connection.js';
 import { RequestMemoryPool } from './request-memory-pool.js';
@@ -19,6 +21,8 @@ export interface ListenerOptions extends ConnectionLimits {
   requestMemory?: RequestMemoryPool;
   /** Present: an SSL listener, each connection a TLS session before any Kafka frame. */
   ssl?: ListenerSsl;
+  /** Present: a SASL listener (SASL_PLAINTEXT, or SASL_SSL with `ssl`), each connection authenticating first. */
+  sasl?: ListenerSasl;
 }
 
 /**
@@ -92,6 +96,7 @@ export class Listener {
       return;
     }
     const connection = new Connection(socket, this.options, this.handleFrame, this.onError, this.requestMemory);
+    if (this.options.sasl) connection.sasl = new SaslAuthentication(this.options.sasl);
     this.connections.add(connection);
     socket.on('close', () => this.connections.delete(connection));
     // Accepted paused (pauseOnConnect): reading starts once the connection is wired.
@@ -141,6 +146,8 @@ export class Listener {
     }
     const connection = new Connection(tlsSocket, this.options, this.handleFrame, this.onError, this.requestMemory);
     connection.principal = principal;
+    // SASL_SSL: the principal is the one SASL authenticates, as in Kafka.
+    if (this.options.sasl) connection.sasl = new SaslAuthentication(this.options.sasl);
     this.connections.add(connection);
     tlsSocket.on('close', () => this.connections.delete(connection));
   }

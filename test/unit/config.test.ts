@@ -161,7 +161,28 @@ test('every listener is kept, mapped through listener.security.protocol.map, and
     );
   refused({ listeners: 'PLAINTEXT://:1,PLAINTEXT_HOST://:2' }, /no security protocol for listener PLAINTEXT_HOST/);
   refused({ listeners: 'PLAINTEXT://:1,SSL://:2' }, /ssl\.keystore\.type=JKS \(the default\): Node\.js cannot read/);
-  refused({ listeners: 'SASL_PLAINTEXT://:2' }, /uses SASL_PLAINTEXT/);
+  // Kafka's default sasl.enabled.mechanisms is GSSAPI, which is not built: refused in one line, not served.
+  refused(
+    { listeners: 'SASL_PLAINTEXT://:2' },
+    /^sasl\.enabled\.mechanisms=GSSAPI \(listener SASL_PLAINTEXT\): GSSAPI \(Kerberos\) is not built in Samsa; enable PLAIN, SCRAM-SHA-256, SCRAM-SHA-512$/,
+  );
+  refused(
+    { listeners: 'SASL_SSL://:2', 'listener.name.sasl_ssl.sasl.enabled.mechanisms': 'PLAIN,OAUTHBEARER' },
+    /^listener\.name\.sasl_ssl\.sasl\.enabled\.mechanisms=PLAIN,OAUTHBEARER \(listener SASL_SSL\): OAUTHBEARER is not built/,
+  );
+  refused(
+    { listeners: 'SASL_PLAINTEXT://:2', 'sasl.enabled.mechanisms': 'PLAIN' },
+    /enables PLAIN but listener\.name\.sasl_plaintext\.plain\.sasl\.jaas\.config is not set/,
+  );
+  refused(
+    {
+      listeners: 'SASL_PLAINTEXT://:2',
+      'sasl.enabled.mechanisms': 'SCRAM-SHA-256',
+      'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config':
+        'org.apache.kafka.common.security.plain.PlainLoginModule required;',
+    },
+    /SCRAM-SHA-256 needs login module org\.apache\.kafka\.common\.security\.scram\.ScramLoginModule/,
+  );
   refused(
     { listeners: 'PLAINTEXT://:1,OTHER://:1', 'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT' },
     /different port/,
@@ -173,9 +194,8 @@ test('every listener is kept, mapped through listener.security.protocol.map, and
 test('settings that ask for security stop start-up with the reason', () => {
   for (const [key, value] of [
     ['authorizer.class.name', 'kafka.security.authorizer.AclAuthorizer'],
-    ['sasl.enabled.mechanisms', 'PLAIN'],
-    ['listener.name.internal.sasl.enabled.mechanisms', 'PLAIN'],
-    ['security.inter.broker.protocol', 'SASL_SSL'],
+    ['sasl.server.callback.handler.class', 'com.example.LdapCallbackHandler'],
+    ['listener.name.internal.plain.sasl.server.callback.handler.class', 'com.example.LdapCallbackHandler'],
   ] as const) {
     assert.throws(
       () => settings({ [key]: value }),
@@ -184,6 +204,42 @@ test('settings that ask for security stop start-up with the reason', () => {
     );
   }
   assert.doesNotThrow(() => settings({ 'security.inter.broker.protocol': 'PLAINTEXT', 'authorizer.class.name': '' }));
+  // SASL settings of listeners that do not use SASL are kept, without effect, as in Kafka.
+  assert.doesNotThrow(() =>
+    settings({ 'sasl.enabled.mechanisms': 'PLAIN', 'security.inter.broker.protocol': 'SASL_SSL' }),
+  );
+});
+
+test('a SASL listener gets its mechanisms and PLAIN users; a bad JAAS value is refused without being quoted', () => {
+  const s = settings({
+    listeners: 'SASL_PLAINTEXT://:2',
+    'listener.name.sasl_plaintext.sasl.enabled.mechanisms': 'SCRAM-SHA-512, PLAIN',
+    'listener.name.sasl_plaintext.plain.sasl.jaas.config':
+      'org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="a\\"b" user_bob=bob-secret;',
+    'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config':
+      'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+  });
+  const sasl = s.listeners![0]!.sasl!;
+  assert.deepEqual(sasl.enabledMechanisms, ['SCRAM-SHA-512', 'PLAIN']);
+  assert.deepEqual(
+    [...sasl.plainUsers],
+    [
+      ['alice', 'a"b'],
+      ['bob', 'bob-secret'],
+    ],
+  );
+  assert.throws(
+    () =>
+      settings({
+        listeners: 'SASL_PLAINTEXT://:2',
+        'sasl.enabled.mechanisms': 'PLAIN',
+        'listener.name.sasl_plaintext.plain.sasl.jaas.config':
+          'org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="top-secret',
+      }),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      e.message === 'listener.name.sasl_plaintext.plain.sasl.jaas.config: unterminated quoted value',
+  );
 });
 
 test('zookeeper.connect gets a notice, not a warning', () => {

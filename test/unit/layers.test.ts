@@ -12,14 +12,15 @@ const SRC = join(import.meta.dirname, '..', '..', 'src');
 const MAY_IMPORT: Record<string, readonly string[]> = {
   protocol: [],
   observability: [],
-  security: ['protocol', 'observability'],
+  // TLS settings, principals, SASL mechanisms: plain logic over node:crypto and node:tls, importing no layer.
+  security: [],
   storage: ['protocol', 'observability'],
-  server: ['security', 'protocol', 'observability'],
-  cluster: ['storage', 'protocol', 'observability'],
+  server: ['protocol', 'observability', 'security'],
+  cluster: ['storage', 'protocol', 'observability', 'security'],
   coordinator: ['cluster', 'storage', 'protocol', 'observability'],
-  config: ['coordinator', 'cluster', 'security', 'storage', 'protocol', 'observability'],
-  broker: ['config', 'coordinator', 'cluster', 'server', 'security', 'storage', 'protocol', 'observability'],
-  cli: ['broker', 'config', 'coordinator', 'cluster', 'server', 'security', 'storage', 'protocol', 'observability'],
+  config: ['coordinator', 'cluster', 'storage', 'protocol', 'observability', 'security'],
+  broker: ['config', 'coordinator', 'cluster', 'server', 'storage', 'protocol', 'observability', 'security'],
+  cli: ['broker', 'config', 'coordinator', 'cluster', 'server', 'storage', 'protocol', 'observability', 'security'],
 };
 
 /** The library's entry point (src/index.ts) exports from every layer. */

@@ -1,0 +1,46 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import { saslAuthenticateApi } from '../../protocol/generated/apis/sasl-authenticate.js';
+import type { SaslAuthenticateRequest } from '../../protocol/generated/messages/sasl-authenticate-request.js';
+import type { SaslAuthenticateResponse } from '../../protocol/generated/messages/sasl-authenticate-response.js';
+import { defineHandler } from '../api-handler.js';
+import { evaluateSaslToken } from '../sasl-exchange.js';
+
+/** KIP-368's session lifetime; 0: the session does not expire (connections.max.reauth.ms is not built). */
+const NO_SESSION_LIFETIME_MS = 0n;
+
+/**
+ * SaslAuthenticate (v0-2): one token of the exchange SaslHandshake v1 started, and the broker's challenge back.
+ * A failed authentication answers SASL_AUTHENTICATION_FAILED with the reason and closes the connection. Before
+ * a handshake, ILLEGAL_SASL_STATE and the connection closed; after authentication (or on a listener without
+ * SASL) ILLEGAL_SASL_STATE, as Kafka answers.
+ */
+export const saslAuthenticateHandler = defineHandler<SaslAuthenticateRequest, SaslAuthenticateResponse>({
+  api: saslAuthenticateApi,
+  minVersion: 0,
+  maxVersion: 2,
+  handle({ connection, broker }, request) {
+    const sasl = connection.sasl;
+    const response = (errorCode: number, errorMessage: string | null, authBytes: Buffer = Buffer.alloc(0)) => ({
+      errorCode,
+      errorMessage,
+      authBytes,
+      sessionLifetimeMs: NO_SESSION_LIFETIME_MS,
+    });
+    if (sasl === null || sasl.state === 'complete')
+      return response(
+        ErrorCode.ILLEGAL_SASL_STATE,
+        'SaslAuthenticate request received after successful authentication',
+      );
+    if (sasl.state !== 'authenticate') {
+      sasl.state = 'failed';
+      connection.endAfterResponses();
+      return response(ErrorCode.ILLEGAL_SASL_STATE, 'Unexpected SaslAuthenticate request before SaslHandshake v1');
+    }
+    const step = evaluateSaslToken(connection, request.authBytes, broker);
+    if ('errorMessage' in step) {
+      connection.endAfterResponses();
+      return response(ErrorCode.SASL_AUTHENTICATION_FAILED, step.errorMessage);
+    }
+    return response(ErrorCode.NONE, null, step.challenge);
+  },
+});

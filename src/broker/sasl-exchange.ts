@@ -1,0 +1,57 @@
+import { PlainServer } from '../security/plain-server.js';
+import type { SaslMechanism } from '../security/sasl-config.js';
+import { SaslAuthenticationError, type SaslServer } from '../security/sasl-server.js';
+import { ScramServer } from '../security/scram.js';
+import type { Connection } from '../server/connection.js';
+import type { BrokerServices } from './api-handler.js';
+
+/** The broker's side of a mechanism's exchange, for a client that chose it in SaslHandshake. */
+function saslServerFor(mechanism: SaslMechanism, connection: Connection, broker: BrokerServices): SaslServer {
+  switch (mechanism) {
+    case 'PLAIN':
+      return new PlainServer(connection.sasl!.config.plainUsers);
+    case 'SCRAM-SHA-256':
+    case 'SCRAM-SHA-512':
+      return new ScramServer(mechanism, (user, m) => broker.scramCredentials.get(user, m));
+  }
+}
+
+/** Starts the exchange of the mechanism the client chose (one of the listener's enabled mechanisms). */
+export function startSaslExchange(connection: Connection, mechanism: SaslMechanism, broker: BrokerServices): void {
+  const sasl = connection.sasl!;
+  sasl.mechanism = mechanism;
+  sasl.server = saslServerFor(mechanism, connection, broker);
+}
+
+export type SaslStep = { challenge: Buffer } | { errorMessage: string };
+
+/**
+ * Hands the client's token to the exchange in progress. On success the connection's principal becomes
+ * `User:<name>` and every API is open to it; on failure the connection is marked failed (its caller ends it) and
+ * the failure is logged at INFO, as Kafka does, with the message the client gets, which holds no secret.
+ */
+export function evaluateSaslToken(connection: Connection, token: Buffer, broker: BrokerServices): SaslStep {
+  const sasl = connection.sasl!;
+  try {
+    const challenge = sasl.server!.evaluate(token);
+    if (sasl.server!.complete) {
+      connection.principal = `User:${sasl.server!.authorizationId}`;
+      sasl.state = 'complete';
+      sasl.server = null;
+    }
+    return { challenge };
+  } catch (e) {
+    sasl.state = 'failed';
+    sasl.server = null;
+    const errorMessage =
+      e instanceof SaslAuthenticationError
+        ? e.message
+        : `Authentication failed during authentication due to invalid credentials with SASL mechanism ${sasl.mechanism}`;
+    broker.logger.info('failed authentication', {
+      client: `${connection.remoteAddress}:${connection.remotePort}`,
+      mechanism: sasl.mechanism ?? '',
+      reason: errorMessage,
+    });
+    return { errorMessage };
+  }
+}
