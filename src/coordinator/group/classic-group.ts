@@ -95,6 +95,12 @@ export class ClassicGroup {
   readonly staticMembers = new Map<string, string>();
   /** Member ids handed out with MEMBER_ID_REQUIRED (KIP-394) and not joined yet (each has an expiry timer). */
   readonly pendingMembers = new Set<string>();
+  /**
+   * Members given this generation's JoinGroup answer that have not sent SyncGroup yet (Kafka's
+   * pendingSyncMembers). Those still here when the rebalance timeout has passed are removed, so that a member
+   * that joined and went quiet (a leader that never sends its assignment) cannot hold the group forever.
+   */
+  readonly pendingSync = new Set<string>();
   /** When the group entered its current state (Kafka's currentStateTimestamp); offsets expire from it. */
   stateTimestamp: number;
   /** Which rebalance timer is current: a timer already fired and queued when replaced finds it changed. */
@@ -168,6 +174,7 @@ export class ClassicGroup {
     const member = this.members.get(memberId);
     if (!member) return undefined;
     this.members.delete(memberId);
+    this.pendingSync.delete(memberId);
     if (member.groupInstanceId !== null && this.staticMembers.get(member.groupInstanceId) === memberId)
       this.staticMembers.delete(member.groupInstanceId);
     if (this.leaderId === memberId) this.leaderId = this.members.keys().next().value ?? null;

@@ -835,6 +835,7 @@ export class GroupCoordinator {
     this.answerJoin(old, joinError(oldMemberId, ErrorCode.FENCED_INSTANCE_ID));
     this.answerSync(old, syncError(ErrorCode.FENCED_INSTANCE_ID));
     const wasLeader = group.leaderId === oldMemberId;
+    const wasPendingSync = group.pendingSync.has(oldMemberId);
     group.removeMember(oldMemberId);
     const member = new ClassicMember(
       newMemberId,
@@ -849,6 +850,7 @@ export class GroupCoordinator {
     member.assignment = old.assignment;
     member.isNew = false;
     group.addMember(member);
+    if (wasPendingSync) group.pendingSync.add(newMemberId);
     if (wasLeader) group.leaderId = newMemberId;
     this.deps.logger.info('static member replaced', {
       group: group.groupId,
@@ -919,6 +921,8 @@ export class GroupCoordinator {
       }
     }
     const wasEmpty = group.state === 'Empty';
+    group.pendingSync.clear();
+    this.cancelGroupTimer(group, 'pending-sync');
     group.transition('PreparingRebalance', this.now());
     this.deps.logger.info('preparing rebalance', { group: group.groupId, generation: group.generationId, reason });
     const delay = this.settings.initialRebalanceDelayMs;
@@ -986,7 +990,32 @@ export class GroupCoordinator {
       m.isNew = false;
       this.scheduleSessionExpiry(group, m);
       this.answerJoin(m, this.currentJoinOutcome(group, m, false));
+      group.pendingSync.add(m.memberId);
     }
+    this.schedulePendingSyncExpiry(group);
+  }
+
+  /** Members of this generation that have not synced within the rebalance timeout are removed (Kafka's DelayedSync). */
+  private schedulePendingSyncExpiry(group: ClassicGroup): void {
+    const generationId = group.generationId;
+    this.groupTimer(group, 'pending-sync', group.rebalanceTimeoutMs(), () => {
+      if (group.generationId !== generationId || group.pendingSync.size === 0) return;
+      if (group.state !== 'CompletingRebalance' && group.state !== 'Stable') return;
+      const expired = [...group.pendingSync];
+      this.deps.logger.info('members removed: no SyncGroup within the rebalance timeout', {
+        group: group.groupId,
+        generation: generationId,
+        members: expired.join(','),
+      });
+      for (const memberId of expired) {
+        const member = group.members.get(memberId);
+        if (!member) continue;
+        this.answerJoin(member, joinError(memberId, ErrorCode.UNKNOWN_MEMBER_ID));
+        this.answerSync(member, syncError(ErrorCode.UNKNOWN_MEMBER_ID));
+        group.removeMember(memberId);
+      }
+      this.prepareRebalance(group, `members ${expired.join(', ')} did not sync in time`);
+    });
   }
 
   // ---- SyncGroup ----
@@ -1019,9 +1048,11 @@ export class GroupCoordinator {
       case 'PreparingRebalance':
         return syncError(ErrorCode.REBALANCE_IN_PROGRESS);
       case 'Stable':
+        group.pendingSync.delete(member.memberId);
         this.scheduleSessionExpiry(group, member);
         return this.syncOutcome(group, member);
       case 'CompletingRebalance': {
+        group.pendingSync.delete(member.memberId);
         this.answerSync(member, syncError(ErrorCode.REBALANCE_IN_PROGRESS));
         const outcome = new Promise<SyncOutcome>((resolve) => {
           member.awaitingSync = resolve;
