@@ -1,3 +1,4 @@
+import { OAuthBearerServer } from '../security/oauthbearer.js';
 import { PlainServer } from '../security/plain-server.js';
 import type { SaslMechanism } from '../security/sasl-config.js';
 import { SaslAuthenticationError, type SaslServer } from '../security/sasl-server.js';
@@ -13,6 +14,13 @@ function saslServerFor(mechanism: SaslMechanism, connection: Connection, broker:
     case 'SCRAM-SHA-256':
     case 'SCRAM-SHA-512':
       return new ScramServer(mechanism, (user, m) => broker.scramCredentials.get(user, m));
+    case 'OAUTHBEARER':
+      return new OAuthBearerServer(connection.sasl!.config.oauthBearer!, Date.now, (reason) =>
+        broker.logger.info('OAUTHBEARER token refused', {
+          client: `${connection.remoteAddress}:${connection.remotePort}`,
+          reason,
+        }),
+      );
   }
 }
 

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { resolveListenerSasl, SaslConfigError } from '../security/sasl-config.js';
+import { OAUTHBEARER_VALIDATOR_CLASSES, resolveListenerSasl, SaslConfigError } from '../security/sasl-config.js';
 import { resolveListenerSsl, SslConfigError } from '../security/ssl-config.js';
 import type { BrokerSettings, EtcdSettings, ListenerSettings } from './broker-settings.js';
 import { defaultBrokerSettings } from './broker-settings.js';
@@ -169,21 +169,24 @@ export const SASL_KEY = /^(listener\.name\.[^.]+\.([^.]+\.)?)?sasl\./;
  * without them would authenticate otherwise than configured.
  */
 const SASL_CLASS_KEY = /(^|\.)sasl\.(server\.callback\.handler\.class|server\.authn\.class|login\.class)$/;
+/** The listener's OAUTHBEARER validator: Kafka's own validator classes are served (see resolveListenerSasl). */
+const OAUTHBEARER_HANDLER_KEY = /^listener\.name\.[^.]+\.oauthbearer\.sasl\.server\.callback\.handler\.class$/;
 /** Keys whose values are secrets (JAAS entries hold passwords): an error or a log line names the key only. */
 const SECRET_KEY = /(^|\.)(sasl\.jaas\.config|password)$/;
 
 /**
  * Keys whose presence asks for security Samsa does not have yet (ACLs, SASL callback classes); naming one stops
- * start-up. GSSAPI and OAUTHBEARER are refused where a listener enables them (see resolveListenerSasl).
+ * start-up. GSSAPI is refused where a listener enables it (see resolveListenerSasl).
  */
 function securityRefusal(key: string, value: string): string | null {
+  if (OAUTHBEARER_HANDLER_KEY.test(key) && Object.hasOwn(OAUTHBEARER_VALIDATOR_CLASSES, value.trim())) return null;
   const asks =
     SASL_CLASS_KEY.test(key) ||
     (SECURITY_KEY.test(key) && !SSL_KEY.test(key) && !SASL_KEY.test(key)) ||
     (key === 'authorizer.class.name' && value.trim() !== '');
   if (!asks) return null;
   const shown = SECRET_KEY.test(key) ? key : `${key}=${value}`;
-  return `${shown} asks for security Samsa does not have yet (no ACLs, no GSSAPI or OAUTHBEARER, no SASL callback classes): it will not run a broker less secure than its configuration says`;
+  return `${shown} asks for security Samsa does not have yet (no ACLs, no GSSAPI, no SASL callback classes other than Kafka's OAUTHBEARER validators): it will not run a broker less secure than its configuration says`;
 }
 
 /** Checks a value with the rules topic configs use (`configValueError`), then gives it its type. */

@@ -1,13 +1,16 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { JaasConfigError, type JaasLoginModule, parseJaasConfig } from './jaas-config.js';
+import { JsonWebKeySet, JwsError } from './jws.js';
+import { JwksValidator, type OAuthBearerValidator, UnsecuredValidator } from './oauthbearer.js';
 
 /** The SASL mechanisms Samsa serves. */
-export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 
 /** Kafka's mechanisms that Samsa does not have, refused at start-up rather than served badly. */
 const NOT_BUILT: Record<string, string> = {
   GSSAPI: 'GSSAPI (Kerberos) is not built in Samsa',
-  OAUTHBEARER: 'OAUTHBEARER is not built in Samsa',
 };
 
 /** Kafka's default sasl.enabled.mechanisms. */
@@ -18,7 +21,26 @@ const LOGIN_MODULES: Record<SaslMechanism, string> = {
   PLAIN: 'org.apache.kafka.common.security.plain.PlainLoginModule',
   'SCRAM-SHA-256': 'org.apache.kafka.common.security.scram.ScramLoginModule',
   'SCRAM-SHA-512': 'org.apache.kafka.common.security.scram.ScramLoginModule',
+  OAUTHBEARER: 'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule',
 };
+
+/**
+ * Kafka's OAUTHBEARER validator callback handlers, by what they select: the JWKS-verifying one (KIP-768; its
+ * package moved in Kafka 3.8) and the unsecured one, which is also the default when none is set.
+ */
+export const OAUTHBEARER_VALIDATOR_CLASSES: Record<string, 'jwks' | 'unsecured'> = {
+  'org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler': 'jwks',
+  'org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerValidatorCallbackHandler': 'jwks',
+  'org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler':
+    'unsecured',
+};
+
+/** Kafka's defaults for the secured validator's settings. */
+const DEFAULT_CLOCK_SKEW_SECONDS = 30;
+const DEFAULT_SUB_CLAIM_NAME = 'sub';
+const DEFAULT_SCOPE_CLAIM_NAME = 'scope';
+/** A JWKS file is read again when a token names a key it lacks, at most this often (a key rotation). */
+const JWKS_RELOAD_MIN_INTERVAL_MS = 1_000;
 
 /** The prefix of PlainLoginModule options that each name a user the broker accepts: `user_<name>="<password>"`. */
 const PLAIN_USER_PREFIX = 'user_';
@@ -29,6 +51,8 @@ export interface ListenerSasl {
   enabledMechanisms: SaslMechanism[];
   /** PLAIN's users and their passwords, from the PlainLoginModule entry's `user_<name>` options. */
   plainUsers: ReadonlyMap<string, string>;
+  /** OAUTHBEARER's token validator, when the listener enables it. */
+  oauthBearer: OAuthBearerValidator | null;
 }
 
 /** A SASL setting that cannot be used; the message names the key and never quotes a JAAS value. */
@@ -69,11 +93,125 @@ export function resolveListenerSasl(listenerName: string, lookup: (key: string) 
     if (!enabledMechanisms.includes(name as SaslMechanism)) enabledMechanisms.push(name as SaslMechanism);
   }
   let plainUsers: ReadonlyMap<string, string> = new Map();
+  let oauthBearer: OAuthBearerValidator | null = null;
   for (const mechanism of enabledMechanisms) {
     const module = loginModule(prefix, listenerName, mechanism, lookup);
     if (mechanism === 'PLAIN') plainUsers = plainUsersOf(module);
+    if (mechanism === 'OAUTHBEARER') oauthBearer = oauthBearerValidator(prefix, module, lookup);
   }
-  return { enabledMechanisms, plainUsers };
+  return { enabledMechanisms, plainUsers, oauthBearer };
+}
+
+/**
+ * OAUTHBEARER's validator, chosen as Kafka chooses its server callback handler
+ * (`listener.name.<l>.oauthbearer.sasl.server.callback.handler.class`): unsecured by default, JWKS-verified with
+ * Kafka's OAuthBearerValidatorCallbackHandler. The `sasl.oauthbearer.*` settings are read for the listener's
+ * mechanism first (`listener.name.<l>.oauthbearer.sasl.oauthbearer.*`), then broker-wide.
+ */
+function oauthBearerValidator(
+  prefix: string,
+  module: JaasLoginModule,
+  lookup: (key: string) => string | undefined,
+): OAuthBearerValidator {
+  const mechanismPrefix = `${prefix}oauthbearer.`;
+  const handlerKey = `${mechanismPrefix}sasl.server.callback.handler.class`;
+  const handlerClass = lookup(handlerKey)?.trim();
+  const kind = handlerClass ? OAUTHBEARER_VALIDATOR_CLASSES[handlerClass] : 'unsecured';
+  if (kind === undefined)
+    throw new SaslConfigError(
+      `${handlerKey}=${handlerClass}: Samsa cannot load Java classes; use ${Object.keys(OAUTHBEARER_VALIDATOR_CLASSES)[0]}`,
+    );
+  if (kind === 'unsecured') {
+    const option = (name: string) => module.options.get(`unsecuredValidator${name}`)?.trim() || undefined;
+    const skewText = option('AllowableClockSkewMs') ?? '0';
+    const allowableClockSkewMs = Number(skewText);
+    if (!Number.isInteger(allowableClockSkewMs) || allowableClockSkewMs < 0)
+      throw new SaslConfigError(
+        `${mechanismPrefix}sasl.jaas.config: unsecuredValidatorAllowableClockSkewMs must be a non-negative integer`,
+      );
+    return new UnsecuredValidator({
+      principalClaimName: option('PrincipalClaimName') ?? DEFAULT_SUB_CLAIM_NAME,
+      scopeClaimName: option('ScopeClaimName') ?? DEFAULT_SCOPE_CLAIM_NAME,
+      requiredScope: (option('RequiredScope') ?? '').split(' ').filter((s) => s !== ''),
+      allowableClockSkewMs,
+    });
+  }
+  const setting = (name: string): { key: string; value: string | undefined } => {
+    const own = `${mechanismPrefix}sasl.oauthbearer.${name}`;
+    const value = lookup(own);
+    if (value !== undefined) return { key: own, value: value.trim() };
+    return { key: `sasl.oauthbearer.${name}`, value: lookup(`sasl.oauthbearer.${name}`)?.trim() };
+  };
+  const url = setting('jwks.endpoint.url');
+  if (!url.value)
+    throw new SaslConfigError(`${handlerKey}=${handlerClass} needs ${url.key} (the JWKS that signs the tokens)`);
+  const jwks = new JwksFile(url.key, url.value);
+  const skew = setting('clock.skew.seconds');
+  const clockSkewSeconds = skew.value ? Number(skew.value) : DEFAULT_CLOCK_SKEW_SECONDS;
+  if (!Number.isInteger(clockSkewSeconds) || clockSkewSeconds < 0)
+    throw new SaslConfigError(`${skew.key}=${skew.value}: a non-negative number of seconds`);
+  return new JwksValidator({
+    keys: () => jwks.keys,
+    refresh: () => jwks.reload(),
+    expectedAudience: (setting('expected.audience').value ?? '')
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== ''),
+    expectedIssuer: setting('expected.issuer').value || null,
+    subClaimName: setting('sub.claim.name').value || DEFAULT_SUB_CLAIM_NAME,
+    scopeClaimName: setting('scope.claim.name').value || DEFAULT_SCOPE_CLAIM_NAME,
+    clockSkewMs: clockSkewSeconds * 1000,
+  });
+}
+
+/**
+ * A JWKS kept in a file (`sasl.oauthbearer.jwks.endpoint.url=file:...`, as Kafka accepts): read at start-up,
+ * where a missing or unreadable file stops the broker, and read again when a token names a key id the set
+ * lacks (keys rotated), at most once per JWKS_RELOAD_MIN_INTERVAL_MS; a file that became unreadable keeps the
+ * last good set. HTTP(S) endpoints are not fetched by Samsa.
+ */
+class JwksFile {
+  keys: JsonWebKeySet;
+  private readonly path: string;
+  private loadedAt = 0;
+
+  constructor(
+    private readonly key: string,
+    url: string,
+  ) {
+    if (!url.startsWith('file:'))
+      throw new SaslConfigError(
+        `${key}=${url}: Samsa reads a JWKS from a file: URL only (HTTP(S) endpoints are not fetched); save the key set to a file`,
+      );
+    try {
+      this.path = fileURLToPath(url);
+    } catch {
+      throw new SaslConfigError(`${key}=${url}: not a file URL`);
+    }
+    this.keys = this.read();
+  }
+
+  private read(): JsonWebKeySet {
+    this.loadedAt = Date.now();
+    let set: JsonWebKeySet;
+    try {
+      set = new JsonWebKeySet(JSON.parse(readFileSync(this.path, 'utf8')));
+    } catch (e) {
+      const why = e instanceof JwsError ? e.message : e instanceof SyntaxError ? 'not JSON' : (e as Error).message;
+      throw new SaslConfigError(`${this.key}: cannot read the JWKS in ${this.path}: ${why}`);
+    }
+    if (set.size === 0) throw new SaslConfigError(`${this.key}: the JWKS in ${this.path} has no usable signing key`);
+    return set;
+  }
+
+  reload(): void {
+    if (Date.now() - this.loadedAt < JWKS_RELOAD_MIN_INTERVAL_MS) return;
+    try {
+      this.keys = this.read();
+    } catch {
+      // Keep the last good set: a file being rewritten must not lock every client out.
+    }
+  }
 }
 
 /** The one login module of a mechanism's JAAS entry, checked to be the module Kafka's broker uses for it. */

@@ -294,7 +294,7 @@ test('start-up failures are one line naming the setting and the cause, with exit
       },
       {
         args: ['--override', 'listeners=SASL_PLAINTEXT://127.0.0.1:0'],
-        line: 'samsa: sasl.enabled.mechanisms=GSSAPI (listener SASL_PLAINTEXT): GSSAPI (Kerberos) is not built in Samsa; enable PLAIN, SCRAM-SHA-256, SCRAM-SHA-512',
+        line: 'samsa: sasl.enabled.mechanisms=GSSAPI (listener SASL_PLAINTEXT): GSSAPI (Kerberos) is not built in Samsa; enable PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER',
       },
     ];
     if (process.getuid?.() === 0) {
