@@ -1,4 +1,5 @@
 import type { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
+import type { ClientQuotaMetadata } from '../cluster/client-quotas.js';
 import type { ProducerIdManager } from '../cluster/producer-ids.js';
 import type { ScramCredentialMetadata } from '../cluster/scram-credentials.js';
 import type { TopicMetadata } from '../cluster/topic-metadata.js';
@@ -11,6 +12,7 @@ import type { RequestHeader } from '../protocol/generated/messages/request-heade
 import type { Connection } from '../server/connection.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { BrokerMetrics } from './broker-metrics.js';
+import type { ClientQuotaManager } from './client-quota-manager.js';
 import type { FetchSessionCache } from './fetch-session.js';
 import type { ReplicaManager } from './replica-manager.js';
 
@@ -33,6 +35,9 @@ export interface BrokerServices {
   transactions: TransactionCoordinator;
   /** The SCRAM credentials of the cluster's users (AlterUserScramCredentials), read by SCRAM authentication. */
   scramCredentials: ScramCredentialMetadata;
+  /** Client quotas (AlterClientQuotas), and the byte rates of the clients they apply to. */
+  quotas: ClientQuotaMetadata;
+  quotaManager: ClientQuotaManager;
   logger: Logger;
   /** Counters of the produce and fetch paths (no-ops without samsa.http.listener). */
   metrics: BrokerMetrics;

@@ -3,6 +3,7 @@ import { type FileHandle, mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
+import { ClientQuotaMetadata } from '../cluster/client-quotas.js';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
 import { BrokerRegistrar } from '../cluster/etcd-broker-registration.js';
 import { EtcdMetadataStore } from '../cluster/etcd-metadata-store.js';
@@ -36,10 +37,12 @@ import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/
 import { releaseWrittenChunks } from '../storage/log-segment.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import { BrokerMetrics, type MetricSources } from './broker-metrics.js';
+import { ClientQuotaManager } from './client-quota-manager.js';
 import { staticConfigsOf } from './config-describer.js';
 import { FetchSessionCache } from './fetch-session.js';
 import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
 import { addPartitionsToTxnHandler } from './handlers/add-partitions-to-txn.js';
+import { alterClientQuotasHandler } from './handlers/alter-client-quotas.js';
 import { alterConfigsHandler } from './handlers/alter-configs.js';
 import { alterUserScramCredentialsHandler } from './handlers/alter-user-scram-credentials.js';
 import { apiVersionsHandler } from './handlers/api-versions.js';
@@ -53,6 +56,7 @@ import { deleteGroupsHandler } from './handlers/delete-groups.js';
 import { deleteRecordsHandler } from './handlers/delete-records.js';
 import { deleteTopicsHandler } from './handlers/delete-topics.js';
 import { describeAclsHandler } from './handlers/describe-acls.js';
+import { describeClientQuotasHandler } from './handlers/describe-client-quotas.js';
 import { describeClusterHandler } from './handlers/describe-cluster.js';
 import { describeConfigsHandler } from './handlers/describe-configs.js';
 import { describeGroupsHandler } from './handlers/describe-groups.js';
@@ -158,6 +162,7 @@ export class Broker {
     topics: TopicMetadata;
     brokerConfigs: BrokerConfigMetadata;
     scramCredentials: ScramCredentialMetadata;
+    quotas: ClientQuotaMetadata;
     logs: LogManager;
     replicas: ReplicaManager;
     groups: GroupCoordinator;
@@ -237,6 +242,8 @@ export class Broker {
     this.startupClosers.push(async () => brokerConfigs.close());
     const scramCredentials = await ScramCredentialMetadata.load(store);
     this.startupClosers.push(async () => scramCredentials.close());
+    const quotas = await ClientQuotaMetadata.load(store);
+    this.startupClosers.push(async () => quotas.close());
     settings.staticConfigs ??= staticConfigsOf(settings);
     const staticValues = dynamicallyConfigurable(settings);
     applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
@@ -346,6 +353,8 @@ export class Broker {
       producerIds,
       transactions,
       scramCredentials,
+      quotas,
+      quotaManager: new ClientQuotaManager(quotas),
       logger,
       metrics: this.metrics,
       createTopic,
@@ -394,6 +403,8 @@ export class Broker {
       saslHandshakeHandler,
       saslAuthenticateHandler,
       describeUserScramCredentialsHandler,
+      describeClientQuotasHandler,
+      alterClientQuotasHandler,
       alterUserScramCredentialsHandler,
     ];
     const dispatcher: RequestDispatcher = new RequestDispatcher(
@@ -436,7 +447,7 @@ export class Broker {
       scheduleFlush();
     });
     if (store instanceof EtcdMetadataStore) await this.register(store);
-    this.stores = { store, topics, brokerConfigs, scramCredentials, logs, replicas, groups, transactions };
+    this.stores = { store, topics, brokerConfigs, scramCredentials, quotas, logs, replicas, groups, transactions };
     for (const listener of this.listeners) listener.serve();
     this.serving = true;
     logger.info('started', {
@@ -762,7 +773,8 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
-        const { store, topics, brokerConfigs, scramCredentials, logs, replicas, groups, transactions } = this.stores;
+        const { store, topics, brokerConfigs, scramCredentials, quotas, logs, replicas, groups, transactions } =
+          this.stores;
         await groups.stop();
         // Its timers end and the operations under way finish (markers included) before the logs close.
         await transactions.close();
@@ -770,6 +782,7 @@ export class Broker {
         await logs.shutdown();
         brokerConfigs.close();
         scramCredentials.close();
+        quotas.close();
         topics.close();
         await this.registrar
           ?.deregister()

@@ -101,6 +101,9 @@ export class Connection implements PoolMember {
   private reserved = false;
   /** Bytes of the reserved frame still to arrive (already counted in the pool). */
   private prepaid = 0;
+  /** While a quota's throttle lasts (KIP-219), nothing more is read from the connection; its answers still go. */
+  private throttleTimer: NodeJS.Timeout | null = null;
+  private throttledUntilMs = 0;
   readonly remoteAddress: string;
   readonly remotePort: number;
   /**
@@ -154,6 +157,8 @@ export class Connection implements PoolMember {
   private onClosed(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
+    this.throttleTimer = null;
     this.pool.remove(this);
     this.pool.release(this.bufferedBytes + this.prepaid);
     if (this.reserved) this.pool.reservationDone();
@@ -287,9 +292,28 @@ export class Connection implements PoolMember {
     return out;
   }
 
-  /** This connection's own limits: requests in progress, or responses the client has not taken yet. */
+  /**
+   * Reads nothing from the client for `ms` (a quota's throttle time, which its answer also carries): Kafka mutes
+   * the channel so that a client that ignores throttle_time_ms is held to its quota anyway.
+   */
+  throttle(ms: number): void {
+    if (ms <= 0 || this.closed) return;
+    const until = Date.now() + ms;
+    if (until <= this.throttledUntilMs) return;
+    this.throttledUntilMs = until;
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = null;
+      this.throttledUntilMs = 0;
+      this.updateReading();
+    }, ms);
+    this.updateReading();
+  }
+
+  /** This connection's own limits: requests in progress, responses the client has not taken yet, a throttle. */
   private ownLimitReached(): boolean {
     return (
+      this.throttledUntilMs > 0 ||
       this.queue.length >= MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION ||
       this.inFlightBytes >= MAX_IN_FLIGHT_REQUEST_BYTES ||
       this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES

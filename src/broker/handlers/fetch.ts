@@ -20,6 +20,7 @@ import { CorruptBatchError } from '../../storage/log-segment.js';
 import { OffsetOutOfRangeError, type PartitionLog } from '../../storage/partition-log.js';
 import type { BrokerServices } from '../api-handler.js';
 import { defineHandler } from '../api-handler.js';
+import { CONSUMER_BYTE_RATE, quotaUser } from '../client-quota-manager.js';
 import type { FetchPartitionOutcome, FetchPartitionRequest } from '../fetch-session.js';
 import { partitionWaitKey } from '../replica-manager.js';
 
@@ -217,7 +218,7 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
   api: fetchApi,
   minVersion: 0,
   maxVersion: 16,
-  async handle({ apiVersion, broker, connection }, request) {
+  async handle({ apiVersion, broker, connection, header }, request) {
     // One Fetch of a connection reads at a time, once the answers before it were written: Kafka's clients
     // send one Fetch at a time per broker, and a client pipelining many without reading their answers would
     // otherwise get fetch.max.bytes of memory each (now at most two: one written, one being built).
@@ -229,14 +230,20 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
         await previous;
         await connection.whenResponsesWritten();
       }
-      return await answerFetch(apiVersion, broker, request);
+      return await answerFetch(apiVersion, broker, request, connection, header.clientId ?? '');
     } finally {
       done();
     }
   },
 });
 
-async function answerFetch(apiVersion: number, broker: BrokerServices, request: FetchRequest): Promise<FetchResponse> {
+async function answerFetch(
+  apiVersion: number,
+  broker: BrokerServices,
+  request: FetchRequest,
+  connection: Connection,
+  clientId: string,
+): Promise<FetchResponse> {
   const usesTopicIds = apiVersion >= 13;
   const requested: FetchPartitionRequest[] = [];
   for (const t of request.topics) {
@@ -275,6 +282,9 @@ async function answerFetch(apiVersion: number, broker: BrokerServices, request: 
   const maxBytes = Math.min(
     apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER,
     broker.settings.fetchMaxBytes,
+    request.replicaId < 0
+      ? broker.quotaManager.maxBytesInWindow(CONSUMER_BYTE_RATE, quotaUser(connection.principal), clientId)
+      : Number.POSITIVE_INFINITY,
   );
   const minBytes = Math.min(request.minBytes, maxBytes);
   const deadline = Date.now() + request.maxWaitMs;
@@ -311,6 +321,25 @@ async function answerFetch(apiVersion: number, broker: BrokerServices, request: 
     reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, current);
   }
 
+  // Consumers' byte rate (consumer_byte_rate): a fetch that takes the client over its quota is answered empty
+  // with the time to wait, its bytes not counted, and its session left as it was (Kafka's throttled response).
+  if (request.replicaId < 0 && !broker.quotas.isEmpty) {
+    let bytes = 0;
+    for (const r of reads) bytes += r.outcome.recordsBytes;
+    const throttleTimeMs = broker.quotaManager.record(
+      CONSUMER_BYTE_RATE,
+      quotaUser(connection.principal),
+      clientId,
+      bytes,
+      Date.now(),
+      true,
+    );
+    if (throttleTimeMs > 0) {
+      connection.throttle(throttleTimeMs);
+      const sessionId = context.kind === 'incremental' ? context.session.id : 0;
+      return { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId, responses: [], nodeEndpoints: [] };
+    }
+  }
   const { sessionId, send } = broker.fetchSessions.complete(
     context,
     reads.map((r) => r.outcome),

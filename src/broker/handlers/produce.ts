@@ -11,6 +11,7 @@ import { upConvertToV2 } from '../../protocol/records/conversion.js';
 import { AppendValidationError, LogOfflineError } from '../../storage/partition-log.js';
 import { ProducerStateError } from '../../storage/producer-state.js';
 import { defineHandler } from '../api-handler.js';
+import { PRODUCER_BYTE_RATE, quotaUser } from '../client-quota-manager.js';
 import { produceSettings } from '../topic-settings.js';
 
 const VALID_ACKS = new Set([-1, 0, 1]);
@@ -29,7 +30,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
   api: produceApi,
   minVersion: 0,
   maxVersion: 11,
-  async handle({ apiVersion, broker, connection }, request) {
+  async handle({ apiVersion, broker, connection, header }, request) {
     const nowMs = Date.now();
     const acksValid = VALID_ACKS.has(request.acks);
     const sync = request.acks === -1 && broker.settings.flushOnAcksAll;
@@ -128,12 +129,21 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
     } finally {
       if (sync) broker.metrics.delayedProduceEnded();
     }
+    // Producers' byte rate (producer_byte_rate), counted once the records are appended, as Kafka counts it.
+    let throttleTimeMs = 0;
+    if (!broker.quotas.isEmpty) {
+      let bytes = 0;
+      for (const t of request.topicData) for (const p of t.partitionData) bytes += p.records?.length ?? 0;
+      const user = quotaUser(connection.principal);
+      throttleTimeMs = broker.quotaManager.record(PRODUCER_BYTE_RATE, user, header.clientId ?? '', bytes, Date.now());
+      connection.throttle(throttleTimeMs);
+    }
     if (request.acks === 0) {
       // With acks=0 the client reads no answer; Kafka closes the connection on an error so that the client
       // notices, refreshes its metadata and reconnects.
       if (responses.some((t) => t.partitionResponses.some((p) => p.errorCode !== ErrorCode.NONE))) connection.close();
       return null;
     }
-    return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
+    return { responses, throttleTimeMs, nodeEndpoints: [] };
   },
 });

@@ -1,0 +1,98 @@
+import {
+  type ClientQuotaChange,
+  QUOTA_ENTITY_TYPES,
+  type QuotaEntity,
+  type QuotaEntityType,
+} from '../../cluster/client-quotas.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { alterClientQuotasApi } from '../../protocol/generated/apis/alter-client-quotas.js';
+import type {
+  AlterClientQuotasRequest,
+  AlterClientQuotasRequestEntryData,
+} from '../../protocol/generated/messages/alter-client-quotas-request.js';
+import type { AlterClientQuotasResponse } from '../../protocol/generated/messages/alter-client-quotas-response.js';
+import { defineHandler } from '../api-handler.js';
+import { CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE } from '../client-quota-manager.js';
+
+/** The quotas Samsa enforces (both longs, in bytes per second). */
+const ENFORCED_KEYS = new Set([PRODUCER_BYTE_RATE, CONSUMER_BYTE_RATE]);
+/** Kafka's other quota keys: refused rather than stored and ignored. */
+const NOT_ENFORCED_KEYS = new Set(['request_percentage', 'controller_mutation_rate', 'connection_creation_rate']);
+
+type Checked = { change: ClientQuotaChange } | { errorCode: number; errorMessage: string };
+
+/** An entry checked as Kafka's controller checks it (ClientQuotaControlManager): entity, then each operation. */
+function checkEntry(entry: AlterClientQuotasRequestEntryData): Checked {
+  const invalid = (errorMessage: string): Checked => ({ errorCode: ErrorCode.INVALID_REQUEST, errorMessage });
+  if (entry.entity.length === 0) return invalid('Invalid empty client quota entity');
+  const seen = new Set<string>();
+  for (const e of entry.entity) {
+    if (seen.has(e.entityType)) return invalid(`Duplicate ${e.entityType} entity type in client quota entity`);
+    seen.add(e.entityType);
+  }
+  if (seen.has('ip'))
+    return invalid('ip quotas (connection_creation_rate) are not enforced by Samsa: use user and client-id entities');
+  for (const type of seen)
+    if (!(QUOTA_ENTITY_TYPES as readonly string[]).includes(type))
+      return invalid(`Unhandled client quota entity type: ${type}`);
+  const entity: QuotaEntity = QUOTA_ENTITY_TYPES.flatMap((type: QuotaEntityType) => {
+    const e = entry.entity.find((x) => x.entityType === type);
+    return e ? [{ entityType: type, entityName: e.entityName }] : [];
+  });
+  const set = new Map<string, number>();
+  const remove: string[] = [];
+  const keys = new Set<string>();
+  for (const op of entry.ops) {
+    if (keys.has(op.key)) return invalid(`Duplicate quota key ${op.key} not updating quota for ${describe(entity)}`);
+    keys.add(op.key);
+    if (NOT_ENFORCED_KEYS.has(op.key))
+      return invalid(`${op.key} is not enforced by Samsa (it enforces ${[...ENFORCED_KEYS].join(' and ')})`);
+    if (!ENFORCED_KEYS.has(op.key)) return invalid(`Invalid configuration key ${op.key}`);
+    if (op.remove) {
+      remove.push(op.key);
+      continue;
+    }
+    if (!Number.isInteger(op.value)) return invalid(`Configuration ${op.key} must be a Long value`);
+    if (op.value <= 0) return invalid(`Configuration ${op.key} must be a positive value`);
+    set.set(op.key, op.value);
+  }
+  return { change: { entity, set, remove } };
+}
+
+function describe(entity: QuotaEntity): string {
+  return entity.map((e) => `${e.entityType}=${e.entityName ?? '<default>'}`).join(', ');
+}
+
+/**
+ * AlterClientQuotas (KIP-546): sets or removes producer_byte_rate and consumer_byte_rate on user, client-id and
+ * (user, client-id) entities, null names being the defaults. Each entry is checked on its own; the valid ones
+ * are written in one change of the metadata store unless validate_only. Keys Samsa does not enforce
+ * (request_percentage, controller_mutation_rate, connection_creation_rate) are refused with INVALID_REQUEST.
+ */
+export const alterClientQuotasHandler = defineHandler<AlterClientQuotasRequest, AlterClientQuotasResponse>({
+  api: alterClientQuotasApi,
+  minVersion: 0,
+  maxVersion: 1,
+  async handle({ broker }, request) {
+    const checked = request.entries.map(checkEntry);
+    const changes = checked.flatMap((c) => ('change' in c ? [c.change] : []));
+    let storeError: string | null = null;
+    if (!request.validateOnly && changes.length > 0) {
+      try {
+        await broker.quotas.apply(changes);
+      } catch (e) {
+        storeError = (e as Error).message;
+      }
+    }
+    return {
+      throttleTimeMs: 0,
+      entries: request.entries.map((entry, i) => {
+        const c = checked[i]!;
+        const entity = entry.entity.map((e) => ({ entityType: e.entityType, entityName: e.entityName }));
+        if ('errorCode' in c) return { errorCode: c.errorCode, errorMessage: c.errorMessage, entity };
+        if (storeError !== null) return { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, errorMessage: storeError, entity };
+        return { errorCode: ErrorCode.NONE, errorMessage: null, entity };
+      }),
+    };
+  },
+});
