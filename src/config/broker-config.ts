@@ -121,6 +121,8 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'samsa.max.broker.partitions': { type: 'int', default: '-1', atLeast: -1 },
   /** Samsa's own: `host:port` of the HTTP listener serving /metrics and /health/*; unset, none. */
   'samsa.http.listener': { type: 'string' },
+  /** Samsa's own: the web console on samsa.http.listener refuses every change (403) when true. */
+  'samsa.console.read.only': { type: 'boolean', default: 'false' },
   /** Samsa's own: where the cluster metadata lives, `embedded` (one broker, in the first log dir) or `etcd`. */
   'samsa.metadata.store': { type: 'string', default: 'embedded', oneOf: ['embedded', 'etcd'] },
   /** Samsa's own: the etcd client URLs, `http://host:port,...`, with samsa.metadata.store=etcd. */
@@ -441,6 +443,7 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     ...(get<string>('samsa.http.listener')
       ? { httpListener: parseHttpListener(get<string>('samsa.http.listener')!) }
       : {}),
+    ...(get<boolean>('samsa.console.read.only') ? { consoleReadOnly: true } : {}),
     ...(get<string>('broker.rack') ? { rack: get<string>('broker.rack')! } : {}),
     ...(get<string>('samsa.metadata.store') === 'etcd' ? { etcd: parseEtcdSettings(get) } : {}),
     producerIdExpirationMs: get<number>('producer.id.expiration.ms')!,
