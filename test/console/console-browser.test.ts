@@ -163,3 +163,35 @@ test('web console in Chromium, read-only: no forms to change anything, and a cre
     await broker.stop();
   }
 });
+
+test('web console page: served with its content types, cached by hash, gzipped when asked, nothing else', async () => {
+  const { js, css } = await buildWeb();
+  const broker = await startBroker({ httpListener: { host: '127.0.0.1', port: 0 } });
+  const base = `http://127.0.0.1:${broker.httpPort}`;
+  try {
+    const index = await fetch(`${base}/`);
+    assert.equal(index.status, 200);
+    assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.equal(index.headers.get('cache-control'), 'no-cache');
+    assert.match(index.headers.get('content-security-policy')!, /script-src 'self'/);
+    const html = await index.text();
+    assert.ok(html.includes(`/assets/${js}`) && html.includes(`/assets/${css}`));
+    const script = await fetch(`${base}/assets/${js}`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(script.headers.get('content-type'), 'text/javascript; charset=utf-8');
+    assert.equal(script.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.equal(script.headers.get('content-encoding'), 'gzip');
+    assert.ok((await script.text()).length > 0);
+    // fetch asks for gzip unless told otherwise.
+    const style = await fetch(`${base}/assets/${css}`, { headers: { 'accept-encoding': 'identity' } });
+    assert.equal(style.headers.get('content-type'), 'text/css; charset=utf-8');
+    assert.equal(style.headers.get('content-encoding'), null);
+    assert.equal((await fetch(`${base}/assets/../package.json`)).status, 404);
+    assert.equal((await fetch(`${base}/assets/nothing.js`)).status, 404);
+    assert.equal((await fetch(`${base}/`, { method: 'POST' })).status, 405);
+    // The metrics and health checks stay where they were.
+    assert.equal((await fetch(`${base}/health/live`)).status, 200);
+    assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
+  } finally {
+    await broker.stop();
+  }
+});
