@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { type Broker, startBroker } from '../../src/broker/broker.js';
 
-const { Kafka, logLevel } = kafkajs;
+const { CompressionTypes, Kafka, logLevel } = kafkajs;
 
 /** A call of the console's API as the page makes it: JSON, with the console's header on changes. */
 async function api(
@@ -178,6 +178,52 @@ test('console API: topics, configs, messages by offset and time in three formats
     assert.deepEqual([gone.status, gone.body.error], [404, 'UNKNOWN_TOPIC_OR_PARTITION']);
   } finally {
     await consumer.disconnect().catch(() => {});
+    await producer.disconnect().catch(() => {});
+    await broker.stop();
+  }
+});
+
+test('console API message browser: compressed batches are read, transaction markers are not shown as records', async () => {
+  const broker = await startBroker({
+    httpListener: { host: '127.0.0.1', port: 0 },
+    transactions: { stateLogNumPartitions: 1 },
+  });
+  const kafka = new Kafka({ clientId: 'console-browse', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ transactionalId: 'console-tx', idempotent: true, maxInFlightRequests: 1 });
+  try {
+    assert.equal((await api(broker, 'POST', '/api/topics', { name: 'tx', partitions: 1 })).status, 201);
+    await producer.connect();
+    await producer.send({
+      topic: 'tx',
+      compression: CompressionTypes.GZIP,
+      messages: [{ key: 'a', value: 'zipped-1' }, { value: 'zipped-2' }],
+    });
+    const committed = await producer.transaction();
+    await committed.send({ topic: 'tx', messages: [{ value: 'in-transaction' }] });
+    await committed.commit();
+    await producer.send({ topic: 'tx', messages: [{ value: 'after' }] });
+    // Offsets: 0-1 gzip batch, 2 transactional record, 3 its commit marker, 4 a plain record.
+    const page = await api(broker, 'GET', '/api/topics/tx/partitions/0/records?offset=0');
+    assert.deepEqual(
+      page.body.records.map((r: any) => [r.offset, r.value.shown]),
+      [
+        [0, 'zipped-1'],
+        [1, 'zipped-2'],
+        [2, 'in-transaction'],
+        [4, 'after'],
+      ],
+    );
+    assert.equal(page.body.nextOffset, 5);
+    // A page starting on the marker moves past it.
+    const fromMarker = await api(broker, 'GET', '/api/topics/tx/partitions/0/records?offset=3');
+    assert.deepEqual(
+      fromMarker.body.records.map((r: any) => r.offset),
+      [4],
+    );
+    // A page of one record says where the next one starts.
+    const one = await api(broker, 'GET', '/api/topics/tx/partitions/0/records?offset=1&limit=1');
+    assert.deepEqual([one.body.records.length, one.body.nextOffset], [1, 2]);
+  } finally {
     await producer.disconnect().catch(() => {});
     await broker.stop();
   }
