@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the API's JSON answers are checked field by field by the assertions
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Consumer, stringDeserializers } from '@platformatic/kafka';
 import kafkajs from 'kafkajs';
 import { type Broker, startBroker } from '../../src/broker/broker.js';
 
@@ -224,6 +225,60 @@ test('console API message browser: compressed batches are read, transaction mark
     const one = await api(broker, 'GET', '/api/topics/tx/partitions/0/records?offset=1&limit=1');
     assert.deepEqual([one.body.records.length, one.body.nextOffset], [1, 2]);
   } finally {
+    await producer.disconnect().catch(() => {});
+    await broker.stop();
+  }
+});
+
+test('console API: a KIP-848 consumer group with its member, assignment and lag, reset once it is empty', async () => {
+  const broker = await startBroker({
+    httpListener: { host: '127.0.0.1', port: 0 },
+    groups: { offsetsTopicNumPartitions: 1, consumerHeartbeatIntervalMs: 200 },
+  });
+  const kafka = new Kafka({ clientId: 'console-kip848', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  const consumer = new Consumer({
+    groupId: 'kip848-group',
+    groupProtocol: 'consumer',
+    clientId: 'kip848-member',
+    bootstrapBrokers: [broker.bootstrap],
+    deserializers: stringDeserializers,
+  });
+  let stream: { close(): Promise<void> } | null = null;
+  try {
+    assert.equal((await api(broker, 'POST', '/api/topics', { name: 'events', partitions: 1 })).status, 201);
+    await producer.connect();
+    await producer.send({ topic: 'events', messages: [{ value: 'a' }, { value: 'b' }, { value: 'c' }] });
+    stream = await consumer.consume({ topics: ['events'], mode: 'earliest', autocommit: true, maxWaitTime: 200 });
+    (stream as unknown as NodeJS.EventEmitter).on('data', () => {});
+    const group = await until(broker, '/api/groups/kip848-group', (g) =>
+      g.offsets?.some((o: any) => o.committedOffset === 3),
+    );
+    assert.equal(group.type, 'consumer');
+    assert.equal(group.state, 'Stable');
+    assert.deepEqual(
+      group.members.map((m: any) => [m.clientId, m.assignment]),
+      [['kip848-member', [{ topic: 'events', partitions: [0] }]]],
+    );
+    assert.deepEqual(
+      group.offsets.map((o: any) => [o.partition, o.committedOffset, o.lag, o.memberId]),
+      [[0, 3, 0, consumer.memberId]],
+    );
+    const active = await api(broker, 'POST', '/api/groups/kip848-group/offsets', { to: 'earliest' });
+    assert.deepEqual([active.status, active.body.error], [409, 'NON_EMPTY_GROUP']);
+    await stream.close();
+    await consumer.close();
+    await until(broker, '/api/groups/kip848-group', (g) => g.state === 'Empty');
+    const reset = await api(broker, 'POST', '/api/groups/kip848-group/offsets', { to: 'earliest' });
+    assert.equal(reset.status, 200, JSON.stringify(reset.body));
+    const after = (await api(broker, 'GET', '/api/groups/kip848-group')).body;
+    assert.deepEqual(
+      after.offsets.map((o: any) => [o.committedOffset, o.lag]),
+      [[0, 3]],
+    );
+  } finally {
+    await stream?.close().catch(() => {});
+    await consumer.close().catch(() => {});
     await producer.disconnect().catch(() => {});
     await broker.stop();
   }
