@@ -44,10 +44,17 @@ export function showBytes(bytes: Buffer | null, format: DisplayFormat, maxBytes:
   return { shown: part.toString('utf8'), size: bytes.length, truncated, format: 'text' };
 }
 
-/** Bytes as pairs of hex digits, a space between bytes. */
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Bytes as pairs of hex digits, a space between bytes: written into one buffer, a page can hold megabytes. */
 function hex(bytes: Buffer): string {
-  const digits = bytes.toString('hex');
-  const pairs: string[] = [];
-  for (let i = 0; i < digits.length; i += 2) pairs.push(digits.slice(i, i + 2));
-  return pairs.join(' ');
+  if (bytes.length === 0) return '';
+  const out = Buffer.allocUnsafe(bytes.length * 3 - 1);
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    out[i * 3] = HEX_DIGITS[b >> 4]!;
+    out[i * 3 + 1] = HEX_DIGITS[b & 15]!;
+    if (i > 0) out[i * 3 - 1] = 0x20;
+  }
+  return out.toString('latin1');
 }
