@@ -117,6 +117,14 @@ test('web console in Chromium: create a topic, see a produced message, a group l
       .waitFor();
     await shot(page, '6-group-reset');
 
+    // The cluster page polls the broker's counters: records produced while it shows move the rate off zero.
+    await page.getByRole('link', { name: 'Cluster' }).click();
+    await page.getByRole('img', { name: /Messages in per second/ }).waitFor();
+    await producer.send({ topic: 'web-orders', messages: [{ value: 'r1' }, { value: 'r2' }, { value: 'r3' }] });
+    await page.getByRole('img', { name: /^Messages in per second: (?!0\.0\/s)/ }).waitFor();
+    await page.getByRole('img', { name: /^Bytes in per second: (?!0 B\/s)/ }).waitFor();
+    await shot(page, '7-rates');
+
     // Delete the topic from its page.
     await page.goto(`http://127.0.0.1:${broker.httpPort}/#/topics/web-orders`);
     page.once('dialog', (dialog) => dialog.accept());
@@ -157,7 +165,7 @@ test('web console in Chromium, read-only: no forms to change anything, and a cre
       status: 403,
       body: { error: 'READ_ONLY', message: 'the console is read-only (samsa.console.read.only=true)' },
     });
-    await shot(page, '7-read-only');
+    await shot(page, '8-read-only');
   } finally {
     await browser.close();
     await broker.stop();

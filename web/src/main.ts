@@ -98,9 +98,11 @@ function chart(title: string, key: 'messagesIn' | 'bytesIn' | 'bytesOut', unit: 
   const width = 240;
   const height = 60;
   const top = Math.max(1, ...rates);
-  const points = rates
-    .map((r, i) => `${(i * width) / (MAX_POINTS - 1)},${(height - (r / top) * (height - 4) - 2).toFixed(1)}`)
-    .join(' ');
+  // The newest rate at the right edge, older ones to its left; a single rate is drawn as a short flat line.
+  const step = width / (MAX_POINTS - 1);
+  const y = (r: number) => (height - (r / top) * (height - 4) - 2).toFixed(1);
+  const drawn = rates.length === 1 ? [rates[0]!, rates[0]!] : rates;
+  const points = drawn.map((r, i) => `${(width - (drawn.length - 1 - i) * step).toFixed(1)},${y(r)}`).join(' ');
   const now = rates.at(-1) ?? 0;
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('width', String(width));
@@ -109,7 +111,13 @@ function chart(title: string, key: 'messagesIn' | 'bytesIn' | 'bytesOut', unit: 
   svg.setAttribute('aria-label', `${title}: ${unit(now)} now, peak ${unit(top === 1 ? Math.max(0, ...rates) : top)}`);
   const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
   line.setAttribute('points', points);
-  svg.append(line);
+  const baseline = document.createElementNS('http://www.w3.org/2000/svg', 'line');
+  baseline.setAttribute('x1', '0');
+  baseline.setAttribute('x2', String(width));
+  baseline.setAttribute('y1', String(height - 1));
+  baseline.setAttribute('y2', String(height - 1));
+  baseline.setAttribute('class', 'baseline');
+  svg.append(baseline, line);
   return h('figure', {}, h('figcaption', {}, `${title}: ${unit(now)}`), svg);
 }
 
@@ -126,6 +134,8 @@ async function renderCharts(box: HTMLElement): Promise<void> {
 
 async function clusterView(): Promise<Node[]> {
   const c = await api('GET', '/api/cluster');
+  // Rates are drawn from samples taken while this page shows: a gap spent elsewhere would flatten them.
+  samples.length = 0;
   const charts = h('div', { class: 'charts' });
   await renderCharts(charts);
   pollTimer = window.setInterval(() => renderCharts(charts).catch((e) => fail(String(e.message ?? e))), POLL_MS);
