@@ -542,6 +542,16 @@ export class Broker {
           return assets;
         },
         readOnly: this.settings.consoleReadOnly === true,
+        allowedHosts: new Set(
+          [
+            'localhost',
+            hostname(),
+            address.host,
+            this.settings.advertisedHost,
+            ...(this.settings.listeners ?? []).map((l) => l.advertisedHost),
+            ...(this.settings.consoleAllowedHosts ?? []),
+          ].map((name) => name.toLowerCase()),
+        ),
         onError,
       }),
     });

@@ -14,6 +14,7 @@ import {
 import { ApiError, type ApiReply, type ApiRoute } from './api-route.js';
 import type { Asset } from './console-assets.js';
 import type { ConsoleBackend } from './console-backend.js';
+import { hostAllowed } from './host-check.js';
 
 /** The largest request body the API reads (a topic with its configs is well under it). */
 export const MAX_REQUEST_BODY_BYTES = 64 * 1024;
@@ -53,18 +54,29 @@ export interface ConsoleAppOptions {
   /** The built page; null when it was not built. */
   assets: () => Promise<Map<string, Asset> | null>;
   readOnly: boolean;
+  /** Host names (lower case) the console answers to besides IP addresses (see host-check.ts). */
+  allowedHosts: ReadonlySet<string>;
   onError: (message: string, error: Error) => void;
 }
 
 /**
  * The web console on samsa.http.listener: the page at `/` and `/assets/*`, and its JSON API under `/api/`.
- * Changing calls (POST, PUT, DELETE) are refused with 403 in read-only mode, and without the console's header
+ * Requests naming a host the console does not answer to are refused (DNS rebinding, see host-check.ts). Changing
+ * calls (POST, PUT, DELETE) are refused with 403 in read-only mode, and without the console's header
  * or from another origin; their bodies must be JSON.
  */
 export class ConsoleApp implements HttpApp {
   constructor(private readonly options: ConsoleAppOptions) {}
 
   handle(req: IncomingMessage, res: ServerResponse, path: string): void {
+    if (!hostAllowed(req.headers.host, this.options.allowedHosts)) {
+      text(
+        res,
+        403,
+        `the console does not answer to host ${JSON.stringify(req.headers.host ?? '')}: add it to samsa.console.allowed.hosts\n`,
+      );
+      return;
+    }
     const done = path.startsWith('/api/') ? this.api(req, res, path) : this.page(req, res, path);
     done.catch((error: unknown) => {
       this.options.onError('console request failed', error as Error);
