@@ -21,3 +21,6 @@ const codes = await Promise.all(
 if (codes.some((code) => code !== 0)) process.exit(1);
 mkdirSync('dist/cjs', { recursive: true });
 writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');
+// The web console's page, after the compilers (the emptied dist/ would remove it).
+const { buildWeb } = await import('./build-web.mjs');
+await buildWeb();

@@ -105,6 +105,11 @@ export class BrokerMetrics {
     this.enabled = enabled;
   }
 
+  /** Messages in, bytes in and bytes out over all topics since start-up (the web console's rates). */
+  throughputTotals(): { messagesIn: number; bytesIn: number; bytesOut: number } {
+    return { ...this.allTopics };
+  }
+
   /** Records appended to a topic's log, and the bytes the client sent for them. */
   messagesIn(topic: string, records: number, bytes: number): void {
     if (!this.enabled) return;

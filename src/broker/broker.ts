@@ -21,6 +21,9 @@ import {
 import { CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../cluster/topic-name.js';
 import { type BrokerSettings, defaultBrokerSettings, type ListenerSettings } from '../config/broker-settings.js';
 import { applyDynamicBrokerConfigs, dynamicallyConfigurable } from '../config/dynamic-broker-config.js';
+import { ConsoleApp } from '../console/console-app.js';
+import { type Asset, loadAssets } from '../console/console-assets.js';
+import type { ConsoleBackend } from '../console/console-backend.js';
 import { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.js';
 import { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
@@ -39,6 +42,7 @@ import type { ApiHandler, BrokerServices } from './api-handler.js';
 import { BrokerMetrics, type MetricSources } from './broker-metrics.js';
 import { ClientQuotaManager } from './client-quota-manager.js';
 import { staticConfigsOf } from './config-describer.js';
+import { consoleBackend } from './console-backend.js';
 import { FetchSessionCache } from './fetch-session.js';
 import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
 import { addPartitionsToTxnHandler } from './handlers/add-partitions-to-txn.js';
@@ -173,6 +177,8 @@ export class Broker {
   /** The port of the HTTP listener (samsa.http.listener), 0 when there is none. */
   httpPort = 0;
   private http: HttpEndpoint | null = null;
+  /** What the web console on the HTTP listener reads and changes, once the broker serves. */
+  private console: ConsoleBackend | null = null;
   /** The registration in etcd (samsa.metadata.store=etcd), kept alive while the broker runs. */
   private registrar: BrokerRegistrar | null = null;
   private resolveRegistrationLost: ((error: Error) => void) | undefined;
@@ -360,6 +366,10 @@ export class Broker {
       createTopic,
     };
     this.services = services;
+    this.console = consoleBackend(services, this.metrics, {
+      version: SAMSA_VERSION,
+      bootstrap: () => ({ host: settings.advertisedHost, port: settings.advertisedPort || this.port }),
+    });
     const handlers: ApiHandler[] = [
       produceHandler,
       fetchHandler,
@@ -527,12 +537,34 @@ export class Broker {
   private async bindHttpListener(): Promise<void> {
     const address = this.settings.httpListener;
     if (!address) return;
+    const onError = (message: string, error: Error) => this.logger.error(message, { error });
+    let assets: Promise<Map<string, Asset> | null> | null = null;
     const http = new HttpEndpoint({
       host: address.host,
       port: address.port,
       registry: () => this.metrics.registryFor(this.metricSources()),
       ready: () => this.ready,
-      onError: (message, error) => this.logger.error(message, { error }),
+      onError,
+      // The web console: its page is read from the package on first use, its API answers once the broker serves.
+      app: new ConsoleApp({
+        backend: () => (this.ready ? this.console : null),
+        assets: () => {
+          assets ??= loadAssets();
+          return assets;
+        },
+        readOnly: this.settings.consoleReadOnly === true,
+        allowedHosts: new Set(
+          [
+            'localhost',
+            hostname(),
+            address.host,
+            this.settings.advertisedHost,
+            ...(this.settings.listeners ?? []).map((l) => l.advertisedHost),
+            ...(this.settings.consoleAllowedHosts ?? []),
+          ].map((name) => name.toLowerCase()),
+        ),
+        onError,
+      }),
     });
     try {
       this.httpPort = await http.listen();

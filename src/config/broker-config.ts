@@ -121,6 +121,13 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'samsa.max.broker.partitions': { type: 'int', default: '-1', atLeast: -1 },
   /** Samsa's own: `host:port` of the HTTP listener serving /metrics and /health/*; unset, none. */
   'samsa.http.listener': { type: 'string' },
+  /** Samsa's own: the web console on samsa.http.listener refuses every change (403) when true. */
+  'samsa.console.read.only': { type: 'boolean', default: 'false' },
+  /**
+   * Samsa's own: host names the web console answers to besides IP addresses, localhost, this machine's name and
+   * the advertised hosts (a guard against DNS rebinding).
+   */
+  'samsa.console.allowed.hosts': { type: 'list' },
   /** Samsa's own: where the cluster metadata lives, `embedded` (one broker, in the first log dir) or `etcd`. */
   'samsa.metadata.store': { type: 'string', default: 'embedded', oneOf: ['embedded', 'etcd'] },
   /** Samsa's own: the etcd client URLs, `http://host:port,...`, with samsa.metadata.store=etcd. */
@@ -443,6 +450,10 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
       : {}),
     ...(get<string>('samsa.http.listener')
       ? { httpListener: parseHttpListener(get<string>('samsa.http.listener')!) }
+      : {}),
+    ...(get<boolean>('samsa.console.read.only') ? { consoleReadOnly: true } : {}),
+    ...(get<string[]>('samsa.console.allowed.hosts')?.length
+      ? { consoleAllowedHosts: get<string[]>('samsa.console.allowed.hosts')! }
       : {}),
     ...(get<string>('broker.rack') ? { rack: get<string>('broker.rack')! } : {}),
     ...(get<string>('samsa.metadata.store') === 'etcd' ? { etcd: parseEtcdSettings(get) } : {}),

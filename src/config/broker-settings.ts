@@ -78,6 +78,10 @@ export interface BrokerSettings {
   maxBrokerPartitions?: number;
   /** samsa.http.listener: where /metrics and /health/* are served; absent, no HTTP listener. */
   httpListener?: { host: string; port: number };
+  /** samsa.console.read.only: the web console on the HTTP listener refuses every change. */
+  consoleReadOnly?: boolean;
+  /** samsa.console.allowed.hosts: more host names the web console answers to (see console/host-check.ts). */
+  consoleAllowedHosts?: string[];
   /** broker.rack: registered with the broker; absent, none. */
   rack?: string;
   /** samsa.metadata.store=etcd: the cluster metadata in etcd; absent, embedded in the first log dir. */

@@ -1,6 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 
+/**
+ * More of the listener's paths, served by a layer above (the web console): everything but /metrics and
+ * /health/* goes to it, whatever the method.
+ */
+export interface HttpApp {
+  handle(req: IncomingMessage, res: ServerResponse, path: string): void;
+}
+
 export interface HttpEndpointOptions {
   host: string;
   port: number;
@@ -9,12 +17,15 @@ export interface HttpEndpointOptions {
   /** Whether the broker serves clients: logs recovered, listeners serving, not stopping. */
   ready: () => boolean;
   onError: (message: string, error: Error) => void;
+  /** The other paths; without it they are 404. */
+  app?: HttpApp;
 }
 
 /**
  * The broker's HTTP listener (samsa.http.listener): `/metrics` in Prometheus' text format, `/health/live`
  * (200 while the process answers) and `/health/ready` (200 while the broker serves, 503 before and while it
- * stops), for Prometheus and for a supervisor's liveness and readiness probes. Read-only; GET and HEAD.
+ * stops), for Prometheus and for a supervisor's liveness and readiness probes, read-only (GET and HEAD). Every
+ * other path goes to the app, when there is one.
  */
 export class HttpEndpoint {
   private readonly server: Server;
@@ -45,11 +56,16 @@ export class HttpEndpoint {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    const own = path === '/metrics' || path.startsWith('/health/');
+    if (!own && this.options.app) {
+      this.options.app.handle(req, res, path);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       this.send(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
       return;
     }
-    const path = (req.url ?? '/').split('?', 1)[0];
     switch (path) {
       case '/health/live':
         this.send(res, 200, 'live\n');

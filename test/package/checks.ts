@@ -31,7 +31,15 @@ import { CLEAN_SHUTDOWN_FILE } from '../../src/storage/log-manager.js';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** What `npm pack` needs besides the package's `files`: the sources and how to build them. */
-const BUILD_INPUTS = ['src', 'scripts/build.mjs', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.cjs.json'];
+const BUILD_INPUTS = [
+  'src',
+  'web',
+  'scripts/build.mjs',
+  'scripts/build-web.mjs',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'tsconfig.cjs.json',
+];
 /** The test project's other dependencies, at the versions of the repository's lockfile. */
 const APP_DEPENDENCIES = ['kafkajs'];
 const APP_DEV_DEPENDENCIES = ['@types/node'];
@@ -183,7 +191,7 @@ export function definePackageTests(install: Install): void {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  test('the tarball holds both builds, their declarations, the LICENSE, and no source maps', () => {
+  test('the tarball holds both builds, their declarations, the web console, the LICENSE, and no source maps', () => {
     for (const path of [
       'LICENSE',
       'README.md',
@@ -195,6 +203,7 @@ export function definePackageTests(install: Install): void {
       'dist/cjs/package.json',
       'dist/cjs/index.js',
       'dist/cjs/index.d.ts',
+      'dist/web/index.html',
     ])
       assert.ok(packedFiles.includes(path), `${path} is packed`);
     assert.deepEqual(

@@ -19,8 +19,22 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   cluster: ['storage', 'protocol', 'observability', 'security'],
   coordinator: ['cluster', 'storage', 'protocol', 'observability'],
   config: ['coordinator', 'cluster', 'storage', 'protocol', 'observability', 'security'],
-  broker: ['config', 'coordinator', 'cluster', 'server', 'storage', 'protocol', 'observability', 'security'],
-  cli: ['broker', 'config', 'coordinator', 'cluster', 'server', 'storage', 'protocol', 'observability', 'security'],
+  // The web console's HTTP API and page: reads the broker's services through their lower-layer types, and is
+  // handed the changes (the broker's API handlers) by the broker, which wires it to the HTTP listener.
+  console: ['config', 'coordinator', 'cluster', 'storage', 'protocol', 'observability'],
+  broker: ['console', 'config', 'coordinator', 'cluster', 'server', 'storage', 'protocol', 'observability', 'security'],
+  cli: [
+    'broker',
+    'console',
+    'config',
+    'coordinator',
+    'cluster',
+    'server',
+    'storage',
+    'protocol',
+    'observability',
+    'security',
+  ],
 };
 
 /** The library's entry point (src/index.ts) exports from every layer. */
