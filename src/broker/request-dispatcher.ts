@@ -105,6 +105,18 @@ export class RequestDispatcher {
     if (frame.length < REQUEST_PREFIX_BYTES) throw new InvalidRequestError(`request of ${frame.length} bytes`);
     const apiKey = frame.readInt16BE(0);
     const apiVersion = frame.readInt16BE(2);
+    if (sasl?.sessionExpiresAtMs != null && sasl.state === 'complete') {
+      // KIP-368: past its session a connection that has not authenticated again is closed at its next request
+      // (clients re-authenticate before the end, as Kafka's do at 85 to 95% of the lifetime).
+      if (Date.now() > sasl.sessionExpiresAtMs) {
+        this.logger.debug('SASL session expired: connection closed', {
+          client: `${connection.remoteAddress}:${connection.remotePort}`,
+          principal: connection.principal,
+        });
+        connection.close();
+        return null;
+      }
+    }
     const handler = this.handlers.get(apiKey);
     if (!handler) throw new InvalidRequestError(`unsupported API key ${apiKey}`);
     if (sasl !== null && sasl.state !== 'complete' && !BEFORE_AUTHENTICATION.has(apiKey))

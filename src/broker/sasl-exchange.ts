@@ -31,7 +31,22 @@ export function startSaslExchange(connection: Connection, mechanism: SaslMechani
   sasl.server = saslServerFor(mechanism, connection, broker);
 }
 
-export type SaslStep = { challenge: Buffer } | { errorMessage: string };
+/** A step of the exchange: the challenge, and once complete the session's lifetime in ms (0: no limit). */
+export type SaslStep = { challenge: Buffer; sessionLifetimeMs: number } | { errorMessage: string };
+
+/**
+ * KIP-368: a session lasts connections.max.reauth.ms for the mechanism, or until the credential expires
+ * (an OAUTHBEARER token), whichever comes first; neither set: it does not expire.
+ */
+function sessionLifetimeMs(connection: Connection, server: SaslServer, nowMs: number): number {
+  const sasl = connection.sasl!;
+  const maxReauthMs = sasl.config.maxReauthMs.get(sasl.mechanism as SaslMechanism) ?? 0;
+  const credentialMs = server.credentialExpiresAtMs !== undefined ? server.credentialExpiresAtMs - nowMs : null;
+  if (credentialMs === null) return maxReauthMs;
+  const lifetime = maxReauthMs > 0 ? Math.min(credentialMs, maxReauthMs) : credentialMs;
+  // An expired credential still gets a session of at least 1 ms: 0 would mean one that never ends.
+  return Math.max(lifetime, 1);
+}
 
 /**
  * Hands the client's token to the exchange in progress. On success the connection's principal becomes
@@ -41,13 +56,24 @@ export type SaslStep = { challenge: Buffer } | { errorMessage: string };
 export function evaluateSaslToken(connection: Connection, token: Buffer, broker: BrokerServices): SaslStep {
   const sasl = connection.sasl!;
   try {
-    const challenge = sasl.server!.evaluate(token);
-    if (sasl.server!.complete) {
-      connection.principal = `User:${sasl.server!.authorizationId}`;
+    const server = sasl.server!;
+    const challenge = server.evaluate(token);
+    let lifetimeMs = 0;
+    if (server.complete) {
+      const principal = `User:${server.authorizationId}`;
+      if (sasl.reauthenticatingAs !== null && sasl.reauthenticatingAs !== principal)
+        throw new SaslAuthenticationError(
+          `Cannot change principals during re-authentication from ${sasl.reauthenticatingAs}: ${principal}`,
+        );
+      const nowMs = Date.now();
+      lifetimeMs = sessionLifetimeMs(connection, server, nowMs);
+      connection.principal = principal;
+      sasl.sessionExpiresAtMs = lifetimeMs > 0 ? nowMs + lifetimeMs : null;
+      sasl.reauthenticatingAs = null;
       sasl.state = 'complete';
       sasl.server = null;
     }
-    return { challenge };
+    return { challenge, sessionLifetimeMs: lifetimeMs };
   } catch (e) {
     sasl.state = 'failed';
     sasl.server = null;

@@ -171,6 +171,8 @@ export const SSL_KEY = /^(listener\.name\.[^.]+\.)?ssl\./;
  * entries `listener.name.<name>.<mechanism>.sasl.jaas.config`.
  */
 export const SASL_KEY = /^(listener\.name\.[^.]+\.([^.]+\.)?)?sasl\./;
+/** KIP-368's session limit, broker-wide or per listener and mechanism, read as text by resolveListenerSasl. */
+export const REAUTH_KEY = /^(listener\.name\.[^.]+\.[^.]+\.)?connections\.max\.reauth\.ms$/;
 /**
  * SASL settings naming Java classes that would decide who authenticates: Samsa cannot load them, and serving
  * without them would authenticate otherwise than configured.
@@ -233,7 +235,7 @@ export function parseBrokerConfig(raw: Map<string, string>): ParsedConfig {
     if (refusal) throw new ConfigError(refusal);
     const def = BROKER_CONFIGS[key];
     if (def) values.set(key, parseValue(key, def, text));
-    else if (SSL_KEY.test(key) || SASL_KEY.test(key)) values.set(key, text);
+    else if (SSL_KEY.test(key) || SASL_KEY.test(key) || REAUTH_KEY.test(key)) values.set(key, text);
     else if (key === 'zookeeper.connect')
       notices.push(
         'zookeeper.connect is not used: a single broker keeps its metadata embedded; for a cluster set samsa.metadata.store=etcd and samsa.etcd.endpoints=http://host:port,...',

@@ -193,7 +193,7 @@ export class OAuthBearerServer implements SaslServer {
   complete = false;
   authorizationId = '';
   /** Once complete: the token's expiry, which bounds the session (KIP-368). */
-  lifetimeMs = 0;
+  credentialExpiresAtMs = 0;
   private errorMessage: string | null = null;
 
   constructor(
@@ -236,7 +236,7 @@ export class OAuthBearerServer implements SaslServer {
         `Authentication failed: Client requested an authorization id (${authzid}) that is different from the token's principal name (${result.principalName})`,
       );
     this.authorizationId = result.principalName;
-    this.lifetimeMs = result.lifetimeMs;
+    this.credentialExpiresAtMs = result.lifetimeMs;
     this.complete = true;
     return Buffer.alloc(0);
   }

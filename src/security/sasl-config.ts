@@ -53,6 +53,11 @@ export interface ListenerSasl {
   plainUsers: ReadonlyMap<string, string>;
   /** OAUTHBEARER's token validator, when the listener enables it. */
   oauthBearer: OAuthBearerValidator | null;
+  /**
+   * connections.max.reauth.ms per enabled mechanism (KIP-368): how long an authentication lasts before the
+   * client must authenticate again on the same connection; 0 for no limit beyond the credential's own.
+   */
+  maxReauthMs: ReadonlyMap<SaslMechanism, number>;
 }
 
 /** A SASL setting that cannot be used; the message names the key and never quotes a JAAS value. */
@@ -99,7 +104,17 @@ export function resolveListenerSasl(listenerName: string, lookup: (key: string) 
     if (mechanism === 'PLAIN') plainUsers = plainUsersOf(module);
     if (mechanism === 'OAUTHBEARER') oauthBearer = oauthBearerValidator(prefix, module, lookup);
   }
-  return { enabledMechanisms, plainUsers, oauthBearer };
+  const maxReauthMs = new Map<SaslMechanism, number>();
+  for (const mechanism of enabledMechanisms) {
+    const own = `${prefix}${mechanism.toLowerCase()}.connections.max.reauth.ms`;
+    const key = lookup(own) !== undefined ? own : 'connections.max.reauth.ms';
+    const text = lookup(key)?.trim() ?? '0';
+    const ms = Number(text);
+    if (text === '' || !Number.isSafeInteger(ms) || ms < 0)
+      throw new SaslConfigError(`${key}=${text}: a number of milliseconds, 0 or more`);
+    maxReauthMs.set(mechanism, ms);
+  }
+  return { enabledMechanisms, plainUsers, oauthBearer, maxReauthMs };
 }
 
 /**

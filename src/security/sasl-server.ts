@@ -17,6 +17,8 @@ export interface SaslServer {
   readonly complete: boolean;
   /** Once complete: who the client is (the principal's name). */
   readonly authorizationId: string;
+  /** Once complete: when the credential itself expires (ms since the epoch), for mechanisms whose do (OAUTHBEARER). */
+  readonly credentialExpiresAtMs?: number;
 }
 
 /**
@@ -42,6 +44,15 @@ export class SaslAuthentication {
   state: SaslState = 'handshake';
   mechanism: string | null = null;
   server: SaslServer | null = null;
+  /**
+   * KIP-368: when the authenticated session ends (ms since the epoch), or null when it does not. Past it the
+   * connection is closed at its next request unless the client has authenticated again.
+   */
+  sessionExpiresAtMs: number | null = null;
+  /** Whether the client can authenticate again on this connection (it used SaslHandshake v1 and SaslAuthenticate v1+). */
+  supportsReauthentication = false;
+  /** During a re-authentication: the principal that must come out of it (a client cannot change who it is). */
+  reauthenticatingAs: string | null = null;
 
   constructor(readonly config: ListenerSasl) {}
 }

@@ -141,7 +141,7 @@ test('the exchange: a good token authenticates its principal; a refused one gets
   assert.equal(server.evaluate(firstMessage(token)).length, 0);
   assert.equal(server.complete, true);
   assert.equal(server.authorizationId, 'alice');
-  assert.equal(server.lifetimeMs, NOW_MS + 60_000);
+  assert.equal(server.credentialExpiresAtMs, NOW_MS + 60_000);
 
   const reasons: string[] = [];
   const refusing = new OAuthBearerServer(

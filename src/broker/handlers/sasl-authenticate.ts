@@ -5,8 +5,8 @@ import type { SaslAuthenticateResponse } from '../../protocol/generated/messages
 import { defineHandler } from '../api-handler.js';
 import { evaluateSaslToken } from '../sasl-exchange.js';
 
-/** KIP-368's session lifetime; 0: the session does not expire (connections.max.reauth.ms is not built). */
-const NO_SESSION_LIFETIME_MS = 0n;
+/** SaslAuthenticate v1 is where KIP-368's session lifetime appears: a client using it can re-authenticate. */
+const REAUTHENTICATION_VERSION = 1;
 
 /**
  * SaslAuthenticate (v0-2): one token of the exchange SaslHandshake v1 started, and the broker's challenge back.
@@ -18,14 +18,14 @@ export const saslAuthenticateHandler = defineHandler<SaslAuthenticateRequest, Sa
   api: saslAuthenticateApi,
   minVersion: 0,
   maxVersion: 2,
-  handle({ connection, broker }, request) {
+  handle({ apiVersion, connection, broker }, request) {
     const sasl = connection.sasl;
-    const response = (errorCode: number, errorMessage: string | null, authBytes: Buffer = Buffer.alloc(0)) => ({
-      errorCode,
-      errorMessage,
-      authBytes,
-      sessionLifetimeMs: NO_SESSION_LIFETIME_MS,
-    });
+    const response = (
+      errorCode: number,
+      errorMessage: string | null,
+      authBytes: Buffer = Buffer.alloc(0),
+      sessionLifetimeMs = 0,
+    ) => ({ errorCode, errorMessage, authBytes, sessionLifetimeMs: BigInt(sessionLifetimeMs) });
     if (sasl === null || sasl.state === 'complete')
       return response(
         ErrorCode.ILLEGAL_SASL_STATE,
@@ -36,11 +36,12 @@ export const saslAuthenticateHandler = defineHandler<SaslAuthenticateRequest, Sa
       connection.endAfterResponses();
       return response(ErrorCode.ILLEGAL_SASL_STATE, 'Unexpected SaslAuthenticate request before SaslHandshake v1');
     }
+    if (apiVersion >= REAUTHENTICATION_VERSION) sasl.supportsReauthentication = true;
     const step = evaluateSaslToken(connection, request.authBytes, broker);
     if ('errorMessage' in step) {
       connection.endAfterResponses();
       return response(ErrorCode.SASL_AUTHENTICATION_FAILED, step.errorMessage);
     }
-    return response(ErrorCode.NONE, null, step.challenge);
+    return response(ErrorCode.NONE, null, step.challenge, step.sessionLifetimeMs);
   },
 });
