@@ -14,6 +14,7 @@ import type { LogManager } from '../storage/log-manager.js';
 import type { BrokerMetrics } from './broker-metrics.js';
 import type { ClientQuotaManager } from './client-quota-manager.js';
 import type { FetchSessionCache } from './fetch-session.js';
+import type { ListenerTls } from './listener-tls.js';
 import type { ReplicaManager } from './replica-manager.js';
 
 /** Kafka's value for "authorized operations not computed" (the client did not ask for them). */
@@ -38,6 +39,8 @@ export interface BrokerServices {
   /** Client quotas (AlterClientQuotas), and the byte rates of the clients they apply to. */
   quotas: ClientQuotaMetadata;
   quotaManager: ClientQuotaManager;
+  /** The SSL listeners' key and trust stores, renewed through dynamic broker configs. */
+  listenerTls: ListenerTls;
   logger: Logger;
   /** Counters of the produce and fetch paths (no-ops without samsa.http.listener). */
   metrics: BrokerMetrics;

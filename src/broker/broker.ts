@@ -2,6 +2,7 @@ import { lookup, lookupService } from 'node:dns/promises';
 import { type FileHandle, mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SecureContextOptions } from 'node:tls';
 import { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
 import { ClientQuotaMetadata } from '../cluster/client-quotas.js';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
@@ -90,6 +91,7 @@ import { saslAuthenticateHandler } from './handlers/sasl-authenticate.js';
 import { saslHandshakeHandler } from './handlers/sasl-handshake.js';
 import { syncGroupHandler } from './handlers/sync-group.js';
 import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
+import { ListenerTls } from './listener-tls.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RequestDispatcher } from './request-dispatcher.js';
 import { describeCause, StartupError } from './startup-error.js';
@@ -246,6 +248,9 @@ export class Broker {
     // Dynamic broker configs (AlterConfigs on BROKER) over server.properties, from the start and on every change.
     const brokerConfigs = await BrokerConfigMetadata.load(store, settings.nodeId);
     this.startupClosers.push(async () => brokerConfigs.close());
+    // Certificates renewed through dynamic configs serve from the start, as Kafka applies them at start-up.
+    const listenerTls = this.listenerTls(listeners);
+    listenerTls.apply(brokerConfigs.layers().broker);
     const scramCredentials = await ScramCredentialMetadata.load(store);
     this.startupClosers.push(async () => scramCredentials.close());
     const quotas = await ClientQuotaMetadata.load(store);
@@ -361,6 +366,7 @@ export class Broker {
       scramCredentials,
       quotas,
       quotaManager: new ClientQuotaManager(quotas),
+      listenerTls,
       logger,
       metrics: this.metrics,
       createTopic,
@@ -451,6 +457,7 @@ export class Broker {
       // A change answered while stopping must not arm timers again over logs being closed.
       if (this.stopping) return;
       applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
+      listenerTls.apply(brokerConfigs.layers().broker);
       // Topics without an override of a changed log config take the new default at once, as in Kafka.
       for (const topic of topics.all()) logs.refreshConfig(topic.name);
       scheduleCleaner();
@@ -637,6 +644,20 @@ export class Broker {
    * Binds every listener, without serving yet (connections wait until start-up is done), and fills in what
    * each advertises: the bound port for port 0, this host's canonical name for an empty host (Kafka's rule).
    */
+  /** The SSL listeners' certificates, renewable through dynamic broker configs. */
+  private listenerTls(settingsOfListeners: ListenerSettings[]): ListenerTls {
+    const reloadable = settingsOfListeners.flatMap((l, i) => {
+      const listener = this.listeners[i]!;
+      return l.ssl ? [{ name: l.name, updateSsl: (o: SecureContextOptions) => listener.updateSsl(o) }] : [];
+    });
+    return new ListenerTls(
+      reloadable,
+      (key) => this.settings.staticConfigs?.[key],
+      (name) => settingsOfListeners.find((l) => l.name === name)?.ssl?.contextOptions,
+      this.logger,
+    );
+  }
+
   private async bindListeners(): Promise<ListenerSettings[]> {
     const { settings } = this;
     const listeners = settings.listeners ?? [

@@ -1,9 +1,10 @@
 import { topicNameError } from '../cluster/topic-name.js';
-import { dynamicBrokerConfigsError } from '../config/dynamic-broker-config.js';
+import { dynamicBrokerConfigsError, RELOADABLE_LISTENER_SSL_KEY } from '../config/dynamic-broker-config.js';
 import { topicConfigsError } from '../config/topic-config.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { type BrokerServices, repeatedNames } from './api-handler.js';
 import { ConfigResourceType } from './config-describer.js';
+import { ListenerTls } from './listener-tls.js';
 
 export interface ConfigChangeResult {
   errorCode: number;
@@ -118,9 +119,13 @@ async function changeBrokerConfigs(
       return fail(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${nodeId}, but received ${resourceName}`);
   }
   let invalid: string | null = null;
+  let stored: Record<string, string> = {};
   const outcome = await broker.brokerConfigs.modify(resourceName, (current) => {
     const next = change(current);
     invalid = dynamicBrokerConfigsError(next, resourceName !== '');
+    // A listener's new key or trust store must load and name the broker as before (checked here, before storing).
+    if (!invalid && ListenerTls.touches(next)) invalid = broker.listenerTls.check(next);
+    stored = next;
     return invalid || validateOnly ? null : next;
   });
   if (invalid) return fail(ErrorCode.INVALID_REQUEST, invalid);
@@ -128,5 +133,11 @@ async function changeBrokerConfigs(
     return fail(ErrorCode.UNKNOWN_SERVER_ERROR, `Broker configs of ${resourceName || '<default>'} kept changing`);
   if (outcome === 'updated')
     broker.logger.info('dynamic broker configs changed', { resource: resourceName || '<default>' });
+  if (!validateOnly && resourceName !== '') {
+    // Served before the answer; a store location set again to the same path reads its file again (renewed in place).
+    const requested = Object.keys(change({})).filter((k) => RELOADABLE_LISTENER_SSL_KEY.test(k));
+    const reread = new Set(requested.map((k) => k.split('.')[2]!));
+    if (requested.length > 0 || ListenerTls.touches(stored)) broker.listenerTls.apply(stored, reread);
+  }
   return OK;
 }

@@ -106,8 +106,8 @@ export const DYNAMIC_BROKER_CONFIGS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Kafka configs that are not dynamic in Samsa although Kafka reconfigures them: listeners and security settings
- * (no TLS or SASL yet), and the producer state of logs already open.
+ * Kafka configs that are not dynamic in Samsa although Kafka reconfigures them: the listeners themselves and
+ * security settings other than a listener's key and trust stores, and the producer state of logs already open.
  */
 const READ_ONLY_IN_SAMSA = new Set([
   'listeners',
@@ -137,9 +137,16 @@ export function brokerConfigDefinition(name: string): DynamicDefinition | undefi
   return TOPIC_CONFIG_BY_BROKER_KEY.get(name);
 }
 
+/**
+ * A listener's key store and trust store (Kafka's dynamic listener SSL configs): set per broker with the
+ * listener's prefix, they renew the listener's certificates without a restart.
+ */
+export const RELOADABLE_LISTENER_SSL_KEY =
+  /^listener\.name\.[^.]+\.ssl\.(keystore\.(type|location|password|key|certificate\.chain)|key\.password|truststore\.(type|location|password|certificates))$/;
+
 /** Whether Kafka's broker config of this name exists but cannot change at run time (here). */
 function isReadOnly(name: string): boolean {
-  if (DYNAMIC_BROKER_CONFIGS.has(name)) return false;
+  if (DYNAMIC_BROKER_CONFIGS.has(name) || RELOADABLE_LISTENER_SSL_KEY.test(name)) return false;
   return (
     READ_ONLY_IN_SAMSA.has(name) ||
     SECURITY_KEY.test(name) ||
@@ -164,7 +171,9 @@ export function dynamicBrokerConfigsError(configs: Record<string, string>, perBr
     const error = configValueError(name, def, value);
     if (error) return error;
   }
-  const brokerOnly = names.filter((name) => PER_BROKER_CONFIGS[name] !== undefined);
+  const brokerOnly = names.filter(
+    (name) => PER_BROKER_CONFIGS[name] !== undefined || RELOADABLE_LISTENER_SSL_KEY.test(name),
+  );
   if (!perBroker && brokerOnly.length > 0)
     return `Cannot update these configs at default cluster level, broker id must be specified: [${brokerOnly.join(', ')}]`;
   return null;

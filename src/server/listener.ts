@@ -127,6 +127,17 @@ export class Listener {
     socket.resume();
   }
 
+  /**
+   * Serves new TLS sessions with another key store or trust store (a certificate renewed at run time, as Kafka's
+   * dynamic listener configs do); sessions already up keep theirs.
+   */
+  updateSsl(contextOptions: ListenerSsl['contextOptions']): void {
+    const ssl = this.options.ssl;
+    if (!ssl) return;
+    ssl.contextOptions = contextOptions;
+    this.tlsServer?.setSecureContext(contextOptions);
+  }
+
   private onSecure(tlsSocket: TLSSocket, ssl: ListenerSsl): void {
     let principal = ANONYMOUS_PRINCIPAL;
     const peer = tlsSocket.getPeerX509Certificate();

@@ -131,3 +131,22 @@ export async function makeCertificates(): Promise<TestCertificates> {
     strangerClientKey: p('stranger-client.key'),
   };
 }
+
+/**
+ * Another server certificate signed by the test CA, as a PEM key store (key and certificate in one file) named
+ * `<name>-keystore.pem` in the certificates' directory: a renewal (same subject and names) or an impostor.
+ */
+export async function signServerKeystore(
+  certs: TestCertificates,
+  name: string,
+  subject = '/CN=localhost',
+  altNames = 'DNS:localhost,IP:127.0.0.1',
+): Promise<string> {
+  await sign(certs.dir, 'ca', name, subject, `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth\n`);
+  const keystore = join(certs.dir, `${name}-keystore.pem`);
+  await writeFile(
+    keystore,
+    (await readFile(join(certs.dir, `${name}.key`), 'utf8')) + (await readFile(join(certs.dir, `${name}.pem`), 'utf8')),
+  );
+  return keystore;
+}

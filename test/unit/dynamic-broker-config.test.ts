@@ -41,7 +41,7 @@ test('dynamic broker configs are checked as Kafka checks them', () => {
   for (const readOnly of [
     'listeners',
     'ssl.keystore.location',
-    'listener.name.internal.ssl.key.password',
+    'listener.name.internal.ssl.client.auth',
     'log.cleaner.enable',
   ])
     assert.match(
@@ -54,6 +54,12 @@ test('dynamic broker configs are checked as Kafka checks them', () => {
   );
   assert.match(dynamicBrokerConfigsError({ 'num.io.threads': '0' }, false) ?? '', /at least 1/);
   assert.equal(dynamicBrokerConfigsError({ 'sasl.kerberos.min.time.before.relogin': '58000' }, true), null);
+  // A listener's key and trust stores are renewed per broker, under the listener's prefix only.
+  assert.equal(dynamicBrokerConfigsError({ 'listener.name.internal.ssl.key.password': 'x' }, true), null);
+  assert.match(
+    dynamicBrokerConfigsError({ 'listener.name.internal.ssl.keystore.location': '/k.pem' }, false) ?? '',
+    /^Cannot update these configs at default cluster level, broker id must be specified/,
+  );
   assert.match(
     dynamicBrokerConfigsError({ 'sasl.kerberos.min.time.before.relogin': '58000' }, false) ?? '',
     /^Cannot update these configs at default cluster level, broker id must be specified/,
