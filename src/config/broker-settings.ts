@@ -27,6 +27,12 @@ export interface ListenerSettings {
   sasl?: ListenerSasl;
 }
 
+/** The authorizer's settings (super.users, allow.everyone.if.no.acl.found). */
+export interface AuthorizerSettings {
+  superUsers: ReadonlySet<string>;
+  allowEveryoneIfNoAclFound: boolean;
+}
+
 /**
  * The broker's settings as the layers below need them, resolved from server.properties (config/) or from
  * the options of an embedded broker.
@@ -78,6 +84,8 @@ export interface BrokerSettings {
   maxBrokerPartitions?: number;
   /** samsa.http.listener: where /metrics and /health/* are served; absent, no HTTP listener. */
   httpListener?: { host: string; port: number };
+  /** authorizer.class.name naming one of Kafka's authorizers: ACLs are checked; null: everything is allowed. */
+  authorizer: AuthorizerSettings | null;
   /** broker.rack: registered with the broker; absent, none. */
   rack?: string;
   /** samsa.metadata.store=etcd: the cluster metadata in etcd; absent, embedded in the first log dir. */
@@ -183,5 +191,6 @@ export function defaultBrokerSettings(): BrokerSettings {
     tailCacheBytes: DEFAULT_TAIL_CACHE_BYTES,
     producerIdExpirationMs: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
     producerIdExpirationCheckIntervalMs: 600_000,
+    authorizer: null,
   };
 }
