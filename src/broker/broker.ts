@@ -2,6 +2,7 @@ import { lookup, lookupService } from 'node:dns/promises';
 import { type FileHandle, mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AclMetadata } from '../cluster/acl-metadata.js';
 import { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
 import { BrokerRegistrar } from '../cluster/etcd-broker-registration.js';
@@ -27,6 +28,7 @@ import { HttpEndpoint } from '../observability/http-endpoint.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import packageRequire from '../protocol/records/package-require.cjs';
+import { Authorizer } from '../security/authorizer.js';
 import type { Connection } from '../server/connection.js';
 import { Listener } from '../server/listener.js';
 import { RequestMemoryPool } from '../server/request-memory-pool.js';
@@ -158,6 +160,7 @@ export class Broker {
     topics: TopicMetadata;
     brokerConfigs: BrokerConfigMetadata;
     scramCredentials: ScramCredentialMetadata;
+    acls: AclMetadata | null;
     logs: LogManager;
     replicas: ReplicaManager;
     groups: GroupCoordinator;
@@ -237,6 +240,16 @@ export class Broker {
     this.startupClosers.push(async () => brokerConfigs.close());
     const scramCredentials = await ScramCredentialMetadata.load(store);
     this.startupClosers.push(async () => scramCredentials.close());
+    // The ACLs are in the authorizer before the listeners serve: no request is ever decided without them.
+    const authorizer = settings.authorizer
+      ? new Authorizer(settings.authorizer.superUsers, settings.authorizer.allowEveryoneIfNoAclFound)
+      : null;
+    const acls = authorizer
+      ? await AclMetadata.load(store, authorizer, (error) =>
+          logger.error('watching the ACLs failed; ACL changes made elsewhere are not seen until a restart', { error }),
+        )
+      : null;
+    if (acls) this.startupClosers.push(async () => acls.close());
     settings.staticConfigs ??= staticConfigsOf(settings);
     const staticValues = dynamicallyConfigurable(settings);
     applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
@@ -346,6 +359,8 @@ export class Broker {
       producerIds,
       transactions,
       scramCredentials,
+      authorizer,
+      acls,
       logger,
       metrics: this.metrics,
       createTopic,
@@ -436,7 +451,7 @@ export class Broker {
       scheduleFlush();
     });
     if (store instanceof EtcdMetadataStore) await this.register(store);
-    this.stores = { store, topics, brokerConfigs, scramCredentials, logs, replicas, groups, transactions };
+    this.stores = { store, topics, brokerConfigs, scramCredentials, acls, logs, replicas, groups, transactions };
     for (const listener of this.listeners) listener.serve();
     this.serving = true;
     logger.info('started', {
@@ -762,7 +777,8 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
-        const { store, topics, brokerConfigs, scramCredentials, logs, replicas, groups, transactions } = this.stores;
+        const { store, topics, brokerConfigs, scramCredentials, acls, logs, replicas, groups, transactions } =
+          this.stores;
         await groups.stop();
         // Its timers end and the operations under way finish (markers included) before the logs close.
         await transactions.close();
@@ -770,6 +786,7 @@ export class Broker {
         await logs.shutdown();
         brokerConfigs.close();
         scramCredentials.close();
+        acls?.close();
         topics.close();
         await this.registrar
           ?.deregister()
