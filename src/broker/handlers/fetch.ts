@@ -18,8 +18,9 @@ import { downConvertFromV2 } from '../../protocol/records/conversion.js';
 import type { Connection } from '../../server/connection.js';
 import { CorruptBatchError } from '../../storage/log-segment.js';
 import { OffsetOutOfRangeError, type PartitionLog } from '../../storage/partition-log.js';
-import type { BrokerServices } from '../api-handler.js';
+import type { BrokerServices, RequestContext } from '../api-handler.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorizeCluster, authorizedNames, ResourceType } from '../authorization.js';
 import type { FetchPartitionOutcome, FetchPartitionRequest } from '../fetch-session.js';
 import { partitionWaitKey } from '../replica-manager.js';
 
@@ -115,6 +116,7 @@ async function readPartitions(
   partitions: FetchPartitionRequest[],
   maxBytes: number,
   readCommitted: boolean,
+  readable: ReadonlySet<string> | null,
   previous?: PartitionRead[],
 ): Promise<PartitionRead[]> {
   const usesTopicIds = apiVersion >= 13;
@@ -130,9 +132,11 @@ async function readPartitions(
       continue;
     }
     if (before) reread = true;
-    const found = p.topic
-      ? broker.replicas.lookup(p.topic, p.partition)
-      : { errorCode: usesTopicIds ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    const found = !p.topic
+      ? { errorCode: usesTopicIds ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }
+      : readable !== null && !readable.has(p.topic)
+        ? { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED }
+        : broker.replicas.lookup(p.topic, p.partition);
     if ('errorCode' in found) {
       const data = emptyPartition(p.partition, found.errorCode);
       reads.push({
@@ -217,7 +221,8 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
   api: fetchApi,
   minVersion: 0,
   maxVersion: 16,
-  async handle({ apiVersion, broker, connection }, request) {
+  async handle(ctx, request) {
+    const { connection } = ctx;
     // One Fetch of a connection reads at a time, once the answers before it were written: Kafka's clients
     // send one Fetch at a time per broker, and a client pipelining many without reading their answers would
     // otherwise get fetch.max.bytes of memory each (now at most two: one written, one being built).
@@ -229,14 +234,31 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
         await previous;
         await connection.whenResponsesWritten();
       }
-      return await answerFetch(apiVersion, broker, request);
+      return await answerFetch(ctx, request);
     } finally {
       done();
     }
   },
 });
 
-async function answerFetch(apiVersion: number, broker: BrokerServices, request: FetchRequest): Promise<FetchResponse> {
+/**
+ * The topics the request may read, null for all (no authorizer): Kafka's READ on each topic for consumers, and
+ * CLUSTER_ACTION for a replica's fetch (which reads every topic or none).
+ */
+function readableTopics(
+  ctx: RequestContext,
+  request: FetchRequest,
+  partitions: FetchPartitionRequest[],
+): Set<string> | null {
+  if (ctx.broker.authorizer === null) return null;
+  const replicaId = ctx.apiVersion >= 15 ? request.replicaState.replicaId : request.replicaId;
+  const names = partitions.map((p) => p.topic);
+  if (replicaId >= 0) return authorizeCluster(ctx, AclOperation.CLUSTER_ACTION) ? new Set(names) : new Set();
+  return authorizedNames(ctx, AclOperation.READ, ResourceType.TOPIC, names);
+}
+
+async function answerFetch(ctx: RequestContext, request: FetchRequest): Promise<FetchResponse> {
+  const { apiVersion, broker } = ctx;
   const usesTopicIds = apiVersion >= 13;
   const requested: FetchPartitionRequest[] = [];
   for (const t of request.topics) {
@@ -279,7 +301,8 @@ async function answerFetch(apiVersion: number, broker: BrokerServices, request: 
   const minBytes = Math.min(request.minBytes, maxBytes);
   const deadline = Date.now() + request.maxWaitMs;
 
-  let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted);
+  const readable = readableTopics(ctx, request, partitions);
+  let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, readable);
   // As in Kafka, min_bytes counts what the logs hold up to each partition's limit: a read that its limit cut
   // short counts as its whole limit (else min_bytes near max_bytes could wait out max_wait_ms, data there).
   const enough = (rs: PartitionRead[]) => {
@@ -308,7 +331,7 @@ async function answerFetch(apiVersion: number, broker: BrokerServices, request: 
       return current.some(moved);
     });
     if (!woken) break;
-    reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, current);
+    reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, readable, current);
   }
 
   const { sessionId, send } = broker.fetchSessions.complete(
