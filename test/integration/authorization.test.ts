@@ -40,13 +40,13 @@ async function start(): Promise<Broker> {
   });
 }
 
-function kafka(user: User): kafkajs.Kafka {
+function kafka(user: User, retries = 0): kafkajs.Kafka {
   const port = broker.settings.listeners![0]!.port;
   return new Kafka({
     clientId: `authz-${user}`,
     brokers: [`127.0.0.1:${port}`],
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 0 },
+    logLevel: process.env.AUTHZ_DEBUG ? logLevel.DEBUG : logLevel.NOTHING,
+    retry: { retries },
     sasl: { mechanism: 'plain', username: user, password: PASSWORDS[user] },
   });
 }
@@ -181,7 +181,7 @@ test('Metadata lists only the topics the principal may describe', async () => {
 test('consuming with a group needs READ on the topic and on the group', async () => {
   await withAdmin('admin', (admin) => admin.createAcls({ acl: [topicAcl('orders', AclOperationTypes.READ)] }));
   const consume = async (): Promise<string> => {
-    const consumer = kafka('bob').consumer({ groupId: 'bob-group', retry: { retries: 0 } });
+    const consumer = kafka('bob', 5).consumer({ groupId: 'bob-group' });
     await consumer.connect();
     try {
       await consumer.subscribe({ topic: 'orders', fromBeginning: true });
@@ -196,6 +196,21 @@ test('consuming with a group needs READ on the topic and on the group', async ()
       await consumer.disconnect();
     }
   };
+  const groupAcl = (operation: kafkajs.AclOperationTypes, name: string, patternType: kafkajs.ResourcePatternTypes) => ({
+    resourceType: AclResourceTypes.GROUP,
+    resourceName: name,
+    resourcePatternType: patternType,
+    principal: 'User:bob',
+    host: '*',
+    operation,
+    permissionType: AclPermissionTypes.ALLOW,
+  });
+  // FindCoordinator needs DESCRIBE on the group; KafkaJS reports its GROUP_AUTHORIZATION_FAILED as not found.
+  assert.equal(await consume(), 'KafkaJSGroupCoordinatorNotFound');
+  // DESCRIBE does not imply READ: JoinGroup is refused.
+  await withAdmin('admin', (admin) =>
+    admin.createAcls({ acl: [groupAcl(AclOperationTypes.DESCRIBE, 'bob-group', ResourcePatternTypes.LITERAL)] }),
+  );
   assert.equal(await consume(), 'GROUP_AUTHORIZATION_FAILED');
   await withAdmin('admin', (admin) =>
     admin.createAcls({
