@@ -3,6 +3,7 @@ import { AclOperation, CLUSTER_RESOURCE_NAME, ResourceType } from '../security/a
 import { type RequestIdentity, SUPPORTED_OPERATIONS } from '../security/authorizer.js';
 import type { Connection } from '../server/connection.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, type RequestContext } from './api-handler.js';
+import { ConfigResourceType } from './config-describer.js';
 
 export { AclOperation, ResourceType };
 
@@ -99,4 +100,24 @@ export function authorizationError(resourceType: ResourceType): number {
     default:
       return ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
   }
+}
+
+/**
+ * Kafka's check of a config resource (DescribeConfigs, AlterConfigs, IncrementalAlterConfigs): `operation` on the
+ * topic, or on the cluster for a broker or broker logger. The error code, or NONE when allowed.
+ */
+export function configResourceError(
+  ctx: RequestContext,
+  operation: AclOperation,
+  resourceType: number,
+  resourceName: string,
+): number {
+  if (ctx.broker.authorizer === null) return ErrorCode.NONE;
+  if (resourceType === ConfigResourceType.TOPIC)
+    return authorize(ctx, operation, ResourceType.TOPIC, resourceName)
+      ? ErrorCode.NONE
+      : ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+  if (resourceType === ConfigResourceType.BROKER || resourceType === ConfigResourceType.BROKER_LOGGER)
+    return authorizeCluster(ctx, operation) ? ErrorCode.NONE : ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
+  return ErrorCode.NONE;
 }
