@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { parseBrokerConfig, resolveListeners, toBrokerSettings } from '../../src/config/broker-config.js';
-import { type Broker, startBroker } from '../../src/index.js';
+import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
+import { apis } from '../../src/protocol/generated/index.js';
+import { RawClient } from './raw-client.js';
 
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLevel, ResourcePatternTypes } = kafkajs;
 
@@ -228,6 +230,184 @@ test('consuming with a group needs READ on the topic and on the group', async ()
     }),
   );
   assert.equal(await consume(), 'read accepted');
+});
+
+/** A raw connection authenticated with SASL PLAIN as `user`. */
+async function rawClient(user: User): Promise<RawClient> {
+  const client = await RawClient.connect(broker.settings.listeners![0]!.port);
+  await client.request(apis.SaslHandshake, 1, { mechanism: 'PLAIN' });
+  const token = Buffer.from(`\u0000${user}\u0000${PASSWORDS[user]}`, 'utf8');
+  const auth = await client.request(apis.SaslAuthenticate, 2, { authBytes: token });
+  assert.equal(auth.errorCode, ErrorCode.NONE);
+  return client;
+}
+
+/** Kafka's wire codes used below. */
+const TOPIC = 2;
+const CLUSTER = 4;
+const ANY = 1;
+const MATCH = 2;
+const LITERAL = 3;
+const PREFIXED = 4;
+const UNKNOWN = 0;
+const WRITE = 4;
+const READ = 3;
+const DESCRIBE = 8;
+const ALTER = 7;
+const ALLOW = 3;
+
+test('ACL requests are checked as Kafka checks them; MATCH finds the patterns that apply to a name', async () => {
+  const client = await rawClient('admin');
+  try {
+    const acl = {
+      resourceType: TOPIC,
+      resourceName: 'orders',
+      resourcePatternType: LITERAL,
+      principal: 'User:carol',
+      host: '*',
+      operation: READ,
+      permissionType: ALLOW,
+    };
+    const created = await client.request(apis.CreateAcls, 3, {
+      creations: [
+        { ...acl, resourceType: CLUSTER, resourceName: 'other', operation: ALTER },
+        { ...acl, resourcePatternType: MATCH },
+        { ...acl, principal: 'carol' },
+        { ...acl, operation: ANY },
+        { ...acl, resourceName: '' },
+        acl,
+      ],
+    });
+    assert.deepEqual(
+      created.results.map((r) => [r.errorCode, r.errorMessage]),
+      [
+        [ErrorCode.INVALID_REQUEST, 'The only valid name for the CLUSTER resource is kafka-cluster'],
+        [ErrorCode.INVALID_REQUEST, 'Invalid patternType MATCH'],
+        [
+          ErrorCode.INVALID_REQUEST,
+          'Could not parse principal from `carol` (no colon is present separating the principal type from the principal name)',
+        ],
+        [ErrorCode.INVALID_REQUEST, 'Invalid operation ANY'],
+        [ErrorCode.INVALID_REQUEST, 'Resource name should not be empty'],
+        [ErrorCode.NONE, null],
+      ],
+    );
+    const filter = {
+      resourceTypeFilter: TOPIC,
+      resourceNameFilter: 'payments-eu',
+      patternTypeFilter: MATCH,
+      principalFilter: null,
+      hostFilter: null,
+      operation: ANY,
+      permissionType: ANY,
+    };
+    const matched = await client.request(apis.DescribeAcls, 3, filter);
+    assert.equal(matched.errorCode, ErrorCode.NONE);
+    assert.deepEqual(
+      matched.resources.map((r) => [r.resourceName, r.patternType, r.acls.map((a) => [a.principal, a.operation])]),
+      [['payments-', PREFIXED, [['User:bob', WRITE]]]],
+    );
+    const unknown = await client.request(apis.DescribeAcls, 3, { ...filter, operation: UNKNOWN });
+    assert.equal(unknown.errorCode, ErrorCode.INVALID_REQUEST);
+    const deleted = await client.request(apis.DeleteAcls, 3, {
+      filters: [
+        { ...filter, patternTypeFilter: UNKNOWN },
+        { ...filter, resourceNameFilter: 'orders', patternTypeFilter: LITERAL, principalFilter: 'User:carol' },
+      ],
+    });
+    assert.deepEqual(
+      deleted.filterResults.map((r) => [r.errorCode, r.matchingAcls.map((a) => a.principal)]),
+      [
+        [ErrorCode.INVALID_REQUEST, []],
+        [ErrorCode.NONE, ['User:carol']],
+      ],
+    );
+  } finally {
+    client.close();
+  }
+});
+
+test('Metadata and DescribeCluster give the operations the principal may perform, when asked', async () => {
+  const client = await rawClient('bob');
+  try {
+    const metadata = await client.request(apis.Metadata, 10, {
+      topics: [
+        { name: 'orders', topicId: 'AAAAAAAAAAAAAAAAAAAAAA' },
+        { name: 'secret', topicId: 'AAAAAAAAAAAAAAAAAAAAAA' },
+      ],
+      allowAutoTopicCreation: false,
+      includeClusterAuthorizedOperations: true,
+      includeTopicAuthorizedOperations: true,
+    });
+    assert.deepEqual(
+      metadata.topics.map((t) => [t.name, t.errorCode, t.topicAuthorizedOperations]),
+      [
+        ['orders', ErrorCode.NONE, (1 << READ) | (1 << WRITE) | (1 << DESCRIBE)],
+        ['secret', ErrorCode.TOPIC_AUTHORIZATION_FAILED, -2147483648],
+      ],
+    );
+    // bob may not DESCRIBE the cluster: Kafka answers 0.
+    assert.equal(metadata.clusterAuthorizedOperations, 0);
+    const cluster = await client.request(apis.DescribeCluster, 0, {
+      includeClusterAuthorizedOperations: true,
+      endpointType: 1,
+    });
+    assert.equal(cluster.clusterAuthorizedOperations, 0);
+  } finally {
+    client.close();
+  }
+});
+
+test('idempotent producers need IDEMPOTENT_WRITE on the cluster or WRITE on some topic; transactional ones WRITE on their id', async () => {
+  const idempotent = async (user: User): Promise<string> => {
+    const producer = kafka(user, 2).producer({ idempotent: true, allowAutoTopicCreation: false });
+    try {
+      // KafkaJS asks for its producer id (InitProducerId) on connect.
+      await producer.connect();
+      await producer.send({ topic: 'orders', messages: [{ value: 'idempotent' }], acks: -1 });
+      return 'ok';
+    } catch (e) {
+      const err = e as Error & { type?: string };
+      return err.type ?? err.name;
+    } finally {
+      await producer.disconnect();
+    }
+  };
+  assert.equal(await idempotent('alice'), 'CLUSTER_AUTHORIZATION_FAILED');
+  assert.equal(await idempotent('bob'), 'ok');
+
+  const transactional = async (): Promise<string> => {
+    const producer = kafka('bob', 5).producer({ transactionalId: 'bob-tx', idempotent: true, maxInFlightRequests: 1 });
+    try {
+      await producer.connect();
+      const txn = await producer.transaction();
+      await txn.send({ topic: 'orders', messages: [{ value: 'in a transaction' }] });
+      await txn.commit();
+      return 'committed';
+    } catch (e) {
+      const err = e as Error & { type?: string };
+      return err.type ?? err.name;
+    } finally {
+      await producer.disconnect();
+    }
+  };
+  const txnAcl = (operation: kafkajs.AclOperationTypes) => ({
+    resourceType: AclResourceTypes.TRANSACTIONAL_ID,
+    resourceName: 'bob-tx',
+    resourcePatternType: ResourcePatternTypes.LITERAL,
+    principal: 'User:bob',
+    host: '*',
+    operation,
+    permissionType: AclPermissionTypes.ALLOW,
+  });
+  // DESCRIBE lets FindCoordinator through; InitProducerId needs WRITE.
+  await withAdmin('admin', (admin) => admin.createAcls({ acl: [txnAcl(AclOperationTypes.DESCRIBE)] }));
+  assert.equal(await transactional(), 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED');
+  const before = await endOffset('orders');
+  await withAdmin('admin', (admin) => admin.createAcls({ acl: [txnAcl(AclOperationTypes.WRITE)] }));
+  assert.equal(await transactional(), 'committed');
+  // The record and the commit marker.
+  assert.equal(BigInt(await endOffset('orders')), BigInt(before) + 2n);
 });
 
 test('ACLs survive a restart, are described, and DeleteAcls removes them', async () => {
