@@ -95,6 +95,15 @@ class ResourceTypeAcls {
   readonly prefixed = new Map<string, AclBinding[]>();
   /** How many prefixed patterns have each length: a name is looked up once per length, not per pattern. */
   readonly prefixLengths = new Map<number, number>();
+  /** The lengths of `prefixLengths`, ascending. */
+  prefixLengthList: number[] = [];
+
+  updatePrefixLengths(length: number, delta: 1 | -1): void {
+    const count = (this.prefixLengths.get(length) ?? 0) + delta;
+    if (count > 0) this.prefixLengths.set(length, count);
+    else this.prefixLengths.delete(length);
+    this.prefixLengthList = [...this.prefixLengths.keys()].sort((a, b) => a - b);
+  }
 }
 
 /**
@@ -124,11 +133,7 @@ export class Authorizer {
     if (list?.some((b) => sameEntry(b, binding))) return;
     if (list) list.push(binding);
     else index.set(binding.resourceName, [binding]);
-    if (binding.patternType === PatternType.PREFIXED)
-      acls.prefixLengths.set(
-        binding.resourceName.length,
-        (acls.prefixLengths.get(binding.resourceName.length) ?? 0) + 1,
-      );
+    if (binding.patternType === PatternType.PREFIXED) acls.updatePrefixLengths(binding.resourceName.length, 1);
     this.count++;
   }
 
@@ -141,12 +146,7 @@ export class Authorizer {
     if (!list || i < 0) return;
     list.splice(i, 1);
     if (list.length === 0) index.delete(binding.resourceName);
-    if (binding.patternType === PatternType.PREFIXED) {
-      const length = binding.resourceName.length;
-      const left = (acls.prefixLengths.get(length) ?? 1) - 1;
-      if (left === 0) acls.prefixLengths.delete(length);
-      else acls.prefixLengths.set(length, left);
-    }
+    if (binding.patternType === PatternType.PREFIXED) acls.updatePrefixLengths(binding.resourceName.length, -1);
     this.count--;
   }
 
@@ -167,22 +167,26 @@ export class Authorizer {
     if (this.superUsers.has(who.principal)) return true;
     const acls = this.byType.get(resourceType);
     if (!acls) return this.allowEveryoneIfNoAclFound;
+    // The ACLs of every pattern matching the name: its literal name, the wildcard, and each prefix present.
     let found = false;
     let allowed = false;
-    const visit = (list: AclBinding[] | undefined): boolean => {
-      if (!list) return false;
+    for (let i = -2; i < acls.prefixLengthList.length; i++) {
+      let list: AclBinding[] | undefined;
+      if (i === -2) list = acls.literal.get(name);
+      else if (i === -1) list = name === WILDCARD_RESOURCE ? undefined : acls.literal.get(WILDCARD_RESOURCE);
+      else {
+        const length = acls.prefixLengthList[i]!;
+        if (length > name.length) break;
+        list = acls.prefixed.get(name.slice(0, length));
+      }
+      if (list === undefined) continue;
       found = true;
       for (const acl of list) {
         const result = decide(acl, who, operation);
-        if (result === AclPermissionType.DENY) return true;
+        if (result === AclPermissionType.DENY) return false;
         if (result === AclPermissionType.ALLOW) allowed = true;
       }
-      return false;
-    };
-    if (visit(acls.literal.get(name))) return false;
-    if (name !== WILDCARD_RESOURCE && visit(acls.literal.get(WILDCARD_RESOURCE))) return false;
-    for (const length of acls.prefixLengths.keys())
-      if (length <= name.length && visit(acls.prefixed.get(name.slice(0, length)))) return false;
+    }
     if (!found) return this.allowEveryoneIfNoAclFound;
     return allowed;
   }
