@@ -40,6 +40,14 @@ export function authorizeCluster(ctx: RequestContext, operation: AclOperation): 
   return authorize(ctx, operation, ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME);
 }
 
+/** The answer of `authorizedNames`: whether a name was allowed. */
+export interface AuthorizedNames {
+  has(name: string): boolean;
+}
+
+/** Without an authorizer every name is allowed: one shared answer, nothing computed per request. */
+const EVERY_NAME: AuthorizedNames = { has: () => true };
+
 /**
  * The names among `names` the principal may perform `operation` on, each asked once (Kafka's
  * filterByAuthorized); all of them without an authorizer.
@@ -49,21 +57,18 @@ export function authorizedNames(
   operation: AclOperation,
   resourceType: ResourceType,
   names: Iterable<string>,
-): Set<string> {
-  const out = new Set<string>();
+): AuthorizedNames {
   const authorizer = ctx.broker.authorizer;
-  if (authorizer === null) {
-    for (const name of names) out.add(name);
-    return out;
-  }
+  if (authorizer === null) return EVERY_NAME;
   const who = identityOf(ctx.connection);
+  const allowed = new Set<string>();
   const denied = new Set<string>();
   for (const name of names) {
-    if (out.has(name) || denied.has(name)) continue;
-    if (authorizer.authorize(who, operation, resourceType, name)) out.add(name);
+    if (allowed.has(name) || denied.has(name)) continue;
+    if (authorizer.authorize(who, operation, resourceType, name)) allowed.add(name);
     else denied.add(name);
   }
-  return out;
+  return allowed;
 }
 
 /**

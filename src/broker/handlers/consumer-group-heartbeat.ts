@@ -31,12 +31,9 @@ export const consumerGroupHeartbeatHandler = defineHandler<
     });
     if (!authorize(ctx, AclOperation.READ, ResourceType.GROUP, request.groupId))
       return refused(ErrorCode.GROUP_AUTHORIZATION_FAILED);
-    const subscribed = new Set(request.subscribedTopicNames ?? []);
-    if (
-      broker.authorizer !== null &&
-      authorizedNames(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, subscribed).size < subscribed.size
-    )
-      return refused(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    const subscribed = request.subscribedTopicNames ?? [];
+    const describable = authorizedNames(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, subscribed);
+    if (!subscribed.every((name) => describable.has(name))) return refused(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
     const outcome = await broker.groups.consumerGroupHeartbeat({
       groupId: request.groupId,
       memberId: request.memberId,

@@ -20,7 +20,13 @@ import { CorruptBatchError } from '../../storage/log-segment.js';
 import { OffsetOutOfRangeError, type PartitionLog } from '../../storage/partition-log.js';
 import type { BrokerServices, RequestContext } from '../api-handler.js';
 import { defineHandler } from '../api-handler.js';
-import { AclOperation, authorizeCluster, authorizedNames, ResourceType } from '../authorization.js';
+import {
+  AclOperation,
+  type AuthorizedNames,
+  authorizeCluster,
+  authorizedNames,
+  ResourceType,
+} from '../authorization.js';
 import type { FetchPartitionOutcome, FetchPartitionRequest } from '../fetch-session.js';
 import { partitionWaitKey } from '../replica-manager.js';
 
@@ -116,7 +122,7 @@ async function readPartitions(
   partitions: FetchPartitionRequest[],
   maxBytes: number,
   readCommitted: boolean,
-  readable: ReadonlySet<string> | null,
+  readable: AuthorizedNames | null,
   previous?: PartitionRead[],
 ): Promise<PartitionRead[]> {
   const usesTopicIds = apiVersion >= 13;
@@ -249,7 +255,7 @@ function readableTopics(
   ctx: RequestContext,
   request: FetchRequest,
   partitions: FetchPartitionRequest[],
-): Set<string> | null {
+): AuthorizedNames | null {
   if (ctx.broker.authorizer === null) return null;
   const replicaId = ctx.apiVersion >= 15 ? request.replicaState.replicaId : request.replicaId;
   const names = partitions.map((p) => p.topic);

@@ -4,7 +4,7 @@ import { offsetCommitApi } from '../../protocol/generated/apis/offset-commit.js'
 import type { OffsetCommitRequest } from '../../protocol/generated/messages/offset-commit-request.js';
 import type { OffsetCommitResponse } from '../../protocol/generated/messages/offset-commit-response.js';
 import { defineHandler } from '../api-handler.js';
-import { AclOperation, authorize, authorizedNames, ResourceType } from '../authorization.js';
+import { AclOperation, type AuthorizedNames, authorize, authorizedNames, ResourceType } from '../authorization.js';
 
 /** The topics of an OffsetCommit or TxnOffsetCommit request, as far as both carry the same fields. */
 interface CommitTopics {
@@ -48,7 +48,7 @@ export function commitAnswer(topics: CommitTopics[], errorOf: (i: number) => num
  */
 export function errorsWithRefusals(
   topics: CommitTopics[],
-  readable: ReadonlySet<string>,
+  readable: AuthorizedNames,
   result: { errorCode: number } | { partitionErrors: number[] },
 ): (i: number) => number {
   const errors: number[] = [];

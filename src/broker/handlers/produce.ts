@@ -12,7 +12,7 @@ import { upConvertToV2 } from '../../protocol/records/conversion.js';
 import { AppendValidationError, LogOfflineError } from '../../storage/partition-log.js';
 import { ProducerStateError } from '../../storage/producer-state.js';
 import { defineHandler } from '../api-handler.js';
-import { AclOperation, authorize, authorizedNames, ResourceType } from '../authorization.js';
+import { AclOperation, type AuthorizedNames, authorize, authorizedNames, ResourceType } from '../authorization.js';
 import { produceSettings } from '../topic-settings.js';
 
 const VALID_ACKS = new Set([-1, 0, 1]);
@@ -36,7 +36,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
     const nowMs = Date.now();
     // Kafka's checks: transactional records need WRITE on their transactional id (else every partition is
     // refused), each topic WRITE (else TOPIC_AUTHORIZATION_FAILED, before its existence is told).
-    let writable: Set<string> | null = null;
+    let writable: AuthorizedNames | null = null;
     if (broker.authorizer !== null) {
       if (
         hasTransactionalRecords(request) &&
