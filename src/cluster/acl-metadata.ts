@@ -109,14 +109,22 @@ export class AclMetadata {
     return m;
   }
 
-  /** Stores the ACLs in one transaction of the store, then enforces them at once. */
+  /**
+   * Stores the ACLs in one transaction of the store, then enforces them at once. ACLs that exist already, or that
+   * occur twice, are written once or not at all (a transaction may not name a key twice).
+   */
   async create(bindings: readonly AclBinding[]): Promise<void> {
-    if (bindings.length === 0) return;
+    const added = new Map<string, AclBinding>();
+    for (const b of bindings) {
+      const key = aclKey(b);
+      if (!this.byKey.has(key)) added.set(key, b);
+    }
+    if (added.size === 0) return;
     const r = await this.store.txn(
       [],
-      bindings.map((b) => ({ type: 'put', key: aclKey(b), value: encode(b) })),
+      [...added].map(([key, b]) => ({ type: 'put', key, value: encode(b) })),
     );
-    for (const b of bindings) this.set(aclKey(b), b, r.revision);
+    for (const [key, b] of added) this.set(key, b, r.revision);
   }
 
   /** Removes the ACLs in one transaction of the store, then stops enforcing them. */
