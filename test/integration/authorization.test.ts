@@ -469,6 +469,77 @@ print(json.dumps(out))
   });
 });
 
+test('OffsetCommit and OffsetFetch: READ on the group, READ or DESCRIBE on each topic', async () => {
+  const client = await rawClient('bob');
+  try {
+    const commit = (groupId: string) =>
+      client.request(apis.OffsetCommit, 2, {
+        groupId,
+        generationIdOrMemberEpoch: -1,
+        memberId: '',
+        groupInstanceId: null,
+        retentionTimeMs: -1n,
+        topics: ['orders', 'secret'].map((name) => ({
+          name,
+          partitions: [
+            {
+              partitionIndex: 0,
+              committedOffset: 1n,
+              committedLeaderEpoch: -1,
+              commitTimestamp: -1n,
+              committedMetadata: '',
+            },
+          ],
+        })),
+      });
+    // A raw client retries as real ones do while the group's coordinator partition loads.
+    let allowed = await commit('bob-offsets');
+    for (
+      let attempt = 0;
+      attempt < 100 && allowed.topics[0]!.partitions[0]!.errorCode === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+      attempt++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      allowed = await commit('bob-offsets');
+    }
+    assert.deepEqual(
+      allowed.topics.map((t) => [t.name, t.partitions[0]!.errorCode]),
+      [
+        ['orders', ErrorCode.NONE],
+        ['secret', ErrorCode.TOPIC_AUTHORIZATION_FAILED],
+      ],
+    );
+    const refused = await commit('someone-elses-group');
+    assert.deepEqual(
+      refused.topics.map((t) => t.partitions[0]!.errorCode),
+      [ErrorCode.GROUP_AUTHORIZATION_FAILED, ErrorCode.GROUP_AUTHORIZATION_FAILED],
+    );
+    // Every committed topic of the group, less those bob may not describe (none here but orders was committed).
+    const fetched = await client.request(apis.OffsetFetch, 7, {
+      groupId: 'bob-offsets',
+      topics: null,
+      requireStable: false,
+      groups: [],
+    });
+    assert.deepEqual(
+      fetched.topics.map((t) => [t.name, t.partitions.map((p) => p.committedOffset)]),
+      [['orders', [1n]]],
+    );
+    const named = await client.request(apis.OffsetFetch, 7, {
+      groupId: 'bob-offsets',
+      topics: [{ name: 'secret', partitionIndexes: [0] }],
+      requireStable: false,
+      groups: [],
+    });
+    assert.deepEqual(
+      named.topics.map((t) => [t.name, t.partitions[0]!.errorCode]),
+      [['secret', ErrorCode.TOPIC_AUTHORIZATION_FAILED]],
+    );
+  } finally {
+    client.close();
+  }
+});
+
 test('ACLs survive a restart, are described, and DeleteAcls removes them', async () => {
   await broker.stop();
   broker = await start();

@@ -83,6 +83,9 @@ export const offsetCommitHandler = defineHandler<OffsetCommitRequest, OffsetComm
       request.topics.map((t) => t.name),
     );
     const committed = request.topics.filter((t) => readable.has(t.name));
+    // As Kafka: with no topic left to commit the coordinator is not asked (a commit of nothing could create a group).
+    if (committed.length === 0 && request.topics.length > 0)
+      return commitAnswer(request.topics, () => ErrorCode.TOPIC_AUTHORIZATION_FAILED);
     const result = await broker.groups.commitOffsets(
       request.groupId,
       apiVersion >= 1 ? request.generationIdOrMemberEpoch : -1,

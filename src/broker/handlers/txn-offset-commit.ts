@@ -37,6 +37,7 @@ export const txnOffsetCommitHandler = defineHandler<TxnOffsetCommitRequest, TxnO
       request.topics.map((t) => t.name),
     );
     const committed = request.topics.filter((t) => readable.has(t.name));
+    if (committed.length === 0 && request.topics.length > 0) return answer(() => ErrorCode.TOPIC_AUTHORIZATION_FAILED);
     const txnError = broker.transactions.offsetCommitError(
       request.transactionalId,
       request.producerId,
