@@ -357,6 +357,18 @@ test('Metadata and DescribeCluster give the operations the principal may perform
       endpointType: 1,
     });
     assert.equal(cluster.clusterAuthorizedOperations, 0);
+    const partitions = await client.request(apis.DescribeTopicPartitions, 0, {
+      topics: [{ name: 'orders' }, { name: 'secret' }],
+      responsePartitionLimit: 100,
+      cursor: null,
+    });
+    assert.deepEqual(
+      partitions.topics.map((t) => [t.name, t.errorCode, t.topicAuthorizedOperations]),
+      [
+        ['orders', ErrorCode.NONE, (1 << READ) | (1 << WRITE) | (1 << DESCRIBE)],
+        ['secret', ErrorCode.TOPIC_AUTHORIZATION_FAILED, -2147483648],
+      ],
+    );
   } finally {
     client.close();
   }

@@ -8,7 +8,7 @@ import type {
   DescribeTopicPartitionsResponseTopic,
 } from '../../protocol/generated/messages/describe-topic-partitions-response.js';
 import { defineHandler } from '../api-handler.js';
-import { AclOperation, authorizedNames, ResourceType } from '../authorization.js';
+import { AclOperation, authorizedNames, authorizedOperations, ResourceType } from '../authorization.js';
 import { topicError, topicMetadata } from './metadata.js';
 
 /** Kafka's max.request.partition.size.limit default: the most partitions one response describes. */
@@ -67,6 +67,8 @@ export const describeTopicPartitionsHandler = defineHandler<
         ...described,
         name,
         partitions: described.partitions.map((p) => ({ ...p, eligibleLeaderReplicas: [], lastKnownElr: [] })),
+        // Kafka answers them unasked (the request has no flag for it).
+        topicAuthorizedOperations: authorizedOperations(ctx, ResourceType.TOPIC, name),
       });
       const last = partitions.at(-1);
       const remaining = topic.partitions.some((p) => p.partition > (last?.partition ?? first - 1));
