@@ -547,6 +547,23 @@ test('OffsetCommit and OffsetFetch: READ on the group, READ or DESCRIBE on each 
       named.topics.map((t) => [t.name, t.partitions[0]!.errorCode]),
       [['secret', ErrorCode.TOPIC_AUTHORIZATION_FAILED]],
     );
+    const groups = await client.request(apis.DescribeGroups, 5, {
+      groups: ['bob-group', 'someone-elses-group'],
+      includeAuthorizedOperations: true,
+    });
+    assert.deepEqual(
+      groups.groups.map((g) => [g.groupId, g.errorCode, g.authorizedOperations]),
+      [
+        ['bob-group', ErrorCode.NONE, (1 << READ) | (1 << DESCRIBE)],
+        ['someone-elses-group', ErrorCode.GROUP_AUTHORIZATION_FAILED, -2147483648],
+      ],
+    );
+    const listed = await client.request(apis.ListGroups, 4, { statesFilter: [], typesFilter: [] });
+    assert.ok(listed.groups.length > 0);
+    assert.ok(
+      listed.groups.every((g) => g.groupId.startsWith('bob-')),
+      JSON.stringify(listed.groups),
+    );
   } finally {
     client.close();
   }
