@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { authorizerSuite } from './authorizer.js';
 import { brokerSuite, buildLoadgen, loopbackMBps } from './broker.js';
 import { type BenchRow, formatTable, memcpyMBps } from './lib.js';
 import { diskMBps, nodeLoopbackMBps, syncAppendLatencyMs } from './machine.js';
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
     crcSuite,
     compressionSuite,
     codecSuite,
+    authorizerSuite,
   ];
   for (const suite of suites) rows.push(...(await suite({ memcpyMBps: memcpy, minMs })));
   const cpuProfDir = profile ? join(resultsDir, 'profiles') : undefined;

@@ -1,3 +1,4 @@
+import type { AclMetadata } from '../cluster/acl-metadata.js';
 import type { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
 import type { ClientQuotaMetadata } from '../cluster/client-quotas.js';
 import type { ProducerIdManager } from '../cluster/producer-ids.js';
@@ -9,6 +10,7 @@ import type { TransactionCoordinator } from '../coordinator/transaction/transact
 import type { Logger } from '../observability/logger.js';
 import type { ApiCodecs } from '../protocol/generated/api-keys.js';
 import type { RequestHeader } from '../protocol/generated/messages/request-header.js';
+import type { Authorizer } from '../security/authorizer.js';
 import type { Connection } from '../server/connection.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { BrokerMetrics } from './broker-metrics.js';
@@ -41,6 +43,13 @@ export interface BrokerServices {
   quotaManager: ClientQuotaManager;
   /** The SSL listeners' key and trust stores, renewed through dynamic broker configs. */
   listenerTls: ListenerTls;
+  /**
+   * The authorizer (authorizer.class.name), null without one: handlers ask it through broker/authorization.ts,
+   * which allows everything at once when it is null.
+   */
+  authorizer: Authorizer | null;
+  /** The ACLs in the metadata store (CreateAcls, DeleteAcls), with the authorizer; null without one. */
+  acls: AclMetadata | null;
   logger: Logger;
   /** Counters of the produce and fetch paths (no-ops without samsa.http.listener). */
   metrics: BrokerMetrics;

@@ -3,6 +3,7 @@ import { type FileHandle, mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
+import { AclMetadata } from '../cluster/acl-metadata.js';
 import { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
 import { ClientQuotaMetadata } from '../cluster/client-quotas.js';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
@@ -32,6 +33,7 @@ import { HttpEndpoint } from '../observability/http-endpoint.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import packageRequire from '../protocol/records/package-require.cjs';
+import { Authorizer } from '../security/authorizer.js';
 import type { Connection } from '../server/connection.js';
 import { Listener } from '../server/listener.js';
 import { RequestMemoryPool } from '../server/request-memory-pool.js';
@@ -169,6 +171,7 @@ export class Broker {
     brokerConfigs: BrokerConfigMetadata;
     scramCredentials: ScramCredentialMetadata;
     quotas: ClientQuotaMetadata;
+    acls: AclMetadata | null;
     logs: LogManager;
     replicas: ReplicaManager;
     groups: GroupCoordinator;
@@ -255,6 +258,16 @@ export class Broker {
     this.startupClosers.push(async () => scramCredentials.close());
     const quotas = await ClientQuotaMetadata.load(store);
     this.startupClosers.push(async () => quotas.close());
+    // The ACLs are in the authorizer before the listeners serve: no request is ever decided without them.
+    const authorizer = settings.authorizer
+      ? new Authorizer(settings.authorizer.superUsers, settings.authorizer.allowEveryoneIfNoAclFound)
+      : null;
+    const acls = authorizer
+      ? await AclMetadata.load(store, authorizer, (error) =>
+          logger.error('watching the ACLs failed; ACL changes made elsewhere are not seen until a restart', { error }),
+        )
+      : null;
+    if (acls) this.startupClosers.push(async () => acls.close());
     settings.staticConfigs ??= staticConfigsOf(settings);
     const staticValues = dynamicallyConfigurable(settings);
     applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
@@ -367,6 +380,8 @@ export class Broker {
       quotas,
       quotaManager: new ClientQuotaManager(quotas),
       listenerTls,
+      authorizer,
+      acls,
       logger,
       metrics: this.metrics,
       createTopic,
@@ -464,7 +479,18 @@ export class Broker {
       scheduleFlush();
     });
     if (store instanceof EtcdMetadataStore) await this.register(store);
-    this.stores = { store, topics, brokerConfigs, scramCredentials, quotas, logs, replicas, groups, transactions };
+    this.stores = {
+      store,
+      topics,
+      brokerConfigs,
+      scramCredentials,
+      quotas,
+      acls,
+      logs,
+      replicas,
+      groups,
+      transactions,
+    };
     for (const listener of this.listeners) listener.serve();
     this.serving = true;
     logger.info('started', {
@@ -826,7 +852,7 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
-        const { store, topics, brokerConfigs, scramCredentials, quotas, logs, replicas, groups, transactions } =
+        const { store, topics, brokerConfigs, scramCredentials, quotas, acls, logs, replicas, groups, transactions } =
           this.stores;
         await groups.stop();
         // Its timers end and the operations under way finish (markers included) before the logs close.
@@ -836,6 +862,7 @@ export class Broker {
         brokerConfigs.close();
         scramCredentials.close();
         quotas.close();
+        acls?.close();
         topics.close();
         await this.registrar
           ?.deregister()

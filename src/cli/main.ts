@@ -16,6 +16,7 @@ commands:
   broker-api-versions  print the API versions of every broker (as kafka-broker-api-versions.sh)
   delete-records   delete records before given offsets (as kafka-delete-records.sh)
   log-dirs         describe the brokers' log directories as JSON (as kafka-log-dirs.sh)
+  acls             add, remove and list ACLs (as kafka-acls.sh)
   producer-perf-test  measure producer throughput and latency (as kafka-producer-perf-test.sh)
   consumer-perf-test  measure consumer throughput (as kafka-consumer-perf-test.sh)
   dump-log         print the contents of log segment and index files (as kafka-dump-log.sh)
@@ -60,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/delete-records.js')).runDeleteRecords(rest);
     case 'log-dirs':
       return (await import('./tools/log-dirs.js')).runLogDirs(rest);
+    case 'acls':
+      return (await import('./tools/acls.js')).runAcls(rest);
     case 'producer-perf-test':
       return (await import('./tools/producer-perf-test.js')).runProducerPerfTest(rest);
     case 'consumer-perf-test':

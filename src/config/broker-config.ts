@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
+import { AUTHORIZER_CLASS_NAMES, parseSuperUsers } from '../security/authorizer.js';
 import { OAUTHBEARER_VALIDATOR_CLASSES, resolveListenerSasl, SaslConfigError } from '../security/sasl-config.js';
 import { resolveListenerSsl, SslConfigError } from '../security/ssl-config.js';
-import type { BrokerSettings, EtcdSettings, ListenerSettings } from './broker-settings.js';
+import type { AuthorizerSettings, BrokerSettings, EtcdSettings, ListenerSettings } from './broker-settings.js';
 import { defaultBrokerSettings } from './broker-settings.js';
 import { configValueError, LONG_MAX_TEXT, TOPIC_CONFIGS } from './topic-config.js';
 
@@ -47,7 +48,11 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'advertised.port': { type: 'int', atLeast: 0 },
   'listener.security.protocol.map': { type: 'list', default: DEFAULT_PROTOCOL_MAP },
   'security.inter.broker.protocol': { type: 'string', default: 'PLAINTEXT', oneOf: SECURITY_PROTOCOLS },
+  /** Kafka's authorizers (see security/authorizer.ts AUTHORIZER_CLASS_NAMES) turn on Samsa's; empty: none. */
   'authorizer.class.name': { type: 'string', default: '' },
+  /** Principals allowed everything by the authorizer, separated by semicolons (`User:admin;User:ops`). */
+  'super.users': { type: 'string', default: '' },
+  'allow.everyone.if.no.acl.found': { type: 'boolean', default: 'false' },
   'log.dirs': { type: 'list' },
   'log.dir': { type: 'string', default: '/tmp/kafka-logs' },
   'num.partitions': { type: 'int', default: '1', atLeast: 1 },
@@ -184,18 +189,33 @@ const OAUTHBEARER_HANDLER_KEY = /^listener\.name\.[^.]+\.oauthbearer\.sasl\.serv
 const SECRET_KEY = /(^|\.)(sasl\.jaas\.config|password)$/;
 
 /**
- * Keys whose presence asks for security Samsa does not have yet (ACLs, SASL callback classes); naming one stops
- * start-up. GSSAPI is refused where a listener enables it (see resolveListenerSasl).
+ * Keys whose presence asks for security Samsa does not have (an authorizer class other than Kafka's own, SASL
+ * callback classes other than Kafka's OAUTHBEARER validators); naming one stops start-up. GSSAPI is refused where
+ * a listener enables it (see resolveListenerSasl).
  */
 function securityRefusal(key: string, value: string): string | null {
   if (OAUTHBEARER_HANDLER_KEY.test(key) && Object.hasOwn(OAUTHBEARER_VALIDATOR_CLASSES, value.trim())) return null;
-  const asks =
-    SASL_CLASS_KEY.test(key) ||
-    (SECURITY_KEY.test(key) && !SSL_KEY.test(key) && !SASL_KEY.test(key)) ||
-    (key === 'authorizer.class.name' && value.trim() !== '');
+  if (key === 'authorizer.class.name' && value.trim() !== '' && !AUTHORIZER_CLASS_NAMES.has(value.trim()))
+    return `authorizer.class.name=${value} is not an authorizer Samsa has: it runs Kafka's ACL rules for ${[...AUTHORIZER_CLASS_NAMES].join(', ')}, and will not run a broker less secure than its configuration says`;
+  const asks = SASL_CLASS_KEY.test(key) || (SECURITY_KEY.test(key) && !SSL_KEY.test(key) && !SASL_KEY.test(key));
   if (!asks) return null;
   const shown = SECRET_KEY.test(key) ? key : `${key}=${value}`;
-  return `${shown} asks for security Samsa does not have yet (no ACLs, no GSSAPI, no SASL callback classes other than Kafka's OAUTHBEARER validators): it will not run a broker less secure than its configuration says`;
+  return `${shown} asks for security Samsa does not have yet (no GSSAPI, no SASL callback classes other than Kafka's OAUTHBEARER validators): it will not run a broker less secure than its configuration says`;
+}
+
+/** The authorizer's settings when authorizer.class.name names one of Kafka's; null without an authorizer. */
+function parseAuthorizerSettings(
+  get: <T extends ConfigValue>(key: string) => T | undefined,
+): AuthorizerSettings | null {
+  if (get<string>('authorizer.class.name')!.trim() === '') return null;
+  try {
+    return {
+      superUsers: parseSuperUsers(get<string>('super.users')!),
+      allowEveryoneIfNoAclFound: get<boolean>('allow.everyone.if.no.acl.found')!,
+    };
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
 }
 
 /** Checks a value with the rules topic configs use (`configValueError`), then gives it its type. */
@@ -459,6 +479,7 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
       : {}),
     ...(get<string>('broker.rack') ? { rack: get<string>('broker.rack')! } : {}),
     ...(get<string>('samsa.metadata.store') === 'etcd' ? { etcd: parseEtcdSettings(get) } : {}),
+    authorizer: parseAuthorizerSettings(get),
     producerIdExpirationMs: get<number>('producer.id.expiration.ms')!,
     producerIdExpirationCheckIntervalMs: get<number>('producer.id.expiration.check.interval.ms')!,
     transactions: {

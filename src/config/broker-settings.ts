@@ -27,6 +27,12 @@ export interface ListenerSettings {
   sasl?: ListenerSasl;
 }
 
+/** The authorizer's settings (super.users, allow.everyone.if.no.acl.found). */
+export interface AuthorizerSettings {
+  superUsers: ReadonlySet<string>;
+  allowEveryoneIfNoAclFound: boolean;
+}
+
 /**
  * The broker's settings as the layers below need them, resolved from server.properties (config/) or from
  * the options of an embedded broker.
@@ -82,6 +88,8 @@ export interface BrokerSettings {
   consoleReadOnly?: boolean;
   /** samsa.console.allowed.hosts: more host names the web console answers to (see console/host-check.ts). */
   consoleAllowedHosts?: string[];
+  /** authorizer.class.name naming one of Kafka's authorizers: ACLs are checked; null: everything is allowed. */
+  authorizer: AuthorizerSettings | null;
   /** broker.rack: registered with the broker; absent, none. */
   rack?: string;
   /** samsa.metadata.store=etcd: the cluster metadata in etcd; absent, embedded in the first log dir. */
@@ -187,5 +195,6 @@ export function defaultBrokerSettings(): BrokerSettings {
     tailCacheBytes: DEFAULT_TAIL_CACHE_BYTES,
     producerIdExpirationMs: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
     producerIdExpirationCheckIntervalMs: 600_000,
+    authorizer: null,
   };
 }

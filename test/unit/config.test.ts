@@ -193,7 +193,6 @@ test('every listener is kept, mapped through listener.security.protocol.map, and
 
 test('settings that ask for security stop start-up with the reason', () => {
   for (const [key, value] of [
-    ['authorizer.class.name', 'kafka.security.authorizer.AclAuthorizer'],
     ['sasl.server.callback.handler.class', 'com.example.LdapCallbackHandler'],
     ['listener.name.internal.plain.sasl.server.callback.handler.class', 'com.example.LdapCallbackHandler'],
   ] as const) {
@@ -204,9 +203,39 @@ test('settings that ask for security stop start-up with the reason', () => {
     );
   }
   assert.doesNotThrow(() => settings({ 'security.inter.broker.protocol': 'PLAINTEXT', 'authorizer.class.name': '' }));
+  assert.throws(
+    () => settings({ 'authorizer.class.name': 'com.example.RangerAuthorizer' }),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      e.message.startsWith('authorizer.class.name=com.example.RangerAuthorizer is not an authorizer Samsa has'),
+  );
   // SASL settings of listeners that do not use SASL are kept, without effect, as in Kafka.
   assert.doesNotThrow(() =>
     settings({ 'sasl.enabled.mechanisms': 'PLAIN', 'security.inter.broker.protocol': 'SASL_SSL' }),
+  );
+});
+
+test("Kafka's authorizer class names turn the authorizer on, with super.users and allow.everyone.if.no.acl.found", () => {
+  assert.equal(settings({}).authorizer, null);
+  for (const name of [
+    'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'kafka.security.authorizer.AclAuthorizer',
+    'kafka.security.auth.SimpleAclAuthorizer',
+  ]) {
+    const s = settings({ 'authorizer.class.name': name, 'super.users': 'User:admin;User:CN=ops,O=Acme' });
+    assert.deepEqual(s.authorizer, {
+      superUsers: new Set(['User:admin', 'User:CN=ops,O=Acme']),
+      allowEveryoneIfNoAclFound: false,
+    });
+  }
+  const open = settings({
+    'authorizer.class.name': 'kafka.security.authorizer.AclAuthorizer',
+    'allow.everyone.if.no.acl.found': 'true',
+  });
+  assert.equal(open.authorizer?.allowEveryoneIfNoAclFound, true);
+  assert.throws(
+    () => settings({ 'authorizer.class.name': 'kafka.security.authorizer.AclAuthorizer', 'super.users': 'admin' }),
+    (e: Error) => e instanceof ConfigError && /super.users/.test(e.message),
   );
 });
 

@@ -6,6 +6,7 @@ import type {
   AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult,
 } from '../../protocol/generated/messages/add-partitions-to-txn-response.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorize, authorizedNames, ResourceType } from '../authorization.js';
 import { fencedForVersion } from './transaction-errors.js';
 
 /** AddPartitionsToTxn v2 is the first whose clients know PRODUCER_FENCED. */
@@ -21,17 +22,35 @@ export const addPartitionsToTxnHandler = defineHandler<AddPartitionsToTxnRequest
   api: addPartitionsToTxnApi,
   minVersion: 0,
   maxVersion: 3,
-  async handle({ apiVersion, broker }, request) {
+  async handle(ctx, request) {
+    const { apiVersion, broker } = ctx;
     const partitions = request.v3AndBelowTopics.flatMap((t) =>
       t.partitions.map((p) => ({ topic: t.name, partition: p })),
     );
-    const unknown = new Set(
-      partitions
-        .filter((p) => 'errorCode' in broker.replicas.lookup(p.topic, p.partition))
-        .map((p) => `${p.topic}:${p.partition}`),
+    // Kafka's checks: WRITE on the transactional id (else every partition is refused), then WRITE on each topic;
+    // a refused topic fails the request as an unknown partition does.
+    const txnAllowed = authorize(
+      ctx,
+      AclOperation.WRITE,
+      ResourceType.TRANSACTIONAL_ID,
+      request.v3AndBelowTransactionalId,
     );
+    const writable = authorizedNames(
+      ctx,
+      AclOperation.WRITE,
+      ResourceType.TOPIC,
+      partitions.map((p) => p.topic),
+    );
+    const failed = new Map<string, number>();
+    for (const p of partitions) {
+      const key = `${p.topic}:${p.partition}`;
+      if (!txnAllowed) failed.set(key, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+      else if (!writable.has(p.topic)) failed.set(key, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+      else if ('errorCode' in broker.replicas.lookup(p.topic, p.partition))
+        failed.set(key, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    }
     let errorCode = ErrorCode.OPERATION_NOT_ATTEMPTED as number;
-    if (unknown.size === 0) {
+    if (failed.size === 0) {
       errorCode = fencedForVersion(
         await broker.transactions.addPartitions(
           request.v3AndBelowTransactionalId,
@@ -47,7 +66,7 @@ export const addPartitionsToTxnHandler = defineHandler<AddPartitionsToTxnRequest
       name: t.name,
       resultsByPartition: t.partitions.map((p) => ({
         partitionIndex: p,
-        partitionErrorCode: unknown.has(`${t.name}:${p}`) ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : errorCode,
+        partitionErrorCode: failed.get(`${t.name}:${p}`) ?? errorCode,
       })),
     }));
     return {

@@ -13,6 +13,7 @@ import {
   scramMechanismOfType,
 } from '../../security/scram.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorizeCluster } from '../authorization.js';
 
 type Result = AlterUserScramCredentialsResponseAlterUserScramCredentialsResult;
 
@@ -31,11 +32,24 @@ export const alterUserScramCredentialsHandler = defineHandler<
   api: alterUserScramCredentialsApi,
   minVersion: 0,
   maxVersion: 0,
-  async handle({ broker }, request) {
+  async handle(ctx, request) {
+    const { broker } = ctx;
     const errors = new Map<string, { errorCode: number; errorMessage: string }>();
     const fail = (user: string, errorCode: number, errorMessage: string) => {
       if (!errors.has(user)) errors.set(user, { errorCode, errorMessage });
     };
+    // Kafka's check: ALTER on the cluster, else every user named is refused and nothing changes.
+    if (!authorizeCluster(ctx, AclOperation.ALTER)) {
+      const named = new Set([...request.deletions, ...request.upsertions].map((c) => c.name));
+      return {
+        throttleTimeMs: 0,
+        results: [...named].map((user) => ({
+          user,
+          errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+          errorMessage: 'Cluster authorization failed.',
+        })),
+      };
+    }
     const users: string[] = [];
     const seen = new Set<string>();
     const pairs = new Map<string, number>();

@@ -1,7 +1,9 @@
+import { ErrorCode } from '../../protocol/errors.js';
 import { consumerGroupHeartbeatApi } from '../../protocol/generated/apis/consumer-group-heartbeat.js';
 import type { ConsumerGroupHeartbeatRequest } from '../../protocol/generated/messages/consumer-group-heartbeat-request.js';
 import type { ConsumerGroupHeartbeatResponse } from '../../protocol/generated/messages/consumer-group-heartbeat-response.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorize, authorizedNames, ResourceType } from '../authorization.js';
 
 /**
  * ConsumerGroupHeartbeat (KIP-848): one request to join (epoch 0), stay in (the current epoch, reporting the
@@ -15,7 +17,23 @@ export const consumerGroupHeartbeatHandler = defineHandler<
   api: consumerGroupHeartbeatApi,
   minVersion: 0,
   maxVersion: 0,
-  async handle({ broker, header, connection }, request) {
+  async handle(ctx, request) {
+    const { broker, header, connection } = ctx;
+    // Kafka's checks: READ on the group, DESCRIBE on every subscribed topic (else the whole heartbeat is refused).
+    const refused = (errorCode: number): ConsumerGroupHeartbeatResponse => ({
+      throttleTimeMs: 0,
+      errorCode,
+      errorMessage: null,
+      memberId: null,
+      memberEpoch: 0,
+      heartbeatIntervalMs: 0,
+      assignment: null,
+    });
+    if (!authorize(ctx, AclOperation.READ, ResourceType.GROUP, request.groupId))
+      return refused(ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    const subscribed = request.subscribedTopicNames ?? [];
+    const describable = authorizedNames(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, subscribed);
+    if (!subscribed.every((name) => describable.has(name))) return refused(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
     const outcome = await broker.groups.consumerGroupHeartbeat({
       groupId: request.groupId,
       memberId: request.memberId,

@@ -13,6 +13,7 @@ import type {
   CreatePartitionsResponseCreatePartitionsTopicResult,
 } from '../../protocol/generated/messages/create-partitions-response.js';
 import { defineHandler, markRepeats } from '../api-handler.js';
+import { AclOperation, authorizedNames, ResourceType } from '../authorization.js';
 import { type PartitionReservation, reservePartitions } from '../partition-limit.js';
 import { liveBrokers } from './create-topics.js';
 
@@ -41,7 +42,15 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
   api: createPartitionsApi,
   minVersion: 0,
   maxVersion: 3,
-  async handle({ broker }, request) {
+  async handle(ctx, request) {
+    const { broker } = ctx;
+    // Kafka's check: ALTER on each topic.
+    const alterable = authorizedNames(
+      ctx,
+      AclOperation.ALTER,
+      ResourceType.TOPIC,
+      request.topics.map((t) => t.name),
+    );
     const results: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
     const nodeId = broker.settings.nodeId;
     const brokers = liveBrokers(broker);
@@ -58,6 +67,10 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
       results.push(result);
       if (repeated) {
         fail(ErrorCode.INVALID_REQUEST, 'Duplicate topic in request.');
+        continue;
+      }
+      if (!alterable.has(t.name)) {
+        fail(ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Authorization failed.');
         continue;
       }
       let error: [number, string] | null = null;

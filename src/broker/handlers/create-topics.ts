@@ -10,6 +10,7 @@ import type {
   CreateTopicsResponseCreatableTopicResult,
 } from '../../protocol/generated/messages/create-topics-response.js';
 import { type BrokerServices, defineHandler, markRepeats } from '../api-handler.js';
+import { AclOperation, authorize, authorizeCluster, authorizedNames, ResourceType } from '../authorization.js';
 import { reservePartitions } from '../partition-limit.js';
 
 /** The brokers a replica assignment may name: this one, the only broker of the cluster. */
@@ -25,8 +26,20 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
   api: createTopicsApi,
   minVersion: 0,
   maxVersion: 7,
-  async handle({ broker }, request) {
+  async handle(ctx, request) {
+    const { broker } = ctx;
     const results: CreateTopicsResponseCreatableTopicResult[] = [];
+    // Kafka's checks: CREATE on the cluster, else on each topic; the configs of a created topic are answered
+    // only to a principal that may DESCRIBE_CONFIGS it.
+    const creatable =
+      broker.authorizer === null || authorizeCluster(ctx, AclOperation.CREATE)
+        ? null
+        : authorizedNames(
+            ctx,
+            AclOperation.CREATE,
+            ResourceType.TOPIC,
+            request.topics.map((t) => t.name),
+          );
     // A name given twice gets one INVALID_REQUEST result and is not created.
     for (const { item: t, repeated } of markRepeats(request.topics, (t) => t.name)) {
       const result: CreateTopicsResponseCreatableTopicResult = {
@@ -46,6 +59,10 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
       };
       if (repeated) {
         fail(ErrorCode.INVALID_REQUEST, `Create topics request from client contains duplicate topic ${t.name}`);
+        continue;
+      }
+      if (creatable !== null && !creatable.has(t.name)) {
+        fail(ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Authorization failed.');
         continue;
       }
       const nameError = topicNameError(t.name);
@@ -157,6 +174,15 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
       }
       result.topicId = broker.topics.get(t.name)?.id ?? result.topicId;
     }
+    if (broker.authorizer !== null)
+      for (const result of results)
+        if (
+          result.errorCode === ErrorCode.NONE &&
+          !authorize(ctx, AclOperation.DESCRIBE_CONFIGS, ResourceType.TOPIC, result.name)
+        ) {
+          result.topicConfigErrorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+          result.configs = [];
+        }
     return { throttleTimeMs: 0, topics: results };
   },
 });

@@ -7,6 +7,7 @@ import type {
 } from '../../protocol/generated/messages/delete-records-response.js';
 import { OffsetOutOfRangeError } from '../../storage/partition-log.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorizedNames, ResourceType } from '../authorization.js';
 
 /** DeleteRecordsRequest offset meaning "up to the high watermark". */
 const HIGH_WATERMARK = -1n;
@@ -19,7 +20,15 @@ export const deleteRecordsHandler = defineHandler<DeleteRecordsRequest, DeleteRe
   api: deleteRecordsApi,
   minVersion: 0,
   maxVersion: 2,
-  async handle({ broker }, request) {
+  async handle(ctx, request) {
+    const { broker } = ctx;
+    // Kafka's check: DELETE on each topic.
+    const deletable = authorizedNames(
+      ctx,
+      AclOperation.DELETE,
+      ResourceType.TOPIC,
+      request.topics.map((t) => t.name),
+    );
     let moved = false;
     const topics = [];
     for (const t of request.topics) {
@@ -31,6 +40,10 @@ export const deleteRecordsHandler = defineHandler<DeleteRecordsRequest, DeleteRe
           errorCode: ErrorCode.NONE,
         };
         partitions.push(result);
+        if (!deletable.has(t.name)) {
+          result.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+          continue;
+        }
         const found = broker.replicas.lookup(t.name, p.partitionIndex);
         if ('errorCode' in found) {
           result.errorCode = found.errorCode;

@@ -8,13 +8,18 @@ import type {
   DeleteTopicsResponseDeletableTopicResult,
 } from '../../protocol/generated/messages/delete-topics-response.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorize, ResourceType } from '../authorization.js';
 
 /** DeleteTopics: by name (all versions) or by topic id (v6+). The logs go when the metadata change is applied. */
 export const deleteTopicsHandler = defineHandler<DeleteTopicsRequest, DeleteTopicsResponse>({
   api: deleteTopicsApi,
   minVersion: 0,
   maxVersion: 6,
-  async handle({ apiVersion, broker }, request) {
+  async handle(ctx, request) {
+    const { apiVersion, broker } = ctx;
+    // Kafka's checks: DESCRIBE on the topic before its existence is told (a topic asked for by id keeps its
+    // id but not its name), then DELETE.
+    const may = (operation: AclOperation, name: string) => authorize(ctx, operation, ResourceType.TOPIC, name);
     const wanted: Array<{ name: string | null; topicId: string }> =
       apiVersion >= 6
         ? request.topics.map((t) => ({ name: t.name, topicId: t.topicId }))
@@ -31,8 +36,16 @@ export const deleteTopicsHandler = defineHandler<DeleteTopicsRequest, DeleteTopi
       responses.push(result);
       if (!broker.settings.deleteTopicEnable) {
         result.errorCode = ErrorCode.TOPIC_DELETION_DISABLED;
+      } else if (w.name && !may(AclOperation.DESCRIBE, w.name)) {
+        result.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+        result.topicId = ZERO_UUID;
       } else if (!topic) {
         result.errorCode = w.name ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID;
+      } else if (!may(AclOperation.DESCRIBE, topic.name)) {
+        result.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+        result.name = null;
+      } else if (!may(AclOperation.DELETE, topic.name)) {
+        result.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
       } else if (isInternalTopic(topic.name)) {
         result.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
         result.errorMessage = `Deletion of internal topic ${topic.name} is not allowed`;

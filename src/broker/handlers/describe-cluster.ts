@@ -3,7 +3,9 @@ import { ErrorCode } from '../../protocol/errors.js';
 import { describeClusterApi } from '../../protocol/generated/apis/describe-cluster.js';
 import type { DescribeClusterRequest } from '../../protocol/generated/messages/describe-cluster-request.js';
 import type { DescribeClusterResponse } from '../../protocol/generated/messages/describe-cluster-response.js';
+import { CLUSTER_RESOURCE_NAME } from '../../security/acl.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
+import { AclOperation, authorizeCluster, authorizedOperations, ResourceType } from '../authorization.js';
 
 /** DescribeClusterRequest.EndpointType (v1+): brokers, or controllers (asked of controllers only). */
 const ENDPOINT_TYPE_BROKERS = 1;
@@ -16,7 +18,8 @@ export const describeClusterHandler = defineHandler<DescribeClusterRequest, Desc
   api: describeClusterApi,
   minVersion: 0,
   maxVersion: 1,
-  handle({ apiVersion, broker, connection }, request) {
+  handle(ctx, request) {
+    const { apiVersion, broker, connection } = ctx;
     const { settings } = broker;
     const { host, port } = advertisedFor(settings, connection.socket.localPort);
     const response: DescribeClusterResponse = {
@@ -27,7 +30,12 @@ export const describeClusterHandler = defineHandler<DescribeClusterRequest, Desc
       clusterId: broker.clusterId,
       controllerId: settings.nodeId,
       brokers: [{ brokerId: settings.nodeId, host, port, rack: null }],
-      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+      // Kafka answers the operations only to a principal that may DESCRIBE the cluster (0 to others).
+      clusterAuthorizedOperations: !request.includeClusterAuthorizedOperations
+        ? AUTHORIZED_OPERATIONS_OMITTED
+        : authorizeCluster(ctx, AclOperation.DESCRIBE)
+          ? authorizedOperations(ctx, ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME)
+          : 0,
     };
     if (apiVersion >= 1 && request.endpointType !== ENDPOINT_TYPE_BROKERS) {
       response.errorCode = ErrorCode.UNSUPPORTED_ENDPOINT_TYPE;

@@ -6,6 +6,7 @@ import type {
   DescribeConfigsResponseDescribeConfigsResult,
 } from '../../protocol/generated/messages/describe-configs-response.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, configResourceError } from '../authorization.js';
 import {
   ConfigResourceType,
   ConfigSource,
@@ -22,7 +23,8 @@ export const describeConfigsHandler = defineHandler<DescribeConfigsRequest, Desc
   api: describeConfigsApi,
   minVersion: 0,
   maxVersion: 4,
-  handle({ apiVersion, broker }, request) {
+  handle(ctx, request) {
+    const { apiVersion, broker } = ctx;
     const results = request.resources.map((resource): DescribeConfigsResponseDescribeConfigsResult => {
       const result: DescribeConfigsResponseDescribeConfigsResult = {
         errorCode: ErrorCode.NONE,
@@ -31,6 +33,17 @@ export const describeConfigsHandler = defineHandler<DescribeConfigsRequest, Desc
         resourceName: resource.resourceName,
         configs: [],
       };
+      // Kafka's check: DESCRIBE_CONFIGS on the topic, or on the cluster for the broker.
+      const refused = configResourceError(
+        ctx,
+        AclOperation.DESCRIBE_CONFIGS,
+        resource.resourceType,
+        resource.resourceName,
+      );
+      if (refused !== ErrorCode.NONE) {
+        result.errorCode = refused;
+        return result;
+      }
       let described: DescribedConfig[];
       if (resource.resourceType === ConfigResourceType.TOPIC) {
         const topic = broker.topics.get(resource.resourceName);

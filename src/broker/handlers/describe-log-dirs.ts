@@ -8,6 +8,7 @@ import type {
   DescribeLogDirsResponseDescribeLogDirsTopic,
 } from '../../protocol/generated/messages/describe-log-dirs-response.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorizeCluster } from '../authorization.js';
 
 /** The space of the file system holding a dir, or -1s when it cannot be read (as Kafka reports unknowns). */
 async function space(dir: string): Promise<{ totalBytes: bigint; usableBytes: bigint }> {
@@ -24,7 +25,15 @@ export const describeLogDirsHandler = defineHandler<DescribeLogDirsRequest, Desc
   api: describeLogDirsApi,
   minVersion: 0,
   maxVersion: 4,
-  async handle({ apiVersion, broker }, request) {
+  async handle(ctx, request) {
+    const { apiVersion, broker } = ctx;
+    // Kafka's check: DESCRIBE on the cluster, else no log dirs (and the error from v3).
+    if (!authorizeCluster(ctx, AclOperation.DESCRIBE))
+      return {
+        throttleTimeMs: 0,
+        errorCode: apiVersion >= 3 ? ErrorCode.CLUSTER_AUTHORIZATION_FAILED : ErrorCode.NONE,
+        results: [],
+      };
     const wanted =
       request.topics === null ? null : new Map(request.topics.map((t) => [t.topic, new Set(t.partitions)]));
     const results: DescribeLogDirsResponseDescribeLogDirsResult[] = [];

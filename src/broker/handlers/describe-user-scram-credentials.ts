@@ -7,6 +7,7 @@ import type {
 } from '../../protocol/generated/messages/describe-user-scram-credentials-response.js';
 import { SCRAM_MECHANISMS } from '../../security/scram.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorizeCluster } from '../authorization.js';
 
 type Result = DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult;
 
@@ -22,7 +23,16 @@ export const describeUserScramCredentialsHandler = defineHandler<
   api: describeUserScramCredentialsApi,
   minVersion: 0,
   maxVersion: 0,
-  handle({ broker }, request) {
+  handle(ctx, request) {
+    const { broker } = ctx;
+    // Kafka's check: DESCRIBE on the cluster.
+    if (!authorizeCluster(ctx, AclOperation.DESCRIBE))
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+        errorMessage: 'Cluster authorization failed.',
+        results: [],
+      };
     const all = broker.scramCredentials.users();
     const describe = (user: string): Result => {
       const infos = all.get(user);

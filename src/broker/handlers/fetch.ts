@@ -18,8 +18,15 @@ import { downConvertFromV2 } from '../../protocol/records/conversion.js';
 import type { Connection } from '../../server/connection.js';
 import { CorruptBatchError } from '../../storage/log-segment.js';
 import { OffsetOutOfRangeError, type PartitionLog } from '../../storage/partition-log.js';
-import type { BrokerServices } from '../api-handler.js';
+import type { BrokerServices, RequestContext } from '../api-handler.js';
 import { defineHandler } from '../api-handler.js';
+import {
+  AclOperation,
+  type AuthorizedNames,
+  authorizeCluster,
+  authorizedNames,
+  ResourceType,
+} from '../authorization.js';
 import { CONSUMER_BYTE_RATE, quotaUser } from '../client-quota-manager.js';
 import type { FetchPartitionOutcome, FetchPartitionRequest } from '../fetch-session.js';
 import { partitionWaitKey } from '../replica-manager.js';
@@ -116,6 +123,7 @@ async function readPartitions(
   partitions: FetchPartitionRequest[],
   maxBytes: number,
   readCommitted: boolean,
+  readable: AuthorizedNames | null,
   previous?: PartitionRead[],
 ): Promise<PartitionRead[]> {
   const usesTopicIds = apiVersion >= 13;
@@ -131,9 +139,11 @@ async function readPartitions(
       continue;
     }
     if (before) reread = true;
-    const found = p.topic
-      ? broker.replicas.lookup(p.topic, p.partition)
-      : { errorCode: usesTopicIds ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    const found = !p.topic
+      ? { errorCode: usesTopicIds ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }
+      : readable !== null && !readable.has(p.topic)
+        ? { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED }
+        : broker.replicas.lookup(p.topic, p.partition);
     if ('errorCode' in found) {
       const data = emptyPartition(p.partition, found.errorCode);
       reads.push({
@@ -218,7 +228,8 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
   api: fetchApi,
   minVersion: 0,
   maxVersion: 16,
-  async handle({ apiVersion, broker, connection, header }, request) {
+  async handle(ctx, request) {
+    const { connection } = ctx;
     // One Fetch of a connection reads at a time, once the answers before it were written: Kafka's clients
     // send one Fetch at a time per broker, and a client pipelining many without reading their answers would
     // otherwise get fetch.max.bytes of memory each (now at most two: one written, one being built).
@@ -230,20 +241,33 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
         await previous;
         await connection.whenResponsesWritten();
       }
-      return await answerFetch(apiVersion, broker, request, connection, header.clientId ?? '');
+      return await answerFetch(ctx, request);
     } finally {
       done();
     }
   },
 });
 
-async function answerFetch(
-  apiVersion: number,
-  broker: BrokerServices,
+/**
+ * The topics the request may read, null for all (no authorizer): Kafka's READ on each topic for consumers, and
+ * CLUSTER_ACTION for a replica's fetch (which reads every topic or none).
+ */
+function readableTopics(
+  ctx: RequestContext,
   request: FetchRequest,
-  connection: Connection,
-  clientId: string,
-): Promise<FetchResponse> {
+  partitions: FetchPartitionRequest[],
+): AuthorizedNames | null {
+  if (ctx.broker.authorizer === null) return null;
+  const replicaId = ctx.apiVersion >= 15 ? request.replicaState.replicaId : request.replicaId;
+  const names = partitions.map((p) => p.topic);
+  if (replicaId >= 0) return authorizeCluster(ctx, AclOperation.CLUSTER_ACTION) ? new Set(names) : new Set();
+  return authorizedNames(ctx, AclOperation.READ, ResourceType.TOPIC, names);
+}
+
+async function answerFetch(ctx: RequestContext, request: FetchRequest): Promise<FetchResponse> {
+  const { apiVersion, broker, connection } = ctx;
+  const clientId = ctx.header.clientId ?? '';
+  const replicaId = apiVersion >= 15 ? request.replicaState.replicaId : request.replicaId;
   const usesTopicIds = apiVersion >= 13;
   const requested: FetchPartitionRequest[] = [];
   for (const t of request.topics) {
@@ -282,14 +306,15 @@ async function answerFetch(
   const maxBytes = Math.min(
     apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER,
     broker.settings.fetchMaxBytes,
-    request.replicaId < 0
+    replicaId < 0
       ? broker.quotaManager.maxBytesInWindow(CONSUMER_BYTE_RATE, quotaUser(connection.principal), clientId)
       : Number.POSITIVE_INFINITY,
   );
   const minBytes = Math.min(request.minBytes, maxBytes);
   const deadline = Date.now() + request.maxWaitMs;
 
-  let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted);
+  const readable = readableTopics(ctx, request, partitions);
+  let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, readable);
   // As in Kafka, min_bytes counts what the logs hold up to each partition's limit: a read that its limit cut
   // short counts as its whole limit (else min_bytes near max_bytes could wait out max_wait_ms, data there).
   const enough = (rs: PartitionRead[]) => {
@@ -318,12 +343,12 @@ async function answerFetch(
       return current.some(moved);
     });
     if (!woken) break;
-    reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, current);
+    reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, readable, current);
   }
 
   // Consumers' byte rate (consumer_byte_rate): a fetch that takes the client over its quota is answered empty
   // with the time to wait, its bytes not counted, and its session left as it was (Kafka's throttled response).
-  if (request.replicaId < 0 && !broker.quotas.isEmpty) {
+  if (replicaId < 0 && !broker.quotas.isEmpty) {
     let bytes = 0;
     for (const r of reads) bytes += r.outcome.recordsBytes;
     const throttleTimeMs = broker.quotaManager.record(

@@ -6,18 +6,14 @@ import type {
   FindCoordinatorResponse,
   FindCoordinatorResponseCoordinator,
 } from '../../protocol/generated/messages/find-coordinator-response.js';
-import type { Connection } from '../../server/connection.js';
-import { type BrokerServices, defineHandler } from '../api-handler.js';
+import { defineHandler, type RequestContext } from '../api-handler.js';
+import { AclOperation, authorize, ResourceType } from '../authorization.js';
 
 /** FindCoordinatorRequest.KeyType codes. */
 const KeyType = { GROUP: 0, TRANSACTION: 1, SHARE: 2 } as const;
 
-async function findOne(
-  broker: BrokerServices,
-  connection: Connection,
-  key: string,
-  keyType: number,
-): Promise<FindCoordinatorResponseCoordinator> {
+async function findOne(ctx: RequestContext, key: string, keyType: number): Promise<FindCoordinatorResponseCoordinator> {
+  const { broker, connection } = ctx;
   const { settings } = broker;
   const found: FindCoordinatorResponseCoordinator = {
     key,
@@ -27,7 +23,15 @@ async function findOne(
     errorCode: ErrorCode.NONE,
     errorMessage: null,
   };
-  if (keyType === KeyType.GROUP) {
+  // Kafka's checks: DESCRIBE on the group or the transactional id, before the coordinator is looked for.
+  if (keyType === KeyType.GROUP && !authorize(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, key)) {
+    found.errorCode = ErrorCode.GROUP_AUTHORIZATION_FAILED;
+  } else if (
+    keyType === KeyType.TRANSACTION &&
+    !authorize(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key)
+  ) {
+    found.errorCode = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+  } else if (keyType === KeyType.GROUP) {
     found.errorCode = await broker.groups.findCoordinator(key);
   } else if (keyType === KeyType.TRANSACTION) {
     found.errorCode = await broker.transactions.findCoordinator(key);
@@ -52,11 +56,12 @@ export const findCoordinatorHandler = defineHandler<FindCoordinatorRequest, Find
   api: findCoordinatorApi,
   minVersion: 0,
   maxVersion: 6,
-  async handle({ apiVersion, broker, connection }, request) {
+  async handle(ctx, request) {
+    const { apiVersion } = ctx;
     const keyType = apiVersion >= 1 ? request.keyType : KeyType.GROUP;
     if (apiVersion >= 4) {
       const coordinators = [];
-      for (const key of request.coordinatorKeys) coordinators.push(await findOne(broker, connection, key, keyType));
+      for (const key of request.coordinatorKeys) coordinators.push(await findOne(ctx, key, keyType));
       return {
         throttleTimeMs: 0,
         errorCode: ErrorCode.NONE,
@@ -67,7 +72,7 @@ export const findCoordinatorHandler = defineHandler<FindCoordinatorRequest, Find
         coordinators,
       };
     }
-    const one = await findOne(broker, connection, request.key, keyType);
+    const one = await findOne(ctx, request.key, keyType);
     return {
       throttleTimeMs: 0,
       errorCode: one.errorCode,

@@ -8,6 +8,7 @@ import type {
 } from '../../protocol/generated/messages/incremental-alter-configs-request.js';
 import type { IncrementalAlterConfigsResponse } from '../../protocol/generated/messages/incremental-alter-configs-response.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, configResourceError } from '../authorization.js';
 import { alterResources, ConfigChangeRejected } from '../config-changes.js';
 import { ConfigResourceType } from '../config-describer.js';
 
@@ -72,8 +73,12 @@ export const incrementalAlterConfigsHandler = defineHandler<
   api: incrementalAlterConfigsApi,
   minVersion: 0,
   maxVersion: 1,
-  async handle({ broker }, request) {
+  async handle(ctx, request) {
+    const { broker } = ctx;
     const responses = await alterResources(broker, request.resources, request.validateOnly, (r) => {
+      // Kafka's check: ALTER_CONFIGS on the topic, or on the cluster for the broker.
+      const refused = configResourceError(ctx, AclOperation.ALTER_CONFIGS, r.resourceType, r.resourceName);
+      if (refused !== ErrorCode.NONE) return { errorCode: refused, errorMessage: null };
       const names = r.configs.map((c) => c.name);
       if (new Set(names).size !== names.length)
         return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'A config name appears more than once' };

@@ -3,6 +3,7 @@ import { initProducerIdApi } from '../../protocol/generated/apis/init-producer-i
 import type { InitProducerIdRequest } from '../../protocol/generated/messages/init-producer-id-request.js';
 import type { InitProducerIdResponse } from '../../protocol/generated/messages/init-producer-id-response.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorize, authorizeCluster, identityOf, ResourceType } from '../authorization.js';
 import { fencedForVersion } from './transaction-errors.js';
 
 /** InitProducerId v4 is the first whose clients know PRODUCER_FENCED. */
@@ -17,13 +18,26 @@ export const initProducerIdHandler = defineHandler<InitProducerIdRequest, InitPr
   api: initProducerIdApi,
   minVersion: 0,
   maxVersion: 5,
-  async handle({ apiVersion, broker }, request) {
+  async handle(ctx, request) {
+    const { apiVersion, broker } = ctx;
     const answer = (errorCode: number, producerId = -1n, producerEpoch = -1): InitProducerIdResponse => ({
       throttleTimeMs: 0,
       errorCode: fencedForVersion(errorCode, apiVersion, FIRST_VERSION_WITH_PRODUCER_FENCED),
       producerId,
       producerEpoch,
     });
+    // Kafka's checks: WRITE on the transactional id; an idempotent producer needs IDEMPOTENT_WRITE on the cluster
+    // or WRITE on some topic (KIP-679).
+    if (broker.authorizer !== null) {
+      if (request.transactionalId !== null) {
+        if (!authorize(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId))
+          return answer(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+      } else if (
+        !authorizeCluster(ctx, AclOperation.IDEMPOTENT_WRITE) &&
+        !broker.authorizer.authorizeByResourceType(identityOf(ctx.connection), AclOperation.WRITE, ResourceType.TOPIC)
+      )
+        return answer(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    }
     if (request.transactionalId === null) return answer(ErrorCode.NONE, await broker.producerIds.nextProducerId(), 0);
     if (request.transactionalId === '') return answer(ErrorCode.INVALID_REQUEST);
     const expected =

@@ -1,7 +1,9 @@
+import { ErrorCode } from '../../protocol/errors.js';
 import { joinGroupApi } from '../../protocol/generated/apis/join-group.js';
 import type { JoinGroupRequest } from '../../protocol/generated/messages/join-group-request.js';
 import type { JoinGroupResponse } from '../../protocol/generated/messages/join-group-response.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorize, ResourceType } from '../authorization.js';
 
 /**
  * JoinGroup: parks the request until the group's rebalance completes (or answers at once when the member can
@@ -11,7 +13,20 @@ export const joinGroupHandler = defineHandler<JoinGroupRequest, JoinGroupRespons
   api: joinGroupApi,
   minVersion: 0,
   maxVersion: 9,
-  async handle({ apiVersion, broker, header, connection }, request) {
+  async handle(ctx, request) {
+    const { apiVersion, broker, header, connection } = ctx;
+    if (!authorize(ctx, AclOperation.READ, ResourceType.GROUP, request.groupId))
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED,
+        generationId: -1,
+        protocolType: null,
+        protocolName: apiVersion >= 7 ? null : '',
+        leader: '',
+        skipAssignment: false,
+        memberId: '',
+        members: [],
+      };
     const outcome = await broker.groups.joinGroup({
       groupId: request.groupId,
       sessionTimeoutMs: request.sessionTimeoutMs,

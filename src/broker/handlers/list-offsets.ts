@@ -8,6 +8,7 @@ import type {
 import { DecodeError } from '../../protocol/primitives/decode-error.js';
 import { CompressionError } from '../../protocol/records/compression/index.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorizedNames, ResourceType } from '../authorization.js';
 
 /** Special timestamps of ListOffsets. */
 const LATEST_TIMESTAMP = -1n;
@@ -27,7 +28,15 @@ export const listOffsetsHandler = defineHandler<ListOffsetsRequest, ListOffsetsR
   api: listOffsetsApi,
   minVersion: 0,
   maxVersion: 9,
-  async handle({ apiVersion, broker }, request) {
+  async handle(ctx, request) {
+    const { apiVersion, broker } = ctx;
+    // Kafka's check: DESCRIBE on each topic.
+    const describable = authorizedNames(
+      ctx,
+      AclOperation.DESCRIBE,
+      ResourceType.TOPIC,
+      request.topics.map((t) => t.name),
+    );
     const topics = [];
     for (const t of request.topics) {
       const partitions: ListOffsetsResponseListOffsetsPartitionResponse[] = [];
@@ -41,6 +50,10 @@ export const listOffsetsHandler = defineHandler<ListOffsetsRequest, ListOffsetsR
           leaderEpoch: -1,
         };
         partitions.push(response);
+        if (!describable.has(t.name)) {
+          response.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+          continue;
+        }
         const found = broker.replicas.lookup(t.name, p.partitionIndex);
         if ('errorCode' in found) {
           response.errorCode = found.errorCode;

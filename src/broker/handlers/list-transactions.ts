@@ -4,6 +4,7 @@ import { listTransactionsApi } from '../../protocol/generated/apis/list-transact
 import type { ListTransactionsRequest } from '../../protocol/generated/messages/list-transactions-request.js';
 import type { ListTransactionsResponse } from '../../protocol/generated/messages/list-transactions-response.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorize, ResourceType } from '../authorization.js';
 
 const KNOWN_STATES = new Set(Object.values(TRANSACTION_STATE_NAMES));
 
@@ -15,7 +16,8 @@ export const listTransactionsHandler = defineHandler<ListTransactionsRequest, Li
   api: listTransactionsApi,
   minVersion: 0,
   maxVersion: 1,
-  handle({ apiVersion, broker }, request) {
+  handle(ctx, request) {
+    const { apiVersion, broker } = ctx;
     const states = new Set(request.stateFilters);
     const producerIds = new Set(request.producerIdFilters);
     const minDurationMs = apiVersion >= 1 ? Number(request.durationFilter) : -1;
@@ -26,6 +28,8 @@ export const listTransactionsHandler = defineHandler<ListTransactionsRequest, Li
       if (states.size > 0 && !states.has(state)) continue;
       if (producerIds.size > 0 && !producerIds.has(md.producerId)) continue;
       if (minDurationMs >= 0 && (md.startTimestamp < 0 || now - md.startTimestamp < minDurationMs)) continue;
+      // Kafka lists only the transactional ids the principal may DESCRIBE.
+      if (!authorize(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, md.transactionalId)) continue;
       transactionStates.push({
         transactionalId: md.transactionalId,
         producerId: md.producerId,

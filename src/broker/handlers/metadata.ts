@@ -5,7 +5,9 @@ import { ErrorCode } from '../../protocol/errors.js';
 import { metadataApi } from '../../protocol/generated/apis/metadata.js';
 import type { MetadataRequest } from '../../protocol/generated/messages/metadata-request.js';
 import type { MetadataResponse, MetadataResponseTopic } from '../../protocol/generated/messages/metadata-response.js';
+import { CLUSTER_RESOURCE_NAME } from '../../security/acl.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, type BrokerServices, defineHandler } from '../api-handler.js';
+import { AclOperation, authorize, authorizeCluster, authorizedOperations, ResourceType } from '../authorization.js';
 import { reservePartitions } from '../partition-limit.js';
 
 export function topicMetadata(topic: TopicRecord): MetadataResponseTopic {
@@ -103,7 +105,8 @@ export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>(
   api: metadataApi,
   minVersion: 0,
   maxVersion: 12,
-  async handle({ apiVersion, broker, connection }, request) {
+  async handle(ctx, request) {
+    const { apiVersion, broker, connection } = ctx;
     const all = request.topics === null || (apiVersion === 0 && request.topics.length === 0);
     const autoCreate = apiVersion < 4 || request.allowAutoTopicCreation;
     const topics: MetadataResponseTopic[] = [];
@@ -112,19 +115,55 @@ export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>(
     if (apiVersion < FIRST_VERSION_BY_TOPIC_ID && asked.some((t) => t.name === null || t.topicId !== ZERO_UUID)) {
       return errorResponse(request, ErrorCode.INVALID_REQUEST);
     }
+    // Kafka's checks: DESCRIBE on each topic (all topics: the others are left out; by name: refused without
+    // telling whether it exists; by id: refused with its id, ids not being secret), and auto-creation needs
+    // CREATE on the cluster or on the topic.
+    const checked = broker.authorizer !== null;
+    const describable = (name: string) => !checked || authorize(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name);
+    let mayCreate: boolean | null = null;
+    const creatable = (name: string) => {
+      if (!checked) return true;
+      mayCreate ??= authorizeCluster(ctx, AclOperation.CREATE);
+      return mayCreate || authorize(ctx, AclOperation.CREATE, ResourceType.TOPIC, name);
+    };
+    /** The topics answered with their metadata (not refused), whose authorized operations may be asked for. */
+    const described: MetadataResponseTopic[] = [];
+    const push = (topic: MetadataResponseTopic) => {
+      topics.push(topic);
+      described.push(topic);
+    };
     if (all) {
-      for (const topic of broker.topics.all()) topics.push(topicMetadata(topic));
+      for (const topic of broker.topics.all()) if (describable(topic.name)) push(topicMetadata(topic));
     } else if (byId) {
       for (const t of asked) {
         const found = t.topicId === ZERO_UUID ? undefined : broker.topics.getById(t.topicId);
-        topics.push(found ? topicMetadata(found) : topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
+        if (!found) topics.push(topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
+        else if (!describable(found.name))
+          topics.push(topicError(null, t.topicId, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+        else push(topicMetadata(found));
       }
     } else {
       for (const t of asked) {
         if (t.name === null) topics.push(topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
-        else topics.push(await describeTopic(broker, t.name, autoCreate));
+        else if (!describable(t.name)) topics.push(topicError(t.name, ZERO_UUID, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+        else if (
+          autoCreate &&
+          broker.settings.autoCreateTopicsEnable &&
+          !broker.topics.get(t.name) &&
+          !creatable(t.name)
+        )
+          topics.push(topicError(t.name, ZERO_UUID, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+        else push(await describeTopic(broker, t.name, autoCreate));
       }
     }
+    if (apiVersion >= 8 && request.includeTopicAuthorizedOperations)
+      for (const topic of described)
+        topic.topicAuthorizedOperations = authorizedOperations(ctx, ResourceType.TOPIC, topic.name ?? '');
+    let clusterAuthorizedOperations = AUTHORIZED_OPERATIONS_OMITTED;
+    if (apiVersion >= 8 && apiVersion <= 10 && request.includeClusterAuthorizedOperations)
+      clusterAuthorizedOperations = authorizeCluster(ctx, AclOperation.DESCRIBE)
+        ? authorizedOperations(ctx, ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME)
+        : 0;
     const { settings } = broker;
     const { host, port } = advertisedFor(settings, connection.socket.localPort);
     return {
@@ -133,7 +172,7 @@ export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>(
       clusterId: broker.clusterId,
       controllerId: settings.nodeId,
       topics,
-      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+      clusterAuthorizedOperations,
     };
   },
 });

@@ -5,27 +5,66 @@ import type {
   OffsetFetchResponse,
   OffsetFetchResponsePartition,
 } from '../../protocol/generated/messages/offset-fetch-response.js';
-import { type BrokerServices, defineHandler } from '../api-handler.js';
+import { defineHandler, type RequestContext } from '../api-handler.js';
+import { AclOperation, authorize, authorizedNames, ResourceType } from '../authorization.js';
 
 /** The partitions of one group's answer, in the v0-7 shape (v8+ has the same fields per group). */
 function fetchGroup(
-  broker: BrokerServices,
+  ctx: RequestContext,
   groupId: string,
-  topics: Array<{ name: string; partitionIndexes: number[] }> | null,
+  asked: Array<{ name: string; partitionIndexes: number[] }> | null,
   apiVersion: number,
   requireStable: boolean,
   member?: { memberId: string | null; memberEpoch: number },
 ): { errorCode: number; topics: Array<{ name: string; partitions: OffsetFetchResponsePartition[] }> } {
-  const result = broker.groups.fetchOffsets(
-    groupId,
-    topics === null ? null : topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
-    member,
-  );
-  if (result.errorCode !== ErrorCode.NONE && topics !== null && apiVersion < 2) {
+  const { broker } = ctx;
+  // Kafka's checks: DESCRIBE on the group, then on each topic: a topic asked for and refused answers
+  // TOPIC_AUTHORIZATION_FAILED, one the principal may not describe is left out of an answer for all topics.
+  const groupAllowed = authorize(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId);
+  const checked = broker.authorizer !== null && groupAllowed;
+  const describable =
+    checked && asked !== null
+      ? authorizedNames(
+          ctx,
+          AclOperation.DESCRIBE,
+          ResourceType.TOPIC,
+          asked.map((t) => t.name),
+        )
+      : null;
+  const topics = asked === null || describable === null ? asked : asked.filter((t) => describable.has(t.name));
+  const result = groupAllowed
+    ? broker.groups.fetchOffsets(
+        groupId,
+        topics === null ? null : topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes })),
+        member,
+      )
+    : { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, topics: [] };
+  if (checked && asked === null) {
+    const shown = authorizedNames(
+      ctx,
+      AclOperation.DESCRIBE,
+      ResourceType.TOPIC,
+      result.topics.map((t) => t.name),
+    );
+    result.topics = result.topics.filter((t) => shown.has(t.name));
+  }
+  const refused = (asked ?? [])
+    .filter((t) => describable !== null && !describable.has(t.name))
+    .map((t) => ({
+      name: t.name,
+      partitions: t.partitionIndexes.map((partitionIndex) => ({
+        partitionIndex,
+        committedOffset: -1n,
+        committedLeaderEpoch: -1,
+        metadata: '',
+        errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+      })),
+    }));
+  if (result.errorCode !== ErrorCode.NONE && asked !== null && apiVersion < 2) {
     // v0-1 have no group-level error: it goes on every partition.
     return {
       errorCode: result.errorCode,
-      topics: topics.map((t) => ({
+      topics: asked.map((t) => ({
         name: t.name,
         partitions: t.partitionIndexes.map((partitionIndex) => ({
           partitionIndex,
@@ -39,21 +78,24 @@ function fetchGroup(
   }
   return {
     errorCode: result.errorCode,
-    topics: result.topics.map((t) => ({
-      name: t.name,
-      partitions: t.partitions.map((p) => {
-        // KIP-447: an offset an open transaction may still change is not handed to a require_stable fetch.
-        const unstable = requireStable && broker.groups.hasPendingTransactionalOffset(groupId, t.name, p.partition);
-        const offset = unstable ? null : p.offset;
-        return {
-          partitionIndex: p.partition,
-          committedOffset: offset?.offset ?? -1n,
-          committedLeaderEpoch: apiVersion >= 5 ? (offset?.leaderEpoch ?? -1) : -1,
-          metadata: offset?.metadata ?? '',
-          errorCode: unstable ? ErrorCode.UNSTABLE_OFFSET_COMMIT : ErrorCode.NONE,
-        };
-      }),
-    })),
+    topics: [
+      ...result.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => {
+          // KIP-447: an offset an open transaction may still change is not handed to a require_stable fetch.
+          const unstable = requireStable && broker.groups.hasPendingTransactionalOffset(groupId, t.name, p.partition);
+          const offset = unstable ? null : p.offset;
+          return {
+            partitionIndex: p.partition,
+            committedOffset: offset?.offset ?? -1n,
+            committedLeaderEpoch: apiVersion >= 5 ? (offset?.leaderEpoch ?? -1) : -1,
+            metadata: offset?.metadata ?? '',
+            errorCode: unstable ? ErrorCode.UNSTABLE_OFFSET_COMMIT : ErrorCode.NONE,
+          };
+        }),
+      })),
+      ...refused,
+    ],
   };
 }
 
@@ -66,7 +108,8 @@ export const offsetFetchHandler = defineHandler<OffsetFetchRequest, OffsetFetchR
   api: offsetFetchApi,
   minVersion: 0,
   maxVersion: 9,
-  handle({ apiVersion, broker }, request) {
+  handle(ctx, request) {
+    const { apiVersion } = ctx;
     if (apiVersion >= 8) {
       return {
         throttleTimeMs: 0,
@@ -75,18 +118,12 @@ export const offsetFetchHandler = defineHandler<OffsetFetchRequest, OffsetFetchR
         groups: request.groups.map((g) => {
           // v9+: a KIP-848 member names itself and its epoch; others send null and -1.
           const member = apiVersion >= 9 ? { memberId: g.memberId, memberEpoch: g.memberEpoch } : undefined;
-          const one = fetchGroup(broker, g.groupId, g.topics, apiVersion, request.requireStable, member);
+          const one = fetchGroup(ctx, g.groupId, g.topics, apiVersion, request.requireStable, member);
           return { groupId: g.groupId, errorCode: one.errorCode, topics: one.topics };
         }),
       };
     }
-    const one = fetchGroup(
-      broker,
-      request.groupId,
-      request.topics,
-      apiVersion,
-      apiVersion >= 7 && request.requireStable,
-    );
+    const one = fetchGroup(ctx, request.groupId, request.topics, apiVersion, apiVersion >= 7 && request.requireStable);
     return {
       throttleTimeMs: 0,
       topics: one.topics,

@@ -7,6 +7,7 @@ import type {
 } from '../../protocol/generated/messages/offset-for-leader-epoch-response.js';
 import { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET } from '../../storage/leader-epoch-cache.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorizeCluster, authorizedNames, ResourceType } from '../authorization.js';
 
 /** currentLeaderEpoch of a request that does not ask for fencing. */
 const NO_CURRENT_LEADER_EPOCH = -1;
@@ -22,7 +23,16 @@ export const offsetForLeaderEpochHandler = defineHandler<OffsetForLeaderEpochReq
   api: offsetForLeaderEpochApi,
   minVersion: 0,
   maxVersion: 4,
-  async handle({ broker }, request) {
+  async handle(ctx, request) {
+    const { broker } = ctx;
+    // Kafka's checks: CLUSTER_ACTION for a replica (v3+ names it), else DESCRIBE on each topic.
+    const names = request.topics.map((t) => t.topic);
+    const describable =
+      ctx.apiVersion >= 3 && request.replicaId >= 0
+        ? authorizeCluster(ctx, AclOperation.CLUSTER_ACTION)
+          ? new Set(names)
+          : new Set<string>()
+        : authorizedNames(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, names);
     const topics = request.topics.map((t) => ({
       topic: t.topic,
       partitions: t.partitions.map((p) => {
@@ -32,6 +42,10 @@ export const offsetForLeaderEpochHandler = defineHandler<OffsetForLeaderEpochReq
           leaderEpoch: UNDEFINED_EPOCH,
           endOffset: BigInt(UNDEFINED_EPOCH_OFFSET),
         };
+        if (!describable.has(t.topic)) {
+          result.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+          return result;
+        }
         const found = broker.replicas.lookup(t.topic, p.partition);
         if ('errorCode' in found) {
           result.errorCode = found.errorCode;

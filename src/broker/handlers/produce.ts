@@ -6,11 +6,13 @@ import type {
   ProduceResponsePartitionProduceResponse,
 } from '../../protocol/generated/messages/produce-response.js';
 import { DecodeError } from '../../protocol/primitives/index.js';
+import { ATTRIBUTES_OFFSET, MAGIC_OFFSET, TRANSACTIONAL_FLAG_MASK } from '../../protocol/records/batch-header.js';
 import { CompressionError } from '../../protocol/records/compression/index.js';
 import { upConvertToV2 } from '../../protocol/records/conversion.js';
 import { AppendValidationError, LogOfflineError } from '../../storage/partition-log.js';
 import { ProducerStateError } from '../../storage/producer-state.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, type AuthorizedNames, authorize, authorizedNames, ResourceType } from '../authorization.js';
 import { PRODUCER_BYTE_RATE, quotaUser } from '../client-quota-manager.js';
 import { produceSettings } from '../topic-settings.js';
 
@@ -30,8 +32,22 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
   api: produceApi,
   minVersion: 0,
   maxVersion: 11,
-  async handle({ apiVersion, broker, connection, header }, request) {
+  async handle(ctx, request) {
+    const { apiVersion, broker, connection, header } = ctx;
     const nowMs = Date.now();
+    // Kafka's checks: transactional records need WRITE on their transactional id (else every partition is
+    // refused), each topic WRITE (else TOPIC_AUTHORIZATION_FAILED, before its existence is told).
+    let writable: AuthorizedNames | null = null;
+    if (broker.authorizer !== null) {
+      if (
+        hasTransactionalRecords(request) &&
+        (request.transactionalId === null ||
+          !authorize(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId))
+      )
+        return refuseAll(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, connection);
+      const names = request.topicData.map((t) => t.name);
+      writable = authorizedNames(ctx, AclOperation.WRITE, ResourceType.TOPIC, names);
+    }
     const acksValid = VALID_ACKS.has(request.acks);
     const sync = request.acks === -1 && broker.settings.flushOnAcksAll;
     const pending: Promise<void>[] = [];
@@ -50,6 +66,10 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
         };
         if (!acksValid) {
           response.errorCode = ErrorCode.INVALID_REQUIRED_ACKS;
+          return response;
+        }
+        if (writable !== null && !writable.has(t.name)) {
+          response.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
           return response;
         }
         const found = broker.replicas.lookup(t.name, p.index);
@@ -147,3 +167,44 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
     return { responses, throttleTimeMs, nodeEndpoints: [] };
   },
 });
+
+/** Whether a partition's records are a transactional batch v2 (Kafka looks at the first batch of each). */
+function hasTransactionalRecords(request: ProduceRequest): boolean {
+  for (const t of request.topicData)
+    for (const p of t.partitionData) {
+      const r = p.records;
+      if (
+        r &&
+        r.length > ATTRIBUTES_OFFSET + 2 &&
+        r[MAGIC_OFFSET] === 2 &&
+        (r.readInt16BE(ATTRIBUTES_OFFSET) & TRANSACTIONAL_FLAG_MASK) !== 0
+      )
+        return true;
+    }
+  return false;
+}
+
+/** Every partition answered with `errorCode`, nothing written (acks=0: the connection is closed instead). */
+function refuseAll(request: ProduceRequest, errorCode: number, connection: { close(): void }): ProduceResponse | null {
+  if (request.acks === 0) {
+    connection.close();
+    return null;
+  }
+  return {
+    responses: request.topicData.map((t) => ({
+      name: t.name,
+      partitionResponses: t.partitionData.map((p) => ({
+        index: p.index,
+        errorCode,
+        baseOffset: -1n,
+        logAppendTimeMs: -1n,
+        logStartOffset: -1n,
+        recordErrors: [],
+        errorMessage: null,
+        currentLeader: { leaderId: -1, leaderEpoch: -1 },
+      })),
+    })),
+    throttleTimeMs: 0,
+    nodeEndpoints: [],
+  };
+}

@@ -3,7 +3,8 @@ import { txnOffsetCommitApi } from '../../protocol/generated/apis/txn-offset-com
 import type { TxnOffsetCommitRequest } from '../../protocol/generated/messages/txn-offset-commit-request.js';
 import type { TxnOffsetCommitResponse } from '../../protocol/generated/messages/txn-offset-commit-response.js';
 import { defineHandler } from '../api-handler.js';
-import { commitAnswer, commitPartitions } from './offset-commit.js';
+import { AclOperation, authorize, authorizedNames, ResourceType } from '../authorization.js';
+import { commitAnswer, commitPartitions, errorsWithRefusals } from './offset-commit.js';
 import { fencedForVersion } from './transaction-errors.js';
 
 /** TxnOffsetCommit v3 is the first whose clients know PRODUCER_FENCED. */
@@ -19,9 +20,24 @@ export const txnOffsetCommitHandler = defineHandler<TxnOffsetCommitRequest, TxnO
   api: txnOffsetCommitApi,
   minVersion: 0,
   maxVersion: 4,
-  async handle({ apiVersion, broker }, request) {
+  async handle(ctx, request) {
+    const { apiVersion, broker } = ctx;
     const answer = (errorOf: (i: number) => number): TxnOffsetCommitResponse =>
       commitAnswer(request.topics, (i) => fencedForVersion(errorOf(i), apiVersion, FIRST_VERSION_WITH_PRODUCER_FENCED));
+    // Kafka's checks: WRITE on the transactional id, READ on the group (each refusing every partition), READ on
+    // each topic (a refused topic's partitions are not committed).
+    if (!authorize(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId))
+      return answer(() => ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    if (!authorize(ctx, AclOperation.READ, ResourceType.GROUP, request.groupId))
+      return answer(() => ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    const readable = authorizedNames(
+      ctx,
+      AclOperation.READ,
+      ResourceType.TOPIC,
+      request.topics.map((t) => t.name),
+    );
+    const committed = request.topics.filter((t) => readable.has(t.name));
+    if (committed.length === 0 && request.topics.length > 0) return answer(() => ErrorCode.TOPIC_AUTHORIZATION_FAILED);
     const txnError = broker.transactions.offsetCommitError(
       request.transactionalId,
       request.producerId,
@@ -37,9 +53,8 @@ export const txnOffsetCommitHandler = defineHandler<TxnOffsetCommitRequest, TxnO
       request.producerId,
       request.producerEpoch,
       member,
-      commitPartitions(request.topics, true),
+      commitPartitions(committed, true),
     );
-    if ('errorCode' in result) return answer(() => result.errorCode);
-    return answer((i) => result.partitionErrors[i]!);
+    return answer(errorsWithRefusals(request.topics, readable, result));
   },
 });

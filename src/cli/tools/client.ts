@@ -46,9 +46,13 @@ export function clientOptions(bootstrap: string[]) {
   };
 }
 
-export async function adminClient(bootstrap: string[]): Promise<Admin> {
+/** An admin client; `security` (from --command-config) adds TLS and SASL to the connection. */
+export async function adminClient(
+  bootstrap: string[],
+  security: { tls?: import('node:tls').ConnectionOptions; sasl?: object } = {},
+): Promise<Admin> {
   const { Admin } = await clientLibrary();
-  return new Admin(clientOptions(bootstrap));
+  return new Admin({ ...clientOptions(bootstrap), ...security } as ConstructorParameters<typeof Admin>[0]);
 }
 
 /** Socket errors that mean no broker answered at that address. */
