@@ -586,6 +586,9 @@ export class Broker {
           return assets;
         },
         readOnly: this.settings.consoleReadOnly === true,
+        disabledReason: this.settings.authorizer
+          ? 'the console has no login: with authorizer.class.name set its API is off, so that it cannot go around the ACLs'
+          : null,
         allowedHosts: new Set(
           [
             'localhost',

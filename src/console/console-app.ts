@@ -54,6 +54,11 @@ export interface ConsoleAppOptions {
   /** The built page; null when it was not built. */
   assets: () => Promise<Map<string, Asset> | null>;
   readOnly: boolean;
+  /**
+   * Why the API is off altogether, or null. The console has no login: with an authorizer its API would let anyone
+   * who reaches the HTTP listener past the ACLs, so the broker turns it off (the page and /metrics stay).
+   */
+  disabledReason?: string | null;
   /** Host names (lower case) the console answers to besides IP addresses (see host-check.ts). */
   allowedHosts: ReadonlySet<string>;
   onError: (message: string, error: Error) => void;
@@ -118,6 +123,7 @@ export class ConsoleApp implements HttpApp {
     const matching = ROUTES.filter((r) => r.path.test(path));
     const route = matching.find((r) => r.method === req.method || (req.method === 'HEAD' && r.method === 'GET'));
     try {
+      if (this.options.disabledReason) throw new ApiError(403, 'CONSOLE_DISABLED', this.options.disabledReason);
       if (matching.length === 0) throw new ApiError(404, 'NOT_FOUND', `no API at ${path}`);
       if (!route) {
         res.setHeader('allow', [...new Set(matching.map((r) => r.method))].join(', '));

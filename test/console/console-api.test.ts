@@ -348,3 +348,24 @@ test('console API in read-only mode: reads answer, every change is 403', async (
     await broker.stop();
   }
 });
+
+test('with an authorizer the console API is off (it has no login), while /metrics still answers', async () => {
+  const broker = await startBroker({
+    httpListener: { host: '127.0.0.1', port: 0 },
+    authorizer: { superUsers: new Set(), allowEveryoneIfNoAclFound: true },
+  });
+  try {
+    for (const [method, path, body] of [
+      ['GET', '/api/topics', undefined],
+      ['POST', '/api/topics', { name: 'sneaky', partitions: 1 }],
+    ] as const) {
+      const answer = await api(broker, method, path, body);
+      assert.equal(answer.status, 403, `${method} ${path}`);
+      assert.equal(answer.body.error, 'CONSOLE_DISABLED');
+    }
+    const metrics = await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`);
+    assert.equal(metrics.status, 200);
+  } finally {
+    await broker.stop();
+  }
+});

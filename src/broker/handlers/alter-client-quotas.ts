@@ -12,6 +12,7 @@ import type {
 } from '../../protocol/generated/messages/alter-client-quotas-request.js';
 import type { AlterClientQuotasResponse } from '../../protocol/generated/messages/alter-client-quotas-response.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorizeCluster } from '../authorization.js';
 import { CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE } from '../client-quota-manager.js';
 
 /** The quotas Samsa enforces (both longs, in bytes per second). */
@@ -73,7 +74,18 @@ export const alterClientQuotasHandler = defineHandler<AlterClientQuotasRequest, 
   api: alterClientQuotasApi,
   minVersion: 0,
   maxVersion: 1,
-  async handle({ broker }, request) {
+  async handle(ctx, request) {
+    const { broker } = ctx;
+    // As in Kafka: ALTER_CONFIGS on the cluster, or every entry CLUSTER_AUTHORIZATION_FAILED.
+    if (!authorizeCluster(ctx, AclOperation.ALTER_CONFIGS))
+      return {
+        throttleTimeMs: 0,
+        entries: request.entries.map((entry) => ({
+          errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+          errorMessage: null,
+          entity: entry.entity.map((e) => ({ entityType: e.entityType, entityName: e.entityName })),
+        })),
+      };
     const checked = request.entries.map(checkEntry);
     const changes = checked.flatMap((c) => ('change' in c ? [c.change] : []));
     let storeError: string | null = null;

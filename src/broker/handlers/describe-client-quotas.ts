@@ -7,6 +7,7 @@ import type {
   DescribeClientQuotasResponseEntryData,
 } from '../../protocol/generated/messages/describe-client-quotas-response.js';
 import { defineHandler } from '../api-handler.js';
+import { AclOperation, authorizeCluster } from '../authorization.js';
 
 /** DescribeClientQuotas match types. */
 const MATCH_EXACT = 0;
@@ -22,13 +23,17 @@ export const describeClientQuotasHandler = defineHandler<DescribeClientQuotasReq
   api: describeClientQuotasApi,
   minVersion: 0,
   maxVersion: 1,
-  handle({ broker }, request) {
-    const invalid = (errorMessage: string): DescribeClientQuotasResponse => ({
+  handle(ctx, request) {
+    const { broker } = ctx;
+    const invalid = (errorMessage: string | null, errorCode: number = ErrorCode.INVALID_REQUEST) => ({
       throttleTimeMs: 0,
-      errorCode: ErrorCode.INVALID_REQUEST,
+      errorCode,
       errorMessage,
       entries: null,
     });
+    // As in Kafka: DESCRIBE_CONFIGS on the cluster.
+    if (!authorizeCluster(ctx, AclOperation.DESCRIBE_CONFIGS))
+      return invalid(null, ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
     const seen = new Set<string>();
     for (const c of request.components) {
       if (seen.has(c.entityType)) return invalid(`Duplicate entity type in filter component: ${c.entityType}`);
