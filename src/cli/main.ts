@@ -37,6 +37,15 @@ async function main(argv: string[]): Promise<number> {
     console.log(version());
     return 0;
   }
+  // Old tutorials pass --zookeeper; Kafka's tools dropped it in 3.0, and Samsa has no ZooKeeper to reach.
+  if (
+    command !== undefined &&
+    command !== 'server' &&
+    rest.some((a) => a === '--zookeeper' || a.startsWith('--zookeeper='))
+  ) {
+    console.error(`samsa ${command}: --zookeeper is not supported; use --bootstrap-server HOST:PORT to reach a broker`);
+    return 1;
+  }
   switch (command) {
     case 'server':
       return (await import('./server.js')).runServer(rest);

@@ -1,6 +1,7 @@
 import type { Admin } from '@platformatic/kafka';
 import { bootstrapServers, FAILURE_EXIT_CODE, type ParsedFlags, parseFlags, UsageError, usageExit } from './args.js';
-import { adminClient, describeFailure, ToolError } from './client.js';
+import { adminClient, commandConfigSecurity, describeFailure, ToolError } from './client.js';
+import { type ClientSecurity, COMMAND_CONFIG_HELP } from './client-security.js';
 
 const CONFIGS_USAGE = `usage: samsa configs --bootstrap-server HOST:PORT --entity-type topics|brokers <entity> <action>
 
@@ -11,10 +12,13 @@ entity (as Kafka's kafka-configs.sh):
 
 actions:
   --describe [--all]                  the entity's dynamic configs; with --all every config, defaults included
-  --alter [--add-config k=v[,k=v]] [--delete-config k[,k]]`;
+  --alter [--add-config k=v[,k=v]] [--delete-config k[,k]]
+
+${COMMAND_CONFIG_HELP}`;
 
 const FLAGS = {
   'bootstrap-server': 'value',
+  'command-config': 'value',
   'entity-type': 'value',
   'entity-name': 'value',
   'entity-default': 'switch',
@@ -208,14 +212,16 @@ async function alter(admin: Admin, c: ConfigsCommand): Promise<string> {
 export async function runConfigs(argv: string[]): Promise<number> {
   let bootstrap: string[];
   let command: ConfigsCommand;
+  let security: ClientSecurity;
   try {
     const flags = parseFlags(argv, FLAGS);
     bootstrap = bootstrapServers(flags);
     command = parseCommand(flags);
+    security = await commandConfigSecurity(flags);
   } catch (e) {
     return usageExit('configs', CONFIGS_USAGE, e);
   }
-  const admin = await adminClient(bootstrap);
+  const admin = await adminClient(bootstrap, security);
   try {
     console.log(command.action === 'describe' ? await describe(admin, command) : await alter(admin, command));
     return 0;

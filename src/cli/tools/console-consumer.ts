@@ -11,6 +11,7 @@ import {
   usageExit,
 } from './args.js';
 import { clientLibrary, clientOptions, describeFailure } from './client.js';
+import { type ClientSecurity, clientSecurity, isSecurityProperty, readClientProperties } from './client-security.js';
 import { type ConsumedRecord, MessageFormatter } from './message-formatter.js';
 import { PartitionReader, type StartAt } from './partition-reader.js';
 
@@ -30,7 +31,11 @@ Prints records to standard output (as Kafka's kafka-console-consumer.sh).
   --property print.timestamp=true print.partition=true print.offset=true print.headers=true print.key=true
              print.value=false key.separator=SEP line.separator=SEP headers.separator=SEP null.literal=TEXT
                                 what to print for each record, as Kafka's DefaultMessageFormatter
-                                (also accepted as --formatter-property)`;
+                                (also accepted as --formatter-property)
+  --consumer-property k=v       a consumer property: group.id, client.id, isolation.level and the security
+                                properties (security.protocol, sasl.*, ssl.*, as Kafka's client) apply, others are
+                                ignored
+  --consumer.config FILE        consumer properties from a file (--consumer-property wins)`;
 
 const FLAGS = {
   'bootstrap-server': 'value',
@@ -44,6 +49,8 @@ const FLAGS = {
   'isolation-level': 'value',
   property: 'repeated',
   'formatter-property': 'repeated',
+  'consumer-property': 'repeated',
+  'consumer.config': 'value',
 } as const;
 
 /** The client library needs a group id even for a consumer that never joins one. */
@@ -61,6 +68,10 @@ interface ConsumerCommand {
   timeoutMs: number | undefined;
   formatter: MessageFormatter;
   isolationLevel: IsolationLevel;
+  clientId: string | undefined;
+  security: ClientSecurity;
+  /** Consumer properties given but without effect here, reported before consuming. */
+  ignored: string[];
 }
 
 /** Fetch isolation levels: Kafka's console consumer reads uncommitted unless told otherwise. */
@@ -85,12 +96,23 @@ function parseOffset(text: string): StartAt {
   );
 }
 
-function parseCommand(argv: string[]): ConsumerCommand {
+/** Consumer properties the tool applies besides the security ones. */
+const APPLIED_CONSUMER_PROPERTIES = new Set(['group.id', 'client.id', 'isolation.level']);
+
+async function parseCommand(argv: string[]): Promise<ConsumerCommand> {
   const flags: ParsedFlags = parseFlags(argv, FLAGS);
   const bootstrap = bootstrapServers(flags);
   const topic = requiredFlag(flags, 'topic');
   const partition = integerFlag(flags, 'partition', 0);
-  const group = flags.values.get('group');
+  // Kafka's precedence: the config file, then --consumer-property, then the tool's own flags.
+  const consumerProperties = await readClientProperties(flags.values.get('consumer.config'), 'consumer.config');
+  for (const [key, value] of keyValueFlags(flags, 'consumer-property')) consumerProperties.set(key, value);
+  const propertyGroup = consumerProperties.get('group.id');
+  const group = flags.values.get('group') ?? propertyGroup;
+  if (propertyGroup !== undefined && group !== propertyGroup)
+    throw new UsageError(
+      "The group ids provided in different places (directly using '--group', via '--consumer-property', or via '--consumer.config') do not match.",
+    );
   const fromBeginning = flags.switches.has('from-beginning');
   const offset = flags.values.get('offset');
   // Kafka's rules, with its messages.
@@ -112,7 +134,14 @@ function parseCommand(argv: string[]): ConsumerCommand {
     maxMessages: integerFlag(flags, 'max-messages', 0),
     timeoutMs: integerFlag(flags, 'timeout-ms', 0),
     formatter: new MessageFormatter(properties),
-    isolationLevel: parseIsolationLevel(flags.values.get('isolation-level')),
+    isolationLevel: parseIsolationLevel(
+      flags.values.get('isolation-level') ?? consumerProperties.get('isolation.level'),
+    ),
+    clientId: consumerProperties.get('client.id'),
+    security: await clientSecurity(consumerProperties),
+    ignored: [...consumerProperties.keys()].filter(
+      (k) => !APPLIED_CONSUMER_PROPERTIES.has(k) && !isSecurityProperty(k),
+    ),
   };
 }
 
@@ -184,17 +213,20 @@ function fromMessage(m: Message): ConsumedRecord {
 export async function runConsoleConsumer(argv: string[]): Promise<number> {
   let command: ConsumerCommand;
   try {
-    command = parseCommand(argv);
+    command = await parseCommand(argv);
   } catch (e) {
     return usageExit('console-consumer', CONSOLE_CONSUMER_USAGE, e);
   }
   const { bootstrap, maxMessages, timeoutMs, formatter } = command;
+  for (const key of command.ignored)
+    console.error(`samsa console-consumer: consumer property ${key} has no effect here and is ignored`);
   for (const name of formatter.ignored)
     console.error(`samsa console-consumer: formatter property ${name} has no effect here and is ignored`);
 
   const { Consumer } = await clientLibrary();
   const consumer: Consumer = new Consumer({
-    ...clientOptions(bootstrap),
+    ...clientOptions(bootstrap, command.security),
+    ...(command.clientId !== undefined && { clientId: command.clientId }),
     groupId: command.group ?? UNUSED_GROUP_ID,
     // Under read_committed the library drops the records of aborted transactions itself.
     isolationLevel: command.isolationLevel,
