@@ -82,6 +82,7 @@ import { saslAuthenticateHandler } from './handlers/sasl-authenticate.js';
 import { saslHandshakeHandler } from './handlers/sasl-handshake.js';
 import { syncGroupHandler } from './handlers/sync-group.js';
 import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
+import { writeTxnMarkersHandler } from './handlers/write-txn-markers.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RequestDispatcher } from './request-dispatcher.js';
 import { describeCause, StartupError } from './startup-error.js';
@@ -385,6 +386,7 @@ export class Broker {
       describeProducersHandler,
       describeTransactionsHandler,
       listTransactionsHandler,
+      writeTxnMarkersHandler,
       txnOffsetCommitHandler,
       consumerGroupHeartbeatHandler,
       consumerGroupDescribeHandler,

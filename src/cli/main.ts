@@ -11,6 +11,7 @@ commands:
   console-producer send lines from standard input as records (as kafka-console-producer.sh)
   console-consumer print records (as kafka-console-consumer.sh)
   consumer-groups  list, describe, reset and delete consumer groups (as kafka-consumer-groups.sh)
+  transactions     list and describe transactions and producers, find and abort hanging ones (as kafka-transactions.sh)
   configs          describe and alter topic and broker configs (as kafka-configs.sh)
   get-offsets      print partitions' offsets by time (as kafka-get-offsets.sh)
   broker-api-versions  print the API versions of every broker (as kafka-broker-api-versions.sh)
@@ -59,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/console-consumer.js')).runConsoleConsumer(rest);
     case 'consumer-groups':
       return (await import('./tools/consumer-groups.js')).runConsumerGroups(rest);
+    case 'transactions':
+      return (await import('./tools/transactions.js')).runTransactions(rest);
     case 'configs':
       return (await import('./tools/configs.js')).runConfigs(rest);
     case 'get-offsets':
