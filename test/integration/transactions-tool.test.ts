@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { type Run, samsa } from './cli.js';
 import { createTopics } from './clients.js';
@@ -232,4 +233,40 @@ test('samsa transactions abort by producer id fences the coordinator; its transa
   const unnamed = await tool('abort', '--topic', 'txn-hang', '--partition', '0');
   assert.equal(unnamed.code, 1);
   assert.match(unnamed.stderr, /^The transaction to abort must be identified either with --start-offset/);
+});
+
+test('WriteTxnMarkers refuses a marker from an older coordinator epoch, and answers per partition', async () => {
+  // After the test above, txn-hang-0 has seen coordinator epoch 1000 from the producer.
+  const [producer] = table(
+    (await tool('describe-producers', '--topic', 'txn-hang', '--partition', '0')).stdout,
+    PRODUCERS,
+  );
+  const c = await RawClient.connect(broker.port);
+  try {
+    const response = await c.request(apis.WriteTxnMarkers, 1, {
+      markers: [
+        {
+          producerId: BigInt(producer![0]!),
+          producerEpoch: Number(producer![1]),
+          transactionResult: false,
+          coordinatorEpoch: 5,
+          topics: [
+            { name: 'txn-hang', partitionIndexes: [0] },
+            { name: 'no-such-topic', partitionIndexes: [0] },
+          ],
+        },
+      ],
+    });
+    assert.deepEqual(
+      response.markers[0]!.topics.map((t) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.errorCode])]),
+      [
+        ['txn-hang', [[0, ErrorCode.TRANSACTION_COORDINATOR_FENCED]]],
+        ['no-such-topic', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]],
+      ],
+    );
+  } finally {
+    c.close();
+  }
+  const after = await tool('describe-producers', '--topic', 'txn-hang', '--partition', '0');
+  assert.deepEqual(table(after.stdout, PRODUCERS)[0], producer, 'nothing was written');
 });
