@@ -6,18 +6,19 @@ import {
   keyValueFlags,
   type ParsedFlags,
   parseFlags,
-  requiredFlag,
   UsageError,
   usageExit,
 } from './args.js';
-import { clientLibrary, clientOptions, describeFailure } from './client.js';
+import { adminClient, clientLibrary, clientOptions, describeFailure, ToolError } from './client.js';
 import { type ClientSecurity, clientSecurity, isSecurityProperty, readClientProperties } from './client-security.js';
 import { type ConsumedRecord, MessageFormatter } from './message-formatter.js';
 import { PartitionReader, type StartAt } from './partition-reader.js';
 
-const CONSOLE_CONSUMER_USAGE = `usage: samsa console-consumer --bootstrap-server HOST:PORT --topic T [options]
+const CONSOLE_CONSUMER_USAGE = `usage: samsa console-consumer --bootstrap-server HOST:PORT (--topic T | --include REGEX) [options]
 
 Prints records to standard output (as Kafka's kafka-console-consumer.sh).
+  --include REGEX               read every topic whose whole name the regular expression matches (internal topics
+                                left out), as found when the tool starts (also accepted as --whitelist)
   --from-beginning              start at the earliest offset (with --group: when the group has no committed one)
   --partition P                 read only this partition
   --offset earliest|latest|N    where to start in --partition (default: latest, or earliest with --from-beginning)
@@ -40,6 +41,8 @@ Prints records to standard output (as Kafka's kafka-console-consumer.sh).
 const FLAGS = {
   'bootstrap-server': 'value',
   topic: 'value',
+  include: 'value',
+  whitelist: 'value',
   'from-beginning': 'switch',
   partition: 'value',
   offset: 'value',
@@ -58,7 +61,9 @@ const UNUSED_GROUP_ID = 'samsa-console-consumer';
 
 interface ConsumerCommand {
   bootstrap: string[];
-  topic: string;
+  /** --topic, or null with --include. */
+  topic: string | null;
+  include: RegExp | null;
   group: string | undefined;
   partition: number | undefined;
   startAt: StartAt;
@@ -102,7 +107,20 @@ const APPLIED_CONSUMER_PROPERTIES = new Set(['group.id', 'client.id', 'isolation
 async function parseCommand(argv: string[]): Promise<ConsumerCommand> {
   const flags: ParsedFlags = parseFlags(argv, FLAGS);
   const bootstrap = bootstrapServers(flags);
-  const topic = requiredFlag(flags, 'topic');
+  const topic = flags.values.get('topic') ?? null;
+  const includeText = flags.values.get('include') ?? flags.values.get('whitelist');
+  // Kafka's rules, with its messages.
+  if ((topic === null) === (includeText === undefined))
+    throw new UsageError('Exactly one of include/topic is required.');
+  let include: RegExp | null = null;
+  if (includeText !== undefined) {
+    try {
+      // Java's Pattern.matches: the whole topic name.
+      include = new RegExp(`^(?:${includeText})$`);
+    } catch (e) {
+      throw new UsageError(`--include is not a valid regular expression: ${(e as Error).message}`);
+    }
+  }
   const partition = integerFlag(flags, 'partition', 0);
   // Kafka's precedence: the config file, then --consumer-property, then the tool's own flags.
   const consumerProperties = await readClientProperties(flags.values.get('consumer.config'), 'consumer.config');
@@ -116,6 +134,8 @@ async function parseCommand(argv: string[]): Promise<ConsumerCommand> {
   const fromBeginning = flags.switches.has('from-beginning');
   const offset = flags.values.get('offset');
   // Kafka's rules, with its messages.
+  if (partition !== undefined && topic === null)
+    throw new UsageError('The topic is required when partition is specified.');
   if (partition === undefined && offset !== undefined)
     throw new UsageError('The partition is required when offset is specified.');
   if (partition !== undefined && fromBeginning && offset !== undefined)
@@ -127,6 +147,7 @@ async function parseCommand(argv: string[]): Promise<ConsumerCommand> {
   return {
     bootstrap,
     topic,
+    include,
     group,
     partition,
     startAt: offset !== undefined ? parseOffset(offset) : resetTo,
@@ -159,15 +180,15 @@ interface RecordSource {
  * the library's automatic commits would also commit records fetched but never printed (past --max-messages),
  * and a failed one would go unnoticed.
  */
-function groupSource(consumer: Consumer, command: ConsumerCommand): RecordSource {
+function groupSource(consumer: Consumer, command: ConsumerCommand, topics: string[]): RecordSource {
   let stopped = false;
   let close: () => void = () => {};
   /** The last record printed from each partition: committing it commits its offset + 1. */
-  const lastPrinted = new Map<number, Message>();
+  const lastPrinted = new Map<string, Message>();
   return {
     run: async (onRecord) => {
       const stream = await consumer.consume({
-        topics: [command.topic],
+        topics,
         mode: 'committed',
         fallbackMode: command.resetTo,
         autocommit: false,
@@ -179,7 +200,7 @@ function groupSource(consumer: Consumer, command: ConsumerCommand): RecordSource
       await new Promise<void>((resolve, reject) => {
         stream.on('data', (m: Message) => {
           if (stopped || !onRecord(fromMessage(m))) return;
-          lastPrinted.set(m.partition, m);
+          lastPrinted.set(`${m.topic}:${m.partition}`, m);
         });
         stream.once('error', reject);
         stream.once('close', resolve);
@@ -192,6 +213,33 @@ function groupSource(consumer: Consumer, command: ConsumerCommand): RecordSource
       } finally {
         close();
       }
+    },
+  };
+}
+
+/**
+ * The topics --include matches when the tool starts, internal ones left out (Kafka's exclude.internal.topics).
+ * Kafka's consumer follows the pattern as topics come and go; here the set is fixed at start.
+ */
+async function includedTopics(bootstrap: string[], command: ConsumerCommand): Promise<string[]> {
+  const admin = await adminClient(bootstrap, command.security);
+  try {
+    const topics = (await admin.listTopics({ includeInternals: false })).filter((t) => command.include!.test(t)).sort();
+    if (topics.length === 0) throw new ToolError(`no topic matches --include ${command.include!.source.slice(4, -2)}`);
+    return topics;
+  } finally {
+    await admin.close().catch(() => {});
+  }
+}
+
+/** Several partition readers (one per topic) as one source. */
+function allOf(readers: PartitionReader[]): RecordSource {
+  return {
+    run: async (onRecord) => {
+      await Promise.all(readers.map((r) => r.run(onRecord)));
+    },
+    stop: async () => {
+      await Promise.all(readers.map((r) => r.stop()));
     },
   };
 }
@@ -231,16 +279,29 @@ export async function runConsoleConsumer(argv: string[]): Promise<number> {
     // Under read_committed the library drops the records of aborted transactions itself.
     isolationLevel: command.isolationLevel,
   });
+  let topics: string[];
+  try {
+    topics = command.topic !== null ? [command.topic] : await includedTopics(bootstrap, command);
+  } catch (e) {
+    await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
+    console.error(describeFailure('console-consumer', bootstrap, e));
+    return FAILURE_EXIT_CODE;
+  }
   const source =
     command.group !== undefined
-      ? groupSource(consumer, command)
-      : new PartitionReader(
-          consumer,
-          command.topic,
-          command.partition,
-          command.startAt,
-          command.resetTo,
-          command.isolationLevel,
+      ? groupSource(consumer, command, topics)
+      : allOf(
+          topics.map(
+            (topic) =>
+              new PartitionReader(
+                consumer,
+                topic,
+                command.partition,
+                command.startAt,
+                command.resetTo,
+                command.isolationLevel,
+              ),
+          ),
         );
 
   let count = 0;
