@@ -188,6 +188,40 @@ test('tools over SASL_SSL (PLAIN): topics --create and --list with --command-con
   assert.deepEqual(consumed.stdout.trim().split('\n').sort(), ['one', 'three', 'two']);
   assert.match(consumed.stderr, /Processed a total of 3 messages/);
 
+  // The perf tools take the same properties: --producer-props and --consumer.config.
+  const perfProducer = await samsa([
+    'producer-perf-test',
+    '--topic',
+    'secured-perf',
+    '--num-records',
+    '20',
+    '--record-size',
+    '10',
+    '--throughput',
+    '-1',
+    '--producer.config',
+    configs['sasl-ssl']!,
+    '--producer-props',
+    `bootstrap.servers=${bootstrap}`,
+  ]);
+  assert.equal(perfProducer.code, 0, perfProducer.stderr);
+  assert.match(perfProducer.stdout, /^20 records sent, /m);
+  assert.equal(perfProducer.stderr, '', 'the security properties are applied, not reported as ignored');
+  const perfConsumer = await samsa([
+    'consumer-perf-test',
+    '--bootstrap-server',
+    bootstrap,
+    '--topic',
+    'secured-perf',
+    '--messages',
+    '20',
+    '--consumer.config',
+    configs['sasl-ssl']!,
+    '--hide-header',
+  ]);
+  assert.equal(perfConsumer.code, 0, perfConsumer.stderr);
+  assert.match(perfConsumer.stdout, /, 20, /, 'the 20 records were read');
+
   // A broker whose certificate the trust store does not vouch for is refused.
   const untrusted = await samsa([
     'topics',
