@@ -12,7 +12,7 @@ commands:
   console-consumer print records (as kafka-console-consumer.sh)
   consumer-groups  list, describe, reset and delete consumer groups (as kafka-consumer-groups.sh)
   transactions     list and describe transactions and producers, find and abort hanging ones (as kafka-transactions.sh)
-  configs          describe and alter topic and broker configs (as kafka-configs.sh)
+  configs          describe and alter topic and broker configs, users' SCRAM credentials (as kafka-configs.sh)
   get-offsets      print partitions' offsets by time (as kafka-get-offsets.sh)
   broker-api-versions  print the API versions of every broker (as kafka-broker-api-versions.sh)
   delete-records   delete records before given offsets (as kafka-delete-records.sh)

@@ -336,6 +336,71 @@ test('a wrong PLAIN password fails with the broker message and exit 1; a mechani
   assert.match(missing.stderr, /cannot read --command-config .*absent\.properties: ENOENT/);
 });
 
+test('configs --entity-type users adds, describes and deletes SCRAM credentials over SASL_SSL; the user then logs in', async () => {
+  const admin = ['configs', '--bootstrap-server', endpoint('SASL_SSL'), '--command-config', configs['sasl-ssl']!];
+  const added = await samsa([
+    ...admin,
+    '--alter',
+    '--entity-type',
+    'users',
+    '--entity-name',
+    'carol',
+    '--add-config',
+    'SCRAM-SHA-256=[iterations=8192,password=carol-secret],SCRAM-SHA-512=[password=carol-512]',
+  ]);
+  assert.equal(added.code, 0, added.stderr);
+  assert.equal(added.stdout, 'Completed updating config for user carol.\n');
+  const described = await samsa([...admin, '--describe', '--entity-type', 'users', '--entity-name', 'carol']);
+  assert.equal(described.code, 0, described.stderr);
+  assert.equal(
+    described.stdout,
+    "SCRAM credential configs for user-principal 'carol' are SCRAM-SHA-256=iterations=8192, SCRAM-SHA-512=iterations=4096\n",
+  );
+  const everyone = await samsa([...admin, '--describe', '--entity-type', 'users']);
+  assert.match(
+    everyone.stdout,
+    /^SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-256=iterations=4096$/m,
+  );
+
+  // carol logs in with SCRAM-SHA-256 (the broker's SASL_PLAINTEXT listener enables it).
+  const carol = join(certs.dir, 'carol.properties');
+  await writeFile(
+    carol,
+    'security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-256\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="carol" password="carol-secret";\n',
+  );
+  const list = ['topics', '--bootstrap-server', endpoint('SASL_PLAINTEXT'), '--command-config', carol, '--list'];
+  const listed = await samsa(list);
+  assert.equal(listed.code, 0, listed.stderr);
+
+  const removed = await samsa([
+    ...admin,
+    '--alter',
+    '--entity-type',
+    'users',
+    '--entity-name',
+    'carol',
+    '--delete-config',
+    'SCRAM-SHA-256',
+  ]);
+  assert.equal(removed.code, 0, removed.stderr);
+  const left = await samsa([...admin, '--describe', '--user', 'carol']);
+  assert.equal(left.stdout, "SCRAM credential configs for user-principal 'carol' are SCRAM-SHA-512=iterations=4096\n");
+  const refused = await samsa(list);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^samsa topics: Authentication failed during authentication due to invalid credentials/);
+
+  const tooFew = await samsa([
+    ...admin,
+    '--alter',
+    '--user',
+    'carol',
+    '--add-config',
+    'SCRAM-SHA-256=[iterations=10,password=x]',
+  ]);
+  assert.equal(tooFew.code, 2);
+  assert.match(tooFew.stderr, /SCRAM-SHA-256 iterations must be between 4096 and 16384, not '10'/);
+});
+
 test('tools over SSL with mutual TLS: the key store is presented; without it the broker refuses', async () => {
   const bootstrap = endpoint('SSL');
   const listed = await samsa(['topics', '--bootstrap-server', bootstrap, '--command-config', configs.mtls!, '--list']);
