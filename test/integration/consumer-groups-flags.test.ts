@@ -87,6 +87,16 @@ test('consumer-groups --describe --state and --list --state print Kafka state ta
     const filtered = await tool('--list', '--state', 'empty,dead');
     assert.equal(filtered.code, 0, filtered.stderr);
     assert.ok(!filtered.stdout.includes('g-state'), 'a Stable group is not among Empty and Dead ones');
+    const typed = await tool('--list', '--type', '--state');
+    assert.equal(typed.code, 0, typed.stderr);
+    assert.ok(typed.stdout.startsWith(`${pad('GROUP', 25)} ${pad('TYPE', 20)} ${pad('STATE', 20)}\n`), typed.stdout);
+    assert.ok(typed.stdout.includes(`\n${pad('g-state', 25)} ${pad('Classic', 20)} ${pad('Stable', 20)}\n`));
+    const consumerType = await tool('--list', '--type', 'consumer');
+    assert.equal(consumerType.code, 0, consumerType.stderr);
+    assert.equal(consumerType.stdout, `${pad('GROUP', 25)} ${pad('TYPE', 20)}\n`, 'no KIP-848 group here');
+    const badType = await tool('--list', '--type', 'share');
+    assert.equal(badType.code, 1);
+    assert.match(badType.stderr, /Invalid type list 'share'\. Valid types are: Classic, Consumer/);
     const badState = await tool('--list', '--state', 'sleepy');
     assert.equal(badState.code, 1);
     assert.match(badState.stderr, /Invalid state list 'sleepy'\. Valid states are: PreparingRebalance, /);

@@ -17,7 +17,9 @@ import { javaColumns } from './java-format.js';
 const CONSUMER_GROUPS_USAGE = `usage: samsa consumer-groups --bootstrap-server HOST:PORT <action> [options]
 
 actions (as Kafka's kafka-consumer-groups.sh):
-  --list [--state [S,S...]]            every group; --state adds each group's state (or keeps those in the states)
+  --list [--state [S,S...]] [--type [T,T...]]
+                                       every group; --state and --type add each group's state and type (classic
+                                       or consumer), or keep those in the given ones
   --describe (--group G ... | --all-groups)
       [--offsets (the default) | --members [--verbose] | --state [--verbose]]
                                        --offsets: each partition's current offset, log end offset, lag and owner
@@ -66,6 +68,7 @@ const FLAGS = {
   members: 'switch',
   offsets: 'switch',
   state: 'optional',
+  type: 'optional',
   verbose: 'switch',
   timeout: 'value',
 } as const;
@@ -369,27 +372,38 @@ async function listGroupIds(admin: Admin): Promise<string[]> {
   return [...(await admin.listGroups()).keys()].sort();
 }
 
+/** Kafka's GroupType names of the types --list --type accepts. */
+const CONSUMER_GROUP_TYPES = ['Classic', 'Consumer'];
+
+/** A --state or --type list (names in any case), as the names Kafka prints; null when none is given. */
+function nameFilter(text: string, valid: readonly string[], what: string): Set<string> | null {
+  if (text === '') return null;
+  const wanted = new Set<string>();
+  for (const s of text.split(',')) {
+    const name = valid.find((x) => x.toLowerCase() === s.trim().toLowerCase());
+    if (!name) throw new UsageError(`Invalid ${what} list '${text}'. Valid ${what}s are: ${valid.join(', ')}`);
+    wanted.add(name);
+  }
+  return wanted;
+}
+
+/** `--list`: the ids, or Kafka's GROUP [TYPE] [STATE] table with --type and --state (each may filter). */
 async function list(c: Context): Promise<string> {
   const listed = await c.admin.listGroups();
-  if (!c.flags.values.has('state')) return [...listed.keys()].sort().join('\n');
-  const filter = c.flags.values.get('state')!;
-  let wanted: Set<string> | null = null;
-  if (filter !== '') {
-    wanted = new Set();
-    for (const s of filter.split(',')) {
-      const name = CONSUMER_GROUP_STATES.find((x) => x.toLowerCase() === s.trim().toLowerCase());
-      if (!name)
-        throw new UsageError(`Invalid state list '${filter}'. Valid states are: ${CONSUMER_GROUP_STATES.join(', ')}`);
-      wanted.add(name);
-    }
-  }
+  const withState = c.flags.values.has('state');
+  const withType = c.flags.values.has('type');
+  if (!withState && !withType) return [...listed.keys()].sort().join('\n');
+  const states = withState ? nameFilter(c.flags.values.get('state')!, CONSUMER_GROUP_STATES, 'state') : null;
+  const types = withType ? nameFilter(c.flags.values.get('type')!, CONSUMER_GROUP_TYPES, 'type') : null;
+  const typeName = (t: string) => CONSUMER_GROUP_TYPES.find((x) => x.toLowerCase() === t.toLowerCase()) ?? 'Unknown';
   const rows = [...listed.values()]
-    .map((g) => [g.id, stateName(g.state)])
-    .filter(([, state]) => !wanted || wanted.has(state!))
-    .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
-  // Kafka's width: the longest id (at least 15) plus 10.
-  const width = Math.max(15, ...rows.map((r) => r[0]!.length)) + 10;
-  return [javaColumns([width, 20], ['GROUP', 'STATE']), ...rows.map((r) => javaColumns([width, 20], r))].join('\n');
+    .filter((g) => (!states || states.has(stateName(g.state))) && (!types || types.has(typeName(g.groupType))))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((g) => [g.id, ...(withType ? [typeName(g.groupType)] : []), ...(withState ? [stateName(g.state)] : [])]);
+  // Kafka's widths: the longest id (at least 15) plus 10, then 20 for each of TYPE and STATE.
+  const widths = [Math.max(15, ...rows.map((r) => r[0]!.length)) + 10, 20, 20];
+  const header = ['GROUP', ...(withType ? ['TYPE'] : []), ...(withState ? ['STATE'] : [])];
+  return [header, ...rows].map((r) => javaColumns(widths, r)).join('\n');
 }
 
 async function describe(c: Context, groups: string[]): Promise<{ out: string[]; err: string[] }> {
@@ -743,6 +757,9 @@ function checkArgs(flags: ParsedFlags): (typeof ACTIONS)[number] {
       if (flags.switches.has(s)) throw new UsageError(`Option --${s} can be used only with --describe`);
     if (flags.values.has('state') && action !== 'list')
       throw new UsageError('Option --state can be used only with --describe or --list');
+  }
+  if (flags.values.has('type') && action !== 'list') {
+    throw new UsageError('Option --type can be used only with --list');
   }
   if (action === 'delete') {
     if (!hasGroups) throw new UsageError(`Option --delete takes one of these options: ${scope}`);
