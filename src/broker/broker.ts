@@ -93,6 +93,7 @@ import { saslAuthenticateHandler } from './handlers/sasl-authenticate.js';
 import { saslHandshakeHandler } from './handlers/sasl-handshake.js';
 import { syncGroupHandler } from './handlers/sync-group.js';
 import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
+import { writeTxnMarkersHandler } from './handlers/write-txn-markers.js';
 import { ListenerTls } from './listener-tls.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RequestDispatcher } from './request-dispatcher.js';
@@ -425,6 +426,7 @@ export class Broker {
       describeProducersHandler,
       describeTransactionsHandler,
       listTransactionsHandler,
+      writeTxnMarkersHandler,
       txnOffsetCommitHandler,
       consumerGroupHeartbeatHandler,
       consumerGroupDescribeHandler,

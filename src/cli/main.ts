@@ -11,7 +11,8 @@ commands:
   console-producer send lines from standard input as records (as kafka-console-producer.sh)
   console-consumer print records (as kafka-console-consumer.sh)
   consumer-groups  list, describe, reset and delete consumer groups (as kafka-consumer-groups.sh)
-  configs          describe and alter topic and broker configs (as kafka-configs.sh)
+  transactions     list and describe transactions and producers, find and abort hanging ones (as kafka-transactions.sh)
+  configs          describe and alter topic and broker configs, users' SCRAM credentials (as kafka-configs.sh)
   get-offsets      print partitions' offsets by time (as kafka-get-offsets.sh)
   broker-api-versions  print the API versions of every broker (as kafka-broker-api-versions.sh)
   delete-records   delete records before given offsets (as kafka-delete-records.sh)
@@ -38,6 +39,15 @@ async function main(argv: string[]): Promise<number> {
     console.log(version());
     return 0;
   }
+  // Old tutorials pass --zookeeper; Kafka's tools dropped it in 3.0, and Samsa has no ZooKeeper to reach.
+  if (
+    command !== undefined &&
+    command !== 'server' &&
+    rest.some((a) => a === '--zookeeper' || a.startsWith('--zookeeper='))
+  ) {
+    console.error(`samsa ${command}: --zookeeper is not supported; use --bootstrap-server HOST:PORT to reach a broker`);
+    return 1;
+  }
   switch (command) {
     case 'server':
       return (await import('./server.js')).runServer(rest);
@@ -51,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/console-consumer.js')).runConsoleConsumer(rest);
     case 'consumer-groups':
       return (await import('./tools/consumer-groups.js')).runConsumerGroups(rest);
+    case 'transactions':
+      return (await import('./tools/transactions.js')).runTransactions(rest);
     case 'configs':
       return (await import('./tools/configs.js')).runConfigs(rest);
     case 'get-offsets':

@@ -121,6 +121,27 @@ test('console-consumer --group commits what it printed: the next run of the grou
   assert.deepEqual(lines(await run(3)), ['three', 'four', 'five']);
 });
 
+test('console-consumer --include reads every topic whose whole name matches, with and without --group', async () => {
+  await ok(['console-producer', ...b, '--topic', 'incl-a'], 'a1\na2\n');
+  await ok(['console-producer', ...b, '--topic', 'incl-b'], 'b1\n');
+  await ok(['console-producer', ...b, '--topic', 'xincl-c'], 'c1\n');
+  const read = async (...extra: string[]) =>
+    lines(
+      await ok(['console-consumer', ...b, '--include', 'incl-.*', '--from-beginning', '--max-messages', '3', ...extra]),
+    ).sort();
+  const expected = ['a1', 'a2', 'b1'];
+  assert.deepEqual(await read(), expected, 'xincl-c does not match as a whole name');
+  assert.deepEqual(await read('--group', 'include-group'), expected);
+  const described = await ok(['consumer-groups', ...b, '--describe', '--group', 'include-group']);
+  assert.match(described, /^include-group\s+incl-b\s+\d\s+1\s+1\s+0\s/m, 'the group committed what it printed');
+  const both = await samsa(['console-consumer', ...b, '--include', 'incl-.*', '--topic', 'incl-a']);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /Exactly one of include\/topic is required\./);
+  const none = await samsa(['console-consumer', ...b, '--include', 'nothing-.*']);
+  assert.equal(none.code, 1);
+  assert.equal(none.stderr, 'samsa console-consumer: no topic matches --include nothing-.*\n');
+});
+
 test('console tools: bad usage exits 2 with the usage; an unreachable broker is one line and exit 1', async () => {
   const usage = async (args: string[], message: RegExp) => {
     const r = await samsa(args);
@@ -136,7 +157,7 @@ test('console tools: bad usage exits 2 with the usage; an unreachable broker is 
     /from-beginning and offset cannot be specified together/,
   );
   await usage(['console-consumer', ...x, '--partition', '0', '--group', 'g'], /group and partition cannot be/);
-  await usage(['console-consumer', ...b], /--topic is required/);
+  await usage(['console-consumer', ...b], /Exactly one of include\/topic is required/);
   await usage(['console-producer', ...x, '--compression-codec', 'brotli'], /unknown compression codec 'brotli'/);
   await usage(['console-producer', ...x, '--producer-property', 'acks=2'], /acks must be all, -1, 0 or 1/);
   await usage(['console-producer', '--topic', 'x'], /--bootstrap-server is required/);

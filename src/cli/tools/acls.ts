@@ -15,8 +15,7 @@ import {
 } from '../../security/acl.js';
 import { SUPPORTED_OPERATIONS } from '../../security/authorizer.js';
 import { bootstrapServers, FAILURE_EXIT_CODE, type ParsedFlags, parseFlags, UsageError, usageExit } from './args.js';
-import { adminClient, describeFailure } from './client.js';
-import { readClientSecurity } from './client-security.js';
+import { adminClient, commandConfigSecurity, describeFailure } from './client.js';
 
 const ACLS_USAGE = `usage: samsa acls --bootstrap-server HOST:PORT (--add | --remove | --list) [options]
 
@@ -305,8 +304,7 @@ export async function runAcls(argv: string[]): Promise<number> {
   }
   let admin: Admin | null = null;
   try {
-    const commandConfig = flags.values.get('command-config');
-    admin = await adminClient(bootstrap, commandConfig ? await readClientSecurity(commandConfig) : {});
+    admin = await adminClient(bootstrap, await commandConfigSecurity(flags));
     if (action === 'add') {
       for (const { pattern, entries } of changes) {
         console.log(`Adding ACLs for resource \`${patternText(pattern)}\`: ${entriesText(entries)}`);

@@ -1,13 +1,16 @@
 import { type ApiCodecs, apis } from '../../protocol/generated/index.js';
 import { bootstrapServers, FAILURE_EXIT_CODE, parseFlags, usageExit } from './args.js';
-import { adminClient, describeFailure } from './client.js';
+import { adminClient, commandConfigSecurity, describeFailure } from './client.js';
+import { type ClientSecurity, COMMAND_CONFIG_HELP } from './client-security.js';
 
 const BROKER_API_VERSIONS_USAGE = `usage: samsa broker-api-versions --bootstrap-server HOST:PORT
 
 Prints, for every broker of the cluster, the API versions it supports and the newest one usable with this
-tool's protocol table (as Kafka's kafka-broker-api-versions.sh).`;
+tool's protocol table (as Kafka's kafka-broker-api-versions.sh).
 
-const FLAGS = { 'bootstrap-server': 'value' } as const;
+${COMMAND_CONFIG_HELP}`;
+
+const FLAGS = { 'bootstrap-server': 'value', 'command-config': 'value' } as const;
 
 /** The listener whose APIs are Kafka's client APIs (ApiKeys.clientApis). */
 const CLIENT_LISTENER = 'broker';
@@ -58,19 +61,22 @@ export function formatApiVersions(advertised: readonly AdvertisedApi[]): string 
 /** `samsa broker-api-versions`: Kafka's kafka-broker-api-versions.sh. Returns the exit code. */
 export async function runBrokerApiVersions(argv: string[]): Promise<number> {
   let bootstrap: string[];
+  let security: ClientSecurity;
   try {
-    bootstrap = bootstrapServers(parseFlags(argv, FLAGS));
+    const flags = parseFlags(argv, FLAGS);
+    bootstrap = bootstrapServers(flags);
+    security = await commandConfigSecurity(flags);
   } catch (e) {
     return usageExit('broker-api-versions', BROKER_API_VERSIONS_USAGE, e);
   }
-  const admin = await adminClient(bootstrap);
+  const admin = await adminClient(bootstrap, security);
   try {
     const metadata = await admin.metadata({ topics: [] });
     const brokers = [...metadata.brokers].sort(([a], [b]) => a - b);
     for (const [id, broker] of brokers) {
       // Kafka's Node.toString; every broker is asked on its own connection, as Kafka's tool does.
       const node = `${broker.host}:${broker.port} (id: ${id} rack: ${broker.rack ?? null} isFenced: false)`;
-      const own = await adminClient([`${broker.host}:${broker.port}`]);
+      const own = await adminClient([`${broker.host}:${broker.port}`], security);
       try {
         console.log(`${node} -> ${formatApiVersions(await own.listApis())}`);
       } catch (e) {

@@ -1,5 +1,7 @@
 import zlib from 'node:zlib';
 import type { Admin } from '@platformatic/kafka';
+import type { ParsedFlags } from './args.js';
+import { type ClientSecurity, clientSecurity, readClientProperties } from './client-security.js';
 
 /** Connection attempts before a tool gives up on the broker (Kafka's tools wait longer; a tool should not hang). */
 const TOOL_RETRIES = 2;
@@ -35,24 +37,31 @@ export function clientLibrary(): Promise<ClientLibrary> {
   return library;
 }
 
-/** The client options every tool uses. */
-export function clientOptions(bootstrap: string[]) {
+/** The client options every tool uses, with the connection's TLS and SASL settings. */
+export function clientOptions(bootstrap: string[], security: ClientSecurity = {}) {
   return {
     clientId: CLIENT_ID,
     bootstrapBrokers: bootstrap,
     retries: TOOL_RETRIES,
     retryDelay: TOOL_RETRY_DELAY_MS,
     timeout: TOOL_TIMEOUT_MS,
+    ...security,
   };
 }
 
-/** An admin client; `security` (from --command-config) adds TLS and SASL to the connection. */
+/** An admin client; `timeoutMs` replaces the tools' request timeout (Kafka's --timeout of some tools). */
 export async function adminClient(
   bootstrap: string[],
-  security: { tls?: import('node:tls').ConnectionOptions; sasl?: object } = {},
+  security: ClientSecurity = {},
+  timeoutMs?: number,
 ): Promise<Admin> {
   const { Admin } = await clientLibrary();
-  return new Admin({ ...clientOptions(bootstrap), ...security } as ConstructorParameters<typeof Admin>[0]);
+  return new Admin({ ...clientOptions(bootstrap, security), ...(timeoutMs !== undefined && { timeout: timeoutMs }) });
+}
+
+/** The security of Kafka's --command-config file, for the tools that talk to brokers through an admin client. */
+export async function commandConfigSecurity(flags: ParsedFlags): Promise<ClientSecurity> {
+  return clientSecurity(await readClientProperties(flags.values.get('command-config'), 'command-config'));
 }
 
 /** Socket errors that mean no broker answered at that address. */
@@ -65,6 +74,9 @@ const UNREACHABLE_CODES = new Set([
   'ECONNRESET',
   'EAI_AGAIN',
 ]);
+/** Node's codes for certificate checks and TLS handshakes that failed. */
+const TLS_ERROR_CODES =
+  /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED|CERT_|HOSTNAME_MISMATCH|EPROTO$)/;
 /** The client library's code for a connection that failed or timed out without a socket error underneath. */
 const CLIENT_NETWORK_ERROR = 'PLT_KFK_NETWORK';
 
@@ -92,6 +104,33 @@ function networkCause(error: unknown, depth = 0): ClientError | null {
   return e.code === CLIENT_NETWORK_ERROR ? e : null;
 }
 
+/**
+ * The broker's answer to a failed SASL authentication, looking through the client's wrapped errors: Kafka's
+ * clients report it as a SaslAuthenticationException with the broker's message.
+ */
+function authenticationFailure(error: unknown, depth = 0): string | null {
+  if (!error || typeof error !== 'object' || depth > MAX_ERROR_DEPTH) return null;
+  const e = error as ClientError;
+  if (e.apiId === 'SASL_AUTHENTICATION_FAILED') return e.serverErrorMessage || 'Authentication failed';
+  for (const inner of [e.cause, ...(e.errors ?? [])]) {
+    const found = authenticationFailure(inner, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** A TLS failure behind a client error (an untrusted or misnamed certificate, a refused handshake). */
+function tlsFailure(error: unknown, depth = 0): ClientError | null {
+  if (!error || typeof error !== 'object' || depth > MAX_ERROR_DEPTH) return null;
+  const e = error as ClientError;
+  if (e.code && TLS_ERROR_CODES.test(e.code)) return e;
+  for (const inner of [e.cause, ...(e.errors ?? [])]) {
+    const found = tlsFailure(inner, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
 /** The innermost messages of a client error: Kafka's error name and the broker's message where given. */
 function leafMessages(error: unknown, depth = 0): string[] {
   const e = error as ClientError;
@@ -103,6 +142,10 @@ function leafMessages(error: unknown, depth = 0): string[] {
 /** One line for a failed tool run: what went wrong, whether the broker could not be reached, or what it said. */
 export function describeFailure(tool: string, bootstrap: string[], error: unknown): string {
   if (error instanceof ToolError) return `samsa ${tool}: ${error.message}`;
+  const authentication = authenticationFailure(error);
+  if (authentication) return `samsa ${tool}: ${authentication}`;
+  const tls = tlsFailure(error);
+  if (tls) return `samsa ${tool}: SSL handshake failed with ${bootstrap.join(',')} (${tls.message || tls.code})`;
   const network = networkCause(error);
   if (network) {
     // "connect ECONNREFUSED 127.0.0.1:9092" says more than the code alone; an AggregateError has no message.

@@ -1,25 +1,34 @@
 import type { Admin } from '@platformatic/kafka';
 import { bootstrapServers, FAILURE_EXIT_CODE, type ParsedFlags, parseFlags, UsageError, usageExit } from './args.js';
-import { adminClient, describeFailure, ToolError } from './client.js';
+import { adminClient, commandConfigSecurity, describeFailure, ToolError } from './client.js';
+import { type ClientSecurity, COMMAND_CONFIG_HELP } from './client-security.js';
+import { alterScramCredentials, describeScramCredentials, parseScramChange, type ScramChange } from './scram-users.js';
 
-const CONFIGS_USAGE = `usage: samsa configs --bootstrap-server HOST:PORT --entity-type topics|brokers <entity> <action>
+const CONFIGS_USAGE = `usage: samsa configs --bootstrap-server HOST:PORT --entity-type topics|brokers|users <entity> <action>
 
 entity (as Kafka's kafka-configs.sh):
   --entity-name NAME | --topic T | --broker ID     one topic or broker
   --entity-default | --broker-defaults             the cluster-wide broker defaults
+  --entity-name USER | --user USER                 a user's SCRAM credentials (--entity-type users)
   (none, with --describe)                          every topic, or every broker and the defaults
 
 actions:
   --describe [--all]                  the entity's dynamic configs; with --all every config, defaults included
-  --alter [--add-config k=v[,k=v]] [--delete-config k[,k]]`;
+  --alter [--add-config k=v[,k=v]] [--delete-config k[,k]]
+      users: --add-config 'SCRAM-SHA-256=[iterations=8192,password=secret],SCRAM-SHA-512=[password=secret]'
+             --delete-config SCRAM-SHA-512
+
+${COMMAND_CONFIG_HELP}`;
 
 const FLAGS = {
   'bootstrap-server': 'value',
+  'command-config': 'value',
   'entity-type': 'value',
   'entity-name': 'value',
   'entity-default': 'switch',
   topic: 'value',
   broker: 'value',
+  user: 'value',
   'broker-defaults': 'switch',
   describe: 'switch',
   all: 'switch',
@@ -28,10 +37,10 @@ const FLAGS = {
   'delete-config': 'repeated',
 } as const;
 
-type EntityType = 'topics' | 'brokers';
+type EntityType = 'topics' | 'brokers' | 'users';
 
-/** Kafka's ConfigResource type codes. */
-const RESOURCE_TYPE: Record<EntityType, number> = { topics: 2, brokers: 4 };
+/** Kafka's ConfigResource type codes (users are SCRAM credentials, not a config resource). */
+const RESOURCE_TYPE: Record<Exclude<EntityType, 'users'>, number> = { topics: 2, brokers: 4 };
 
 /** Kafka's ConfigSource codes, by the names ConfigCommand prints for synonyms. */
 const CONFIG_SOURCE_NAMES = [
@@ -102,14 +111,19 @@ function parseCommand(flags: ParsedFlags): ConfigsCommand {
     entityType ??= 'brokers';
     names.push(BROKER_DEFAULT_NAME);
   }
+  if (flags.values.has('user')) {
+    entityType ??= 'users';
+    names.push(flags.values.get('user'));
+  }
   if (flags.values.has('entity-name')) names.push(flags.values.get('entity-name'));
   if (flags.switches.has('entity-default')) names.push(BROKER_DEFAULT_NAME);
-  if (entityType !== 'topics' && entityType !== 'brokers') {
-    throw new UsageError(`--entity-type must be topics or brokers${entityType ? `, not '${entityType}'` : ''}`);
+  if (entityType !== 'topics' && entityType !== 'brokers' && entityType !== 'users') {
+    throw new UsageError(`--entity-type must be topics, brokers or users${entityType ? `, not '${entityType}'` : ''}`);
   }
   if (names.length > 1) throw new UsageError('name one entity only');
   const entityName = names[0];
-  if (entityType === 'topics' && entityName === BROKER_DEFAULT_NAME) {
+  if (entityType !== 'brokers' && entityName === BROKER_DEFAULT_NAME) {
+    // Kafka's user defaults are quota defaults, which Samsa does not have yet.
     throw new UsageError('--entity-default is for brokers only');
   }
   if (entityType === 'brokers' && entityName && !/^\d+$/.test(entityName)) {
@@ -127,6 +141,7 @@ function parseCommand(flags: ParsedFlags): ConfigsCommand {
     const both = remove.find((k) => add.has(k));
     if (both) throw new UsageError(`config '${both}' is both added and deleted`);
   }
+  if (entityType === 'users' && flags.switches.has('all')) throw new UsageError('--all is for topics and brokers');
   return {
     entityType,
     entityName,
@@ -167,7 +182,9 @@ async function describe(admin: Admin, c: ConfigsCommand): Promise<string> {
   for (const name of names) {
     // One request per entity, as Kafka's tool sends them: a broker resource goes to that broker.
     const [result] = await admin.describeConfigs({
-      resources: [{ resourceType: RESOURCE_TYPE[c.entityType] as 2, resourceName: name }],
+      resources: [
+        { resourceType: RESOURCE_TYPE[c.entityType as Exclude<EntityType, 'users'>] as 2, resourceName: name },
+      ],
       includeSynonyms: true,
     });
     const source = dynamicSource(c, name);
@@ -191,7 +208,7 @@ async function alter(admin: Admin, c: ConfigsCommand): Promise<string> {
   await admin.incrementalAlterConfigs({
     resources: [
       {
-        resourceType: RESOURCE_TYPE[c.entityType] as 2,
+        resourceType: RESOURCE_TYPE[c.entityType as Exclude<EntityType, 'users'>] as 2,
         resourceName: name,
         configs: [
           ...[...c.add].map(([key, value]) => ({ name: key, configOperation: OP_SET as 0, value })),
@@ -208,15 +225,34 @@ async function alter(admin: Admin, c: ConfigsCommand): Promise<string> {
 export async function runConfigs(argv: string[]): Promise<number> {
   let bootstrap: string[];
   let command: ConfigsCommand;
+  let security: ClientSecurity;
   try {
     const flags = parseFlags(argv, FLAGS);
     bootstrap = bootstrapServers(flags);
     command = parseCommand(flags);
+    security = await commandConfigSecurity(flags);
   } catch (e) {
     return usageExit('configs', CONFIGS_USAGE, e);
   }
-  const admin = await adminClient(bootstrap);
+  let scram: ScramChange | null = null;
   try {
+    if (command.entityType === 'users' && command.action === 'alter')
+      scram = parseScramChange(command.add, command.remove);
+  } catch (e) {
+    return usageExit('configs', CONFIGS_USAGE, e);
+  }
+  const admin = await adminClient(bootstrap, security);
+  try {
+    if (command.entityType === 'users') {
+      if (scram) {
+        await alterScramCredentials(admin, bootstrap, security, command.entityName!, scram);
+        console.log(`Completed updating config for user ${command.entityName}.`);
+      } else {
+        const out = await describeScramCredentials(admin, bootstrap, security, command.entityName);
+        if (out) console.log(out);
+      }
+      return 0;
+    }
     console.log(command.action === 'describe' ? await describe(admin, command) : await alter(admin, command));
     return 0;
   } catch (e) {

@@ -6,17 +6,19 @@ import {
   keyValueFlags,
   type ParsedFlags,
   parseFlags,
-  requiredFlag,
   UsageError,
   usageExit,
 } from './args.js';
-import { clientLibrary, clientOptions, describeFailure } from './client.js';
+import { adminClient, clientLibrary, clientOptions, describeFailure, ToolError } from './client.js';
+import { type ClientSecurity, clientSecurity, isSecurityProperty, readClientProperties } from './client-security.js';
 import { type ConsumedRecord, MessageFormatter } from './message-formatter.js';
 import { PartitionReader, type StartAt } from './partition-reader.js';
 
-const CONSOLE_CONSUMER_USAGE = `usage: samsa console-consumer --bootstrap-server HOST:PORT --topic T [options]
+const CONSOLE_CONSUMER_USAGE = `usage: samsa console-consumer --bootstrap-server HOST:PORT (--topic T | --include REGEX) [options]
 
 Prints records to standard output (as Kafka's kafka-console-consumer.sh).
+  --include REGEX               read every topic whose whole name the regular expression matches (internal topics
+                                left out), as found when the tool starts (also accepted as --whitelist)
   --from-beginning              start at the earliest offset (with --group: when the group has no committed one)
   --partition P                 read only this partition
   --offset earliest|latest|N    where to start in --partition (default: latest, or earliest with --from-beginning)
@@ -30,11 +32,17 @@ Prints records to standard output (as Kafka's kafka-console-consumer.sh).
   --property print.timestamp=true print.partition=true print.offset=true print.headers=true print.key=true
              print.value=false key.separator=SEP line.separator=SEP headers.separator=SEP null.literal=TEXT
                                 what to print for each record, as Kafka's DefaultMessageFormatter
-                                (also accepted as --formatter-property)`;
+                                (also accepted as --formatter-property)
+  --consumer-property k=v       a consumer property: group.id, client.id, isolation.level and the security
+                                properties (security.protocol, sasl.*, ssl.*, as Kafka's client) apply, others are
+                                ignored
+  --consumer.config FILE        consumer properties from a file (--consumer-property wins)`;
 
 const FLAGS = {
   'bootstrap-server': 'value',
   topic: 'value',
+  include: 'value',
+  whitelist: 'value',
   'from-beginning': 'switch',
   partition: 'value',
   offset: 'value',
@@ -44,6 +52,8 @@ const FLAGS = {
   'isolation-level': 'value',
   property: 'repeated',
   'formatter-property': 'repeated',
+  'consumer-property': 'repeated',
+  'consumer.config': 'value',
 } as const;
 
 /** The client library needs a group id even for a consumer that never joins one. */
@@ -51,7 +61,9 @@ const UNUSED_GROUP_ID = 'samsa-console-consumer';
 
 interface ConsumerCommand {
   bootstrap: string[];
-  topic: string;
+  /** --topic, or null with --include. */
+  topic: string | null;
+  include: RegExp | null;
   group: string | undefined;
   partition: number | undefined;
   startAt: StartAt;
@@ -61,6 +73,10 @@ interface ConsumerCommand {
   timeoutMs: number | undefined;
   formatter: MessageFormatter;
   isolationLevel: IsolationLevel;
+  clientId: string | undefined;
+  security: ClientSecurity;
+  /** Consumer properties given but without effect here, reported before consuming. */
+  ignored: string[];
 }
 
 /** Fetch isolation levels: Kafka's console consumer reads uncommitted unless told otherwise. */
@@ -85,15 +101,41 @@ function parseOffset(text: string): StartAt {
   );
 }
 
-function parseCommand(argv: string[]): ConsumerCommand {
+/** Consumer properties the tool applies besides the security ones. */
+const APPLIED_CONSUMER_PROPERTIES = new Set(['group.id', 'client.id', 'isolation.level']);
+
+async function parseCommand(argv: string[]): Promise<ConsumerCommand> {
   const flags: ParsedFlags = parseFlags(argv, FLAGS);
   const bootstrap = bootstrapServers(flags);
-  const topic = requiredFlag(flags, 'topic');
+  const topic = flags.values.get('topic') ?? null;
+  const includeText = flags.values.get('include') ?? flags.values.get('whitelist');
+  // Kafka's rules, with its messages.
+  if ((topic === null) === (includeText === undefined))
+    throw new UsageError('Exactly one of include/topic is required.');
+  let include: RegExp | null = null;
+  if (includeText !== undefined) {
+    try {
+      // Java's Pattern.matches: the whole topic name.
+      include = new RegExp(`^(?:${includeText})$`);
+    } catch (e) {
+      throw new UsageError(`--include is not a valid regular expression: ${(e as Error).message}`);
+    }
+  }
   const partition = integerFlag(flags, 'partition', 0);
-  const group = flags.values.get('group');
+  // Kafka's precedence: the config file, then --consumer-property, then the tool's own flags.
+  const consumerProperties = await readClientProperties(flags.values.get('consumer.config'), 'consumer.config');
+  for (const [key, value] of keyValueFlags(flags, 'consumer-property')) consumerProperties.set(key, value);
+  const propertyGroup = consumerProperties.get('group.id');
+  const group = flags.values.get('group') ?? propertyGroup;
+  if (propertyGroup !== undefined && group !== propertyGroup)
+    throw new UsageError(
+      "The group ids provided in different places (directly using '--group', via '--consumer-property', or via '--consumer.config') do not match.",
+    );
   const fromBeginning = flags.switches.has('from-beginning');
   const offset = flags.values.get('offset');
   // Kafka's rules, with its messages.
+  if (partition !== undefined && topic === null)
+    throw new UsageError('The topic is required when partition is specified.');
   if (partition === undefined && offset !== undefined)
     throw new UsageError('The partition is required when offset is specified.');
   if (partition !== undefined && fromBeginning && offset !== undefined)
@@ -105,6 +147,7 @@ function parseCommand(argv: string[]): ConsumerCommand {
   return {
     bootstrap,
     topic,
+    include,
     group,
     partition,
     startAt: offset !== undefined ? parseOffset(offset) : resetTo,
@@ -112,7 +155,14 @@ function parseCommand(argv: string[]): ConsumerCommand {
     maxMessages: integerFlag(flags, 'max-messages', 0),
     timeoutMs: integerFlag(flags, 'timeout-ms', 0),
     formatter: new MessageFormatter(properties),
-    isolationLevel: parseIsolationLevel(flags.values.get('isolation-level')),
+    isolationLevel: parseIsolationLevel(
+      flags.values.get('isolation-level') ?? consumerProperties.get('isolation.level'),
+    ),
+    clientId: consumerProperties.get('client.id'),
+    security: await clientSecurity(consumerProperties),
+    ignored: [...consumerProperties.keys()].filter(
+      (k) => !APPLIED_CONSUMER_PROPERTIES.has(k) && !isSecurityProperty(k),
+    ),
   };
 }
 
@@ -130,15 +180,15 @@ interface RecordSource {
  * the library's automatic commits would also commit records fetched but never printed (past --max-messages),
  * and a failed one would go unnoticed.
  */
-function groupSource(consumer: Consumer, command: ConsumerCommand): RecordSource {
+function groupSource(consumer: Consumer, command: ConsumerCommand, topics: string[]): RecordSource {
   let stopped = false;
   let close: () => void = () => {};
   /** The last record printed from each partition: committing it commits its offset + 1. */
-  const lastPrinted = new Map<number, Message>();
+  const lastPrinted = new Map<string, Message>();
   return {
     run: async (onRecord) => {
       const stream = await consumer.consume({
-        topics: [command.topic],
+        topics,
         mode: 'committed',
         fallbackMode: command.resetTo,
         autocommit: false,
@@ -150,7 +200,7 @@ function groupSource(consumer: Consumer, command: ConsumerCommand): RecordSource
       await new Promise<void>((resolve, reject) => {
         stream.on('data', (m: Message) => {
           if (stopped || !onRecord(fromMessage(m))) return;
-          lastPrinted.set(m.partition, m);
+          lastPrinted.set(`${m.topic}:${m.partition}`, m);
         });
         stream.once('error', reject);
         stream.once('close', resolve);
@@ -163,6 +213,33 @@ function groupSource(consumer: Consumer, command: ConsumerCommand): RecordSource
       } finally {
         close();
       }
+    },
+  };
+}
+
+/**
+ * The topics --include matches when the tool starts, internal ones left out (Kafka's exclude.internal.topics).
+ * Kafka's consumer follows the pattern as topics come and go; here the set is fixed at start.
+ */
+async function includedTopics(bootstrap: string[], command: ConsumerCommand): Promise<string[]> {
+  const admin = await adminClient(bootstrap, command.security);
+  try {
+    const topics = (await admin.listTopics({ includeInternals: false })).filter((t) => command.include!.test(t)).sort();
+    if (topics.length === 0) throw new ToolError(`no topic matches --include ${command.include!.source.slice(4, -2)}`);
+    return topics;
+  } finally {
+    await admin.close().catch(() => {});
+  }
+}
+
+/** Several partition readers (one per topic) as one source. */
+function allOf(readers: PartitionReader[]): RecordSource {
+  return {
+    run: async (onRecord) => {
+      await Promise.all(readers.map((r) => r.run(onRecord)));
+    },
+    stop: async () => {
+      await Promise.all(readers.map((r) => r.stop()));
     },
   };
 }
@@ -184,31 +261,47 @@ function fromMessage(m: Message): ConsumedRecord {
 export async function runConsoleConsumer(argv: string[]): Promise<number> {
   let command: ConsumerCommand;
   try {
-    command = parseCommand(argv);
+    command = await parseCommand(argv);
   } catch (e) {
     return usageExit('console-consumer', CONSOLE_CONSUMER_USAGE, e);
   }
   const { bootstrap, maxMessages, timeoutMs, formatter } = command;
+  for (const key of command.ignored)
+    console.error(`samsa console-consumer: consumer property ${key} has no effect here and is ignored`);
   for (const name of formatter.ignored)
     console.error(`samsa console-consumer: formatter property ${name} has no effect here and is ignored`);
 
   const { Consumer } = await clientLibrary();
   const consumer: Consumer = new Consumer({
-    ...clientOptions(bootstrap),
+    ...clientOptions(bootstrap, command.security),
+    ...(command.clientId !== undefined && { clientId: command.clientId }),
     groupId: command.group ?? UNUSED_GROUP_ID,
     // Under read_committed the library drops the records of aborted transactions itself.
     isolationLevel: command.isolationLevel,
   });
+  let topics: string[];
+  try {
+    topics = command.topic !== null ? [command.topic] : await includedTopics(bootstrap, command);
+  } catch (e) {
+    await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
+    console.error(describeFailure('console-consumer', bootstrap, e));
+    return FAILURE_EXIT_CODE;
+  }
   const source =
     command.group !== undefined
-      ? groupSource(consumer, command)
-      : new PartitionReader(
-          consumer,
-          command.topic,
-          command.partition,
-          command.startAt,
-          command.resetTo,
-          command.isolationLevel,
+      ? groupSource(consumer, command, topics)
+      : allOf(
+          topics.map(
+            (topic) =>
+              new PartitionReader(
+                consumer,
+                topic,
+                command.partition,
+                command.startAt,
+                command.resetTo,
+                command.isolationLevel,
+              ),
+          ),
         );
 
   let count = 0;

@@ -13,6 +13,7 @@ import {
   usageExit,
 } from './args.js';
 import { clientLibrary, clientOptions, describeFailure, ToolError } from './client.js';
+import { type ClientSecurity, clientSecurity, isSecurityProperty } from './client-security.js';
 
 const CONSOLE_PRODUCER_USAGE = `usage: samsa console-producer --bootstrap-server HOST:PORT --topic T [options]
 
@@ -27,7 +28,9 @@ end of the input once every record is acknowledged.
   --request-required-acks ACKS          -1 or all (the default), 0 or 1
   --producer-property k=v               a producer property; acks, compression.type, linger.ms, batch.size,
                                         client.id, request.timeout.ms, retries, retry.backoff.ms,
-                                        metadata.max.age.ms, enable.idempotence apply, others are ignored
+                                        metadata.max.age.ms, enable.idempotence and the security properties
+                                        (security.protocol, sasl.*, ssl.*, as for --command-config) apply,
+                                        others are ignored
   --producer.config FILE                producer properties from a file (--producer-property wins)
   --timeout MS, --batch-size BYTES, --request-timeout-ms MS, --message-send-max-retries N,
   --retry-backoff-ms MS, --metadata-expiry-ms MS
@@ -161,6 +164,7 @@ interface ProducerCommand {
   sync: boolean;
   /** Properties given but without effect here, reported before sending. */
   ignored: string[];
+  security: ClientSecurity;
 }
 
 async function parseCommand(argv: string[]): Promise<ProducerCommand> {
@@ -204,12 +208,13 @@ async function parseCommand(argv: string[]): Promise<ProducerCommand> {
   for (const [key, value] of properties) {
     const apply = PRODUCER_PROPERTIES[key];
     if (apply) apply(value, settings);
-    else ignored.push(key);
+    else if (!isSecurityProperty(key)) ignored.push(key);
   }
   if (settings.idempotent === true && settings.acks !== -1) {
     throw new UsageError('enable.idempotence=true needs acks=all, as in Kafka');
   }
-  return { bootstrap, topic, format, settings, sync: flags.switches.has('sync'), ignored };
+  const security = await clientSecurity(properties);
+  return { bootstrap, topic, format, settings, sync: flags.switches.has('sync'), ignored, security };
 }
 
 interface LineRecord {
@@ -248,7 +253,7 @@ export async function runConsoleProducer(argv: string[]): Promise<number> {
 
   const { Producer, stringSerializers } = await clientLibrary();
   const producer = new Producer({
-    ...clientOptions(bootstrap),
+    ...clientOptions(bootstrap, command.security),
     ...(settings.clientId !== undefined && { clientId: settings.clientId }),
     ...(settings.timeout !== undefined && { timeout: settings.timeout }),
     ...(settings.retries !== undefined && { retries: settings.retries }),

@@ -2,10 +2,15 @@ import type { Admin, Reader } from '@platformatic/kafka';
 import { ErrorCode } from '../../protocol/errors.js';
 import { ApiKey } from '../../protocol/generated/api-keys.js';
 import { clientLibrary, clientOptions } from './client.js';
+import type { ClientSecurity } from './client-security.js';
 
 /** What `--describe` needs of a KIP-848 consumer group. */
 export interface ConsumerGroupView {
+  /** Kafka's name for the state: Empty, Assigning, Reconciling, Stable or Dead. */
   state: string;
+  assignor: string;
+  groupEpoch: number;
+  assignmentEpoch: number;
   members: Array<{
     memberId: string;
     clientId: string;
@@ -24,11 +29,13 @@ export async function describeConsumerGroup(
   admin: Admin,
   bootstrap: string[],
   group: string,
+  security: ClientSecurity = {},
 ): Promise<ConsumerGroupView | null> {
   const { Connection, consumerGroupDescribeV0 } = await clientLibrary();
   const [coordinator] = await admin.findCoordinator({ keyType: 0, keys: [group] });
   if (!coordinator) return null;
-  const connection = new Connection(clientOptions(bootstrap).clientId);
+  const options = clientOptions(bootstrap, security);
+  const connection = new Connection(options.clientId, { tls: options.tls, sasl: options.sasl });
   try {
     await connection.connect(coordinator.host, coordinator.port);
     const described = await new Promise<ConsumerGroupView | null>((resolve, reject) => {
@@ -63,9 +70,9 @@ function readResponse(r: Reader): ConsumerGroupView | null {
     g.readNullableString(); // error message
     g.readString(); // group id
     const state = g.readString();
-    g.readInt32(); // group epoch
-    g.readInt32(); // assignment epoch
-    g.readString(); // assignor
+    const groupEpoch = g.readInt32();
+    const assignmentEpoch = g.readInt32();
+    const assignor = g.readString();
     const members = g.readArray((m) => {
       const memberId = m.readString();
       m.readNullableString(); // instance id
@@ -82,10 +89,16 @@ function readResponse(r: Reader): ConsumerGroupView | null {
       return { memberId, clientId, clientHost, assignment };
     });
     g.readInt32(); // authorized operations
-    return { errorCode, state, members };
+    return { errorCode, state, groupEpoch, assignmentEpoch, assignor, members };
   });
   const found = groups[0];
   if (!found || found.errorCode === ErrorCode.GROUP_ID_NOT_FOUND) return null;
   if (found.errorCode !== 0) throw new Error(`ConsumerGroupDescribe failed with error code ${found.errorCode}`);
-  return { state: found.state, members: found.members };
+  return {
+    state: found.state,
+    assignor: found.assignor,
+    groupEpoch: found.groupEpoch,
+    assignmentEpoch: found.assignmentEpoch,
+    members: found.members,
+  };
 }

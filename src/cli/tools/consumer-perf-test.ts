@@ -9,6 +9,7 @@ import {
   UsageError,
 } from './args.js';
 import { clientLibrary, clientOptions, describeFailure } from './client.js';
+import { type ClientSecurity, clientSecurity } from './client-security.js';
 import { fixed, kafkaUsageExit, loadProperties } from './perf-args.js';
 
 const CONSUMER_PERF_USAGE = `usage: samsa consumer-perf-test --bootstrap-server HOST:PORT --topic TOPIC --messages N [options]
@@ -23,7 +24,8 @@ kafka-consumer-perf-test.sh): one CSV line, or one per --reporting-interval with
   --reporting-interval MS    (default 5000)
   --hide-header              no header line
   --date-format FORMAT       Java SimpleDateFormat letters y M d H m s S (default yyyy-MM-dd HH:mm:ss:SSS)
-  --consumer.config FILE     consumer properties; only client.id and group.id apply
+  --consumer.config FILE     consumer properties; client.id, group.id and the security properties
+                             (security.protocol, sasl.*, ssl.*) apply
   --print-metrics            not available: the client has no consumer metrics to print`;
 
 const FLAGS = {
@@ -68,6 +70,7 @@ interface PerfCommand {
   reportingIntervalMs: number;
   hideHeader: boolean;
   dateFormat: string;
+  security: ClientSecurity;
 }
 
 async function parseCommand(flags: ParsedFlags): Promise<PerfCommand> {
@@ -97,6 +100,7 @@ async function parseCommand(flags: ParsedFlags): Promise<PerfCommand> {
     reportingIntervalMs: integerFlag(flags, 'reporting-interval', 1) ?? DEFAULT_REPORTING_INTERVAL_MS,
     hideHeader: flags.switches.has('hide-header'),
     dateFormat,
+    security: await clientSecurity(props),
   };
 }
 
@@ -138,7 +142,7 @@ export async function runConsumerPerfTest(argv: string[]): Promise<number> {
 
   const { Consumer: ConsumerClass } = await clientLibrary();
   const consumer: Consumer = new ConsumerClass({
-    ...clientOptions(c.bootstrap),
+    ...clientOptions(c.bootstrap, c.security),
     ...(c.clientId !== undefined && { clientId: c.clientId }),
     groupId: c.group,
   });

@@ -1,15 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import type { Admin } from '@platformatic/kafka';
 import { bootstrapServers, FAILURE_EXIT_CODE, parseFlags, requiredFlag, usageExit } from './args.js';
-import { adminClient, describeFailure, ToolError } from './client.js';
+import { adminClient, commandConfigSecurity, describeFailure, ToolError } from './client.js';
+import { type ClientSecurity, COMMAND_CONFIG_HELP } from './client-security.js';
 
 const DELETE_RECORDS_USAGE = `usage: samsa delete-records --bootstrap-server HOST:PORT --offset-json-file FILE
 
 Deletes every record before the given offset of each partition (as Kafka's kafka-delete-records.sh). FILE holds
 {"partitions": [{"topic": "orders", "partition": 0, "offset": 5}], "version": 1}; offset -1 means the high
-watermark, that is every record.`;
+watermark, that is every record.
 
-const FLAGS = { 'bootstrap-server': 'value', 'offset-json-file': 'value' } as const;
+${COMMAND_CONFIG_HELP}`;
+
+const FLAGS = { 'bootstrap-server': 'value', 'command-config': 'value', 'offset-json-file': 'value' } as const;
 
 /** The offset-json-file format version Kafka's tool reads. */
 const OFFSET_JSON_VERSION = 1;
@@ -111,10 +114,12 @@ async function deleteRecords(admin: Admin, records: RecordsToDelete[]): Promise<
 export async function runDeleteRecords(argv: string[]): Promise<number> {
   let bootstrap: string[];
   let file: string;
+  let security: ClientSecurity;
   try {
     const flags = parseFlags(argv, FLAGS);
     bootstrap = bootstrapServers(flags);
     file = requiredFlag(flags, 'offset-json-file');
+    security = await commandConfigSecurity(flags);
   } catch (e) {
     return usageExit('delete-records', DELETE_RECORDS_USAGE, e);
   }
@@ -130,7 +135,7 @@ export async function runDeleteRecords(argv: string[]): Promise<number> {
     );
     return FAILURE_EXIT_CODE;
   }
-  const admin = await adminClient(bootstrap);
+  const admin = await adminClient(bootstrap, security);
   try {
     console.log('Executing records delete operation');
     const lines = await deleteRecords(admin, records);

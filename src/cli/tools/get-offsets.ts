@@ -1,6 +1,7 @@
 import type { Admin } from '@platformatic/kafka';
 import { bootstrapServers, FAILURE_EXIT_CODE, type ParsedFlags, parseFlags, UsageError, usageExit } from './args.js';
-import { adminClient, describeFailure, ToolError } from './client.js';
+import { adminClient, commandConfigSecurity, describeFailure, ToolError } from './client.js';
+import { type ClientSecurity, COMMAND_CONFIG_HELP } from './client-security.js';
 
 const GET_OFFSETS_USAGE = `usage: samsa get-offsets --bootstrap-server HOST:PORT [options]
 
@@ -10,10 +11,13 @@ options (as Kafka's kafka-get-offsets.sh, GetOffsetShell):
   --time T                  -1 or latest (default), -2 or earliest, -3 or max-timestamp, or a timestamp in ms
   --exclude-internal-topics leave out internal topics when --topic is not given
 
-Prints topic:partition:offset, one line per partition.`;
+Prints topic:partition:offset, one line per partition.
+
+${COMMAND_CONFIG_HELP}`;
 
 const FLAGS = {
   'bootstrap-server': 'value',
+  'command-config': 'value',
   'broker-list': 'value',
   topic: 'value',
   partitions: 'value',
@@ -109,14 +113,16 @@ async function getOffsets(admin: Admin, c: GetOffsetsCommand): Promise<string> {
 export async function runGetOffsets(argv: string[]): Promise<number> {
   let bootstrap: string[];
   let command: GetOffsetsCommand;
+  let security: ClientSecurity;
   try {
     const flags = parseFlags(argv, FLAGS);
     bootstrap = bootstrapServers(flags);
     command = parseCommand(flags);
+    security = await commandConfigSecurity(flags);
   } catch (e) {
     return usageExit('get-offsets', GET_OFFSETS_USAGE, e);
   }
-  const admin = await adminClient(bootstrap);
+  const admin = await adminClient(bootstrap, security);
   try {
     const out = await getOffsets(admin, command);
     if (out) console.log(out);

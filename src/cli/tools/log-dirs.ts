@@ -1,14 +1,18 @@
 import type { Admin } from '@platformatic/kafka';
 import { bootstrapServers, FAILURE_EXIT_CODE, type ParsedFlags, parseFlags, UsageError, usageExit } from './args.js';
-import { adminClient, describeFailure, ToolError } from './client.js';
+import { adminClient, commandConfigSecurity, describeFailure, ToolError } from './client.js';
+import { type ClientSecurity, COMMAND_CONFIG_HELP } from './client-security.js';
 
 const LOG_DIRS_USAGE = `usage: samsa log-dirs --bootstrap-server HOST:PORT --describe [--topic-list T1,T2] [--broker-list 0,1]
 
 Prints each broker's log directories and the size of every partition in them as JSON (as Kafka's
-kafka-log-dirs.sh); --topic-list and --broker-list narrow it down.`;
+kafka-log-dirs.sh); --topic-list and --broker-list narrow it down.
+
+${COMMAND_CONFIG_HELP}`;
 
 const FLAGS = {
   'bootstrap-server': 'value',
+  'command-config': 'value',
   describe: 'switch',
   'topic-list': 'value',
   'broker-list': 'value',
@@ -84,14 +88,16 @@ async function describe(admin: Admin, c: LogDirsCommand): Promise<string[]> {
 export async function runLogDirs(argv: string[]): Promise<number> {
   let bootstrap: string[];
   let command: LogDirsCommand;
+  let security: ClientSecurity;
   try {
     const flags = parseFlags(argv, FLAGS);
     bootstrap = bootstrapServers(flags);
     command = parseCommand(flags);
+    security = await commandConfigSecurity(flags);
   } catch (e) {
     return usageExit('log-dirs', LOG_DIRS_USAGE, e);
   }
-  const admin = await adminClient(bootstrap);
+  const admin = await adminClient(bootstrap, security);
   try {
     console.log((await describe(admin, command)).join('\n'));
     return 0;

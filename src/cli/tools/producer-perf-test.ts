@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Producer } from '@platformatic/kafka';
 import { FAILURE_EXIT_CODE, type ParsedFlags, parseFlags, requiredFlag, UsageError } from './args.js';
 import { clientLibrary, clientOptions, describeFailure } from './client.js';
+import { type ClientSecurity, clientSecurity, isSecurityProperty } from './client-security.js';
 import { expandMultiValueFlag, fixed, kafkaUsageExit, loadProperties } from './perf-args.js';
 
 const PRODUCER_PERF_USAGE = `usage: samsa producer-perf-test --topic TOPIC --num-records N (--record-size BYTES | --payload-file FILE |
@@ -15,7 +16,8 @@ a line every 5 seconds, then the summary with latency percentiles.
   --throughput N                 at most about N records per second; -1 for no limit
   --payload-delimiter D          splits --payload-file into payloads (default: a new line)
   --producer-props k=v ...       bootstrap.servers (required), acks, compression.type, batch.size, client.id,
-                                 enable.idempotence, transactional.id; others are reported and ignored
+                                 enable.idempotence, transactional.id, security.protocol, sasl.*, ssl.*;
+                                 others are reported and ignored
   --transactional-id ID          send in transactions (default id with --transaction-duration-ms:
                                  performance-producer-<uuid>)
   --transaction-duration-ms MS   commit each transaction after this long (default 3000)
@@ -71,6 +73,7 @@ interface PerfCommand {
   transactionalId: string | undefined;
   transactionDurationMs: number;
   ignored: string[];
+  security: ClientSecurity;
 }
 
 function numberFlag(flags: ParsedFlags, name: string): number | undefined {
@@ -135,6 +138,7 @@ async function parseCommand(argv: string[]): Promise<PerfCommand> {
     transactionalId: undefined,
     transactionDurationMs: durationArg ?? DEFAULT_TRANSACTION_DURATION_MS,
     ignored: [],
+    security: await clientSecurity(props),
   };
   for (const [key, value] of props) {
     switch (key) {
@@ -160,7 +164,7 @@ async function parseCommand(argv: string[]): Promise<PerfCommand> {
         command.idempotent = value.trim().toLowerCase() === 'true';
         break;
       default:
-        command.ignored.push(key);
+        if (!isSecurityProperty(key)) command.ignored.push(key);
     }
   }
   // Kafka's rule: any of the three turns transactions on; the flag's id wins over the property's.
@@ -326,7 +330,7 @@ export async function runProducerPerfTest(argv: string[]): Promise<number> {
   const { Producer: ProducerClass } = await clientLibrary();
   const transactional = c.transactionalId !== undefined;
   const producer: Producer = new ProducerClass({
-    ...clientOptions(c.bootstrap),
+    ...clientOptions(c.bootstrap, c.security),
     clientId: c.clientId,
     compression: c.compression,
     acks: transactional ? -1 : c.acks,

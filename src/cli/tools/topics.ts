@@ -10,7 +10,8 @@ import {
   UsageError,
   usageExit,
 } from './args.js';
-import { adminClient, describeFailure, ToolError } from './client.js';
+import { adminClient, commandConfigSecurity, describeFailure, ToolError } from './client.js';
+import { type ClientSecurity, COMMAND_CONFIG_HELP } from './client-security.js';
 
 const TOPICS_USAGE = `usage: samsa topics --bootstrap-server HOST:PORT <action> [options]
 
@@ -22,10 +23,13 @@ actions (as Kafka's kafka-topics.sh):
   --delete --topic T [--if-exists]
 
 With --list and --describe, --topic is Kafka's include list: a regular expression matching whole names, in which
-a comma means "or" (orders,payments or 'orders-.*').`;
+a comma means "or" (orders,payments or 'orders-.*').
+
+${COMMAND_CONFIG_HELP}`;
 
 const FLAGS = {
   'bootstrap-server': 'value',
+  'command-config': 'value',
   create: 'switch',
   list: 'switch',
   describe: 'switch',
@@ -79,7 +83,13 @@ function parseCommand(flags: ParsedFlags): TopicsCommand {
   const action = chosen[0]!;
   const given = [...flags.switches, ...flags.values.keys(), ...flags.repeated.keys()];
   for (const name of given) {
-    if (name === action || name === 'bootstrap-server' || ACTION_OPTIONS[action].includes(name)) continue;
+    if (
+      name === action ||
+      name === 'bootstrap-server' ||
+      name === 'command-config' ||
+      ACTION_OPTIONS[action].includes(name)
+    )
+      continue;
     throw new UsageError(`--${name} is not valid with --${action}`);
   }
   const command: TopicsCommand = {
@@ -211,14 +221,16 @@ const RUN: Record<Action, (admin: Admin, c: TopicsCommand) => Promise<string>> =
 export async function runTopics(argv: string[]): Promise<number> {
   let bootstrap: string[];
   let command: TopicsCommand;
+  let security: ClientSecurity;
   try {
     const flags = parseFlags(argv, FLAGS);
     bootstrap = bootstrapServers(flags);
     command = parseCommand(flags);
+    security = await commandConfigSecurity(flags);
   } catch (e) {
     return usageExit('topics', TOPICS_USAGE, e);
   }
-  const admin = await adminClient(bootstrap);
+  const admin = await adminClient(bootstrap, security);
   try {
     const out = await RUN[command.action](admin, command);
     if (out) console.log(out);

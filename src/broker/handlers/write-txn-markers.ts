@@ -1,0 +1,74 @@
+import { CONSUMER_OFFSETS_TOPIC } from '../../cluster/topic-name.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { writeTxnMarkersApi } from '../../protocol/generated/apis/write-txn-markers.js';
+import type { WriteTxnMarkersRequest } from '../../protocol/generated/messages/write-txn-markers-request.js';
+import type { WriteTxnMarkersResponse } from '../../protocol/generated/messages/write-txn-markers-response.js';
+import { LogOfflineError } from '../../storage/partition-log.js';
+import { ProducerStateError } from '../../storage/producer-state.js';
+import { type BrokerServices, defineHandler } from '../api-handler.js';
+import { AclOperation, authorizeCluster } from '../authorization.js';
+
+/**
+ * WriteTxnMarkers: writes COMMIT or ABORT markers for a producer's transaction in partitions led here. Kafka's
+ * transaction coordinators send it to the partition leaders; Samsa's coordinator writes its markers in-process,
+ * so this request comes from an operator aborting a hanging transaction (`kafka-transactions.sh abort`, KIP-664).
+ * A marker from an older producer epoch or coordinator epoch than the partition has seen is refused, as in
+ * Kafka. Without an authorizer anyone may send it, as Kafka allows (CLUSTER_ACTION is checked only with ACLs).
+ */
+export const writeTxnMarkersHandler = defineHandler<WriteTxnMarkersRequest, WriteTxnMarkersResponse>({
+  api: writeTxnMarkersApi,
+  minVersion: 0,
+  maxVersion: 1,
+  async handle(ctx, request) {
+    const { broker } = ctx;
+    // With an authorizer, only principals with CLUSTER_ACTION (brokers, operators) may write markers.
+    const allowed = authorizeCluster(ctx, AclOperation.CLUSTER_ACTION);
+    const markers = [];
+    for (const marker of request.markers) {
+      const topics = [];
+      for (const t of marker.topics) {
+        const partitions = [];
+        for (const partitionIndex of t.partitionIndexes) {
+          const errorCode = allowed
+            ? await writeMarker(broker, marker, t.name, partitionIndex)
+            : ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
+          partitions.push({ partitionIndex, errorCode });
+        }
+        topics.push({ name: t.name, partitions });
+      }
+      markers.push({ producerId: marker.producerId, topics });
+    }
+    return { markers };
+  },
+});
+
+async function writeMarker(
+  broker: BrokerServices,
+  marker: WriteTxnMarkersRequest['markers'][number],
+  topic: string,
+  partition: number,
+): Promise<number> {
+  const found = broker.replicas.lookup(topic, partition);
+  if ('errorCode' in found) return found.errorCode;
+  try {
+    // The log refuses a marker from an older producer or coordinator epoch (ProducerStateError).
+    await found.log.appendMarker(
+      {
+        producerId: marker.producerId,
+        producerEpoch: marker.producerEpoch,
+        coordinatorEpoch: marker.coordinatorEpoch,
+        aborted: !marker.transactionResult,
+      },
+      { sync: broker.settings.flushOnAcksAll },
+    );
+  } catch (error) {
+    if (error instanceof ProducerStateError) return error.errorCode;
+    if (!(error instanceof LogOfflineError))
+      broker.logger.error('could not write a transaction marker', { topic, partition, error: error as Error });
+    return ErrorCode.KAFKA_STORAGE_ERROR;
+  }
+  // Transactional offsets of a group settle with the marker, as after the coordinator's own markers.
+  if (topic === CONSUMER_OFFSETS_TOPIC)
+    broker.groups.completeTransaction(partition, marker.producerId, marker.transactionResult);
+  return ErrorCode.NONE;
+}
