@@ -5,10 +5,12 @@
  *
  * Part of `npm run bench`; on its own: `npx tsx bench/memory.ts [--quick] [--seconds 30] [--rate 20000]
  * [--variant name] ...`. A variant is a way of starting the broker (below); several are measured in turns, so that
- * their figures come from the same run on the same machine. RSS is what a shared machine does not disturb much;
+ * their figures come from the same run on the same machine; `--before <dir>` adds the variant `before`, the build
+ * in <dir> (a copy of bin/, dist/ and package.json beside a node_modules), to compare a change with the code before it. RSS is what a shared machine does not disturb much;
  * the rates here are fixed, so nothing is concluded about throughput.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { apis } from '../src/protocol/generated/index.js';
 import { buildLoadgen, loadgen } from './broker.js';
 import { type BrokerOptions, buildDist, rssBytes, startBrokerProcess } from './broker-process.js';
@@ -25,7 +27,7 @@ const IDLE_SETTLE_MS = 1000;
 const SAMPLE_EVERY_MS = 100;
 
 /** Ways of starting the broker that the memory figures are taken for. */
-export const VARIANTS: Record<string, Pick<BrokerOptions, 'properties' | 'nodeArgs' | 'env'>> = {
+export const VARIANTS: Record<string, Pick<BrokerOptions, 'properties' | 'nodeArgs' | 'env' | 'samsaBin'>> = {
   default: {},
   small: { properties: { 'samsa.memory.profile': 'small' } },
 };
@@ -169,6 +171,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const variants = argv.flatMap((a, i) => (argv[i - 1] === '--variant' ? [a] : []));
+  const before = value('--before');
+  if (before) {
+    VARIANTS['before'] = { samsaBin: join(before, 'bin', 'samsa.js') };
+    if (!variants.includes('before')) variants.unshift('before');
+  }
   const rows = await memorySuite({
     quick: argv.includes('--quick'),
     variants: variants.length > 0 ? variants : undefined,
