@@ -30,6 +30,13 @@ const SAMPLE_EVERY_MS = 100;
 export const VARIANTS: Record<string, Pick<BrokerOptions, 'properties' | 'nodeArgs' | 'env' | 'samsaBin'>> = {
   default: {},
   small: { properties: { 'samsa.memory.profile': 'small' } },
+  // Knobs measured against the default (see docs/PERFORMANCE.md, memory).
+  'semi-space-1': { nodeArgs: ['--max-semi-space-size=1'] },
+  'semi-space-2': { nodeArgs: ['--max-semi-space-size=2'] },
+  'semi-space-4': { nodeArgs: ['--max-semi-space-size=4'] },
+  'optimize-for-size': { nodeArgs: ['--optimize-for-size'] },
+  'malloc-mmap-128k': { env: { MALLOC_MMAP_THRESHOLD_: '131072' } },
+  'malloc-arena-2': { env: { MALLOC_ARENA_MAX: '2' } },
 };
 
 /** This machine's RAM (MemTotal), MB. */

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
 import { Broker } from '../broker/broker.js';
 import { StartupError } from '../broker/startup-error.js';
 import { ConfigError, parseBrokerConfig, toBrokerSettings } from '../config/broker-config.js';
+import { type MemoryProfile, memoryProfileValues, withMemoryProfile } from '../config/memory-profile.js';
 import { parseOverride, parseProperties } from '../config/properties.js';
 import { isLogLevel, Logger } from '../observability/logger.js';
 import { raiseOpenFilesLimit } from './open-files.js';
@@ -60,7 +62,9 @@ export async function runServer(args: string[]): Promise<number> {
     for (const w of warnings) logger.warn(w);
     for (const n of notices) logger.info(n);
     const settings = toBrokerSettings(values);
-    settings.staticConfigs = Object.fromEntries(raw);
+    // What the memory profile sets is reported as set (DescribeConfigs), as it is in force.
+    settings.staticConfigs = Object.fromEntries(withMemoryProfile(raw));
+    applyMemoryProfileFlags(settings.memoryProfile, logger);
     if (overrides.has('listeners') && !ADVERTISING_KEYS.some((k) => overrides.has(k))) {
       const advertising = ADVERTISING_KEYS.filter((k) => fromFile.has(k));
       if (advertising.length > 0)
@@ -100,6 +104,20 @@ export async function runServer(args: string[]): Promise<number> {
   }
   await stopped;
   return 0;
+}
+
+/**
+ * The memory profile's V8 flags, set while the process runs (a command-line flag would need a second process):
+ * only flags V8 reads as it goes work this way, which the profile's are (measured in bench/memory.ts).
+ */
+function applyMemoryProfileFlags(profile: MemoryProfile, logger: Logger): void {
+  const { configs, v8Flags } = memoryProfileValues(profile);
+  for (const flag of v8Flags) setFlagsFromString(flag);
+  if (profile !== 'default')
+    logger.info(`samsa.memory.profile=${profile}`, {
+      ...configs,
+      ...(v8Flags.length > 0 ? { v8: v8Flags.join(' ') } : {}),
+    });
 }
 
 /**

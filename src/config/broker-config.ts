@@ -3,6 +3,7 @@ import { resolveListenerSasl, SaslConfigError } from '../security/sasl-config.js
 import { resolveListenerSsl, SslConfigError } from '../security/ssl-config.js';
 import type { BrokerSettings, EtcdSettings, ListenerSettings } from './broker-settings.js';
 import { defaultBrokerSettings } from './broker-settings.js';
+import { MEMORY_PROFILES, type MemoryProfile, withMemoryProfile } from './memory-profile.js';
 import { configValueError, LONG_MAX_TEXT, TOPIC_CONFIGS } from './topic-config.js';
 
 /** Raised for an invalid configuration value: start-up stops with a message naming the key. */
@@ -112,6 +113,8 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'producer.id.expiration.check.interval.ms': { type: 'int', default: '600000', atLeast: 1 },
   /** Samsa's own: whether acks=all waits for fsync (see docs/ARCHITECTURE.md, fsync policy). */
   'samsa.log.flush.on.acks.all': { type: 'boolean', default: 'true' },
+  /** Samsa's own: sizes caches and pools for the machine (config/memory-profile.ts): `default` or `small`. */
+  'samsa.memory.profile': { type: 'string', default: 'default', oneOf: MEMORY_PROFILES },
   /** Samsa's own: memory for the recent batches of all partitions, served to tailing consumers. */
   'samsa.log.tail.cache.bytes': { type: 'long', default: '33554432', atLeast: 0 },
   /**
@@ -211,7 +214,9 @@ function parseValue(key: string, def: Definition, raw: string): ConfigValue {
 }
 
 /** Types and checks every key; an invalid value throws ConfigError, an unknown key is a warning. */
-export function parseBrokerConfig(raw: Map<string, string>): ParsedConfig {
+export function parseBrokerConfig(written: Map<string, string>): ParsedConfig {
+  // The memory profile's configs count as written where the file leaves them unset.
+  const raw = withMemoryProfile(written);
   const values = new Map<string, ConfigValue>();
   const warnings: string[] = [];
   const notices: string[] = [];
@@ -435,6 +440,7 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     logMessageTimestampType: get<string>('log.message.timestamp.type') as BrokerSettings['logMessageTimestampType'],
     minInsyncReplicas: get<number>('min.insync.replicas')!,
     tailCacheBytes: get<number>('samsa.log.tail.cache.bytes')!,
+    memoryProfile: get<string>('samsa.memory.profile') as MemoryProfile,
     ...(get<number>('samsa.max.broker.partitions')! >= 0
       ? { maxBrokerPartitions: get<number>('samsa.max.broker.partitions')! }
       : {}),
