@@ -86,7 +86,19 @@ async function loadRss(variant: BrokerOptions, rate: number, seconds: number): P
         samples.push(rssBytes(broker.pid));
       } catch {}
     }, SAMPLE_EVERY_MS);
-    const r = await loadgen(['latency', broker.bootstrap, 'memory-load', String(rate), String(seconds), '1024', '1']);
+    const r = await loadgen([
+      'latency',
+      broker.bootstrap,
+      'memory-load',
+      String(rate),
+      String(seconds),
+      '1024',
+      '1',
+    ]).catch((e: unknown) => {
+      throw new Error(
+        `memory load failed: ${(e as Error).message.slice(0, 500)}\nbroker log: ${broker.log().slice(-2000)}`,
+      );
+    });
     clearInterval(timer);
     if (r.messages < rate * seconds * 0.99) throw new Error(`memory load: only ${r.messages} records arrived`);
     const { memory } = await broker.eventLoopDelay();

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
-import { Broker } from '../broker/broker.js';
+import type { Broker } from '../broker/broker.js';
 import { StartupError } from '../broker/startup-error.js';
 import { ConfigError, parseBrokerConfig, toBrokerSettings } from '../config/broker-config.js';
 import { type MemoryProfile, memoryProfileValues, withMemoryProfile } from '../config/memory-profile.js';
@@ -88,6 +88,8 @@ export async function runServer(args: string[]): Promise<number> {
     if (!raw.has('listeners') && !raw.has('port') && !raw.has('host.name'))
       logger.info("listeners is not set: PLAINTEXT://:9092 on every interface (Kafka's default)");
     await raiseOpenFilesLimit(logger, settings.logDirs);
+    // Loaded once the memory profile's V8 flags are set, so that they apply to loading the broker's modules too.
+    const { Broker } = await import('../broker/broker.js');
     const broker = new Broker(settings, logger);
     const startup = broker.start();
     stopped = stopOnSignals(logger, broker, startup);
