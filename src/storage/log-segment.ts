@@ -15,7 +15,6 @@ import {
 import { crc32c } from '../protocol/records/crc32c.js';
 import { CorruptIndexError, OffsetIndex } from './offset-index.js';
 import { closeAll, inactiveSegmentLogs, openAll, SegmentLogFile } from './open-files.js';
-import { releaseWrittenSlabs } from './tail-cache.js';
 import { TimeIndex } from './time-index.js';
 
 /** Bytes read at a time when scanning a segment (recovery, offset search). */
@@ -75,12 +74,11 @@ class ReadBufferPool {
 const readBuffers = new ReadBufferPool();
 
 /**
- * Hands the memory of written response chunks back for reuse by segment reads and by the tail caches' slabs.
- * Chunks that are neither are ignored. Only for bytes that nothing will look at again.
+ * Hands the memory of written response chunks back for reuse by segment reads. Chunks that are not segment
+ * reads are ignored. Only for bytes that nothing will look at again.
  */
 export function releaseWrittenChunks(chunks: readonly Buffer[]): void {
   for (const c of chunks) readBuffers.release(c);
-  releaseWrittenSlabs(chunks);
 }
 
 /** A segment's two index files as read from disk, or null when either is corrupt (the segment is then recovered). */

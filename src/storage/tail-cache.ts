@@ -53,84 +53,6 @@ const SMALL_JOIN_BYTES = 64 * 1024;
 /** Appends at least this large that fill most of their own memory block are kept as they are, not copied. */
 const KEEP_WITHOUT_COPY_BYTES = 64 * 1024;
 
-/** Full-size slabs kept for reuse across all tail caches of the process; more are left to the garbage collector. */
-const MAX_FREE_SLABS = 16;
-
-/** A full-size slab's slices in responses not yet written, and whether its cache has let go of it. */
-interface SlabState {
-  lent: number;
-  evicted: boolean;
-}
-
-/**
- * Full-size slabs (MAX_SLAB_BYTES) of every tail cache in the process, reused once evicted and no longer being
- * sent. An evicted slab left to the garbage collector is freed only at V8's next full collection, which external
- * memory brings about only after tens of megabytes more; meanwhile the C allocator keeps its memory, and new
- * slabs take more: at 20,000 records of 1 KiB a second its heap grew from 48 to 102 MB over 30 s with a 32 MiB
- * cache.
- *
- * A slab goes back to the free list only when every slice read from it (`lend`) came back through a written
- * response (`written`): a slice that is never written (a read dropped, a connection closed) keeps its slab
- * out of the pool for good, and the garbage collector frees it as before. Each written response gives back at
- * most one slice per slab, so a slice split into several chunks is counted once.
- */
-class SlabPool {
-  private readonly states = new WeakMap<ArrayBuffer, SlabState>();
-  private readonly free: ArrayBuffer[] = [];
-
-  take(): Buffer {
-    const reused = this.free.pop();
-    const slab = reused ? Buffer.from(reused, 0, MAX_SLAB_BYTES) : Buffer.allocUnsafeSlow(MAX_SLAB_BYTES);
-    if (slab.byteOffset !== 0 || slab.buffer.byteLength !== MAX_SLAB_BYTES)
-      throw new Error('tail cache slab does not own its memory');
-    this.states.set(slab.buffer as ArrayBuffer, { lent: 0, evicted: false });
-    return slab;
-  }
-
-  /** A slice of `slab` is handed to a reader. */
-  lend(slab: Buffer): void {
-    const state = this.states.get(slab.buffer as ArrayBuffer);
-    if (state) state.lent++;
-  }
-
-  /** The cache no longer holds `slab`: it is free once its slices have been written. */
-  evict(slab: Buffer): void {
-    const state = this.states.get(slab.buffer as ArrayBuffer);
-    if (!state) return;
-    state.evicted = true;
-    if (state.lent === 0) this.recycle(slab.buffer as ArrayBuffer);
-  }
-
-  /** The chunks of one response have been written to its socket. */
-  written(chunks: readonly Buffer[]): void {
-    let seen: Set<ArrayBuffer> | null = null;
-    for (const chunk of chunks) {
-      const memory = chunk.buffer as ArrayBuffer;
-      const state = this.states.get(memory);
-      if (!state || state.lent === 0 || seen?.has(memory)) continue;
-      seen ??= new Set();
-      seen.add(memory);
-      state.lent--;
-      if (state.lent === 0 && state.evicted) this.recycle(memory);
-    }
-  }
-
-  private recycle(memory: ArrayBuffer): void {
-    this.states.delete(memory);
-    if (this.free.length < MAX_FREE_SLABS) this.free.push(memory);
-  }
-}
-
-const slabPool = new SlabPool();
-
-/**
- * Gives the tail caches' slabs whose slices were among these written response chunks back for reuse (see
- * SlabPool). Only for bytes that nothing will look at again.
- */
-export function releaseWrittenSlabs(chunks: readonly Buffer[]): void {
-  slabPool.written(chunks);
-}
-
 /**
  * The most recent batches of one partition, kept in memory as written, so that consumers reading at the
  * end of the log are served without a file read. Batches enter after they are written to the segment, in
@@ -211,8 +133,8 @@ export class TailCache {
   private place(records: Buffer): number {
     const n = records.length;
     if (!this.slab || this.slabUsed + n > this.slab.length) {
-      const grown = Math.max(this.slab ? Math.min(this.slab.length * 2, MAX_SLAB_BYTES) : n, n);
-      this.slab = grown === MAX_SLAB_BYTES ? slabPool.take() : Buffer.allocUnsafeSlow(grown);
+      const grown = this.slab ? Math.min(this.slab.length * 2, MAX_SLAB_BYTES) : n;
+      this.slab = Buffer.allocUnsafeSlow(Math.max(grown, n));
       this.slabUsed = 0;
       this.slabs.push(this.slab);
     }
@@ -262,7 +184,7 @@ export class TailCache {
     const oldestLive = this.head < this.count ? this.slabOf[this.head]! : this.firstSlab + this.slabs.length;
     while (this.firstSlab < oldestLive && this.slabs.length > 0) {
       if (this.slabs[0] === this.slab) this.slab = null;
-      slabPool.evict(this.slabs.shift()!);
+      this.slabs.shift();
       this.firstSlab++;
     }
     // Nothing cached any more: the next append starts a small slab instead of filling a large one.
@@ -315,10 +237,7 @@ export class TailCache {
     if (size === 0) return Buffer.alloc(0);
     const start = this.positions[lo]!;
     const slab = this.slabs[firstSlab - this.firstSlab]!;
-    if (contiguous === size || size > SMALL_JOIN_BYTES) {
-      slabPool.lend(slab);
-      return slab.subarray(start, start + contiguous);
-    }
+    if (contiguous === size || size > SMALL_JOIN_BYTES) return slab.subarray(start, start + contiguous);
     const parts: Buffer[] = [];
     for (let i = lo; i < end; i++) {
       const at = this.positions[i]!;

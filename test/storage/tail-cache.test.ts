@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { type LogConfig, PartitionLog } from '../../src/storage/partition-log.js';
-import { releaseWrittenSlabs, TailCache, TailCacheBudget } from '../../src/storage/tail-cache.js';
+import { TailCache, TailCacheBudget } from '../../src/storage/tail-cache.js';
 import { batchOffsets, makeBatch, testLogConfig, withTempDir } from './helpers.js';
 
 const config = testLogConfig({ segmentBytes: 4096, indexIntervalBytes: 256 });
@@ -102,34 +102,4 @@ test('an append too large for the budget empties the tail, so that it never hold
   assert.equal(tail.read(1, 1 << 20, true, 10), null, 'offsets 1-2 are not in memory: read the file');
   assert.equal(tail.read(0, 1 << 20, true, 10), null);
   assert.deepEqual(batchOffsets(tail.read(3, 1 << 20, true, 10)!), [3]);
-});
-
-test('a full-size slab is reused once evicted and every slice read from it was written, never before', () => {
-  const SLAB_BYTES = 1 << 20;
-  const BUDGET_BYTES = 3 * SLAB_BYTES;
-  const tail = new TailCache(new TailCacheBudget(BUDGET_BYTES));
-  let next = 0;
-  /** Appends a batch of about 16 KB. */
-  const add = () => tail.add(placed(1, next++, 16_000));
-  /** Appends a batch and reads it back: a slice of the slab it went to (each read is a slice lent). */
-  const addAndRead = (): Buffer => {
-    add();
-    return tail.read(next - 1, SLAB_BYTES, true, next)!;
-  };
-  const addManyAndRead = (count: number): Buffer[] => Array.from({ length: count }, addAndRead);
-  // Slabs double up to the full size; the first batch read from a full-size slab is read twice.
-  let first = addAndRead();
-  while (first.buffer.byteLength !== SLAB_BYTES) first = addAndRead();
-  const second = tail.read(next - 1, SLAB_BYTES, true, next)!;
-  assert.equal(second.buffer, first.buffer);
-  const memory = first.buffer;
-  // Appends (not read) evict it; while its two slices are unwritten no new slab is given its memory.
-  for (let added = 0; added < 2 * BUDGET_BYTES; added += 16_000) add();
-  assert.ok(addManyAndRead(300).every((r) => r.buffer !== memory));
-  // One response wrote the first slice as two chunks: that gives back one slice, not two.
-  releaseWrittenSlabs([first.subarray(0, 100), first.subarray(100)]);
-  assert.ok(addManyAndRead(300).every((r) => r.buffer !== memory));
-  // The second slice written: the slab is free, and the next full-size slab is made from it.
-  releaseWrittenSlabs([second]);
-  assert.ok(addManyAndRead(100).some((r) => r.buffer === memory));
 });
