@@ -33,7 +33,7 @@ import { RequestMemoryPool } from '../server/request-memory-pool.js';
 import { LogCleaner } from '../storage/log-cleaner.js';
 import { lockLogDir } from '../storage/log-dir-lock.js';
 import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/log-manager.js';
-import { releaseWrittenChunks } from '../storage/log-segment.js';
+import { releaseWrittenChunks, setReadBufferPoolBytes } from '../storage/log-segment.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import { BrokerMetrics, type MetricSources } from './broker-metrics.js';
 import { staticConfigsOf } from './config-describer.js';
@@ -240,6 +240,7 @@ export class Broker {
     settings.staticConfigs ??= staticConfigsOf(settings);
     const staticValues = dynamicallyConfigurable(settings);
     applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
+    setReadBufferPoolBytes(settings.readBufferPoolBytes);
     const logs = new LogManager({
       logDirs: settings.logDirs,
       configFor: (topic) => logConfigFor(topics.get(topic), settings),

@@ -117,6 +117,8 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'samsa.memory.profile': { type: 'string', default: 'default', oneOf: MEMORY_PROFILES },
   /** Samsa's own: memory for the recent batches of all partitions, served to tailing consumers. */
   'samsa.log.tail.cache.bytes': { type: 'long', default: '33554432', atLeast: 0 },
+  /** Samsa's own: memory kept for reuse by large segment reads (catching-up consumers), for the whole process. */
+  'samsa.log.read.buffer.pool.bytes': { type: 'long', default: '67108864', atLeast: 0 },
   /**
    * Samsa's own (Kafka's KIP-578 `max.broker.partitions` never shipped): the partitions this broker may host; -1
    * derives it from the open-files limit (see broker/partition-limit.ts).
@@ -440,6 +442,7 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     logMessageTimestampType: get<string>('log.message.timestamp.type') as BrokerSettings['logMessageTimestampType'],
     minInsyncReplicas: get<number>('min.insync.replicas')!,
     tailCacheBytes: get<number>('samsa.log.tail.cache.bytes')!,
+    readBufferPoolBytes: get<number>('samsa.log.read.buffer.pool.bytes')!,
     memoryProfile: get<string>('samsa.memory.profile') as MemoryProfile,
     ...(get<number>('samsa.max.broker.partitions')! >= 0
       ? { maxBrokerPartitions: get<number>('samsa.max.broker.partitions')! }

@@ -28,6 +28,8 @@ const SMALL: MemoryProfileValues = {
     'queued.max.request.bytes': String(16 * MiB),
     // Recent batches kept for tailing consumers (32 MiB by default): a few seconds of a producer on such a machine.
     'samsa.log.tail.cache.bytes': String(8 * MiB),
+    // Memory kept for reuse by large segment reads of catching-up consumers (64 MiB by default).
+    'samsa.log.read.buffer.pool.bytes': String(8 * MiB),
     // Record bytes in one Fetch response (Kafka's 55 MiB), read into memory before they are sent; at least one
     // batch is always returned, so no consumer is stuck.
     'fetch.max.bytes': String(16 * MiB),

@@ -36,6 +36,7 @@ test('samsa server with samsa.memory.profile=small: the profile sizes the keys l
       assert.equal(value('samsa.memory.profile'), 'small');
       assert.equal(value('queued.max.request.bytes'), String(16 * 1024 * 1024));
       assert.equal(value('samsa.log.tail.cache.bytes'), String(8 * 1024 * 1024));
+      assert.equal(value('samsa.log.read.buffer.pool.bytes'), String(8 * 1024 * 1024));
       assert.equal(value('fetch.max.bytes'), '1048576', 'a key set in the file wins over the profile');
 
       const producer = kafka.producer();

@@ -13,6 +13,7 @@ test('samsa.memory.profile=small sizes request memory, the tail cache and fetch 
   assert.equal(small.queuedMaxRequestBytes, 16 * MiB);
   assert.equal(small.tailCacheBytes, 8 * MiB);
   assert.equal(small.fetchMaxBytes, 16 * MiB);
+  assert.equal(small.readBufferPoolBytes, 8 * MiB);
   assert.deepEqual(memoryProfileValues('small').v8Flags, ['--optimize-for-size']);
 });
 
@@ -23,6 +24,7 @@ test('without a profile, or with the default one, the defaults stay', () => {
     assert.equal(s.queuedMaxRequestBytes, 100 * MiB);
     assert.equal(s.tailCacheBytes, 32 * MiB);
     assert.equal(s.fetchMaxBytes, 55 * MiB);
+    assert.equal(s.readBufferPoolBytes, 64 * MiB);
   }
   assert.deepEqual(memoryProfileValues('default'), { configs: {}, v8Flags: [] });
 });
