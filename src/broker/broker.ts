@@ -23,7 +23,7 @@ import { applyDynamicBrokerConfigs, dynamicallyConfigurable } from '../config/dy
 import { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.js';
 import { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
-import { HttpEndpoint } from '../observability/http-endpoint.js';
+import type { HttpEndpoint } from '../observability/http-endpoint.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import packageRequire from '../protocol/records/package-require.cjs';
@@ -517,6 +517,8 @@ export class Broker {
   private async bindHttpListener(): Promise<void> {
     const address = this.settings.httpListener;
     if (!address) return;
+    // Loaded (with node:http) only by a broker that serves samsa.http.listener.
+    const { HttpEndpoint } = await import('../observability/http-endpoint.js');
     const http = new HttpEndpoint({
       host: address.host,
       port: address.port,
