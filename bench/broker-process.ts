@@ -67,6 +67,12 @@ export interface BrokerOptions {
   /** An existing data directory to start on (kept on stop). */
   dataDir?: string;
   port?: number;
+  /** Extra options for node (V8 flags), before the script. */
+  nodeArgs?: string[];
+  /** Another build's bin/samsa.js to start instead of this checkout's (to compare before and after a change). */
+  samsaBin?: string;
+  /** Extra environment variables for the broker process. */
+  env?: Record<string, string>;
 }
 
 /** A broker in its own process, started as users start it: `node bin/samsa.js server <properties>`. */
@@ -82,13 +88,17 @@ export async function startBrokerProcess(options: BrokerOptions = {}): Promise<B
       .map(([k, v]) => `${k}=${v}`)
       .join('\n')}\n`,
   );
-  const execArgv = ['--import', join(ROOT, 'bench', 'eld-probe.mjs')];
+  const execArgv = [...(options.nodeArgs ?? []), '--import', join(ROOT, 'bench', 'eld-probe.mjs')];
   if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
   const spawned = performance.now();
-  const child = spawn(process.execPath, [...execArgv, join(ROOT, 'bin', 'samsa.js'), 'server', props], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, SAMSA_LOG_LEVEL: 'info' },
-  });
+  const child = spawn(
+    process.execPath,
+    [...execArgv, options.samsaBin ?? join(ROOT, 'bin', 'samsa.js'), 'server', props],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, SAMSA_LOG_LEVEL: 'info', ...options.env },
+    },
+  );
   let log = '';
   const eldWaiters: Array<(v: { p50: number; p99: number; max: number; memory?: Record<string, number> }) => void> = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

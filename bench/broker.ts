@@ -195,28 +195,15 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
     sink.stop();
   }
 
-  // Start-up to the first answered ApiVersions, and idle memory, over a few fresh brokers.
+  // Start-up to the first answered ApiVersions over a few fresh brokers (their idle memory: bench/memory.ts).
   const startups: number[] = [];
-  const idle: number[] = [];
-  for (let i = 0; i < (quick ? 3 : 5); i++) {
-    const { ms, rss } = await measureStartup();
-    startups.push(ms);
-    idle.push(rss);
-  }
+  for (let i = 0; i < (quick ? 3 : 5); i++) startups.push(await measureStartup());
   startups.sort((a, b) => a - b);
-  idle.sort((a, b) => a - b);
   rows.push({
     workload: `start-up: spawn of node bin/samsa.js server to the first ApiVersions answer (median of ${startups.length})`,
     figure: startups[startups.length >> 1]!,
     unit: 'ms',
     limit: 300,
-    limitName: 'goal',
-  });
-  rows.push({
-    workload: 'RSS of the broker process at idle (after start-up, no topics)',
-    figure: idle[idle.length >> 1]! / MB,
-    unit: 'MB',
-    limit: 60,
     limitName: 'goal',
   });
 
@@ -449,8 +436,8 @@ function clientNote(figure: number, ceiling: number, unit = 'MB/s'): string {
   return `loadgen ceiling ${Math.round(ceiling)} ${unit}${share >= 0.8 ? ' (client-bound)' : ''}`;
 }
 
-/** Milliseconds from spawning a broker to its first ApiVersions answer, and its RSS a second later. */
-async function measureStartup(): Promise<{ ms: number; rss: number }> {
+/** Milliseconds from spawning a broker to its first ApiVersions answer. */
+async function measureStartup(): Promise<number> {
   const port = await freePort();
   const spawned = performance.now();
   const startPromise = startBrokerProcess({ port });
@@ -467,10 +454,8 @@ async function measureStartup(): Promise<{ ms: number; rss: number }> {
     }
   }
   const broker = await startPromise;
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const rss = rssBytes(broker.pid);
   await broker.stop();
-  return { ms, rss };
+  return ms;
 }
 
 /** File descriptors the broker holds per partition: the .log, .index and .timeindex of its active segment. */

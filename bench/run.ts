@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: measures the machine's own limits, then Samsa's figures, and prints them side by side.
  * `--quick` shortens every measurement (under two minutes); `--profile` also writes a CPU profile of the main
- * broker process (node --cpu-prof) under bench/results/profiles/. Results are written as JSON under bench/results/.
+ * broker process (node --cpu-prof) under bench/results/profiles/; `--only memory` runs the memory figures alone
+ * (bench/memory.ts). Results are written as JSON under bench/results/.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -10,11 +11,15 @@ import { authorizerSuite } from './authorizer.js';
 import { brokerSuite, buildLoadgen, loopbackMBps } from './broker.js';
 import { type BenchRow, formatTable, memcpyMBps } from './lib.js';
 import { diskMBps, nodeLoopbackMBps, syncAppendLatencyMs } from './machine.js';
+import { memorySuite } from './memory.js';
 import { codecSuite, compressionSuite, crcSuite } from './protocol.js';
 
 const quick = process.argv.includes('--quick');
 const profile = process.argv.includes('--profile');
 const minMs = quick ? 200 : 1000;
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+if (only !== undefined && only !== 'memory') throw new Error(`--only takes memory, not ${only}`);
 
 /** Every figure shares the machine with whatever else runs: say so when something else is busy. */
 function busyWarning(): string | null {
@@ -32,6 +37,11 @@ async function main(): Promise<void> {
   if (before) console.error(before);
   const resultsDir = join(import.meta.dirname, 'results');
   await buildLoadgen();
+  if (only === 'memory') {
+    const rows = await memorySuite({ quick });
+    report(rows, resultsDir, started, loadAverageBefore, before);
+    return;
+  }
   // The machine's limits, measured first and in the same run as everything compared with them.
   const memcpy = memcpyMBps(minMs);
   const disk = await diskMBps((quick ? 256 : 1024) * 1024 * 1024);
@@ -76,7 +86,17 @@ async function main(): Promise<void> {
       },
     })),
   );
+  rows.push(...(await memorySuite({ quick })));
+  report(rows, resultsDir, started, loadAverageBefore, before);
+}
 
+function report(
+  rows: BenchRow[],
+  resultsDir: string,
+  started: number,
+  loadAverageBefore: number | undefined,
+  before: string | null,
+): void {
   console.log(formatTable(rows));
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { ErrorCode, errorInfo } from '../protocol/errors.js';
+import type { Registry } from 'prom-client';
+import { ErrorCode } from '../protocol/errors.js';
 
 /**
  * The broker's metrics, named as Prometheus' JMX exporter names Kafka's MBeans (docs/METRICS.md has the table).
@@ -9,10 +9,12 @@ import { ErrorCode, errorInfo } from '../protocol/errors.js';
  * per API: prom-client's labelled children hash their labels into a string on every increment, which is an
  * allocation per call. The prom-client metrics are filled from these numbers when /metrics is scraped, and the
  * gauges (log sizes, purgatory sizes, group lag) are computed then too, so that an idle broker pays nothing.
+ * prom-client itself is loaded on the first scrape (metrics-registry.ts): a broker without samsa.http.listener
+ * never loads it.
  */
 
 /** Counts of one topic, or of all topics together (Kafka's BrokerTopicMetrics). */
-interface TopicStats {
+export interface TopicStats {
   messagesIn: number;
   bytesIn: number;
   bytesOut: number;
@@ -22,10 +24,10 @@ interface TopicStats {
  * Upper bounds of the request latency buckets, in milliseconds (Kafka's TotalTimeMs is in milliseconds; the
  * exporter keeps the unit in the name).
  */
-const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000] as const;
+export const LATENCY_BUCKETS_MS = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000] as const;
 
 /** One request API (or Kafka's FetchConsumer view of Fetch): counts per version and its latency histogram. */
-interface ApiStats {
+export interface ApiStats {
   name: string;
   /** Requests by version. */
   requests: number[];
@@ -51,12 +53,6 @@ function newApiStats(name: string): ApiStats {
 /** Kafka's api keys of the two APIs counted in detail. */
 const PRODUCE_KEY = 0;
 const FETCH_KEY = 1;
-
-/**
- * Consumer group lag series at most, per scrape: a broker with many groups and partitions answers a bounded
- * scrape (the rest is left out, and `kafka_consumergroup_lag_truncated` says so).
- */
-export const MAX_LAG_SERIES = 10_000;
 
 /** A partition log as the scrape reads it. */
 export interface PartitionLogView {
@@ -88,6 +84,15 @@ export interface MetricSources {
   topicExists(name: string): boolean;
 }
 
+/** The counts the hooks below keep, as a scrape reads them. */
+export interface MetricCounts {
+  topics: Map<string, TopicStats>;
+  allTopics: TopicStats;
+  apis: ReadonlyArray<ApiStats | undefined>;
+  fetchConsumer: ApiStats;
+  delayedProduces(): number;
+}
+
 export class BrokerMetrics {
   /** Off (no samsa.http.listener): every hook returns at once. */
   readonly enabled: boolean;
@@ -99,7 +104,7 @@ export class BrokerMetrics {
   private readonly fetchConsumer = newApiStats('FetchConsumer');
   /** Produce requests waiting for their appends to be durable (acks=all): Kafka's produce purgatory. */
   private delayedProduces = 0;
-  private registry: Registry | null = null;
+  private registry: Promise<Registry> | null = null;
 
   constructor(enabled: boolean) {
     this.enabled = enabled;
@@ -154,6 +159,21 @@ export class BrokerMetrics {
     if (response !== null) countErrors(api.errors, apiKey, response);
   }
 
+  /** The registry /metrics is written from, built (and prom-client loaded) on first use. */
+  registryFor(sources: MetricSources): Promise<Registry> {
+    if (!this.registry) {
+      const counts: MetricCounts = {
+        topics: this.topics,
+        allTopics: this.allTopics,
+        apis: this.apis,
+        fetchConsumer: this.fetchConsumer,
+        delayedProduces: () => this.delayedProduces,
+      };
+      this.registry = import('./metrics-registry.js').then((m) => m.buildRegistry(counts, sources));
+    }
+    return this.registry;
+  }
+
   private topicStats(topic: string): TopicStats {
     let stats = this.topics.get(topic);
     if (!stats) {
@@ -161,117 +181,6 @@ export class BrokerMetrics {
       this.topics.set(topic, stats);
     }
     return stats;
-  }
-
-  /**
-   * The registry /metrics is served from, made on first use: Node's process metrics (event-loop lag, heap,
-   * RSS, GC) from prom-client, and the broker's, filled from `sources` and the counts above at each scrape.
-   */
-  registryFor(sources: MetricSources): Registry {
-    if (this.registry) return this.registry;
-    const registry = new Registry();
-    collectDefaultMetrics({ register: registry });
-    this.registerTopicMetrics(registry, sources);
-    this.registerRequestMetrics(registry);
-    registerLogMetrics(registry, sources);
-    registerGroupMetrics(registry, sources);
-    const delayedProduces = () => this.delayedProduces;
-    new Gauge({
-      name: 'kafka_server_delayedoperationpurgatory_purgatorysize',
-      help: 'Requests waiting in a purgatory: Produce (acks=all waiting for fsync), Fetch (long polls).',
-      labelNames: ['delayedOperation'],
-      registers: [registry],
-      collect() {
-        this.set({ delayedOperation: 'Produce' }, delayedProduces());
-        this.set({ delayedOperation: 'Fetch' }, sources.delayedFetches());
-      },
-    });
-    new Gauge({
-      name: 'kafka_server_socket_server_metrics_connection_count',
-      help: 'Open connections per listener.',
-      labelNames: ['listener'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const { listener, count } of sources.connections()) this.set({ listener }, count);
-      },
-    });
-    this.registry = registry;
-    return registry;
-  }
-
-  private registerTopicMetrics(registry: Registry, sources: MetricSources): void {
-    const { topics, allTopics } = this;
-    const pruneDeleted = () => {
-      for (const name of topics.keys()) if (!sources.topicExists(name)) topics.delete(name);
-    };
-    const topicCounter = (name: string, help: string, value: (s: TopicStats) => number, prune = false) =>
-      new Counter({
-        name,
-        help,
-        labelNames: ['topic'],
-        registers: [registry],
-        collect() {
-          if (prune) pruneDeleted();
-          this.reset();
-          // Without a topic label: all topics, as the MBean without topic= in Kafka.
-          this.inc(value(allTopics));
-          for (const [topic, stats] of topics) this.inc({ topic }, value(stats));
-        },
-      });
-    topicCounter(
-      'kafka_server_brokertopicmetrics_messagesin_total',
-      'Records appended by producers, per topic and for all topics.',
-      (s) => s.messagesIn,
-      true,
-    );
-    topicCounter(
-      'kafka_server_brokertopicmetrics_bytesin_total',
-      'Record bytes received from producers, per topic and for all topics.',
-      (s) => s.bytesIn,
-    );
-    topicCounter(
-      'kafka_server_brokertopicmetrics_bytesout_total',
-      'Record bytes sent to consumers, per topic and for all topics.',
-      (s) => s.bytesOut,
-    );
-  }
-
-  private registerRequestMetrics(registry: Registry): void {
-    const apis = (): ApiStats[] => {
-      const all = this.apis.filter((a): a is ApiStats => a !== undefined);
-      if (this.fetchConsumer.latencyCount > 0) all.push(this.fetchConsumer);
-      return all;
-    };
-    new Counter({
-      name: 'kafka_network_requestmetrics_requests_total',
-      help: 'Requests answered, per API and version (Fetch also counted as FetchConsumer).',
-      labelNames: ['request', 'version'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const api of apis()) {
-          api.requests.forEach((count, version) => {
-            if (count) this.inc({ request: api.name, version: String(version) }, count);
-          });
-        }
-      },
-    });
-    const fetchConsumer = this.fetchConsumer;
-    new Counter({
-      name: 'kafka_network_requestmetrics_errors_total',
-      help: 'Error codes in responses, per API and error (error="NONE": successes); every error field counts.',
-      labelNames: ['request', 'error'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const api of apis()) {
-          if (api === fetchConsumer) continue;
-          for (const [code, count] of api.errors) this.inc({ request: api.name, error: errorName(code) }, count);
-        }
-      },
-    });
-    registry.registerMetric(new LatencyHistogramMetric(apis) as unknown as Counter);
   }
 }
 
@@ -340,117 +249,4 @@ function walkErrorCodes(errors: Map<number, number>, value: unknown): void {
     if (key === 'errorCode' && typeof field === 'number') addError(errors, field, 1);
     else if (typeof field === 'object') walkErrorCodes(errors, field);
   }
-}
-
-function errorName(code: number): string {
-  return errorInfo(code)?.name ?? String(code);
-}
-
-/**
- * `kafka_network_requestmetrics_totaltimems`, a Prometheus histogram per API, built from the bucket counts kept
- * by the request hook (prom-client's Histogram would hash its labels on every observation). Registered with
- * prom-client's registry, which writes the exposition text.
- */
-class LatencyHistogramMetric {
-  readonly name = 'kafka_network_requestmetrics_totaltimems';
-  readonly help =
-    'Time from a request being read to its response being ready, in milliseconds, per API (Kafka: TotalTimeMs).';
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-
-  constructor(private readonly apis: () => ApiStats[]) {}
-
-  get(): {
-    name: string;
-    help: string;
-    type: string;
-    aggregator: string;
-    values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }>;
-  } {
-    const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
-    for (const api of this.apis()) {
-      let cumulative = 0;
-      for (let i = 0; i <= LATENCY_BUCKETS_MS.length; i++) {
-        cumulative += api.latencyBuckets[i]!;
-        const le = i < LATENCY_BUCKETS_MS.length ? String(LATENCY_BUCKETS_MS[i]) : '+Inf';
-        values.push({ metricName: `${this.name}_bucket`, labels: { request: api.name, le }, value: cumulative });
-      }
-      values.push({ metricName: `${this.name}_sum`, labels: { request: api.name }, value: api.latencySumMs });
-      values.push({ metricName: `${this.name}_count`, labels: { request: api.name }, value: api.latencyCount });
-    }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-}
-
-function registerLogMetrics(registry: Registry, sources: MetricSources): void {
-  // One pass over the logs, in the partition count's collect, fills the four per-partition gauges: they are
-  // registered after it, as the registry reads the metrics in registration order.
-  const partitionGauge = (name: string, help: string) =>
-    new Gauge({ name, help, labelNames: ['topic', 'partition'], registers: [] });
-  const size = partitionGauge('kafka_log_log_size', 'Bytes of all segments of a partition (Kafka: Log Size).');
-  const segments = partitionGauge('kafka_log_log_numlogsegments', 'Segments of a partition (Kafka: NumLogSegments).');
-  const start = partitionGauge('kafka_log_log_logstartoffset', 'First offset of a partition (Kafka: LogStartOffset).');
-  const end = partitionGauge('kafka_log_log_logendoffset', 'Offset after the last record (Kafka: LogEndOffset).');
-  new Gauge({
-    name: 'kafka_server_replicamanager_partitioncount',
-    help: 'Partitions hosted by this broker (Kafka: ReplicaManager PartitionCount).',
-    registers: [registry],
-    collect() {
-      size.reset();
-      segments.reset();
-      start.reset();
-      end.reset();
-      let count = 0;
-      for (const log of sources.logs()) {
-        const labels = { topic: log.topic, partition: String(log.partition) };
-        size.set(labels, log.sizeInBytes);
-        segments.set(labels, log.segmentCount);
-        start.set(labels, log.logStartOffset);
-        end.set(labels, log.logEndOffset);
-        count++;
-      }
-      this.set(count);
-    },
-  });
-  for (const gauge of [size, segments, start, end]) registry.registerMetric(gauge);
-}
-
-function registerGroupMetrics(registry: Registry, sources: MetricSources): void {
-  let cut = false;
-  // Registered first: the registry collects in registration order, so the flag below is this scrape's.
-  new Gauge({
-    name: 'kafka_consumergroup_lag',
-    help: 'High watermark minus the committed offset, per group and partition (as kafka_exporter names it).',
-    labelNames: ['consumergroup', 'topic', 'partition'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      let series = 0;
-      cut = false;
-      for (const group of sources.groups()) {
-        for (const { topic, partition, offset } of group.offsets) {
-          if (series >= MAX_LAG_SERIES) {
-            cut = true;
-            break;
-          }
-          const highWatermark = sources.highWatermark(topic, partition);
-          if (highWatermark === null || offset < 0) continue;
-          this.set(
-            { consumergroup: group.groupId, topic, partition: String(partition) },
-            Math.max(highWatermark - offset, 0),
-          );
-          series++;
-        }
-        if (cut) break;
-      }
-    },
-  });
-  new Gauge({
-    name: 'kafka_consumergroup_lag_truncated',
-    help: `1 when kafka_consumergroup_lag left series out (more than ${MAX_LAG_SERIES} group partitions).`,
-    registers: [registry],
-    collect() {
-      this.set(cut ? 1 : 0);
-    },
-  });
 }

@@ -29,7 +29,7 @@ import type { ConsoleBackend } from '../console/console-backend.js';
 import { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.js';
 import { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
-import { HttpEndpoint } from '../observability/http-endpoint.js';
+import type { HttpEndpoint } from '../observability/http-endpoint.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
 import packageRequire from '../protocol/records/package-require.cjs';
@@ -40,7 +40,7 @@ import { RequestMemoryPool } from '../server/request-memory-pool.js';
 import { LogCleaner } from '../storage/log-cleaner.js';
 import { lockLogDir } from '../storage/log-dir-lock.js';
 import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/log-manager.js';
-import { releaseWrittenChunks } from '../storage/log-segment.js';
+import { releaseWrittenChunks, setReadBufferPoolBytes } from '../storage/log-segment.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import { BrokerMetrics, type MetricSources } from './broker-metrics.js';
 import { ClientQuotaManager } from './client-quota-manager.js';
@@ -272,6 +272,7 @@ export class Broker {
     settings.staticConfigs ??= staticConfigsOf(settings);
     const staticValues = dynamicallyConfigurable(settings);
     applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
+    setReadBufferPoolBytes(settings.readBufferPoolBytes);
     const logs = new LogManager({
       logDirs: settings.logDirs,
       configFor: (topic) => logConfigFor(topics.get(topic), settings),
@@ -574,6 +575,8 @@ export class Broker {
     if (!address) return;
     const onError = (message: string, error: Error) => this.logger.error(message, { error });
     let assets: Promise<Map<string, Asset> | null> | null = null;
+    // Loaded (with node:http) only by a broker that serves samsa.http.listener.
+    const { HttpEndpoint } = await import('../observability/http-endpoint.js');
     const http = new HttpEndpoint({
       host: address.host,
       port: address.port,

@@ -92,6 +92,7 @@ function settingsValues(s: BrokerSettings): Record<string, string> {
     'samsa.log.flush.on.acks.all': String(s.flushOnAcksAll),
     'min.insync.replicas': String(s.minInsyncReplicas),
     'samsa.log.tail.cache.bytes': String(s.tailCacheBytes),
+    'samsa.log.read.buffer.pool.bytes': String(s.readBufferPoolBytes),
     'offsets.topic.num.partitions': String(s.groups.offsetsTopicNumPartitions),
     'offsets.topic.replication.factor': String(s.groups.offsetsTopicReplicationFactor),
     'group.initial.rebalance.delay.ms': String(s.groups.initialRebalanceDelayMs),

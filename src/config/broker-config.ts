@@ -4,6 +4,7 @@ import { OAUTHBEARER_VALIDATOR_CLASSES, resolveListenerSasl, SaslConfigError } f
 import { resolveListenerSsl, SslConfigError } from '../security/ssl-config.js';
 import type { AuthorizerSettings, BrokerSettings, EtcdSettings, ListenerSettings } from './broker-settings.js';
 import { defaultBrokerSettings } from './broker-settings.js';
+import { MEMORY_PROFILES, type MemoryProfile, withMemoryProfile } from './memory-profile.js';
 import { configValueError, LONG_MAX_TEXT, TOPIC_CONFIGS } from './topic-config.js';
 
 /** Raised for an invalid configuration value: start-up stops with a message naming the key. */
@@ -117,8 +118,12 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'producer.id.expiration.check.interval.ms': { type: 'int', default: '600000', atLeast: 1 },
   /** Samsa's own: whether acks=all waits for fsync (see docs/ARCHITECTURE.md, fsync policy). */
   'samsa.log.flush.on.acks.all': { type: 'boolean', default: 'true' },
+  /** Samsa's own: sizes caches and pools for the machine (config/memory-profile.ts): `default` or `small`. */
+  'samsa.memory.profile': { type: 'string', default: 'default', oneOf: MEMORY_PROFILES },
   /** Samsa's own: memory for the recent batches of all partitions, served to tailing consumers. */
   'samsa.log.tail.cache.bytes': { type: 'long', default: '33554432', atLeast: 0 },
+  /** Samsa's own: memory kept for reuse by large segment reads (catching-up consumers), for the whole process. */
+  'samsa.log.read.buffer.pool.bytes': { type: 'long', default: '67108864', atLeast: 0 },
   /**
    * Samsa's own (Kafka's KIP-578 `max.broker.partitions` never shipped): the partitions this broker may host; -1
    * derives it from the open-files limit (see broker/partition-limit.ts).
@@ -243,7 +248,9 @@ function parseValue(key: string, def: Definition, raw: string): ConfigValue {
 }
 
 /** Types and checks every key; an invalid value throws ConfigError, an unknown key is a warning. */
-export function parseBrokerConfig(raw: Map<string, string>): ParsedConfig {
+export function parseBrokerConfig(written: Map<string, string>): ParsedConfig {
+  // The memory profile's configs count as written where the file leaves them unset.
+  const raw = withMemoryProfile(written);
   const values = new Map<string, ConfigValue>();
   const warnings: string[] = [];
   const notices: string[] = [];
@@ -467,6 +474,8 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     logMessageTimestampType: get<string>('log.message.timestamp.type') as BrokerSettings['logMessageTimestampType'],
     minInsyncReplicas: get<number>('min.insync.replicas')!,
     tailCacheBytes: get<number>('samsa.log.tail.cache.bytes')!,
+    readBufferPoolBytes: get<number>('samsa.log.read.buffer.pool.bytes')!,
+    memoryProfile: get<string>('samsa.memory.profile') as MemoryProfile,
     ...(get<number>('samsa.max.broker.partitions')! >= 0
       ? { maxBrokerPartitions: get<number>('samsa.max.broker.partitions')! }
       : {}),

@@ -7,7 +7,9 @@ import {
 import type { ListenerSasl } from '../security/sasl-config.js';
 import type { ListenerSsl } from '../security/ssl-config.js';
 import { DEFAULT_LOG_CLEANER_BACKOFF_MS } from '../storage/log-cleaner.js';
+import { DEFAULT_READ_BUFFER_POOL_BYTES } from '../storage/log-segment.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, type LogConfig } from '../storage/partition-log.js';
+import type { MemoryProfile } from './memory-profile.js';
 
 /** One of Kafka's `listeners`, with the address clients that connect on it are given (advertised.listeners). */
 export interface ListenerSettings {
@@ -80,6 +82,10 @@ export interface BrokerSettings {
   minInsyncReplicas: number;
   /** Memory for recent batches of all partitions, served to consumers at the end of the log. */
   tailCacheBytes: number;
+  /** samsa.log.read.buffer.pool.bytes: memory kept for reuse by large segment reads (one pool per process). */
+  readBufferPoolBytes: number;
+  /** samsa.memory.profile: the profile the memory configs were sized by (their values are in the fields above). */
+  memoryProfile: MemoryProfile;
   /** samsa.max.broker.partitions: partitions this broker may host; absent, derived from the open-files limit. */
   maxBrokerPartitions?: number;
   /** samsa.http.listener: where /metrics and /health/* are served; absent, no HTTP listener. */
@@ -193,6 +199,8 @@ export function defaultBrokerSettings(): BrokerSettings {
     groups: defaultGroupSettings(),
     transactions: defaultTransactionSettings(),
     tailCacheBytes: DEFAULT_TAIL_CACHE_BYTES,
+    readBufferPoolBytes: DEFAULT_READ_BUFFER_POOL_BYTES,
+    memoryProfile: 'default',
     producerIdExpirationMs: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
     producerIdExpirationCheckIntervalMs: 600_000,
     authorizer: null,

@@ -12,8 +12,8 @@ export interface HttpApp {
 export interface HttpEndpointOptions {
   host: string;
   port: number;
-  /** The registry /metrics is written from. */
-  registry: () => Registry;
+  /** The registry /metrics is written from (made on the first scrape). */
+  registry: () => Promise<Registry>;
   /** Whether the broker serves clients: logs recovered, listeners serving, not stopping. */
   ready: () => boolean;
   onError: (message: string, error: Error) => void;
@@ -83,14 +83,16 @@ export class HttpEndpoint {
   }
 
   private metrics(res: ServerResponse): void {
-    const registry = this.options.registry();
-    registry.metrics().then(
-      (text) => this.send(res, 200, text, { 'content-type': registry.contentType }),
-      (error: unknown) => {
-        this.options.onError('metrics scrape failed', error as Error);
-        this.send(res, 500, 'metrics scrape failed\n');
-      },
-    );
+    this.options
+      .registry()
+      .then(async (registry) => ({ text: await registry.metrics(), contentType: registry.contentType }))
+      .then(
+        ({ text, contentType }) => this.send(res, 200, text, { 'content-type': contentType }),
+        (error: unknown) => {
+          this.options.onError('metrics scrape failed', error as Error);
+          this.send(res, 500, 'metrics scrape failed\n');
+        },
+      );
   }
 
   private send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {

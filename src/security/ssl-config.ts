@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type SecureContextOptions, type SecureVersion } from 'node:tls';
+import type { SecureContextOptions, SecureVersion } from 'node:tls';
+import builtinRequire from './builtin-require.cjs';
 import { SslPrincipalMapper } from './principal.js';
 
 /** What an SSL listener needs to serve: a secure context built once at start-up, and how clients are checked. */
@@ -197,6 +198,8 @@ export function resolveListenerSsl(listenerName: string, lookup: (key: string) =
     throw new SslConfigError(`${named('ssl.principal.mapping.rules')}: ${(e as Error).message}`);
   }
 
+  // node:tls is loaded only for an SSL listener's settings: a broker without one never pays for it.
+  const { createSecureContext } = builtinRequire('node:tls') as typeof import('node:tls');
   try {
     createSecureContext(options);
   } catch (e) {

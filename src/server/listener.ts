@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
+import type { TLSSocket, Server as TlsServer } from 'node:tls';
+import builtinRequire from '../security/builtin-require.cjs';
 import { ANONYMOUS_PRINCIPAL, rfc2253Subject } from '../security/principal.js';
 import type { ListenerSasl } from '../security/sasl-config.js';
 import { SaslAuthentication } from '../security/sasl-server.js';
@@ -111,6 +112,8 @@ export class Listener {
    */
   private acceptTls(socket: Socket, ssl: ListenerSsl): void {
     if (!this.tlsServer) {
+      // node:tls is loaded by the first TLS connection: a broker without SSL listeners never pays for it.
+      const { createServer: createTlsServer } = builtinRequire('node:tls') as typeof import('node:tls');
       this.tlsServer = createTlsServer({
         ...ssl.contextOptions,
         requestCert: ssl.clientAuth !== 'none',

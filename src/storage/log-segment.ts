@@ -29,8 +29,11 @@ const MAX_RELATIVE_OFFSET = 0x7fffffff;
 const POOLED_READ_MIN_BYTES = 256 * 1024;
 /** Pooled buffers come in multiples of this size, so that reads of nearby sizes share them. */
 const POOLED_READ_STEP_BYTES = 1 << 20;
-/** Memory the pool keeps for reuse; buffers released past it are left to the garbage collector. */
-const POOLED_READ_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * Memory the pool keeps for reuse by default (samsa.log.read.buffer.pool.bytes); buffers released past it are
+ * left to the garbage collector.
+ */
+export const DEFAULT_READ_BUFFER_POOL_BYTES = 64 * 1024 * 1024;
 
 /**
  * Buffers for large segment reads, reused once the bytes they hold have been written to a socket. A consumer
@@ -43,6 +46,7 @@ class ReadBufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private readonly ours = new WeakSet<ArrayBuffer>();
   private freeBytes = 0;
+  maxFreeBytes = DEFAULT_READ_BUFFER_POOL_BYTES;
 
   acquire(length: number): Buffer {
     if (length < POOLED_READ_MIN_BYTES) return Buffer.allocUnsafe(length);
@@ -54,13 +58,24 @@ class ReadBufferPool {
     return Buffer.from(ab, 0, length);
   }
 
+  /** Keeps at most `bytes` for reuse from now on, letting go of what it holds past that. */
+  setMaxFreeBytes(bytes: number): void {
+    this.maxFreeBytes = bytes;
+    for (const [size, list] of this.free) {
+      while (this.freeBytes > bytes && list.length > 0) {
+        list.pop();
+        this.freeBytes -= size;
+      }
+    }
+  }
+
   /** The memory behind `buf` is no longer used by anyone (its bytes were written out). */
   release(buf: Buffer): void {
     const ab = buf.buffer;
     if (!(ab instanceof ArrayBuffer) || !this.ours.has(ab)) return;
     // Released twice (two slices of one read in one response) it must not be handed out twice.
     this.ours.delete(ab);
-    if (this.freeBytes + ab.byteLength > POOLED_READ_MAX_BYTES) return;
+    if (this.freeBytes + ab.byteLength > this.maxFreeBytes) return;
     let list = this.free.get(ab.byteLength);
     if (!list) {
       list = [];
@@ -72,6 +87,14 @@ class ReadBufferPool {
 }
 
 const readBuffers = new ReadBufferPool();
+
+/**
+ * Sizes the segment read buffer pool (samsa.log.read.buffer.pool.bytes). The pool is one per process, as the
+ * memory it saves is: brokers sharing a process (tests, embedding) share it, and the last one started sets it.
+ */
+export function setReadBufferPoolBytes(bytes: number): void {
+  readBuffers.setMaxFreeBytes(bytes);
+}
 
 /**
  * Hands the memory of written response chunks back for reuse by segment reads. Chunks that are not segment

@@ -85,7 +85,7 @@ test('HTTP endpoint: live always, ready 503 until ready, 404 elsewhere, 405 for 
   const endpoint = new HttpEndpoint({
     host: '127.0.0.1',
     port: 0,
-    registry: () => new Registry(),
+    registry: async () => new Registry(),
     ready: () => ready,
     onError: () => {},
   });

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { releaseWrittenChunks } from '../../src/storage/log-segment.js';
+import {
+  DEFAULT_READ_BUFFER_POOL_BYTES,
+  releaseWrittenChunks,
+  setReadBufferPoolBytes,
+} from '../../src/storage/log-segment.js';
 import { type LogConfig, PartitionLog } from '../../src/storage/partition-log.js';
 import { makeBatch, testLogConfig, withTempDir } from './helpers.js';
 
@@ -42,4 +46,27 @@ test('a large read reuses the memory of one released after its bytes were writte
     assert.notEqual(fifth.buffer, other.buffer);
     assert.ok(other.every((b) => b === 1));
     await log.close();
+  }));
+
+test('samsa.log.read.buffer.pool.bytes bounds what the pool keeps: at 0 a released buffer is not reused', () =>
+  withTempDir(async (dir) => {
+    const log = await PartitionLog.open({
+      dir: join(dir, 'events-0'),
+      topic: 'events',
+      partition: 0,
+      config,
+      cleanShutdown: true,
+    });
+    for (let i = 0; i < 64; i++) await log.append(makeBatch(16, 1000, 1000), { sync: false, recordCount: 16 });
+    const maxBytes = 512 * 1024;
+    setReadBufferPoolBytes(0);
+    try {
+      const first = (await log.read(0, maxBytes, true))!.records;
+      releaseWrittenChunks([first]);
+      const second = (await log.read(0, maxBytes, true))!.records;
+      assert.notEqual(second.buffer, first.buffer, 'nothing is kept for reuse');
+    } finally {
+      setReadBufferPoolBytes(DEFAULT_READ_BUFFER_POOL_BYTES);
+      await log.close();
+    }
   }));
