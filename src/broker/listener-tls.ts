@@ -7,9 +7,10 @@
  * location to the same path reads the file again, the way to pick up a certificate renewed in place.
  */
 import { X509Certificate } from 'node:crypto';
-import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions } from 'node:tls';
 import { RELOADABLE_LISTENER_SSL_KEY } from '../config/dynamic-broker-config.js';
 import type { Logger } from '../observability/logger.js';
+import builtinRequire from '../security/builtin-require.cjs';
 import { resolveListenerSsl, SslConfigError } from '../security/ssl-config.js';
 
 export interface ReloadableListener {
@@ -19,7 +20,9 @@ export interface ReloadableListener {
 
 /** The identity a certificate gives the broker: Kafka compares these before it accepts a new key store. */
 function identityOf(options: SecureContextOptions): { subject: string; altNames: string } | null {
-  // createSecureContext's native context is the only way to read the certificate out of a PKCS#12 store.
+  // createSecureContext's native context is the only way to read the certificate out of a PKCS#12 store. node:tls
+  // is required here, not imported: only brokers with SSL listeners load it.
+  const { createSecureContext } = builtinRequire('node:tls') as typeof import('node:tls');
   const der = (createSecureContext(options).context as { getCertificate(): Buffer | null }).getCertificate();
   if (!der) return null;
   const certificate = new X509Certificate(der);
