@@ -1,4 +1,5 @@
 import type { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
+import type { LiveBrokers } from '../cluster/live-brokers.js';
 import type { ProducerIdManager } from '../cluster/producer-ids.js';
 import type { ScramCredentialMetadata } from '../cluster/scram-credentials.js';
 import type { TopicMetadata } from '../cluster/topic-metadata.js';
@@ -33,6 +34,8 @@ export interface BrokerServices {
   transactions: TransactionCoordinator;
   /** The SCRAM credentials of the cluster's users (AlterUserScramCredentials), read by SCRAM authentication. */
   scramCredentials: ScramCredentialMetadata;
+  /** The live brokers (with their endpoints and racks) and the controller, followed through the metadata store. */
+  cluster: LiveBrokers;
   logger: Logger;
   /** Counters of the produce and fetch paths (no-ops without samsa.http.listener). */
   metrics: BrokerMetrics;

@@ -3,9 +3,11 @@ import { type FileHandle, mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
+import { ControllerElection } from '../cluster/controller-election.js';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
-import { BrokerRegistrar } from '../cluster/etcd-broker-registration.js';
+import { BrokerRegistrar, type BrokerRegistration } from '../cluster/etcd-broker-registration.js';
 import { EtcdMetadataStore } from '../cluster/etcd-metadata-store.js';
+import { LiveBrokers } from '../cluster/live-brokers.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
 import { ScramCredentialMetadata } from '../cluster/scram-credentials.js';
@@ -158,6 +160,7 @@ export class Broker {
     topics: TopicMetadata;
     brokerConfigs: BrokerConfigMetadata;
     scramCredentials: ScramCredentialMetadata;
+    cluster: LiveBrokers;
     logs: LogManager;
     replicas: ReplicaManager;
     groups: GroupCoordinator;
@@ -170,6 +173,8 @@ export class Broker {
   private http: HttpEndpoint | null = null;
   /** The registration in etcd (samsa.metadata.store=etcd), kept alive while the broker runs. */
   private registrar: BrokerRegistrar | null = null;
+  /** This broker's candidacy for controller (etcd only). */
+  private election: ControllerElection | null = null;
   private resolveRegistrationLost: ((error: Error) => void) | undefined;
   /** Serving: logs recovered and listeners serving, not stopping (/health/ready). */
   private serving = false;
@@ -237,6 +242,14 @@ export class Broker {
     this.startupClosers.push(async () => brokerConfigs.close());
     const scramCredentials = await ScramCredentialMetadata.load(store);
     this.startupClosers.push(async () => scramCredentials.close());
+    const self = this.registration();
+    const cluster =
+      store instanceof EtcdMetadataStore
+        ? await LiveBrokers.load(store, self, (e) =>
+            logger.error('watch of the live brokers stopped', { error: e.message }),
+          )
+        : LiveBrokers.single(self);
+    this.startupClosers.push(async () => cluster.close());
     settings.staticConfigs ??= staticConfigsOf(settings);
     const staticValues = dynamicallyConfigurable(settings);
     applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
@@ -346,6 +359,7 @@ export class Broker {
       producerIds,
       transactions,
       scramCredentials,
+      cluster,
       logger,
       metrics: this.metrics,
       createTopic,
@@ -436,7 +450,7 @@ export class Broker {
       scheduleFlush();
     });
     if (store instanceof EtcdMetadataStore) await this.register(store);
-    this.stores = { store, topics, brokerConfigs, scramCredentials, logs, replicas, groups, transactions };
+    this.stores = { store, topics, brokerConfigs, scramCredentials, cluster, logs, replicas, groups, transactions };
     for (const listener of this.listeners) listener.serve();
     this.serving = true;
     logger.info('started', {
@@ -471,32 +485,42 @@ export class Broker {
     });
   }
 
-  /** Registers this broker under a lease kept alive until the broker stops (see cluster/etcd-broker-registration.ts). */
+  /** What this broker registers: its id, rack and advertised endpoints (once the listeners are bound). */
+  private registration(): BrokerRegistration {
+    const { settings } = this;
+    return {
+      nodeId: settings.nodeId,
+      rack: settings.rack ?? null,
+      endpoints: (settings.listeners ?? []).map((l) => ({
+        name: l.name,
+        host: l.advertisedHost,
+        port: l.advertisedPort,
+      })),
+    };
+  }
+
+  /**
+   * Registers this broker under a lease kept alive until the broker stops (see cluster/etcd-broker-registration.ts),
+   * and stands for controller under the same lease.
+   */
   private async register(store: MetadataStore): Promise<void> {
     const { settings } = this;
-    const registrar = await BrokerRegistrar.register(
-      store,
-      {
-        nodeId: settings.nodeId,
-        rack: settings.rack ?? null,
-        endpoints: (settings.listeners ?? []).map((l) => ({
-          name: l.name,
-          host: l.advertisedHost,
-          port: l.advertisedPort,
-        })),
+    const registrar = await BrokerRegistrar.register(store, this.registration(), {
+      onLeaseLost: (error) => {
+        this.logger.error('broker registration lease lost: the cluster no longer counts this broker as alive', {
+          nodeId: settings.nodeId,
+          error: error.message,
+        });
+        this.resolveRegistrationLost?.(error);
       },
-      {
-        onLeaseLost: (error) => {
-          this.logger.error('broker registration lease lost: the cluster no longer counts this broker as alive', {
-            nodeId: settings.nodeId,
-            error: error.message,
-          });
-          this.resolveRegistrationLost?.(error);
-        },
-      },
-    );
+    });
     this.registrar = registrar;
     this.startupClosers.push(() => registrar.deregister());
+    const election = await ControllerElection.start(store, settings.nodeId, registrar.leaseId, (error) =>
+      this.logger.warn('controller election: the metadata store did not answer', { error: error.message }),
+    );
+    this.election = election;
+    this.startupClosers.push(() => election.stop());
   }
 
   /** Whether this broker's registration lease was lost (etcd expired or revoked it) while it runs. */
@@ -762,7 +786,8 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
-        const { store, topics, brokerConfigs, scramCredentials, logs, replicas, groups, transactions } = this.stores;
+        const { store, topics, brokerConfigs, scramCredentials, cluster, logs, replicas, groups, transactions } =
+          this.stores;
         await groups.stop();
         // Its timers end and the operations under way finish (markers included) before the logs close.
         await transactions.close();
@@ -771,6 +796,8 @@ export class Broker {
         brokerConfigs.close();
         scramCredentials.close();
         topics.close();
+        cluster.close();
+        await this.election?.stop();
         await this.registrar
           ?.deregister()
           .catch((e: Error) =>

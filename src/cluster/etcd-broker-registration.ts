@@ -64,6 +64,11 @@ export class BrokerRegistrar {
   private lastRenewed = 0;
   private stopped = false;
 
+  /** The lease the registration is put under; keys that must go with the broker (`/controller`) use it too. */
+  get leaseId(): number {
+    return this.lease;
+  }
+
   private constructor(
     private readonly store: MetadataStore,
     readonly registration: BrokerRegistration,

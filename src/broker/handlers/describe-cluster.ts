@@ -1,32 +1,37 @@
-import { advertisedFor } from '../../config/broker-settings.js';
+import { listenerNameFor } from '../../config/broker-settings.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { describeClusterApi } from '../../protocol/generated/apis/describe-cluster.js';
 import type { DescribeClusterRequest } from '../../protocol/generated/messages/describe-cluster-request.js';
 import type { DescribeClusterResponse } from '../../protocol/generated/messages/describe-cluster-response.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, defineHandler } from '../api-handler.js';
+import { brokersOn } from './metadata.js';
 
 /** DescribeClusterRequest.EndpointType (v1+): brokers, or controllers (asked of controllers only). */
 const ENDPOINT_TYPE_BROKERS = 1;
 
 /**
- * DescribeCluster (KIP-700): the cluster id and its brokers. With the embedded metadata store the broker is
- * its own controller.
+ * DescribeCluster (KIP-700): the cluster id, its live brokers (on the listener the request came in on) and the
+ * controller elected through the metadata store. With the embedded metadata store the broker is its own controller.
  */
 export const describeClusterHandler = defineHandler<DescribeClusterRequest, DescribeClusterResponse>({
   api: describeClusterApi,
   minVersion: 0,
   maxVersion: 1,
   handle({ apiVersion, broker, connection }, request) {
-    const { settings } = broker;
-    const { host, port } = advertisedFor(settings, connection.socket.localPort);
+    const listenerName = listenerNameFor(broker.settings, connection.socket.localPort);
     const response: DescribeClusterResponse = {
       throttleTimeMs: 0,
       errorCode: ErrorCode.NONE,
       errorMessage: null,
       endpointType: ENDPOINT_TYPE_BROKERS,
       clusterId: broker.clusterId,
-      controllerId: settings.nodeId,
-      brokers: [{ brokerId: settings.nodeId, host, port, rack: null }],
+      controllerId: broker.cluster.controllerId,
+      brokers: brokersOn(broker.cluster, listenerName).map(({ nodeId, host, port, rack }) => ({
+        brokerId: nodeId,
+        host,
+        port,
+        rack,
+      })),
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
     };
     if (apiVersion >= 1 && request.endpointType !== ENDPOINT_TYPE_BROKERS) {

@@ -1,6 +1,7 @@
+import type { LiveBrokers } from '../../cluster/live-brokers.js';
 import { type TopicRecord, ZERO_UUID } from '../../cluster/topic-metadata.js';
 import { isInternalTopic, topicNameError } from '../../cluster/topic-name.js';
-import { advertisedFor } from '../../config/broker-settings.js';
+import { listenerNameFor } from '../../config/broker-settings.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { metadataApi } from '../../protocol/generated/apis/metadata.js';
 import type { MetadataRequest } from '../../protocol/generated/messages/metadata-request.js';
@@ -71,6 +72,19 @@ async function describeTopic(
   return topicError(name, ZERO_UUID, errorCode);
 }
 
+/** The live brokers that have the listener `listenerName`, with that listener's endpoint, as Kafka lists them. */
+export function brokersOn(
+  cluster: LiveBrokers,
+  listenerName: string,
+): Array<{ nodeId: number; host: string; port: number; rack: string | null }> {
+  const brokers = [];
+  for (const b of cluster.all()) {
+    const endpoint = cluster.endpoint(b.nodeId, listenerName);
+    if (endpoint) brokers.push({ nodeId: b.nodeId, host: endpoint.host, port: endpoint.port, rack: b.rack });
+  }
+  return brokers;
+}
+
 /** The first version whose topics may be asked for by id (10 and 11 carry the field but Kafka refuses it). */
 const FIRST_VERSION_BY_TOPIC_ID = 12;
 
@@ -125,13 +139,11 @@ export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>(
         else topics.push(await describeTopic(broker, t.name, autoCreate));
       }
     }
-    const { settings } = broker;
-    const { host, port } = advertisedFor(settings, connection.socket.localPort);
     return {
       throttleTimeMs: 0,
-      brokers: [{ nodeId: settings.nodeId, host, port, rack: null }],
+      brokers: brokersOn(broker.cluster, listenerNameFor(broker.settings, connection.socket.localPort)),
       clusterId: broker.clusterId,
-      controllerId: settings.nodeId,
+      controllerId: broker.cluster.controllerId,
       topics,
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
     };
