@@ -10,11 +10,11 @@ import { EtcdMetadataStore } from '../cluster/etcd-metadata-store.js';
 import { LiveBrokers } from '../cluster/live-brokers.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
+import { MAX_REPLICATION_FACTOR, placeReplicas, replicationFactorError } from '../cluster/replica-placement.js';
 import { ScramCredentialMetadata } from '../cluster/scram-credentials.js';
 import {
   assignedPartition,
   ensureClusterId,
-  newAssignment,
   newUuid,
   TopicMetadata,
   type TopicRecord,
@@ -279,7 +279,8 @@ export class Broker {
       replicationFactor: number,
       configs: Record<string, string>,
       replicaAssignment?: number[][],
-    ) => this.createTopic(topics, replicas, name, numPartitions, replicationFactor, configs, replicaAssignment);
+    ) =>
+      this.createTopic(topics, replicas, cluster, name, numPartitions, replicationFactor, configs, replicaAssignment);
     const groups = new GroupCoordinator({
       settings: settings.groups,
       offsetsLog: (partition) => {
@@ -293,10 +294,10 @@ export class Broker {
       },
       offsetsPartitionCount: () => topics.get(CONSUMER_OFFSETS_TOPIC)?.partitions.length ?? null,
       createOffsetsTopic: (numPartitions) => {
-        // Kafka refuses to create the topic until offsets.topic.replication.factor brokers exist; a single
-        // broker uses what it has, so that groups work out of the box.
-        const brokers = 1;
-        const replication = Math.min(settings.groups.offsetsTopicReplicationFactor, brokers);
+        // Kafka refuses to create the topic until offsets.topic.replication.factor brokers exist. Without
+        // replication yet, one replica per partition, placed over the live brokers, so that groups work out of
+        // the box.
+        const replication = Math.min(settings.groups.offsetsTopicReplicationFactor, MAX_REPLICATION_FACTOR);
         return createTopic(CONSUMER_OFFSETS_TOPIC, numPartitions, replication, INTERNAL_TOPIC_CONFIGS);
       },
       partitionExists: (topic, partition) =>
@@ -330,8 +331,8 @@ export class Broker {
       },
       stateLogPartitionCount: () => topics.get(TRANSACTION_STATE_TOPIC)?.partitions.length ?? null,
       createStateTopic: (numPartitions) => {
-        // As for __consumer_offsets: a single broker uses the replicas it has.
-        const replication = Math.min(settings.transactions.stateLogReplicationFactor, 1);
+        // As for __consumer_offsets: one replica per partition until replication exists.
+        const replication = Math.min(settings.transactions.stateLogReplicationFactor, MAX_REPLICATION_FACTOR);
         return createTopic(TRANSACTION_STATE_TOPIC, numPartitions, replication, INTERNAL_TOPIC_CONFIGS);
       },
       partitionLog: (topic, partition) => {
@@ -692,21 +693,21 @@ export class Broker {
   private async createTopic(
     topics: TopicMetadata,
     replicas: ReplicaManager,
+    cluster: LiveBrokers,
     name: string,
     numPartitions: number,
     replicationFactor: number,
     configs: Record<string, string>,
     replicaAssignment?: number[][],
   ): Promise<number> {
-    if (replicationFactor !== 1) return ErrorCode.INVALID_REPLICATION_FACTOR;
-    const nodeId = this.settings.nodeId;
+    const live = cluster.all();
+    if (replicationFactorError(replicationFactor, live.length)) return ErrorCode.INVALID_REPLICATION_FACTOR;
+    // Kafka's assignor over the live brokers, unless the client gave the replicas.
+    const placement = replicaAssignment ?? placeReplicas(live, numPartitions, replicationFactor);
     const record: TopicRecord = {
       name,
       id: newUuid(),
-      partitions: Array.from({ length: numPartitions }, (_, partition) => {
-        const assigned = replicaAssignment?.[partition];
-        return assigned ? assignedPartition(partition, assigned) : newAssignment(partition, nodeId);
-      }),
+      partitions: placement.map((replicas, partition) => assignedPartition(partition, replicas)),
       configs,
     };
     let created: TopicRecord | null;

@@ -21,6 +21,7 @@ import { OffsetOutOfRangeError, type PartitionLog } from '../../storage/partitio
 import type { BrokerServices } from '../api-handler.js';
 import { defineHandler } from '../api-handler.js';
 import type { FetchPartitionOutcome, FetchPartitionRequest } from '../fetch-session.js';
+import { LeaderHints } from '../leader-hints.js';
 import { partitionWaitKey } from '../replica-manager.js';
 
 const READ_COMMITTED = 1;
@@ -115,6 +116,7 @@ async function readPartitions(
   partitions: FetchPartitionRequest[],
   maxBytes: number,
   readCommitted: boolean,
+  hints: LeaderHints | null,
   previous?: PartitionRead[],
 ): Promise<PartitionRead[]> {
   const usesTopicIds = apiVersion >= 13;
@@ -135,6 +137,9 @@ async function readPartitions(
       : { errorCode: usesTopicIds ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if ('errorCode' in found) {
       const data = emptyPartition(p.partition, found.errorCode);
+      if (found.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER && hints) {
+        data.currentLeader = hints.leaderOf(p.topic, p.partition);
+      }
       reads.push({
         data,
         outcome: { errorCode: found.errorCode, highWatermark: -1n, logStartOffset: -1n, recordsBytes: 0 },
@@ -229,14 +234,22 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
         await previous;
         await connection.whenResponsesWritten();
       }
-      return await answerFetch(apiVersion, broker, request);
+      return await answerFetch(apiVersion, broker, request, connection.socket.localPort);
     } finally {
       done();
     }
   },
 });
 
-async function answerFetch(apiVersion: number, broker: BrokerServices, request: FetchRequest): Promise<FetchResponse> {
+/** The first Fetch version whose partitions carry CurrentLeader (KIP-951); NodeEndpoints come in v16. */
+const FIRST_VERSION_WITH_CURRENT_LEADER = 12;
+
+async function answerFetch(
+  apiVersion: number,
+  broker: BrokerServices,
+  request: FetchRequest,
+  localPort: number | undefined,
+): Promise<FetchResponse> {
   const usesTopicIds = apiVersion >= 13;
   const requested: FetchPartitionRequest[] = [];
   for (const t of request.topics) {
@@ -279,7 +292,9 @@ async function answerFetch(apiVersion: number, broker: BrokerServices, request: 
   const minBytes = Math.min(request.minBytes, maxBytes);
   const deadline = Date.now() + request.maxWaitMs;
 
-  let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted);
+  // KIP-951: the current leader of a partition led elsewhere (v12+), and its endpoint (v16+).
+  const hints = apiVersion >= FIRST_VERSION_WITH_CURRENT_LEADER ? new LeaderHints(broker, localPort) : null;
+  let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, hints);
   // As in Kafka, min_bytes counts what the logs hold up to each partition's limit: a read that its limit cut
   // short counts as its whole limit (else min_bytes near max_bytes could wait out max_wait_ms, data there).
   const enough = (rs: PartitionRead[]) => {
@@ -308,7 +323,7 @@ async function answerFetch(apiVersion: number, broker: BrokerServices, request: 
       return current.some(moved);
     });
     if (!woken) break;
-    reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, current);
+    reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, hints, current);
   }
 
   const { sessionId, send } = broker.fetchSessions.complete(
@@ -326,5 +341,11 @@ async function answerFetch(apiVersion: number, broker: BrokerServices, request: 
     current.partitions.push(reads[i]!.data);
     broker.metrics.bytesOut(p.topic, reads[i]!.data.records?.length ?? 0);
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses, nodeEndpoints: [] };
+  return {
+    throttleTimeMs: 0,
+    errorCode: ErrorCode.NONE,
+    sessionId,
+    responses,
+    nodeEndpoints: hints?.nodeEndpoints() ?? [],
+  };
 }

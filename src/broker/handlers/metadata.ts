@@ -1,4 +1,4 @@
-import type { LiveBrokers } from '../../cluster/live-brokers.js';
+import { type LiveBrokers, NO_NODE } from '../../cluster/live-brokers.js';
 import { type TopicRecord, ZERO_UUID } from '../../cluster/topic-metadata.js';
 import { isInternalTopic, topicNameError } from '../../cluster/topic-name.js';
 import { listenerNameFor } from '../../config/broker-settings.js';
@@ -9,21 +9,28 @@ import type { MetadataResponse, MetadataResponseTopic } from '../../protocol/gen
 import { AUTHORIZED_OPERATIONS_OMITTED, type BrokerServices, defineHandler } from '../api-handler.js';
 import { reservePartitions } from '../partition-limit.js';
 
-export function topicMetadata(topic: TopicRecord): MetadataResponseTopic {
+/**
+ * A topic's partitions as Metadata answers them. A partition whose leader is not a live broker has no leader
+ * (-1) and LEADER_NOT_AVAILABLE, and its replicas on brokers that are not live are listed offline, as in Kafka.
+ */
+export function topicMetadata(topic: TopicRecord, cluster: LiveBrokers): MetadataResponseTopic {
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
     topicId: topic.id,
     isInternal: isInternalTopic(topic.name),
-    partitions: topic.partitions.map((p) => ({
-      errorCode: ErrorCode.NONE,
-      partitionIndex: p.partition,
-      leaderId: p.leader,
-      leaderEpoch: p.leaderEpoch,
-      replicaNodes: p.replicas,
-      isrNodes: p.isr,
-      offlineReplicas: [],
-    })),
+    partitions: topic.partitions.map((p) => {
+      const leaderLive = cluster.isLive(p.leader);
+      return {
+        errorCode: leaderLive ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
+        partitionIndex: p.partition,
+        leaderId: leaderLive ? p.leader : NO_NODE,
+        leaderEpoch: p.leaderEpoch,
+        replicaNodes: p.replicas,
+        isrNodes: p.isr,
+        offlineReplicas: p.replicas.every((r) => cluster.isLive(r)) ? [] : p.replicas.filter((r) => !cluster.isLive(r)),
+      };
+    }),
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
   };
 }
@@ -45,7 +52,7 @@ async function describeTopic(
   autoCreate: boolean,
 ): Promise<MetadataResponseTopic> {
   const existing = broker.topics.get(name);
-  if (existing) return topicMetadata(existing);
+  if (existing) return topicMetadata(existing, broker.cluster);
   if (topicNameError(name)) return topicError(name, ZERO_UUID, ErrorCode.INVALID_TOPIC_EXCEPTION);
   if (!autoCreate || !broker.settings.autoCreateTopicsEnable || isInternalTopic(name)) {
     return topicError(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
@@ -127,11 +134,13 @@ export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>(
       return errorResponse(request, ErrorCode.INVALID_REQUEST);
     }
     if (all) {
-      for (const topic of broker.topics.all()) topics.push(topicMetadata(topic));
+      for (const topic of broker.topics.all()) topics.push(topicMetadata(topic, broker.cluster));
     } else if (byId) {
       for (const t of asked) {
         const found = t.topicId === ZERO_UUID ? undefined : broker.topics.getById(t.topicId);
-        topics.push(found ? topicMetadata(found) : topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
+        topics.push(
+          found ? topicMetadata(found, broker.cluster) : topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID),
+        );
       }
     } else {
       for (const t of asked) {

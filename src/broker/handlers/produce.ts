@@ -11,6 +11,7 @@ import { upConvertToV2 } from '../../protocol/records/conversion.js';
 import { AppendValidationError, LogOfflineError } from '../../storage/partition-log.js';
 import { ProducerStateError } from '../../storage/producer-state.js';
 import { defineHandler } from '../api-handler.js';
+import { LeaderHints } from '../leader-hints.js';
 import { produceSettings } from '../topic-settings.js';
 
 const VALID_ACKS = new Set([-1, 0, 1]);
@@ -34,6 +35,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
     const acksValid = VALID_ACKS.has(request.acks);
     const sync = request.acks === -1 && broker.settings.flushOnAcksAll;
     const pending: Promise<void>[] = [];
+    let hints: LeaderHints | null = null;
     const responses = request.topicData.map((t) => ({
       name: t.name,
       partitionResponses: t.partitionData.map((p) => {
@@ -54,6 +56,10 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
         const found = broker.replicas.lookup(t.name, p.index);
         if ('errorCode' in found) {
           response.errorCode = found.errorCode;
+          if (found.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) {
+            hints ??= new LeaderHints(broker, connection.socket.localPort);
+            response.currentLeader = hints.leaderOf(t.name, p.index);
+          }
           return response;
         }
         if (!p.records || p.records.length === 0) {
@@ -134,6 +140,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
       if (responses.some((t) => t.partitionResponses.some((p) => p.errorCode !== ErrorCode.NONE))) connection.close();
       return null;
     }
-    return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
+    // The leaders' endpoints go with the hints (the codec writes them from v10, as Kafka's KIP-951 does).
+    return { responses, throttleTimeMs: 0, nodeEndpoints: (hints as LeaderHints | null)?.nodeEndpoints() ?? [] };
   },
 });
