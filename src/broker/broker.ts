@@ -290,6 +290,7 @@ export class Broker {
           sync: settings.flushOnAcksAll,
           logger: logger.child('groups'),
           now: Date.now,
+          fenced: () => replicas.isFenced,
         });
       },
       offsetsPartitionCount: () => topics.get(CONSUMER_OFFSETS_TOPIC)?.partitions.length ?? null,
@@ -327,6 +328,7 @@ export class Broker {
           sync: settings.flushOnAcksAll,
           logger: logger.child('transactions'),
           now: Date.now,
+          fenced: () => replicas.isFenced,
         });
       },
       stateLogPartitionCount: () => topics.get(TRANSACTION_STATE_TOPIC)?.partitions.length ?? null,
@@ -508,10 +510,17 @@ export class Broker {
     const { settings } = this;
     const registrar = await BrokerRegistrar.register(store, this.registration(), {
       onLeaseLost: (error) => {
-        this.logger.error('broker registration lease lost: the cluster no longer counts this broker as alive', {
-          nodeId: settings.nodeId,
-          error: error.message,
-        });
+        this.logger.error(
+          'broker registration lease lost: the cluster no longer counts this broker as alive; it leads no partition until it is restarted',
+          {
+            nodeId: settings.nodeId,
+            error: error.message,
+          },
+        );
+        // Fenced at once: the cluster counts this broker as dead, and another may take its partitions.
+        this.services?.replicas.fence();
+        this.services?.cluster.loseSelf();
+        void this.election?.stop();
         this.resolveRegistrationLost?.(error);
       },
     });

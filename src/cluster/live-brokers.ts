@@ -100,6 +100,17 @@ export class LiveBrokers {
     return endpoint ? { host: endpoint.host, port: endpoint.port } : null;
   }
 
+  /**
+   * This broker's registration lease is lost: the cluster no longer counts it as live, so neither does its own
+   * view (its partitions answer without a leader, as the other brokers answer them), until it is restarted.
+   */
+  loseSelf(): void {
+    this.brokers.delete(this.self.nodeId);
+    this.sorted = null;
+    if (this.controller === this.self.nodeId) this.controller = NO_NODE;
+    this.changed();
+  }
+
   close(): void {
     for (const stop of this.stopWatches) stop();
     this.stopWatches.length = 0;
