@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
 import { ErrorCode } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { defaultFetchRequest } from '../../src/protocol/generated/messages/fetch-request.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
+import { consumeWithKcat } from '../integration/clients.js';
 import { type ClusterBroker, eventually, kafkaFor, RawClient, startCluster, stopCluster } from './cluster-helpers.js';
 import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd.js';
 
+const run = promisify(execFile);
 let etcd: EtcdServer;
 let dir: string;
 let brokers: ClusterBroker[] = [];
@@ -19,7 +23,8 @@ before(async () => {
   etcd = await startEtcd();
   // One cluster for the file's tests: three broker processes start in seconds each, on a shared machine.
   dir = await mkdtemp(join(tmpdir(), 'samsa-cluster-'));
-  brokers = await startCluster(etcd, dir, [1, 2, 3]);
+  // Auto-created topics get three partitions, so that their placement shows.
+  brokers = await startCluster(etcd, dir, [1, 2, 3], { extra: { 'num.partitions': 3 } });
   // Every broker sees the other two before the tests start placing partitions.
   for (const b of brokers) {
     await eventually(`broker ${b.nodeId} sees three brokers`, async () => {
@@ -387,4 +392,55 @@ test('a broker killed with -9: its partitions report no leader (LEADER_NOT_AVAIL
   });
   await consumer.disconnect();
   assert.deepEqual(values.sort(), ['before-0', 'before-1', 'before-2']);
+});
+
+/** The partition directories of `topic` in each broker's log dir, by node id. */
+async function logDirsOf(topic: string): Promise<Map<number, string[]>> {
+  const held = new Map<number, string[]>();
+  for (const b of brokers) {
+    const dirs = await readdir(join(dir, `broker-${b.nodeId}`));
+    held.set(b.nodeId, dirs.filter((d) => d.startsWith(`${topic}-`) && /^\d+$/.test(d.slice(topic.length + 1))).sort());
+  }
+  return held;
+}
+
+test('kcat (librdkafka) auto-creates a topic through one broker: its partitions are spread over the three; it writes ' +
+  'each partition on its leader, and reads every record back through another broker', {
+  skip: etcdUnavailable,
+}, async () => {
+  const lines = Array.from({ length: 30 }, (_, i) => `k${i}:v${i}`).join('\n');
+  // -p -1 lets librdkafka's partitioner spread the keys; the metadata tells it which broker leads each.
+  await run('sh', [
+    '-c',
+    `printf '%s\\n' "$0" | kcat -b ${brokers[2]!.bootstrap} -P -t kcat-auto -K : -X acks=all`,
+    lines,
+  ]);
+  const led = await leaders('kcat-auto');
+  assert.equal(led.size, 3, 'num.partitions partitions');
+  assert.deepEqual([...new Set(led.values())].sort(), [1, 2, 3], 'one partition led by each broker');
+  const read: string[] = [];
+  for (let p = 0; p < 3; p++) {
+    for (const r of await consumeWithKcat(brokers[0]!.bootstrap, 'kcat-auto', p)) read.push(`${r.key}:${r.value}`);
+  }
+  assert.deepEqual(read.sort(), lines.split('\n').sort());
+});
+
+test('a topic deleted through one broker: every broker removes the logs it held', {
+  skip: etcdUnavailable,
+}, async () => {
+  const admin = kafkaFor([brokers[1]!.bootstrap]).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'doomed', numPartitions: 6 }], waitForLeaders: true });
+  await leaders('doomed');
+  const before = await eventually('every broker holds its logs', async () => {
+    const held = await logDirsOf('doomed');
+    return [...held.values()].every((d) => d.length === 2) ? held : undefined;
+  });
+  assert.equal(before.size, 3);
+  await admin.deleteTopics({ topics: ['doomed'] });
+  await admin.disconnect();
+  await eventually('every broker removed them', async () => {
+    const held = await logDirsOf('doomed');
+    return [...held.values()].every((d) => d.length === 0) ? true : undefined;
+  });
 });
