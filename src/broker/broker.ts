@@ -132,6 +132,9 @@ function oneAtATime(task: () => Promise<void>): () => Promise<void> {
   };
 }
 
+/** After its registration lease is lost, how long a broker waits between attempts to register again. */
+const REJOIN_RETRY_MS = 1_000;
+
 /** How often the recovery point and log start offset checkpoints are written (Kafka's default). */
 const CHECKPOINT_INTERVAL_MS = 60_000;
 
@@ -175,6 +178,8 @@ export class Broker {
   private registrar: BrokerRegistrar | null = null;
   /** This broker's candidacy for controller (etcd only). */
   private election: ControllerElection | null = null;
+  /** Registering again after the registration lease was lost, until it succeeds or the broker stops. */
+  private rejoining: Promise<void> | null = null;
   private resolveRegistrationLost: ((error: Error) => void) | undefined;
   /** Serving: logs recovered and listeners serving, not stopping (/health/ready). */
   private serving = false;
@@ -452,7 +457,13 @@ export class Broker {
       scheduleCleaner();
       scheduleFlush();
     });
-    if (store instanceof EtcdMetadataStore) await this.register(store);
+    if (store instanceof EtcdMetadataStore) {
+      this.startupClosers.push(async () => {
+        await this.election?.stop();
+        await this.registrar?.deregister();
+      });
+      await this.register(store);
+    }
     this.stores = { store, topics, brokerConfigs, scramCredentials, cluster, logs, replicas, groups, transactions };
     for (const listener of this.listeners) listener.serve();
     this.serving = true;
@@ -509,28 +520,61 @@ export class Broker {
   private async register(store: MetadataStore): Promise<void> {
     const { settings } = this;
     const registrar = await BrokerRegistrar.register(store, this.registration(), {
-      onLeaseLost: (error) => {
-        this.logger.error(
-          'broker registration lease lost: the cluster no longer counts this broker as alive; it leads no partition until it is restarted',
-          {
-            nodeId: settings.nodeId,
-            error: error.message,
-          },
-        );
-        // Fenced at once: the cluster counts this broker as dead, and another may take its partitions.
-        this.services?.replicas.fence();
-        this.services?.cluster.loseSelf();
-        void this.election?.stop();
-        this.resolveRegistrationLost?.(error);
-      },
+      onLeaseLost: (error) => this.onRegistrationLost(store, registrar, error),
     });
     this.registrar = registrar;
-    this.startupClosers.push(() => registrar.deregister());
     const election = await ControllerElection.start(store, settings.nodeId, registrar.leaseId, (error) =>
       this.logger.warn('controller election: the metadata store did not answer', { error: error.message }),
     );
     this.election = election;
-    this.startupClosers.push(() => election.stop());
+  }
+
+  /**
+   * The registration lease is lost (etcd expired or revoked it): the cluster counts this broker as dead from now
+   * on, so it is fenced at once (it leads nothing, its coordinators write nothing), then it registers again as
+   * soon as etcd lets it, as a Kafka broker registers again with a new ZooKeeper session. Unfencing is safe
+   * because leadership never moves without replication: the topic records still name this broker as the leader
+   * of its partitions, and lookups check them. (With failover, a partition led elsewhere by then stays
+   * NOT_LEADER_OR_FOLLOWER here through the same check.)
+   */
+  private onRegistrationLost(store: MetadataStore, lost: BrokerRegistrar, error: Error): void {
+    this.logger.error(
+      'broker registration lease lost: the cluster no longer counts this broker as alive; it leads no partition until it is registered again',
+      { nodeId: this.settings.nodeId, error: error.message },
+    );
+    this.services?.replicas.fence();
+    this.services?.cluster.loseSelf();
+    const election = this.election;
+    this.election = null;
+    void election?.stop();
+    this.resolveRegistrationLost?.(error);
+    this.rejoining ??= this.rejoin(store, lost).finally(() => {
+      this.rejoining = null;
+    });
+  }
+
+  /** Registers again, every REJOIN_RETRY_MS until it succeeds or the broker stops, then unfences. */
+  private async rejoin(store: MetadataStore, lost: BrokerRegistrar): Promise<void> {
+    let warned = false;
+    while (!this.stopping) {
+      await new Promise((resolve) => setTimeout(resolve, REJOIN_RETRY_MS).unref());
+      if (this.stopping) return;
+      try {
+        // The old registration goes now if etcd still holds it (a lease that only seemed lost while etcd
+        // was out of reach), rather than make the new one wait for it to expire.
+        await lost.revokeLostLease();
+        await this.register(store);
+      } catch (e) {
+        if (!warned) this.logger.warn('cannot register again yet; retrying', { error: (e as Error).message });
+        warned = true;
+        continue;
+      }
+      if (this.stopping) return;
+      this.services?.replicas.unfence();
+      this.services?.cluster.rejoinSelf();
+      this.logger.info('broker registered again: it leads its partitions again', { nodeId: this.settings.nodeId });
+      return;
+    }
   }
 
   /** Whether this broker's registration lease was lost (etcd expired or revoked it) while it runs. */
@@ -807,6 +851,8 @@ export class Broker {
         scramCredentials.close();
         topics.close();
         cluster.close();
+        // A registration under way completes first, so that the one revoked below is the last one.
+        await this.rejoining;
         await this.election?.stop();
         await this.registrar
           ?.deregister()

@@ -185,13 +185,18 @@ export class ReplicaManager {
   /**
    * Stops leading every partition: the broker's registration lease is lost, so the cluster counts it as dead and
    * may give its partitions to another broker; acknowledging a write here then could make two leaders. Every
-   * later lookup answers NOT_LEADER_OR_FOLLOWER, until the broker is restarted.
+   * later lookup answers NOT_LEADER_OR_FOLLOWER, until unfence() (the broker registered again).
    */
   fence(): void {
     this.fenced = true;
   }
 
-  /** Whether fence() was called. */
+  /** Registered again: lookups answer from the topic records again (which say who leads each partition). */
+  unfence(): void {
+    this.fenced = false;
+  }
+
+  /** Whether the broker is fenced (fence() without a later unfence()). */
   get isFenced(): boolean {
     return this.fenced;
   }

@@ -139,6 +139,19 @@ export class BrokerRegistrar {
       .sort((a, b) => a.nodeId - b.nodeId);
   }
 
+  /**
+   * After the lease was lost: revokes it in case etcd still holds it (the broker only lost touch for a session,
+   * and etcd, restarted, renewed its leases), so that its registration goes now and a new one need not wait for
+   * it to expire. A lease etcd no longer knows is fine; an unreachable etcd throws.
+   */
+  async revokeLostLease(): Promise<void> {
+    try {
+      await this.store.revokeLease(this.lease);
+    } catch (e) {
+      if (!/lost|not found/i.test((e as Error).message)) throw e;
+    }
+  }
+
   /** A clean stop: the registration goes now rather than at the end of the session. */
   async deregister(): Promise<void> {
     this.stopped = true;

@@ -102,12 +102,19 @@ export class LiveBrokers {
 
   /**
    * This broker's registration lease is lost: the cluster no longer counts it as live, so neither does its own
-   * view (its partitions answer without a leader, as the other brokers answer them), until it is restarted.
+   * view (its partitions answer without a leader, as the other brokers answer them), until rejoinSelf().
    */
   loseSelf(): void {
     this.brokers.delete(this.self.nodeId);
     this.sorted = null;
     if (this.controller === this.self.nodeId) this.controller = NO_NODE;
+    this.changed();
+  }
+
+  /** This broker registered again. */
+  rejoinSelf(): void {
+    this.brokers.set(this.self.nodeId, this.self);
+    this.sorted = null;
     this.changed();
   }
 
