@@ -9,6 +9,7 @@ import { ErrorCode } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { defaultFetchRequest } from '../../src/protocol/generated/messages/fetch-request.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
+import { samsa } from '../integration/cli.js';
 import { consumeWithKcat } from '../integration/clients.js';
 import { type ClusterBroker, eventually, kafkaFor, RawClient, startCluster, stopCluster } from './cluster-helpers.js';
 import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd.js';
@@ -443,4 +444,30 @@ test('a topic deleted through one broker: every broker removes the logs it held'
     const held = await logDirsOf('doomed');
     return [...held.values()].every((d) => d.length === 0) ? true : undefined;
   });
+});
+
+test("samsa topics --describe (kafka-topics.sh) through any broker shows each partition's leader, replicas and ISR", {
+  skip: etcdUnavailable,
+}, async () => {
+  const admin = kafkaFor([brokers[0]!.bootstrap]).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'described', numPartitions: 3 }], waitForLeaders: true });
+  await admin.disconnect();
+  const led = await leaders('described');
+  assert.equal(new Set(led.values()).size, 3, 'three leaders');
+  const { code, stdout } = await samsa([
+    'topics',
+    '--bootstrap-server',
+    brokers[2]!.bootstrap,
+    '--describe',
+    '--topic',
+    'described',
+  ]);
+  assert.equal(code, 0);
+  for (const [partition, leader] of led) {
+    assert.match(
+      stdout,
+      new RegExp(`Partition: ${partition}\\tLeader: ${leader}\\tReplicas: ${leader}\\tIsr: ${leader}`),
+    );
+  }
 });
