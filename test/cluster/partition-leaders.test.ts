@@ -471,3 +471,24 @@ test("samsa topics --describe (kafka-topics.sh) through any broker shows each pa
     );
   }
 });
+
+test('CreatePartitions continues the round-robin: three partitions added to three leave two led by each broker', {
+  skip: etcdUnavailable,
+}, async () => {
+  const admin = kafkaFor([brokers[1]!.bootstrap]).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'grown', numPartitions: 3 }], waitForLeaders: true });
+  const before = await leaders('grown');
+  await admin.createPartitions({ topicPartitions: [{ topic: 'grown', count: 6 }] });
+  await admin.disconnect();
+  const after = await eventually('six partitions', async () => {
+    const led = await leaders('grown');
+    return led.size === 6 ? led : undefined;
+  });
+  for (let p = 0; p < 3; p++) assert.equal(after.get(p), before.get(p), 'existing partitions keep their leader');
+  assert.deepEqual(
+    [1, 2, 3].map((id) => [...after.values()].filter((l) => l === id).length),
+    [2, 2, 2],
+  );
+  for (let p = 3; p < 6; p++) assert.equal(after.get(p), after.get(p - 3), "Kafka's round continues where it began");
+});
