@@ -522,10 +522,17 @@ export class Broker {
     const registrar = await BrokerRegistrar.register(store, this.registration(), {
       onLeaseLost: (error) => this.onRegistrationLost(store, registrar, error),
     });
+    let election: ControllerElection;
+    try {
+      election = await ControllerElection.start(store, settings.nodeId, registrar.leaseId, (error) =>
+        this.logger.warn('controller election: the metadata store did not answer', { error: error.message }),
+      );
+    } catch (e) {
+      // No registration left renewing behind a failed attempt (a retry registers anew).
+      await registrar.deregister().catch(() => {});
+      throw e;
+    }
     this.registrar = registrar;
-    const election = await ControllerElection.start(store, settings.nodeId, registrar.leaseId, (error) =>
-      this.logger.warn('controller election: the metadata store did not answer', { error: error.message }),
-    );
     this.election = election;
   }
 

@@ -50,7 +50,7 @@ function placeAfter(live: readonly PlacementBroker[], topic: TopicRecord, count:
 
 /**
  * CreatePartitions: raises a topic's partition count (it never shrinks), on the replicas given for each new
- * partition or on this broker. New partitions start empty; keyed producers will map some keys to them, as in Kafka.
+ * partition or placed over the live brokers. New partitions start empty; keyed producers will map some keys to them, as in Kafka.
  */
 export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, CreatePartitionsResponse>({
   api: createPartitionsApi,

@@ -28,7 +28,7 @@ export function topicMetadata(topic: TopicRecord, cluster: LiveBrokers): Metadat
         leaderEpoch: p.leaderEpoch,
         replicaNodes: p.replicas,
         isrNodes: p.isr,
-        offlineReplicas: p.replicas.every((r) => cluster.isLive(r)) ? [] : p.replicas.filter((r) => !cluster.isLive(r)),
+        offlineReplicas: p.replicas.filter((r) => !cluster.isLive(r)),
       };
     }),
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
