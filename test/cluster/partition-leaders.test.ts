@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { Consumer, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
 import { ErrorCode } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { defaultFetchRequest } from '../../src/protocol/generated/messages/fetch-request.js';
@@ -491,4 +492,59 @@ test('CreatePartitions continues the round-robin: three partitions added to thre
     [2, 2, 2],
   );
   for (let p = 3; p < 6; p++) assert.equal(after.get(p), after.get(p - 3), "Kafka's round continues where it began");
+});
+
+test('@platformatic/kafka: an idempotent producer writes to partitions on three brokers through one, and a KIP-848 ' +
+  'consumer group reads every record back through another, its coordinator wherever its partition is led', {
+  skip: etcdUnavailable,
+}, async () => {
+  const admin = kafkaFor([brokers[0]!.bootstrap]).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'platformatic', numPartitions: 3 }], waitForLeaders: true });
+  await admin.disconnect();
+  assert.equal(new Set((await leaders('platformatic')).values()).size, 3, 'three leaders');
+  const producer = new Producer({
+    clientId: 'cluster-producer',
+    bootstrapBrokers: [brokers[2]!.bootstrap],
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: -1,
+  });
+  const sent = Array.from({ length: 30 }, (_, i) => ({
+    topic: 'platformatic',
+    partition: i % 3,
+    key: `k${i}`,
+    value: `v${i}`,
+  }));
+  try {
+    await producer.send({ messages: sent });
+  } finally {
+    await producer.close();
+  }
+  const consumer = new Consumer({
+    groupId: 'platformatic-readers',
+    groupProtocol: 'consumer',
+    clientId: 'cluster-consumer',
+    bootstrapBrokers: [brokers[0]!.bootstrap],
+    deserializers: stringDeserializers,
+  });
+  const received: string[] = [];
+  try {
+    const stream = await consumer.consume({
+      topics: ['platformatic'],
+      mode: 'earliest',
+      autocommit: true,
+      maxWaitTime: 200,
+    });
+    await new Promise<void>((resolve) => {
+      stream.on('data', (m) => {
+        received.push(`${m.partition}:${m.key}=${m.value}`);
+        if (received.length === sent.length) resolve();
+      });
+    });
+    await stream.close();
+  } finally {
+    await consumer.close();
+  }
+  assert.deepEqual(received.sort(), sent.map((m) => `${m.partition}:${m.key}=${m.value}`).sort());
 });
