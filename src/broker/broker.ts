@@ -24,10 +24,11 @@ import { type BrokerSettings, defaultBrokerSettings, type ListenerSettings } fro
 import { applyDynamicBrokerConfigs, dynamicallyConfigurable } from '../config/dynamic-broker-config.js';
 import { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.js';
-import { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
+import { TransactionCoordinator, type TransactionMarker } from '../coordinator/transaction/transaction-coordinator.js';
 import { HttpEndpoint } from '../observability/http-endpoint.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
+import { writeTxnMarkersApi } from '../protocol/generated/apis/write-txn-markers.js';
 import packageRequire from '../protocol/records/package-require.cjs';
 import type { Connection } from '../server/connection.js';
 import { Listener } from '../server/listener.js';
@@ -84,6 +85,8 @@ import { saslAuthenticateHandler } from './handlers/sasl-authenticate.js';
 import { saslHandshakeHandler } from './handlers/sasl-handshake.js';
 import { syncGroupHandler } from './handlers/sync-group.js';
 import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
+import { writeTxnMarkersHandler } from './handlers/write-txn-markers.js';
+import { InterBrokerClient } from './inter-broker-client.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RequestDispatcher } from './request-dispatcher.js';
 import { describeCause, StartupError } from './startup-error.js';
@@ -134,6 +137,9 @@ function oneAtATime(task: () => Promise<void>): () => Promise<void> {
 
 /** After its registration lease is lost, how long a broker waits between attempts to register again. */
 const REJOIN_RETRY_MS = 1_000;
+
+/** The WriteTxnMarkers version sent to other brokers (1: flexible, Kafka 2.8+ brokers). */
+const WRITE_TXN_MARKERS_VERSION = 1;
 
 /** How often the recovery point and log start offset checkpoints are written (Kafka's default). */
 const CHECKPOINT_INTERVAL_MS = 60_000;
@@ -323,6 +329,7 @@ export class Broker {
     });
     await groups.start();
     const producerIds = new ProducerIdManager(store);
+    const interBroker = new InterBrokerClient(settings.nodeId, listeners, cluster);
     const transactions = new TransactionCoordinator({
       settings: settings.transactions,
       syncWrites: settings.flushOnAcksAll,
@@ -347,6 +354,7 @@ export class Broker {
         return 'errorCode' in found ? null : found.log;
       },
       coordinatorEpoch: (partition) => topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition]?.leaderEpoch ?? 0,
+      writeRemoteMarkers: (partitions, marker) => writeRemoteMarkers(interBroker, topics, replicas, partitions, marker),
       producerIds,
       onMarkerWritten: (topic, partition, producerId, committed) => {
         if (topic === CONSUMER_OFFSETS_TOPIC) groups.completeTransaction(partition, producerId, committed);
@@ -354,6 +362,19 @@ export class Broker {
       logger: logger.child('transactions'),
     });
     await transactions.start();
+    // A coordinator topic created by another broker (or grown) has partitions led here: they are loaded once
+    // their logs exist, as a Kafka broker loads the coordinator partitions it becomes leader of, rather than on
+    // the first request for one of their groups (which would answer COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+    topics.onChange((names) => {
+      if (this.stopping) return;
+      const offsets = names.includes(CONSUMER_OFFSETS_TOPIC);
+      const state = names.includes(TRANSACTION_STATE_TOPIC);
+      if (!offsets && !state) return;
+      void replicas.settled().then(async () => {
+        if (offsets) await groups.start();
+        if (state) await transactions.start();
+      });
+    });
 
     const services: BrokerServices = {
       settings,
@@ -408,6 +429,7 @@ export class Broker {
       describeTransactionsHandler,
       listTransactionsHandler,
       txnOffsetCommitHandler,
+      writeTxnMarkersHandler,
       consumerGroupHeartbeatHandler,
       consumerGroupDescribeHandler,
       describeAclsHandler,
@@ -876,6 +898,64 @@ export class Broker {
     })();
     return this.stopping;
   }
+}
+
+/**
+ * A transaction's marker for partitions without a log here, sent to their leaders with WriteTxnMarkers, one
+ * request per leader. A partition this broker leads but cannot write (fenced, log not created yet) answers its
+ * lookup error, which leaves the transaction prepared for a later try; a deleted one UNKNOWN_TOPIC_OR_PARTITION.
+ */
+async function writeRemoteMarkers(
+  client: InterBrokerClient,
+  topics: TopicMetadata,
+  replicas: ReplicaManager,
+  partitions: ReadonlyArray<{ topic: string; partition: number }>,
+  marker: TransactionMarker,
+): Promise<Array<{ topic: string; partition: number; errorCode: number }>> {
+  const results: Array<{ topic: string; partition: number; errorCode: number }> = [];
+  const byLeader = new Map<number, Map<string, number[]>>();
+  for (const { topic, partition } of partitions) {
+    const leader = topics.get(topic)?.partitions[partition]?.leader;
+    if (leader === undefined) {
+      results.push({ topic, partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+      continue;
+    }
+    const local = replicas.lookup(topic, partition);
+    if ('errorCode' in local && local.errorCode !== ErrorCode.NOT_LEADER_OR_FOLLOWER) {
+      results.push({ topic, partition, errorCode: local.errorCode });
+      continue;
+    }
+    const forLeader = byLeader.get(leader) ?? new Map<string, number[]>();
+    byLeader.set(leader, forLeader);
+    forLeader.set(topic, [...(forLeader.get(topic) ?? []), partition]);
+  }
+  await Promise.all(
+    [...byLeader].map(async ([leader, forLeader]) => {
+      try {
+        const response = await client.request(leader, writeTxnMarkersApi, WRITE_TXN_MARKERS_VERSION, {
+          markers: [
+            {
+              producerId: marker.producerId,
+              producerEpoch: marker.producerEpoch,
+              transactionResult: marker.committed,
+              coordinatorEpoch: marker.coordinatorEpoch,
+              topics: [...forLeader].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
+            },
+          ],
+        });
+        for (const t of response.markers[0]?.topics ?? []) {
+          for (const p of t.partitions)
+            results.push({ topic: t.name, partition: p.partitionIndex, errorCode: p.errorCode });
+        }
+      } catch {
+        // Unreachable or no answer: the transaction stays prepared and is completed later.
+        for (const [topic, ids] of forLeader) {
+          for (const partition of ids) results.push({ topic, partition, errorCode: ErrorCode.NETWORK_EXCEPTION });
+        }
+      }
+    }),
+  );
+  return results;
 }
 
 /**

@@ -548,3 +548,60 @@ test('@platformatic/kafka: an idempotent producer writes to partitions on three 
   }
   assert.deepEqual(received.sort(), sent.map((m) => `${m.partition}:${m.key}=${m.value}`).sort());
 });
+
+test('a transaction over partitions led by three brokers, its coordinator on one of them: committed, its records and ' +
+  'offsets are there for read_committed readers; aborted, they are not; markers reach every leader', {
+  skip: etcdUnavailable,
+}, async () => {
+  const kafka = kafkaFor([brokers[0]!.bootstrap], 'txn-cluster');
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [
+      { topic: 'txn-spread', numPartitions: 3 },
+      { topic: 'txn-source', numPartitions: 1 },
+    ],
+    waitForLeaders: true,
+  });
+  assert.equal(new Set((await leaders('txn-spread')).values()).size, 3, 'three leaders');
+  const producer = kafka.producer({ transactionalId: 'cluster-txn', maxInFlightRequests: 1, idempotent: true });
+  await producer.connect();
+  try {
+    const committed = await producer.transaction();
+    await committed.send({
+      topic: 'txn-spread',
+      messages: [0, 1, 2].flatMap((p) => [0, 1].map((i) => ({ partition: p, value: `committed-${p}-${i}` }))),
+    });
+    await committed.sendOffsets({
+      consumerGroupId: 'txn-cluster-group',
+      topics: [{ topic: 'txn-source', partitions: [{ partition: 0, offset: '7' }] }],
+    });
+    await committed.commit();
+    const aborted = await producer.transaction();
+    await aborted.send({
+      topic: 'txn-spread',
+      messages: [0, 1, 2].map((p) => ({ partition: p, value: `aborted-${p}` })),
+    });
+    await aborted.abort();
+    const last = await producer.transaction();
+    await last.send({ topic: 'txn-spread', messages: [0, 1, 2].map((p) => ({ partition: p, value: `last-${p}` })) });
+    await last.commit();
+  } finally {
+    await producer.disconnect();
+  }
+  // read_committed stops at the last stable offset: a partition whose marker was not written shows nothing.
+  for (let p = 0; p < 3; p++) {
+    const read = await consumeWithKcat(brokers[1]!.bootstrap, 'txn-spread', p, 'read_committed');
+    assert.deepEqual(
+      read.map((r) => r.value),
+      [`committed-${p}-0`, `committed-${p}-1`, `last-${p}`],
+      `partition ${p}`,
+    );
+  }
+  const offsets = await admin.fetchOffsets({ groupId: 'txn-cluster-group', topics: ['txn-source'] });
+  assert.deepEqual(
+    offsets[0]!.partitions.map((p) => [p.partition, p.offset]),
+    [[0, '7']],
+  );
+  await admin.disconnect();
+});

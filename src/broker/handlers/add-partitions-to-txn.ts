@@ -25,9 +25,10 @@ export const addPartitionsToTxnHandler = defineHandler<AddPartitionsToTxnRequest
     const partitions = request.v3AndBelowTopics.flatMap((t) =>
       t.partitions.map((p) => ({ topic: t.name, partition: p })),
     );
+    // Known to the metadata, wherever it is led (the coordinator has the markers sent to its leader).
     const unknown = new Set(
       partitions
-        .filter((p) => 'errorCode' in broker.replicas.lookup(p.topic, p.partition))
+        .filter((p) => broker.topics.get(p.topic)?.partitions[p.partition]?.partition !== p.partition)
         .map((p) => `${p.topic}:${p.partition}`),
     );
     let errorCode = ErrorCode.OPERATION_NOT_ATTEMPTED as number;
