@@ -1,13 +1,9 @@
 import { connect } from 'node:net';
 import type { LiveBrokers } from '../cluster/live-brokers.js';
 import type { ListenerSettings } from '../config/broker-settings.js';
-import {
-  type ApiCodecs,
-  decodeResponseHeader,
-  encodeRequestHeader,
-  requestHeaderVersion,
-  responseHeaderVersion,
-} from '../protocol/generated/index.js';
+import { type ApiCodecs, requestHeaderVersion, responseHeaderVersion } from '../protocol/generated/api-keys.js';
+import { encodeRequestHeader } from '../protocol/generated/messages/request-header.js';
+import { decodeResponseHeader } from '../protocol/generated/messages/response-header.js';
 import { Reader, Writer } from '../protocol/primitives/index.js';
 
 /** Kafka's request.timeout.ms default: an inter-broker request without an answer by then has failed. */
