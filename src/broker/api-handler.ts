@@ -1,6 +1,7 @@
 import type { AclMetadata } from '../cluster/acl-metadata.js';
 import type { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
 import type { ClientQuotaMetadata } from '../cluster/client-quotas.js';
+import type { LiveBrokers } from '../cluster/live-brokers.js';
 import type { ProducerIdManager } from '../cluster/producer-ids.js';
 import type { ScramCredentialMetadata } from '../cluster/scram-credentials.js';
 import type { TopicMetadata } from '../cluster/topic-metadata.js';
@@ -50,6 +51,8 @@ export interface BrokerServices {
   authorizer: Authorizer | null;
   /** The ACLs in the metadata store (CreateAcls, DeleteAcls), with the authorizer; null without one. */
   acls: AclMetadata | null;
+  /** The live brokers (with their endpoints and racks) and the controller, followed through the metadata store. */
+  cluster: LiveBrokers;
   logger: Logger;
   /** Counters of the produce and fetch paths (no-ops without samsa.http.listener). */
   metrics: BrokerMetrics;

@@ -6,16 +6,18 @@ import type { SecureContextOptions } from 'node:tls';
 import { AclMetadata } from '../cluster/acl-metadata.js';
 import { BrokerConfigMetadata } from '../cluster/broker-config-metadata.js';
 import { ClientQuotaMetadata } from '../cluster/client-quotas.js';
+import { ControllerElection } from '../cluster/controller-election.js';
 import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
-import { BrokerRegistrar } from '../cluster/etcd-broker-registration.js';
+import { BrokerRegistrar, type BrokerRegistration } from '../cluster/etcd-broker-registration.js';
 import { EtcdMetadataStore } from '../cluster/etcd-metadata-store.js';
+import { LiveBrokers } from '../cluster/live-brokers.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
+import { MAX_REPLICATION_FACTOR, placeReplicas, replicationFactorError } from '../cluster/replica-placement.js';
 import { ScramCredentialMetadata } from '../cluster/scram-credentials.js';
 import {
   assignedPartition,
   ensureClusterId,
-  newAssignment,
   newUuid,
   TopicMetadata,
   type TopicRecord,
@@ -28,10 +30,11 @@ import { type Asset, loadAssets } from '../console/console-assets.js';
 import type { ConsoleBackend } from '../console/console-backend.js';
 import { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.js';
-import { TransactionCoordinator } from '../coordinator/transaction/transaction-coordinator.js';
+import { TransactionCoordinator, type TransactionMarker } from '../coordinator/transaction/transaction-coordinator.js';
 import type { HttpEndpoint } from '../observability/http-endpoint.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
+import { writeTxnMarkersApi } from '../protocol/generated/apis/write-txn-markers.js';
 import packageRequire from '../protocol/records/package-require.cjs';
 import { Authorizer } from '../security/authorizer.js';
 import type { Connection } from '../server/connection.js';
@@ -94,6 +97,7 @@ import { saslHandshakeHandler } from './handlers/sasl-handshake.js';
 import { syncGroupHandler } from './handlers/sync-group.js';
 import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
 import { writeTxnMarkersHandler } from './handlers/write-txn-markers.js';
+import { InterBrokerClient } from './inter-broker-client.js';
 import { ListenerTls } from './listener-tls.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RequestDispatcher } from './request-dispatcher.js';
@@ -143,6 +147,12 @@ function oneAtATime(task: () => Promise<void>): () => Promise<void> {
   };
 }
 
+/** After its registration lease is lost, how long a broker waits between attempts to register again. */
+const REJOIN_RETRY_MS = 1_000;
+
+/** The WriteTxnMarkers version sent to other brokers (1: flexible, Kafka 2.8+ brokers). */
+const WRITE_TXN_MARKERS_VERSION = 1;
+
 /** How often the recovery point and log start offset checkpoints are written (Kafka's default). */
 const CHECKPOINT_INTERVAL_MS = 60_000;
 
@@ -173,6 +183,7 @@ export class Broker {
     scramCredentials: ScramCredentialMetadata;
     quotas: ClientQuotaMetadata;
     acls: AclMetadata | null;
+    cluster: LiveBrokers;
     logs: LogManager;
     replicas: ReplicaManager;
     groups: GroupCoordinator;
@@ -187,6 +198,10 @@ export class Broker {
   private console: ConsoleBackend | null = null;
   /** The registration in etcd (samsa.metadata.store=etcd), kept alive while the broker runs. */
   private registrar: BrokerRegistrar | null = null;
+  /** This broker's candidacy for controller (etcd only). */
+  private election: ControllerElection | null = null;
+  /** Registering again after the registration lease was lost, until it succeeds or the broker stops. */
+  private rejoining: Promise<void> | null = null;
   private resolveRegistrationLost: ((error: Error) => void) | undefined;
   /** Serving: logs recovered and listeners serving, not stopping (/health/ready). */
   private serving = false;
@@ -269,6 +284,14 @@ export class Broker {
         )
       : null;
     if (acls) this.startupClosers.push(async () => acls.close());
+    const self = this.registration();
+    const cluster =
+      store instanceof EtcdMetadataStore
+        ? await LiveBrokers.load(store, self, (e) =>
+            logger.error('watch of the live brokers stopped', { error: e.message }),
+          )
+        : LiveBrokers.single(self);
+    this.startupClosers.push(async () => cluster.close());
     settings.staticConfigs ??= staticConfigsOf(settings);
     const staticValues = dynamicallyConfigurable(settings);
     applyDynamicBrokerConfigs(settings, staticValues, brokerConfigs.layers());
@@ -299,7 +322,8 @@ export class Broker {
       replicationFactor: number,
       configs: Record<string, string>,
       replicaAssignment?: number[][],
-    ) => this.createTopic(topics, replicas, name, numPartitions, replicationFactor, configs, replicaAssignment);
+    ) =>
+      this.createTopic(topics, replicas, cluster, name, numPartitions, replicationFactor, configs, replicaAssignment);
     const groups = new GroupCoordinator({
       settings: settings.groups,
       offsetsLog: (partition) => {
@@ -309,14 +333,15 @@ export class Broker {
           sync: settings.flushOnAcksAll,
           logger: logger.child('groups'),
           now: Date.now,
+          fenced: () => replicas.isFenced,
         });
       },
       offsetsPartitionCount: () => topics.get(CONSUMER_OFFSETS_TOPIC)?.partitions.length ?? null,
       createOffsetsTopic: (numPartitions) => {
-        // Kafka refuses to create the topic until offsets.topic.replication.factor brokers exist; a single
-        // broker uses what it has, so that groups work out of the box.
-        const brokers = 1;
-        const replication = Math.min(settings.groups.offsetsTopicReplicationFactor, brokers);
+        // Kafka refuses to create the topic until offsets.topic.replication.factor brokers exist. Without
+        // replication yet, one replica per partition, placed over the live brokers, so that groups work out of
+        // the box.
+        const replication = Math.min(settings.groups.offsetsTopicReplicationFactor, MAX_REPLICATION_FACTOR);
         return createTopic(CONSUMER_OFFSETS_TOPIC, numPartitions, replication, INTERNAL_TOPIC_CONFIGS);
       },
       partitionExists: (topic, partition) =>
@@ -336,6 +361,7 @@ export class Broker {
     });
     await groups.start();
     const producerIds = new ProducerIdManager(store);
+    const interBroker = new InterBrokerClient(settings.nodeId, listeners, cluster);
     const transactions = new TransactionCoordinator({
       settings: settings.transactions,
       syncWrites: settings.flushOnAcksAll,
@@ -346,12 +372,13 @@ export class Broker {
           sync: settings.flushOnAcksAll,
           logger: logger.child('transactions'),
           now: Date.now,
+          fenced: () => replicas.isFenced,
         });
       },
       stateLogPartitionCount: () => topics.get(TRANSACTION_STATE_TOPIC)?.partitions.length ?? null,
       createStateTopic: (numPartitions) => {
-        // As for __consumer_offsets: a single broker uses the replicas it has.
-        const replication = Math.min(settings.transactions.stateLogReplicationFactor, 1);
+        // As for __consumer_offsets: one replica per partition until replication exists.
+        const replication = Math.min(settings.transactions.stateLogReplicationFactor, MAX_REPLICATION_FACTOR);
         return createTopic(TRANSACTION_STATE_TOPIC, numPartitions, replication, INTERNAL_TOPIC_CONFIGS);
       },
       partitionLog: (topic, partition) => {
@@ -359,6 +386,7 @@ export class Broker {
         return 'errorCode' in found ? null : found.log;
       },
       coordinatorEpoch: (partition) => topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition]?.leaderEpoch ?? 0,
+      writeRemoteMarkers: (partitions, marker) => writeRemoteMarkers(interBroker, topics, replicas, partitions, marker),
       producerIds,
       onMarkerWritten: (topic, partition, producerId, committed) => {
         if (topic === CONSUMER_OFFSETS_TOPIC) groups.completeTransaction(partition, producerId, committed);
@@ -366,6 +394,19 @@ export class Broker {
       logger: logger.child('transactions'),
     });
     await transactions.start();
+    // A coordinator topic created by another broker (or grown) has partitions led here: they are loaded once
+    // their logs exist, as a Kafka broker loads the coordinator partitions it becomes leader of, rather than on
+    // the first request for one of their groups (which would answer COORDINATOR_LOAD_IN_PROGRESS meanwhile).
+    topics.onChange((names) => {
+      if (this.stopping) return;
+      const offsets = names.includes(CONSUMER_OFFSETS_TOPIC);
+      const state = names.includes(TRANSACTION_STATE_TOPIC);
+      if (!offsets && !state) return;
+      void replicas.settled().then(async () => {
+        if (offsets) await groups.start();
+        if (state) await transactions.start();
+      });
+    });
 
     const services: BrokerServices = {
       settings,
@@ -384,6 +425,7 @@ export class Broker {
       listenerTls,
       authorizer,
       acls,
+      cluster,
       logger,
       metrics: this.metrics,
       createTopic,
@@ -481,7 +523,13 @@ export class Broker {
       scheduleCleaner();
       scheduleFlush();
     });
-    if (store instanceof EtcdMetadataStore) await this.register(store);
+    if (store instanceof EtcdMetadataStore) {
+      this.startupClosers.push(async () => {
+        await this.election?.stop();
+        await this.registrar?.deregister();
+      });
+      await this.register(store);
+    }
     this.stores = {
       store,
       topics,
@@ -489,6 +537,7 @@ export class Broker {
       scramCredentials,
       quotas,
       acls,
+      cluster,
       logs,
       replicas,
       groups,
@@ -528,32 +577,89 @@ export class Broker {
     });
   }
 
-  /** Registers this broker under a lease kept alive until the broker stops (see cluster/etcd-broker-registration.ts). */
+  /** What this broker registers: its id, rack and advertised endpoints (once the listeners are bound). */
+  private registration(): BrokerRegistration {
+    const { settings } = this;
+    return {
+      nodeId: settings.nodeId,
+      rack: settings.rack ?? null,
+      endpoints: (settings.listeners ?? []).map((l) => ({
+        name: l.name,
+        host: l.advertisedHost,
+        port: l.advertisedPort,
+      })),
+    };
+  }
+
+  /**
+   * Registers this broker under a lease kept alive until the broker stops (see cluster/etcd-broker-registration.ts),
+   * and stands for controller under the same lease.
+   */
   private async register(store: MetadataStore): Promise<void> {
     const { settings } = this;
-    const registrar = await BrokerRegistrar.register(
-      store,
-      {
-        nodeId: settings.nodeId,
-        rack: settings.rack ?? null,
-        endpoints: (settings.listeners ?? []).map((l) => ({
-          name: l.name,
-          host: l.advertisedHost,
-          port: l.advertisedPort,
-        })),
-      },
-      {
-        onLeaseLost: (error) => {
-          this.logger.error('broker registration lease lost: the cluster no longer counts this broker as alive', {
-            nodeId: settings.nodeId,
-            error: error.message,
-          });
-          this.resolveRegistrationLost?.(error);
-        },
-      },
-    );
+    const registrar = await BrokerRegistrar.register(store, this.registration(), {
+      onLeaseLost: (error) => this.onRegistrationLost(store, registrar, error),
+    });
+    let election: ControllerElection;
+    try {
+      election = await ControllerElection.start(store, settings.nodeId, registrar.leaseId, (error) =>
+        this.logger.warn('controller election: the metadata store did not answer', { error: error.message }),
+      );
+    } catch (e) {
+      // No registration left renewing behind a failed attempt (a retry registers anew).
+      await registrar.deregister().catch(() => {});
+      throw e;
+    }
     this.registrar = registrar;
-    this.startupClosers.push(() => registrar.deregister());
+    this.election = election;
+  }
+
+  /**
+   * The registration lease is lost (etcd expired or revoked it): the cluster counts this broker as dead from now
+   * on, so it is fenced at once (it leads nothing, its coordinators write nothing), then it registers again as
+   * soon as etcd lets it, as a Kafka broker registers again with a new ZooKeeper session. Unfencing is safe
+   * because leadership never moves without replication: the topic records still name this broker as the leader
+   * of its partitions, and lookups check them. (With failover, a partition led elsewhere by then stays
+   * NOT_LEADER_OR_FOLLOWER here through the same check.)
+   */
+  private onRegistrationLost(store: MetadataStore, lost: BrokerRegistrar, error: Error): void {
+    this.logger.error(
+      'broker registration lease lost: the cluster no longer counts this broker as alive; it leads no partition until it is registered again',
+      { nodeId: this.settings.nodeId, error: error.message },
+    );
+    this.services?.replicas.fence();
+    this.services?.cluster.loseSelf();
+    const election = this.election;
+    this.election = null;
+    void election?.stop();
+    this.resolveRegistrationLost?.(error);
+    this.rejoining ??= this.rejoin(store, lost).finally(() => {
+      this.rejoining = null;
+    });
+  }
+
+  /** Registers again, every REJOIN_RETRY_MS until it succeeds or the broker stops, then unfences. */
+  private async rejoin(store: MetadataStore, lost: BrokerRegistrar): Promise<void> {
+    let warned = false;
+    while (!this.stopping) {
+      await new Promise((resolve) => setTimeout(resolve, REJOIN_RETRY_MS).unref());
+      if (this.stopping) return;
+      try {
+        // The old registration goes now if etcd still holds it (a lease that only seemed lost while etcd
+        // was out of reach), rather than make the new one wait for it to expire.
+        await lost.revokeLostLease();
+        await this.register(store);
+      } catch (e) {
+        if (!warned) this.logger.warn('cannot register again yet; retrying', { error: (e as Error).message });
+        warned = true;
+        continue;
+      }
+      if (this.stopping) return;
+      this.services?.replicas.unfence();
+      this.services?.cluster.rejoinSelf();
+      this.logger.info('broker registered again: it leads its partitions again', { nodeId: this.settings.nodeId });
+      return;
+    }
   }
 
   /** Whether this broker's registration lease was lost (etcd expired or revoked it) while it runs. */
@@ -766,21 +872,21 @@ export class Broker {
   private async createTopic(
     topics: TopicMetadata,
     replicas: ReplicaManager,
+    cluster: LiveBrokers,
     name: string,
     numPartitions: number,
     replicationFactor: number,
     configs: Record<string, string>,
     replicaAssignment?: number[][],
   ): Promise<number> {
-    if (replicationFactor !== 1) return ErrorCode.INVALID_REPLICATION_FACTOR;
-    const nodeId = this.settings.nodeId;
+    const live = cluster.all();
+    if (replicationFactorError(replicationFactor, live.length)) return ErrorCode.INVALID_REPLICATION_FACTOR;
+    // Kafka's assignor over the live brokers, unless the client gave the replicas.
+    const placement = replicaAssignment ?? placeReplicas(live, numPartitions, replicationFactor);
     const record: TopicRecord = {
       name,
       id: newUuid(),
-      partitions: Array.from({ length: numPartitions }, (_, partition) => {
-        const assigned = replicaAssignment?.[partition];
-        return assigned ? assignedPartition(partition, assigned) : newAssignment(partition, nodeId);
-      }),
+      partitions: placement.map((replicas, partition) => assignedPartition(partition, replicas)),
       configs,
     };
     let created: TopicRecord | null;
@@ -860,8 +966,19 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
-        const { store, topics, brokerConfigs, scramCredentials, quotas, acls, logs, replicas, groups, transactions } =
-          this.stores;
+        const {
+          store,
+          topics,
+          brokerConfigs,
+          scramCredentials,
+          quotas,
+          acls,
+          cluster,
+          logs,
+          replicas,
+          groups,
+          transactions,
+        } = this.stores;
         await groups.stop();
         // Its timers end and the operations under way finish (markers included) before the logs close.
         await transactions.close();
@@ -872,6 +989,10 @@ export class Broker {
         quotas.close();
         acls?.close();
         topics.close();
+        cluster.close();
+        // A registration under way completes first, so that the one revoked below is the last one.
+        await this.rejoining;
+        await this.election?.stop();
         await this.registrar
           ?.deregister()
           .catch((e: Error) =>
@@ -887,6 +1008,64 @@ export class Broker {
     })();
     return this.stopping;
   }
+}
+
+/**
+ * A transaction's marker for partitions without a log here, sent to their leaders with WriteTxnMarkers, one
+ * request per leader. A partition this broker leads but cannot write (fenced, log not created yet) answers its
+ * lookup error, which leaves the transaction prepared for a later try; a deleted one UNKNOWN_TOPIC_OR_PARTITION.
+ */
+async function writeRemoteMarkers(
+  client: InterBrokerClient,
+  topics: TopicMetadata,
+  replicas: ReplicaManager,
+  partitions: ReadonlyArray<{ topic: string; partition: number }>,
+  marker: TransactionMarker,
+): Promise<Array<{ topic: string; partition: number; errorCode: number }>> {
+  const results: Array<{ topic: string; partition: number; errorCode: number }> = [];
+  const byLeader = new Map<number, Map<string, number[]>>();
+  for (const { topic, partition } of partitions) {
+    const leader = topics.get(topic)?.partitions[partition]?.leader;
+    if (leader === undefined) {
+      results.push({ topic, partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+      continue;
+    }
+    const local = replicas.lookup(topic, partition);
+    if ('errorCode' in local && local.errorCode !== ErrorCode.NOT_LEADER_OR_FOLLOWER) {
+      results.push({ topic, partition, errorCode: local.errorCode });
+      continue;
+    }
+    const forLeader = byLeader.get(leader) ?? new Map<string, number[]>();
+    byLeader.set(leader, forLeader);
+    forLeader.set(topic, [...(forLeader.get(topic) ?? []), partition]);
+  }
+  await Promise.all(
+    [...byLeader].map(async ([leader, forLeader]) => {
+      try {
+        const response = await client.request(leader, writeTxnMarkersApi, WRITE_TXN_MARKERS_VERSION, {
+          markers: [
+            {
+              producerId: marker.producerId,
+              producerEpoch: marker.producerEpoch,
+              transactionResult: marker.committed,
+              coordinatorEpoch: marker.coordinatorEpoch,
+              topics: [...forLeader].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
+            },
+          ],
+        });
+        for (const t of response.markers[0]?.topics ?? []) {
+          for (const p of t.partitions)
+            results.push({ topic: t.name, partition: p.partitionIndex, errorCode: p.errorCode });
+        }
+      } catch {
+        // Unreachable or no answer: the transaction stays prepared and is completed later.
+        for (const [topic, ids] of forLeader) {
+          for (const partition of ids) results.push({ topic, partition, errorCode: ErrorCode.NETWORK_EXCEPTION });
+        }
+      }
+    }),
+  );
+  return results;
 }
 
 /**

@@ -35,6 +35,8 @@ export class ReplicaManager {
   private reconciling: Promise<void> = Promise.resolve();
   /** Why the logs of a topic could not be brought in line with its metadata, until they are. */
   private readonly failures = new Map<string, Error>();
+  /** Set when the broker's registration lease is lost: it leads nothing any more (see fence()). */
+  private fenced = false;
 
   constructor(
     private readonly nodeId: number,
@@ -180,8 +182,28 @@ export class ReplicaManager {
     log.becomeLeader(leaderEpoch);
   }
 
+  /**
+   * Stops leading every partition: the broker's registration lease is lost, so the cluster counts it as dead and
+   * may give its partitions to another broker; acknowledging a write here then could make two leaders. Every
+   * later lookup answers NOT_LEADER_OR_FOLLOWER, until unfence() (the broker registered again).
+   */
+  fence(): void {
+    this.fenced = true;
+  }
+
+  /** Registered again: lookups answer from the topic records again (which say who leads each partition). */
+  unfence(): void {
+    this.fenced = false;
+  }
+
+  /** Whether the broker is fenced (fence() without a later unfence()). */
+  get isFenced(): boolean {
+    return this.fenced;
+  }
+
   /** The log of a partition led here, or Kafka's error for it. */
   lookup(topicName: string, partition: number): PartitionLookup {
+    if (this.fenced) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     const topic = this.topics.get(topicName);
     if (!topic) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     // Partitions are numbered from 0 without gaps, so the assignment of partition p is at index p.

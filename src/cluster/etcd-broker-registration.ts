@@ -64,6 +64,11 @@ export class BrokerRegistrar {
   private lastRenewed = 0;
   private stopped = false;
 
+  /** The lease the registration is put under; keys that must go with the broker (`/controller`) use it too. */
+  get leaseId(): number {
+    return this.lease;
+  }
+
   private constructor(
     private readonly store: MetadataStore,
     readonly registration: BrokerRegistration,
@@ -132,6 +137,19 @@ export class BrokerRegistrar {
     return (await store.list(BROKER_REGISTRATIONS_PREFIX))
       .map((kv) => JSON.parse(kv.value) as BrokerRegistration)
       .sort((a, b) => a.nodeId - b.nodeId);
+  }
+
+  /**
+   * After the lease was lost: revokes it in case etcd still holds it (the broker only lost touch for a session,
+   * and etcd, restarted, renewed its leases), so that its registration goes now and a new one need not wait for
+   * it to expire. A lease etcd no longer knows is fine; an unreachable etcd throws.
+   */
+  async revokeLostLease(): Promise<void> {
+    try {
+      await this.store.revokeLease(this.lease);
+    } catch (e) {
+      if (!/lost|not found/i.test((e as Error).message)) throw e;
+    }
   }
 
   /** A clean stop: the registration goes now rather than at the end of the session. */

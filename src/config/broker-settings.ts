@@ -138,6 +138,11 @@ export function advertisedFor(settings: BrokerSettings, localPort: number | unde
     : { host: settings.advertisedHost, port: settings.advertisedPort };
 }
 
+/** The name of the listener a connection came in on (by its local port); PLAINTEXT when none matches. */
+export function listenerNameFor(settings: BrokerSettings, localPort: number | undefined): string {
+  return settings.listeners?.find((l) => l.port === localPort)?.name ?? 'PLAINTEXT';
+}
+
 /**
  * Memory for the tails of all partitions. Enough for a few seconds of a fast producer, so that consumers
  * keeping up are served from memory, and small beside the footprint goals (RSS under load below 150 MB).

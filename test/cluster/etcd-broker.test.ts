@@ -7,6 +7,7 @@ import { parseBrokerConfig, toBrokerSettings } from '../../src/config/broker-con
 import { startBroker } from '../../src/index.js';
 import { Logger } from '../../src/observability/logger.js';
 import { withTempDir } from '../storage/helpers.js';
+import { eventually } from './cluster-helpers.js';
 import { etcdUnavailable, withEtcd } from './etcd.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -79,48 +80,58 @@ test(
     ),
 );
 
-test('two brokers register under leases; a lost lease is noticed and logged at ERROR', { skip: etcdUnavailable }, () =>
-  withEtcd(async (etcd) => {
-    const etcdSettings = { endpoints: [etcd.endpoint], prefix: PREFIX };
-    const lines: string[] = [];
-    const logger = new Logger('broker', { level: 'error', sink: { write: (line: string) => lines.push(line) } });
-    const first = await startBroker({ nodeId: 1, rack: 'r1', etcd: etcdSettings });
-    const second = await startBroker({ nodeId: 2, etcd: etcdSettings, logger });
-    const store = await EtcdMetadataStore.open(etcdSettings);
-    try {
-      const registered = await BrokerRegistrar.list(store);
-      assert.deepEqual(
-        registered.map((r) => [r.nodeId, r.rack, r.endpoints.map((e) => `${e.name}://${e.host}:${e.port}`)]),
-        [
-          [1, 'r1', [`PLAINTEXT://${first.bootstrap}`]],
-          [2, null, [`PLAINTEXT://${second.bootstrap}`]],
-        ],
-      );
-      // The second broker's lease revoked behind its back, as etcd does when it expires.
-      const raw = await fetch(`${etcd.endpoint}/v3/kv/range`, {
-        method: 'POST',
-        body: JSON.stringify({ key: Buffer.from(`${PREFIX}${BROKER_REGISTRATIONS_PREFIX}2`).toString('base64') }),
-      });
-      const lease = ((await raw.json()) as { kvs: { lease: string }[] }).kvs[0]!.lease;
-      await fetch(`${etcd.endpoint}/v3/lease/revoke`, { method: 'POST', body: JSON.stringify({ ID: lease }) });
-      const cause = await second.whenRegistrationLost;
-      assert.match(cause.message, /lost/);
-      assert.equal(second.registrationLost, true);
-      assert.equal(first.registrationLost, false);
-      assert.ok(
-        lines.some((l) => l.includes('ERROR') || l.includes('"error"')) && lines.some((l) => l.includes('lease lost')),
-        lines.join('\n'),
-      );
-      assert.deepEqual(
-        (await BrokerRegistrar.list(store)).map((r) => r.nodeId),
-        [1],
-      );
-    } finally {
-      await store.close();
-      await second.stop();
-      await first.stop();
-    }
-  }),
+test(
+  'two brokers register under leases; a lost lease is noticed, logged at ERROR, and the broker registers again',
+  { skip: etcdUnavailable },
+  () =>
+    withEtcd(async (etcd) => {
+      const etcdSettings = { endpoints: [etcd.endpoint], prefix: PREFIX };
+      const lines: string[] = [];
+      const logger = new Logger('broker', { level: 'error', sink: { write: (line: string) => lines.push(line) } });
+      const first = await startBroker({ nodeId: 1, rack: 'r1', etcd: etcdSettings });
+      const second = await startBroker({ nodeId: 2, etcd: etcdSettings, logger });
+      const store = await EtcdMetadataStore.open(etcdSettings);
+      try {
+        const registered = await BrokerRegistrar.list(store);
+        assert.deepEqual(
+          registered.map((r) => [r.nodeId, r.rack, r.endpoints.map((e) => `${e.name}://${e.host}:${e.port}`)]),
+          [
+            [1, 'r1', [`PLAINTEXT://${first.bootstrap}`]],
+            [2, null, [`PLAINTEXT://${second.bootstrap}`]],
+          ],
+        );
+        // The second broker's lease revoked behind its back, as etcd does when it expires.
+        const raw = await fetch(`${etcd.endpoint}/v3/kv/range`, {
+          method: 'POST',
+          body: JSON.stringify({ key: Buffer.from(`${PREFIX}${BROKER_REGISTRATIONS_PREFIX}2`).toString('base64') }),
+        });
+        const lease = ((await raw.json()) as { kvs: { lease: string }[] }).kvs[0]!.lease;
+        await fetch(`${etcd.endpoint}/v3/lease/revoke`, { method: 'POST', body: JSON.stringify({ ID: lease }) });
+        const cause = await second.whenRegistrationLost;
+        assert.match(cause.message, /lost/);
+        assert.equal(first.registrationLost, false);
+        assert.ok(
+          lines.some((l) => l.includes('ERROR') || l.includes('"error"')) &&
+            lines.some((l) => l.includes('lease lost')),
+          lines.join('\n'),
+        );
+        // etcd is there: the broker registers again under a new lease.
+        await eventually('the broker registered again', async () => {
+          const ids = (await BrokerRegistrar.list(store)).map((r) => r.nodeId);
+          return ids.length === 2 && !second.registrationLost ? ids : undefined;
+        });
+        const again = await fetch(`${etcd.endpoint}/v3/kv/range`, {
+          method: 'POST',
+          body: JSON.stringify({ key: Buffer.from(`${PREFIX}${BROKER_REGISTRATIONS_PREFIX}2`).toString('base64') }),
+        });
+        const newLease = ((await again.json()) as { kvs: { lease: string }[] }).kvs[0]!.lease;
+        assert.notEqual(newLease, lease, 'under a new lease');
+      } finally {
+        await store.close();
+        await second.stop();
+        await first.stop();
+      }
+    }),
 );
 
 test('etcd out of reach for a whole session: the registration counts as lost', { skip: etcdUnavailable }, () =>

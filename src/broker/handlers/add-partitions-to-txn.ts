@@ -35,6 +35,12 @@ export const addPartitionsToTxnHandler = defineHandler<AddPartitionsToTxnRequest
       ResourceType.TRANSACTIONAL_ID,
       request.v3AndBelowTransactionalId,
     );
+    // Known to the metadata, wherever it is led (the coordinator has the markers sent to its leader).
+    const unknown = new Set(
+      partitions
+        .filter((p) => broker.topics.get(p.topic)?.partitions[p.partition]?.partition !== p.partition)
+        .map((p) => `${p.topic}:${p.partition}`),
+    );
     const writable = authorizedNames(
       ctx,
       AclOperation.WRITE,
@@ -46,8 +52,7 @@ export const addPartitionsToTxnHandler = defineHandler<AddPartitionsToTxnRequest
       const key = `${p.topic}:${p.partition}`;
       if (!txnAllowed) failed.set(key, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
       else if (!writable.has(p.topic)) failed.set(key, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
-      else if ('errorCode' in broker.replicas.lookup(p.topic, p.partition))
-        failed.set(key, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      else if (unknown.has(key)) failed.set(key, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     }
     let errorCode = ErrorCode.OPERATION_NOT_ATTEMPTED as number;
     if (failed.size === 0) {

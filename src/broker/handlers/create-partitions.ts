@@ -1,10 +1,6 @@
 import { partitionAssignmentError } from '../../cluster/replica-assignment.js';
-import {
-  assignedPartition,
-  MAX_PARTITIONS_PER_TOPIC,
-  newAssignment,
-  type TopicRecord,
-} from '../../cluster/topic-metadata.js';
+import { type PlacementBroker, placeReplicas } from '../../cluster/replica-placement.js';
+import { assignedPartition, MAX_PARTITIONS_PER_TOPIC, type TopicRecord } from '../../cluster/topic-metadata.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { createPartitionsApi } from '../../protocol/generated/apis/create-partitions.js';
 import type { CreatePartitionsRequest } from '../../protocol/generated/messages/create-partitions-request.js';
@@ -35,8 +31,27 @@ function newPartitionsAssignmentError(
 }
 
 /**
+ * Replicas for `count` partitions added to `topic`, as Kafka's controller places them: the assignor continuing the
+ * round-robin from the broker that leads partition 0, with as many replicas as partition 0 has.
+ */
+function placeAfter(live: readonly PlacementBroker[], topic: TopicRecord, count: number): number[][] {
+  const sorted = [...live].sort((a, b) => a.nodeId - b.nodeId);
+  const partition0 = topic.partitions[0]?.replicas ?? [];
+  const start = Math.max(
+    0,
+    sorted.findIndex((b) => b.nodeId >= (partition0[0] ?? 0)),
+  );
+  const replicationFactor = Math.min(Math.max(1, partition0.length), sorted.length);
+  return placeReplicas(sorted, count, replicationFactor, {
+    firstPartition: topic.partitions.length,
+    startIndex: start,
+    replicaShift: start,
+  });
+}
+
+/**
  * CreatePartitions: raises a topic's partition count (it never shrinks), on the replicas given for each new
- * partition or on this broker. New partitions start empty; keyed producers will map some keys to them, as in Kafka.
+ * partition or placed over the live brokers. New partitions start empty; keyed producers will map some keys to them, as in Kafka.
  */
 export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, CreatePartitionsResponse>({
   api: createPartitionsApi,
@@ -52,7 +67,6 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
       request.topics.map((t) => t.name),
     );
     const results: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
-    const nodeId = broker.settings.nodeId;
     const brokers = liveBrokers(broker);
     for (const { item: t, repeated } of markRepeats(request.topics, (t) => t.name)) {
       const result: CreatePartitionsResponseCreatePartitionsTopicResult = {
@@ -108,10 +122,9 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
           }
         }
         if (error || request.validateOnly) return null;
-        const added = Array.from({ length: t.count - current }, (_, i) => {
-          const assigned = t.assignments?.[i];
-          return assigned ? assignedPartition(current + i, assigned.brokerIds) : newAssignment(current + i, nodeId);
-        });
+        const placed =
+          t.assignments?.map((a) => a.brokerIds) ?? placeAfter(broker.cluster.all(), topic, t.count - current);
+        const added = placed.map((replicas, i) => assignedPartition(current + i, replicas));
         return { ...topic, partitions: [...topic.partitions, ...added] };
       });
       (reservation as PartitionReservation | null)?.release();

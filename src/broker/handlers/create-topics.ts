@@ -1,4 +1,5 @@
 import { readTopicAssignment } from '../../cluster/replica-assignment.js';
+import { replicationFactorError } from '../../cluster/replica-placement.js';
 import { MAX_PARTITIONS_PER_TOPIC, ZERO_UUID } from '../../cluster/topic-metadata.js';
 import { isInternalTopic, topicNameError } from '../../cluster/topic-name.js';
 import { topicConfigsError } from '../../config/topic-config.js';
@@ -13,9 +14,9 @@ import { type BrokerServices, defineHandler, markRepeats } from '../api-handler.
 import { AclOperation, authorize, authorizeCluster, authorizedNames, ResourceType } from '../authorization.js';
 import { reservePartitions } from '../partition-limit.js';
 
-/** The brokers a replica assignment may name: this one, the only broker of the cluster. */
+/** The brokers a replica assignment may name: the live brokers of the cluster. */
 export function liveBrokers(broker: BrokerServices): ReadonlySet<number> {
-  return new Set([broker.settings.nodeId]);
+  return broker.cluster.ids();
 }
 
 /**
@@ -126,11 +127,9 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
           continue;
         }
       }
-      if (replicationFactor > 1) {
-        fail(
-          ErrorCode.INVALID_REPLICATION_FACTOR,
-          `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only 1 broker(s) are registered.`,
-        );
+      const replicationError = replicationFactorError(replicationFactor, broker.cluster.all().length);
+      if (replicationError) {
+        fail(ErrorCode.INVALID_REPLICATION_FACTOR, replicationError);
         continue;
       }
       const configs: Record<string, string> = {};

@@ -62,7 +62,7 @@ export const describeTopicPartitionsHandler = defineHandler<
       const partitions = topic.partitions.filter((p) => p.partition >= first).slice(0, budget);
       budget -= partitions.length;
       // The Metadata answer of these partitions, plus the ELR fields of KIP-966 (no ELR without replication).
-      const described = topicMetadata({ ...topic, partitions });
+      const described = topicMetadata({ ...topic, partitions }, broker.cluster);
       topics.push({
         ...described,
         name,

@@ -29,6 +29,7 @@ import {
 } from '../authorization.js';
 import { CONSUMER_BYTE_RATE, quotaUser } from '../client-quota-manager.js';
 import type { FetchPartitionOutcome, FetchPartitionRequest } from '../fetch-session.js';
+import { LeaderHints } from '../leader-hints.js';
 import { partitionWaitKey } from '../replica-manager.js';
 
 const READ_COMMITTED = 1;
@@ -124,6 +125,7 @@ async function readPartitions(
   maxBytes: number,
   readCommitted: boolean,
   readable: AuthorizedNames | null,
+  hints: LeaderHints | null,
   previous?: PartitionRead[],
 ): Promise<PartitionRead[]> {
   const usesTopicIds = apiVersion >= 13;
@@ -146,6 +148,9 @@ async function readPartitions(
         : broker.replicas.lookup(p.topic, p.partition);
     if ('errorCode' in found) {
       const data = emptyPartition(p.partition, found.errorCode);
+      if (found.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER && hints) {
+        data.currentLeader = hints.leaderOf(p.topic, p.partition);
+      }
       reads.push({
         data,
         outcome: { errorCode: found.errorCode, highWatermark: -1n, logStartOffset: -1n, recordsBytes: 0 },
@@ -248,6 +253,9 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
   },
 });
 
+/** The first Fetch version whose partitions carry CurrentLeader (KIP-951); NodeEndpoints come in v16. */
+const FIRST_VERSION_WITH_CURRENT_LEADER = 12;
+
 /**
  * The topics the request may read, null for all (no authorizer): Kafka's READ on each topic for consumers, and
  * CLUSTER_ACTION for a replica's fetch (which reads every topic or none).
@@ -314,7 +322,10 @@ async function answerFetch(ctx: RequestContext, request: FetchRequest): Promise<
   const deadline = Date.now() + request.maxWaitMs;
 
   const readable = readableTopics(ctx, request, partitions);
-  let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, readable);
+  // KIP-951: the current leader of a partition led elsewhere (v12+), and its endpoint (v16+).
+  const hints =
+    apiVersion >= FIRST_VERSION_WITH_CURRENT_LEADER ? new LeaderHints(broker, connection.socket.localPort) : null;
+  let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, readable, hints);
   // As in Kafka, min_bytes counts what the logs hold up to each partition's limit: a read that its limit cut
   // short counts as its whole limit (else min_bytes near max_bytes could wait out max_wait_ms, data there).
   const enough = (rs: PartitionRead[]) => {
@@ -343,7 +354,7 @@ async function answerFetch(ctx: RequestContext, request: FetchRequest): Promise<
       return current.some(moved);
     });
     if (!woken) break;
-    reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, readable, current);
+    reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, readable, hints, current);
   }
 
   // Consumers' byte rate (consumer_byte_rate): a fetch that takes the client over its quota is answered empty
@@ -380,5 +391,11 @@ async function answerFetch(ctx: RequestContext, request: FetchRequest): Promise<
     current.partitions.push(reads[i]!.data);
     broker.metrics.bytesOut(p.topic, reads[i]!.data.records?.length ?? 0);
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses, nodeEndpoints: [] };
+  return {
+    throttleTimeMs: 0,
+    errorCode: ErrorCode.NONE,
+    sessionId,
+    responses,
+    nodeEndpoints: hints?.nodeEndpoints() ?? [],
+  };
 }

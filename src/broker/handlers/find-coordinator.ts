@@ -1,4 +1,5 @@
-import { advertisedFor } from '../../config/broker-settings.js';
+import { CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../../cluster/topic-name.js';
+import { listenerNameFor } from '../../config/broker-settings.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { findCoordinatorApi } from '../../protocol/generated/apis/find-coordinator.js';
 import type { FindCoordinatorRequest } from '../../protocol/generated/messages/find-coordinator-request.js';
@@ -6,7 +7,7 @@ import type {
   FindCoordinatorResponse,
   FindCoordinatorResponseCoordinator,
 } from '../../protocol/generated/messages/find-coordinator-response.js';
-import { defineHandler, type RequestContext } from '../api-handler.js';
+import { type BrokerServices, defineHandler, type RequestContext } from '../api-handler.js';
 import { AclOperation, authorize, ResourceType } from '../authorization.js';
 
 /** FindCoordinatorRequest.KeyType codes. */
@@ -14,7 +15,6 @@ const KeyType = { GROUP: 0, TRANSACTION: 1, SHARE: 2 } as const;
 
 async function findOne(ctx: RequestContext, key: string, keyType: number): Promise<FindCoordinatorResponseCoordinator> {
   const { broker, connection } = ctx;
-  const { settings } = broker;
   const found: FindCoordinatorResponseCoordinator = {
     key,
     nodeId: -1,
@@ -23,6 +23,7 @@ async function findOne(ctx: RequestContext, key: string, keyType: number): Promi
     errorCode: ErrorCode.NONE,
     errorMessage: null,
   };
+  let coordinator = broker.settings.nodeId;
   // Kafka's checks: DESCRIBE on the group or the transactional id, before the coordinator is looked for.
   if (keyType === KeyType.GROUP && !authorize(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, key)) {
     found.errorCode = ErrorCode.GROUP_AUTHORIZATION_FAILED;
@@ -33,19 +34,42 @@ async function findOne(ctx: RequestContext, key: string, keyType: number): Promi
     found.errorCode = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
   } else if (keyType === KeyType.GROUP) {
     found.errorCode = await broker.groups.findCoordinator(key);
+    if (found.errorCode === ErrorCode.NOT_COORDINATOR) {
+      coordinator = leaderOf(broker, CONSUMER_OFFSETS_TOPIC, broker.groups.partitionFor(key));
+    }
   } else if (keyType === KeyType.TRANSACTION) {
     found.errorCode = await broker.transactions.findCoordinator(key);
+    if (found.errorCode === ErrorCode.NOT_COORDINATOR) {
+      coordinator = leaderOf(broker, TRANSACTION_STATE_TOPIC, broker.transactions.partitionFor(key));
+    }
   } else {
     found.errorCode = ErrorCode.INVALID_REQUEST;
     found.errorMessage = `Unsupported key type ${keyType}`;
   }
+  if (found.errorCode === ErrorCode.NOT_COORDINATOR) {
+    // Another broker leads the key's partition: the client is sent there, if it is live.
+    found.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (coordinator !== broker.settings.nodeId) found.errorCode = ErrorCode.NONE;
+  }
   if (found.errorCode === ErrorCode.NONE) {
-    found.nodeId = settings.nodeId;
-    const { host, port } = advertisedFor(settings, connection.socket.localPort);
-    found.host = host;
-    found.port = port;
+    const endpoint = broker.cluster.endpoint(
+      coordinator,
+      listenerNameFor(broker.settings, connection.socket.localPort),
+    );
+    if (!endpoint) {
+      found.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      return found;
+    }
+    found.nodeId = coordinator;
+    found.host = endpoint.host;
+    found.port = endpoint.port;
   }
   return found;
+}
+
+/** The leader of an internal topic's partition as the metadata says, or this broker's id when it is unknown. */
+function leaderOf(broker: BrokerServices, topic: string, partition: number): number {
+  return broker.topics.get(topic)?.partitions[partition]?.leader ?? broker.settings.nodeId;
 }
 
 /**

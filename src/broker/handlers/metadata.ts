@@ -1,6 +1,7 @@
+import { type LiveBrokers, NO_NODE } from '../../cluster/live-brokers.js';
 import { type TopicRecord, ZERO_UUID } from '../../cluster/topic-metadata.js';
 import { isInternalTopic, topicNameError } from '../../cluster/topic-name.js';
-import { advertisedFor } from '../../config/broker-settings.js';
+import { listenerNameFor } from '../../config/broker-settings.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { metadataApi } from '../../protocol/generated/apis/metadata.js';
 import type { MetadataRequest } from '../../protocol/generated/messages/metadata-request.js';
@@ -10,21 +11,28 @@ import { AUTHORIZED_OPERATIONS_OMITTED, type BrokerServices, defineHandler } fro
 import { AclOperation, authorize, authorizeCluster, authorizedOperations, ResourceType } from '../authorization.js';
 import { reservePartitions } from '../partition-limit.js';
 
-export function topicMetadata(topic: TopicRecord): MetadataResponseTopic {
+/**
+ * A topic's partitions as Metadata answers them. A partition whose leader is not a live broker has no leader
+ * (-1) and LEADER_NOT_AVAILABLE, and its replicas on brokers that are not live are listed offline, as in Kafka.
+ */
+export function topicMetadata(topic: TopicRecord, cluster: LiveBrokers): MetadataResponseTopic {
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
     topicId: topic.id,
     isInternal: isInternalTopic(topic.name),
-    partitions: topic.partitions.map((p) => ({
-      errorCode: ErrorCode.NONE,
-      partitionIndex: p.partition,
-      leaderId: p.leader,
-      leaderEpoch: p.leaderEpoch,
-      replicaNodes: p.replicas,
-      isrNodes: p.isr,
-      offlineReplicas: [],
-    })),
+    partitions: topic.partitions.map((p) => {
+      const leaderLive = cluster.isLive(p.leader);
+      return {
+        errorCode: leaderLive ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
+        partitionIndex: p.partition,
+        leaderId: leaderLive ? p.leader : NO_NODE,
+        leaderEpoch: p.leaderEpoch,
+        replicaNodes: p.replicas,
+        isrNodes: p.isr,
+        offlineReplicas: p.replicas.filter((r) => !cluster.isLive(r)),
+      };
+    }),
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
   };
 }
@@ -46,7 +54,7 @@ async function describeTopic(
   autoCreate: boolean,
 ): Promise<MetadataResponseTopic> {
   const existing = broker.topics.get(name);
-  if (existing) return topicMetadata(existing);
+  if (existing) return topicMetadata(existing, broker.cluster);
   if (topicNameError(name)) return topicError(name, ZERO_UUID, ErrorCode.INVALID_TOPIC_EXCEPTION);
   if (!autoCreate || !broker.settings.autoCreateTopicsEnable || isInternalTopic(name)) {
     return topicError(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
@@ -71,6 +79,19 @@ async function describeTopic(
     return topicError(name, ZERO_UUID, ErrorCode.LEADER_NOT_AVAILABLE);
   }
   return topicError(name, ZERO_UUID, errorCode);
+}
+
+/** The live brokers that have the listener `listenerName`, with that listener's endpoint, as Kafka lists them. */
+export function brokersOn(
+  cluster: LiveBrokers,
+  listenerName: string,
+): Array<{ nodeId: number; host: string; port: number; rack: string | null }> {
+  const brokers = [];
+  for (const b of cluster.all()) {
+    const endpoint = cluster.endpoint(b.nodeId, listenerName);
+    if (endpoint) brokers.push({ nodeId: b.nodeId, host: endpoint.host, port: endpoint.port, rack: b.rack });
+  }
+  return brokers;
 }
 
 /** The first version whose topics may be asked for by id (10 and 11 carry the field but Kafka refuses it). */
@@ -133,14 +154,14 @@ export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>(
       described.push(topic);
     };
     if (all) {
-      for (const topic of broker.topics.all()) if (describable(topic.name)) push(topicMetadata(topic));
+      for (const topic of broker.topics.all()) if (describable(topic.name)) push(topicMetadata(topic, broker.cluster));
     } else if (byId) {
       for (const t of asked) {
         const found = t.topicId === ZERO_UUID ? undefined : broker.topics.getById(t.topicId);
         if (!found) topics.push(topicError(null, t.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
         else if (!describable(found.name))
           topics.push(topicError(null, t.topicId, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
-        else push(topicMetadata(found));
+        else push(topicMetadata(found, broker.cluster));
       }
     } else {
       for (const t of asked) {
@@ -164,13 +185,11 @@ export const metadataHandler = defineHandler<MetadataRequest, MetadataResponse>(
       clusterAuthorizedOperations = authorizeCluster(ctx, AclOperation.DESCRIBE)
         ? authorizedOperations(ctx, ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME)
         : 0;
-    const { settings } = broker;
-    const { host, port } = advertisedFor(settings, connection.socket.localPort);
     return {
       throttleTimeMs: 0,
-      brokers: [{ nodeId: settings.nodeId, host, port, rack: null }],
+      brokers: brokersOn(broker.cluster, listenerNameFor(broker.settings, connection.socket.localPort)),
       clusterId: broker.clusterId,
-      controllerId: settings.nodeId,
+      controllerId: broker.cluster.controllerId,
       topics,
       clusterAuthorizedOperations,
     };

@@ -14,6 +14,7 @@ import { ProducerStateError } from '../../storage/producer-state.js';
 import { defineHandler } from '../api-handler.js';
 import { AclOperation, type AuthorizedNames, authorize, authorizedNames, ResourceType } from '../authorization.js';
 import { PRODUCER_BYTE_RATE, quotaUser } from '../client-quota-manager.js';
+import { LeaderHints } from '../leader-hints.js';
 import { produceSettings } from '../topic-settings.js';
 
 const VALID_ACKS = new Set([-1, 0, 1]);
@@ -51,6 +52,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
     const acksValid = VALID_ACKS.has(request.acks);
     const sync = request.acks === -1 && broker.settings.flushOnAcksAll;
     const pending: Promise<void>[] = [];
+    let hints: LeaderHints | null = null;
     const responses = request.topicData.map((t) => ({
       name: t.name,
       partitionResponses: t.partitionData.map((p) => {
@@ -75,6 +77,10 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
         const found = broker.replicas.lookup(t.name, p.index);
         if ('errorCode' in found) {
           response.errorCode = found.errorCode;
+          if (found.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) {
+            hints ??= new LeaderHints(broker, connection.socket.localPort);
+            response.currentLeader = hints.leaderOf(t.name, p.index);
+          }
           return response;
         }
         if (!p.records || p.records.length === 0) {
@@ -164,7 +170,8 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
       if (responses.some((t) => t.partitionResponses.some((p) => p.errorCode !== ErrorCode.NONE))) connection.close();
       return null;
     }
-    return { responses, throttleTimeMs, nodeEndpoints: [] };
+    // The leaders' endpoints go with the hints (the codec writes them from v10, as Kafka's KIP-951 does).
+    return { responses, throttleTimeMs, nodeEndpoints: (hints as LeaderHints | null)?.nodeEndpoints() ?? [] };
   },
 });
 

@@ -9,11 +9,12 @@ import { type BrokerServices, defineHandler } from '../api-handler.js';
 import { AclOperation, authorizeCluster } from '../authorization.js';
 
 /**
- * WriteTxnMarkers: writes COMMIT or ABORT markers for a producer's transaction in partitions led here. Kafka's
- * transaction coordinators send it to the partition leaders; Samsa's coordinator writes its markers in-process,
- * so this request comes from an operator aborting a hanging transaction (`kafka-transactions.sh abort`, KIP-664).
- * A marker from an older producer epoch or coordinator epoch than the partition has seen is refused, as in
- * Kafka. Without an authorizer anyone may send it, as Kafka allows (CLUSTER_ACTION is checked only with ACLs).
+ * WriteTxnMarkers: writes COMMIT or ABORT markers for a producer's transaction in partitions led here. It comes
+ * from a transaction coordinator on another broker of the cluster (as Kafka's TransactionMarkerChannelManager
+ * sends it), or from an operator aborting a hanging transaction (`kafka-transactions.sh abort`, KIP-664); a
+ * coordinator's markers for partitions led here are written in-process. A marker from an older producer epoch or
+ * coordinator epoch than the partition has seen is refused, as in Kafka. Under an authorizer the sender needs
+ * CLUSTER_ACTION on the cluster (brokers are usually super users), else CLUSTER_AUTHORIZATION_FAILED.
  */
 export const writeTxnMarkersHandler = defineHandler<WriteTxnMarkersRequest, WriteTxnMarkersResponse>({
   api: writeTxnMarkersApi,

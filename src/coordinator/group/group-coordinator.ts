@@ -346,7 +346,7 @@ export class GroupCoordinator {
 
   /**
    * FindCoordinator: answers whether this broker coordinates the group (any id, "" included, as in Kafka).
-   * Returns Kafka's error code; NONE means this broker.
+   * Returns Kafka's error code; NONE means this broker, NOT_COORDINATOR that another broker leads its partition.
    *
    * `__consumer_offsets` is created on first use, and as in Kafka the requests that find it missing are answered
    * COORDINATOR_NOT_AVAILABLE, which clients retry; the answer waits for the creation, so that the retry finds
@@ -364,7 +364,9 @@ export class GroupCoordinator {
       }
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
-    if (typeof this.offsetsLogFor(groupId) === 'number') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    // NOT_COORDINATOR: another broker leads the group's partition (the caller points the client there).
+    const logError = this.offsetsLogFor(groupId);
+    if (typeof logError === 'number') return logError;
     const partition = this.partitionFor(groupId);
     if (!this.loaded.has(partition)) await this.load(partition);
     return ErrorCode.NONE;

@@ -1,5 +1,5 @@
 import type { Logger } from '../../observability/logger.js';
-import { KafkaError } from '../../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import { buildRecordBatch } from '../../protocol/records/record-batch-builder.js';
 import type { PartitionLog } from '../../storage/partition-log.js';
 import { ProducerStateError } from '../../storage/producer-state.js';
@@ -46,7 +46,13 @@ export interface CoordinatorLog {
 export class PartitionCoordinatorLog implements CoordinatorLog {
   constructor(
     private readonly log: PartitionLog,
-    private readonly options: { sync: boolean; logger: Logger; now: () => number },
+    private readonly options: {
+      sync: boolean;
+      logger: Logger;
+      now: () => number;
+      /** True once the broker may no longer write as the partition's leader (its registration lease is lost). */
+      fenced?: () => boolean;
+    },
   ) {}
 
   async replay(onRecord: (key: Buffer, value: Buffer | null, batch: CoordinatorBatchInfo) => void): Promise<void> {
@@ -70,6 +76,8 @@ export class PartitionCoordinatorLog implements CoordinatorLog {
     records: readonly CoordinatorLogRecord[],
     transactional?: CoordinatorTransactionalAppend,
   ): Promise<void> {
+    // A fenced leader writes nothing: the runtime answers NOT_COORDINATOR and finds the partition gone here.
+    if (this.options.fenced?.()) throw new KafkaError(ErrorCode.NOT_COORDINATOR, 'this broker is fenced');
     const timestamp = BigInt(this.options.now());
     const inputs = records.map((r) => ({ key: r.key, value: r.value, timestamp }));
     if (!transactional) {

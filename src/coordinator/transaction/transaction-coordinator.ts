@@ -53,6 +53,15 @@ export interface TransactionCoordinatorDeps {
   createStateTopic(numPartitions: number): Promise<number>;
   /** The log of a data partition led here (markers are written to it), or null. */
   partitionLog(topic: string, partition: number): Pick<PartitionLog, 'appendMarker'> | null;
+  /**
+   * Writes a marker to partitions that have no log here (led by another broker, or whose log here cannot take
+   * it), through their leaders; resolves with each partition's error code (UNKNOWN_TOPIC_OR_PARTITION: deleted
+   * since). Without it such partitions are skipped, as a single broker skips partitions deleted since.
+   */
+  writeRemoteMarkers?(
+    partitions: ReadonlyArray<{ topic: string; partition: number }>,
+    marker: TransactionMarker,
+  ): Promise<Array<{ topic: string; partition: number; errorCode: number }>>;
   /** Markers must wait for fsync (the broker's acks=all policy). */
   syncWrites: boolean;
   /** The coordinator epoch written into markers: the leader epoch of the transaction's state partition. */
@@ -63,6 +72,29 @@ export interface TransactionCoordinatorDeps {
   logger: Logger;
   clock?: CoordinatorClock;
 }
+
+/** A transaction marker as the coordinator has it written. */
+export interface TransactionMarker {
+  producerId: bigint;
+  producerEpoch: number;
+  coordinatorEpoch: number;
+  committed: boolean;
+}
+
+/**
+ * Marker errors from another broker that leave the transaction prepared for a later try (its leader unknown,
+ * unreachable, busy or moving); any other error is the partition refusing the marker, as a local log's
+ * ProducerStateError is.
+ */
+const RETRIABLE_MARKER_ERRORS: ReadonlySet<number> = new Set([
+  ErrorCode.NOT_LEADER_OR_FOLLOWER,
+  ErrorCode.LEADER_NOT_AVAILABLE,
+  ErrorCode.KAFKA_STORAGE_ERROR,
+  ErrorCode.NOT_ENOUGH_REPLICAS,
+  ErrorCode.REQUEST_TIMED_OUT,
+  ErrorCode.NETWORK_EXCEPTION,
+  ErrorCode.COORDINATOR_NOT_AVAILABLE,
+]);
 
 export type InitProducerIdResult = { errorCode: number; producerId: bigint; producerEpoch: number };
 
@@ -221,10 +253,14 @@ export class TransactionCoordinator {
 
   private async writeMarkers(md: TransactionMetadata, coordinatorEpoch: number): Promise<number> {
     const commit = md.state === TransactionState.PrepareCommit;
+    const remote: Array<{ topic: string; partition: number }> = [];
     for (const [topic, ids] of md.partitions) {
       for (const partition of ids) {
         const log = this.deps.partitionLog(topic, partition);
-        if (!log) continue; // deleted since: nothing to mark
+        if (!log) {
+          remote.push({ topic, partition });
+          continue;
+        }
         try {
           await log.appendMarker(
             { producerId: md.producerId, producerEpoch: md.producerEpoch, coordinatorEpoch, aborted: !commit },
@@ -240,7 +276,27 @@ export class TransactionCoordinator {
         }
       }
     }
-    return ErrorCode.NONE;
+    if (remote.length === 0 || !this.deps.writeRemoteMarkers) return ErrorCode.NONE;
+    const results = await this.deps.writeRemoteMarkers(remote, {
+      producerId: md.producerId,
+      producerEpoch: md.producerEpoch,
+      coordinatorEpoch,
+      committed: commit,
+    });
+    let errorCode: number = ErrorCode.NONE;
+    for (const { topic, partition, errorCode: code } of results) {
+      // UNKNOWN_TOPIC_OR_PARTITION: deleted since, nothing to mark.
+      if (code === ErrorCode.NONE || code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) continue;
+      if (RETRIABLE_MARKER_ERRORS.has(code)) {
+        this.deps.logger.error('could not write a transaction marker on its leader; the transaction stays prepared', {
+          topic,
+          partition,
+          errorCode: code,
+        });
+        errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      } else this.deps.logger.warn('transaction marker refused', { topic, partition, errorCode: code });
+    }
+    return errorCode;
   }
 
   /** Queues the completion of every transaction of the partition left prepared. */
@@ -374,6 +430,9 @@ export class TransactionCoordinator {
     if (transactionalId !== null && this.serving(transactionalId) !== ErrorCode.NONE)
       return ErrorCode.NOT_ENOUGH_REPLICAS;
     const md = transactionalId === null ? undefined : this.metadata(transactionalId);
+    // Coordinated by another broker: Kafka asks it (AddPartitionsToTxn v4, verify only), which is not done yet;
+    // the batch is taken unverified, as Kafka takes it with transaction.partition.verification.enable=false.
+    if (!md && transactionalId !== null && this.coordinatedElsewhere(transactionalId)) return ErrorCode.NONE;
     if (!md || md.producerId !== producerId) return ErrorCode.INVALID_TXN_STATE;
     if (producerEpoch < md.producerEpoch) return ErrorCode.INVALID_PRODUCER_EPOCH;
     if (md.state !== TransactionState.Ongoing || !md.partitions.get(topic)?.has(partition))
@@ -386,6 +445,8 @@ export class TransactionCoordinator {
     // While the id's partition reloads (after a failed write), the check waits for it: the client retries.
     if (this.serving(transactionalId) !== ErrorCode.NONE) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     const md = this.metadata(transactionalId);
+    // As for produce: a transaction coordinated by another broker is not verified here.
+    if (!md && this.coordinatedElsewhere(transactionalId)) return ErrorCode.NONE;
     if (!md || md.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
     if (md.producerEpoch !== producerEpoch) return ErrorCode.PRODUCER_FENCED;
     return md.state === TransactionState.Ongoing ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE;
@@ -402,6 +463,11 @@ export class TransactionCoordinator {
     // Known to the runtime means led here when it was loaded: no lookup on produce's path.
     if (this.runtime.isKnown(partition)) return this.runtime.status(partition);
     return this.logError(transactionalId) === ErrorCode.NONE ? this.runtime.status(partition) : ErrorCode.NONE;
+  }
+
+  /** Whether another broker leads the id's partition of `__transaction_state` (so coordinates it). */
+  private coordinatedElsewhere(transactionalId: string): boolean {
+    return this.deps.stateLogPartitionCount() !== null && this.logError(transactionalId) === ErrorCode.NOT_COORDINATOR;
   }
 
   /** The id's committed metadata, if its partition serves here. */

@@ -1,0 +1,146 @@
+/**
+ * `npx tsx bench/cluster.ts`: what the cluster view costs and how fast a controller is replaced.
+ *
+ * - Metadata for a topic of 1,000 partitions, answered by a single broker on the embedded store (the default,
+ *   which must not get slower) and by one broker of three on etcd: median and p99 of sequential requests.
+ * - Controller failover: three `samsa server` processes on etcd, the controller killed with SIGKILL; the time
+ *   until a survivor names another controller (bounded below by the registration lease, broker.session.timeout.ms
+ *   9 s, which etcd expires).
+ *
+ * The etcd parts need Debian's etcd-server (skipped, saying so, without it); `--single` runs only the first figure.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Broker, startBroker } from '../src/index.js';
+import { apis } from '../src/protocol/generated/index.js';
+import { BrokerProcess, freePort, writeServerProperties } from '../test/chaos/harness.js';
+import { etcdUnavailable, startEtcd } from '../test/cluster/etcd.js';
+import { WireClient } from './wire.js';
+
+const PARTITIONS = 1000;
+/** `--single`: only the single broker's figure. */
+const singleOnly = process.argv.includes('--single');
+const REQUESTS = 300;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+async function metadataTimes(port: number, topic: string): Promise<{ medianMs: number; p99Ms: number }> {
+  const c = await WireClient.connect(port);
+  const request = {
+    topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: topic }],
+    allowAutoTopicCreation: false,
+    includeClusterAuthorizedOperations: false,
+    includeTopicAuthorizedOperations: false,
+  };
+  for (let i = 0; i < 20; i++) await c.request(apis.Metadata, 12, request);
+  const times: number[] = [];
+  for (let i = 0; i < REQUESTS; i++) {
+    const start = process.hrtime.bigint();
+    await c.request(apis.Metadata, 12, request);
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  c.close();
+  times.sort((a, b) => a - b);
+  return { medianMs: percentile(times, 0.5), p99Ms: percentile(times, 0.99) };
+}
+
+async function createTopic(port: number, name: string): Promise<void> {
+  const c = await WireClient.connect(port);
+  const r = await c.request(apis.CreateTopics, 7, {
+    topics: [{ name, numPartitions: PARTITIONS, replicationFactor: 1, assignments: [], configs: [] }],
+    timeoutMs: 60_000,
+    validateOnly: false,
+  });
+  c.close();
+  if (r.topics[0]!.errorCode !== 0) throw new Error(`CreateTopics: ${r.topics[0]!.errorMessage}`);
+}
+
+const rows: string[] = [];
+const line = (what: string, figure: string) => {
+  rows.push(`| ${what} | ${figure} |`);
+  console.error(`${what}: ${figure}`);
+};
+
+{
+  const broker = await startBroker();
+  await createTopic(broker.port, 'wide');
+  const t = await metadataTimes(broker.port, 'wide');
+  line(
+    `Metadata, ${PARTITIONS} partitions, single broker (embedded store)`,
+    `median ${t.medianMs.toFixed(2)} ms, p99 ${t.p99Ms.toFixed(2)} ms`,
+  );
+  await broker.stop();
+}
+
+if (singleOnly) {
+  // Only the single broker, for a before/after comparison of the default setup.
+} else if (etcdUnavailable) {
+  console.error(etcdUnavailable);
+} else {
+  const etcd = await startEtcd();
+  const dir = await mkdtemp(join(tmpdir(), 'samsa-cluster-bench-'));
+  try {
+    const etcdSettings = { endpoints: [etcd.endpoint], prefix: '/samsa/bench' };
+    const inProcess: Broker[] = [];
+    for (const nodeId of [1, 2, 3]) inProcess.push(await startBroker({ nodeId, etcd: etcdSettings }));
+    await createTopic(inProcess[0]!.port, 'wide');
+    const t = await metadataTimes(inProcess[1]!.port, 'wide');
+    line(
+      `Metadata, ${PARTITIONS} partitions, one broker of three on etcd`,
+      `median ${t.medianMs.toFixed(2)} ms, p99 ${t.p99Ms.toFixed(2)} ms`,
+    );
+    for (const b of inProcess) await b.stop();
+
+    const processes: Array<{ nodeId: number; port: number; process: BrokerProcess }> = [];
+    for (const nodeId of [1, 2, 3]) {
+      const port = await freePort();
+      const logDir = join(dir, `broker-${nodeId}`);
+      await mkdir(logDir, { recursive: true });
+      const props = join(dir, `broker-${nodeId}.properties`);
+      await writeServerProperties(props, logDir, port, {
+        'node.id': nodeId,
+        'samsa.metadata.store': 'etcd',
+        'samsa.etcd.endpoints': etcd.endpoint,
+        'samsa.etcd.prefix': '/samsa/bench-failover',
+      });
+      const process = new BrokerProcess(props);
+      await process.waitStarted();
+      processes.push({ nodeId, port, process });
+    }
+    const controllerSeenBy = async (port: number) => {
+      const c = await WireClient.connect(port);
+      try {
+        const r = await c.request(apis.DescribeCluster, 1, {
+          includeClusterAuthorizedOperations: false,
+          endpointType: 1,
+        });
+        return r.controllerId;
+      } finally {
+        c.close();
+      }
+    };
+    const controller = await controllerSeenBy(processes[0]!.port);
+    const victim = processes.find((p) => p.nodeId === controller)!;
+    const survivor = processes.find((p) => p !== victim)!;
+    const killedAt = Date.now();
+    await victim.process.kill();
+    for (;;) {
+      const now = await controllerSeenBy(survivor.port);
+      if (now !== controller && now !== -1) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    line(
+      'controller killed -9 until a survivor names another',
+      `${Date.now() - killedAt} ms (session timeout 9000 ms)`,
+    );
+    for (const p of processes) await p.process.kill();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    await etcd.destroy();
+  }
+}
+
+console.log(['| Workload | Figure |', '| --- | --- |', ...rows].join('\n'));

@@ -1,0 +1,98 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import kafkajs from 'kafkajs';
+import { BrokerProcess, freePort, writeServerProperties } from '../chaos/harness.js';
+import { RawClient } from '../integration/raw-client.js';
+import type { EtcdServer } from './etcd.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+/** A broker of a test cluster: `samsa server` as its own process, on etcd. */
+export interface ClusterBroker {
+  nodeId: number;
+  port: number;
+  bootstrap: string;
+  process: BrokerProcess;
+  /** Starts it again (same node.id, port and log dir) after a kill or a stop. */
+  restart(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  /** broker.rack per node id. */
+  racks?: Record<number, string>;
+  /** More server.properties keys, for every broker. */
+  extra?: Record<string, string | number>;
+}
+
+/**
+ * Starts `nodeIds.length` brokers as processes sharing one etcd prefix, each on its own free port and log dir
+ * under `dir`. They are started one after another, so the first is the first controller.
+ */
+export async function startCluster(
+  etcd: EtcdServer,
+  dir: string,
+  nodeIds: number[],
+  options: ClusterOptions = {},
+): Promise<ClusterBroker[]> {
+  const brokers: ClusterBroker[] = [];
+  for (const nodeId of nodeIds) {
+    const port = await freePort();
+    const logDir = join(dir, `broker-${nodeId}`);
+    await mkdir(logDir, { recursive: true });
+    const props = join(dir, `broker-${nodeId}.properties`);
+    await writeServerProperties(props, logDir, port, {
+      'node.id': nodeId,
+      'samsa.metadata.store': 'etcd',
+      'samsa.etcd.endpoints': etcd.endpoint,
+      'samsa.etcd.prefix': '/samsa/cluster-test',
+      'group.initial.rebalance.delay.ms': 0,
+      ...(options.racks?.[nodeId] ? { 'broker.rack': options.racks[nodeId] } : {}),
+      ...options.extra,
+    });
+    const broker: ClusterBroker = {
+      nodeId,
+      port,
+      bootstrap: `127.0.0.1:${port}`,
+      process: new BrokerProcess(props),
+      async restart() {
+        broker.process = new BrokerProcess(props);
+        await broker.process.waitStarted();
+      },
+    };
+    brokers.push(broker);
+    await broker.process.waitStarted();
+  }
+  return brokers;
+}
+
+/** Stops every broker still running (kill -9: the test is over, a clean stop would only cost time). */
+export async function stopCluster(brokers: ClusterBroker[]): Promise<void> {
+  await Promise.all(brokers.map((b) => b.process.kill()));
+}
+
+export function kafkaFor(bootstrap: string[], clientId = 'cluster-test') {
+  return new Kafka({
+    clientId,
+    brokers: bootstrap,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
+}
+
+/** Polls `check` until it returns a value other than undefined; fails as hung after `hangMs` (not a timing assertion). */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, hangMs = 60_000): Promise<T> {
+  const deadline = Date.now() + hangMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not reached (last error: ${String(last)})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export { RawClient };

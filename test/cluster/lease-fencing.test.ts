@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ErrorCode, startBroker } from '../../src/index.js';
+import { apis } from '../../src/protocol/generated/index.js';
+import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
+import { RawClient } from '../integration/raw-client.js';
+import { eventually } from './cluster-helpers.js';
+import { etcdUnavailable, withEtcd } from './etcd.js';
+
+const PREFIX = '/samsa/fencing';
+
+async function produce(c: RawClient, topic: string) {
+  const records = buildRecordBatch([{ key: null, value: Buffer.from('x'), timestamp: BigInt(Date.now()) }]);
+  const r = await c.request(apis.Produce, 9, {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 5000,
+    topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+  });
+  return r.responses[0]!.partitionResponses[0]!.errorCode;
+}
+
+async function commit(c: RawClient, groupId: string, topic: string) {
+  const r = await c.request(apis.OffsetCommit, 8, {
+    groupId,
+    generationIdOrMemberEpoch: -1,
+    memberId: '',
+    groupInstanceId: null,
+    retentionTimeMs: -1n,
+    topics: [
+      {
+        name: topic,
+        partitions: [
+          {
+            partitionIndex: 0,
+            committedOffset: 1n,
+            committedLeaderEpoch: -1,
+            commitTimestamp: -1n,
+            committedMetadata: null,
+          },
+        ],
+      },
+    ],
+  });
+  return r.topics[0]!.partitions[0]!.errorCode;
+}
+
+async function findCoordinator(c: RawClient, groupId: string) {
+  return eventually('the group coordinator', async () => {
+    const r = await c.request(apis.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: [groupId] });
+    return r.coordinators[0]!.errorCode === ErrorCode.NONE ? r.coordinators[0]! : undefined;
+  });
+}
+
+async function metadataOf(client: RawClient) {
+  return client.request(apis.Metadata, 12, {
+    topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'fenced' }],
+    allowAutoTopicCreation: false,
+    includeClusterAuthorizedOperations: false,
+    includeTopicAuthorizedOperations: false,
+  });
+}
+
+test(
+  'etcd out of reach for longer than a session: the broker counts its lease lost and is fenced (writes and offset ' +
+    'commits for its partitions refused, its own answers without it); etcd back, it registers again and serves',
+  { skip: etcdUnavailable },
+  () =>
+    withEtcd(async (etcd) => {
+      const etcdSettings = { endpoints: [etcd.endpoint], prefix: PREFIX };
+      const first = await startBroker({ nodeId: 1, etcd: etcdSettings });
+      const second = await startBroker({ nodeId: 2, etcd: etcdSettings });
+      const c = await RawClient.connect(second.port);
+      try {
+        const created = await c.request(apis.CreateTopics, 7, {
+          topics: [
+            {
+              name: 'fenced',
+              numPartitions: -1,
+              replicationFactor: -1,
+              assignments: [{ partitionIndex: 0, brokerIds: [2] }],
+              configs: [],
+            },
+          ],
+          timeoutMs: 5000,
+          validateOnly: false,
+        });
+        assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+        assert.equal(await produce(c, 'fenced'), ErrorCode.NONE, 'the leader takes writes while registered');
+        // A group coordinated by the second broker, with a commit that works before the loss.
+        let groupId = '';
+        for (let i = 0; ; i++) {
+          groupId = `fenced-group-${i}`;
+          if ((await findCoordinator(c, groupId)).nodeId === 2) break;
+        }
+        await eventually('a commit', async () =>
+          (await commit(c, groupId, 'fenced')) === ErrorCode.NONE ? true : undefined,
+        );
+
+        // etcd stopped: no renewal succeeds, and after a session the brokers count their leases lost.
+        await etcd.stop();
+        await second.whenRegistrationLost;
+        assert.equal(await produce(c, 'fenced'), ErrorCode.NOT_LEADER_OR_FOLLOWER);
+        assert.equal(await commit(c, groupId, 'fenced'), ErrorCode.NOT_COORDINATOR);
+        const own = await metadataOf(c);
+        assert.ok(!own.brokers.some((b) => b.nodeId === 2), 'the fenced broker no longer lists itself');
+        assert.equal(own.topics[0]!.partitions[0]!.leaderId, -1);
+        assert.equal(own.topics[0]!.partitions[0]!.errorCode, ErrorCode.LEADER_NOT_AVAILABLE);
+
+        // etcd back: the broker registers again and leads its partition again, its records kept.
+        await etcd.start();
+        await eventually('the broker registered again', async () =>
+          (await produce(c, 'fenced')) === ErrorCode.NONE ? true : undefined,
+        );
+        await eventually('commits again', async () =>
+          (await commit(c, groupId, 'fenced')) === ErrorCode.NONE ? true : undefined,
+        );
+        const listed = await c.request(apis.ListOffsets, 7, {
+          replicaId: -1,
+          isolationLevel: 0,
+          topics: [
+            {
+              name: 'fenced',
+              partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 }],
+            },
+          ],
+        });
+        assert.equal(listed.topics[0]!.partitions[0]!.offset, 2n, 'the write before the loss and the one after');
+        const other = await RawClient.connect(first.port);
+        try {
+          await eventually('both brokers listed and a controller elected', async () => {
+            const md = await metadataOf(other);
+            return md.brokers.length === 2 && md.controllerId !== -1 && md.topics[0]!.partitions[0]!.leaderId === 2
+              ? true
+              : undefined;
+          });
+        } finally {
+          other.close();
+        }
+      } finally {
+        c.close();
+        await second.stop();
+        await first.stop();
+      }
+    }),
+);
