@@ -47,6 +47,9 @@ export async function run({ prepared, port, quick, logDir }) {
     'num.partitions': '4',
     'offsets.topic.num.partitions': '2',
     'group.min.session.timeout.ms': '1000',
+    // As the fixtures' kafka.properties: an authorizer that allows everything no ACL names.
+    'authorizer.class.name': 'kafka.security.auth.SimpleAclAuthorizer',
+    'allow.everyone.if.no.acl.found': 'true',
   };
   const broker = await startSamsa('kafka-python', port, overrides);
   const resultsFile = join(logDir, 'kafka-python-results.jsonl');
