@@ -11,7 +11,8 @@ import {
   resourceTypeName,
 } from '../security/acl.js';
 import type { Authorizer } from '../security/authorizer.js';
-import type { MetadataStore, WatchEvent } from './metadata-store.js';
+import type { MetadataStore } from './metadata-store.js';
+import { PrefixFollower } from './prefix-follower.js';
 
 /**
  * Keys of the ACLs in the metadata store, one key per ACL named by all its fields (so that creating an ACL that
@@ -88,9 +89,7 @@ function decode(text: string): AclBinding | null {
 export class AclMetadata {
   /** The ACL under each key, to remove it from the authorizer when its key is deleted. */
   private readonly byKey = new Map<string, AclBinding>();
-  /** The revision of the last change seen per key, deletions included. */
-  private readonly seen = new Map<string, number>();
-  private stopWatch: (() => void) | null = null;
+  private readonly follower = new PrefixFollower(decode, (key, binding: AclBinding | null) => this.set(key, binding));
 
   private constructor(
     private readonly store: MetadataStore,
@@ -103,9 +102,7 @@ export class AclMetadata {
     onError?: (error: Error) => void,
   ): Promise<AclMetadata> {
     const m = new AclMetadata(store, authorizer);
-    const revision = await store.revision();
-    for (const kv of await store.list(ACLS_PREFIX)) m.set(kv.key, decode(kv.value), kv.modRevision);
-    m.stopWatch = store.watch(ACLS_PREFIX, revision, (events) => m.onEvents(events), onError);
+    await m.follower.start(store, ACLS_PREFIX, onError);
     return m;
   }
 
@@ -124,7 +121,7 @@ export class AclMetadata {
       [],
       [...added].map(([key, b]) => ({ type: 'put', key, value: encode(b) })),
     );
-    for (const [key, b] of added) this.set(key, b, r.revision);
+    for (const [key, b] of added) this.follower.written(key, b, r.revision);
   }
 
   /** Removes the ACLs in one transaction of the store, then stops enforcing them. */
@@ -135,26 +132,14 @@ export class AclMetadata {
       [],
       keys.map((key) => ({ type: 'delete', key })),
     );
-    for (const key of keys) this.set(key, null, r.revision);
+    for (const key of keys) this.follower.written(key, null, r.revision);
   }
 
   close(): void {
-    this.stopWatch?.();
-    this.stopWatch = null;
+    this.follower.close();
   }
 
-  private onEvents(events: WatchEvent[]): void {
-    for (const e of events) {
-      const key = e.type === 'put' ? e.kv.key : e.key;
-      const revision = e.type === 'put' ? e.kv.modRevision : e.modRevision;
-      // Our own writes are applied when they succeed; their events come after.
-      if ((this.seen.get(key) ?? 0) >= revision) continue;
-      this.set(key, e.type === 'put' ? decode(e.kv.value) : null, revision);
-    }
-  }
-
-  private set(key: string, binding: AclBinding | null, revision: number): void {
-    this.seen.set(key, revision);
+  private set(key: string, binding: AclBinding | null): void {
     const old = this.byKey.get(key);
     if (old) {
       this.authorizer.remove(old);

@@ -1,4 +1,5 @@
-import type { MetadataStore, Operation, WatchEvent } from './metadata-store.js';
+import type { MetadataStore, Operation } from './metadata-store.js';
+import { PrefixFollower } from './prefix-follower.js';
 
 /**
  * Client quotas (KIP-546): values such as `producer_byte_rate` set on an entity made of a user, a client id, or
@@ -59,17 +60,16 @@ export interface ClientQuotaChange {
  */
 export class ClientQuotaMetadata {
   private readonly byKey = new Map<string, { entity: QuotaEntity; values: Map<string, number> }>();
-  private readonly seen = new Map<string, number>();
-  private stopWatch: (() => void) | null = null;
+  private readonly follower = new PrefixFollower(decodeValues, (key, values: Map<string, number> | null) =>
+    this.set(key, values),
+  );
   version = 0;
 
   private constructor(private readonly store: MetadataStore) {}
 
   static async load(store: MetadataStore): Promise<ClientQuotaMetadata> {
     const m = new ClientQuotaMetadata(store);
-    const revision = await store.revision();
-    for (const kv of await store.list(CLIENT_QUOTAS_PREFIX)) m.set(kv.key, decodeValues(kv.value), kv.modRevision);
-    m.stopWatch = store.watch(CLIENT_QUOTAS_PREFIX, revision, (events) => m.onEvents(events));
+    await m.follower.start(store, CLIENT_QUOTAS_PREFIX);
     return m;
   }
 
@@ -102,28 +102,16 @@ export class ClientQuotaMetadata {
       values ? { type: 'put', key, value: JSON.stringify(Object.fromEntries(values)) } : { type: 'delete', key },
     );
     const r = await this.store.txn([], operations);
-    for (const [key, values] of next) this.set(key, values, r.revision);
+    for (const [key, values] of next) this.follower.written(key, values, r.revision);
   }
 
   close(): void {
-    this.stopWatch?.();
-    this.stopWatch = null;
+    this.follower.close();
   }
 
-  private onEvents(events: WatchEvent[]): void {
-    for (const e of events) {
-      const key = e.type === 'put' ? e.kv.key : e.key;
-      const revision = e.type === 'put' ? e.kv.modRevision : e.modRevision;
-      // Our own writes are applied when they succeed; their events come after.
-      if ((this.seen.get(key) ?? 0) >= revision) continue;
-      this.set(key, e.type === 'put' ? decodeValues(e.kv.value) : null, revision);
-    }
-  }
-
-  private set(key: string, values: Map<string, number> | null, revision: number): void {
+  private set(key: string, values: Map<string, number> | null): void {
     const entity = parseEntityKey(key);
     if (!entity) return;
-    this.seen.set(key, revision);
     if (values && values.size > 0) this.byKey.set(key, { entity, values });
     else this.byKey.delete(key);
     this.version++;

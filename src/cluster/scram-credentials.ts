@@ -1,5 +1,6 @@
 import { isScramMechanism, type ScramCredential, type ScramMechanismName } from '../security/scram.js';
-import type { MetadataStore, Operation, WatchEvent } from './metadata-store.js';
+import type { MetadataStore, Operation } from './metadata-store.js';
+import { PrefixFollower } from './prefix-follower.js';
 
 /**
  * Keys of the SCRAM credentials in the metadata store: `<prefix><user, URI-encoded>/<mechanism>`, each holding
@@ -59,17 +60,15 @@ export type ScramCredentialChange =
 export class ScramCredentialMetadata {
   /** By user, then by mechanism. */
   private readonly byUser = new Map<string, Map<ScramMechanismName, ScramCredential>>();
-  /** The revision of the last change seen per key, deletions included. */
-  private readonly seen = new Map<string, number>();
-  private stopWatch: (() => void) | null = null;
+  private readonly follower = new PrefixFollower(decode, (key, credential: ScramCredential | null) =>
+    this.set(key, credential),
+  );
 
   private constructor(private readonly store: MetadataStore) {}
 
   static async load(store: MetadataStore): Promise<ScramCredentialMetadata> {
     const m = new ScramCredentialMetadata(store);
-    const revision = await store.revision();
-    for (const kv of await store.list(SCRAM_CREDENTIALS_PREFIX)) m.set(kv.key, decode(kv.value), kv.modRevision);
-    m.stopWatch = store.watch(SCRAM_CREDENTIALS_PREFIX, revision, (events) => m.onEvents(events));
+    await m.follower.start(store, SCRAM_CREDENTIALS_PREFIX);
     return m;
   }
 
@@ -98,28 +97,16 @@ export class ScramCredentialMetadata {
     );
     const r = await this.store.txn([], operations);
     for (const c of changes)
-      this.set(keyOf(c.user, c.mechanism), c.type === 'upsert' ? c.credential : null, r.revision);
+      this.follower.written(keyOf(c.user, c.mechanism), c.type === 'upsert' ? c.credential : null, r.revision);
   }
 
   close(): void {
-    this.stopWatch?.();
-    this.stopWatch = null;
+    this.follower.close();
   }
 
-  private onEvents(events: WatchEvent[]): void {
-    for (const e of events) {
-      const key = e.type === 'put' ? e.kv.key : e.key;
-      const revision = e.type === 'put' ? e.kv.modRevision : e.modRevision;
-      // Our own writes are applied when they succeed; their events come after.
-      if ((this.seen.get(key) ?? 0) >= revision) continue;
-      this.set(key, e.type === 'put' ? decode(e.kv.value) : null, revision);
-    }
-  }
-
-  private set(key: string, credential: ScramCredential | null, revision: number): void {
+  private set(key: string, credential: ScramCredential | null): void {
     const parsed = parseKey(key);
     if (!parsed) return;
-    this.seen.set(key, revision);
     const { user, mechanism } = parsed;
     const mechanisms = this.byUser.get(user);
     if (credential) {
