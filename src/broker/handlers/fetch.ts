@@ -314,7 +314,8 @@ async function answerFetch(ctx: RequestContext, request: FetchRequest): Promise<
   const maxBytes = Math.min(
     apiVersion >= 3 ? request.maxBytes : Number.MAX_SAFE_INTEGER,
     broker.settings.fetchMaxBytes,
-    replicaId < 0
+    // Without any quota (the usual case) nothing is resolved per fetch.
+    replicaId < 0 && !broker.quotas.isEmpty
       ? broker.quotaManager.maxBytesInWindow(CONSUMER_BYTE_RATE, quotaUser(connection.principal), clientId)
       : Number.POSITIVE_INFINITY,
   );
