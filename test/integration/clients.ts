@@ -113,3 +113,27 @@ export async function consumeWithKcat(
       return { partition: m.partition, offset: m.offset, key: m.key, value: m.payload, headers, timestamp: m.ts };
     });
 }
+
+/** KafkaJS produces two records ('one', 'two') to `topic` and reads them back in a group named after it. */
+export async function kafkaJsRoundTrip(kafka: Kafka, topic: string): Promise<string[]> {
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic, messages: [{ value: 'one' }, { value: 'two' }] });
+  await producer.disconnect();
+  const consumer = kafka.consumer({ groupId: topic });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    consumer
+      .run({
+        eachMessage: async ({ message }) => {
+          seen.push(message.value!.toString());
+          if (seen.length === 2) resolve();
+        },
+      })
+      .catch(reject);
+  });
+  await consumer.disconnect();
+  return seen;
+}

@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import { parseBrokerConfig, resolveListeners } from '../../src/config/broker-config.js';
 import { type Broker, Logger, startBroker } from '../../src/index.js';
-import { PYTHON } from './clients.js';
+import { kafkaJsRoundTrip, PYTHON } from './clients.js';
 
 const { Kafka, logLevel } = kafkajs;
 const run = promisify(execFile);
@@ -117,26 +117,7 @@ function kafkaJs(token: () => string, retries = 5) {
 
 test('KafkaJS with signed JWTs: a valid token produces and consumes; expired, foreign-signed and wrong-audience tokens fail', async () => {
   const kafka = kafkaJs(() => jwt(signing.privateKey, claimsFor('svc-orders')));
-  const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({ topic: 'oauth-kafkajs', acks: -1, messages: [{ value: 'one' }, { value: 'two' }] });
-  await producer.disconnect();
-  const consumer = kafka.consumer({ groupId: 'oauth-kafkajs' });
-  await consumer.connect();
-  await consumer.subscribe({ topic: 'oauth-kafkajs', fromBeginning: true });
-  const seen: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    consumer
-      .run({
-        eachMessage: async ({ message }) => {
-          seen.push(message.value!.toString());
-          if (seen.length === 2) resolve();
-        },
-      })
-      .catch(reject);
-  });
-  await consumer.disconnect();
-  assert.deepEqual(seen, ['one', 'two']);
+  assert.deepEqual(await kafkaJsRoundTrip(kafka, 'oauth-kafkajs'), ['one', 'two']);
 
   const now = Math.floor(Date.now() / 1000);
   for (const [what, token] of [

@@ -14,7 +14,7 @@ import { produceApi } from '../../src/protocol/generated/apis/produce.js';
 import { saslAuthenticateApi } from '../../src/protocol/generated/apis/sasl-authenticate.js';
 import { saslHandshakeApi } from '../../src/protocol/generated/apis/sasl-handshake.js';
 import { SCRAM_MECHANISMS, type ScramMechanismName, scramSaltedPassword } from '../../src/security/scram.js';
-import { PYTHON } from './clients.js';
+import { kafkaJsRoundTrip, PYTHON } from './clients.js';
 import { RawClient } from './raw-client.js';
 import { makeCertificates, type TestCertificates } from './tls-certificates.js';
 
@@ -146,29 +146,6 @@ function kafkaJs(brokers: string, mechanism: string, username: string, password:
     ...(ssl ? { ssl } : {}),
     sasl: { mechanism: mechanism.toLowerCase(), username, password } as kafkajs.SASLOptions,
   });
-}
-
-async function kafkaJsRoundTrip(kafka: kafkajs.Kafka, topic: string): Promise<string[]> {
-  const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({ topic, messages: [{ value: 'one' }, { value: 'two' }] });
-  await producer.disconnect();
-  const consumer = kafka.consumer({ groupId: topic });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const seen: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    consumer
-      .run({
-        eachMessage: async ({ message }) => {
-          seen.push(message.value!.toString());
-          if (seen.length === 2) resolve();
-        },
-      })
-      .catch(reject);
-  });
-  await consumer.disconnect();
-  return seen;
 }
 
 const PYTHON_EXPECTED = ['c0', 'c1', 'c2', 'c3', 'c4', 'k0', 'k1', 'k2', 'k3', 'k4'];
