@@ -1,58 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { EmbeddedMetadataStore } from '../../src/cluster/embedded-metadata-store.js';
-import { EtcdMetadataStore } from '../../src/cluster/etcd-metadata-store.js';
-import type { MetadataStore } from '../../src/cluster/metadata-store.js';
 import { SCRAM_CREDENTIALS_PREFIX, ScramCredentialMetadata } from '../../src/cluster/scram-credentials.js';
 import { scramCredentialOf, scramSaltedPassword } from '../../src/security/scram.js';
-import { withTempDir } from '../storage/helpers.js';
-import { etcdUnavailable, withEtcd } from './etcd.js';
+import { storePairs, until } from './store-pairs.js';
 
-/** Waits for `condition` (watch events arrive asynchronously), failing after `timeoutMs`. */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** Two stores on the same data (two brokers): the embedded store is one process's, so both are the same store. */
-const implementations: {
-  name: string;
-  skip: string | false;
-  with: (fn: (a: MetadataStore, b: MetadataStore) => Promise<void>) => Promise<void>;
-}[] = [
-  {
-    name: 'embedded',
-    skip: false,
-    with: (fn) =>
-      withTempDir(async (dir) => {
-        const store = await EmbeddedMetadataStore.open(dir);
-        try {
-          await fn(store, store);
-        } finally {
-          await store.close();
-        }
-      }),
-  },
-  {
-    name: 'etcd',
-    skip: etcdUnavailable,
-    with: (fn) =>
-      withEtcd(async (etcd) => {
-        const settings = { endpoints: [etcd.endpoint], prefix: '/samsa/scram' };
-        const a = await EtcdMetadataStore.open(settings);
-        const b = await EtcdMetadataStore.open(settings);
-        try {
-          await fn(a, b);
-        } finally {
-          await a.close();
-          await b.close();
-        }
-      }),
-  },
-];
+const implementations = storePairs('/samsa/scram');
 
 for (const impl of implementations) {
   describe(`SCRAM credentials on the ${impl.name} store`, { skip: impl.skip }, () => {
