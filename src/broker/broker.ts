@@ -966,30 +966,18 @@ export class Broker {
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
       if (this.stores) {
-        const {
-          store,
-          topics,
-          brokerConfigs,
-          scramCredentials,
-          quotas,
-          acls,
-          cluster,
-          logs,
-          replicas,
-          groups,
-          transactions,
-        } = this.stores;
-        await groups.stop();
+        const s = this.stores;
+        await s.groups.stop();
         // Its timers end and the operations under way finish (markers included) before the logs close.
-        await transactions.close();
-        replicas.stop();
-        await logs.shutdown();
-        brokerConfigs.close();
-        scramCredentials.close();
-        quotas.close();
-        acls?.close();
-        topics.close();
-        cluster.close();
+        await s.transactions.close();
+        s.replicas.stop();
+        await s.logs.shutdown();
+        s.brokerConfigs.close();
+        s.scramCredentials.close();
+        s.quotas.close();
+        s.acls?.close();
+        s.topics.close();
+        s.cluster.close();
         // A registration under way completes first, so that the one revoked below is the last one.
         await this.rejoining;
         await this.election?.stop();
@@ -998,7 +986,7 @@ export class Broker {
           .catch((e: Error) =>
             this.logger.warn('broker registration not revoked; it expires with its lease', { error: e.message }),
           );
-        await store.close();
+        await s.store.close();
       }
       for (const lock of this.logDirLocks) await lock.close();
       this.logger.info('stopped');
