@@ -874,11 +874,16 @@ export class PartitionLog {
         if (failed) round[i]!.reject(failed);
         else if (result instanceof ProducerStateError) round[i]!.reject(result);
         else {
+          const options = round[i]!.options;
+          // One object shape for every answer (a spread of results of several shapes costs a slow clone each).
           round[i]!.resolve({
-            ...result!,
+            baseOffset: result!.baseOffset,
+            lastOffset: result!.lastOffset,
+            maxTimestamp: result!.maxTimestamp,
             logStartOffset: this.logStartOffset,
-            logAppendTimeMs: round[i]!.options.logAppendTimeMs ?? -1,
-            recordCount: round[i]!.options.recordCount,
+            logAppendTimeMs: options.logAppendTimeMs ?? -1,
+            duplicate: result!.duplicate === true,
+            recordCount: options.recordCount,
           });
         }
       }
