@@ -1,5 +1,26 @@
 import { DecodeError } from '../primitives/decode-error.js';
+import { readInt64AsNumber, writeInt64FromNumber } from '../primitives/int64.js';
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_OFFSET_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
+  BATCH_LENGTH_OFFSET,
+  CRC_OFFSET,
+  CURRENT_MAGIC,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD,
+  MAGIC_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+  RECORDS_COUNT_OFFSET,
+  TIMESTAMP_TYPE_MASK,
+} from './batch-header.js';
 import { CompressionType } from './compression/index.js';
+import { crc32, crc32c } from './crc32c.js';
 import { buildLegacyMessageSet, type LegacyMagic, NO_TIMESTAMP, readLegacyRecords } from './legacy-message-set.js';
 import { readBatches } from './record-batch.js';
 import { buildRecordBatch } from './record-batch-builder.js';
@@ -15,6 +36,8 @@ function legacyCodec(type: CompressionType): CompressionType {
  * Offsets restart at 0: the log assigns them.
  */
 export function upConvertToV2(legacy: Buffer): { records: Buffer; recordCount: number } {
+  const plain = upConvertPlainToV2(legacy);
+  if (plain) return plain;
   const records = readLegacyRecords(legacy);
   if (records.length === 0) throw new DecodeError('no message in the legacy message set', 0);
   const compression = ((legacy[LEGACY_ATTRIBUTES_AT] ?? 0) & 0x07) as CompressionType;
@@ -27,6 +50,160 @@ export function upConvertToV2(legacy: Buffer): { records: Buffer; recordCount: n
 
 /** Attributes byte of the first legacy message: offset, size, crc, magic precede it. */
 const LEGACY_ATTRIBUTES_AT = 8 + 4 + 4 + 1;
+
+/** Where a legacy message's fields start, from the message's first byte (its offset field). */
+const SIZE_AT = 8;
+const CRC_AT = 12;
+const MAGIC_AT = 16;
+const ATTRIBUTES_AT = 17;
+const TIMESTAMP_AT = 18;
+/** Bytes after the size field that every message has: crc, magic, attributes, key length, value length. */
+const MESSAGE_V0_OVERHEAD = 4 + 1 + 1 + 4 + 4;
+const LEGACY_COMPRESSION_MASK = 0x07;
+const LEGACY_TIMESTAMP_TYPE_MASK = 0x08;
+/** Timestamps at or beyond this magnitude take the exact (bigint) path: deltas of numbers stay exact below it. */
+const MAX_FAST_TIMESTAMP = 2 ** 52;
+
+/**
+ * The same conversion as upConvertToV2's general path, byte for byte, for a set of plain (uncompressed) messages,
+ * which is what the Java client 0.9/0.10 and kafka-python send by default: the messages are walked in place
+ * (CRC checked, fields located) and their keys and values copied once into the batch, without an object per
+ * record. Null when the set holds a compressed message or a timestamp beyond 2^52: the general path converts it.
+ * Throws DecodeError as readLegacyRecords does; a partial message at the end is ignored, as there.
+ */
+function upConvertPlainToV2(legacy: Buffer): { records: Buffer; recordCount: number } | null {
+  // Pass 1: check every message and find the timestamps' range.
+  let count = 0;
+  let minTimestamp = Number.POSITIVE_INFINITY;
+  let maxTimestamp = Number.NEGATIVE_INFINITY;
+  let end = 0;
+  for (let at = 0; at + SIZE_AT + 4 <= legacy.length; ) {
+    const size = legacy.readInt32BE(at + SIZE_AT);
+    if (size < MESSAGE_V0_OVERHEAD) throw new DecodeError(`legacy message size ${size}`, at);
+    const next = at + CRC_AT + size;
+    if (next > legacy.length) break;
+    if (crc32(legacy, at + MAGIC_AT, next) !== legacy.readUInt32BE(at + CRC_AT)) {
+      throw new DecodeError('legacy message CRC mismatch', at);
+    }
+    const magic = legacy[at + MAGIC_AT]!;
+    if (magic !== 0 && magic !== 1) throw new DecodeError(`legacy message magic ${magic}`, at);
+    if ((legacy[at + ATTRIBUTES_AT]! & LEGACY_COMPRESSION_MASK) !== 0) return null;
+    let timestamp = -1;
+    if (magic === 1) {
+      if (size < MESSAGE_V0_OVERHEAD + 8) throw new DecodeError(`legacy message size ${size}`, at);
+      timestamp = readInt64AsNumber(legacy, at + TIMESTAMP_AT);
+      if (Math.abs(timestamp) >= MAX_FAST_TIMESTAMP) return null;
+    }
+    const keyAt = at + TIMESTAMP_AT + (magic === 1 ? 8 : 0);
+    const valueAt = keyAt + 4 + fieldBytes(legacy, keyAt, next);
+    if (valueAt + 4 + fieldBytes(legacy, valueAt, next) !== next) {
+      throw new DecodeError('legacy message longer than its fields', at);
+    }
+    if (timestamp < minTimestamp) minTimestamp = timestamp;
+    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+    count++;
+    at = end = next;
+  }
+  if (count === 0) throw new DecodeError('no message in the legacy message set', 0);
+
+  // Pass 2: the size of each record, then pass 3 writes them; both walk the checked messages again.
+  let recordsBytes = 0;
+  for (let at = 0, i = 0; at < end; i++) {
+    const body = plainRecordBodyBytes(legacy, at, i, minTimestamp);
+    recordsBytes += uvarintBytes(body * 2) + body;
+    at += CRC_AT + legacy.readInt32BE(at + SIZE_AT);
+  }
+  const batch = Buffer.allocUnsafe(RECORD_BATCH_OVERHEAD + recordsBytes);
+  let out = RECORD_BATCH_OVERHEAD;
+  for (let at = 0, i = 0; at < end; i++) {
+    const next = at + CRC_AT + legacy.readInt32BE(at + SIZE_AT);
+    const magic = legacy[at + MAGIC_AT]!;
+    const timestamp = magic === 1 ? readInt64AsNumber(legacy, at + TIMESTAMP_AT) : -1;
+    const keyAt = at + TIMESTAMP_AT + (magic === 1 ? 8 : 0);
+    const valueAt = keyAt + 4 + fieldBytes(legacy, keyAt, next);
+    out = putUVarint(batch, out, plainRecordBodyBytes(legacy, at, i, minTimestamp) * 2);
+    batch[out++] = 0; // record attributes
+    out = putUVarint(batch, out, (timestamp - minTimestamp) * 2);
+    out = putUVarint(batch, out, i * 2);
+    out = copyField(legacy, keyAt, batch, out);
+    out = copyField(legacy, valueAt, batch, out);
+    batch[out++] = 0; // no headers
+    at = next;
+  }
+  if (out !== batch.length) throw new Error('record batch size mismatch');
+  const firstIsLogAppendTime = legacy[MAGIC_AT] === 1 && (legacy[ATTRIBUTES_AT]! & LEGACY_TIMESTAMP_TYPE_MASK) !== 0;
+  writeInt64FromNumber(batch, 0, BASE_OFFSET_OFFSET);
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
+  batch.writeInt32BE(-1, PARTITION_LEADER_EPOCH_OFFSET);
+  batch[MAGIC_OFFSET] = CURRENT_MAGIC;
+  batch.writeInt16BE(firstIsLogAppendTime ? TIMESTAMP_TYPE_MASK : 0, ATTRIBUTES_OFFSET);
+  batch.writeInt32BE(count - 1, LAST_OFFSET_DELTA_OFFSET);
+  writeInt64FromNumber(batch, minTimestamp, BASE_TIMESTAMP_OFFSET);
+  writeInt64FromNumber(batch, maxTimestamp, MAX_TIMESTAMP_OFFSET);
+  writeInt64FromNumber(batch, -1, PRODUCER_ID_OFFSET);
+  batch.writeInt16BE(-1, PRODUCER_EPOCH_OFFSET);
+  batch.writeInt32BE(-1, BASE_SEQUENCE_OFFSET);
+  batch.writeInt32BE(count, RECORDS_COUNT_OFFSET);
+  batch.writeUInt32BE(crc32c(batch, ATTRIBUTES_OFFSET), CRC_OFFSET);
+  return { records: batch, recordCount: count };
+}
+
+/** Bytes of a legacy key or value (its int32 length at `at`; -1 is null), checked to end by `end`. */
+function fieldBytes(buf: Buffer, at: number, end: number): number {
+  if (at + 4 > end) throw new DecodeError('legacy message shorter than its fields', at);
+  const length = buf.readInt32BE(at);
+  if (length < -1 || at + 4 + Math.max(length, 0) > end) throw new DecodeError(`legacy field length ${length}`, at);
+  return Math.max(length, 0);
+}
+
+/** A v2 record's body bytes (after its length) for the checked plain message at `at`, record `i` of its batch. */
+function plainRecordBodyBytes(buf: Buffer, at: number, i: number, baseTimestamp: number): number {
+  const magic = buf[at + MAGIC_AT]!;
+  const timestamp = magic === 1 ? readInt64AsNumber(buf, at + TIMESTAMP_AT) : -1;
+  const keyAt = at + TIMESTAMP_AT + (magic === 1 ? 8 : 0);
+  const keyLength = buf.readInt32BE(keyAt);
+  const valueLength = buf.readInt32BE(keyAt + 4 + Math.max(keyLength, 0));
+  return (
+    1 +
+    uvarintBytes((timestamp - baseTimestamp) * 2) +
+    uvarintBytes(i * 2) +
+    varFieldBytes(keyLength) +
+    varFieldBytes(valueLength) +
+    1
+  );
+}
+
+/** Bytes of a v2 varint-length-prefixed field of `length` bytes (-1: null). */
+function varFieldBytes(length: number): number {
+  return length < 0 ? 1 : uvarintBytes(length * 2) + length;
+}
+
+/** Copies the legacy field at `from` (int32 length, -1 null) as a v2 field (zigzag varint length); returns the end. */
+function copyField(source: Buffer, from: number, target: Buffer, at: number): number {
+  const length = source.readInt32BE(from);
+  if (length < 0) return putUVarint(target, at, 1); // zigzag(-1)
+  const p = putUVarint(target, at, length * 2);
+  return p + source.copy(target, p, from + 4, from + 4 + length);
+}
+
+/** Bytes of an unsigned varint below 2^53. */
+function uvarintBytes(n: number): number {
+  let bytes = 1;
+  for (let rest = n; rest >= 0x80; rest = Math.floor(rest / 128)) bytes++;
+  return bytes;
+}
+
+/** Writes an unsigned varint below 2^53 at `at`; returns where it ends. */
+function putUVarint(buf: Buffer, at: number, n: number): number {
+  let p = at;
+  let rest = n;
+  while (rest >= 0x80) {
+    buf[p++] = (rest & 0x7f) | 0x80;
+    rest = Math.floor(rest / 128);
+  }
+  buf[p++] = rest;
+  return p;
+}
 
 /**
  * Down-conversion for Fetch v0-3: v2 batches become legacy messages of `magic`, one wrapper per compressed
