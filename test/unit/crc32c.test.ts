@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import * as zlib from 'node:zlib';
 import { crc32, crc32c, crc32cImplementation, crc32cPortable } from '../../src/protocol/records/crc32c.js';
 
 test('known check values: CRC32C and CRC-32 of "123456789"', () => {
@@ -24,4 +25,17 @@ test('native and portable CRC32C agree on every length and offset', () => {
     }
   }
   assert.equal(crc32c(data), crc32cPortable(data));
+});
+
+test('CRC-32 of every length either side of the small-input cut-over agrees with zlib, at any start', () => {
+  const data = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 131 + 7) & 0xff));
+  for (let length = 0; length <= 300; length++) {
+    for (const start of [0, 3]) {
+      assert.equal(
+        crc32(data, start, start + length),
+        zlib.crc32(data.subarray(start, start + length)) >>> 0,
+        `${length}`,
+      );
+    }
+  }
 });

@@ -84,8 +84,17 @@ export const crc32c: Crc32c = native ?? crc32cPortable;
 const crc32Portable: Crc32c = portable(POLY_IEEE);
 const zlibCrc32 = (zlib as unknown as { crc32?: (data: Buffer) => number }).crc32;
 
+/**
+ * Below this many bytes the TypeScript CRC-32 is faster than zlib's: a call into zlib (with the subarray it needs)
+ * costs about 250 ns before its first byte, which is what a 100-byte legacy message takes in TypeScript (measured:
+ * 86 bytes 158 ns against 251 ns; 300 bytes 464 ns against 259 ns).
+ */
+const SMALL_CRC32_BYTES = 128;
+
 /** CRC-32 (IEEE) of buf[start..end): the checksum of legacy messages (magic 0 and 1). */
 export const crc32: Crc32c = zlibCrc32
   ? (buf, start = 0, end = buf.length) =>
-      zlibCrc32(start === 0 && end === buf.length ? buf : buf.subarray(start, end)) >>> 0
+      end - start < SMALL_CRC32_BYTES
+        ? crc32Portable(buf, start, end)
+        : zlibCrc32(start === 0 && end === buf.length ? buf : buf.subarray(start, end)) >>> 0
   : crc32Portable;
