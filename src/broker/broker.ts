@@ -598,6 +598,7 @@ export class Broker {
   private async register(store: MetadataStore): Promise<void> {
     const { settings } = this;
     const registrar = await BrokerRegistrar.register(store, this.registration(), {
+      sessionTimeoutMs: settings.etcd?.sessionTimeoutMs,
       onLeaseLost: (error) => this.onRegistrationLost(store, registrar, error),
     });
     let election: ControllerElection;

@@ -146,6 +146,8 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'samsa.etcd.prefix': { type: 'string', default: '/samsa' },
   /** broker.rack: the rack this broker is in, registered with it and given in Metadata responses. */
   'broker.rack': { type: 'string' },
+  /** With samsa.metadata.store=etcd: the lease of the broker's registration (Kafka's KRaft default, 9 s). */
+  'broker.session.timeout.ms': { type: 'int', default: '9000', atLeast: 1000 },
 };
 
 /** Kafka keys accepted without effect here (threads, ZooKeeper/KRaft plumbing); start-up notes them once. */
@@ -305,7 +307,7 @@ function parseEtcdSettings(get: <T extends ConfigValue>(key: string) => T | unde
     throw new ConfigError(
       `Invalid value ${JSON.stringify(prefix)} for samsa.etcd.prefix: expected /name (no trailing /)`,
     );
-  return { endpoints, prefix };
+  return { endpoints, prefix, sessionTimeoutMs: get<number>('broker.session.timeout.ms')! };
 }
 
 /** samsa.http.listener: `host:port` (an IPv6 host in brackets; an empty host binds every interface). */

@@ -166,6 +166,11 @@ export interface EtcdSettings {
   endpoints: string[];
   /** samsa.etcd.prefix: this cluster's keys are under it. */
   prefix: string;
+  /**
+   * broker.session.timeout.ms (Kafka's KRaft key): the lease of the broker's registration; a broker that stops
+   * renewing it counts as dead this long after, and its partitions get new leaders.
+   */
+  sessionTimeoutMs?: number;
 }
 
 export function defaultBrokerSettings(): BrokerSettings {

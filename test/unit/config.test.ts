@@ -277,3 +277,10 @@ test('zookeeper.connect gets a notice, not a warning', () => {
   assert.equal(notices.length, 1);
   assert.match(notices[0]!, /samsa\.metadata\.store=etcd and samsa\.etcd\.endpoints=/);
 });
+
+test('broker.session.timeout.ms sizes the registration lease on etcd: Kafka default 9 s, at least 1 s', () => {
+  const etcd = { 'samsa.metadata.store': 'etcd', 'samsa.etcd.endpoints': 'http://127.0.0.1:2379' };
+  assert.equal(settings(etcd).etcd?.sessionTimeoutMs, 9000);
+  assert.equal(settings({ ...etcd, 'broker.session.timeout.ms': '3000' }).etcd?.sessionTimeoutMs, 3000);
+  assert.throws(() => settings({ ...etcd, 'broker.session.timeout.ms': '10' }), ConfigError);
+});
