@@ -89,6 +89,8 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'log.cleanup.policy': { type: 'list', default: 'delete', oneOf: TOPIC_CONFIGS['cleanup.policy']!.oneOf },
   'compression.type': { type: 'string', default: 'producer', oneOf: TOPIC_CONFIGS['compression.type']!.oneOf },
   'min.insync.replicas': { type: 'int', default: '1', atLeast: 1 },
+  /** Read as text by the controller, per topic (its override first): a live replica outside the ISR may lead. */
+  'unclean.leader.election.enable': { type: 'boolean', default: 'false' },
   'offsets.topic.num.partitions': { type: 'int', default: '50', atLeast: 1 },
   'offsets.topic.replication.factor': { type: 'int', default: '3', atLeast: 1 },
   'transaction.state.log.num.partitions': { type: 'int', default: '50', atLeast: 1 },
