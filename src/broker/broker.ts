@@ -81,6 +81,7 @@ import { describeProducersHandler } from './handlers/describe-producers.js';
 import { describeTopicPartitionsHandler } from './handlers/describe-topic-partitions.js';
 import { describeTransactionsHandler } from './handlers/describe-transactions.js';
 import { describeUserScramCredentialsHandler } from './handlers/describe-user-scram-credentials.js';
+import { electLeadersHandler } from './handlers/elect-leaders.js';
 import { endTxnHandler } from './handlers/end-txn.js';
 import { fetchHandler } from './handlers/fetch.js';
 import { findCoordinatorHandler } from './handlers/find-coordinator.js';
@@ -473,6 +474,7 @@ export class Broker {
       describeTopicPartitionsHandler,
       deleteRecordsHandler,
       describeLogDirsHandler,
+      electLeadersHandler,
       findCoordinatorHandler,
       joinGroupHandler,
       syncGroupHandler,
@@ -609,6 +611,11 @@ export class Broker {
           cluster,
           nodeId,
           uncleanLeaderElectionEnable: (topic) => this.uncleanLeaderElectionEnable(topic),
+          rebalance: () => ({
+            enable: this.settings.autoLeaderRebalanceEnable,
+            checkIntervalMs: this.settings.leaderImbalanceCheckIntervalSeconds * 1000,
+            perBrokerPercentage: this.settings.leaderImbalancePerBrokerPercentage,
+          }),
           log: this.logger.child('controller'),
         });
       })

@@ -11,11 +11,18 @@
 import type { Logger } from '../observability/logger.js';
 import { CONTROLLER_KEY, type LiveBrokers, NO_NODE } from './live-brokers.js';
 import type { Compare, MetadataStore } from './metadata-store.js';
-import { afterBrokerChange, type PartitionChange } from './partition-leader-election.js';
+import {
+  afterBrokerChange,
+  type PartitionChange,
+  preferredElection,
+  uncleanElection,
+} from './partition-leader-election.js';
 import type { PartitionAssignment, TopicMetadata, TopicRecord } from './topic-metadata.js';
 
 /** How often a write is tried again while other writers keep changing the record (the cache catches up between). */
 const WRITE_ATTEMPTS = 50;
+/** The longest delay a Node timer holds (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The pause between two write attempts: the watch brings the other writer's change meanwhile. */
 const WRITE_RETRY_MS = 50;
 
@@ -26,6 +33,8 @@ export interface PartitionControllerOptions {
   nodeId: number;
   /** unclean.leader.election.enable for a topic: its override, else the broker's config. */
   uncleanLeaderElectionEnable(topic: TopicRecord): boolean;
+  /** auto.leader.rebalance.enable and its leader.imbalance.* settings, read at each check. */
+  rebalance(): { enable: boolean; checkIntervalMs: number; perBrokerPercentage: number };
   log: Logger;
 }
 
@@ -54,7 +63,67 @@ export class PartitionController {
     controller.unsubscribes.push(o.cluster.onChange(() => controller.schedulePass()));
     controller.schedulePass();
     await controller.work;
+    controller.scheduleRebalance();
     return controller;
+  }
+
+  private rebalanceTimer: NodeJS.Timeout | null = null;
+
+  /** The leader imbalance check, every leader.imbalance.check.interval.seconds (read again each time). */
+  private scheduleRebalance(): void {
+    if (this.stopped) return;
+    this.rebalanceTimer = setTimeout(
+      () => {
+        void this.enqueue(async () => {
+          if (this.o.rebalance().enable) await this.rebalancePass();
+        }).finally(() => this.scheduleRebalance());
+      },
+      Math.min(this.o.rebalance().checkIntervalMs, MAX_TIMER_MS),
+    );
+    this.rebalanceTimer.unref();
+  }
+
+  /**
+   * Kafka's auto leader rebalance (ZooKeeper mode's checkAndTriggerAutoLeaderRebalance): for each broker, the share
+   * of the partitions whose preferred replica it is that another broker leads; above
+   * leader.imbalance.per.broker.percentage, each of them whose preferred replica is live and in the ISR gets a
+   * preferred election. Partitions under reassignment are left alone.
+   */
+  async rebalancePass(): Promise<void> {
+    const isLive = (nodeId: number) => this.o.cluster.isLive(nodeId);
+    const preferredCounts = new Map<number, number>();
+    const notLed = new Map<number, Array<{ topic: string; partition: number }>>();
+    for (const topic of this.o.topics.all()) {
+      for (const p of topic.partitions) {
+        if (p.addingReplicas?.length || p.removingReplicas?.length) continue;
+        const preferred = p.replicas[0];
+        if (preferred === undefined) continue;
+        preferredCounts.set(preferred, (preferredCounts.get(preferred) ?? 0) + 1);
+        if (p.leader !== preferred && isLive(preferred) && p.isr.includes(preferred)) {
+          notLed.set(preferred, [...(notLed.get(preferred) ?? []), { topic: topic.name, partition: p.partition }]);
+        }
+      }
+    }
+    const { perBrokerPercentage } = this.o.rebalance();
+    const byTopic = new Map<string, number[]>();
+    for (const [broker, partitions] of notLed) {
+      const ratio = partitions.length / (preferredCounts.get(broker) ?? 1);
+      if (ratio * 100 <= perBrokerPercentage) continue;
+      this.o.log.info('leader imbalance above leader.imbalance.per.broker.percentage: preferred election', {
+        broker,
+        partitions: partitions.length,
+        imbalancePercent: Math.round(ratio * 100),
+      });
+      for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    }
+    for (const [topic, partitions] of byTopic) {
+      if (this.stopped) return;
+      await electLeaders(this.o.topics, isLive, topic, partitions, ElectionType.PREFERRED, this.o.log, this.compares());
+    }
+  }
+
+  private compares(): Compare[] {
+    return this.guard ? [this.guard] : [];
   }
 
   /** Waits until every pass asked for so far is done (tests, and a stop). */
@@ -153,6 +222,7 @@ export class PartitionController {
 
   stop(): void {
     this.stopped = true;
+    if (this.rebalanceTimer) clearTimeout(this.rebalanceTimer);
     for (const off of this.unsubscribes) off();
     this.unsubscribes.length = 0;
   }
@@ -224,4 +294,89 @@ export function changePartitions(
     return next;
   });
   return changed ? { ...topic, partitions } : null;
+}
+
+/** ElectLeaders' election types (Kafka's ElectionType). */
+export const ElectionType = { PREFERRED: 0, UNCLEAN: 1 } as const;
+
+/** One partition's outcome of an election: null when a new leader was written, else Kafka's error name. */
+export interface ElectionResult {
+  partition: number;
+  error:
+    | 'ELECTION_NOT_NEEDED'
+    | 'PREFERRED_LEADER_NOT_AVAILABLE'
+    | 'ELIGIBLE_LEADERS_NOT_AVAILABLE'
+    | 'UNKNOWN_TOPIC_OR_PARTITION'
+    | 'REQUEST_TIMED_OUT'
+    | null;
+  message: string | null;
+}
+
+const ELECTION_MESSAGES: Record<Exclude<ElectionResult['error'], null>, string> = {
+  ELECTION_NOT_NEEDED: 'Leader election not needed for topic partition.',
+  PREFERRED_LEADER_NOT_AVAILABLE: 'The preferred leader is not live or not in the ISR.',
+  ELIGIBLE_LEADERS_NOT_AVAILABLE: 'No live replica can lead the partition.',
+  UNKNOWN_TOPIC_OR_PARTITION: 'The partition does not exist.',
+  REQUEST_TIMED_OUT: 'The topic record kept changing; try again.',
+};
+
+/**
+ * ElectLeaders for the partitions of one topic (PREFERRED or UNCLEAN), written compare-and-set in one change of
+ * the topic's record, recomputed on a newer record when another writer got there first. Any broker may run it:
+ * the store serialises it with the controller's writes (KRaft's brokers forward ElectLeaders to the controller).
+ */
+export async function electLeaders(
+  topics: TopicMetadata,
+  isLive: (nodeId: number) => boolean,
+  name: string,
+  partitions: readonly number[],
+  electionType: number,
+  log: Logger,
+  compares: readonly Compare[] = [],
+): Promise<ElectionResult[]> {
+  let results: ElectionResult[] = [];
+  const elected: Array<{ p: PartitionAssignment; unclean: boolean }> = [];
+  const result = (partition: number, error: ElectionResult['error']): ElectionResult => ({
+    partition,
+    error,
+    message: error === null ? null : ELECTION_MESSAGES[error],
+  });
+  const outcome = await writeTopic(
+    topics,
+    name,
+    (current) => {
+      results = [];
+      elected.length = 0;
+      const byIndex = new Map<number, PartitionAssignment>();
+      for (const partition of partitions) {
+        const p = byIndex.get(partition) ?? current.partitions[partition];
+        if (p?.partition !== partition) {
+          results.push(result(partition, 'UNKNOWN_TOPIC_OR_PARTITION'));
+          continue;
+        }
+        const election =
+          electionType === ElectionType.UNCLEAN ? uncleanElection(p, isLive) : preferredElection(p, isLive);
+        if ('error' in election) {
+          results.push(result(partition, election.error));
+          continue;
+        }
+        byIndex.set(partition, election.elected);
+        elected.push({ p: election.elected, unclean: election.unclean });
+        results.push(result(partition, null));
+      }
+      if (byIndex.size === 0) return null;
+      return { ...current, partitions: current.partitions.map((p) => byIndex.get(p.partition) ?? p) };
+    },
+    compares,
+  );
+  if (outcome === 'missing') return partitions.map((p) => result(p, 'UNKNOWN_TOPIC_OR_PARTITION'));
+  if (outcome === 'busy') {
+    return results.map((r) => (r.error === null ? result(r.partition, 'REQUEST_TIMED_OUT') : r));
+  }
+  for (const { p, unclean } of elected) {
+    const fields = { topic: name, partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch };
+    if (unclean) log.warn('unclean leader election: the new leader was not in the ISR, records may be lost', fields);
+    else log.info('leader elected', fields);
+  }
+  return results;
 }

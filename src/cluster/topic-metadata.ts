@@ -19,6 +19,10 @@ export interface PartitionAssignment {
   leaderEpoch: number;
   replicas: number[];
   isr: number[];
+  /** KIP-455: replicas a reassignment in progress adds (absent: none); `replicas` holds them already. */
+  addingReplicas?: number[];
+  /** KIP-455: replicas a reassignment in progress removes once the added ones are in the ISR. */
+  removingReplicas?: number[];
 }
 
 /** How many times `modify` retries when the topic record changes under it (another writer). */

@@ -7,6 +7,7 @@ import { EtcdMetadataStore } from '../../src/cluster/etcd-metadata-store.js';
 import { type PartitionAssignment, TopicMetadata } from '../../src/cluster/topic-metadata.js';
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
+import { samsa } from '../integration/cli.js';
 import { type ClusterBroker, eventually, kafkaFor, RawClient, startCluster, stopCluster } from './cluster-helpers.js';
 import { type EtcdServer, etcdUnavailable, withEtcd } from './etcd.js';
 
@@ -41,7 +42,8 @@ async function metadata(port: number, topic: string) {
 
 test(
   'kill -9 of the leader of RF=3 partitions: the controller names a new leader from the ISR at a higher epoch, ' +
-    'drops the dead broker from every ISR, and Metadata through a survivor says so; a producer writes to the new leader',
+    'drops the dead broker from every ISR, and Metadata through a survivor says so; a producer writes to the new leader; restarted and back in the ISR, ' +
+    'samsa leader-election gives it back its partitions',
   { skip: etcdUnavailable },
   () =>
     withEtcd(async (etcd) => {
@@ -112,6 +114,37 @@ test(
         });
         assert.equal(sent[0]!.errorCode, 0);
         await producer.disconnect();
+
+        // The victim restarted, then caught up: its partitions' leaders add it to their ISRs (written here as
+        // they would write it, followers' fetching being the data path's). A preferred election with the tool
+        // gives it back the partitions it led.
+        await victim.restart();
+        await eventually('the victim back in every ISR', async () => {
+          const outcome = await view.topics.modify('failover', (t) =>
+            t.partitions.every((p) => p.isr.includes(victimId))
+              ? null
+              : { ...t, partitions: t.partitions.map((p) => ({ ...p, isr: [...new Set([...p.isr, victimId])] })) },
+          );
+          return outcome === 'updated' || outcome === 'skipped' ? true : undefined;
+        });
+        await eventually('the preferred leaders back', async () => {
+          const run = await samsa([
+            'leader-election',
+            '--bootstrap-server',
+            survivor.bootstrap,
+            '--election-type',
+            'PREFERRED',
+            '--all-topic-partitions',
+          ]);
+          assert.equal(run.code, 0, run.stderr);
+          const ps = view.topics.get('failover')!.partitions;
+          return ps.every((p) => p.leader === p.replicas[0]) ? true : undefined;
+        });
+        for (const old of led) {
+          const now = view.partition('failover', old.partition)!;
+          assert.equal(now.leader, victimId);
+          assert.equal(now.leaderEpoch, old.leaderEpoch + 2, 'moved away, then back');
+        }
       } finally {
         await view.close();
         await stopCluster(brokers);
