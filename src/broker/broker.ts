@@ -60,6 +60,7 @@ import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
 import { addPartitionsToTxnHandler } from './handlers/add-partitions-to-txn.js';
 import { alterClientQuotasHandler } from './handlers/alter-client-quotas.js';
 import { alterConfigsHandler } from './handlers/alter-configs.js';
+import { alterPartitionReassignmentsHandler } from './handlers/alter-partition-reassignments.js';
 import { alterUserScramCredentialsHandler } from './handlers/alter-user-scram-credentials.js';
 import { apiVersionsHandler } from './handlers/api-versions.js';
 import { consumerGroupDescribeHandler } from './handlers/consumer-group-describe.js';
@@ -92,6 +93,7 @@ import { joinGroupHandler } from './handlers/join-group.js';
 import { leaveGroupHandler } from './handlers/leave-group.js';
 import { listGroupsHandler } from './handlers/list-groups.js';
 import { listOffsetsHandler } from './handlers/list-offsets.js';
+import { listPartitionReassignmentsHandler } from './handlers/list-partition-reassignments.js';
 import { listTransactionsHandler } from './handlers/list-transactions.js';
 import { metadataHandler } from './handlers/metadata.js';
 import { offsetCommitHandler } from './handlers/offset-commit.js';
@@ -475,6 +477,8 @@ export class Broker {
       deleteRecordsHandler,
       describeLogDirsHandler,
       electLeadersHandler,
+      alterPartitionReassignmentsHandler,
+      listPartitionReassignmentsHandler,
       findCoordinatorHandler,
       joinGroupHandler,
       syncGroupHandler,

@@ -75,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/delete-records.js')).runDeleteRecords(rest);
     case 'leader-election':
       return (await import('./tools/leader-election.js')).runLeaderElection(rest);
+    case 'reassign-partitions':
+      return (await import('./tools/reassign-partitions.js')).runReassignPartitions(rest);
     case 'log-dirs':
       return (await import('./tools/log-dirs.js')).runLogDirs(rest);
     case 'acls':

@@ -17,6 +17,7 @@ import {
   preferredElection,
   uncleanElection,
 } from './partition-leader-election.js';
+import { completeReassignment, isReassigning } from './partition-reassignment.js';
 import type { PartitionAssignment, TopicMetadata, TopicRecord } from './topic-metadata.js';
 
 /** How often a write is tried again while other writers keep changing the record (the cache catches up between). */
@@ -61,6 +62,13 @@ export class PartitionController {
     controller.guard = { key: CONTROLLER_KEY, modRevision: kv.modRevision };
     o.log.info('controller taking over: checking every partition', { nodeId: o.nodeId });
     controller.unsubscribes.push(o.cluster.onChange(() => controller.schedulePass()));
+    // Reassignments complete when their leaders add the new replicas to the ISR: every record change is checked.
+    controller.unsubscribes.push(
+      o.topics.onChange((names) => {
+        for (const name of names) void controller.enqueue(() => controller.completeReassignments(name));
+      }),
+    );
+    for (const topic of o.topics.all()) void controller.enqueue(() => controller.completeReassignments(topic.name));
     controller.schedulePass();
     await controller.work;
     controller.scheduleRebalance();
@@ -95,7 +103,7 @@ export class PartitionController {
     const notLed = new Map<number, Array<{ topic: string; partition: number }>>();
     for (const topic of this.o.topics.all()) {
       for (const p of topic.partitions) {
-        if (p.addingReplicas?.length || p.removingReplicas?.length) continue;
+        if (isReassigning(p)) continue;
         const preferred = p.replicas[0];
         if (preferred === undefined) continue;
         preferredCounts.set(preferred, (preferredCounts.get(preferred) ?? 0) + 1);
@@ -174,6 +182,31 @@ export class PartitionController {
         return changed ? { ...current, partitions } : null;
       });
       for (const change of changes) this.report(topic.name, change);
+    }
+  }
+
+  /** Completes the reassignments of a topic whose target replicas are all in the ISR (KIP-455). */
+  private async completeReassignments(name: string): Promise<void> {
+    const topic = this.o.topics.get(name);
+    if (!topic?.partitions.some(isReassigning)) return;
+    const isLive = (nodeId: number) => this.o.cluster.isLive(nodeId);
+    const completed: PartitionAssignment[] = [];
+    await this.write(name, (current) => {
+      completed.length = 0;
+      return changePartitions(current, (p) => {
+        const done = completeReassignment(p, isLive);
+        if (done) completed.push(done);
+        return done;
+      });
+    });
+    for (const p of completed) {
+      this.o.log.info('partition reassignment completed', {
+        topic: name,
+        partition: p.partition,
+        replicas: p.replicas.join(','),
+        leader: p.leader,
+        leaderEpoch: p.leaderEpoch,
+      });
     }
   }
 

@@ -10,7 +10,7 @@ import {
   UsageError,
   usageExit,
 } from './args.js';
-import { BrokerConnection } from './broker-request.js';
+import { openController } from './broker-request.js';
 import { adminClient, describeFailure, ToolError } from './client.js';
 import { type ClientSecurity, COMMAND_CONFIG_HELP, clientSecurity, readClientProperties } from './client-security.js';
 
@@ -130,13 +130,10 @@ export async function runLeaderElection(argv: string[]): Promise<number> {
   const { bootstrap, security, electionType, partitions } = parsed;
   const admin = await adminClient(bootstrap, security);
   try {
-    // Sent to the controller, as Kafka's admin client does (any Samsa broker would do: see the handler).
-    const metadata = await admin.metadata({ topics: [] });
-    const node = metadata.brokers.get(metadata.controllerId) ?? [...metadata.brokers.values()][0];
-    if (!node) throw new ToolError('no broker in the metadata');
     const byTopic = new Map<string, number[]>();
     for (const tp of partitions ?? []) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
-    const connection = await BrokerConnection.open(node.host, node.port, bootstrap, security);
+    // Sent to the controller, as Kafka's admin client does (any Samsa broker would do: see the handler).
+    const connection = await openController(admin, bootstrap, security);
     const response = await connection
       .request(electLeadersApi, ELECT_LEADERS_VERSION, {
         electionType: ELECTION_TYPES[electionType]!,
