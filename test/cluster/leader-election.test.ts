@@ -43,7 +43,7 @@ async function metadata(port: number, topic: string) {
 test(
   'kill -9 of the leader of RF=3 partitions: the controller names a new leader from the ISR at a higher epoch, ' +
     'drops the dead broker from every ISR, and Metadata through a survivor says so; a producer writes to the new leader; restarted and back in the ISR, ' +
-    'samsa leader-election gives it back its partitions',
+    'samsa leader-election gives it back its partitions; the controller killed too, the next one moves its partitions',
   { skip: etcdUnavailable },
   () =>
     withEtcd(async (etcd) => {
@@ -145,6 +145,20 @@ test(
           assert.equal(now.leader, victimId);
           assert.equal(now.leaderEpoch, old.leaderEpoch + 2, 'moved away, then back');
         }
+
+        // The controller itself (broker 1) killed -9: the broker taking over its place elects new leaders for the
+        // partitions it led, in the full pass a new controller makes first.
+        const controllerLed = view.topics
+          .get('failover')!
+          .partitions.filter((p) => p.leader === 1)
+          .map((p) => p.partition);
+        assert.ok(controllerLed.length > 0);
+        await brokers.find((b) => b.nodeId === 1)!.process.kill();
+        await eventually("new leaders for the dead controller's partitions", async () =>
+          view.topics.get('failover')!.partitions.every((p) => p.leader !== 1 && p.leader !== -1 && !p.isr.includes(1))
+            ? true
+            : undefined,
+        );
       } finally {
         await view.close();
         await stopCluster(brokers);
