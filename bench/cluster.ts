@@ -7,6 +7,9 @@
  *   until a survivor names another controller (bounded below by the registration lease, broker.session.timeout.ms
  *   9 s, which etcd expires).
  *
+ * - Leader failover: a topic of 1,000 partitions x RF 3 on those three; a leader stopped cleanly (controlled
+ *   shutdown) and one killed with SIGKILL: the time until the controller's Metadata names live leaders for all.
+ *
  * The etcd parts need Debian's etcd-server (skipped, saying so, without it); `--single` runs only the first figure.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -47,10 +50,10 @@ async function metadataTimes(port: number, topic: string): Promise<{ medianMs: n
   return { medianMs: percentile(times, 0.5), p99Ms: percentile(times, 0.99) };
 }
 
-async function createTopic(port: number, name: string): Promise<void> {
+async function createTopic(port: number, name: string, replicationFactor = 1): Promise<void> {
   const c = await WireClient.connect(port);
   const r = await c.request(apis.CreateTopics, 7, {
-    topics: [{ name, numPartitions: PARTITIONS, replicationFactor: 1, assignments: [], configs: [] }],
+    topics: [{ name, numPartitions: PARTITIONS, replicationFactor, assignments: [], configs: [] }],
     timeoutMs: 60_000,
     validateOnly: false,
   });
@@ -94,7 +97,7 @@ if (singleOnly) {
     );
     for (const b of inProcess) await b.stop();
 
-    const processes: Array<{ nodeId: number; port: number; process: BrokerProcess }> = [];
+    const processes: Array<{ nodeId: number; port: number; props: string; process: BrokerProcess }> = [];
     for (const nodeId of [1, 2, 3]) {
       const port = await freePort();
       const logDir = join(dir, `broker-${nodeId}`);
@@ -108,7 +111,7 @@ if (singleOnly) {
       });
       const process = new BrokerProcess(props);
       await process.waitStarted();
-      processes.push({ nodeId, port, process });
+      processes.push({ nodeId, port, props, process });
     }
     const controllerSeenBy = async (port: number) => {
       const c = await WireClient.connect(port);
@@ -122,6 +125,52 @@ if (singleOnly) {
         c.close();
       }
     };
+    // Leadership moved away from a broker stopped cleanly (controlled shutdown), then from one killed with -9 (the
+    // controller's election once the lease expires): the time until the controller's Metadata names live leaders
+    // for every partition of a topic of PARTITIONS partitions x RF 3 (ISRs as at creation: every replica).
+    await createTopic(processes[0]!.port, 'replicated', 3);
+    const replicated = await metadataTimes(processes[1]!.port, 'replicated');
+    line(
+      `Metadata, ${PARTITIONS} partitions x RF 3, one broker of three on etcd`,
+      `median ${replicated.medianMs.toFixed(2)} ms, p99 ${replicated.p99Ms.toFixed(2)} ms`,
+    );
+    const firstController = await controllerSeenBy(processes[0]!.port);
+    const observer = processes.find((p) => p.nodeId === firstController)!;
+    const ledElsewhere = async (nodeId: number) => {
+      const c = await WireClient.connect(observer.port);
+      try {
+        const md = await c.request(apis.Metadata, 12, {
+          topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'replicated' }],
+          allowAutoTopicCreation: false,
+          includeClusterAuthorizedOperations: false,
+          includeTopicAuthorizedOperations: false,
+        });
+        return md.topics[0]!.partitions.every((p) => p.leaderId !== nodeId && p.leaderId !== -1);
+      } finally {
+        c.close();
+      }
+    };
+    const [stopped, killed] = processes.filter((p) => p !== observer);
+    let started = Date.now();
+    await stopped!.process.stop();
+    while (!(await ledElsewhere(stopped!.nodeId))) await new Promise((resolve) => setTimeout(resolve, 20));
+    line(
+      `a broker leading a third of ${PARTITIONS} RF 3 partitions stopped (SIGTERM): until it exited and the controller's Metadata names other leaders`,
+      `${Date.now() - started} ms (controlled shutdown moves them during the stop)`,
+    );
+    started = Date.now();
+    await killed!.process.kill();
+    while (!(await ledElsewhere(killed!.nodeId))) await new Promise((resolve) => setTimeout(resolve, 20));
+    line(
+      "leader of the RF 3 partitions killed -9, until the controller's Metadata names others",
+      `${Date.now() - started} ms (session timeout 9000 ms)`,
+    );
+    for (const p of [stopped!, killed!]) {
+      p.process = new BrokerProcess(p.props);
+      await p.process.waitStarted();
+    }
+    while ((await controllerSeenBy(observer.port)) === -1) await new Promise((resolve) => setTimeout(resolve, 20));
+
     const controller = await controllerSeenBy(processes[0]!.port);
     const victim = processes.find((p) => p.nodeId === controller)!;
     const survivor = processes.find((p) => p !== victim)!;

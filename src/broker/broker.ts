@@ -12,8 +12,9 @@ import { BrokerRegistrar, type BrokerRegistration } from '../cluster/etcd-broker
 import { EtcdMetadataStore } from '../cluster/etcd-metadata-store.js';
 import { LiveBrokers } from '../cluster/live-brokers.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
+import { controlledShutdown, PartitionController } from '../cluster/partition-controller.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
-import { MAX_REPLICATION_FACTOR, placeReplicas, replicationFactorError } from '../cluster/replica-placement.js';
+import { placeReplicas, replicationFactorError } from '../cluster/replica-placement.js';
 import { ScramCredentialMetadata } from '../cluster/scram-credentials.js';
 import {
   assignedPartition,
@@ -23,7 +24,12 @@ import {
   type TopicRecord,
 } from '../cluster/topic-metadata.js';
 import { CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC } from '../cluster/topic-name.js';
-import { type BrokerSettings, defaultBrokerSettings, type ListenerSettings } from '../config/broker-settings.js';
+import {
+  type BrokerSettings,
+  configuredBrokerConfig,
+  defaultBrokerSettings,
+  type ListenerSettings,
+} from '../config/broker-settings.js';
 import { applyDynamicBrokerConfigs, dynamicallyConfigurable } from '../config/dynamic-broker-config.js';
 import { ConsoleApp } from '../console/console-app.js';
 import { type Asset, loadAssets } from '../console/console-assets.js';
@@ -54,6 +60,7 @@ import { addOffsetsToTxnHandler } from './handlers/add-offsets-to-txn.js';
 import { addPartitionsToTxnHandler } from './handlers/add-partitions-to-txn.js';
 import { alterClientQuotasHandler } from './handlers/alter-client-quotas.js';
 import { alterConfigsHandler } from './handlers/alter-configs.js';
+import { alterPartitionReassignmentsHandler } from './handlers/alter-partition-reassignments.js';
 import { alterUserScramCredentialsHandler } from './handlers/alter-user-scram-credentials.js';
 import { apiVersionsHandler } from './handlers/api-versions.js';
 import { consumerGroupDescribeHandler } from './handlers/consumer-group-describe.js';
@@ -75,6 +82,7 @@ import { describeProducersHandler } from './handlers/describe-producers.js';
 import { describeTopicPartitionsHandler } from './handlers/describe-topic-partitions.js';
 import { describeTransactionsHandler } from './handlers/describe-transactions.js';
 import { describeUserScramCredentialsHandler } from './handlers/describe-user-scram-credentials.js';
+import { electLeadersHandler } from './handlers/elect-leaders.js';
 import { endTxnHandler } from './handlers/end-txn.js';
 import { fetchHandler } from './handlers/fetch.js';
 import { findCoordinatorHandler } from './handlers/find-coordinator.js';
@@ -85,6 +93,7 @@ import { joinGroupHandler } from './handlers/join-group.js';
 import { leaveGroupHandler } from './handlers/leave-group.js';
 import { listGroupsHandler } from './handlers/list-groups.js';
 import { listOffsetsHandler } from './handlers/list-offsets.js';
+import { listPartitionReassignmentsHandler } from './handlers/list-partition-reassignments.js';
 import { listTransactionsHandler } from './handlers/list-transactions.js';
 import { metadataHandler } from './handlers/metadata.js';
 import { offsetCommitHandler } from './handlers/offset-commit.js';
@@ -130,6 +139,9 @@ const INTERNAL_TOPIC_CONFIGS = {
   'segment.bytes': '104857600',
 };
 
+/** The replication factor of the internal topics on the embedded store, whose cluster is one broker. */
+const SINGLE_BROKER_REPLICATION_FACTOR = 1;
+
 /** The longest interval a Node timer holds (a longer one fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -149,6 +161,12 @@ function oneAtATime(task: () => Promise<void>): () => Promise<void> {
 
 /** After its registration lease is lost, how long a broker waits between attempts to register again. */
 const REJOIN_RETRY_MS = 1_000;
+
+/**
+ * How long a stopping broker gives its controlled shutdown (leadership moved to other ISR members) before it stops
+ * anyway; the controller then moves what is left once the registration is gone.
+ */
+const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 10_000;
 
 /** The WriteTxnMarkers version sent to other brokers (1: flexible, Kafka 2.8+ brokers). */
 const WRITE_TXN_MARKERS_VERSION = 1;
@@ -200,6 +218,10 @@ export class Broker {
   private registrar: BrokerRegistrar | null = null;
   /** This broker's candidacy for controller (etcd only). */
   private election: ControllerElection | null = null;
+  /** The controller's partition work, while this broker holds `/controller` (etcd only). */
+  private partitionController: PartitionController | null = null;
+  /** Taking up or leaving the controller's work, one change at a time. */
+  private controllerRole: Promise<void> = Promise.resolve();
   /** Registering again after the registration lease was lost, until it succeeds or the broker stops. */
   private rejoining: Promise<void> | null = null;
   private resolveRegistrationLost: ((error: Error) => void) | undefined;
@@ -316,6 +338,10 @@ export class Broker {
     const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'));
     await replicas.start();
 
+    // The embedded store is one broker by construction: the internal topics get one replica there, as Kafka's
+    // single-node configs set their factors to 1, so that groups and transactions work out of the box.
+    const internalReplicationFactor = (configured: number) =>
+      store instanceof EtcdMetadataStore ? configured : SINGLE_BROKER_REPLICATION_FACTOR;
     const createTopic = (
       name: string,
       numPartitions: number,
@@ -338,10 +364,9 @@ export class Broker {
       },
       offsetsPartitionCount: () => topics.get(CONSUMER_OFFSETS_TOPIC)?.partitions.length ?? null,
       createOffsetsTopic: (numPartitions) => {
-        // Kafka refuses to create the topic until offsets.topic.replication.factor brokers exist. Without
-        // replication yet, one replica per partition, placed over the live brokers, so that groups work out of
-        // the box.
-        const replication = Math.min(settings.groups.offsetsTopicReplicationFactor, MAX_REPLICATION_FACTOR);
+        // As Kafka, not created while fewer brokers are live than offsets.topic.replication.factor: the
+        // INVALID_REPLICATION_FACTOR of the creation becomes FindCoordinator's COORDINATOR_NOT_AVAILABLE.
+        const replication = internalReplicationFactor(settings.groups.offsetsTopicReplicationFactor);
         return createTopic(CONSUMER_OFFSETS_TOPIC, numPartitions, replication, INTERNAL_TOPIC_CONFIGS);
       },
       partitionExists: (topic, partition) =>
@@ -377,8 +402,8 @@ export class Broker {
       },
       stateLogPartitionCount: () => topics.get(TRANSACTION_STATE_TOPIC)?.partitions.length ?? null,
       createStateTopic: (numPartitions) => {
-        // As for __consumer_offsets: one replica per partition until replication exists.
-        const replication = Math.min(settings.transactions.stateLogReplicationFactor, MAX_REPLICATION_FACTOR);
+        // As for __consumer_offsets, with transaction.state.log.replication.factor.
+        const replication = internalReplicationFactor(settings.transactions.stateLogReplicationFactor);
         return createTopic(TRANSACTION_STATE_TOPIC, numPartitions, replication, INTERNAL_TOPIC_CONFIGS);
       },
       partitionLog: (topic, partition) => {
@@ -451,6 +476,9 @@ export class Broker {
       describeTopicPartitionsHandler,
       deleteRecordsHandler,
       describeLogDirsHandler,
+      electLeadersHandler,
+      alterPartitionReassignmentsHandler,
+      listPartitionReassignmentsHandler,
       findCoordinatorHandler,
       joinGroupHandler,
       syncGroupHandler,
@@ -529,6 +557,9 @@ export class Broker {
         await this.registrar?.deregister();
       });
       await this.register(store);
+      const follow = () => this.followControllerRole(store, topics, cluster, replicas);
+      cluster.onChange(follow);
+      follow();
     }
     this.stores = {
       store,
@@ -556,6 +587,52 @@ export class Broker {
       ...(this.http ? { http: `${settings.httpListener!.host || '*'}:${this.httpPort}` } : {}),
       ms: Date.now() - started,
     });
+  }
+
+  /**
+   * Takes up the controller's partition work when this broker holds `/controller`, and leaves it when another
+   * does or this broker is fenced (see cluster/partition-controller.ts).
+   */
+  private followControllerRole(
+    store: MetadataStore,
+    topics: TopicMetadata,
+    cluster: LiveBrokers,
+    replicas: ReplicaManager,
+  ): void {
+    this.controllerRole = this.controllerRole
+      .then(async () => {
+        const nodeId = this.settings.nodeId;
+        const isController = cluster.controllerId === nodeId && !replicas.isFenced && !this.stopping;
+        if (!isController) {
+          this.partitionController?.stop();
+          this.partitionController = null;
+          return;
+        }
+        if (this.partitionController) return;
+        this.partitionController = await PartitionController.start({
+          store,
+          topics,
+          cluster,
+          nodeId,
+          uncleanLeaderElectionEnable: (topic) => this.uncleanLeaderElectionEnable(topic),
+          rebalance: () => ({
+            enable: this.settings.autoLeaderRebalanceEnable,
+            checkIntervalMs: this.settings.leaderImbalanceCheckIntervalSeconds * 1000,
+            perBrokerPercentage: this.settings.leaderImbalancePerBrokerPercentage,
+          }),
+          log: this.logger.child('controller'),
+        });
+      })
+      .catch((error: unknown) => this.logger.error('could not take up the controller role', { error: error as Error }));
+  }
+
+  /** unclean.leader.election.enable of a topic: its override, else the broker's (dynamic or static) config. */
+  private uncleanLeaderElectionEnable(topic: TopicRecord): boolean {
+    const value =
+      topic.configs['unclean.leader.election.enable'] ??
+      configuredBrokerConfig(this.settings, 'unclean.leader.election.enable') ??
+      'false';
+    return value.trim().toLowerCase() === 'true';
   }
 
   /** samsa.metadata.store: etcd (samsa.etcd.*), else the embedded store in the first log dir. */
@@ -619,9 +696,8 @@ export class Broker {
    * The registration lease is lost (etcd expired or revoked it): the cluster counts this broker as dead from now
    * on, so it is fenced at once (it leads nothing, its coordinators write nothing), then it registers again as
    * soon as etcd lets it, as a Kafka broker registers again with a new ZooKeeper session. Unfencing is safe
-   * because leadership never moves without replication: the topic records still name this broker as the leader
-   * of its partitions, and lookups check them. (With failover, a partition led elsewhere by then stays
-   * NOT_LEADER_OR_FOLLOWER here through the same check.)
+   * because lookups check the topic records: the controller gave the partitions this broker led to other ISR
+   * members (or marked them offline) once the lease was gone, so those stay NOT_LEADER_OR_FOLLOWER here.
    */
   private onRegistrationLost(store: MetadataStore, lost: BrokerRegistrar, error: Error): void {
     this.logger.error(
@@ -956,9 +1032,38 @@ export class Broker {
     return timer;
   }
 
+  /**
+   * Kafka's controlled shutdown, on a cluster: before it stops serving, the broker hands the partitions it leads
+   * to other live ISR members and leaves the ISRs (see cluster/partition-controller.ts), so that clients move at
+   * once rather than wait for the registration to expire.
+   */
+  private async controlledShutdown(): Promise<void> {
+    const s = this.stores;
+    if (!s || !this.registrar || this.registrar.leaseLost || s.replicas.isFenced) return;
+    const log = this.logger.child('controller');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), CONTROLLED_SHUTDOWN_TIMEOUT_MS);
+    });
+    try {
+      const moved = await Promise.race([controlledShutdown(s.topics, s.cluster, this.settings.nodeId, log), timeout]);
+      if (moved === 'timeout') log.warn('controlled shutdown did not finish in time; stopping anyway');
+      else log.info('controlled shutdown: leadership moved to other in-sync replicas', { partitions: moved });
+    } catch (error) {
+      log.warn('controlled shutdown failed; the controller moves the partitions once this broker is gone', {
+        error: error as Error,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Stops taking connections, lets in-flight writes finish, flushes the logs and marks a clean shutdown. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.controlledShutdown();
+      this.partitionController?.stop();
+      await this.controllerRole;
       for (const t of this.timers) clearInterval(t);
       // A cleaning pass stops at its next read rather than finish the log it is on.
       this.cleaner?.stop();

@@ -16,6 +16,8 @@ commands:
   get-offsets      print partitions' offsets by time (as kafka-get-offsets.sh)
   broker-api-versions  print the API versions of every broker (as kafka-broker-api-versions.sh)
   delete-records   delete records before given offsets (as kafka-delete-records.sh)
+  leader-election  elect preferred or unclean partition leaders (as kafka-leader-election.sh)
+  reassign-partitions  move partition replicas between brokers (as kafka-reassign-partitions.sh)
   log-dirs         describe the brokers' log directories as JSON (as kafka-log-dirs.sh)
   acls             add, remove and list ACLs (as kafka-acls.sh)
   producer-perf-test  measure producer throughput and latency (as kafka-producer-perf-test.sh)
@@ -71,6 +73,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./tools/broker-api-versions.js')).runBrokerApiVersions(rest);
     case 'delete-records':
       return (await import('./tools/delete-records.js')).runDeleteRecords(rest);
+    case 'leader-election':
+      return (await import('./tools/leader-election.js')).runLeaderElection(rest);
+    case 'reassign-partitions':
+      return (await import('./tools/reassign-partitions.js')).runReassignPartitions(rest);
     case 'log-dirs':
       return (await import('./tools/log-dirs.js')).runLogDirs(rest);
     case 'acls':

@@ -109,11 +109,10 @@ export function placeReplicas(
 }
 
 /**
- * The largest replication factor served. Replication (followers fetching from the leader, the ISR, acks=all
- * across brokers) does not exist yet, so a partition has one replica, its leader; more would be advertised
- * redundancy that is not there.
+ * The largest replication factor served: Kafka's, an int16 in CreateTopics (the live brokers bound it first).
+ * The controller's side of replication (leader election from the ISR, reassignment) works on any factor.
  */
-export const MAX_REPLICATION_FACTOR = 1;
+export const MAX_REPLICATION_FACTOR = 32_767;
 
 /** Why a replication factor cannot be served (INVALID_REPLICATION_FACTOR), or null when it can. */
 export function replicationFactorError(replicationFactor: number, liveBrokers: number): string | null {

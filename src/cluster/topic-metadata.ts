@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createIfAbsent, type MetadataStore, type Operation, type WatchEvent } from './metadata-store.js';
+import { type Compare, createIfAbsent, type MetadataStore, type Operation, type WatchEvent } from './metadata-store.js';
 import { collisionKey } from './topic-name.js';
 
 /** Keys of the metadata store. */
@@ -19,6 +19,10 @@ export interface PartitionAssignment {
   leaderEpoch: number;
   replicas: number[];
   isr: number[];
+  /** KIP-455: replicas a reassignment in progress adds (absent: none); `replicas` holds them already. */
+  addingReplicas?: number[];
+  /** KIP-455: replicas a reassignment in progress removes once the added ones are in the ISR. */
+  removingReplicas?: number[];
 }
 
 /** How many times `modify` retries when the topic record changes under it (another writer). */
@@ -138,12 +142,15 @@ export class TopicMetadata {
     return topic;
   }
 
-  /** Replaces a topic's record if it has not changed since it was read. Returns false on a concurrent change. */
-  async update(topic: TopicRecord): Promise<boolean> {
+  /**
+   * Replaces a topic's record if it has not changed since it was read. Returns false on a concurrent change.
+   * `compares` are further conditions of the same transaction (the controller's: it still holds `/controller`).
+   */
+  async update(topic: TopicRecord, compares: readonly Compare[] = []): Promise<boolean> {
     const key = TOPICS_PREFIX + topic.name;
     const current = this.revisions.get(topic.name) ?? 0;
     const r = await this.store.txn(
-      [{ key, modRevision: current }],
+      [{ key, modRevision: current }, ...compares],
       [{ type: 'put', key, value: JSON.stringify(topic) }],
     );
     if (r.succeeded) this.apply(topic.name, r.revision, topic);
@@ -157,13 +164,14 @@ export class TopicMetadata {
   async modify(
     name: string,
     change: (current: TopicRecord) => TopicRecord | null,
+    compares: readonly Compare[] = [],
   ): Promise<'updated' | 'skipped' | 'missing' | 'busy'> {
     for (let attempt = 0; attempt < MODIFY_ATTEMPTS; attempt++) {
       const current = this.byName.get(name);
       if (!current) return 'missing';
       const next = change(current);
       if (!next) return 'skipped';
-      if (await this.update(next)) return 'updated';
+      if (await this.update(next, compares)) return 'updated';
     }
     return 'busy';
   }

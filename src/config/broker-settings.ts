@@ -80,6 +80,12 @@ export interface BrokerSettings {
   logMessageTimestampType: 'CreateTime' | 'LogAppendTime';
   /** min.insync.replicas: acks=all writes fail with NOT_ENOUGH_REPLICAS when fewer replicas are in sync. */
   minInsyncReplicas: number;
+  /** auto.leader.rebalance.enable: the controller moves leadership back to preferred replicas. */
+  autoLeaderRebalanceEnable: boolean;
+  /** leader.imbalance.check.interval.seconds: how often the controller looks for imbalanced leadership. */
+  leaderImbalanceCheckIntervalSeconds: number;
+  /** leader.imbalance.per.broker.percentage: the share of a broker's preferred partitions led elsewhere it allows. */
+  leaderImbalancePerBrokerPercentage: number;
   /** Memory for recent batches of all partitions, served to consumers at the end of the log. */
   tailCacheBytes: number;
   /** samsa.log.read.buffer.pool.bytes: memory kept for reuse by large segment reads (one pool per process). */
@@ -206,6 +212,9 @@ export function defaultBrokerSettings(): BrokerSettings {
     flushOnAcksAll: true,
     logMessageTimestampType: 'CreateTime',
     minInsyncReplicas: 1,
+    autoLeaderRebalanceEnable: true,
+    leaderImbalanceCheckIntervalSeconds: 300,
+    leaderImbalancePerBrokerPercentage: 10,
     groups: defaultGroupSettings(),
     transactions: defaultTransactionSettings(),
     tailCacheBytes: DEFAULT_TAIL_CACHE_BYTES,

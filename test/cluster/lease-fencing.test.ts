@@ -68,8 +68,11 @@ test(
   () =>
     withEtcd(async (etcd) => {
       const etcdSettings = { endpoints: [etcd.endpoint], prefix: PREFIX };
-      const first = await startBroker({ nodeId: 1, etcd: etcdSettings });
-      const second = await startBroker({ nodeId: 2, etcd: etcdSettings });
+      // Two brokers: __consumer_offsets with one replica, as offsets.topic.replication.factor=1 in Kafka's small
+      // clusters (the default 3 would leave groups without a coordinator).
+      const groups = { offsetsTopicReplicationFactor: 1 };
+      const first = await startBroker({ nodeId: 1, etcd: etcdSettings, groups });
+      const second = await startBroker({ nodeId: 2, etcd: etcdSettings, groups });
       const c = await RawClient.connect(second.port);
       try {
         const created = await c.request(apis.CreateTopics, 7, {

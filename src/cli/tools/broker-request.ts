@@ -1,4 +1,4 @@
-import type { Connection, Reader as LibraryReader } from '@platformatic/kafka';
+import type { Admin, Connection, Reader as LibraryReader } from '@platformatic/kafka';
 import type { ApiCodecs } from '../../protocol/generated/index.js';
 import { Reader, Writer } from '../../protocol/primitives/index.js';
 import { clientLibrary, clientOptions } from './client.js';
@@ -58,4 +58,19 @@ export class BrokerConnection {
   async close(): Promise<void> {
     await this.connection.close().catch(() => {});
   }
+}
+
+/**
+ * A connection to the controller the metadata names (any broker when it names none), where Kafka's admin client
+ * sends ElectLeaders and reassignments.
+ */
+export async function openController(
+  admin: Admin,
+  bootstrap: string[],
+  security: ClientSecurity,
+): Promise<BrokerConnection> {
+  const metadata = await admin.metadata({ topics: [] });
+  const node = metadata.brokers.get(metadata.controllerId) ?? [...metadata.brokers.values()][0];
+  if (!node) throw new Error('no broker in the metadata');
+  return BrokerConnection.open(node.host, node.port, bootstrap, security);
 }

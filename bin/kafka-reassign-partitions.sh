@@ -1,0 +1,4 @@
+#!/bin/sh
+# Kafka's kafka-reassign-partitions.sh, answered by Samsa: same flags (--bootstrap-server, --generate, --execute,
+# --verify, --cancel, --list, --topics-to-move-json-file, --broker-list, --reassignment-json-file).
+exec node "$(dirname "$0")/samsa.js" reassign-partitions "$@"

@@ -1,0 +1,359 @@
+import { readFile } from 'node:fs/promises';
+import type { Admin } from '@platformatic/kafka';
+import { placeReplicas } from '../../cluster/replica-placement.js';
+import { ErrorCode, errorInfo } from '../../protocol/errors.js';
+import { alterPartitionReassignmentsApi } from '../../protocol/generated/apis/alter-partition-reassignments.js';
+import { listPartitionReassignmentsApi } from '../../protocol/generated/apis/list-partition-reassignments.js';
+import { bootstrapServers, FAILURE_EXIT_CODE, type ParsedFlags, parseFlags, UsageError, usageExit } from './args.js';
+import { openController } from './broker-request.js';
+import { adminClient, commandConfigSecurity, describeFailure, ToolError } from './client.js';
+import { type ClientSecurity, COMMAND_CONFIG_HELP } from './client-security.js';
+
+const REASSIGN_USAGE = `usage: samsa reassign-partitions --bootstrap-server HOST:PORT
+         (--generate --topics-to-move-json-file FILE --broker-list 1,2,3 [--disable-rack-aware]
+          | --execute --reassignment-json-file FILE | --verify --reassignment-json-file FILE
+          | --cancel --reassignment-json-file FILE | --list)
+
+Moves partition replicas between brokers (as Kafka's kafka-reassign-partitions.sh). --generate proposes an
+assignment of the topics in FILE ({"topics": [{"topic": "orders"}], "version": 1}) over the brokers listed;
+--execute starts the moves of a reassignment file ({"version": 1, "partitions": [{"topic": "orders",
+"partition": 0, "replicas": [2, 3]}]}), printing the current assignment to roll back with; --verify says which
+are complete; --cancel stops those in progress, back to their replicas before; --list shows those in progress.
+Replication throttles are not supported.
+
+${COMMAND_CONFIG_HELP}`;
+
+const FLAGS = {
+  'bootstrap-server': 'value',
+  'command-config': 'value',
+  generate: 'switch',
+  execute: 'switch',
+  verify: 'switch',
+  cancel: 'switch',
+  list: 'switch',
+  'topics-to-move-json-file': 'value',
+  'reassignment-json-file': 'value',
+  'broker-list': 'value',
+  'disable-rack-aware': 'switch',
+  // Kafka's: throttles are cleared by --verify unless this is given; Samsa has none to clear.
+  'preserve-throttles': 'switch',
+} as const;
+
+const ACTIONS = ['generate', 'execute', 'verify', 'cancel', 'list'] as const;
+type Action = (typeof ACTIONS)[number];
+
+/** The version of Kafka's reassignment and topics-to-move JSON files. */
+const JSON_VERSION = 1;
+/** The version of AlterPartitionReassignments and ListPartitionReassignments sent (0: the only one). */
+const REASSIGNMENT_API_VERSION = 0;
+const REASSIGNMENT_TIMEOUT_MS = 30_000;
+
+interface PartitionReplicas {
+  topic: string;
+  partition: number;
+  replicas: number[];
+}
+
+function parseJson(text: string, what: string): Record<string, unknown> {
+  try {
+    const json = JSON.parse(text) as unknown;
+    if (json && typeof json === 'object') return json as Record<string, unknown>;
+  } catch (e) {
+    throw new ToolError(`the ${what} is not JSON: ${(e as Error).message}`);
+  }
+  throw new ToolError(`the ${what} is not a JSON object`);
+}
+
+function checkVersion(json: Record<string, unknown>): void {
+  if (json['version'] !== undefined && json['version'] !== JSON_VERSION) {
+    throw new ToolError(`Not supported version field value ${String(json['version'])}`);
+  }
+}
+
+/** Kafka's parsePartitionReassignmentData, with its checks: no partition twice, no replica twice. */
+export function parseReassignmentJson(text: string): PartitionReplicas[] {
+  const json = parseJson(text, 'reassignment json file');
+  checkVersion(json);
+  const partitions = json['partitions'];
+  if (!Array.isArray(partitions)) throw new ToolError('The reassignment json file has no partitions array');
+  const out = partitions.map((entry: unknown) => {
+    const e = entry as { topic?: unknown; partition?: unknown; replicas?: unknown; log_dirs?: unknown };
+    if (
+      typeof e.topic !== 'string' ||
+      !Number.isInteger(e.partition) ||
+      !Array.isArray(e.replicas) ||
+      !e.replicas.every((r) => Number.isInteger(r))
+    ) {
+      throw new ToolError(`each partition needs a topic, a partition and replicas, not ${JSON.stringify(entry)}`);
+    }
+    if (Array.isArray(e.log_dirs) && e.log_dirs.some((d) => d !== 'any')) {
+      throw new ToolError('moving replicas between log directories is not supported (log_dirs must be "any")');
+    }
+    return { topic: e.topic, partition: e.partition as number, replicas: e.replicas as number[] };
+  });
+  const seen = new Set<string>();
+  for (const p of out) {
+    const name = `${p.topic}-${p.partition}`;
+    if (seen.has(name)) throw new ToolError(`Cannot reassign a partition more than once: ${name}`);
+    seen.add(name);
+    if (new Set(p.replicas).size !== p.replicas.length) {
+      throw new ToolError(`Partition replica lists may not contain duplicate entries: ${name}`);
+    }
+  }
+  if (out.length === 0) throw new ToolError('Partition reassignment list cannot be empty');
+  return out;
+}
+
+/** Kafka's formatAsReassignmentJson: sorted by topic and partition, each replica's log dir "any". */
+export function reassignmentJson(partitions: readonly PartitionReplicas[]): string {
+  const sorted = [...partitions].sort((a, b) =>
+    a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1,
+  );
+  return JSON.stringify({
+    version: JSON_VERSION,
+    partitions: sorted.map((p) => ({
+      topic: p.topic,
+      partition: p.partition,
+      replicas: p.replicas,
+      log_dirs: p.replicas.map(() => 'any'),
+    })),
+  });
+}
+
+const name = (p: { topic: string; partition: number }) => `${p.topic}-${p.partition}`;
+
+/** The replicas of every partition of `topics`, as the metadata gives them. */
+async function currentReplicas(admin: Admin, topics: string[]): Promise<PartitionReplicas[]> {
+  const unique = [...new Set(topics)];
+  const existing = new Set(await admin.listTopics({ includeInternals: true }));
+  const missing = unique.filter((t) => !existing.has(t));
+  if (missing.length > 0) throw new ToolError(`Topic ${missing.join(', ')} not found`);
+  const metadata = await admin.metadata({ topics: unique, forceUpdate: true });
+  const out: PartitionReplicas[] = [];
+  for (const topic of unique) {
+    const t = metadata.topics.get(topic);
+    for (const [partition, p] of t?.partitions.entries() ?? []) out.push({ topic, partition, replicas: p.replicas });
+  }
+  return out;
+}
+
+/** The reassignments in progress, by partition name. */
+async function ongoing(admin: Admin, bootstrap: string[], security: ClientSecurity) {
+  const connection = await openController(admin, bootstrap, security);
+  const response = await connection
+    .request(listPartitionReassignmentsApi, REASSIGNMENT_API_VERSION, {
+      timeoutMs: REASSIGNMENT_TIMEOUT_MS,
+      topics: null,
+    })
+    .finally(() => connection.close());
+  if (response.errorCode !== ErrorCode.NONE) throw apiError(response.errorCode, response.errorMessage);
+  const out = new Map<string, { replicas: number[]; adding: number[]; removing: number[] }>();
+  for (const t of response.topics) {
+    for (const p of t.partitions) {
+      out.set(`${t.name}-${p.partitionIndex}`, {
+        replicas: p.replicas,
+        adding: p.addingReplicas,
+        removing: p.removingReplicas,
+      });
+    }
+  }
+  return out;
+}
+
+function apiError(code: number, message: string | null): ToolError {
+  const error = errorInfo(code)?.name ?? `error ${code}`;
+  return new ToolError(message ? `${error}: ${message}` : error);
+}
+
+/** AlterPartitionReassignments; the failures by partition name. */
+async function alter(
+  admin: Admin,
+  bootstrap: string[],
+  security: ClientSecurity,
+  partitions: ReadonlyArray<{ topic: string; partition: number; replicas: number[] | null }>,
+): Promise<Map<string, string>> {
+  const byTopic = new Map<string, Array<{ partitionIndex: number; replicas: number[] | null }>>();
+  for (const p of partitions) {
+    byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), { partitionIndex: p.partition, replicas: p.replicas }]);
+  }
+  const connection = await openController(admin, bootstrap, security);
+  const response = await connection
+    .request(alterPartitionReassignmentsApi, REASSIGNMENT_API_VERSION, {
+      timeoutMs: REASSIGNMENT_TIMEOUT_MS,
+      topics: [...byTopic].map(([topic, ps]) => ({ name: topic, partitions: ps })),
+    })
+    .finally(() => connection.close());
+  if (response.errorCode !== ErrorCode.NONE) throw apiError(response.errorCode, response.errorMessage);
+  const failures = new Map<string, string>();
+  for (const t of response.responses) {
+    for (const p of t.partitions) {
+      if (p.errorCode !== ErrorCode.NONE)
+        failures.set(`${t.name}-${p.partitionIndex}`, apiError(p.errorCode, p.errorMessage).message);
+    }
+  }
+  return failures;
+}
+
+function failuresError(what: string, failures: Map<string, string>): ToolError {
+  return new ToolError(`${what}:\n${[...failures].map(([partition, error]) => `${partition}: ${error}`).join('\n')}`);
+}
+
+async function generate(admin: Admin, flags: ParsedFlags): Promise<void> {
+  const file = flags.values.get('topics-to-move-json-file');
+  const brokerList = flags.values.get('broker-list');
+  if (!file || !brokerList) throw new UsageError('--generate needs --topics-to-move-json-file and --broker-list');
+  const brokerIds = brokerList.split(',').map((b) => {
+    if (!/^\d+$/.test(b.trim())) throw new UsageError(`--broker-list must list broker ids, not '${brokerList}'`);
+    return Number(b.trim());
+  });
+  const json = parseJson(await readFile(file, 'utf8'), 'topics-to-move json file');
+  checkVersion(json);
+  const topics = json['topics'];
+  if (!Array.isArray(topics) || !topics.every((t) => typeof (t as { topic?: unknown }).topic === 'string')) {
+    throw new ToolError('The topics-to-move json file needs a topics array of {"topic": name}');
+  }
+  const current = await currentReplicas(
+    admin,
+    topics.map((t) => (t as { topic: string }).topic),
+  );
+  const metadata = await admin.metadata({ topics: [] });
+  const brokers = brokerIds.map((nodeId) => {
+    const b = metadata.brokers.get(nodeId);
+    const rack = flags.switches.has('disable-rack-aware') ? null : (b?.rack ?? null);
+    return { nodeId, rack };
+  });
+  const proposed: PartitionReplicas[] = [];
+  for (const topic of new Set(current.map((p) => p.topic))) {
+    const partitions = current.filter((p) => p.topic === topic);
+    const replicationFactor = partitions[0]?.replicas.length ?? 1;
+    if (replicationFactor > brokers.length) {
+      throw new ToolError(`Replication factor: ${replicationFactor} larger than available brokers: ${brokers.length}.`);
+    }
+    const placed = placeReplicas(brokers, partitions.length, replicationFactor);
+    for (const p of partitions) proposed.push({ topic, partition: p.partition, replicas: placed[p.partition]! });
+  }
+  console.log(`Current partition replica assignment\n${reassignmentJson(current)}\n`);
+  console.log(`Proposed partition reassignment configuration\n${reassignmentJson(proposed)}`);
+}
+
+async function execute(admin: Admin, bootstrap: string[], security: ClientSecurity, file: string): Promise<void> {
+  const target = parseReassignmentJson(await readFile(file, 'utf8'));
+  const current = await currentReplicas(
+    admin,
+    target.map((p) => p.topic),
+  );
+  const wanted = new Set(target.map(name));
+  for (const p of target) {
+    if (!current.some((c) => name(c) === name(p))) throw new ToolError(`Unable to find partition: ${name(p)}`);
+  }
+  console.log(
+    `Current partition replica assignment\n\n${reassignmentJson(current.filter((c) => wanted.has(name(c))))}\n`,
+  );
+  console.log('Save this to use as the --reassignment-json-file option during rollback');
+  const failures = await alter(admin, bootstrap, security, target);
+  if (failures.size > 0) throw failuresError('Error reassigning partition(s)', failures);
+  const started = target.map(name);
+  console.log(`Successfully started partition reassignment${started.length === 1 ? '' : 's'} for ${started.join(',')}`);
+}
+
+async function verify(admin: Admin, bootstrap: string[], security: ClientSecurity, file: string): Promise<boolean> {
+  const target = parseReassignmentJson(await readFile(file, 'utf8'));
+  const moving = await ongoing(admin, bootstrap, security);
+  const current = await currentReplicas(
+    admin,
+    target.map((p) => p.topic),
+  );
+  console.log('Status of partition reassignment:');
+  let done = true;
+  for (const p of target) {
+    if (moving.has(name(p))) {
+      done = false;
+      console.log(`Reassignment of partition ${name(p)} is still in progress.`);
+      continue;
+    }
+    const now = current.find((c) => name(c) === name(p))?.replicas ?? [];
+    if (JSON.stringify(now) === JSON.stringify(p.replicas)) {
+      console.log(`Reassignment of partition ${name(p)} is completed.`);
+    } else {
+      done = false;
+      console.log(
+        `There is no active reassignment of partition ${name(p)}, but replica set is ${JSON.stringify(now)} rather than ${JSON.stringify(p.replicas)}.`,
+      );
+    }
+  }
+  return done;
+}
+
+async function cancel(admin: Admin, bootstrap: string[], security: ClientSecurity, file: string): Promise<void> {
+  const target = parseReassignmentJson(await readFile(file, 'utf8'));
+  const moving = await ongoing(admin, bootstrap, security);
+  const active = target.filter((p) => moving.has(name(p)));
+  if (active.length === 0) {
+    console.log('None of the specified partition moves are active.');
+    return;
+  }
+  const failures = await alter(
+    admin,
+    bootstrap,
+    security,
+    active.map((p) => ({ topic: p.topic, partition: p.partition, replicas: null })),
+  );
+  if (failures.size > 0) throw failuresError('Error cancelling partition reassignment(s)', failures);
+  console.log(`Successfully cancelled partition reassignments for: ${active.map(name).join(',')}`);
+}
+
+async function list(admin: Admin, bootstrap: string[], security: ClientSecurity): Promise<void> {
+  const moving = await ongoing(admin, bootstrap, security);
+  if (moving.size === 0) {
+    console.log('No partition reassignments found.');
+    return;
+  }
+  console.log('Current partition reassignments:');
+  for (const [partition, r] of [...moving].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    console.log(
+      `${partition}: replicas: ${r.replicas.join(',')}. adding: ${r.adding.join(',')}. removing: ${r.removing.join(',')}.`,
+    );
+  }
+}
+
+/** `samsa reassign-partitions`: Kafka's kafka-reassign-partitions.sh. Returns the exit code. */
+export async function runReassignPartitions(argv: string[]): Promise<number> {
+  let flags: ParsedFlags;
+  let bootstrap: string[];
+  let security: ClientSecurity;
+  let action: Action;
+  try {
+    flags = parseFlags(argv, FLAGS);
+    bootstrap = bootstrapServers(flags);
+    const actions = ACTIONS.filter((a) => flags.switches.has(a));
+    if (actions.length !== 1)
+      throw new UsageError('one of --generate, --execute, --verify, --cancel or --list is required');
+    action = actions[0]!;
+    if (['execute', 'verify', 'cancel'].includes(action) && !flags.values.get('reassignment-json-file')) {
+      throw new UsageError(`--${action} needs --reassignment-json-file`);
+    }
+    security = await commandConfigSecurity(flags);
+  } catch (e) {
+    return usageExit('reassign-partitions', REASSIGN_USAGE, e);
+  }
+  const admin = await adminClient(bootstrap, security);
+  try {
+    const file = flags.values.get('reassignment-json-file') ?? '';
+    if (action === 'generate') await generate(admin, flags);
+    else if (action === 'execute') await execute(admin, bootstrap, security, file);
+    else if (action === 'verify') await verify(admin, bootstrap, security, file);
+    else if (action === 'cancel') await cancel(admin, bootstrap, security, file);
+    else await list(admin, bootstrap, security);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) return usageExit('reassign-partitions', REASSIGN_USAGE, e);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      console.error(`samsa reassign-partitions: ${(e as Error).message}`);
+      return FAILURE_EXIT_CODE;
+    }
+    console.error(describeFailure('reassign-partitions', bootstrap, e));
+    return FAILURE_EXIT_CODE;
+  } finally {
+    await admin.close().catch(() => {});
+  }
+}
