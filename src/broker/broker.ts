@@ -13,7 +13,7 @@ import { EtcdMetadataStore } from '../cluster/etcd-metadata-store.js';
 import { LiveBrokers } from '../cluster/live-brokers.js';
 import type { MetadataStore } from '../cluster/metadata-store.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
-import { MAX_REPLICATION_FACTOR, placeReplicas, replicationFactorError } from '../cluster/replica-placement.js';
+import { placeReplicas, replicationFactorError } from '../cluster/replica-placement.js';
 import { ScramCredentialMetadata } from '../cluster/scram-credentials.js';
 import {
   assignedPartition,
@@ -44,6 +44,7 @@ import { LogCleaner } from '../storage/log-cleaner.js';
 import { lockLogDir } from '../storage/log-dir-lock.js';
 import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/log-manager.js';
 import { releaseWrittenChunks, setReadBufferPoolBytes } from '../storage/log-segment.js';
+import type { PartitionLog } from '../storage/partition-log.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import { BrokerMetrics, type MetricSources } from './broker-metrics.js';
 import { ClientQuotaManager } from './client-quota-manager.js';
@@ -99,6 +100,7 @@ import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
 import { writeTxnMarkersHandler } from './handlers/write-txn-markers.js';
 import { InterBrokerClient } from './inter-broker-client.js';
 import { ListenerTls } from './listener-tls.js';
+import { ReplicaFetcherManager } from './replica-fetcher.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RequestDispatcher } from './request-dispatcher.js';
 import { describeCause, StartupError } from './startup-error.js';
@@ -152,6 +154,14 @@ const REJOIN_RETRY_MS = 1_000;
 
 /** The WriteTxnMarkers version sent to other brokers (1: flexible, Kafka 2.8+ brokers). */
 const WRITE_TXN_MARKERS_VERSION = 1;
+
+/** Kafka's offsets.commit.timeout.ms: how long a coordinator's write waits for the in-sync replicas. */
+const COORDINATOR_WRITE_TIMEOUT_MS = 5_000;
+/**
+ * How long a new leader of a coordinator partition waits for its high watermark to reach its log end before it
+ * loads the partition; failing that, the first request for one of its groups or transactions loads it.
+ */
+const COORDINATOR_LOAD_WAIT_MS = 60_000;
 
 /** How often the recovery point and log start offset checkpoints are written (Kafka's default). */
 const CHECKPOINT_INTERVAL_MS = 60_000;
@@ -313,9 +323,30 @@ export class Broker {
       });
       if (unknown.length > 0) throw store.lostEntriesError(unknown.map((log) => log.dir));
     }
-    const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'));
+    const interBroker = new InterBrokerClient(settings.nodeId, listeners, cluster);
+    // Only a broker on a shared store can follow another; one on the embedded store leads everything it has.
+    const fetchers =
+      store instanceof EtcdMetadataStore
+        ? new ReplicaFetcherManager(
+            settings.nodeId,
+            settings.replication,
+            (leaderId) => interBroker.connect(leaderId, `replica-fetcher-${settings.nodeId}`),
+            logger.child('replica-fetcher'),
+          )
+        : null;
+    const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'), {
+      replicaLagTimeMaxMs: settings.replication.replicaLagTimeMaxMs,
+      fetchers,
+    });
+    this.startupClosers.push(() => replicas.stop());
     await replicas.start();
 
+    // A coordinator's write to a replicated partition is done once the in-sync replicas have it (Kafka's
+    // coordinators append with acks=all).
+    const coordinatorCommit = (log: PartitionLog) => (endOffset: number) =>
+      log.isReplicated
+        ? replicas.waitForHighWatermark(log, endOffset, settings.minInsyncReplicas, COORDINATOR_WRITE_TIMEOUT_MS)
+        : Promise.resolve(ErrorCode.NONE);
     const createTopic = (
       name: string,
       numPartitions: number,
@@ -334,14 +365,14 @@ export class Broker {
           logger: logger.child('groups'),
           now: Date.now,
           fenced: () => replicas.isFenced,
+          replicated: coordinatorCommit(found.log),
         });
       },
       offsetsPartitionCount: () => topics.get(CONSUMER_OFFSETS_TOPIC)?.partitions.length ?? null,
       createOffsetsTopic: (numPartitions) => {
-        // Kafka refuses to create the topic until offsets.topic.replication.factor brokers exist. Without
-        // replication yet, one replica per partition, placed over the live brokers, so that groups work out of
-        // the box.
-        const replication = Math.min(settings.groups.offsetsTopicReplicationFactor, MAX_REPLICATION_FACTOR);
+        // Kafka refuses to create the topic until offsets.topic.replication.factor brokers exist; Samsa takes as
+        // many replicas as there are live brokers, up to that factor, so that groups work out of the box on one.
+        const replication = Math.min(settings.groups.offsetsTopicReplicationFactor, cluster.all().length);
         return createTopic(CONSUMER_OFFSETS_TOPIC, numPartitions, replication, INTERNAL_TOPIC_CONFIGS);
       },
       partitionExists: (topic, partition) =>
@@ -361,7 +392,6 @@ export class Broker {
     });
     await groups.start();
     const producerIds = new ProducerIdManager(store);
-    const interBroker = new InterBrokerClient(settings.nodeId, listeners, cluster);
     const transactions = new TransactionCoordinator({
       settings: settings.transactions,
       syncWrites: settings.flushOnAcksAll,
@@ -373,12 +403,13 @@ export class Broker {
           logger: logger.child('transactions'),
           now: Date.now,
           fenced: () => replicas.isFenced,
+          replicated: coordinatorCommit(found.log),
         });
       },
       stateLogPartitionCount: () => topics.get(TRANSACTION_STATE_TOPIC)?.partitions.length ?? null,
       createStateTopic: (numPartitions) => {
-        // As for __consumer_offsets: one replica per partition until replication exists.
-        const replication = Math.min(settings.transactions.stateLogReplicationFactor, MAX_REPLICATION_FACTOR);
+        // As for __consumer_offsets: up to the factor, as many replicas as live brokers.
+        const replication = Math.min(settings.transactions.stateLogReplicationFactor, cluster.all().length);
         return createTopic(TRANSACTION_STATE_TOPIC, numPartitions, replication, INTERNAL_TOPIC_CONFIGS);
       },
       partitionLog: (topic, partition) => {
@@ -406,6 +437,23 @@ export class Broker {
         if (offsets) await groups.start();
         if (state) await transactions.start();
       });
+    });
+
+    // Leadership moving here or away (the topic records changed): the coordinators load the partitions of their
+    // topics this broker now leads, once its high watermark reached the log end it had then (records the previous
+    // leader wrote are committed before they are replayed), and drop those it no longer leads.
+    replicas.onLeadershipChange((topic, partition, leading) => {
+      if (this.stopping || (topic !== CONSUMER_OFFSETS_TOPIC && topic !== TRANSACTION_STATE_TOPIC)) return;
+      const coordinator = topic === CONSUMER_OFFSETS_TOPIC ? groups : transactions;
+      if (!leading) {
+        coordinator.unloadPartition(partition);
+        return;
+      }
+      const log = logs.getLog(topic, partition);
+      if (!log) return;
+      void replicas
+        .waitForHighWatermark(log, log.logEndOffset, 1, COORDINATOR_LOAD_WAIT_MS)
+        .then((errorCode) => (errorCode === ErrorCode.NONE ? coordinator.loadPartition(partition) : undefined));
     });
 
     const services: BrokerServices = {
@@ -970,7 +1018,7 @@ export class Broker {
         await s.groups.stop();
         // Its timers end and the operations under way finish (markers included) before the logs close.
         await s.transactions.close();
-        s.replicas.stop();
+        await s.replicas.stop();
         await s.logs.shutdown();
         s.brokerConfigs.close();
         s.scramCredentials.close();
@@ -1070,8 +1118,10 @@ async function canonicalHostName(): Promise<string> {
   }
 }
 
-export interface StartBrokerOptions extends Partial<Omit<BrokerSettings, 'logDefaults' | 'groups' | 'transactions'>> {
+export interface StartBrokerOptions
+  extends Partial<Omit<BrokerSettings, 'logDefaults' | 'groups' | 'transactions' | 'replication'>> {
   logDefaults?: Partial<BrokerSettings['logDefaults']>;
+  replication?: Partial<BrokerSettings['replication']>;
   groups?: Partial<BrokerSettings['groups']>;
   transactions?: Partial<BrokerSettings['transactions']>;
   /** Log output; silent by default for embedded brokers. */
@@ -1084,7 +1134,7 @@ export interface StartBrokerOptions extends Partial<Omit<BrokerSettings, 'logDef
  */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<Broker> {
   const defaults = defaultBrokerSettings();
-  const { logger, logDefaults, groups, transactions, ...rest } = options;
+  const { logger, logDefaults, groups, transactions, replication, ...rest } = options;
   let temporary: string | null = null;
   if (!options.logDirs) temporary = await mkdtemp(join(tmpdir(), 'samsa-'));
   const settings: BrokerSettings = {
@@ -1099,6 +1149,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     // does the same for development).
     groups: { ...defaults.groups, initialRebalanceDelayMs: 0, ...groups },
     transactions: { ...defaults.transactions, ...transactions },
+    replication: { ...defaults.replication, ...replication },
   };
   const broker = new Broker(
     settings,

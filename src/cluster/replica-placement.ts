@@ -109,11 +109,10 @@ export function placeReplicas(
 }
 
 /**
- * The largest replication factor served. Replication (followers fetching from the leader, the ISR, acks=all
- * across brokers) does not exist yet, so a partition has one replica, its leader; more would be advertised
- * redundancy that is not there.
+ * The largest replication factor: CreateTopics carries it as an int16, as Kafka does. The live brokers are the
+ * real bound (a replica per broker).
  */
-export const MAX_REPLICATION_FACTOR = 1;
+export const MAX_REPLICATION_FACTOR = 32_767;
 
 /** Why a replication factor cannot be served (INVALID_REPLICATION_FACTOR), or null when it can. */
 export function replicationFactorError(replicationFactor: number, liveBrokers: number): string | null {
@@ -121,7 +120,7 @@ export function replicationFactorError(replicationFactor: number, liveBrokers: n
     return `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only ${liveBrokers} broker(s) are registered.`;
   }
   if (replicationFactor > MAX_REPLICATION_FACTOR) {
-    return `Replication factor ${replicationFactor} is not supported yet: Samsa does not replicate partitions yet (replication factor ${MAX_REPLICATION_FACTOR} only).`;
+    return `Replication factor ${replicationFactor} is larger than ${MAX_REPLICATION_FACTOR}.`;
   }
   return null;
 }

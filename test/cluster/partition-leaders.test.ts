@@ -236,7 +236,7 @@ test('Produce, Fetch and ListOffsets sent to a broker that does not lead the par
   });
 });
 
-test('replication factor 2 waits for replication and 4 exceeds the brokers: both INVALID_REPLICATION_FACTOR, saying why', {
+test('replication factor 2 is placed on two brokers, 4 exceeds the brokers: INVALID_REPLICATION_FACTOR, saying why', {
   skip: etcdUnavailable,
 }, async () => {
   await withRaw(brokers[1]!.port, async (c) => {
@@ -256,11 +256,13 @@ test('replication factor 2 waits for replication and 4 exceeds the brokers: both
       validateOnly: false,
     });
     const [rf2, rf4, assigned] = created.topics;
-    assert.equal(rf2!.errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
-    assert.match(rf2!.errorMessage!, /not supported yet: Samsa does not replicate partitions yet/);
+    assert.equal(rf2!.errorCode, ErrorCode.NONE);
     assert.equal(rf4!.errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
     assert.match(rf4!.errorMessage!, /only 3 broker\(s\) are registered/);
-    assert.equal(assigned!.errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
+    assert.equal(assigned!.errorCode, ErrorCode.NONE);
+    const md = await metadata(brokers[1]!.port, 'rf2-assigned');
+    assert.deepEqual(md.topics[0]!.partitions[0]!.replicaNodes, [1, 2]);
+    assert.equal(md.topics[0]!.partitions[0]!.leaderId, 1);
   });
 });
 

@@ -121,12 +121,22 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
               transactionalId: request.transactionalId,
             })
             .then(
-              (result) => {
+              async (result) => {
                 if (!result.duplicate) broker.metrics.messagesIn(t.name, result.recordCount ?? 0, p.records!.length);
                 response.baseOffset = BigInt(result.baseOffset);
                 if (apiVersion >= 5) response.logStartOffset = BigInt(result.logStartOffset);
                 if (apiVersion >= 2 && !result.duplicate)
                   response.logAppendTimeMs = BigInt(result.logAppendTimeMs ?? -1);
+                // acks=all on a replicated partition: answered once the in-sync replicas have the records (the
+                // high watermark passed them), Kafka's delayed produce.
+                if (request.acks === -1 && found.log.isReplicated) {
+                  response.errorCode = await broker.replicas.waitForHighWatermark(
+                    found.log,
+                    result.lastOffset + 1,
+                    settings.minInsyncReplicas,
+                    request.timeoutMs,
+                  );
+                }
               },
               (error: unknown) => {
                 if (error instanceof AppendValidationError) {
@@ -148,7 +158,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
         return response;
       }),
     }));
-    // acks=all waits for the appends to be durable: Kafka's produce purgatory, counted for /metrics.
+    // acks=all waits for the appends to be durable and replicated: Kafka's produce purgatory, counted for /metrics.
     if (sync) broker.metrics.delayedProduceStarted();
     try {
       await Promise.all(pending);
