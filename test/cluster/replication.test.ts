@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { EtcdMetadataStore } from '../../src/cluster/etcd-metadata-store.js';
+import { TopicMetadata } from '../../src/cluster/topic-metadata.js';
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
@@ -14,24 +17,34 @@ const PREFIX = '/samsa/replication';
 const LAG_TIME_MAX_MS = 1_500;
 
 let etcd: EtcdServer;
+let dir: string;
 const brokers = new Map<number, Broker>();
-const logDirs = new Map<number, string>();
 
+function logDirOf(nodeId: number): string {
+  return join(dir, `broker-${nodeId}`);
+}
+
+/** Starts (or starts again, on the same log dir) broker `nodeId`. */
 async function start(nodeId: number): Promise<Broker> {
   const broker = await startBroker({
     nodeId,
     etcd: { endpoints: [etcd.endpoint], prefix: PREFIX },
-    ...(logDirs.has(nodeId) ? { logDirs: [logDirs.get(nodeId)!] } : {}),
+    logDirs: [logDirOf(nodeId)],
     replication: { replicaLagTimeMaxMs: LAG_TIME_MAX_MS, replicaFetchBackoffMs: 100 },
   });
-  logDirs.set(nodeId, broker.settings.logDirs[0]!);
   brokers.set(nodeId, broker);
   return broker;
+}
+
+async function stop(nodeId: number): Promise<void> {
+  await brokers.get(nodeId)!.stop();
+  brokers.delete(nodeId);
 }
 
 before(async () => {
   if (etcdUnavailable) return;
   etcd = await startEtcd();
+  dir = await mkdtemp(join(tmpdir(), 'samsa-replication-'));
   for (const id of [1, 2, 3]) await start(id);
   for (const b of brokers.values()) {
     await eventually(`broker ${b.settings.nodeId} sees three brokers`, async () =>
@@ -44,6 +57,7 @@ after(async () => {
   if (etcdUnavailable) return;
   for (const b of brokers.values()) await b.stop();
   await etcd.destroy();
+  await rm(dir, { recursive: true, force: true });
 });
 
 async function withRaw<T>(broker: Broker, fn: (c: RawClient) => Promise<T>): Promise<T> {
@@ -72,15 +86,15 @@ async function partitionState(broker: Broker, topic: string) {
   return { leader: p.leaderId, epoch: p.leaderEpoch, replicas: p.replicaNodes, isr: [...p.isrNodes].sort() };
 }
 
-async function createTopic(broker: Broker, name: string, configs: Record<string, string> = {}) {
+async function createTopic(broker: Broker, name: string, configs: Record<string, string> = {}, replicas?: number[]) {
   const r = await withRaw(broker, (c) =>
     c.request(apis.CreateTopics, 7, {
       topics: [
         {
           name,
-          numPartitions: 1,
-          replicationFactor: 3,
-          assignments: [],
+          numPartitions: replicas ? -1 : 1,
+          replicationFactor: replicas ? -1 : 3,
+          assignments: replicas ? [{ partitionIndex: 0, brokerIds: replicas }] : [],
           configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })),
         },
       ],
@@ -91,13 +105,13 @@ async function createTopic(broker: Broker, name: string, configs: Record<string,
   assert.equal(r.topics[0]!.errorCode, ErrorCode.NONE, r.topics[0]!.errorMessage ?? '');
 }
 
-/** Produces one record with acks=all straight to `broker`; the partition's error code. */
-async function produceTo(broker: Broker, topic: string, value: string, timeoutMs = 10_000): Promise<number> {
+/** Produces one record (acks=all unless said) straight to `broker`; the partition's error code. */
+async function produceTo(broker: Broker, topic: string, value: string, acks = -1, timeoutMs = 10_000): Promise<number> {
   const records = buildRecordBatch([{ key: null, value: Buffer.from(value), timestamp: BigInt(Date.now()) }]);
   const r = await withRaw(broker, (c) =>
     c.request(apis.Produce, 9, {
       transactionalId: null,
-      acks: -1,
+      acks,
       timeoutMs,
       topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
     }),
@@ -107,7 +121,7 @@ async function produceTo(broker: Broker, topic: string, value: string, timeoutMs
 
 /** The bytes of a partition's segment files on one broker, in offset order. */
 async function segmentBytes(nodeId: number, topic: string): Promise<Buffer> {
-  const dir = join(logDirs.get(nodeId)!, `${topic}-0`);
+  const dir = join(logDirOf(nodeId), `${topic}-0`);
   const files = (await readdir(dir)).filter((f) => f.endsWith('.log')).sort();
   return Buffer.concat(await Promise.all(files.map((f) => readFile(join(dir, f)))));
 }
@@ -195,6 +209,90 @@ test('followers refuse client produces and fetches with NOT_LEADER_OR_FOLLOWER a
     const current = await c.request(apis.Fetch, 12, fetchRequest('roles', epoch));
     assert.equal(current.responses[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
   });
+});
+
+test('a stopped follower leaves the ISR after replica.lag.time.max.ms and acks=all goes on with min.insync.replicas=2; ' +
+  'with two stopped NOT_ENOUGH_REPLICAS; restarted, they catch up and rejoin the ISR', {
+  skip: etcdUnavailable,
+}, async () => {
+  const leader = brokers.get(1)!;
+  await createTopic(leader, 'isr', { 'min.insync.replicas': '2' }, [1, 2, 3]);
+  assert.equal(await produceTo(leader, 'isr', 'all three'), ErrorCode.NONE);
+
+  await stop(3);
+  await eventually('broker 3 leaves the ISR', async () => {
+    const { isr } = await partitionState(leader, 'isr');
+    return isr.join() === '1,2' ? true : undefined;
+  });
+  assert.equal(await produceTo(leader, 'isr', 'two of three'), ErrorCode.NONE);
+
+  // Broker 2 stops too: a write already taken waits for it until it leaves the ISR, then the ISR is smaller than
+  // min.insync.replicas; later writes are refused before they are appended.
+  await stop(2);
+  assert.equal(await produceTo(leader, 'isr', 'taken, not replicated'), ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+  await eventually('broker 2 leaves the ISR', async () => {
+    const { isr } = await partitionState(leader, 'isr');
+    return isr.join() === '1' ? true : undefined;
+  });
+  assert.equal(await produceTo(leader, 'isr', 'refused'), ErrorCode.NOT_ENOUGH_REPLICAS);
+  // acks=1 still writes, as in Kafka.
+  assert.equal(await produceTo(leader, 'isr', 'acks=1', 1), ErrorCode.NONE);
+
+  await start(2);
+  await start(3);
+  await eventually('brokers 2 and 3 rejoin the ISR', async () => {
+    const { isr } = await partitionState(leader, 'isr');
+    return isr.join() === '1,2,3' ? true : undefined;
+  });
+  await replicasIdentical('isr', [1, 2, 3]);
+  assert.equal(await produceTo(leader, 'isr', 'all three again'), ErrorCode.NONE);
+});
+
+test('leadership moved in the topic record (as the controller will): the old leader becomes a follower and truncates ' +
+  'the tail it wrote alone under the old epoch; the new leader serves, and every replica ends identical', {
+  skip: etcdUnavailable,
+}, async () => {
+  const old = brokers.get(1)!;
+  await createTopic(old, 'moved', {}, [1, 2, 3]);
+  for (let i = 0; i < 3; i++) assert.equal(await produceTo(old, 'moved', `committed-${i}`), ErrorCode.NONE);
+  await replicasIdentical('moved', [1, 2, 3]);
+
+  // The followers stop; the leader takes two records alone (acks=1): a tail no other replica has.
+  await stop(2);
+  await stop(3);
+  assert.equal(await produceTo(old, 'moved', 'divergent-1', 1), ErrorCode.NONE);
+  assert.equal(await produceTo(old, 'moved', 'divergent-2', 1), ErrorCode.NONE);
+
+  // Broker 2 leads from epoch 1 with the ISR {2, 3}: the write the controller makes on a failover.
+  const store = await EtcdMetadataStore.open({ endpoints: [etcd.endpoint], prefix: PREFIX });
+  const topics = await TopicMetadata.load(store);
+  try {
+    const outcome = await topics.modify('moved', (t) => ({
+      ...t,
+      partitions: t.partitions.map((p) => ({ ...p, leader: 2, leaderEpoch: p.leaderEpoch + 1, isr: [2, 3] })),
+    }));
+    assert.equal(outcome, 'updated');
+  } finally {
+    topics.close();
+    await store.close();
+  }
+  const fresh = await start(2);
+  await start(3);
+  await eventually('broker 2 leads', async () =>
+    (await produceTo(fresh, 'moved', 'new-leader', -1, 5_000)) === ErrorCode.NONE ? true : undefined,
+  );
+  // Broker 1 truncated its two records and copied the new leader's; the ISR takes it back.
+  await eventually('broker 1 rejoins the ISR', async () => {
+    const { isr, leader } = await partitionState(fresh, 'moved');
+    return leader === 2 && isr.join() === '1,2,3' ? true : undefined;
+  });
+  const bytes = await replicasIdentical('moved', [1, 2, 3]);
+  assert.equal(bytes.includes(Buffer.from('divergent-1')), false);
+  assert.equal(bytes.includes(Buffer.from('new-leader')), true);
+  // The old leader refuses clients now, pointing at the new one.
+  const p = await withRaw(old, (c) => c.request(apis.Fetch, 12, fetchRequest('moved', -1)));
+  assert.equal(p.responses[0]!.partitions[0]!.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  assert.equal(p.responses[0]!.partitions[0]!.currentLeader.leaderId, 2);
 });
 
 function fetchRequest(topic: string, currentLeaderEpoch: number, replicaId = -1) {
