@@ -248,6 +248,10 @@ class ReplicaFetcher {
         if (answer.leaderEpoch !== UNDEFINED_EPOCH && answer.endOffset !== BigInt(UNDEFINED_EPOCH_OFFSET)) {
           const own = e.log.endOffsetForEpoch(answer.leaderEpoch);
           target = Math.min(Number(answer.endOffset), own.endOffset, target);
+        } else {
+          // The leader knows no epoch up to this log's latest (its log starts later, or holds none): as Kafka,
+          // everything past the high watermark goes, since it cannot be shown to be the leader's.
+          target = Math.min(e.log.highWatermark, target);
         }
         if (target < e.log.logEndOffset) {
           this.logger.info('follower truncating its log to its leader', {

@@ -354,6 +354,8 @@ export class ReplicaManager {
     const state = this.leaders.get(log);
     const follower = state?.followers.get(replicaId);
     if (!state || !follower) return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    // An offset the log does not have says nothing of the follower (the read answers OFFSET_OUT_OF_RANGE).
+    if (fetchOffset > log.logEndOffset || fetchOffset < log.logStartOffset) return ErrorCode.NONE;
     const now = this.now();
     const leaderEnd = log.logEndOffset;
     if (fetchOffset >= leaderEnd) follower.lastCaughtUpTimeMs = Math.max(follower.lastCaughtUpTimeMs, now);

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EtcdMetadataStore } from '../../src/cluster/etcd-metadata-store.js';
-import { TopicMetadata } from '../../src/cluster/topic-metadata.js';
+import { type PartitionAssignment, TopicMetadata } from '../../src/cluster/topic-metadata.js';
+import { partitionForGroup } from '../../src/coordinator/group/offsets-records.js';
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
@@ -178,6 +179,65 @@ test('a topic of replication factor 3: acks=all produces through KafkaJS are ans
   );
 });
 
+/** Writes a change to a topic record in the store, as the controller does. */
+async function changeRecord(topic: string, change: (p: PartitionAssignment) => Partial<PartitionAssignment> | null) {
+  const store = await EtcdMetadataStore.open({ endpoints: [etcd.endpoint], prefix: PREFIX });
+  const topics = await TopicMetadata.load(store);
+  try {
+    const outcome = await topics.modify(topic, (t) => ({
+      ...t,
+      partitions: t.partitions.map((p) => ({ ...p, ...(change(p) ?? {}) })),
+    }));
+    assert.equal(outcome, 'updated');
+  } finally {
+    topics.close();
+    await store.close();
+  }
+}
+
+test('the group coordinator moves with the leadership of its __consumer_offsets partition (replicated three times): ' +
+  'the new leader loads the group from its replica and serves the committed offsets', {
+  skip: etcdUnavailable,
+}, async () => {
+  const first = brokers.get(1)!;
+  const groupId = 'replicated-readers';
+  const md = await metadata(first, ['__consumer_offsets']);
+  const partition = partitionForGroup(groupId, md.topics[0]!.partitions.length);
+  const before = md.topics[0]!.partitions.find((p) => p.partitionIndex === partition)!;
+  assert.equal(before.replicaNodes.length, 3);
+  const next = before.replicaNodes.find((id) => id !== before.leaderId)!;
+  await changeRecord('__consumer_offsets', (p) =>
+    p.partition === partition ? { leader: next, leaderEpoch: p.leaderEpoch + 1 } : null,
+  );
+  await eventually('FindCoordinator names the new leader', async () => {
+    const r = await withRaw(first, (c) =>
+      c.request(apis.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: [groupId] }),
+    );
+    return r.coordinators[0]!.nodeId === next ? true : undefined;
+  });
+  const admin = kafkaFor([brokers.get(next)!.bootstrap]).admin();
+  await admin.connect();
+  try {
+    const committed = await admin.fetchOffsets({ groupId, topics: ['replicated'] });
+    assert.deepEqual(
+      committed[0]!.partitions.map((p) => [p.partition, p.offset]),
+      [[0, '20']],
+    );
+  } finally {
+    await admin.disconnect();
+  }
+  // The previous leader dropped the group when it stopped leading its partition.
+  const stale = await withRaw(brokers.get(before.leaderId)!, (c) =>
+    c.request(apis.OffsetFetch, 8, {
+      groupId: '',
+      topics: [],
+      groups: [{ groupId, memberId: null, memberEpoch: -1, topics: [{ name: 'replicated', partitionIndexes: [0] }] }],
+      requireStable: false,
+    }),
+  );
+  assert.equal(stale.groups[0]!.errorCode, ErrorCode.NOT_COORDINATOR);
+});
+
 test('followers refuse client produces and fetches with NOT_LEADER_OR_FOLLOWER and the leader hint; a fetch naming an ' +
   'old leader epoch is FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH', { skip: etcdUnavailable }, async () => {
   const first = brokers.get(1)!;
@@ -264,18 +324,7 @@ test('leadership moved in the topic record (as the controller will): the old lea
   assert.equal(await produceTo(old, 'moved', 'divergent-2', 1), ErrorCode.NONE);
 
   // Broker 2 leads from epoch 1 with the ISR {2, 3}: the write the controller makes on a failover.
-  const store = await EtcdMetadataStore.open({ endpoints: [etcd.endpoint], prefix: PREFIX });
-  const topics = await TopicMetadata.load(store);
-  try {
-    const outcome = await topics.modify('moved', (t) => ({
-      ...t,
-      partitions: t.partitions.map((p) => ({ ...p, leader: 2, leaderEpoch: p.leaderEpoch + 1, isr: [2, 3] })),
-    }));
-    assert.equal(outcome, 'updated');
-  } finally {
-    topics.close();
-    await store.close();
-  }
+  await changeRecord('moved', (p) => ({ leader: 2, leaderEpoch: p.leaderEpoch + 1, isr: [2, 3] }));
   const fresh = await start(2);
   await start(3);
   await eventually('broker 2 leads', async () =>
