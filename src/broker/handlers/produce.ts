@@ -121,7 +121,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
               transactionalId: request.transactionalId,
             })
             .then(
-              async (result) => {
+              (result) => {
                 if (!result.duplicate) broker.metrics.messagesIn(t.name, result.recordCount ?? 0, p.records!.length);
                 response.baseOffset = BigInt(result.baseOffset);
                 if (apiVersion >= 5) response.logStartOffset = BigInt(result.logStartOffset);
@@ -129,14 +129,20 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
                   response.logAppendTimeMs = BigInt(result.logAppendTimeMs ?? -1);
                 // acks=all on a replicated partition: answered once the in-sync replicas have the records (the
                 // high watermark passed them), Kafka's delayed produce.
+                // (A promise only then: the single-replica path stays synchronous.)
                 if (request.acks === -1 && found.log.isReplicated) {
-                  response.errorCode = await broker.replicas.waitForHighWatermark(
-                    found.log,
-                    result.lastOffset + 1,
-                    settings.minInsyncReplicas,
-                    request.timeoutMs,
-                  );
+                  return broker.replicas
+                    .waitForHighWatermark(
+                      found.log,
+                      result.lastOffset + 1,
+                      settings.minInsyncReplicas,
+                      request.timeoutMs,
+                    )
+                    .then((errorCode) => {
+                      response.errorCode = errorCode;
+                    });
                 }
+                return undefined;
               },
               (error: unknown) => {
                 if (error instanceof AppendValidationError) {
