@@ -414,7 +414,17 @@ export class Broker {
       },
       partitionLog: (topic, partition) => {
         const found = replicas.lookup(topic, partition);
-        return 'errorCode' in found ? null : found.log;
+        if ('errorCode' in found) return null;
+        const log = found.log;
+        // On a replicated partition a marker is written once the ISR has it (Kafka writes markers with acks=all).
+        return {
+          appendMarker: async (marker, options) => {
+            const result = await log.appendMarker(marker, options);
+            const errorCode = await coordinatorCommit(log)(result.lastOffset + 1);
+            if (errorCode !== ErrorCode.NONE) throw new Error(`marker not replicated (error ${errorCode})`);
+            return result;
+          },
+        };
       },
       coordinatorEpoch: (partition) => topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition]?.leaderEpoch ?? 0,
       writeRemoteMarkers: (partitions, marker) => writeRemoteMarkers(interBroker, topics, replicas, partitions, marker),

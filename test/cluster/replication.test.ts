@@ -9,6 +9,7 @@ import { partitionForGroup } from '../../src/coordinator/group/offsets-records.j
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
+import { consumeWithKcat } from '../integration/clients.js';
 import { RawClient } from '../integration/raw-client.js';
 import { eventually, kafkaFor } from './cluster-helpers.js';
 import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd.js';
@@ -154,6 +155,12 @@ test('a topic of replication factor 3: acks=all produces through KafkaJS are ans
   }
   const bytes = await replicasIdentical('replicated', [1, 2, 3]);
   assert.ok(bytes.length > 0);
+  // kcat (librdkafka) finds the leader and reads the twenty, in order.
+  const read = await consumeWithKcat(first.bootstrap, 'replicated', 0, 'read_uncommitted');
+  assert.deepEqual(
+    read.map((r) => r.value),
+    Array.from({ length: 20 }, (_, i) => `value-${i}`),
+  );
   // A consumer reads all twenty from the leader, up to the high watermark.
   const consumer = kafka.consumer({ groupId: 'replicated-readers' });
   await consumer.connect();
@@ -236,6 +243,36 @@ test('the group coordinator moves with the leadership of its __consumer_offsets 
     }),
   );
   assert.equal(stale.groups[0]!.errorCode, ErrorCode.NOT_COORDINATOR);
+});
+
+test('transactions on replicated partitions: the state log and the markers are replicated; kcat reads the committed ' +
+  'records under read_committed, none of the aborted ones, and every replica holds the same batches', {
+  skip: etcdUnavailable,
+}, async () => {
+  const first = brokers.get(1)!;
+  await createTopic(first, 'replicated-txn');
+  const kafka = kafkaFor([first.bootstrap], 'replicated-txn');
+  const producer = kafka.producer({ transactionalId: 'replicated-txn', idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    const committed = await producer.transaction();
+    await committed.send({ topic: 'replicated-txn', messages: [{ value: 'committed-1' }, { value: 'committed-2' }] });
+    await committed.commit();
+    const aborted = await producer.transaction();
+    await aborted.send({ topic: 'replicated-txn', messages: [{ value: 'aborted' }] });
+    await aborted.abort();
+  } finally {
+    await producer.disconnect();
+  }
+  const state = await partitionState(first, '__transaction_state');
+  assert.equal(state.replicas.length, 3);
+  await replicasIdentical('replicated-txn', [1, 2, 3]);
+  const { leader } = await partitionState(first, 'replicated-txn');
+  const read = await consumeWithKcat(brokers.get(leader)!.bootstrap, 'replicated-txn', 0, 'read_committed');
+  assert.deepEqual(
+    read.map((r) => r.value),
+    ['committed-1', 'committed-2'],
+  );
 });
 
 test('followers refuse client produces and fetches with NOT_LEADER_OR_FOLLOWER and the leader hint; a fetch naming an ' +
