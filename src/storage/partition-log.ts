@@ -678,12 +678,23 @@ export class PartitionLog {
 
   /**
    * Whether other replicas decide the high watermark (see `highWatermarkFollowsLogEnd`). Turning it off again
-   * (back to one replica) lets the high watermark catch up with the log end at once.
+   * (back to one replica) lets the high watermark catch up with the log end at once. The first time a log loaded
+   * from disk is replicated, its high watermark goes back to the one checkpointed (Kafka's
+   * replication-offset-checkpoint): what lies past it was never known to be on the other replicas, and a replica
+   * becoming leader must not serve it before they have it.
    */
   setReplicated(replicated: boolean): void {
     this.highWatermarkFollowsLogEnd = !replicated;
+    const checkpointed = this.checkpointedHighWatermark;
+    this.checkpointedHighWatermark = null;
     if (!replicated) this.updateHighWatermark(this.writtenEndOffset);
+    else if (checkpointed !== null && checkpointed < this.committedOffset) {
+      this.committedOffset = Math.max(checkpointed, this.logStartOffset);
+    }
   }
+
+  /** The high watermark the log's checkpoint held at load, until the log is first replicated (see setReplicated). */
+  checkpointedHighWatermark: number | null = null;
 
   get isReplicated(): boolean {
     return !this.highWatermarkFollowsLogEnd;
