@@ -120,6 +120,8 @@ class ReplicaFetcher {
   /** The answer being applied to the logs: a partition removed meanwhile waits for it (see remove()). */
   private applying: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The last round failed (its failure was logged). */
+  private failing = false;
   /** Wakes the loop's pause when a partition is added. */
   private wake: (() => void) | null = null;
 
@@ -171,13 +173,20 @@ class ReplicaFetcher {
         if (truncating.length > 0) await this.truncate(truncating);
         else if (fetching.length > 0) await this.fetch(fetching);
         else await this.pause(this.settings.replicaFetchBackoffMs);
+        this.failing = false;
       } catch (error) {
         if (this.stopped) return;
-        // The leader is down or restarting, or the connection broke: try again after the backoff.
-        this.logger.debug('replica fetch failed; retrying after replica.fetch.backoff.ms', {
-          leader: this.leaderId,
-          error: (error as Error).message,
-        });
+        // The leader is down or restarting, or the connection broke: try again after the backoff. Told once per
+        // run of failures: a leader down stays down for a while.
+        this.logger.log(
+          this.failing ? 'debug' : 'warn',
+          'replica fetch failed; retrying after replica.fetch.backoff.ms',
+          {
+            leader: this.leaderId,
+            error: (error as Error).message,
+          },
+        );
+        this.failing = true;
         this.connection?.close();
         this.connection = null;
         await this.pause(this.settings.replicaFetchBackoffMs);
