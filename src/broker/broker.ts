@@ -817,6 +817,7 @@ export class Broker {
           count: l.connectionCount,
         })),
       delayedFetches: () => stores()?.replicas.delayedFetches.size ?? 0,
+      replication: () => stores()?.replicas.replicationCounts() ?? { leaders: 0, underReplicated: 0 },
       topicExists: (name) => stores()?.topics.get(name) !== undefined,
     };
   }

@@ -517,6 +517,16 @@ export class ReplicaManager {
     return { log, topic, assignment };
   }
 
+  /**
+   * For /metrics (Kafka's ReplicaManager gauges): the partitions this broker leads, and those it leads with a
+   * smaller ISR than replica set.
+   */
+  replicationCounts(): { leaders: number; underReplicated: number } {
+    let underReplicated = 0;
+    for (const state of this.leaders.values()) if (state.isr.length < state.replicas.length) underReplicated++;
+    return { leaders: this.leaders.size, underReplicated };
+  }
+
   /** Stops following the topic changes, the fetchers and the ISR checks; waiting operations end now. */
   async stop(): Promise<void> {
     this.stopWatching?.();

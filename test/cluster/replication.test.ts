@@ -33,6 +33,8 @@ async function start(nodeId: number): Promise<Broker> {
     etcd: { endpoints: [etcd.endpoint], prefix: PREFIX },
     logDirs: [logDirOf(nodeId)],
     replication: { replicaLagTimeMaxMs: LAG_TIME_MAX_MS, replicaFetchBackoffMs: 100 },
+    // Broker 1 serves /metrics, for its replication gauges.
+    ...(nodeId === 1 ? { httpListener: { host: '127.0.0.1', port: 0 } } : {}),
   });
   brokers.set(nodeId, broker);
   return broker;
@@ -186,6 +188,14 @@ test('a topic of replication factor 3: acks=all produces through KafkaJS are ans
   );
 });
 
+/** A gauge's value from a broker's /metrics. */
+async function gauge(broker: Broker, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  assert.ok(line, `${name} in /metrics`);
+  return Number(line.split(' ')[1]);
+}
+
 /** Writes a change to a topic record in the store, as the controller does. */
 async function changeRecord(topic: string, change: (p: PartitionAssignment) => Partial<PartitionAssignment> | null) {
   const store = await EtcdMetadataStore.open({ endpoints: [etcd.endpoint], prefix: PREFIX });
@@ -322,6 +332,8 @@ test('a stopped follower leaves the ISR after replica.lag.time.max.ms and acks=a
     return isr.join() === '1,2' ? true : undefined;
   });
   assert.equal(await produceTo(leader, 'isr', 'two of three'), ErrorCode.NONE);
+  assert.ok((await gauge(leader, 'kafka_server_replicamanager_underreplicatedpartitions')) >= 1);
+  assert.ok((await gauge(leader, 'kafka_server_replicamanager_leadercount')) >= 1);
 
   // Broker 2 stops too: a write already taken waits for it until it leaves the ISR, then the ISR is smaller than
   // min.insync.replicas; later writes are refused before they are appended.
