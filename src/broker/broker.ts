@@ -435,23 +435,12 @@ export class Broker {
       logger: logger.child('transactions'),
     });
     await transactions.start();
-    // A coordinator topic created by another broker (or grown) has partitions led here: they are loaded once
-    // their logs exist, as a Kafka broker loads the coordinator partitions it becomes leader of, rather than on
-    // the first request for one of their groups (which would answer COORDINATOR_LOAD_IN_PROGRESS meanwhile).
-    topics.onChange((names) => {
-      if (this.stopping) return;
-      const offsets = names.includes(CONSUMER_OFFSETS_TOPIC);
-      const state = names.includes(TRANSACTION_STATE_TOPIC);
-      if (!offsets && !state) return;
-      void replicas.settled().then(async () => {
-        if (offsets) await groups.start();
-        if (state) await transactions.start();
-      });
-    });
-
-    // Leadership moving here or away (the topic records changed): the coordinators load the partitions of their
-    // topics this broker now leads, once its high watermark reached the log end it had then (records the previous
-    // leader wrote are committed before they are replayed), and drop those it no longer leads.
+    // Leadership moving here or away (the topic records changed, the coordinator topics created or grown through
+    // another broker included): the coordinators load the partitions of their topics this broker now leads, as a
+    // Kafka broker loads the coordinator partitions it becomes leader of rather than on the first request for one
+    // of their groups (which would answer COORDINATOR_LOAD_IN_PROGRESS meanwhile); once its high watermark reached
+    // the log end it had then, so that what the previous leader wrote is committed before it is replayed. They
+    // drop those it no longer leads.
     replicas.onLeadershipChange((topic, partition, leading) => {
       if (this.stopping || (topic !== CONSUMER_OFFSETS_TOPIC && topic !== TRANSACTION_STATE_TOPIC)) return;
       const coordinator = topic === CONSUMER_OFFSETS_TOPIC ? groups : transactions;
