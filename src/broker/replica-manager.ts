@@ -485,6 +485,8 @@ export class ReplicaManager {
    */
   fence(): void {
     this.fenced = true;
+    // acks=all writes waiting for the replicas end now, NOT_LEADER_OR_FOLLOWER: this broker may no longer lead.
+    for (const log of this.leaders.keys()) this.delayedProduces.notify(partitionWaitKey(log.topic, log.partition));
   }
 
   /** Registered again: lookups answer from the topic records again (which say who leads each partition). */

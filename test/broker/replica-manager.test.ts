@@ -276,8 +276,14 @@ test(
       replicas.updateFollowerFetchState(log, 2, 5);
       await eventuallyTrue(() => isrOf() === '0,1,2');
 
-      // The leadership moves away (another epoch): acks=all waiting on it ends NOT_LEADER_OR_FOLLOWER.
+      // The registration lease lost (fenced): a write waiting for the replicas ends NOT_LEADER_OR_FOLLOWER at once.
       await log.appendAsLeader(makeBatch(1, 1002), { origin: 'coordinator', sync: false });
+      const fencedWait = replicas.waitForHighWatermark(log, 6, 1, 60_000);
+      replicas.fence();
+      assert.equal(await fencedWait, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      replicas.unfence();
+
+      // The leadership moves away (another epoch): acks=all waiting on it ends NOT_LEADER_OR_FOLLOWER.
       const orphaned = replicas.waitForHighWatermark(log, 6, 1, 60_000);
       await topics.modify('replicated', (t) => ({
         ...t,
