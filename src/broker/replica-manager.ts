@@ -303,7 +303,10 @@ export class ReplicaManager {
   /** Stops leading the partition of `log`, if it was led here. */
   private resign(log: PartitionLog): void {
     if (!this.leaders.delete(log)) return;
-    this.delayedProduces.notify(partitionWaitKey(log.topic, log.partition));
+    const key = partitionWaitKey(log.topic, log.partition);
+    this.delayedProduces.notify(key);
+    // Long polls on it read it again and answer NOT_LEADER_OR_FOLLOWER now, so that consumers move at once.
+    this.delayedFetches.notify(key);
     this.announce(log.topic, log.partition, false);
   }
 
