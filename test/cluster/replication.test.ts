@@ -309,12 +309,13 @@ test('followers refuse client produces and fetches with NOT_LEADER_OR_FOLLOWER a
   });
   const leaderBroker = brokers.get(leader)!;
   await withRaw(leaderBroker, async (c) => {
-    const older = await c.request(apis.Fetch, 12, fetchRequest('roles', epoch - 1 < 0 ? -1 : epoch - 1));
-    if (epoch > 0) assert.equal(older.responses[0]!.partitions[0]!.errorCode, ErrorCode.FENCED_LEADER_EPOCH);
+    // The leader serves once its own watch has created the log (the topic was created through broker 1).
+    await eventually('the leader serves the partition', async () => {
+      const current = await c.request(apis.Fetch, 12, fetchRequest('roles', epoch));
+      return current.responses[0]!.partitions[0]!.errorCode === ErrorCode.NONE ? true : undefined;
+    });
     const newer = await c.request(apis.Fetch, 12, fetchRequest('roles', epoch + 1));
     assert.equal(newer.responses[0]!.partitions[0]!.errorCode, ErrorCode.UNKNOWN_LEADER_EPOCH);
-    const current = await c.request(apis.Fetch, 12, fetchRequest('roles', epoch));
-    assert.equal(current.responses[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
   });
 });
 
@@ -357,6 +358,34 @@ test('a stopped follower leaves the ISR after replica.lag.time.max.ms and acks=a
   assert.equal(await produceTo(leader, 'isr', 'all three again'), ErrorCode.NONE);
 });
 
+test('a follower behind its leader log start (records deleted while it was down) starts its log over there', {
+  skip: etcdUnavailable,
+}, async () => {
+  const leader = brokers.get(1)!;
+  await createTopic(leader, 'behind', {}, [1, 2, 3]);
+  assert.equal(await produceTo(leader, 'behind', 'first'), ErrorCode.NONE);
+  await stop(3);
+  for (let i = 0; i < 5; i++) assert.equal(await produceTo(leader, 'behind', `while-down-${i}`), ErrorCode.NONE);
+  const deleted = await withRaw(leader, (c) =>
+    c.request(apis.DeleteRecords, 2, {
+      topics: [{ name: 'behind', partitions: [{ partitionIndex: 0, offset: 4n }] }],
+      timeoutMs: 10_000,
+    }),
+  );
+  assert.equal(deleted.topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
+  await start(3);
+  await eventually('broker 3 rejoins the ISR', async () => {
+    const { isr } = await partitionState(leader, 'behind');
+    return isr.join() === '1,2,3' ? true : undefined;
+  });
+  // Its fetch from offset 1 was out of range: its log starts at the leader's log start, 4, with the last two.
+  const files = (await readdir(join(logDirOf(3), 'behind-0'))).filter((f) => f.endsWith('.log'));
+  assert.deepEqual(files, ['00000000000000000004.log']);
+  const bytes = await segmentBytes(3, 'behind');
+  assert.equal(bytes.includes(Buffer.from('while-down-4')), true);
+  assert.equal(bytes.includes(Buffer.from('while-down-2')), false);
+});
+
 test('leadership moved in the topic record (as the controller will): the old leader becomes a follower and truncates ' +
   'the tail it wrote alone under the old epoch; the new leader serves, and every replica ends identical', {
   skip: etcdUnavailable,
@@ -387,6 +416,9 @@ test('leadership moved in the topic record (as the controller will): the old lea
   const bytes = await replicasIdentical('moved', [1, 2, 3]);
   assert.equal(bytes.includes(Buffer.from('divergent-1')), false);
   assert.equal(bytes.includes(Buffer.from('new-leader')), true);
+  // A client still on epoch 0 is fenced by the new leader (epoch 1).
+  const stale = await withRaw(fresh, (c) => c.request(apis.Fetch, 12, fetchRequest('moved', 0)));
+  assert.equal(stale.responses[0]!.partitions[0]!.errorCode, ErrorCode.FENCED_LEADER_EPOCH);
   // The old leader refuses clients now, pointing at the new one.
   const p = await withRaw(old, (c) => c.request(apis.Fetch, 12, fetchRequest('moved', -1)));
   assert.equal(p.responses[0]!.partitions[0]!.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
