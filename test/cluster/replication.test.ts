@@ -285,8 +285,8 @@ test('transactions on replicated partitions: the state log and the markers are r
   );
 });
 
-test('followers refuse client produces and fetches with NOT_LEADER_OR_FOLLOWER and the leader hint; a fetch naming an ' +
-  'old leader epoch is FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH', { skip: etcdUnavailable }, async () => {
+test('followers refuse client produces and fetches with NOT_LEADER_OR_FOLLOWER and the leader hint; a fetch naming a ' +
+  'newer leader epoch than the leader knows is UNKNOWN_LEADER_EPOCH', { skip: etcdUnavailable }, async () => {
   const first = brokers.get(1)!;
   await createTopic(first, 'roles');
   const { leader, epoch } = await partitionState(first, 'roles');
@@ -387,7 +387,7 @@ test('a follower behind its leader log start (records deleted while it was down)
 });
 
 test('leadership moved in the topic record (as the controller will): the old leader becomes a follower and truncates ' +
-  'the tail it wrote alone under the old epoch; the new leader serves, and every replica ends identical', {
+  'the tail it wrote alone under the old epoch; the new leader serves (epoch 0 fenced), and every replica ends identical', {
   skip: etcdUnavailable,
 }, async () => {
   const old = brokers.get(1)!;
