@@ -80,6 +80,8 @@ export interface MetricSources {
   connections(): Iterable<{ listener: string; count: number }>;
   /** Long-polling fetches waiting (Kafka's fetch purgatory). */
   delayedFetches(): number;
+  /** The partitions led here, and those led here with a smaller ISR than replica set. */
+  replication(): { leaders: number; underReplicated: number };
   /** Whether a topic still exists: counts of deleted topics are dropped, as Kafka removes their metrics. */
   topicExists(name: string): boolean;
 }

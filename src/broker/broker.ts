@@ -50,6 +50,7 @@ import { LogCleaner } from '../storage/log-cleaner.js';
 import { lockLogDir } from '../storage/log-dir-lock.js';
 import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/log-manager.js';
 import { releaseWrittenChunks, setReadBufferPoolBytes } from '../storage/log-segment.js';
+import type { PartitionLog } from '../storage/partition-log.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import { BrokerMetrics, type MetricSources } from './broker-metrics.js';
 import { ClientQuotaManager } from './client-quota-manager.js';
@@ -108,6 +109,7 @@ import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
 import { writeTxnMarkersHandler } from './handlers/write-txn-markers.js';
 import { InterBrokerClient } from './inter-broker-client.js';
 import { ListenerTls } from './listener-tls.js';
+import { ReplicaFetcherManager } from './replica-fetcher.js';
 import { ReplicaManager } from './replica-manager.js';
 import { RequestDispatcher } from './request-dispatcher.js';
 import { describeCause, StartupError } from './startup-error.js';
@@ -170,6 +172,14 @@ const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 10_000;
 
 /** The WriteTxnMarkers version sent to other brokers (1: flexible, Kafka 2.8+ brokers). */
 const WRITE_TXN_MARKERS_VERSION = 1;
+
+/** Kafka's offsets.commit.timeout.ms: how long a coordinator's write waits for the in-sync replicas. */
+const COORDINATOR_WRITE_TIMEOUT_MS = 5_000;
+/**
+ * How long a new leader of a coordinator partition waits for its high watermark to reach its log end before it
+ * loads the partition; failing that, the first request for one of its groups or transactions loads it.
+ */
+const COORDINATOR_LOAD_WAIT_MS = 60_000;
 
 /** How often the recovery point and log start offset checkpoints are written (Kafka's default). */
 const CHECKPOINT_INTERVAL_MS = 60_000;
@@ -335,13 +345,34 @@ export class Broker {
       });
       if (unknown.length > 0) throw store.lostEntriesError(unknown.map((log) => log.dir));
     }
-    const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'));
+    const interBroker = new InterBrokerClient(settings.nodeId, listeners, cluster);
+    // Only a broker on a shared store can follow another; one on the embedded store leads everything it has.
+    const fetchers =
+      store instanceof EtcdMetadataStore
+        ? new ReplicaFetcherManager(
+            settings.nodeId,
+            settings.replication,
+            (leaderId) => interBroker.connect(leaderId, `replica-fetcher-${settings.nodeId}`),
+            logger.child('replica-fetcher'),
+          )
+        : null;
+    const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'), {
+      replicaLagTimeMaxMs: settings.replication.replicaLagTimeMaxMs,
+      fetchers,
+    });
+    this.startupClosers.push(() => replicas.stop());
     await replicas.start();
 
     // The embedded store is one broker by construction: the internal topics get one replica there, as Kafka's
     // single-node configs set their factors to 1, so that groups and transactions work out of the box.
     const internalReplicationFactor = (configured: number) =>
       store instanceof EtcdMetadataStore ? configured : SINGLE_BROKER_REPLICATION_FACTOR;
+    // A coordinator's write to a replicated partition is done once the in-sync replicas have it (Kafka's
+    // coordinators append with acks=all).
+    const coordinatorCommit = (log: PartitionLog) => (endOffset: number) =>
+      log.isReplicated
+        ? replicas.waitForHighWatermark(log, endOffset, settings.minInsyncReplicas, COORDINATOR_WRITE_TIMEOUT_MS)
+        : Promise.resolve(ErrorCode.NONE);
     const createTopic = (
       name: string,
       numPartitions: number,
@@ -360,6 +391,7 @@ export class Broker {
           logger: logger.child('groups'),
           now: Date.now,
           fenced: () => replicas.isFenced,
+          replicated: coordinatorCommit(found.log),
         });
       },
       offsetsPartitionCount: () => topics.get(CONSUMER_OFFSETS_TOPIC)?.partitions.length ?? null,
@@ -386,7 +418,6 @@ export class Broker {
     });
     await groups.start();
     const producerIds = new ProducerIdManager(store);
-    const interBroker = new InterBrokerClient(settings.nodeId, listeners, cluster);
     const transactions = new TransactionCoordinator({
       settings: settings.transactions,
       syncWrites: settings.flushOnAcksAll,
@@ -398,6 +429,7 @@ export class Broker {
           logger: logger.child('transactions'),
           now: Date.now,
           fenced: () => replicas.isFenced,
+          replicated: coordinatorCommit(found.log),
         });
       },
       stateLogPartitionCount: () => topics.get(TRANSACTION_STATE_TOPIC)?.partitions.length ?? null,
@@ -408,7 +440,17 @@ export class Broker {
       },
       partitionLog: (topic, partition) => {
         const found = replicas.lookup(topic, partition);
-        return 'errorCode' in found ? null : found.log;
+        if ('errorCode' in found) return null;
+        const log = found.log;
+        // On a replicated partition a marker is written once the ISR has it (Kafka writes markers with acks=all).
+        return {
+          appendMarker: async (marker, options) => {
+            const result = await log.appendMarker(marker, options);
+            const errorCode = await coordinatorCommit(log)(result.lastOffset + 1);
+            if (errorCode !== ErrorCode.NONE) throw new Error(`marker not replicated (error ${errorCode})`);
+            return result;
+          },
+        };
       },
       coordinatorEpoch: (partition) => topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition]?.leaderEpoch ?? 0,
       writeRemoteMarkers: (partitions, marker) => writeRemoteMarkers(interBroker, topics, replicas, partitions, marker),
@@ -419,18 +461,24 @@ export class Broker {
       logger: logger.child('transactions'),
     });
     await transactions.start();
-    // A coordinator topic created by another broker (or grown) has partitions led here: they are loaded once
-    // their logs exist, as a Kafka broker loads the coordinator partitions it becomes leader of, rather than on
-    // the first request for one of their groups (which would answer COORDINATOR_LOAD_IN_PROGRESS meanwhile).
-    topics.onChange((names) => {
-      if (this.stopping) return;
-      const offsets = names.includes(CONSUMER_OFFSETS_TOPIC);
-      const state = names.includes(TRANSACTION_STATE_TOPIC);
-      if (!offsets && !state) return;
-      void replicas.settled().then(async () => {
-        if (offsets) await groups.start();
-        if (state) await transactions.start();
-      });
+    // Leadership moving here or away (the topic records changed, the coordinator topics created or grown through
+    // another broker included): the coordinators load the partitions of their topics this broker now leads, as a
+    // Kafka broker loads the coordinator partitions it becomes leader of rather than on the first request for one
+    // of their groups (which would answer COORDINATOR_LOAD_IN_PROGRESS meanwhile); once its high watermark reached
+    // the log end it had then, so that what the previous leader wrote is committed before it is replayed. They
+    // drop those it no longer leads.
+    replicas.onLeadershipChange((topic, partition, leading) => {
+      if (this.stopping || (topic !== CONSUMER_OFFSETS_TOPIC && topic !== TRANSACTION_STATE_TOPIC)) return;
+      const coordinator = topic === CONSUMER_OFFSETS_TOPIC ? groups : transactions;
+      if (!leading) {
+        coordinator.unloadPartition(partition);
+        return;
+      }
+      const log = logs.getLog(topic, partition);
+      if (!log) return;
+      void replicas
+        .waitForHighWatermark(log, log.logEndOffset, 1, COORDINATOR_LOAD_WAIT_MS)
+        .then((errorCode) => (errorCode === ErrorCode.NONE ? coordinator.loadPartition(partition) : undefined));
     });
 
     const services: BrokerServices = {
@@ -836,6 +884,7 @@ export class Broker {
           count: l.connectionCount,
         })),
       delayedFetches: () => stores()?.replicas.delayedFetches.size ?? 0,
+      replication: () => stores()?.replicas.replicationCounts() ?? { leaders: 0, underReplicated: 0 },
       topicExists: (name) => stores()?.topics.get(name) !== undefined,
     };
   }
@@ -1076,7 +1125,7 @@ export class Broker {
         await s.groups.stop();
         // Its timers end and the operations under way finish (markers included) before the logs close.
         await s.transactions.close();
-        s.replicas.stop();
+        await s.replicas.stop();
         await s.logs.shutdown();
         s.brokerConfigs.close();
         s.scramCredentials.close();
@@ -1176,8 +1225,10 @@ async function canonicalHostName(): Promise<string> {
   }
 }
 
-export interface StartBrokerOptions extends Partial<Omit<BrokerSettings, 'logDefaults' | 'groups' | 'transactions'>> {
+export interface StartBrokerOptions
+  extends Partial<Omit<BrokerSettings, 'logDefaults' | 'groups' | 'transactions' | 'replication'>> {
   logDefaults?: Partial<BrokerSettings['logDefaults']>;
+  replication?: Partial<BrokerSettings['replication']>;
   groups?: Partial<BrokerSettings['groups']>;
   transactions?: Partial<BrokerSettings['transactions']>;
   /** Log output; silent by default for embedded brokers. */
@@ -1190,7 +1241,7 @@ export interface StartBrokerOptions extends Partial<Omit<BrokerSettings, 'logDef
  */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<Broker> {
   const defaults = defaultBrokerSettings();
-  const { logger, logDefaults, groups, transactions, ...rest } = options;
+  const { logger, logDefaults, groups, transactions, replication, ...rest } = options;
   let temporary: string | null = null;
   if (!options.logDirs) temporary = await mkdtemp(join(tmpdir(), 'samsa-'));
   const settings: BrokerSettings = {
@@ -1205,6 +1256,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     // does the same for development).
     groups: { ...defaults.groups, initialRebalanceDelayMs: 0, ...groups },
     transactions: { ...defaults.transactions, ...transactions },
+    replication: { ...defaults.replication, ...replication },
   };
   const broker = new Broker(
     settings,

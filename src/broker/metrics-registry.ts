@@ -34,7 +34,7 @@ export function buildRegistry(counts: MetricCounts, sources: MetricSources): Reg
   const { delayedProduces } = counts;
   new Gauge({
     name: 'kafka_server_delayedoperationpurgatory_purgatorysize',
-    help: 'Requests waiting in a purgatory: Produce (acks=all waiting for fsync), Fetch (long polls).',
+    help: 'Requests waiting in a purgatory: Produce (acks=all waiting for fsync or replicas), Fetch (long polls).',
     labelNames: ['delayedOperation'],
     registers: [registry],
     collect() {
@@ -42,6 +42,21 @@ export function buildRegistry(counts: MetricCounts, sources: MetricSources): Reg
       this.set({ delayedOperation: 'Fetch' }, sources.delayedFetches());
     },
   });
+  const replicaGauge = (name: string, help: string, value: (r: ReturnType<MetricSources['replication']>) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(value(sources.replication()));
+      },
+    });
+  replicaGauge('kafka_server_replicamanager_leadercount', 'Partitions this broker leads.', (r) => r.leaders);
+  replicaGauge(
+    'kafka_server_replicamanager_underreplicatedpartitions',
+    'Partitions led here whose ISR is smaller than their replica set.',
+    (r) => r.underReplicated,
+  );
   new Gauge({
     name: 'kafka_server_socket_server_metrics_connection_count',
     help: 'Open connections per listener.',

@@ -4,6 +4,44 @@ import { ErrorCode } from '../protocol/errors.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import { DelayedOperations } from './delayed-operations.js';
+import type { ReplicaFetcherManager } from './replica-fetcher.js';
+
+/** What the leader knows of one follower of a partition (Kafka's ReplicaState). */
+interface FollowerState {
+  /** Its log end offset: the offset of its last fetch (-1 until it fetched from this leader). */
+  logEndOffset: number;
+  /** When it last had everything this leader had (Kafka's lastCaughtUpTimeMs). */
+  lastCaughtUpTimeMs: number;
+  /** Its previous fetch's time, and the leader's log end offset then. */
+  lastFetchTimeMs: number;
+  lastFetchLeaderLogEndOffset: number;
+}
+
+/** A partition led here (Kafka's Partition as leader): its followers and ISR, at one leader epoch. */
+interface LeaderState {
+  topic: string;
+  partition: number;
+  leaderEpoch: number;
+  /** The log end offset when this broker became leader: a follower joins the ISR only once past it. */
+  epochStartOffset: number;
+  replicas: number[];
+  isr: number[];
+  followers: Map<number, FollowerState>;
+  /** An ISR change is being written to the topic record. */
+  isrChangeInFlight: boolean;
+}
+
+/** How a partition replicated here is served: by its leader, or copied by a follower from it. */
+export interface ReplicationOptions {
+  /** replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
+  replicaLagTimeMaxMs: number;
+  /** The fetchers copying the partitions followed here (null: this broker follows nothing). */
+  fetchers: ReplicaFetcherManager | null;
+  now?: () => number;
+}
+
+/** Called when this broker starts or stops leading a partition (the coordinators load and unload theirs). */
+export type LeadershipListener = (topic: string, partition: number, leading: boolean) => void;
 
 /** A partition's log, or the error a request for it gets. */
 export type PartitionLookup =
@@ -29,6 +67,13 @@ type LogDisposition = 'keep' | 'rewrite-partition-metadata' | 'delete' | 'stray'
 export class ReplicaManager {
   /** Long-polling fetches, keyed by partitionWaitKey. */
   readonly delayedFetches = new DelayedOperations();
+  /** acks=all produces waiting for the high watermark to pass their records (Kafka's produce purgatory). */
+  readonly delayedProduces = new DelayedOperations();
+  /** The partitions led here, by log. */
+  private readonly leaders = new Map<PartitionLog, LeaderState>();
+  private readonly leadershipListeners = new Set<LeadershipListener>();
+  private isrTimer: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
   private readonly unsubscribes = new Map<string, () => void>();
   private stopWatching: (() => void) | null = null;
   /** Serialises reconciliation so that creations and deletions apply in the order seen. */
@@ -43,7 +88,10 @@ export class ReplicaManager {
     private readonly logManager: LogManager,
     private readonly topics: TopicMetadata,
     private readonly logger: Logger,
-  ) {}
+    private readonly replication: ReplicationOptions = { replicaLagTimeMaxMs: 30_000, fetchers: null },
+  ) {
+    this.now = replication.now ?? Date.now;
+  }
 
   /** Brings the logs in line with the metadata, then follows its changes. */
   async start(): Promise<void> {
@@ -63,6 +111,16 @@ export class ReplicaManager {
     this.stopWatching = this.topics.onChange((names) => {
       for (const name of names) this.reconciling = this.reconciling.then(() => this.reconcile(name));
     });
+    // Kafka's isr-expiration task: half the lag time, so that a follower leaves the ISR at most 1.5 lag times late.
+    const interval = Math.max(1, Math.floor(this.replication.replicaLagTimeMaxMs / 2));
+    this.isrTimer = setInterval(() => this.shrinkIsrs(), interval);
+    this.isrTimer.unref();
+  }
+
+  /** Calls `listener` whenever this broker starts or stops leading a partition. */
+  onLeadershipChange(listener: LeadershipListener): () => void {
+    this.leadershipListeners.add(listener);
+    return () => this.leadershipListeners.delete(listener);
   }
 
   /** Waits until the logs reflect every metadata change seen so far. */
@@ -114,6 +172,9 @@ export class ReplicaManager {
     this.unsubscribes.get(key)?.();
     // Forgotten too, so that a log re-created under this name gets its own subscription.
     this.unsubscribes.delete(key);
+    await this.replication.fetchers?.unfollow(name, partition);
+    const log = this.logManager.getLog(name, partition);
+    if (log) this.resign(log);
     if (disposition === 'delete') {
       this.logger.info('deleting log of a deleted topic or of a partition moved away', {
         topic: name,
@@ -148,20 +209,258 @@ export class ReplicaManager {
         if (!p.replicas.includes(this.nodeId)) continue;
         const log =
           this.logManager.getLog(name, p.partition) ?? (await this.logManager.createLog(name, p.partition, topic.id));
-        if (p.leader === this.nodeId) this.becomeLeader(log, p.leaderEpoch);
         const key = partitionWaitKey(name, p.partition);
         if (!this.unsubscribes.has(key)) {
           this.unsubscribes.set(
             key,
-            log.onAppend(() => this.delayedFetches.notify(key)),
+            log.onAppend(() => this.onLogMoved(log, key)),
           );
         }
+        if (p.leader === this.nodeId) await this.makeLeader(log, p);
+        else await this.makeFollower(log, p);
       }
       this.failures.delete(name);
     } catch (error) {
       this.failures.set(name, error as Error);
       this.logger.error('could not apply topic change', { topic: name, error: error as Error });
     }
+  }
+
+  /**
+   * This broker leads `p` (Kafka's makeLeader): it stops fetching it, its appends carry the record's epoch, and,
+   * at a new epoch, every follower starts unknown (those in the ISR counted caught up now, as Kafka does) until it
+   * fetches. The ISR is the record's; the high watermark is recomputed from it.
+   */
+  private async makeLeader(log: PartitionLog, p: PartitionAssignment): Promise<void> {
+    await this.replication.fetchers?.unfollow(log.topic, p.partition);
+    this.becomeLeader(log, p.leaderEpoch);
+    log.setReplicated(p.replicas.length > 1);
+    let state = this.leaders.get(log);
+    const wasLeader = state !== undefined;
+    if (!state || state.leaderEpoch !== p.leaderEpoch) {
+      const now = this.now();
+      const followers = new Map<number, FollowerState>();
+      for (const id of p.replicas) {
+        if (id === this.nodeId) continue;
+        followers.set(id, {
+          logEndOffset: -1,
+          lastCaughtUpTimeMs: p.isr.includes(id) ? now : 0,
+          lastFetchTimeMs: 0,
+          lastFetchLeaderLogEndOffset: -1,
+        });
+      }
+      state = {
+        topic: log.topic,
+        partition: p.partition,
+        leaderEpoch: p.leaderEpoch,
+        epochStartOffset: log.logEndOffset,
+        replicas: [...p.replicas],
+        isr: [...p.isr],
+        followers,
+        isrChangeInFlight: false,
+      };
+      this.leaders.set(log, state);
+      if (wasLeader) this.delayedProduces.notify(partitionWaitKey(log.topic, p.partition));
+    } else {
+      state.replicas = [...p.replicas];
+      state.isr = [...p.isr];
+      for (const id of p.replicas) {
+        if (id !== this.nodeId && !state.followers.has(id)) {
+          state.followers.set(id, {
+            logEndOffset: -1,
+            lastCaughtUpTimeMs: 0,
+            lastFetchTimeMs: 0,
+            lastFetchLeaderLogEndOffset: -1,
+          });
+        }
+      }
+    }
+    if (log.isReplicated) this.maybeIncrementHighWatermark(log, state);
+    // A shrunk ISR may complete acks=all produces (or fail them NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+    this.delayedProduces.notify(partitionWaitKey(log.topic, p.partition));
+    if (!wasLeader) this.announce(log.topic, p.partition, true);
+  }
+
+  /**
+   * Another broker leads `p` (Kafka's makeFollower): this broker stops serving it (acks=all produces waiting
+   * on it fail NOT_LEADER_OR_FOLLOWER), its high watermark comes from the leader, and it fetches from the
+   * leader after truncating (the fetcher does both; nothing changes when it already follows that leader and
+   * epoch).
+   */
+  private async makeFollower(log: PartitionLog, p: PartitionAssignment): Promise<void> {
+    this.resign(log);
+    log.setReplicated(true);
+    if (p.leader < 0 || !this.replication.fetchers) return;
+    await this.replication.fetchers.follow({
+      topic: log.topic,
+      partition: p.partition,
+      log,
+      leader: p.leader,
+      leaderEpoch: p.leaderEpoch,
+    });
+  }
+
+  /** Stops leading the partition of `log`, if it was led here. */
+  private resign(log: PartitionLog): void {
+    if (!this.leaders.delete(log)) return;
+    const key = partitionWaitKey(log.topic, log.partition);
+    this.delayedProduces.notify(key);
+    // Long polls on it read it again and answer NOT_LEADER_OR_FOLLOWER now, so that consumers move at once.
+    this.delayedFetches.notify(key);
+    this.announce(log.topic, log.partition, false);
+  }
+
+  private announce(topic: string, partition: number, leading: boolean): void {
+    for (const listener of this.leadershipListeners) {
+      try {
+        listener(topic, partition, leading);
+      } catch (error) {
+        this.logger.error('leadership listener failed', { topic, partition, error: error as Error });
+      }
+    }
+  }
+
+  /** The log's high watermark or log end moved: wake the fetches and produces waiting on it. */
+  private onLogMoved(log: PartitionLog, key: string): void {
+    if (log.isReplicated) {
+      const state = this.leaders.get(log);
+      // The leader's own log end is one of the ISR's: with the followers there, the high watermark may move.
+      if (state) this.maybeIncrementHighWatermark(log, state);
+      this.delayedProduces.notify(key);
+    }
+    this.delayedFetches.notify(key);
+  }
+
+  /**
+   * The high watermark of a replicated partition led here: the lowest log end offset of the ISR, the leader's
+   * included (Kafka's maybeIncrementLeaderHW). A follower in the ISR that has not fetched since this broker became
+   * leader holds it back. It only moves forward.
+   */
+  private maybeIncrementHighWatermark(log: PartitionLog, state: LeaderState): void {
+    let highWatermark = log.logEndOffset;
+    for (const id of state.isr) {
+      if (id === this.nodeId) continue;
+      const follower = state.followers.get(id);
+      if (!follower || follower.logEndOffset < 0) return;
+      highWatermark = Math.min(highWatermark, follower.logEndOffset);
+    }
+    log.updateHighWatermark(highWatermark);
+  }
+
+  /**
+   * A follower fetched the partition from `fetchOffset` (Kafka's updateFollowerFetchState): it holds everything
+   * below it. It is caught up when it fetched from the leader's log end, or from where the leader's log ended at
+   * its previous fetch (then as of that fetch). The high watermark may move, and the follower join the ISR.
+   * Returns NOT_LEADER_OR_FOLLOWER when `replicaId` is not one of the partition's replicas.
+   */
+  updateFollowerFetchState(log: PartitionLog, replicaId: number, fetchOffset: number): number {
+    const state = this.leaders.get(log);
+    const follower = state?.followers.get(replicaId);
+    if (!state || !follower) return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    // An offset the log does not have says nothing of the follower (the read answers OFFSET_OUT_OF_RANGE).
+    if (fetchOffset > log.logEndOffset || fetchOffset < log.logStartOffset) return ErrorCode.NONE;
+    const now = this.now();
+    const leaderEnd = log.logEndOffset;
+    if (fetchOffset >= leaderEnd) follower.lastCaughtUpTimeMs = Math.max(follower.lastCaughtUpTimeMs, now);
+    else if (fetchOffset >= follower.lastFetchLeaderLogEndOffset)
+      follower.lastCaughtUpTimeMs = Math.max(follower.lastCaughtUpTimeMs, follower.lastFetchTimeMs);
+    follower.logEndOffset = fetchOffset;
+    follower.lastFetchTimeMs = now;
+    follower.lastFetchLeaderLogEndOffset = leaderEnd;
+    if (log.isReplicated) this.maybeIncrementHighWatermark(log, state);
+    // Kafka's maybeExpandIsr: caught up to the high watermark, and past the start of this leader's epoch.
+    if (!state.isr.includes(replicaId) && fetchOffset >= log.highWatermark && fetchOffset >= state.epochStartOffset) {
+      this.alterIsr(state, (isr) =>
+        isr.includes(replicaId) ? null : state.replicas.filter((id) => id === replicaId || isr.includes(id)),
+      );
+    }
+    return ErrorCode.NONE;
+  }
+
+  /** Kafka's maybeShrinkIsr, for every partition led here: followers not caught up for replica.lag.time.max.ms leave. */
+  private shrinkIsrs(): void {
+    // A fenced broker may no longer be the leader: it changes no ISR.
+    if (this.fenced) return;
+    const now = this.now();
+    const lagMax = this.replication.replicaLagTimeMaxMs;
+    for (const state of this.leaders.values()) {
+      if (state.isr.length <= 1) continue;
+      const lagging = (id: number) => {
+        if (id === this.nodeId) return false;
+        const f = state.followers.get(id);
+        return !f || now - f.lastCaughtUpTimeMs > lagMax;
+      };
+      if (!state.isr.some(lagging)) continue;
+      this.alterIsr(state, (isr) => (isr.some(lagging) ? isr.filter((id) => !lagging(id)) : null));
+    }
+  }
+
+  /**
+   * Writes an ISR change to the topic record, compare-and-set (Kafka's AlterPartition): only while the record
+   * still names this broker as leader at the epoch it leads under; on a concurrent change the record is read again
+   * and `change` asked again (null: nothing to change any more). The record's change comes back through the watch
+   * (makeLeader), which moves the high watermark.
+   */
+  private alterIsr(state: LeaderState, change: (isr: number[]) => number[] | null): void {
+    if (state.isrChangeInFlight) return;
+    state.isrChangeInFlight = true;
+    const { topic, partition, leaderEpoch } = state;
+    void this.topics
+      .modify(topic, (current) => {
+        const a = current.partitions[partition];
+        if (!a || a.leader !== this.nodeId || a.leaderEpoch !== leaderEpoch) return null;
+        const isr = change(a.isr);
+        if (!isr || isr.length === 0 || sameMembers(isr, a.isr)) return null;
+        const partitions = current.partitions.map((x) => (x.partition === partition ? { ...x, isr } : x));
+        return { ...current, partitions };
+      })
+      .then(
+        (outcome) => {
+          if (outcome === 'updated') {
+            const isr = this.topics.get(topic)?.partitions[partition]?.isr;
+            this.logger.info('ISR changed', { topic, partition, leaderEpoch, isr: isr?.join(',') ?? '' });
+          }
+        },
+        (error: unknown) => this.logger.warn('ISR change not written', { topic, partition, error: error as Error }),
+      )
+      .finally(() => {
+        state.isrChangeInFlight = false;
+      });
+  }
+
+  /**
+   * Resolves with Kafka's answer to an acks=all produce whose records end before `requiredOffset`, once the high
+   * watermark passes them: NONE, or NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank below
+   * `minInsyncReplicas` meanwhile; NOT_LEADER_OR_FOLLOWER when this broker stopped leading the partition;
+   * REQUEST_TIMED_OUT after `timeoutMs`.
+   */
+  async waitForHighWatermark(
+    log: PartitionLog,
+    requiredOffset: number,
+    minInsyncReplicas: number,
+    timeoutMs: number,
+  ): Promise<number> {
+    let errorCode: number = ErrorCode.REQUEST_TIMED_OUT;
+    const state = this.leaders.get(log);
+    const done = await this.delayedProduces.wait([partitionWaitKey(log.topic, log.partition)], timeoutMs, () => {
+      if (this.fenced || this.leaders.get(log) !== state || !state) {
+        errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;
+        return true;
+      }
+      if (log.highWatermark < requiredOffset) return false;
+      errorCode = state.isr.length >= minInsyncReplicas ? ErrorCode.NONE : ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+      return true;
+    });
+    return done ? errorCode : ErrorCode.REQUEST_TIMED_OUT;
+  }
+
+  /**
+   * Kafka's leader epoch check of a client's or follower's request that names the epoch it knows (-1: none):
+   * FENCED_LEADER_EPOCH when older than the partition's, UNKNOWN_LEADER_EPOCH when newer.
+   */
+  static leaderEpochError(assignment: PartitionAssignment, currentLeaderEpoch: number): number {
+    if (currentLeaderEpoch < 0 || currentLeaderEpoch === assignment.leaderEpoch) return ErrorCode.NONE;
+    return currentLeaderEpoch < assignment.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
   }
 
   /**
@@ -189,6 +488,8 @@ export class ReplicaManager {
    */
   fence(): void {
     this.fenced = true;
+    // acks=all writes waiting for the replicas end now, NOT_LEADER_OR_FOLLOWER: this broker may no longer lead.
+    for (const log of this.leaders.keys()) this.delayedProduces.notify(partitionWaitKey(log.topic, log.partition));
   }
 
   /** Registered again: lookups answer from the topic records again (which say who leads each partition). */
@@ -213,13 +514,37 @@ export class ReplicaManager {
     const log = this.logManager.getLog(topicName, partition);
     // The topic exists but its log is still being created by reconciliation.
     if (!log) return { errorCode: ErrorCode.LEADER_NOT_AVAILABLE };
+    // The record names this broker, but it has not taken the leadership at that epoch yet (it is truncating or
+    // still fetching as a follower of the previous epoch).
+    if (this.leaders.get(log)?.leaderEpoch !== assignment.leaderEpoch) {
+      return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    }
     return { log, topic, assignment };
   }
 
-  stop(): void {
+  /**
+   * For /metrics (Kafka's ReplicaManager gauges): the partitions this broker leads, and those it leads with a
+   * smaller ISR than replica set.
+   */
+  replicationCounts(): { leaders: number; underReplicated: number } {
+    let underReplicated = 0;
+    for (const state of this.leaders.values()) if (state.isr.length < state.replicas.length) underReplicated++;
+    return { leaders: this.leaders.size, underReplicated };
+  }
+
+  /** Stops following the topic changes, the fetchers and the ISR checks; waiting operations end now. */
+  async stop(): Promise<void> {
     this.stopWatching?.();
+    if (this.isrTimer) clearInterval(this.isrTimer);
     for (const off of this.unsubscribes.values()) off();
     this.unsubscribes.clear();
     this.delayedFetches.cancelAll();
+    this.delayedProduces.cancelAll();
+    await this.reconciling;
+    await this.replication.fetchers?.stop();
   }
+}
+
+function sameMembers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((id) => b.includes(id));
 }

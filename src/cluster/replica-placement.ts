@@ -120,7 +120,7 @@ export function replicationFactorError(replicationFactor: number, liveBrokers: n
     return `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only ${liveBrokers} broker(s) are registered.`;
   }
   if (replicationFactor > MAX_REPLICATION_FACTOR) {
-    return `Replication factor ${replicationFactor} is not supported yet: Samsa does not replicate partitions yet (replication factor ${MAX_REPLICATION_FACTOR} only).`;
+    return `Replication factor ${replicationFactor} is larger than ${MAX_REPLICATION_FACTOR}.`;
   }
   return null;
 }

@@ -86,6 +86,8 @@ export interface BrokerSettings {
   leaderImbalanceCheckIntervalSeconds: number;
   /** leader.imbalance.per.broker.percentage: the share of a broker's preferred partitions led elsewhere it allows. */
   leaderImbalancePerBrokerPercentage: number;
+  /** Kafka's replica.* settings: followers fetching from leaders, and the ISR. */
+  replication: ReplicationSettings;
   /** Memory for recent batches of all partitions, served to consumers at the end of the log. */
   tailCacheBytes: number;
   /** samsa.log.read.buffer.pool.bytes: memory kept for reuse by large segment reads (one pool per process). */
@@ -179,6 +181,35 @@ export interface EtcdSettings {
   sessionTimeoutMs?: number;
 }
 
+export interface ReplicationSettings {
+  /** replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
+  replicaLagTimeMaxMs: number;
+  /** replica.fetch.max.bytes: bytes asked per partition by a follower's fetch (at least one batch comes). */
+  replicaFetchMaxBytes: number;
+  /** replica.fetch.response.max.bytes: bytes asked per fetch response. */
+  replicaFetchResponseMaxBytes: number;
+  /** replica.fetch.wait.max.ms: how long the leader holds a follower's fetch waiting for data. */
+  replicaFetchWaitMaxMs: number;
+  /** replica.fetch.min.bytes: the data a follower's fetch waits for. */
+  replicaFetchMinBytes: number;
+  /** replica.fetch.backoff.ms: the pause after a failed fetch. */
+  replicaFetchBackoffMs: number;
+  /** num.replica.fetchers: fetchers per leader broker (Samsa runs one: its fetchers are not threads). */
+  numReplicaFetchers: number;
+}
+
+export function defaultReplicationSettings(): ReplicationSettings {
+  return {
+    replicaLagTimeMaxMs: 30_000,
+    replicaFetchMaxBytes: 1_048_576,
+    replicaFetchResponseMaxBytes: 10_485_760,
+    replicaFetchWaitMaxMs: 500,
+    replicaFetchMinBytes: 1,
+    replicaFetchBackoffMs: 1_000,
+    numReplicaFetchers: 1,
+  };
+}
+
 export function defaultBrokerSettings(): BrokerSettings {
   return {
     nodeId: 0,
@@ -215,6 +246,7 @@ export function defaultBrokerSettings(): BrokerSettings {
     autoLeaderRebalanceEnable: true,
     leaderImbalanceCheckIntervalSeconds: 300,
     leaderImbalancePerBrokerPercentage: 10,
+    replication: defaultReplicationSettings(),
     groups: defaultGroupSettings(),
     transactions: defaultTransactionSettings(),
     tailCacheBytes: DEFAULT_TAIL_CACHE_BYTES,

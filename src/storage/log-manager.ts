@@ -110,6 +110,11 @@ export class LogManager {
         CLEANER_OFFSET_CHECKPOINT_FILE,
         'compacted logs are cleaned from their start',
       );
+      const highWatermarks = await this.readCheckpoint(
+        dir,
+        REPLICATION_OFFSET_CHECKPOINT_FILE,
+        'replicated partitions start with their high watermark at their log end',
+      );
       const names = (await readdir(dir)).sort();
       const recovery = new RecoveryProgress(
         this.logger,
@@ -155,6 +160,8 @@ export class LogManager {
         if (cleaned !== undefined && cleaned >= log.logStartOffset && cleaned <= log.logEndOffset) {
           log.firstDirtyOffset = cleaned;
         }
+        const highWatermark = highWatermarks?.get(key);
+        if (highWatermark !== undefined) log.checkpointedHighWatermark = highWatermark;
         this.logs.set(key, log);
         this.dirOf.set(key, dir);
         this.topicIds.set(key, await readPartitionMetadata(path));

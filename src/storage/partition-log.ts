@@ -83,10 +83,10 @@ export interface AppendResult {
 /**
  * Who appends (Kafka's AppendOrigin), which decides what the log checks first: a client's batches are
  * validated (and re-compressed to the topic's codec); a coordinator's are built by the broker and only their
- * producer epoch is checked. Replication (a follower copying its leader's batches with their offsets) is the
- * third origin, to come with replicas.
+ * producer epoch is checked; replication's (a follower copying its leader's batches, `appendAsFollower`) keep the
+ * leader's offsets and epochs and are not checked at all: the leader did that.
  */
-export type AppendOrigin = 'client' | 'coordinator';
+export type AppendOrigin = 'client' | 'coordinator' | 'replication';
 
 /** What a client's append is checked against: the topic's validation settings and codec. */
 export interface ClientAppendOptions extends ValidationOptions {
@@ -151,6 +151,8 @@ export interface AppendOptions {
   fromCoordinator?: boolean;
   /** The time a client's LogAppendTime batches were stamped with (-1 for CreateTime), told back to the producer. */
   logAppendTimeMs?: number;
+  /** A follower's copy of its leader's batches: offsets and epochs kept (`appendAsFollower`). */
+  asFollower?: boolean;
 }
 
 /**
@@ -255,6 +257,12 @@ export class PartitionLog {
    * Never above the log end offset.
    */
   private committedOffset = 0;
+  /**
+   * Whether the high watermark follows the log end offset by itself (one replica). False for a partition with
+   * other replicas: its leader moves it to the in-sync replicas' lowest log end offset, a follower to its
+   * leader's (`updateHighWatermark`).
+   */
+  private highWatermarkFollowsLogEnd = true;
   private unflushedMessages = 0;
   private appendListeners = new Set<() => void>();
   /** Recent batches in memory for consumers at the end of the log; null when the broker keeps none. */
@@ -668,6 +676,43 @@ export class PartitionLog {
     this.committedOffset = offset;
   }
 
+  /**
+   * Whether other replicas decide the high watermark (see `highWatermarkFollowsLogEnd`). Turning it off again
+   * (back to one replica) lets the high watermark catch up with the log end at once. The first time a log loaded
+   * from disk is replicated, its high watermark goes back to the one checkpointed (Kafka's
+   * replication-offset-checkpoint): what lies past it was never known to be on the other replicas, and a replica
+   * becoming leader must not serve it before they have it.
+   */
+  setReplicated(replicated: boolean): void {
+    this.highWatermarkFollowsLogEnd = !replicated;
+    const checkpointed = this.checkpointedHighWatermark;
+    this.checkpointedHighWatermark = null;
+    if (!replicated) this.updateHighWatermark(this.writtenEndOffset);
+    else if (checkpointed !== null && checkpointed < this.committedOffset) {
+      this.committedOffset = Math.max(checkpointed, this.logStartOffset);
+    }
+  }
+
+  /** The high watermark the log's checkpoint held at load, until the log is first replicated (see setReplicated). */
+  checkpointedHighWatermark: number | null = null;
+
+  get isReplicated(): boolean {
+    return !this.highWatermarkFollowsLogEnd;
+  }
+
+  /**
+   * Moves the high watermark of a replicated partition forward to `offset` (capped at the log end offset: a
+   * follower's leader may be further on); an offset behind it changes nothing. Wakes the waiters of `onAppend`
+   * when it moved. Returns whether it moved.
+   */
+  updateHighWatermark(offset: number): boolean {
+    const target = Math.min(offset, this.writtenEndOffset);
+    if (target <= this.committedOffset) return false;
+    this.advanceHighWatermark(target);
+    for (const listener of this.appendListeners) listener();
+    return true;
+  }
+
   /** The partition leader epoch appends are stamped with. */
   get leaderEpoch(): number {
     return this.currentLeaderEpoch;
@@ -721,7 +766,10 @@ export class PartitionLog {
     return size;
   }
 
-  /** Called (synchronously) after every write that moved the high watermark; wakes long-polling fetches. */
+  /**
+   * Called (synchronously) after every write that moved the high watermark or, for a replicated partition, the
+   * log end offset (what followers wait for); wakes long-polling fetches and waiting acks=all produces.
+   */
   onAppend(listener: () => void): () => void {
     this.appendListeners.add(listener);
     return () => this.appendListeners.delete(listener);
@@ -786,6 +834,15 @@ export class PartitionLog {
   }
 
   /**
+   * A follower's append (Kafka's appendAsFollower): its leader's batches as they are, with their offsets, leader
+   * epochs and producer ids; the producer state and transaction index follow them as a load's replay does. The
+   * first batch must start at or after the log end offset (a leader's compacted log may skip offsets).
+   */
+  appendAsFollower(records: Buffer): Promise<AppendResult> {
+    return this.enqueue({ records, options: { sync: false, recordCount: countRecords(records), asFollower: true } });
+  }
+
+  /**
    * Writes a transaction coordinator's COMMIT or ABORT marker for a producer, ending its transaction in this
    * partition (an abort is recorded in the transaction index). Refused with ProducerStateError for a fenced
    * producer or coordinator epoch.
@@ -824,6 +881,7 @@ export class PartitionLog {
       const round = this.queue;
       this.queue = [];
       const endBefore = this.committedOffset;
+      const leoBefore = this.writtenEndOffset;
       const results: Array<AppendResult | ProducerStateError> = [];
       let sync = false;
       let failed: unknown = null;
@@ -831,7 +889,9 @@ export class PartitionLog {
         for (const item of round) {
           const appended = item.marker
             ? this.assignAndAppendMarker(item.records, item.marker)
-            : this.assignAndAppend(item.records, item.options.fromCoordinator ?? false);
+            : item.options.asFollower
+              ? this.appendReplicated(item.records)
+              : this.assignAndAppend(item.records, item.options.fromCoordinator ?? false);
           // Only a segment roll (or a marker's index entry) makes an append wait for I/O; the usual append goes on
           // without an await, which cost a promise and a microtask turn per append of every round.
           const result = appended instanceof Promise ? await appended : appended;
@@ -857,7 +917,7 @@ export class PartitionLog {
           this.unflushedMessages = 0;
         }
         // Written (and on disk when asked): with no other replica to wait for, the round is committed.
-        this.advanceHighWatermark(end);
+        if (this.highWatermarkFollowsLogEnd) this.advanceHighWatermark(end);
         if (this.tail) {
           for (let i = 0; i < round.length; i++) {
             const r = results[i]!;
@@ -887,8 +947,10 @@ export class PartitionLog {
           });
         }
       }
-      // A round of only retried or refused batches writes nothing: waiters are woken when the watermark moved.
-      if (!failed && this.committedOffset !== endBefore) for (const listener of this.appendListeners) listener();
+      // A round of only retried or refused batches writes nothing: waiters are woken when the watermark moved, or
+      // (replicated) the log end, which followers wait for.
+      if (!failed && (this.committedOffset !== endBefore || this.writtenEndOffset !== leoBefore))
+        for (const listener of this.appendListeners) listener();
     }
   }
 
@@ -932,6 +994,70 @@ export class PartitionLog {
       return result;
     };
     return appended instanceof Promise ? appended.then(recordProducer) : recordProducer(appended);
+  }
+
+  /**
+   * Appends a leader's batches with their own offsets and epochs (not yet written), updating the leader epochs
+   * and the producer state as the batches say, and ending transactions at their markers.
+   */
+  private async appendReplicated(records: Buffer): Promise<AppendResult> {
+    const baseOffset = readInt64AsNumber(records, 0);
+    if (baseOffset < this.nextOffset) {
+      throw new Error(
+        `replicated batch of ${this.topic}-${this.partition} starts at ${baseOffset}, before the log end offset ${this.nextOffset}`,
+      );
+    }
+    let lastOfAll = baseOffset;
+    for (let at = 0; at + BATCH_HEADER_BYTES <= records.length; at += batchSize(records, at)) {
+      lastOfAll = readInt64AsNumber(records, at) + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+    }
+    // Rolled before the producer state takes the batches: a roll snapshots the state at the segment's base.
+    if (this.rollNeeded(records.length, readInt64AsNumber(records, MAX_TIMESTAMP_OFFSET), lastOfAll)) await this.roll();
+    let maxTimestamp = -1;
+    let offsetOfMaxTimestamp = baseOffset;
+    let lastOffset = baseOffset - 1;
+    const markers: Array<{ marker: TransactionMarkerAppend; offset: number; timestamp: number }> = [];
+    for (let at = 0; at < records.length; ) {
+      const size = batchSize(records, at);
+      if (size < BATCH_HEADER_BYTES || at + size > records.length) throw new Error('append of a partial batch');
+      const batchBase = readInt64AsNumber(records, at);
+      const last = batchBase + records.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET);
+      if (batchBase <= lastOffset)
+        throw new Error(`replicated batches of ${this.topic}-${this.partition} out of order`);
+      const epoch = records.readInt32BE(at + PARTITION_LEADER_EPOCH_OFFSET);
+      if (epoch > this.epochs.latestEpoch) {
+        this.epochs.assign(epoch, batchBase);
+        this.epochsChanged = true;
+      }
+      const ts = readInt64AsNumber(records, at + MAX_TIMESTAMP_OFFSET);
+      if (ts > maxTimestamp) {
+        maxTimestamp = ts;
+        offsetOfMaxTimestamp = last;
+      }
+      const batch = producerBatchAt(records, at);
+      if (batch) {
+        if ((records.readInt16BE(at + ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) !== 0) {
+          const marker = readTransactionMarker(new RecordBatch(records.subarray(at, at + size)));
+          markers.push({
+            marker: {
+              producerId: batch.producerId,
+              producerEpoch: batch.producerEpoch,
+              coordinatorEpoch: marker.coordinatorEpoch,
+              aborted: marker.type === ControlType.Abort,
+            },
+            offset: last,
+            timestamp: batch.maxTimestamp,
+          });
+        } else this.producerState.update(batch, last);
+      }
+      lastOffset = last;
+      at += size;
+    }
+    this.activeSegment.append(records, baseOffset, lastOffset, maxTimestamp, offsetOfMaxTimestamp);
+    this.nextOffset = lastOffset + 1;
+    for (const m of markers) await this.completeTransaction(m.marker, m.offset, m.timestamp);
+    this.producerState.advanceTo(this.nextOffset);
+    return { baseOffset, lastOffset, maxTimestamp, logStartOffset: this.logStartOffset };
   }
 
   /**
@@ -1079,12 +1205,35 @@ export class PartitionLog {
     minOneBatch: boolean,
     readCommitted = false,
   ): Promise<LogReadResult | null> {
+    // read_committed stops at the last stable offset: nothing of an undecided transaction is handed out.
+    return this.readUpTo(
+      offset,
+      maxBytes,
+      minOneBatch,
+      readCommitted ? this.lastStableOffset : this.highWatermark,
+      readCommitted,
+    );
+  }
+
+  /**
+   * A follower's read (Kafka's FetchIsolation.LOG_END): up to the log end offset, past the high watermark, since
+   * the high watermark moves only once the followers have the records.
+   */
+  readForFollower(offset: number, maxBytes: number, minOneBatch: boolean): Promise<LogReadResult | null> {
+    return this.readUpTo(offset, maxBytes, minOneBatch, this.writtenEndOffset, false);
+  }
+
+  private async readUpTo(
+    offset: number,
+    maxBytes: number,
+    minOneBatch: boolean,
+    end: number,
+    readCommitted: boolean,
+  ): Promise<LogReadResult | null> {
     const highWatermark = this.highWatermark;
     if (offset < this.logStartOffset || offset > this.writtenEndOffset) {
       throw new OffsetOutOfRangeError(offset, this.logStartOffset, this.writtenEndOffset);
     }
-    // read_committed stops at the last stable offset: nothing of an undecided transaction is handed out.
-    const end = readCommitted ? this.lastStableOffset : highWatermark;
     if (offset >= end) return null;
     let records = this.tail?.read(offset, maxBytes, minOneBatch, end) ?? null;
     if (records === null) {

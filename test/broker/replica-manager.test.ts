@@ -222,3 +222,84 @@ test('start-up: the log of a topic the metadata records as deleted (a crash befo
     assert.ok(!lines.some((l) => l.includes('WARN')), lines.join(''));
     await again.stop();
   }));
+
+test(
+  'a partition led here with followers: the high watermark is the ISR lowest log end offset, acks=all waits for ' +
+    'it, a follower not caught up leaves the ISR (written compare-and-set) and comes back once caught up',
+  () =>
+    withTempDir(async (dir) => {
+      const store = await EmbeddedMetadataStore.open(dir);
+      const topics = await TopicMetadata.load(store);
+      const logs = new LogManager({ logDirs: [`${dir}/logs`], configFor: () => logConfig });
+      await logs.startup();
+      let now = 1_000_000;
+      const replicas = new ReplicaManager(0, logs, topics, silentLogger, {
+        replicaLagTimeMaxMs: 100,
+        fetchers: null,
+        now: () => now,
+      });
+      await replicas.start();
+      const record = topic('replicated', 1);
+      record.partitions[0] = { ...record.partitions[0]!, replicas: [0, 1, 2], isr: [0, 1, 2] };
+      await topics.create(record);
+      await replicas.settled();
+      const found = replicas.lookup('replicated', 0);
+      assert.ok('log' in found);
+      const { log } = found;
+      await log.appendAsLeader(makeBatch(3, 1000), { origin: 'coordinator', sync: false });
+      // Nothing is committed until every follower of the ISR has fetched past it.
+      assert.equal(log.highWatermark, 0);
+      const acked = replicas.waitForHighWatermark(log, 3, 2, 60_000);
+      assert.equal(replicas.updateFollowerFetchState(log, 1, 3), ErrorCode.NONE);
+      assert.equal(log.highWatermark, 0);
+      replicas.updateFollowerFetchState(log, 2, 2);
+      assert.equal(log.highWatermark, 2);
+      replicas.updateFollowerFetchState(log, 2, 3);
+      assert.equal(log.highWatermark, 3);
+      assert.equal(await acked, ErrorCode.NONE);
+      // A broker that is not a replica is refused.
+      assert.equal(replicas.updateFollowerFetchState(log, 9, 3), ErrorCode.NOT_LEADER_OR_FOLLOWER);
+
+      // Follower 2 stops fetching; follower 1 keeps up. Past replica.lag.time.max.ms, 2 leaves the ISR.
+      await log.appendAsLeader(makeBatch(2, 1001), { origin: 'coordinator', sync: false });
+      const waiting = replicas.waitForHighWatermark(log, 5, 3, 60_000);
+      now += 1_000;
+      replicas.updateFollowerFetchState(log, 1, 5);
+      const isrOf = () => topics.get('replicated')!.partitions[0]!.isr.join();
+      await eventuallyTrue(() => isrOf() === '0,1');
+      await replicas.settled();
+      // The write it waited for is now committed by the smaller ISR, which is below min.insync.replicas 3.
+      assert.equal(await waiting, ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+      assert.equal(log.highWatermark, 5);
+
+      // Follower 2 catches up to the high watermark: it joins again.
+      replicas.updateFollowerFetchState(log, 2, 5);
+      await eventuallyTrue(() => isrOf() === '0,1,2');
+
+      // The registration lease lost (fenced): a write waiting for the replicas ends NOT_LEADER_OR_FOLLOWER at once.
+      await log.appendAsLeader(makeBatch(1, 1002), { origin: 'coordinator', sync: false });
+      const fencedWait = replicas.waitForHighWatermark(log, 6, 1, 60_000);
+      replicas.fence();
+      assert.equal(await fencedWait, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      replicas.unfence();
+
+      // The leadership moves away (another epoch): acks=all waiting on it ends NOT_LEADER_OR_FOLLOWER.
+      const orphaned = replicas.waitForHighWatermark(log, 6, 1, 60_000);
+      await topics.modify('replicated', (t) => ({
+        ...t,
+        partitions: [{ ...t.partitions[0]!, leader: 1, leaderEpoch: 1, isr: [1, 2] }],
+      }));
+      await replicas.settled();
+      assert.equal(await orphaned, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      assert.deepEqual(replicas.lookup('replicated', 0), { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER });
+      await replicas.stop();
+      await logs.shutdown();
+      topics.close();
+      await store.close();
+    }),
+);
+
+/** Waits (polling; no time limit of its own: the runner's timeout ends a hang) until `check` holds. */
+async function eventuallyTrue(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
+}

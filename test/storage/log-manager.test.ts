@@ -111,3 +111,27 @@ test('partition.metadata: the topic id is read at start-up; missing or garbled r
     assert.ok(warnings.some((w) => w.endsWith(stray)));
     await third.shutdown();
   }));
+
+test('the high watermark checkpoint is read at start-up: a log replicated again starts from it, not from its end', () =>
+  withTempDir(async (dir) => {
+    const first = manager(dir);
+    await first.startup();
+    const log = await first.createLog('events', 0, TOPIC_ID);
+    log.setReplicated(true);
+    for (let i = 0; i < 3; i++) await log.append(makeBatch(2, 5000 + i), { sync: false, recordCount: 2 });
+    // The other replicas had the first two batches only.
+    log.updateHighWatermark(4);
+    await first.shutdown();
+
+    const again = manager(dir);
+    await again.startup();
+    const reopened = again.getLog('events', 0)!;
+    assert.equal(reopened.logEndOffset, 6);
+    reopened.setReplicated(true);
+    assert.equal(reopened.highWatermark, 4);
+    assert.equal(await reopened.read(4, 1 << 20, true), null);
+    // Back to a single replica, nothing else holds it back.
+    reopened.setReplicated(false);
+    assert.equal(reopened.highWatermark, 6);
+    await again.shutdown();
+  }));

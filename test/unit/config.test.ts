@@ -284,3 +284,29 @@ test('broker.session.timeout.ms sizes the registration lease on etcd: Kafka defa
   assert.equal(settings({ ...etcd, 'broker.session.timeout.ms': '3000' }).etcd?.sessionTimeoutMs, 3000);
   assert.throws(() => settings({ ...etcd, 'broker.session.timeout.ms': '10' }), ConfigError);
 });
+
+test("Kafka's replica.* settings: its defaults, and the values server.properties gives", () => {
+  const defaults = settings({});
+  assert.deepEqual(defaults.replication, {
+    replicaLagTimeMaxMs: 30_000,
+    replicaFetchMaxBytes: 1_048_576,
+    replicaFetchResponseMaxBytes: 10_485_760,
+    replicaFetchWaitMaxMs: 500,
+    replicaFetchMinBytes: 1,
+    replicaFetchBackoffMs: 1_000,
+    numReplicaFetchers: 1,
+  });
+  const set = settings({
+    'replica.lag.time.max.ms': '2000',
+    'replica.fetch.max.bytes': '65536',
+    'replica.fetch.wait.max.ms': '100',
+    'replica.fetch.min.bytes': '10',
+    'replica.fetch.backoff.ms': '50',
+  });
+  assert.equal(set.replication.replicaLagTimeMaxMs, 2000);
+  assert.equal(set.replication.replicaFetchMaxBytes, 65536);
+  assert.equal(set.replication.replicaFetchWaitMaxMs, 100);
+  assert.equal(set.replication.replicaFetchMinBytes, 10);
+  assert.equal(set.replication.replicaFetchBackoffMs, 50);
+  assert.throws(() => settings({ 'replica.fetch.min.bytes': '0' }), ConfigError);
+});

@@ -65,8 +65,9 @@ test('racks: every partition of replication factor 3 spans the three racks; lead
   }
 });
 
-test('replication factor: more than the live brokers is refused', () => {
+test("replication factor: up to the live brokers, more is refused with Kafka's message", () => {
   assert.match(replicationFactorError(4, 3)!, /only 3 broker\(s\) are registered/);
   assert.equal(replicationFactorError(3, 3), null);
+  assert.equal(replicationFactorError(2, 3), null);
   assert.equal(replicationFactorError(1, 3), null);
 });

@@ -30,7 +30,7 @@ import {
 import { CONSUMER_BYTE_RATE, quotaUser } from '../client-quota-manager.js';
 import type { FetchPartitionOutcome, FetchPartitionRequest } from '../fetch-session.js';
 import { LeaderHints } from '../leader-hints.js';
-import { partitionWaitKey } from '../replica-manager.js';
+import { partitionWaitKey, ReplicaManager } from '../replica-manager.js';
 
 const READ_COMMITTED = 1;
 /** Kafka answers an empty read with an empty record set, never null (librdkafka rejects null). */
@@ -47,6 +47,8 @@ interface PartitionRead {
   stored: Buffer | null;
   readableEnd: number;
   fetchOffset: number;
+  /** A follower's read: up to the log end offset. */
+  replica: boolean;
 }
 
 /** Whether the read stopped short of the readable end for want of room (or had no room at all). */
@@ -108,9 +110,13 @@ function downConvert(records: Buffer, magic: 0 | 1): Buffer | null {
   return out.length > 0 ? out : null;
 }
 
-/** True when the partition of a read has been appended to since. */
+/**
+ * True when the partition of a read has been appended to since: its high watermark moved, or for a follower's read
+ * (which goes to the log end) its log end.
+ */
 function moved(read: PartitionRead): boolean {
-  return read.log !== null && read.log.highWatermark !== read.highWatermark;
+  if (read.log === null) return false;
+  return read.replica ? read.log.logEndOffset !== read.readableEnd : read.log.highWatermark !== read.highWatermark;
 }
 
 /**
@@ -120,6 +126,7 @@ function moved(read: PartitionRead): boolean {
  */
 async function readPartitions(
   broker: BrokerServices,
+  replicaId: number,
   apiVersion: number,
   partitions: FetchPartitionRequest[],
   maxBytes: number,
@@ -141,11 +148,22 @@ async function readPartitions(
       continue;
     }
     if (before) reread = true;
-    const found = !p.topic
+    let found = !p.topic
       ? { errorCode: usesTopicIds ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }
       : readable !== null && !readable.has(p.topic)
         ? { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED }
         : broker.replicas.lookup(p.topic, p.partition);
+    if (!('errorCode' in found)) {
+      // Kafka's check of the epoch the client or follower knows (v9+ carries it; -1: no check).
+      const epochError = ReplicaManager.leaderEpochError(found.assignment, p.currentLeaderEpoch);
+      if (epochError !== ErrorCode.NONE) found = { errorCode: epochError };
+      else if (replicaId >= 0) {
+        // A follower's fetch offset says what it holds: its state (and maybe the high watermark) moves first, so
+        // that the answer carries the high watermark it made.
+        const followerError = broker.replicas.updateFollowerFetchState(found.log, replicaId, Number(p.fetchOffset));
+        if (followerError !== ErrorCode.NONE) found = { errorCode: followerError };
+      }
+    }
     if ('errorCode' in found) {
       const data = emptyPartition(p.partition, found.errorCode);
       if (found.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER && hints) {
@@ -160,10 +178,12 @@ async function readPartitions(
         stored: null,
         readableEnd: -1,
         fetchOffset: -1,
+        replica: false,
       });
       continue;
     }
     const { log } = found;
+    const logEndOffset = log.logEndOffset;
     const highWatermark = log.highWatermark;
     const lastStableOffset = log.lastStableOffset;
     const data = emptyPartition(p.partition, ErrorCode.NONE);
@@ -173,7 +193,11 @@ async function readPartitions(
     try {
       // KIP-74: the first partition with data returns at least one whole batch, even past the limits.
       const result =
-        limit > 0 || bytes === 0 ? await log.read(Number(p.fetchOffset), limit, bytes === 0, readCommitted) : null;
+        limit > 0 || bytes === 0
+          ? replicaId >= 0
+            ? await log.readForFollower(Number(p.fetchOffset), limit, bytes === 0)
+            : await log.read(Number(p.fetchOffset), limit, bytes === 0, readCommitted)
+          : null;
       if (result && result.records.length > 0) {
         stored = result.records;
         if (apiVersion >= 4 && result.abortedTransactions) {
@@ -212,8 +236,9 @@ async function readPartitions(
       highWatermark,
       limit,
       stored,
-      readableEnd: readCommitted ? lastStableOffset : highWatermark,
+      readableEnd: replicaId >= 0 ? logEndOffset : readCommitted ? lastStableOffset : highWatermark,
       fetchOffset: Number(p.fetchOffset),
+      replica: replicaId >= 0,
     });
   }
   return reads;
@@ -326,7 +351,7 @@ async function answerFetch(ctx: RequestContext, request: FetchRequest): Promise<
   // KIP-951: the current leader of a partition led elsewhere (v12+), and its endpoint (v16+).
   const hints =
     apiVersion >= FIRST_VERSION_WITH_CURRENT_LEADER ? new LeaderHints(broker, connection.socket.localPort) : null;
-  let reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, readable, hints);
+  let reads = await readPartitions(broker, replicaId, apiVersion, partitions, maxBytes, readCommitted, readable, hints);
   // As in Kafka, min_bytes counts what the logs hold up to each partition's limit: a read that its limit cut
   // short counts as its whole limit (else min_bytes near max_bytes could wait out max_wait_ms, data there).
   const enough = (rs: PartitionRead[]) => {
@@ -355,7 +380,17 @@ async function answerFetch(ctx: RequestContext, request: FetchRequest): Promise<
       return current.some(moved);
     });
     if (!woken) break;
-    reads = await readPartitions(broker, apiVersion, partitions, maxBytes, readCommitted, readable, hints, current);
+    reads = await readPartitions(
+      broker,
+      replicaId,
+      apiVersion,
+      partitions,
+      maxBytes,
+      readCommitted,
+      readable,
+      hints,
+      current,
+    );
   }
 
   // Consumers' byte rate (consumer_byte_rate): a fetch that takes the client over its quota is answered empty

@@ -9,6 +9,7 @@ import { DecodeError } from '../../protocol/primitives/decode-error.js';
 import { CompressionError } from '../../protocol/records/compression/index.js';
 import { defineHandler } from '../api-handler.js';
 import { AclOperation, authorizedNames, ResourceType } from '../authorization.js';
+import { ReplicaManager } from '../replica-manager.js';
 
 /** Special timestamps of ListOffsets. */
 const LATEST_TIMESTAMP = -1n;
@@ -57,6 +58,12 @@ export const listOffsetsHandler = defineHandler<ListOffsetsRequest, ListOffsetsR
         const found = broker.replicas.lookup(t.name, p.partitionIndex);
         if ('errorCode' in found) {
           response.errorCode = found.errorCode;
+          continue;
+        }
+        // Kafka's check of the epoch the client knows (v4+; -1: no check).
+        const epochError = ReplicaManager.leaderEpochError(found.assignment, p.currentLeaderEpoch);
+        if (epochError !== ErrorCode.NONE) {
+          response.errorCode = epochError;
           continue;
         }
         const { log } = found;

@@ -127,6 +127,22 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
                 if (apiVersion >= 5) response.logStartOffset = BigInt(result.logStartOffset);
                 if (apiVersion >= 2 && !result.duplicate)
                   response.logAppendTimeMs = BigInt(result.logAppendTimeMs ?? -1);
+                // acks=all on a replicated partition: answered once the in-sync replicas have the records (the
+                // high watermark passed them), Kafka's delayed produce.
+                // (A promise only then: the single-replica path stays synchronous.)
+                if (request.acks === -1 && found.log.isReplicated) {
+                  return broker.replicas
+                    .waitForHighWatermark(
+                      found.log,
+                      result.lastOffset + 1,
+                      settings.minInsyncReplicas,
+                      request.timeoutMs,
+                    )
+                    .then((errorCode) => {
+                      response.errorCode = errorCode;
+                    });
+                }
+                return undefined;
               },
               (error: unknown) => {
                 if (error instanceof AppendValidationError) {
@@ -148,7 +164,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
         return response;
       }),
     }));
-    // acks=all waits for the appends to be durable: Kafka's produce purgatory, counted for /metrics.
+    // acks=all waits for the appends to be durable and replicated: Kafka's produce purgatory, counted for /metrics.
     if (sync) broker.metrics.delayedProduceStarted();
     try {
       await Promise.all(pending);

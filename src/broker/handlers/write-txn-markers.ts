@@ -43,6 +43,9 @@ export const writeTxnMarkersHandler = defineHandler<WriteTxnMarkersRequest, Writ
   },
 });
 
+/** Kafka's request.timeout.ms: how long a marker waits for the in-sync replicas. */
+const MARKER_REPLICATION_TIMEOUT_MS = 30_000;
+
 async function writeMarker(
   broker: BrokerServices,
   marker: WriteTxnMarkersRequest['markers'][number],
@@ -51,9 +54,10 @@ async function writeMarker(
 ): Promise<number> {
   const found = broker.replicas.lookup(topic, partition);
   if ('errorCode' in found) return found.errorCode;
+  let endOffset: number;
   try {
     // The log refuses a marker from an older producer or coordinator epoch (ProducerStateError).
-    await found.log.appendMarker(
+    const result = await found.log.appendMarker(
       {
         producerId: marker.producerId,
         producerEpoch: marker.producerEpoch,
@@ -62,11 +66,23 @@ async function writeMarker(
       },
       { sync: broker.settings.flushOnAcksAll },
     );
+    endOffset = result.lastOffset + 1;
   } catch (error) {
     if (error instanceof ProducerStateError) return error.errorCode;
     if (!(error instanceof LogOfflineError))
       broker.logger.error('could not write a transaction marker', { topic, partition, error: error as Error });
     return ErrorCode.KAFKA_STORAGE_ERROR;
+  }
+  // Kafka writes markers with acks=all: on a replicated partition the answer waits for the ISR (the coordinator
+  // retries a marker not acknowledged).
+  if (found.log.isReplicated) {
+    const errorCode = await broker.replicas.waitForHighWatermark(
+      found.log,
+      endOffset,
+      1,
+      MARKER_REPLICATION_TIMEOUT_MS,
+    );
+    if (errorCode !== ErrorCode.NONE) return errorCode;
   }
   // Transactional offsets of a group settle with the marker, as after the coordinator's own markers.
   if (topic === CONSUMER_OFFSETS_TOPIC)

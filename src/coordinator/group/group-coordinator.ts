@@ -310,6 +310,16 @@ export class GroupCoordinator {
     if (count !== null) for (let p = 0; p < count; p++) await this.load(p);
   }
 
+  /** This broker became the leader of a `__consumer_offsets` partition: its groups are loaded from its log. */
+  loadPartition(partition: number): Promise<void> {
+    return this.load(partition);
+  }
+
+  /** This broker no longer leads a `__consumer_offsets` partition: its groups go (requests get NOT_COORDINATOR). */
+  unloadPartition(partition: number): void {
+    this.runtime.unload(partition);
+  }
+
   /** Lets the writes under way finish, then drops every group; later requests get NOT_COORDINATOR. */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -52,6 +52,11 @@ export class PartitionCoordinatorLog implements CoordinatorLog {
       now: () => number;
       /** True once the broker may no longer write as the partition's leader (its registration lease is lost). */
       fenced?: () => boolean;
+      /**
+       * For a replicated partition: resolves with Kafka's error code (0 when none) once the in-sync replicas have
+       * everything before `endOffset` (the high watermark passed it), as an acks=all produce waits.
+       */
+      replicated?: (endOffset: number) => Promise<number>;
     },
   ) {}
 
@@ -80,17 +85,31 @@ export class PartitionCoordinatorLog implements CoordinatorLog {
     if (this.options.fenced?.()) throw new KafkaError(ErrorCode.NOT_COORDINATOR, 'this broker is fenced');
     const timestamp = BigInt(this.options.now());
     const inputs = records.map((r) => ({ key: r.key, value: r.value, timestamp }));
+    let endOffset: number;
     if (!transactional) {
-      await this.log.append(buildRecordBatch(inputs), { sync: this.options.sync, recordCount: records.length });
-      return;
+      const result = await this.log.append(buildRecordBatch(inputs), {
+        sync: this.options.sync,
+        recordCount: records.length,
+      });
+      endOffset = result.lastOffset + 1;
+    } else {
+      const batch = buildRecordBatch(inputs, { ...transactional, baseSequence: -1, isTransactional: true });
+      try {
+        // Only the producer's epoch is checked: a coordinator's batch carries no sequence.
+        const result = await this.log.append(batch, {
+          sync: this.options.sync,
+          recordCount: records.length,
+          fromCoordinator: true,
+        });
+        endOffset = result.lastOffset + 1;
+      } catch (error) {
+        if (error instanceof ProducerStateError) throw new KafkaError(error.errorCode, error.message);
+        throw error;
+      }
     }
-    const batch = buildRecordBatch(inputs, { ...transactional, baseSequence: -1, isTransactional: true });
-    try {
-      // Only the producer's epoch is checked: a coordinator's batch carries no sequence.
-      await this.log.append(batch, { sync: this.options.sync, recordCount: records.length, fromCoordinator: true });
-    } catch (error) {
-      if (error instanceof ProducerStateError) throw new KafkaError(error.errorCode, error.message);
-      throw error;
-    }
+    if (!this.options.replicated) return;
+    // Written here but not committed: not a KafkaError, so the partition is loaded again from what is committed.
+    const errorCode = await this.options.replicated(endOffset);
+    if (errorCode !== ErrorCode.NONE) throw new Error(`coordinator write not replicated (error ${errorCode})`);
   }
 }

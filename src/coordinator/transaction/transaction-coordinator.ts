@@ -159,6 +159,16 @@ export class TransactionCoordinator {
     if (count !== null) for (let p = 0; p < count; p++) await this.runtime.load(p);
   }
 
+  /** This broker became the leader of a `__transaction_state` partition: its transactions are loaded. */
+  loadPartition(partition: number): Promise<void> {
+    return this.runtime.load(partition);
+  }
+
+  /** This broker no longer leads a `__transaction_state` partition: its transactions go (NOT_COORDINATOR). */
+  unloadPartition(partition: number): void {
+    this.runtime.unload(partition);
+  }
+
   /** Lets operations in progress finish, then unloads every partition (before the logs close). */
   close(): Promise<void> {
     return this.runtime.close();

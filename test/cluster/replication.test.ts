@@ -1,0 +1,459 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { EtcdMetadataStore } from '../../src/cluster/etcd-metadata-store.js';
+import { type PartitionAssignment, TopicMetadata } from '../../src/cluster/topic-metadata.js';
+import { partitionForGroup } from '../../src/coordinator/group/offsets-records.js';
+import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
+import { apis } from '../../src/protocol/generated/index.js';
+import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
+import { consumeWithKcat } from '../integration/clients.js';
+import { RawClient } from '../integration/raw-client.js';
+import { eventually, kafkaFor } from './cluster-helpers.js';
+import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd.js';
+
+const PREFIX = '/samsa/replication';
+/** Low, so that a stopped follower leaves the ISR within the test (Kafka's default is 30 s). */
+const LAG_TIME_MAX_MS = 1_500;
+
+let etcd: EtcdServer;
+let dir: string;
+const brokers = new Map<number, Broker>();
+
+function logDirOf(nodeId: number): string {
+  return join(dir, `broker-${nodeId}`);
+}
+
+/** Starts (or starts again, on the same log dir) broker `nodeId`. */
+async function start(nodeId: number): Promise<Broker> {
+  const broker = await startBroker({
+    nodeId,
+    etcd: { endpoints: [etcd.endpoint], prefix: PREFIX },
+    logDirs: [logDirOf(nodeId)],
+    replication: { replicaLagTimeMaxMs: LAG_TIME_MAX_MS, replicaFetchBackoffMs: 100 },
+    // Broker 1 serves /metrics, for its replication gauges.
+    ...(nodeId === 1 ? { httpListener: { host: '127.0.0.1', port: 0 } } : {}),
+  });
+  brokers.set(nodeId, broker);
+  return broker;
+}
+
+async function stop(nodeId: number): Promise<void> {
+  await brokers.get(nodeId)!.stop();
+  brokers.delete(nodeId);
+}
+
+before(async () => {
+  if (etcdUnavailable) return;
+  etcd = await startEtcd();
+  dir = await mkdtemp(join(tmpdir(), 'samsa-replication-'));
+  for (const id of [1, 2, 3]) await start(id);
+  for (const b of brokers.values()) {
+    await eventually(`broker ${b.settings.nodeId} sees three brokers`, async () =>
+      (await metadata(b, [])).brokers.length === 3 ? true : undefined,
+    );
+  }
+});
+
+after(async () => {
+  if (etcdUnavailable) return;
+  for (const b of brokers.values()) await b.stop();
+  await etcd.destroy();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function withRaw<T>(broker: Broker, fn: (c: RawClient) => Promise<T>): Promise<T> {
+  const c = await RawClient.connect(broker.port);
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
+function metadata(broker: Broker, topics: string[]) {
+  return withRaw(broker, (c) =>
+    c.request(apis.Metadata, 12, {
+      topics: topics.map((name) => ({ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name })),
+      allowAutoTopicCreation: false,
+      includeClusterAuthorizedOperations: false,
+      includeTopicAuthorizedOperations: false,
+    }),
+  );
+}
+
+async function partitionState(broker: Broker, topic: string) {
+  const md = await metadata(broker, [topic]);
+  const p = md.topics[0]!.partitions[0]!;
+  return { leader: p.leaderId, epoch: p.leaderEpoch, replicas: p.replicaNodes, isr: [...p.isrNodes].sort() };
+}
+
+async function createTopic(broker: Broker, name: string, configs: Record<string, string> = {}, replicas?: number[]) {
+  const r = await withRaw(broker, (c) =>
+    c.request(apis.CreateTopics, 7, {
+      topics: [
+        {
+          name,
+          numPartitions: replicas ? -1 : 1,
+          replicationFactor: replicas ? -1 : 3,
+          assignments: replicas ? [{ partitionIndex: 0, brokerIds: replicas }] : [],
+          configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })),
+        },
+      ],
+      timeoutMs: 10_000,
+      validateOnly: false,
+    }),
+  );
+  assert.equal(r.topics[0]!.errorCode, ErrorCode.NONE, r.topics[0]!.errorMessage ?? '');
+}
+
+/** Produces one record (acks=all unless said) straight to `broker`; the partition's error code. */
+async function produceTo(broker: Broker, topic: string, value: string, acks = -1, timeoutMs = 10_000): Promise<number> {
+  const records = buildRecordBatch([{ key: null, value: Buffer.from(value), timestamp: BigInt(Date.now()) }]);
+  const r = await withRaw(broker, (c) =>
+    c.request(apis.Produce, 9, {
+      transactionalId: null,
+      acks,
+      timeoutMs,
+      topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+    }),
+  );
+  return r.responses[0]!.partitionResponses[0]!.errorCode;
+}
+
+/** The bytes of a partition's segment files on one broker, in offset order. */
+async function segmentBytes(nodeId: number, topic: string): Promise<Buffer> {
+  const dir = join(logDirOf(nodeId), `${topic}-0`);
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.log')).sort();
+  return Buffer.concat(await Promise.all(files.map((f) => readFile(join(dir, f)))));
+}
+
+/** Waits until every live replica's segments equal the leader's, and returns them. */
+async function replicasIdentical(topic: string, nodeIds: number[]): Promise<Buffer> {
+  return eventually(`${topic}: replicas ${nodeIds.join(',')} identical`, async () => {
+    const all = await Promise.all(nodeIds.map((id) => segmentBytes(id, topic)));
+    return all.every((b) => b.equals(all[0]!)) && all[0]!.length > 0 ? all[0] : undefined;
+  });
+}
+
+test('a topic of replication factor 3: acks=all produces through KafkaJS are answered once every replica has them, ' +
+  'and every broker holds the same batches, byte for byte', { skip: etcdUnavailable }, async () => {
+  const first = brokers.get(1)!;
+  await createTopic(first, 'replicated');
+  const state = await partitionState(first, 'replicated');
+  assert.equal(state.replicas.length, 3);
+  assert.deepEqual(state.isr, [1, 2, 3]);
+  const kafka = kafkaFor([first.bootstrap]);
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (let i = 0; i < 20; i++) {
+      await producer.send({ topic: 'replicated', acks: -1, messages: [{ key: `k${i}`, value: `value-${i}` }] });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  const bytes = await replicasIdentical('replicated', [1, 2, 3]);
+  assert.ok(bytes.length > 0);
+  // kcat (librdkafka) finds the leader and reads the twenty, in order.
+  const read = await consumeWithKcat(first.bootstrap, 'replicated', 0, 'read_uncommitted');
+  assert.deepEqual(
+    read.map((r) => r.value),
+    Array.from({ length: 20 }, (_, i) => `value-${i}`),
+  );
+  // A consumer reads all twenty from the leader, up to the high watermark.
+  const consumer = kafka.consumer({ groupId: 'replicated-readers' });
+  await consumer.connect();
+  const seen: string[] = [];
+  try {
+    await consumer.subscribe({ topic: 'replicated', fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            seen.push(message.value!.toString());
+            if (seen.length === 20) resolve();
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 20 }, (_, i) => `value-${i}`),
+  );
+});
+
+/** A gauge's value from a broker's /metrics. */
+async function gauge(broker: Broker, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  assert.ok(line, `${name} in /metrics`);
+  return Number(line.split(' ')[1]);
+}
+
+/** Writes a change to a topic record in the store, as the controller does. */
+async function changeRecord(topic: string, change: (p: PartitionAssignment) => Partial<PartitionAssignment> | null) {
+  const store = await EtcdMetadataStore.open({ endpoints: [etcd.endpoint], prefix: PREFIX });
+  const topics = await TopicMetadata.load(store);
+  try {
+    const outcome = await topics.modify(topic, (t) => ({
+      ...t,
+      partitions: t.partitions.map((p) => ({ ...p, ...(change(p) ?? {}) })),
+    }));
+    assert.equal(outcome, 'updated');
+  } finally {
+    topics.close();
+    await store.close();
+  }
+}
+
+test('the group coordinator moves with the leadership of its __consumer_offsets partition (replicated three times): ' +
+  'the new leader loads the group from its replica and serves the committed offsets', {
+  skip: etcdUnavailable,
+}, async () => {
+  const first = brokers.get(1)!;
+  const groupId = 'replicated-readers';
+  const md = await metadata(first, ['__consumer_offsets']);
+  const partition = partitionForGroup(groupId, md.topics[0]!.partitions.length);
+  const before = md.topics[0]!.partitions.find((p) => p.partitionIndex === partition)!;
+  assert.equal(before.replicaNodes.length, 3);
+  const next = before.replicaNodes.find((id) => id !== before.leaderId)!;
+  await changeRecord('__consumer_offsets', (p) =>
+    p.partition === partition ? { leader: next, leaderEpoch: p.leaderEpoch + 1 } : null,
+  );
+  await eventually('FindCoordinator names the new leader', async () => {
+    const r = await withRaw(first, (c) =>
+      c.request(apis.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: [groupId] }),
+    );
+    return r.coordinators[0]!.nodeId === next ? true : undefined;
+  });
+  const admin = kafkaFor([brokers.get(next)!.bootstrap]).admin();
+  await admin.connect();
+  try {
+    const committed = await admin.fetchOffsets({ groupId, topics: ['replicated'] });
+    assert.deepEqual(
+      committed[0]!.partitions.map((p) => [p.partition, p.offset]),
+      [[0, '20']],
+    );
+  } finally {
+    await admin.disconnect();
+  }
+  // The previous leader dropped the group when it stopped leading its partition.
+  const stale = await withRaw(brokers.get(before.leaderId)!, (c) =>
+    c.request(apis.OffsetFetch, 8, {
+      groupId: '',
+      topics: [],
+      groups: [{ groupId, memberId: null, memberEpoch: -1, topics: [{ name: 'replicated', partitionIndexes: [0] }] }],
+      requireStable: false,
+    }),
+  );
+  assert.equal(stale.groups[0]!.errorCode, ErrorCode.NOT_COORDINATOR);
+});
+
+test('transactions on replicated partitions: the state log and the markers are replicated; kcat reads the committed ' +
+  'records under read_committed, none of the aborted ones, and every replica holds the same batches', {
+  skip: etcdUnavailable,
+}, async () => {
+  const first = brokers.get(1)!;
+  await createTopic(first, 'replicated-txn');
+  const kafka = kafkaFor([first.bootstrap], 'replicated-txn');
+  const producer = kafka.producer({ transactionalId: 'replicated-txn', idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    const committed = await producer.transaction();
+    await committed.send({ topic: 'replicated-txn', messages: [{ value: 'committed-1' }, { value: 'committed-2' }] });
+    await committed.commit();
+    const aborted = await producer.transaction();
+    await aborted.send({ topic: 'replicated-txn', messages: [{ value: 'aborted' }] });
+    await aborted.abort();
+  } finally {
+    await producer.disconnect();
+  }
+  const state = await partitionState(first, '__transaction_state');
+  assert.equal(state.replicas.length, 3);
+  await replicasIdentical('replicated-txn', [1, 2, 3]);
+  const { leader } = await partitionState(first, 'replicated-txn');
+  const read = await consumeWithKcat(brokers.get(leader)!.bootstrap, 'replicated-txn', 0, 'read_committed');
+  assert.deepEqual(
+    read.map((r) => r.value),
+    ['committed-1', 'committed-2'],
+  );
+});
+
+test('followers refuse client produces and fetches with NOT_LEADER_OR_FOLLOWER and the leader hint; a fetch naming a ' +
+  'newer leader epoch than the leader knows is UNKNOWN_LEADER_EPOCH', { skip: etcdUnavailable }, async () => {
+  const first = brokers.get(1)!;
+  await createTopic(first, 'roles');
+  const { leader, epoch } = await partitionState(first, 'roles');
+  const follower = [...brokers.values()].find((b) => b.settings.nodeId !== leader)!;
+  const records = buildRecordBatch([{ key: null, value: Buffer.from('x'), timestamp: BigInt(Date.now()) }]);
+  await withRaw(follower, async (c) => {
+    const produced = await c.request(apis.Produce, 10, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 5000,
+      topicData: [{ name: 'roles', partitionData: [{ index: 0, records }] }],
+    });
+    const p = produced.responses[0]!.partitionResponses[0]!;
+    assert.equal(p.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    assert.deepEqual(p.currentLeader, { leaderId: leader, leaderEpoch: epoch });
+    const fetched = await c.request(apis.Fetch, 12, fetchRequest('roles', -1));
+    const f = fetched.responses[0]!.partitions[0]!;
+    assert.equal(f.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    assert.equal(f.currentLeader.leaderId, leader);
+  });
+  const leaderBroker = brokers.get(leader)!;
+  await withRaw(leaderBroker, async (c) => {
+    // The leader serves once its own watch has created the log (the topic was created through broker 1).
+    await eventually('the leader serves the partition', async () => {
+      const current = await c.request(apis.Fetch, 12, fetchRequest('roles', epoch));
+      return current.responses[0]!.partitions[0]!.errorCode === ErrorCode.NONE ? true : undefined;
+    });
+    const newer = await c.request(apis.Fetch, 12, fetchRequest('roles', epoch + 1));
+    assert.equal(newer.responses[0]!.partitions[0]!.errorCode, ErrorCode.UNKNOWN_LEADER_EPOCH);
+  });
+});
+
+test('a stopped follower leaves the ISR after replica.lag.time.max.ms and acks=all goes on with min.insync.replicas=2; ' +
+  'with two stopped NOT_ENOUGH_REPLICAS; restarted, they catch up and rejoin the ISR', {
+  skip: etcdUnavailable,
+}, async () => {
+  const leader = brokers.get(1)!;
+  await createTopic(leader, 'isr', { 'min.insync.replicas': '2' }, [1, 2, 3]);
+  assert.equal(await produceTo(leader, 'isr', 'all three'), ErrorCode.NONE);
+
+  await stop(3);
+  await eventually('broker 3 leaves the ISR', async () => {
+    const { isr } = await partitionState(leader, 'isr');
+    return isr.join() === '1,2' ? true : undefined;
+  });
+  assert.equal(await produceTo(leader, 'isr', 'two of three'), ErrorCode.NONE);
+  assert.ok((await gauge(leader, 'kafka_server_replicamanager_underreplicatedpartitions')) >= 1);
+  assert.ok((await gauge(leader, 'kafka_server_replicamanager_leadercount')) >= 1);
+
+  // Broker 2 stops too: a write already taken waits for it until it leaves the ISR, then the ISR is smaller than
+  // min.insync.replicas; later writes are refused before they are appended.
+  await stop(2);
+  assert.equal(await produceTo(leader, 'isr', 'taken, not replicated'), ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+  await eventually('broker 2 leaves the ISR', async () => {
+    const { isr } = await partitionState(leader, 'isr');
+    return isr.join() === '1' ? true : undefined;
+  });
+  assert.equal(await produceTo(leader, 'isr', 'refused'), ErrorCode.NOT_ENOUGH_REPLICAS);
+  // acks=1 still writes, as in Kafka.
+  assert.equal(await produceTo(leader, 'isr', 'acks=1', 1), ErrorCode.NONE);
+
+  await start(2);
+  await start(3);
+  await eventually('brokers 2 and 3 rejoin the ISR', async () => {
+    const { isr } = await partitionState(leader, 'isr');
+    return isr.join() === '1,2,3' ? true : undefined;
+  });
+  await replicasIdentical('isr', [1, 2, 3]);
+  assert.equal(await produceTo(leader, 'isr', 'all three again'), ErrorCode.NONE);
+});
+
+test('a follower behind its leader log start (records deleted while it was down) starts its log over there', {
+  skip: etcdUnavailable,
+}, async () => {
+  const leader = brokers.get(1)!;
+  await createTopic(leader, 'behind', {}, [1, 2, 3]);
+  assert.equal(await produceTo(leader, 'behind', 'first'), ErrorCode.NONE);
+  await stop(3);
+  for (let i = 0; i < 5; i++) assert.equal(await produceTo(leader, 'behind', `while-down-${i}`), ErrorCode.NONE);
+  const deleted = await withRaw(leader, (c) =>
+    c.request(apis.DeleteRecords, 2, {
+      topics: [{ name: 'behind', partitions: [{ partitionIndex: 0, offset: 4n }] }],
+      timeoutMs: 10_000,
+    }),
+  );
+  assert.equal(deleted.topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
+  await start(3);
+  await eventually('broker 3 rejoins the ISR', async () => {
+    const { isr } = await partitionState(leader, 'behind');
+    return isr.join() === '1,2,3' ? true : undefined;
+  });
+  // Its fetch from offset 1 was out of range: its log starts at the leader's log start, 4, with the last two.
+  const files = (await readdir(join(logDirOf(3), 'behind-0'))).filter((f) => f.endsWith('.log'));
+  assert.deepEqual(files, ['00000000000000000004.log']);
+  const bytes = await segmentBytes(3, 'behind');
+  assert.equal(bytes.includes(Buffer.from('while-down-4')), true);
+  assert.equal(bytes.includes(Buffer.from('while-down-2')), false);
+});
+
+test('leadership moved in the topic record (as the controller will): the old leader becomes a follower and truncates ' +
+  'the tail it wrote alone under the old epoch; the new leader serves (epoch 0 fenced), and every replica ends identical', {
+  skip: etcdUnavailable,
+}, async () => {
+  const old = brokers.get(1)!;
+  await createTopic(old, 'moved', {}, [1, 2, 3]);
+  for (let i = 0; i < 3; i++) assert.equal(await produceTo(old, 'moved', `committed-${i}`), ErrorCode.NONE);
+  await replicasIdentical('moved', [1, 2, 3]);
+
+  // The followers stop; the leader takes two records alone (acks=1): a tail no other replica has.
+  await stop(2);
+  await stop(3);
+  assert.equal(await produceTo(old, 'moved', 'divergent-1', 1), ErrorCode.NONE);
+  assert.equal(await produceTo(old, 'moved', 'divergent-2', 1), ErrorCode.NONE);
+
+  // Broker 2 leads from epoch 1 with the ISR {2, 3}: the write the controller makes on a failover.
+  await changeRecord('moved', (p) => ({ leader: 2, leaderEpoch: p.leaderEpoch + 1, isr: [2, 3] }));
+  const fresh = await start(2);
+  await start(3);
+  await eventually('broker 2 leads', async () =>
+    (await produceTo(fresh, 'moved', 'new-leader', -1, 5_000)) === ErrorCode.NONE ? true : undefined,
+  );
+  // Broker 1 truncated its two records and copied the new leader's; the ISR takes it back.
+  await eventually('broker 1 rejoins the ISR', async () => {
+    const { isr, leader } = await partitionState(fresh, 'moved');
+    return leader === 2 && isr.join() === '1,2,3' ? true : undefined;
+  });
+  const bytes = await replicasIdentical('moved', [1, 2, 3]);
+  assert.equal(bytes.includes(Buffer.from('divergent-1')), false);
+  assert.equal(bytes.includes(Buffer.from('new-leader')), true);
+  // A client still on epoch 0 is fenced by the new leader (epoch 1).
+  const stale = await withRaw(fresh, (c) => c.request(apis.Fetch, 12, fetchRequest('moved', 0)));
+  assert.equal(stale.responses[0]!.partitions[0]!.errorCode, ErrorCode.FENCED_LEADER_EPOCH);
+  // The old leader refuses clients now, pointing at the new one.
+  const p = await withRaw(old, (c) => c.request(apis.Fetch, 12, fetchRequest('moved', -1)));
+  assert.equal(p.responses[0]!.partitions[0]!.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  assert.equal(p.responses[0]!.partitions[0]!.currentLeader.leaderId, 2);
+});
+
+function fetchRequest(topic: string, currentLeaderEpoch: number, replicaId = -1) {
+  return {
+    clusterId: null,
+    replicaId,
+    replicaState: { replicaId: -1, replicaEpoch: -1n },
+    maxWaitMs: 0,
+    minBytes: 0,
+    maxBytes: 1 << 20,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: [
+      {
+        topic,
+        topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+        partitions: [
+          {
+            partition: 0,
+            currentLeaderEpoch,
+            fetchOffset: 0n,
+            lastFetchedEpoch: -1,
+            logStartOffset: -1n,
+            partitionMaxBytes: 1 << 20,
+            replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA',
+          },
+        ],
+      },
+    ],
+    forgottenTopicsData: [],
+    rackId: '',
+  };
+}
