@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { Admin } from '@platformatic/kafka';
+import { Admin, type ClientQuotaKeyValue } from '@platformatic/kafka';
 import { type Broker, startBroker } from '../../src/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { withTempDir } from '../storage/helpers.js';
@@ -62,14 +62,19 @@ test('AlterClientQuotas and DescribeClientQuotas: set, match exact, default and 
     // A key Samsa does not enforce is refused, not stored.
     await assert.rejects(
       a.alterClientQuotas({
-        entries: [{ entities: [clientId('x')], ops: [{ key: 'request_percentage', value: 50, remove: false }] }],
+        entries: [
+          {
+            entities: [clientId('x')],
+            ops: [{ key: 'connection_creation_rate' as ClientQuotaKeyValue, value: 50, remove: false }],
+          },
+        ],
       }),
       (e: AggregateError) => {
         const { entries } = (
           e.errors[0] as { response: { entries: Array<{ errorCode: number; errorMessage: string }> } }
         ).response;
         assert.equal(entries[0]!.errorCode, ErrorCode.INVALID_REQUEST);
-        assert.match(entries[0]!.errorMessage, /request_percentage is not enforced by Samsa/);
+        assert.match(entries[0]!.errorMessage, /connection_creation_rate is not enforced by Samsa/);
         return true;
       },
     );

@@ -13,12 +13,22 @@ import type {
 import type { AlterClientQuotasResponse } from '../../protocol/generated/messages/alter-client-quotas-response.js';
 import { defineHandler } from '../api-handler.js';
 import { AclOperation, authorizeCluster } from '../authorization.js';
-import { CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE } from '../client-quota-manager.js';
+import {
+  CONSUMER_BYTE_RATE,
+  CONTROLLER_MUTATION_RATE,
+  PRODUCER_BYTE_RATE,
+  REQUEST_PERCENTAGE,
+} from '../client-quota-manager.js';
 
-/** The quotas Samsa enforces (both longs, in bytes per second). */
-const ENFORCED_KEYS = new Set([PRODUCER_BYTE_RATE, CONSUMER_BYTE_RATE]);
+/** The quotas Samsa enforces on users and client ids, with Kafka's types: longs are whole numbers. */
+const ENFORCED_KEYS = new Map([
+  [PRODUCER_BYTE_RATE, 'Long'],
+  [CONSUMER_BYTE_RATE, 'Long'],
+  [REQUEST_PERCENTAGE, 'Double'],
+  [CONTROLLER_MUTATION_RATE, 'Double'],
+]);
 /** Kafka's other quota keys: refused rather than stored and ignored. */
-const NOT_ENFORCED_KEYS = new Set(['request_percentage', 'controller_mutation_rate', 'connection_creation_rate']);
+const NOT_ENFORCED_KEYS = new Set(['connection_creation_rate']);
 
 type Checked = { change: ClientQuotaChange } | { errorCode: number; errorMessage: string };
 
@@ -47,13 +57,15 @@ function checkEntry(entry: AlterClientQuotasRequestEntryData): Checked {
     if (keys.has(op.key)) return invalid(`Duplicate quota key ${op.key} not updating quota for ${describe(entity)}`);
     keys.add(op.key);
     if (NOT_ENFORCED_KEYS.has(op.key))
-      return invalid(`${op.key} is not enforced by Samsa (it enforces ${[...ENFORCED_KEYS].join(' and ')})`);
-    if (!ENFORCED_KEYS.has(op.key)) return invalid(`Invalid configuration key ${op.key}`);
+      return invalid(`${op.key} is not enforced by Samsa (it enforces ${[...ENFORCED_KEYS.keys()].join(', ')})`);
+    const type = ENFORCED_KEYS.get(op.key);
+    if (type === undefined) return invalid(`Invalid configuration key ${op.key}`);
     if (op.remove) {
       remove.push(op.key);
       continue;
     }
-    if (!Number.isInteger(op.value)) return invalid(`Configuration ${op.key} must be a Long value`);
+    if (type === 'Long' && !Number.isInteger(op.value)) return invalid(`Configuration ${op.key} must be a Long value`);
+    if (!Number.isFinite(op.value)) return invalid(`Configuration ${op.key} must be a ${type} value`);
     if (op.value <= 0) return invalid(`Configuration ${op.key} must be a positive value`);
     set.set(op.key, op.value);
   }
@@ -65,10 +77,10 @@ function describe(entity: QuotaEntity): string {
 }
 
 /**
- * AlterClientQuotas (KIP-546): sets or removes producer_byte_rate and consumer_byte_rate on user, client-id and
- * (user, client-id) entities, null names being the defaults. Each entry is checked on its own; the valid ones
- * are written in one change of the metadata store unless validate_only. Keys Samsa does not enforce
- * (request_percentage, controller_mutation_rate, connection_creation_rate) are refused with INVALID_REQUEST.
+ * AlterClientQuotas (KIP-546): sets or removes producer_byte_rate, consumer_byte_rate, request_percentage and
+ * controller_mutation_rate on user, client-id and (user, client-id) entities, null names being the defaults.
+ * Each entry is checked on its own; the valid ones are written in one change of the metadata store unless
+ * validate_only. Keys Samsa does not enforce are refused with INVALID_REQUEST.
  */
 export const alterClientQuotasHandler = defineHandler<AlterClientQuotasRequest, AlterClientQuotasResponse>({
   api: alterClientQuotasApi,
