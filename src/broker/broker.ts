@@ -38,6 +38,7 @@ import { writeTxnMarkersApi } from '../protocol/generated/apis/write-txn-markers
 import packageRequire from '../protocol/records/package-require.cjs';
 import { Authorizer } from '../security/authorizer.js';
 import type { Connection } from '../server/connection.js';
+import { ConnectionQuotas } from '../server/connection-quotas.js';
 import { Listener } from '../server/listener.js';
 import { RequestMemoryPool } from '../server/request-memory-pool.js';
 import { LogCleaner } from '../storage/log-cleaner.js';
@@ -46,7 +47,7 @@ import { LogManager, readMetaProperties, writeMetaProperties } from '../storage/
 import { releaseWrittenChunks, setReadBufferPoolBytes } from '../storage/log-segment.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import { BrokerMetrics, type MetricSources } from './broker-metrics.js';
-import { ClientQuotaManager } from './client-quota-manager.js';
+import { ClientQuotaManager, CONNECTION_CREATION_RATE } from './client-quota-manager.js';
 import { staticConfigsOf } from './config-describer.js';
 import { consoleBackend } from './console-backend.js';
 import { FetchSessionCache } from './fetch-session.js';
@@ -164,6 +165,8 @@ export { defaultBrokerSettings };
  */
 export class Broker {
   private listeners: Listener[] = [];
+  /** The client quotas, once loaded: the listeners read the addresses' connection_creation_rate from them. */
+  private clientQuotas: ClientQuotaMetadata | null = null;
   /** The handles holding each log dir's `.lock`; closing them releases the locks. */
   private logDirLocks: FileHandle[] = [];
   private dispatcher: RequestDispatcher | null = null;
@@ -274,6 +277,7 @@ export class Broker {
     this.startupClosers.push(async () => scramCredentials.close());
     const quotas = await ClientQuotaMetadata.load(store);
     this.startupClosers.push(async () => quotas.close());
+    this.clientQuotas = quotas;
     // The ACLs are in the authorizer before the listeners serve: no request is ever decided without them.
     const authorizer = settings.authorizer
       ? new Authorizer(settings.authorizer.superUsers, settings.authorizer.allowEveryoneIfNoAclFound)
@@ -757,6 +761,7 @@ export class Broker {
         listeners().map((l, i) => ({
           listener: settings.listeners?.[i]?.name ?? 'PLAINTEXT',
           count: l.connectionCount,
+          throttles: l.throttleStats,
         })),
       delayedFetches: () => stores()?.replicas.delayedFetches.size ?? 0,
       topicExists: (name) => stores()?.topics.get(name) !== undefined,
@@ -798,6 +803,16 @@ export class Broker {
     );
   }
 
+  /** The connection_creation_rate of an address (KIP-612): its own quota, else the default for addresses. */
+  private ipConnectionRate(address: string): number | undefined {
+    const quotas = this.clientQuotas;
+    if (!quotas || quotas.isEmpty) return undefined;
+    return (
+      quotas.get([{ entityType: 'ip', entityName: address }])?.get(CONNECTION_CREATION_RATE) ??
+      quotas.get([{ entityType: 'ip', entityName: null }])?.get(CONNECTION_CREATION_RATE)
+    );
+  }
+
   private async bindListeners(): Promise<ListenerSettings[]> {
     const { settings } = this;
     const listeners = settings.listeners ?? [
@@ -811,6 +826,8 @@ export class Broker {
     ];
     // queued.max.request.bytes bounds the request memory of all connections, whichever listener took them.
     const requestMemory = new RequestMemoryPool(settings.queuedMaxRequestBytes);
+    // The connection limits of all listeners, read from the settings at each new connection (they are dynamic).
+    const connectionQuotas = new ConnectionQuotas(settings, (address) => this.ipConnectionRate(address));
     for (const l of listeners) {
       const listener = new Listener(
         {
@@ -818,9 +835,13 @@ export class Broker {
           port: l.port,
           maxRequestBytes: settings.socketRequestMaxBytes,
           idleTimeoutMs: settings.connectionsMaxIdleMs,
-          // Read at each accepted connection: max.connections is a dynamic broker config.
-          get maxConnections() {
-            return settings.maxConnections;
+          name: l.name,
+          connectionQuotas,
+          listenerLimits: {
+            ...(l.maxConnections !== undefined ? { maxConnections: l.maxConnections } : {}),
+            ...(l.maxConnectionCreationRate !== undefined
+              ? { maxConnectionCreationRate: l.maxConnectionCreationRate }
+              : {}),
           },
           requestMemory,
           // Segment reads in responses go back to storage's read buffer pool once written.

@@ -9,15 +9,17 @@
  */
 import type { ClientQuotaMetadata, QuotaEntity } from '../cluster/client-quotas.js';
 
-/** Kafka's quota.window.num and quota.window.size.seconds defaults. */
-export const QUOTA_WINDOW_NUM = 11;
-export const QUOTA_WINDOW_SIZE_MS = 1_000;
+import { QUOTA_WINDOW_NUM, QUOTA_WINDOW_SIZE_MS, SampledRate } from '../security/sampled-rate.js';
+
+export { QUOTA_WINDOW_NUM, QUOTA_WINDOW_SIZE_MS, SampledRate };
 
 export const PRODUCER_BYTE_RATE = 'producer_byte_rate';
 export const CONSUMER_BYTE_RATE = 'consumer_byte_rate';
 export type ByteRateQuota = typeof PRODUCER_BYTE_RATE | typeof CONSUMER_BYTE_RATE;
 /** The share of one request-handling thread's time, in percent per second (KIP-124). */
 export const REQUEST_PERCENTAGE = 'request_percentage';
+/** New connections per second from an address (KIP-612), on `ip` entities only. */
+export const CONNECTION_CREATION_RATE = 'connection_creation_rate';
 /** Partitions created or deleted per second (KIP-599). */
 export const CONTROLLER_MUTATION_RATE = 'controller_mutation_rate';
 /** The quotas counted in a sampled rate. */
@@ -38,68 +40,6 @@ export function requestTimeToPercentage(ms: number): number {
 /** A user name: the principal's name after `User:` (ANONYMOUS for unauthenticated connections, as in Kafka). */
 export function quotaUser(principal: string): string {
   return principal.startsWith('User:') ? principal.slice('User:'.length) : principal;
-}
-
-/**
- * A rate over a sliding window of samples (Kafka's Rate over a SampledStat): the sum of the samples divided by
- * the time they cover, counted as at least all but one full sample so that a first burst is not measured over
- * a few milliseconds.
- */
-export class SampledRate {
-  private readonly starts: number[];
-  private readonly values: number[];
-  private current = 0;
-
-  constructor(
-    private readonly samples = QUOTA_WINDOW_NUM,
-    private readonly sampleMs = QUOTA_WINDOW_SIZE_MS,
-  ) {
-    this.starts = new Array<number>(samples).fill(Number.NEGATIVE_INFINITY);
-    this.values = new Array<number>(samples).fill(0);
-  }
-
-  record(value: number, nowMs: number): void {
-    if (nowMs >= this.starts[this.current]! + this.sampleMs) {
-      this.current = (this.current + 1) % this.samples;
-      this.starts[this.current] = nowMs;
-      this.values[this.current] = 0;
-    }
-    this.values[this.current]! += value;
-  }
-
-  /** Takes back what `record` added (a throttled fetch sends no data, so its bytes do not count). */
-  unrecord(value: number): void {
-    this.values[this.current]! -= value;
-  }
-
-  /** Per second. */
-  rate(nowMs: number): number {
-    return (this.total(nowMs) * 1000) / this.windowMs(nowMs);
-  }
-
-  /** The time the samples cover, as the rate counts it. */
-  windowMs(nowMs: number): number {
-    let oldest = nowMs;
-    for (let i = 0; i < this.samples; i++) {
-      if (this.isLive(i, nowMs)) oldest = Math.min(oldest, this.starts[i]!);
-    }
-    let elapsed = nowMs - oldest;
-    const fullWindows = Math.floor(elapsed / this.sampleMs);
-    const minFullWindows = this.samples - 1;
-    if (fullWindows < minFullWindows) elapsed += (minFullWindows - fullWindows) * this.sampleMs;
-    return elapsed;
-  }
-
-  private total(nowMs: number): number {
-    let sum = 0;
-    for (let i = 0; i < this.samples; i++) if (this.isLive(i, nowMs)) sum += this.values[i]!;
-    return sum;
-  }
-
-  /** Samples older than the whole window no longer count. */
-  private isLive(i: number, nowMs: number): boolean {
-    return this.starts[i]! > nowMs - this.samples * this.sampleMs;
-  }
 }
 
 /**

@@ -5,7 +5,12 @@
  * cluster default, then static, then Kafka's default.
  */
 import type { DynamicConfigLayers } from '../cluster/broker-config-metadata.js';
-import { BROKER_CONFIGS, IGNORED_KAFKA_CONFIGS, SECURITY_KEY } from './broker-config.js';
+import {
+  BROKER_CONFIGS,
+  IGNORED_KAFKA_CONFIGS,
+  parseMaxConnectionsPerIpOverrides,
+  SECURITY_KEY,
+} from './broker-config.js';
 import { type BrokerSettings, defaultBrokerSettings } from './broker-settings.js';
 import { type ConfigKind, configValueError, LONG_MAX_TEXT, TOPIC_CONFIGS } from './topic-config.js';
 
@@ -56,9 +61,10 @@ const DYNAMIC_LOG_CONFIGS = [
 ];
 
 /**
- * Kafka's other dynamic configs that Samsa accepts. Threads, cleaner buffers, rates and metric reporters have no
- * effect here (Samsa has no such pools or quotas); they are stored and described as Kafka does, as the same keys in
- * server.properties are accepted without effect.
+ * Kafka's other dynamic configs that Samsa accepts. Threads, cleaner buffers, replication rates and metric
+ * reporters have no effect here (Samsa has no such pools or quotas); they are stored and described as Kafka does,
+ * as the same keys in server.properties are accepted without effect. The connection limits among them apply
+ * (applyDynamicBrokerConfigs).
  */
 const OTHER_DYNAMIC_CONFIGS: Readonly<Record<string, DynamicDefinition>> = {
   'log.cleaner.backoff.ms': { kind: 'long', default: '15000', atLeast: 0 },
@@ -189,6 +195,9 @@ export type DynamicallyConfigurable = Pick<
   | 'logMessageTimestampType'
   | 'minInsyncReplicas'
   | 'maxConnections'
+  | 'maxConnectionCreationRate'
+  | 'maxConnectionsPerIp'
+  | 'maxConnectionsPerIpOverrides'
 >;
 
 export function dynamicallyConfigurable(settings: BrokerSettings): DynamicallyConfigurable {
@@ -200,6 +209,9 @@ export function dynamicallyConfigurable(settings: BrokerSettings): DynamicallyCo
     logMessageTimestampType: settings.logMessageTimestampType,
     minInsyncReplicas: settings.minInsyncReplicas,
     maxConnections: settings.maxConnections,
+    maxConnectionCreationRate: settings.maxConnectionCreationRate,
+    maxConnectionsPerIp: settings.maxConnectionsPerIp,
+    maxConnectionsPerIpOverrides: settings.maxConnectionsPerIpOverrides,
   };
 }
 
@@ -246,5 +258,14 @@ export function applyDynamicBrokerConfigs(
     text('max.connections') === undefined
       ? base.maxConnections
       : Math.min(number('max.connections', base.maxConnections), defaultBrokerSettings().maxConnections);
+  settings.maxConnectionCreationRate = number('max.connection.creation.rate', base.maxConnectionCreationRate);
+  settings.maxConnectionsPerIp = number('max.connections.per.ip', base.maxConnectionsPerIp);
+  const overrides = text('max.connections.per.ip.overrides');
+  try {
+    settings.maxConnectionsPerIpOverrides =
+      overrides === undefined ? base.maxConnectionsPerIpOverrides : parseMaxConnectionsPerIpOverrides(overrides);
+  } catch {
+    settings.maxConnectionsPerIpOverrides = base.maxConnectionsPerIpOverrides;
+  }
   settings.dynamicConfigs = layers;
 }
