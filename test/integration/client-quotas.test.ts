@@ -36,7 +36,7 @@ function admin(bootstrap: string): Admin {
 
 const clientId = (name: string | null) => ({ entityType: 'client-id' as const, entityName: name });
 
-test('AlterClientQuotas and DescribeClientQuotas: set, match exact, default and any, strict, remove; unenforced keys refused', async () => {
+test('AlterClientQuotas and DescribeClientQuotas: set, match exact, default and any, strict, remove; a key of another entity type refused', async () => {
   const a = admin(broker.bootstrap);
   try {
     const altered = await a.alterClientQuotas({
@@ -59,7 +59,7 @@ test('AlterClientQuotas and DescribeClientQuotas: set, match exact, default and 
       altered.map((e) => e.errorCode),
       [ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE],
     );
-    // A key Samsa does not enforce is refused, not stored.
+    // A key of ip entities is refused on a client id, not stored.
     await assert.rejects(
       a.alterClientQuotas({
         entries: [
@@ -74,7 +74,7 @@ test('AlterClientQuotas and DescribeClientQuotas: set, match exact, default and 
           e.errors[0] as { response: { entries: Array<{ errorCode: number; errorMessage: string }> } }
         ).response;
         assert.equal(entries[0]!.errorCode, ErrorCode.INVALID_REQUEST);
-        assert.match(entries[0]!.errorMessage, /connection_creation_rate is not enforced by Samsa/);
+        assert.match(entries[0]!.errorMessage, /Invalid configuration key connection_creation_rate/);
         return true;
       },
     );
