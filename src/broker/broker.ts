@@ -37,6 +37,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { writeTxnMarkersApi } from '../protocol/generated/apis/write-txn-markers.js';
 import packageRequire from '../protocol/records/package-require.cjs';
 import { Authorizer } from '../security/authorizer.js';
+import type { OAuthBearerValidator } from '../security/oauthbearer.js';
 import type { Connection } from '../server/connection.js';
 import { ConnectionQuotas } from '../server/connection-quotas.js';
 import { Listener } from '../server/listener.js';
@@ -235,6 +236,8 @@ export class Broker {
 
   /** What a start in progress has opened, closed again if it fails. */
   private startupClosers: Array<() => Promise<void>> = [];
+  /** OAUTHBEARER validators with a JWKS endpoint to refresh until the broker stops. */
+  private validators: OAuthBearerValidator[] = [];
 
   async start(): Promise<void> {
     try {
@@ -547,6 +550,21 @@ export class Broker {
       groups,
       transactions,
     };
+    // A JWKS endpoint is fetched before its listener serves: a broker that cannot get it does not start, as Kafka's.
+    for (const l of listeners) {
+      const validator = l.sasl?.oauthBearer;
+      if (!validator?.start) continue;
+      try {
+        await validator.start((error) =>
+          logger.warn('JWKS refresh failed; the last key set is kept', { listener: l.name, error: error.message }),
+        );
+      } catch (e) {
+        validator.close?.();
+        throw new StartupError(`listener ${l.name}: ${(e as Error).message}`);
+      }
+      this.startupClosers.push(async () => validator.close?.());
+      this.validators.push(validator);
+    }
     for (const listener of this.listeners) listener.serve();
     this.serving = true;
     logger.info('started', {
@@ -986,6 +1004,7 @@ export class Broker {
       // directory is removed).
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
+      for (const v of this.validators) v.close?.();
       if (this.stores) {
         const s = this.stores;
         await s.groups.stop();
