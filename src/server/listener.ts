@@ -42,6 +42,9 @@ export interface ListenerOptions extends ConnectionLimits {
   sasl?: ListenerSasl;
 }
 
+/** Sockets that may wait for a connection creation rate: Node's default listen backlog. */
+export const MAX_DELAYED_CONNECTIONS = 511;
+
 /**
  * A TCP listener: accepts connections and wraps each in a Connection. `bind()` takes the port without serving:
  * connections accepted before `serve()` wait unread, so that a broker can claim its ports before it opens its
@@ -130,6 +133,14 @@ export class Listener {
       this.waiting.push(socket);
       return;
     }
+    // While a creation rate holds the listener back, sockets wait as in a listen backlog, which is bounded: past
+    // it new connections are refused, as a full kernel backlog refuses them from Kafka's waiting acceptor.
+    if (this.acceptTimer !== null && this.delayed.length >= MAX_DELAYED_CONNECTIONS) {
+      socket.destroy();
+      return;
+    }
+    // A socket that waits unread may be reset by its client meanwhile: that is no error of the broker's.
+    socket.on('error', () => {});
     this.delayed.push(socket);
     this.takeDelayed();
   }
