@@ -176,6 +176,13 @@ export function dynamicBrokerConfigsError(configs: Record<string, string>, perBr
     if (!def) continue;
     const error = configValueError(name, def, value);
     if (error) return error;
+    if (name === 'max.connections.per.ip.overrides') {
+      try {
+        parseMaxConnectionsPerIpOverrides(value);
+      } catch (e) {
+        return (e as Error).message;
+      }
+    }
   }
   const brokerOnly = names.filter(
     (name) => PER_BROKER_CONFIGS[name] !== undefined || RELOADABLE_LISTENER_SSL_KEY.test(name),

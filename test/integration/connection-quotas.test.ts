@@ -59,6 +59,21 @@ test('max.connections.per.ip closes the connections past it, an override raises 
       validateOnly: false,
     });
     assert.equal(altered.responses[0]!.errorCode, ErrorCode.NONE);
+    const refused = await first.client.request(apis.IncrementalAlterConfigs, 1, {
+      resources: [
+        {
+          resourceType: 4,
+          resourceName: '',
+          configs: [{ name: 'max.connections.per.ip.overrides', configOperation: 0, value: '10.0.0.1' }],
+        },
+      ],
+      validateOnly: false,
+    });
+    assert.equal(refused.responses[0]!.errorCode, ErrorCode.INVALID_REQUEST);
+    assert.match(
+      refused.responses[0]!.errorMessage ?? '',
+      /max\.connections\.per\.ip\.overrides: expected address:count/,
+    );
     const fourth = await answered(b.port);
     const fifth = await answered(b.port);
     assert.deepEqual([fourth.answered, fifth.answered], [true, false]);
