@@ -9,7 +9,7 @@
  */
 import type { ClientQuotaMetadata, QuotaEntity } from '../cluster/client-quotas.js';
 
-import { QUOTA_WINDOW_NUM, QUOTA_WINDOW_SIZE_MS, SampledRate } from '../security/sampled-rate.js';
+import { QUOTA_WINDOW_NUM, QUOTA_WINDOW_SIZE_MS, rateThrottleTimeMs, SampledRate } from '../security/sampled-rate.js';
 
 export { QUOTA_WINDOW_NUM, QUOTA_WINDOW_SIZE_MS, SampledRate };
 
@@ -175,6 +175,18 @@ export class ClientQuotaManager {
    */
   hasRequestQuota(user: string, clientId: string): boolean {
     return !this.quotas.isEmpty && this.resolve(REQUEST_PERCENTAGE, user, clientId) !== null;
+  }
+
+  /**
+   * The wait the client's request_percentage asks for now, counting nothing: a fetch of a client already over it
+   * is answered empty, as Kafka answers it.
+   */
+  requestThrottleTimeMs(user: string, clientId: string, nowMs: number): number {
+    if (this.quotas.isEmpty) return 0;
+    const resolved = this.resolve(REQUEST_PERCENTAGE, user, clientId);
+    const entry = resolved && this.rates.get(resolved.sensorKey);
+    if (!resolved || !entry) return 0;
+    return Math.min(rateThrottleTimeMs(entry.rate, resolved.bound, nowMs), MAX_REQUEST_THROTTLE_MS);
   }
 
   /** Counts time spent after the answer was made (encoding it): it weighs on the next requests, as in Kafka. */

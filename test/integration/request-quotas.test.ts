@@ -4,7 +4,8 @@
  * window) and still answered; another client id is not. @platformatic/kafka's admin (CreateTopics v7,
  * CreatePartitions v3, DeleteTopics v6) gets THROTTLING_QUOTA_EXCEEDED for the topics past its
  * controller_mutation_rate, which are then neither created nor deleted, while kafka-python's admin (CreateTopics
- * v3, older than the error) has its topics created and is throttled instead.
+ * v3, older than the error) has its topics created and is throttled instead. A fetch from a client over its
+ * request_percentage is answered empty.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,7 +14,9 @@ import { promisify } from 'node:util';
 import { Admin, type ClientQuotaKeyValue } from '@platformatic/kafka';
 import { type Broker, startBroker } from '../../src/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
+import { apis, defaultFetchRequest } from '../../src/protocol/generated/index.js';
 import { PYTHON } from './clients.js';
+import { RawClient } from './raw-client.js';
 
 const run = promisify(execFile);
 
@@ -181,4 +184,48 @@ print(json.dumps(out))
   assert.ok(second!.throttle > 1000 && second!.throttle <= 1500, `throttle ${second!.throttle}`);
   const names = await topicNames();
   assert.ok(names.includes('permissive-a') && names.includes('permissive-b'));
+});
+
+test('a fetch from a client over its request_percentage is answered empty with the time to wait, as Kafka answers it', async () => {
+  // A quota so small that one request takes the client far over it, so that it still is after its wait.
+  await setQuota('raw-test', 'request_percentage', 0.0001);
+  await run('sh', ['-c', 'echo kept | kcat -b "$1" -P -t throttled-fetch', 'sh', broker.bootstrap], {
+    timeout: 30_000,
+  });
+  const client = await RawClient.connect(broker.port);
+  try {
+    const metadata = await client.request(apis.Metadata, 12, {
+      topics: [{ name: 'throttled-fetch', topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }],
+      allowAutoTopicCreation: false,
+      includeClusterAuthorizedOperations: false,
+      includeTopicAuthorizedOperations: false,
+    });
+    assert.ok(metadata.throttleTimeMs > 0, 'the first request is over the quota');
+    const fetch = await client.request(apis.Fetch, 12, {
+      ...defaultFetchRequest(),
+      maxWaitMs: 0,
+      maxBytes: 1 << 20,
+      topics: [
+        {
+          topic: 'throttled-fetch',
+          topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+          partitions: [
+            {
+              partition: 0,
+              currentLeaderEpoch: -1,
+              fetchOffset: 0n,
+              lastFetchedEpoch: -1,
+              logStartOffset: -1n,
+              partitionMaxBytes: 1 << 20,
+              replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA',
+            },
+          ],
+        },
+      ],
+    });
+    assert.ok(fetch.throttleTimeMs > 0);
+    assert.deepEqual(fetch.responses, []);
+  } finally {
+    client.close();
+  }
 });
