@@ -5,6 +5,9 @@
  *   apply to another client id only (the quota is looked up on every request), and with a request_percentage
  *   that applies but is never reached (the handler time is measured and counted on every request), in turns;
  *   the quota rows are given as a ratio of the row without quotas of the same round.
+ * - Byte rate: librdkafka's load generator produces 1 KiB records under a producer_byte_rate, twice from fresh
+ *   client ids (a short and a long run); the difference of the two is the rate held once the first window's burst
+ *   is spent, against the quota.
  * - Connection creation rate (KIP-612): connections opened one after another (each answers one ApiVersions) on
  *   a listener with listener.name.<l>.max.connection.creation.rate, and by several clients from an address with
  *   a connection_creation_rate quota; the rate accepted after the first window, against the bound.
@@ -14,6 +17,7 @@ import { Admin } from '@platformatic/kafka';
 import { startBroker } from '../src/index.js';
 import { apis, decodeResponseHeader, encodeRequestHeader } from '../src/protocol/generated/index.js';
 import { Reader, Writer } from '../src/protocol/primitives/index.js';
+import { buildLoadgen, loadgen } from './broker.js';
 import { type BenchRow, formatTable } from './lib.js';
 
 const quick = process.argv.includes('--quick');
@@ -21,6 +25,11 @@ const REQUESTS = quick ? 5_000 : 20_000;
 const ROUNDS = quick ? 1 : 3;
 const LISTENER_RATE = 50;
 const IP_RATE = 20;
+/** producer_byte_rate for the byte-rate row, and the records produced in its two runs (1 KiB each). */
+const BYTE_RATE = 1024 * 1024;
+const RECORD_BYTES = 1024;
+const SHORT_RUN_RECORDS = quick ? 15_000 : 20_000;
+const LONG_RUN_RECORDS = quick ? 25_000 : 50_000;
 
 /** One connection sending requests one after another, each waiting for its answer. */
 class Client {
@@ -179,6 +188,38 @@ async function main(): Promise<void> {
         limitName: 'no quota',
       });
     }
+    await buildLoadgen();
+    const runs: Array<{ bytes: number; seconds: number }> = [];
+    for (const [i, records] of [SHORT_RUN_RECORDS, LONG_RUN_RECORDS].entries()) {
+      const id = `byte-rate-${i}`;
+      await alter([{ entityType: 'client-id', entityName: id }], 'producer_byte_rate', BYTE_RATE);
+      process.env.LOADGEN_CONFIG = `client.id=${id}`;
+      try {
+        runs.push(
+          await loadgen([
+            'produce',
+            `127.0.0.1:${plain}`,
+            `quota-${id}`,
+            String(records),
+            String(RECORD_BYTES),
+            '1',
+            'none',
+            '1',
+          ]),
+        );
+      } finally {
+        delete process.env.LOADGEN_CONFIG;
+      }
+    }
+    const [short, long] = runs as [{ bytes: number; seconds: number }, { bytes: number; seconds: number }];
+    rows.push({
+      workload: `produce 1 KiB, producer_byte_rate=${BYTE_RATE}, after the first window`,
+      figure: (long.bytes - short.bytes) / (long.seconds - short.seconds) / 1024,
+      unit: 'KiB/s',
+      limit: BYTE_RATE / 1024,
+      limitName: 'quota',
+      note: `${(short.bytes / 1024 / 1024).toFixed(0)} MiB in ${short.seconds.toFixed(1)} s, ${(long.bytes / 1024 / 1024).toFixed(0)} MiB in ${long.seconds.toFixed(1)} s`,
+    });
     const listener = await acceptedRate(limited, 1);
     rows.push({
       workload: `connections accepted after the burst, listener max.connection.creation.rate=${LISTENER_RATE}`,
