@@ -177,6 +177,8 @@ test('a key rotated in is fetched when a token names it; unknown key ids refresh
   // Another id does refresh: when its key is in use, exactly one more fetch has happened.
   https.keys = [...https.keys, jwk(rotated.publicKey, 'later')];
   const later = jwt(rotated.privateKey, 'later', 'svc-c');
+  assert.equal(await authenticates(broker, later), false);
+  await https.answered(before + 3);
   accepted = false;
   for (let attempt = 0; attempt < 50 && !accepted; attempt++) accepted = await authenticates(broker, later);
   assert.ok(accepted);
