@@ -160,6 +160,15 @@ const CHECKPOINT_INTERVAL_MS = 60_000;
 
 export { defaultBrokerSettings };
 
+/** A listener's own connection limit set as a dynamic broker config (per broker, then cluster-wide), if any. */
+function listenerLimit(settings: BrokerSettings, listener: string, name: string): number | undefined {
+  const key = `listener.name.${listener.toLowerCase()}.${name}`;
+  const dynamic = settings.dynamicConfigs;
+  const text = dynamic?.broker[key] ?? dynamic?.clusterDefault[key];
+  const value = text === undefined ? Number.NaN : Number(text);
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
 /**
  * One Samsa broker: the metadata store, the logs, the topic metadata, the request handlers and the
  * listener, started in that order and stopped in reverse.
@@ -855,11 +864,14 @@ export class Broker {
           idleTimeoutMs: settings.connectionsMaxIdleMs,
           name: l.name,
           connectionQuotas,
+          // Read at each new connection: they are dynamic, as Kafka's ListenerReconfigurable configs.
           listenerLimits: {
-            ...(l.maxConnections !== undefined ? { maxConnections: l.maxConnections } : {}),
-            ...(l.maxConnectionCreationRate !== undefined
-              ? { maxConnectionCreationRate: l.maxConnectionCreationRate }
-              : {}),
+            get maxConnections() {
+              return listenerLimit(settings, l.name, 'max.connections') ?? l.maxConnections;
+            },
+            get maxConnectionCreationRate() {
+              return listenerLimit(settings, l.name, 'max.connection.creation.rate') ?? l.maxConnectionCreationRate;
+            },
           },
           requestMemory,
           // Segment reads in responses go back to storage's read buffer pool once written.

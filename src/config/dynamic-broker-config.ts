@@ -8,6 +8,7 @@ import type { DynamicConfigLayers } from '../cluster/broker-config-metadata.js';
 import {
   BROKER_CONFIGS,
   IGNORED_KAFKA_CONFIGS,
+  LISTENER_CONNECTION_KEY,
   parseMaxConnectionsPerIpOverrides,
   SECURITY_KEY,
 } from './broker-config.js';
@@ -152,7 +153,8 @@ export const RELOADABLE_LISTENER_SSL_KEY =
 
 /** Whether Kafka's broker config of this name exists but cannot change at run time (here). */
 function isReadOnly(name: string): boolean {
-  if (DYNAMIC_BROKER_CONFIGS.has(name) || RELOADABLE_LISTENER_SSL_KEY.test(name)) return false;
+  if (DYNAMIC_BROKER_CONFIGS.has(name) || RELOADABLE_LISTENER_SSL_KEY.test(name) || LISTENER_CONNECTION_KEY.test(name))
+    return false;
   return (
     READ_ONLY_IN_SAMSA.has(name) ||
     SECURITY_KEY.test(name) ||
@@ -172,6 +174,11 @@ export function dynamicBrokerConfigsError(configs: Record<string, string>, perBr
   const readOnly = names.filter(isReadOnly);
   if (readOnly.length > 0) return `Cannot update these configs dynamically: [${readOnly.join(', ')}]`;
   for (const [name, value] of Object.entries(configs)) {
+    // A listener's own connection limits are Kafka's ListenerReconfigurable configs: positive ints.
+    if (LISTENER_CONNECTION_KEY.test(name)) {
+      const error = configValueError(name, { kind: 'int', atLeast: 1 }, value);
+      if (error) return error;
+    }
     const def = brokerConfigDefinition(name);
     if (!def) continue;
     const error = configValueError(name, def, value);

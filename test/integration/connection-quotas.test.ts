@@ -175,3 +175,30 @@ test('connection_creation_rate on an ip entity: set and described with AlterClie
     const { stdout } = await run('kcat', ['-b', `127.0.0.1:${b.port}`, '-L', '-m', '10'], { timeout: 30_000 });
     assert.match(stdout, /1 brokers:/);
   }));
+
+test("a listener's own max.connections set at run time (listener.name.<l>.max.connections) closes the connections past it", () =>
+  withBroker({}, async (b) => {
+    const first = await answered(b.port);
+    const alter = (value: string | null) =>
+      first.client.request(apis.IncrementalAlterConfigs, 1, {
+        resources: [
+          {
+            resourceType: 4,
+            resourceName: '0',
+            configs: [
+              { name: 'listener.name.plaintext.max.connections', configOperation: value === null ? 1 : 0, value },
+            ],
+          },
+        ],
+        validateOnly: false,
+      });
+    assert.equal((await alter('0')).responses[0]!.errorCode, ErrorCode.INVALID_REQUEST);
+    assert.equal((await alter('2')).responses[0]!.errorCode, ErrorCode.NONE);
+    const second = await answered(b.port);
+    const third = await answered(b.port);
+    assert.deepEqual([second.answered, third.answered], [true, false]);
+    assert.equal((await alter(null)).responses[0]!.errorCode, ErrorCode.NONE);
+    const fourth = await answered(b.port);
+    assert.equal(fourth.answered, true);
+    for (const c of [first, second, third, fourth]) c.client.close();
+  }));
