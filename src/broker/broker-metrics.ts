@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { ErrorCode } from '../protocol/errors.js';
+import type { ConnectionThrottleStats } from '../server/connection-quotas.js';
 
 /**
  * The broker's metrics, named as Prometheus' JMX exporter names Kafka's MBeans (docs/METRICS.md has the table).
@@ -77,7 +78,7 @@ export interface MetricSources {
   highWatermark(topic: string, partition: number): number | null;
   groups(): Iterable<GroupOffsetsView>;
   /** Connections open on each Kafka listener, by listener name. */
-  connections(): Iterable<{ listener: string; count: number }>;
+  connections(): Iterable<{ listener: string; count: number; throttles: ConnectionThrottleStats }>;
   /** Long-polling fetches waiting (Kafka's fetch purgatory). */
   delayedFetches(): number;
   /** The partitions led here, and those led here with a smaller ISR than replica set. */

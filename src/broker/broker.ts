@@ -43,7 +43,9 @@ import { ErrorCode } from '../protocol/errors.js';
 import { writeTxnMarkersApi } from '../protocol/generated/apis/write-txn-markers.js';
 import packageRequire from '../protocol/records/package-require.cjs';
 import { Authorizer } from '../security/authorizer.js';
+import type { OAuthBearerValidator } from '../security/oauthbearer.js';
 import type { Connection } from '../server/connection.js';
+import { ConnectionQuotas } from '../server/connection-quotas.js';
 import { Listener } from '../server/listener.js';
 import { RequestMemoryPool } from '../server/request-memory-pool.js';
 import { LogCleaner } from '../storage/log-cleaner.js';
@@ -53,7 +55,7 @@ import { releaseWrittenChunks, setReadBufferPoolBytes } from '../storage/log-seg
 import type { PartitionLog } from '../storage/partition-log.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import { BrokerMetrics, type MetricSources } from './broker-metrics.js';
-import { ClientQuotaManager } from './client-quota-manager.js';
+import { ClientQuotaManager, CONNECTION_CREATION_RATE } from './client-quota-manager.js';
 import { staticConfigsOf } from './config-describer.js';
 import { consoleBackend } from './console-backend.js';
 import { FetchSessionCache } from './fetch-session.js';
@@ -186,12 +188,23 @@ const CHECKPOINT_INTERVAL_MS = 60_000;
 
 export { defaultBrokerSettings };
 
+/** A listener's own connection limit set as a dynamic broker config (per broker, then cluster-wide), if any. */
+function listenerLimit(settings: BrokerSettings, listener: string, name: string): number | undefined {
+  const key = `listener.name.${listener.toLowerCase()}.${name}`;
+  const dynamic = settings.dynamicConfigs;
+  const text = dynamic?.broker[key] ?? dynamic?.clusterDefault[key];
+  const value = text === undefined ? Number.NaN : Number(text);
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
 /**
  * One Samsa broker: the metadata store, the logs, the topic metadata, the request handlers and the
  * listener, started in that order and stopped in reverse.
  */
 export class Broker {
   private listeners: Listener[] = [];
+  /** The client quotas, once loaded: the listeners read the addresses' connection_creation_rate from them. */
+  private clientQuotas: ClientQuotaMetadata | null = null;
   /** The handles holding each log dir's `.lock`; closing them releases the locks. */
   private logDirLocks: FileHandle[] = [];
   private dispatcher: RequestDispatcher | null = null;
@@ -264,6 +277,8 @@ export class Broker {
 
   /** What a start in progress has opened, closed again if it fails. */
   private startupClosers: Array<() => Promise<void>> = [];
+  /** OAUTHBEARER validators with a JWKS endpoint to refresh until the broker stops. */
+  private validators: OAuthBearerValidator[] = [];
 
   async start(): Promise<void> {
     try {
@@ -306,6 +321,7 @@ export class Broker {
     this.startupClosers.push(async () => scramCredentials.close());
     const quotas = await ClientQuotaMetadata.load(store);
     this.startupClosers.push(async () => quotas.close());
+    this.clientQuotas = quotas;
     // The ACLs are in the authorizer before the listeners serve: no request is ever decided without them.
     const authorizer = settings.authorizer
       ? new Authorizer(settings.authorizer.superUsers, settings.authorizer.allowEveryoneIfNoAclFound)
@@ -622,6 +638,21 @@ export class Broker {
       groups,
       transactions,
     };
+    // A JWKS endpoint is fetched before its listener serves: a broker that cannot get it does not start, as Kafka's.
+    for (const l of listeners) {
+      const validator = l.sasl?.oauthBearer;
+      if (!validator?.start) continue;
+      try {
+        await validator.start((error) =>
+          logger.warn('JWKS refresh failed; the last key set is kept', { listener: l.name, error: error.message }),
+        );
+      } catch (e) {
+        validator.close?.();
+        throw new StartupError(`listener ${l.name}: ${(e as Error).message}`);
+      }
+      this.startupClosers.push(async () => validator.close?.());
+      this.validators.push(validator);
+    }
     for (const listener of this.listeners) listener.serve();
     this.serving = true;
     logger.info('started', {
@@ -882,6 +913,7 @@ export class Broker {
         listeners().map((l, i) => ({
           listener: settings.listeners?.[i]?.name ?? 'PLAINTEXT',
           count: l.connectionCount,
+          throttles: l.throttleStats,
         })),
       delayedFetches: () => stores()?.replicas.delayedFetches.size ?? 0,
       replication: () => stores()?.replicas.replicationCounts() ?? { leaders: 0, underReplicated: 0 },
@@ -924,6 +956,16 @@ export class Broker {
     );
   }
 
+  /** The connection_creation_rate of an address (KIP-612): its own quota, else the default for addresses. */
+  private ipConnectionRate(address: string): number | undefined {
+    const quotas = this.clientQuotas;
+    if (!quotas || quotas.isEmpty) return undefined;
+    return (
+      quotas.get([{ entityType: 'ip', entityName: address }])?.get(CONNECTION_CREATION_RATE) ??
+      quotas.get([{ entityType: 'ip', entityName: null }])?.get(CONNECTION_CREATION_RATE)
+    );
+  }
+
   private async bindListeners(): Promise<ListenerSettings[]> {
     const { settings } = this;
     const listeners = settings.listeners ?? [
@@ -937,6 +979,8 @@ export class Broker {
     ];
     // queued.max.request.bytes bounds the request memory of all connections, whichever listener took them.
     const requestMemory = new RequestMemoryPool(settings.queuedMaxRequestBytes);
+    // The connection limits of all listeners, read from the settings at each new connection (they are dynamic).
+    const connectionQuotas = new ConnectionQuotas(settings, (address) => this.ipConnectionRate(address));
     for (const l of listeners) {
       const listener = new Listener(
         {
@@ -944,9 +988,16 @@ export class Broker {
           port: l.port,
           maxRequestBytes: settings.socketRequestMaxBytes,
           idleTimeoutMs: settings.connectionsMaxIdleMs,
-          // Read at each accepted connection: max.connections is a dynamic broker config.
-          get maxConnections() {
-            return settings.maxConnections;
+          name: l.name,
+          connectionQuotas,
+          // Read at each new connection: they are dynamic, as Kafka's ListenerReconfigurable configs.
+          listenerLimits: {
+            get maxConnections() {
+              return listenerLimit(settings, l.name, 'max.connections') ?? l.maxConnections;
+            },
+            get maxConnectionCreationRate() {
+              return listenerLimit(settings, l.name, 'max.connection.creation.rate') ?? l.maxConnectionCreationRate;
+            },
           },
           requestMemory,
           // Segment reads in responses go back to storage's read buffer pool once written.
@@ -1120,6 +1171,7 @@ export class Broker {
       // directory is removed).
       await Promise.all(this.backgroundTasks);
       await Promise.all(this.listeners.map((l) => l.close()));
+      for (const v of this.validators) v.close?.();
       if (this.stores) {
         const s = this.stores;
         await s.groups.stop();

@@ -1,19 +1,41 @@
 /**
- * Produce and fetch byte-rate quotas, as Kafka's ClientQuotaManager enforces them: each client's bytes are counted
- * in a rate over `QUOTA_WINDOW_NUM` samples of `QUOTA_WINDOW_SIZE_MS`; when a request takes the rate over the
- * quota, its answer carries the time the client must wait (throttle_time_ms) and the broker reads nothing more
- * from the connection for that long (KIP-219). Which quota applies, and which clients share a rate, follows
- * Kafka's precedence of user and client-id entities, defaults included.
+ * Client quotas, as Kafka's quota managers enforce them. Produce and fetch byte rates (ClientQuotaManager) and
+ * the request time (ClientRequestQuotaManager, KIP-124) are counted in a rate over `QUOTA_WINDOW_NUM` samples of
+ * `QUOTA_WINDOW_SIZE_MS`; when a request takes the rate over the quota, its answer carries the time the client
+ * must wait (throttle_time_ms) and the broker reads nothing more from the connection for that long (KIP-219).
+ * Controller mutations (KIP-599: partitions created or deleted) are counted in a token bucket instead, which
+ * lets a burst through and then refuses or throttles until it has refilled. Which quota applies, and which
+ * clients share a rate, follows Kafka's precedence of user and client-id entities, defaults included.
  */
 import type { ClientQuotaMetadata, QuotaEntity } from '../cluster/client-quotas.js';
 
-/** Kafka's quota.window.num and quota.window.size.seconds defaults. */
-export const QUOTA_WINDOW_NUM = 11;
-export const QUOTA_WINDOW_SIZE_MS = 1_000;
+import { QUOTA_WINDOW_NUM, QUOTA_WINDOW_SIZE_MS, rateThrottleTimeMs, SampledRate } from '../security/sampled-rate.js';
+
+export { QUOTA_WINDOW_NUM, QUOTA_WINDOW_SIZE_MS, SampledRate };
 
 export const PRODUCER_BYTE_RATE = 'producer_byte_rate';
 export const CONSUMER_BYTE_RATE = 'consumer_byte_rate';
 export type ByteRateQuota = typeof PRODUCER_BYTE_RATE | typeof CONSUMER_BYTE_RATE;
+/** The share of one request-handling thread's time, in percent per second (KIP-124). */
+export const REQUEST_PERCENTAGE = 'request_percentage';
+/** New connections per second from an address (KIP-612), on `ip` entities only. */
+export const CONNECTION_CREATION_RATE = 'connection_creation_rate';
+/** Partitions created or deleted per second (KIP-599). */
+export const CONTROLLER_MUTATION_RATE = 'controller_mutation_rate';
+/** The quotas counted in a sampled rate. */
+export type RateQuota = ByteRateQuota | typeof REQUEST_PERCENTAGE;
+export type ClientQuotaType = RateQuota | typeof CONTROLLER_MUTATION_RATE;
+
+/**
+ * The longest a request quota throttles a client, one sample window (Kafka's ClientRequestQuotaManager): request
+ * time is spent in small amounts, so one expensive request should not mute a client for the whole window.
+ */
+export const MAX_REQUEST_THROTTLE_MS = QUOTA_WINDOW_SIZE_MS;
+
+/** Request time is counted as percent-seconds: 1 ms of handler time is 0.1% of one second. */
+export function requestTimeToPercentage(ms: number): number {
+  return ms / 10;
+}
 
 /** A user name: the principal's name after `User:` (ANONYMOUS for unauthenticated connections, as in Kafka). */
 export function quotaUser(principal: string): string {
@@ -21,64 +43,83 @@ export function quotaUser(principal: string): string {
 }
 
 /**
- * A rate over a sliding window of samples (Kafka's Rate over a SampledStat): the sum of the samples divided by
- * the time they cover, counted as at least all but one full sample so that a first burst is not measured over
- * a few milliseconds.
+ * Kafka's TokenBucket: credits refill at the quota's rate up to a burst of the quota over the whole window
+ * (`QUOTA_WINDOW_NUM` samples of `QUOTA_WINDOW_SIZE_MS`); a mutation takes its partitions from the credits, and
+ * the quota is exhausted while they are below zero. A fresh bucket is full.
  */
-export class SampledRate {
-  private readonly starts: number[];
-  private readonly values: number[];
-  private current = 0;
+export class TokenBucket {
+  private tokens = Number.POSITIVE_INFINITY;
+  private lastMs = 0;
 
-  constructor(
-    private readonly samples = QUOTA_WINDOW_NUM,
-    private readonly sampleMs = QUOTA_WINDOW_SIZE_MS,
-  ) {
-    this.starts = new Array<number>(samples).fill(Number.NEGATIVE_INFINITY);
-    this.values = new Array<number>(samples).fill(0);
+  constructor(private ratePerSecond: number) {}
+
+  /** A changed quota changes the refill rate and keeps the credits, as Kafka's sensor does. */
+  set rate(ratePerSecond: number) {
+    this.measure(Date.now());
+    this.ratePerSecond = ratePerSecond;
+  }
+
+  private get burst(): number {
+    return (QUOTA_WINDOW_NUM * QUOTA_WINDOW_SIZE_MS * this.ratePerSecond) / 1000;
+  }
+
+  /** The credits left now (negative once exhausted). */
+  measure(nowMs: number): number {
+    this.tokens = Math.min(this.burst, this.tokens + ((nowMs - this.lastMs) * this.ratePerSecond) / 1000);
+    this.lastMs = nowMs;
+    return this.tokens;
   }
 
   record(value: number, nowMs: number): void {
-    if (nowMs >= this.starts[this.current]! + this.sampleMs) {
-      this.current = (this.current + 1) % this.samples;
-      this.starts[this.current] = nowMs;
-      this.values[this.current] = 0;
+    this.tokens = Math.min(this.burst, this.measure(nowMs) - value);
+  }
+
+  /** The time for `tokens` below zero to come back to zero (Kafka's ControllerMutationQuotaManager.throttleTimeMs). */
+  throttleTimeMs(tokens: number): number {
+    return tokens >= 0 ? 0 : Math.round((-tokens / this.ratePerSecond) * 1000);
+  }
+}
+
+/**
+ * The controller mutation quota of one request (Kafka's ControllerMutationQuota). Strict (CreateTopics v6+,
+ * CreatePartitions v3+, DeleteTopics v5+): a mutation is refused once the bucket is already exhausted, and the
+ * one that exhausts it still passes. Permissive (older versions, whose clients know no THROTTLING_QUOTA_EXCEEDED):
+ * every mutation passes, and the answer carries the time to wait.
+ */
+export class ControllerMutationQuota {
+  private lastThrottleTimeMs = 0;
+  private lastRecordedMs = 0;
+
+  constructor(
+    private readonly bucket: TokenBucket | null,
+    private readonly strict: boolean,
+  ) {}
+
+  /** Counts `partitions`; false when a strict quota refuses them (the topic gets THROTTLING_QUOTA_EXCEEDED). */
+  record(partitions: number, nowMs = Date.now()): boolean {
+    if (!this.bucket) return true;
+    if (this.strict) {
+      const tokens = this.bucket.measure(nowMs);
+      if (tokens < 0) {
+        this.lastThrottleTimeMs = this.bucket.throttleTimeMs(tokens);
+        this.lastRecordedMs = nowMs;
+        return false;
+      }
+      this.bucket.record(partitions, nowMs);
+      return true;
     }
-    this.values[this.current]! += value;
-  }
-
-  /** Takes back what `record` added (a throttled fetch sends no data, so its bytes do not count). */
-  unrecord(value: number): void {
-    this.values[this.current]! -= value;
-  }
-
-  /** Per second. */
-  rate(nowMs: number): number {
-    return (this.total(nowMs) * 1000) / this.windowMs(nowMs);
-  }
-
-  /** The time the samples cover, as the rate counts it. */
-  windowMs(nowMs: number): number {
-    let oldest = nowMs;
-    for (let i = 0; i < this.samples; i++) {
-      if (this.isLive(i, nowMs)) oldest = Math.min(oldest, this.starts[i]!);
+    this.bucket.record(partitions, nowMs);
+    const tokens = this.bucket.measure(nowMs);
+    if (tokens < 0) {
+      this.lastThrottleTimeMs = this.bucket.throttleTimeMs(tokens);
+      this.lastRecordedMs = nowMs;
     }
-    let elapsed = nowMs - oldest;
-    const fullWindows = Math.floor(elapsed / this.sampleMs);
-    const minFullWindows = this.samples - 1;
-    if (fullWindows < minFullWindows) elapsed += (minFullWindows - fullWindows) * this.sampleMs;
-    return elapsed;
+    return true;
   }
 
-  private total(nowMs: number): number {
-    let sum = 0;
-    for (let i = 0; i < this.samples; i++) if (this.isLive(i, nowMs)) sum += this.values[i]!;
-    return sum;
-  }
-
-  /** Samples older than the whole window no longer count. */
-  private isLive(i: number, nowMs: number): boolean {
-    return this.starts[i]! > nowMs - this.samples * this.sampleMs;
+  /** The time to wait, less what has passed since it was found (the request may have waited on the store). */
+  throttleTimeMs(nowMs = Date.now()): number {
+    return Math.max(0, this.lastThrottleTimeMs - (nowMs - this.lastRecordedMs));
   }
 }
 
@@ -97,6 +138,7 @@ const MAX_RESOLVED_CLIENTS = 10_000;
 
 export class ClientQuotaManager {
   private readonly rates = new Map<string, { rate: SampledRate; lastMs: number }>();
+  private readonly buckets = new Map<string, { bucket: TokenBucket; bound: number; lastMs: number }>();
   private readonly resolved = new Map<string, ResolvedQuota | null>();
   private resolvedVersion = -1;
   private lastSweepMs = 0;
@@ -107,7 +149,7 @@ export class ClientQuotaManager {
    * Counts `bytes` for the client and returns how long it must wait, in ms (0 within its quota). With
    * `onlyIfWithin`, bytes that would exceed the quota are not counted (a fetch over quota is answered empty).
    */
-  record(quota: ByteRateQuota, user: string, clientId: string, bytes: number, nowMs: number, onlyIfWithin = false) {
+  record(quota: RateQuota, user: string, clientId: string, bytes: number, nowMs: number, onlyIfWithin = false) {
     if (this.quotas.isEmpty) return 0;
     const resolved = this.resolve(quota, user, clientId);
     if (!resolved) return 0;
@@ -123,7 +165,63 @@ export class ClientQuotaManager {
     if (rate <= resolved.bound) return 0;
     if (onlyIfWithin) entry.rate.unrecord(bytes);
     // Kafka's QuotaUtils.throttleTime: the wait that brings the rate back to the bound over the same window.
-    return Math.round(((rate - resolved.bound) / resolved.bound) * entry.rate.windowMs(nowMs));
+    const throttleMs = Math.round(((rate - resolved.bound) / resolved.bound) * entry.rate.windowMs(nowMs));
+    return quota === REQUEST_PERCENTAGE ? Math.min(throttleMs, MAX_REQUEST_THROTTLE_MS) : throttleMs;
+  }
+
+  /**
+   * Whether the client has a request quota: the dispatcher measures handler time only then. The quotas' version
+   * is checked first, so that a broker without quotas pays one property read per request.
+   */
+  hasRequestQuota(user: string, clientId: string): boolean {
+    return !this.quotas.isEmpty && this.resolve(REQUEST_PERCENTAGE, user, clientId) !== null;
+  }
+
+  /**
+   * The wait the client's request_percentage asks for now, counting nothing: a fetch of a client already over it
+   * is answered empty, as Kafka answers it.
+   */
+  requestThrottleTimeMs(user: string, clientId: string, nowMs: number): number {
+    if (this.quotas.isEmpty) return 0;
+    const resolved = this.resolve(REQUEST_PERCENTAGE, user, clientId);
+    const entry = resolved && this.rates.get(resolved.sensorKey);
+    if (!resolved || !entry) return 0;
+    return Math.min(rateThrottleTimeMs(entry.rate, resolved.bound, nowMs), MAX_REQUEST_THROTTLE_MS);
+  }
+
+  /** Counts time spent after the answer was made (encoding it): it weighs on the next requests, as in Kafka. */
+  recordNoThrottle(quota: RateQuota, user: string, clientId: string, value: number, nowMs: number): void {
+    if (this.quotas.isEmpty) return;
+    const resolved = this.resolve(quota, user, clientId);
+    if (!resolved) return;
+    const entry = this.rates.get(resolved.sensorKey);
+    if (entry) entry.rate.record(value, nowMs);
+  }
+
+  /**
+   * The controller mutation quota for one request, strict or permissive by its version. Clients without a
+   * controller_mutation_rate get one that lets everything through.
+   */
+  controllerMutationQuota(
+    user: string,
+    clientId: string,
+    strict: boolean,
+    nowMs = Date.now(),
+  ): ControllerMutationQuota {
+    if (this.quotas.isEmpty) return new ControllerMutationQuota(null, strict);
+    const resolved = this.resolve(CONTROLLER_MUTATION_RATE, user, clientId);
+    if (!resolved) return new ControllerMutationQuota(null, strict);
+    this.sweep(nowMs);
+    let entry = this.buckets.get(resolved.sensorKey);
+    if (!entry) {
+      entry = { bucket: new TokenBucket(resolved.bound), bound: resolved.bound, lastMs: nowMs };
+      this.buckets.set(resolved.sensorKey, entry);
+    } else if (entry.bound !== resolved.bound) {
+      entry.bucket.rate = resolved.bound;
+      entry.bound = resolved.bound;
+    }
+    entry.lastMs = nowMs;
+    return new ControllerMutationQuota(entry.bucket, strict);
   }
 
   /**
@@ -139,7 +237,7 @@ export class ClientQuotaManager {
   }
 
   /** The quota of this type for the client, by Kafka's precedence (DefaultQuotaCallback), cached per version. */
-  private resolve(quota: ByteRateQuota, user: string, clientId: string): ResolvedQuota | null {
+  private resolve(quota: ClientQuotaType, user: string, clientId: string): ResolvedQuota | null {
     if (this.resolvedVersion !== this.quotas.version || this.resolved.size >= MAX_RESOLVED_CLIENTS) {
       this.resolved.clear();
       this.resolvedVersion = this.quotas.version;
@@ -177,5 +275,6 @@ export class ClientQuotaManager {
     if (nowMs - this.lastSweepMs < IDLE_RATE_SWEEP_INTERVAL_MS) return;
     this.lastSweepMs = nowMs;
     for (const [key, entry] of this.rates) if (nowMs - entry.lastMs > IDLE_RATE_EXPIRY_MS) this.rates.delete(key);
+    for (const [key, entry] of this.buckets) if (nowMs - entry.lastMs > IDLE_RATE_EXPIRY_MS) this.buckets.delete(key);
   }
 }

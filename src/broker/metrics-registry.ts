@@ -67,6 +67,29 @@ export function buildRegistry(counts: MetricCounts, sources: MetricSources): Reg
       for (const { listener, count } of sources.connections()) this.set({ listener }, count);
     },
   });
+  // Kafka's averages of the non-zero throttle times new connections got (KIP-612); here since start-up.
+  new Gauge({
+    name: 'kafka_server_socket_server_metrics_connection_accept_throttle_time',
+    help: 'Average delay of connections held back by the broker or listener connection creation rate, in ms.',
+    labelNames: ['listener'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { listener, throttles: t } of sources.connections())
+        this.set({ listener }, t.acceptThrottled === 0 ? 0 : t.acceptThrottleMs / t.acceptThrottled);
+    },
+  });
+  new Gauge({
+    name: 'kafka_server_socket_server_metrics_ip_connection_accept_throttle_time',
+    help: 'Average delay before closing connections over their address connection_creation_rate, in ms.',
+    labelNames: ['listener'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { listener, throttles: t } of sources.connections())
+        this.set({ listener }, t.ipThrottled === 0 ? 0 : t.ipThrottleMs / t.ipThrottled);
+    },
+  });
   return registry;
 }
 

@@ -8,6 +8,7 @@ import { DecodeError, Reader, Writer } from '../protocol/primitives/index.js';
 import { type Connection, FramingError } from '../server/connection.js';
 import type { ApiHandler, BrokerServices } from './api-handler.js';
 import { BrokerMetrics } from './broker-metrics.js';
+import { quotaUser, REQUEST_PERCENTAGE, requestTimeToPercentage } from './client-quota-manager.js';
 import { advertisedApiVersions } from './handlers/api-versions.js';
 import { evaluateSaslToken } from './sasl-exchange.js';
 
@@ -20,6 +21,12 @@ const BEFORE_AUTHENTICATION: ReadonlySet<number> = new Set([
   ApiKey.SaslHandshake,
   ApiKey.SaslAuthenticate,
 ]);
+
+/**
+ * Requests whose time no request quota counts, as Kafka exempts them: those between brokers (cluster actions).
+ * Requests before authentication are exempt too: they are the authenticator's, not a client's.
+ */
+const REQUEST_QUOTA_EXEMPT: ReadonlySet<number> = new Set([ApiKey.WriteTxnMarkers]);
 
 /** A misbehaving peer gets at most one WARN line per this interval; the rest go at DEBUG and are counted. */
 export const CLIENT_ERROR_LOG_INTERVAL_MS = 60_000;
@@ -102,6 +109,7 @@ export class RequestDispatcher {
       if (sasl.state === 'raw') return this.rawSaslToken(frame, connection);
     }
     const startedMs = this.metrics.requestStarted();
+    const handlingStartedMs = performance.now();
     if (frame.length < REQUEST_PREFIX_BYTES) throw new InvalidRequestError(`request of ${frame.length} bytes`);
     const apiKey = frame.readInt16BE(0);
     const apiVersion = frame.readInt16BE(2);
@@ -138,12 +146,52 @@ export class RequestDispatcher {
         throw new InvalidRequestError(`malformed ${handler.api.name} v${apiVersion}: ${e.message}`);
       throw e;
     }
-    const response = await handler.handle({ header, apiVersion, connection, broker: this.broker }, request);
+    const handling = handler.handle({ header, apiVersion, connection, broker: this.broker }, request);
+    // KIP-124's request time is the time a request holds a request-handling thread. Here that is the time the
+    // event loop spends on it: decoding and the handler's synchronous run (up to its first wait, for the disk,
+    // the store or a long poll), then encoding the answer. What runs after each of the handler's waits is not
+    // attributed to the request.
+    const handlerMs = performance.now() - handlingStartedMs;
+    const response = await handling;
     this.metrics.requestCompleted(apiKey, handler.api.name, apiVersion, response, startedMs);
+    const clientId = header.clientId ?? '';
+    const user = quotaUser(connection.principal);
+    const requestQuota =
+      (sasl === null || sasl.state === 'complete') &&
+      !REQUEST_QUOTA_EXEMPT.has(apiKey) &&
+      this.broker.quotaManager.hasRequestQuota(user, clientId);
+    if (requestQuota) {
+      const nowMs = Date.now();
+      const throttleMs = this.broker.quotaManager.record(
+        REQUEST_PERCENTAGE,
+        user,
+        clientId,
+        requestTimeToPercentage(handlerMs),
+        nowMs,
+      );
+      if (throttleMs > 0) {
+        // The answer says the larger of this and any byte-rate wait the handler found (Kafka's max of the two).
+        const r = response as { throttleTimeMs?: number } | null;
+        if (r !== null && typeof r.throttleTimeMs === 'number')
+          r.throttleTimeMs = Math.max(r.throttleTimeMs, throttleMs);
+        connection.throttle(throttleMs);
+      }
+    }
     if (response === null) return null;
+    const encodingStartedMs = performance.now();
     const w = new Writer(256);
     encodeResponseHeader(w, responseHeaderVersion(apiKey, apiVersion), { correlationId: header.correlationId });
     handler.api.encodeResponse(w, apiVersion, response);
+    if (requestQuota) {
+      const encodingMs = performance.now() - encodingStartedMs;
+      this.broker.quotaManager.recordNoThrottle(
+        REQUEST_PERCENTAGE,
+        user,
+        clientId,
+        requestTimeToPercentage(encodingMs),
+        Date.now(),
+      );
+    }
     return w.chunks();
   };
 

@@ -5,11 +5,13 @@ import { PrefixFollower } from './prefix-follower.js';
  * Client quotas (KIP-546): values such as `producer_byte_rate` set on an entity made of a user, a client id, or
  * both, where a null name is the default for that type (Kafka's `<default>`). Kept in the metadata store under
  * `<prefix><entity>`, the entity written as `user=<name>` and `client-id=<name>` parts (names URI-encoded, the
- * default as `<default>`), joined by `/` in that order; the value is the JSON object of quota values.
+ * default as `<default>`), joined by `/` in that order, or one `ip=<address>` part; the value is the JSON object
+ * of quota values.
  */
 export const CLIENT_QUOTAS_PREFIX = '/client-quotas/';
 
-export const QUOTA_ENTITY_TYPES = ['user', 'client-id'] as const;
+/** `ip` entities stand alone (connection_creation_rate); user and client-id ones may be combined. */
+export const QUOTA_ENTITY_TYPES = ['user', 'client-id', 'ip'] as const;
 export type QuotaEntityType = (typeof QUOTA_ENTITY_TYPES)[number];
 
 /** An entity: for each type it names, a name or null (the default). Types in QUOTA_ENTITY_TYPES order. */

@@ -70,6 +70,9 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
    */
   'queued.max.request.bytes': { type: 'long', default: '104857600' },
   'max.connections': { type: 'int', default: '2147483647', atLeast: 0 },
+  'max.connection.creation.rate': { type: 'int', default: '2147483647', atLeast: 0 },
+  'max.connections.per.ip': { type: 'int', default: '2147483647', atLeast: 0 },
+  'max.connections.per.ip.overrides': { type: 'string', default: '' },
   'log.segment.bytes': { type: 'int', default: '1073741824', atLeast: 14 },
   'log.roll.ms': { type: 'long', atLeast: 1 },
   'log.roll.hours': { type: 'int', default: '168', atLeast: 1 },
@@ -196,6 +199,8 @@ export const SSL_KEY = /^(listener\.name\.[^.]+\.)?ssl\./;
  */
 export const SASL_KEY = /^(listener\.name\.[^.]+\.([^.]+\.)?)?sasl\./;
 /** KIP-368's session limit, broker-wide or per listener and mechanism, read as text by resolveListenerSasl. */
+/** A listener's own connection limits (Kafka's listener-prefixed max.connections and KIP-612's rate). */
+export const LISTENER_CONNECTION_KEY = /^listener\.name\.([^.]+)\.(max\.connections|max\.connection\.creation\.rate)$/;
 export const REAUTH_KEY = /^(listener\.name\.[^.]+\.[^.]+\.)?connections\.max\.reauth\.ms$/;
 /**
  * SASL settings naming Java classes that would decide who authenticates: Samsa cannot load them, and serving
@@ -277,6 +282,7 @@ export function parseBrokerConfig(written: Map<string, string>): ParsedConfig {
     const def = BROKER_CONFIGS[key];
     if (def) values.set(key, parseValue(key, def, text));
     else if (SSL_KEY.test(key) || SASL_KEY.test(key) || REAUTH_KEY.test(key)) values.set(key, text);
+    else if (LISTENER_CONNECTION_KEY.test(key)) values.set(key, parseValue(key, { type: 'int', atLeast: 1 }, text));
     else if (key === 'zookeeper.connect')
       notices.push(
         'zookeeper.connect is not used: a single broker keeps its metadata embedded; for a cluster set samsa.metadata.store=etcd and samsa.etcd.endpoints=http://host:port,...',
@@ -415,6 +421,11 @@ export function resolveListeners(values: Map<string, ConfigValue>): ListenerSett
       advertisedHost: a.host,
       advertisedPort: a.port,
     };
+    const prefix = `listener.name.${l.name.toLowerCase()}.`;
+    const maxConnections = get<number>(`${prefix}max.connections`);
+    if (maxConnections !== undefined) endpoint.maxConnections = maxConnections;
+    const maxConnectionCreationRate = get<number>(`${prefix}max.connection.creation.rate`);
+    if (maxConnectionCreationRate !== undefined) endpoint.maxConnectionCreationRate = maxConnectionCreationRate;
     try {
       if (protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL')
         endpoint.sasl = resolveListenerSasl(l.name, (key) => get<string>(key));
@@ -472,6 +483,9 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     fetchMaxBytes: get<number>('fetch.max.bytes')!,
     queuedMaxRequestBytes: get<number>('queued.max.request.bytes')!,
     maxConnections: Math.min(get<number>('max.connections')!, defaults.maxConnections),
+    maxConnectionCreationRate: get<number>('max.connection.creation.rate')!,
+    maxConnectionsPerIp: get<number>('max.connections.per.ip')!,
+    maxConnectionsPerIpOverrides: parseMaxConnectionsPerIpOverrides(get<string>('max.connections.per.ip.overrides')!),
     logDefaults: {
       segmentBytes: get<number>('log.segment.bytes')!,
       segmentMs: rollMs,
@@ -540,4 +554,25 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
       consumerMaxSize: get<number>('group.consumer.max.size')!,
     },
   };
+}
+
+/**
+ * max.connections.per.ip.overrides: `address:count` pairs separated by commas (the last colon separates the
+ * count, so IPv6 addresses need no brackets), as Kafka's. Addresses are matched as written: host names are not
+ * resolved.
+ */
+export function parseMaxConnectionsPerIpOverrides(text: string): Map<string, number> {
+  const overrides = new Map<string, number>();
+  for (const entry of text.split(',')) {
+    const item = entry.trim();
+    if (item === '') continue;
+    const colon = item.lastIndexOf(':');
+    const count = Number(item.slice(colon + 1));
+    if (colon <= 0 || !Number.isInteger(count) || count < 0)
+      throw new ConfigError(
+        `Invalid value ${JSON.stringify(text)} for configuration max.connections.per.ip.overrides: expected address:count,...`,
+      );
+    overrides.set(item.slice(0, colon).replace(/^\[|\]$/g, ''), count);
+  }
+  return overrides;
 }

@@ -27,6 +27,10 @@ export interface ListenerSettings {
   ssl?: ListenerSsl;
   /** Present for a SASL_PLAINTEXT or SASL_SSL listener: its mechanisms and their users. */
   sasl?: ListenerSasl;
+  /** listener.name.<name>.max.connections: this listener's own bound, within the broker's. */
+  maxConnections?: number;
+  /** listener.name.<name>.max.connection.creation.rate (KIP-612): new connections a second on this listener. */
+  maxConnectionCreationRate?: number;
 }
 
 /** The authorizer's settings (super.users, allow.everyone.if.no.acl.found). */
@@ -65,7 +69,13 @@ export interface BrokerSettings {
   fetchMaxBytes: number;
   /** queued.max.request.bytes: request bytes held across all connections before reading stops; <= 0: no bound. */
   queuedMaxRequestBytes: number;
+  /** max.connections: connections open across all listeners; past it new ones are closed. */
   maxConnections: number;
+  /** max.connection.creation.rate (KIP-612): new connections a second across all listeners; past it they wait. */
+  maxConnectionCreationRate: number;
+  /** max.connections.per.ip, and its overrides by address: past it a new connection is closed. */
+  maxConnectionsPerIp: number;
+  maxConnectionsPerIpOverrides: ReadonlyMap<string, number>;
   /** Broker-wide defaults of the log configs. */
   logDefaults: LogConfig;
   logRetentionCheckIntervalMs: number;
@@ -157,6 +167,8 @@ export function listenerNameFor(settings: BrokerSettings, localPort: number | un
  */
 const DEFAULT_TAIL_CACHE_BYTES = 32 * 1024 * 1024;
 
+/** Kafka's "no limit" for int configs (Integer.MAX_VALUE). */
+const UNLIMITED_INT = 2_147_483_647;
 /** Kafka's max.connections default is unbounded; a broker in Node keeps a bound. */
 const DEFAULT_MAX_CONNECTIONS = 10_000;
 /** Kafka's fetch.max.bytes default, 55 MiB. */
@@ -226,6 +238,9 @@ export function defaultBrokerSettings(): BrokerSettings {
     socketRequestMaxBytes: 104857600,
     connectionsMaxIdleMs: 600_000,
     maxConnections: DEFAULT_MAX_CONNECTIONS,
+    maxConnectionCreationRate: UNLIMITED_INT,
+    maxConnectionsPerIp: UNLIMITED_INT,
+    maxConnectionsPerIpOverrides: new Map(),
     fetchMaxBytes: DEFAULT_FETCH_MAX_BYTES,
     queuedMaxRequestBytes: DEFAULT_QUEUED_MAX_REQUEST_BYTES,
     logDefaults: {

@@ -5,7 +5,13 @@
  * cluster default, then static, then Kafka's default.
  */
 import type { DynamicConfigLayers } from '../cluster/broker-config-metadata.js';
-import { BROKER_CONFIGS, IGNORED_KAFKA_CONFIGS, SECURITY_KEY } from './broker-config.js';
+import {
+  BROKER_CONFIGS,
+  IGNORED_KAFKA_CONFIGS,
+  LISTENER_CONNECTION_KEY,
+  parseMaxConnectionsPerIpOverrides,
+  SECURITY_KEY,
+} from './broker-config.js';
 import { type BrokerSettings, defaultBrokerSettings } from './broker-settings.js';
 import { type ConfigKind, configValueError, LONG_MAX_TEXT, TOPIC_CONFIGS } from './topic-config.js';
 
@@ -56,9 +62,10 @@ const DYNAMIC_LOG_CONFIGS = [
 ];
 
 /**
- * Kafka's other dynamic configs that Samsa accepts. Threads, cleaner buffers, rates and metric reporters have no
- * effect here (Samsa has no such pools or quotas); they are stored and described as Kafka does, as the same keys in
- * server.properties are accepted without effect.
+ * Kafka's other dynamic configs that Samsa accepts. Threads, cleaner buffers, replication rates and metric
+ * reporters have no effect here (Samsa has no such pools or quotas); they are stored and described as Kafka does,
+ * as the same keys in server.properties are accepted without effect. The connection limits among them apply
+ * (applyDynamicBrokerConfigs).
  */
 const OTHER_DYNAMIC_CONFIGS: Readonly<Record<string, DynamicDefinition>> = {
   'log.cleaner.backoff.ms': { kind: 'long', default: '15000', atLeast: 0 },
@@ -146,7 +153,8 @@ export const RELOADABLE_LISTENER_SSL_KEY =
 
 /** Whether Kafka's broker config of this name exists but cannot change at run time (here). */
 function isReadOnly(name: string): boolean {
-  if (DYNAMIC_BROKER_CONFIGS.has(name) || RELOADABLE_LISTENER_SSL_KEY.test(name)) return false;
+  if (DYNAMIC_BROKER_CONFIGS.has(name) || RELOADABLE_LISTENER_SSL_KEY.test(name) || LISTENER_CONNECTION_KEY.test(name))
+    return false;
   return (
     READ_ONLY_IN_SAMSA.has(name) ||
     SECURITY_KEY.test(name) ||
@@ -166,10 +174,22 @@ export function dynamicBrokerConfigsError(configs: Record<string, string>, perBr
   const readOnly = names.filter(isReadOnly);
   if (readOnly.length > 0) return `Cannot update these configs dynamically: [${readOnly.join(', ')}]`;
   for (const [name, value] of Object.entries(configs)) {
+    // A listener's own connection limits are Kafka's ListenerReconfigurable configs: positive ints.
+    if (LISTENER_CONNECTION_KEY.test(name)) {
+      const error = configValueError(name, { kind: 'int', atLeast: 1 }, value);
+      if (error) return error;
+    }
     const def = brokerConfigDefinition(name);
     if (!def) continue;
     const error = configValueError(name, def, value);
     if (error) return error;
+    if (name === 'max.connections.per.ip.overrides') {
+      try {
+        parseMaxConnectionsPerIpOverrides(value);
+      } catch (e) {
+        return (e as Error).message;
+      }
+    }
   }
   const brokerOnly = names.filter(
     (name) => PER_BROKER_CONFIGS[name] !== undefined || RELOADABLE_LISTENER_SSL_KEY.test(name),
@@ -189,6 +209,9 @@ export type DynamicallyConfigurable = Pick<
   | 'logMessageTimestampType'
   | 'minInsyncReplicas'
   | 'maxConnections'
+  | 'maxConnectionCreationRate'
+  | 'maxConnectionsPerIp'
+  | 'maxConnectionsPerIpOverrides'
 >;
 
 export function dynamicallyConfigurable(settings: BrokerSettings): DynamicallyConfigurable {
@@ -200,6 +223,9 @@ export function dynamicallyConfigurable(settings: BrokerSettings): DynamicallyCo
     logMessageTimestampType: settings.logMessageTimestampType,
     minInsyncReplicas: settings.minInsyncReplicas,
     maxConnections: settings.maxConnections,
+    maxConnectionCreationRate: settings.maxConnectionCreationRate,
+    maxConnectionsPerIp: settings.maxConnectionsPerIp,
+    maxConnectionsPerIpOverrides: settings.maxConnectionsPerIpOverrides,
   };
 }
 
@@ -246,5 +272,14 @@ export function applyDynamicBrokerConfigs(
     text('max.connections') === undefined
       ? base.maxConnections
       : Math.min(number('max.connections', base.maxConnections), defaultBrokerSettings().maxConnections);
+  settings.maxConnectionCreationRate = number('max.connection.creation.rate', base.maxConnectionCreationRate);
+  settings.maxConnectionsPerIp = number('max.connections.per.ip', base.maxConnectionsPerIp);
+  const overrides = text('max.connections.per.ip.overrides');
+  try {
+    settings.maxConnectionsPerIpOverrides =
+      overrides === undefined ? base.maxConnectionsPerIpOverrides : parseMaxConnectionsPerIpOverrides(overrides);
+  } catch {
+    settings.maxConnectionsPerIpOverrides = base.maxConnectionsPerIpOverrides;
+  }
   settings.dynamicConfigs = layers;
 }

@@ -35,6 +35,12 @@ export interface OAuthBearerRefusal {
 
 export interface OAuthBearerValidator {
   validate(tokenValue: string, nowMs: number): OAuthBearerToken | OAuthBearerRefusal;
+  /**
+   * What must be done before the listener serves (fetching a JWKS endpoint); rejects to stop start-up. Later
+   * failures (a refresh of the JWKS) are told to `onError`.
+   */
+  start?(onError: (error: Error) => void): Promise<void>;
+  close?(): void;
 }
 
 /** A claim check that failed: the reason is logged, the client gets invalid_token (or insufficient_scope). */
@@ -135,7 +141,9 @@ export class UnsecuredValidator implements OAuthBearerValidator {
 export interface JwksValidatorOptions {
   /** The key set now; `refresh` is asked for a newer one when a token names a key id it does not have. */
   keys: () => JsonWebKeySet;
-  refresh: () => void;
+  refresh: (kid: string) => void;
+  start?: (onError: (error: Error) => void) => Promise<void>;
+  close?: () => void;
   expectedAudience: string[];
   expectedIssuer: string | null;
   subClaimName: string;
@@ -146,6 +154,14 @@ export interface JwksValidatorOptions {
 /** Signed JWTs, verified against the configured JWKS: what production OAUTHBEARER uses. */
 export class JwksValidator implements OAuthBearerValidator {
   constructor(private readonly options: JwksValidatorOptions) {}
+
+  async start(onError: (error: Error) => void): Promise<void> {
+    await this.options.start?.(onError);
+  }
+
+  close(): void {
+    this.options.close?.();
+  }
 
   validate(tokenValue: string, nowMs: number): OAuthBearerToken | OAuthBearerRefusal {
     try {
@@ -173,7 +189,7 @@ export class JwksValidator implements OAuthBearerValidator {
 
   private verify(jws: DecodedJws): void {
     const kid = jws.header.kid;
-    if (typeof kid === 'string' && !this.options.keys().hasKey(kid)) this.options.refresh();
+    if (typeof kid === 'string' && !this.options.keys().hasKey(kid)) this.options.refresh(kid);
     this.options.keys().verify(jws);
   }
 }

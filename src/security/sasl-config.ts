@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { JaasConfigError, type JaasLoginModule, parseJaasConfig } from './jaas-config.js';
+import {
+  DEFAULT_JWKS_REFRESH_MS,
+  DEFAULT_JWKS_RETRY_BACKOFF_MAX_MS,
+  DEFAULT_JWKS_RETRY_BACKOFF_MS,
+  JwksEndpoint,
+} from './jwks-endpoint.js';
 import { JsonWebKeySet, JwsError } from './jws.js';
 import { JwksValidator, type OAuthBearerValidator, UnsecuredValidator } from './oauthbearer.js';
 
@@ -160,14 +166,19 @@ function oauthBearerValidator(
   const url = setting('jwks.endpoint.url');
   if (!url.value)
     throw new SaslConfigError(`${handlerKey}=${handlerClass} needs ${url.key} (the JWKS that signs the tokens)`);
-  const jwks = new JwksFile(url.key, url.value);
+  const jwks = /^https?:/i.test(url.value)
+    ? jwksEndpoint(url.key, url.value, setting, module)
+    : new JwksFile(url.key, url.value);
   const skew = setting('clock.skew.seconds');
   const clockSkewSeconds = skew.value ? Number(skew.value) : DEFAULT_CLOCK_SKEW_SECONDS;
   if (!Number.isInteger(clockSkewSeconds) || clockSkewSeconds < 0)
     throw new SaslConfigError(`${skew.key}=${skew.value}: a non-negative number of seconds`);
   return new JwksValidator({
     keys: () => jwks.keys,
-    refresh: () => jwks.reload(),
+    refresh: (kid) => (jwks instanceof JwksEndpoint ? jwks.expediteRefresh(kid) : jwks.reload()),
+    ...(jwks instanceof JwksEndpoint
+      ? { start: (onError: (error: Error) => void) => jwks.start(onError), close: () => jwks.close() }
+      : {}),
     expectedAudience: (setting('expected.audience').value ?? '')
       .split(',')
       .map((a) => a.trim())
@@ -179,11 +190,64 @@ function oauthBearerValidator(
   });
 }
 
+/** A whole number of milliseconds from a sasl.oauthbearer.jwks.endpoint.* setting, or its default. */
+function millis(setting: { key: string; value: string | undefined }, fallback: number, min: number): number {
+  if (!setting.value) return fallback;
+  const ms = Number(setting.value);
+  if (!Number.isSafeInteger(ms) || ms < min)
+    throw new SaslConfigError(`${setting.key}=${setting.value}: a number of milliseconds, ${min} or more`);
+  return ms;
+}
+
+/**
+ * A JWKS endpoint (http: or https:), with Kafka's refresh and retry settings. An https endpoint is trusted as
+ * Kafka's validator trusts it: through the `ssl.truststore.*` options of the JAAS entry (PEM here), else the
+ * system's certificate authorities; `ssl.endpoint.identification.algorithm=""` there skips the host name check.
+ */
+function jwksEndpoint(
+  key: string,
+  url: string,
+  setting: (name: string) => { key: string; value: string | undefined },
+  module: JaasLoginModule,
+): JwksEndpoint {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new SaslConfigError(`${key}=${url}: not a URL`);
+  }
+  const option = (name: string) => module.options.get(name);
+  const storeType = option('ssl.truststore.type')?.trim().toUpperCase();
+  if (storeType !== undefined && storeType !== 'PEM')
+    throw new SaslConfigError(
+      `${key}: the JAAS option ssl.truststore.type=${storeType} cannot be read by Node.js: give the JWKS endpoint's certificate authorities as PEM`,
+    );
+  let ca: string[] | undefined;
+  const inline = option('ssl.truststore.certificates');
+  const location = option('ssl.truststore.location');
+  if (inline) ca = [inline];
+  else if (location) {
+    try {
+      ca = [readFileSync(location, 'utf8')];
+    } catch (e) {
+      throw new SaslConfigError(`${key}: cannot read ssl.truststore.location ${location}: ${(e as Error).message}`);
+    }
+  }
+  const identification = option('ssl.endpoint.identification.algorithm');
+  return new JwksEndpoint(key, parsed, {
+    refreshMs: millis(setting('jwks.endpoint.refresh.ms'), DEFAULT_JWKS_REFRESH_MS, 1),
+    retryBackoffMs: millis(setting('jwks.endpoint.retry.backoff.ms'), DEFAULT_JWKS_RETRY_BACKOFF_MS, 0),
+    retryBackoffMaxMs: millis(setting('jwks.endpoint.retry.backoff.max.ms'), DEFAULT_JWKS_RETRY_BACKOFF_MAX_MS, 0),
+    ...(ca ? { ca } : {}),
+    ...(identification !== undefined && identification.trim() === '' ? { checkHostName: false } : {}),
+  });
+}
+
 /**
  * A JWKS kept in a file (`sasl.oauthbearer.jwks.endpoint.url=file:...`, as Kafka accepts): read at start-up,
  * where a missing or unreadable file stops the broker, and read again when a token names a key id the set
  * lacks (keys rotated), at most once per JWKS_RELOAD_MIN_INTERVAL_MS; a file that became unreadable keeps the
- * last good set. HTTP(S) endpoints are not fetched by Samsa.
+ * last good set.
  */
 class JwksFile {
   keys: JsonWebKeySet;
@@ -195,9 +259,7 @@ class JwksFile {
     url: string,
   ) {
     if (!url.startsWith('file:'))
-      throw new SaslConfigError(
-        `${key}=${url}: Samsa reads a JWKS from a file: URL only (HTTP(S) endpoints are not fetched); save the key set to a file`,
-      );
+      throw new SaslConfigError(`${key}=${url}: a JWKS is read from an https:, http: or file: URL`);
     try {
       this.path = fileURLToPath(url);
     } catch {

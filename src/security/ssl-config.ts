@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { SecureContextOptions, SecureVersion } from 'node:tls';
 import builtinRequire from './builtin-require.cjs';
+import { Pkcs12Error, readPkcs12Certificates } from './pkcs12-truststore.js';
 import { SslPrincipalMapper } from './principal.js';
 
 /** What an SSL listener needs to serve: a secure context built once at start-up, and how clients are checked. */
@@ -143,9 +144,22 @@ export function resolveListenerSsl(listenerName: string, lookup: (key: string) =
           : named('ssl.truststore.certificates'),
       );
     } else if (truststoreType === 'PKCS12') {
-      throw new SslConfigError(
-        `${named('ssl.truststore.type')}=PKCS12 (${truststoreLocation}): a trust store holding only certificates cannot be read by Node.js as PKCS12; convert it to PEM (openssl pkcs12 -in ${truststoreLocation} -nokeys -out truststore.pem) and set ssl.truststore.type=PEM`,
-      );
+      if (truststoreLocation === undefined)
+        throw new SslConfigError(
+          `${named('ssl.truststore.certificates')}: inline certificates are PEM; set ssl.truststore.type=PEM`,
+        );
+      try {
+        options.ca = readPkcs12Certificates(
+          read('ssl.truststore.location', truststoreLocation),
+          get('ssl.truststore.password') ?? null,
+        );
+      } catch (e) {
+        if (!(e instanceof Pkcs12Error)) throw e;
+        throw new SslConfigError(
+          `${named('ssl.truststore.location')}=${truststoreLocation} (PKCS12) cannot be used: ${e.message}`,
+        );
+      }
+      where.push(`${named('ssl.truststore.location')}=${truststoreLocation}`);
     } else if (truststoreType === 'JKS') {
       throw new SslConfigError(
         `${named('ssl.truststore.type')}=JKS${truststoreLocation ? ` (${truststoreLocation})` : ' (the default)'}: ${CONVERT_JKS}, and set ssl.truststore.type accordingly`,

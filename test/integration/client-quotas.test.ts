@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { Admin } from '@platformatic/kafka';
+import { Admin, type ClientQuotaKeyValue } from '@platformatic/kafka';
 import { type Broker, startBroker } from '../../src/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { withTempDir } from '../storage/helpers.js';
@@ -36,7 +36,7 @@ function admin(bootstrap: string): Admin {
 
 const clientId = (name: string | null) => ({ entityType: 'client-id' as const, entityName: name });
 
-test('AlterClientQuotas and DescribeClientQuotas: set, match exact, default and any, strict, remove; unenforced keys refused', async () => {
+test('AlterClientQuotas and DescribeClientQuotas: set, match exact, default and any, strict, remove; a key of another entity type refused', async () => {
   const a = admin(broker.bootstrap);
   try {
     const altered = await a.alterClientQuotas({
@@ -59,17 +59,22 @@ test('AlterClientQuotas and DescribeClientQuotas: set, match exact, default and 
       altered.map((e) => e.errorCode),
       [ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE],
     );
-    // A key Samsa does not enforce is refused, not stored.
+    // A key of ip entities is refused on a client id, not stored.
     await assert.rejects(
       a.alterClientQuotas({
-        entries: [{ entities: [clientId('x')], ops: [{ key: 'request_percentage', value: 50, remove: false }] }],
+        entries: [
+          {
+            entities: [clientId('x')],
+            ops: [{ key: 'connection_creation_rate' as ClientQuotaKeyValue, value: 50, remove: false }],
+          },
+        ],
       }),
       (e: AggregateError) => {
         const { entries } = (
           e.errors[0] as { response: { entries: Array<{ errorCode: number; errorMessage: string }> } }
         ).response;
         assert.equal(entries[0]!.errorCode, ErrorCode.INVALID_REQUEST);
-        assert.match(entries[0]!.errorMessage, /request_percentage is not enforced by Samsa/);
+        assert.match(entries[0]!.errorMessage, /Invalid configuration key connection_creation_rate/);
         return true;
       },
     );

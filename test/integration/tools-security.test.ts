@@ -336,7 +336,7 @@ test('a wrong PLAIN password fails with the broker message and exit 1; a mechani
   assert.match(missing.stderr, /cannot read --command-config .*absent\.properties: ENOENT/);
 });
 
-test('configs --entity-type users adds, describes and deletes SCRAM credentials over SASL_SSL; the user then logs in', async () => {
+test('configs --entity-type users adds, describes and deletes SCRAM credentials and a quota over SASL_SSL; the user then logs in', async () => {
   const admin = ['configs', '--bootstrap-server', endpoint('SASL_SSL'), '--command-config', configs['sasl-ssl']!];
   const added = await samsa([
     ...admin,
@@ -355,6 +355,15 @@ test('configs --entity-type users adds, describes and deletes SCRAM credentials 
   assert.equal(
     described.stdout,
     "SCRAM credential configs for user-principal 'carol' are SCRAM-SHA-256=iterations=8192, SCRAM-SHA-512=iterations=4096\n",
+  );
+  // A quota beside the credentials, over the same --command-config.
+  const quota = await samsa([...admin, '--alter', '--user', 'carol', '--add-config', 'request_percentage=200']);
+  assert.equal(quota.code, 0, quota.stderr);
+  const both = await samsa([...admin, '--describe', '--user', 'carol']);
+  assert.equal(both.stdout.split('\n')[0], "Quota configs for user-principal 'carol' are request_percentage=200.0");
+  assert.equal(
+    (await samsa([...admin, '--alter', '--user', 'carol', '--delete-config', 'request_percentage'])).code,
+    0,
   );
   const everyone = await samsa([...admin, '--describe', '--entity-type', 'users']);
   assert.match(

@@ -3,10 +3,15 @@ import { test } from 'node:test';
 import {
   ClientQuotaManager,
   CONSUMER_BYTE_RATE,
+  CONTROLLER_MUTATION_RATE,
+  ControllerMutationQuota,
+  MAX_REQUEST_THROTTLE_MS,
   PRODUCER_BYTE_RATE,
   QUOTA_WINDOW_NUM,
   QUOTA_WINDOW_SIZE_MS,
+  REQUEST_PERCENTAGE,
   SampledRate,
+  TokenBucket,
 } from '../../src/broker/client-quota-manager.js';
 import { ClientQuotaMetadata, type QuotaEntity } from '../../src/cluster/client-quotas.js';
 import { EmbeddedMetadataStore } from '../../src/cluster/embedded-metadata-store.js';
@@ -75,6 +80,69 @@ test("quotas resolve by Kafka's precedence, and the throttle time brings the rat
       assert.equal(reloaded.get([user('bob'), client('batch')])?.get(PRODUCER_BYTE_RATE), 10_000_000);
       assert.equal(reloaded.get([client(null)])?.get(PRODUCER_BYTE_RATE), 1_000);
       reloaded.close();
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+test('a token bucket starts full (the rate over the whole window), refills at the rate, and says how long until it is back at zero', () => {
+  const bucket = new TokenBucket(2);
+  const t0 = 5_000_000;
+  assert.equal(bucket.measure(t0), 2 * QUOTA_WINDOW_NUM);
+  bucket.record(30, t0);
+  assert.equal(bucket.measure(t0), 2 * QUOTA_WINDOW_NUM - 30);
+  assert.equal(bucket.throttleTimeMs(-8), 4_000);
+  assert.equal(bucket.measure(t0 + 1_000), 2 * QUOTA_WINDOW_NUM - 28);
+  assert.equal(bucket.measure(t0 + 3_600_000), 2 * QUOTA_WINDOW_NUM, 'never above the burst');
+});
+
+test('a strict controller mutation quota lets through the mutation that spends it and refuses the next; a permissive one only throttles', () => {
+  const t0 = 1_000;
+  const strict = new ControllerMutationQuota(new TokenBucket(1), true);
+  assert.equal(strict.record(10, t0), true);
+  assert.equal(strict.record(5, t0), true, 'credits left: passes, and takes them below zero');
+  assert.equal(strict.throttleTimeMs(t0), 0, 'nothing refused yet');
+  assert.equal(strict.record(1, t0), false);
+  assert.equal(strict.throttleTimeMs(t0), 4_000);
+  assert.equal(strict.throttleTimeMs(t0 + 1_500), 2_500, 'less the time since it was found');
+  const permissive = new ControllerMutationQuota(new TokenBucket(1), false);
+  assert.equal(permissive.record(20, t0), true);
+  assert.equal(permissive.record(20, t0), true);
+  assert.equal(permissive.throttleTimeMs(t0), 29_000);
+  const unbounded = new ControllerMutationQuota(null, true);
+  assert.equal(unbounded.record(1e6, t0), true);
+  assert.equal(unbounded.throttleTimeMs(t0), 0);
+});
+
+test('request_percentage throttles for at most one window, and controller_mutation_rate is resolved like the other quotas', async () => {
+  await withTempDir(async (dir) => {
+    const store = await EmbeddedMetadataStore.open(dir);
+    try {
+      const quotas = await ClientQuotaMetadata.load(store);
+      const manager = new ClientQuotaManager(quotas);
+      assert.equal(manager.hasRequestQuota('alice', 'app'), false);
+      await quotas.apply([
+        {
+          entity: [user('alice')],
+          set: new Map([
+            [REQUEST_PERCENTAGE, 1],
+            [CONTROLLER_MUTATION_RATE, 1],
+          ]),
+          remove: [],
+        },
+      ]);
+      assert.equal(manager.hasRequestQuota('alice', 'app'), true);
+      assert.equal(manager.hasRequestQuota('bob', 'app'), false);
+      const now = 10_000_000;
+      // 100 percent-seconds against 1%: far over, but the wait is one window at most.
+      assert.equal(manager.record(REQUEST_PERCENTAGE, 'alice', 'app', 100, now), MAX_REQUEST_THROTTLE_MS);
+      const quota = manager.controllerMutationQuota('alice', 'other', true, now);
+      assert.equal(quota.record(QUOTA_WINDOW_NUM + 1, now), true);
+      // The bucket is the user's: another client id of alice's finds it spent.
+      assert.equal(manager.controllerMutationQuota('alice', 'third', true, now).record(1, now), false);
+      assert.equal(manager.controllerMutationQuota('bob', 'app', true, now).record(1e6, now), true);
+      quotas.close();
     } finally {
       await store.close();
     }

@@ -310,3 +310,34 @@ test("Kafka's replica.* settings: its defaults, and the values server.properties
   assert.equal(set.replication.replicaFetchBackoffMs, 50);
   assert.throws(() => settings({ 'replica.fetch.min.bytes': '0' }), ConfigError);
 });
+
+test("connection limits: Kafka's broker keys, a listener's own, and max.connections.per.ip.overrides", () => {
+  const s = settings({
+    listeners: 'PLAINTEXT://:19425,EXTERNAL://:19426',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT',
+    'max.connection.creation.rate': '50',
+    'max.connections.per.ip': '20',
+    'max.connections.per.ip.overrides': '10.0.0.1:100, ::1:5',
+    'listener.name.external.max.connection.creation.rate': '5',
+    'listener.name.external.max.connections': '200',
+  });
+  assert.equal(s.maxConnectionCreationRate, 50);
+  assert.equal(s.maxConnectionsPerIp, 20);
+  assert.deepEqual(
+    [...s.maxConnectionsPerIpOverrides],
+    [
+      ['10.0.0.1', 100],
+      ['::1', 5],
+    ],
+  );
+  assert.deepEqual(
+    s.listeners?.map((l) => [l.name, l.maxConnections, l.maxConnectionCreationRate]),
+    [
+      ['PLAINTEXT', undefined, undefined],
+      ['EXTERNAL', 200, 5],
+    ],
+  );
+  assert.deepEqual(parseBrokerConfig(new Map([['listener.name.external.max.connections', '1']])).warnings, []);
+  assert.throws(() => settings({ 'max.connections.per.ip.overrides': '10.0.0.1' }), ConfigError);
+  assert.throws(() => settings({ 'listener.name.external.max.connection.creation.rate': '0' }), ConfigError);
+});

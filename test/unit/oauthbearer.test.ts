@@ -179,7 +179,7 @@ test('the exchange: a good token authenticates its principal; a refused one gets
   }
 });
 
-test('listener settings: unsecured by default; Kafka validator class with a file JWKS; other set-ups refused', () => {
+test('listener settings: unsecured by default; Kafka validator class with a file JWKS; bad URLs and settings refused', () => {
   const dir = mkdtempSync(join(tmpdir(), 'samsa-jwks-'));
   try {
     const prefix = 'listener.name.sasl_plaintext.';
@@ -230,8 +230,17 @@ test('listener settings: unsecured by default; Kafka validator class with a file
     assert.ok(!('status' in result), 'the rotated key is read from the file');
 
     assert.throws(
-      () => resolve({ ...secured, 'sasl.oauthbearer.jwks.endpoint.url': 'https://idp.example/jwks' }),
-      (e: Error) => e instanceof SaslConfigError && /file: URL only/.test(e.message),
+      () => resolve({ ...secured, 'sasl.oauthbearer.jwks.endpoint.url': 'ftp://idp.example/jwks' }),
+      (e: Error) => e instanceof SaslConfigError && /an https:, http: or file: URL/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        resolve({
+          ...secured,
+          'sasl.oauthbearer.jwks.endpoint.url': 'https://idp.example/jwks',
+          'sasl.oauthbearer.jwks.endpoint.retry.backoff.ms': 'soon',
+        }),
+      /sasl\.oauthbearer\.jwks\.endpoint\.retry\.backoff\.ms=soon: a number of milliseconds/,
     );
     assert.throws(
       () => resolve({ ...secured, 'sasl.oauthbearer.jwks.endpoint.url': pathToFileURL(join(dir, 'missing')).href }),

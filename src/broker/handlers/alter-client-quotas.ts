@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import {
   type ClientQuotaChange,
   QUOTA_ENTITY_TYPES,
@@ -13,12 +14,24 @@ import type {
 import type { AlterClientQuotasResponse } from '../../protocol/generated/messages/alter-client-quotas-response.js';
 import { defineHandler } from '../api-handler.js';
 import { AclOperation, authorizeCluster } from '../authorization.js';
-import { CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE } from '../client-quota-manager.js';
+import {
+  CONNECTION_CREATION_RATE,
+  CONSUMER_BYTE_RATE,
+  CONTROLLER_MUTATION_RATE,
+  PRODUCER_BYTE_RATE,
+  REQUEST_PERCENTAGE,
+} from '../client-quota-manager.js';
 
-/** The quotas Samsa enforces (both longs, in bytes per second). */
-const ENFORCED_KEYS = new Set([PRODUCER_BYTE_RATE, CONSUMER_BYTE_RATE]);
-/** Kafka's other quota keys: refused rather than stored and ignored. */
-const NOT_ENFORCED_KEYS = new Set(['request_percentage', 'controller_mutation_rate', 'connection_creation_rate']);
+/** The quotas of users and client ids, with Kafka's types: longs and ints are whole numbers. */
+const CLIENT_KEYS = new Map([
+  [PRODUCER_BYTE_RATE, 'Long'],
+  [CONSUMER_BYTE_RATE, 'Long'],
+  [REQUEST_PERCENTAGE, 'Double'],
+  [CONTROLLER_MUTATION_RATE, 'Double'],
+]);
+/** The quotas of addresses (KIP-612). */
+const IP_KEYS = new Map([[CONNECTION_CREATION_RATE, 'Integer']]);
+const MAX_INT = 2_147_483_647;
 
 type Checked = { change: ClientQuotaChange } | { errorCode: number; errorMessage: string };
 
@@ -31,11 +44,15 @@ function checkEntry(entry: AlterClientQuotasRequestEntryData): Checked {
     if (seen.has(e.entityType)) return invalid(`Duplicate ${e.entityType} entity type in client quota entity`);
     seen.add(e.entityType);
   }
-  if (seen.has('ip'))
-    return invalid('ip quotas (connection_creation_rate) are not enforced by Samsa: use user and client-id entities');
   for (const type of seen)
     if (!(QUOTA_ENTITY_TYPES as readonly string[]).includes(type))
       return invalid(`Unhandled client quota entity type: ${type}`);
+  const isIp = seen.has('ip');
+  if (isIp && seen.size > 1)
+    return invalid('Invalid quota entity combination, IP entity should not be combined with User or ClientId');
+  const ipName = entry.entity.find((e) => e.entityType === 'ip')?.entityName;
+  if (isIp && ipName != null && isIP(ipName) === 0) return invalid(`${ipName} is not a valid IP or resolvable host.`);
+  const allowedKeys = isIp ? IP_KEYS : CLIENT_KEYS;
   const entity: QuotaEntity = QUOTA_ENTITY_TYPES.flatMap((type: QuotaEntityType) => {
     const e = entry.entity.find((x) => x.entityType === type);
     return e ? [{ entityType: type, entityName: e.entityName }] : [];
@@ -46,14 +63,17 @@ function checkEntry(entry: AlterClientQuotasRequestEntryData): Checked {
   for (const op of entry.ops) {
     if (keys.has(op.key)) return invalid(`Duplicate quota key ${op.key} not updating quota for ${describe(entity)}`);
     keys.add(op.key);
-    if (NOT_ENFORCED_KEYS.has(op.key))
-      return invalid(`${op.key} is not enforced by Samsa (it enforces ${[...ENFORCED_KEYS].join(' and ')})`);
-    if (!ENFORCED_KEYS.has(op.key)) return invalid(`Invalid configuration key ${op.key}`);
+    const type = allowedKeys.get(op.key);
+    if (type === undefined) return invalid(`Invalid configuration key ${op.key}`);
     if (op.remove) {
       remove.push(op.key);
       continue;
     }
-    if (!Number.isInteger(op.value)) return invalid(`Configuration ${op.key} must be a Long value`);
+    if (type !== 'Double' && !Number.isInteger(op.value))
+      return invalid(`Configuration ${op.key} must be a ${type} value`);
+    if (type === 'Integer' && op.value > MAX_INT)
+      return invalid(`Proposed value for ${op.key} is too large for an INT.`);
+    if (!Number.isFinite(op.value)) return invalid(`Configuration ${op.key} must be a ${type} value`);
     if (op.value <= 0) return invalid(`Configuration ${op.key} must be a positive value`);
     set.set(op.key, op.value);
   }
@@ -65,10 +85,10 @@ function describe(entity: QuotaEntity): string {
 }
 
 /**
- * AlterClientQuotas (KIP-546): sets or removes producer_byte_rate and consumer_byte_rate on user, client-id and
- * (user, client-id) entities, null names being the defaults. Each entry is checked on its own; the valid ones
- * are written in one change of the metadata store unless validate_only. Keys Samsa does not enforce
- * (request_percentage, controller_mutation_rate, connection_creation_rate) are refused with INVALID_REQUEST.
+ * AlterClientQuotas (KIP-546): sets or removes producer_byte_rate, consumer_byte_rate, request_percentage and
+ * controller_mutation_rate on user, client-id and (user, client-id) entities, and connection_creation_rate on ip
+ * entities (KIP-612), null names being the defaults. Each entry is checked on its own; the valid ones are
+ * written in one change of the metadata store unless validate_only.
  */
 export const alterClientQuotasHandler = defineHandler<AlterClientQuotasRequest, AlterClientQuotasResponse>({
   api: alterClientQuotasApi,

@@ -10,6 +10,7 @@ import type {
 } from '../../protocol/generated/messages/create-partitions-response.js';
 import { defineHandler, markRepeats } from '../api-handler.js';
 import { AclOperation, authorizedNames, ResourceType } from '../authorization.js';
+import { controllerMutationQuota, THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../controller-mutation-quota.js';
 import { type PartitionReservation, reservePartitions } from '../partition-limit.js';
 import { liveBrokers } from './create-topics.js';
 
@@ -49,6 +50,9 @@ function placeAfter(live: readonly PlacementBroker[], topic: TopicRecord, count:
   });
 }
 
+/** The first CreatePartitions version whose clients know THROTTLING_QUOTA_EXCEEDED. */
+const CONTROLLER_MUTATION_STRICT_SINCE_VERSION = 3;
+
 /**
  * CreatePartitions: raises a topic's partition count (it never shrinks), on the replicas given for each new
  * partition or placed over the live brokers. New partitions start empty; keyed producers will map some keys to them, as in Kafka.
@@ -67,6 +71,8 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
       request.topics.map((t) => t.name),
     );
     const results: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
+    // KIP-599: the partitions added count against controller_mutation_rate, refused from v3 once it is spent.
+    const quota = controllerMutationQuota(ctx, CONTROLLER_MUTATION_STRICT_SINCE_VERSION);
     const brokers = liveBrokers(broker);
     for (const { item: t, repeated } of markRepeats(request.topics, (t) => t.name)) {
       const result: CreatePartitionsResponseCreatePartitionsTopicResult = {
@@ -90,6 +96,8 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
       let error: [number, string] | null = null;
       let previousCount = 0;
       let reservation: PartitionReservation | null = null;
+      // The change may be tried again on a newer version of the topic: its partitions are counted once.
+      let counted = false;
       const outcome = await broker.topics.modify(t.name, (topic) => {
         // The change may be tried again on a newer version of the topic.
         reservation?.release();
@@ -113,7 +121,10 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
           ];
         } else if (assignmentError) {
           error = [ErrorCode.INVALID_REPLICA_ASSIGNMENT, assignmentError];
+        } else if (!counted && !quota.record(t.count - current)) {
+          error = [ErrorCode.THROTTLING_QUOTA_EXCEEDED, THROTTLING_QUOTA_EXCEEDED_MESSAGE];
         } else {
+          counted = true;
           const reserved = reservePartitions(broker, t.name, t.count);
           if (typeof reserved === 'string') error = [ErrorCode.POLICY_VIOLATION, reserved];
           else {
@@ -154,6 +165,6 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
       }
     }
     await broker.replicas.settled();
-    return { throttleTimeMs: 0, results };
+    return { throttleTimeMs: quota.throttle(ctx), results };
   },
 });

@@ -12,6 +12,7 @@ import type {
 } from '../../protocol/generated/messages/create-topics-response.js';
 import { type BrokerServices, defineHandler, markRepeats } from '../api-handler.js';
 import { AclOperation, authorize, authorizeCluster, authorizedNames, ResourceType } from '../authorization.js';
+import { controllerMutationQuota, THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../controller-mutation-quota.js';
 import { reservePartitions } from '../partition-limit.js';
 
 /** The brokers a replica assignment may name: the live brokers of the cluster. */
@@ -23,6 +24,9 @@ export function liveBrokers(broker: BrokerServices): ReadonlySet<number> {
  * CreateTopics: validates each topic (name, partitions and replication factor or an explicit replica assignment,
  * configs), then creates it unless validate_only. Each topic gets its own result; one bad topic does not fail the others.
  */
+/** The first CreateTopics version whose clients know THROTTLING_QUOTA_EXCEEDED. */
+const CONTROLLER_MUTATION_STRICT_SINCE_VERSION = 6;
+
 export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopicsResponse>({
   api: createTopicsApi,
   minVersion: 0,
@@ -30,6 +34,8 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
   async handle(ctx, request) {
     const { broker } = ctx;
     const results: CreateTopicsResponseCreatableTopicResult[] = [];
+    // KIP-599: each topic's partitions count against controller_mutation_rate, refused from v6 once it is spent.
+    const quota = controllerMutationQuota(ctx, CONTROLLER_MUTATION_STRICT_SINCE_VERSION);
     // Kafka's checks: CREATE on the cluster, else on each topic; the configs of a created topic are answered
     // only to a principal that may DESCRIBE_CONFIGS it.
     const creatable =
@@ -139,6 +145,10 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
         fail(ErrorCode.INVALID_CONFIG, configError);
         continue;
       }
+      if (!quota.record(numPartitions)) {
+        fail(ErrorCode.THROTTLING_QUOTA_EXCEEDED, THROTTLING_QUOTA_EXCEEDED_MESSAGE);
+        continue;
+      }
       const reservation = reservePartitions(broker, t.name, numPartitions);
       if (typeof reservation === 'string') {
         fail(ErrorCode.POLICY_VIOLATION, reservation);
@@ -182,6 +192,6 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
           result.topicConfigErrorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
           result.configs = [];
         }
-    return { throttleTimeMs: 0, topics: results };
+    return { throttleTimeMs: quota.throttle(ctx), topics: results };
   },
 });

@@ -9,6 +9,10 @@ import type {
 } from '../../protocol/generated/messages/delete-topics-response.js';
 import { defineHandler } from '../api-handler.js';
 import { AclOperation, authorize, ResourceType } from '../authorization.js';
+import { controllerMutationQuota, THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../controller-mutation-quota.js';
+
+/** The first DeleteTopics version whose clients know THROTTLING_QUOTA_EXCEEDED. */
+const CONTROLLER_MUTATION_STRICT_SINCE_VERSION = 5;
 
 /** DeleteTopics: by name (all versions) or by topic id (v6+). The logs go when the metadata change is applied. */
 export const deleteTopicsHandler = defineHandler<DeleteTopicsRequest, DeleteTopicsResponse>({
@@ -25,6 +29,8 @@ export const deleteTopicsHandler = defineHandler<DeleteTopicsRequest, DeleteTopi
         ? request.topics.map((t) => ({ name: t.name, topicId: t.topicId }))
         : request.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
     const responses: DeleteTopicsResponseDeletableTopicResult[] = [];
+    // KIP-599: a deleted topic's partitions count against controller_mutation_rate.
+    const quota = controllerMutationQuota(ctx, CONTROLLER_MUTATION_STRICT_SINCE_VERSION);
     for (const w of wanted) {
       const topic = w.name ? broker.topics.get(w.name) : broker.topics.getById(w.topicId);
       const result: DeleteTopicsResponseDeletableTopicResult = {
@@ -49,11 +55,14 @@ export const deleteTopicsHandler = defineHandler<DeleteTopicsRequest, DeleteTopi
       } else if (isInternalTopic(topic.name)) {
         result.errorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
         result.errorMessage = `Deletion of internal topic ${topic.name} is not allowed`;
+      } else if (!quota.record(topic.partitions.length)) {
+        result.errorCode = ErrorCode.THROTTLING_QUOTA_EXCEEDED;
+        result.errorMessage = THROTTLING_QUOTA_EXCEEDED_MESSAGE;
       } else if (!(await broker.topics.delete(topic.name))) {
         result.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
       }
     }
     await broker.replicas.settled();
-    return { throttleTimeMs: 0, responses };
+    return { throttleTimeMs: quota.throttle(ctx), responses };
   },
 });

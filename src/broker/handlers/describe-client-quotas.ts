@@ -60,7 +60,7 @@ export const describeClientQuotasHandler = defineHandler<DescribeClientQuotasReq
         values: [...values].map(([key, value]) => ({ key, value })),
       });
     }
-    // Only user and client-id quotas exist here; filters on other types (ip) match nothing.
+    // Only user, client-id and ip quotas exist; filters on other types match nothing.
     if ([...seen].some((t) => !(QUOTA_ENTITY_TYPES as readonly string[]).includes(t))) entries.length = 0;
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, entries };
   },

@@ -395,17 +395,16 @@ async function answerFetch(ctx: RequestContext, request: FetchRequest): Promise<
 
   // Consumers' byte rate (consumer_byte_rate): a fetch that takes the client over its quota is answered empty
   // with the time to wait, its bytes not counted, and its session left as it was (Kafka's throttled response).
+  // So is a fetch of a client over its request_percentage (the dispatcher counts this request's time after).
   if (replicaId < 0 && !broker.quotas.isEmpty) {
-    let bytes = 0;
-    for (const r of reads) bytes += r.outcome.recordsBytes;
-    const throttleTimeMs = broker.quotaManager.record(
-      CONSUMER_BYTE_RATE,
-      quotaUser(connection.principal),
-      clientId,
-      bytes,
-      Date.now(),
-      true,
-    );
+    const user = quotaUser(connection.principal);
+    const nowMs = Date.now();
+    let throttleTimeMs = broker.quotaManager.requestThrottleTimeMs(user, clientId, nowMs);
+    if (throttleTimeMs === 0) {
+      let bytes = 0;
+      for (const r of reads) bytes += r.outcome.recordsBytes;
+      throttleTimeMs = broker.quotaManager.record(CONSUMER_BYTE_RATE, user, clientId, bytes, nowMs, true);
+    }
     if (throttleTimeMs > 0) {
       connection.throttle(throttleTimeMs);
       const sessionId = context.kind === 'incremental' ? context.session.id : 0;

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { type ConnectionOptions, createSecureContext } from 'node:tls';
 import { parseProperties } from '../../config/properties.js';
 import { JaasConfigError, parseJaasConfig } from '../../security/jaas-config.js';
+import { Pkcs12Error, readPkcs12Certificates } from '../../security/pkcs12-truststore.js';
 import { UsageError } from './args.js';
 
 /**
@@ -133,11 +134,19 @@ async function tlsOptions(
     if (truststoreType === 'PEM')
       options.ca =
         truststoreCertificates ?? (await readStore('ssl.truststore.location', truststoreLocation!)).toString('utf8');
-    else if (truststoreType === 'PKCS12')
-      throw new UsageError(
-        `ssl.truststore.type=PKCS12 (${truststoreLocation}): Node.js cannot read a PKCS12 store holding only certificates; convert it to PEM (openssl pkcs12 -in ${truststoreLocation} -nokeys -out truststore.pem) and set ssl.truststore.type=PEM`,
-      );
-    else if (truststoreType === 'JKS')
+    else if (truststoreType === 'PKCS12') {
+      if (truststoreLocation === undefined)
+        throw new UsageError('ssl.truststore.certificates: inline certificates are PEM; set ssl.truststore.type=PEM');
+      try {
+        options.ca = readPkcs12Certificates(
+          await readStore('ssl.truststore.location', truststoreLocation),
+          get('ssl.truststore.password') ?? null,
+        );
+      } catch (e) {
+        if (!(e instanceof Pkcs12Error)) throw e;
+        throw new UsageError(`ssl.truststore.location=${truststoreLocation} (PKCS12) cannot be used: ${e.message}`);
+      }
+    } else if (truststoreType === 'JKS')
       throw new UsageError(
         `ssl.truststore.type=JKS${get('ssl.truststore.type') ? '' : ' (the default)'}: ${CONVERT_JKS}, and set ssl.truststore.type accordingly`,
       );
