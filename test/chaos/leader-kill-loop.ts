@@ -1,9 +1,14 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCode } from '../../src/protocol/errors.js';
-import { apis } from '../../src/protocol/generated/index.js';
 import { readBatches } from '../../src/protocol/records/record-batch.js';
-import { type ClusterBroker, eventually, kafkaFor, startCluster, stopCluster } from '../cluster/cluster-helpers.js';
+import {
+  type ClusterBroker,
+  kafkaFor,
+  partitionStates,
+  startCluster,
+  stopCluster,
+  waitAllInSync,
+} from '../cluster/cluster-helpers.js';
 import { type EtcdServer, startEtcd } from '../cluster/etcd.js';
 import { fastTempRoot, mib, printFigures, RawClient, Rng, readPartition } from './harness.js';
 import { checkStored, type KillLoopResult, type StoredCheck, startIdempotentProducer } from './kill-loop.js';
@@ -39,13 +44,6 @@ const NODE_IDS = [1, 2, 3];
 const SEGMENT_BYTES = 64 * 1024;
 /** A kill comes this long after the previous cycle settled, at most. */
 const MAX_KILL_DELAY_MS = 1500;
-/** How long a restarted broker may take to be back in every ISR before the loop counts it as stuck. */
-const REJOIN_TIMEOUT_MS = 120_000;
-
-interface PartitionState {
-  leader: number;
-  isr: number[];
-}
 
 export async function runLeaderKillLoop(options: LeaderKillLoopOptions): Promise<LeaderKillLoopResult> {
   const rng = new Rng(options.seed);
@@ -75,7 +73,7 @@ export async function runLeaderKillLoop(options: LeaderKillLoopOptions): Promise
     } finally {
       await admin.disconnect();
     }
-    await waitAllInSync(live(), partitions);
+    await waitAllInSync(live(), TOPIC, partitions);
 
     const producer = startIdempotentProducer(
       brokers.map((b) => b.bootstrap).join(','),
@@ -91,7 +89,7 @@ export async function runLeaderKillLoop(options: LeaderKillLoopOptions): Promise
         await producer.nextAck();
         await sleep(rng.int(MAX_KILL_DELAY_MS));
         const partition = rng.int(partitions);
-        const state = await partitionStates(live(), partitions);
+        const state = await partitionStates(live(), TOPIC, partitions);
         const victim = brokers.find((b) => b.nodeId === state.get(partition)!.leader)!;
         await victim.process.kill();
         const killedAt = Date.now();
@@ -99,7 +97,7 @@ export async function runLeaderKillLoop(options: LeaderKillLoopOptions): Promise
         const ack = await producer.nextAck(partition);
         failoverMs.push(ack.atMs - killedAt);
         await victim.restart();
-        await waitAllInSync(live(), partitions);
+        await waitAllInSync(live(), TOPIC, partitions);
       }
       await producer.nextAck();
       producerErrors = await producer.stop();
@@ -107,7 +105,7 @@ export async function runLeaderKillLoop(options: LeaderKillLoopOptions): Promise
       producer.kill();
     }
 
-    const state = await partitionStates(live(), partitions);
+    const state = await partitionStates(live(), TOPIC, partitions);
     const divergentReplicas: string[] = [];
     const stored: StoredCheck = await checkStored(partitions, producer.acks, async (partition) => {
       const leader = brokers.find((b) => b.nodeId === state.get(partition)!.leader)!;
@@ -168,45 +166,6 @@ export async function runLeaderKillLoop(options: LeaderKillLoopOptions): Promise
     await etcd?.destroy();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Leader and ISR of each partition, as the first live broker's Metadata answers them (all leaders known). */
-async function partitionStates(live: ClusterBroker[], partitions: number): Promise<Map<number, PartitionState>> {
-  return eventually('every partition has a live leader', async () => {
-    const client = await RawClient.connect(live[0]!.port);
-    try {
-      const md = await client.request(apis.Metadata, 12, {
-        topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: TOPIC }],
-        allowAutoTopicCreation: false,
-        includeClusterAuthorizedOperations: false,
-        includeTopicAuthorizedOperations: false,
-      });
-      const t = md.topics[0];
-      if (!t || t.errorCode !== ErrorCode.NONE || t.partitions.length !== partitions) return undefined;
-      const liveIds = new Set(live.map((b) => b.nodeId));
-      const states = new Map<number, PartitionState>();
-      for (const p of t.partitions) {
-        if (p.errorCode !== ErrorCode.NONE || !liveIds.has(p.leaderId)) return undefined;
-        states.set(p.partitionIndex, { leader: p.leaderId, isr: [...p.isrNodes] });
-      }
-      return states;
-    } finally {
-      client.close();
-    }
-  });
-}
-
-/** Waits until every live broker is in the ISR of every partition (a restarted one caught up). */
-async function waitAllInSync(live: ClusterBroker[], partitions: number): Promise<void> {
-  await eventually(
-    'every live broker back in every ISR',
-    async () => {
-      const states = await partitionStates(live, partitions);
-      for (const s of states.values()) if (live.some((b) => !s.isr.includes(b.nodeId))) return undefined;
-      return true;
-    },
-    REJOIN_TIMEOUT_MS,
-  );
 }
 
 /**

@@ -1,6 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { apis } from '../../src/protocol/generated/index.js';
 import { BrokerProcess, freePort, writeServerProperties } from '../chaos/harness.js';
 import { RawClient } from '../integration/raw-client.js';
 import type { EtcdServer } from './etcd.js';
@@ -93,6 +95,57 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`${what}: not reached (last error: ${String(last)})`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+export interface PartitionState {
+  leader: number;
+  isr: number[];
+}
+
+/** How long a restarted broker may take to be back in every ISR before a test counts it as stuck. */
+const REJOIN_TIMEOUT_MS = 120_000;
+
+/** Leader and ISR of each partition, as the first live broker's Metadata answers them (all leaders known). */
+export async function partitionStates(
+  live: ClusterBroker[],
+  topic: string,
+  partitions: number,
+): Promise<Map<number, PartitionState>> {
+  return eventually('every partition has a live leader', async () => {
+    const client = await RawClient.connect(live[0]!.port);
+    try {
+      const md = await client.request(apis.Metadata, 12, {
+        topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: topic }],
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      const t = md.topics[0];
+      if (!t || t.errorCode !== ErrorCode.NONE || t.partitions.length !== partitions) return undefined;
+      const liveIds = new Set(live.map((b) => b.nodeId));
+      const states = new Map<number, PartitionState>();
+      for (const p of t.partitions) {
+        if (p.errorCode !== ErrorCode.NONE || !liveIds.has(p.leaderId)) return undefined;
+        states.set(p.partitionIndex, { leader: p.leaderId, isr: [...p.isrNodes] });
+      }
+      return states;
+    } finally {
+      client.close();
+    }
+  });
+}
+
+/** Waits until every live broker is in the ISR of every partition (a restarted one caught up). */
+export async function waitAllInSync(live: ClusterBroker[], topic: string, partitions: number): Promise<void> {
+  await eventually(
+    'every live broker back in every ISR',
+    async () => {
+      const states = await partitionStates(live, topic, partitions);
+      for (const s of states.values()) if (live.some((b) => !s.isr.includes(b.nodeId))) return undefined;
+      return true;
+    },
+    REJOIN_TIMEOUT_MS,
+  );
 }
 
 export { RawClient };
