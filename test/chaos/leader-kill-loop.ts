@@ -1,10 +1,10 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readBatches } from '../../src/protocol/records/record-batch.js';
 import {
   type ClusterBroker,
   kafkaFor,
   partitionStates,
+  replicaBatches,
   startCluster,
   stopCluster,
   waitAllInSync,
@@ -109,7 +109,7 @@ export async function runLeaderKillLoop(options: LeaderKillLoopOptions): Promise
     const divergentReplicas: string[] = [];
     const stored: StoredCheck = await checkStored(partitions, producer.acks, async (partition) => {
       const leader = brokers.find((b) => b.nodeId === state.get(partition)!.leader)!;
-      const client = await RawClient.connect(leader.port);
+      const client = await RawClient.connect(leader.port, leader.host);
       try {
         return await readPartition(client, TOPIC, partition);
       } finally {
@@ -119,7 +119,7 @@ export async function runLeaderKillLoop(options: LeaderKillLoopOptions): Promise
     // Stopped cleanly so that every replica's files are complete; then compared batch by batch.
     for (const b of brokers) await b.process.stop();
     for (let partition = 0; partition < partitions; partition++) {
-      const copies = await replicaBatches(dir, partition);
+      const copies = await replicaBatches(dir, TOPIC, partition, NODE_IDS);
       const reference = copies.get(state.get(partition)!.leader)!;
       for (const [nodeId, batches] of copies) {
         const differsAt = batches.findIndex((b, i) => b !== reference[i]);
@@ -166,25 +166,6 @@ export async function runLeaderKillLoop(options: LeaderKillLoopOptions): Promise
     await etcd?.destroy();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * Each replica's batches of `partition` as its files hold them, as "base-last:crc" per batch: followers copy
- * their leader's batches as they are, so once all are in sync and stopped the lists must be identical.
- */
-async function replicaBatches(dir: string, partition: number): Promise<Map<number, string[]>> {
-  const out = new Map<number, string[]>();
-  for (const nodeId of NODE_IDS) {
-    const partitionDir = join(dir, `broker-${nodeId}`, `${TOPIC}-${partition}`);
-    const segments = (await readdir(partitionDir)).filter((f) => f.endsWith('.log')).sort();
-    const batches: string[] = [];
-    for (const segment of segments) {
-      for (const b of readBatches(await readFile(join(partitionDir, segment))).batches)
-        batches.push(`${b.baseOffset}-${b.lastOffset}:${b.crc}`);
-    }
-    out.set(nodeId, batches);
-  }
-  return out;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -55,7 +55,7 @@ after(async () => {
 /** The node id of the coordinator of `key` (0: group, 1: transaction), once one answers. */
 async function coordinatorOf(key: string, keyType: 0 | 1): Promise<number> {
   return eventually(`the coordinator of ${key}`, async () => {
-    const client = await RawClient.connect(live()[0]!.port);
+    const client = await RawClient.connect(live()[0]!.port, live()[0]!.host);
     try {
       const r = await client.request(apis.FindCoordinator, 4, { key: '', keyType, coordinatorKeys: [key] });
       const one = r.coordinators[0]!;
@@ -192,7 +192,7 @@ test("a transaction coordinator's broker killed with -9 as the commit is sent: e
   for (let partition = 0; partition < PARTITIONS; partition++) {
     const leader = brokers.find((b) => b.nodeId === states.get(partition)!.leader)!;
     const stored = await eventually(`partition ${partition}'s transactions ended`, async () => {
-      const client = await RawClient.connect(leader.port);
+      const client = await RawClient.connect(leader.port, leader.host);
       try {
         const committedRead = await readPartition(client, topic, partition, 1);
         const uncommittedRead = await readPartition(client, topic, partition, 0);
