@@ -58,6 +58,8 @@ export async function runLeaderKillLoop(options: LeaderKillLoopOptions): Promise
         'log.segment.bytes': SEGMENT_BYTES,
         'auto.create.topics.enable': 'false',
         'min.insync.replicas': 2,
+      // A dead broker's partitions move this long after its last lease renewal (Kafka's default: 9 s).
+      'broker.session.timeout.ms': 4000,
         // A follower killed with the leader's records unread is out of the ISR after this, not 30 s.
         'replica.lag.time.max.ms': 3000,
       },

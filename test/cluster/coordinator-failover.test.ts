@@ -35,6 +35,8 @@ before(async () => {
     extra: {
       'auto.create.topics.enable': 'false',
       'min.insync.replicas': 2,
+      // A dead broker's partitions move this long after its last lease renewal (Kafka's default: 9 s).
+      'broker.session.timeout.ms': 4000,
       'replica.lag.time.max.ms': 3000,
       'offsets.topic.replication.factor': 3,
       'offsets.topic.num.partitions': 6,

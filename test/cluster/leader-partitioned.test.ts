@@ -38,6 +38,8 @@ test('a leader cut off from etcd and from its followers acknowledges nothing mor
       extra: {
         'auto.create.topics.enable': 'false',
         'min.insync.replicas': 2,
+      // A dead broker's partitions move this long after its last lease renewal (Kafka's default: 9 s).
+      'broker.session.timeout.ms': 4000,
         'replica.lag.time.max.ms': 3000,
       },
     });

@@ -21,6 +21,8 @@ test('rolling restart of three brokers under an idempotent acks=all producer and
     extra: {
       'auto.create.topics.enable': 'false',
       'min.insync.replicas': 2,
+      // A dead broker's partitions move this long after its last lease renewal (Kafka's default: 9 s).
+      'broker.session.timeout.ms': 4000,
       'replica.lag.time.max.ms': 3000,
       'offsets.topic.replication.factor': 3,
       'transaction.state.log.replication.factor': 3,
