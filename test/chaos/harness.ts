@@ -125,8 +125,10 @@ export class BrokerProcess {
   peakRssBytes = 0;
   private readonly sampler: NodeJS.Timeout;
 
-  constructor(propsPath: string, env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'server', propsPath], {
+  /** `wrapper`: a command prefix to run the broker with (a network namespace's `ip netns exec <ns>`, which execs it). */
+  constructor(propsPath: string, env: Record<string, string> = {}, wrapper: string[] = []) {
+    const [command, ...args] = [...wrapper, process.execPath, '--import', 'tsx', MAIN, 'server', propsPath];
+    this.child = spawn(command!, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ...env },
     });

@@ -15,20 +15,22 @@ import {
 import { diskFullUnavailable, runDiskFull } from './disk-full.js';
 import { chooseSeed, fastTempRoot, printFigures } from './harness.js';
 import { runKillLoop } from './kill-loop.js';
+import { runLeaderKillLoop } from './leader-kill-loop.js';
 import { runProtocolFuzzer } from './protocol-fuzzer.js';
 
 const USAGE = `usage: npm run chaos -- [options]
-  --probe kill|damage|disk|fuzz   run one probe (repeatable; all of them by default)
+  --probe kill|leader|damage|disk|fuzz
+                                  run one probe (repeatable; all of them by default)
   --seed N                        the random seed (printed by every probe; CHAOS_SEED works too)
-  --cycles N                      kill -9 loop: kills and restarts (default 20)
-  --partitions N                  kill -9 loop: partitions written (default 4)
+  --cycles N                      kill -9 loops: kills and restarts (default 20)
+  --partitions N                  kill -9 loops: partitions written (default 4)
   --mode clean|kill               damaged-file matrix: only cases after this kind of stop
   --target NAME                   damaged-file matrix: only this file (repeatable): ${TARGETS.join(', ')}
   --damage NAME                   damaged-file matrix: only this damage (repeatable): ${DAMAGES.join(', ')}
   --seconds N                     protocol fuzzer: how long to fuzz (default 60)
   --connections N                 protocol fuzzer: concurrent fuzzing connections (default 32)`;
 
-const PROBES = ['kill', 'damage', 'disk', 'fuzz'] as const;
+const PROBES = ['kill', 'leader', 'damage', 'disk', 'fuzz'] as const;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -58,6 +60,20 @@ async function main(): Promise<number> {
   if (probes.includes('kill')) {
     const r = await runKillLoop({ cycles: Number(values.cycles), seed, partitions: Number(values.partitions) });
     const problems = [...r.lost, ...r.duplicated, ...r.outOfOrder, ...r.holes, ...r.producerErrors];
+    for (const p of problems.slice(0, 20)) console.log(`  ${p}`);
+    if (problems.length > 0 || r.acknowledged === 0) failed = true;
+  }
+
+  if (probes.includes('leader')) {
+    const r = await runLeaderKillLoop({ cycles: Number(values.cycles), seed, partitions: Number(values.partitions) });
+    const problems = [
+      ...r.lost,
+      ...r.duplicated,
+      ...r.outOfOrder,
+      ...r.holes,
+      ...r.divergentReplicas,
+      ...r.producerErrors,
+    ];
     for (const p of problems.slice(0, 20)) console.log(`  ${p}`);
     if (problems.length > 0 || r.acknowledged === 0) failed = true;
   }

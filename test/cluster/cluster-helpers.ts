@@ -1,6 +1,9 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { apis } from '../../src/protocol/generated/index.js';
+import { readBatches } from '../../src/protocol/records/record-batch.js';
 import { BrokerProcess, freePort, writeServerProperties } from '../chaos/harness.js';
 import { RawClient } from '../integration/raw-client.js';
 import type { EtcdServer } from './etcd.js';
@@ -10,6 +13,8 @@ const { Kafka, logLevel } = kafkajs;
 /** A broker of a test cluster: `samsa server` as its own process, on etcd. */
 export interface ClusterBroker {
   nodeId: number;
+  /** The address it listens on: loopback, or its network namespace's. */
+  host: string;
   port: number;
   bootstrap: string;
   process: BrokerProcess;
@@ -22,6 +27,11 @@ export interface ClusterOptions {
   racks?: Record<number, string>;
   /** More server.properties keys, for every broker. */
   extra?: Record<string, string | number>;
+  /**
+   * Where each broker runs, for brokers in network namespaces: the address it listens on (port 9092 there) and
+   * the command prefix that runs it inside its namespace. Default: loopback, a free port, no prefix.
+   */
+  placement?: (nodeId: number) => { host: string; wrapper: string[] };
 }
 
 /**
@@ -36,11 +46,16 @@ export async function startCluster(
 ): Promise<ClusterBroker[]> {
   const brokers: ClusterBroker[] = [];
   for (const nodeId of nodeIds) {
-    const port = await freePort();
+    const placed = options.placement?.(nodeId);
+    const host = placed?.host ?? '127.0.0.1';
+    const port = placed ? 9092 : await freePort();
+    const wrapper = placed?.wrapper ?? [];
     const logDir = join(dir, `broker-${nodeId}`);
     await mkdir(logDir, { recursive: true });
     const props = join(dir, `broker-${nodeId}.properties`);
     await writeServerProperties(props, logDir, port, {
+      listeners: `PLAINTEXT://${host}:${port}`,
+      'advertised.listeners': `PLAINTEXT://${host}:${port}`,
       'node.id': nodeId,
       'samsa.metadata.store': 'etcd',
       'samsa.etcd.endpoints': etcd.endpoint,
@@ -52,10 +67,11 @@ export async function startCluster(
     const broker: ClusterBroker = {
       nodeId,
       port,
-      bootstrap: `127.0.0.1:${port}`,
-      process: new BrokerProcess(props),
+      host,
+      bootstrap: `${host}:${port}`,
+      process: new BrokerProcess(props, {}, wrapper),
       async restart() {
-        broker.process = new BrokerProcess(props);
+        broker.process = new BrokerProcess(props, {}, wrapper);
         await broker.process.waitStarted();
       },
     };
@@ -93,6 +109,81 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`${what}: not reached (last error: ${String(last)})`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+export interface PartitionState {
+  leader: number;
+  isr: number[];
+}
+
+/** How long a restarted broker may take to be back in every ISR before a test counts it as stuck. */
+const REJOIN_TIMEOUT_MS = 120_000;
+
+/** Leader and ISR of each partition, as the first live broker's Metadata answers them (all leaders known). */
+export async function partitionStates(
+  live: ClusterBroker[],
+  topic: string,
+  partitions: number,
+): Promise<Map<number, PartitionState>> {
+  return eventually('every partition has a live leader', async () => {
+    const client = await RawClient.connect(live[0]!.port, { host: live[0]!.host });
+    try {
+      const md = await client.request(apis.Metadata, 12, {
+        topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: topic }],
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      });
+      const t = md.topics[0];
+      if (!t || t.errorCode !== ErrorCode.NONE || t.partitions.length !== partitions) return undefined;
+      const liveIds = new Set(live.map((b) => b.nodeId));
+      const states = new Map<number, PartitionState>();
+      for (const p of t.partitions) {
+        if (p.errorCode !== ErrorCode.NONE || !liveIds.has(p.leaderId)) return undefined;
+        states.set(p.partitionIndex, { leader: p.leaderId, isr: [...p.isrNodes] });
+      }
+      return states;
+    } finally {
+      client.close();
+    }
+  });
+}
+
+/** Waits until every live broker is in the ISR of every partition (a restarted one caught up). */
+export async function waitAllInSync(live: ClusterBroker[], topic: string, partitions: number): Promise<void> {
+  await eventually(
+    'every live broker back in every ISR',
+    async () => {
+      const states = await partitionStates(live, topic, partitions);
+      for (const s of states.values()) if (live.some((b) => !s.isr.includes(b.nodeId))) return undefined;
+      return true;
+    },
+    REJOIN_TIMEOUT_MS,
+  );
+}
+
+/**
+ * Each replica's batches of `partition` as its files hold them, as "base-last:crc" per batch: followers copy
+ * their leader's batches as they are, so once all are in sync and stopped the lists must be identical.
+ */
+export async function replicaBatches(
+  dir: string,
+  topic: string,
+  partition: number,
+  nodeIds: number[],
+): Promise<Map<number, string[]>> {
+  const out = new Map<number, string[]>();
+  for (const nodeId of nodeIds) {
+    const partitionDir = join(dir, `broker-${nodeId}`, `${topic}-${partition}`);
+    const segments = (await readdir(partitionDir)).filter((f) => f.endsWith('.log')).sort();
+    const batches: string[] = [];
+    for (const segment of segments) {
+      for (const b of readBatches(await readFile(join(partitionDir, segment))).batches)
+        batches.push(`${b.baseOffset}-${b.lastOffset}:${b.crc}`);
+    }
+    out.set(nodeId, batches);
+  }
+  return out;
 }
 
 export { RawClient };

@@ -41,20 +41,30 @@ export interface EtcdServer {
   destroy(): Promise<void>;
 }
 
-/** One etcd member on free loopback ports with a temporary data dir. */
-export async function startEtcd(): Promise<EtcdServer> {
+export interface EtcdOptions {
+  /** The address to serve on (default loopback, on free ports); another one gets etcd's usual ports 2379/2380. */
+  host?: string;
+  /** A command prefix to run etcd with (a network namespace's `ip netns exec <ns>`). */
+  wrapper?: string[];
+}
+
+/** One etcd member on free loopback ports (or `options.host`) with a temporary data dir. */
+export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'samsa-etcd-'));
-  const clientPort = await freePort();
-  const peerPort = await freePort();
-  const endpoint = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
+  const host = options.host ?? '127.0.0.1';
+  const clientPort = options.host ? 2379 : await freePort();
+  const peerPort = options.host ? 2380 : await freePort();
+  const endpoint = `http://${host}:${clientPort}`;
+  const peer = `http://${host}:${peerPort}`;
   let child: ChildProcess | undefined;
   let output = '';
   const start = async () => {
     output = '';
+    const [command, ...prefix] = [...(options.wrapper ?? []), ETCD_BINARY];
     child = spawn(
-      ETCD_BINARY,
+      command!,
       [
+        ...prefix,
         '--name=samsa-test',
         `--data-dir=${dataDir}`,
         `--listen-client-urls=${endpoint}`,

@@ -19,7 +19,7 @@ const run = promisify(execFile);
 
 /** Whether a new connection is answered (ApiVersions), or closed by the broker first. */
 async function answered(port: number, from?: string): Promise<{ client: RawClient; answered: boolean }> {
-  const client = await RawClient.connect(port, from);
+  const client = await RawClient.connect(port, { localAddress: from });
   try {
     const r = await client.request(apis.ApiVersions, 3, { clientSoftwareName: 'test', clientSoftwareVersion: '1' });
     assert.equal(r.errorCode, ErrorCode.NONE);

@@ -29,9 +29,13 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  /** `localAddress`: the address the connection comes from (another loopback address stands for another client). */
-  static async connect(port: number, localAddress?: string): Promise<RawClient> {
-    const socket = connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) });
+  /**
+   * `host`: the broker's address (a broker in a network namespace has its own); `localAddress`: the address the
+   * connection comes from (another loopback address stands for another client).
+   */
+  static async connect(port: number, options: { host?: string; localAddress?: string } = {}): Promise<RawClient> {
+    const { host = '127.0.0.1', localAddress } = options;
+    const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     return new RawClient(socket);
   }

@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { ErrorCode } from '../../src/protocol/errors.js';
+import { apis } from '../../src/protocol/generated/index.js';
+import { fastTempRoot, readPartition } from '../chaos/harness.js';
+import {
+  type ClusterBroker,
+  eventually,
+  kafkaFor,
+  partitionStates,
+  RawClient,
+  startCluster,
+  stopCluster,
+  waitAllInSync,
+} from './cluster-helpers.js';
+import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd.js';
+
+// The coordinators' own partitions move with their leaders: a coordinator's broker killed with -9 hands its
+// groups and transactions to the broker that becomes leader of their __consumer_offsets / __transaction_state
+// partition, which rebuilds them by replaying that partition. These tests kill it at the worst moments.
+
+const PARTITIONS = 3;
+let etcd: EtcdServer;
+let dir: string;
+let brokers: ClusterBroker[] = [];
+const live = () => brokers.filter((b) => b.process.running);
+
+before(async () => {
+  if (etcdUnavailable) return;
+  etcd = await startEtcd();
+  dir = await mkdtemp(join(await fastTempRoot(), 'samsa-coordinator-failover-'));
+  brokers = await startCluster(etcd, dir, [1, 2, 3], {
+    extra: {
+      'auto.create.topics.enable': 'false',
+      'min.insync.replicas': 2,
+      // A dead broker's partitions move this long after its last lease renewal (Kafka's default: 9 s).
+      'broker.session.timeout.ms': 4000,
+      'replica.lag.time.max.ms': 3000,
+      'offsets.topic.replication.factor': 3,
+      'offsets.topic.num.partitions': 6,
+      'transaction.state.log.replication.factor': 3,
+      'transaction.state.log.min.isr': 2,
+      'transaction.state.log.num.partitions': 6,
+    },
+  });
+});
+
+after(async () => {
+  if (etcdUnavailable) return;
+  await stopCluster(brokers);
+  await etcd.destroy();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The node id of the coordinator of `key` (0: group, 1: transaction), once one answers. */
+async function coordinatorOf(key: string, keyType: 0 | 1): Promise<number> {
+  return eventually(`the coordinator of ${key}`, async () => {
+    const client = await RawClient.connect(live()[0]!.port, { host: live()[0]!.host });
+    try {
+      const r = await client.request(apis.FindCoordinator, 4, { key: '', keyType, coordinatorKeys: [key] });
+      const one = r.coordinators[0]!;
+      return one.errorCode === ErrorCode.NONE && live().some((b) => b.nodeId === one.nodeId) ? one.nodeId : undefined;
+    } finally {
+      client.close();
+    }
+  });
+}
+
+async function createReplicatedTopic(topic: string): Promise<void> {
+  const admin = kafkaFor(brokers.map((b) => b.bootstrap)).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3 }],
+      waitForLeaders: true,
+    });
+  } finally {
+    await admin.disconnect();
+  }
+  await waitAllInSync(live(), topic, PARTITIONS);
+}
+
+test("a group coordinator's broker killed with -9 during a rebalance: the group settles on the new coordinator " +
+  'and resumes from the offsets committed before', { skip: etcdUnavailable }, async () => {
+  const topic = 'group-failover';
+  const groupId = 'failover-group';
+  await createReplicatedTopic(topic);
+  const kafka = kafkaFor(brokers.map((b) => b.bootstrap));
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: Array.from({ length: 30 }, (_, i) => ({ partition: i % PARTITIONS, value: `before-${i}` })),
+  });
+
+  // A first member reads everything and commits: 10 per partition.
+  const first = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
+  await first.connect();
+  await first.subscribe({ topic, fromBeginning: true });
+  let read = 0;
+  await new Promise<void>((resolve) => {
+    void first.run({
+      eachMessage: async () => {
+        if (++read === 30) resolve();
+      },
+    });
+  });
+  await first.commitOffsets(Array.from({ length: PARTITIONS }, (_, p) => ({ topic, partition: p, offset: '10' })));
+
+  // A second member joins (the group rebalances) and the coordinator's broker dies meanwhile.
+  const coordinatorId = await coordinatorOf(groupId, 0);
+  const victim = brokers.find((b) => b.nodeId === coordinatorId)!;
+  const second = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
+  const afterKill: string[] = [];
+  await second.connect();
+  await second.subscribe({ topic, fromBeginning: true });
+  const secondRunning = second.run({
+    eachMessage: async ({ message }) => {
+      afterKill.push(message.value!.toString());
+    },
+  });
+  await victim.process.kill();
+  await secondRunning;
+
+  const newCoordinator = await coordinatorOf(groupId, 0);
+  assert.notEqual(newCoordinator, coordinatorId, 'another broker coordinates the group');
+  // The commits made before the kill are the new coordinator's: nothing before them is read again.
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: Array.from({ length: 6 }, (_, i) => ({ partition: i % PARTITIONS, value: `after-${i}` })),
+  });
+  await eventually('both members read the records written after the kill', async () => {
+    const all = new Set(afterKill);
+    return Array.from({ length: 6 }, (_, i) => `after-${i}`).every((v) => all.has(v)) ? true : undefined;
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+  await admin.disconnect();
+  for (const p of offsets[0]!.partitions) assert.ok(Number(p.offset) >= 10, `partition ${p.partition} kept its commit`);
+  assert.deepEqual(
+    afterKill.filter((v) => v.startsWith('before-')),
+    [],
+    'no record before the committed offsets was read again',
+  );
+  await Promise.allSettled([first.disconnect(), second.disconnect(), producer.disconnect()]);
+  await victim.restart();
+  await waitAllInSync(live(), topic, PARTITIONS);
+});
+
+test("a transaction coordinator's broker killed with -9 as the commit is sent: each transaction is then whole or " +
+  'absent for a read_committed reader, and a committed one is whole', { skip: etcdUnavailable }, async () => {
+  const topic = 'txn-failover';
+  await createReplicatedTopic(topic);
+  const kafka = kafkaFor(brokers.map((b) => b.bootstrap));
+  const ROUNDS = 2;
+  const PER_TXN = 9;
+  const committed = new Set<number>();
+  for (let round = 0; round < ROUNDS; round++) {
+    const transactionalId = `failover-txn-${round}`;
+    const producer = kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 10_000,
+    });
+    await producer.connect();
+    const txn = await producer.transaction();
+    await txn.send({
+      topic,
+      messages: Array.from({ length: PER_TXN }, (_, i) => ({ partition: i % PARTITIONS, value: `t${round}-${i}` })),
+    });
+    const coordinatorId = await coordinatorOf(transactionalId, 1);
+    const victim = brokers.find((b) => b.nodeId === coordinatorId)!;
+    const commit = txn.commit().then(
+      () => committed.add(round),
+      () => {},
+    );
+    // Killed as the EndTxn goes out: before it arrives, after the prepare, or between the markers.
+    await victim.process.kill();
+    await commit;
+    await producer.disconnect().catch(() => {});
+    await victim.restart();
+    await waitAllInSync(live(), topic, PARTITIONS);
+  }
+
+  // Every transaction ends (committed by the new coordinator, or aborted at its timeout): then each is whole or absent.
+  const states = await partitionStates(live(), topic, PARTITIONS);
+  const values: string[] = [];
+  for (let partition = 0; partition < PARTITIONS; partition++) {
+    const leader = brokers.find((b) => b.nodeId === states.get(partition)!.leader)!;
+    const stored = await eventually(`partition ${partition}'s transactions ended`, async () => {
+      const client = await RawClient.connect(leader.port, { host: leader.host });
+      try {
+        const committedRead = await readPartition(client, topic, partition, 1);
+        const uncommittedRead = await readPartition(client, topic, partition, 0);
+        // The last stable offset reaches the high watermark once no transaction is open.
+        return committedRead.endOffset === uncommittedRead.endOffset ? committedRead : undefined;
+      } finally {
+        client.close();
+      }
+    });
+    values.push(...stored.records.map((r) => r.value ?? ''));
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    const count = values.filter((v) => v.startsWith(`t${round}-`)).length;
+    assert.ok(count === 0 || count === PER_TXN, `transaction ${round}: ${count} of ${PER_TXN} records visible`);
+    if (committed.has(round)) assert.equal(count, PER_TXN, `transaction ${round} was committed: all of it visible`);
+  }
+});
