@@ -21,7 +21,7 @@ test('server.properties: samsa.metadata.store=etcd with samsa.etcd.endpoints and
   assert.equal(parse({}).etcd, undefined, 'embedded by default');
   assert.deepEqual(
     parse({ 'samsa.metadata.store': 'etcd', 'samsa.etcd.endpoints': 'http://a:2379,http://b:2379' }).etcd,
-    { endpoints: ['http://a:2379', 'http://b:2379'], prefix: '/samsa' },
+    { endpoints: ['http://a:2379', 'http://b:2379'], prefix: '/samsa', sessionTimeoutMs: 9000 },
   );
   assert.equal(
     parse({
