@@ -26,7 +26,7 @@ test('samsa server processes with default.replication.factor=3 and min.insync.re
       extra: {
         'default.replication.factor': 3,
         'min.insync.replicas': 2,
-        'replica.lag.time.max.ms': 1500,
+        'replica.lag.time.max.ms': 3000,
         'replica.fetch.backoff.ms': 100,
       },
     });
@@ -57,9 +57,11 @@ test('samsa server processes with default.replication.factor=3 and min.insync.re
         for (let i = 0; i < 30; i++) {
           await producer.send({ topic: 'orders', acks: -1, messages: [{ value: `during-${i}` }] });
         }
-        const shrunk = await isrOf();
-        assert.equal(shrunk.isr.split(',').length, 2);
-        assert.equal(shrunk.isr.includes(String(follower.nodeId)), false);
+        // (Polled: on a loaded machine the other follower may drop out and come back meanwhile.)
+        await eventually('the killed follower is out of the ISR, the other in it', async () => {
+          const { isr } = await isrOf();
+          return isr.split(',').length === 2 && !isr.includes(String(follower.nodeId)) ? true : undefined;
+        });
 
         // Restarted (once its old registration expired), it copies what it missed and is taken back.
         await follower.restart();

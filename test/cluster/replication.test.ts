@@ -235,7 +235,11 @@ test('the group coordinator moves with the leadership of its __consumer_offsets 
   const admin = kafkaFor([brokers.get(next)!.bootstrap]).admin();
   await admin.connect();
   try {
-    const committed = await admin.fetchOffsets({ groupId, topics: ['replicated'] });
+    // COORDINATOR_LOAD_IN_PROGRESS (retriable) until the new leader has loaded the partition, which it does once its
+    // followers confirmed what it holds; KafkaJS's admin does not retry it by itself.
+    const committed = await eventually('the new coordinator answers', () =>
+      admin.fetchOffsets({ groupId, topics: ['replicated'] }),
+    );
     assert.deepEqual(
       committed[0]!.partitions.map((p) => [p.partition, p.offset]),
       [[0, '20']],
