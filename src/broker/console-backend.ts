@@ -23,14 +23,20 @@ const DELETE = 1;
 
 const SOURCE_NAMES = new Map<number, string>(Object.entries(ConfigSource).map(([name, code]) => [code, name]));
 
+/** The principal the console's calls count as for client quotas: the unauthenticated one, as Kafka names it. */
+const CONSOLE_PRINCIPAL = 'User:ANONYMOUS';
+
 /**
  * The console's calls have no connection. The admin handlers they go to (CreateTopics, DeleteTopics,
- * IncrementalAlterConfigs) never use it; one that did would fail loudly here rather than act on another client.
+ * IncrementalAlterConfigs) use it only for the controller mutation quota (KIP-599): its principal, and a throttle
+ * that has no connection to mute here. Anything else would fail loudly rather than act on another client.
  */
 const NO_CONNECTION = new Proxy(
   {},
   {
     get(_target, property) {
+      if (property === 'principal') return CONSOLE_PRINCIPAL;
+      if (property === 'throttle') return () => {};
       throw new Error(`a console call used the connection (${String(property)}); only admin handlers are called`);
     },
   },
