@@ -1161,6 +1161,9 @@ export class Broker {
   /** Stops taking connections, lets in-flight writes finish, flushes the logs and marks a clean shutdown. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      // Followers stop fetching first: caught up during the controlled shutdown, they would be taken back into
+      // the ISRs they are leaving.
+      await this.stores?.replicas.stopFetching();
       await this.controlledShutdown();
       this.partitionController?.stop();
       await this.controllerRole;

@@ -532,6 +532,14 @@ export class ReplicaManager {
     return { leaders: this.leaders.size, underReplicated };
   }
 
+  /**
+   * Stops copying from leaders, for good: a broker shutting down must not catch up and be taken back into an ISR
+   * it is leaving (as KIP-841 keeps a broker in controlled shutdown out of ISR expansions).
+   */
+  async stopFetching(): Promise<void> {
+    await this.replication.fetchers?.stop();
+  }
+
   /** Stops following the topic changes, the fetchers and the ISR checks; waiting operations end now. */
   async stop(): Promise<void> {
     this.stopWatching?.();
