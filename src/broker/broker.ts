@@ -810,11 +810,29 @@ export class Broker {
         warned = true;
         continue;
       }
+      // Caught up with the topic records before leading again, as a Kafka broker is before it is unfenced.
+      while (!(await this.resyncTopics())) {
+        if (this.stopping) return;
+        await new Promise((resolve) => setTimeout(resolve, REJOIN_RETRY_MS).unref());
+      }
       if (this.stopping) return;
       this.services?.replicas.unfence();
       this.services?.cluster.rejoinSelf();
       this.logger.info('broker registered again: it leads its partitions again', { nodeId: this.settings.nodeId });
       return;
+    }
+  }
+
+  /** Reads the topic records again (see TopicMetadata.resync); whether it could. */
+  private async resyncTopics(): Promise<boolean> {
+    try {
+      await this.services?.topics.resync();
+      return true;
+    } catch (e) {
+      this.logger.warn('cannot read the topic records after registering again; retrying', {
+        error: (e as Error).message,
+      });
+      return false;
     }
   }
 

@@ -199,6 +199,35 @@ export class TopicMetadata {
     return r.succeeded;
   }
 
+  /**
+   * Brings this view to the store's current records now, not waiting for the watch. A broker cut off from etcd
+   * can register again before its watch stream (a connection that hung rather than failed) brings what changed
+   * meanwhile; leading or answering Metadata from that older view would undo the failover (Kafka's broker stays
+   * fenced until it has caught up with the metadata log). The watch's late events are older and ignored.
+   */
+  async resync(): Promise<void> {
+    const revision = await this.store.revision();
+    const deleted = (await this.store.list(DELETED_TOPICS_PREFIX)).sort((a, b) => a.modRevision - b.modRevision);
+    const current = await this.store.list(TOPICS_PREFIX);
+    // Deleted ids first, as the watches order them: a listener reconciling the logs sees why a topic went.
+    for (const kv of deleted) {
+      const id = kv.key.slice(DELETED_TOPICS_PREFIX.length);
+      if (!this.deletedIds.has(id)) this.deletedIds.set(id, kv.modRevision);
+    }
+    const changed: string[] = [];
+    const present = new Set<string>();
+    for (const kv of current) {
+      const topic = JSON.parse(kv.value) as TopicRecord;
+      present.add(topic.name);
+      if (this.applyChange(topic.name, kv.modRevision, topic)) changed.push(topic.name);
+    }
+    // Gone from the store: deleted at a revision after the last one applied here and no later than `revision`.
+    for (const name of [...this.byName.keys()]) {
+      if (!present.has(name) && this.applyChange(name, revision, null)) changed.push(name);
+    }
+    if (changed.length > 0) for (const l of this.listeners) l(changed);
+  }
+
   close(): void {
     for (const stop of this.stopWatches) stop();
   }

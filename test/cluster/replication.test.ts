@@ -64,6 +64,14 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Starts whichever of brokers 1-3 an earlier test left stopped, and waits until broker 1 sees all three. */
+async function threeLive(): Promise<void> {
+  for (const id of [1, 2, 3]) if (!brokers.has(id)) await start(id);
+  await eventually('broker 1 sees three brokers', async () =>
+    (await metadata(brokers.get(1)!, [])).brokers.length === 3 ? true : undefined,
+  );
+}
+
 async function withRaw<T>(broker: Broker, fn: (c: RawClient) => Promise<T>): Promise<T> {
   const c = await RawClient.connect(broker.port);
   try {
@@ -323,10 +331,11 @@ test('followers refuse client produces and fetches with NOT_LEADER_OR_FOLLOWER a
   });
 });
 
-test('a stopped follower leaves the ISR (a clean stop is a controlled shutdown) and acks=all goes on with min.insync.replicas=2; ' +
-  'with two stopped NOT_ENOUGH_REPLICAS; restarted, they catch up and rejoin the ISR', {
+test('a cleanly stopped follower leaves the ISR at once (controlled shutdown) and acks=all goes on with ' +
+  'min.insync.replicas=2; with two stopped NOT_ENOUGH_REPLICAS; restarted, they catch up and rejoin the ISR', {
   skip: etcdUnavailable,
 }, async () => {
+  await threeLive();
   const leader = brokers.get(1)!;
   await createTopic(leader, 'isr', { 'min.insync.replicas': '2' }, [1, 2, 3]);
   assert.equal(await produceTo(leader, 'isr', 'all three'), ErrorCode.NONE);
@@ -340,9 +349,9 @@ test('a stopped follower leaves the ISR (a clean stop is a controlled shutdown) 
   assert.ok((await gauge(leader, 'kafka_server_replicamanager_underreplicatedpartitions')) >= 1);
   assert.ok((await gauge(leader, 'kafka_server_replicamanager_leadercount')) >= 1);
 
-  // Broker 2 stops too. A clean stop is a controlled shutdown, as in Kafka: the broker leaves every ISR before it
-  // goes, so the ISR is at once smaller than min.insync.replicas and writes are refused before they are appended.
-  // (A write taken before the ISR shrank gets NOT_ENOUGH_REPLICAS_AFTER_APPEND: test/broker/replica-manager.test.ts.)
+  // Broker 2 stops too: its controlled shutdown takes it out of the ISR before it goes (as Kafka's controller
+  // does), so the ISR is smaller than min.insync.replicas and writes are refused before they are appended. (A
+  // follower that dies instead leaves after replica.lag.time.max.ms: replication-processes.test.ts kills one.)
   await stop(2);
   await eventually('broker 2 leaves the ISR', async () => {
     const { isr } = await partitionState(leader, 'isr');
@@ -365,6 +374,7 @@ test('a stopped follower leaves the ISR (a clean stop is a controlled shutdown) 
 test('a follower behind its leader log start (records deleted while it was down) starts its log over there', {
   skip: etcdUnavailable,
 }, async () => {
+  await threeLive();
   const leader = brokers.get(1)!;
   await createTopic(leader, 'behind', {}, [1, 2, 3]);
   assert.equal(await produceTo(leader, 'behind', 'first'), ErrorCode.NONE);
@@ -394,6 +404,7 @@ test('leadership moved in the topic record (as the controller will): the old lea
   'the tail it wrote alone under the old epoch; the new leader serves (epoch 0 fenced), and every replica ends identical', {
   skip: etcdUnavailable,
 }, async () => {
+  await threeLive();
   const old = brokers.get(1)!;
   await createTopic(old, 'moved', {}, [1, 2, 3]);
   for (let i = 0; i < 3; i++) assert.equal(await produceTo(old, 'moved', `committed-${i}`), ErrorCode.NONE);

@@ -74,6 +74,39 @@ test('a second view of the same store sees changes through the watch', () =>
     await store.close();
   }));
 
+test('resync brings a view whose watch brought nothing (a broker cut off from the store) to the current records', () =>
+  withTempDir(async (dir) => {
+    const store = await EmbeddedMetadataStore.open(dir);
+    const a = await TopicMetadata.load(store);
+    const moved = topic('moved');
+    const gone = topic('gone');
+    await a.create(moved);
+    await a.create(gone);
+    const b = await TopicMetadata.load(store);
+    // Its watches end: from here on b sees only what resync reads.
+    b.close();
+    const seen: string[] = [];
+    b.onChange((names) => seen.push(...names));
+    const failedOver = { ...a.get('moved')!, partitions: [{ ...moved.partitions[0]!, leader: 3, leaderEpoch: 1 }] };
+    assert.equal(await a.update(failedOver), true);
+    await a.delete('gone');
+    const created = topic('created');
+    await a.create(created);
+    assert.equal(b.get('moved')!.partitions[0]!.leader, 0, 'b is behind');
+
+    await b.resync();
+    assert.deepEqual(b.get('moved'), failedOver);
+    assert.equal(b.get('gone'), undefined);
+    assert.equal(b.isDeleted(gone.id), true);
+    assert.deepEqual(b.get('created'), created);
+    assert.deepEqual([...seen].sort(), ['created', 'gone', 'moved']);
+    // Nothing changed since: nothing announced again.
+    await b.resync();
+    assert.equal(seen.length, 3);
+    a.close();
+    await store.close();
+  }));
+
 test('a deleted topic id is recorded with the deletion, seen by other views, and kept across a restart', () =>
   withTempDir(async (dir) => {
     const store = await EmbeddedMetadataStore.open(dir);
