@@ -247,6 +247,8 @@ export class Broker {
   private controllerRole: Promise<void> = Promise.resolve();
   /** Registering again after the registration lease was lost, until it succeeds or the broker stops. */
   private rejoining: Promise<void> | null = null;
+  /** Loads the coordinator partitions this broker leads (after the registration that lets it lead them). */
+  private loadLedCoordinatorPartitions: (() => void) | null = null;
   private resolveRegistrationLost: ((error: Error) => void) | undefined;
   /** Serving: logs recovered and listeners serving, not stopping (/health/ready). */
   private serving = false;
@@ -377,6 +379,12 @@ export class Broker {
       fetchers,
     });
     this.startupClosers.push(() => replicas.stop());
+    // A broker restarting in a cluster leads nothing until it is registered: the topic records may still name it
+    // leader (the controller has not seen its old registration go yet), and its log may hold a tail the other
+    // replicas never took. Writing there, or loading a coordinator from it (which resends the markers of the
+    // transactions it finds prepared, or aborts those it finds open), could decide a transaction the next
+    // coordinator decides otherwise. Kafka's restarted broker likewise leads only once the controller says so.
+    if (store instanceof EtcdMetadataStore) replicas.fence();
     await replicas.start();
 
     // The embedded store is one broker by construction: the internal topics get one replica there, as Kafka's
@@ -483,18 +491,28 @@ export class Broker {
     // of their groups (which would answer COORDINATOR_LOAD_IN_PROGRESS meanwhile); once its high watermark reached
     // the log end it had then, so that what the previous leader wrote is committed before it is replayed. They
     // drop those it no longer leads.
-    replicas.onLeadershipChange((topic, partition, leading) => {
-      if (this.stopping || (topic !== CONSUMER_OFFSETS_TOPIC && topic !== TRANSACTION_STATE_TOPIC)) return;
+    const loadCoordinatorPartition = (topic: string, partition: number) => {
       const coordinator = topic === CONSUMER_OFFSETS_TOPIC ? groups : transactions;
-      if (!leading) {
-        coordinator.unloadPartition(partition);
-        return;
-      }
       const log = logs.getLog(topic, partition);
       if (!log) return;
       void replicas
         .waitForHighWatermark(log, log.logEndOffset, 1, COORDINATOR_LOAD_WAIT_MS)
         .then((errorCode) => (errorCode === ErrorCode.NONE ? coordinator.loadPartition(partition) : undefined));
+    };
+    this.loadLedCoordinatorPartitions = () => {
+      for (const topic of [CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC]) {
+        const count = topics.get(topic)?.partitions.length ?? 0;
+        for (let p = 0; p < count; p++)
+          if (!('errorCode' in replicas.lookup(topic, p))) loadCoordinatorPartition(topic, p);
+      }
+    };
+    replicas.onLeadershipChange((topic, partition, leading) => {
+      if (this.stopping || (topic !== CONSUMER_OFFSETS_TOPIC && topic !== TRANSACTION_STATE_TOPIC)) return;
+      if (!leading) {
+        (topic === CONSUMER_OFFSETS_TOPIC ? groups : transactions).unloadPartition(partition);
+        return;
+      }
+      loadCoordinatorPartition(topic, partition);
     });
 
     const services: BrokerServices = {
@@ -621,6 +639,10 @@ export class Broker {
         await this.registrar?.deregister();
       });
       await this.register(store);
+      // Registered: the partitions the topic records give this broker are its own to lead (see the fence above).
+      logger.info('broker registered', { nodeId: settings.nodeId });
+      replicas.unfence();
+      this.loadLedCoordinatorPartitions?.();
       const follow = () => this.followControllerRole(store, topics, cluster, replicas);
       cluster.onChange(follow);
       follow();
@@ -817,6 +839,7 @@ export class Broker {
       }
       if (this.stopping) return;
       this.services?.replicas.unfence();
+      this.loadLedCoordinatorPartitions?.();
       this.services?.cluster.rejoinSelf();
       this.logger.info('broker registered again: it leads its partitions again', { nodeId: this.settings.nodeId });
       return;

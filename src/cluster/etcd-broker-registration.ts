@@ -84,24 +84,29 @@ export class BrokerRegistrar {
     const r = new BrokerRegistrar(store, registration, options);
     const sessionMs = options.sessionTimeoutMs ?? BROKER_SESSION_TIMEOUT_MS;
     const key = `${BROKER_REGISTRATIONS_PREFIX}${registration.nodeId}`;
-    r.lease = await store.grantLease(sessionMs);
     // A broker restarted after a crash finds its old registration until that lease expires: it waits that long.
+    // Its own lease is granted once the old registration is gone: nothing renews it during the wait, so one
+    // granted before would expire about when the registration is put, and the broker be counted dead again.
     const deadline = Date.now() + sessionMs + REGISTRATION_GRACE_MS;
     for (;;) {
       const existing = await store.get(key);
-      const put = await store.txn(
-        [{ key, modRevision: existing?.modRevision ?? 0 }],
-        existing ? [] : [{ type: 'put', key, value: JSON.stringify(registration), lease: r.lease }],
-      );
-      if (put.succeeded && !existing) break;
-      if (!put.succeeded) continue;
-      if (Date.now() >= deadline) {
+      if (!existing) {
+        r.lease = await store.grantLease(sessionMs);
+        const put = await store.txn(
+          [{ key, modRevision: 0 }],
+          [{ type: 'put', key, value: JSON.stringify(registration), lease: r.lease }],
+        );
+        if (put.succeeded) break;
+        // Registered by another since the read (a second broker with this node.id): decided below.
         await store.revokeLease(r.lease);
+        continue;
+      }
+      if (Date.now() >= deadline) {
         throw new Error(
           `node.id ${registration.nodeId} is already registered by a running broker (${key} in the metadata store); each broker needs its own node.id`,
         );
       }
-      await deleted(store, key, put.revision, deadline);
+      await deleted(store, key, existing.modRevision, deadline);
     }
     r.lastRenewed = Date.now();
     r.timer = setInterval(() => {

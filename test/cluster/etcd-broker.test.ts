@@ -152,3 +152,43 @@ test('etcd out of reach for a whole session: the registration counts as lost', {
     await store.close();
   }),
 );
+
+test(
+  'a broker registering after its crashed registration expired gets a whole session on its lease',
+  {
+    skip: etcdUnavailable,
+  },
+  () =>
+    withEtcd(async (etcd) => {
+      const SESSION_MS = 4000;
+      const store = await EtcdMetadataStore.open({ endpoints: [etcd.endpoint], prefix: PREFIX });
+      // The registration of the same node.id by a process that died: under a lease nobody renews any more.
+      const oldLease = await store.grantLease(SESSION_MS);
+      await store.txn(
+        [],
+        [{ type: 'put', key: `${BROKER_REGISTRATIONS_PREFIX}5`, value: '{"nodeId":5}', lease: oldLease }],
+      );
+      const registrar = await BrokerRegistrar.register(
+        store,
+        { nodeId: 5, rack: null, endpoints: [] },
+        { sessionTimeoutMs: SESSION_MS, onLeaseLost: () => {} },
+      );
+      try {
+        const range = await fetch(`${etcd.endpoint}/v3/kv/range`, {
+          method: 'POST',
+          body: JSON.stringify({ key: Buffer.from(`${PREFIX}${BROKER_REGISTRATIONS_PREFIX}5`).toString('base64') }),
+        });
+        const lease = ((await range.json()) as { kvs: { lease: string }[] }).kvs[0]!.lease;
+        const response = await fetch(`${etcd.endpoint}/v3/lease/timetolive`, {
+          method: 'POST',
+          body: JSON.stringify({ ID: lease }),
+        });
+        const { TTL } = (await response.json()) as { TTL: string };
+        // Granted after the wait, not before it: otherwise the wait has used up the session the lease had.
+        assert.ok(Number(TTL) * 1000 > SESSION_MS / 2, `the new lease has ${TTL} s left of ${SESSION_MS / 1000} s`);
+      } finally {
+        await registrar.deregister();
+        await store.close();
+      }
+    }),
+);
