@@ -23,7 +23,7 @@ import { CompressionType } from './compression/index.js';
 import { crc32, crc32c } from './crc32c.js';
 import { buildLegacyMessageSet, type LegacyMagic, NO_TIMESTAMP, readLegacyRecords } from './legacy-message-set.js';
 import { readBatches } from './record-batch.js';
-import { buildRecordBatch } from './record-batch-builder.js';
+import { buildRecordBatch, putUVarint, uvarintBytes } from './record-batch-builder.js';
 
 /** Compression codecs that existed for legacy messages (zstd came with magic 2). */
 function legacyCodec(type: CompressionType): CompressionType {
@@ -184,25 +184,6 @@ function copyField(source: Buffer, from: number, target: Buffer, at: number): nu
   if (length < 0) return putUVarint(target, at, 1); // zigzag(-1)
   const p = putUVarint(target, at, length * 2);
   return p + source.copy(target, p, from + 4, from + 4 + length);
-}
-
-/** Bytes of an unsigned varint below 2^53. */
-function uvarintBytes(n: number): number {
-  let bytes = 1;
-  for (let rest = n; rest >= 0x80; rest = Math.floor(rest / 128)) bytes++;
-  return bytes;
-}
-
-/** Writes an unsigned varint below 2^53 at `at`; returns where it ends. */
-function putUVarint(buf: Buffer, at: number, n: number): number {
-  let p = at;
-  let rest = n;
-  while (rest >= 0x80) {
-    buf[p++] = (rest & 0x7f) | 0x80;
-    rest = Math.floor(rest / 128);
-  }
-  buf[p++] = rest;
-  return p;
 }
 
 /**

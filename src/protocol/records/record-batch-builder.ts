@@ -54,15 +54,15 @@ export interface BatchOptions {
   lastOffsetDelta?: number;
 }
 
-/** Bytes of an unsigned varint. */
-function uvarintBytes(n: number): number {
+/** Bytes of an unsigned varint (below 2^53). */
+export function uvarintBytes(n: number): number {
   let bytes = 1;
   for (let rest = n; rest >= 0x80; rest = Math.floor(rest / 128)) bytes++;
   return bytes;
 }
 
 /** Writes an unsigned varint (below 2^53) at `at`; returns where it ends. */
-function putUVarint(buf: Buffer, at: number, n: number): number {
+export function putUVarint(buf: Buffer, at: number, n: number): number {
   let p = at;
   let rest = n;
   while (rest >= 0x80) {
