@@ -12,12 +12,12 @@
  *
  * The etcd parts need Debian's etcd-server (skipped, saying so, without it); `--single` runs only the first figure.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Broker, startBroker } from '../src/index.js';
 import { apis } from '../src/protocol/generated/index.js';
-import { BrokerProcess, freePort, writeServerProperties } from '../test/chaos/harness.js';
+import { startCluster } from '../test/cluster/cluster-helpers.js';
 import { etcdUnavailable, startEtcd } from '../test/cluster/etcd.js';
 import { WireClient } from './wire.js';
 
@@ -97,22 +97,9 @@ if (singleOnly) {
     );
     for (const b of inProcess) await b.stop();
 
-    const processes: Array<{ nodeId: number; port: number; props: string; process: BrokerProcess }> = [];
-    for (const nodeId of [1, 2, 3]) {
-      const port = await freePort();
-      const logDir = join(dir, `broker-${nodeId}`);
-      await mkdir(logDir, { recursive: true });
-      const props = join(dir, `broker-${nodeId}.properties`);
-      await writeServerProperties(props, logDir, port, {
-        'node.id': nodeId,
-        'samsa.metadata.store': 'etcd',
-        'samsa.etcd.endpoints': etcd.endpoint,
-        'samsa.etcd.prefix': '/samsa/bench-failover',
-      });
-      const process = new BrokerProcess(props);
-      await process.waitStarted();
-      processes.push({ nodeId, port, props, process });
-    }
+    const processes = await startCluster(etcd, dir, [1, 2, 3], {
+      extra: { 'samsa.etcd.prefix': '/samsa/bench-failover' },
+    });
     const controllerSeenBy = async (port: number) => {
       const c = await WireClient.connect(port);
       try {
@@ -166,8 +153,7 @@ if (singleOnly) {
       `${Date.now() - started} ms (session timeout 9000 ms)`,
     );
     for (const p of [stopped!, killed!]) {
-      p.process = new BrokerProcess(p.props);
-      await p.process.waitStarted();
+      await p.restart();
     }
     while ((await controllerSeenBy(observer.port)) === -1) await new Promise((resolve) => setTimeout(resolve, 20));
 

@@ -8,12 +8,12 @@
  *
  * RF 3 is given as a ratio of RF 1 measured in the same run. Needs Debian's etcd-server (skipped, saying so).
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apis } from '../src/protocol/generated/index.js';
 import { buildRecordBatch } from '../src/protocol/records/record-batch-builder.js';
-import { BrokerProcess, freePort, writeServerProperties } from '../test/chaos/harness.js';
+import { type ClusterBroker, startCluster, stopCluster } from '../test/cluster/cluster-helpers.js';
 import { etcdUnavailable, startEtcd } from '../test/cluster/etcd.js';
 import { WireClient } from './wire.js';
 
@@ -86,25 +86,10 @@ if (etcdUnavailable) {
 
 const etcd = await startEtcd();
 const dir = await mkdtemp(join(tmpdir(), 'samsa-replication-bench-'));
-const processes: BrokerProcess[] = [];
+let processes: ClusterBroker[] = [];
 try {
-  const ports: number[] = [];
-  for (const nodeId of [1, 2, 3]) {
-    const port = await freePort();
-    const logDir = join(dir, `broker-${nodeId}`);
-    await mkdir(logDir, { recursive: true });
-    const props = join(dir, `broker-${nodeId}.properties`);
-    await writeServerProperties(props, logDir, port, {
-      'node.id': nodeId,
-      'samsa.metadata.store': 'etcd',
-      'samsa.etcd.endpoints': etcd.endpoint,
-      'samsa.etcd.prefix': '/samsa/bench-replication',
-    });
-    const p = new BrokerProcess(props);
-    await p.waitStarted();
-    processes.push(p);
-    ports.push(port);
-  }
+  processes = await startCluster(etcd, dir, [1, 2, 3], { extra: { 'samsa.etcd.prefix': '/samsa/bench-replication' } });
+  const ports = processes.map((b) => b.port);
   const leader = ports[0]!;
   const admin = await WireClient.connect(leader);
   // Every broker must see the other two before a replica can be placed on them.
@@ -176,7 +161,7 @@ try {
     );
   }
 } finally {
-  for (const p of processes) await p.kill();
+  await stopCluster(processes);
   await rm(dir, { recursive: true, force: true });
   await etcd.destroy();
 }
