@@ -2,14 +2,14 @@
  * `npx tsx bench/security.ts [--quick]`: what TLS and SASL cost. One broker serves a PLAINTEXT, an SSL and a
  * SASL_SSL (PLAIN) listener; the load generator (librdkafka) produces 1 KiB records (acks=1) and consumes them
  * back over each, in turns, and every secured figure is given as a ratio of the PLAINTEXT one of the same round.
- * The certificates are made with openssl for the run.
+ * The certificates are the integration tests' (test/integration/tls-certificates.ts), made with openssl for the run.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseBrokerConfig, resolveListeners } from '../src/config/broker-config.js';
 import { Logger, startBroker } from '../src/index.js';
+import { makeCertificates } from '../test/integration/tls-certificates.js';
 import { buildLoadgen, loadgen } from './broker.js';
 import { type BenchRow, formatTable } from './lib.js';
 
@@ -21,62 +21,13 @@ const MB = 1024 * 1024;
 const USER = 'bench';
 const PASSWORD = 'bench-secret';
 
-/** A CA and a server certificate for 127.0.0.1, and the server's PEM key store (key and certificate). */
-function makeCertificates(dir: string): { ca: string; keystore: string } {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=bench-ca',
-  );
-  openssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
-    '/CN=localhost',
-  );
-  execFileSync('sh', ['-c', 'printf "subjectAltName=DNS:localhost,IP:127.0.0.1\\n" > server.ext'], { cwd: dir });
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.pem',
-    '-days',
-    '1',
-    '-extfile',
-    'server.ext',
-  );
-  execFileSync('sh', ['-c', 'cat server.key server.pem > keystore.pem'], { cwd: dir });
-  return { ca: join(dir, 'ca.pem'), keystore: join(dir, 'keystore.pem') };
-}
-
 async function main(): Promise<void> {
   await buildLoadgen();
   const dir = mkdtempSync(join(tmpdir(), 'samsa-bench-security-'));
-  const { ca, keystore } = makeCertificates(dir);
+  // The integration tests' certificates: a CA, and a server key store for localhost and 127.0.0.1.
+  const certs = await makeCertificates();
+  const ca = certs.caCert;
+  const keystore = certs.serverKeystorePem;
   const properties: Record<string, string> = {
     listeners: 'PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0',
     'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL',
@@ -138,6 +89,7 @@ async function main(): Promise<void> {
     delete process.env.LOADGEN_CONFIG;
     await broker.stop();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(certs.dir, { recursive: true, force: true });
   }
   console.log(formatTable(rows));
 }

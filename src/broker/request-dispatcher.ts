@@ -155,8 +155,11 @@ export class RequestDispatcher {
     const response = await handling;
     this.metrics.requestCompleted(apiKey, handler.api.name, apiVersion, response, startedMs);
     const clientId = header.clientId ?? '';
-    const user = quotaUser(connection.principal);
+    // Without any quota (the usual case) no principal is resolved per request, as in the produce and fetch paths.
+    const quotasSet = !this.broker.quotas.isEmpty;
+    const user = quotasSet ? quotaUser(connection.principal) : '';
     const requestQuota =
+      quotasSet &&
       (sasl === null || sasl.state === 'complete') &&
       !REQUEST_QUOTA_EXEMPT.has(apiKey) &&
       this.broker.quotaManager.hasRequestQuota(user, clientId);
