@@ -35,13 +35,22 @@ export interface LoadResult {
   ackP99?: number;
 }
 
-export async function loadgen(args: string[]): Promise<LoadResult> {
-  const { stdout } = await run(LOADGEN, args, { timeout: 300_000, maxBuffer: 1 << 20 });
+/** Runs the load generator; `config` becomes LOADGEN_CONFIG (extra librdkafka settings, applied last). */
+export async function loadgen(args: string[], config?: Record<string, string>): Promise<LoadResult> {
+  const env = config
+    ? {
+        ...process.env,
+        LOADGEN_CONFIG: Object.entries(config)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      }
+    : process.env;
+  const { stdout } = await run(LOADGEN, args, { timeout: 300_000, maxBuffer: 1 << 20, env });
   return JSON.parse(stdout) as LoadResult;
 }
 
 /** Writes back every dirty page of the machine (sync(1)). */
-async function writeBackDirtyPages(): Promise<void> {
+export async function writeBackDirtyPages(): Promise<void> {
   await run('sync', []);
 }
 
@@ -51,9 +60,9 @@ export async function loopbackMBps(seconds: number): Promise<number> {
   return r.bytes / MB / r.seconds;
 }
 
-const mbps = (r: LoadResult) => r.bytes / MB / r.seconds;
-const recPerSec = (r: LoadResult) => Math.round(r.messages / r.seconds);
-const fmtRate = (n: number) => (n >= 10_000 ? `${Math.round(n / 1000)}k` : String(Math.round(n)));
+export const mbps = (r: LoadResult) => r.bytes / MB / r.seconds;
+export const recPerSec = (r: LoadResult) => Math.round(r.messages / r.seconds);
+export const fmtRate = (n: number) => (n >= 10_000 ? `${Math.round(n / 1000)}k` : String(Math.round(n)));
 
 interface ProduceCase {
   size: number;
@@ -93,10 +102,10 @@ function recordCount(size: number, quick: boolean): number {
   return quick ? 30_000 : 100_000;
 }
 
-const sizeName = (size: number) => (size >= 1024 ? `${size / 1024} KiB` : `${size} B`);
+export const sizeName = (size: number) => (size >= 1024 ? `${size / 1024} KiB` : `${size} B`);
 
 /** A discarding Kafka endpoint in its own process (bench/sink.ts). */
-async function startSink(): Promise<{ bootstrap: string; stop: () => void }> {
+export async function startSink(): Promise<{ bootstrap: string; stop: () => void }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'sink.ts')], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -107,7 +116,7 @@ async function startSink(): Promise<{ bootstrap: string; stop: () => void }> {
   return { bootstrap: `127.0.0.1:${port}`, stop: () => child.kill() };
 }
 
-async function createTopic(client: WireClient, name: string, partitions: number): Promise<void> {
+export async function createTopic(client: WireClient, name: string, partitions: number): Promise<void> {
   const res = await client.request(apis.CreateTopics, 4, {
     topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }],
     timeoutMs: 30_000,

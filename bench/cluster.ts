@@ -10,13 +10,19 @@
  * - Leader failover: a topic of 1,000 partitions x RF 3 on those three; a leader stopped cleanly (controlled
  *   shutdown) and one killed with SIGKILL: the time until the controller's Metadata names live leaders for all.
  *
+ * - Memory: the resident set (VmRSS) of each of those three processes holding the 1,000 x RF 3 partitions (a
+ *   thousand replicas each, followers fetching), beside one `samsa server` process on the embedded store holding the
+ *   same 1,000 partitions at RF 1, in the same run, as a ratio; both idle, read RSS_SETTLE_MS after the creation.
+ *
  * The etcd parts need Debian's etcd-server (skipped, saying so, without it); `--single` runs only the first figure.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Broker, startBroker } from '../src/index.js';
 import { apis } from '../src/protocol/generated/index.js';
+import { BrokerProcess, freePort, writeServerProperties } from '../test/chaos/harness.js';
 import { startCluster } from '../test/cluster/cluster-helpers.js';
 import { etcdUnavailable, startEtcd } from '../test/cluster/etcd.js';
 import { WireClient } from './wire.js';
@@ -25,6 +31,17 @@ const PARTITIONS = 1000;
 /** `--single`: only the single broker's figure. */
 const singleOnly = process.argv.includes('--single');
 const REQUESTS = 300;
+/** How long the brokers run idle after the topic's creation before their memory is read (fetchers settled). */
+const RSS_SETTLE_MS = 5000;
+
+/** A process's resident set now and at its peak, from /proc (Linux). */
+function rssOf(pid: number): { rssBytes: number; peakBytes: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) * 1024;
+  return { rssBytes: kib('VmRSS'), peakBytes: kib('VmHWM') };
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
@@ -97,6 +114,22 @@ if (singleOnly) {
     );
     for (const b of inProcess) await b.stop();
 
+    // The single broker's memory with the same 1,000 partitions at RF 1, as a process like the cluster's.
+    const singleDir = join(dir, 'single');
+    await mkdir(singleDir);
+    const singlePort = await freePort();
+    await writeServerProperties(join(dir, 'single.properties'), singleDir, singlePort);
+    const single = new BrokerProcess(join(dir, 'single.properties'));
+    await single.waitStarted();
+    await createTopic(singlePort, 'wide');
+    await new Promise((resolve) => setTimeout(resolve, RSS_SETTLE_MS));
+    const singleRss = rssOf(single.child.pid!);
+    line(
+      `RSS, single broker process holding ${PARTITIONS} partitions (RF 1, embedded store)`,
+      `${mib(singleRss.rssBytes)} (peak ${mib(singleRss.peakBytes)})`,
+    );
+    await single.stop();
+
     const processes = await startCluster(etcd, dir, [1, 2, 3], {
       extra: { 'samsa.etcd.prefix': '/samsa/bench-failover' },
     });
@@ -121,6 +154,14 @@ if (singleOnly) {
       `Metadata, ${PARTITIONS} partitions x RF 3, one broker of three on etcd`,
       `median ${replicated.medianMs.toFixed(2)} ms, p99 ${replicated.p99Ms.toFixed(2)} ms`,
     );
+    await new Promise((resolve) => setTimeout(resolve, RSS_SETTLE_MS));
+    for (const p of processes) {
+      const rss = rssOf(p.process.child.pid!);
+      line(
+        `RSS, broker ${p.nodeId} of three holding ${PARTITIONS} partitions x RF 3 (a replica of each)`,
+        `${mib(rss.rssBytes)} (peak ${mib(rss.peakBytes)}), ${(rss.rssBytes / singleRss.rssBytes).toFixed(2)}x the single broker's`,
+      );
+    }
     const firstController = await controllerSeenBy(processes[0]!.port);
     const observer = processes.find((p) => p.nodeId === firstController)!;
     const ledElsewhere = async (nodeId: number) => {

@@ -42,7 +42,8 @@ export function formatTable(rows: BenchRow[]): string {
   const lines = rows.map((r) => [
     r.workload,
     `${r.figure.toFixed(r.figure < 10 ? 2 : 0)} ${r.unit}`,
-    r.limit === undefined ? '' : `${r.limit.toFixed(0)} ${r.unit} (${r.limitName ?? 'limit'})`,
+    // Limits under 10 (latencies in ms) keep two decimals, as figures do.
+    r.limit === undefined ? '' : `${r.limit.toFixed(r.limit < 10 ? 2 : 0)} ${r.unit} (${r.limitName ?? 'limit'})`,
     r.limit === undefined ? '' : `${((r.figure / r.limit) * 100).toFixed(1)}%`,
     r.note ?? '',
   ]);

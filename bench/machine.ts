@@ -88,15 +88,20 @@ export async function diskMBps(totalBytes: number): Promise<DiskFigures> {
 
 /**
  * Latency of the durable policy's smallest unit of work: append 1 KiB to a file and fdatasync it, `count`
- * times in a row. Its percentiles are the floor of acks=all latency (every acknowledgement waits for one).
+ * times in a row (or as many as fit in `maxMs`). Its percentiles are the floor of acks=all latency (every
+ * acknowledgement waits for one).
  */
-export async function syncAppendLatencyMs(count: number): Promise<{ p50: number; p99: number; p999: number }> {
+export async function syncAppendLatencyMs(
+  count: number,
+  maxMs = Number.POSITIVE_INFINITY,
+): Promise<{ p50: number; p99: number; p999: number; count: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'samsa-bench-sync-'));
   const file = await open(join(dir, 'data'), 'w');
   const chunk = Buffer.alloc(1024, 0x61);
   const samples: number[] = [];
+  const until = performance.now() + maxMs;
   try {
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < count && performance.now() < until; i++) {
       const t = performance.now();
       await file.write(chunk, 0, chunk.length, i * chunk.length);
       await file.datasync();
@@ -108,5 +113,5 @@ export async function syncAppendLatencyMs(count: number): Promise<{ p50: number;
   }
   samples.sort((a, b) => a - b);
   const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor((samples.length - 1) * q))]!;
-  return { p50: at(0.5), p99: at(0.99), p999: at(0.999) };
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), count: samples.length };
 }

@@ -5,12 +5,11 @@
  * state; prints the median of each, and the broker's CPU time per record, which other work on the machine
  * disturbs less than throughput.
  */
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { BrokerMetrics } from '../src/broker/broker-metrics.js';
 import { apis } from '../src/protocol/generated/index.js';
 import { buildLoadgen, loadgen } from './broker.js';
-import { buildDist, startBrokerProcess } from './broker-process.js';
+import { buildDist, cpuSeconds, startBrokerProcess } from './broker-process.js';
 import { WireClient } from './wire.js';
 
 const quick = process.argv.includes('--quick');
@@ -85,13 +84,6 @@ async function run(metrics: boolean, w: (typeof workloads)[number]): Promise<Res
   } finally {
     await broker.stop();
   }
-}
-
-/** CPU seconds (user + system) a process has used: less sensitive than throughput to other work on the machine. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;

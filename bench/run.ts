@@ -1,14 +1,19 @@
 /**
  * `npm run bench`: measures the machine's own limits, then Samsa's figures, and prints them side by side.
- * `--quick` shortens every measurement (under two minutes); `--profile` also writes a CPU profile of the main
+ * `--quick` shortens every measurement (a few minutes); `--profile` also writes a CPU profile of the main
  * broker process (node --cpu-prof) under bench/results/profiles/; `--only memory` runs the memory figures alone
- * (bench/memory.ts). Results are written as JSON under bench/results/.
+ * (bench/memory.ts), `--only latency` the durable latency (bench/latency.ts) and `--only clients` the clients as
+ * users run them (bench/clients.ts), each with the machine's limits it is compared with. Results are written as
+ * JSON under bench/results/.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { authorizerSuite } from './authorizer.js';
 import { brokerSuite, buildLoadgen, loopbackMBps } from './broker.js';
+import { buildDist } from './broker-process.js';
+import { clientsSuite } from './clients.js';
+import { latencySuite } from './latency.js';
 import { type BenchRow, formatTable, memcpyMBps } from './lib.js';
 import { diskMBps, nodeLoopbackMBps, syncAppendLatencyMs } from './machine.js';
 import { memorySuite } from './memory.js';
@@ -19,7 +24,8 @@ const profile = process.argv.includes('--profile');
 const minMs = quick ? 200 : 1000;
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-if (only !== undefined && only !== 'memory') throw new Error(`--only takes memory, not ${only}`);
+const groups = ['memory', 'latency', 'clients'];
+if (only !== undefined && !groups.includes(only)) throw new Error(`--only takes ${groups.join(', ')}, not ${only}`);
 
 /** Every figure shares the machine with whatever else runs: say so when something else is busy. */
 function busyWarning(): string | null {
@@ -39,6 +45,25 @@ async function main(): Promise<void> {
   await buildLoadgen();
   if (only === 'memory') {
     const rows = await memorySuite({ quick });
+    report(rows, resultsDir, started, loadAverageBefore, before);
+    return;
+  }
+  if (only === 'latency') {
+    await buildDist();
+    const rows = await latencySuite({ quick });
+    report(rows, resultsDir, started, loadAverageBefore, before);
+    return;
+  }
+  if (only === 'clients') {
+    await buildDist();
+    // The limits the clients' rows are compared with, measured in the same run.
+    const disk = await diskMBps((quick ? 256 : 1024) * 1024 * 1024);
+    const loopback = await loopbackMBps(1);
+    const rows: BenchRow[] = [
+      { workload: 'machine: sequential write, 1 MiB, page cache', figure: disk.writeMBps, unit: 'MB/s' },
+      { workload: 'machine: loopback TCP, process to process (C, 1 MiB writes)', figure: loopback, unit: 'MB/s' },
+      ...(await clientsSuite({ quick, limits: { diskWriteMBps: disk.writeMBps, loopbackMBps: loopback } })),
+    ];
     report(rows, resultsDir, started, loadAverageBefore, before);
     return;
   }
@@ -86,6 +111,8 @@ async function main(): Promise<void> {
       },
     })),
   );
+  rows.push(...(await latencySuite({ quick, sync })));
+  rows.push(...(await clientsSuite({ quick, limits: { diskWriteMBps: disk.writeMBps, loopbackMBps: loopback } })));
   rows.push(...(await memorySuite({ quick })));
   report(rows, resultsDir, started, loadAverageBefore, before);
 }

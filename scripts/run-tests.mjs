@@ -17,8 +17,10 @@ function collect(dir, out) {
   return out;
 }
 
-// A hung test fails after this long instead of stalling the run.
-const TEST_TIMEOUT_MS = 120_000;
+// A hung file fails after this long instead of stalling the run. Node 20's `--test-timeout`, given with `--test
+// <file>`, bounds the file's whole run, not each test in it: a file of several cluster tests took 120 s on a loaded
+// machine and was cancelled whole when this was 2 minutes. The slowest file takes 45-85 s alone.
+const FILE_TEST_TIMEOUT_MS = 6 * 60_000;
 // A file whose process is still running after this long is killed (a hang outside any test, e.g. a leaked handle).
 const FILE_TIMEOUT_MS = 15 * 60_000;
 // Files at once. Measured on a 2-core machine: the suite's wall time falls from about 15 to about N minutes with 3
@@ -44,6 +46,10 @@ const concurrency = Math.max(1, Number(process.env.SAMSA_TEST_CONCURRENCY) || DE
 const totals = { tests: 0, pass: 0, fail: 0, skipped: 0, todo: 0, cancelled: 0 };
 const durations = [];
 const failed = [];
+/** The output of each failed file, printed again after the run: a CI log may keep only its beginning and end. */
+const failedOutputs = [];
+// Of a failed file's output, this many lines from its end are printed again (the failures and the summary).
+const FAILED_TAIL_LINES = 150;
 const started = Date.now();
 const running = new Set();
 // Each file runs in a process group of its own (so that a hung one is killed with the brokers it started): pass an
@@ -65,7 +71,7 @@ function runFile(file) {
     const t0 = Date.now();
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-timeout=${TEST_TIMEOUT_MS}`, file],
+      ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-timeout=${FILE_TEST_TIMEOUT_MS}`, file],
       { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     running.add(child);
@@ -89,7 +95,10 @@ function runFile(file) {
         if (m) totals[key] += Number(m[1]);
       }
       const ok = code === 0;
-      if (!ok) failed.push(file);
+      if (!ok) {
+        failed.push(file);
+        failedOutputs.push([file, output.split('\n').slice(-FAILED_TAIL_LINES).join('\n')]);
+      }
       process.stdout.write(
         `\n▶ ${file} (${seconds.toFixed(1)} s${ok ? '' : `, FAILED: ${signal ?? `exit ${code}`}`})\n`,
       );
@@ -104,6 +113,8 @@ async function worker() {
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) await runFile(file);
 }
 await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+
+for (const [file, tail] of failedOutputs) process.stdout.write(`\n✖ ${file}, the end of its output again:\n${tail}\n`);
 
 durations.sort((a, b) => b[1] - a[1]);
 const wall = (Date.now() - started) / 1000;

@@ -5,6 +5,7 @@
  *   loadgen consume <brokers> <topic> <count> [passes]
  *   loadgen latency <brokers> <topic> <records/s> <seconds> <bytes> <acks> [consume]
  *   loadgen small <brokers> <topic> <connections> <seconds> <bytes>
+ *   loadgen bulk <brokers> <topic> <seconds> <bytes> <acks>
  *   loadgen loopback <seconds>
  *
  * produce sends `count` records, record i to partition i % partitions. consume reads from the beginning of
@@ -12,7 +13,8 @@
  * the same records in this process, timing each from send to receipt (with consume 0, only
  * from send to acknowledgement). small sends one record per request
  * from `connections` connections at once, each keeping 8 requests in flight. loopback measures TCP bandwidth
- * between two processes of this machine in 1 MiB writes.
+ * between two processes of this machine in 1 MiB writes. bulk produces as produce does (batches of up to 1 MB,
+ * one partition, no compression) for `seconds`: the load beside a latency measurement.
  *
  * LOADGEN_CONFIG="key=value,..." in the environment adds librdkafka settings to every client it makes.
  *
@@ -107,7 +109,7 @@ static char *make_payload(int size) {
 }
 
 static int produce(const char *brokers, const char *topic, long count, int size, const char *acks, const char *codec,
-                   int partitions, int idempotent) {
+                   int partitions, int idempotent, double forSeconds) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", brokers);
   set(conf, "acks", acks);
@@ -129,6 +131,8 @@ static int produce(const char *brokers, const char *topic, long count, int size,
   rd_kafka_topic_destroy(rkt);
   double start = now();
   for (long i = 0; i < count; i++) {
+    /* bulk mode: as many records as fit in forSeconds (checked every 1,024 records). */
+    if (forSeconds > 0 && (i & 1023) == 0 && now() - start >= forSeconds) break;
     while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int32_t)(i % partitions)),
                              RD_KAFKA_V_VALUE(payload, size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                              RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -502,7 +506,9 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc >= 9 && !strcmp(argv[1], "produce"))
     return produce(argv[2], argv[3], atol(argv[4]), atoi(argv[5]), argv[6], argv[7], atoi(argv[8]),
-                   argc >= 10 && !strcmp(argv[9], "idempotent"));
+                   argc >= 10 && !strcmp(argv[9], "idempotent"), 0);
+  if (argc >= 7 && !strcmp(argv[1], "bulk"))
+    return produce(argv[2], argv[3], 1L << 62, atoi(argv[5]), argv[6], "none", 1, 0, atof(argv[4]));
   if (argc >= 5 && !strcmp(argv[1], "consume"))
     return consume(argv[2], argv[3], atol(argv[4]), argc >= 6 ? atoi(argv[5]) : 1);
   if (argc >= 8 && !strcmp(argv[1], "latency"))
@@ -513,6 +519,7 @@ int main(int argc, char **argv) {
                   "       loadgen consume <brokers> <topic> <count> [passes]\n"
                   "       loadgen latency <brokers> <topic> <records/s> <seconds> <bytes> <acks> [consume]\n"
                   "       loadgen small <brokers> <topic> <connections> <seconds> <bytes>\n"
+                  "       loadgen bulk <brokers> <topic> <seconds> <bytes> <acks>\n"
                   "       loadgen loopback <seconds>\n");
   return 2;
 }

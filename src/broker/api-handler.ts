@@ -19,6 +19,7 @@ import type { ClientQuotaManager } from './client-quota-manager.js';
 import type { FetchSessionCache } from './fetch-session.js';
 import type { ListenerTls } from './listener-tls.js';
 import type { ReplicaManager } from './replica-manager.js';
+import type { ReplicationQuotas } from './replication-quota.js';
 
 /** Kafka's value for "authorized operations not computed" (the client did not ask for them). */
 export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
@@ -42,6 +43,8 @@ export interface BrokerServices {
   /** Client quotas (AlterClientQuotas), and the byte rates of the clients they apply to. */
   quotas: ClientQuotaMetadata;
   quotaManager: ClientQuotaManager;
+  /** KIP-73's replication quotas of this broker, as leader and as follower. */
+  replicationQuotas: ReplicationQuotas;
   /** The SSL listeners' key and trust stores, renewed through dynamic broker configs. */
   listenerTls: ListenerTls;
   /**

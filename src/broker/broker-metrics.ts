@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { ErrorCode } from '../protocol/errors.js';
 import type { ConnectionThrottleStats } from '../server/connection-quotas.js';
+import type { ReplicationQuotas } from './replication-quota.js';
 
 /**
  * The broker's metrics, named as Prometheus' JMX exporter names Kafka's MBeans (docs/METRICS.md has the table).
@@ -85,6 +86,8 @@ export interface MetricSources {
   replication(): { leaders: number; underReplicated: number };
   /** Whether a topic still exists: counts of deleted topics are dropped, as Kafka removes their metrics. */
   topicExists(name: string): boolean;
+  /** KIP-73's replication quotas (null until the broker is started). */
+  replicationQuotas(): ReplicationQuotas | null;
 }
 
 /** The counts the hooks below keep, as a scrape reads them. */
@@ -94,6 +97,8 @@ export interface MetricCounts {
   apis: ReadonlyArray<ApiStats | undefined>;
   fetchConsumer: ApiStats;
   delayedProduces(): number;
+  /** Record bytes between replicas (Kafka's ReplicationBytesInPerSec / ReplicationBytesOutPerSec, broker-wide). */
+  replication: { bytesIn: number; bytesOut: number };
 }
 
 export class BrokerMetrics {
@@ -101,6 +106,8 @@ export class BrokerMetrics {
   readonly enabled: boolean;
   private readonly topics = new Map<string, TopicStats>();
   private readonly allTopics: TopicStats = { messagesIn: 0, bytesIn: 0, bytesOut: 0 };
+  /** Replication traffic, kept out of the topics' bytes in and out as Kafka keeps it. */
+  private readonly replication = { bytesIn: 0, bytesOut: 0 };
   /** By api key. */
   private readonly apis: Array<ApiStats | undefined> = [];
   /** Kafka counts a consumer's Fetch also as FetchConsumer (a follower's as FetchFollower; none here). */
@@ -128,11 +135,21 @@ export class BrokerMetrics {
     this.allTopics.bytesIn += bytes;
   }
 
-  /** Record bytes of a topic sent in a Fetch response. */
+  /** Record bytes of a topic sent to consumers in a Fetch response. */
   bytesOut(topic: string, bytes: number): void {
     if (!this.enabled || bytes === 0) return;
     this.topicStats(topic).bytesOut += bytes;
     this.allTopics.bytesOut += bytes;
+  }
+
+  /** Record bytes sent to a follower in a Fetch response. */
+  replicationBytesOut(bytes: number): void {
+    this.replication.bytesOut += bytes;
+  }
+
+  /** Record bytes a follower fetched from its leader. */
+  replicationBytesIn(bytes: number): void {
+    this.replication.bytesIn += bytes;
   }
 
   delayedProduceStarted(): void {
@@ -171,6 +188,7 @@ export class BrokerMetrics {
         apis: this.apis,
         fetchConsumer: this.fetchConsumer,
         delayedProduces: () => this.delayedProduces,
+        replication: this.replication,
       };
       this.registry = import('./metrics-registry.js').then((m) => m.buildRegistry(counts, sources));
     }

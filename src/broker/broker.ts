@@ -11,7 +11,7 @@ import { EmbeddedMetadataStore } from '../cluster/embedded-metadata-store.js';
 import { BrokerRegistrar, type BrokerRegistration } from '../cluster/etcd-broker-registration.js';
 import { EtcdMetadataStore } from '../cluster/etcd-metadata-store.js';
 import { LiveBrokers } from '../cluster/live-brokers.js';
-import type { MetadataStore } from '../cluster/metadata-store.js';
+import { type MetadataStore, MetadataStoreUnreachableError } from '../cluster/metadata-store.js';
 import { controlledShutdown, PartitionController } from '../cluster/partition-controller.js';
 import { ProducerIdManager } from '../cluster/producer-ids.js';
 import { placeReplicas, replicationFactorError } from '../cluster/replica-placement.js';
@@ -39,7 +39,7 @@ import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.
 import { TransactionCoordinator, type TransactionMarker } from '../coordinator/transaction/transaction-coordinator.js';
 import type { HttpEndpoint } from '../observability/http-endpoint.js';
 import { Logger } from '../observability/logger.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { writeTxnMarkersApi } from '../protocol/generated/apis/write-txn-markers.js';
 import packageRequire from '../protocol/records/package-require.cjs';
 import { Authorizer } from '../security/authorizer.js';
@@ -111,8 +111,10 @@ import { txnOffsetCommitHandler } from './handlers/txn-offset-commit.js';
 import { writeTxnMarkersHandler } from './handlers/write-txn-markers.js';
 import { InterBrokerClient } from './inter-broker-client.js';
 import { ListenerTls } from './listener-tls.js';
+import { appendMarkerAsLeader } from './marker-append.js';
 import { ReplicaFetcherManager } from './replica-fetcher.js';
 import { ReplicaManager } from './replica-manager.js';
+import { createReplicationQuotas } from './replication-quota.js';
 import { RequestDispatcher } from './request-dispatcher.js';
 import { describeCause, StartupError } from './startup-error.js';
 import { logConfigFor } from './topic-settings.js';
@@ -363,7 +365,18 @@ export class Broker {
       });
       if (unknown.length > 0) throw store.lostEntriesError(unknown.map((log) => log.dir));
     }
-    const interBroker = new InterBrokerClient(settings.nodeId, listeners, cluster);
+    const interBroker = new InterBrokerClient(
+      settings.nodeId,
+      listeners,
+      settings.interBroker,
+      cluster,
+      logger.child('inter-broker'),
+    );
+    const replicationQuotas = createReplicationQuotas(
+      settings.nodeId,
+      settings.replication,
+      (topic, key) => topics.get(topic)?.configs[key],
+    );
     // Only a broker on a shared store can follow another; one on the embedded store leads everything it has.
     const fetchers =
       store instanceof EtcdMetadataStore
@@ -372,11 +385,14 @@ export class Broker {
             settings.replication,
             (leaderId) => interBroker.connect(leaderId, `replica-fetcher-${settings.nodeId}`),
             logger.child('replica-fetcher'),
+            (bytes) => this.metrics.replicationBytesIn(bytes),
+            replicationQuotas.follower,
           )
         : null;
     const replicas = new ReplicaManager(settings.nodeId, logs, topics, logger.child('replicas'), {
       replicaLagTimeMaxMs: settings.replication.replicaLagTimeMaxMs,
       fetchers,
+      isrEligible: (nodeId) => cluster.isLive(nodeId),
     });
     this.startupClosers.push(() => replicas.stop());
     // A broker restarting in a cluster leads nothing until it is registered: the topic records may still name it
@@ -465,17 +481,17 @@ export class Broker {
       partitionLog: (topic, partition) => {
         const found = replicas.lookup(topic, partition);
         if ('errorCode' in found) return null;
-        const log = found.log;
-        // On a replicated partition a marker is written once the ISR has it (Kafka writes markers with acks=all).
+        // Written as a leader writes a WriteTxnMarkers marker: acks=all under the topic's min.insync.replicas; a
+        // refusal is the partition's error code, which the coordinator's rules sort (retried, dropped, ...).
         return {
-          appendMarker: async (marker, options) => {
-            const result = await log.appendMarker(marker, options);
-            const errorCode = await coordinatorCommit(log)(result.lastOffset + 1);
-            if (errorCode !== ErrorCode.NONE) throw new Error(`marker not replicated (error ${errorCode})`);
-            return result;
+          appendMarker: async (marker) => {
+            const errorCode = await appendMarkerAsLeader({ replicas, settings, logger }, found, marker);
+            if (errorCode !== ErrorCode.NONE) throw new KafkaError(errorCode, `marker to ${topic}-${partition}`);
           },
         };
       },
+      partitionExists: (topic, partition) =>
+        topics.get(topic)?.partitions.some((p) => p.partition === partition) ?? false,
       coordinatorEpoch: (partition) => topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition]?.leaderEpoch ?? 0,
       writeRemoteMarkers: (partitions, marker) => writeRemoteMarkers(interBroker, topics, replicas, partitions, marker),
       producerIds,
@@ -529,6 +545,7 @@ export class Broker {
       scramCredentials,
       quotas,
       quotaManager: new ClientQuotaManager(quotas),
+      replicationQuotas,
       listenerTls,
       authorizer,
       acls,
@@ -778,6 +795,18 @@ export class Broker {
     const registrar = await BrokerRegistrar.register(store, this.registration(), {
       sessionTimeoutMs: settings.etcd?.sessionTimeoutMs,
       onLeaseLost: (error) => this.onRegistrationLost(store, registrar, error),
+      // Not a loss: the broker goes on leading and following (see cluster/etcd-broker-registration.ts); what
+      // needs the store (ISR changes, elections, topic and config changes) waits for it or fails.
+      onUnreachable: (error) =>
+        this.logger.warn(
+          'the metadata store does not answer: serving on; ISR changes, elections and metadata writes wait for it',
+          { nodeId: settings.nodeId, error: error.message },
+        ),
+      onReachable: (outageMs) =>
+        this.logger.info('the metadata store answers again; the registration lease is still held', {
+          nodeId: settings.nodeId,
+          outageMs,
+        }),
     });
     let election: ControllerElection;
     try {
@@ -794,7 +823,8 @@ export class Broker {
   }
 
   /**
-   * The registration lease is lost (etcd expired or revoked it): the cluster counts this broker as dead from now
+   * The registration lease is lost (etcd answered that it expired or was revoked, or the registration key was
+   * deleted or replaced; an etcd out of reach is not that): the cluster counts this broker as dead from now
    * on, so it is fenced at once (it leads nothing, its coordinators write nothing), then it registers again as
    * soon as etcd lets it, as a Kafka broker registers again with a new ZooKeeper session. Unfencing is safe
    * because lookups check the topic records: the controller gave the partitions this broker led to other ISR
@@ -862,6 +892,11 @@ export class Broker {
   /** Whether this broker's registration lease was lost (etcd expired or revoked it) while it runs. */
   get registrationLost(): boolean {
     return this.registrar?.leaseLost ?? false;
+  }
+
+  /** Whether the last renewals of the registration lease failed because etcd could not be reached. */
+  get metadataStoreUnreachable(): boolean {
+    return this.registrar?.storeUnreachable ?? false;
   }
 
   /** Resolves with the cause when this broker's registration lease is lost. */
@@ -959,6 +994,7 @@ export class Broker {
       delayedFetches: () => stores()?.replicas.delayedFetches.size ?? 0,
       replication: () => stores()?.replicas.replicationCounts() ?? { leaders: 0, underReplicated: 0 },
       topicExists: (name) => stores()?.topics.get(name) !== undefined,
+      replicationQuotas: () => this.services?.replicationQuotas ?? null,
     };
   }
 
@@ -1021,7 +1057,13 @@ export class Broker {
     // queued.max.request.bytes bounds the request memory of all connections, whichever listener took them.
     const requestMemory = new RequestMemoryPool(settings.queuedMaxRequestBytes);
     // The connection limits of all listeners, read from the settings at each new connection (they are dynamic).
-    const connectionQuotas = new ConnectionQuotas(settings, (address) => this.ipConnectionRate(address));
+    // Kafka protects the inter-broker listener from the broker-wide limits when there are others for clients.
+    const protectedListener = listeners.length > 1 ? (settings.interBroker?.listenerName ?? null) : null;
+    const connectionQuotas = new ConnectionQuotas(
+      settings,
+      (address) => this.ipConnectionRate(address),
+      protectedListener,
+    );
     for (const l of listeners) {
       const listener = new Listener(
         {
@@ -1111,6 +1153,14 @@ export class Broker {
     try {
       created = await topics.create(record);
     } catch (error) {
+      // etcd out of reach: not known to be created (the write may yet be applied), as Kafka's REQUEST_TIMED_OUT.
+      if (error instanceof MetadataStoreUnreachableError) {
+        this.logger.warn('topic creation not confirmed: the metadata store does not answer', {
+          topic: name,
+          error: error.message,
+        });
+        return ErrorCode.REQUEST_TIMED_OUT;
+      }
       // The metadata store could not write the record (a full disk): nothing was created.
       this.logger.error('topic creation failed', { topic: name, error: error as Error });
       return ErrorCode.KAFKA_STORAGE_ERROR;
@@ -1252,7 +1302,7 @@ export class Broker {
 /**
  * A transaction's marker for partitions without a log here, sent to their leaders with WriteTxnMarkers, one
  * request per leader. A partition this broker leads but cannot write (fenced, log not created yet) answers its
- * lookup error, which leaves the transaction prepared for a later try; a deleted one UNKNOWN_TOPIC_OR_PARTITION.
+ * lookup error, which the coordinator sends again; a deleted one UNKNOWN_TOPIC_OR_PARTITION.
  */
 async function writeRemoteMarkers(
   client: InterBrokerClient,
@@ -1264,9 +1314,15 @@ async function writeRemoteMarkers(
   const results: Array<{ topic: string; partition: number; errorCode: number }> = [];
   const byLeader = new Map<number, Map<string, number[]>>();
   for (const { topic, partition } of partitions) {
+    // The leader as the metadata names it now: each round of the coordinator looks it up again.
     const leader = topics.get(topic)?.partitions[partition]?.leader;
     if (leader === undefined) {
       results.push({ topic, partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+      continue;
+    }
+    // Being elected (Kafka's queue for an unknown destination): sent again once a leader is known.
+    if (leader < 0) {
+      results.push({ topic, partition, errorCode: ErrorCode.LEADER_NOT_AVAILABLE });
       continue;
     }
     const local = replicas.lookup(topic, partition);
@@ -1297,7 +1353,8 @@ async function writeRemoteMarkers(
             results.push({ topic: t.name, partition: p.partitionIndex, errorCode: p.errorCode });
         }
       } catch {
-        // Unreachable or no answer: the transaction stays prepared and is completed later.
+        // Not live, unreachable, or the connection lost before the answer (Kafka's disconnected response): sent
+        // again in the coordinator's next round, to the leader the metadata then names.
         for (const [topic, ids] of forLeader) {
           for (const partition of ids) results.push({ topic, partition, errorCode: ErrorCode.NETWORK_EXCEPTION });
         }

@@ -5,6 +5,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { type BrokerServices, repeatedNames } from './api-handler.js';
 import { ConfigResourceType } from './config-describer.js';
 import { ListenerTls } from './listener-tls.js';
+import { metadataStoreError } from './metadata-errors.js';
 
 export interface ConfigChangeResult {
   errorCode: number;
@@ -96,6 +97,8 @@ export async function changeResourceConfigs(
     return OK;
   } catch (e) {
     if (e instanceof ConfigChangeRejected) return fail(e.errorCode, e.message);
+    const unreachable = metadataStoreError(e);
+    if (unreachable) return fail(unreachable.errorCode, unreachable.errorMessage);
     throw e;
   }
 }

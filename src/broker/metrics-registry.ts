@@ -51,6 +51,37 @@ export function buildRegistry(counts: MetricCounts, sources: MetricSources): Reg
         this.set(value(sources.replication()));
       },
     });
+  // KIP-73: Kafka's LeaderReplication / FollowerReplication `byte-rate` (the quota's measured rate of the throttled
+  // replicas, bytes/s), and Samsa's counts of the throttled bytes and of the partition fetches left out.
+  for (const type of ['leader', 'follower'] as const) {
+    const group = `kafka_server_${type}replication`;
+    new Gauge({
+      name: `${group}_byte_rate`,
+      help: `Byte rate of the ${type}-throttled replicas' replication traffic (Kafka: ${type === 'leader' ? 'Leader' : 'Follower'}Replication byte-rate).`,
+      registers: [registry],
+      collect() {
+        this.set(sources.replicationQuotas()?.[type].byteRate() ?? 0);
+      },
+    });
+    new Counter({
+      name: `${group}_throttled_bytes_total`,
+      help: `Bytes of ${type}-throttled replicas counted against the ${type} replication quota.`,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(sources.replicationQuotas()?.[type].throttledBytes ?? 0);
+      },
+    });
+    new Counter({
+      name: `${group}_throttled_partitions_total`,
+      help: `Partition fetches left out because the ${type} replication quota was exceeded.`,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(sources.replicationQuotas()?.[type].throttledPartitionFetches ?? 0);
+      },
+    });
+  }
   replicaGauge('kafka_server_replicamanager_leadercount', 'Partitions this broker leads.', (r) => r.leaders);
   replicaGauge(
     'kafka_server_replicamanager_underreplicatedpartitions',
@@ -128,6 +159,21 @@ function registerTopicMetrics(registry: Registry, counts: MetricCounts, sources:
     'Record bytes sent to consumers, per topic and for all topics.',
     (s) => s.bytesOut,
   );
+  const { replication } = counts;
+  for (const [name, help, value] of [
+    ['replicationbytesin', 'Record bytes this broker fetched from leaders as a follower.', () => replication.bytesIn],
+    ['replicationbytesout', 'Record bytes this broker sent to its followers.', () => replication.bytesOut],
+  ] as const) {
+    new Counter({
+      name: `kafka_server_brokertopicmetrics_${name}_total`,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(value());
+      },
+    });
+  }
 }
 
 function registerRequestMetrics(registry: Registry, counts: MetricCounts): void {

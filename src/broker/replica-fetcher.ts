@@ -6,7 +6,8 @@ import { offsetForLeaderEpochApi } from '../protocol/generated/apis/offset-for-l
 import { defaultFetchRequest } from '../protocol/generated/messages/fetch-request.js';
 import { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET } from '../storage/leader-epoch-cache.js';
 import type { PartitionLog } from '../storage/partition-log.js';
-import type { InterBrokerConnection } from './inter-broker-client.js';
+import { InterBrokerAuthenticationError, type InterBrokerConnection } from './inter-broker-client.js';
+import type { ReplicationQuotaManager } from './replication-quota.js';
 
 /** The Fetch version followers send: v12 carries the replica id, leader epochs and KIP-951's leader hints. */
 const REPLICA_FETCH_VERSION = 12;
@@ -34,6 +35,11 @@ interface FetchEntry extends FollowedPartition {
   state: FetchState;
   /** Not before this time (Date.now()) is the partition asked for again: backoff after an error. */
   delayedUntil: number;
+  /**
+   * Its log end reached the leader's high watermark at its last fetch (Kafka's PartitionFetchState.isReplicaInSync:
+   * no lag): such a partition is never follower-throttled.
+   */
+  caughtUp: boolean;
 }
 
 /**
@@ -50,6 +56,10 @@ export class ReplicaFetcherManager {
     private readonly settings: ReplicationSettings,
     private readonly connect: (leaderId: number) => InterBrokerConnection,
     private readonly logger: Logger,
+    /** Told the record bytes each fetch brought (the ReplicationBytesIn metric). */
+    private readonly onBytesIn: (bytes: number) => void = () => {},
+    /** KIP-73's follower quota (null: none). */
+    private readonly quota: ReplicationQuotaManager | null = null,
   ) {}
 
   /**
@@ -67,7 +77,15 @@ export class ReplicaFetcherManager {
     }
     let fetcher = this.fetchers.get(p.leader);
     if (!fetcher) {
-      fetcher = new ReplicaFetcher(p.leader, this.nodeId, this.settings, this.connect, this.logger);
+      fetcher = new ReplicaFetcher(
+        p.leader,
+        this.nodeId,
+        this.settings,
+        this.connect,
+        this.logger,
+        this.onBytesIn,
+        this.quota,
+      );
       this.fetchers.set(p.leader, fetcher);
     }
     this.leaderOf.set(key, p.leader);
@@ -122,6 +140,12 @@ class ReplicaFetcher {
   private stopped = false;
   /** The last round failed (its failure was logged). */
   private failing = false;
+  /**
+   * This broker could not authenticate to the leader, or the leader refused it CLUSTER_ACTION, and said so in the
+   * log: a configuration error, logged once until a round succeeds rather than at every retry.
+   */
+  private authenticationFailed = false;
+  private authorizationFailed = false;
   /** Wakes the loop's pause when a partition is added. */
   private wake: (() => void) | null = null;
 
@@ -131,6 +155,9 @@ class ReplicaFetcher {
     private readonly settings: ReplicationSettings,
     private readonly connect: (leaderId: number) => InterBrokerConnection,
     private readonly logger: Logger,
+    /** Told the record bytes each fetch brought (the ReplicationBytesIn metric). */
+    private readonly onBytesIn: (bytes: number) => void = () => {},
+    private readonly quota: ReplicationQuotaManager | null = null,
   ) {}
 
   get isEmpty(): boolean {
@@ -142,7 +169,7 @@ class ReplicaFetcher {
   }
 
   add(key: string, p: FollowedPartition): void {
-    this.partitions.set(key, { ...p, state: 'truncating', delayedUntil: 0 });
+    this.partitions.set(key, { ...p, state: 'truncating', delayedUntil: 0, caughtUp: false });
     this.wake?.();
     this.running ??= this.run().finally(() => {
       this.running = null;
@@ -169,13 +196,26 @@ class ReplicaFetcher {
         const now = Date.now();
         const ready = [...this.partitions.entries()].filter(([, e]) => e.delayedUntil <= now);
         const truncating = ready.filter(([, e]) => e.state === 'truncating');
-        const fetching = ready.filter(([, e]) => e.state === 'fetching');
+        const fetching = this.unthrottled(ready.filter(([, e]) => e.state === 'fetching'));
         if (truncating.length > 0) await this.truncate(truncating);
         else if (fetching.length > 0) await this.fetch(fetching);
         else await this.pause(this.settings.replicaFetchBackoffMs);
         this.failing = false;
+        this.authenticationFailed = false;
       } catch (error) {
         if (this.stopped) return;
+        if (error instanceof InterBrokerAuthenticationError) {
+          if (!this.authenticationFailed)
+            this.logger.error(
+              'replica fetcher cannot authenticate to its leader (inter-broker listener security); retrying after replica.fetch.backoff.ms',
+              { leader: this.leaderId, error: error.message },
+            );
+          this.authenticationFailed = true;
+          this.connection?.close();
+          this.connection = null;
+          await this.pause(this.settings.replicaFetchBackoffMs);
+          continue;
+        }
         // The leader is down or restarting, or the connection broke: try again after the backoff. Told once per
         // run of failures: a leader down stays down for a while.
         this.logger.log(
@@ -192,6 +232,23 @@ class ReplicaFetcher {
         await this.pause(this.settings.replicaFetchBackoffMs);
       }
     }
+  }
+
+  /**
+   * KIP-73 (Kafka's shouldFollowerThrottle): while the follower quota is exceeded, the throttled partitions that
+   * are behind their leader are left out of the fetch. With nothing left the loop pauses for the backoff, as
+   * Kafka's fetcher does on an empty fetch.
+   */
+  private unthrottled(entries: Array<[string, FetchEntry]>): Array<[string, FetchEntry]> {
+    const quota = this.quota;
+    if (!quota || entries.length === 0) return entries;
+    let exceeded: boolean | undefined;
+    return entries.filter(([, e]) => {
+      if (e.caughtUp || !quota.isThrottled(e.topic, e.partition)) return true;
+      exceeded ??= quota.isQuotaExceeded();
+      if (exceeded) quota.recordThrottled();
+      return !exceeded;
+    });
   }
 
   private pause(ms: number): Promise<void> {
@@ -328,17 +385,21 @@ class ReplicaFetcher {
             this.onPartitionError(e, p.errorCode);
             continue;
           }
+          this.authorizationFailed = false;
           // The log moved under this fetch (a truncation elsewhere): its answer no longer follows on.
           if (e.log.logEndOffset !== x.fetchOffset) continue;
           if (p.records && p.records.length > 0) {
             // The frame is dropped after this answer: the log keeps its own copy of what it appends.
             await e.log.appendAsFollower(Buffer.from(p.records));
+            this.onBytesIn(p.records.length);
+            if (this.quota?.isThrottled(e.topic, e.partition)) this.quota.record(p.records.length);
           }
           const leaderLogStart = Number(p.logStartOffset);
           if (leaderLogStart > e.log.logStartOffset && leaderLogStart <= e.log.logEndOffset) {
             e.log.advanceLogStartOffset(leaderLogStart);
           }
           e.log.updateHighWatermark(Number(p.highWatermark));
+          e.caughtUp = e.log.logEndOffset >= Number(p.highWatermark);
         }
       }
     })();
@@ -373,6 +434,15 @@ class ReplicaFetcher {
    * again after the backoff, from its truncation when the leader changed under it.
    */
   private onPartitionError(e: FetchEntry, errorCode: number): void {
+    if (errorCode === ErrorCode.TOPIC_AUTHORIZATION_FAILED || errorCode === ErrorCode.CLUSTER_AUTHORIZATION_FAILED) {
+      // Kafka's leader answers a follower without CLUSTER_ACTION on the cluster so: a missing ACL or super user.
+      if (!this.authorizationFailed)
+        this.logger.error(
+          "the leader refused this broker's replica fetch: its inter-broker principal needs CLUSTER_ACTION on the cluster (super.users or an ACL)",
+          { leader: this.leaderId, topic: e.topic, partition: e.partition, errorCode },
+        );
+      this.authorizationFailed = true;
+    }
     if (errorCode === ErrorCode.FENCED_LEADER_EPOCH || errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) {
       e.state = 'truncating';
     }

@@ -1,3 +1,4 @@
+import { MetadataStoreUnreachableError } from '../cluster/metadata-store.js';
 import type { PartitionAssignment, TopicMetadata, TopicRecord } from '../cluster/topic-metadata.js';
 import type { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -10,6 +11,8 @@ import type { ReplicaFetcherManager } from './replica-fetcher.js';
 interface FollowerState {
   /** Its log end offset: the offset of its last fetch (-1 until it fetched from this leader). */
   logEndOffset: number;
+  /** Its log start offset, as its last fetch said (-1 until then). */
+  logStartOffset: number;
   /** When it last had everything this leader had (Kafka's lastCaughtUpTimeMs). */
   lastCaughtUpTimeMs: number;
   /** Its previous fetch's time, and the leader's log end offset then. */
@@ -29,7 +32,20 @@ interface LeaderState {
   followers: Map<number, FollowerState>;
   /** An ISR change is being written to the topic record. */
   isrChangeInFlight: boolean;
+  /**
+   * Members of ISR changes being written, or written with no answer (etcd out of reach), that the record does not
+   * show yet: the high watermark waits for them too (Kafka's maximal ISR), since the store may list them already
+   * and the controller elect one of them.
+   */
+  pendingIsr: number[] | null;
+  /** A write's outcome is unknown: the record is read again once etcd answers (settleUnknownIsrChange). */
+  isrOutcomeUnknown: boolean;
+  /** settleUnknownIsrChange is reading the records again. */
+  resyncing: boolean;
 }
+
+/** How often the records are read again after an ISR change whose outcome is unknown, until etcd answers. */
+const ISR_RESYNC_RETRY_MS = 1_000;
 
 /** How a partition replicated here is served: by its leader, or copied by a follower from it. */
 export interface ReplicationOptions {
@@ -37,6 +53,12 @@ export interface ReplicationOptions {
   replicaLagTimeMaxMs: number;
   /** The fetchers copying the partitions followed here (null: this broker follows nothing). */
   fetchers: ReplicaFetcherManager | null;
+  /**
+   * Whether a broker may join an ISR (KIP-841): only a registered broker, since the controller elects leaders
+   * from the ISR among registered brokers only, and one cut off from the store may still reach the leader.
+   * Absent: every replica may.
+   */
+  isrEligible?: (nodeId: number) => boolean;
   now?: () => number;
 }
 
@@ -244,6 +266,7 @@ export class ReplicaManager {
         if (id === this.nodeId) continue;
         followers.set(id, {
           logEndOffset: -1,
+          logStartOffset: -1,
           lastCaughtUpTimeMs: p.isr.includes(id) ? now : 0,
           lastFetchTimeMs: 0,
           lastFetchLeaderLogEndOffset: -1,
@@ -258,6 +281,9 @@ export class ReplicaManager {
         isr: [...p.isr],
         followers,
         isrChangeInFlight: false,
+        pendingIsr: null,
+        isrOutcomeUnknown: false,
+        resyncing: false,
       };
       this.leaders.set(log, state);
       if (wasLeader) this.delayedProduces.notify(partitionWaitKey(log.topic, p.partition));
@@ -268,6 +294,7 @@ export class ReplicaManager {
         if (id !== this.nodeId && !state.followers.has(id)) {
           state.followers.set(id, {
             logEndOffset: -1,
+            logStartOffset: -1,
             lastCaughtUpTimeMs: 0,
             lastFetchTimeMs: 0,
             lastFetchLeaderLogEndOffset: -1,
@@ -338,7 +365,10 @@ export class ReplicaManager {
    */
   private maybeIncrementHighWatermark(log: PartitionLog, state: LeaderState): void {
     let highWatermark = log.logEndOffset;
-    for (const id of state.isr) {
+    // While an ISR change is unresolved, the maximal ISR (KIP-497): the members of either. A member counted twice
+    // changes nothing.
+    const members = state.pendingIsr === null ? state.isr : [...state.isr, ...state.pendingIsr];
+    for (const id of members) {
       if (id === this.nodeId) continue;
       const follower = state.followers.get(id);
       if (!follower || follower.logEndOffset < 0) return;
@@ -353,7 +383,7 @@ export class ReplicaManager {
    * its previous fetch (then as of that fetch). The high watermark may move, and the follower join the ISR.
    * Returns NOT_LEADER_OR_FOLLOWER when `replicaId` is not one of the partition's replicas.
    */
-  updateFollowerFetchState(log: PartitionLog, replicaId: number, fetchOffset: number): number {
+  updateFollowerFetchState(log: PartitionLog, replicaId: number, fetchOffset: number, logStartOffset = -1): number {
     const state = this.leaders.get(log);
     const follower = state?.followers.get(replicaId);
     if (!state || !follower) return ErrorCode.NOT_LEADER_OR_FOLLOWER;
@@ -365,11 +395,18 @@ export class ReplicaManager {
     else if (fetchOffset >= follower.lastFetchLeaderLogEndOffset)
       follower.lastCaughtUpTimeMs = Math.max(follower.lastCaughtUpTimeMs, follower.lastFetchTimeMs);
     follower.logEndOffset = fetchOffset;
+    follower.logStartOffset = logStartOffset;
     follower.lastFetchTimeMs = now;
     follower.lastFetchLeaderLogEndOffset = leaderEnd;
     if (log.isReplicated) this.maybeIncrementHighWatermark(log, state);
     // Kafka's maybeExpandIsr: caught up to the high watermark, and past the start of this leader's epoch.
-    if (!state.isr.includes(replicaId) && fetchOffset >= log.highWatermark && fetchOffset >= state.epochStartOffset) {
+    // KIP-841: and registered, so that a follower cut off from the store is not written back into the ISR.
+    if (
+      !state.isr.includes(replicaId) &&
+      fetchOffset >= log.highWatermark &&
+      fetchOffset >= state.epochStartOffset &&
+      (this.replication.isrEligible?.(replicaId) ?? true)
+    ) {
       this.alterIsr(state, (isr) =>
         isr.includes(replicaId) ? null : state.replicas.filter((id) => id === replicaId || isr.includes(id)),
       );
@@ -411,21 +448,71 @@ export class ReplicaManager {
         if (!a || a.leader !== this.nodeId || a.leaderEpoch !== leaderEpoch) return null;
         const isr = change(a.isr);
         if (!isr || isr.length === 0 || sameMembers(isr, a.isr)) return null;
+        // Counted before the write is sent: once sent, etcd may apply it whatever this broker hears back.
+        state.pendingIsr = [...new Set([...(state.pendingIsr ?? []), ...isr])];
         const partitions = current.partitions.map((x) => (x.partition === partition ? { ...x, isr } : x));
         return { ...current, partitions };
       })
       .then(
         (outcome) => {
+          // Written and in this broker's view now (makeLeader takes it up next), or known not written (a
+          // compare-and-set that failed): the record says who is in the ISR, unless an earlier write's outcome is
+          // still unknown. (Waiting here for makeLeader would hold every later ISR change of the partition behind
+          // the reconciliation of all topics.)
+          if (outcome === 'updated' || !state.isrOutcomeUnknown) state.pendingIsr = null;
           if (outcome === 'updated') {
             const isr = this.topics.get(topic)?.partitions[partition]?.isr;
             this.logger.info('ISR changed', { topic, partition, leaderEpoch, isr: isr?.join(',') ?? '' });
           }
         },
-        (error: unknown) => this.logger.warn('ISR change not written', { topic, partition, error: error as Error }),
+        (error: unknown) => {
+          if (error instanceof MetadataStoreUnreachableError) {
+            state.isrOutcomeUnknown = true;
+            this.settleUnknownIsrChange(state);
+          } else if (!state.isrOutcomeUnknown) state.pendingIsr = null;
+          this.logger.warn('ISR change not written', { topic, partition, error: error as Error });
+        },
       )
       .finally(() => {
         state.isrChangeInFlight = false;
       });
+  }
+
+  /**
+   * An ISR change was sent but etcd did not answer: it may be applied or not. The members it named stay counted
+   * for the high watermark until the records are read again from etcd (and applied here), every
+   * ISR_RESYNC_RETRY_MS until it answers or this broker no longer leads the partition at that epoch.
+   */
+  private settleUnknownIsrChange(state: LeaderState): void {
+    const current = () => {
+      for (const [log, s] of this.leaders) if (s === state) return log;
+      return null;
+    };
+    const settle = async () => {
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, ISR_RESYNC_RETRY_MS).unref());
+        if (this.isrTimer === null || !current()) return;
+        try {
+          await this.topics.resync();
+          await this.settled();
+          break;
+        } catch {
+          // Still out of reach: try again.
+        }
+      }
+      const log = current();
+      if (!log) return;
+      state.isrOutcomeUnknown = false;
+      // A change in flight clears the members when its outcome is known.
+      if (!state.isrChangeInFlight) state.pendingIsr = null;
+      if (log.isReplicated) this.maybeIncrementHighWatermark(log, state);
+      this.delayedProduces.notify(partitionWaitKey(log.topic, log.partition));
+    };
+    if (state.resyncing) return;
+    state.resyncing = true;
+    void settle().finally(() => {
+      state.resyncing = false;
+    });
   }
 
   /**
@@ -523,6 +610,44 @@ export class ReplicaManager {
   }
 
   /**
+   * A partition's log for a consumer that may read from followers (Fetch v11+, KIP-392): its log where this broker
+   * leads it (as `lookup`) or holds one of its replicas, reads then stopping at the high watermark the leader
+   * passed on. Kafka's errors otherwise.
+   */
+  lookupForConsumer(topicName: string, partition: number): PartitionLookup & { follower?: boolean } {
+    const found = this.lookup(topicName, partition);
+    if (!('errorCode' in found) || found.errorCode !== ErrorCode.NOT_LEADER_OR_FOLLOWER || this.fenced) return found;
+    const topic = this.topics.get(topicName)!;
+    const assignment = topic.partitions[partition]!;
+    // A broker named leader that has not taken the leadership yet is no follower either.
+    if (assignment.leader === this.nodeId || !assignment.replicas.includes(this.nodeId)) return found;
+    const log = this.logManager.getLog(topicName, partition);
+    if (!log || this.leaders.has(log)) return found;
+    return { log, topic, assignment, follower: true };
+  }
+
+  /**
+   * The followers a consumer could read a partition led here from, at `fetchOffset` (Kafka's
+   * findPreferredReadReplica): those in the ISR (a lagging follower would hold the consumer back, KAFKA-14372)
+   * whose log, as of their last fetch, holds that offset. Empty when this broker does not lead the partition.
+   */
+  readReplicaCandidates(
+    log: PartitionLog,
+    fetchOffset: number,
+  ): Array<{ nodeId: number; logEndOffset: number; timeSinceLastCaughtUpMs: number }> {
+    const state = this.leaders.get(log);
+    if (!state) return [];
+    const now = this.now();
+    const candidates = [];
+    for (const [nodeId, f] of state.followers) {
+      if (!state.isr.includes(nodeId) || f.logEndOffset < fetchOffset || f.logStartOffset > fetchOffset) continue;
+      if (f.logStartOffset < 0) continue;
+      candidates.push({ nodeId, logEndOffset: f.logEndOffset, timeSinceLastCaughtUpMs: now - f.lastCaughtUpTimeMs });
+    }
+    return candidates;
+  }
+
+  /**
    * For /metrics (Kafka's ReplicaManager gauges): the partitions this broker leads, and those it leads with a
    * smaller ISR than replica set.
    */
@@ -544,6 +669,7 @@ export class ReplicaManager {
   async stop(): Promise<void> {
     this.stopWatching?.();
     if (this.isrTimer) clearInterval(this.isrTimer);
+    this.isrTimer = null;
     for (const off of this.unsubscribes.values()) off();
     this.unsubscribes.clear();
     this.delayedFetches.cancelAll();

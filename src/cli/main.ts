@@ -6,6 +6,7 @@ const USAGE = `usage: samsa <command> [options]
 
 commands:
   server           start a broker ([server.properties] [--override key=value ...])
+  cluster          start etcd and three brokers on this machine, to try a cluster (stops on Ctrl-C)
   server-stop      stop the brokers started with \`samsa server\` on this machine (as kafka-server-stop.sh)
   topics           create, list, describe, alter and delete topics (as kafka-topics.sh)
   console-producer send lines from standard input as records (as kafka-console-producer.sh)
@@ -53,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'server':
       return (await import('./server.js')).runServer(rest);
+    case 'cluster':
+      return (await import('./cluster.js')).runCluster(rest);
     case 'server-stop':
       return (await import('./server-stop.js')).runServerStop(rest);
     case 'topics':

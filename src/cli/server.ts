@@ -122,10 +122,14 @@ export async function runServer(args: string[]): Promise<number> {
 
 /**
  * The memory profile's V8 flags, set while the process runs (a command-line flag would need a second process):
- * only flags V8 reads as it goes work this way, which the profile's are (measured in bench/memory.ts).
+ * only flags V8 reads as it goes work this way, which the profile's are (measured in bench/memory.ts). A flag the
+ * operator gave node on its command line wins.
  */
 function applyMemoryProfileFlags(profile: MemoryProfile, logger: Logger): void {
-  const { configs, v8Flags } = memoryProfileValues(profile);
+  const { configs, v8Flags: profileFlags } = memoryProfileValues(profile);
+  const flagName = (flag: string) => flag.split('=', 1)[0]!.replaceAll('_', '-');
+  const given = new Set(process.execArgv.map(flagName));
+  const v8Flags = profileFlags.filter((flag) => !given.has(flagName(flag)));
   for (const flag of v8Flags) setFlagsFromString(flag);
   if (profile !== 'default')
     logger.info(`samsa.memory.profile=${profile}`, {

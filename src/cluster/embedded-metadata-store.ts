@@ -1,6 +1,14 @@
 import { type FileHandle, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Compare, KeyValue, MetadataStore, Operation, TxnResult, WatchEvent } from './metadata-store.js';
+import {
+  type Compare,
+  type KeyValue,
+  LeaseLostError,
+  type MetadataStore,
+  type Operation,
+  type TxnResult,
+  type WatchEvent,
+} from './metadata-store.js';
 
 /** The store's own folder inside the first log dir. */
 export const EMBEDDED_METADATA_DIR = '__samsa_metadata';
@@ -336,7 +344,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
 
   async keepAlive(lease: number): Promise<void> {
     const l = this.leases.get(lease);
-    if (!l) throw new Error(`lease ${lease} not found`);
+    if (!l) throw new LeaseLostError(lease);
     l.timer.refresh();
   }
 

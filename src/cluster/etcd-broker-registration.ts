@@ -4,11 +4,15 @@
  * the key goes at once; when the broker dies it goes when the lease expires. Written for etcd (where other brokers
  * see it) and kept store-agnostic, so the embedded store registers its one broker the same way.
  *
- * A lease lost while the broker runs (etcd expired it: the broker could not reach etcd within the TTL, or someone
- * revoked it) means the cluster no longer counts this broker as alive: `leaseLost` turns true and the handler
- * given is called once, so that the work that must stop (leadership) can be fenced.
+ * A lease lost while the broker runs means the cluster no longer counts this broker as alive: `leaseLost` turns
+ * true and the handler given is called once, so that the work that must stop (leadership) can be fenced. Lost is
+ * what the store says: a renewal answered that the lease is gone (expired or revoked), or the registration key
+ * deleted or put again under another lease (seen by a watch on it). A store that cannot be reached says nothing
+ * of the lease: the broker goes on as it is (as Kafka's brokers serve while ZooKeeper or the controller quorum is
+ * away) and keeps trying; if the lease expired meanwhile, the first renewal that reaches the store says so.
+ * Why that is safe is in docs/ARCHITECTURE.md (Broker registration).
  */
-import type { MetadataStore } from './metadata-store.js';
+import { LeaseLostError, type MetadataStore, MetadataStoreUnreachableError } from './metadata-store.js';
 
 export const BROKER_REGISTRATIONS_PREFIX = '/brokers/ids/';
 /** Kafka's broker.session.timeout.ms default: the registration outlives a broker that stops answering by this. */
@@ -54,6 +58,15 @@ export interface BrokerRegistration {
 export interface BrokerRegistrationOptions {
   sessionTimeoutMs?: number;
   onLeaseLost: (error: Error) => void;
+  /** The store stopped answering renewals (called once per outage), with the failure. */
+  onUnreachable?: (error: Error) => void;
+  /** A renewal succeeded again after the store was unreachable, for `outageMs`. */
+  onReachable?: (outageMs: number) => void;
+}
+
+/** A renewal failing so says nothing of the lease: the store was not reached, or did not answer in time. */
+function unreachable(error: unknown): boolean {
+  return error instanceof MetadataStoreUnreachableError;
 }
 
 export class BrokerRegistrar {
@@ -62,6 +75,9 @@ export class BrokerRegistrar {
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> | undefined;
   private lastRenewed = 0;
+  /** Since when renewals fail because the store cannot be reached (0: it answers). */
+  private unreachableSince = 0;
+  private stopWatch: (() => void) | undefined;
   private stopped = false;
 
   /** The lease the registration is put under; keys that must go with the broker (`/controller`) use it too. */
@@ -96,7 +112,10 @@ export class BrokerRegistrar {
           [{ key, modRevision: 0 }],
           [{ type: 'put', key, value: JSON.stringify(registration), lease: r.lease }],
         );
-        if (put.succeeded) break;
+        if (put.succeeded) {
+          r.watchRegistration(key, put.revision);
+          break;
+        }
         // Registered by another since the read (a second broker with this node.id): decided below.
         await store.revokeLease(r.lease);
         continue;
@@ -110,7 +129,7 @@ export class BrokerRegistrar {
     }
     r.lastRenewed = Date.now();
     r.timer = setInterval(() => {
-      r.renewing ??= r.renew(sessionMs).finally(() => {
+      r.renewing ??= r.renew().finally(() => {
         r.renewing = undefined;
       });
     }, sessionMs / RENEWALS_PER_SESSION);
@@ -118,22 +137,70 @@ export class BrokerRegistrar {
     return r;
   }
 
-  private async renew(sessionMs: number): Promise<void> {
+  /** The time of the last successful renewal (or of the registration). */
+  get lastRenewedMs(): number {
+    return this.lastRenewed;
+  }
+
+  /** Whether the last renewals failed because the store could not be reached. */
+  get storeUnreachable(): boolean {
+    return this.unreachableSince !== 0;
+  }
+
+  /**
+   * The registration key, followed from the revision that put it: deleted (its lease expired or was revoked, or
+   * someone deleted it) or put again under another lease, the registration is no longer this broker's.
+   */
+  private watchRegistration(key: string, revision: number): void {
+    const lease = this.lease;
+    this.stopWatch = this.store.watch(key, revision, (events) => {
+      if (this.stopped || this.leaseLost) return;
+      for (const e of events) {
+        if (e.type === 'delete' && e.key === key) {
+          this.lose(
+            new Error(`registration ${key} deleted (lease ${lease} lost: expired or revoked, or the key deleted)`),
+          );
+          return;
+        }
+        if (e.type === 'put' && e.kv.key === key && e.kv.lease !== lease) {
+          this.lose(new Error(`registration ${key} replaced under another lease (lease ${lease} lost)`));
+          return;
+        }
+      }
+    });
+  }
+
+  private async renew(): Promise<void> {
     if (this.stopped || this.leaseLost) return;
     try {
       await this.store.keepAlive(this.lease);
       this.lastRenewed = Date.now();
+      if (this.unreachableSince !== 0) {
+        const outageMs = this.lastRenewed - this.unreachableSince;
+        this.unreachableSince = 0;
+        this.options.onReachable?.(outageMs);
+      }
     } catch (e) {
-      if (this.stopped) return;
-      // Unreachable for longer than the session: etcd has expired the lease even if it cannot tell us so yet.
-      const expired = Date.now() - this.lastRenewed >= sessionMs;
-      if (/lost|not found/i.test((e as Error).message) || expired) this.lose(e as Error);
+      if (this.stopped || this.leaseLost) return;
+      if (unreachable(e)) {
+        // Not a loss: the lease may well be alive (etcd paused, restarting, a slow disk). The store says when it
+        // is not, at the first renewal that reaches it, or the watch on the key when it is deleted.
+        if (this.unreachableSince === 0) {
+          this.unreachableSince = Date.now();
+          this.options.onUnreachable?.(e as Error);
+        }
+        return;
+      }
+      if (e instanceof LeaseLostError || /lost|not found/i.test((e as Error).message)) this.lose(e as Error);
+      // Any other answer (a refused request) leaves the lease as it is until the store says it is gone.
     }
   }
 
   private lose(error: Error): void {
+    if (this.leaseLost) return;
     this.leaseLost = true;
     clearInterval(this.timer);
+    this.stopWatch?.();
     this.options.onLeaseLost(error);
   }
 
@@ -161,6 +228,7 @@ export class BrokerRegistrar {
   async deregister(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.stopWatch?.();
     await this.renewing;
     if (!this.leaseLost) await this.store.revokeLease(this.lease);
   }

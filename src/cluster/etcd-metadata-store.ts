@@ -13,12 +13,26 @@
  * Every key lives under a per-cluster prefix (samsa.etcd.prefix), so several clusters share one etcd; the keys
  * the interface sees are the keys without it.
  */
-import type { Compare, KeyValue, MetadataStore, Operation, TxnResult, WatchEvent } from './metadata-store.js';
+import {
+  type Compare,
+  type KeyValue,
+  LeaseLostError,
+  type MetadataStore,
+  MetadataStoreUnreachableError,
+  type Operation,
+  type TxnResult,
+  type WatchEvent,
+} from './metadata-store.js';
 
 /** How long a watch waits before it opens its stream again after an error (etcd unreachable). */
 const WATCH_RETRY_MS = 250;
 /** A request with no answer within this long fails (and tries the next endpoint). */
 const REQUEST_TIMEOUT_MS = 5_000;
+/**
+ * gRPC codes etcd answers with when it cannot serve rather than about the request: UNAVAILABLE (no leader, a
+ * member stopping) and DEADLINE_EXCEEDED (etcdserver: request timed out, no quorum).
+ */
+const UNAVAILABLE_CODES = new Set([4, 14]);
 /** etcd's leases count in whole seconds. */
 const MIN_LEASE_TTL_SECONDS = 1;
 
@@ -29,14 +43,6 @@ export interface EtcdMetadataStoreOptions {
   prefix: string;
   /** Where a watch reports what it cannot recover from (a compacted start revision) when its caller gave no handler. */
   onWatchError?: (error: Error) => void;
-}
-
-/** The lease is no longer known to etcd: it expired or was revoked, and the keys put with it are gone. */
-export class LeaseLostError extends Error {
-  constructor(lease: number) {
-    super(`etcd lease ${lease} is lost (expired or revoked): the keys put with it are deleted`);
-    this.name = 'LeaseLostError';
-  }
 }
 
 /** A watch could not resume at the revision it needed: etcd has compacted its history past it. */
@@ -114,11 +120,17 @@ export class EtcdMetadataStore implements MetadataStore {
     return store;
   }
 
+  /**
+   * One request, on the current endpoint and then the others. An endpoint that refuses the connection, gives no
+   * whole answer within REQUEST_TIMEOUT_MS or says it cannot serve (no leader, no quorum) is passed over; when
+   * every one failed so, MetadataStoreUnreachableError. An answer about the request itself is EtcdRequestError.
+   */
   private async call<T>(path: string, body: unknown): Promise<T> {
     let lastError: unknown;
     for (let attempt = 0; attempt < this.endpoints.length; attempt++) {
       const endpoint = this.endpoints[this.current]!;
       let response: Response;
+      let text: string;
       try {
         response = await fetch(`${endpoint}${path}`, {
           method: 'POST',
@@ -126,21 +138,33 @@ export class EtcdMetadataStore implements MetadataStore {
           body: JSON.stringify(body),
           signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });
+        text = await response.text();
       } catch (e) {
         lastError = e;
         this.current = (this.current + 1) % this.endpoints.length;
         continue;
       }
-      const text = await response.text();
-      const json = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+      let json: Record<string, unknown>;
+      try {
+        json = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+      } catch {
+        throw new EtcdRequestError(`etcd ${path}: HTTP ${response.status}, not JSON: ${text.slice(0, 200)}`);
+      }
       if (!response.ok || json.error !== undefined) {
         const message = String(json.message ?? json.error ?? `HTTP ${response.status}`);
-        throw new EtcdRequestError(`etcd ${path}: ${message}`, json.code as number | undefined);
+        const code = json.code as number | undefined;
+        if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
+          lastError = new Error(message);
+          this.current = (this.current + 1) % this.endpoints.length;
+          continue;
+        }
+        throw new EtcdRequestError(`etcd ${path}: ${message}`, code);
       }
       return json as T;
     }
-    throw new EtcdRequestError(
-      `etcd unreachable at ${this.endpoints.join(', ')}: ${(lastError as Error)?.cause ?? (lastError as Error)?.message}`,
+    const cause = lastError as (Error & { cause?: unknown }) | undefined;
+    throw new MetadataStoreUnreachableError(
+      `etcd unreachable at ${this.endpoints.join(', ')}: ${String(cause?.cause ?? cause?.message ?? cause)}`,
     );
   }
 
@@ -329,7 +353,13 @@ export class EtcdMetadataStore implements MetadataStore {
 
   /** Renews the lease once; a lease etcd no longer knows (expired, revoked) throws LeaseLostError. */
   async keepAlive(lease: number): Promise<void> {
-    const r = await this.call<{ result?: { TTL?: string } }>('/v3/lease/keepalive', { ID: this.leaseId(lease) });
+    let r: { result?: { TTL?: string } };
+    try {
+      r = await this.call<{ result?: { TTL?: string } }>('/v3/lease/keepalive', { ID: this.leaseId(lease) });
+    } catch (e) {
+      if (e instanceof EtcdRequestError && /not found/.test(e.message)) throw new LeaseLostError(lease);
+      throw e;
+    }
     if (Number(r.result?.TTL ?? 0) <= 0) throw new LeaseLostError(lease);
   }
 

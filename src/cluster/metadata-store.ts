@@ -4,6 +4,24 @@
  * watches on a prefix, leases for ephemeral keys), so that one broker runs on the embedded implementation
  * and a cluster on etcd, with the same code above.
  */
+/**
+ * The store could not be reached: every endpoint refused the connection, or gave no answer in time, or answered
+ * that it cannot serve (no quorum). Not an answer about the data: a write that fails so may still be applied
+ * later, and a lease is not lost because its renewal failed so (the store alone can say that, once reachable).
+ * Requests that must write to the store answer Kafka's REQUEST_TIMED_OUT on it (see broker/metadata-errors.ts).
+ */
+export class MetadataStoreUnreachableError extends Error {
+  override readonly name = 'MetadataStoreUnreachableError';
+}
+
+/** The lease is no longer known to the store: it expired or was revoked, and the keys put with it are gone. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+  constructor(lease: number) {
+    super(`lease ${lease} is lost (expired or revoked): the keys put with it are deleted`);
+  }
+}
+
 export interface KeyValue {
   key: string;
   value: string;

@@ -1,8 +1,17 @@
 import { resolve } from 'node:path';
+import { REPLICA_SELECTOR_CLASSES, type ReplicaSelectorClass } from '../cluster/replica-selector.js';
 import { AUTHORIZER_CLASS_NAMES, parseSuperUsers } from '../security/authorizer.js';
+import { JaasConfigError, parseJaasConfig } from '../security/jaas-config.js';
 import { OAUTHBEARER_VALIDATOR_CLASSES, resolveListenerSasl, SaslConfigError } from '../security/sasl-config.js';
 import { resolveListenerSsl, SslConfigError } from '../security/ssl-config.js';
-import type { AuthorizerSettings, BrokerSettings, EtcdSettings, ListenerSettings } from './broker-settings.js';
+import type {
+  AuthorizerSettings,
+  BrokerSettings,
+  EtcdSettings,
+  InterBrokerSaslMechanism,
+  InterBrokerSettings,
+  ListenerSettings,
+} from './broker-settings.js';
 import { defaultBrokerSettings } from './broker-settings.js';
 import { MEMORY_PROFILES, type MemoryProfile, withMemoryProfile } from './memory-profile.js';
 import { configValueError, LONG_MAX_TEXT, TOPIC_CONFIGS } from './topic-config.js';
@@ -49,6 +58,8 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'advertised.port': { type: 'int', atLeast: 0 },
   'listener.security.protocol.map': { type: 'list', default: DEFAULT_PROTOCOL_MAP },
   'security.inter.broker.protocol': { type: 'string', default: 'PLAINTEXT', oneOf: SECURITY_PROTOCOLS },
+  /** The listener brokers reach each other on; unset, the one named by security.inter.broker.protocol. */
+  'inter.broker.listener.name': { type: 'string' },
   /** Kafka's authorizers (see security/authorizer.ts AUTHORIZER_CLASS_NAMES) turn on Samsa's; empty: none. */
   'authorizer.class.name': { type: 'string', default: '' },
   /** Principals allowed everything by the authorizer, separated by semicolons (`User:admin;User:ops`). */
@@ -104,6 +115,11 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'replica.fetch.min.bytes': { type: 'int', default: '1', atLeast: 1 },
   'replica.fetch.backoff.ms': { type: 'int', default: '1000', atLeast: 0 },
   'num.replica.fetchers': { type: 'int', default: '1', atLeast: 1 },
+  // KIP-73: the windows the replication quotas measure their byte rates over.
+  'replication.quota.window.num': { type: 'int', default: '11', atLeast: 1 },
+  'replication.quota.window.size.seconds': { type: 'int', default: '1', atLeast: 1 },
+  // KIP-392: unset (Kafka's default) is the leader selector.
+  'replica.selector.class': { type: 'string', default: '', oneOf: REPLICA_SELECTOR_CLASSES },
   'offsets.topic.num.partitions': { type: 'int', default: '50', atLeast: 1 },
   'offsets.topic.replication.factor': { type: 'int', default: '3', atLeast: 1 },
   'transaction.state.log.num.partitions': { type: 'int', default: '50', atLeast: 1 },
@@ -177,7 +193,6 @@ export const IGNORED_KAFKA_CONFIGS: ReadonlySet<string> = new Set([
   'controller.quorum.voters',
   'controller.quorum.bootstrap.servers',
   'controller.listener.names',
-  'inter.broker.listener.name',
   // One cleaner runs in the broker's event loop, a partition at a time.
   'log.cleaner.threads',
 ]);
@@ -276,6 +291,9 @@ export function parseBrokerConfig(written: Map<string, string>): ParsedConfig {
   for (const [key, def] of Object.entries(BROKER_CONFIGS)) {
     if (def.default !== undefined) values.set(key, parseValue(key, def, def.default));
   }
+  // Kafka's rule: the inter-broker listener is named one way or the other, never both.
+  if (raw.has('inter.broker.listener.name') && raw.has('security.inter.broker.protocol'))
+    throw new ConfigError('Only one of inter.broker.listener.name and security.inter.broker.protocol should be set.');
   for (const [key, text] of raw) {
     const refusal = securityRefusal(key, text);
     if (refusal) throw new ConfigError(refusal);
@@ -290,7 +308,20 @@ export function parseBrokerConfig(written: Map<string, string>): ParsedConfig {
     else if (IGNORED_KAFKA_CONFIGS.has(key)) warnings.push(`${key} is accepted but has no effect in Samsa`);
     else warnings.push(`unknown configuration ${key} ignored`);
   }
+  // Set explicitly, security.inter.broker.protocol must name a listener even where no peer needs it (its default
+  // may name none on the embedded store: see resolveInterBroker).
+  const protocol = raw.get('security.inter.broker.protocol')?.trim().toUpperCase();
+  if (protocol !== undefined) {
+    const listeners = values.get('listeners') as string[] | undefined;
+    const names = listeners ? listeners.map((l) => parseListener(l, 'listeners').name) : ['PLAINTEXT'];
+    if (!names.includes(protocol))
+      throw new ConfigError(missingInterBrokerListener('security.inter.broker.protocol', protocol, names));
+  }
   return { values, warnings, notices };
+}
+
+function missingInterBrokerListener(key: string, name: string, names: readonly string[]): string {
+  return `${key}=${name}: inter.broker.listener.name must be a listener name defined in advertised.listeners. The valid options based on currently configured listeners are ${names.join(',')}`;
 }
 
 interface Endpoint {
@@ -439,6 +470,88 @@ export function resolveListeners(values: Map<string, ConfigValue>): ListenerSett
   });
 }
 
+/** The mechanisms a broker can authenticate to another with (GSSAPI and OAUTHBEARER need token machinery). */
+const INTER_BROKER_SASL_MECHANISMS: readonly InterBrokerSaslMechanism[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
+
+/**
+ * Kafka's inter-broker listener: `inter.broker.listener.name`, else the listener named after
+ * `security.inter.broker.protocol` (PLAINTEXT by default), which must be one of the listeners. On the embedded
+ * store (one broker, no peers) the default naming no listener is not an error: there is nobody to reach, and a
+ * single broker with only TLS or SASL listeners keeps starting as it did (Kafka refuses it). Either key set
+ * explicitly must name a listener (checked in parseBrokerConfig, which sees what was written). The
+ * listener's TLS is verified as Kafka's client verifies it (ssl.endpoint.identification.algorithm, https by
+ * default), and a SASL listener needs `sasl.mechanism.inter.broker.protocol` among its enabled mechanisms and
+ * this broker's username and password in that mechanism's JAAS entry.
+ */
+export function resolveInterBroker(
+  values: Map<string, ConfigValue>,
+  listeners: readonly ListenerSettings[],
+  peersExist: boolean,
+): InterBrokerSettings | null {
+  const get = (key: string) => values.get(key) as string | undefined;
+  const byName = get('inter.broker.listener.name')?.trim();
+  const key = byName ? 'inter.broker.listener.name' : 'security.inter.broker.protocol';
+  const name = (byName || get('security.inter.broker.protocol') || 'PLAINTEXT').toUpperCase();
+  const listener = listeners.find((l) => l.name === name);
+  if (!listener) {
+    if (!byName && !peersExist) return null;
+    throw new ConfigError(
+      missingInterBrokerListener(
+        key,
+        name,
+        listeners.map((l) => l.name),
+      ),
+    );
+  }
+  const settings: InterBrokerSettings = { listenerName: name };
+  const prefix = `listener.name.${name.toLowerCase()}.`;
+  if (listener.ssl) {
+    const identificationKey = `${prefix}ssl.endpoint.identification.algorithm`;
+    const identification = (get(identificationKey) ?? get('ssl.endpoint.identification.algorithm') ?? 'https')
+      .trim()
+      .toLowerCase();
+    if (identification !== '' && identification !== 'https')
+      throw new ConfigError(
+        `ssl.endpoint.identification.algorithm=${identification}: expected https or an empty value (no host name check)`,
+      );
+    settings.tls = { checkHostName: identification === 'https' };
+  }
+  if (listener.sasl) {
+    const mechanismKey = 'sasl.mechanism.inter.broker.protocol';
+    const written = get(mechanismKey)?.trim();
+    const mechanism = (written || 'GSSAPI').toUpperCase();
+    if (mechanism === 'GSSAPI')
+      throw new ConfigError(
+        `${mechanismKey}=GSSAPI${written ? '' : " (Kafka's default)"}: GSSAPI is not supported; set ${mechanismKey} to ${INTER_BROKER_SASL_MECHANISMS.join(', ')} for the SASL inter-broker listener ${name}`,
+      );
+    if (!(INTER_BROKER_SASL_MECHANISMS as readonly string[]).includes(mechanism))
+      throw new ConfigError(
+        `${mechanismKey}=${mechanism}: a broker authenticates to another with ${INTER_BROKER_SASL_MECHANISMS.join(', ')}`,
+      );
+    if (!(listener.sasl.enabledMechanisms as readonly string[]).includes(mechanism))
+      throw new ConfigError(
+        `${mechanismKey}=${mechanism} must be included in sasl.enabled.mechanisms of listener ${name} when SASL is used for inter-broker communication`,
+      );
+    // The JAAS entry was read and checked with the listener's SASL settings; here its client options matter.
+    const jaasKey = `${prefix}${mechanism.toLowerCase()}.sasl.jaas.config`;
+    let options: ReadonlyMap<string, string>;
+    try {
+      options = parseJaasConfig(get(jaasKey) ?? '')[0]?.options ?? new Map();
+    } catch (e) {
+      if (e instanceof JaasConfigError) throw new ConfigError(`${jaasKey}: ${e.message}`);
+      throw e;
+    }
+    const username = options.get('username');
+    const password = options.get('password');
+    if (username === undefined || password === undefined)
+      throw new ConfigError(
+        `${jaasKey}: the inter-broker listener's entry needs the options username and password (what this broker authenticates to the others with)`,
+      );
+    settings.sasl = { mechanism: mechanism as InterBrokerSaslMechanism, username, password };
+  }
+  return settings;
+}
+
 /** Resolves Kafka's configs into the broker's settings, applying Kafka's fallbacks and precedence. */
 export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettings {
   const get = <T extends ConfigValue>(key: string) => values.get(key) as T | undefined;
@@ -472,6 +585,7 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
     advertisedHost: first.advertisedHost,
     advertisedPort: first.advertisedPort,
     listeners,
+    interBroker: resolveInterBroker(values, listeners, get<string>('samsa.metadata.store') === 'etcd'),
     logDirs,
     numPartitions: get<number>('num.partitions')!,
     defaultReplicationFactor: get<number>('default.replication.factor')!,
@@ -512,6 +626,11 @@ export function toBrokerSettings(values: Map<string, ConfigValue>): BrokerSettin
       replicaFetchMinBytes: get<number>('replica.fetch.min.bytes')!,
       replicaFetchBackoffMs: get<number>('replica.fetch.backoff.ms')!,
       numReplicaFetchers: get<number>('num.replica.fetchers')!,
+      replicaSelector: get<ReplicaSelectorClass>('replica.selector.class')!,
+      replicationQuotaWindowNum: get<number>('replication.quota.window.num')!,
+      replicationQuotaWindowSizeSeconds: get<number>('replication.quota.window.size.seconds')!,
+      leaderReplicationThrottledRate: Number.POSITIVE_INFINITY,
+      followerReplicationThrottledRate: Number.POSITIVE_INFINITY,
     },
     tailCacheBytes: get<number>('samsa.log.tail.cache.bytes')!,
     readBufferPoolBytes: get<number>('samsa.log.read.buffer.pool.bytes')!,

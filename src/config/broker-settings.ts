@@ -1,4 +1,5 @@
 import type { DynamicConfigLayers } from '../cluster/broker-config-metadata.js';
+import type { ReplicaSelectorClass } from '../cluster/replica-selector.js';
 import { defaultGroupSettings, type GroupSettings } from '../coordinator/group/group-coordinator.js';
 import {
   defaultTransactionSettings,
@@ -33,6 +34,22 @@ export interface ListenerSettings {
   maxConnectionCreationRate?: number;
 }
 
+/**
+ * How this broker reaches the others (replica fetchers, transaction markers): the listener of this name in each
+ * peer's registration (its advertised endpoint), with the client side of that listener's security.
+ */
+export interface InterBrokerSettings {
+  /** inter.broker.listener.name, or the listener named by security.inter.broker.protocol. */
+  listenerName: string;
+  /** SSL or SASL_SSL: host names checked against the peer's certificate (ssl.endpoint.identification.algorithm=https). */
+  tls?: { checkHostName: boolean };
+  /** SASL_PLAINTEXT or SASL_SSL: sasl.mechanism.inter.broker.protocol and the JAAS entry's username and password. */
+  sasl?: { mechanism: InterBrokerSaslMechanism; username: string; password: string };
+}
+
+/** The mechanisms a broker authenticates to another with. */
+export type InterBrokerSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
 /** The authorizer's settings (super.users, allow.everyone.if.no.acl.found). */
 export interface AuthorizerSettings {
   superUsers: ReadonlySet<string>;
@@ -56,6 +73,11 @@ export interface BrokerSettings {
    * listener from host, port, advertisedHost and advertisedPort (embedded brokers).
    */
   listeners?: ListenerSettings[];
+  /**
+   * The inter-broker listener (server.properties always resolves one; null: none exists, on the embedded store).
+   * Absent (embedded brokers built in code): the first listener with neither TLS nor SASL.
+   */
+  interBroker?: InterBrokerSettings | null;
   logDirs: string[];
   numPartitions: number;
   defaultReplicationFactor: number;
@@ -208,6 +230,17 @@ export interface ReplicationSettings {
   replicaFetchBackoffMs: number;
   /** num.replica.fetchers: fetchers per leader broker (Samsa runs one: its fetchers are not threads). */
   numReplicaFetchers: number;
+  /** replica.selector.class: which replica the leader sends a consumer to (KIP-392); '' as Kafka's unset, the leader. */
+  replicaSelector: ReplicaSelectorClass;
+  /** replication.quota.window.num and .size.seconds: the samples the replication quotas' byte rates cover (KIP-73). */
+  replicationQuotaWindowNum: number;
+  replicationQuotaWindowSizeSeconds: number;
+  /**
+   * The dynamic leader.replication.throttled.rate and follower.replication.throttled.rate (bytes/s; Kafka's
+   * Long.MAX_VALUE default is Infinity): set from the dynamic broker configs only, as in Kafka.
+   */
+  leaderReplicationThrottledRate: number;
+  followerReplicationThrottledRate: number;
 }
 
 export function defaultReplicationSettings(): ReplicationSettings {
@@ -219,6 +252,11 @@ export function defaultReplicationSettings(): ReplicationSettings {
     replicaFetchMinBytes: 1,
     replicaFetchBackoffMs: 1_000,
     numReplicaFetchers: 1,
+    replicaSelector: '',
+    replicationQuotaWindowNum: 11,
+    replicationQuotaWindowSizeSeconds: 1,
+    leaderReplicationThrottledRate: Number.POSITIVE_INFINITY,
+    followerReplicationThrottledRate: Number.POSITIVE_INFINITY,
   };
 }
 

@@ -62,10 +62,10 @@ const DYNAMIC_LOG_CONFIGS = [
 ];
 
 /**
- * Kafka's other dynamic configs that Samsa accepts. Threads, cleaner buffers, replication rates and metric
+ * Kafka's other dynamic configs that Samsa accepts. Threads, cleaner buffers, the log dirs' copy rate and metric
  * reporters have no effect here (Samsa has no such pools or quotas); they are stored and described as Kafka does,
- * as the same keys in server.properties are accepted without effect. The connection limits among them apply
- * (applyDynamicBrokerConfigs).
+ * as the same keys in server.properties are accepted without effect. The connection limits and the replication
+ * throttled rates (KIP-73) among them apply (applyDynamicBrokerConfigs).
  */
 const OTHER_DYNAMIC_CONFIGS: Readonly<Record<string, DynamicDefinition>> = {
   'log.cleaner.backoff.ms': { kind: 'long', default: '15000', atLeast: 0 },
@@ -281,5 +281,14 @@ export function applyDynamicBrokerConfigs(
   } catch {
     settings.maxConnectionsPerIpOverrides = base.maxConnectionsPerIpOverrides;
   }
+  // KIP-73: the replication quotas read these at every fetch, through the replication settings object.
+  settings.replication.leaderReplicationThrottledRate = number(
+    'leader.replication.throttled.rate',
+    Number.POSITIVE_INFINITY,
+  );
+  settings.replication.followerReplicationThrottledRate = number(
+    'follower.replication.throttled.rate',
+    Number.POSITIVE_INFINITY,
+  );
   settings.dynamicConfigs = layers;
 }

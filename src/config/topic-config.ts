@@ -18,6 +18,8 @@ export interface TopicConfigDefinition {
   atLeast?: number;
   /** Allowed values (for a list: of each element). */
   oneOf?: readonly string[];
+  /** A list of `partition:brokerId` or the literal `*` (Kafka's ThrottledReplicaListValidator). */
+  throttledReplicas?: true;
 }
 
 /** Long.MAX_VALUE, Kafka's "never" for durations. */
@@ -49,12 +51,14 @@ export const TOPIC_CONFIGS: Readonly<Record<string, TopicConfigDefinition>> = {
     kind: 'list',
     brokerKey: 'follower.replication.throttled.replicas',
     default: '',
+    throttledReplicas: true,
   },
   'index.interval.bytes': { kind: 'int', brokerKey: 'log.index.interval.bytes', default: '4096', atLeast: 0 },
   'leader.replication.throttled.replicas': {
     kind: 'list',
     brokerKey: 'leader.replication.throttled.replicas',
     default: '',
+    throttledReplicas: true,
   },
   'local.retention.bytes': { kind: 'long', brokerKey: 'log.local.retention.bytes', default: '-2', atLeast: -2 },
   'local.retention.ms': { kind: 'long', brokerKey: 'log.local.retention.ms', default: '-2', atLeast: -2 },
@@ -126,7 +130,7 @@ const LONG_MAX_BIG = 2n ** 63n - 1n;
  */
 export function configValueError(
   name: string,
-  def: Pick<TopicConfigDefinition, 'kind' | 'atLeast' | 'oneOf'>,
+  def: Pick<TopicConfigDefinition, 'kind' | 'atLeast' | 'oneOf' | 'throttledReplicas'>,
   value: string,
 ): string | null {
   const text = value.trim();
@@ -149,12 +153,39 @@ export function configValueError(
       if (def.oneOf && !def.oneOf.includes(text)) return invalid(`String must be one of: ${def.oneOf.join(', ')}`);
       return null;
     case 'list': {
+      if (def.throttledReplicas) return throttledReplicasError(name, value);
       if (!def.oneOf) return null;
       const items = text === '' ? [] : text.split(',').map((s) => s.trim());
       const bad = items.find((i) => !def.oneOf!.includes(i));
       return bad === undefined ? null : invalid(`Invalid value ${bad} for configuration ${name}`);
     }
   }
+}
+
+/**
+ * Kafka's ThrottledReplicaListValidator: every element `partitionId:brokerId` (empty elements pass, as Kafka's
+ * pattern allows them), or the whole value the literal `*`.
+ */
+function throttledReplicasError(name: string, value: string): string | null {
+  const items = value.split(',');
+  if (items.every((i) => /^(\d+:\d+)?$/.test(i.trim())) || items.join('').trim() === '*') return null;
+  return `Invalid value ${value} for configuration ${name}: must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],...`;
+}
+
+/**
+ * The partitions of a topic a throttled-replicas config names for one broker (Kafka's parseThrottledPartitions):
+ * 'all' for `*`. A value that does not parse names none.
+ */
+export function throttledPartitionsOf(value: string | undefined, brokerId: number): Set<number> | 'all' {
+  const text = value?.trim() ?? '';
+  if (text === '*') return 'all';
+  const partitions = new Set<number>();
+  if (text === '') return partitions;
+  for (const item of text.split(',')) {
+    const match = /^(\d+):(\d+)$/.exec(item.trim());
+    if (match && Number(match[2]) === brokerId) partitions.add(Number(match[1]));
+  }
+  return partitions;
 }
 
 /** Checks topic config overrides; returns Kafka's INVALID_CONFIG message for the first bad one, or null. */

@@ -4,11 +4,23 @@
  * certificates alone is read here. The file's integrity is checked with its MAC when a password is given (as Java
  * does; without one it is not checked, Kafka's rule for ssl.truststore.password), and certificate bags encrypted
  * with PBES2 (PBKDF2 with AES or 3DES: what keytool and OpenSSL 3 write) or with PKCS#12's own 3DES scheme are
- * decrypted with node:crypto. RC2 (OpenSSL 1.x's and old Java's default for certificates) is not in Node's
- * OpenSSL 3: such a store must be written again (`keytool -importkeystore` with a current JDK, or `openssl
- * pkcs12 -export -nokeys` with OpenSSL 3).
+ * decrypted with node:crypto; those encrypted with PKCS#12's RC2 schemes (OpenSSL 1.x's and old Java's default for
+ * certificates, which Node's OpenSSL 3 has only in its legacy provider) with `rc2.ts`.
+ *
+ * Key stores go to node:tls as `pfx`, but Node's OpenSSL refuses a store with RC2 in it ("Unsupported PKCS12 PFX
+ * data"): `readPkcs12KeyStore` reads such a store here too (its shrouded key bag, its certificates) so that the
+ * key and its chain can be handed to node:tls as `key` and `cert`.
  */
-import { createDecipheriv, createHash, createHmac, pbkdf2Sync, timingSafeEqual, X509Certificate } from 'node:crypto';
+import {
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  pbkdf2Sync,
+  timingSafeEqual,
+  X509Certificate,
+} from 'node:crypto';
+import { decryptRc2Cbc } from './rc2.js';
 
 export class Pkcs12Error extends Error {
   override readonly name = 'Pkcs12Error';
@@ -18,6 +30,8 @@ export class Pkcs12Error extends Error {
 const OID = {
   data: '1.2.840.113549.1.7.1',
   encryptedData: '1.2.840.113549.1.7.6',
+  keyBag: '1.2.840.113549.1.12.10.1.1',
+  pkcs8ShroudedKeyBag: '1.2.840.113549.1.12.10.1.2',
   certBag: '1.2.840.113549.1.12.10.1.3',
   x509Certificate: '1.2.840.113549.1.9.22.1',
   pbes2: '1.2.840.113549.1.5.13',
@@ -57,6 +71,8 @@ interface Der {
   /** The content octets (for a constructed OCTET STRING, its pieces joined). */
   value: Buffer;
   children: Der[];
+  /** The whole element as read, header included. */
+  encoded: Buffer;
 }
 
 /** Reads one DER/BER element with definite lengths at `offset`; returns it and the offset after it. */
@@ -75,7 +91,7 @@ function readDer(buf: Buffer, offset: number, depth: number): { element: Der; ne
   }
   if (pos + length > buf.length) throw new Pkcs12Error('truncated');
   const value = buf.subarray(pos, pos + length);
-  const element: Der = { tag, value, children: [] };
+  const element: Der = { tag, value, children: [], encoded: buf.subarray(offset, pos + length) };
   if (tag & 0x20) {
     for (let p = 0; p < value.length; ) {
       const child = readDer(value, p, depth + 1);
@@ -169,6 +185,12 @@ function pkcs12Kdf(
   return Buffer.concat(out).subarray(0, bytes);
 }
 
+/** PKCS#12's RC2 schemes: RC2's effective key bits, which are also the derived key's length. */
+const RC2_SCHEMES: Record<string, number> = {
+  [OID.pbeWithSha1And40BitRc2Cbc]: 40,
+  [OID.pbeWithSha1And128BitRc2Cbc]: 128,
+};
+
 function decrypt(algorithm: Der, encrypted: Buffer, password: string | null): Buffer {
   const algOid = oid(child(algorithm, 0));
   if (password === null)
@@ -201,11 +223,17 @@ function decrypt(algorithm: Der, encrypted: Buffer, password: string | null): Bu
     const d = createDecipheriv('des-ede3-cbc', key, iv);
     return Buffer.concat([d.update(encrypted), d.final()]);
   }
-  if (algOid === OID.pbeWithSha1And40BitRc2Cbc || algOid === OID.pbeWithSha1And128BitRc2Cbc)
-    throw new Pkcs12Error(
-      'its certificates are encrypted with RC2, which Node.js does not have: write the store again with a current keytool or OpenSSL 3',
-    );
-  throw new Pkcs12Error(`its certificates are encrypted with an unknown algorithm ${algOid}`);
+  const rc2Bits = RC2_SCHEMES[algOid];
+  if (rc2Bits !== undefined) {
+    const params = child(algorithm, 1);
+    const salt = child(params, 0).value;
+    const iterations = integer(child(params, 1));
+    const pw = bmpPassword(password);
+    const key = pkcs12Kdf(pw, salt, 1, iterations, rc2Bits / 8, 'sha1', 64);
+    const iv = pkcs12Kdf(pw, salt, 2, iterations, 8, 'sha1', 64);
+    return decryptRc2Cbc(key, rc2Bits, iv, encrypted);
+  }
+  throw new Pkcs12Error(`its contents are encrypted with an unknown algorithm ${algOid}`);
 }
 
 /** Checks the store's MAC (its password and integrity); throws when it does not match. */
@@ -223,21 +251,46 @@ function checkMac(macData: Der, authSafe: Buffer, password: string): void {
     throw new Pkcs12Error('the password is wrong or the file is damaged (its MAC does not match)');
 }
 
-function certificatesOf(safeContents: Buffer, out: string[]): void {
+/** What a store's bags hold: certificates (PEM) and private keys (PKCS#8 DER, decrypted). */
+interface Bags {
+  certificates: string[];
+  keys: Buffer[];
+}
+
+function readBags(safeContents: Buffer, out: Bags, keyPassword: string | null): void {
   for (const bag of parse(safeContents).children) {
-    if (oid(child(bag, 0)) !== OID.certBag) continue;
-    const certBag = child(child(bag, 1), 0);
-    if (oid(child(certBag, 0)) !== OID.x509Certificate) continue;
-    const der = child(child(certBag, 1), 0).value;
-    out.push(new X509Certificate(der).toString());
+    const type = oid(child(bag, 0));
+    if (type === OID.certBag) {
+      const certBag = child(child(bag, 1), 0);
+      if (oid(child(certBag, 0)) !== OID.x509Certificate) continue;
+      const der = child(child(certBag, 1), 0).value;
+      try {
+        out.certificates.push(new X509Certificate(der).toString());
+      } catch (e) {
+        throw new Pkcs12Error(`a certificate in it cannot be read: ${(e as Error).message}`);
+      }
+    } else if (type === OID.keyBag) {
+      out.keys.push(child(child(bag, 1), 0).encoded);
+    } else if (type === OID.pkcs8ShroudedKeyBag && keyPassword !== null) {
+      // EncryptedPrivateKeyInfo: the algorithm and the encrypted PKCS#8 PrivateKeyInfo.
+      const info = child(child(bag, 1), 0);
+      let plain: Buffer;
+      try {
+        plain = decrypt(child(info, 0), child(info, 1).value, keyPassword);
+      } catch (e) {
+        if (e instanceof Pkcs12Error) throw e;
+        throw new Pkcs12Error('its private key cannot be decrypted: the key password is wrong');
+      }
+      out.keys.push(plain);
+    }
   }
 }
 
 /**
- * The certificates of a PKCS#12 trust store, as PEM. `password` null: the MAC is not checked, and certificates
- * that are encrypted cannot be read.
+ * Reads a store's bags. `password` checks the MAC and decrypts encrypted contents (null: neither);
+ * `keyPassword` decrypts shrouded key bags (null: they are skipped).
  */
-export function readPkcs12Certificates(file: Buffer, password: string | null): string[] {
+function readStore(file: Buffer, password: string | null, keyPassword: string | null): Bags {
   const pfx = parse(file);
   if (integer(child(pfx, 0)) !== 3) throw new Pkcs12Error('not a PKCS#12 version 3 file');
   const authSafeInfo = child(pfx, 1);
@@ -246,10 +299,10 @@ export function readPkcs12Certificates(file: Buffer, password: string | null): s
   const authSafe = child(child(authSafeInfo, 1), 0).value;
   const macData = pfx.children[2];
   if (macData && password !== null) checkMac(macData, authSafe, password);
-  const certificates: string[] = [];
+  const bags: Bags = { certificates: [], keys: [] };
   for (const info of parse(authSafe).children) {
     const type = oid(child(info, 0));
-    if (type === OID.data) certificatesOf(child(child(info, 1), 0).value, certificates);
+    if (type === OID.data) readBags(child(child(info, 1), 0).value, bags, keyPassword);
     else if (type === OID.encryptedData) {
       const encryptedContentInfo = child(child(child(info, 1), 0), 1);
       const encrypted = encryptedContentInfo.children[2];
@@ -261,9 +314,45 @@ export function readPkcs12Certificates(file: Buffer, password: string | null): s
         if (e instanceof Pkcs12Error) throw e;
         throw new Pkcs12Error('its certificates cannot be decrypted: the password is wrong');
       }
-      certificatesOf(plain, certificates);
+      readBags(plain, bags, keyPassword);
     }
   }
+  return bags;
+}
+
+/**
+ * The certificates of a PKCS#12 trust store, as PEM. `password` null: the MAC is not checked, and certificates
+ * that are encrypted cannot be read.
+ */
+export function readPkcs12Certificates(file: Buffer, password: string | null): string[] {
+  const { certificates } = readStore(file, password, null);
   if (certificates.length === 0) throw new Pkcs12Error('it holds no certificate');
   return certificates;
+}
+
+/** A PKCS#12 key store's private key and its certificate chain, as node:tls takes them (`key`, `cert`), in PEM. */
+export interface Pkcs12KeyStore {
+  key: string;
+  /** The key's certificate first, then the store's other certificates (its chain). */
+  cert: string;
+}
+
+/**
+ * A PKCS#12 key store's one private key and its certificates, for a store node:tls refuses as `pfx` (RC2 inside).
+ * `password` is the store's (its MAC and encrypted certificates); `keyPassword` decrypts the private key.
+ */
+export function readPkcs12KeyStore(file: Buffer, password: string, keyPassword: string): Pkcs12KeyStore {
+  const { certificates, keys } = readStore(file, password, keyPassword);
+  if (keys.length === 0) throw new Pkcs12Error('it holds no private key');
+  if (keys.length > 1) throw new Pkcs12Error(`it holds ${keys.length} private keys; a key store for TLS holds one`);
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey({ key: keys[0]!, format: 'der', type: 'pkcs8' });
+  } catch (e) {
+    throw new Pkcs12Error(`its private key cannot be read: ${(e as Error).message}`);
+  }
+  const leaf = certificates.findIndex((pem) => new X509Certificate(pem).checkPrivateKey(key));
+  if (leaf < 0) throw new Pkcs12Error('it holds no certificate for its private key');
+  const chain = [certificates[leaf]!, ...certificates.filter((_, i) => i !== leaf)];
+  return { key: key.export({ format: 'pem', type: 'pkcs8' }).toString(), cert: chain.join('') };
 }

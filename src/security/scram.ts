@@ -45,6 +45,13 @@ function hash(mechanism: ScramMechanismName, data: Buffer): Buffer {
   return createHash(SCRAM_MECHANISMS[mechanism].hash).update(data).digest();
 }
 
+/** a XOR b, of equal lengths: ClientProof := ClientKey XOR ClientSignature, and back. */
+function xor(a: Buffer, b: Buffer): Buffer {
+  const out = Buffer.alloc(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! ^ b[i]!;
+  return out;
+}
+
 /** SaltedPassword := Hi(Normalize(password), salt, i), Hi being PBKDF2 with the mechanism's HMAC. */
 export function scramSaltedPassword(
   mechanism: ScramMechanismName,
@@ -169,8 +176,7 @@ export class ScramServer implements SaslServer {
     const proof = Buffer.from(proofText, 'base64');
     const clientSignature = hmac(this.mechanism, credential.storedKey, authMessage);
     if (proof.length !== clientSignature.length) return this.fail();
-    const clientKey = Buffer.alloc(proof.length);
-    for (let i = 0; i < proof.length; i++) clientKey[i] = proof[i]! ^ clientSignature[i]!;
+    const clientKey = xor(proof, clientSignature);
     if (!timingSafeEqual(hash(this.mechanism, clientKey), credential.storedKey)) return this.fail();
     const serverSignature = hmac(this.mechanism, credential.serverKey, authMessage);
     this.step = 'done';
@@ -178,5 +184,84 @@ export class ScramServer implements SaslServer {
     this.complete = true;
     this.authorizationId = this.user;
     return Buffer.from(`v=${serverSignature.toString('base64')}`, 'utf8');
+  }
+}
+
+/** A user name as a saslname (RFC 5802: a comma is `=2C`, an equals sign `=3D`). */
+function saslNameOf(user: string): string {
+  return user.replace(/=/g, '=3D').replace(/,/g, '=2C');
+}
+
+/** server-first-message: the combined nonce, the salt and the iteration count. */
+const SERVER_FIRST = /^(?:m=[^,]*,)?r=([\x21-\x2b\x2d-\x7e]+),s=([A-Za-z0-9/+]+=*),i=(\d+)(?:,.*)?$/;
+
+/**
+ * The client's side of SCRAM (RFC 5802), as Kafka's ScramSaslClient: what a broker sends to authenticate to
+ * another. It computes its proof from the password with the server's credential-building steps above, and
+ * checks the server's signature: a peer that does not hold this user's server key is not trusted either.
+ */
+export class ScramClient {
+  complete = false;
+  private step: 'server-first' | 'server-final' | 'done' = 'server-first';
+  private readonly clientNonce: string;
+  private readonly clientFirstBare: string;
+  private expectedServerSignature: Buffer | null = null;
+
+  constructor(
+    private readonly mechanism: ScramMechanismName,
+    username: string,
+    private readonly password: string,
+    clientNonce: string = randomBytes(SERVER_NONCE_BYTES).toString('base64url'),
+  ) {
+    this.clientNonce = clientNonce;
+    this.clientFirstBare = `n=${saslNameOf(username)},r=${clientNonce}`;
+  }
+
+  /** client-first-message: no channel binding, no authorization id. */
+  initialResponse(): Buffer {
+    return Buffer.from(`n,,${this.clientFirstBare}`, 'utf8');
+  }
+
+  /** Answers the server's challenge; throws SaslAuthenticationError on a message that does not follow. */
+  evaluate(challenge: Buffer): Buffer {
+    const text = challenge.toString('utf8');
+    if (this.step === 'server-first') return this.serverFirst(text);
+    if (this.step === 'server-final') return this.serverFinal(text);
+    throw new SaslAuthenticationError(`${this.mechanism}: unexpected message after the exchange ended`);
+  }
+
+  private serverFirst(text: string): Buffer {
+    const m = SERVER_FIRST.exec(text);
+    if (!m) throw new SaslAuthenticationError(`${this.mechanism}: invalid server-first-message`);
+    const [, nonce, saltText, iterationsText] = m as unknown as [string, string, string, string];
+    if (!nonce.startsWith(this.clientNonce) || nonce.length === this.clientNonce.length)
+      throw new SaslAuthenticationError(`${this.mechanism}: the server's nonce does not extend the client's`);
+    const iterations = Number(iterationsText);
+    // Kafka's client refuses fewer iterations than the mechanism's minimum (a downgraded credential).
+    if (iterations < SCRAM_MIN_ITERATIONS)
+      throw new SaslAuthenticationError(
+        `${this.mechanism}: requested iterations ${iterations} is less than the minimum ${SCRAM_MIN_ITERATIONS}`,
+      );
+    const salt = Buffer.from(saltText, 'base64');
+    const salted = scramSaltedPassword(this.mechanism, this.password, salt, iterations);
+    const { storedKey, serverKey } = scramCredentialOf(this.mechanism, salted, salt, iterations);
+    const withoutProof = `c=biws,r=${nonce}`;
+    const authMessage = `${this.clientFirstBare},${text},${withoutProof}`;
+    const proof = xor(hmac(this.mechanism, salted, 'Client Key'), hmac(this.mechanism, storedKey, authMessage));
+    this.expectedServerSignature = hmac(this.mechanism, serverKey, authMessage);
+    this.step = 'server-final';
+    return Buffer.from(`${withoutProof},p=${proof.toString('base64')}`, 'utf8');
+  }
+
+  private serverFinal(text: string): Buffer {
+    this.step = 'done';
+    if (text.startsWith('e=')) throw new SaslAuthenticationError(`${this.mechanism}: ${text.slice(2)}`);
+    const m = /^v=([A-Za-z0-9/+]+=*)/.exec(text);
+    const signature = m ? Buffer.from(m[1]!, 'base64') : Buffer.alloc(0);
+    const expected = this.expectedServerSignature!;
+    if (signature.length !== expected.length || !timingSafeEqual(signature, expected))
+      throw new SaslAuthenticationError(`${this.mechanism}: invalid server signature in server-final-message`);
+    this.complete = true;
+    return Buffer.alloc(0);
   }
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { SecureContextOptions, SecureVersion } from 'node:tls';
 import builtinRequire from './builtin-require.cjs';
-import { Pkcs12Error, readPkcs12Certificates } from './pkcs12-truststore.js';
+import { Pkcs12Error, readPkcs12Certificates, readPkcs12KeyStore } from './pkcs12-truststore.js';
 import { SslPrincipalMapper } from './principal.js';
 
 /** What an SSL listener needs to serve: a secure context built once at start-up, and how clients are checked. */
@@ -57,6 +57,30 @@ const TLS13_CIPHERS = new Set([
   'TLS_AES_128_CCM_SHA256',
   'TLS_AES_128_CCM_8_SHA256',
 ]);
+
+/**
+ * What node:tls is given for a PKCS12 key store: the store itself (`pfx`) when Node's OpenSSL reads it, else its
+ * key and chain as PEM read by `readPkcs12KeyStore`: Node's OpenSSL 3 refuses stores with RC2 in them
+ * (OpenSSL 1.x's and old keytools' default for certificates) as "Unsupported PKCS12 PFX data". Any other refusal
+ * (a wrong password, a JKS file) is left for the caller's createSecureContext to report. Node takes one password
+ * for the store; Kafka's key password is the store's unless set apart, and read here for the key bag alone.
+ * Throws Pkcs12Error when the store cannot be read here either.
+ */
+export function pkcs12KeyStoreOptions(
+  file: Buffer,
+  storePassword: string | undefined,
+  keyPassword: string | undefined,
+): Pick<SecureContextOptions, 'pfx' | 'passphrase' | 'key' | 'cert'> {
+  const pfx = { pfx: file, passphrase: keyPassword ?? storePassword ?? '' };
+  const { createSecureContext } = builtinRequire('node:tls') as typeof import('node:tls');
+  try {
+    createSecureContext(pfx);
+    return pfx;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_CRYPTO_UNSUPPORTED_OPERATION') return pfx;
+  }
+  return readPkcs12KeyStore(file, storePassword ?? keyPassword ?? '', keyPassword ?? storePassword ?? '');
+}
 
 const CONVERT_JKS =
   'Node.js cannot read Java KeyStore (JKS) files; convert it to PKCS12 (keytool -importkeystore -deststoretype PKCS12) or PEM';
@@ -121,9 +145,17 @@ export function resolveListenerSsl(listenerName: string, lookup: (key: string) =
   } else if (keystoreType === 'PKCS12') {
     if (keystoreLocation === undefined)
       throw new SslConfigError(`listener ${listenerName} is SSL but has no key store: set ssl.keystore.location`);
-    options.pfx = read('ssl.keystore.location', keystoreLocation);
-    // Node reads a PKCS12 store with one password; Kafka's key password is the store's unless set apart.
-    options.passphrase = keyPassword ?? keystorePassword ?? '';
+    try {
+      Object.assign(
+        options,
+        pkcs12KeyStoreOptions(read('ssl.keystore.location', keystoreLocation), keystorePassword, keyPassword),
+      );
+    } catch (e) {
+      if (!(e instanceof Pkcs12Error)) throw e;
+      throw new SslConfigError(
+        `${named('ssl.keystore.location')}=${keystoreLocation} (PKCS12) cannot be used: ${e.message}`,
+      );
+    }
     where.push(`${named('ssl.keystore.location')}=${keystoreLocation}`);
   } else {
     throw new SslConfigError(

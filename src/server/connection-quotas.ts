@@ -65,18 +65,25 @@ export class ConnectionQuotas {
    * @param ipConnectionRate the connection_creation_rate quota of an address (its own, else the default), or
    *   undefined when none is set.
    */
+  /**
+   * @param protectedListener the inter-broker listener of a broker with several listeners: as in Kafka, the
+   *   broker-wide max.connections and max.connection.creation.rate do not hold it (its own limits do), so that
+   *   clients filling the broker cannot cut the brokers off from each other.
+   */
   constructor(
     private readonly limits: BrokerConnectionLimits,
     private readonly ipConnectionRate: (address: string) => number | undefined = () => undefined,
+    private readonly protectedListener: string | null = null,
   ) {}
 
   get openConnections(): number {
     return this.total;
   }
 
-  /** Whether the broker and the listener have room for one more connection. */
-  slotAvailable(listenerOpen: number, listener: ListenerConnectionLimits): boolean {
-    return this.total < this.limits.maxConnections && listenerOpen < (listener.maxConnections ?? UNLIMITED_CONNECTIONS);
+  /** Whether the broker and the listener have room for one more connection (the listener's alone if protected). */
+  slotAvailable(listenerOpen: number, listener: ListenerConnectionLimits, listenerName = ''): boolean {
+    if (listenerOpen >= (listener.maxConnections ?? UNLIMITED_CONNECTIONS)) return false;
+    return listenerName === this.protectedListener || this.total < this.limits.maxConnections;
   }
 
   /**
@@ -86,7 +93,7 @@ export class ConnectionQuotas {
   recordConnection(listenerName: string, listener: ListenerConnectionLimits, nowMs: number): number {
     let throttleMs = 0;
     const brokerBound = this.limits.maxConnectionCreationRate;
-    if (brokerBound < UNLIMITED_CONNECTIONS) {
+    if (brokerBound < UNLIMITED_CONNECTIONS && listenerName !== this.protectedListener) {
       this.brokerRate.record(1, nowMs);
       throttleMs = rateThrottleTimeMs(this.brokerRate, brokerBound, nowMs);
     }
@@ -122,7 +129,8 @@ export class ConnectionQuotas {
     const throttleMs = Math.min(rateThrottleTimeMs(entry.rate, bound, nowMs), MAX_CONNECTION_THROTTLE_MS);
     if (throttleMs > 0) {
       entry.rate.unrecord(1);
-      if (this.limits.maxConnectionCreationRate < UNLIMITED_CONNECTIONS) this.brokerRate.unrecord(1);
+      if (this.limits.maxConnectionCreationRate < UNLIMITED_CONNECTIONS && listenerName !== this.protectedListener)
+        this.brokerRate.unrecord(1);
       this.listenerRates.get(listenerName)?.unrecord(1);
     }
     return throttleMs;

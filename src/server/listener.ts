@@ -161,7 +161,7 @@ export class Listener {
       }
       // max.connections (the broker's and the listener's): Kafka's acceptor waits for a slot; Node cannot leave
       // a connection in the kernel's backlog, so one past the bound is closed at once.
-      if (!quotas.slotAvailable(this.open, limits)) {
+      if (!quotas.slotAvailable(this.open, limits, this.options.name ?? '')) {
         this.delayed.shift();
         socket.destroy();
         continue;

@@ -31,6 +31,11 @@ export abstract class SparseIndex {
     return this.count;
   }
 
+  /** Bytes of the entries appended since the last `takePendingBytes`, not yet in the file. */
+  get pendingBytes(): number {
+    return (this.count - this.pendingFrom) * this.entryBytes;
+  }
+
   /** Encoded entries appended since the previous call, for appending to the file. */
   takePendingBytes(): Buffer | null {
     if (this.pendingFrom === this.count) return null;

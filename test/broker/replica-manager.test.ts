@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ReplicaManager } from '../../src/broker/replica-manager.js';
 import { EmbeddedMetadataStore } from '../../src/cluster/embedded-metadata-store.js';
+import { EtcdMetadataStore } from '../../src/cluster/etcd-metadata-store.js';
 import { newUuid, TopicMetadata, type TopicRecord } from '../../src/cluster/topic-metadata.js';
 import { Logger, silentLogger } from '../../src/observability/logger.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { LogManager, PARTITION_METADATA_FILE } from '../../src/storage/log-manager.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
+import { etcdUnavailable, withEtcd } from '../cluster/etcd.js';
 import { makeBatch, withTempDir } from '../storage/helpers.js';
 
 const logConfig = {
@@ -225,7 +227,7 @@ test('start-up: the log of a topic the metadata records as deleted (a crash befo
 
 test(
   'a partition led here with followers: the high watermark is the ISR lowest log end offset, acks=all waits for ' +
-    'it, a follower not caught up leaves the ISR (written compare-and-set) and comes back once caught up',
+    'it, a follower not caught up leaves the ISR (written compare-and-set) and comes back once caught up and registered',
   () =>
     withTempDir(async (dir) => {
       const store = await EmbeddedMetadataStore.open(dir);
@@ -233,9 +235,11 @@ test(
       const logs = new LogManager({ logDirs: [`${dir}/logs`], configFor: () => logConfig });
       await logs.startup();
       let now = 1_000_000;
+      const registered = new Set([0, 1, 2]);
       const replicas = new ReplicaManager(0, logs, topics, silentLogger, {
         replicaLagTimeMaxMs: 100,
         fetchers: null,
+        isrEligible: (id) => registered.has(id),
         now: () => now,
       });
       await replicas.start();
@@ -272,7 +276,14 @@ test(
       assert.equal(await waiting, ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND);
       assert.equal(log.highWatermark, 5);
 
-      // Follower 2 catches up to the high watermark: it joins again.
+      // Follower 2 catches up to the high watermark while it is not registered (cut off from the store, KIP-841):
+      // it stays out. Registered again, its next fetch brings it back.
+      registered.delete(2);
+      replicas.updateFollowerFetchState(log, 2, 5);
+      // The store's writes take a few ms here: a write that was sent would show within this wait.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(isrOf(), '0,1', 'an unregistered follower does not join the ISR');
+      registered.add(2);
       replicas.updateFollowerFetchState(log, 2, 5);
       await eventuallyTrue(() => isrOf() === '0,1,2');
 
@@ -303,3 +314,49 @@ test(
 async function eventuallyTrue(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
 }
+
+test(
+  "an ISR expansion still being written (etcd paused) counts for the high watermark, as Kafka's maximal ISR: " +
+    'the member etcd may already list is not left out of an acknowledgement',
+  { skip: etcdUnavailable },
+  () =>
+    withEtcd((etcd) =>
+      withTempDir(async (dir) => {
+        const store = await EtcdMetadataStore.open({ endpoints: [etcd.endpoint], prefix: '/samsa/maximal-isr' });
+        const topics = await TopicMetadata.load(store);
+        const logs = new LogManager({ logDirs: [`${dir}/logs`], configFor: () => logConfig });
+        await logs.startup();
+        const replicas = new ReplicaManager(0, logs, topics, silentLogger, {
+          replicaLagTimeMaxMs: 60_000,
+          fetchers: null,
+        });
+        await replicas.start();
+        const record = topic('expanding', 1);
+        record.partitions[0] = { ...record.partitions[0]!, replicas: [0, 1], isr: [0] };
+        await topics.create(record);
+        await replicas.settled();
+        const found = replicas.lookup('expanding', 0);
+        assert.ok('log' in found);
+        const { log } = found;
+        await log.appendAsLeader(makeBatch(3, 1000), { origin: 'coordinator', sync: false });
+        // The leader alone in the ISR: committed at once.
+        assert.equal(log.highWatermark, 3);
+        etcd.pause();
+        try {
+          // Follower 1 caught up: the leader writes it into the ISR, a write etcd does not answer yet.
+          replicas.updateFollowerFetchState(log, 1, 3);
+          await log.appendAsLeader(makeBatch(2, 1001), { origin: 'coordinator', sync: false });
+          assert.equal(log.highWatermark, 3, 'not committed without the member being added');
+          replicas.updateFollowerFetchState(log, 1, 5);
+          assert.equal(log.highWatermark, 5);
+        } finally {
+          etcd.resume();
+        }
+        await eventuallyTrue(() => topics.get('expanding')!.partitions[0]!.isr.join() === '0,1');
+        await replicas.stop();
+        await logs.shutdown();
+        topics.close();
+        await store.close();
+      }),
+    ),
+);

@@ -32,6 +32,8 @@ export interface ClusterOptions {
    * the command prefix that runs it inside its namespace. Default: loopback, a free port, no prefix.
    */
   placement?: (nodeId: number) => { host: string; wrapper: string[] };
+  /** More server.properties keys of one broker (its own listeners, say), over `extra`; `port` is its first listener's. */
+  perBroker?: (nodeId: number, host: string, port: number) => Promise<Record<string, string | number>>;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function startCluster(
       'group.initial.rebalance.delay.ms': 0,
       ...(options.racks?.[nodeId] ? { 'broker.rack': options.racks[nodeId] } : {}),
       ...options.extra,
+      ...(await options.perBroker?.(nodeId, host, port)),
     });
     const broker: ClusterBroker = {
       nodeId,
@@ -109,6 +112,23 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`${what}: not reached (last error: ${String(last)})`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * The node id of the coordinator of `key` (keyType 0: a group, 1: a transactional id), once a broker of `live()`
+ * answers for it and names a live broker.
+ */
+export async function coordinatorOf(live: () => ClusterBroker[], key: string, keyType: 0 | 1): Promise<number> {
+  return eventually(`the coordinator of ${key}`, async () => {
+    const client = await RawClient.connect(live()[0]!.port, { host: live()[0]!.host });
+    try {
+      const r = await client.request(apis.FindCoordinator, 4, { key: '', keyType, coordinatorKeys: [key] });
+      const one = r.coordinators[0]!;
+      return one.errorCode === ErrorCode.NONE && live().some((b) => b.nodeId === one.nodeId) ? one.nodeId : undefined;
+    } finally {
+      client.close();
+    }
+  });
 }
 
 export interface PartitionState {

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ErrorCode } from '../../src/protocol/errors.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { fastTempRoot, readPartition } from '../chaos/harness.js';
 import {
   type ClusterBroker,
+  coordinatorOf,
   eventually,
   kafkaFor,
   partitionStates,
@@ -54,20 +54,6 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The node id of the coordinator of `key` (0: group, 1: transaction), once one answers. */
-async function coordinatorOf(key: string, keyType: 0 | 1): Promise<number> {
-  return eventually(`the coordinator of ${key}`, async () => {
-    const client = await RawClient.connect(live()[0]!.port, { host: live()[0]!.host });
-    try {
-      const r = await client.request(apis.FindCoordinator, 4, { key: '', keyType, coordinatorKeys: [key] });
-      const one = r.coordinators[0]!;
-      return one.errorCode === ErrorCode.NONE && live().some((b) => b.nodeId === one.nodeId) ? one.nodeId : undefined;
-    } finally {
-      client.close();
-    }
-  });
-}
-
 async function createReplicatedTopic(topic: string): Promise<void> {
   const admin = kafkaFor(brokers.map((b) => b.bootstrap)).admin();
   await admin.connect();
@@ -111,7 +97,7 @@ test("a group coordinator's broker killed with -9 during a rebalance: the group 
   await first.commitOffsets(Array.from({ length: PARTITIONS }, (_, p) => ({ topic, partition: p, offset: '10' })));
 
   // A second member joins (the group rebalances) and the coordinator's broker dies meanwhile.
-  const coordinatorId = await coordinatorOf(groupId, 0);
+  const coordinatorId = await coordinatorOf(live, groupId, 0);
   const victim = brokers.find((b) => b.nodeId === coordinatorId)!;
   const second = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
   const afterKill: string[] = [];
@@ -125,7 +111,7 @@ test("a group coordinator's broker killed with -9 during a rebalance: the group 
   await victim.process.kill();
   await secondRunning;
 
-  const newCoordinator = await coordinatorOf(groupId, 0);
+  const newCoordinator = await coordinatorOf(live, groupId, 0);
   assert.notEqual(newCoordinator, coordinatorId, 'another broker coordinates the group');
   // The commits made before the kill are the new coordinator's: nothing before them is read again.
   await producer.send({
@@ -152,6 +138,64 @@ test("a group coordinator's broker killed with -9 during a rebalance: the group 
   await waitAllInSync(live(), topic, PARTITIONS);
 });
 
+/**
+ * A failure with what the brokers logged at WARN and above and with `state()`, what the cluster says of the
+ * transactions (the coordinators' and markers' side of it).
+ */
+async function withBrokerLogs<T>(waiting: Promise<T>, state: () => Promise<string> = async () => ''): Promise<T> {
+  try {
+    return await waiting;
+  } catch (error) {
+    const logs = brokers.map((b) => {
+      const lines = b.process.log.split('\n').filter((l) => / (WARN|ERROR) /.test(l) || /transaction marker/.test(l));
+      return `broker ${b.nodeId}:\n${lines.slice(-30).join('\n')}`;
+    });
+    const described = await state().catch((e: unknown) => `(could not describe: ${String(e)})`);
+    throw new Error(`${(error as Error).message}\n${described}\n${logs.join('\n')}`);
+  }
+}
+
+/**
+ * Each live broker's DescribeProducers of the partition (its leader answers; the others say NOT_LEADER) and each
+ * transaction's state as its coordinator describes it: where a transaction that does not end is stuck.
+ */
+async function describeTransactions(topic: string, partition: number, transactionalIds: string[]): Promise<string> {
+  const lines: string[] = [];
+  for (const b of live()) {
+    const client = await RawClient.connect(b.port, { host: b.host });
+    try {
+      const r = await client.request(apis.DescribeProducers, 0, {
+        topics: [{ name: topic, partitionIndexes: [partition] }],
+      });
+      const p = r.topics[0]!.partitions[0]!;
+      lines.push(
+        `broker ${b.nodeId} DescribeProducers ${topic}-${partition}: error ${p.errorCode} ${JSON.stringify(
+          p.activeProducers,
+          (_, v) => (typeof v === 'bigint' ? String(v) : v),
+        )}`,
+      );
+    } finally {
+      client.close();
+    }
+  }
+  for (const id of transactionalIds) {
+    const coordinatorId = await coordinatorOf(live, id, 1);
+    const coordinator = brokers.find((b) => b.nodeId === coordinatorId)!;
+    const client = await RawClient.connect(coordinator.port, { host: coordinator.host });
+    try {
+      const r = await client.request(apis.DescribeTransactions, 0, { transactionalIds: [id] });
+      lines.push(
+        `coordinator ${coordinatorId} DescribeTransactions ${id}: ${JSON.stringify(r.transactionStates[0], (_, v) =>
+          typeof v === 'bigint' ? String(v) : v,
+        )}`,
+      );
+    } finally {
+      client.close();
+    }
+  }
+  return lines.join('\n');
+}
+
 test("a transaction coordinator's broker killed with -9 as the commit is sent: each transaction is then whole or " +
   'absent for a read_committed reader, and a committed one is whole', { skip: etcdUnavailable }, async () => {
   const topic = 'txn-failover';
@@ -174,7 +218,7 @@ test("a transaction coordinator's broker killed with -9 as the commit is sent: e
       topic,
       messages: Array.from({ length: PER_TXN }, (_, i) => ({ partition: i % PARTITIONS, value: `t${round}-${i}` })),
     });
-    const coordinatorId = await coordinatorOf(transactionalId, 1);
+    const coordinatorId = await coordinatorOf(live, transactionalId, 1);
     const victim = brokers.find((b) => b.nodeId === coordinatorId)!;
     const commit = txn.commit().then(
       () => committed.add(round),
@@ -189,21 +233,31 @@ test("a transaction coordinator's broker killed with -9 as the commit is sent: e
   }
 
   // Every transaction ends (committed by the new coordinator, or aborted at its timeout): then each is whole or absent.
-  const states = await partitionStates(live(), topic, PARTITIONS);
   const values: string[] = [];
   for (let partition = 0; partition < PARTITIONS; partition++) {
-    const leader = brokers.find((b) => b.nodeId === states.get(partition)!.leader)!;
-    const stored = await eventually(`partition ${partition}'s transactions ended`, async () => {
-      const client = await RawClient.connect(leader.port, { host: leader.host });
-      try {
-        const committedRead = await readPartition(client, topic, partition, 1);
-        const uncommittedRead = await readPartition(client, topic, partition, 0);
-        // The last stable offset reaches the high watermark once no transaction is open.
-        return committedRead.endOffset === uncommittedRead.endOffset ? committedRead : undefined;
-      } finally {
-        client.close();
-      }
-    });
+    const stored = await withBrokerLogs(
+      eventually(`partition ${partition}'s transactions ended`, async () => {
+        // The leader as the cluster names it now: a follower would serve these reads too (KIP-392), from its own
+        // high watermark.
+        const states = await partitionStates(live(), topic, PARTITIONS);
+        const leader = brokers.find((b) => b.nodeId === states.get(partition)!.leader)!;
+        const client = await RawClient.connect(leader.port, { host: leader.host });
+        try {
+          const committedRead = await readPartition(client, topic, partition, 1);
+          const uncommittedRead = await readPartition(client, topic, partition, 0);
+          // The last stable offset reaches the high watermark once no transaction is open.
+          return committedRead.endOffset === uncommittedRead.endOffset ? committedRead : undefined;
+        } finally {
+          client.close();
+        }
+      }),
+      () =>
+        describeTransactions(
+          topic,
+          partition,
+          Array.from({ length: ROUNDS }, (_, round) => `failover-txn-${round}`),
+        ),
+    );
     values.push(...stored.records.map((r) => r.value ?? ''));
   }
   for (let round = 0; round < ROUNDS; round++) {

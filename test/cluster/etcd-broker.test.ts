@@ -134,19 +134,56 @@ test(
     }),
 );
 
-test('etcd out of reach for a whole session: the registration counts as lost', { skip: etcdUnavailable }, () =>
+test(
+  'etcd out of reach for longer than a session: the registration is not counted lost while etcd cannot say so; ' +
+    'etcd answering again that the lease expired, the loss is reported at once',
+  { skip: etcdUnavailable },
+  () =>
+    withEtcd(async (etcd) => {
+      const SESSION_MS = 1000;
+      const store = await EtcdMetadataStore.open({ endpoints: [etcd.endpoint], prefix: PREFIX });
+      let lost: Error | undefined;
+      let unreachable: Error | undefined;
+      const registrar = await BrokerRegistrar.register(
+        store,
+        { nodeId: 7, rack: null, endpoints: [] },
+        { sessionTimeoutMs: SESSION_MS, onLeaseLost: (e) => (lost = e), onUnreachable: (e) => (unreachable = e) },
+      );
+      etcd.pause();
+      try {
+        await eventually('a renewal failing for want of etcd', async () =>
+          registrar.storeUnreachable ? true : undefined,
+        );
+        assert.ok(unreachable, 'reported as unreachable');
+        // Several sessions without a renewal: the broker cannot tell a paused etcd from a lost lease.
+        while (Date.now() - registrar.lastRenewedMs < 3 * SESSION_MS)
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(lost, undefined, 'not lost while etcd cannot say so');
+        assert.equal(registrar.leaseLost, false);
+      } finally {
+        etcd.resume();
+      }
+      // etcd, thawed, expires the lease it could not renew: the next renewal, or the watch on the key, says so.
+      const cause = await eventually('the loss reported', async () => lost);
+      assert.match(cause.message, /lost|deleted/);
+      assert.equal(registrar.leaseLost, true);
+      await registrar.deregister();
+      await store.close();
+    }),
+);
+
+test("the registration key deleted behind the broker's back: the loss is reported", { skip: etcdUnavailable }, () =>
   withEtcd(async (etcd) => {
     const store = await EtcdMetadataStore.open({ endpoints: [etcd.endpoint], prefix: PREFIX });
     let lost: Error | undefined;
     const registrar = await BrokerRegistrar.register(
       store,
-      { nodeId: 7, rack: null, endpoints: [] },
-      { sessionTimeoutMs: 1000, onLeaseLost: (e) => (lost = e) },
+      { nodeId: 8, rack: null, endpoints: [] },
+      { sessionTimeoutMs: 60_000, onLeaseLost: (e) => (lost = e) },
     );
-    await etcd.stop();
-    const deadline = Date.now() + 10_000;
-    while (!lost && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.ok(lost, 'the loss is reported');
+    await store.txn([], [{ type: 'delete', key: `${BROKER_REGISTRATIONS_PREFIX}8` }]);
+    const cause = await eventually('the loss reported', async () => lost);
+    assert.match(cause.message, /deleted/);
     assert.equal(registrar.leaseLost, true);
     await registrar.deregister();
     await store.close();

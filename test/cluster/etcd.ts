@@ -37,6 +37,12 @@ export interface EtcdServer {
   /** Stops the process (SIGTERM) and waits for it; the data dir stays, so start() brings the same data back. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /**
+   * Freezes the process (SIGSTOP): its sockets stay open and connections are still accepted by the kernel, but
+   * nothing is answered, as an etcd that hangs or is cut off mid-conversation. resume() (SIGCONT) thaws it.
+   */
+  pause(): void;
+  resume(): void;
   /** Stops it and removes its data dir. */
   destroy(): Promise<void>;
 }
@@ -99,16 +105,24 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
   const stop = async () => {
     const c = child;
     child = undefined;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    if (!c || c.exitCode !== null || (c.signalCode !== null && c.signalCode !== 'SIGSTOP')) return;
     const exited = new Promise((resolve) => c.once('exit', resolve));
+    // A paused etcd is thawed first, or SIGTERM waits for it.
+    c.kill('SIGCONT');
     c.kill('SIGTERM');
     await exited;
+  };
+  const signal = (name: NodeJS.Signals) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error('etcd is not running');
+    child.kill(name);
   };
   await start();
   return {
     endpoint,
     start,
     stop,
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
     destroy: async () => {
       await stop();
       await rm(dataDir, { recursive: true, force: true });

@@ -193,7 +193,11 @@ test(
             cancelPlan,
           ]);
           assert.equal(cancelled.code, 0, cancelled.stderr);
-          assert.equal(cancelled.stdout, 'Successfully cancelled partition reassignments for: moving-1\n');
+          // As Kafka's tool, --cancel also clears the replication throttles (unless --preserve-throttles).
+          assert.match(
+            cancelled.stdout,
+            /^Successfully cancelled partition reassignments for: moving-1\nClearing broker-level throttles on brokers? [\d,]+\nClearing topic-level throttles on topic moving\n$/,
+          );
           await eventually('the move reverted', async () => (partition(1).adding.length === 0 ? true : undefined));
           assert.deepEqual(partition(1), {
             leader: 1,
@@ -239,7 +243,9 @@ test(
           assert.equal(completed.code, 0, completed.stderr);
           assert.equal(
             completed.stdout,
-            'Status of partition reassignment:\nReassignment of partition moving-0 is completed.\n',
+            'Status of partition reassignment:\nReassignment of partition moving-0 is completed.\n' +
+              // Kafka's tool clears the replication throttles once every move is complete.
+              'Clearing broker-level throttles on brokers 1,2,3\nClearing topic-level throttles on topic moving\n',
           );
           const md = await kafkaFor([brokers.get(1)!.bootstrap])
             .admin()

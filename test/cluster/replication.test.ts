@@ -33,8 +33,8 @@ async function start(nodeId: number): Promise<Broker> {
     etcd: { endpoints: [etcd.endpoint], prefix: PREFIX },
     logDirs: [logDirOf(nodeId)],
     replication: { replicaLagTimeMaxMs: LAG_TIME_MAX_MS, replicaFetchBackoffMs: 100 },
-    // Broker 1 serves /metrics, for its replication gauges.
-    ...(nodeId === 1 ? { httpListener: { host: '127.0.0.1', port: 0 } } : {}),
+    // /metrics, for the replication gauges and byte counters.
+    httpListener: { host: '127.0.0.1', port: 0 },
   });
   brokers.set(nodeId, broker);
   return broker;
@@ -165,6 +165,14 @@ test('a topic of replication factor 3: acks=all produces through KafkaJS are ans
   }
   const bytes = await replicasIdentical('replicated', [1, 2, 3]);
   assert.ok(bytes.length > 0);
+  // Replication has its own byte counters; BytesOut counts consumers only (none yet), as Kafka's.
+  const leader = brokers.get(state.leader)!;
+  assert.ok((await gauge(leader, 'kafka_server_brokertopicmetrics_replicationbytesout_total')) >= 2 * bytes.length);
+  assert.equal(await gauge(leader, 'kafka_server_brokertopicmetrics_bytesout_total'), 0);
+  for (const id of [1, 2, 3].filter((id) => id !== state.leader)) {
+    const follower = brokers.get(id)!;
+    assert.ok((await gauge(follower, 'kafka_server_brokertopicmetrics_replicationbytesin_total')) >= bytes.length);
+  }
   // kcat (librdkafka) finds the leader and reads the twenty, in order.
   const read = await consumeWithKcat(first.bootstrap, 'replicated', 0, 'read_uncommitted');
   assert.deepEqual(
@@ -297,12 +305,17 @@ test('transactions on replicated partitions: the state log and the markers are r
   );
 });
 
-test('followers refuse client produces and fetches with NOT_LEADER_OR_FOLLOWER and the leader hint; a fetch naming a ' +
-  'newer leader epoch than the leader knows is UNKNOWN_LEADER_EPOCH', { skip: etcdUnavailable }, async () => {
+test('followers refuse client produces, and fetches without a rack (Fetch v10-), with NOT_LEADER_OR_FOLLOWER and ' +
+  'the leader hint, as does a broker holding no replica; a consumer Fetch v11+ is served by a follower (KIP-392); ' +
+  'a fetch naming a newer leader epoch than the leader knows is UNKNOWN_LEADER_EPOCH', {
+  skip: etcdUnavailable,
+}, async () => {
+  await threeLive();
   const first = brokers.get(1)!;
-  await createTopic(first, 'roles');
+  await createTopic(first, 'roles', {}, [1, 2]);
   const { leader, epoch } = await partitionState(first, 'roles');
-  const follower = [...brokers.values()].find((b) => b.settings.nodeId !== leader)!;
+  const follower = brokers.get(2)!;
+  const outsider = brokers.get(3)!;
   const records = buildRecordBatch([{ key: null, value: Buffer.from('x'), timestamp: BigInt(Date.now()) }]);
   await withRaw(follower, async (c) => {
     const produced = await c.request(apis.Produce, 10, {
@@ -314,6 +327,14 @@ test('followers refuse client produces and fetches with NOT_LEADER_OR_FOLLOWER a
     const p = produced.responses[0]!.partitionResponses[0]!;
     assert.equal(p.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
     assert.deepEqual(p.currentLeader, { leaderId: leader, leaderEpoch: epoch });
+    const old = await c.request(apis.Fetch, 10, fetchRequest('roles', -1));
+    assert.equal(old.responses[0]!.partitions[0]!.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    await eventually('the follower serves a consumer', async () => {
+      const served = await c.request(apis.Fetch, 12, fetchRequest('roles', -1));
+      return served.responses[0]!.partitions[0]!.errorCode === ErrorCode.NONE ? true : undefined;
+    });
+  });
+  await withRaw(outsider, async (c) => {
     const fetched = await c.request(apis.Fetch, 12, fetchRequest('roles', -1));
     const f = fetched.responses[0]!.partitions[0]!;
     assert.equal(f.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
@@ -434,10 +455,12 @@ test('leadership moved in the topic record (as the controller will): the old lea
   // A client still on epoch 0 is fenced by the new leader (epoch 1).
   const stale = await withRaw(fresh, (c) => c.request(apis.Fetch, 12, fetchRequest('moved', 0)));
   assert.equal(stale.responses[0]!.partitions[0]!.errorCode, ErrorCode.FENCED_LEADER_EPOCH);
-  // The old leader refuses clients now, pointing at the new one.
-  const p = await withRaw(old, (c) => c.request(apis.Fetch, 12, fetchRequest('moved', -1)));
+  // The old leader refuses clients that do not read from followers now (Fetch v10-), and serves the others as a
+  // follower (KIP-392) at the new epoch: one still on epoch 0 is fenced there too.
+  const p = await withRaw(old, (c) => c.request(apis.Fetch, 10, fetchRequest('moved', -1)));
   assert.equal(p.responses[0]!.partitions[0]!.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
-  assert.equal(p.responses[0]!.partitions[0]!.currentLeader.leaderId, 2);
+  const staleThere = await withRaw(old, (c) => c.request(apis.Fetch, 12, fetchRequest('moved', 0)));
+  assert.equal(staleThere.responses[0]!.partitions[0]!.errorCode, ErrorCode.FENCED_LEADER_EPOCH);
 });
 
 function fetchRequest(topic: string, currentLeaderEpoch: number, replicaId = -1) {

@@ -10,12 +10,20 @@ import { parseBrokerConfig, resolveListeners, toBrokerSettings } from '../../src
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { PYTHON } from './clients.js';
-import { RawClient } from './raw-client.js';
+import { fetchRequest, RawClient } from './raw-client.js';
 
 const run = promisify(execFile);
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLevel, ResourcePatternTypes } = kafkajs;
 
-const PASSWORDS = { admin: 'admin-secret', alice: 'alice-secret', bob: 'bob-secret' } as const;
+const PASSWORDS = {
+  admin: 'admin-secret',
+  alice: 'alice-secret',
+  bob: 'bob-secret',
+  // For the inter-broker APIs' checks: CLUSTER_ACTION, ALTER on the cluster, DESCRIBE on one topic.
+  carol: 'carol-secret',
+  dave: 'dave-secret',
+  erin: 'erin-secret',
+} as const;
 type User = keyof typeof PASSWORDS;
 const JAAS = `org.apache.kafka.common.security.plain.PlainLoginModule required ${Object.entries(PASSWORDS)
   .map(([u, p]) => `user_${u}="${p}"`)
@@ -615,3 +623,94 @@ test('ACLs survive a restart, are described, and DeleteAcls removes them', async
   assert.equal(await produce('bob', 'orders', 'refused after restart'), 'TOPIC_AUTHORIZATION_FAILED');
   assert.equal(await produce('bob', 'payments-eu', 'still allowed'), 'ok');
 });
+
+test(
+  "the inter-broker APIs' checks, as Kafka's: Fetch with a replica id needs CLUSTER_ACTION, OffsetForLeaderEpoch " +
+    'CLUSTER_ACTION or DESCRIBE on each topic (whoever asks), WriteTxnMarkers ALTER or CLUSTER_ACTION',
+  async () => {
+    const clusterAcl = (principal: string, operation: kafkajs.AclOperationTypes): kafkajs.AclEntry => ({
+      resourceType: AclResourceTypes.CLUSTER,
+      resourceName: 'kafka-cluster',
+      resourcePatternType: ResourcePatternTypes.LITERAL,
+      principal,
+      host: '*',
+      operation,
+      permissionType: AclPermissionTypes.ALLOW,
+    });
+    await withAdmin('admin', async (admin) => {
+      await admin.createTopics({ topics: [{ topic: 'replicated', numPartitions: 1 }] });
+      await admin.createAcls({
+        acl: [
+          clusterAcl('User:carol', AclOperationTypes.CLUSTER_ACTION),
+          clusterAcl('User:dave', AclOperationTypes.ALTER),
+          topicAcl(
+            'replicated',
+            AclOperationTypes.DESCRIBE,
+            AclPermissionTypes.ALLOW,
+            ResourcePatternTypes.LITERAL,
+            'User:erin',
+          ),
+        ],
+      });
+    });
+    const epochError = async (user: User, topic: string, replicaId: number) => {
+      const client = await rawClient(user);
+      try {
+        const response = await client.request(apis.OffsetForLeaderEpoch, 4, {
+          replicaId,
+          topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] }],
+        });
+        return response.topics[0]!.partitions[0]!.errorCode;
+      } finally {
+        client.close();
+      }
+    };
+    for (const replicaId of [-1, 5]) {
+      assert.equal(await epochError('carol', 'replicated', replicaId), ErrorCode.NONE, `carol, replica ${replicaId}`);
+      assert.equal(await epochError('erin', 'replicated', replicaId), ErrorCode.NONE, `erin, replica ${replicaId}`);
+      assert.equal(await epochError('erin', 'secret', replicaId), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+      assert.equal(await epochError('dave', 'replicated', replicaId), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    }
+
+    const markerError = async (user: User) => {
+      const client = await rawClient(user);
+      try {
+        const response = await client.request(apis.WriteTxnMarkers, 1, {
+          markers: [
+            {
+              producerId: 4242n,
+              producerEpoch: 0,
+              transactionResult: false,
+              coordinatorEpoch: 0,
+              topics: [{ name: 'replicated', partitionIndexes: [0] }],
+            },
+          ],
+        });
+        return response.markers[0]!.topics[0]!.partitions[0]!.errorCode;
+      } finally {
+        client.close();
+      }
+    };
+    assert.equal(await markerError('erin'), ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    assert.notEqual(await markerError('carol'), ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    assert.notEqual(await markerError('dave'), ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+
+    const replicaFetchError = async (user: User) => {
+      const client = await rawClient(user);
+      try {
+        const response = await client.request(
+          apis.Fetch,
+          12,
+          fetchRequest('replicated', { replicaId: 5, replicaState: { replicaId: 5, replicaEpoch: -1n } }),
+        );
+        return response.responses[0]!.partitions[0]!.errorCode;
+      } finally {
+        client.close();
+      }
+    };
+    // DESCRIBE (or READ) on the topic is not enough for a follower's fetch: it reads every topic or none.
+    assert.equal(await replicaFetchError('erin'), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    assert.equal(await replicaFetchError('dave'), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    assert.notEqual(await replicaFetchError('carol'), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  },
+);

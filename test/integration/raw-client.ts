@@ -6,6 +6,7 @@ import {
   requestHeaderVersion,
   responseHeaderVersion,
 } from '../../src/protocol/generated/index.js';
+import type { FetchRequest, FetchRequestFetchPartition } from '../../src/protocol/generated/messages/fetch-request.js';
 import { Reader, Writer } from '../../src/protocol/primitives/index.js';
 
 /** A minimal client over one socket, built on the generated codecs: for tests that send exact bytes. */
@@ -89,4 +90,47 @@ export class RawClient {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/**
+ * A Fetch request for partition 0 of `topic` from offset 0, as a consumer (replica id -1) sends it with no wait;
+ * `request` and `partition` change the request's and the partition's fields (a follower's replica id, an epoch).
+ */
+export function fetchRequest(
+  topic: string,
+  request: Partial<FetchRequest> = {},
+  partition: Partial<FetchRequestFetchPartition> = {},
+): FetchRequest {
+  return {
+    clusterId: null,
+    replicaId: -1,
+    replicaState: { replicaId: -1, replicaEpoch: -1n },
+    maxWaitMs: 0,
+    minBytes: 0,
+    maxBytes: 1 << 20,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: [
+      {
+        topic,
+        topicId: '00000000-0000-0000-0000-000000000000',
+        partitions: [
+          {
+            partition: 0,
+            currentLeaderEpoch: -1,
+            fetchOffset: 0n,
+            lastFetchedEpoch: -1,
+            logStartOffset: -1n,
+            partitionMaxBytes: 1 << 20,
+            replicaDirectoryId: '00000000-0000-0000-0000-000000000000',
+            ...partition,
+          },
+        ],
+      },
+    ],
+    forgottenTopicsData: [],
+    rackId: '',
+    ...request,
+  };
 }

@@ -115,10 +115,18 @@ function errorLines(log: string): string[] {
 test('a second broker on the same log dir or port stops before touching the files; kill -9 leaves no stale lock', () =>
   withTempDir(async (dir) => {
     const data = join(dir, 'data');
-    const first = new Server(['--override', 'listeners=PLAINTEXT://127.0.0.1:0', '--override', `log.dirs=${data}`]);
+    // Small segments: a rolled segment's index files hold its entries (the active one's are written in batches).
+    const first = new Server([
+      '--override',
+      'listeners=PLAINTEXT://127.0.0.1:0',
+      '--override',
+      `log.dirs=${data}`,
+      '--override',
+      'log.segment.bytes=8192',
+    ]);
     const port = await first.port();
     const bootstrap = `127.0.0.1:${port}`;
-    // Enough records for index entries (one per log.index.interval.bytes).
+    // Enough records for index entries (one per log.index.interval.bytes) and a few segments.
     const lines = Array.from({ length: 300 }, (_, i) => `record-${i}-${'x'.repeat(100)}`).join('\\n');
     await run('sh', [
       '-c',

@@ -141,8 +141,9 @@ export async function signServerKeystore(
   name: string,
   subject = '/CN=localhost',
   altNames = 'DNS:localhost,IP:127.0.0.1',
+  extendedKeyUsage = 'serverAuth',
 ): Promise<string> {
-  await sign(certs.dir, 'ca', name, subject, `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth\n`);
+  await sign(certs.dir, 'ca', name, subject, `subjectAltName=${altNames}\nextendedKeyUsage=${extendedKeyUsage}\n`);
   const keystore = join(certs.dir, `${name}-keystore.pem`);
   await writeFile(
     keystore,

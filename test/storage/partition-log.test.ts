@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
-import { appendFile, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, readdir, readFile, readlink, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LogManager } from '../../src/storage/log-manager.js';
 import { OffsetIndex } from '../../src/storage/offset-index.js';
-import { type LogConfig, OffsetOutOfRangeError, PartitionLog } from '../../src/storage/partition-log.js';
+import {
+  type LogConfig,
+  OffsetOutOfRangeError,
+  PartitionLog,
+  WRITEBACK_BYTES,
+} from '../../src/storage/partition-log.js';
 import { batchOffsets, makeBatch, testLogConfig, withTempDir } from './helpers.js';
 
 const config = testLogConfig();
@@ -120,6 +125,33 @@ test('after a clean shutdown, a corrupt index file is rebuilt from the log inste
     assert.deepEqual(await readFile(indexFile), original, 'the index on disk was written again from the log');
   }));
 
+test('the active segment appends its index entries to the files in batches, all at a close; after a stop without the close its indexes are rebuilt from the log', () =>
+  withTempDir(async (dir) => {
+    const batchBytes = makeBatch(5, 1, 200).length;
+    const log = await openLog(dir, { indexIntervalBytes: batchBytes });
+    for (let i = 0; i < 20; i++) await log.append(makeBatch(5, 1000 + i, 200), { sync: true, recordCount: 5 });
+    const indexFile = (d: string) => join(d, 'events-0', '00000000000000000000.index');
+    // The files as a crash would leave them now: the log written and synced, the index entries still in memory.
+    const crashed = join(dir, 'crashed');
+    await mkdir(join(crashed, 'events-0'), { recursive: true });
+    for (const name of await readdir(join(dir, 'events-0')))
+      await copyFile(join(dir, 'events-0', name), join(crashed, 'events-0', name));
+    const before = (await readFile(indexFile(dir))).length;
+    await log.close();
+    const closed = await readFile(indexFile(dir));
+    assert.ok(closed.length >= 8 * 8, `the log has index entries (${closed.length} bytes)`);
+    assert.equal(before, 0, 'the index file waits for a batch of entries; the close writes them');
+
+    const recovered = await openLog(crashed, { indexIntervalBytes: batchBytes }, false);
+    assert.equal(recovered.logEndOffset, 100);
+    for (const offset of [0, 33, 99]) {
+      const r = await recovered.read(offset, 1, true);
+      assert.equal(batchOffsets(r!.records)[0], offset - (offset % 5), `offset ${offset}`);
+    }
+    await recovered.close();
+    assert.deepEqual(await readFile(indexFile(crashed)), closed, 'the index rebuilt from the log');
+  }));
+
 test('a clean restart keeps every offset; nothing is rescanned', () =>
   withTempDir(async (dir) => {
     const manager = new LogManager({ logDirs: [dir], configFor: () => config });
@@ -220,3 +252,104 @@ test('reads never return batches at or past the high watermark, even while an ap
     assert.ok(reads > 0);
     await log.close();
   }));
+
+test('unsynced appends start a write-back of the active segment every WRITEBACK_BYTES without waiting for it; a synced round starts the count again', () =>
+  withTempDir(async (dir) => {
+    // Small enough that rolls happen with write-backs in flight, and the close comes right after one starts.
+    const log = await openLog(dir, { segmentBytes: 3 * WRITEBACK_BYTES });
+    const batch = makeBatch(64, 1000, 1024);
+    const perWriteBack = Math.ceil(WRITEBACK_BYTES / batch.length);
+    const appendUnsynced = async (n: number) => {
+      for (let i = 0; i < n; i++) await log.append(Buffer.from(batch), { sync: false, recordCount: 64 });
+    };
+    await appendUnsynced(perWriteBack - 1);
+    assert.equal(log.writeBacks, 0, 'not yet WRITEBACK_BYTES');
+    await appendUnsynced(1);
+    assert.equal(log.writeBacks, 1);
+    // A synced round wrote everything back: the count starts again from it.
+    await appendUnsynced(perWriteBack - 2);
+    await log.append(Buffer.from(batch), { sync: true, recordCount: 64 });
+    await appendUnsynced(perWriteBack - 1);
+    assert.equal(log.writeBacks, 1, 'the synced round reset the count');
+    await appendUnsynced(1 + 2 * perWriteBack);
+    assert.ok(log.writeBacks >= 2, `${log.writeBacks} write-backs`);
+    assert.ok(!log.isOffline);
+    const end = log.logEndOffset;
+    await log.close();
+
+    const reopened = await openLog(dir, { segmentBytes: 3 * WRITEBACK_BYTES });
+    assert.equal(reopened.logEndOffset, end);
+    let offsets = 0;
+    for (let at = 0; at < end; ) {
+      const read = await reopened.read(at, 1 << 20, true);
+      const bases = batchOffsets(read!.records);
+      offsets += bases.length;
+      at = bases.at(-1)! + 64;
+    }
+    assert.equal(offsets * 64, end, 'every batch reads back');
+    await reopened.close();
+  }));
+
+/** This process's open files under `dir`: path -> whether any handle on it was opened with O_DSYNC. */
+async function openFilesUnder(dir: string): Promise<Map<string, boolean>> {
+  const O_DSYNC = 0o10000;
+  const found = new Map<string, boolean>();
+  for (const fd of await readdir('/proc/self/fd')) {
+    let path: string;
+    let flags: number;
+    try {
+      path = await readlink(`/proc/self/fd/${fd}`);
+      flags = Number.parseInt(/flags:\s+(\d+)/.exec(await readFile(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+    } catch {
+      continue; // closed meanwhile (the readdir's own handle, a pool thread's file)
+    }
+    if (path.startsWith(dir)) found.set(path, (found.get(path) ?? false) || (flags & O_DSYNC) !== 0);
+  }
+  return found;
+}
+
+test(
+  'a synced round after rounds all on disk is written through an O_DSYNC handle on the active segment, closed when it rolls and at the close; mixed rounds and rolls keep every record',
+  {
+    skip: process.platform !== 'linux' && 'reads /proc/self/fdinfo',
+  },
+  () =>
+    withTempDir(async (dir) => {
+      const log = await openLog(dir, { segmentBytes: 64 * 1024 });
+      const partitionDir = join(dir, 'events-0');
+      const durableFiles = async () =>
+        [...(await openFilesUnder(partitionDir))].filter(([, dsync]) => dsync).map(([path]) => path);
+      const append = (sync: boolean) => log.append(makeBatch(4, 1000, 1000), { sync, recordCount: 4 });
+
+      // At open the log does not know what is on disk: the first synced round writes and then syncs.
+      await append(true);
+      assert.deepEqual(await durableFiles(), []);
+      await append(true);
+      assert.deepEqual(await durableFiles(), [join(partitionDir, '00000000000000000000.log')]);
+      assert.equal(log.recoveryPoint, log.logEndOffset);
+      // After an unsynced round, the next synced one syncs the whole file again.
+      await append(false);
+      await append(true);
+      assert.equal(log.recoveryPoint, log.logEndOffset);
+      // Rolls: the old segment's handle closes, the new one's opens on its first durable round.
+      while (log.segmentCount < 3) await append(true);
+      await append(true);
+      const durable = await durableFiles();
+      assert.equal(durable.length, 1, durable.join(', '));
+      assert.ok(!durable[0]!.endsWith('00000000000000000000.log'), durable[0]);
+      const end = log.logEndOffset;
+      await log.close();
+      assert.deepEqual([...(await openFilesUnder(partitionDir)).keys()], [], 'nothing left open');
+
+      const reopened = await openLog(dir, { segmentBytes: 64 * 1024 });
+      assert.equal(reopened.logEndOffset, end);
+      let records = 0;
+      for (let at = 0; at < end; ) {
+        const bases = batchOffsets((await reopened.read(at, 1 << 20, true))!.records);
+        records += bases.length * 4;
+        at = bases.at(-1)! + 4;
+      }
+      assert.equal(records, end, 'every record reads back');
+      await reopened.close();
+    }),
+);

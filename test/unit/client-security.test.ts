@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { UsageError } from '../../src/cli/tools/args.js';
 import { clientSecurity, readClientProperties } from '../../src/cli/tools/client-security.js';
 import { parseDurationMs } from '../../src/cli/tools/consumer-groups.js';
@@ -100,4 +103,65 @@ test("--by-duration takes Java's Duration format", () => {
   assert.equal(parseDurationMs('PT15M'), 900_000);
   assert.equal(parseDurationMs('-PT1H'), -3_600_000);
   for (const bad of ['P', 'PT', '1 day', 'P1H', 'PT1D']) assert.throws(() => parseDurationMs(bad), UsageError, bad);
+});
+
+test('a PKCS12 key store goes to node:tls as pfx, or as key and cert when it has RC2 inside; a wrong password is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'samsa-client-p12-'));
+  try {
+    const openssl = (...args: string[]) => promisify(execFile)('openssl', args, { cwd: dir });
+    await openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'k.pem',
+      '-out',
+      'c.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=me',
+    );
+    await openssl('pkcs12', '-export', '-inkey', 'k.pem', '-in', 'c.pem', '-out', 'aes.p12', '-passout', 'pass:pw');
+    await openssl(
+      'pkcs12',
+      '-export',
+      '-legacy',
+      '-inkey',
+      'k.pem',
+      '-in',
+      'c.pem',
+      '-out',
+      'rc2.p12',
+      '-passout',
+      'pass:pw',
+    );
+    const tls = async (store: string, password: string) =>
+      (
+        await clientSecurity(
+          props({
+            'security.protocol': 'SSL',
+            'ssl.keystore.type': 'PKCS12',
+            'ssl.keystore.location': join(dir, store),
+            'ssl.keystore.password': password,
+          }),
+        )
+      ).tls!;
+    const aes = await tls('aes.p12', 'pw');
+    assert.ok(Buffer.isBuffer(aes.pfx));
+    assert.equal(aes.passphrase, 'pw');
+    const rc2 = await tls('rc2.p12', 'pw');
+    assert.equal(rc2.pfx, undefined);
+    assert.ok(createPrivateKey(rc2.key as string).equals(createPrivateKey(await readFile(join(dir, 'k.pem')))));
+    assert.equal((rc2.cert as string).trim(), (await readFile(join(dir, 'c.pem'), 'utf8')).trim());
+    for (const store of ['aes.p12', 'rc2.p12'])
+      await assert.rejects(
+        tls(store, 'wrong'),
+        (e: Error) => e instanceof UsageError && /mac verify failure/i.test(e.message),
+      );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, parseBrokerConfig, toBrokerSettings } from '../../src/config/broker-config.js';
 import { parseProperties } from '../../src/config/properties.js';
+import { makeCertificates } from '../integration/tls-certificates.js';
 
 function settings(entries: Record<string, string>) {
   return toBrokerSettings(parseBrokerConfig(new Map(Object.entries(entries))).values);
@@ -209,9 +211,10 @@ test('settings that ask for security stop start-up with the reason', () => {
       e instanceof ConfigError &&
       e.message.startsWith('authorizer.class.name=com.example.RangerAuthorizer is not an authorizer Samsa has'),
   );
-  // SASL settings of listeners that do not use SASL are kept, without effect, as in Kafka.
+  // SASL settings of listeners that do not use SASL are kept, without effect, as in Kafka (the inter-broker
+  // mechanism included, where the inter-broker listener is not SASL).
   assert.doesNotThrow(() =>
-    settings({ 'sasl.enabled.mechanisms': 'PLAIN', 'security.inter.broker.protocol': 'SASL_SSL' }),
+    settings({ 'sasl.enabled.mechanisms': 'PLAIN', 'sasl.mechanism.inter.broker.protocol': 'GSSAPI' }),
   );
 });
 
@@ -295,8 +298,15 @@ test("Kafka's replica.* settings: its defaults, and the values server.properties
     replicaFetchMinBytes: 1,
     replicaFetchBackoffMs: 1_000,
     numReplicaFetchers: 1,
+    replicaSelector: '',
+    replicationQuotaWindowNum: 11,
+    replicationQuotaWindowSizeSeconds: 1,
+    leaderReplicationThrottledRate: Number.POSITIVE_INFINITY,
+    followerReplicationThrottledRate: Number.POSITIVE_INFINITY,
   });
   const set = settings({
+    'replication.quota.window.num': '2',
+    'replication.quota.window.size.seconds': '3',
     'replica.lag.time.max.ms': '2000',
     'replica.fetch.max.bytes': '65536',
     'replica.fetch.wait.max.ms': '100',
@@ -308,7 +318,14 @@ test("Kafka's replica.* settings: its defaults, and the values server.properties
   assert.equal(set.replication.replicaFetchWaitMaxMs, 100);
   assert.equal(set.replication.replicaFetchMinBytes, 10);
   assert.equal(set.replication.replicaFetchBackoffMs, 50);
+  assert.equal(set.replication.replicationQuotaWindowNum, 2);
+  assert.equal(set.replication.replicationQuotaWindowSizeSeconds, 3);
+  assert.throws(() => settings({ 'replication.quota.window.num': '0' }), ConfigError);
   assert.throws(() => settings({ 'replica.fetch.min.bytes': '0' }), ConfigError);
+  // KIP-392's selector by Kafka's class name; a class Samsa does not have is refused, naming the key.
+  const rackAware = 'org.apache.kafka.common.replica.RackAwareReplicaSelector';
+  assert.equal(settings({ 'replica.selector.class': rackAware }).replication.replicaSelector, rackAware);
+  assert.throws(() => settings({ 'replica.selector.class': 'com.example.Mine' }), /replica\.selector\.class/);
 });
 
 test("connection limits: Kafka's broker keys, a listener's own, and max.connections.per.ip.overrides", () => {
@@ -340,4 +357,124 @@ test("connection limits: Kafka's broker keys, a listener's own, and max.connecti
   assert.deepEqual(parseBrokerConfig(new Map([['listener.name.external.max.connections', '1']])).warnings, []);
   assert.throws(() => settings({ 'max.connections.per.ip.overrides': '10.0.0.1' }), ConfigError);
   assert.throws(() => settings({ 'listener.name.external.max.connection.creation.rate': '0' }), ConfigError);
+});
+
+test('the inter-broker listener: inter.broker.listener.name or security.inter.broker.protocol, its TLS and SASL', async () => {
+  const refused = (entries: Record<string, string>, message: RegExp) =>
+    assert.throws(
+      () => settings(entries),
+      (e: Error) => e instanceof ConfigError && message.test(e.message),
+    );
+  // Kafka's default: the listener named PLAINTEXT; a single broker with none needs no inter-broker listener.
+  assert.deepEqual(settings({}).interBroker, { listenerName: 'PLAINTEXT' });
+  assert.equal(
+    settings({ listeners: 'CLIENT://:1', 'listener.security.protocol.map': 'CLIENT:PLAINTEXT' }).interBroker,
+    null,
+  );
+  // On etcd the brokers need one.
+  refused(
+    {
+      listeners: 'CLIENT://:1',
+      'listener.security.protocol.map': 'CLIENT:PLAINTEXT',
+      'samsa.metadata.store': 'etcd',
+      'samsa.etcd.endpoints': 'http://127.0.0.1:2379',
+    },
+    /^security\.inter\.broker\.protocol=PLAINTEXT: inter\.broker\.listener\.name must be a listener name defined in advertised\.listeners\. The valid options based on currently configured listeners are CLIENT$/,
+  );
+  const two = {
+    listeners: 'CLIENT://:1,BROKER://:2',
+    'listener.security.protocol.map': 'CLIENT:PLAINTEXT,BROKER:PLAINTEXT',
+  };
+  assert.deepEqual(settings({ ...two, 'inter.broker.listener.name': 'broker' }).interBroker, {
+    listenerName: 'BROKER',
+  });
+  refused(
+    { ...two, 'inter.broker.listener.name': 'OTHER' },
+    /^inter\.broker\.listener\.name=OTHER: .* are CLIENT,BROKER$/,
+  );
+  refused(
+    { ...two, 'inter.broker.listener.name': 'BROKER', 'security.inter.broker.protocol': 'PLAINTEXT' },
+    /^Only one of inter\.broker\.listener\.name and security\.inter\.broker\.protocol should be set\.$/,
+  );
+  refused({ 'security.inter.broker.protocol': 'TLS' }, /security\.inter\.broker\.protocol/);
+  // Set explicitly, it must name a listener even on the embedded store, where the default may name none.
+  refused(
+    {
+      listeners: 'CLIENT://:1',
+      'listener.security.protocol.map': 'CLIENT:PLAINTEXT',
+      'security.inter.broker.protocol': 'PLAINTEXT',
+    },
+    /^security\.inter\.broker\.protocol=PLAINTEXT: .* are CLIENT$/,
+  );
+  refused({ 'security.inter.broker.protocol': 'SSL' }, /^security\.inter\.broker\.protocol=SSL: .* are PLAINTEXT$/);
+
+  // SSL: host names checked unless ssl.endpoint.identification.algorithm is empty (the listener's own first).
+  const certs = await makeCertificates();
+  const tls = {
+    listeners: 'SSL://:1',
+    'ssl.keystore.type': 'PEM',
+    'ssl.keystore.location': certs.serverKeystorePem,
+    'ssl.truststore.type': 'PEM',
+    'ssl.truststore.location': certs.caCert,
+    'security.inter.broker.protocol': 'SSL',
+  };
+  assert.deepEqual(settings(tls).interBroker, { listenerName: 'SSL', tls: { checkHostName: true } });
+  assert.deepEqual(settings({ ...tls, 'ssl.endpoint.identification.algorithm': '' }).interBroker, {
+    listenerName: 'SSL',
+    tls: { checkHostName: false },
+  });
+  assert.deepEqual(
+    settings({
+      ...tls,
+      'ssl.endpoint.identification.algorithm': '',
+      'listener.name.ssl.ssl.endpoint.identification.algorithm': 'HTTPS',
+    }).interBroker,
+    { listenerName: 'SSL', tls: { checkHostName: true } },
+  );
+  refused({ ...tls, 'ssl.endpoint.identification.algorithm': 'ldaps' }, /expected https or an empty value/);
+  await rm(certs.dir, { recursive: true, force: true });
+
+  // SASL: the mechanism must be one a broker can use, enabled on the listener, with username and password.
+  const sasl = {
+    listeners: 'CLIENT://:1,BROKER://:2',
+    'listener.security.protocol.map': 'CLIENT:PLAINTEXT,BROKER:SASL_PLAINTEXT',
+    'inter.broker.listener.name': 'BROKER',
+    'listener.name.broker.sasl.enabled.mechanisms': 'SCRAM-SHA-256,PLAIN',
+    'listener.name.broker.scram-sha-256.sasl.jaas.config':
+      'org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="broker-secret";',
+    'listener.name.broker.plain.sasl.jaas.config':
+      'org.apache.kafka.common.security.plain.PlainLoginModule required user_broker="broker-secret";',
+  };
+  refused(
+    sasl,
+    /^sasl\.mechanism\.inter\.broker\.protocol=GSSAPI \(Kafka's default\): GSSAPI is not supported; set sasl\.mechanism\.inter\.broker\.protocol to PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 for the SASL inter-broker listener BROKER$/,
+  );
+  refused(
+    { ...sasl, 'sasl.mechanism.inter.broker.protocol': 'GSSAPI' },
+    /^sasl\.mechanism\.inter\.broker\.protocol=GSSAPI: GSSAPI is not supported/,
+  );
+  assert.deepEqual(settings({ ...sasl, 'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-256' }).interBroker, {
+    listenerName: 'BROKER',
+    sasl: { mechanism: 'SCRAM-SHA-256', username: 'broker', password: 'broker-secret' },
+  });
+  refused(
+    { ...sasl, 'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-512' },
+    /SCRAM-SHA-512 must be included in sasl\.enabled\.mechanisms of listener BROKER/,
+  );
+  refused({ ...sasl, 'sasl.mechanism.inter.broker.protocol': 'OAUTHBEARER' }, /authenticates to another with PLAIN/);
+  // PLAIN's entry names the users the listener accepts; the broker's own credentials need username and password.
+  refused(
+    { ...sasl, 'sasl.mechanism.inter.broker.protocol': 'PLAIN' },
+    /^listener\.name\.broker\.plain\.sasl\.jaas\.config: the inter-broker listener's entry needs the options username and password/,
+  );
+  // The message never quotes the JAAS value.
+  try {
+    settings({ ...sasl, 'sasl.mechanism.inter.broker.protocol': 'PLAIN' });
+  } catch (e) {
+    assert.doesNotMatch((e as Error).message, /broker-secret/);
+  }
+  // A SASL mechanism setting is not needed where the inter-broker listener is not SASL.
+  assert.deepEqual(settings({ ...sasl, 'inter.broker.listener.name': 'CLIENT' }).interBroker, {
+    listenerName: 'CLIENT',
+  });
 });

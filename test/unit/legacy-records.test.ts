@@ -219,3 +219,97 @@ test('a plain legacy message with a bad CRC, a bad magic or fields longer than t
   long.writeUInt32BE(crc32(long, 16, 12 + long.readInt32BE(8)), 12);
   assert.throws(() => upConvertToV2(long), DecodeError);
 });
+
+/** The record-by-record down-conversion: each batch's records decoded, then written as a legacy set. */
+function downConvertedRecordByRecord(records: Buffer, magic: LegacyMagic): Buffer {
+  const parts: Buffer[] = [];
+  for (const batch of readBatches(records).batches) {
+    if (batch.isControl) continue;
+    const list = [...batch.records()];
+    if (list.length === 0) continue;
+    parts.push(
+      buildLegacyMessageSet(
+        list.map((r) => ({ key: r.key, value: r.value, timestamp: magic === 0 ? -1n : r.timestamp, offset: r.offset })),
+        { magic, baseOffset: list[0]!.offset, timestampType: batch.timestampType, logAppendTime: batch.maxTimestamp },
+      ),
+    );
+  }
+  return Buffer.concat(parts);
+}
+
+test('plain v2 batches down-convert to exactly the legacy sets the record-by-record conversion builds (property)', () => {
+  const bytes = fc.option(
+    fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
+    { nil: null },
+  );
+  const header = fc.record({ key: fc.string({ maxLength: 8 }), value: bytes });
+  const record = fc.record({
+    key: bytes,
+    value: bytes,
+    headers: fc.array(header, { maxLength: 3 }),
+    gap: fc.nat(3),
+    timestamp: fc.bigInt({ min: -1n, max: 2n ** 45n }),
+  });
+  const batch = fc.record({
+    records: fc.array(record, { minLength: 1, maxLength: 20 }),
+    logAppendTime: fc.boolean(),
+    // A batch with a timestamp beyond 2^52 or a compressed one: the whole set takes the general path.
+    farTimestamp: fc.nat(9).map((n) => n === 0),
+    control: fc.nat(4).map((n) => n === 0),
+  });
+  fc.assert(
+    fc.property(
+      fc.constantFrom<LegacyMagic>(0, 1),
+      fc.array(batch, { minLength: 1, maxLength: 4 }),
+      fc.nat(30),
+      (magic, batches, cut) => {
+        let nextOffset = 0n;
+        const built = batches.map((b) => {
+          let delta = 0;
+          const inputs = b.records.map((r) => {
+            delta += r.gap;
+            const input = {
+              key: r.key,
+              value: r.value,
+              headers: r.headers,
+              timestamp: b.farTimestamp ? 2n ** 60n + r.timestamp : r.timestamp,
+              offsetDelta: delta,
+            };
+            delta++;
+            return input;
+          });
+          const out = buildRecordBatch(inputs, {
+            baseOffset: nextOffset,
+            timestampType: b.logAppendTime ? 'LogAppendTime' : 'CreateTime',
+            isControl: b.control,
+          });
+          nextOffset += BigInt(delta);
+          return out;
+        });
+        const full = Buffer.concat(built);
+        // A partial batch at the end, as a fetch's last one may be: dropped by both ways.
+        const records = cut > 0 && built.length > 1 ? full.subarray(0, full.length - cut) : full;
+        assert.ok(downConvertFromV2(records, magic).equals(downConvertedRecordByRecord(records, magic)));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('down-conversion of a plain batch whose record does not fit it, or with bytes after its last record, is a DecodeError, as record by record', () => {
+  const batch = buildRecordBatch(
+    [0, 1, 2].map((i) => ({ key: null, value: Buffer.from(`value-${i}`), timestamp: 1000n, offsetDelta: i })),
+  );
+  // The first record's length (its first byte after the 61-byte header) made longer than the batch.
+  const damaged = Buffer.from(batch);
+  damaged[61] = 0x7e;
+  // A record count one short of the records: the last record's bytes are left over.
+  const shortCount = Buffer.from(batch);
+  shortCount.writeInt32BE(2, 57);
+  for (const bad of [damaged, shortCount]) {
+    for (const magic of [0, 1] as LegacyMagic[]) {
+      assert.throws(() => downConvertedRecordByRecord(bad, magic), DecodeError);
+      assert.throws(() => downConvertFromV2(bad, magic), DecodeError);
+    }
+  }
+});

@@ -26,7 +26,7 @@ test('without a profile, or with the default one, the defaults stay', () => {
     assert.equal(s.fetchMaxBytes, 55 * MiB);
     assert.equal(s.readBufferPoolBytes, 64 * MiB);
   }
-  assert.deepEqual(memoryProfileValues('default'), { configs: {}, v8Flags: [] });
+  assert.deepEqual(memoryProfileValues('default'), { configs: {}, v8Flags: ['--heap-growing-percent=300'] });
 });
 
 test('a key set beside the profile wins over the profile', () => {

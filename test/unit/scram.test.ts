@@ -3,6 +3,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import { SaslAuthenticationError } from '../../src/security/sasl-server.js';
 import {
+  ScramClient,
   type ScramCredential,
   type ScramMechanismName,
   ScramServer,
@@ -105,4 +106,47 @@ test('SCRAM-SHA-512: a client with the password authenticates and verifies the s
   assert.equal(clientExchange('SCRAM-SHA-512', user, 'pw', server), true);
   assert.equal(server.authorizationId, user);
   assert.throws(() => clientExchange('SCRAM-SHA-512', user, 'other', new ScramServer('SCRAM-SHA-512', lookup)));
+});
+
+test("the client side (a broker authenticating to another): RFC 7677's messages, the server's signature checked", () => {
+  const client = new ScramClient('SCRAM-SHA-256', 'user', 'pencil', 'rOprNGfwEbeRWgbNEkqO');
+  assert.equal(client.initialResponse().toString(), RFC7677.clientFirst);
+  assert.equal(client.evaluate(text(RFC7677.serverFirst)).toString(), RFC7677.clientFinal);
+  assert.equal(client.complete, false);
+  client.evaluate(text(RFC7677.serverFinal));
+  assert.equal(client.complete, true);
+
+  // A peer that does not hold the user's server key cannot answer with its signature.
+  const fooled = new ScramClient('SCRAM-SHA-256', 'user', 'pencil', 'rOprNGfwEbeRWgbNEkqO');
+  fooled.evaluate(text(RFC7677.serverFirst));
+  assert.throws(() => fooled.evaluate(text('v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')), SaslAuthenticationError);
+  // A nonce that does not extend the client's, and fewer iterations than Kafka's minimum, are refused.
+  const other = new ScramClient('SCRAM-SHA-256', 'user', 'pencil', 'abc');
+  assert.throws(() => other.evaluate(text(RFC7677.serverFirst)), SaslAuthenticationError);
+  const few = new ScramClient('SCRAM-SHA-256', 'user', 'pencil', 'rOprNGfwEbeRWgbNEkqO');
+  assert.throws(() => few.evaluate(text(RFC7677.serverFirst.replace('i=4096', 'i=1000'))), /less than the minimum/);
+  // An error from the server ends the exchange with it.
+  const refused = new ScramClient('SCRAM-SHA-256', 'user', 'pencil', 'rOprNGfwEbeRWgbNEkqO');
+  refused.evaluate(text(RFC7677.serverFirst));
+  assert.throws(() => refused.evaluate(text('e=invalid-proof')), /invalid-proof/);
+});
+
+test('client and server agree for both mechanisms, with user names holding , and =', () => {
+  for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const) {
+    const salt = Buffer.from('0123456789abcdef');
+    const credential = scramCredentialOf(mechanism, scramSaltedPassword(mechanism, 's3cret', salt, 4096), salt, 4096);
+    const server = new ScramServer(mechanism, (user, m) =>
+      user === 'broker,a=b' && m === mechanism ? credential : undefined,
+    );
+    const client = new ScramClient(mechanism, 'broker,a=b', 's3cret');
+    const serverFirst = server.evaluate(client.initialResponse());
+    const serverFinal = server.evaluate(client.evaluate(serverFirst));
+    client.evaluate(serverFinal);
+    assert.equal(server.complete && client.complete, true, mechanism);
+    assert.equal(server.authorizationId, 'broker,a=b');
+    const wrong = new ScramClient(mechanism, 'broker,a=b', 'wrong');
+    const denied = new ScramServer(mechanism, () => credential);
+    const first = denied.evaluate(wrong.initialResponse());
+    assert.throws(() => denied.evaluate(wrong.evaluate(first)), SaslAuthenticationError);
+  }
 });

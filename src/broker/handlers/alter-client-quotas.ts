@@ -21,6 +21,7 @@ import {
   PRODUCER_BYTE_RATE,
   REQUEST_PERCENTAGE,
 } from '../client-quota-manager.js';
+import { metadataStoreError } from '../metadata-errors.js';
 
 /** The quotas of users and client ids, with Kafka's types: longs and ints are whole numbers. */
 const CLIENT_KEYS = new Map([
@@ -108,12 +109,15 @@ export const alterClientQuotasHandler = defineHandler<AlterClientQuotasRequest, 
       };
     const checked = request.entries.map(checkEntry);
     const changes = checked.flatMap((c) => ('change' in c ? [c.change] : []));
-    let storeError: string | null = null;
+    let storeError: { errorCode: number; errorMessage: string } | null = null;
     if (!request.validateOnly && changes.length > 0) {
       try {
         await broker.quotas.apply(changes);
       } catch (e) {
-        storeError = (e as Error).message;
+        storeError = metadataStoreError(e) ?? {
+          errorCode: ErrorCode.UNKNOWN_SERVER_ERROR,
+          errorMessage: (e as Error).message,
+        };
       }
     }
     return {
@@ -122,7 +126,7 @@ export const alterClientQuotasHandler = defineHandler<AlterClientQuotasRequest, 
         const c = checked[i]!;
         const entity = entry.entity.map((e) => ({ entityType: e.entityType, entityName: e.entityName }));
         if ('errorCode' in c) return { errorCode: c.errorCode, errorMessage: c.errorMessage, entity };
-        if (storeError !== null) return { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, errorMessage: storeError, entity };
+        if (storeError !== null) return { ...storeError, entity };
         return { errorCode: ErrorCode.NONE, errorMessage: null, entity };
       }),
     };

@@ -11,6 +11,7 @@ import type {
 } from '../../protocol/generated/messages/alter-partition-reassignments-response.js';
 import { defineHandler } from '../api-handler.js';
 import { AclOperation, authorizeCluster } from '../authorization.js';
+import { metadataStoreError } from '../metadata-errors.js';
 
 type PartitionResponse = AlterPartitionReassignmentsResponseReassignablePartitionResponse;
 
@@ -56,10 +57,10 @@ export const alterPartitionReassignmentsHandler = defineHandler<
         else changes.set(p.partitionIndex, p.replicas);
       }
       const written: PartitionAssignment[] = [];
-      const outcome =
+      const write = () =>
         changes.size === 0
-          ? 'skipped'
-          : await writeTopic(broker.topics, t.name, (current) => {
+          ? Promise.resolve('skipped' as const)
+          : writeTopic(broker.topics, t.name, (current) => {
               written.length = 0;
               const next = new Map<number, PartitionAssignment>();
               for (const [index, replicas] of changes) {
@@ -85,6 +86,15 @@ export const alterPartitionReassignmentsHandler = defineHandler<
               if (next.size === 0) return null;
               return { ...current, partitions: current.partitions.map((p) => next.get(p.partition) ?? p) };
             });
+      let outcome: Awaited<ReturnType<typeof write>> | 'unreachable';
+      try {
+        outcome = await write();
+      } catch (e) {
+        const unreachable = metadataStoreError(e);
+        if (!unreachable) throw e;
+        outcome = 'unreachable';
+        for (const index of changes.keys()) fail(index, unreachable.errorCode, unreachable.errorMessage);
+      }
       for (const index of changes.keys()) {
         if (outcome === 'missing') fail(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Unable to find topic ${t.name}.`);
         else if (outcome === 'busy' && !results.has(index)) {

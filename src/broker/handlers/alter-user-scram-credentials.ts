@@ -14,6 +14,7 @@ import {
 } from '../../security/scram.js';
 import { defineHandler } from '../api-handler.js';
 import { AclOperation, authorizeCluster } from '../authorization.js';
+import { metadataStoreError } from '../metadata-errors.js';
 
 type Result = AlterUserScramCredentialsResponseAlterUserScramCredentialsResult;
 
@@ -99,9 +100,15 @@ export const alterUserScramCredentialsHandler = defineHandler<
       const credential = scramCredentialOf(mechanism, u.saltedPassword, u.salt, u.iterations);
       changes.push({ type: 'upsert', user: u.name, mechanism, credential });
     }
-    await credentials.apply(changes);
+    let unreachable: { errorCode: number; errorMessage: string } | null = null;
+    try {
+      await credentials.apply(changes);
+    } catch (e) {
+      unreachable = metadataStoreError(e);
+      if (!unreachable) throw e;
+    }
     const results: Result[] = users.map((user) => {
-      const error = errors.get(user);
+      const error = errors.get(user) ?? unreachable ?? undefined;
       return { user, errorCode: error?.errorCode ?? ErrorCode.NONE, errorMessage: error?.errorMessage ?? null };
     });
     return { throttleTimeMs: 0, results };

@@ -8,6 +8,7 @@ import type {
 import { type AclBinding, describeBinding, invalidBindingReason } from '../../security/acl.js';
 import { defineHandler } from '../api-handler.js';
 import { AclOperation, authorizeCluster } from '../authorization.js';
+import { metadataStoreError } from '../metadata-errors.js';
 
 /** Kafka's message when CreateAcls or DeleteAcls reaches a broker without an authorizer. */
 export const NO_AUTHORIZER_MESSAGE = 'No Authorizer is configured.';
@@ -55,10 +56,11 @@ export const createAclsHandler = defineHandler<CreateAclsRequest, CreateAclsResp
       for (const { binding } of valid)
         ctx.broker.logger.info('ACL created', { acl: describeBinding(binding), by: ctx.connection.principal });
     } catch (error) {
-      ctx.broker.logger.error('storing ACLs failed', { error: error as Error });
+      const unreachable = metadataStoreError(error);
+      if (!unreachable) ctx.broker.logger.error('storing ACLs failed', { error: error as Error });
       for (const { result } of valid) {
-        result.errorCode = ErrorCode.UNKNOWN_SERVER_ERROR;
-        result.errorMessage = 'The ACLs could not be stored.';
+        result.errorCode = unreachable?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+        result.errorMessage = unreachable?.errorMessage ?? 'The ACLs could not be stored.';
       }
     }
     return { throttleTimeMs: 0, results };

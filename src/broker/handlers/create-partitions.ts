@@ -11,6 +11,7 @@ import type {
 import { defineHandler, markRepeats } from '../api-handler.js';
 import { AclOperation, authorizedNames, ResourceType } from '../authorization.js';
 import { controllerMutationQuota, THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../controller-mutation-quota.js';
+import { metadataStoreError } from '../metadata-errors.js';
 import { type PartitionReservation, reservePartitions } from '../partition-limit.js';
 import { liveBrokers } from './create-topics.js';
 
@@ -98,47 +99,59 @@ export const createPartitionsHandler = defineHandler<CreatePartitionsRequest, Cr
       let reservation: PartitionReservation | null = null;
       // The change may be tried again on a newer version of the topic: its partitions are counted once.
       let counted = false;
-      const outcome = await broker.topics.modify(t.name, (topic) => {
-        // The change may be tried again on a newer version of the topic.
-        reservation?.release();
-        reservation = null;
-        const current = topic.partitions.length;
-        previousCount = current;
-        const assignmentError = t.assignments && newPartitionsAssignmentError(t.assignments, topic, brokers);
-        if (t.count === current) {
-          error = [ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partitions.`];
-        } else if (t.count < current) {
-          error = [
-            ErrorCode.INVALID_PARTITIONS,
-            `Topic currently has ${current} partitions, which is higher than the requested ${t.count}.`,
-          ];
-        } else if (t.count > MAX_PARTITIONS_PER_TOPIC) {
-          error = [ErrorCode.INVALID_PARTITIONS, `Topic cannot have more than ${MAX_PARTITIONS_PER_TOPIC} partitions.`];
-        } else if (t.assignments !== null && t.assignments.length !== t.count - current) {
-          error = [
-            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-            `Attempted to add ${t.count - current} additional partition(s), but only ${t.assignments.length} assignment(s) were specified.`,
-          ];
-        } else if (assignmentError) {
-          error = [ErrorCode.INVALID_REPLICA_ASSIGNMENT, assignmentError];
-        } else if (!counted && !quota.record(t.count - current)) {
-          error = [ErrorCode.THROTTLING_QUOTA_EXCEEDED, THROTTLING_QUOTA_EXCEEDED_MESSAGE];
-        } else {
-          counted = true;
-          const reserved = reservePartitions(broker, t.name, t.count);
-          if (typeof reserved === 'string') error = [ErrorCode.POLICY_VIOLATION, reserved];
-          else {
-            reservation = reserved;
-            error = null;
+      let outcome: Awaited<ReturnType<typeof broker.topics.modify>>;
+      try {
+        outcome = await broker.topics.modify(t.name, (topic) => {
+          // The change may be tried again on a newer version of the topic.
+          reservation?.release();
+          reservation = null;
+          const current = topic.partitions.length;
+          previousCount = current;
+          const assignmentError = t.assignments && newPartitionsAssignmentError(t.assignments, topic, brokers);
+          if (t.count === current) {
+            error = [ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partitions.`];
+          } else if (t.count < current) {
+            error = [
+              ErrorCode.INVALID_PARTITIONS,
+              `Topic currently has ${current} partitions, which is higher than the requested ${t.count}.`,
+            ];
+          } else if (t.count > MAX_PARTITIONS_PER_TOPIC) {
+            error = [
+              ErrorCode.INVALID_PARTITIONS,
+              `Topic cannot have more than ${MAX_PARTITIONS_PER_TOPIC} partitions.`,
+            ];
+          } else if (t.assignments !== null && t.assignments.length !== t.count - current) {
+            error = [
+              ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+              `Attempted to add ${t.count - current} additional partition(s), but only ${t.assignments.length} assignment(s) were specified.`,
+            ];
+          } else if (assignmentError) {
+            error = [ErrorCode.INVALID_REPLICA_ASSIGNMENT, assignmentError];
+          } else if (!counted && !quota.record(t.count - current)) {
+            error = [ErrorCode.THROTTLING_QUOTA_EXCEEDED, THROTTLING_QUOTA_EXCEEDED_MESSAGE];
+          } else {
+            counted = true;
+            const reserved = reservePartitions(broker, t.name, t.count);
+            if (typeof reserved === 'string') error = [ErrorCode.POLICY_VIOLATION, reserved];
+            else {
+              reservation = reserved;
+              error = null;
+            }
           }
-        }
-        if (error || request.validateOnly) return null;
-        const placed =
-          t.assignments?.map((a) => a.brokerIds) ?? placeAfter(broker.cluster.all(), topic, t.count - current);
-        const added = placed.map((replicas, i) => assignedPartition(current + i, replicas));
-        return { ...topic, partitions: [...topic.partitions, ...added] };
-      });
-      (reservation as PartitionReservation | null)?.release();
+          if (error || request.validateOnly) return null;
+          const placed =
+            t.assignments?.map((a) => a.brokerIds) ?? placeAfter(broker.cluster.all(), topic, t.count - current);
+          const added = placed.map((replicas, i) => assignedPartition(current + i, replicas));
+          return { ...topic, partitions: [...topic.partitions, ...added] };
+        });
+      } catch (e) {
+        const unreachable = metadataStoreError(e);
+        if (!unreachable) throw e;
+        fail(unreachable.errorCode, unreachable.errorMessage);
+        continue;
+      } finally {
+        (reservation as PartitionReservation | null)?.release();
+      }
       if (outcome === 'missing') fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`);
       else if (error) fail(...(error as [number, string]));
       else if (outcome === 'busy') fail(ErrorCode.REASSIGNMENT_IN_PROGRESS, 'The topic kept changing; try again.');

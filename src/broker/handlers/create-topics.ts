@@ -13,6 +13,12 @@ import type {
 import { type BrokerServices, defineHandler, markRepeats } from '../api-handler.js';
 import { AclOperation, authorize, authorizeCluster, authorizedNames, ResourceType } from '../authorization.js';
 import { controllerMutationQuota, THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../controller-mutation-quota.js';
+import {
+  beforeDeadline,
+  DEADLINE_PASSED,
+  METADATA_STORE_UNREACHABLE_MESSAGE,
+  requestDeadline,
+} from '../metadata-errors.js';
 import { reservePartitions } from '../partition-limit.js';
 
 /** The brokers a replica assignment may name: the live brokers of the cluster. */
@@ -36,6 +42,7 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
     const results: CreateTopicsResponseCreatableTopicResult[] = [];
     // KIP-599: each topic's partitions count against controller_mutation_rate, refused from v6 once it is spent.
     const quota = controllerMutationQuota(ctx, CONTROLLER_MUTATION_STRICT_SINCE_VERSION);
+    const deadline = requestDeadline(request.timeoutMs);
     // Kafka's checks: CREATE on the cluster, else on each topic; the configs of a created topic are answered
     // only to a principal that may DESCRIBE_CONFIGS it.
     const creatable =
@@ -166,7 +173,11 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
       let errorCode: number;
       try {
         if (request.validateOnly) continue;
-        errorCode = await broker.createTopic(t.name, numPartitions, replicationFactor, configs, replicaAssignment);
+        const outcome = await beforeDeadline(
+          broker.createTopic(t.name, numPartitions, replicationFactor, configs, replicaAssignment),
+          deadline,
+        );
+        errorCode = outcome === DEADLINE_PASSED ? ErrorCode.REQUEST_TIMED_OUT : outcome;
       } finally {
         reservation.release();
       }
@@ -175,9 +186,11 @@ export const createTopicsHandler = defineHandler<CreateTopicsRequest, CreateTopi
           errorCode,
           errorCode === ErrorCode.TOPIC_ALREADY_EXISTS
             ? `Topic '${t.name}' already exists.`
-            : errorCode === ErrorCode.KAFKA_STORAGE_ERROR
-              ? 'The topic could not be written to disk.'
-              : 'Topic creation failed.',
+            : errorCode === ErrorCode.REQUEST_TIMED_OUT
+              ? METADATA_STORE_UNREACHABLE_MESSAGE
+              : errorCode === ErrorCode.KAFKA_STORAGE_ERROR
+                ? 'The topic could not be written to disk.'
+                : 'Topic creation failed.',
         );
         continue;
       }

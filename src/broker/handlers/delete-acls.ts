@@ -8,6 +8,7 @@ import type {
 import { type AclBinding, describeBinding, filterIsKnown, filterMatches } from '../../security/acl.js';
 import { defineHandler } from '../api-handler.js';
 import { AclOperation, authorizeCluster } from '../authorization.js';
+import { metadataStoreError } from '../metadata-errors.js';
 import { NO_AUTHORIZER_MESSAGE } from './create-acls.js';
 import { aclFilterOf } from './describe-acls.js';
 
@@ -63,11 +64,12 @@ export const deleteAclsHandler = defineHandler<DeleteAclsRequest, DeleteAclsResp
       for (const b of doomed)
         ctx.broker.logger.info('ACL deleted', { acl: describeBinding(b), by: ctx.connection.principal });
     } catch (error) {
-      ctx.broker.logger.error('deleting ACLs failed', { error: error as Error });
+      const unreachable = metadataStoreError(error);
+      if (!unreachable) ctx.broker.logger.error('deleting ACLs failed', { error: error as Error });
       for (const r of filterResults) {
         if (r.errorCode !== ErrorCode.NONE || r.matchingAcls.length === 0) continue;
-        r.errorCode = ErrorCode.UNKNOWN_SERVER_ERROR;
-        r.errorMessage = 'The ACLs could not be deleted.';
+        r.errorCode = unreachable?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+        r.errorMessage = unreachable?.errorMessage ?? 'The ACLs could not be deleted.';
         r.matchingAcls = [];
       }
     }

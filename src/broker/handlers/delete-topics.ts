@@ -10,6 +10,13 @@ import type {
 import { defineHandler } from '../api-handler.js';
 import { AclOperation, authorize, ResourceType } from '../authorization.js';
 import { controllerMutationQuota, THROTTLING_QUOTA_EXCEEDED_MESSAGE } from '../controller-mutation-quota.js';
+import {
+  beforeDeadline,
+  DEADLINE_PASSED,
+  METADATA_STORE_UNREACHABLE_MESSAGE,
+  metadataStoreError,
+  requestDeadline,
+} from '../metadata-errors.js';
 
 /** The first DeleteTopics version whose clients know THROTTLING_QUOTA_EXCEEDED. */
 const CONTROLLER_MUTATION_STRICT_SINCE_VERSION = 5;
@@ -31,6 +38,7 @@ export const deleteTopicsHandler = defineHandler<DeleteTopicsRequest, DeleteTopi
     const responses: DeleteTopicsResponseDeletableTopicResult[] = [];
     // KIP-599: a deleted topic's partitions count against controller_mutation_rate.
     const quota = controllerMutationQuota(ctx, CONTROLLER_MUTATION_STRICT_SINCE_VERSION);
+    const deadline = requestDeadline(request.timeoutMs);
     for (const w of wanted) {
       const topic = w.name ? broker.topics.get(w.name) : broker.topics.getById(w.topicId);
       const result: DeleteTopicsResponseDeletableTopicResult = {
@@ -58,8 +66,19 @@ export const deleteTopicsHandler = defineHandler<DeleteTopicsRequest, DeleteTopi
       } else if (!quota.record(topic.partitions.length)) {
         result.errorCode = ErrorCode.THROTTLING_QUOTA_EXCEEDED;
         result.errorMessage = THROTTLING_QUOTA_EXCEEDED_MESSAGE;
-      } else if (!(await broker.topics.delete(topic.name))) {
-        result.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      } else {
+        try {
+          const deleted = await beforeDeadline(broker.topics.delete(topic.name), deadline);
+          if (deleted === DEADLINE_PASSED) {
+            result.errorCode = ErrorCode.REQUEST_TIMED_OUT;
+            result.errorMessage = METADATA_STORE_UNREACHABLE_MESSAGE;
+          } else if (!deleted) result.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        } catch (e) {
+          const unreachable = metadataStoreError(e);
+          if (!unreachable) throw e;
+          result.errorCode = unreachable.errorCode;
+          result.errorMessage = unreachable.errorMessage;
+        }
       }
     }
     await broker.replicas.settled();

@@ -8,6 +8,7 @@ import type {
 } from '../../protocol/generated/messages/elect-leaders-response.js';
 import { defineHandler } from '../api-handler.js';
 import { AclOperation, authorizeCluster } from '../authorization.js';
+import { metadataStoreError } from '../metadata-errors.js';
 
 /**
  * ElectLeaders (KIP-183, KIP-460): PREFERRED makes each partition's first replica its leader again when it is live
@@ -48,8 +49,17 @@ export const electLeadersHandler = defineHandler<ElectLeadersRequest, ElectLeade
     const isLive = (nodeId: number) => broker.cluster.isLive(nodeId);
     const log = broker.logger.child('controller');
     for (const [topic, partitions] of asked) {
-      const results = await electLeaders(broker.topics, isLive, topic, [...new Set(partitions)], electionType, log);
       const entry: ElectLeadersResponseReplicaElectionResult = { topic, partitionResult: [] };
+      let results: Awaited<ReturnType<typeof electLeaders>>;
+      try {
+        results = await electLeaders(broker.topics, isLive, topic, [...new Set(partitions)], electionType, log);
+      } catch (e) {
+        const unreachable = metadataStoreError(e);
+        if (!unreachable) throw e;
+        for (const partitionId of new Set(partitions)) entry.partitionResult.push({ partitionId, ...unreachable });
+        response.replicaElectionResults.push(entry);
+        continue;
+      }
       for (const r of results) {
         if (all && r.error === 'ELECTION_NOT_NEEDED') continue;
         entry.partitionResult.push({

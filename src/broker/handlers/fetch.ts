@@ -1,3 +1,10 @@
+import {
+  RACK_AWARE_REPLICA_SELECTOR,
+  type ReplicaSelectorClass,
+  type ReplicaView,
+  selectReadReplica,
+} from '../../cluster/replica-selector.js';
+import { listenerNameFor } from '../../config/broker-settings.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { fetchApi } from '../../protocol/generated/apis/fetch.js';
 import type { FetchRequest } from '../../protocol/generated/messages/fetch-request.js';
@@ -49,6 +56,8 @@ interface PartitionRead {
   fetchOffset: number;
   /** A follower's read: up to the log end offset. */
   replica: boolean;
+  /** A follower's read of a partition in this broker's leader-throttled replicas (KIP-73): its bytes count. */
+  leaderThrottled: boolean;
 }
 
 /** Whether the read stopped short of the readable end for want of room (or had no room at all). */
@@ -133,12 +142,17 @@ async function readPartitions(
   readCommitted: boolean,
   readable: AuthorizedNames | null,
   hints: LeaderHints | null,
+  readReplicas: ReadReplicaChoice | null,
   previous?: PartitionRead[],
 ): Promise<PartitionRead[]> {
   const usesTopicIds = apiVersion >= 13;
   let bytes = 0;
   let reread = false;
   const reads: PartitionRead[] = [];
+  // KIP-73: a follower's fetch leaves out the leader-throttled partitions it is not in the ISR of while this
+  // broker's leader quota is exceeded (Kafka's shouldLeaderThrottle), checked once per read.
+  const leaderQuota = broker.replicationQuotas.leader;
+  let leaderQuotaExceeded: boolean | undefined;
   for (let i = 0; i < partitions.length; i++) {
     const p = partitions[i]!;
     const before = previous?.[i];
@@ -152,7 +166,9 @@ async function readPartitions(
       ? { errorCode: usesTopicIds ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }
       : readable !== null && !readable.has(p.topic)
         ? { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED }
-        : broker.replicas.lookup(p.topic, p.partition);
+        : replicaId < 0 && apiVersion >= FIRST_VERSION_FROM_FOLLOWERS
+          ? broker.replicas.lookupForConsumer(p.topic, p.partition)
+          : broker.replicas.lookup(p.topic, p.partition);
     if (!('errorCode' in found)) {
       // Kafka's check of the epoch the client or follower knows (v9+ carries it; -1: no check).
       const epochError = ReplicaManager.leaderEpochError(found.assignment, p.currentLeaderEpoch);
@@ -160,7 +176,12 @@ async function readPartitions(
       else if (replicaId >= 0) {
         // A follower's fetch offset says what it holds: its state (and maybe the high watermark) moves first, so
         // that the answer carries the high watermark it made.
-        const followerError = broker.replicas.updateFollowerFetchState(found.log, replicaId, Number(p.fetchOffset));
+        const followerError = broker.replicas.updateFollowerFetchState(
+          found.log,
+          replicaId,
+          Number(p.fetchOffset),
+          Number(p.logStartOffset),
+        );
         if (followerError !== ErrorCode.NONE) found = { errorCode: followerError };
       }
     }
@@ -179,6 +200,7 @@ async function readPartitions(
         readableEnd: -1,
         fetchOffset: -1,
         replica: false,
+        leaderThrottled: false,
       });
       continue;
     }
@@ -188,12 +210,22 @@ async function readPartitions(
     const lastStableOffset = log.lastStableOffset;
     const data = emptyPartition(p.partition, ErrorCode.NONE);
     if (apiVersion >= 4) data.abortedTransactions = readCommitted ? [] : null;
-    const limit = Math.max(Math.min(p.maxBytes, maxBytes - bytes), 0);
+    // KIP-392: a follower closer to the consumer is named, and nothing read here (Kafka's answer).
+    const readReplica = readReplicas && !('follower' in found) ? readReplicas.choose(log, Number(p.fetchOffset)) : -1;
+    const leaderThrottled = replicaId >= 0 && leaderQuota.isThrottled(p.topic, p.partition);
+    let throttled = false;
+    if (leaderThrottled && !found.assignment.isr.includes(replicaId)) {
+      leaderQuotaExceeded ??= leaderQuota.isQuotaExceeded();
+      throttled = leaderQuotaExceeded;
+      if (throttled) leaderQuota.recordThrottled();
+    }
+    const limit = readReplica >= 0 || throttled ? 0 : Math.max(Math.min(p.maxBytes, maxBytes - bytes), 0);
+    data.preferredReadReplica = readReplica;
     let stored: Buffer | null = null;
     try {
       // KIP-74: the first partition with data returns at least one whole batch, even past the limits.
       const result =
-        limit > 0 || bytes === 0
+        readReplica < 0 && !throttled && (limit > 0 || bytes === 0)
           ? replicaId >= 0
             ? await log.readForFollower(Number(p.fetchOffset), limit, bytes === 0)
             : await log.read(Number(p.fetchOffset), limit, bytes === 0, readCommitted)
@@ -239,6 +271,7 @@ async function readPartitions(
       readableEnd: replicaId >= 0 ? logEndOffset : readCommitted ? lastStableOffset : highWatermark,
       fetchOffset: Number(p.fetchOffset),
       replica: replicaId >= 0,
+      leaderThrottled,
     });
   }
   return reads;
@@ -277,6 +310,60 @@ export const fetchHandler = defineHandler<FetchRequest, FetchResponse>({
     }
   },
 });
+
+/** The first Fetch version that carries the consumer's rack, and so may be answered by a follower (KIP-392). */
+const FIRST_VERSION_FROM_FOLLOWERS = 11;
+
+/**
+ * The leader's choice of replica for a consumer's fetches (KIP-392), with `replica.selector.class` and the rack
+ * the consumer gave: built only when the selector could pick a follower.
+ */
+class ReadReplicaChoice {
+  private constructor(
+    private readonly broker: BrokerServices,
+    private readonly selector: ReplicaSelectorClass,
+    private readonly clientRack: string,
+    private readonly listenerName: string,
+  ) {}
+
+  static forRequest(
+    broker: BrokerServices,
+    replicaId: number,
+    apiVersion: number,
+    clientRack: string,
+    connection: Connection,
+  ): ReadReplicaChoice | null {
+    const selector = broker.settings.replication.replicaSelector;
+    if (replicaId >= 0 || apiVersion < FIRST_VERSION_FROM_FOLLOWERS || selector !== RACK_AWARE_REPLICA_SELECTOR) {
+      return null;
+    }
+    if (clientRack === '') return null;
+    const listenerName = listenerNameFor(broker.settings, connection.socket.localPort);
+    return new ReadReplicaChoice(broker, selector, clientRack, listenerName);
+  }
+
+  /**
+   * The follower the consumer should read `log` from at `fetchOffset`, or -1 for this broker (the leader). Only
+   * followers in the ISR holding that offset, and reachable on the consumer's listener, are candidates.
+   */
+  choose(log: PartitionLog, fetchOffset: number): number {
+    const { broker } = this;
+    const rackOf = (nodeId: number) => broker.cluster.get(nodeId)?.rack ?? null;
+    const leader: ReplicaView = {
+      nodeId: broker.settings.nodeId,
+      rack: rackOf(broker.settings.nodeId),
+      logEndOffset: log.logEndOffset,
+      timeSinceLastCaughtUpMs: 0,
+    };
+    const replicas: ReplicaView[] = [leader];
+    for (const c of broker.replicas.readReplicaCandidates(log, fetchOffset)) {
+      if (broker.cluster.endpoint(c.nodeId, this.listenerName) === null) continue;
+      replicas.push({ ...c, rack: rackOf(c.nodeId) });
+    }
+    const chosen = selectReadReplica(this.selector, this.clientRack, leader, replicas);
+    return chosen === leader ? -1 : chosen.nodeId;
+  }
+}
 
 /** The first Fetch version whose partitions carry CurrentLeader (KIP-951); NodeEndpoints come in v16. */
 const FIRST_VERSION_WITH_CURRENT_LEADER = 12;
@@ -351,13 +438,25 @@ async function answerFetch(ctx: RequestContext, request: FetchRequest): Promise<
   // KIP-951: the current leader of a partition led elsewhere (v12+), and its endpoint (v16+).
   const hints =
     apiVersion >= FIRST_VERSION_WITH_CURRENT_LEADER ? new LeaderHints(broker, connection.socket.localPort) : null;
-  let reads = await readPartitions(broker, replicaId, apiVersion, partitions, maxBytes, readCommitted, readable, hints);
+  const readReplicas = ReadReplicaChoice.forRequest(broker, replicaId, apiVersion, request.rackId, connection);
+  let reads = await readPartitions(
+    broker,
+    replicaId,
+    apiVersion,
+    partitions,
+    maxBytes,
+    readCommitted,
+    readable,
+    hints,
+    readReplicas,
+  );
   // As in Kafka, min_bytes counts what the logs hold up to each partition's limit: a read that its limit cut
   // short counts as its whole limit (else min_bytes near max_bytes could wait out max_wait_ms, data there).
   const enough = (rs: PartitionRead[]) => {
     let bytes = 0;
     for (const r of rs) {
-      if (r.outcome.errorCode !== ErrorCode.NONE) return true;
+      // A consumer sent to another replica is answered at once, not after max_wait_ms (KAFKA-13767).
+      if (r.outcome.errorCode !== ErrorCode.NONE || r.data.preferredReadReplica >= 0) return true;
       bytes += r.outcome.recordsBytes;
     }
     if (bytes >= minBytes) return true;
@@ -389,6 +488,7 @@ async function answerFetch(ctx: RequestContext, request: FetchRequest): Promise<
       readCommitted,
       readable,
       hints,
+      readReplicas,
       current,
     );
   }
@@ -423,8 +523,15 @@ async function answerFetch(ctx: RequestContext, request: FetchRequest): Promise<
       current = { topic: p.topic, topicId: p.topicId, partitions: [] };
       responses.push(current);
     }
-    current.partitions.push(reads[i]!.data);
-    broker.metrics.bytesOut(p.topic, reads[i]!.data.records?.length ?? 0);
+    const read = reads[i]!;
+    current.partitions.push(read.data);
+    // Kafka keeps the followers' fetches out of BytesOutPerSec (ReplicationBytesOutPerSec).
+    const bytes = read.data.records?.length ?? 0;
+    if (replicaId >= 0) {
+      broker.metrics.replicationBytesOut(bytes);
+      // Kafka counts the throttled partitions' bytes sent to followers against the leader quota.
+      if (read.leaderThrottled) broker.replicationQuotas.leader.record(bytes);
+    } else broker.metrics.bytesOut(p.topic, bytes);
   }
   return {
     throttleTimeMs: 0,

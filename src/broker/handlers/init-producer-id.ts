@@ -4,6 +4,7 @@ import type { InitProducerIdRequest } from '../../protocol/generated/messages/in
 import type { InitProducerIdResponse } from '../../protocol/generated/messages/init-producer-id-response.js';
 import { defineHandler } from '../api-handler.js';
 import { AclOperation, authorize, authorizeCluster, identityOf, ResourceType } from '../authorization.js';
+import { metadataStoreError } from '../metadata-errors.js';
 import { fencedForVersion } from './transaction-errors.js';
 
 /** InitProducerId v4 is the first whose clients know PRODUCER_FENCED. */
@@ -38,7 +39,16 @@ export const initProducerIdHandler = defineHandler<InitProducerIdRequest, InitPr
       )
         return answer(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
     }
-    if (request.transactionalId === null) return answer(ErrorCode.NONE, await broker.producerIds.nextProducerId(), 0);
+    if (request.transactionalId === null) {
+      try {
+        return answer(ErrorCode.NONE, await broker.producerIds.nextProducerId(), 0);
+      } catch (e) {
+        // No block of ids to hand out while etcd is out of reach: retriable, as Kafka's broker answers while its
+        // producer id block has not come from the controller yet.
+        if (metadataStoreError(e)) return answer(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+        throw e;
+      }
+    }
     if (request.transactionalId === '') return answer(ErrorCode.INVALID_REQUEST);
     const expected =
       apiVersion >= 3

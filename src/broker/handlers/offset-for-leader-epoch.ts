@@ -25,14 +25,12 @@ export const offsetForLeaderEpochHandler = defineHandler<OffsetForLeaderEpochReq
   maxVersion: 4,
   async handle(ctx, request) {
     const { broker } = ctx;
-    // Kafka's checks: CLUSTER_ACTION for a replica (v3+ names it), else DESCRIBE on each topic.
+    // Kafka's checks, whoever asks (a follower or, since KIP-320, a consumer): CLUSTER_ACTION on the cluster
+    // answers every topic; without it, DESCRIBE on each topic, TOPIC_AUTHORIZATION_FAILED for the others.
     const names = request.topics.map((t) => t.topic);
-    const describable =
-      ctx.apiVersion >= 3 && request.replicaId >= 0
-        ? authorizeCluster(ctx, AclOperation.CLUSTER_ACTION)
-          ? new Set(names)
-          : new Set<string>()
-        : authorizedNames(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, names);
+    const describable = authorizeCluster(ctx, AclOperation.CLUSTER_ACTION)
+      ? new Set(names)
+      : authorizedNames(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, names);
     const topics = request.topics.map((t) => ({
       topic: t.topic,
       partitions: t.partitions.map((p) => {

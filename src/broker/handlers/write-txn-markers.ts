@@ -3,10 +3,9 @@ import { ErrorCode } from '../../protocol/errors.js';
 import { writeTxnMarkersApi } from '../../protocol/generated/apis/write-txn-markers.js';
 import type { WriteTxnMarkersRequest } from '../../protocol/generated/messages/write-txn-markers-request.js';
 import type { WriteTxnMarkersResponse } from '../../protocol/generated/messages/write-txn-markers-response.js';
-import { LogOfflineError } from '../../storage/partition-log.js';
-import { ProducerStateError } from '../../storage/producer-state.js';
 import { type BrokerServices, defineHandler } from '../api-handler.js';
 import { AclOperation, authorizeCluster } from '../authorization.js';
+import { appendMarkerAsLeader } from '../marker-append.js';
 
 /**
  * WriteTxnMarkers: writes COMMIT or ABORT markers for a producer's transaction in partitions led here. It comes
@@ -14,7 +13,7 @@ import { AclOperation, authorizeCluster } from '../authorization.js';
  * sends it), or from an operator aborting a hanging transaction (`kafka-transactions.sh abort`, KIP-664); a
  * coordinator's markers for partitions led here are written in-process. A marker from an older producer epoch or
  * coordinator epoch than the partition has seen is refused, as in Kafka. Under an authorizer the sender needs
- * CLUSTER_ACTION on the cluster (brokers are usually super users), else CLUSTER_AUTHORIZATION_FAILED.
+ * ALTER or CLUSTER_ACTION on the cluster (brokers are usually super users), else CLUSTER_AUTHORIZATION_FAILED.
  */
 export const writeTxnMarkersHandler = defineHandler<WriteTxnMarkersRequest, WriteTxnMarkersResponse>({
   api: writeTxnMarkersApi,
@@ -22,29 +21,32 @@ export const writeTxnMarkersHandler = defineHandler<WriteTxnMarkersRequest, Writ
   maxVersion: 1,
   async handle(ctx, request) {
     const { broker } = ctx;
-    // With an authorizer, only principals with CLUSTER_ACTION (brokers, operators) may write markers.
-    const allowed = authorizeCluster(ctx, AclOperation.CLUSTER_ACTION);
-    const markers = [];
-    for (const marker of request.markers) {
-      const topics = [];
-      for (const t of marker.topics) {
-        const partitions = [];
-        for (const partitionIndex of t.partitionIndexes) {
-          const errorCode = allowed
-            ? await writeMarker(broker, marker, t.name, partitionIndex)
-            : ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
-          partitions.push({ partitionIndex, errorCode });
-        }
-        topics.push({ name: t.name, partitions });
-      }
-      markers.push({ producerId: marker.producerId, topics });
-    }
+    // With an authorizer, as Kafka: ALTER on the cluster (an operator aborting a hanging transaction, KIP-664),
+    // else CLUSTER_ACTION (the brokers).
+    const allowed = authorizeCluster(ctx, AclOperation.ALTER) || authorizeCluster(ctx, AclOperation.CLUSTER_ACTION);
+    // Every marker is appended at once (in the request's order) and each waits for its own in-sync replicas, as
+    // Kafka's appendRecords with acks=all: one partition short of replicas holds up no other.
+    const markers = await Promise.all(
+      request.markers.map(async (marker) => ({
+        producerId: marker.producerId,
+        topics: await Promise.all(
+          marker.topics.map(async (t) => ({
+            name: t.name,
+            partitions: await Promise.all(
+              t.partitionIndexes.map(async (partitionIndex) => ({
+                partitionIndex,
+                errorCode: allowed
+                  ? await writeMarker(broker, marker, t.name, partitionIndex)
+                  : ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+              })),
+            ),
+          })),
+        ),
+      })),
+    );
     return { markers };
   },
 });
-
-/** Kafka's request.timeout.ms: how long a marker waits for the in-sync replicas. */
-const MARKER_REPLICATION_TIMEOUT_MS = 30_000;
 
 async function writeMarker(
   broker: BrokerServices,
@@ -54,36 +56,14 @@ async function writeMarker(
 ): Promise<number> {
   const found = broker.replicas.lookup(topic, partition);
   if ('errorCode' in found) return found.errorCode;
-  let endOffset: number;
-  try {
-    // The log refuses a marker from an older producer or coordinator epoch (ProducerStateError).
-    const result = await found.log.appendMarker(
-      {
-        producerId: marker.producerId,
-        producerEpoch: marker.producerEpoch,
-        coordinatorEpoch: marker.coordinatorEpoch,
-        aborted: !marker.transactionResult,
-      },
-      { sync: broker.settings.flushOnAcksAll },
-    );
-    endOffset = result.lastOffset + 1;
-  } catch (error) {
-    if (error instanceof ProducerStateError) return error.errorCode;
-    if (!(error instanceof LogOfflineError))
-      broker.logger.error('could not write a transaction marker', { topic, partition, error: error as Error });
-    return ErrorCode.KAFKA_STORAGE_ERROR;
-  }
-  // Kafka writes markers with acks=all: on a replicated partition the answer waits for the ISR (the coordinator
-  // retries a marker not acknowledged).
-  if (found.log.isReplicated) {
-    const errorCode = await broker.replicas.waitForHighWatermark(
-      found.log,
-      endOffset,
-      1,
-      MARKER_REPLICATION_TIMEOUT_MS,
-    );
-    if (errorCode !== ErrorCode.NONE) return errorCode;
-  }
+  // As Kafka: acks=all, honouring the topic's min.insync.replicas (the coordinator retries what is refused).
+  const errorCode = await appendMarkerAsLeader(broker, found, {
+    producerId: marker.producerId,
+    producerEpoch: marker.producerEpoch,
+    coordinatorEpoch: marker.coordinatorEpoch,
+    aborted: !marker.transactionResult,
+  });
+  if (errorCode !== ErrorCode.NONE) return errorCode;
   // Transactional offsets of a group settle with the marker, as after the coordinator's own markers.
   if (topic === CONSUMER_OFFSETS_TOPIC)
     broker.groups.completeTransaction(partition, marker.producerId, marker.transactionResult);

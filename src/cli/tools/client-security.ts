@@ -3,6 +3,7 @@ import { type ConnectionOptions, createSecureContext } from 'node:tls';
 import { parseProperties } from '../../config/properties.js';
 import { JaasConfigError, parseJaasConfig } from '../../security/jaas-config.js';
 import { Pkcs12Error, readPkcs12Certificates } from '../../security/pkcs12-truststore.js';
+import { pkcs12KeyStoreOptions } from '../../security/ssl-config.js';
 import { UsageError } from './args.js';
 
 /**
@@ -174,9 +175,14 @@ async function tlsOptions(
       if (keyPassword !== undefined) options.passphrase = keyPassword;
     } else if (keystoreType === 'PKCS12') {
       if (keystoreLocation === undefined) throw new UsageError('ssl.keystore.type=PKCS12 needs ssl.keystore.location');
-      options.pfx = await readStore('ssl.keystore.location', keystoreLocation);
-      // Node reads a PKCS12 store with one password; Kafka's key password is the store's unless set apart.
-      options.passphrase = keyPassword ?? get('ssl.keystore.password') ?? '';
+      const store = await readStore('ssl.keystore.location', keystoreLocation);
+      try {
+        // As pfx, or its key and chain when Node's OpenSSL refuses the store (RC2 inside).
+        Object.assign(options, pkcs12KeyStoreOptions(store, get('ssl.keystore.password'), keyPassword));
+      } catch (e) {
+        if (!(e instanceof Pkcs12Error)) throw e;
+        throw new UsageError(`ssl.keystore.location=${keystoreLocation} (PKCS12) cannot be used: ${e.message}`);
+      }
     } else if (keystoreType === 'JKS') {
       throw new UsageError(
         `ssl.keystore.type=JKS${get('ssl.keystore.type') ? '' : ' (the default)'}: ${CONVERT_JKS}, and set ssl.keystore.type accordingly`,

@@ -269,20 +269,34 @@ async function describe(admin: Admin, c: ConfigsCommand): Promise<string> {
   return lines.join('\n');
 }
 
-async function alter(admin: Admin, c: ConfigsCommand): Promise<string> {
-  const name = c.entityName!;
+/**
+ * Sets and deletes configs of a topic or a broker (the empty name: the broker defaults) with
+ * IncrementalAlterConfigs, as kafka-configs --alter does.
+ */
+export async function incrementalAlterConfigs(
+  admin: Admin,
+  entityType: 'topics' | 'brokers',
+  name: string,
+  set: Iterable<readonly [string, string]>,
+  remove: Iterable<string> = [],
+): Promise<void> {
   await admin.incrementalAlterConfigs({
     resources: [
       {
-        resourceType: RESOURCE_TYPE[c.entityType as 'topics' | 'brokers'] as 2,
+        resourceType: RESOURCE_TYPE[entityType] as 2,
         resourceName: name,
         configs: [
-          ...[...c.add].map(([key, value]) => ({ name: key, configOperation: OP_SET as 0, value })),
-          ...c.remove.map((key) => ({ name: key, configOperation: OP_DELETE as 1 })),
+          ...[...set].map(([key, value]) => ({ name: key, configOperation: OP_SET as 0, value })),
+          ...[...remove].map((key) => ({ name: key, configOperation: OP_DELETE as 1 })),
         ],
       },
     ],
   });
+}
+
+async function alter(admin: Admin, c: ConfigsCommand): Promise<string> {
+  const name = c.entityName!;
+  await incrementalAlterConfigs(admin, c.entityType as 'topics' | 'brokers', name, c.add, c.remove);
   if (name === BROKER_DEFAULT_NAME) return `Completed updating default config for ${c.entityType} in the cluster.`;
   return `Completed updating config for ${c.entityType.slice(0, -1)} ${name}.`;
 }

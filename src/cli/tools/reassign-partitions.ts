@@ -8,18 +8,23 @@ import { bootstrapServers, FAILURE_EXIT_CODE, type ParsedFlags, parseFlags, Usag
 import { openController } from './broker-request.js';
 import { adminClient, commandConfigSecurity, describeFailure, ToolError } from './client.js';
 import { type ClientSecurity, COMMAND_CONFIG_HELP } from './client-security.js';
+import { incrementalAlterConfigs } from './configs.js';
 
 const REASSIGN_USAGE = `usage: samsa reassign-partitions --bootstrap-server HOST:PORT
          (--generate --topics-to-move-json-file FILE --broker-list 1,2,3 [--disable-rack-aware]
-          | --execute --reassignment-json-file FILE | --verify --reassignment-json-file FILE
-          | --cancel --reassignment-json-file FILE | --list)
+          | --execute --reassignment-json-file FILE [--throttle BYTES_PER_SEC]
+          | --verify --reassignment-json-file FILE [--preserve-throttles]
+          | --cancel --reassignment-json-file FILE [--preserve-throttles] | --list)
 
 Moves partition replicas between brokers (as Kafka's kafka-reassign-partitions.sh). --generate proposes an
 assignment of the topics in FILE ({"topics": [{"topic": "orders"}], "version": 1}) over the brokers listed;
 --execute starts the moves of a reassignment file ({"version": 1, "partitions": [{"topic": "orders",
 "partition": 0, "replicas": [2, 3]}]}), printing the current assignment to roll back with; --verify says which
 are complete; --cancel stops those in progress, back to their replicas before; --list shows those in progress.
-Replication throttles are not supported.
+--throttle bounds the replication traffic of the moves (KIP-73): it sets leader.replication.throttled.rate and
+follower.replication.throttled.rate on the brokers involved and the throttled-replicas lists on the moving topics;
+--verify removes them once every move is complete (unless --preserve-throttles), as does --cancel.
+--replica-alter-log-dirs-throttle is ignored: Samsa does not move replicas between log dirs.
 
 ${COMMAND_CONFIG_HELP}`;
 
@@ -35,7 +40,10 @@ const FLAGS = {
   'reassignment-json-file': 'value',
   'broker-list': 'value',
   'disable-rack-aware': 'switch',
-  // Kafka's: throttles are cleared by --verify unless this is given; Samsa has none to clear.
+  // KIP-73: the moves' replication throttle (bytes/s), set by --execute and cleared by --verify.
+  throttle: 'value',
+  'replica-alter-log-dirs-throttle': 'value',
+  // Kafka's: throttles are cleared by --verify and --cancel unless this is given.
   'preserve-throttles': 'switch',
 } as const;
 
@@ -121,6 +129,100 @@ export function reassignmentJson(partitions: readonly PartitionReplicas[]): stri
 }
 
 const name = (p: { topic: string; partition: number }) => `${p.topic}-${p.partition}`;
+
+const LEADER_THROTTLED_RATE = 'leader.replication.throttled.rate';
+const FOLLOWER_THROTTLED_RATE = 'follower.replication.throttled.rate';
+const LOG_DIRS_THROTTLED_RATE = 'replica.alter.log.dirs.io.max.bytes.per.second';
+const LEADER_THROTTLED_REPLICAS = 'leader.replication.throttled.replicas';
+const FOLLOWER_THROTTLED_REPLICAS = 'follower.replication.throttled.replicas';
+
+/**
+ * Kafka's calculateLeaderThrottles / calculateFollowerThrottles: per topic, the moving partitions' current
+ * replicas (which may lead the copy) as the leader list, and the replicas each move adds as the follower list,
+ * both `partition:brokerId`, comma-separated.
+ */
+export function throttledReplicas(
+  current: readonly PartitionReplicas[],
+  target: readonly PartitionReplicas[],
+): Map<string, { leader: string; follower: string }> {
+  const lists = new Map<string, { leader: string[]; follower: string[] }>();
+  for (const p of target) {
+    const before = current.find((c) => name(c) === name(p))?.replicas ?? [];
+    const added = p.replicas.filter((r) => !before.includes(r));
+    if (added.length === 0 && before.length === p.replicas.length) continue;
+    const entry = lists.get(p.topic) ?? { leader: [], follower: [] };
+    for (const r of before) entry.leader.push(`${p.partition}:${r}`);
+    for (const r of added) entry.follower.push(`${p.partition}:${r}`);
+    lists.set(p.topic, entry);
+  }
+  const out = new Map<string, { leader: string; follower: string }>();
+  for (const [topic, { leader, follower }] of lists)
+    out.set(topic, { leader: leader.join(','), follower: follower.join(',') });
+  return out;
+}
+
+/** Kafka's calculateReassigningBrokers: every broker a move reads from or writes to. */
+export function reassigningBrokers(current: readonly PartitionReplicas[], target: readonly PartitionReplicas[]) {
+  const brokers = new Set<number>();
+  for (const p of target) {
+    const before = current.find((c) => name(c) === name(p))?.replicas ?? [];
+    if (before.length === p.replicas.length && p.replicas.every((r) => before.includes(r))) continue;
+    for (const r of [...before, ...p.replicas]) brokers.add(r);
+  }
+  return [...brokers].sort((a, b) => a - b);
+}
+
+/** Kafka's --execute with --throttle: the rates on the brokers involved, the replica lists on the topics. */
+async function setThrottles(
+  admin: Admin,
+  current: readonly PartitionReplicas[],
+  target: readonly PartitionReplicas[],
+  throttle: string,
+): Promise<void> {
+  for (const [topic, lists] of throttledReplicas(current, target)) {
+    await incrementalAlterConfigs(admin, 'topics', topic, [
+      [LEADER_THROTTLED_REPLICAS, lists.leader],
+      [FOLLOWER_THROTTLED_REPLICAS, lists.follower],
+    ]);
+  }
+  for (const broker of reassigningBrokers(current, target)) {
+    await incrementalAlterConfigs(admin, 'brokers', String(broker), [
+      [LEADER_THROTTLED_RATE, throttle],
+      [FOLLOWER_THROTTLED_RATE, throttle],
+    ]);
+  }
+  console.log(`The inter-broker throttle limit was set to ${throttle} B/s`);
+}
+
+/** Kafka's clearAllThrottles: the rates off every live broker, the replica lists off the file's topics. */
+async function clearThrottles(admin: Admin, topics: readonly string[]): Promise<void> {
+  const metadata = await admin.metadata({ topics: [], forceUpdate: true });
+  const brokers = [...metadata.brokers.keys()].sort((a, b) => a - b);
+  console.log(`Clearing broker-level throttles on broker${brokers.length === 1 ? '' : 's'} ${brokers.join(',')}`);
+  for (const broker of brokers) {
+    await incrementalAlterConfigs(
+      admin,
+      'brokers',
+      String(broker),
+      [],
+      [LEADER_THROTTLED_RATE, FOLLOWER_THROTTLED_RATE, LOG_DIRS_THROTTLED_RATE],
+    );
+  }
+  const unique = [...new Set(topics)].sort();
+  console.log(`Clearing topic-level throttles on topic${unique.length === 1 ? '' : 's'} ${unique.join(',')}`);
+  for (const topic of unique) {
+    await incrementalAlterConfigs(admin, 'topics', topic, [], [LEADER_THROTTLED_REPLICAS, FOLLOWER_THROTTLED_REPLICAS]);
+  }
+}
+
+/** --throttle's value: a non-negative long (Kafka's -1, the default, is none). */
+export function parseThrottle(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const text = value.trim();
+  if (!/^-?\d+$/.test(text) || BigInt(text) > 2n ** 63n - 1n)
+    throw new UsageError(`--throttle must be a number of bytes per second, not '${value}'`);
+  return BigInt(text) < 0n ? null : text;
+}
 
 /** The replicas of every partition of `topics`, as the metadata gives them. */
 async function currentReplicas(admin: Admin, topics: string[]): Promise<PartitionReplicas[]> {
@@ -236,7 +338,13 @@ async function generate(admin: Admin, flags: ParsedFlags): Promise<void> {
   console.log(`Proposed partition reassignment configuration\n${reassignmentJson(proposed)}`);
 }
 
-async function execute(admin: Admin, bootstrap: string[], security: ClientSecurity, file: string): Promise<void> {
+async function execute(
+  admin: Admin,
+  bootstrap: string[],
+  security: ClientSecurity,
+  file: string,
+  throttle: string | null,
+): Promise<void> {
   const target = parseReassignmentJson(await readFile(file, 'utf8'));
   const current = await currentReplicas(
     admin,
@@ -250,6 +358,12 @@ async function execute(admin: Admin, bootstrap: string[], security: ClientSecuri
     `Current partition replica assignment\n\n${reassignmentJson(current.filter((c) => wanted.has(name(c))))}\n`,
   );
   console.log('Save this to use as the --reassignment-json-file option during rollback');
+  if (throttle !== null) {
+    console.log(
+      'Warning: You must run --verify periodically, until the reassignment completes, to ensure the throttle is removed.',
+    );
+    await setThrottles(admin, current, target, throttle);
+  }
   const failures = await alter(admin, bootstrap, security, target);
   if (failures.size > 0) throw failuresError('Error reassigning partition(s)', failures);
   const started = target.map(name);
@@ -329,6 +443,9 @@ export async function runReassignPartitions(argv: string[]): Promise<number> {
     if (actions.length !== 1)
       throw new UsageError('one of --generate, --execute, --verify, --cancel or --list is required');
     action = actions[0]!;
+    if (flags.values.has('throttle') && action !== 'execute')
+      throw new UsageError('--throttle can only be used with --execute');
+    parseThrottle(flags.values.get('throttle'));
     if (['execute', 'verify', 'cancel'].includes(action) && !flags.values.get('reassignment-json-file')) {
       throw new UsageError(`--${action} needs --reassignment-json-file`);
     }
@@ -340,10 +457,25 @@ export async function runReassignPartitions(argv: string[]): Promise<number> {
   try {
     const file = flags.values.get('reassignment-json-file') ?? '';
     if (action === 'generate') await generate(admin, flags);
-    else if (action === 'execute') await execute(admin, bootstrap, security, file);
-    else if (action === 'verify') await verify(admin, bootstrap, security, file);
-    else if (action === 'cancel') await cancel(admin, bootstrap, security, file);
-    else await list(admin, bootstrap, security);
+    else if (action === 'execute') {
+      if (flags.values.has('replica-alter-log-dirs-throttle'))
+        console.error(
+          'samsa reassign-partitions: --replica-alter-log-dirs-throttle is ignored: Samsa does not move replicas between log dirs',
+        );
+      await execute(admin, bootstrap, security, file, parseThrottle(flags.values.get('throttle')));
+    } else if (action === 'verify') {
+      const done = await verify(admin, bootstrap, security, file);
+      if (done && !flags.switches.has('preserve-throttles')) {
+        const topics = parseReassignmentJson(await readFile(file, 'utf8')).map((p) => p.topic);
+        await clearThrottles(admin, topics);
+      }
+    } else if (action === 'cancel') {
+      await cancel(admin, bootstrap, security, file);
+      if (!flags.switches.has('preserve-throttles')) {
+        const topics = parseReassignmentJson(await readFile(file, 'utf8')).map((p) => p.topic);
+        await clearThrottles(admin, topics);
+      }
+    } else await list(admin, bootstrap, security);
     return 0;
   } catch (e) {
     if (e instanceof UsageError) return usageExit('reassign-partitions', REASSIGN_USAGE, e);

@@ -215,7 +215,7 @@ export class CoordinatorRuntime<S extends CoordinatorShard<R>, R> {
   private async run<T>(ctx: PartitionContext<S>, name: string, op: CoordinatorWrite<S, R, T>): Promise<T> {
     if (ctx.status !== 'active') throw new KafkaError(ErrorCode.NOT_COORDINATOR);
     const { records, response, transactional } = await op(ctx.shard);
-    // Unloaded while the operation awaited something (a producer id block, markers): its decision is stale.
+    // Unloaded while the operation awaited something (a producer id block): its decision is stale.
     if (ctx.status !== 'active') throw new KafkaError(ErrorCode.NOT_COORDINATOR);
     if (records.length === 0) return response;
     const { serde, logger } = this.options;

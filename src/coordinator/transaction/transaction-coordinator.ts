@@ -1,12 +1,13 @@
 import type { ProducerIdManager } from '../../cluster/producer-ids.js';
 import type { Logger } from '../../observability/logger.js';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
-import type { PartitionLog } from '../../storage/partition-log.js';
+import type { TransactionMarkerAppend } from '../../storage/partition-log.js';
 import { ProducerStateError } from '../../storage/producer-state.js';
 import { partitionForGroup } from '../group/offsets-records.js';
-import { type CoordinatorClock, systemClock } from '../runtime/coordinator-clock.js';
+import { type CoordinatorClock, systemClock, type TimerHandle } from '../runtime/coordinator-clock.js';
 import type { CoordinatorLog } from '../runtime/coordinator-log.js';
 import { CoordinatorRuntime, type CoordinatorWrite } from '../runtime/coordinator-runtime.js';
+import { type MarkerPartitionResult, markerRetryBackoffMs, settleMarkerRound } from './marker-retry.js';
 import { TransactionState } from './transaction-log-records.js';
 import {
   type TransactionLogRecord,
@@ -51,17 +52,31 @@ export interface TransactionCoordinatorDeps {
   /** Partition count of `__transaction_state`, or null before it exists. */
   stateLogPartitionCount(): number | null;
   createStateTopic(numPartitions: number): Promise<number>;
-  /** The log of a data partition led here (markers are written to it), or null. */
-  partitionLog(topic: string, partition: number): Pick<PartitionLog, 'appendMarker'> | null;
+  /**
+   * A data partition led here (markers are written to it), or null. Its append rejects with the partition's
+   * error as a KafkaError (or the log's ProducerStateError); anything else counts as KAFKA_STORAGE_ERROR.
+   */
+  partitionLog(
+    topic: string,
+    partition: number,
+  ): { appendMarker(marker: TransactionMarkerAppend, options: { sync: boolean }): Promise<unknown> } | null;
   /**
    * Writes a marker to partitions that have no log here (led by another broker, or whose log here cannot take
-   * it), through their leaders; resolves with each partition's error code (UNKNOWN_TOPIC_OR_PARTITION: deleted
-   * since). Without it such partitions are skipped, as a single broker skips partitions deleted since.
+   * it), through their leaders as the metadata names them now; resolves with each partition's error code
+   * (UNKNOWN_TOPIC_OR_PARTITION: not in the metadata; LEADER_NOT_AVAILABLE: no leader yet; NETWORK_EXCEPTION: the
+   * leader could not be reached or the connection was lost). Without it such partitions are skipped, as a single
+   * broker skips partitions deleted since.
    */
   writeRemoteMarkers?(
     partitions: ReadonlyArray<{ topic: string; partition: number }>,
     marker: TransactionMarker,
   ): Promise<Array<{ topic: string; partition: number; errorCode: number }>>;
+  /**
+   * Whether the metadata still has the partition: an UNKNOWN_TOPIC_OR_PARTITION from its leader is then retried
+   * (its log not created yet), else the partition is dropped from the transaction (its topic deleted). Without
+   * it every such partition counts as deleted.
+   */
+  partitionExists?(topic: string, partition: number): boolean;
   /** Markers must wait for fsync (the broker's acks=all policy). */
   syncWrites: boolean;
   /** The coordinator epoch written into markers: the leader epoch of the transaction's state partition. */
@@ -82,19 +97,30 @@ export interface TransactionMarker {
 }
 
 /**
- * Marker errors from another broker that leave the transaction prepared for a later try (its leader unknown,
- * unreachable, busy or moving); any other error is the partition refusing the marker, as a local log's
- * ProducerStateError is.
+ * A transaction's markers being written: one per transactional id at a time, shared by EndTxn, the load path and
+ * the periodic pass that all ask for the same prepared transaction.
  */
-const RETRIABLE_MARKER_ERRORS: ReadonlySet<number> = new Set([
-  ErrorCode.NOT_LEADER_OR_FOLLOWER,
-  ErrorCode.LEADER_NOT_AVAILABLE,
-  ErrorCode.KAFKA_STORAGE_ERROR,
-  ErrorCode.NOT_ENOUGH_REPLICAS,
-  ErrorCode.REQUEST_TIMED_OUT,
-  ErrorCode.NETWORK_EXCEPTION,
-  ErrorCode.COORDINATOR_NOT_AVAILABLE,
-]);
+interface Completion {
+  /** The prepared metadata (replay makes a new object per record, so identity names this Prepare record). */
+  readonly md: TransactionMetadata;
+  readonly shard: TransactionShard;
+  /**
+   * How the first round went: every marker written (`written`, the Complete record follows), some to send again
+   * (`pending`), or the partition no longer coordinated here before any marker went (`lost`).
+   */
+  readonly firstRound: Promise<'written' | 'pending' | 'lost'>;
+  /** NONE once the Complete record is committed; the reason it was not otherwise. */
+  done: Promise<number>;
+  /** Between rounds, waiting for the backoff (`idle()` counts such a completion as idle). */
+  sleeping: boolean;
+}
+
+/** The answer a local marker append failed with, as a partition's leader would answer WriteTxnMarkers. */
+function markerErrorCode(error: unknown): number {
+  if (error instanceof KafkaError) return error.code;
+  if (error instanceof ProducerStateError) return error.errorCode;
+  return ErrorCode.KAFKA_STORAGE_ERROR;
+}
 
 export type InitProducerIdResult = { errorCode: number; producerId: bigint; producerEpoch: number };
 
@@ -115,16 +141,23 @@ function errorCodeOf(error: unknown): number {
  * change is a record of that partition, applied by the replay that also loads it (in Kafka's record format),
  * and a transaction found prepared at load (PrepareCommit/PrepareAbort) is completed then.
  *
- * Ending a transaction is three steps on the partition's queue: the Prepare record (committed before any
- * marker, so that a crash leaves a transaction that load completes, never markers without a decision), the
- * markers, then the Complete record. EndTxn is answered after all three (Kafka answers after the Prepare
- * record and writes markers in the background): with the partitions on this broker this costs little and
- * leaves no window in which a client sees CONCURRENT_TRANSACTIONS for its next transaction.
+ * Ending a transaction is three steps: the Prepare record (committed before any marker, so that a crash leaves
+ * a transaction that load completes, never markers without a decision), the markers, then the Complete record.
+ * The records go through the partition's queue; the markers are sent outside it, in rounds that retry each
+ * partition against its current leader (`marker-retry.ts`) for as long as this broker coordinates the
+ * partition at the same coordinator epoch. EndTxn is answered after the Complete record when every marker went
+ * in the first round (leaving no window in which a client sees CONCURRENT_TRANSACTIONS for its next
+ * transaction), otherwise as Kafka answers: NONE once the Prepare record is committed, the markers following.
  */
 export class TransactionCoordinator {
   private readonly runtime: CoordinatorRuntime<TransactionShard, TransactionLogRecord>;
   private creatingTopic: Promise<number> | null = null;
   private readonly clock: CoordinatorClock;
+  /** Transactions whose markers are being written, by transactional id. */
+  private readonly completions = new Map<string, Completion>();
+  /** Wakes the completions waiting between two rounds (close() ends them). */
+  private readonly sleepers = new Set<() => void>();
+  private closing = false;
 
   constructor(private readonly deps: TransactionCoordinatorDeps) {
     this.clock = deps.clock ?? systemClock;
@@ -169,14 +202,27 @@ export class TransactionCoordinator {
     this.runtime.unload(partition);
   }
 
-  /** Lets operations in progress finish, then unloads every partition (before the logs close). */
-  close(): Promise<void> {
-    return this.runtime.close();
+  /**
+   * Stops the marker rounds (a round under way finishes; those waiting to be sent again stop), lets operations
+   * in progress finish, then unloads every partition (before the logs close).
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const wake of [...this.sleepers]) wake();
+    await Promise.all([...this.completions.values()].map((c) => c.done));
+    await this.runtime.close();
   }
 
-  /** Resolves once no operation is queued or under way (the timers' included). */
-  idle(): Promise<void> {
-    return this.runtime.idle();
+  /**
+   * Resolves once no operation is queued or under way (the timers' included), and every transaction whose
+   * markers are being written is waiting for its next round or done.
+   */
+  async idle(): Promise<void> {
+    for (;;) {
+      await this.runtime.idle();
+      if ([...this.completions.values()].every((c) => c.sleeping)) return;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   partitionFor(transactionalId: string): number {
@@ -245,76 +291,241 @@ export class TransactionCoordinator {
   // ---- Completing transactions ----
 
   /**
-   * Writes the markers of a prepared transaction, then its Complete record. NONE once complete (or found
-   * completed already); COORDINATOR_NOT_AVAILABLE when a partition's log failed (the transaction stays
-   * prepared and the timer retries); a runtime error otherwise.
+   * Starts writing the markers of a prepared transaction, then its Complete record (or joins the completion
+   * already under way for the same Prepare record). A number when there is nothing to start: NONE when the
+   * transaction is not prepared under this producer id and epoch (completed already), else the partition's
+   * status (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS).
+   *
+   * This is the one path that completes a transaction, whether its Prepare record was just written (EndTxn, an
+   * InitProducerId or a timeout aborting) or found by replay when the partition loaded (a previous coordinator
+   * died between the records): the markers are sent outside the partition's queue, so that a leader being
+   * elected for one data partition holds up no other transaction of the coordinator.
    */
-  private async complete(transactionalId: string, producerId: bigint, producerEpoch: number): Promise<number> {
+  private startCompletion(
+    transactionalId: string,
+    producerId: bigint,
+    producerEpoch: number,
+    coordinatorEpoch?: number,
+  ): Completion | number {
     const partition = this.partitionFor(transactionalId);
-    const result = await this.write(transactionalId, 'complete transaction', async (shard) => {
-      const md = shard.prepared(transactionalId, producerId, producerEpoch);
-      if (!md) return { records: [], response: ErrorCode.NONE };
-      const errorCode = await this.writeMarkers(md, this.deps.coordinatorEpoch(partition));
-      if (errorCode !== ErrorCode.NONE) return { records: [], response: errorCode };
+    const shard = this.runtime.shard(partition);
+    if (!shard) return this.runtime.status(partition);
+    const md = shard.prepared(transactionalId, producerId, producerEpoch);
+    if (!md) return ErrorCode.NONE;
+    const running = this.completions.get(transactionalId);
+    if (running && running.md === md && running.shard === shard) return running;
+    let settleFirstRound!: (how: 'written' | 'pending' | 'lost') => void;
+    const completion: Completion = {
+      md,
+      shard,
+      firstRound: new Promise((resolve) => {
+        settleFirstRound = resolve;
+      }),
+      done: Promise.resolve(ErrorCode.NONE),
+      sleeping: false,
+    };
+    const epoch = coordinatorEpoch ?? this.deps.coordinatorEpoch(partition);
+    completion.done = this.runCompletion(partition, completion, epoch, settleFirstRound).finally(() => {
+      settleFirstRound('pending');
+      if (this.completions.get(transactionalId) === completion) this.completions.delete(transactionalId);
+    });
+    this.completions.set(transactionalId, completion);
+    return completion;
+  }
+
+  /**
+   * What EndTxn (and InitProducerId aborting an open transaction) answers once the Prepare record is committed:
+   * after the Complete record when every marker went in the first round (the client then never meets its
+   * transaction half-ended); NONE as soon as a marker must be sent again (Kafka's answer once the Prepare record
+   * is committed: the decision is made, the markers follow in the background); NOT_COORDINATOR when the partition
+   * was lost before any marker went (the next coordinator finishes it from its load, as in Kafka).
+   */
+  private async completionAnswer(
+    transactionalId: string,
+    producerId: bigint,
+    producerEpoch: number,
+    coordinatorEpoch: number,
+  ): Promise<number> {
+    const completion = this.startCompletion(transactionalId, producerId, producerEpoch, coordinatorEpoch);
+    if (typeof completion === 'number') return completion;
+    switch (await completion.firstRound) {
+      case 'lost':
+        return ErrorCode.NOT_COORDINATOR;
+      case 'pending':
+        return ErrorCode.NONE;
+      case 'written':
+        return completion.done;
+    }
+  }
+
+  /** Whether this coordinator still owns the completion: same loaded partition, coordinator epoch and Prepare record. */
+  private owns(partition: number, completion: Completion, coordinatorEpoch: number): boolean {
+    return (
+      !this.closing &&
+      this.runtime.shard(partition) === completion.shard &&
+      completion.shard.get(completion.md.transactionalId) === completion.md &&
+      this.deps.coordinatorEpoch(partition) === coordinatorEpoch &&
+      !('errorCode' in this.deps.stateLog(partition))
+    );
+  }
+
+  /**
+   * Rounds of markers until every partition has its marker (or needs none any more), then the Complete record.
+   * Each round sends the partitions still pending to their current leaders; the answers are sorted by the rules
+   * of `marker-retry.ts`; a round that leaves some to retry is followed, after a backoff growing from 100 ms to
+   * 1 s, by another, for as long as this broker coordinates the transaction at the same coordinator epoch.
+   */
+  private async runCompletion(
+    partition: number,
+    completion: Completion,
+    coordinatorEpoch: number,
+    settleFirstRound: (how: 'written' | 'pending' | 'lost') => void,
+  ): Promise<number> {
+    const { md } = completion;
+    const transactionalId = md.transactionalId;
+    const marker: TransactionMarker = {
+      producerId: md.producerId,
+      producerEpoch: md.producerEpoch,
+      coordinatorEpoch,
+      committed: md.state === TransactionState.PrepareCommit,
+    };
+    let pending: Array<{ topic: string; partition: number }> = [];
+    for (const [topic, ids] of md.partitions) for (const p of ids) pending.push({ topic, partition: p });
+    let fatal = false;
+    for (let round = 0; ; round++) {
+      if (!this.owns(partition, completion, coordinatorEpoch)) {
+        settleFirstRound(round === 0 ? 'lost' : 'pending');
+        this.deps.logger.info('no longer the coordinator of the transaction: its markers are left to the next one', {
+          transactionalId,
+          partition,
+          coordinatorEpoch,
+        });
+        return ErrorCode.NOT_COORDINATOR;
+      }
+      const results = await this.sendMarkers(pending, marker);
+      const outcome = settleMarkerRound(results, (topic, p) => this.deps.partitionExists?.(topic, p) ?? false);
+      for (const r of outcome.dropped)
+        this.deps.logger.info('transaction marker not needed: the partition is gone or takes no transactions', {
+          transactionalId,
+          ...r,
+        });
+      for (const r of outcome.fenced)
+        this.deps.logger.warn(
+          'transaction marker refused: the partition has seen a newer producer or coordinator epoch',
+          {
+            transactionalId,
+            ...r,
+          },
+        );
+      for (const r of outcome.fatal)
+        this.deps.logger.error(
+          'transaction marker failed with an error a leader never gives a marker; the transaction stays prepared',
+          {
+            transactionalId,
+            ...r,
+          },
+        );
+      if (outcome.fatal.length > 0) fatal = true;
+      pending = outcome.retry.map(({ topic, partition: p }) => ({ topic, partition: p }));
+      if (pending.length === 0) break;
+      settleFirstRound('pending');
+      const backoffMs = markerRetryBackoffMs(round);
+      for (const r of outcome.retry)
+        this.deps.logger.info("transaction marker to be sent again to the partition's leader", {
+          transactionalId,
+          ...r,
+          round,
+          backoffMs,
+        });
+      await this.sleep(completion, backoffMs);
+    }
+    if (fatal) {
+      settleFirstRound('pending');
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+    settleFirstRound('written');
+    const result = await this.write(transactionalId, 'complete transaction', (shard) => {
+      // Another load of the partition, or another epoch of it, completes the transaction itself.
+      if (shard !== completion.shard || this.deps.coordinatorEpoch(partition) !== coordinatorEpoch)
+        return { records: [], response: ErrorCode.NOT_COORDINATOR };
+      if (shard.get(transactionalId) !== md) return { records: [], response: ErrorCode.NONE };
       return { records: [shard.complete(md, this.clock.now())], response: ErrorCode.NONE };
     });
     return typeof result === 'number' ? result : result.failed;
   }
 
-  private async writeMarkers(md: TransactionMetadata, coordinatorEpoch: number): Promise<number> {
-    const commit = md.state === TransactionState.PrepareCommit;
+  /**
+   * One round: the marker to each partition, in this broker's log if it leads it, else through its leader; all
+   * at once, so that one partition waiting for its in-sync replicas holds up no other.
+   */
+  private async sendMarkers(
+    partitions: ReadonlyArray<{ topic: string; partition: number }>,
+    marker: TransactionMarker,
+  ): Promise<MarkerPartitionResult[]> {
+    const local: Array<Promise<MarkerPartitionResult>> = [];
     const remote: Array<{ topic: string; partition: number }> = [];
-    for (const [topic, ids] of md.partitions) {
-      for (const partition of ids) {
-        const log = this.deps.partitionLog(topic, partition);
-        if (!log) {
-          remote.push({ topic, partition });
-          continue;
-        }
-        try {
-          await log.appendMarker(
-            { producerId: md.producerId, producerEpoch: md.producerEpoch, coordinatorEpoch, aborted: !commit },
-            { sync: this.deps.syncWrites },
-          );
-          this.deps.onMarkerWritten(topic, partition, md.producerId, commit);
-        } catch (error) {
-          if (!(error instanceof ProducerStateError)) {
-            this.deps.logger.error('could not write a transaction marker', { topic, partition, error: error as Error });
-            return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-          }
-          this.deps.logger.warn('transaction marker refused', { topic, partition, reason: error.message });
-        }
-      }
+    for (const { topic, partition } of partitions) {
+      const log = this.deps.partitionLog(topic, partition);
+      if (log) local.push(this.appendLocalMarker(log, topic, partition, marker));
+      else remote.push({ topic, partition });
     }
-    if (remote.length === 0 || !this.deps.writeRemoteMarkers) return ErrorCode.NONE;
-    const results = await this.deps.writeRemoteMarkers(remote, {
-      producerId: md.producerId,
-      producerEpoch: md.producerEpoch,
-      coordinatorEpoch,
-      committed: commit,
-    });
-    let errorCode: number = ErrorCode.NONE;
-    for (const { topic, partition, errorCode: code } of results) {
-      // UNKNOWN_TOPIC_OR_PARTITION: deleted since, nothing to mark.
-      if (code === ErrorCode.NONE || code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) continue;
-      if (RETRIABLE_MARKER_ERRORS.has(code)) {
-        this.deps.logger.error('could not write a transaction marker on its leader; the transaction stays prepared', {
-          topic,
-          partition,
-          errorCode: code,
-        });
-        errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
-      } else this.deps.logger.warn('transaction marker refused', { topic, partition, errorCode: code });
-    }
-    return errorCode;
+    let remoteResults: Promise<MarkerPartitionResult[]> = Promise.resolve([]);
+    if (remote.length > 0 && this.deps.writeRemoteMarkers) remoteResults = this.deps.writeRemoteMarkers(remote, marker);
+    else if (remote.length > 0)
+      remoteResults = Promise.resolve(remote.map((p) => ({ ...p, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })));
+    const [written, sent] = await Promise.all([Promise.all(local), remoteResults]);
+    return [...written, ...sent];
   }
 
-  /** Queues the completion of every transaction of the partition left prepared. */
+  private async appendLocalMarker(
+    log: NonNullable<ReturnType<TransactionCoordinatorDeps['partitionLog']>>,
+    topic: string,
+    partition: number,
+    marker: TransactionMarker,
+  ): Promise<MarkerPartitionResult> {
+    try {
+      await log.appendMarker(
+        {
+          producerId: marker.producerId,
+          producerEpoch: marker.producerEpoch,
+          coordinatorEpoch: marker.coordinatorEpoch,
+          aborted: !marker.committed,
+        },
+        { sync: this.deps.syncWrites },
+      );
+      this.deps.onMarkerWritten(topic, partition, marker.producerId, marker.committed);
+      return { topic, partition, errorCode: ErrorCode.NONE };
+    } catch (error) {
+      if (!(error instanceof ProducerStateError || error instanceof KafkaError))
+        this.deps.logger.error('could not write a transaction marker', { topic, partition, error: error as Error });
+      return { topic, partition, errorCode: markerErrorCode(error) };
+    }
+  }
+
+  /** Waits `ms` on the coordinator's clock between two rounds; cut short by close(). */
+  private sleep(completion: Completion, ms: number): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    return new Promise((resolve) => {
+      completion.sleeping = true;
+      const wake = () => {
+        this.sleepers.delete(wake);
+        this.clock.clearTimeout(handle);
+        completion.sleeping = false;
+        resolve();
+      };
+      const handle: TimerHandle = this.clock.setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+
+  /** Starts (or joins) the completion of every transaction of the partition left prepared. */
   private completePrepared(partition: number): void {
     const shard = this.runtime.shard(partition);
     if (!shard) return;
     for (const md of [...shard.preparedTransactions()]) {
-      void this.complete(md.transactionalId, md.producerId, md.producerEpoch).then((errorCode) => {
+      const completion = this.startCompletion(md.transactionalId, md.producerId, md.producerEpoch);
+      if (typeof completion === 'number') continue;
+      void completion.done.then((errorCode) => {
         if (errorCode !== ErrorCode.NONE && errorCode !== ErrorCode.NOT_COORDINATOR)
           this.deps.logger.warn('a prepared transaction is not complete yet', {
             transactionalId: md.transactionalId,
@@ -373,6 +584,8 @@ export class TransactionCoordinator {
     if (timeoutMs <= 0 || timeoutMs > this.settings.maxTimeoutMs) return fail(ErrorCode.INVALID_TRANSACTION_TIMEOUT);
     const coordinatorError = await this.coordinatorError(transactionalId);
     if (coordinatorError !== ErrorCode.NONE) return fail(coordinatorError);
+    // The coordinator epoch the Prepare record (if any) is written under: the markers go only if it still holds.
+    const coordinatorEpoch = this.deps.coordinatorEpoch(this.partitionFor(transactionalId));
     const result = await this.write(transactionalId, 'init producer id', async (shard) => {
       // A producer id block may have to be taken from the metadata store; the partition's queue waits.
       const newProducerId = shard.needsNewProducerId(transactionalId)
@@ -383,7 +596,7 @@ export class TransactionCoordinator {
     if ('failed' in result) return fail(result.failed);
     if (result.completeFirst) {
       const md = this.runtime.shard(this.partitionFor(transactionalId))?.get(transactionalId);
-      if (md) await this.complete(transactionalId, md.producerId, md.producerEpoch);
+      if (md) await this.completionAnswer(transactionalId, md.producerId, md.producerEpoch, coordinatorEpoch);
     }
     return { errorCode: result.errorCode, producerId: result.producerId, producerEpoch: result.producerEpoch };
   }
@@ -415,12 +628,14 @@ export class TransactionCoordinator {
   ): Promise<number> {
     const coordinatorError = await this.coordinatorError(transactionalId);
     if (coordinatorError !== ErrorCode.NONE) return coordinatorError;
+    // As Kafka: the coordinator epoch before the Prepare record; lost by the time it is committed, NOT_COORDINATOR.
+    const coordinatorEpoch = this.deps.coordinatorEpoch(this.partitionFor(transactionalId));
     const result = await this.write(transactionalId, 'end transaction', (shard) =>
       shard.endTransaction(transactionalId, producerId, producerEpoch, commit, this.clock.now()),
     );
     if ('failed' in result) return result.failed;
     if (!result.completeFirst) return result.errorCode;
-    return this.complete(transactionalId, producerId, producerEpoch);
+    return this.completionAnswer(transactionalId, producerId, producerEpoch, coordinatorEpoch);
   }
 
   /**

@@ -181,6 +181,13 @@ class World {
     return [...this.coordinator.list()].find((md) => md.transactionalId === id);
   }
 
+  /** The transactional ids held in PrepareCommit or PrepareAbort. */
+  prepared(): string[] {
+    return [...this.coordinator.list()]
+      .filter((md) => md.state === TransactionState.PrepareCommit || md.state === TransactionState.PrepareAbort)
+      .map((md) => md.transactionalId);
+  }
+
   /** The producer id and epoch a call uses: the client's own, or one from before (a zombie). */
   producer(id: string, which: 'current' | 'stale'): { producerId: bigint; producerEpoch: number } {
     const client = this.clients.get(id) ?? { producerId: 999n, producerEpoch: 0 };
@@ -276,9 +283,13 @@ class World {
         answer = await this.coordinator.endTransaction(id, producerId, producerEpoch, a.commit);
         if (answer === ErrorCode.NONE) {
           const md = this.held(id);
-          assert.equal(md?.state, a.commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort);
+          // Complete, or (Kafka's answer once the Prepare record is committed) prepared with the same decision
+          // while a marker the first round could not write is sent again.
+          const prepared = a.commit ? TransactionState.PrepareCommit : TransactionState.PrepareAbort;
+          const completed = a.commit ? TransactionState.CompleteCommit : TransactionState.CompleteAbort;
+          assert.ok(md?.state === completed || md?.state === prepared, `state ${md?.state} after EndTxn`);
           assert.equal(md?.producerEpoch, producerEpoch);
-          if (before?.state === TransactionState.Ongoing)
+          if (md?.state === completed && before?.state === TransactionState.Ongoing)
             for (const [topic, ids] of before.partitions)
               for (const partition of ids)
                 assert.ok(
@@ -335,6 +346,16 @@ test('transaction coordinator: the state held equals the replay of the records w
         reloads += world.logs.filter((l, i) => appendsBefore[i] !== null && l.nextFault === null).length;
       }
       world.checkMarkers();
+      // Liveness: once the partitions take markers again, every prepared transaction completes (the rounds
+      // retry on the coordinator's clock, at most a second apart).
+      world.failMarker.clear();
+      for (let i = 0; i < 5 && world.prepared().length > 0; i++) {
+        world.clock.advance(1000);
+        await world.coordinator.idle();
+      }
+      assert.deepEqual(world.prepared(), [], 'transactions left prepared');
+      world.checkMarkers();
+      world.checkReplay();
       await world.coordinator.close();
     }),
     { numRuns: 2000 },
