@@ -177,7 +177,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
     }
     if (operations.length === 0) return { succeeded: true, revision: this.currentRevision };
     for (const op of operations) {
-      if (op.type === 'put' && op.lease && !this.leases.has(op.lease)) throw new Error(`lease ${op.lease} not found`);
+      if (op.type === 'put' && op.lease && !this.leases.has(op.lease)) throw new LeaseLostError(op.lease);
     }
     const entry: JournalEntry = {
       revision: this.currentRevision + 1,

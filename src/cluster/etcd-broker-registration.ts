@@ -191,7 +191,7 @@ export class BrokerRegistrar {
         }
         return;
       }
-      if (e instanceof LeaseLostError || /lost|not found/i.test((e as Error).message)) this.lose(e as Error);
+      if (e instanceof LeaseLostError) this.lose(e);
       // Any other answer (a refused request) leaves the lease as it is until the store says it is gone.
     }
   }
@@ -214,14 +214,10 @@ export class BrokerRegistrar {
   /**
    * After the lease was lost: revokes it in case etcd still holds it (the broker only lost touch for a session,
    * and etcd, restarted, renewed its leases), so that its registration goes now and a new one need not wait for
-   * it to expire. A lease etcd no longer knows is fine; an unreachable etcd throws.
+   * it to expire. A lease etcd no longer knows is fine (the store's revoke says so); an unreachable etcd throws.
    */
   async revokeLostLease(): Promise<void> {
-    try {
-      await this.store.revokeLease(this.lease);
-    } catch (e) {
-      if (!/lost|not found/i.test((e as Error).message)) throw e;
-    }
+    await this.store.revokeLease(this.lease);
   }
 
   /** A clean stop: the registration goes now rather than at the end of the session. */

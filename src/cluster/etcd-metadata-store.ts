@@ -212,7 +212,21 @@ export class EtcdMetadataStore implements MetadataStore {
   }
 
   async txn(compares: Compare[], operations: Operation[]): Promise<TxnResult> {
-    const r = await this.call<{ header?: EtcdHeader; succeeded?: boolean }>('/v3/kv/txn', {
+    let r: { header?: EtcdHeader; succeeded?: boolean };
+    try {
+      r = await this.txnCall(compares, operations);
+    } catch (e) {
+      // etcd refuses the whole transaction when a put names a lease it no longer knows.
+      const leased = operations.flatMap((op) => (op.type === 'put' && op.lease ? [op.lease] : []))[0];
+      if (leased && e instanceof EtcdRequestError && /lease not found/.test(e.message))
+        throw new LeaseLostError(leased);
+      throw e;
+    }
+    return { succeeded: r.succeeded === true, revision: Number(r.header?.revision ?? 0) };
+  }
+
+  private txnCall(compares: Compare[], operations: Operation[]): Promise<{ header?: EtcdHeader; succeeded?: boolean }> {
+    return this.call<{ header?: EtcdHeader; succeeded?: boolean }>('/v3/kv/txn', {
       compare: compares.map((c) => ({
         key: b64(this.prefix + c.key),
         target: 'MOD',
@@ -231,7 +245,6 @@ export class EtcdMetadataStore implements MetadataStore {
           : { request_delete_range: { key: b64(this.prefix + op.key) } },
       ),
     });
-    return { succeeded: r.succeeded === true, revision: Number(r.header?.revision ?? 0) };
   }
 
   watch(

@@ -64,9 +64,14 @@ export interface MetadataStore {
     listener: (events: WatchEvent[], revision: number) => void,
     onError?: (error: Error) => void,
   ): () => void;
-  /** A lease that expires unless kept alive within `ttlMs`; keys put with it are deleted when it expires. */
+  /**
+   * A lease that expires unless kept alive within `ttlMs`; keys put with it are deleted when it expires. A put
+   * with a lease the store no longer knows throws LeaseLostError.
+   */
   grantLease(ttlMs: number): Promise<number>;
+  /** Renews the lease; a lease the store no longer knows (expired, revoked) throws LeaseLostError. */
   keepAlive(lease: number): Promise<void>;
+  /** Deletes the lease and its keys; a lease the store no longer knows is already what this wants, not an error. */
   revokeLease(lease: number): Promise<void>;
   /** Current revision of the store. */
   revision(): Promise<number>;

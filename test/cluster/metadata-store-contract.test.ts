@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { EmbeddedMetadataStore } from '../../src/cluster/embedded-metadata-store.js';
 import { EtcdMetadataStore, WatchCompactedError } from '../../src/cluster/etcd-metadata-store.js';
-import { createIfAbsent, type MetadataStore, type WatchEvent } from '../../src/cluster/metadata-store.js';
+import {
+  createIfAbsent,
+  LeaseLostError,
+  type MetadataStore,
+  type WatchEvent,
+} from '../../src/cluster/metadata-store.js';
 import { TopicMetadata } from '../../src/cluster/topic-metadata.js';
 import { withTempDir } from '../storage/helpers.js';
 import { etcdUnavailable, startEtcd, withEtcd } from './etcd.js';
@@ -116,7 +121,11 @@ for (const impl of implementations) {
         await store.keepAlive(lease);
         await store.revokeLease(lease);
         assert.equal(await store.get('/brokers/0'), null);
-        await assert.rejects(store.keepAlive(lease));
+        // A lease gone is one answer on every store: LeaseLostError, and a second revoke is no error.
+        await assert.rejects(store.keepAlive(lease), LeaseLostError);
+        await assert.rejects(store.txn([], [{ type: 'put', key: '/brokers/0', value: 'late', lease }]), LeaseLostError);
+        assert.equal(await store.get('/brokers/0'), null);
+        await store.revokeLease(lease);
 
         const short = await store.grantLease(1000);
         await store.txn([], [{ type: 'put', key: '/brokers/1', value: 'alive', lease: short }]);
