@@ -185,11 +185,22 @@ function pkcs12Kdf(
   return Buffer.concat(out).subarray(0, bytes);
 }
 
-/** PKCS#12's RC2 schemes: RC2's effective key bits, which are also the derived key's length. */
-const RC2_SCHEMES: Record<string, number> = {
-  [OID.pbeWithSha1And40BitRc2Cbc]: 40,
-  [OID.pbeWithSha1And128BitRc2Cbc]: 128,
-};
+/**
+ * PKCS#12's own password-based schemes (RFC 7292, appendix B): the derived key's length, and the cipher. For RC2
+ * the key's length in bits is also its effective key bits.
+ */
+const PKCS12_PBE_SCHEMES: Record<string, { keyBytes: number; decrypt(key: Buffer, iv: Buffer, data: Buffer): Buffer }> =
+  {
+    [OID.pbeWithSha1And3KeyTripleDesCbc]: {
+      keyBytes: 24,
+      decrypt: (key, iv, data) => {
+        const d = createDecipheriv('des-ede3-cbc', key, iv);
+        return Buffer.concat([d.update(data), d.final()]);
+      },
+    },
+    [OID.pbeWithSha1And40BitRc2Cbc]: { keyBytes: 5, decrypt: (key, iv, data) => decryptRc2Cbc(key, 40, iv, data) },
+    [OID.pbeWithSha1And128BitRc2Cbc]: { keyBytes: 16, decrypt: (key, iv, data) => decryptRc2Cbc(key, 128, iv, data) },
+  };
 
 function decrypt(algorithm: Der, encrypted: Buffer, password: string | null): Buffer {
   const algOid = oid(child(algorithm, 0));
@@ -213,25 +224,15 @@ function decrypt(algorithm: Der, encrypted: Buffer, password: string | null): Bu
     const d = createDecipheriv(cipher.name, key, child(scheme, 1).value);
     return Buffer.concat([d.update(encrypted), d.final()]);
   }
-  if (algOid === OID.pbeWithSha1And3KeyTripleDesCbc) {
+  const scheme = PKCS12_PBE_SCHEMES[algOid];
+  if (scheme !== undefined) {
     const params = child(algorithm, 1);
     const salt = child(params, 0).value;
     const iterations = integer(child(params, 1));
     const pw = bmpPassword(password);
-    const key = pkcs12Kdf(pw, salt, 1, iterations, 24, 'sha1', 64);
+    const key = pkcs12Kdf(pw, salt, 1, iterations, scheme.keyBytes, 'sha1', 64);
     const iv = pkcs12Kdf(pw, salt, 2, iterations, 8, 'sha1', 64);
-    const d = createDecipheriv('des-ede3-cbc', key, iv);
-    return Buffer.concat([d.update(encrypted), d.final()]);
-  }
-  const rc2Bits = RC2_SCHEMES[algOid];
-  if (rc2Bits !== undefined) {
-    const params = child(algorithm, 1);
-    const salt = child(params, 0).value;
-    const iterations = integer(child(params, 1));
-    const pw = bmpPassword(password);
-    const key = pkcs12Kdf(pw, salt, 1, iterations, rc2Bits / 8, 'sha1', 64);
-    const iv = pkcs12Kdf(pw, salt, 2, iterations, 8, 'sha1', 64);
-    return decryptRc2Cbc(key, rc2Bits, iv, encrypted);
+    return scheme.decrypt(key, iv, encrypted);
   }
   throw new Pkcs12Error(`its contents are encrypted with an unknown algorithm ${algOid}`);
 }
