@@ -173,6 +173,36 @@ test(
             'Status of partition reassignment:\nReassignment of partition moving-0 is still in progress.\n',
           );
 
+          // As Kafka's tool, --execute while a move is in progress needs --additional: refused without it, and
+          // nothing started; with it the file of the move in progress can be given again (how Kafka's tool changes
+          // a throttle), leaving the move as it was.
+          const second = join(files, 'second.json');
+          await writeFile(
+            second,
+            JSON.stringify({ version: 1, partitions: [{ topic: 'moving', partition: 1, replicas: [3, 1] }] }),
+          );
+          const busy = await samsa(
+            ['reassign-partitions', '--bootstrap-server', bootstrap, '--execute'].concat([
+              '--reassignment-json-file',
+              second,
+            ]),
+          );
+          assert.equal(busy.code, 1, busy.stdout);
+          assert.match(
+            busy.stderr,
+            /Cannot execute because there is an existing partition assignment\. {2}Use --additional/,
+          );
+          assert.deepEqual(partition(1).adding, []);
+          const again = await samsa(
+            ['reassign-partitions', '--bootstrap-server', bootstrap, '--execute'].concat([
+              '--additional',
+              '--reassignment-json-file',
+              plan,
+            ]),
+          );
+          assert.equal(again.code, 0, again.stderr);
+          assert.deepEqual(partition(0).replicas, [2, 3, 1]);
+
           // Partition 1 moved to {3,1} with KafkaJS, then cancelled with the tool: back to {1,2}.
           await admin.alterPartitionReassignments({
             topics: [{ topic: 'moving', partitionAssignment: [{ partition: 1, replicas: [3, 1] }] }],

@@ -12,7 +12,7 @@ import { incrementalAlterConfigs } from './configs.js';
 
 const REASSIGN_USAGE = `usage: samsa reassign-partitions --bootstrap-server HOST:PORT
          (--generate --topics-to-move-json-file FILE --broker-list 1,2,3 [--disable-rack-aware]
-          | --execute --reassignment-json-file FILE [--throttle BYTES_PER_SEC]
+          | --execute --reassignment-json-file FILE [--throttle BYTES_PER_SEC] [--additional]
           | --verify --reassignment-json-file FILE [--preserve-throttles]
           | --cancel --reassignment-json-file FILE [--preserve-throttles] | --list)
 
@@ -24,6 +24,8 @@ are complete; --cancel stops those in progress, back to their replicas before; -
 --throttle bounds the replication traffic of the moves (KIP-73): it sets leader.replication.throttled.rate and
 follower.replication.throttled.rate on the brokers involved and the throttled-replicas lists on the moving topics;
 --verify removes them once every move is complete (unless --preserve-throttles), as does --cancel.
+--execute refuses to start while other moves are in progress, unless --additional is given (also the way to
+change the throttle of moves in progress, by executing their file again).
 --replica-alter-log-dirs-throttle is ignored: Samsa does not move replicas between log dirs.
 
 ${COMMAND_CONFIG_HELP}`;
@@ -43,6 +45,8 @@ const FLAGS = {
   // KIP-73: the moves' replication throttle (bytes/s), set by --execute and cleared by --verify.
   throttle: 'value',
   'replica-alter-log-dirs-throttle': 'value',
+  // Kafka's: --execute while other moves are in progress, adding to them.
+  additional: 'switch',
   // Kafka's: throttles are cleared by --verify and --cancel unless this is given.
   'preserve-throttles': 'switch',
 } as const;
@@ -338,14 +342,22 @@ async function generate(admin: Admin, flags: ParsedFlags): Promise<void> {
   console.log(`Proposed partition reassignment configuration\n${reassignmentJson(proposed)}`);
 }
 
+/** Kafka's words when --execute finds moves in progress and --additional is not given. */
+const EXISTING_REASSIGNMENT_MESSAGE =
+  'Cannot execute because there is an existing partition assignment.  Use --additional to override this and ' +
+  'create a new partition assignment in addition to the existing one. The --additional flag can also be used to ' +
+  'change the throttle by resubmitting the current reassignment.';
+
 async function execute(
   admin: Admin,
   bootstrap: string[],
   security: ClientSecurity,
-  file: string,
-  throttle: string | null,
+  target: PartitionReplicas[],
+  options: { throttle: string | null; additional: boolean },
 ): Promise<void> {
-  const target = parseReassignmentJson(await readFile(file, 'utf8'));
+  if (!options.additional && (await ongoing(admin, bootstrap, security)).size > 0)
+    throw new ToolError(EXISTING_REASSIGNMENT_MESSAGE);
+  const throttle = options.throttle;
   const current = await currentReplicas(
     admin,
     target.map((p) => p.topic),
@@ -370,8 +382,12 @@ async function execute(
   console.log(`Successfully started partition reassignment${started.length === 1 ? '' : 's'} for ${started.join(',')}`);
 }
 
-async function verify(admin: Admin, bootstrap: string[], security: ClientSecurity, file: string): Promise<boolean> {
-  const target = parseReassignmentJson(await readFile(file, 'utf8'));
+async function verify(
+  admin: Admin,
+  bootstrap: string[],
+  security: ClientSecurity,
+  target: PartitionReplicas[],
+): Promise<boolean> {
   const moving = await ongoing(admin, bootstrap, security);
   const current = await currentReplicas(
     admin,
@@ -398,8 +414,12 @@ async function verify(admin: Admin, bootstrap: string[], security: ClientSecurit
   return done;
 }
 
-async function cancel(admin: Admin, bootstrap: string[], security: ClientSecurity, file: string): Promise<void> {
-  const target = parseReassignmentJson(await readFile(file, 'utf8'));
+async function cancel(
+  admin: Admin,
+  bootstrap: string[],
+  security: ClientSecurity,
+  target: PartitionReplicas[],
+): Promise<void> {
   const moving = await ongoing(admin, bootstrap, security);
   const active = target.filter((p) => moving.has(name(p)));
   if (active.length === 0) {
@@ -445,6 +465,8 @@ export async function runReassignPartitions(argv: string[]): Promise<number> {
     action = actions[0]!;
     if (flags.values.has('throttle') && action !== 'execute')
       throw new UsageError('--throttle can only be used with --execute');
+    if (flags.switches.has('additional') && action !== 'execute')
+      throw new UsageError('--additional can only be used with --execute');
     parseThrottle(flags.values.get('throttle'));
     if (['execute', 'verify', 'cancel'].includes(action) && !flags.values.get('reassignment-json-file')) {
       throw new UsageError(`--${action} needs --reassignment-json-file`);
@@ -455,26 +477,25 @@ export async function runReassignPartitions(argv: string[]): Promise<number> {
   }
   const admin = await adminClient(bootstrap, security);
   try {
-    const file = flags.values.get('reassignment-json-file') ?? '';
+    const file = flags.values.get('reassignment-json-file');
+    const target = file === undefined ? [] : parseReassignmentJson(await readFile(file, 'utf8'));
+    const topics = target.map((p) => p.topic);
     if (action === 'generate') await generate(admin, flags);
     else if (action === 'execute') {
       if (flags.values.has('replica-alter-log-dirs-throttle'))
         console.error(
           'samsa reassign-partitions: --replica-alter-log-dirs-throttle is ignored: Samsa does not move replicas between log dirs',
         );
-      await execute(admin, bootstrap, security, file, parseThrottle(flags.values.get('throttle')));
+      await execute(admin, bootstrap, security, target, {
+        throttle: parseThrottle(flags.values.get('throttle')),
+        additional: flags.switches.has('additional'),
+      });
     } else if (action === 'verify') {
-      const done = await verify(admin, bootstrap, security, file);
-      if (done && !flags.switches.has('preserve-throttles')) {
-        const topics = parseReassignmentJson(await readFile(file, 'utf8')).map((p) => p.topic);
-        await clearThrottles(admin, topics);
-      }
+      const done = await verify(admin, bootstrap, security, target);
+      if (done && !flags.switches.has('preserve-throttles')) await clearThrottles(admin, topics);
     } else if (action === 'cancel') {
-      await cancel(admin, bootstrap, security, file);
-      if (!flags.switches.has('preserve-throttles')) {
-        const topics = parseReassignmentJson(await readFile(file, 'utf8')).map((p) => p.topic);
-        await clearThrottles(admin, topics);
-      }
+      await cancel(admin, bootstrap, security, target);
+      if (!flags.switches.has('preserve-throttles')) await clearThrottles(admin, topics);
     } else await list(admin, bootstrap, security);
     return 0;
   } catch (e) {
