@@ -10,7 +10,7 @@ import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
 import { consumeWithKcat } from '../integration/clients.js';
-import { RawClient } from '../integration/raw-client.js';
+import { fetchRequest, RawClient } from '../integration/raw-client.js';
 import { eventually, kafkaFor } from './cluster-helpers.js';
 import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd.js';
 
@@ -327,15 +327,15 @@ test('followers refuse client produces, and fetches without a rack (Fetch v10-),
     const p = produced.responses[0]!.partitionResponses[0]!;
     assert.equal(p.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
     assert.deepEqual(p.currentLeader, { leaderId: leader, leaderEpoch: epoch });
-    const old = await c.request(apis.Fetch, 10, fetchRequest('roles', -1));
+    const old = await c.request(apis.Fetch, 10, fetchRequest('roles', {}, { currentLeaderEpoch: -1 }));
     assert.equal(old.responses[0]!.partitions[0]!.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
     await eventually('the follower serves a consumer', async () => {
-      const served = await c.request(apis.Fetch, 12, fetchRequest('roles', -1));
+      const served = await c.request(apis.Fetch, 12, fetchRequest('roles', {}, { currentLeaderEpoch: -1 }));
       return served.responses[0]!.partitions[0]!.errorCode === ErrorCode.NONE ? true : undefined;
     });
   });
   await withRaw(outsider, async (c) => {
-    const fetched = await c.request(apis.Fetch, 12, fetchRequest('roles', -1));
+    const fetched = await c.request(apis.Fetch, 12, fetchRequest('roles', {}, { currentLeaderEpoch: -1 }));
     const f = fetched.responses[0]!.partitions[0]!;
     assert.equal(f.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
     assert.equal(f.currentLeader.leaderId, leader);
@@ -344,10 +344,10 @@ test('followers refuse client produces, and fetches without a rack (Fetch v10-),
   await withRaw(leaderBroker, async (c) => {
     // The leader serves once its own watch has created the log (the topic was created through broker 1).
     await eventually('the leader serves the partition', async () => {
-      const current = await c.request(apis.Fetch, 12, fetchRequest('roles', epoch));
+      const current = await c.request(apis.Fetch, 12, fetchRequest('roles', {}, { currentLeaderEpoch: epoch }));
       return current.responses[0]!.partitions[0]!.errorCode === ErrorCode.NONE ? true : undefined;
     });
-    const newer = await c.request(apis.Fetch, 12, fetchRequest('roles', epoch + 1));
+    const newer = await c.request(apis.Fetch, 12, fetchRequest('roles', {}, { currentLeaderEpoch: epoch + 1 }));
     assert.equal(newer.responses[0]!.partitions[0]!.errorCode, ErrorCode.UNKNOWN_LEADER_EPOCH);
   });
 });
@@ -453,45 +453,16 @@ test('leadership moved in the topic record (as the controller will): the old lea
   assert.equal(bytes.includes(Buffer.from('divergent-1')), false);
   assert.equal(bytes.includes(Buffer.from('new-leader')), true);
   // A client still on epoch 0 is fenced by the new leader (epoch 1).
-  const stale = await withRaw(fresh, (c) => c.request(apis.Fetch, 12, fetchRequest('moved', 0)));
+  const stale = await withRaw(fresh, (c) =>
+    c.request(apis.Fetch, 12, fetchRequest('moved', {}, { currentLeaderEpoch: 0 })),
+  );
   assert.equal(stale.responses[0]!.partitions[0]!.errorCode, ErrorCode.FENCED_LEADER_EPOCH);
   // The old leader refuses clients that do not read from followers now (Fetch v10-), and serves the others as a
   // follower (KIP-392) at the new epoch: one still on epoch 0 is fenced there too.
-  const p = await withRaw(old, (c) => c.request(apis.Fetch, 10, fetchRequest('moved', -1)));
+  const p = await withRaw(old, (c) => c.request(apis.Fetch, 10, fetchRequest('moved', {}, { currentLeaderEpoch: -1 })));
   assert.equal(p.responses[0]!.partitions[0]!.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
-  const staleThere = await withRaw(old, (c) => c.request(apis.Fetch, 12, fetchRequest('moved', 0)));
+  const staleThere = await withRaw(old, (c) =>
+    c.request(apis.Fetch, 12, fetchRequest('moved', {}, { currentLeaderEpoch: 0 })),
+  );
   assert.equal(staleThere.responses[0]!.partitions[0]!.errorCode, ErrorCode.FENCED_LEADER_EPOCH);
 });
-
-function fetchRequest(topic: string, currentLeaderEpoch: number, replicaId = -1) {
-  return {
-    clusterId: null,
-    replicaId,
-    replicaState: { replicaId: -1, replicaEpoch: -1n },
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes: 1 << 20,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic,
-        topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
-        partitions: [
-          {
-            partition: 0,
-            currentLeaderEpoch,
-            fetchOffset: 0n,
-            lastFetchedEpoch: -1,
-            logStartOffset: -1n,
-            partitionMaxBytes: 1 << 20,
-            replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA',
-          },
-        ],
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: '',
-  };
-}

@@ -8,7 +8,7 @@ import kafkajs from 'kafkajs';
 import { type Broker, ErrorCode, startBroker } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
 import { createTopics, PYTHON } from './clients.js';
-import { RawClient } from './raw-client.js';
+import { fetchRequest, RawClient } from './raw-client.js';
 
 const { Kafka, logLevel } = kafkajs;
 const run = promisify(execFile);
@@ -70,36 +70,7 @@ test('OffsetForLeaderEpoch is advertised and answers from the leader epochs of t
     assert.equal(unknown.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
 
     // The batches a consumer fetches carry the epoch they were written under.
-    const fetched = await client.request(apis.Fetch, 11, {
-      clusterId: null,
-      replicaId: -1,
-      replicaState: { replicaId: -1, replicaEpoch: -1n },
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 1 << 20,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [
-        {
-          topic,
-          topicId: '00000000-0000-0000-0000-000000000000',
-          partitions: [
-            {
-              partition: 0,
-              currentLeaderEpoch: 0,
-              fetchOffset: 0n,
-              lastFetchedEpoch: -1,
-              logStartOffset: -1n,
-              partitionMaxBytes: 1 << 20,
-              replicaDirectoryId: '00000000-0000-0000-0000-000000000000',
-            },
-          ],
-        },
-      ],
-      forgottenTopicsData: [],
-      rackId: '',
-    });
+    const fetched = await client.request(apis.Fetch, 11, fetchRequest(topic, {}, { currentLeaderEpoch: 0 }));
     const records = fetched.responses[0]!.partitions[0]!.records!;
     assert.ok(records.length > 61);
     assert.equal(records.readInt32BE(12), 0, 'partition leader epoch of the first batch');
