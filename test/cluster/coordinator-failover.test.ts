@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { apis } from '../../src/protocol/generated/index.js';
 import { fastTempRoot, readPartition } from '../chaos/harness.js';
+import { samsa } from '../integration/cli.js';
 import {
   type ClusterBroker,
   coordinatorOf,
@@ -192,6 +193,16 @@ async function describeTransactions(topic: string, partition: number, transactio
     } finally {
       client.close();
     }
+  }
+  // What each replica's files hold (batches, markers, producer snapshots): whether a marker is missing from a log
+  // or missing from the producer state built from it.
+  for (const b of brokers) {
+    const partitionDir = join(dir, `broker-${b.nodeId}`, `${topic}-${partition}`);
+    const files = (await readdir(partitionDir).catch(() => [] as string[]))
+      .filter((f) => f.endsWith('.log') || f.endsWith('.snapshot'))
+      .map((f) => join(partitionDir, f));
+    const dumped = files.length > 0 ? await samsa(['dump-log', '--deep-iteration', '--files', files.join(',')]) : null;
+    lines.push(`broker ${b.nodeId} files of ${topic}-${partition}:\n${dumped?.stdout.trim() ?? '(none)'}`);
   }
   return lines.join('\n');
 }
