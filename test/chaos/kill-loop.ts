@@ -192,7 +192,15 @@ export function startIdempotentProducer(
         new Promise<Ack>((resolve) => waiters.push({ partition, resolve })),
         PROGRESS_TIMEOUT_MS,
         partition === undefined ? 'a write acknowledged' : `a write to partition ${partition} acknowledged`,
-      ),
+      ).catch((e: unknown) => {
+        // Stuck: what the producer said (librdkafka's warnings, failed deliveries) is where to look first.
+        const said = stderr.trim().split('\n').slice(-40).join('\n');
+        throw new Error(
+          `${(e as Error).message}; ${acks.length} acknowledged before, producer errors: ${
+            errors.slice(-10).join('; ') || 'none'
+          }; producer stderr (last lines):\n${said || '(empty)'}`,
+        );
+      }),
     async stop() {
       child.stdin.end('stop\n');
       await withTimeout(exited, 180_000, 'the producer flush');
