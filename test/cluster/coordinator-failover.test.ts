@@ -204,6 +204,24 @@ async function describeTransactions(topic: string, partition: number, transactio
     const dumped = files.length > 0 ? await samsa(['dump-log', '--deep-iteration', '--files', files.join(',')]) : null;
     lines.push(`broker ${b.nodeId} files of ${topic}-${partition}:\n${dumped?.stdout.trim() ?? '(none)'}`);
   }
+  // Each replica's __transaction_state records of these transactions: the partitions each state named, and which
+  // coordinator epochs wrote them.
+  for (const b of brokers) {
+    const brokerDir = join(dir, `broker-${b.nodeId}`);
+    const stateDirs = (await readdir(brokerDir).catch(() => [] as string[])).filter((d) =>
+      d.startsWith('__transaction_state-'),
+    );
+    const files: string[] = [];
+    for (const d of stateDirs)
+      for (const f of await readdir(join(brokerDir, d)).catch(() => [] as string[]))
+        if (f.endsWith('.log')) files.push(join(brokerDir, d, f));
+    if (files.length === 0) continue;
+    const dumped = await samsa(['dump-log', '--transaction-log-decoder', '--files', files.join(',')]);
+    const records = dumped.stdout
+      .split('\n')
+      .filter((l) => transactionalIds.some((id) => l.includes(id)) || l.startsWith('Dumping'));
+    lines.push(`broker ${b.nodeId} __transaction_state records:\n${records.join('\n')}`);
+  }
   return lines.join('\n');
 }
 
