@@ -13,7 +13,7 @@ import { authorizerSuite } from './authorizer.js';
 import { brokerSuite, buildLoadgen, loopbackMBps } from './broker.js';
 import { buildDist } from './broker-process.js';
 import { clientsSuite } from './clients.js';
-import { latencySuite } from './latency.js';
+import { latencySuite, waitedRows } from './latency.js';
 import { type BenchRow, formatTable, memcpyMBps } from './lib.js';
 import { diskMBps, nodeLoopbackMBps, syncAppendLatencyMs } from './machine.js';
 import { memorySuite } from './memory.js';
@@ -81,6 +81,7 @@ async function main(): Promise<void> {
     { workload: 'machine: append 1 KiB + fdatasync, latency p50', figure: sync.p50, unit: 'ms' },
     { workload: 'machine: append 1 KiB + fdatasync, latency p99', figure: sync.p99, unit: 'ms' },
     { workload: 'machine: append 1 KiB + fdatasync, latency p99.9', figure: sync.p999, unit: 'ms' },
+    ...waitedRows(sync),
     { workload: 'machine: loopback TCP, process to process (C, 1 MiB writes)', figure: loopback, unit: 'MB/s' },
     {
       workload: 'machine: loopback TCP, Node process to Node process (1 MiB writes)',
