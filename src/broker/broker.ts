@@ -180,8 +180,9 @@ const WRITE_TXN_MARKERS_VERSION = 1;
 /** Kafka's offsets.commit.timeout.ms: how long a coordinator's write waits for the in-sync replicas. */
 const COORDINATOR_WRITE_TIMEOUT_MS = 5_000;
 /**
- * How long a new leader of a coordinator partition waits for its high watermark to reach its log end before it
- * loads the partition; failing that, the first request for one of its groups or transactions loads it.
+ * How long a load of a coordinator partition waits for its high watermark to reach its log end before it
+ * replays it; failing that, it is not loaded, and the next request for one of its groups or transactions (or
+ * the next leadership change) loads it again.
  */
 const COORDINATOR_LOAD_WAIT_MS = 60_000;
 
@@ -413,6 +414,11 @@ export class Broker {
       log.isReplicated
         ? replicas.waitForHighWatermark(log, endOffset, settings.minInsyncReplicas, COORDINATOR_WRITE_TIMEOUT_MS)
         : Promise.resolve(ErrorCode.NONE);
+    // And a coordinator partition's load waits for its high watermark to reach its log end (coordinator-log.ts
+    // says why).
+    const coordinatorCaughtUp = (log: PartitionLog) => async (endOffset: number) =>
+      !log.isReplicated ||
+      (await replicas.waitForHighWatermark(log, endOffset, 1, COORDINATOR_LOAD_WAIT_MS)) === ErrorCode.NONE;
     const createTopic = (
       name: string,
       numPartitions: number,
@@ -432,6 +438,7 @@ export class Broker {
           now: Date.now,
           fenced: () => replicas.isFenced,
           replicated: coordinatorCommit(found.log),
+          caughtUp: coordinatorCaughtUp(found.log),
         });
       },
       offsetsPartitionCount: () => topics.get(CONSUMER_OFFSETS_TOPIC)?.partitions.length ?? null,
@@ -470,6 +477,7 @@ export class Broker {
           now: Date.now,
           fenced: () => replicas.isFenced,
           replicated: coordinatorCommit(found.log),
+          caughtUp: coordinatorCaughtUp(found.log),
         });
       },
       stateLogPartitionCount: () => topics.get(TRANSACTION_STATE_TOPIC)?.partitions.length ?? null,
@@ -504,16 +512,11 @@ export class Broker {
     // Leadership moving here or away (the topic records changed, the coordinator topics created or grown through
     // another broker included): the coordinators load the partitions of their topics this broker now leads, as a
     // Kafka broker loads the coordinator partitions it becomes leader of rather than on the first request for one
-    // of their groups (which would answer COORDINATOR_LOAD_IN_PROGRESS meanwhile); once its high watermark reached
-    // the log end it had then, so that what the previous leader wrote is committed before it is replayed. They
-    // drop those it no longer leads.
+    // of their groups (which would answer COORDINATOR_LOAD_IN_PROGRESS meanwhile); the load itself waits for the
+    // high watermark to reach the log end it had then (caughtUp above). They drop those it no longer leads.
     const loadCoordinatorPartition = (topic: string, partition: number) => {
       const coordinator = topic === CONSUMER_OFFSETS_TOPIC ? groups : transactions;
-      const log = logs.getLog(topic, partition);
-      if (!log) return;
-      void replicas
-        .waitForHighWatermark(log, log.logEndOffset, 1, COORDINATOR_LOAD_WAIT_MS)
-        .then((errorCode) => (errorCode === ErrorCode.NONE ? coordinator.loadPartition(partition) : undefined));
+      if (logs.getLog(topic, partition)) void coordinator.loadPartition(partition);
     };
     this.loadLedCoordinatorPartitions = () => {
       for (const topic of [CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC]) {

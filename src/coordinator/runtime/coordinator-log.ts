@@ -57,10 +57,27 @@ export class PartitionCoordinatorLog implements CoordinatorLog {
        * everything before `endOffset` (the high watermark passed it), as an acks=all produce waits.
        */
       replicated?: (endOffset: number) => Promise<number>;
+      /**
+       * For a replicated partition: resolves true once its high watermark reached `endOffset` while this broker
+       * leads it, false when it no longer leads it or the wait ran out. A load waits for it before replaying.
+       */
+      caughtUp?: (endOffset: number) => Promise<boolean>;
     },
   ) {}
 
+  /**
+   * The load replays the records up to the high watermark, committed ones only. A new leader's high watermark
+   * lags its log end (followers learn it from their fetches), while its log holds all the previous leader
+   * acknowledged: it first waits for its high watermark to reach the log end it has now, else the state would
+   * miss the last acknowledged records (a commit of offsets, a transaction's partitions or its Prepare record).
+   * That holds whatever starts the load: the leadership moving here, or a client's request.
+   */
   async replay(onRecord: (key: Buffer, value: Buffer | null, batch: CoordinatorBatchInfo) => void): Promise<void> {
+    if (this.options.caughtUp && !(await this.options.caughtUp(this.log.logEndOffset)))
+      throw new KafkaError(
+        ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+        'the high watermark did not reach the log end: not loaded',
+      );
     await replayCoordinatorLog(
       this.log,
       (batch) => {

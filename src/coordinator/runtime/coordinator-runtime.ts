@@ -136,11 +136,16 @@ export class CoordinatorRuntime<S extends CoordinatorShard<R>, R> {
           this.options.onLoaded?.(partition, shard);
         },
         (error: unknown) => {
-          logger.error('loading a coordinator partition failed', {
-            coordinator: name,
-            partition,
-            error: error as Error,
-          });
+          // A KafkaError is the log saying it cannot be loaded yet (no longer led here, or its high watermark not
+          // caught up): the next request or leadership change loads it again.
+          if (error instanceof KafkaError)
+            logger.info('coordinator partition not loaded', { coordinator: name, partition, reason: error.message });
+          else
+            logger.error('loading a coordinator partition failed', {
+              coordinator: name,
+              partition,
+              error: error as Error,
+            });
           this.drop(ctx);
         },
       )
