@@ -19,13 +19,13 @@ import {
   waitAllInSync,
 } from './cluster-helpers.js';
 import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd.js';
-import { netnsUnavailable, TestNetwork } from './netns.js';
+import { netnsUnavailable, partitionTestsOnDemand, TestNetwork } from './netns.js';
 
 const TOPIC = 'etcd-cut';
 const NODE_IDS = [1, 2, 3];
 
 /** Run on demand, as leader-partitioned.test.ts (network namespaces, root). */
-const onDemand = process.env.SAMSA_PARTITION_TESTS === '1' ? false : 'on demand: SAMSA_PARTITION_TESTS=1';
+const onDemand = partitionTestsOnDemand;
 
 async function produceTo(
   broker: ClusterBroker,

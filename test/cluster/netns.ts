@@ -20,6 +20,13 @@ export const netnsUnavailable: string | false = (() => {
   }
 })();
 
+/**
+ * The skip reason of the tests that cut a leader off in network namespaces: they run on demand
+ * (SAMSA_PARTITION_TESTS=1), leader-partitioned.test.ts says why.
+ */
+export const partitionTestsOnDemand: string | false =
+  process.env.SAMSA_PARTITION_TESTS === '1' ? false : 'on demand: SAMSA_PARTITION_TESTS=1';
+
 /** The subnet of the test networks: 10.<SUBNET>.<network>.x/24, one /24 per network of a run. */
 const SUBNET = 77;
 
