@@ -427,6 +427,9 @@ export class Broker {
       replicaAssignment?: number[][],
     ) =>
       this.createTopic(topics, replicas, cluster, name, numPartitions, replicationFactor, configs, replicaAssignment);
+    // Whether the metadata knows a partition (both coordinators tell a deleted topic from a log not created yet).
+    const partitionExists = (topic: string, partition: number) =>
+      topics.get(topic)?.partitions.some((p) => p.partition === partition) ?? false;
     const groups = new GroupCoordinator({
       settings: settings.groups,
       offsetsLog: (partition) => {
@@ -448,8 +451,7 @@ export class Broker {
         const replication = internalReplicationFactor(settings.groups.offsetsTopicReplicationFactor);
         return createTopic(CONSUMER_OFFSETS_TOPIC, numPartitions, replication, INTERNAL_TOPIC_CONFIGS);
       },
-      partitionExists: (topic, partition) =>
-        topics.get(topic)?.partitions.some((p) => p.partition === partition) ?? false,
+      partitionExists,
       topics: {
         byName: (name) => {
           const t = topics.get(name);
@@ -498,8 +500,7 @@ export class Broker {
           },
         };
       },
-      partitionExists: (topic, partition) =>
-        topics.get(topic)?.partitions.some((p) => p.partition === partition) ?? false,
+      partitionExists,
       coordinatorEpoch: (partition) => topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition]?.leaderEpoch ?? 0,
       writeRemoteMarkers: (partitions, marker) => writeRemoteMarkers(interBroker, topics, replicas, partitions, marker),
       producerIds,
