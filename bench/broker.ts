@@ -116,6 +116,25 @@ export async function startSink(): Promise<{ bootstrap: string; stop: () => void
   return { bootstrap: `127.0.0.1:${port}`, stop: () => child.kill() };
 }
 
+/**
+ * The load generator's acknowledgement latency at each rate (1 KiB records, linger 0, no consumer) against the
+ * discarding sink, which answers at once: the client's own share of a latency measured against a broker.
+ */
+export async function clientAckFromSink(rates: number[], seconds: number): Promise<Map<number, LoadResult>> {
+  const acks = new Map<number, LoadResult>();
+  const sink = await startSink();
+  try {
+    for (const rate of rates)
+      acks.set(
+        rate,
+        await loadgen(['latency', sink.bootstrap, 'sink-1', String(rate), String(seconds), '1024', '1', '0']),
+      );
+  } finally {
+    sink.stop();
+  }
+  return acks;
+}
+
 export async function createTopic(client: WireClient, name: string, partitions: number): Promise<void> {
   const res = await client.request(apis.CreateTopics, 4, {
     topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }],
@@ -319,18 +338,7 @@ export async function brokerSuite({ quick, limits, cpuProfDir }: BrokerSuiteOpti
     // Beside it, the acknowledgement latency of the same producer against the sink: the client's own share.
     const seconds = quick ? 2 : 10;
     const rates = [5000, Math.max(Math.round(peak1KiB / 2), 1000)];
-    const clientAck = new Map<number, LoadResult>();
-    const latencySink = await startSink();
-    try {
-      for (const rate of rates) {
-        clientAck.set(
-          rate,
-          await loadgen(['latency', latencySink.bootstrap, 'sink-1', String(rate), String(seconds), '1024', '1', '0']),
-        );
-      }
-    } finally {
-      latencySink.stop();
-    }
+    const clientAck = await clientAckFromSink(rates, seconds);
     for (const acks of ['all', '1'] as const) {
       for (const rate of rates) {
         const topic = `latency-${acks}-${rate}`;

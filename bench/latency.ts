@@ -7,7 +7,7 @@
  * the first round after it to end, measured in the same run, alone and under the same bulk load.
  */
 
-import { createTopic, type LoadResult, loadgen, startSink, writeBackDirtyPages } from './broker.js';
+import { clientAckFromSink, createTopic, type LoadResult, loadgen, writeBackDirtyPages } from './broker.js';
 import { startBrokerProcess } from './broker-process.js';
 import type { BenchRow } from './lib.js';
 import { type Percentiles, syncAppendLatencyMs } from './machine.js';
@@ -62,22 +62,7 @@ export async function latencySuite({ quick, sync }: LatencySuiteOptions): Promis
     ]);
     const half = Math.max(1000, Math.round(peak.messages / peak.seconds / 2));
     // The same producer at the same rate against the discarding sink: the client's own share of the latency.
-    const sink = await startSink();
-    let clientAlone: LoadResult;
-    try {
-      clientAlone = await loadgen([
-        'latency',
-        sink.bootstrap,
-        'sink-1',
-        String(half),
-        String(seconds),
-        '1024',
-        '1',
-        '0',
-      ]);
-    } finally {
-      sink.stop();
-    }
+    const clientAlone = (await clientAckFromSink([half], seconds)).get(half)!;
     await writeBackDirtyPages();
     const atHalf = await measure(broker.bootstrap, 'durable-half', half, seconds);
     rows.push(
