@@ -37,6 +37,7 @@ import type { ConsoleBackend } from '../console/console-backend.js';
 import { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.js';
 import { TransactionCoordinator, type TransactionMarker } from '../coordinator/transaction/transaction-coordinator.js';
+import { produceErrorOf } from '../coordinator/transaction/transaction-verification.js';
 import type { HttpEndpoint } from '../observability/http-endpoint.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
@@ -118,6 +119,7 @@ import { createReplicationQuotas } from './replication-quota.js';
 import { RequestDispatcher } from './request-dispatcher.js';
 import { describeCause, StartupError } from './startup-error.js';
 import { logConfigFor } from './topic-settings.js';
+import { TransactionVerificationSender } from './transaction-verification-sender.js';
 
 /** Samsa's version, for the start-up line. */
 const SAMSA_VERSION = samsaVersion();
@@ -216,6 +218,8 @@ export class Broker {
   private readonly dynamicTimers = new Map<string, { intervalMs: number; timer: NodeJS.Timeout | null }>();
   /** The log cleaner, when log.cleaner.enable is on. */
   private cleaner: LogCleaner | null = null;
+  /** Transaction verifications this broker, as a partition leader, asks of coordinators on other brokers. */
+  private transactionVerifications: TransactionVerificationSender | null = null;
   /** Background tasks (retention, checkpoints, flushes) in progress. */
   private readonly backgroundTasks = new Set<Promise<void>>();
   private services: BrokerServices | null = null;
@@ -373,6 +377,8 @@ export class Broker {
       cluster,
       logger.child('inter-broker'),
     );
+    const verifications = new TransactionVerificationSender(settings.nodeId, interBroker, logger.child('transactions'));
+    this.transactionVerifications = verifications;
     const replicationQuotas = createReplicationQuotas(
       settings.nodeId,
       settings.replication,
@@ -503,6 +509,20 @@ export class Broker {
       partitionExists,
       coordinatorEpoch: (partition) => topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition]?.leaderEpoch ?? 0,
       writeRemoteMarkers: (partitions, marker) => writeRemoteMarkers(interBroker, topics, replicas, partitions, marker),
+      verifyElsewhere: async (stateLogPartition, transactionalId, producerId, producerEpoch, topic, partition) => {
+        // The coordinator as the metadata names it now (Kafka's getTransactionCoordinator).
+        const coordinator = topics.get(TRANSACTION_STATE_TOPIC)?.partitions[stateLogPartition]?.leader ?? -1;
+        if (coordinator < 0) return produceErrorOf(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+        const code = await verifications.verify(coordinator, {
+          transactionalId,
+          producerId,
+          producerEpoch,
+          topic,
+          partition,
+        });
+        // A coordinator that cannot verify (a broker of an earlier version): taken unverified, as Kafka does.
+        return produceErrorOf(code === ErrorCode.UNSUPPORTED_VERSION ? ErrorCode.NONE : code);
+      },
       producerIds,
       onMarkerWritten: (topic, partition, producerId, committed) => {
         if (topic === CONSUMER_OFFSETS_TOPIC) groups.completeTransaction(partition, producerId, committed);
@@ -1273,6 +1293,7 @@ export class Broker {
       if (this.stores) {
         const s = this.stores;
         await s.groups.stop();
+        this.transactionVerifications?.stop();
         // Its timers end and the operations under way finish (markers included) before the logs close.
         await s.transactions.close();
         await s.replicas.stop();

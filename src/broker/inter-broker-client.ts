@@ -15,7 +15,7 @@ import { SaslAuthenticationError } from '../security/sasl-server.js';
 import { ScramClient } from '../security/scram.js';
 
 /** Kafka's request.timeout.ms default: an inter-broker request without an answer by then has failed. */
-const INTER_BROKER_REQUEST_TIMEOUT_MS = 30_000;
+export const INTER_BROKER_REQUEST_TIMEOUT_MS = 30_000;
 /**
  * The largest answer taken from a peer: markers' results are small, a replica fetch's bounded by
  * replica.fetch.response.max.bytes (10 MiB by default) and one batch; this only bounds a broken peer.

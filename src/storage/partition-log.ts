@@ -103,23 +103,44 @@ export interface LeaderAppendOptions {
   validation?: ClientAppendOptions;
   nowMs?: number;
   /**
-   * For a client's transactional batch, Kafka's verification guard: asked, once the batch is known to be whole,
-   * for the error (0 when none) of a producer writing outside a transaction that includes this partition.
+   * For a client's transactional batch, Kafka's verification (KIP-890): asked, once the batch is known to be whole,
+   * whether its producer may write to this partition.
    */
   transactions?: TransactionVerifier;
   /** The produce request's transactional id. */
   transactionalId?: string | null;
+  /**
+   * After a wait for a verification: whether this broker still leads the partition at the epoch the produce was
+   * taken under. Without it a batch verified while the leadership moved would be appended to a follower's log.
+   */
+  stillLeader?: () => boolean;
+}
+
+/** A transactional write's check: NONE, or the produce error and its message. */
+export interface TransactionWriteCheck {
+  errorCode: number;
+  message: string | null;
 }
 
 /** Whether a transactional producer may write to a partition (the transaction coordinator answers). */
 export interface TransactionVerifier {
-  transactionalWriteError(
+  /**
+   * At once when the coordinator is this broker, or a promise when another broker must be asked; `openHere`: the
+   * producer's transaction at this epoch is already open in the partition.
+   */
+  checkTransactionalWrite(
     transactionalId: string | null,
     producerId: bigint,
     producerEpoch: number,
     topic: string,
     partition: number,
-  ): number;
+    openHere: boolean,
+  ): TransactionWriteCheck | Promise<TransactionWriteCheck>;
+}
+
+/** A batch verified while the leadership moved: the producer looks up the leader again. */
+function notLeader(): Promise<never> {
+  return Promise.reject(new AppendValidationError(ErrorCode.NOT_LEADER_OR_FOLLOWER, null));
 }
 
 /** A client's batches refused before they reached the log, with the error code the producer gets. */
@@ -260,6 +281,10 @@ export interface LogReadResult {
 export class PartitionLog {
   private segments: LogSegment[] = [];
   private queue: QueuedAppend[] = [];
+  /** Per producer, a transactional batch waiting for its verification; settles once it is appended or refused. */
+  private readonly verifying = new Map<bigint, Promise<void>>();
+  /** Per producer, the guard of the verification under way; a marker queued for the producer drops it. */
+  private readonly verificationGuards = new Map<bigint, object>();
   /** The append loop while it runs. */
   private appending: Promise<void> | null = null;
   private closed = false;
@@ -839,29 +864,110 @@ export class PartitionLog {
     }
     const { recordCount, logAppendTimeMs } = validation as { recordCount: number; logAppendTimeMs: number };
     if (options.transactions && records.readInt16BE(ATTRIBUTES_OFFSET) & TRANSACTIONAL_FLAG_MASK) {
-      const errorCode = options.transactions.transactionalWriteError(
+      const producerId = records.readBigInt64BE(PRODUCER_ID_OFFSET);
+      // An earlier batch of the producer waits for its verification: this one goes after it, decided again then,
+      // so that pipelined batches reach the log in their order.
+      const earlier = this.verifying.get(producerId);
+      if (earlier)
+        return earlier.then(() => (this.leadsStill(options) ? this.appendAsLeader(records, options) : notLeader()));
+      const producerEpoch = records.readInt16BE(PRODUCER_EPOCH_OFFSET);
+      const entry = this.producerState.entry(producerId);
+      const check = options.transactions.checkTransactionalWrite(
         options.transactionalId ?? null,
-        records.readBigInt64BE(PRODUCER_ID_OFFSET),
-        records.readInt16BE(PRODUCER_EPOCH_OFFSET),
+        producerId,
+        producerEpoch,
         this.topic,
         this.partition,
+        entry !== undefined && entry.currentTxnFirstOffset >= 0 && entry.producerEpoch === producerEpoch,
       );
-      if (errorCode !== ErrorCode.NONE) {
-        return Promise.reject(
-          new AppendValidationError(errorCode, 'the partition is not part of an open transaction of this producer'),
-        );
-      }
+      if (check instanceof Promise)
+        return this.appendOnceVerified(check, producerId, records, options, recordCount, logAppendTimeMs);
+      if (check.errorCode !== ErrorCode.NONE)
+        return Promise.reject(new AppendValidationError(check.errorCode, check.message));
     }
+    return this.enqueueClientBatch(records, checks.codec, options.sync, recordCount, logAppendTimeMs);
+  }
+
+  /**
+   * A transactional batch whose verification another broker answers. Until then the producer's later batches wait
+   * behind it (`verifying`). A guard, dropped when a marker for the producer is queued, says that the transaction
+   * was not ended meanwhile: a batch verified in a transaction that has ended since would open a transaction
+   * nobody ends (Kafka's VerificationGuard).
+   */
+  private appendOnceVerified(
+    verification: Promise<TransactionWriteCheck>,
+    producerId: bigint,
+    records: Buffer,
+    options: LeaderAppendOptions,
+    recordCount: number,
+    logAppendTimeMs: number,
+  ): Promise<AppendResult> {
+    const guard = {};
+    this.verificationGuards.set(producerId, guard);
+    let handedOver!: () => void;
+    const settled = new Promise<void>((resolve) => {
+      handedOver = resolve;
+    });
+    this.verifying.set(producerId, settled);
+    const release = () => {
+      if (this.verifying.get(producerId) === settled) this.verifying.delete(producerId);
+      if (this.verificationGuards.get(producerId) === guard) this.verificationGuards.delete(producerId);
+      handedOver();
+    };
+    return verification.then(
+      (check) => {
+        let appended: Promise<AppendResult>;
+        try {
+          if (check.errorCode !== ErrorCode.NONE) throw new AppendValidationError(check.errorCode, check.message);
+          if (!this.leadsStill(options)) throw new AppendValidationError(ErrorCode.NOT_LEADER_OR_FOLLOWER, null);
+          if (this.verificationGuards.get(producerId) !== guard)
+            throw new AppendValidationError(ErrorCode.INVALID_TXN_STATE, 'the transaction ended while it was verified');
+          appended = this.enqueueClientBatch(
+            records,
+            options.validation!.codec,
+            options.sync,
+            recordCount,
+            logAppendTimeMs,
+          );
+        } catch (e) {
+          release();
+          throw e;
+        }
+        // The producer's batches behind go once this one is in the producer state: its transaction is then open
+        // here, and they are taken without another question.
+        appended.then(release, release);
+        return appended;
+      },
+      (error: unknown) => {
+        release();
+        throw error;
+      },
+    );
+  }
+
+  /** After a wait: whether the broker still leads the partition as when the produce was taken. */
+  private leadsStill(options: LeaderAppendOptions): boolean {
+    return options.stillLeader?.() ?? true;
+  }
+
+  /** A client's checked batch, re-compressed to the topic's codec, then queued. */
+  private enqueueClientBatch(
+    records: Buffer,
+    codec: CompressionType | null,
+    sync: boolean,
+    recordCount: number,
+    logAppendTimeMs: number,
+  ): Promise<AppendResult> {
     let toAppend = records;
-    if (checks.codec !== null) {
+    if (codec !== null) {
       try {
-        toAppend = recompressBatches(records, checks.codec);
+        toAppend = recompressBatches(records, codec);
       } catch (e) {
         if (!(e instanceof DecodeError || e instanceof CompressionError)) throw e;
         return Promise.reject(new AppendValidationError(ErrorCode.CORRUPT_MESSAGE, e.message));
       }
     }
-    return this.enqueue({ records: toAppend, options: { sync: options.sync, recordCount, logAppendTimeMs } });
+    return this.enqueue({ records: toAppend, options: { sync, recordCount, logAppendTimeMs } });
   }
 
   /**
@@ -879,6 +985,8 @@ export class PartitionLog {
    * producer or coordinator epoch.
    */
   appendMarker(marker: TransactionMarkerAppend, options: { sync: boolean }): Promise<AppendResult> {
+    // A batch of the producer being verified now belongs to the transaction this marker ends: it is refused.
+    this.verificationGuards.delete(marker.producerId);
     const records = buildTransactionMarkerBatch({
       producerId: marker.producerId,
       producerEpoch: marker.producerEpoch,

@@ -321,6 +321,152 @@ test('transactions on replicated partitions: the state log and the markers are r
   );
 });
 
+test('KIP-890 across brokers: a transactional batch for a partition led by another broker than its transaction ' +
+  'coordinator is verified with the coordinator (AddPartitionsToTxn v4, verify only): refused outside the ' +
+  'transaction, with a fenced epoch or after the commit, taken in order when pipelined, and nothing hangs', {
+  skip: etcdUnavailable,
+}, async () => {
+  await threeLive();
+  const transactionalId = 'verified-across-brokers';
+  const coordinatorId = await eventually('a transaction coordinator', () =>
+    withRaw(brokers.get(1)!, async (c) => {
+      const found = await c.request(apis.FindCoordinator, 3, { key: transactionalId, keyType: 1, coordinatorKeys: [] });
+      return found.errorCode === ErrorCode.NONE ? found.nodeId : undefined;
+    }),
+  );
+  const coordinator = brokers.get(coordinatorId)!;
+  const leaderId = [1, 2, 3].find((id) => id !== coordinatorId)!;
+  const leader = brokers.get(leaderId)!;
+  await createTopic(coordinator, 'verified-txn', {}, [leaderId]);
+  const { producerId, producerEpoch } = await eventually('a producer id', () =>
+    withRaw(coordinator, async (c) => {
+      const r = await c.request(apis.InitProducerId, 3, {
+        transactionalId,
+        transactionTimeoutMs: 60_000,
+        producerId: -1n,
+        producerEpoch: -1,
+      });
+      return r.errorCode === ErrorCode.NONE ? r : undefined;
+    }),
+  );
+  const batch = (sequence: number, value: string, epoch = producerEpoch) =>
+    buildRecordBatch([{ key: null, value: Buffer.from(value), timestamp: BigInt(Date.now()) }], {
+      producerId,
+      producerEpoch: epoch,
+      baseSequence: sequence,
+      isTransactional: true,
+    });
+  const produce = (c: RawClient, records: Buffer) =>
+    c
+      .request(apis.Produce, 9, {
+        transactionalId,
+        acks: -1,
+        timeoutMs: 10_000,
+        topicData: [{ name: 'verified-txn', partitionData: [{ index: 0, records }] }],
+      })
+      .then((r) => r.responses[0]!.partitionResponses[0]!);
+  const offsets = (c: RawClient, isolationLevel: number) =>
+    c
+      .request(apis.ListOffsets, 4, {
+        replicaId: -1,
+        isolationLevel,
+        topics: [
+          {
+            name: 'verified-txn',
+            partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 }],
+          },
+        ],
+      })
+      .then((r) => r.topics[0]!.partitions[0]!.offset);
+  const verify = (c: RawClient, version: number, pid = producerId) =>
+    c
+      .request(apis.AddPartitionsToTxn, version, {
+        transactions: [
+          {
+            transactionalId,
+            producerId: pid,
+            producerEpoch,
+            verifyOnly: true,
+            topics: [{ name: 'verified-txn', partitions: [0] }],
+          },
+        ],
+        v3AndBelowTransactionalId: '',
+        v3AndBelowProducerId: 0n,
+        v3AndBelowProducerEpoch: 0,
+        v3AndBelowTopics: [],
+      })
+      .then((r) => ({
+        errorCode: r.errorCode,
+        partition: r.resultsByTransaction[0]?.topicResults[0]?.resultsByPartition[0]?.partitionErrorCode,
+      }));
+
+  await withRaw(leader, async (c) => {
+    await eventually('the leader serves the partition', async () =>
+      (await produce(c, buildRecordBatch([{ key: null, value: Buffer.from('plain'), timestamp: 0n }]))).errorCode ===
+      ErrorCode.NONE
+        ? true
+        : undefined,
+    );
+    // Not added to the transaction: without the check this batch would open a transaction nobody ends.
+    const outside = await produce(c, batch(0, 'outside'));
+    assert.equal(outside.errorCode, ErrorCode.INVALID_TXN_STATE);
+    assert.equal(outside.errorMessage, 'Partition was not added to the transaction');
+    assert.equal(await offsets(c, 0), 1n);
+    assert.equal(await offsets(c, 1), 1n, 'no transaction opened: the last stable offset is the high watermark');
+  });
+  await withRaw(coordinator, async (c) => {
+    const added = await c.request(apis.AddPartitionsToTxn, 3, {
+      transactions: [],
+      v3AndBelowTransactionalId: transactionalId,
+      v3AndBelowProducerId: producerId,
+      v3AndBelowProducerEpoch: producerEpoch,
+      v3AndBelowTopics: [{ name: 'verified-txn', partitions: [0] }],
+    });
+    assert.equal(added.resultsByTopicV3AndBelow[0]!.resultsByPartition[0]!.partitionErrorCode, ErrorCode.NONE);
+    assert.deepEqual(await verify(c, 4), { errorCode: ErrorCode.NONE, partition: ErrorCode.NONE });
+    // Another producer id than the transactional id's.
+    assert.deepEqual(await verify(c, 4, producerId + 1000n), {
+      errorCode: ErrorCode.NONE,
+      partition: ErrorCode.INVALID_PRODUCER_ID_MAPPING,
+    });
+  });
+  await withRaw(leader, async (c) => {
+    // The coordinator's question is the leader's, not the coordinator's own: another broker answers NOT_COORDINATOR.
+    assert.deepEqual(await verify(c, 4), { errorCode: ErrorCode.NONE, partition: ErrorCode.NOT_COORDINATOR });
+    // A newer epoch than the coordinator's is fenced there (PRODUCER_FENCED, which producers know as this).
+    assert.equal((await produce(c, batch(0, 'future', producerEpoch + 1))).errorCode, ErrorCode.INVALID_PRODUCER_EPOCH);
+    // Three batches pipelined: the first waits for its verification, the others behind it, in order.
+    const answers = await Promise.all([
+      produce(c, batch(0, 'in-1')),
+      produce(c, batch(1, 'in-2')),
+      produce(c, batch(2, 'in-3')),
+    ]);
+    assert.deepEqual(
+      answers.map((a) => [a.errorCode, a.baseOffset]),
+      [
+        [ErrorCode.NONE, 1n],
+        [ErrorCode.NONE, 2n],
+        [ErrorCode.NONE, 3n],
+      ],
+    );
+    assert.equal(await offsets(c, 1), 1n, 'the open transaction holds the last stable offset');
+  });
+  await withRaw(coordinator, async (c) => {
+    const ended = await c.request(apis.EndTxn, 3, { transactionalId, producerId, producerEpoch, committed: true });
+    assert.equal(ended.errorCode, ErrorCode.NONE);
+    assert.deepEqual(await verify(c, 4), { errorCode: ErrorCode.NONE, partition: ErrorCode.INVALID_TXN_STATE });
+    assert.deepEqual(await verify(c, 5), { errorCode: ErrorCode.NONE, partition: ErrorCode.TRANSACTION_ABORTABLE });
+  });
+  await withRaw(leader, async (c) => {
+    // The marker came: the last stable offset passed the transaction (records 1-3 and the marker at 4).
+    await eventually('the commit marker written', async () => ((await offsets(c, 1)) === 5n ? true : undefined));
+    // The transaction is over: a late batch of it is refused instead of opening another.
+    assert.equal((await produce(c, batch(3, 'late'))).errorCode, ErrorCode.INVALID_TXN_STATE);
+    assert.equal(await offsets(c, 1), 5n);
+    assert.equal(await offsets(c, 0), 5n);
+  });
+});
+
 test('followers refuse client produces, and fetches without a rack (Fetch v10-), with NOT_LEADER_OR_FOLLOWER and ' +
   'the leader hint, as does a broker holding no replica; a consumer Fetch v11+ is served by a follower (KIP-392); ' +
   'a fetch naming a newer leader epoch than the leader knows is UNKNOWN_LEADER_EPOCH', {

@@ -39,9 +39,10 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
     // Kafka's checks: transactional records need WRITE on their transactional id (else every partition is
     // refused), each topic WRITE (else TOPIC_AUTHORIZATION_FAILED, before its existence is told).
     let writable: AuthorizedNames | null = null;
+    const transactional = hasTransactionalRecords(request);
     if (broker.authorizer !== null) {
       if (
-        hasTransactionalRecords(request) &&
+        transactional &&
         (request.transactionalId === null ||
           !authorize(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, request.transactionalId))
       )
@@ -119,6 +120,17 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
               nowMs,
               transactions: broker.transactions,
               transactionalId: request.transactionalId,
+              // A transactional batch may wait for its coordinator on another broker (KIP-890's verification).
+              stillLeader: transactional
+                ? () => {
+                    const again = broker.replicas.lookup(t.name, p.index);
+                    return (
+                      !('errorCode' in again) &&
+                      again.log === found.log &&
+                      again.assignment.leaderEpoch === found.assignment.leaderEpoch
+                    );
+                  }
+                : undefined,
             })
             .then(
               (result) => {

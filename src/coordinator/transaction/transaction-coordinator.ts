@@ -1,7 +1,7 @@
 import type { ProducerIdManager } from '../../cluster/producer-ids.js';
 import type { Logger } from '../../observability/logger.js';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
-import type { TransactionMarkerAppend } from '../../storage/partition-log.js';
+import type { TransactionMarkerAppend, TransactionWriteCheck } from '../../storage/partition-log.js';
 import { ProducerStateError } from '../../storage/producer-state.js';
 import { partitionForGroup } from '../group/offsets-records.js';
 import { type CoordinatorClock, systemClock, type TimerHandle } from '../runtime/coordinator-clock.js';
@@ -15,6 +15,7 @@ import {
   TransactionShard,
   transactionLogSerde,
 } from './transaction-shard.js';
+import { produceErrorOf, VERIFIED, verifyPartitionInTransaction } from './transaction-verification.js';
 
 export type { TransactionMetadata } from './transaction-shard.js';
 
@@ -82,6 +83,20 @@ export interface TransactionCoordinatorDeps {
   /** The coordinator epoch written into markers: the leader epoch of the transaction's state partition. */
   coordinatorEpoch(partition: number): number;
   producerIds: Pick<ProducerIdManager, 'nextProducerId'>;
+  /**
+   * Asks the broker leading partition `stateLogPartition` of `__transaction_state` whether a partition is in the
+   * producer's open transaction, for a transactional batch about to be written here; resolves with the produce
+   * error (NOT_ENOUGH_REPLICAS when it could not be asked). Without it such batches are taken unverified (a single
+   * broker coordinates every transaction itself).
+   */
+  verifyElsewhere?(
+    stateLogPartition: number,
+    transactionalId: string,
+    producerId: bigint,
+    producerEpoch: number,
+    topic: string,
+    partition: number,
+  ): Promise<TransactionWriteCheck>;
   /** Called after a marker is written, so that the group coordinator can settle transactional offsets. */
   onMarkerWritten(topic: string, partition: number, producerId: bigint, committed: boolean): void;
   logger: Logger;
@@ -114,6 +129,12 @@ interface Completion {
   /** Between rounds, waiting for the backoff (`idle()` counts such a completion as idle). */
   sleeping: boolean;
 }
+
+/** A transactional batch needs its producer's transactional id in the produce request. */
+const WITHOUT_TRANSACTIONAL_ID: TransactionWriteCheck = Object.freeze({
+  errorCode: ErrorCode.INVALID_TXN_STATE,
+  message: 'a transactional batch needs the transactional id of its producer',
+});
 
 /** The answer a local marker append failed with, as a partition's leader would answer WriteTxnMarkers. */
 function markerErrorCode(error: unknown): number {
@@ -639,30 +660,54 @@ export class TransactionCoordinator {
   }
 
   /**
-   * Whether a transactional batch may be written: its producer is the current one of an open transaction that
-   * holds the partition. Without this check a batch the coordinator does not know of would leave a transaction
-   * open in the partition that nobody ends, holding the last stable offset back forever (Kafka's KIP-890 check).
+   * Whether a transactional batch may be written to a partition led here (Kafka's KIP-890 verification): its
+   * producer is the current one of an open transaction that holds the partition. Without this check a batch the
+   * coordinator does not know of would leave a transaction open in the partition that nobody ends, holding the
+   * last stable offset back forever. Coordinated here, the answer is at once (every batch is checked); coordinated
+   * by another broker, that broker is asked (AddPartitionsToTxn v4, verify only) unless the producer's transaction
+   * is already open in the partition (`openHere`: its marker will come), as Kafka asks for the first batch only.
    */
-  transactionalWriteError(
+  checkTransactionalWrite(
     transactionalId: string | null,
     producerId: bigint,
     producerEpoch: number,
     topic: string,
     partition: number,
-  ): number {
-    // Kafka answers a verification that could not be made (coordinator loading, moved) NOT_ENOUGH_REPLICAS: a
-    // produce error every client retries without refreshing metadata.
-    if (transactionalId !== null && this.serving(transactionalId) !== ErrorCode.NONE)
-      return ErrorCode.NOT_ENOUGH_REPLICAS;
-    const md = transactionalId === null ? undefined : this.metadata(transactionalId);
-    // Coordinated by another broker: Kafka asks it (AddPartitionsToTxn v4, verify only), which is not done yet;
-    // the batch is taken unverified, as Kafka takes it with transaction.partition.verification.enable=false.
-    if (!md && transactionalId !== null && this.coordinatedElsewhere(transactionalId)) return ErrorCode.NONE;
-    if (!md || md.producerId !== producerId) return ErrorCode.INVALID_TXN_STATE;
-    if (producerEpoch < md.producerEpoch) return ErrorCode.INVALID_PRODUCER_EPOCH;
-    if (md.state !== TransactionState.Ongoing || !md.partitions.get(topic)?.has(partition))
-      return ErrorCode.INVALID_TXN_STATE;
-    return ErrorCode.NONE;
+    openHere: boolean,
+  ): TransactionWriteCheck | Promise<TransactionWriteCheck> {
+    if (transactionalId === null) return WITHOUT_TRANSACTIONAL_ID;
+    // A verification that cannot be made yet (the id's partition loading or reloading): the client retries.
+    const status = this.serving(transactionalId);
+    if (status !== ErrorCode.NONE) return produceErrorOf(status);
+    const md = this.metadata(transactionalId);
+    if (!md && this.coordinatedElsewhere(transactionalId)) {
+      if (openHere || !this.deps.verifyElsewhere) return VERIFIED;
+      return this.deps.verifyElsewhere(
+        this.partitionFor(transactionalId),
+        transactionalId,
+        producerId,
+        producerEpoch,
+        topic,
+        partition,
+      );
+    }
+    return produceErrorOf(verifyPartitionInTransaction(md, producerId, producerEpoch, topic, partition));
+  }
+
+  /**
+   * AddPartitionsToTxn v4+ with VerifyOnly, from a partition's leader about to take a producer's first batch:
+   * each partition's code (Kafka's handleVerifyPartitionsInTransaction), or the id's coordinator error for all.
+   */
+  async verifyPartitions(
+    transactionalId: string,
+    producerId: bigint,
+    producerEpoch: number,
+    partitions: ReadonlyArray<{ topic: string; partition: number }>,
+  ): Promise<number[]> {
+    const coordinatorError = await this.coordinatorError(transactionalId);
+    if (coordinatorError !== ErrorCode.NONE) return partitions.map(() => coordinatorError);
+    const md = this.metadata(transactionalId);
+    return partitions.map((p) => verifyPartitionInTransaction(md, producerId, producerEpoch, p.topic, p.partition));
   }
 
   /** Whether a TxnOffsetCommit comes from the current producer of an open transaction holding the group. */

@@ -15,6 +15,7 @@ import {
 import { TransactionState } from '../../../src/coordinator/transaction/transaction-log-records.js';
 import { TransactionShard, transactionLogSerde } from '../../../src/coordinator/transaction/transaction-shard.js';
 import { ErrorCode } from '../../../src/protocol/errors.js';
+import type { TransactionWriteCheck } from '../../../src/storage/partition-log.js';
 import { type AppendFault, InMemoryCoordinatorLog, MockClock, quietLogger } from './fakes.js';
 
 const STATE_PARTITIONS = 2;
@@ -95,6 +96,12 @@ const action: fc.Arbitrary<Action> = fc.oneof(
 );
 
 /** A transactional id's metadata as comparable plain data. */
+/** A write check's error code; coordinated here, the coordinator answers at once. */
+function verdict(check: TransactionWriteCheck | Promise<TransactionWriteCheck>): number {
+  assert.ok(!(check instanceof Promise), 'a transaction coordinated here is checked at once');
+  return check.errorCode;
+}
+
 function normalize(md: TransactionMetadata): unknown {
   return {
     producerId: md.producerId.toString(),
@@ -271,7 +278,9 @@ class World {
           for (const p of partitions) assert.ok(md?.partitions.get(p.topic)?.has(p.partition));
           for (const p of partitions)
             assert.equal(
-              this.coordinator.transactionalWriteError(id, producerId, producerEpoch, p.topic, p.partition),
+              verdict(
+                this.coordinator.checkTransactionalWrite(id, producerId, producerEpoch, p.topic, p.partition, false),
+              ),
               0,
             );
         }
@@ -383,7 +392,9 @@ test('while a failed write reloads the partition, produce and TxnOffsetCommit ch
   const added = await world.coordinator.addPartitions(id, producerId, producerEpoch, [DATA_PARTITIONS[1]!]);
   assert.equal(added, ErrorCode.NOT_COORDINATOR);
   const writeCheck = () =>
-    world.coordinator.transactionalWriteError(id, producerId, producerEpoch, orders.topic, orders.partition);
+    verdict(
+      world.coordinator.checkTransactionalWrite(id, producerId, producerEpoch, orders.topic, orders.partition, false),
+    );
   assert.equal(writeCheck(), ErrorCode.NOT_ENOUGH_REPLICAS);
   assert.equal(
     world.coordinator.offsetCommitError(id, producerId, producerEpoch),
