@@ -1,6 +1,8 @@
 import type { Logger } from '../observability/logger.js';
 import { ErrorCode } from '../protocol/errors.js';
+import { ApiKey } from '../protocol/generated/api-keys.js';
 import { addPartitionsToTxnApi } from '../protocol/generated/apis/add-partitions-to-txn.js';
+import { apiVersionsApi } from '../protocol/generated/apis/api-versions.js';
 import type { AddPartitionsToTxnRequestAddPartitionsToTxnTransaction } from '../protocol/generated/messages/add-partitions-to-txn-request.js';
 import type { AddPartitionsToTxnResponse } from '../protocol/generated/messages/add-partitions-to-txn-response.js';
 import {
@@ -11,6 +13,8 @@ import {
 
 /** AddPartitionsToTxn v4: the first with VerifyOnly and several transactions per request (brokers only). */
 const VERIFY_VERSION = 4;
+/** ApiVersions v3: the version brokers of every Samsa version answer with their ranges. */
+const API_VERSIONS_VERSION = 3;
 
 /** A partition leader's question about one partition of a producer's transaction. */
 export interface VerificationQuestion {
@@ -39,6 +43,8 @@ export class TransactionVerificationSender {
   private stopped = false;
   /** Coordinators' refusals of the whole request already logged, as `coordinator:errorCode`. */
   private readonly refusals = new Set<string>();
+  /** Connections to coordinators whose AddPartitionsToTxn has no VerifyOnly (an earlier version). */
+  private readonly unverifiable = new WeakSet<InterBrokerConnection>();
 
   constructor(
     private readonly nodeId: number,
@@ -113,7 +119,18 @@ export class TransactionVerificationSender {
       if (!connection) {
         connection = this.client.connect(coordinator, `transaction-verifier-${this.nodeId}`);
         this.connections.set(coordinator, connection);
+        // A broker of an earlier version does not know VerifyOnly (it would close the connection): asked first,
+        // once per connection, as Kafka's client learns the versions; then the batches go unverified, as in Kafka.
+        const versions = await connection.request(
+          apiVersionsApi,
+          API_VERSIONS_VERSION,
+          { clientSoftwareName: 'samsa', clientSoftwareVersion: '0' },
+          INTER_BROKER_REQUEST_TIMEOUT_MS,
+        );
+        const range = versions.apiKeys.find((k) => k.apiKey === ApiKey.AddPartitionsToTxn);
+        if (!range || range.maxVersion < VERIFY_VERSION) this.unverifiable.add(connection);
       }
+      if (this.unverifiable.has(connection)) return () => ErrorCode.NONE;
       if (this.stopped) throw new Error('stopped');
       response = await connection.request(
         addPartitionsToTxnApi,
