@@ -37,7 +37,6 @@ import type { ConsoleBackend } from '../console/console-backend.js';
 import { GroupCoordinator } from '../coordinator/group/group-coordinator.js';
 import { PartitionCoordinatorLog } from '../coordinator/runtime/coordinator-log.js';
 import { TransactionCoordinator, type TransactionMarker } from '../coordinator/transaction/transaction-coordinator.js';
-import { produceErrorOf } from '../coordinator/transaction/transaction-verification.js';
 import type { HttpEndpoint } from '../observability/http-endpoint.js';
 import { Logger } from '../observability/logger.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
@@ -512,7 +511,7 @@ export class Broker {
       verifyElsewhere: async (stateLogPartition, transactionalId, producerId, producerEpoch, topic, partition) => {
         // The coordinator as the metadata names it now (Kafka's getTransactionCoordinator).
         const coordinator = topics.get(TRANSACTION_STATE_TOPIC)?.partitions[stateLogPartition]?.leader ?? -1;
-        if (coordinator < 0) return produceErrorOf(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+        if (coordinator < 0) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
         const code = await verifications.verify(coordinator, {
           transactionalId,
           producerId,
@@ -521,7 +520,7 @@ export class Broker {
           partition,
         });
         // A coordinator that cannot verify (a broker of an earlier version): taken unverified, as Kafka does.
-        return produceErrorOf(code === ErrorCode.UNSUPPORTED_VERSION ? ErrorCode.NONE : code);
+        return code === ErrorCode.UNSUPPORTED_VERSION ? ErrorCode.NONE : code;
       },
       producerIds,
       onMarkerWritten: (topic, partition, producerId, committed) => {

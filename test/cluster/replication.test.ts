@@ -323,7 +323,8 @@ test('transactions on replicated partitions: the state log and the markers are r
 
 test('KIP-890 across brokers: a transactional batch for a partition led by another broker than its transaction ' +
   'coordinator is verified with the coordinator (AddPartitionsToTxn v4, verify only): refused outside the ' +
-  'transaction, with a fenced epoch or after the commit, taken in order when pipelined, and nothing hangs', {
+  'transaction, with a fenced epoch or after the commit, taken in order when pipelined, and nothing hangs; ' +
+  'TxnOffsetCommit too', {
   skip: etcdUnavailable,
 }, async () => {
   await threeLive();
@@ -451,6 +452,43 @@ test('KIP-890 across brokers: a transactional batch for a partition led by anoth
     );
     assert.equal(await offsets(c, 1), 1n, 'the open transaction holds the last stable offset');
   });
+  // A TxnOffsetCommit to a group coordinator on another broker is verified the same way (Kafka 3.6+): refused
+  // until AddOffsetsToTxn added the group's partition of __consumer_offsets to the transaction.
+  let groupId = '';
+  let groupCoordinatorId = coordinatorId;
+  for (let i = 0; groupCoordinatorId === coordinatorId; i++) {
+    groupId = `verified-group-${i}`;
+    groupCoordinatorId = await eventually('a group coordinator', () =>
+      withRaw(coordinator, async (c) => {
+        const found = await c.request(apis.FindCoordinator, 3, { key: groupId, keyType: 0, coordinatorKeys: [] });
+        return found.errorCode === ErrorCode.NONE ? found.nodeId : undefined;
+      }),
+    );
+  }
+  const commitOffsets = () =>
+    withRaw(brokers.get(groupCoordinatorId)!, (c) =>
+      c.request(apis.TxnOffsetCommit, 3, {
+        transactionalId,
+        groupId,
+        producerId,
+        producerEpoch,
+        generationId: -1,
+        memberId: '',
+        groupInstanceId: null,
+        topics: [
+          {
+            name: 'verified-txn',
+            partitions: [{ partitionIndex: 0, committedOffset: 4n, committedLeaderEpoch: -1, committedMetadata: null }],
+          },
+        ],
+      }),
+    ).then((r) => r.topics[0]!.partitions[0]!.errorCode);
+  assert.equal(await commitOffsets(), ErrorCode.INVALID_TXN_STATE);
+  await withRaw(coordinator, async (c) => {
+    const added = await c.request(apis.AddOffsetsToTxn, 3, { transactionalId, producerId, producerEpoch, groupId });
+    assert.equal(added.errorCode, ErrorCode.NONE);
+  });
+  assert.equal(await commitOffsets(), ErrorCode.NONE);
   await withRaw(coordinator, async (c) => {
     const ended = await c.request(apis.EndTxn, 3, { transactionalId, producerId, producerEpoch, committed: true });
     assert.equal(ended.errorCode, ErrorCode.NONE);

@@ -38,10 +38,11 @@ export const txnOffsetCommitHandler = defineHandler<TxnOffsetCommitRequest, TxnO
     );
     const committed = request.topics.filter((t) => readable.has(t.name));
     if (committed.length === 0 && request.topics.length > 0) return answer(() => ErrorCode.TOPIC_AUTHORIZATION_FAILED);
-    const txnError = broker.transactions.offsetCommitError(
+    const txnError = await broker.transactions.offsetCommitError(
       request.transactionalId,
       request.producerId,
       request.producerEpoch,
+      broker.groups.partitionFor(request.groupId),
     );
     if (txnError !== ErrorCode.NONE) return answer(() => txnError);
     const member =

@@ -1,4 +1,5 @@
 import type { ProducerIdManager } from '../../cluster/producer-ids.js';
+import { CONSUMER_OFFSETS_TOPIC } from '../../cluster/topic-name.js';
 import type { Logger } from '../../observability/logger.js';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { TransactionMarkerAppend, TransactionWriteCheck } from '../../storage/partition-log.js';
@@ -15,7 +16,12 @@ import {
   TransactionShard,
   transactionLogSerde,
 } from './transaction-shard.js';
-import { produceErrorOf, VERIFIED, verifyPartitionInTransaction } from './transaction-verification.js';
+import {
+  offsetCommitErrorOf,
+  produceErrorOf,
+  VERIFIED,
+  verifyPartitionInTransaction,
+} from './transaction-verification.js';
 
 export type { TransactionMetadata } from './transaction-shard.js';
 
@@ -85,9 +91,10 @@ export interface TransactionCoordinatorDeps {
   producerIds: Pick<ProducerIdManager, 'nextProducerId'>;
   /**
    * Asks the broker leading partition `stateLogPartition` of `__transaction_state` whether a partition is in the
-   * producer's open transaction, for a transactional batch about to be written here; resolves with the produce
-   * error (NOT_ENOUGH_REPLICAS when it could not be asked). Without it such batches are taken unverified (a single
-   * broker coordinates every transaction itself).
+   * producer's open transaction, for a transactional batch or offset commit about to be written here; resolves
+   * with the coordinator's code (AddPartitionsToTxn v4's: NONE, TRANSACTION_ABORTABLE, PRODUCER_FENCED, ...;
+   * NETWORK_EXCEPTION or COORDINATOR_NOT_AVAILABLE when it could not be asked). Without it such writes are taken
+   * unverified (a single broker coordinates every transaction itself).
    */
   verifyElsewhere?(
     stateLogPartition: number,
@@ -96,7 +103,7 @@ export interface TransactionCoordinatorDeps {
     producerEpoch: number,
     topic: string,
     partition: number,
-  ): Promise<TransactionWriteCheck>;
+  ): Promise<number>;
   /** Called after a marker is written, so that the group coordinator can settle transactional offsets. */
   onMarkerWritten(topic: string, partition: number, producerId: bigint, committed: boolean): void;
   logger: Logger;
@@ -682,14 +689,16 @@ export class TransactionCoordinator {
     const md = this.metadata(transactionalId);
     if (!md && this.coordinatedElsewhere(transactionalId)) {
       if (openHere || !this.deps.verifyElsewhere) return VERIFIED;
-      return this.deps.verifyElsewhere(
-        this.partitionFor(transactionalId),
-        transactionalId,
-        producerId,
-        producerEpoch,
-        topic,
-        partition,
-      );
+      return this.deps
+        .verifyElsewhere(
+          this.partitionFor(transactionalId),
+          transactionalId,
+          producerId,
+          producerEpoch,
+          topic,
+          partition,
+        )
+        .then(produceErrorOf);
     }
     return produceErrorOf(verifyPartitionInTransaction(md, producerId, producerEpoch, topic, partition));
   }
@@ -710,16 +719,38 @@ export class TransactionCoordinator {
     return partitions.map((p) => verifyPartitionInTransaction(md, producerId, producerEpoch, p.topic, p.partition));
   }
 
-  /** Whether a TxnOffsetCommit comes from the current producer of an open transaction holding the group. */
-  offsetCommitError(transactionalId: string, producerId: bigint, producerEpoch: number): number {
+  /**
+   * Whether a TxnOffsetCommit may be written (Kafka 3.6+ verifies it as a produce, KIP-890): its producer is the
+   * current one of an open transaction that holds the group's partition of `__consumer_offsets`
+   * (`offsetsPartition`, added by AddOffsetsToTxn). Coordinated by another broker, that broker is asked; a
+   * verification that could not be made is COORDINATOR_NOT_AVAILABLE, which the client retries after looking the
+   * group coordinator up again.
+   */
+  offsetCommitError(
+    transactionalId: string,
+    producerId: bigint,
+    producerEpoch: number,
+    offsetsPartition: number,
+  ): number | Promise<number> {
     // While the id's partition reloads (after a failed write), the check waits for it: the client retries.
     if (this.serving(transactionalId) !== ErrorCode.NONE) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     const md = this.metadata(transactionalId);
-    // As for produce: a transaction coordinated by another broker is not verified here.
-    if (!md && this.coordinatedElsewhere(transactionalId)) return ErrorCode.NONE;
-    if (!md || md.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
-    if (md.producerEpoch !== producerEpoch) return ErrorCode.PRODUCER_FENCED;
-    return md.state === TransactionState.Ongoing ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE;
+    if (!md && this.coordinatedElsewhere(transactionalId)) {
+      if (!this.deps.verifyElsewhere) return ErrorCode.NONE;
+      return this.deps
+        .verifyElsewhere(
+          this.partitionFor(transactionalId),
+          transactionalId,
+          producerId,
+          producerEpoch,
+          CONSUMER_OFFSETS_TOPIC,
+          offsetsPartition,
+        )
+        .then(offsetCommitErrorOf);
+    }
+    return offsetCommitErrorOf(
+      verifyPartitionInTransaction(md, producerId, producerEpoch, CONSUMER_OFFSETS_TOPIC, offsetsPartition),
+    );
   }
 
   /**

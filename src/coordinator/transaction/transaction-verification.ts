@@ -62,3 +62,15 @@ export function produceErrorOf(code: number): TransactionWriteCheck {
     return { errorCode: ErrorCode.INVALID_TXN_STATE, message: 'Partition was not added to the transaction' };
   return { errorCode: code, message: null };
 }
+
+/**
+ * A verification's outcome as a TxnOffsetCommit answers it: one that could not be made COORDINATOR_NOT_AVAILABLE
+ * (Kafka's group coordinator turns its NOT_ENOUGH_REPLICAS into that; clients look the coordinator up again and
+ * retry), a partition outside the transaction INVALID_TXN_STATE; the others as the coordinator gave them.
+ */
+export function offsetCommitErrorOf(code: number): number {
+  if (NOT_VERIFIED.has(code) && code !== ErrorCode.COORDINATOR_LOAD_IN_PROGRESS)
+    return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+  if (code === ErrorCode.TRANSACTION_ABORTABLE) return ErrorCode.INVALID_TXN_STATE;
+  return code;
+}

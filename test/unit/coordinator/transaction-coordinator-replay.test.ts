@@ -397,7 +397,7 @@ test('while a failed write reloads the partition, produce and TxnOffsetCommit ch
     );
   assert.equal(writeCheck(), ErrorCode.NOT_ENOUGH_REPLICAS);
   assert.equal(
-    world.coordinator.offsetCommitError(id, producerId, producerEpoch),
+    world.coordinator.offsetCommitError(id, producerId, producerEpoch, 0),
     ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
   );
   assert.equal(
