@@ -450,7 +450,9 @@ test('session timeout, group size limit', async () => {
     groups: {
       offsetsTopicNumPartitions: 1,
       consumerHeartbeatIntervalMs: 100,
-      consumerSessionTimeoutMs: 500,
+      // Far above the heartbeats' 100 ms, so that only the silent member expires: a stalled machine must not
+      // also expire `a` between two of its beats, nor the silent member before the group is seen full.
+      consumerSessionTimeoutMs: 5000,
       consumerMaxSize: 2,
     },
   });

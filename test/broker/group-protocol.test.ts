@@ -356,7 +356,8 @@ test('broker restart: groups and committed offsets come back from __consumer_off
 
 test('offsets retention: a group without members loses its offsets, then itself, after offsets.retention.minutes', async () => {
   const b = await startBroker({
-    groups: { offsetsTopicNumPartitions: 1, offsetsRetentionMs: 300, offsetsRetentionCheckIntervalMs: 50 },
+    // A retention well above a machine stall: each check right after a commit must find its offsets still there.
+    groups: { offsetsTopicNumPartitions: 1, offsetsRetentionMs: 2000, offsetsRetentionCheckIntervalMs: 50 },
   });
   const c = await RawClient.connect(b.port);
   try {
@@ -377,13 +378,14 @@ test('offsets retention: a group without members loses its offsets, then itself,
         })
       ).topics[0]!.partitions[0]!.committedOffset;
     assert.equal(await offset(), 9n);
-    // A standalone group ages by commit time: committing more often than the retention keeps its offsets.
-    for (let i = 10n; i < 18n; i++) {
+    // A standalone group ages by commit time: committing more often than the retention, for longer than it (3 s),
+    // keeps its offsets.
+    for (let i = 10n; i < 25n; i++) {
+      await new Promise((r) => setTimeout(r, 200));
       assert.equal((await commit(c, 'g-expiring', -1, '', i)).topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
-      await new Promise((r) => setTimeout(r, 100));
     }
-    assert.equal(await offset(), 17n, 'offsets committed within the retention stay');
-    const deadline = Date.now() + 20_000;
+    assert.equal(await offset(), 24n, 'offsets committed within the retention stay');
+    const deadline = Date.now() + 60_000;
     while ((await offset()) !== -1n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.equal(await offset(), -1n, 'the offsets expired');
     const listed = await c.request(apis.ListGroups, 5, { statesFilter: [], typesFilter: [] });

@@ -247,7 +247,8 @@ async function forceMetadataSnapshot(port: number): Promise<void> {
   }
 }
 
-async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+/** Waits for a set-up step; `timeoutMs` bounds a hang (a loaded machine's log cleaner may take long to run). */
+async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`set-up: ${what} did not happen within ${timeoutMs} ms`);

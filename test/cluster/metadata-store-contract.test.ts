@@ -12,8 +12,11 @@ import { TopicMetadata } from '../../src/cluster/topic-metadata.js';
 import { withTempDir } from '../storage/helpers.js';
 import { etcdUnavailable, startEtcd, withEtcd } from './etcd.js';
 
-/** Waits for `condition` (watch events arrive asynchronously on etcd), failing after `timeoutMs`. */
-export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) {
+/**
+ * Waits for `condition` (watch events arrive asynchronously on etcd), failing as hung after `timeoutMs`: a bound on a
+ * hang, not a timing assertion, so ample (etcd and this process share a loaded machine).
+ */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

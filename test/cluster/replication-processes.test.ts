@@ -45,7 +45,9 @@ test('samsa server processes with default.replication.factor=3 and min.insync.re
       await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 1 }] });
       const created = await isrOf();
       assert.equal(created.replicas.length, 3);
-      const producer = kafka.producer();
+      // Idempotent: on a loaded machine the other follower may drop out too while a write waits, which the producer
+      // retries (NOT_ENOUGH_REPLICAS_AFTER_APPEND, or a request timeout); its retries must not store a record twice.
+      const producer = kafka.producer({ idempotent: true });
       await producer.connect();
       try {
         for (let i = 0; i < 30; i++) {

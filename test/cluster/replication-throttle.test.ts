@@ -24,11 +24,16 @@ const BATCHES = 40;
 const RECORDS_PER_BATCH = 100;
 const DATA_BYTES = RECORD_BYTES * BATCHES * RECORDS_PER_BATCH;
 /**
- * The throttle, bytes/s: copying DATA_BYTES takes at least DATA_BYTES / THROTTLE (about 15 s) less one window's
- * burst, far above what the tool calls and the clients below take (a few seconds), so the checks made "while
- * the move is in progress" hold whatever the machine's speed.
+ * The throttle --execute sets, bytes/s: far below a batch (100 KB) per quota window, so the copy goes a batch at a
+ * time as the windows roll by, some 80 s of the clock for DATA_BYTES however fast the machine, while the checks
+ * made "while the move is in progress" take a few seconds (a loaded machine's stalls included). Once they are
+ * made, the rates are raised to RAISED_THROTTLE for the copy to end.
  */
-const THROTTLE = 250_000;
+const THROTTLE = 10_000;
+/** The rates once the in-progress checks are made: the rest of the copy takes a few seconds, still throttled. */
+const RAISED_THROTTLE = 2_000_000;
+/** The rate of the one-sided throttles of the second test, which checks nothing while its copies go on. */
+const SIDE_THROTTLE = 250_000;
 const LONG_MAX = '9223372036854775807';
 
 /** Three brokers with short quota windows and bounded fetch steps, each with an HTTP listener (its port in `httpPorts`). */
@@ -227,6 +232,25 @@ test(
           );
           assert.ok(leaderNow.has('kafka_server_leaderreplication_byte_rate'));
 
+          // The rates raised on both brokers (as an operator would, with samsa configs): the copy ends soon, the
+          // replicas still on the throttled lists.
+          const raisedAt = Date.now();
+          for (const nodeId of [1, 2]) {
+            const raised = await samsa([
+              'configs',
+              '--bootstrap-server',
+              bootstrap[0]!,
+              '--entity-type',
+              'brokers',
+              '--entity-name',
+              String(nodeId),
+              '--alter',
+              '--add-config',
+              `leader.replication.throttled.rate=${RAISED_THROTTLE},follower.replication.throttled.rate=${RAISED_THROTTLE}`,
+            ]);
+            assert.equal(raised.code, 0, raised.stderr);
+          }
+
           // Done: verify says so and clears every throttle.
           const done = await eventually(
             'verify reports the move completed',
@@ -238,7 +262,7 @@ test(
             },
             180_000,
           );
-          const moveMs = Date.now() - startedAt;
+          const doneAt = Date.now();
           assert.equal(done.code, 0, done.stderr);
           assert.match(done.stdout, /Clearing broker-level throttles on brokers 1,2,3/);
           assert.match(done.stdout, new RegExp(`Clearing topic-level throttles on topic ${TOPIC}`));
@@ -256,12 +280,13 @@ test(
           assert.ok((leader.get('kafka_server_leaderreplication_throttled_bytes_total') ?? 0) >= DATA_BYTES);
           assert.ok((follower.get('kafka_server_followerreplication_throttled_bytes_total') ?? 0) >= DATA_BYTES);
           assert.ok((follower.get('kafka_server_brokertopicmetrics_replicationbytesin_total') ?? 0) >= DATA_BYTES);
-          // Figures, not assertions: the move's time (to the --verify that saw it complete) against the throttle.
+          // Figures, not assertions: the move's times (to the --verify that saw it complete) at each throttle.
           t.diagnostic(
-            `moved ${DATA_BYTES} bytes at --throttle ${THROTTLE} in ${(moveMs / 1000).toFixed(1)} s ` +
-              `(${Math.round(DATA_BYTES / (moveMs / 1000))} B/s, verify polling included); leader left the ` +
-              `partition out ${leader.get('kafka_server_leaderreplication_throttled_partitions_total')} times, ` +
-              `the follower ${follower.get('kafka_server_followerreplication_throttled_partitions_total')} times`,
+            `moved ${DATA_BYTES} bytes in ${((doneAt - startedAt) / 1000).toFixed(1)} s: ` +
+              `${((raisedAt - startedAt) / 1000).toFixed(1)} s at --throttle ${THROTTLE}, then ` +
+              `${((doneAt - raisedAt) / 1000).toFixed(1)} s at ${RAISED_THROTTLE} (verify polling included); ` +
+              `leader left the partition out ${leader.get('kafka_server_leaderreplication_throttled_partitions_total')} ` +
+              `times, the follower ${follower.get('kafka_server_followerreplication_throttled_partitions_total')} times`,
           );
         } finally {
           await producer.disconnect().catch(() => {});
@@ -360,7 +385,7 @@ test(
             '1',
             '--alter',
             '--add-config',
-            `leader.replication.throttled.rate=${THROTTLE}`,
+            `leader.replication.throttled.rate=${SIDE_THROTTLE}`,
           );
           await configs(
             '--entity-type',
@@ -396,7 +421,7 @@ test(
             '3',
             '--alter',
             '--add-config',
-            `follower.replication.throttled.rate=${THROTTLE}`,
+            `follower.replication.throttled.rate=${SIDE_THROTTLE}`,
           );
           await move(1, [1, 3]);
           const followerSide = await counts(3);

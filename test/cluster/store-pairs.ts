@@ -4,8 +4,11 @@ import type { MetadataStore } from '../../src/cluster/metadata-store.js';
 import { withTempDir } from '../storage/helpers.js';
 import { etcdUnavailable, withEtcd } from './etcd.js';
 
-/** Waits for `condition` (watch events arrive asynchronously), failing after `timeoutMs`. */
-export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+/**
+ * Waits for `condition` (watch events arrive asynchronously), failing as hung after `timeoutMs`: a bound on a hang,
+ * not a timing assertion, so ample (etcd and this process share a loaded machine).
+ */
+export async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

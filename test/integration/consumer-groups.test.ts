@@ -15,11 +15,18 @@ const PARTITIONS = 6;
 const MEMBERS = 3;
 const RECORDS = 60;
 /**
- * Short sessions so that a killed member is noticed quickly; the broker's minimum is lowered to allow them.
+ * Short sessions where a killed member must be noticed quickly; the broker's minimum is lowered to allow them.
  * Node clients heartbeat between fetches, so their fetch wait must stay well below the session timeout.
  */
 const SESSION_TIMEOUT_MS = 3000;
+/**
+ * The sessions of groups whose members all stay: KafkaJS's default, so that a stalled machine does not expire a
+ * member, whose partitions would then move (and their uncommitted records be read twice) while the test reads.
+ */
+const STAYING_SESSION_TIMEOUT_MS = 30_000;
 const FETCH_MAX_WAIT_MS = 200;
+/** How long the members may take to read what was produced (a bound on a hang, not on their speed). */
+const READ_WAIT_MS = 60_000;
 
 let broker: Broker;
 let kafka: InstanceType<typeof Kafka>;
@@ -57,7 +64,7 @@ test('KafkaJS: three members of a group share six partitions, two each; every re
   for (let i = 0; i < MEMBERS; i++) {
     const c = kafka.consumer({
       groupId: 'g-kafkajs',
-      sessionTimeout: SESSION_TIMEOUT_MS,
+      sessionTimeout: STAYING_SESSION_TIMEOUT_MS,
       heartbeatInterval: 300,
       maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     });
@@ -73,7 +80,7 @@ test('KafkaJS: three members of a group share six partitions, two each; every re
   try {
     const view = await waitForBalancedGroup(broker.port, 'g-kafkajs', MEMBERS, PARTITIONS);
     await produceSpread(broker.bootstrap, 'shared-kafkajs', RECORDS, PARTITIONS);
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + READ_WAIT_MS;
     while (records.flat().length < RECORDS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const assignments = records.map((mine) => [...new Set(mine.map((r) => r[0]))].sort());
     assertShared(assignments, records);
@@ -97,7 +104,7 @@ test('@platformatic/kafka: three members of a group share six partitions, two ea
       clientId: `member-${i}`,
       bootstrapBrokers: [broker.bootstrap],
       deserializers: stringDeserializers,
-      sessionTimeout: SESSION_TIMEOUT_MS,
+      sessionTimeout: STAYING_SESSION_TIMEOUT_MS,
       heartbeatInterval: 300,
     });
     const stream = await c.consume({
@@ -117,7 +124,7 @@ test('@platformatic/kafka: three members of a group share six partitions, two ea
     // so that what each member reads is what it owns now.
     await new Promise((r) => setTimeout(r, 1000));
     await produceSpread(broker.bootstrap, 'shared-platformatic', RECORDS, PARTITIONS);
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + READ_WAIT_MS;
     while (records.flat().length < RECORDS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const assignments = records.map((mine) => [...new Set(mine.map((r) => r[0]))].sort());
     assertShared(assignments, records);
@@ -186,7 +193,7 @@ test('a member killed without leaving: after its session timeout the others take
     const shared = await waitForBalancedGroup(broker.port, group, 2, 4);
     assert.ok([...shared.members.values()].every((p) => p.length === 2));
     await produceSpread(broker.bootstrap, topic, 40, 4);
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + READ_WAIT_MS;
     while (victim.read.length + survivor.read.length < 40 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     assert.ok(victim.read.length > 0, 'the victim read its share before dying');
@@ -195,7 +202,7 @@ test('a member killed without leaving: after its session timeout the others take
     // No LeaveGroup was sent: only the session timeout tells the coordinator.
     const after = await waitForBalancedGroup(broker.port, group, 1, 4);
     assert.deepEqual([...after.members.values()][0], [0, 1, 2, 3]);
-    const end = Date.now() + 30_000;
+    const end = Date.now() + READ_WAIT_MS;
     const all = () => new Set([...victim.read, ...survivor.read].map((r) => r[2]));
     while (all().size < 80 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
     assert.equal(all().size, 80, 'nothing skipped');
@@ -213,10 +220,11 @@ test('a member joining later triggers a rebalance; one leaving cleanly triggers 
   const topic = 'comings-and-goings';
   const group = 'g-comings';
   await createTopic(topic, 4);
-  // Sessions far longer than the waits below: only LeaveGroup can explain a prompt rebalance.
+  // Sessions far longer than the waits below (40 s, bounds on a hang that a loaded machine does not reach): only
+  // LeaveGroup can explain a prompt rebalance.
   const options = {
     groupId: group,
-    sessionTimeout: 60_000,
+    sessionTimeout: 120_000,
     rebalanceTimeout: 10_000,
     heartbeatInterval: 300,
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
@@ -233,13 +241,13 @@ test('a member joining later triggers a rebalance; one leaving cleanly triggers 
     await second.connect();
     await second.subscribe({ topic, fromBeginning: true });
     await second.run({ eachMessage: async () => {} });
-    const two = await waitForBalancedGroup(broker.port, group, 2, 4, 20_000);
+    const two = await waitForBalancedGroup(broker.port, group, 2, 4, 40_000);
     assert.deepEqual(
       [...two.members.values()].map((p) => p.length),
       [2, 2],
     );
     await second.disconnect();
-    const one = await waitForBalancedGroup(broker.port, group, 1, 4, 20_000);
+    const one = await waitForBalancedGroup(broker.port, group, 1, 4, 40_000);
     assert.deepEqual([...one.members.values()][0], [0, 1, 2, 3]);
   } finally {
     await first.disconnect();

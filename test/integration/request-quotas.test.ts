@@ -103,13 +103,14 @@ async function topicNames(): Promise<string[]> {
 }
 
 test('controller_mutation_rate, strict (CreateTopics v7, CreatePartitions v3, DeleteTopics v6): the topics past the quota get THROTTLING_QUOTA_EXCEEDED and are left as they were', async () => {
-  // Two partitions a second: a burst of 22 (the rate over eleven one-second samples), then refusals.
-  await setQuota('mutator', 'controller_mutation_rate', 2);
+  // Half a partition a second: a burst of 5.5 (the rate over eleven one-second samples), then refusals. Slow, so
+  // that the credits stay spent for the three refusals below (23 s) however long a loaded machine takes over them.
+  await setQuota('mutator', 'controller_mutation_rate', 0.5);
   const mutator = new Admin({ clientId: 'mutator', bootstrapBrokers: [broker.bootstrap], retries: 0 });
   try {
     const started = Date.now();
-    await mutator.createTopics({ topics: ['strict-a'], partitions: 20 });
-    // 2 credits left: strict-b takes them below zero and passes, strict-c finds them spent.
+    await mutator.createTopics({ topics: ['strict-a'], partitions: 5 });
+    // Half a credit left: strict-b takes it below zero and passes, strict-c finds it spent.
     const refused = await mutator
       .createTopics({ topics: ['strict-b', 'strict-c'], partitions: 12 })
       .then(() => assert.fail('strict-c was created'), responseOf);
@@ -122,16 +123,16 @@ test('controller_mutation_rate, strict (CreateTopics v7, CreatePartitions v3, De
       ],
     );
     assert.equal(results[1]!.errorMessage, 'The throttling quota has been exceeded.');
-    // Ten credits short at two a second: five seconds to wait, less what refilled since the first request (a
-    // credit per half second), which a loaded machine makes long.
+    // 11.5 credits short at half a credit a second: 23 s to wait, less what refilled since the first request (a
+    // credit per two seconds), which a loaded machine makes long.
     const throttle = refused.throttleTimeMs as number;
     const elapsed = Date.now() - started;
-    assert.ok(throttle >= 5000 - elapsed && throttle <= 5000, `throttle ${throttle} after ${elapsed} ms`);
+    assert.ok(throttle >= 23_000 - elapsed && throttle <= 23_000, `throttle ${throttle} after ${elapsed} ms`);
     // The muted connection would find the credits back at zero after its wait; a second connection of the same
     // client id shares the bucket and finds it still spent.
     const second = new Admin({ clientId: 'mutator', bootstrapBrokers: [broker.bootstrap], retries: 0 });
     const partitions = await second
-      .createPartitions({ topics: [{ name: 'strict-a', count: 21 }] })
+      .createPartitions({ topics: [{ name: 'strict-a', count: 6 }] })
       .then(() => assert.fail('partitions added past the quota'), responseOf);
     assert.deepEqual(
       (partitions.results as Array<{ errorCode: number }>).map((r) => r.errorCode),
@@ -154,7 +155,7 @@ test('controller_mutation_rate, strict (CreateTopics v7, CreatePartitions v3, De
     ['strict-a', 'strict-b'],
   );
   const meta = await admin.metadata({ topics: ['strict-a'] });
-  assert.equal(meta.topics.get('strict-a')?.partitionsCount, 20);
+  assert.equal(meta.topics.get('strict-a')?.partitionsCount, 5);
   // Another client id has no quota: the same work passes.
   const other = new Admin({ clientId: 'other-admin', bootstrapBrokers: [broker.bootstrap], retries: 0 });
   try {

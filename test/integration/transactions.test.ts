@@ -149,7 +149,9 @@ test('a transaction left open past its timeout is aborted by the coordinator', a
     transactionalId: 'tx-timeout',
     idempotent: true,
     maxInFlightRequests: 1,
-    transactionTimeout: 500,
+    // Long enough that a stalled machine cannot abort it between its AddPartitionsToTxn and its produce (the send
+    // would then be fenced); the test waits for the abort, not a set time.
+    transactionTimeout: 5000,
   });
   await producer.connect();
   const txn = await producer.transaction();
@@ -220,7 +222,9 @@ test('transactional state survives a restart: ended transactions stay ended, an 
       transactionalId: 'tx-open',
       idempotent: true,
       maxInFlightRequests: 1,
-      transactionTimeout: 1500,
+      // Longer than the stop, the restart and the first checks take on a loaded machine: the restarted broker must
+      // find the transaction still Ongoing before it aborts it.
+      transactionTimeout: 10_000,
     });
     await open.connect();
     const t2 = await open.transaction();

@@ -14,6 +14,9 @@ import time
 library, bootstrap, topic, group = sys.argv[1:5]
 members, partitions, expected = (int(x) for x in sys.argv[5:8])
 DEADLINE_S = 60
+# The members all stay: sessions long enough that a stalled machine does not expire one, whose partitions would
+# then move (and its records not yet committed be read twice) while the group reads.
+SESSION_TIMEOUT_MS = 30000
 
 records = [[] for _ in range(members)]
 assignments = [set() for _ in range(members)]
@@ -29,7 +32,7 @@ def total():
 def run_kafka_python(i):
     from kafka import KafkaConsumer
     c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset='earliest',
-                      session_timeout_ms=6000, heartbeat_interval_ms=500, client_id=f'member-{i}')
+                      session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=500, client_id=f'member-{i}')
     while not stop.is_set():
         for tp, msgs in c.poll(timeout_ms=100).items():
             with lock:
@@ -41,7 +44,7 @@ def run_kafka_python(i):
 def run_confluent(i):
     from confluent_kafka import Consumer
     c = Consumer({'bootstrap.servers': bootstrap, 'group.id': group, 'auto.offset.reset': 'earliest',
-                  'session.timeout.ms': 6000, 'client.id': f'member-{i}'})
+                  'session.timeout.ms': SESSION_TIMEOUT_MS, 'client.id': f'member-{i}'})
     c.subscribe([topic])
     while not stop.is_set():
         m = c.poll(0.1)
