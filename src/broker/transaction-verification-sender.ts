@@ -88,7 +88,14 @@ export class TransactionVerificationSender {
         }
         if (later.length > 0) this.queued.set(coordinator, later);
         else this.queued.delete(coordinator);
-        const codes = await this.ask(coordinator, [...byId.values()]);
+        let codes: (transactionalId: string, topic: string, partition: number) => number;
+        try {
+          codes = await this.ask(coordinator, [...byId.values()]);
+        } catch (error) {
+          // Not an outage (ask answers those): every question is still answered, so that no producer waits for ever.
+          this.logger.error('transaction verification failed', { coordinator, error: error as Error });
+          codes = () => ErrorCode.NETWORK_EXCEPTION;
+        }
         for (const group of byId.values())
           for (const w of group) w.answer(codes(w.transactionalId, w.topic, w.partition));
       }

@@ -687,7 +687,10 @@ export class TransactionCoordinator {
     const status = this.serving(transactionalId);
     if (status !== ErrorCode.NONE) return produceErrorOf(status);
     const md = this.metadata(transactionalId);
-    if (!md && this.coordinatedElsewhere(transactionalId)) {
+    const elsewhere = md ? ErrorCode.NONE : this.logError(transactionalId);
+    // No leader for the id's partition (being elected), or no `__transaction_state` yet: retried, as Kafka does.
+    if (elsewhere === ErrorCode.COORDINATOR_NOT_AVAILABLE) return produceErrorOf(elsewhere);
+    if (elsewhere === ErrorCode.NOT_COORDINATOR) {
       if (openHere || !this.deps.verifyElsewhere) return VERIFIED;
       return this.deps
         .verifyElsewhere(
@@ -735,7 +738,9 @@ export class TransactionCoordinator {
     // While the id's partition reloads (after a failed write), the check waits for it: the client retries.
     if (this.serving(transactionalId) !== ErrorCode.NONE) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     const md = this.metadata(transactionalId);
-    if (!md && this.coordinatedElsewhere(transactionalId)) {
+    const elsewhere = md ? ErrorCode.NONE : this.logError(transactionalId);
+    if (elsewhere === ErrorCode.COORDINATOR_NOT_AVAILABLE) return elsewhere;
+    if (elsewhere === ErrorCode.NOT_COORDINATOR) {
       if (!this.deps.verifyElsewhere) return ErrorCode.NONE;
       return this.deps
         .verifyElsewhere(
@@ -764,11 +769,6 @@ export class TransactionCoordinator {
     // Known to the runtime means led here when it was loaded: no lookup on produce's path.
     if (this.runtime.isKnown(partition)) return this.runtime.status(partition);
     return this.logError(transactionalId) === ErrorCode.NONE ? this.runtime.status(partition) : ErrorCode.NONE;
-  }
-
-  /** Whether another broker leads the id's partition of `__transaction_state` (so coordinates it). */
-  private coordinatedElsewhere(transactionalId: string): boolean {
-    return this.deps.stateLogPartitionCount() !== null && this.logError(transactionalId) === ErrorCode.NOT_COORDINATOR;
   }
 
   /** The id's committed metadata, if its partition serves here. */
