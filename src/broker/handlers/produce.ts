@@ -160,6 +160,11 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
                 if (error instanceof AppendValidationError) {
                   response.errorCode = error.errorCode;
                   response.errorMessage = error.detail;
+                  // The leadership moved while a transactional batch was verified: the new leader's hint (KIP-951).
+                  if (error.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) {
+                    hints ??= new LeaderHints(broker, connection.socket.localPort);
+                    response.currentLeader = hints.leaderOf(t.name, p.index);
+                  }
                   return;
                 }
                 if (error instanceof ProducerStateError) {
