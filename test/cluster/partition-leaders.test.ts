@@ -11,7 +11,7 @@ import { apis } from '../../src/protocol/generated/index.js';
 import { defaultFetchRequest } from '../../src/protocol/generated/messages/fetch-request.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
 import { samsa } from '../integration/cli.js';
-import { consumeWithKcat } from '../integration/clients.js';
+import { consumeWithKcat, PYTHON } from '../integration/clients.js';
 import { type ClusterBroker, eventually, kafkaFor, RawClient, startCluster, stopCluster } from './cluster-helpers.js';
 import { type EtcdServer, etcdUnavailable, startEtcd } from './etcd.js';
 
@@ -606,4 +606,46 @@ test('a transaction over partitions led by three brokers, its coordinator on one
     [[0, '7']],
   );
   await admin.disconnect();
+});
+
+test("librdkafka's exactly-once loop (confluent-kafka-python) across three leaders: the transaction's partitions " +
+  'led by the other brokers, verified with its coordinator (KIP-890); each input once in the output', {
+  skip: etcdUnavailable,
+}, async () => {
+  const kafka = kafkaFor([brokers[0]!.bootstrap], 'eos-spread');
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      topics: [
+        { topic: 'eos-spread-in', numPartitions: 3 },
+        { topic: 'eos-spread-out', numPartitions: 3 },
+      ],
+      waitForLeaders: true,
+    });
+  } finally {
+    await admin.disconnect();
+  }
+  assert.equal(new Set((await leaders('eos-spread-out')).values()).size, 3, 'three leaders');
+  const inputs = Array.from({ length: 300 }, (_, i) => `i${i}`);
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: 'eos-spread-in', messages: inputs.map((value, i) => ({ value, partition: i % 3 })) });
+  await producer.disconnect();
+
+  const bootstrap = brokers.map((b) => b.bootstrap).join(',');
+  const script = join(import.meta.dirname, '..', 'integration', 'python', 'eos_processor.py');
+  const { stderr } = await run(
+    PYTHON,
+    [script, bootstrap, 'eos-spread-in', 'eos-spread-out', 'eos-spread-group', 'eos-spread'],
+    {
+      timeout: 120_000,
+    },
+  );
+  assert.doesNotMatch(stderr, /Traceback/);
+  const outputs: string[] = [];
+  for (let p = 0; p < 3; p++)
+    for (const r of await consumeWithKcat(brokers[1]!.bootstrap, 'eos-spread-out', p, 'read_committed'))
+      outputs.push(r.value!);
+  assert.deepEqual(outputs.sort(), inputs.map((v) => `out-${v}`).sort(), 'every input exactly once');
 });
