@@ -122,6 +122,7 @@ export class TransactionVerificationSender {
     });
     let response: AddPartitionsToTxnResponse;
     try {
+      if (this.stopped) throw new Error('stopped');
       let connection = this.connections.get(coordinator);
       if (!connection) {
         connection = this.client.connect(coordinator, `transaction-verifier-${this.nodeId}`);
@@ -138,7 +139,6 @@ export class TransactionVerificationSender {
         if (!range || range.maxVersion < VERIFY_VERSION) this.unverifiable.add(connection);
       }
       if (this.unverifiable.has(connection)) return () => ErrorCode.NONE;
-      if (this.stopped) throw new Error('stopped');
       response = await connection.request(
         addPartitionsToTxnApi,
         VERIFY_VERSION,
