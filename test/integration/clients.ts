@@ -29,7 +29,8 @@ export interface ConsumedRecord {
 
 /**
  * Reads every record of the given partitions from the beginning with kafka-python, assigning the partitions
- * directly (no consumer group), until the end offsets seen at the start.
+ * directly (no consumer group), until the end offsets seen at the start. Its minute without a record only bounds a
+ * hang: a loaded machine can keep the first fetch waiting for seconds.
  */
 export async function consumeWithKafkaPython(
   bootstrap: string,
@@ -39,14 +40,14 @@ export async function consumeWithKafkaPython(
   const script = `
 import json, sys
 from kafka import KafkaConsumer, TopicPartition
-c = KafkaConsumer(bootstrap_servers=sys.argv[1], group_id=None, enable_auto_commit=False, consumer_timeout_ms=10000)
+c = KafkaConsumer(bootstrap_servers=sys.argv[1], group_id=None, enable_auto_commit=False, consumer_timeout_ms=60000)
 tps = [TopicPartition(sys.argv[2], int(p)) for p in sys.argv[3].split(',')]
 c.assign(tps)
 c.seek_to_beginning(*tps)
 end = c.end_offsets(tps)
 out = []
 remaining = {tp for tp in tps if end[tp] > 0}
-for m in c:
+for m in (c if remaining else []):
     out.append({"partition": m.partition, "offset": m.offset,
                 "key": m.key.decode() if m.key is not None else None,
                 "value": m.value.decode() if m.value is not None else None,
@@ -60,7 +61,7 @@ for m in c:
 c.close()
 print(json.dumps(out))
 `;
-  const { stdout } = await run(PYTHON, ['-c', script, bootstrap, topic, partitions.join(',')], { timeout: 60_000 });
+  const { stdout } = await run(PYTHON, ['-c', script, bootstrap, topic, partitions.join(',')], { timeout: 120_000 });
   return JSON.parse(stdout) as ConsumedRecord[];
 }
 

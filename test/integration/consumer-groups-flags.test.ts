@@ -58,7 +58,7 @@ test('consumer-groups --describe --state and --list --state print Kafka state ta
     const header = `${pad('GROUP', 15)} ${pad('COORDINATOR (ID)', 25)} ${pad('ASSIGNMENT-STRATEGY', 20)} ${pad('STATE', 20)} #MEMBERS`;
     const stable = `${pad('g-state', 15)} ${pad(coordinator, 25)} ${pad('RoundRobinAssigner', 20)} ${pad('Stable', 20)} 1`;
     let state = await tool('--describe', '--group', 'g-state', '--state');
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 60_000;
     while (state.stdout !== `\n${header}\n${stable}\n` && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
       state = await tool('--describe', '--group', 'g-state', '--state');

@@ -59,7 +59,8 @@ async function consume(group: string, topic: string, count: number): Promise<str
       await commitOffsetsIfNecessary();
     },
   });
-  const deadline = Date.now() + 30_000;
+  // A bound on a hang: the member joins and fetches slowly on a loaded machine.
+  const deadline = Date.now() + 60_000;
   while (seen.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   await consumer.disconnect();
   return seen;
@@ -153,7 +154,7 @@ test('consumer-groups: a reset of an active group is refused; bad usage and an u
   await consumer.subscribe({ topic: 'lagging', fromBeginning: true });
   await consumer.run({ eachMessage: async () => {} });
   try {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 60_000;
     let described = await tool('--bootstrap-server', broker.bootstrap, '--describe', '--group', 'g-active');
     while (!/kafkajs/.test(described.stdout) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Consumer as PlatformaticConsumer, stringDeserializers } from '@platformatic/kafka';
 import kafkajs from 'kafkajs';
 import { type Broker, startBroker } from '../../src/index.js';
 import { createTopics, PYTHON } from './clients.js';
-import { describeGroup, produceSpread, runPythonGroup, waitForBalancedGroup } from './group-helpers.js';
+import { describeGroup, fetchesEnded, produceSpread, runPythonGroup, waitForBalancedGroup } from './group-helpers.js';
 
 const { Kafka, logLevel } = kafkajs;
 const run = promisify(execFile);
@@ -98,6 +99,7 @@ test('@platformatic/kafka: three members of a group share six partitions, two ea
   await createTopic('shared-platformatic', PARTITIONS);
   const records: Array<Array<[number, number, string]>> = [[], [], []];
   const consumers: Array<PlatformaticConsumer<string, string, string, string>> = [];
+  const streams: EventEmitter[] = [];
   for (let i = 0; i < MEMBERS; i++) {
     const c = new PlatformaticConsumer({
       groupId: 'g-platformatic',
@@ -117,15 +119,27 @@ test('@platformatic/kafka: three members of a group share six partitions, two ea
       records[i]!.push([m.partition, Number(m.offset), m.value]);
     });
     consumers.push(c);
+    streams.push(stream);
   }
   try {
     const view = await waitForBalancedGroup(broker.port, 'g-platformatic', MEMBERS, PARTITIONS);
-    // This client keeps fetches of the previous generation in flight for a moment after a rebalance; let them end
-    // so that what each member reads is what it owns now.
-    await new Promise((r) => setTimeout(r, 1000));
-    await produceSpread(broker.bootstrap, 'shared-platformatic', RECORDS, PARTITIONS);
+    // The group is Stable once its leader has synced: each member holds its part only once its own SyncGroup is
+    // answered.
+    const held = () =>
+      consumers.every(
+        (c) =>
+          JSON.stringify((c.assignments ?? []).flatMap((a) => a.partitions).sort((a, b) => a - b)) ===
+          JSON.stringify(view.members.get(c.memberId!)),
+      );
     const deadline = Date.now() + READ_WAIT_MS;
-    while (records.flat().length < RECORDS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!held() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(held(), 'the clients hold the assignment the broker describes');
+    // This client keeps a fetch of the previous generation in flight for a moment after a rebalance: once one has
+    // ended on every member, what each member reads is what it owns now.
+    await fetchesEnded(streams);
+    await produceSpread(broker.bootstrap, 'shared-platformatic', RECORDS, PARTITIONS);
+    const readDeadline = Date.now() + READ_WAIT_MS;
+    while (records.flat().length < RECORDS && Date.now() < readDeadline) await new Promise((r) => setTimeout(r, 100));
     const assignments = records.map((mine) => [...new Set(mine.map((r) => r[0]))].sort());
     assertShared(assignments, records);
     assert.deepEqual([...view.members.values()].map((p) => p.join()).sort(), assignments.map((p) => p.join()).sort());

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import type { EventEmitter } from 'node:events';
 import { after, before, test } from 'node:test';
 import { Consumer, stringDeserializers } from '@platformatic/kafka';
 import { type Broker, startBroker } from '../../src/index.js';
 import { apis } from '../../src/protocol/generated/index.js';
-import { produceSpread } from './group-helpers.js';
+import { fetchesEnded, produceSpread } from './group-helpers.js';
 import { RawClient } from './raw-client.js';
 
 /**
@@ -88,7 +89,7 @@ test('@platformatic/kafka, KIP-848 protocol: three members share six partitions,
 
   const records: Array<Array<[number, string]>> = [[], [], []];
   const consumers: Array<Consumer<string, string, string, string>> = [];
-  const streams: Array<{ close(): Promise<void> }> = [];
+  const streams: Array<EventEmitter & { close(): Promise<void> }> = [];
   // With this protocol the client's close() leaves the group but does not end the member's streams.
   const closeMember = async (i: number) => {
     await streams[i]!.close().catch(() => {});
@@ -126,9 +127,9 @@ test('@platformatic/kafka, KIP-848 protocol: three members share six partitions,
       'the clients hold the assignment the broker describes',
     );
 
-    // The client keeps fetches of its earlier assignments in flight for a moment after it changes (the first
-    // member held all six partitions); let them end so that what each member reads is what it owns now.
-    await new Promise((r) => setTimeout(r, 1000));
+    // The client keeps a fetch of its earlier assignment in flight for a moment after it changes (the first member
+    // held all six partitions): once one has ended on every member, what each member reads is what it owns now.
+    await fetchesEnded(streams);
     await produceSpread(broker.bootstrap, TOPIC, RECORDS, PARTITIONS);
     await waitFor(() => new Set(records.flat().map((r) => r[1])).size >= RECORDS, 'every record is read');
     const values = records.flat().map((r) => r[1]);

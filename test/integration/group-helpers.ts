@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { type EventEmitter, once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import { apis, decodeConsumerProtocolAssignment } from '../../src/protocol/generated/index.js';
@@ -66,6 +67,18 @@ export async function waitForBalancedGroup(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`group ${groupId} did not balance: ${JSON.stringify(view && [view.state, [...view.members]])}`);
+}
+
+/**
+ * Resolves once each @platformatic/kafka message stream (of consumers of one broker) has ended a fetch after the
+ * call. The client builds each fetch from the assignment it holds when it sends it, and keeps one fetch per broker
+ * in flight: a fetch sent under an earlier assignment may still be waiting (a long poll) when the client already
+ * holds its new one, and records produced meanwhile would come back for partitions the member no longer owns.
+ * Called once the clients hold their new assignments, no fetch of an earlier one is left when this resolves.
+ */
+export async function fetchesEnded(streams: EventEmitter[], hangMs = 60_000): Promise<void> {
+  const signal = AbortSignal.timeout(hangMs);
+  await Promise.all(streams.map((stream) => once(stream, 'fetch', { signal })));
 }
 
 /** Produces `count` records spread evenly over the partitions, values `v<i>`, with KafkaJS. */

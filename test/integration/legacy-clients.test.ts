@@ -29,7 +29,7 @@ p = KafkaProducer(bootstrap_servers=sys.argv[1], api_version=v, compression_type
 for i in range(5):
     p.send(sys.argv[3], key=b'k%d' % i, value=b'v%d' % i, partition=0, timestamp_ms=1700000000000 + i if v >= (0, 10) else None)
 p.flush(); p.close()
-c = KafkaConsumer(bootstrap_servers=sys.argv[1], api_version=v, group_id=None, consumer_timeout_ms=5000)
+c = KafkaConsumer(bootstrap_servers=sys.argv[1], api_version=v, group_id=None, consumer_timeout_ms=60000)
 tp = TopicPartition(sys.argv[3], 0)
 c.assign([tp]); c.seek_to_beginning(tp)
 out = []
@@ -40,7 +40,7 @@ c.close()
 print(json.dumps(out))
 `;
   const { stdout } = await run(PYTHON, ['-c', script, broker.bootstrap, apiVersion, topic, compression], {
-    timeout: 60_000,
+    timeout: 120_000,
   });
   return JSON.parse(stdout) as unknown[];
 }

@@ -123,7 +123,7 @@ while len(got) < 10:
     if m.error(): raise Exception(m.error())
     got.append(m.value().decode())
 c.close()
-kc = kafka.KafkaConsumer(group_id=None, auto_offset_reset='earliest', consumer_timeout_ms=10000, **kconf)
+kc = kafka.KafkaConsumer(group_id=None, auto_offset_reset='earliest', consumer_timeout_ms=60000, **kconf)
 kc.assign([kafka.TopicPartition(topic, 0)])
 got2 = []
 for m in kc:

@@ -55,6 +55,9 @@ after(async () => {
   if (certs) await rm(certs.dir, { recursive: true, force: true });
 });
 
+/** How long kcat -L waits for metadata it must get (seconds): ample for a TLS handshake on a loaded machine. */
+const METADATA_WAIT_S = 60;
+
 function kcatSsl(bootstrap: string, ca: string, extra: string[] = []): string[] {
   return ['-b', bootstrap, '-X', 'security.protocol=ssl', '-X', `ssl.ca.location=${ca}`, ...extra];
 }
@@ -92,7 +95,7 @@ while len(got) < 10:
     got.append(m.value().decode())
 c.close()
 kc = kafka.KafkaConsumer(bootstrap_servers=bootstrap, security_protocol='SSL', ssl_cafile=ca, group_id=None,
-                         auto_offset_reset='earliest', consumer_timeout_ms=10000)
+                         auto_offset_reset='earliest', consumer_timeout_ms=60000)
 kc.assign([kafka.TopicPartition('tls-python', 0)])
 got2 = []
 for m in kc:
@@ -164,10 +167,13 @@ test('KafkaJS produces and consumes over mutual TLS (PKCS12 key store, client ce
 
 test('mutual TLS: a client without a certificate, or with one from another CA, is refused; one with a trusted certificate is served', async () => {
   const bootstrap = endpoint(mtls, 'CLIENTS');
-  const metadata = (extra: string[]) =>
-    run('kcat', [...kcatSsl(bootstrap, certs.caCert, extra), '-L', '-m', '5', '-X', 'reconnect.backoff.max.ms=100'], {
-      timeout: 30_000,
-    });
+  // kcat waits -m seconds for the metadata: a few where it must fail, ample (a loaded machine) where it must not.
+  const metadata = (extra: string[], waitS = 5) =>
+    run(
+      'kcat',
+      [...kcatSsl(bootstrap, certs.caCert, extra), '-L', '-m', String(waitS), '-X', 'reconnect.backoff.max.ms=100'],
+      { timeout: (waitS + 30) * 1000 },
+    );
   await assert.rejects(metadata([]), 'no client certificate');
   await assert.rejects(
     metadata([
@@ -178,12 +184,10 @@ test('mutual TLS: a client without a certificate, or with one from another CA, i
     ]),
     'a client certificate from an untrusted CA',
   );
-  const { stdout } = await metadata([
-    '-X',
-    `ssl.certificate.location=${certs.clientCert}`,
-    '-X',
-    `ssl.key.location=${certs.clientKey}`,
-  ]);
+  const { stdout } = await metadata(
+    ['-X', `ssl.certificate.location=${certs.clientCert}`, '-X', `ssl.key.location=${certs.clientKey}`],
+    METADATA_WAIT_S,
+  );
   assert.match(stdout, new RegExp(`broker 0 at ${bootstrap}`));
 });
 
@@ -195,16 +199,23 @@ test('a client that does not trust the server certificate refuses the broker', a
 
 test('a plaintext client on the TLS port does not take the listener down: the next TLS client is served', async () => {
   await assert.rejects(run('kcat', ['-b', endpoint(broker, 'SSL'), '-L', '-m', '3'], { timeout: 30_000 }));
-  const { stdout } = await run('kcat', [...kcatSsl(endpoint(broker, 'SSL'), certs.caCert), '-L', '-m', '10'], {
-    timeout: 30_000,
-  });
+  const { stdout } = await run(
+    'kcat',
+    [...kcatSsl(endpoint(broker, 'SSL'), certs.caCert), '-L', '-m', String(METADATA_WAIT_S)],
+    { timeout: (METADATA_WAIT_S + 30) * 1000 },
+  );
   assert.match(stdout, /broker 0 at/);
 });
 
 test('each listener advertises its own endpoint in Metadata', async () => {
-  const viaSsl = await run('kcat', [...kcatSsl(endpoint(broker, 'SSL'), certs.caCert), '-L', '-m', '10']);
+  const viaSsl = await run('kcat', [
+    ...kcatSsl(endpoint(broker, 'SSL'), certs.caCert),
+    '-L',
+    '-m',
+    String(METADATA_WAIT_S),
+  ]);
   assert.match(viaSsl.stdout, new RegExp(`broker 0 at ${endpoint(broker, 'SSL')}`));
-  const viaPlain = await run('kcat', ['-b', endpoint(broker, 'PLAINTEXT'), '-L', '-m', '10']);
+  const viaPlain = await run('kcat', ['-b', endpoint(broker, 'PLAINTEXT'), '-L', '-m', String(METADATA_WAIT_S)]);
   assert.match(viaPlain.stdout, new RegExp(`broker 0 at ${endpoint(broker, 'PLAINTEXT')}`));
   assert.notEqual(endpoint(broker, 'SSL'), endpoint(broker, 'PLAINTEXT'));
 });
