@@ -36,6 +36,9 @@ export interface ClusterOptions {
   perBroker?: (nodeId: number, host: string, port: number) => Promise<Record<string, string | number>>;
 }
 
+/** Starts of a broker whose free port was taken meanwhile, before the cluster's start fails. */
+const PORT_ATTEMPTS = 3;
+
 /**
  * Starts `nodeIds.length` brokers as processes sharing one etcd prefix, each on its own free port and log dir
  * under `dir`. They are started one after another, so the first is the first controller.
@@ -50,36 +53,45 @@ export async function startCluster(
   for (const nodeId of nodeIds) {
     const placed = options.placement?.(nodeId);
     const host = placed?.host ?? '127.0.0.1';
-    const port = placed ? 9092 : await freePort();
     const wrapper = placed?.wrapper ?? [];
     const logDir = join(dir, `broker-${nodeId}`);
     await mkdir(logDir, { recursive: true });
     const props = join(dir, `broker-${nodeId}.properties`);
-    await writeServerProperties(props, logDir, port, {
-      listeners: `PLAINTEXT://${host}:${port}`,
-      'advertised.listeners': `PLAINTEXT://${host}:${port}`,
-      'node.id': nodeId,
-      'samsa.metadata.store': 'etcd',
-      'samsa.etcd.endpoints': etcd.endpoint,
-      'samsa.etcd.prefix': '/samsa/cluster-test',
-      'group.initial.rebalance.delay.ms': 0,
-      ...(options.racks?.[nodeId] ? { 'broker.rack': options.racks[nodeId] } : {}),
-      ...options.extra,
-      ...(await options.perBroker?.(nodeId, host, port)),
-    });
-    const broker: ClusterBroker = {
-      nodeId,
-      port,
-      host,
-      bootstrap: `${host}:${port}`,
-      process: new BrokerProcess(props, {}, wrapper),
-      async restart() {
-        broker.process = new BrokerProcess(props, {}, wrapper);
+    for (let attempt = 1; ; attempt++) {
+      const port = placed ? 9092 : await freePort();
+      await writeServerProperties(props, logDir, port, {
+        listeners: `PLAINTEXT://${host}:${port}`,
+        'advertised.listeners': `PLAINTEXT://${host}:${port}`,
+        'node.id': nodeId,
+        'samsa.metadata.store': 'etcd',
+        'samsa.etcd.endpoints': etcd.endpoint,
+        'samsa.etcd.prefix': '/samsa/cluster-test',
+        'group.initial.rebalance.delay.ms': 0,
+        ...(options.racks?.[nodeId] ? { 'broker.rack': options.racks[nodeId] } : {}),
+        ...options.extra,
+        ...(await options.perBroker?.(nodeId, host, port)),
+      });
+      const broker: ClusterBroker = {
+        nodeId,
+        port,
+        host,
+        bootstrap: `${host}:${port}`,
+        process: new BrokerProcess(props, {}, wrapper),
+        async restart() {
+          broker.process = new BrokerProcess(props, {}, wrapper);
+          await broker.process.waitStarted();
+        },
+      };
+      try {
         await broker.process.waitStarted();
-      },
-    };
-    brokers.push(broker);
-    await broker.process.waitStarted();
+        brokers.push(broker);
+        break;
+      } catch (e) {
+        // A port found free was taken before the broker bound it (another test's process, or a connection's
+        // ephemeral port, on a busy machine): the broker says EADDRINUSE and exits; it starts again on new ports.
+        if (placed || attempt >= PORT_ATTEMPTS || !String(e).includes('EADDRINUSE')) throw e;
+      }
+    }
   }
   return brokers;
 }

@@ -54,8 +54,22 @@ export interface EtcdOptions {
   wrapper?: string[];
 }
 
+/** Starts of etcd whose free ports were taken meanwhile, before the start fails. */
+const PORT_ATTEMPTS = 3;
+
 /** One etcd member on free loopback ports (or `options.host`) with a temporary data dir. */
 export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(options);
+    } catch (e) {
+      // A port found free was taken before etcd bound it (a busy machine): new ports.
+      if (options.host || attempt >= PORT_ATTEMPTS || !String(e).includes('address already in use')) throw e;
+    }
+  }
+}
+
+async function startEtcdOnce(options: EtcdOptions): Promise<EtcdServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'samsa-etcd-'));
   const host = options.host ?? '127.0.0.1';
   const clientPort = options.host ? 2379 : await freePort();
@@ -116,7 +130,13 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
     if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error('etcd is not running');
     child.kill(name);
   };
-  await start();
+  try {
+    await start();
+  } catch (e) {
+    await stop();
+    await rm(dataDir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     endpoint,
     start,

@@ -16,12 +16,7 @@ import {
   TransactionShard,
   transactionLogSerde,
 } from './transaction-shard.js';
-import {
-  offsetCommitErrorOf,
-  produceErrorOf,
-  VERIFIED,
-  verifyPartitionInTransaction,
-} from './transaction-verification.js';
+import { offsetCommitErrorOf, produceErrorOf, verifyPartitionInTransaction } from './transaction-verification.js';
 
 export type { TransactionMetadata } from './transaction-shard.js';
 
@@ -683,27 +678,8 @@ export class TransactionCoordinator {
     openHere: boolean,
   ): TransactionWriteCheck | Promise<TransactionWriteCheck> {
     if (transactionalId === null) return WITHOUT_TRANSACTIONAL_ID;
-    // A verification that cannot be made yet (the id's partition loading or reloading): the client retries.
-    const status = this.serving(transactionalId);
-    if (status !== ErrorCode.NONE) return produceErrorOf(status);
-    const md = this.metadata(transactionalId);
-    const elsewhere = md ? ErrorCode.NONE : this.logError(transactionalId);
-    // No leader for the id's partition (being elected), or no `__transaction_state` yet: retried, as Kafka does.
-    if (elsewhere === ErrorCode.COORDINATOR_NOT_AVAILABLE) return produceErrorOf(elsewhere);
-    if (elsewhere === ErrorCode.NOT_COORDINATOR) {
-      if (openHere || !this.deps.verifyElsewhere) return VERIFIED;
-      return this.deps
-        .verifyElsewhere(
-          this.partitionFor(transactionalId),
-          transactionalId,
-          producerId,
-          producerEpoch,
-          topic,
-          partition,
-        )
-        .then(produceErrorOf);
-    }
-    return produceErrorOf(verifyPartitionInTransaction(md, producerId, producerEpoch, topic, partition));
+    const code = this.verification(transactionalId, producerId, producerEpoch, topic, partition, openHere);
+    return typeof code === 'number' ? produceErrorOf(code) : code.then(produceErrorOf);
   }
 
   /**
@@ -735,27 +711,47 @@ export class TransactionCoordinator {
     producerEpoch: number,
     offsetsPartition: number,
   ): number | Promise<number> {
-    // While the id's partition reloads (after a failed write), the check waits for it: the client retries.
-    if (this.serving(transactionalId) !== ErrorCode.NONE) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
-    const md = this.metadata(transactionalId);
-    const elsewhere = md ? ErrorCode.NONE : this.logError(transactionalId);
-    if (elsewhere === ErrorCode.COORDINATOR_NOT_AVAILABLE) return elsewhere;
-    if (elsewhere === ErrorCode.NOT_COORDINATOR) {
-      if (!this.deps.verifyElsewhere) return ErrorCode.NONE;
-      return this.deps
-        .verifyElsewhere(
-          this.partitionFor(transactionalId),
-          transactionalId,
-          producerId,
-          producerEpoch,
-          CONSUMER_OFFSETS_TOPIC,
-          offsetsPartition,
-        )
-        .then(offsetCommitErrorOf);
-    }
-    return offsetCommitErrorOf(
-      verifyPartitionInTransaction(md, producerId, producerEpoch, CONSUMER_OFFSETS_TOPIC, offsetsPartition),
+    const code = this.verification(
+      transactionalId,
+      producerId,
+      producerEpoch,
+      CONSUMER_OFFSETS_TOPIC,
+      offsetsPartition,
+      false,
     );
+    return typeof code === 'number' ? offsetCommitErrorOf(code) : code.then(offsetCommitErrorOf);
+  }
+
+  /**
+   * The coordinator's code for a write to a partition (AddPartitionsToTxn v4's codes): the id's partition loading
+   * or not led yet, no coordinator (no leader for it, or no `__transaction_state`: retried, as Kafka does), the
+   * answer of the broker that coordinates it, or this coordinator's own answer.
+   */
+  private verification(
+    transactionalId: string,
+    producerId: bigint,
+    producerEpoch: number,
+    topic: string,
+    partition: number,
+    openHere: boolean,
+  ): number | Promise<number> {
+    const status = this.serving(transactionalId);
+    if (status !== ErrorCode.NONE) return status;
+    const md = this.metadata(transactionalId);
+    const where = md ? ErrorCode.NONE : this.logError(transactionalId);
+    if (where === ErrorCode.NOT_COORDINATOR) {
+      if (openHere || !this.deps.verifyElsewhere) return ErrorCode.NONE;
+      return this.deps.verifyElsewhere(
+        this.partitionFor(transactionalId),
+        transactionalId,
+        producerId,
+        producerEpoch,
+        topic,
+        partition,
+      );
+    }
+    if (where !== ErrorCode.NONE) return where;
+    return verifyPartitionInTransaction(md, producerId, producerEpoch, topic, partition);
   }
 
   /**
