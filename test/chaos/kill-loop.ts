@@ -194,7 +194,7 @@ export function startIdempotentProducer(
         partition === undefined ? 'a write acknowledged' : `a write to partition ${partition} acknowledged`,
       ).catch((e: unknown) => {
         // Stuck: what the producer said (librdkafka's warnings, failed deliveries) is where to look first.
-        const said = stderr.trim().split('\n').slice(-40).join('\n');
+        const said = stderr.trim().split('\n').slice(-150).join('\n');
         throw new Error(
           `${(e as Error).message}; ${acks.length} acknowledged before, producer errors: ${
             errors.slice(-10).join('; ') || 'none'

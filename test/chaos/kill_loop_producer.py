@@ -64,6 +64,8 @@ p = Producer({
     'reconnect.backoff.max.ms': 200,
     'retry.backoff.ms': 20,
     'error_cb': on_error,
+    # The idempotence state machine (producer id, epoch bumps, drains) in the stderr a stuck run prints.
+    'debug': 'eos',
 })
 sequence = [0] * partitions
 turn = 0
