@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker } from '../../src/broker/broker.js';
@@ -28,8 +29,9 @@ function runProcessor(bootstrap: string, kill?: { transaction: number; delayMs: 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let timer: NodeJS.Timeout | null = null;
-  child.stdout!.on('data', (d: Buffer) => {
-    if (kill && !timer && d.toString().includes(`open ${kill.transaction}\n`)) {
+  // Read by lines: Python writes a printed line and its newline apart, so a chunk may end in the middle of one.
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (kill && !timer && line === `open ${kill.transaction}`) {
       timer = setTimeout(() => child.kill('SIGKILL'), kill.delayMs);
     }
   });
