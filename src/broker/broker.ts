@@ -508,19 +508,12 @@ export class Broker {
       partitionExists,
       coordinatorEpoch: (partition) => topics.get(TRANSACTION_STATE_TOPIC)?.partitions[partition]?.leaderEpoch ?? 0,
       writeRemoteMarkers: (partitions, marker) => writeRemoteMarkers(interBroker, topics, replicas, partitions, marker),
-      verifyElsewhere: async (stateLogPartition, transactionalId, producerId, producerEpoch, topic, partition) => {
+      verifyElsewhere: (stateLogPartition, transactionalId, producerId, producerEpoch, topic, partition) => {
         // The coordinator as the metadata names it now (Kafka's getTransactionCoordinator).
         const coordinator = topics.get(TRANSACTION_STATE_TOPIC)?.partitions[stateLogPartition]?.leader ?? -1;
-        if (coordinator < 0) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-        const code = await verifications.verify(coordinator, {
-          transactionalId,
-          producerId,
-          producerEpoch,
-          topic,
-          partition,
-        });
-        // A coordinator that cannot verify (a broker of an earlier version): taken unverified, as Kafka does.
-        return code === ErrorCode.UNSUPPORTED_VERSION ? ErrorCode.NONE : code;
+        if (coordinator < 0) return Promise.resolve(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+        // (A coordinator of an earlier version, without AddPartitionsToTxn v4, answers NONE: the sender asks its versions.)
+        return verifications.verify(coordinator, { transactionalId, producerId, producerEpoch, topic, partition });
       },
       producerIds,
       onMarkerWritten: (topic, partition, producerId, committed) => {

@@ -54,6 +54,11 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
     const sync = request.acks === -1 && broker.settings.flushOnAcksAll;
     const pending: Promise<void>[] = [];
     let hints: LeaderHints | null = null;
+    /** The partition's current leader, for a producer told NOT_LEADER_OR_FOLLOWER (KIP-951). */
+    const leaderOf = (topic: string, partition: number) => {
+      hints ??= new LeaderHints(broker, connection.socket.localPort);
+      return hints.leaderOf(topic, partition);
+    };
     const responses = request.topicData.map((t) => ({
       name: t.name,
       partitionResponses: t.partitionData.map((p) => {
@@ -79,8 +84,7 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
         if ('errorCode' in found) {
           response.errorCode = found.errorCode;
           if (found.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) {
-            hints ??= new LeaderHints(broker, connection.socket.localPort);
-            response.currentLeader = hints.leaderOf(t.name, p.index);
+            response.currentLeader = leaderOf(t.name, p.index);
           }
           return response;
         }
@@ -161,10 +165,8 @@ export const produceHandler = defineHandler<ProduceRequest, ProduceResponse>({
                   response.errorCode = error.errorCode;
                   response.errorMessage = error.detail;
                   // The leadership moved while a transactional batch was verified: the new leader's hint (KIP-951).
-                  if (error.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) {
-                    hints ??= new LeaderHints(broker, connection.socket.localPort);
-                    response.currentLeader = hints.leaderOf(t.name, p.index);
-                  }
+                  if (error.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER)
+                    response.currentLeader = leaderOf(t.name, p.index);
                   return;
                 }
                 if (error instanceof ProducerStateError) {

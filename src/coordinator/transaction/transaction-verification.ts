@@ -11,7 +11,7 @@ import type { TransactionMetadata } from './transaction-shard.js';
  */
 
 /** The answer for a batch that may be written; shared, so that the produce path allocates nothing for it. */
-export const VERIFIED: TransactionWriteCheck = Object.freeze({ errorCode: ErrorCode.NONE, message: null });
+const VERIFIED: TransactionWriteCheck = Object.freeze({ errorCode: ErrorCode.NONE, message: null });
 
 /**
  * The coordinator's answer for one partition (Kafka's handleVerifyPartitionsInTransaction): the producer must be
