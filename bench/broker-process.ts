@@ -82,7 +82,18 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** A broker in its own process, started as users start it: `node bin/samsa.js server <properties>`. */
+/**
+ * The flags the first line of a bin/samsa.js gives node (`#!/usr/bin/env -S node <flags>`): the broker is spawned
+ * through node here, to preload the probe, and gets them as the `samsa` command would. A variant's node arguments
+ * come after them, and V8 takes the last of two values of a flag.
+ */
+function launcherFlags(samsaBin: string): string[] {
+  const first = readFileSync(samsaBin, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\S*env(?: -S)? node((?: \S+)*)\s*$/.exec(first);
+  return m?.[1] ? m[1].trim().split(' ') : [];
+}
+
+/** A broker in its own process, started as users start it: `samsa server <properties>`. */
 export async function startBrokerProcess(options: BrokerOptions = {}): Promise<BrokerProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'samsa-bench-'));
   const dataDir = options.dataDir ?? join(dir, 'data');
@@ -104,7 +115,12 @@ export async function startBrokerProcess(options: BrokerOptions = {}): Promise<B
       .join('\n')}\n`,
   );
   const samsaBin = options.samsaBin ?? join(ROOT, 'bin', 'samsa.js');
-  const execArgv = [...(options.nodeArgs ?? []), '--import', join(ROOT, 'bench', 'eld-probe.mjs')];
+  const execArgv = [
+    ...launcherFlags(samsaBin),
+    ...(options.nodeArgs ?? []),
+    '--import',
+    join(ROOT, 'bench', 'eld-probe.mjs'),
+  ];
   if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
   const spawned = performance.now();
   const child = spawn(process.execPath, [...execArgv, samsaBin, 'server', props], {

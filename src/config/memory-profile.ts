@@ -26,7 +26,7 @@ const SMALL: MemoryProfileValues = {
     // Request bytes held across all connections before reading stops (Samsa's default 100 MiB). One frame may
     // still pass it, so a client's largest request (socket.request.max.bytes) is never refused for it.
     'queued.max.request.bytes': String(16 * MiB),
-    // Recent batches kept for tailing consumers (32 MiB by default): a few seconds of a producer on such a machine.
+    // Recent batches kept for tailing consumers (16 MiB by default): a few seconds of a producer on such a machine.
     'samsa.log.tail.cache.bytes': String(8 * MiB),
     // Memory kept for reuse by large segment reads of catching-up consumers (64 MiB by default).
     'samsa.log.read.buffer.pool.bytes': String(8 * MiB),

@@ -36,8 +36,10 @@ class Server {
   readonly exited: Promise<number | NodeJS.Signals | null>;
   private waiters: Array<() => void> = [];
 
-  constructor(args: string[], options: { cwd?: string; wrapper?: string[] } = {}) {
-    const command = [...(options.wrapper ?? []), process.execPath, '--import', TSX, MAIN, 'server', ...args];
+  /** `start`: the command that starts it, `samsa server` from the sources unless given (a script, say). */
+  constructor(args: string[], options: { cwd?: string; wrapper?: string[]; start?: string[] } = {}) {
+    const start = options.start ?? [process.execPath, '--import', TSX, MAIN, 'server'];
+    const command = [...(options.wrapper ?? []), ...start, ...args];
     this.child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd });
     const onData = (d: Buffer) => {
       this.log += d.toString();
@@ -348,6 +350,21 @@ test('samsa server --help prints its usage; kafka-server-start.sh without argume
     return true;
   });
 });
+
+test('kafka-server-start.sh starts the broker with the flags the first line of bin/samsa.js gives node', () =>
+  withTempDir(async (dir) => {
+    // The script runs bin/samsa.js (the build in dist/) as a program, so that its #! line reaches node: a broken
+    // line would leave every installed `samsa` command unable to start.
+    const props = join(dir, 'server.properties');
+    await writeFile(props, `listeners=PLAINTEXT://127.0.0.1:0\nlog.dirs=${join(dir, 'data')}\n`);
+    const server = new Server([props], { start: [join(ROOT, 'bin', 'kafka-server-start.sh')] });
+    await server.port();
+    // The script and env exec in place, so the process started is node itself.
+    const argv = (await readFile(`/proc/${server.child.pid}/cmdline`, 'utf8')).split('\0');
+    assert.match(argv[0]!, /node/);
+    assert.ok(argv.includes('--max-semi-space-size=4'), argv.join(' '));
+    assert.equal(await server.stop(), 0);
+  }));
 
 test('signals during shutdown are ignored: a second SIGTERM and a SIGINT leave the clean stop to finish', () =>
   withTempDir(async (dir) => {

@@ -22,7 +22,7 @@ test('without a profile, or with the default one, the defaults stay', () => {
     const s = settingsOf(entries);
     assert.equal(s.memoryProfile, 'default');
     assert.equal(s.queuedMaxRequestBytes, 100 * MiB);
-    assert.equal(s.tailCacheBytes, 32 * MiB);
+    assert.equal(s.tailCacheBytes, 16 * MiB);
     assert.equal(s.fetchMaxBytes, 55 * MiB);
     assert.equal(s.readBufferPoolBytes, 64 * MiB);
   }
