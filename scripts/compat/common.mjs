@@ -4,7 +4,17 @@
 // A result is { name, status: 'passed' | 'failed' | 'skipped', detail }, where detail is the first error line of
 // a failure or the reason for a skip. A suite answers { suite, source, command, broker, results, notes }.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -159,6 +169,52 @@ export async function startSamsa(name, port, overrides = {}) {
         });
       }
       rmSync(properties['log.dirs'], { recursive: true, force: true });
+    },
+  };
+}
+
+const CLUSTER_START_TIMEOUT_MS = 120_000;
+
+/**
+ * Starts a cluster of `brokers` Samsa brokers on one etcd with `samsa cluster` (from the sources, through tsx),
+ * their ports from `port` on, with `overrides` for every broker, in a fresh directory under WORK. Answers
+ * { bootstrap, log, stop() }; each broker's own log is in the directory beside the command's.
+ */
+export async function startSamsaCluster(name, port, brokers, overrides = {}) {
+  const dir = mkdtempSync(join(WORK, `cluster-${name}-`));
+  const logPath = join(dir, 'cluster.log');
+  const out = openSync(logPath, 'a');
+  const args = ['--import', 'tsx', 'src/cli/main.ts', 'cluster', '--brokers', String(brokers), '--dir', dir];
+  args.push('--port', String(port));
+  // As startSamsa: the suites create more partitions than the open-files limit would let Samsa derive.
+  for (const [k, v] of Object.entries({ 'samsa.max.broker.partitions': '10000', ...overrides }))
+    args.push('--override', `${k}=${v}`);
+  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', out, out] });
+  let exited = false;
+  child.on('exit', () => {
+    exited = true;
+  });
+  const deadline = Date.now() + CLUSTER_START_TIMEOUT_MS;
+  let bootstrap;
+  while (!bootstrap) {
+    const m = /^bootstrap servers: (\S+)$/m.exec(readFileSync(logPath, 'utf8'));
+    if (m) bootstrap = m[1];
+    else if (exited) throw new Error(`samsa cluster exited before it started: see ${logPath}`);
+    else if (Date.now() > deadline) throw new Error(`samsa cluster did not start in time: see ${logPath}`);
+    else await new Promise((done) => setTimeout(done, 200));
+  }
+  log(`cluster ${name} of ${brokers} brokers on ${bootstrap}, logs in ${dir}`);
+  return {
+    bootstrap,
+    log: logPath,
+    // Stops the brokers (each a controlled shutdown) and etcd; the data stays in its directory for reading.
+    stop: async () => {
+      if (!exited) {
+        await new Promise((done) => {
+          child.on('exit', done);
+          child.kill('SIGTERM');
+        });
+      }
     },
   };
 }

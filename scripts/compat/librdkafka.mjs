@@ -7,7 +7,18 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { aptInstall, debianSource, log, pool, REPO, runLogged, sh, startSamsa, WORK } from './common.mjs';
+import {
+  aptInstall,
+  debianSource,
+  log,
+  pool,
+  REPO,
+  runLogged,
+  sh,
+  startSamsa,
+  startSamsaCluster,
+  WORK,
+} from './common.mjs';
 
 // The Kafka version the tests are told the broker is: they leave out what a broker of that version lacks.
 // Samsa answers every API version of Kafka 3.x; librdkafka 2.0.2 was released beside Kafka 3.4.
@@ -23,25 +34,35 @@ const QUICK_TESTS = ['0001', '0002', '0005', '0012', '0013', '0015', '0017', '00
 const BUILD_PACKAGES = ['build-essential', 'dpkg-dev', 'zlib1g-dev', 'libzstd-dev', 'liblz4-dev', 'rapidjson-dev'];
 const CONFIGURE_ARGS = ['--disable-ssl', '--disable-gssapi'];
 
-// Tests not run, and why. librdkafka's own test clusters have three brokers and an ACL authorizer; Samsa is one
-// broker without security. Each entry is checked against the test's source.
-const THREE_BROKERS =
-  "creates its topics with replication factor 3: needs three brokers, as librdkafka's test clusters have";
+// Tests not run, and why. Each entry is checked against the test's source.
 const NOT_RUN = {
-  '0098_consumer_txn': THREE_BROKERS,
-  '0101_fetch_from_follower': 'reads from a follower replica: needs several brokers, with racks',
-  '0103_transactions': THREE_BROKERS,
-  '0107_topic_recreate': THREE_BROKERS,
-  '0111_delay_create_topics': THREE_BROKERS,
-  '0109_auto_create_topics': 'sets ACLs with kafka-acls.sh: needs an authorizer (Samsa has no security yet)',
-  '0115_producer_auth': 'sets ACLs with kafka-acls.sh: needs an authorizer (Samsa has no security yet)',
-  '0119_consumer_auth': 'sets ACLs with kafka-acls.sh: needs an authorizer (Samsa has no security yet)',
+  '0098_consumer_txn':
+    "its transactional producer is a Java program built against $KAFKA_PATH's kafka-clients jars (0.11 or later); the only Kafka jars here are 0.9.0.1's, which have no transactions",
+  '0101_fetch_from_follower':
+    'reads from the follower in its own rack: needs a broker.rack per broker, and `samsa cluster` gives every broker the same settings',
+};
+
+// Tests that create topics with replication factor 3 run against three brokers on etcd (`samsa cluster`), as
+// librdkafka's own test clusters have three; the rest against one broker, as they always have.
+const THREE_BROKERS = ', three brokers';
+const ON_THREE_BROKERS = new Set([
+  '0103_transactions',
+  '0107_topic_recreate',
+  '0111_delay_create_topics',
+]);
+
+// As librdkafka's test clusters (trivup's KafkaBrokerApp): Kafka's ACL authorizer, which allows what no ACL
+// names. 0081_admin's ACL subtests and the tests that deny with kafka-acls.sh (0109, 0115, 0119) need it.
+const AUTHORIZER = {
+  'authorizer.class.name': 'kafka.security.authorizer.AclAuthorizer',
+  'allow.everyone.if.no.acl.found': 'true',
 };
 
 export const name = 'librdkafka';
 
 export function prepare() {
-  aptInstall(BUILD_PACKAGES);
+  // etcd-server: the store of the three brokers some tests run against.
+  aptInstall([...BUILD_PACKAGES, 'etcd-server']);
   const source = debianSource('librdkafka');
   const runner = join(source, 'tests', 'test-runner');
   // Built once; again when the build's inputs change.
@@ -58,25 +79,28 @@ export function prepare() {
     sh('make', ['-j', jobs, '-C', 'tests', 'build'], { cwd: source });
     writeFileSync(stamp, inputs);
   }
-  return { source, runner, kafkaPath: writeKafkaTopicsScript() };
+  return { source, runner, kafkaPath: writeKafkaToolScripts() };
 }
 
 /**
- * Some tests create topics with Kafka's kafka-topics.sh, found as $KAFKA_PATH/bin/kafka-topics.sh and given
- * --bootstrap-server $BROKERS. Samsa's own `samsa topics` takes the same flags; this puts it at that path.
+ * Some tests run Kafka's tools, found as $KAFKA_PATH/bin/kafka-topics.sh and kafka-acls.sh and given
+ * --bootstrap-server $BROKERS. Samsa's own `samsa topics` and `samsa acls` take the same flags; this puts them at
+ * those paths.
  */
-function writeKafkaTopicsScript() {
+function writeKafkaToolScripts() {
   const kafkaPath = join(WORK, 'kafka-path');
   mkdirSync(join(kafkaPath, 'bin'), { recursive: true });
-  const script = join(kafkaPath, 'bin', 'kafka-topics.sh');
-  // From the repository, where node finds tsx.
-  writeFileSync(
-    script,
-    `#!/bin/sh\ncd "${REPO}" && exec "${process.execPath}" --import tsx src/cli/main.ts topics "$@"\n`,
-    {
-      mode: 0o755,
-    },
-  );
+  for (const [script, tool] of [
+    ['kafka-topics.sh', 'topics'],
+    ['kafka-acls.sh', 'acls'],
+  ]) {
+    // From the repository, where node finds tsx.
+    writeFileSync(
+      join(kafkaPath, 'bin', script),
+      `#!/bin/sh\ncd "${REPO}" && exec "${process.execPath}" --import tsx src/cli/main.ts ${tool} "$@"\n`,
+      { mode: 0o755 },
+    );
+  }
   return kafkaPath;
 }
 
@@ -227,34 +251,46 @@ function resultOf(test, summary, told, run) {
   return { name: test.name, status: 'failed', detail: why };
 }
 
-export async function run({ prepared, port, quick, logDir }) {
+export async function run({ prepared, port, quick, logDir, only }) {
   const { source, runner } = prepared;
-  const tests = listTests(source).filter((t) => !quick || QUICK_TESTS.includes(t.name.slice(0, 4)));
-  // Tests of the "noautocreate" scenario need a broker that does not create topics on Metadata.
-  const scenarios = [...new Set(tests.map((t) => t.scenario ?? 'default'))];
+  const chosen = only ?? (quick ? QUICK_TESTS : undefined);
+  const tests = listTests(source).filter((t) => !chosen || chosen.includes(t.name.slice(0, 4)));
+  // Where each test runs: its scenario's broker ("noautocreate" needs one that does not create topics on
+  // Metadata), or the three brokers.
+  const targetOf = (t) => `${t.scenario ?? 'default'}${ON_THREE_BROKERS.has(t.name) ? THREE_BROKERS : ''}`;
+  const targets = [...new Set(tests.map(targetOf))];
   const results = [];
   const brokers = [];
   let nextPort = port;
-  for (const scenario of scenarios) {
+  for (const target of targets) {
     // As librdkafka's own test clusters (trivup's KafkaCluster): topics are auto-created with 4 partitions, and the
     // first rebalance of a new group waits Kafka's default 3 s for more members (trivup leaves it unset). Tests count
     // on it: 0113's l_unsubscribe subscribes two consumers one after the other and expects one assignment each.
-    const overrides = { 'num.partitions': '4', 'group.initial.rebalance.delay.ms': '3000' };
+    const overrides = { 'num.partitions': '4', 'group.initial.rebalance.delay.ms': '3000', ...AUTHORIZER };
+    const scenario = target.replace(THREE_BROKERS, '');
     if (scenario === 'noautocreate') overrides['auto.create.topics.enable'] = 'false';
-    const broker = await startSamsa(`librdkafka-${scenario}`, nextPort++, overrides);
-    brokers.push({ scenario, log: broker.log, overrides });
-    const dir = join(logDir, `librdkafka-${scenario}`);
+    let broker;
+    if (target.endsWith(THREE_BROKERS)) {
+      // Three ports from nextPort; replication factor 3 for new topics, as trivup's replication_factor.
+      overrides['default.replication.factor'] = '3';
+      broker = await startSamsaCluster(`librdkafka-${scenario}`, nextPort, 3, overrides);
+      nextPort += 3;
+    } else {
+      broker = await startSamsa(`librdkafka-${target}`, nextPort++, overrides);
+    }
+    brokers.push({ target, log: broker.log, overrides });
+    const dir = join(logDir, `librdkafka-${target.replace(THREE_BROKERS, '-three-brokers')}`);
     mkdirSync(dir, { recursive: true });
     // Random topic names keep parallel runners, and runs, apart.
     writeFileSync(
       join(dir, 'test.conf'),
       [`bootstrap.servers=${broker.bootstrap}`, 'test.topic.random=true', 'api.version.request=true', ''].join('\n'),
     );
-    const mine = tests.filter((t) => (t.scenario ?? 'default') === scenario);
+    const mine = tests.filter((t) => targetOf(t) === target);
     for (const t of mine.filter((x) => x.notRun)) results.push({ name: t.name, status: 'skipped', detail: t.notRun });
     const toRun = mine.filter((t) => !t.notRun);
     const jobs = jobsFor(toRun);
-    log(`librdkafka: ${jobs.length} test runner processes, scenario ${scenario}`);
+    log(`librdkafka: ${jobs.length} test runner processes, ${target}`);
     await pool(jobs, PARALLEL_TEST_RUNNERS, async ({ number, subtest, tests: jobTests }) => {
       const logFile = join(dir, `${number}${subtest ? `-${subtest}` : ''}.log`);
       const started = Date.now();
@@ -292,11 +328,12 @@ export async function run({ prepared, port, quick, logDir }) {
     suite: 'librdkafka',
     source: "Debian's source package librdkafka 2.0.2-1, tests/ (librdkafka's own test suite)",
     command: `TESTS=<number> [SUBTESTS=<function>:] TEST_KAFKA_VERSION=${TEST_KAFKA_VERSION} tests/test-runner -L -s <scenario>, one process per test number (per subtest for ${Object.keys(BY_SUBTEST).join(', ')}), ${PARALLEL_TEST_RUNNERS} at a time`,
-    broker: brokers.map((b) => `scenario ${b.scenario}: ${JSON.stringify(b.overrides)}`).join('; '),
+    broker: brokers.map((b) => `${b.target}: ${JSON.stringify(b.overrides)}`).join('; '),
     results,
     notes: [
       'The "local" tests (flag TEST_F_LOCAL: mock cluster, unit tests) are not listed: they need no broker.',
-      "Tests that run Kafka's kafka-topics.sh (KAFKA_PATH) get Samsa's `samsa topics`, which takes the same flags.",
+      "Tests that run Kafka's kafka-topics.sh or kafka-acls.sh (KAFKA_PATH) get Samsa's `samsa topics` or `samsa acls`, which take the same flags.",
+      `Tests ${[...ON_THREE_BROKERS].join(', ')} (topics of replication factor 3) ran against three brokers on etcd (\`samsa cluster\`), the rest against one broker per scenario; every broker with Kafka's ACL authorizer allowing what no ACL names, as librdkafka's test clusters.`,
       quick ? `Bounded subset: test numbers ${QUICK_TESTS.join(', ')}.` : 'Every broker test number was run.',
     ],
   };

@@ -4,6 +4,7 @@
 //   --quick  a bounded subset of each suite
 //   --check  compare with docs/compatibility.json instead of rewriting it: exits 1 when a test that passed there
 //            does not pass now
+//   --tests 0103,0081  only these test numbers of librdkafka's suite (with --check)
 //        npm run compat -- --report-only   (rewrites the page from docs/compatibility.json, e.g. after editing
 //                                           causes.json)
 //
@@ -28,7 +29,14 @@ const INSIDE = '--inside-netns';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const check = args.includes('--check');
-const named = args.filter((a) => !a.startsWith('--'));
+// --tests N,M: only these test numbers (librdkafka's), with --check, to try a few after a change.
+const testsAt = args.indexOf('--tests');
+const only = testsAt >= 0 ? args[testsAt + 1]?.split(',') : undefined;
+if (only && !check) {
+  console.error('--tests runs a part of a suite: give --check too, so that the report is not rewritten from it');
+  process.exit(2);
+}
+const named = args.filter((a, i) => !a.startsWith('--') && i !== testsAt + 1);
 const unknown = named.filter((n) => !SUITES.some((s) => s.name === n));
 if (unknown.length > 0) {
   console.error(`unknown suite ${unknown.join(', ')}; the suites are ${SUITES.map((s) => s.name).join(', ')}`);
@@ -61,7 +69,7 @@ function runEach(suites, logDir) {
     suites.map(async (suite) => {
       const prepared = JSON.parse(readFileSync(join(WORK, `${suite.name}.prepared.json`), 'utf8'));
       try {
-        return await suite.run({ prepared, port: PORTS[suite.name], quick, logDir });
+        return await suite.run({ prepared, port: PORTS[suite.name], quick, logDir, only });
       } catch (error) {
         log(`${suite.name} did not run: ${error.stack}`);
         return {

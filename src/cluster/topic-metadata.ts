@@ -97,7 +97,8 @@ export class TopicMetadata {
     for (const kv of await store.list(TOPICS_PREFIX)) tm.set(JSON.parse(kv.value) as TopicRecord, kv.modRevision);
     const deleted = (await store.list(DELETED_TOPICS_PREFIX)).sort((a, b) => a.modRevision - b.modRevision);
     for (const kv of deleted) tm.deletedIds.set(kv.key.slice(DELETED_TOPICS_PREFIX.length), kv.modRevision);
-    // Watched first: a deletion's two keys are seen by both watchers before any listener reconciles the logs.
+    // Watched first, though the two watches may deliver a deletion's keys in either order (etcd orders the events
+    // of one watch, not those of two): onEvents records the id of a topic whose key goes.
     tm.stopWatches.push(store.watch(DELETED_TOPICS_PREFIX, revision, (events) => tm.onDeletedEvents(events)));
     tm.stopWatches.push(store.watch(TOPICS_PREFIX, revision, (events) => tm.onEvents(events)));
     return tm;
@@ -247,7 +248,14 @@ export class TopicMetadata {
         if (this.applyChange(topic.name, e.kv.modRevision, topic)) changed.push(topic.name);
       } else {
         const name = e.key.slice(TOPICS_PREFIX.length);
-        if (this.applyChange(name, e.modRevision, null)) changed.push(name);
+        const gone = this.byName.get(name);
+        if (this.applyChange(name, e.modRevision, null)) {
+          changed.push(name);
+          // delete() removes a topic's key and records its id in one transaction, but the record comes through the
+          // other watch, maybe later: the id is a deleted one from this event on, so that a listener reconciling
+          // the topic's logs deletes them instead of keeping them aside as logs of an unknown topic.
+          if (gone) this.deletedIds.set(gone.id, e.modRevision);
+        }
         // The watch has reached this deletion: no older event of the name can come any more.
         if (this.applied.get(name) === e.modRevision && !this.byName.has(name)) this.applied.delete(name);
       }

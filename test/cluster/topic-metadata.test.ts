@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EmbeddedMetadataStore } from '../../src/cluster/embedded-metadata-store.js';
-import { ensureClusterId, newUuid, TopicMetadata, type TopicRecord } from '../../src/cluster/topic-metadata.js';
+import {
+  DELETED_TOPICS_PREFIX,
+  ensureClusterId,
+  newUuid,
+  TopicMetadata,
+  type TopicRecord,
+} from '../../src/cluster/topic-metadata.js';
 import { topicNameError } from '../../src/cluster/topic-name.js';
 import { withTempDir } from '../storage/helpers.js';
 
@@ -128,6 +134,39 @@ test('a deleted topic id is recorded with the deletion, seen by other views, and
     assert.equal(reloaded.get('orders'), undefined);
     reloaded.close();
     await again.close();
+  }));
+
+test("a deletion's topic id is known when listeners hear of it, even when the deleted-ids watch delivers later", () =>
+  withTempDir(async (dir) => {
+    const store = await EmbeddedMetadataStore.open(dir);
+    // The store as etcd may serve it: the events of two watches in either order. Here the deleted-ids watch
+    // delivers only when released.
+    const held: Array<() => void> = [];
+    const late = new Proxy(store, {
+      get(target, key) {
+        if (key !== 'watch') return Reflect.get(target, key, target);
+        return (prefix: string, from: number, listener: Parameters<EmbeddedMetadataStore['watch']>[2]) =>
+          target.watch(prefix, from, (events, revision) => {
+            if (prefix === DELETED_TOPICS_PREFIX) held.push(() => listener(events, revision));
+            else listener(events, revision);
+          });
+      },
+    });
+    const deleting = await TopicMetadata.load(store);
+    const watching = await TopicMetadata.load(late);
+    const orders = topic('orders');
+    await deleting.create(orders);
+    const known: boolean[] = [];
+    watching.onChange(() => known.push(watching.isDeleted(orders.id)));
+    assert.equal(await deleting.delete('orders'), true);
+    assert.equal(watching.get('orders'), undefined, 'the topics watch delivered the deletion');
+    assert.ok(held.length > 0, 'the deleted-ids watch has not');
+    assert.deepEqual(known, [true], 'the listener heard of the deletion with the id known as deleted');
+    for (const deliver of held) deliver();
+    assert.equal(watching.isDeleted(orders.id), true);
+    deleting.close();
+    watching.close();
+    await store.close();
   }));
 
 test('deleted topic ids are bounded: the oldest are forgotten first', () =>
