@@ -38,14 +38,13 @@ const CONFIGURE_ARGS = ['--disable-ssl', '--disable-gssapi'];
 const NOT_RUN = {
   '0098_consumer_txn':
     "its transactional producer is a Java program built against $KAFKA_PATH's kafka-clients jars (0.11 or later); the only Kafka jars here are 0.9.0.1's, which have no transactions",
-  '0101_fetch_from_follower':
-    'reads from the follower in its own rack: needs a broker.rack per broker, and `samsa cluster` gives every broker the same settings',
 };
 
-// Tests that create topics with replication factor 3 run against three brokers on etcd (`samsa cluster`), as
-// librdkafka's own test clusters have three; the rest against one broker, as they always have.
+// Tests that create topics with replication factor 3, or read from a follower, run against three brokers on etcd
+// (`samsa cluster`), as librdkafka's own test clusters have three; the rest against one broker, as they always have.
 const THREE_BROKERS = ', three brokers';
 const ON_THREE_BROKERS = new Set([
+  '0101_fetch_from_follower',
   '0103_transactions',
   '0107_topic_recreate',
   '0111_delay_create_topics',
@@ -271,8 +270,11 @@ export async function run({ prepared, port, quick, logDir, only }) {
     if (scenario === 'noautocreate') overrides['auto.create.topics.enable'] = 'false';
     let broker;
     if (target.endsWith(THREE_BROKERS)) {
-      // Three ports from nextPort; replication factor 3 for new topics, as trivup's replication_factor.
+      // Three ports from nextPort; replication factor 3 for new topics, as trivup's replication_factor, and a rack
+      // per broker with Kafka's rack-aware replica selector, as trivup sets them for fetch-from-follower.
       overrides['default.replication.factor'] = '3';
+      overrides['broker.rack'] = 'RACK{node.id}';
+      overrides['replica.selector.class'] = 'org.apache.kafka.common.replica.RackAwareReplicaSelector';
       broker = await startSamsaCluster(`librdkafka-${scenario}`, nextPort, 3, overrides);
       nextPort += 3;
     } else {
@@ -333,7 +335,7 @@ export async function run({ prepared, port, quick, logDir, only }) {
     notes: [
       'The "local" tests (flag TEST_F_LOCAL: mock cluster, unit tests) are not listed: they need no broker.',
       "Tests that run Kafka's kafka-topics.sh or kafka-acls.sh (KAFKA_PATH) get Samsa's `samsa topics` or `samsa acls`, which take the same flags.",
-      `Tests ${[...ON_THREE_BROKERS].join(', ')} (topics of replication factor 3) ran against three brokers on etcd (\`samsa cluster\`), the rest against one broker per scenario; every broker with Kafka's ACL authorizer allowing what no ACL names, as librdkafka's test clusters.`,
+      `Tests ${[...ON_THREE_BROKERS].join(', ')} (topics of replication factor 3, a read from a follower) ran against three brokers on etcd (\`samsa cluster\`, broker.rack RACK<node id> and Kafka's rack-aware replica selector), the rest against one broker per scenario; every broker with Kafka's ACL authorizer allowing what no ACL names, as librdkafka's test clusters.`,
       quick ? `Bounded subset: test numbers ${QUICK_TESTS.join(', ')}.` : 'Every broker test number was run.',
     ],
   };

@@ -20,7 +20,8 @@ options:
   --port PORT        the first broker's port, the others following (default 9092: 9092, 9093, 9094); 0 picks
                      free ports
   --etcd-port PORT   etcd's client port (default: a free port)
-  --override k=v     a server.properties key for every broker (repeatable)`;
+  --override k=v     a server.properties key for every broker (repeatable); {node.id} in the value becomes
+                     each broker's id, for keys that differ between brokers (broker.rack=rack-{node.id})`;
 
 const FLAGS = {
   brokers: 'value',
@@ -31,6 +32,8 @@ const FLAGS = {
 } as const;
 
 const DEFAULT_BROKERS = 3;
+/** In an --override value, each broker's own id: settings that must differ between brokers, such as racks. */
+const NODE_ID_PLACEHOLDER = '{node.id}';
 /** A local cluster to try things on; more brokers than this on one machine is a mistake, not a trial. */
 const MAX_BROKERS = 16;
 /** Kafka's default port, the first broker's. */
@@ -296,7 +299,7 @@ async function writeBrokerProperties(
     ['offsets.topic.replication.factor', String(Math.min(INTERNAL_TOPIC_REPLICATION_FACTOR, brokers))],
     ['transaction.state.log.replication.factor', String(Math.min(INTERNAL_TOPIC_REPLICATION_FACTOR, brokers))],
     ['transaction.state.log.min.isr', String(Math.min(TRANSACTION_STATE_MIN_ISR, brokers))],
-    ...overrides,
+    ...[...overrides].map(([k, v]): [string, string] => [k, v.replaceAll(NODE_ID_PLACEHOLDER, String(nodeId))]),
   ]);
   const path = join(root, `broker-${nodeId}.properties`);
   const lines = [...props].map(([k, v]) => `${k}=${v}`);

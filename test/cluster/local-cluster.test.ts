@@ -28,9 +28,8 @@ test('samsa cluster: etcd and three brokers in one command; a topic with replica
   skip: etcdUnavailable,
 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'samsa-local-cluster-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'cluster', '--dir', dir, '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = ['cluster', '--dir', dir, '--port', '0', '--override', 'broker.rack=rack-{node.id}'];
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -59,6 +58,7 @@ test('samsa cluster: etcd and three brokers in one command; a topic with replica
     const props = await readFile(join(dir, 'broker-2.properties'), 'utf8');
     assert.match(props, /^node\.id=2$/m);
     assert.match(props, /^samsa\.metadata\.store=etcd$/m);
+    assert.match(props, /^broker\.rack=rack-2$/m, "{node.id} in an --override is the broker's own id");
 
     const kafka = kafkaFor(bootstrap, 'local-cluster-test');
     const admin = kafka.admin();
