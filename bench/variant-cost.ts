@@ -1,8 +1,8 @@
 /**
  * What a way of starting the broker costs in CPU: the same workloads on fresh brokers started with each variant of
  * bench/memory.ts (V8 flags, memory settings), in alternating rounds, so that a memory saving can be weighed
- * against its price. `npx tsx bench/variant-cost.ts [--rounds 3] [--before <dir>] [--variant name] ...` (the default alone when
- * none is named). Prints, per workload and variant, the broker's CPU seconds per million records (per 100,000
+ * against its price. `npx tsx bench/variant-cost.ts [--rounds 3] [--before <dir>] [--variant name] ...` (the
+ * default alone when none is named). Prints, per workload and variant, the broker's CPU seconds per million records (per 100,000
  * requests for small requests), the rate (records/s; requests/s x 10) and the peak RSS of each round. Broker CPU
  * moves less than throughput when the machine is shared; compare rounds of the same run only.
  */
@@ -22,6 +22,12 @@ const before = args[args.indexOf('--before') + 1];
 if (args.includes('--before') && before) {
   VARIANTS['before'] = { samsaBin: join(before, 'bin', 'samsa.js') };
   if (!variants.includes('before')) variants.unshift('before');
+}
+
+const unknown = variants.filter((v) => !VARIANTS[v]);
+if (unknown.length > 0) {
+  console.error(`unknown variant ${unknown.join(', ')}; bench/memory.ts has ${Object.keys(VARIANTS).join(', ')}`);
+  process.exit(2);
 }
 
 interface Figure {
