@@ -50,6 +50,13 @@ const ON_THREE_BROKERS = new Set([
   '0111_delay_create_topics',
 ]);
 
+// Tests of SASL itself run against a broker whose listener is SASL_PLAINTEXT with PLAIN (the build has no SSL, so no
+// SCRAM), the test configuration holding the user's name and password, as librdkafka's SASL test clusters.
+const SASL = ', SASL/PLAIN';
+const ON_SASL = new Set(['0135_sasl_credentials']);
+const SASL_USER = 'librdkafka';
+const SASL_PASSWORD = 'librdkafka-secret';
+
 // As librdkafka's test clusters (trivup's KafkaBrokerApp): Kafka's ACL authorizer, which allows what no ACL
 // names. 0081_admin's ACL subtests and the tests that deny with kafka-acls.sh (0109, 0115, 0119) need it.
 const AUTHORIZER = {
@@ -255,8 +262,9 @@ export async function run({ prepared, port, quick, logDir, only }) {
   const chosen = only ?? (quick ? QUICK_TESTS : undefined);
   const tests = listTests(source).filter((t) => !chosen || chosen.includes(t.name.slice(0, 4)));
   // Where each test runs: its scenario's broker ("noautocreate" needs one that does not create topics on
-  // Metadata), or the three brokers.
-  const targetOf = (t) => `${t.scenario ?? 'default'}${ON_THREE_BROKERS.has(t.name) ? THREE_BROKERS : ''}`;
+  // Metadata), the three brokers or the SASL broker.
+  const targetOf = (t) =>
+    `${t.scenario ?? 'default'}${ON_THREE_BROKERS.has(t.name) ? THREE_BROKERS : ON_SASL.has(t.name) ? SASL : ''}`;
   const targets = [...new Set(tests.map(targetOf))];
   const results = [];
   const brokers = [];
@@ -266,8 +274,22 @@ export async function run({ prepared, port, quick, logDir, only }) {
     // first rebalance of a new group waits Kafka's default 3 s for more members (trivup leaves it unset). Tests count
     // on it: 0113's l_unsubscribe subscribes two consumers one after the other and expects one assignment each.
     const overrides = { 'num.partitions': '4', 'group.initial.rebalance.delay.ms': '3000', ...AUTHORIZER };
-    const scenario = target.replace(THREE_BROKERS, '');
+    const scenario = target.replace(THREE_BROKERS, '').replace(SASL, '');
     if (scenario === 'noautocreate') overrides['auto.create.topics.enable'] = 'false';
+    const clientConf = [];
+    if (target.endsWith(SASL)) {
+      overrides.listeners = `SASL_PLAINTEXT://127.0.0.1:${nextPort}`;
+      overrides['advertised.listeners'] = `SASL_PLAINTEXT://localhost:${nextPort}`;
+      overrides['sasl.enabled.mechanisms'] = 'PLAIN';
+      overrides['listener.name.sasl_plaintext.plain.sasl.jaas.config'] =
+        `org.apache.kafka.common.security.plain.PlainLoginModule required user_${SASL_USER}="${SASL_PASSWORD}";`;
+      clientConf.push(
+        'security.protocol=SASL_PLAINTEXT',
+        'sasl.mechanisms=PLAIN',
+        `sasl.username=${SASL_USER}`,
+        `sasl.password=${SASL_PASSWORD}`,
+      );
+    }
     let broker;
     if (target.endsWith(THREE_BROKERS)) {
       // Three ports from nextPort; replication factor 3 for new topics, as trivup's replication_factor, and a rack
@@ -278,15 +300,25 @@ export async function run({ prepared, port, quick, logDir, only }) {
       broker = await startSamsaCluster(`librdkafka-${scenario}`, nextPort, 3, overrides);
       nextPort += 3;
     } else {
-      broker = await startSamsa(`librdkafka-${target}`, nextPort++, overrides);
+      broker = await startSamsa(
+        `librdkafka-${target.replaceAll(/[^a-z0-9]+/gi, '-').toLowerCase()}`,
+        nextPort++,
+        overrides,
+      );
     }
     brokers.push({ target, log: broker.log, overrides });
-    const dir = join(logDir, `librdkafka-${target.replace(THREE_BROKERS, '-three-brokers')}`);
+    const dir = join(logDir, `librdkafka-${target.replaceAll(/[^a-z0-9]+/gi, '-').toLowerCase()}`);
     mkdirSync(dir, { recursive: true });
     // Random topic names keep parallel runners, and runs, apart.
     writeFileSync(
       join(dir, 'test.conf'),
-      [`bootstrap.servers=${broker.bootstrap}`, 'test.topic.random=true', 'api.version.request=true', ''].join('\n'),
+      [
+        `bootstrap.servers=${broker.bootstrap}`,
+        'test.topic.random=true',
+        'api.version.request=true',
+        ...clientConf,
+        '',
+      ].join('\n'),
     );
     const mine = tests.filter((t) => targetOf(t) === target);
     for (const t of mine.filter((x) => x.notRun)) results.push({ name: t.name, status: 'skipped', detail: t.notRun });
@@ -335,7 +367,7 @@ export async function run({ prepared, port, quick, logDir, only }) {
     notes: [
       'The "local" tests (flag TEST_F_LOCAL: mock cluster, unit tests) are not listed: they need no broker.',
       "Tests that run Kafka's kafka-topics.sh or kafka-acls.sh (KAFKA_PATH) get Samsa's `samsa topics` or `samsa acls`, which take the same flags.",
-      `Tests ${[...ON_THREE_BROKERS].join(', ')} (topics of replication factor 3, a read from a follower) ran against three brokers on etcd (\`samsa cluster\`, broker.rack RACK<node id> and Kafka's rack-aware replica selector), the rest against one broker per scenario; every broker with Kafka's ACL authorizer allowing what no ACL names, as librdkafka's test clusters.`,
+      `Tests ${[...ON_THREE_BROKERS].join(', ')} (topics of replication factor 3, a read from a follower) ran against three brokers on etcd (\`samsa cluster\`, broker.rack RACK<node id> and Kafka's rack-aware replica selector), ${[...ON_SASL].join(', ')} against a broker whose listener is SASL_PLAINTEXT with PLAIN (librdkafka is built without SSL), the rest against one broker per scenario; every broker with Kafka's ACL authorizer allowing what no ACL names, as librdkafka's test clusters.`,
       quick ? `Bounded subset: test numbers ${QUICK_TESTS.join(', ')}.` : 'Every broker test number was run.',
     ],
   };
